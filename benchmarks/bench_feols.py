@@ -1,0 +1,294 @@
+"""Benchmark: pilotdid.feols vs pyfixest.feols on simulated two-way fixed-effects panels.
+
+    /work/venv/bin/python benchmarks/bench_feols.py                 # 1M and 10M rows
+    /work/venv/bin/python benchmarks/bench_feols.py --quick         # 100k rows smoke run
+    /work/venv/bin/python benchmarks/bench_feols.py --sizes 1e6 --reps 5
+
+Model: ``y ~ x1 + x2 + x3 | unit + year`` with ``vcov={"CR1": "unit"}`` (pyfixest spelling
+``{"CRV1": "unit"}``), fixef_rm="none" for both. Panels have 100 periods: 1M rows = 10,000 units,
+10M rows = 100,000 units; each size is run balanced and unbalanced (10% of rows dropped at
+random).
+
+Both tools run in this one process on the same data: pyfixest gets a numpy-backed pandas frame,
+pilotdid a polars frame built from the very same numpy arrays (``--pdid-frame pandas`` hands
+pilotdid the pandas frame instead). pyfixest runs with its defaults (MAP demeaner, Rust backend,
+fixef_tol 1e-6), i.e. what a user gets. Each tool is called once as warm-up, then ``--reps``
+timed calls; the median wall time is reported, with ratio = pyfixest / pilotdid (> 1 means
+pilotdid is faster). Coefficients must agree to 1e-6 relative (printed per case; the process
+exits non-zero if they do not).
+
+Demeaning bandwidth (pilotdid only): bytes of the 4 demeaned columns (y, x1, x2, x3; f64) read
+and written once per sweep, i.e. 4 * N * 8 * 2 bytes per sweep, times the number of sweeps,
+divided by the demeaning time. The sweep count comes from ``fit.fe_iterations`` (or the private
+``fit._info["demean_iterations"]``, per column) and the time from ``fit._timings`` (or
+``fit._info["timings"]``) when the result exposes them; otherwise the total wall time of the call is
+used (a lower bound on the bandwidth; flagged "~ total time"), and without an iteration count
+a single sweep is assumed (flagged "1 sweep assumed", also a lower bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import platform
+import statistics
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+import polars as pl
+
+N_PERIODS = 100
+FML = "y ~ x1 + x2 + x3 | unit + year"
+XNAMES = ["x1", "x2", "x3"]
+BETA = np.array([1.0, -0.5, 0.25])
+COEF_RTOL = 1e-6
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+# ---------------------------------------------------------------------------------------------
+def build_panel(n_rows: int, unbalanced: bool, seed: int = 12345) -> dict[str, np.ndarray]:
+    """unit x year panel with 100 periods, unit/year effects correlated with the regressors,
+    unit-clustered errors; ``unbalanced`` drops 10% of rows uniformly at random."""
+    rng = np.random.default_rng(seed)
+    n_units = max(2, n_rows // N_PERIODS)
+    n = n_units * N_PERIODS
+    unit = np.repeat(np.arange(n_units, dtype=np.int64), N_PERIODS)
+    year = np.tile(np.arange(2000, 2000 + N_PERIODS, dtype=np.int64), n_units)
+    alpha = rng.standard_normal(n_units)
+    gamma = rng.standard_normal(N_PERIODS) * 0.5
+    a_u = alpha[unit]
+    g_t = gamma[year - 2000]
+    x1 = 0.5 * a_u + rng.standard_normal(n)
+    x2 = 0.3 * g_t + rng.standard_normal(n)
+    x3 = 0.2 * a_u - 0.2 * g_t + rng.standard_normal(n)
+    y = a_u + g_t + BETA[0] * x1 + BETA[1] * x2 + BETA[2] * x3
+    y += (rng.standard_normal(n_units) * 0.5)[unit] + rng.standard_normal(n)
+    cols = {"unit": unit, "year": year, "x1": x1, "x2": x2, "x3": x3, "y": y}
+    if unbalanced:
+        keep = rng.random(n) >= 0.10
+        cols = {k: np.ascontiguousarray(v[keep]) for k, v in cols.items()}
+    return cols
+
+
+def make_frames(cols: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pl.DataFrame]:
+    pdf = pd.DataFrame({k: v for k, v in cols.items()}, copy=False)
+    plf = pl.DataFrame({k: v for k, v in cols.items()})
+    return pdf, plf
+
+
+# ---------------------------------------------------------------------------------------------
+# timing helpers
+# ---------------------------------------------------------------------------------------------
+def timed(fn, reps: int):
+    """Warm up once, then ``reps`` timed calls. Returns (median seconds, times, last result)."""
+    result = fn()
+    times = []
+    for _ in range(reps):
+        del result
+        gc.collect()
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times, result
+
+
+def _as_total(value) -> float | None:
+    """fe_iterations may be an int, a per-column list/array, or a dict; return total sweeps
+    over the 4 columns if it is per column, else the count times 4 columns."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = list(value.values())
+    if np.ndim(value) == 0:
+        return float(value) * 4.0
+    arr = np.asarray(value, dtype=float).ravel()
+    return float(arr.sum()) if arr.size == 4 else float(arr.max()) * 4.0
+
+
+def demean_bandwidth(fit, n_obs: int, wall_seconds: float) -> tuple[float, str]:
+    """GB/s of demeaning traffic (see module docstring) and a note on how it was obtained."""
+    notes = []
+    info = getattr(fit, "_info", None)
+    info = info if isinstance(info, dict) else {}
+    iters = getattr(fit, "fe_iterations", None)
+    source = "fit.fe_iterations"
+    if iters is None and info.get("demean_iterations") is not None:
+        iters, source = info["demean_iterations"], "fit._info['demean_iterations']"
+    col_sweeps = _as_total(iters)
+    if col_sweeps is None:
+        col_sweeps = 4.0
+        notes.append("1 sweep assumed")
+    elif col_sweeps == 0:
+        col_sweeps = 4.0  # e.g. balanced panel demeaned in closed form: one pass
+        notes.append(f"0 iterations in {source}: 1 pass counted")
+    else:
+        notes.append(f"{col_sweeps / 4.0:g} sweeps/column from {source}")
+    seconds = None
+    timings = getattr(fit, "_timings", None)
+    if timings is None:
+        timings = info.get("timings")
+    if isinstance(timings, dict):
+        for key in ("demean", "demeaning", "fe", "absorb"):
+            if key in timings and timings[key]:
+                seconds = float(timings[key])
+                notes.append(f"time from fit._timings[{key!r}]")
+                break
+    if seconds is None:
+        seconds = wall_seconds
+        notes.append("~ total time")
+    bytes_moved = col_sweeps * n_obs * 8 * 2  # per column-sweep: read + write N f64
+    return bytes_moved / seconds / 1e9, ", ".join(notes)
+
+
+def _pdid_coefs(fit) -> np.ndarray:
+    c = fit.coef()
+    return np.array([c[k] for k in XNAMES])
+
+
+def _pf_coefs(fit) -> np.ndarray:
+    return fit.coef().loc[XNAMES].to_numpy()
+
+
+# ---------------------------------------------------------------------------------------------
+def run_case(
+    label: str,
+    n_rows: int,
+    unbalanced: bool,
+    reps: int,
+    pdid_frame: str,
+    skip_pyfixest: bool,
+    pdid,
+    pf,
+) -> bool:
+    t0 = time.perf_counter()
+    cols = build_panel(n_rows, unbalanced)
+    pdf, plf = make_frames(cols)
+    n_obs = len(pdf)
+    n_units = int(cols["unit"].max()) + 1
+    dropped = ", 10% rows dropped" if unbalanced else ""
+    print(
+        f"\n[{label}] {n_obs:,} rows ({n_units:,} units x {N_PERIODS} periods{dropped}); "
+        f"built in {time.perf_counter() - t0:.1f} s"
+    )
+    sys.stdout.flush()
+
+    data_pdid = plf if pdid_frame == "polars" else pdf
+    t_pd, times_pd, fit_pd = timed(
+        lambda: pdid.feols(FML, data_pdid, vcov={"CR1": "unit"}, fixef_rm="none"), reps
+    )
+    gbps, note = demean_bandwidth(fit_pd, fit_pd.nobs, t_pd)
+
+    line = f"pilotdid {t_pd:.3f} s"
+    ok = True
+    if not skip_pyfixest:
+
+        def run_pf():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return pf.feols(FML, pdf, vcov={"CRV1": "unit"}, fixef_rm="none")
+
+        t_pf, times_pf, fit_pf = timed(run_pf, reps)
+        line += f" | pyfixest {t_pf:.3f} s | ratio {t_pf / t_pd:.2f}x"
+        b_pd, b_pf = _pdid_coefs(fit_pd), _pf_coefs(fit_pf)
+        rel = np.max(np.abs(b_pd - b_pf) / np.abs(b_pf))
+        se_pd = np.array([fit_pd.se()[k] for k in XNAMES])
+        se_pf = fit_pf.se().loc[XNAMES].to_numpy()
+        rel_se = np.max(np.abs(se_pd - se_pf) / np.abs(se_pf))
+        ok = bool(rel <= COEF_RTOL) and fit_pd.nobs == fit_pf._N
+        agree = (
+            f"coef max rel diff {rel:.1e} ({'OK' if rel <= COEF_RTOL else 'FAIL'} at "
+            f"{COEF_RTOL:g}), se max rel diff {rel_se:.1e}, nobs {fit_pd.nobs:,} vs "
+            f"{fit_pf._N:,}"
+        )
+    print(line + f" | demean {gbps:.2f} GB/s ({note})")
+    fmt = lambda ts: "[" + ", ".join(f"{t:.3f}" for t in ts) + "]"  # noqa: E731
+    print(
+        f"    runs: pilotdid {fmt(times_pd)}"
+        + ("" if skip_pyfixest else f", pyfixest {fmt(times_pf)}")
+    )
+    if not skip_pyfixest:
+        print("    " + agree)
+    sys.stdout.flush()
+    return ok
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--sizes", default="1e6,1e7", help="comma-separated row counts (default 1e6,1e7)"
+    )
+    ap.add_argument("--reps", type=int, default=3, help="timed runs per tool (median reported)")
+    ap.add_argument("--quick", action="store_true", help="100k rows only (smoke run)")
+    ap.add_argument(
+        "--cases",
+        default="balanced,unbalanced",
+        help="comma-separated subset of balanced,unbalanced",
+    )
+    ap.add_argument(
+        "--pdid-frame",
+        choices=["polars", "pandas"],
+        default="polars",
+        help="frame type handed to pilotdid (pyfixest always gets pandas)",
+    )
+    ap.add_argument(
+        "--skip-pyfixest",
+        action="store_true",
+        help="time pilotdid only (no ratio, no agreement check)",
+    )
+    args = ap.parse_args(argv)
+
+    sizes = [100_000] if args.quick else [int(float(s)) for s in args.sizes.split(",") if s]
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    for c in cases:
+        if c not in ("balanced", "unbalanced"):
+            ap.error(f"unknown case {c!r}")
+
+    try:
+        import pilotdid as pdid
+    except ImportError as e:  # pragma: no cover - the point of the script is to run it
+        print(
+            f"cannot import pilotdid ({e}); build it first: maturin develop --release",
+            file=sys.stderr,
+        )
+        return 2
+    pf = None
+    if not args.skip_pyfixest:
+        import pyfixest as pf  # benchmark-only peer
+
+    print(f"bench_feols: {FML}, vcov CR1(unit), fixef_rm='none'")
+    print(
+        f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
+        f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}; "
+        f"pilotdid {getattr(pdid, '__version__', '?')} (input: {args.pdid_frame})"
+        + ("" if pf is None else f", pyfixest {pf.__version__} (input: pandas, numpy-backed)")
+    )
+    print(f"warm-up 1 + median of {args.reps} runs; ratio = pyfixest / pilotdid")
+
+    all_ok = True
+    for n in sizes:
+        for case in cases:
+            label = f"{case} {n / 1e6:g}M" if n >= 1_000_000 else f"{case} {n / 1e3:g}k"
+            all_ok &= run_case(
+                label,
+                n,
+                case == "unbalanced",
+                args.reps,
+                args.pdid_frame,
+                args.skip_pyfixest,
+                pdid,
+                pf,
+            )
+    if not args.skip_pyfixest:
+        print("\ncoefficient agreement: " + ("all OK" if all_ok else "FAILED (see above)"))
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""Type stubs for the compiled extension `pilotdid._core` (src/python/mod.rs)."""
+
+import numpy as np
+import numpy.typing as npt
+
+class PilotdidError(ValueError):
+    """Bad input or a failed estimate; the message names the column, value or option."""
+
+def factorize_ids(
+    ids: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
+    """Dense codes (order of first appearance) and the distinct values."""
+
+def feols_fit(
+    y_name: str,
+    y: npt.NDArray[np.float64],
+    x_names: list[str],
+    x: list[npt.NDArray[np.float64]],
+    fe_names: list[str],
+    fe: list[npt.NDArray[np.int64]],
+    cluster_names: list[str],
+    clusters: list[npt.NDArray[np.int64]],
+    weights_name: str | None,
+    weights: npt.NDArray[np.float64] | None,
+    valid: npt.NDArray[np.bool_] | None,
+    vcov: str,
+    vcov_clusters: list[int],
+    drop_singletons: bool,
+    tol: float,
+    max_iter: int,
+) -> FeolsCore: ...
+
+class FeolsCore:
+    @property
+    def coefnames(self) -> list[str]: ...
+    @property
+    def beta(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def vcov(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def se(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def used_rows(self) -> npt.NDArray[np.bool_]: ...
+    def info(self) -> dict: ...
+    def coef_table(
+        self, level: float
+    ) -> tuple[list[float], list[float], list[float], list[float]]: ...
+    def wildboottest(
+        self,
+        y: npt.NDArray[np.float64],
+        x: list[npt.NDArray[np.float64]],
+        restriction: npt.NDArray[np.float64],
+        r: float,
+        reps: int,
+        weights: str,
+        seed: int,
+        level: float,
+        cluster: int = 0,
+    ) -> dict: ...
+
+def panel_info(
+    unit: npt.NDArray[np.uint32],
+    unit_labels: list[str],
+    time: npt.NDArray[np.int64],
+    treatment: npt.NDArray[np.float64] | None = None,
+    cohort: npt.NDArray[np.float64] | None = None,
+    allow_switch_off: bool = False,
+) -> dict: ...

@@ -1,0 +1,274 @@
+"""Results of `pilotdid.feols`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pilotdid._core import PilotdidError
+
+
+@dataclass(frozen=True)
+class WildBootResult:
+    """Restricted wild cluster bootstrap (WCR) of one linear hypothesis R'b = r."""
+
+    hypothesis: str
+    estimate: float
+    t_stat: float
+    p_value: float
+    conf_int: tuple[float, float] | None
+    level: float
+    reps: int
+    weights: str
+    seed: int
+    t_boot: np.ndarray = field(repr=False)
+    #: Fixed effects not nested in the clusters enter the bootstrap as dummies (exact);
+    #: fe_exact is False when there were too many and they were projected out instead.
+    fe_as_dummies: list[str] = field(default_factory=list)
+    fe_exact: bool = True
+
+    def __str__(self) -> str:
+        ci = (
+            f"[{self.conf_int[0]:.6g}, {self.conf_int[1]:.6g}]" if self.conf_int else "not computed"
+        )
+        return (
+            f"Wild cluster bootstrap (WCR, {self.weights}, {self.reps} reps, seed {self.seed})\n"
+            f"  H0: {self.hypothesis}\n  estimate {self.estimate:.6g}  t {self.t_stat:.4f}  "
+            f"p {self.p_value:.4f}  {int(round(self.level * 100))}% CI {ci}"
+        )
+
+
+class FeolsResult:
+    """A fitted fixed-effects OLS regression.
+
+    ``coef()``, ``se()`` return ``{name: value}`` in model order; ``vcov()`` a numpy matrix in
+    the same order (``coefnames``); ``tidy()`` and ``confint()`` polars DataFrames.
+    ``dropped_rows`` counts every row not used, by reason.
+    """
+
+    def __init__(
+        self,
+        core: Any,
+        *,
+        formula: str,
+        depvar: str,
+        fixef: list[str],
+        vcov_label: str,
+        clusters: list[str],
+        weights: str | None,
+        columns: tuple[np.ndarray, list[np.ndarray]],
+    ) -> None:
+        self._core = core
+        # The columns the core was given: the wild bootstrap rebuilds its design from them.
+        self._columns = columns
+        self._info = dict(core.info())
+        self.formula = formula
+        self.depvar = depvar
+        self.fixef = fixef
+        self.vcov_type = vcov_label
+        self.clusters = clusters
+        self.weights = weights
+        self.coefnames: list[str] = list(core.coefnames)
+        self._beta = np.asarray(core.beta)
+        self._se = np.asarray(core.se)
+        self._vcov = np.asarray(core.vcov)
+
+    # --- the shared result vocabulary -------------------------------------------------
+    def coef(self) -> dict[str, float]:
+        return dict(zip(self.coefnames, self._beta.tolist()))
+
+    def se(self) -> dict[str, float]:
+        return dict(zip(self.coefnames, self._se.tolist()))
+
+    def vcov(self) -> np.ndarray:
+        return self._vcov.copy()
+
+    def tstat(self) -> dict[str, float]:
+        stat, _, _, _ = self._core.coef_table(0.95)
+        return dict(zip(self.coefnames, stat))
+
+    def pvalue(self) -> dict[str, float]:
+        _, p, _, _ = self._core.coef_table(0.95)
+        return dict(zip(self.coefnames, p))
+
+    def confint(self, level: float = 0.95) -> pl.DataFrame:
+        _, _, lo, hi = self._core.coef_table(level)
+        return pl.DataFrame({"term": self.coefnames, "conf_low": lo, "conf_high": hi})
+
+    def tidy(self, level: float = 0.95) -> pl.DataFrame:
+        stat, p, lo, hi = self._core.coef_table(level)
+        return pl.DataFrame(
+            {
+                "term": self.coefnames,
+                "estimate": self._beta,
+                "std_error": self._se,
+                "statistic": stat,
+                "p_value": p,
+                "conf_low": lo,
+                "conf_high": hi,
+            }
+        )
+
+    # --- fit statistics -----------------------------------------------------------------
+    @property
+    def nobs(self) -> int:
+        return int(self._info["nobs"])
+
+    @property
+    def r2(self) -> float:
+        return float(self._info["r2"])
+
+    @property
+    def r2_within(self) -> float | None:
+        v = self._info["r2_within"]
+        return None if v is None else float(v)
+
+    @property
+    def collinear(self) -> list[str]:
+        return list(self._info["collinear"])
+
+    @property
+    def n_singletons(self) -> int:
+        """Singleton observations detected (removed only with fixef_rm='singleton')."""
+        return int(self._info["n_singletons"])
+
+    @property
+    def dropped_rows(self) -> dict[str, int]:
+        """Rows of the input not used, by reason."""
+        out = {
+            "missing": int(self._info["n_missing"]),
+            "singletons": int(self._info["n_singletons"])
+            if self._info["singletons_dropped"]
+            else 0,
+        }
+        if self.weights:
+            out["zero_weight"] = int(self._info["n_zero_weight"])
+        return out
+
+    @property
+    def n_dropped(self) -> int:
+        return sum(self.dropped_rows.values())
+
+    @property
+    def n_clusters(self) -> list[int] | None:
+        n = list(self._info["n_clusters"])
+        return n or None
+
+    @property
+    def df_t(self) -> int:
+        return int(self._info["df_t"])
+
+    @property
+    def fixef_levels(self) -> dict[str, int]:
+        return dict(zip(self.fixef, self._info["fe_levels"]))
+
+    @property
+    def demean_method(self) -> str:
+        return str(self._info["demean_method"])
+
+    # --- inference ----------------------------------------------------------------------
+    def wildboottest(
+        self,
+        param: str | dict[str, float],
+        reps: int = 9999,
+        seed: int = 0,
+        weights: str = "rademacher",
+        r: float = 0.0,
+        level: float = 0.95,
+    ) -> WildBootResult:
+        """Restricted wild cluster bootstrap (WCR; Cameron, Gelbach & Miller 2008; Roodman
+        et al. 2019) of ``param = r`` (or of a linear combination ``{"x1": 1, "x2": -1}``),
+        clustered by the fit's first cluster variable. p-value: share of bootstrap |t*| at
+        least |t|; the confidence interval inverts the test. Seeded and thread-count invariant.
+        """
+        if not self.clusters:
+            raise PilotdidError(
+                "option 'vcov': the wild cluster bootstrap needs a clustered fit, "
+                "e.g. feols(..., vcov={'CR1': 'unit'})"
+            )
+        combo = {param: 1.0} if isinstance(param, str) else dict(param)
+        unknown = [p for p in combo if p not in self.coefnames]
+        if unknown:
+            hint = " (dropped as collinear)" if unknown[0] in self.collinear else ""
+            raise PilotdidError(
+                f"option 'param': '{unknown[0]}' is not a coefficient of this model{hint}; "
+                f"coefficients: {', '.join(self.coefnames)}"
+            )
+        if int(reps) < 1:
+            raise PilotdidError(f"option 'reps': must be at least 1, got {reps}")
+        if seed is None or int(seed) < 0:
+            raise PilotdidError(f"option 'seed': must be a non-negative integer, got {seed}")
+        rvec = np.array([combo.get(name, 0.0) for name in self.coefnames], dtype=np.float64)
+        y, x = self._columns
+        out = self._core.wildboottest(
+            y, x, rvec, float(r), int(reps), weights, int(seed), float(level)
+        )
+        lhs = " + ".join((f"{v:g}*{k}" if v != 1.0 else k) for k, v in combo.items())
+        ci = out["conf_int"]
+        return WildBootResult(
+            hypothesis=f"{lhs} = {r:g}",
+            estimate=float(out["estimate"]),
+            t_stat=float(out["t_stat"]),
+            p_value=float(out["p_value"]),
+            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
+            level=level,
+            reps=int(out["reps"]),
+            weights=weights,
+            seed=int(seed),
+            t_boot=np.asarray(out["t_boot"]),
+            fe_as_dummies=list(out["fe_as_dummies"]),
+            fe_exact=bool(out["fe_exact"]),
+        )
+
+    # --- display ------------------------------------------------------------------------
+    def summary(self, level: float = 0.95, print_: bool = True) -> str:
+        """A compact Stata-like table (returned, and printed unless print_=False)."""
+        t = self.tidy(level)
+        pct = int(round(level * 100))
+        lines = [
+            f"Fixed-effects OLS: {self.formula}",
+            f"Observations: {self.nobs}"
+            + (
+                f"   (dropped: {', '.join(f'{v} {k}' for k, v in self.dropped_rows.items())})"
+                if self.n_dropped
+                else ""
+            ),
+        ]
+        if self.fixef:
+            lines.append(
+                "Fixed effects: "
+                + ", ".join(f"{k} ({v})" for k, v in self.fixef_levels.items())
+                + (f"   singletons found: {self.n_singletons}" if self.n_singletons else "")
+            )
+        cl = f" ({', '.join(map(str, self.n_clusters))} clusters)" if self.n_clusters else ""
+        lines.append(f"Standard errors: {self.vcov_type}{cl}")
+        header = (
+            f"{'':<22}{'Estimate':>12}{'Std. Error':>12}{'t value':>10}{'Pr(>|t|)':>10}"
+            f"{f'[{pct}% conf. interval]':>26}"
+        )
+        rule = "-" * len(header)
+        lines += [rule, header, rule]
+        for row in t.iter_rows(named=True):
+            p = row["p_value"]
+            stars = "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+            lines.append(
+                f"{row['term'][:22]:<22}{row['estimate']:>12.6f}{row['std_error']:>12.6f}"
+                f"{row['statistic']:>10.3f}{p:>10.4f}"
+                f"{row['conf_low']:>13.6f}{row['conf_high']:>13.6f} {stars}"
+            )
+        lines.append(rule)
+        r2w = f"   Within R2: {self.r2_within:.4f}" if self.r2_within is not None else ""
+        lines.append(f"R2: {self.r2:.4f}{r2w}")
+        if self.collinear:
+            lines.append(f"Dropped as collinear: {', '.join(self.collinear)}")
+        lines.append("Signif. codes: *** 0.01, ** 0.05, * 0.1")
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
+
+    def __repr__(self) -> str:
+        return self.summary(print_=False)

@@ -1,0 +1,13 @@
+//! Inference shared by every estimator: covariance matrices of (fixed-effects, weighted) OLS
+//! coefficients with pyfixest-compatible small-sample corrections ([`mod@vcov`]), and the restricted
+//! wild cluster bootstrap with test-inversion confidence intervals ([`wild_bootstrap`]).
+//!
+//! Both take the *transformed* regression: regressors and outcome with the absorbed fixed effects
+//! partialled out and rows multiplied by sqrt(weight). They depend only on ndarray, rayon, rand,
+//! rand_chacha, statrs and [`crate::error`].
+
+pub mod vcov;
+pub mod wild_bootstrap;
+
+pub use vcov::{vcov, FeInfo, VcovResult, VcovType};
+pub use wild_bootstrap::{wild_cluster_bootstrap, BootWeights, WildBootResult, WildBootSpec};

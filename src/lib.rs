@@ -1,0 +1,25 @@
+//! pilotdid: econometrics for evaluating pilot policies.
+//!
+//! Layers (each uses only those below it):
+//! - estimators by family: [`linear`] (fixed-effects OLS), later `did/`, `spatial/`, …;
+//! - shared numerics: [`fe`] (encoding, singletons, demeaning), [`ols`] (cross products,
+//!   collinearity, normal equations), [`inference`] (variance matrices, wild bootstrap),
+//!   [`linalg`] (thin faer wrappers);
+//! - [`panel`]: unit/time codes, balance, cohorts;
+//! - [`error`]: the one error type.
+//!
+//! The PyO3 bindings live in `python` behind the `python` feature; the crate is usable from
+//! Rust without Python.
+
+pub mod error;
+pub mod fe;
+pub mod inference;
+pub mod linalg;
+pub mod linear;
+pub mod ols;
+pub mod panel;
+
+#[cfg(feature = "python")]
+mod python;
+
+pub use error::{Error, Result};

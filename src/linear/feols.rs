@@ -1,0 +1,472 @@
+//! Fixed-effects OLS: the regression every DID, placebo, mediation and matching step calls.
+//!
+//! Pipeline: drop incomplete rows (counted) → encode fixed effects → detect singletons
+//! (removed on request) → project out the fixed effects (Frisch–Waugh–Lovell) → drop
+//! collinear regressors (named) → solve → variance (iid, HC1, CR1 one- or two-way).
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
+
+use crate::error::{Error, Result};
+use crate::fe::{demean_columns, factorize, find_singletons, DemeanInfo, DemeanSpec, FixedEffects};
+use crate::inference::{vcov, FeInfo, VcovResult, VcovType};
+use crate::ols::{cross_products, dot, independent_columns, solve_normal_equations};
+
+/// Which variance to report. Cluster variables are given in `FeolsInput::clusters`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VcovRequest {
+    Iid,
+    Hetero,
+    /// Indices into `FeolsInput::clusters` (one or two).
+    Cluster(Vec<usize>),
+}
+
+#[derive(Debug, Clone)]
+pub struct FeolsSpec {
+    /// Remove singleton observations (reghdfe's default, fixest's `fixef.rm = "singleton"`).
+    pub drop_singletons: bool,
+    pub vcov: VcovRequest,
+    pub demean: DemeanSpec,
+}
+
+impl Default for FeolsSpec {
+    fn default() -> Self {
+        Self {
+            drop_singletons: false,
+            vcov: VcovRequest::Iid,
+            demean: DemeanSpec::default(),
+        }
+    }
+}
+
+/// Columns of one regression. Row `i` of every slice is the same observation.
+#[derive(Debug, Clone)]
+pub struct FeolsInput<'a> {
+    pub y: (String, &'a [f64]),
+    pub x: Vec<(String, &'a [f64])>,
+    /// Fixed-effect ids (any integers; interacted effects already combined by the caller).
+    pub fe: Vec<(String, &'a [i64])>,
+    pub clusters: Vec<(String, &'a [i64])>,
+    pub weights: Option<(String, &'a [f64])>,
+    /// Rows the caller already knows to be incomplete (e.g. a missing id): false = drop.
+    pub valid: Option<&'a [bool]>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeolsFit {
+    pub coefnames: Vec<String>,
+    pub beta: Array1<f64>,
+    pub vcov: Array2<f64>,
+    pub se: Array1<f64>,
+    /// Regressors dropped as collinear (with each other or with the fixed effects).
+    pub collinear: Vec<String>,
+    pub nobs: usize,
+    /// Rows dropped for a missing or non-finite value in a used column.
+    pub n_missing: usize,
+    /// Rows dropped for a zero weight.
+    pub n_zero_weight: usize,
+    /// Singleton observations found; removed from the sample only if `drop_singletons`.
+    pub n_singletons: usize,
+    pub singletons_dropped: bool,
+    pub r2: f64,
+    /// R² of the demeaned regression; `None` without fixed effects.
+    pub r2_within: Option<f64>,
+    pub rss: f64,
+    pub df_k: usize,
+    pub df_t: usize,
+    pub n_clusters: Vec<usize>,
+    pub fe_levels: Vec<usize>,
+    pub demean: DemeanInfo,
+    /// Rows of the input used in estimation (length = input rows).
+    pub used_rows: Vec<bool>,
+    /// Demeaned outcome (column 0) and kept regressors, times sqrt(weight), column-major:
+    /// kept for post-estimation (wild bootstrap) without redoing the projection.
+    design: Array2<f64>,
+    /// Codes of the cluster variables used for the variance, on the estimation sample.
+    pub cluster_codes: Vec<Vec<u32>>,
+    /// Fixed effects and weights on the estimation sample: the wild bootstrap rebuilds its
+    /// design from these and the caller's columns.
+    pub(super) fe: FixedEffects,
+    /// Indices (into the input's regressors) of the kept regressors.
+    pub(super) kept: Vec<usize>,
+    pub(super) weights: Option<Vec<f64>>,
+}
+
+fn check_len(name: &str, len: usize, n: usize) -> Result<()> {
+    if len != n {
+        return Err(Error::Shape(format!(
+            "column '{name}' has {len} rows, expected {n}"
+        )));
+    }
+    Ok(())
+}
+
+/// Fixed-effects OLS of `y` on `x`, absorbing `fe`. Without fixed effects, the caller adds an
+/// intercept column if one is wanted.
+pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
+    let n_in = input.y.1.len();
+    if n_in == 0 {
+        return Err(Error::Empty("no rows: the data are empty".into()));
+    }
+    check_len(&input.y.0, n_in, n_in)?;
+    for (name, c) in &input.x {
+        check_len(name, c.len(), n_in)?;
+    }
+    for (name, c) in input.fe.iter().chain(&input.clusters) {
+        check_len(name, c.len(), n_in)?;
+    }
+    if let Some((name, w)) = &input.weights {
+        check_len(name, w.len(), n_in)?;
+        if let Some(&bad) = w.iter().find(|&&v| v < 0.0) {
+            return Err(Error::Column {
+                name: name.clone(),
+                reason: format!("weights must be non-negative, found {bad}"),
+            });
+        }
+    }
+    if input.x.is_empty() {
+        return Err(Error::Empty("no regressors in the formula".into()));
+    }
+    for (name, c) in std::iter::once(&input.y).chain(&input.x) {
+        if c.iter().all(|v| !v.is_finite()) {
+            return Err(Error::Column {
+                name: name.clone(),
+                reason: "all values are missing (NaN, null or infinite)".into(),
+            });
+        }
+    }
+
+    // 1. Complete rows.
+    let mut used: Vec<bool> = input
+        .valid
+        .map_or_else(|| vec![true; n_in], <[bool]>::to_vec);
+    check_len("valid", used.len(), n_in)?;
+    for (_, c) in std::iter::once(&input.y).chain(&input.x) {
+        used.iter_mut()
+            .zip(c.iter())
+            .for_each(|(u, v)| *u &= v.is_finite());
+    }
+    if let Some((_, w)) = &input.weights {
+        used.iter_mut()
+            .zip(w.iter())
+            .for_each(|(u, v)| *u &= v.is_finite());
+    }
+    let n_complete = used.iter().filter(|&&u| u).count();
+    let n_missing = n_in - n_complete;
+    let mut n_zero_weight = 0;
+    if let Some((_, w)) = &input.weights {
+        for (u, &v) in used.iter_mut().zip(w.iter()) {
+            if *u && v == 0.0 {
+                *u = false;
+                n_zero_weight += 1;
+            }
+        }
+    }
+
+    // 2. Fixed effects on the complete rows, singletons.
+    let encode = |ids: &[i64], keep: &[bool]| -> Vec<i64> {
+        ids.iter()
+            .zip(keep)
+            .filter(|(_, &k)| k)
+            .map(|(&v, _)| v)
+            .collect()
+    };
+    let build_fe = |keep: &[bool]| -> Result<FixedEffects> {
+        let mut names = Vec::new();
+        let mut codes = Vec::new();
+        let mut levels = Vec::new();
+        for (name, ids) in &input.fe {
+            let f = factorize(&encode(ids, keep));
+            names.push(name.clone());
+            levels.push(f.n_levels());
+            codes.push(f.codes);
+        }
+        if names.is_empty() {
+            Ok(FixedEffects::empty(keep.iter().filter(|&&k| k).count()))
+        } else {
+            FixedEffects::new(names, codes, levels)
+        }
+    };
+    let mut fe = build_fe(&used)?;
+    let singleton = find_singletons(&fe.codes, &fe.n_levels);
+    let n_singletons = singleton.iter().filter(|&&s| s).count();
+    if spec.drop_singletons && n_singletons > 0 {
+        let keep: Vec<bool> = singleton.iter().map(|&s| !s).collect();
+        let mut it = keep.iter();
+        for u in used.iter_mut().filter(|u| **u) {
+            *u = *it.next().unwrap_or(&true);
+        }
+        fe = fe.subset(&keep);
+    }
+    let n = used.iter().filter(|&&u| u).count();
+    if n == 0 {
+        return Err(Error::Empty(format!(
+            "no rows left to estimate on: {n_missing} of {n_in} rows have a missing value in a used column"
+        )));
+    }
+
+    // 3. Data matrix, column-major: outcome first, then regressors.
+    let k_all = input.x.len();
+    let weights: Option<Vec<f64>> = input.weights.as_ref().map(|(_, w)| compact(w, &used));
+    let mut flat = Vec::with_capacity(n * (1 + k_all));
+    for (_, src) in std::iter::once(&input.y).chain(&input.x) {
+        flat.extend(src.iter().zip(&used).filter(|(_, &u)| u).map(|(&v, _)| v));
+    }
+    let mut data = Array2::from_shape_vec((n, 1 + k_all).f(), flat)
+        .map_err(|e| Error::Shape(format!("data matrix: {e}")))?;
+    let (scale, tss, demean) = {
+        let flat = data
+            .as_slice_memory_order_mut()
+            .ok_or_else(|| Error::Numerical("data matrix is not contiguous".into()))?;
+        let mut chunks: Vec<&mut [f64]> = flat.chunks_mut(n).collect();
+        let scale: Vec<f64> = chunks
+            .iter()
+            .skip(1)
+            .map(|c| weighted_ss(c, weights.as_deref()))
+            .collect();
+        let tss = centered_ss(chunks[0], weights.as_deref());
+        let demean = demean_columns(&mut chunks, weights.as_deref(), &fe, &spec.demean)?;
+        (scale, tss, demean)
+    };
+    finish(
+        input,
+        spec,
+        FitState {
+            data,
+            weights,
+            scale,
+            tss,
+            fe,
+            demean,
+            used,
+            n_missing,
+            n_zero_weight,
+            n_singletons,
+        },
+    )
+}
+
+struct FitState {
+    data: Array2<f64>,
+    weights: Option<Vec<f64>>,
+    scale: Vec<f64>,
+    tss: f64,
+    fe: FixedEffects,
+    demean: DemeanInfo,
+    used: Vec<bool>,
+    n_missing: usize,
+    n_zero_weight: usize,
+    n_singletons: usize,
+}
+
+fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<FeolsFit> {
+    let n = st.data.nrows();
+    // Weighted least squares = OLS on rows scaled by sqrt(weight), after weighted demeaning.
+    if let Some(w) = &st.weights {
+        let sw: Vec<f64> = w.iter().map(|v| v.sqrt()).collect();
+        for mut col in st.data.columns_mut() {
+            col.iter_mut().zip(&sw).for_each(|(v, s)| *v *= s);
+        }
+    }
+    let k_all = st.data.ncols() - 1;
+    let (xtx_all, xty_all) = {
+        let cols: Vec<&[f64]> = st
+            .data
+            .as_slice_memory_order()
+            .ok_or_else(|| Error::Numerical("data matrix is not contiguous".into()))?
+            .chunks(n)
+            .collect();
+        cross_products(&cols[1..], cols[0])
+    };
+    let keep = independent_columns(&xtx_all, &st.scale);
+    let collinear: Vec<String> = (0..k_all)
+        .filter(|j| !keep.contains(j))
+        .map(|j| input.x[j].0.clone())
+        .collect();
+    if keep.is_empty() {
+        return Err(Error::Empty(format!(
+            "all regressors are collinear (with each other or with the fixed effects): {}",
+            collinear.join(", ")
+        )));
+    }
+    let k = keep.len();
+    // The stored design: the data matrix itself unless a regressor was dropped.
+    let design = if k == k_all {
+        std::mem::take(&mut st.data)
+    } else {
+        let mut d = Array2::<f64>::zeros((n, 1 + k).f());
+        d.column_mut(0).assign(&st.data.column(0));
+        for (j, &c) in keep.iter().enumerate() {
+            d.column_mut(1 + j).assign(&st.data.column(1 + c));
+        }
+        d
+    };
+    let xtx = Array2::from_shape_fn((k, k), |(a, b)| xtx_all[[keep[a], keep[b]]]);
+    let xty = Array1::from_iter(keep.iter().map(|&j| xty_all[j]));
+    let ls = solve_normal_equations(&xtx, &xty)?;
+    let xw = design.slice(s![.., 1..]);
+    let yw = design.column(0);
+    let uw = &yw - &xw.dot(&ls.beta);
+    let rss = uw.dot(&uw);
+    let ss_within = yw.dot(&yw);
+    let has_fe = st.fe.n_dims() > 0;
+
+    // Cluster codes on the estimation sample.
+    let cluster_codes: Vec<Vec<u32>> = match &spec.vcov {
+        VcovRequest::Cluster(idx) => idx
+            .iter()
+            .map(|&c| {
+                let (name, ids) = input.clusters.get(c).ok_or_else(|| Error::Option {
+                    name: "vcov".into(),
+                    reason: format!("cluster variable #{c} was not given"),
+                })?;
+                let sub = compact_i64(ids, &st.used);
+                let _ = name;
+                Ok(factorize(&sub).codes)
+            })
+            .collect::<Result<_>>()?,
+        _ => Vec::new(),
+    };
+    let kind = match &spec.vcov {
+        VcovRequest::Iid => VcovType::Iid,
+        VcovRequest::Hetero => VcovType::Hetero,
+        VcovRequest::Cluster(_) => VcovType::Cluster(cluster_codes.clone()),
+    };
+    let fe_info = FeInfo {
+        codes: st.fe.codes.iter().map(Vec::as_slice).collect(),
+        n_levels: st.fe.n_levels.clone(),
+    };
+    let VcovResult {
+        vcov: v,
+        df_k,
+        df_t,
+        n_clusters,
+        ..
+    } = vcov(xw, uw.view(), ls.xtx_inv.view(), &kind, &fe_info)?;
+    // A non-PSD two-way variance gives NaN standard errors, as in fixest and pyfixest.
+    let se = v.diag().mapv(f64::sqrt);
+    Ok(FeolsFit {
+        coefnames: keep.iter().map(|&j| input.x[j].0.clone()).collect(),
+        beta: ls.beta,
+        vcov: v,
+        se,
+        collinear,
+        nobs: n,
+        n_missing: st.n_missing,
+        n_zero_weight: st.n_zero_weight,
+        n_singletons: st.n_singletons,
+        singletons_dropped: spec.drop_singletons,
+        r2: 1.0 - rss / st.tss,
+        r2_within: has_fe.then(|| 1.0 - rss / ss_within),
+        rss,
+        df_k,
+        df_t,
+        n_clusters,
+        fe_levels: st.fe.n_levels.clone(),
+        demean: st.demean,
+        used_rows: st.used,
+        cluster_codes,
+        design,
+        kept: keep,
+        fe: st.fe,
+        weights: st.weights,
+    })
+}
+
+fn compact(v: &[f64], keep: &[bool]) -> Vec<f64> {
+    v.iter()
+        .zip(keep)
+        .filter(|(_, &k)| k)
+        .map(|(&x, _)| x)
+        .collect()
+}
+
+fn compact_i64(v: &[i64], keep: &[bool]) -> Vec<i64> {
+    v.iter()
+        .zip(keep)
+        .filter(|(_, &k)| k)
+        .map(|(&x, _)| x)
+        .collect()
+}
+
+fn weighted_ss(x: &[f64], w: Option<&[f64]>) -> f64 {
+    match w {
+        Some(w) => x.iter().zip(w).map(|(v, wi)| wi * v * v).sum(),
+        None => dot(x, x),
+    }
+}
+
+fn centered_ss(x: &[f64], w: Option<&[f64]>) -> f64 {
+    let (sw, swx) = match w {
+        Some(w) => (
+            w.iter().sum::<f64>(),
+            x.iter().zip(w).map(|(v, wi)| wi * v).sum::<f64>(),
+        ),
+        None => (x.len() as f64, x.iter().sum::<f64>()),
+    };
+    let mean = swx / sw;
+    match w {
+        Some(w) => x.iter().zip(w).map(|(v, wi)| wi * (v - mean).powi(2)).sum(),
+        None => x.iter().map(|v| (v - mean).powi(2)).sum(),
+    }
+}
+
+/// Views of the kept, demeaned and weighted design for post-estimation routines.
+impl FeolsFit {
+    /// Regressors (kept ones), fixed effects projected out, times sqrt(weight).
+    pub fn xw(&self) -> ArrayView2<'_, f64> {
+        self.design.slice(s![.., 1..])
+    }
+
+    /// Outcome, fixed effects projected out, times sqrt(weight).
+    pub fn yw(&self) -> ArrayView1<'_, f64> {
+        self.design.column(0)
+    }
+}
+
+/// t statistics, two-sided p-values and confidence bounds from Student's t with `df_t`
+/// degrees of freedom (as fixest and pyfixest report them).
+pub struct CoefTable {
+    pub statistic: Vec<f64>,
+    pub p_value: Vec<f64>,
+    pub conf_low: Vec<f64>,
+    pub conf_high: Vec<f64>,
+}
+
+impl FeolsFit {
+    pub fn coef_table(&self, level: f64) -> Result<CoefTable> {
+        use statrs::distribution::{ContinuousCDF, StudentsT};
+        if !(level > 0.0 && level < 1.0) {
+            return Err(Error::Option {
+                name: "level".into(),
+                reason: format!("must be strictly between 0 and 1, got {level}"),
+            });
+        }
+        let df = self.df_t.max(1) as f64;
+        let t = StudentsT::new(0.0, 1.0, df)
+            .map_err(|e| Error::Numerical(format!("Student t with {df} df: {e}")))?;
+        let crit = t.inverse_cdf(0.5 + level / 2.0);
+        let statistic: Vec<f64> = self.beta.iter().zip(&self.se).map(|(b, s)| b / s).collect();
+        let p_value = statistic
+            .iter()
+            .map(|z| 2.0 * (1.0 - t.cdf(z.abs())))
+            .collect();
+        let conf_low = self
+            .beta
+            .iter()
+            .zip(&self.se)
+            .map(|(b, s)| b - crit * s)
+            .collect();
+        let conf_high = self
+            .beta
+            .iter()
+            .zip(&self.se)
+            .map(|(b, s)| b + crit * s)
+            .collect();
+        Ok(CoefTable {
+            statistic,
+            p_value,
+            conf_low,
+            conf_high,
+        })
+    }
+}

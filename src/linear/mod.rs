@@ -1,0 +1,7 @@
+//! Linear regression estimators.
+
+mod feols;
+mod wild;
+
+pub use feols::{feols, CoefTable, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
+pub use wild::{WildBoot, MAX_DUMMY_CELLS};
