@@ -86,6 +86,9 @@ impl PyFeols {
         d.set_item("fe_levels", f.fe_levels.clone())?;
         d.set_item("demean_method", format!("{:?}", f.demean.method))?;
         d.set_item("demean_iterations", f.demean.iterations.clone())?;
+        let timings = PyDict::new(py);
+        timings.set_item("demean", f.demean.seconds)?;
+        d.set_item("timings", timings)?;
         Ok(d)
     }
 

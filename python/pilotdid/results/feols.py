@@ -34,10 +34,11 @@ class WildBootResult:
         ci = (
             f"[{self.conf_int[0]:.6g}, {self.conf_int[1]:.6g}]" if self.conf_int else "not computed"
         )
+        p = f"< {1 / self.reps:.2g}" if self.p_value == 0 else f"{self.p_value:.4f}"
         return (
             f"Wild cluster bootstrap (WCR, {self.weights}, {self.reps} reps, seed {self.seed})\n"
             f"  H0: {self.hypothesis}\n  estimate {self.estimate:.6g}  t {self.t_stat:.4f}  "
-            f"p {self.p_value:.4f}  {int(round(self.level * 100))}% CI {ci}"
+            f"p {p}  {int(round(self.level * 100))}% CI {ci}"
         )
 
 
