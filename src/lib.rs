@@ -11,6 +11,7 @@
 //! The PyO3 bindings live in `python` behind the `python` feature; the crate is usable from
 //! Rust without Python.
 
+pub mod did;
 pub mod error;
 pub mod fe;
 pub mod inference;

@@ -1,6 +1,10 @@
 //! PyO3 bindings: convert arrays in, call the core, convert results out, map errors.
 //! No numerics here.
 
+mod bacon_sunab;
+mod event;
+mod staggered;
+
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
@@ -20,11 +24,14 @@ create_exception!(
     "Bad input or a failed estimate in pilotdid."
 );
 
-fn to_py(e: Error) -> PyErr {
+pub(crate) fn to_py(e: Error) -> PyErr {
     PilotdidError::new_err(e.to_string())
 }
 
-fn slice<'a, T: numpy::Element>(a: &'a PyReadonlyArray1<T>, what: &str) -> PyResult<&'a [T]> {
+pub(crate) fn slice<'a, T: numpy::Element>(
+    a: &'a PyReadonlyArray1<T>,
+    what: &str,
+) -> PyResult<&'a [T]> {
     a.as_slice()
         .map_err(|_| PilotdidError::new_err(format!("{what}: array is not contiguous")))
 }
@@ -275,5 +282,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(feols_fit, m)?)?;
     m.add_function(wrap_pyfunction!(factorize_ids, m)?)?;
     m.add_function(wrap_pyfunction!(panel_info, m)?)?;
+    staggered::register(m)?;
+    bacon_sunab::register(m)?;
+    event::register(m)?;
     Ok(())
 }

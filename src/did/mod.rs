@@ -1,0 +1,15 @@
+//! Difference-in-differences estimators for staggered adoption.
+//!
+//! - `att_gt`, `aggte`: Callaway & Sant'Anna (2021) group-time ATTs and their aggregations;
+//! - `event_study`: TWFE event study (leads and lags around each unit's cohort);
+//! - `sun_abraham`: Sun & Abraham (2021) interaction-weighted event study;
+//! - `imputation`: Borusyak, Jaravel & Spiess (2024) imputation; `did2s`: Gardner (2022);
+//! - `bacon`: Goodman-Bacon (2021) decomposition of the TWFE coefficient.
+
+pub mod aggte;
+pub mod att_gt;
+pub mod bacon;
+pub mod did2s;
+pub mod event_study;
+pub mod imputation;
+pub mod sun_abraham;

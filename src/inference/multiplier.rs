@@ -1,0 +1,1 @@
+//! Multiplier bootstrap (to be written).
