@@ -28,6 +28,24 @@ pub(crate) fn to_py(e: Error) -> PyErr {
     PilotdidError::new_err(e.to_string())
 }
 
+/// Runs a core call so that nothing unwinds into Python: errors become `PilotdidError`, and a
+/// panic (a bug, never expected) becomes a `PilotdidError` that says so instead of aborting.
+pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r.map_err(to_py),
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            Err(PilotdidError::new_err(format!(
+                "internal error in pilotdid (please report it): {msg}"
+            )))
+        }
+    }
+}
+
 pub(crate) fn slice<'a, T: numpy::Element>(
     a: &'a PyReadonlyArray1<T>,
     what: &str,
@@ -42,7 +60,7 @@ type Codes<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 #[pyfunction]
 fn factorize_ids<'py>(py: Python<'py>, ids: PyReadonlyArray1<'py, i64>) -> PyResult<Codes<'py>> {
     let v = slice(&ids, "ids")?;
-    let f = py.detach(|| factorize(v));
+    let f = py.detach(|| guarded(|| Ok(factorize(v))))?;
     Ok((f.codes.into_pyarray(py), f.levels.into_pyarray(py)))
 }
 
@@ -102,7 +120,7 @@ impl PyFeols {
     /// (statistic, p_value, conf_low, conf_high) from Student's t with the fit's df.
     #[allow(clippy::type_complexity)]
     fn coef_table(&self, level: f64) -> PyResult<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
-        let t = self.fit.coef_table(level).map_err(to_py)?;
+        let t = guarded(|| self.fit.coef_table(level))?;
         Ok((t.statistic, t.p_value, t.conf_low, t.conf_high))
     }
 
@@ -150,12 +168,12 @@ impl PyFeols {
             weights: None,
             valid: None,
         };
-        let out = py
-            .detach(|| {
+        let out = py.detach(|| {
+            guarded(|| {
                 self.fit
                     .wild_bootstrap(&input, rvec.view(), r, &spec, cluster)
             })
-            .map_err(to_py)?;
+        })?;
         let res = out.result;
         let d = PyDict::new(py);
         d.set_item("fe_partialled", out.fe_partialled)?;
@@ -232,7 +250,7 @@ fn feols_fit<'py>(
         vcov,
         demean: DemeanSpec { tol, max_iter },
     };
-    let fit = py.detach(|| feols(&input, &spec)).map_err(to_py)?;
+    let fit = py.detach(|| guarded(|| feols(&input, &spec)))?;
     Ok(PyFeols { fit })
 }
 
@@ -258,14 +276,8 @@ fn panel_info<'py>(
             ))
         }
     };
-    let p = Panel::new(
-        slice(&unit, "unit")?,
-        unit_labels,
-        slice(&time, "time")?,
-        t,
-        allow_switch_off,
-    )
-    .map_err(to_py)?;
+    let (unit, time) = (slice(&unit, "unit")?, slice(&time, "time")?);
+    let p = guarded(|| Panel::new(unit, unit_labels, time, t, allow_switch_off))?;
     let d = PyDict::new(py);
     d.set_item("is_balanced", p.is_balanced)?;
     d.set_item("n_units", p.n_units())?;
