@@ -1,14 +1,36 @@
 """pilotdid: evaluate pilot policies with staggered DID, mechanisms and spatial spillovers.
 
 A Rust core computes every estimate; this package hands it data frames and returns results
-with ``coef()``, ``se()``, ``tidy()``, ``summary()``.
+with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 """
 
 from pilotdid._core import PilotdidError
+from pilotdid.bacon import bacon
 from pilotdid.panel import Panel
 from pilotdid.regression import feols
-from pilotdid.results import FeolsResult, WildBootResult
+from pilotdid.results import (
+    BaconResult,
+    EventStudyResult,
+    FeolsResult,
+    SunAbrahamResult,
+    WildBootResult,
+    plot_event_studies,
+)
+from pilotdid.sun_abraham import sunab
 
 __version__ = "0.1.0"
 
-__all__ = ["PilotdidError", "Panel", "feols", "FeolsResult", "WildBootResult", "__version__"]
+__all__ = [
+    "BaconResult",
+    "EventStudyResult",
+    "FeolsResult",
+    "Panel",
+    "PilotdidError",
+    "SunAbrahamResult",
+    "WildBootResult",
+    "__version__",
+    "bacon",
+    "feols",
+    "plot_event_studies",
+    "sunab",
+]

@@ -66,3 +66,39 @@ def panel_info(
     cohort: npt.NDArray[np.float64] | None = None,
     allow_switch_off: bool = False,
 ) -> dict: ...
+def bacon_fit(
+    unit: npt.NDArray[np.uint32],
+    unit_labels: list[str],
+    time: npt.NDArray[np.int64],
+    y: npt.NDArray[np.float64],
+    treat: npt.NDArray[np.float64],
+    y_name: str,
+    treat_name: str,
+    unit_name: str,
+    time_name: str,
+) -> dict:
+    """Goodman-Bacon decomposition: 2x2 rows, summary by type, twfe, variance_d, counts."""
+
+def sunab_fit(
+    unit: npt.NDArray[np.uint32],
+    unit_labels: list[str],
+    time: npt.NDArray[np.int64],
+    cohort: npt.NDArray[np.float64],
+    gname: str,
+    tname: str,
+    y_name: str,
+    y: npt.NDArray[np.float64],
+    control_names: list[str],
+    controls: list[npt.NDArray[np.float64]],
+    cluster_names: list[str],
+    clusters: list[npt.NDArray[np.int64]],
+    vcov: str,
+    vcov_clusters: list[int],
+    control: str,
+    ref_periods: list[int],
+    bin: tuple[int, int] | None,
+    level: float,
+    tol: float,
+    max_iter: int,
+) -> dict:
+    """Sun-Abraham IW event study: cell and event-time tables, vcovs, weights, att, drops."""

@@ -7,8 +7,10 @@
 //! rand_chacha, statrs and [`crate::error`].
 
 pub mod multiplier;
+pub mod t_table;
 pub mod vcov;
 pub mod wild_bootstrap;
 
+pub use t_table::{t_table, CoefTable};
 pub use vcov::{vcov, FeInfo, VcovResult, VcovType};
 pub use wild_bootstrap::{wild_cluster_bootstrap, BootWeights, WildBootResult, WildBootSpec};

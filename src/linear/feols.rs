@@ -8,7 +8,7 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
 
 use crate::error::{Error, Result};
 use crate::fe::{demean_columns, factorize, find_singletons, DemeanInfo, DemeanSpec, FixedEffects};
-use crate::inference::{vcov, FeInfo, VcovResult, VcovType};
+use crate::inference::{t_table, vcov, CoefTable, FeInfo, VcovResult, VcovType};
 use crate::ols::{cross_products, dot, independent_columns, solve_normal_equations};
 
 /// Which variance to report. Cluster variables are given in `FeolsInput::clusters`.
@@ -421,52 +421,14 @@ impl FeolsFit {
     pub fn yw(&self) -> ArrayView1<'_, f64> {
         self.design.column(0)
     }
-}
 
-/// t statistics, two-sided p-values and confidence bounds from Student's t with `df_t`
-/// degrees of freedom (as fixest and pyfixest report them).
-pub struct CoefTable {
-    pub statistic: Vec<f64>,
-    pub p_value: Vec<f64>,
-    pub conf_low: Vec<f64>,
-    pub conf_high: Vec<f64>,
-}
-
-impl FeolsFit {
+    /// t statistics, p-values and confidence bounds with the fit's `df_t` (as fixest).
     pub fn coef_table(&self, level: f64) -> Result<CoefTable> {
-        use statrs::distribution::{ContinuousCDF, StudentsT};
-        if !(level > 0.0 && level < 1.0) {
-            return Err(Error::Option {
-                name: "level".into(),
-                reason: format!("must be strictly between 0 and 1, got {level}"),
-            });
-        }
-        let df = self.df_t.max(1) as f64;
-        let t = StudentsT::new(0.0, 1.0, df)
-            .map_err(|e| Error::Numerical(format!("Student t with {df} df: {e}")))?;
-        let crit = t.inverse_cdf(0.5 + level / 2.0);
-        let statistic: Vec<f64> = self.beta.iter().zip(&self.se).map(|(b, s)| b / s).collect();
-        let p_value = statistic
-            .iter()
-            .map(|z| 2.0 * (1.0 - t.cdf(z.abs())))
-            .collect();
-        let conf_low = self
-            .beta
-            .iter()
-            .zip(&self.se)
-            .map(|(b, s)| b - crit * s)
-            .collect();
-        let conf_high = self
-            .beta
-            .iter()
-            .zip(&self.se)
-            .map(|(b, s)| b + crit * s)
-            .collect();
-        Ok(CoefTable {
-            statistic,
-            p_value,
-            conf_low,
-            conf_high,
-        })
+        t_table(
+            &self.beta.to_vec(),
+            &self.se.to_vec(),
+            self.df_t as f64,
+            level,
+        )
     }
 }

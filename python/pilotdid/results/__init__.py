@@ -1,6 +1,16 @@
-"""Result classes: one vocabulary (coef, se, vcov, confint, tidy, summary) for every estimator."""
+"""Result classes: one vocabulary (coef, se, vcov, confint, tidy, summary, plot) for every
+estimator."""
 
+from pilotdid.results.bacon import BaconResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
+from pilotdid.results.sun_abraham import SunAbrahamResult
 
-__all__ = ["EventStudyResult", "FeolsResult", "WildBootResult", "plot_event_studies"]
+__all__ = [
+    "BaconResult",
+    "EventStudyResult",
+    "FeolsResult",
+    "SunAbrahamResult",
+    "WildBootResult",
+    "plot_event_studies",
+]

@@ -1,0 +1,123 @@
+"""`BaconResult`: the 2×2 comparisons of a Goodman-Bacon decomposition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+_MARKERS = {
+    "Earlier vs Later Treated": "^",
+    "Later vs Always Treated": "s",
+    "Later vs Earlier Treated": "v",
+    "Treated vs Untreated": "o",
+}
+
+
+class BaconResult:
+    """Goodman-Bacon decomposition of the TWFE coefficient.
+
+    ``tidy()`` has one row per 2×2 comparison (type, treated cohort, control cohort with null =
+    never treated, estimate, weight); ``summary()`` the weights and weighted-average estimates by
+    type, as R ``bacondecomp`` prints; ``twfe`` the coefficient they add up to:
+    ``sum(weight * estimate) == twfe``.
+    """
+
+    def __init__(self, out: dict[str, Any], yname: str, treat: str, idname: str, tname: str):
+        self._out = out
+        self.yname, self.treat, self.idname, self.tname = yname, treat, idname, tname
+        self.twfe: float = float(out["twfe"])
+        self.variance_d: float = float(out["variance_d"])
+        self.n_units: int = int(out["n_units"])
+        self.n_periods: int = int(out["n_periods"])
+        self.nobs: int = self.n_units * self.n_periods
+        self.n_never_treated: int = int(out["n_never_treated"])
+        self.n_always_treated: int = int(out["n_always_treated"])
+        self.cohorts: dict[int, int] = {int(g): int(n) for g, n in out["cohorts"]}
+        self.dropped_rows: dict[str, int] = {}
+
+    @property
+    def estimates(self) -> np.ndarray:
+        return np.asarray(self._out["estimate"])
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.asarray(self._out["weight"])
+
+    def tidy(self) -> pl.DataFrame:
+        """One row per 2×2 comparison."""
+        o = self._out
+        return pl.DataFrame(
+            {
+                "type": o["type"],
+                "treated": pl.Series(o["treated"], dtype=pl.Int64),
+                "control": pl.Series(o["control"], dtype=pl.Int64),
+                "estimate": np.asarray(o["estimate"]),
+                "weight": np.asarray(o["weight"]),
+                "n_treated_units": pl.Series(o["n_treated_units"], dtype=pl.Int64),
+                "n_control_units": pl.Series(o["n_control_units"], dtype=pl.Int64),
+                "window_start": pl.Series(o["window_start"], dtype=pl.Int64),
+                "window_end": pl.Series(o["window_end"], dtype=pl.Int64),
+            }
+        )
+
+    def summary_table(self) -> pl.DataFrame:
+        """Weight and weighted-average 2×2 estimate by comparison type."""
+        o = self._out
+        return pl.DataFrame(
+            {
+                "type": o["summary_type"],
+                "weight": pl.Series(o["summary_weight"], dtype=pl.Float64),
+                "avg_est": pl.Series(o["summary_avg_estimate"], dtype=pl.Float64),
+                "n_comparisons": pl.Series(o["summary_n"], dtype=pl.Int64),
+            }
+        )
+
+    def summary(self, digits: int = 5) -> pl.DataFrame:
+        """Print the three-type table (as ``bacondecomp::bacon``) and return it."""
+        tab = self.summary_table()
+        width = max(len(t) for t in tab["type"])
+        lines = [
+            f"Goodman-Bacon decomposition of {self.yname} ~ {self.treat} | "
+            f"{self.idname} + {self.tname}",
+            f"{self.n_units} units x {self.n_periods} periods; "
+            f"{self.n_never_treated} never treated, {self.n_always_treated} always treated",
+            "",
+            f"{'type':>{width}}  {'weight':>9}  {'avg_est':>9}",
+        ]
+        for row in tab.iter_rows(named=True):
+            lines.append(
+                f"{row['type']:>{width}}  {row['weight']:>9.{digits}f}  "
+                f"{row['avg_est']:>9.{digits}f}"
+            )
+        lines += ["", f"TWFE coefficient (= weighted sum of 2x2 estimates): {self.twfe:.{digits}f}"]
+        print("\n".join(lines))
+        return tab
+
+    def plot(self, ax=None, title: str | None = None):
+        """Scatter of 2×2 estimates against their weights, one marker per comparison type,
+        with a horizontal line at the TWFE coefficient. Returns the matplotlib Axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 4.5))
+        o = self._out
+        types = np.asarray(o["type"])
+        w, e = np.asarray(o["weight"]), np.asarray(o["estimate"])
+        for kind in dict.fromkeys(o["summary_type"]):
+            m = types == kind
+            ax.scatter(w[m], e[m], marker=_MARKERS.get(kind, "o"), label=kind, alpha=0.8)
+        ax.axhline(self.twfe, color="black", lw=1.0, ls="--", label=f"TWFE = {self.twfe:.4f}")
+        ax.axhline(0.0, color="grey", lw=0.6)
+        ax.set_xlabel("Weight")
+        ax.set_ylabel("2x2 DD estimate")
+        ax.set_title(title or "Goodman-Bacon decomposition")
+        ax.legend(fontsize="small")
+        return ax
+
+    def __repr__(self) -> str:
+        return (
+            f"BaconResult({len(self._out['type'])} comparisons, TWFE = {self.twfe:.6g}, "
+            f"{self.n_units} units x {self.n_periods} periods)"
+        )
