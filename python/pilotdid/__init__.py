@@ -6,6 +6,7 @@ with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 
 from pilotdid._core import PilotdidError
 from pilotdid.bacon import bacon
+from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
 from pilotdid.panel import Panel
 from pilotdid.regression import feols
 from pilotdid.results import (
@@ -30,7 +31,11 @@ __all__ = [
     "WildBootResult",
     "__version__",
     "bacon",
+    "did2s",
+    "event_study",
     "feols",
+    "imputation",
     "plot_event_studies",
     "sunab",
+    "twfe_event_study",
 ]

@@ -102,3 +102,65 @@ def sunab_fit(
     max_iter: int,
 ) -> dict:
     """Sun-Abraham IW event study: cell and event-time tables, vcovs, weights, att, drops."""
+
+def twfe_event_study_fit(
+    y_name: str,
+    y: npt.NDArray[np.float64],
+    unit: npt.NDArray[np.int64],
+    time: npt.NDArray[np.int64],
+    cohort: npt.NDArray[np.float64],
+    control_names: list[str],
+    controls: list[npt.NDArray[np.float64]],
+    cluster_name: str | None,
+    cluster: npt.NDArray[np.int64] | None,
+    valid: npt.NDArray[np.bool_] | None,
+    vcov: str,
+    ref_periods: list[int],
+    bin_lo: int | None,
+    bin_hi: int | None,
+    window: tuple[int, int] | None,
+    tol: float,
+    max_iter: int,
+) -> TwfeEventStudyCore: ...
+
+class TwfeEventStudyCore:
+    def info(self, level: float) -> dict: ...
+    def wild_bootstrap(
+        self, e: int, r: float, reps: int, weights: str, seed: int, level: float
+    ) -> dict: ...
+
+def imputation_fit(
+    y_name: str,
+    y: npt.NDArray[np.float64],
+    unit: npt.NDArray[np.int64],
+    time: npt.NDArray[np.int64],
+    cohort: npt.NDArray[np.float64],
+    control_names: list[str],
+    controls: list[npt.NDArray[np.float64]],
+    cluster_name: str | None,
+    cluster: npt.NDArray[np.int64] | None,
+    valid: npt.NDArray[np.bool_] | None,
+    horizons: list[int] | None,
+    pretrends: list[int] | None,
+    anticipation: int,
+    level: float,
+) -> dict: ...
+def did2s_fit(
+    y_name: str,
+    y: npt.NDArray[np.float64],
+    unit: npt.NDArray[np.int64],
+    time: npt.NDArray[np.int64],
+    cohort: npt.NDArray[np.float64],
+    control_names: list[str],
+    controls: list[npt.NDArray[np.float64]],
+    cluster_name: str | None,
+    cluster: npt.NDArray[np.int64] | None,
+    valid: npt.NDArray[np.bool_] | None,
+    event: bool,
+    ref_periods: list[int],
+    bin_lo: int | None,
+    bin_hi: int | None,
+    window: tuple[int, int] | None,
+    anticipation: int,
+    level: float,
+) -> dict: ...

@@ -52,6 +52,86 @@ class EventStudyResult:
             out["band_low"], out["band_high"] = self.band_low, self.band_high
         return pl.DataFrame(out)
 
+    def coef(self) -> dict[int, float]:
+        """Estimates keyed by event time."""
+        return {int(e): float(b) for e, b in zip(self.event_time, self.estimate)}
+
+    def se(self) -> dict[int, float]:
+        """Standard errors keyed by event time."""
+        return {int(e): float(s) for e, s in zip(self.event_time, self.std_error)}
+
+    def confint(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "event_time": np.asarray(self.event_time, dtype=np.int64),
+                "conf_low": self.conf_low,
+                "conf_high": self.conf_high,
+            }
+        )
+
+    @property
+    def pretrend(self) -> dict[str, Any] | None:
+        """Joint Wald test of the leads (e < 0) = 0, when the estimator provides one:
+        dict with ``f``, ``df1``, ``df2``, ``p_f``, ``chi2``, ``p_chi2``, ``event_time``."""
+        return self.extra.get("pretrend")
+
+    def wild_bootstrap(
+        self,
+        event_time: int,
+        r: float = 0.0,
+        reps: int = 9999,
+        weights: str = "rademacher",
+        seed: int = 0,
+        level: float | None = None,
+    ) -> dict[str, Any]:
+        """Restricted wild cluster bootstrap (WCR) of one event-time coefficient = ``r``
+        (TWFE event studies with clustered errors only). Returns t_stat, p_value, conf_int."""
+        core = self.extra.get("_core")
+        if core is None or not hasattr(core, "wild_bootstrap"):
+            from pilotdid._core import PilotdidError
+
+            raise PilotdidError(
+                f"wild_bootstrap: not available for estimator '{self.estimator}' (TWFE only)"
+            )
+        return core.wild_bootstrap(
+            int(event_time),
+            float(r),
+            int(reps),
+            weights,
+            int(seed),
+            float(self.level if level is None else level),
+        )
+
+    def summary(self, print_: bool = True) -> str:
+        """A compact table (returned, and printed unless print_=False)."""
+        pct = round(self.level * 100)
+        lines = [
+            f"Event study: {self.estimator}" + (f"  (N = {self.nobs})" if self.nobs else ""),
+            f"{'e':>5} {'estimate':>11} {'std.err':>10} {'[' + str(pct) + '% conf.':>12}"
+            f" {'int.]':>10}",
+        ]
+        for e, b, s, lo, hi in zip(
+            self.event_time, self.estimate, self.std_error, self.conf_low, self.conf_high
+        ):
+            lines.append(f"{int(e):>5} {b:>11.5f} {s:>10.5f} {lo:>12.5f} {hi:>10.5f}")
+        if self.reference:
+            lines.append(f"reference event time(s): {', '.join(str(r) for r in self.reference)}")
+        if "vcov" in self.extra:
+            lines.append(f"standard errors: {self.extra['vcov']}")
+        pt = self.pretrend
+        if pt:
+            lines.append(
+                f"pre-trend test (leads = 0): F({pt['df1']}, {pt['df2']}) = {pt['f']:.4f},"
+                f" p = {pt['p_f']:.4g}; chi2({pt['df1']}) = {pt['chi2']:.4f},"
+                f" p = {pt['p_chi2']:.4g}"
+            )
+        if "att" in self.extra:
+            lines.append(f"static ATT: {self.extra['att']:.5f} (se {self.extra['att_se']:.5f})")
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
+
     def plot(self, ax=None, offset: float = 0.0, **kwargs):
         """Point estimates with intervals (uniform band if available), a zero line and a
         marker before treatment starts. Returns the matplotlib Axes."""
@@ -63,8 +143,14 @@ def plot_event_studies(
     ax=None,
     offsets: Sequence[float] | None = None,
     title: str | None = None,
+    labels: Sequence[str] | None = None,
 ):
-    """Overlay several event studies (e.g. TWFE, CS, SA, BJS) on one Axes."""
+    """Overlay several event studies (e.g. TWFE, CS, SA, BJS) on one Axes.
+
+    Estimators are shifted horizontally by ``offsets`` (default: evenly spread within ±0.15·(n−1))
+    so intervals do not overlap; ``labels`` overrides the legend entries (default: each
+    result's ``estimator``). Hollow points mark reference event times; the dashed line marks
+    the start of treatment (between e = −1 and e = 0)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
@@ -72,7 +158,8 @@ def plot_event_studies(
     n = len(results)
     if offsets is None:
         offsets = [0.0] if n == 1 else list(np.linspace(-0.15 * (n - 1), 0.15 * (n - 1), n))
-    for res, off in zip(results, offsets):
+    labels_ = list(labels) if labels is not None else None
+    for i, (res, off) in enumerate(zip(results, offsets)):
         e = np.asarray(res.event_time, dtype=float) + off
         lo, hi = (
             (res.band_low, res.band_high)
@@ -80,11 +167,18 @@ def plot_event_studies(
             else (res.conf_low, res.conf_high)
         )
         err = np.vstack([res.estimate - lo, hi - res.estimate])
-        ax.errorbar(e, res.estimate, yerr=err, fmt="o", capsize=3, label=res.estimator)
+        ax.errorbar(
+            e,
+            res.estimate,
+            yerr=err,
+            fmt="o",
+            capsize=3,
+            label=labels_[i] if labels_ else res.estimator,
+        )
         for r in res.reference:
             ax.plot([r + off], [0.0], marker="o", mfc="white", color="grey")
     ax.axhline(0.0, color="black", lw=0.8)
-    ax.axvline(-0.5, color="grey", ls="--", lw=0.8)
+    ax.axvline(-0.5, color="grey", ls="--", lw=0.8, label="_treatment starts")
     ax.set_xlabel("Periods since treatment")
     ax.set_ylabel("Effect estimate")
     if title:
