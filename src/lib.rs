@@ -19,6 +19,8 @@ pub mod linalg;
 pub mod linear;
 pub mod ols;
 pub mod panel;
+pub mod robust;
+pub mod spatial;
 
 #[cfg(feature = "python")]
 mod python;

@@ -3,6 +3,8 @@
 
 mod bacon_sunab;
 mod event;
+mod robust;
+mod spatial;
 mod staggered;
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
@@ -297,5 +299,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     staggered::register(m)?;
     bacon_sunab::register(m)?;
     event::register(m)?;
+    robust::register(m)?;
+    spatial::register(m)?;
     Ok(())
 }

@@ -1,0 +1,1 @@
+//! Robustness: placebo / randomization inference, propensity-score matching DID (to be written).
