@@ -19,7 +19,7 @@ cargo clippy --all-targets --features python -- -D warnings
 cargo test
 
 echo "== ruff"
-"$VENV/bin/ruff" check python tests benchmarks
+"$VENV/bin/ruff" check python tests benchmarks scripts
 
 echo "== pytest (tests and notebooks)"
 "$VENV/bin/python" -m pytest -q tests
