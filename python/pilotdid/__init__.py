@@ -10,6 +10,8 @@ from pilotdid.event_study import did2s, event_study, imputation, twfe_event_stud
 from pilotdid.panel import Panel
 from pilotdid.regression import feols
 from pilotdid.results import (
+    AggteResult,
+    AttGtResult,
     BaconResult,
     EventStudyResult,
     FeolsResult,
@@ -17,11 +19,14 @@ from pilotdid.results import (
     WildBootResult,
     plot_event_studies,
 )
+from pilotdid.staggered import aggte, att_gt
 from pilotdid.sun_abraham import sunab
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AggteResult",
+    "AttGtResult",
     "BaconResult",
     "EventStudyResult",
     "FeolsResult",
@@ -30,6 +35,8 @@ __all__ = [
     "SunAbrahamResult",
     "WildBootResult",
     "__version__",
+    "aggte",
+    "att_gt",
     "bacon",
     "did2s",
     "event_study",

@@ -164,3 +164,41 @@ def did2s_fit(
     anticipation: int,
     level: float,
 ) -> dict: ...
+
+class AttGtCore:
+    def table(self) -> dict: ...
+    def info(self) -> dict: ...
+    def influence(self) -> npt.NDArray[np.float64]: ...
+    def aggte(
+        self,
+        kind: str,
+        min_e: float,
+        max_e: float,
+        balance_e: int | None,
+        alpha: float,
+        bstrap: bool,
+        biters: int,
+        cband: bool,
+        seed: int,
+    ) -> dict: ...
+
+def att_gt_fit(
+    y: npt.NDArray[np.float64],
+    time: npt.NDArray[np.int64],
+    unit: npt.NDArray[np.uint32],
+    cohort: npt.NDArray[np.float64],
+    cov_names: list[str],
+    covs: list[npt.NDArray[np.float64]],
+    weights: npt.NDArray[np.float64] | None,
+    cluster: npt.NDArray[np.uint32] | None,
+    names: list[str],
+    control_group: str,
+    anticipation: int,
+    base_period: str,
+    est_method: str,
+    alpha: float,
+    bstrap: bool,
+    biters: int,
+    cband: bool,
+    seed: int,
+) -> AttGtCore: ...

@@ -1,1 +1,1034 @@
-//! (to be written)
+//! Callaway & Sant'Anna (2021) group-time average treatment effects ATT(g,t) for panel data,
+//! numerically as R `did` 2.x (`att_gt` → `compute.att_gt` → `DRDID::drdid_panel`,
+//! `std_ipw_did_panel`, `reg_did_panel`).
+//!
+//! For each cohort g and period t, the 2×2 comparison uses the units of cohort g and the
+//! comparison units (never treated, or also not yet treated by the later of t and the base
+//! period + anticipation) that are observed in both t and the base period; the outcome is the
+//! change Y_t − Y_base and covariates are taken at the earlier of the two periods (R's
+//! `panel2cs2`; identical for time-invariant covariates). Base period: the period before t
+//! ("varying", pre-treatment cells) or the last period before g − anticipation ("universal",
+//! and every post-treatment cell).
+//!
+//! Influence functions are stored per unit (n = all units in the estimation sample), scaled by
+//! n / n₁ as R does (n₁ = units in the cell); analytic SE = sqrt(Σψ²)/n. With clusters the
+//! analytic SEs ignore clustering (as R); use the multiplier bootstrap.
+//!
+//! **Unbalanced panels** are handled natively: each cell uses the units observed in both of its
+//! periods (R would instead drop incomplete units, or switch to a repeated-cross-section
+//! estimator with `allow_unbalanced_panel`). On a balanced panel the two coincide.
+
+use ndarray::Array2;
+use rayon::prelude::*;
+use statrs::distribution::{ChiSquared, ContinuousCDF};
+
+use crate::error::{Error, Result};
+use crate::inference::multiplier::{multiplier_bootstrap, MultiplierResult, MultiplierSpec};
+use crate::linalg::{spd_inverse, symmetric_eigenvalues};
+
+/// 2×2 estimator (DRDID panel estimators).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EstMethod {
+    /// Doubly robust (Sant'Anna & Zhao 2020), `DRDID::drdid_panel`.
+    Dr,
+    /// Normalised inverse probability weighting, `DRDID::std_ipw_did_panel`.
+    Ipw,
+    /// Outcome regression, `DRDID::reg_did_panel`.
+    Reg,
+}
+
+impl EstMethod {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "dr" => Ok(Self::Dr),
+            "ipw" => Ok(Self::Ipw),
+            "reg" => Ok(Self::Reg),
+            other => Err(Error::Option {
+                name: "est_method".into(),
+                reason: format!("'{other}' is not one of 'dr', 'ipw', 'reg'"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlGroup {
+    NeverTreated,
+    NotYetTreated,
+}
+
+impl ControlGroup {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "nevertreated" => Ok(Self::NeverTreated),
+            "notyettreated" => Ok(Self::NotYetTreated),
+            other => Err(Error::Option {
+                name: "control_group".into(),
+                reason: format!("'{other}' is not one of 'nevertreated', 'notyettreated'"),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BasePeriod {
+    Varying,
+    Universal,
+}
+
+impl BasePeriod {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "varying" => Ok(Self::Varying),
+            "universal" => Ok(Self::Universal),
+            other => Err(Error::Option {
+                name: "base_period".into(),
+                reason: format!("'{other}' is not one of 'varying', 'universal'"),
+            }),
+        }
+    }
+}
+
+/// Long-format panel columns (one entry per row).
+pub struct AttGtInput<'a> {
+    pub y: &'a [f64],
+    /// Period of each row (integer time).
+    pub time: &'a [i64],
+    /// Unit code of each row, `0..n_unit_codes`.
+    pub unit: &'a [u32],
+    /// Cohort (first treated period) of each row; 0, NaN or ±inf = never treated.
+    pub cohort: &'a [f64],
+    /// Time-invariant covariates (name, column).
+    pub covariates: Vec<(String, &'a [f64])>,
+    /// Sampling weights (time-invariant within unit).
+    pub weights: Option<&'a [f64]>,
+    /// Cluster code of each row (time-invariant within unit), for the bootstrap.
+    pub cluster: Option<&'a [u32]>,
+    /// Column names for error messages: (yname, tname, idname, gname, weightsname, clustervar).
+    pub names: [String; 6],
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct AttGtSpec {
+    pub control_group: ControlGroup,
+    /// In units of the time variable, as R `did`.
+    pub anticipation: i64,
+    pub base_period: BasePeriod,
+    pub est_method: EstMethod,
+    /// Significance level for intervals.
+    pub alpha: f64,
+    /// Multiplier bootstrap (None = analytic SEs).
+    pub bootstrap: Option<MultiplierSpec>,
+    /// Uniform band (needs the bootstrap).
+    pub cband: bool,
+}
+
+/// What happened to one (g,t) cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CellStatus {
+    Estimated,
+    /// Universal base period: the base period itself, normalised to 0 (not estimated).
+    Reference,
+    /// Not estimable; the reason names g and t.
+    Skipped(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Cell {
+    pub group: i64,
+    pub time: i64,
+    pub base_time: i64,
+    pub post: bool,
+    pub att: f64,
+    pub n_treated: usize,
+    pub n_control: usize,
+    pub status: CellStatus,
+}
+
+/// Wald pre-test of parallel trends.
+#[derive(Debug, Clone, Copy)]
+pub struct PreTest {
+    pub w: f64,
+    pub p_value: f64,
+    pub df: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttGtFit {
+    pub cells: Vec<Cell>,
+    /// Influence functions, one column per cell (length n_units; zeros for skipped cells).
+    pub inf: Vec<Vec<f64>>,
+    /// Standard errors (bootstrap if requested); NaN for skipped / reference / degenerate cells.
+    pub se: Vec<f64>,
+    /// Critical value for intervals (normal quantile, or the uniform one with cband).
+    pub crit_val: f64,
+    pub pretest: Option<PreTest>,
+    /// Why the pre-test is unavailable, if it is.
+    pub pretest_note: Option<String>,
+    pub n_units: usize,
+    /// Per estimation unit: cohort (0 = never), weight, cluster code.
+    pub unit_cohort: Vec<i64>,
+    pub unit_weight: Vec<f64>,
+    pub unit_cluster: Option<Vec<u32>>,
+    pub groups: Vec<i64>,
+    pub periods: Vec<i64>,
+    pub n_rows_dropped: usize,
+    pub n_units_already_treated: usize,
+    pub notes: Vec<String>,
+    pub bootstrap: Option<MultiplierResult>,
+}
+
+/// Per-unit data on a unit × period grid.
+struct Grid {
+    n: usize,
+    periods: Vec<i64>,
+    y: Vec<f64>, // n × T, NaN = not observed
+    x: Vec<f64>, // n × T × k
+    k: usize,
+    cohort: Vec<i64>, // 0 = never
+    weight: Vec<f64>,
+    cluster: Option<Vec<u32>>,
+    n_rows_dropped: usize,
+    n_already: usize,
+    notes: Vec<String>,
+}
+
+fn col_err(name: &str, reason: String) -> Error {
+    Error::Column {
+        name: name.to_string(),
+        reason,
+    }
+}
+
+fn build_grid(inp: &AttGtInput, spec: &AttGtSpec) -> Result<Grid> {
+    let nr = inp.y.len();
+    let [yname, tname, idname, gname, wname, cname] = &inp.names;
+    if inp.time.len() != nr || inp.unit.len() != nr || inp.cohort.len() != nr {
+        return Err(Error::Shape(
+            "y, time, id and cohort columns differ in length".into(),
+        ));
+    }
+    for (name, c) in &inp.covariates {
+        if c.len() != nr {
+            return Err(col_err(name, "length differs from the outcome".into()));
+        }
+    }
+    let k = inp.covariates.len();
+    let valid: Vec<bool> = (0..nr)
+        .map(|r| {
+            inp.y[r].is_finite()
+                && inp.covariates.iter().all(|(_, c)| c[r].is_finite())
+                && inp.weights.map_or(true, |w| w[r].is_finite())
+        })
+        .collect();
+    let n_rows_dropped = valid.iter().filter(|v| !**v).count();
+    let mut periods: Vec<i64> = (0..nr).filter(|&r| valid[r]).map(|r| inp.time[r]).collect();
+    periods.sort_unstable();
+    periods.dedup();
+    if periods.len() < 2 {
+        return Err(col_err(tname, "need at least two periods with data".into()));
+    }
+    let t_first = periods[0];
+    let t_last = periods[periods.len() - 1];
+    let n_codes = inp.unit.iter().map(|&u| u as usize + 1).max().unwrap_or(0);
+    // unit-level attributes, checked for time invariance
+    let mut u_cohort: Vec<Option<f64>> = vec![None; n_codes];
+    let mut u_weight: Vec<Option<f64>> = vec![None; n_codes];
+    let mut u_cluster: Vec<Option<u32>> = vec![None; n_codes];
+    for r in 0..nr {
+        if !valid[r] {
+            continue;
+        }
+        let u = inp.unit[r] as usize;
+        let g = inp.cohort[r];
+        let g = if g.is_nan() || g.is_infinite() {
+            0.0
+        } else {
+            g
+        };
+        if g < 0.0 || g.fract() != 0.0 {
+            return Err(col_err(
+                gname,
+                format!("cohort value {g} is not a non-negative whole period (0 = never treated)"),
+            ));
+        }
+        match u_cohort[u] {
+            None => u_cohort[u] = Some(g),
+            Some(g0) if g0 != g => {
+                return Err(col_err(
+                    gname,
+                    format!(
+                        "cohort changes within a unit ({g0} and {g}); it must be constant per unit"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        if let Some(w) = inp.weights {
+            if w[r] < 0.0 {
+                return Err(col_err(wname, format!("negative weight {}", w[r])));
+            }
+            match u_weight[u] {
+                None => u_weight[u] = Some(w[r]),
+                Some(w0) if w0 != w[r] => {
+                    return Err(col_err(
+                        wname,
+                        "weights must be constant within a unit".into(),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if let Some(c) = inp.cluster {
+            match u_cluster[u] {
+                None => u_cluster[u] = Some(c[r]),
+                Some(c0) if c0 != c[r] => {
+                    return Err(col_err(cname, "cluster must be constant within a unit (R did requires time-invariant clusters)".into()));
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut notes = Vec::new();
+    // cohorts: already treated in first period (dropped), after the last period (never)
+    let mut n_already = 0;
+    let mut code_to_unit = vec![usize::MAX; n_codes];
+    let mut n = 0;
+    let mut cohort = Vec::new();
+    let mut weight = Vec::new();
+    let mut cluster = Vec::new();
+    let mut n_late = 0;
+    for u in 0..n_codes {
+        let Some(g) = u_cohort[u] else { continue };
+        let mut g = g as i64;
+        if g > 0 && g <= t_first + spec.anticipation {
+            n_already += 1;
+            continue;
+        }
+        if g > t_last + spec.anticipation {
+            g = 0;
+            n_late += 1;
+        }
+        code_to_unit[u] = n;
+        n += 1;
+        cohort.push(g);
+        weight.push(u_weight[u].unwrap_or(1.0));
+        cluster.push(u_cluster[u].unwrap_or(0));
+    }
+    if n_already > 0 {
+        notes.push(format!("dropped {n_already} units already treated in the first period ({t_first}, anticipation {})", spec.anticipation));
+    }
+    if n_late > 0 {
+        notes.push(format!(
+            "{n_late} units first treated after the last period are treated as never treated"
+        ));
+    }
+    if n == 0 {
+        return Err(Error::Empty("no units left to estimate on".into()));
+    }
+    let tn = periods.len();
+    let mut y = vec![f64::NAN; n * tn];
+    let mut x = vec![0.0; n * tn * k];
+    for r in 0..nr {
+        if !valid[r] {
+            continue;
+        }
+        let u = code_to_unit[inp.unit[r] as usize];
+        if u == usize::MAX {
+            continue;
+        }
+        let ti = periods
+            .binary_search(&inp.time[r])
+            .map_err(|_| col_err(tname, "internal period lookup".into()))?;
+        if !y[u * tn + ti].is_nan() {
+            return Err(col_err(idname, format!("a unit is observed more than once in period {}; ids must identify a panel (unit, {tname}) uniquely", inp.time[r])));
+        }
+        y[u * tn + ti] = inp.y[r];
+        for (j, (_, c)) in inp.covariates.iter().enumerate() {
+            x[(u * tn + ti) * k + j] = c[r];
+        }
+    }
+    let _ = yname;
+    Ok(Grid {
+        n,
+        periods,
+        y,
+        x,
+        k,
+        cohort,
+        weight,
+        cluster: inp.cluster.map(|_| cluster),
+        n_rows_dropped,
+        n_already,
+        notes,
+    })
+}
+
+/// ATT(g,t) for every cohort and period, with influence functions, SEs and the pre-test.
+pub fn att_gt(inp: &AttGtInput, spec: &AttGtSpec) -> Result<AttGtFit> {
+    if spec.anticipation < 0 {
+        return Err(Error::Option {
+            name: "anticipation".into(),
+            reason: format!("must be >= 0, got {}", spec.anticipation),
+        });
+    }
+    if !(spec.alpha > 0.0 && spec.alpha < 1.0) {
+        return Err(Error::Option {
+            name: "alp".into(),
+            reason: format!("must be in (0, 1), got {}", spec.alpha),
+        });
+    }
+    if spec.cband && spec.bootstrap.is_none() {
+        return Err(Error::Option {
+            name: "cband".into(),
+            reason: "a uniform confidence band needs the multiplier bootstrap (bstrap=True)".into(),
+        });
+    }
+    let mut grid = build_grid(inp, spec)?;
+    let gname = &inp.names[3];
+    let mut glist: Vec<i64> = grid.cohort.iter().copied().filter(|&g| g > 0).collect();
+    glist.sort_unstable();
+    glist.dedup();
+    if glist.is_empty() {
+        return Err(col_err(
+            gname,
+            "no treated units (every cohort is 0 / never treated)".into(),
+        ));
+    }
+    let has_never = grid.cohort.contains(&0);
+    let mut n_periods = grid.periods.len();
+    if !has_never {
+        match spec.control_group {
+            ControlGroup::NeverTreated => {
+                return Err(Error::Option {
+                    name: "control_group".into(),
+                    reason: "'nevertreated' but there are no never-treated units; use control_group='notyettreated'".into(),
+                });
+            }
+            ControlGroup::NotYetTreated => {
+                if glist.len() == 1 {
+                    return Err(Error::Option {
+                        name: "control_group".into(),
+                        reason: format!("'notyettreated' but every unit is treated at the same time ({}); there are no comparison units", glist[0]),
+                    });
+                }
+                // R did: the last cohort becomes the comparison group; periods from its
+                // treatment (minus anticipation) on are dropped.
+                let g_last = *glist.last().unwrap_or(&0);
+                let keep = grid
+                    .periods
+                    .iter()
+                    .filter(|&&t| t < g_last - spec.anticipation)
+                    .count();
+                if keep < 2 {
+                    return Err(Error::Option {
+                        name: "control_group".into(),
+                        reason: "'notyettreated' without never-treated units leaves fewer than two periods".into(),
+                    });
+                }
+                grid.notes.push(format!("no never-treated units: cohort {g_last} is used as never treated and periods from {} on are dropped (as R did)", g_last - spec.anticipation));
+                for g in grid.cohort.iter_mut() {
+                    if *g == g_last {
+                        *g = 0;
+                    }
+                }
+                glist.pop();
+                n_periods = keep;
+            }
+        }
+    }
+    if grid.n_rows_dropped > 0 {
+        grid.notes.push(format!(
+            "{} rows with a missing outcome, covariate or weight were dropped",
+            grid.n_rows_dropped
+        ));
+    }
+    if grid.cluster.is_some() && spec.bootstrap.is_none() {
+        grid.notes.push(
+            "clustering needs the multiplier bootstrap (bstrap=True): the analytic standard \
+             errors are NOT clustered (as R did)"
+                .into(),
+        );
+    }
+    let grid = grid;
+    let periods = &grid.periods[..n_periods];
+    let tn = grid.periods.len();
+
+    // cell definitions in R's order (g-major)
+    let tfac = match spec.base_period {
+        BasePeriod::Varying => 1,
+        BasePeriod::Universal => 0,
+    };
+    struct Def {
+        g: i64,
+        ti: usize,
+        bi: Option<usize>,
+    }
+    let mut defs = Vec::new();
+    for &g in &glist {
+        let last_pre = periods.iter().rposition(|&t| t + spec.anticipation < g);
+        for (ti, &pt) in periods.iter().enumerate().skip(tfac) {
+            let post = g <= pt;
+            let bi = if post || spec.base_period == BasePeriod::Universal {
+                last_pre
+            } else {
+                Some(ti - 1)
+            };
+            defs.push(Def { g, ti, bi });
+        }
+    }
+    let n = grid.n;
+    let results: Vec<(Cell, Option<Vec<f64>>)> = defs
+        .par_iter()
+        .map(|d| compute_cell(&grid, spec, d.g, d.ti, d.bi, periods))
+        .collect::<Result<Vec<_>>>()?;
+    let mut cells = Vec::with_capacity(results.len());
+    let mut inf = Vec::with_capacity(results.len());
+    for (c, f) in results {
+        cells.push(c);
+        inf.push(f.unwrap_or_else(|| vec![0.0; n]));
+    }
+    let _ = tn;
+    let tol = f64::EPSILON.sqrt() * 10.0;
+    let nf = n as f64;
+    let mut se: Vec<f64> = cells
+        .iter()
+        .zip(&inf)
+        .map(|(c, f)| {
+            if c.status != CellStatus::Estimated {
+                return f64::NAN;
+            }
+            let s = f.iter().map(|v| v * v).sum::<f64>().sqrt() / nf;
+            if s <= tol {
+                f64::NAN
+            } else {
+                s
+            }
+        })
+        .collect();
+
+    // Wald pre-test (analytic covariance), R: pre = group > t, dropping zero/NA variances
+    let pre: Vec<usize> = (0..cells.len())
+        .filter(|&j| cells[j].group > cells[j].time && se[j].is_finite())
+        .collect();
+    let (pretest, pretest_note) = wald_pretest(&cells, &inf, &pre, n);
+
+    let normal_crit = statrs::distribution::Normal::new(0.0, 1.0)
+        .map_err(|e| Error::Numerical(e.to_string()))?
+        .inverse_cdf(1.0 - spec.alpha / 2.0);
+    let mut crit_val = normal_crit;
+    let mut boot = None;
+    if let Some(bs) = &spec.bootstrap {
+        let usable: Vec<usize> = (0..cells.len()).filter(|&j| se[j].is_finite()).collect();
+        if !usable.is_empty() {
+            let cols: Vec<&[f64]> = usable.iter().map(|&j| inf[j].as_slice()).collect();
+            let mut bs = *bs;
+            bs.alpha = spec.alpha;
+            let out = multiplier_bootstrap(&cols, grid.cluster.as_deref(), &bs)?;
+            for (k, &j) in usable.iter().enumerate() {
+                se[j] = out.se[k];
+            }
+            if spec.cband {
+                crit_val = out.crit_val;
+            }
+            boot = Some(out);
+        }
+    }
+    Ok(AttGtFit {
+        cells,
+        inf,
+        se,
+        crit_val,
+        pretest,
+        pretest_note,
+        n_units: n,
+        unit_cohort: grid.cohort.clone(),
+        unit_weight: grid.weight.clone(),
+        unit_cluster: grid.cluster.clone(),
+        groups: glist,
+        periods: periods.to_vec(),
+        n_rows_dropped: grid.n_rows_dropped,
+        n_units_already_treated: grid.n_already,
+        notes: grid.notes.clone(),
+        bootstrap: boot,
+    })
+}
+
+fn wald_pretest(
+    cells: &[Cell],
+    inf: &[Vec<f64>],
+    pre: &[usize],
+    n: usize,
+) -> (Option<PreTest>, Option<String>) {
+    if pre.is_empty() {
+        return (None, Some("no pre-treatment cells to test".into()));
+    }
+    let q = pre.len();
+    let nf = n as f64;
+    let mut v = Array2::<f64>::zeros((q, q));
+    for a in 0..q {
+        for b in a..q {
+            let s: f64 = inf[pre[a]]
+                .iter()
+                .zip(&inf[pre[b]])
+                .map(|(x, y)| x * y)
+                .sum::<f64>()
+                / nf;
+            v[[a, b]] = s;
+            v[[b, a]] = s;
+        }
+    }
+    // R declines when the covariance is (numerically) singular
+    if let Ok(ev) = symmetric_eigenvalues(v.view()) {
+        let (lo, hi) = (ev[0], ev[ev.len() - 1]);
+        if lo.is_nan() || lo <= hi * f64::EPSILON {
+            return (
+                None,
+                Some("singular covariance of the pre-treatment ATTs".into()),
+            );
+        }
+    }
+    let Ok(vi) = spd_inverse(v.view()) else {
+        return (
+            None,
+            Some("singular covariance of the pre-treatment ATTs".into()),
+        );
+    };
+    let att: Vec<f64> = pre.iter().map(|&j| cells[j].att).collect();
+    let mut w = 0.0;
+    for a in 0..q {
+        for b in 0..q {
+            w += att[a] * vi[[a, b]] * att[b];
+        }
+    }
+    w *= nf;
+    let p = match ChiSquared::new(q as f64) {
+        Ok(d) => 1.0 - d.cdf(w),
+        Err(_) => f64::NAN,
+    };
+    (
+        Some(PreTest {
+            w,
+            p_value: p,
+            df: q,
+        }),
+        None,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compute_cell(
+    grid: &Grid,
+    spec: &AttGtSpec,
+    g: i64,
+    ti: usize,
+    bi: Option<usize>,
+    periods: &[i64],
+) -> Result<(Cell, Option<Vec<f64>>)> {
+    let t = periods[ti];
+    let post = g <= t;
+    let mut cell = Cell {
+        group: g,
+        time: t,
+        base_time: bi.map_or(t, |b| periods[b]),
+        post,
+        att: f64::NAN,
+        n_treated: 0,
+        n_control: 0,
+        status: CellStatus::Estimated,
+    };
+    let Some(bi) = bi else {
+        cell.status = CellStatus::Skipped(format!(
+            "group {g}, period {t}: no pre-treatment period for this cohort"
+        ));
+        return Ok((cell, None));
+    };
+    if bi == ti {
+        cell.att = 0.0;
+        cell.status = CellStatus::Reference;
+        return Ok((cell, None));
+    }
+    let tn = grid.periods.len();
+    let later = periods[ti.max(bi)];
+    let k = grid.k;
+    let k1 = k + 1;
+    let early = ti.min(bi);
+    let mut idx = Vec::new();
+    let mut dy = Vec::new();
+    let mut d = Vec::new();
+    let mut w = Vec::new();
+    let mut x = Vec::new();
+    for u in 0..grid.n {
+        let gu = grid.cohort[u];
+        let is_g = gu == g;
+        let is_c = match spec.control_group {
+            ControlGroup::NeverTreated => gu == 0,
+            ControlGroup::NotYetTreated => gu == 0 || (gu > later + spec.anticipation && gu != g),
+        };
+        if !(is_g || is_c) {
+            continue;
+        }
+        let yt = grid.y[u * tn + ti];
+        let yb = grid.y[u * tn + bi];
+        if yt.is_nan() || yb.is_nan() {
+            continue;
+        }
+        idx.push(u);
+        dy.push(yt - yb);
+        d.push(if is_g { 1.0 } else { 0.0 });
+        w.push(grid.weight[u]);
+        x.push(1.0);
+        x.extend_from_slice(&grid.x[(u * tn + early) * k..(u * tn + early) * k + k]);
+    }
+    let n1 = idx.len();
+    cell.n_treated = d.iter().filter(|&&v| v == 1.0).count();
+    cell.n_control = n1 - cell.n_treated;
+    if cell.n_treated == 0 {
+        cell.status = CellStatus::Skipped(format!(
+            "group {g}, period {t}: no units of the cohort observed in periods {t} and {}",
+            periods[bi]
+        ));
+        return Ok((cell, None));
+    }
+    if cell.n_control == 0 {
+        cell.status = CellStatus::Skipped(format!(
+            "group {g}, period {t}: no available control units observed in periods {t} and {}",
+            periods[bi]
+        ));
+        return Ok((cell, None));
+    }
+    // R's pre-checks: unweighted logit pscore < 0.999 (dr, ipw); rcond(X_c'X_c) >= eps (dr, reg)
+    if matches!(spec.est_method, EstMethod::Dr | EstMethod::Ipw) {
+        let ones = vec![1.0; n1];
+        let ok = match logit(&x, &d, &ones, k1) {
+            Some((_, p, _)) => p.iter().all(|&v| v < 0.999),
+            None => false,
+        };
+        if !ok {
+            cell.status = CellStatus::Skipped(format!(
+                "group {g}, period {t}: overlap condition violated (propensity score >= 0.999)"
+            ));
+            return Ok((cell, None));
+        }
+    }
+    if matches!(spec.est_method, EstMethod::Dr | EstMethod::Reg) {
+        let mut xtx = Array2::<f64>::zeros((k1, k1));
+        for i in 0..n1 {
+            if d[i] == 0.0 {
+                let xi = &x[i * k1..(i + 1) * k1];
+                for a in 0..k1 {
+                    for b in 0..k1 {
+                        xtx[[a, b]] += xi[a] * xi[b];
+                    }
+                }
+            }
+        }
+        let ok = symmetric_eigenvalues(xtx.view())
+            .map(|ev| ev[0] > ev[k1 - 1] * f64::EPSILON)
+            .unwrap_or(false);
+        if !ok {
+            cell.status = CellStatus::Skipped(format!(
+                "group {g}, period {t}: not enough control units to run the outcome regression"
+            ));
+            return Ok((cell, None));
+        }
+    }
+    // normalise weights within the cell (DRDID)
+    let wm = w.iter().sum::<f64>() / n1 as f64;
+    if wm.is_nan() || wm <= 0.0 {
+        cell.status = CellStatus::Skipped(format!("group {g}, period {t}: weights sum to zero"));
+        return Ok((cell, None));
+    }
+    for v in w.iter_mut() {
+        *v /= wm;
+    }
+    let est = match spec.est_method {
+        EstMethod::Dr => drdid_panel(&dy, &d, &x, &w, k1),
+        EstMethod::Ipw => ipw_did_panel(&dy, &d, &x, &w, k1),
+        EstMethod::Reg => reg_did_panel(&dy, &d, &x, &w, k1),
+    };
+    let Some((att, psi)) = est else {
+        cell.status = CellStatus::Skipped(format!(
+            "group {g}, period {t}: the propensity-score or outcome regression failed (singular)"
+        ));
+        return Ok((cell, None));
+    };
+    let scale = grid.n as f64 / n1 as f64;
+    let mut full = vec![0.0; grid.n];
+    for (i, &u) in idx.iter().enumerate() {
+        full[u] = psi[i] * scale;
+    }
+    cell.att = att;
+    Ok((cell, Some(full)))
+}
+
+/// Weighted logit by Newton's method. Returns (beta, fitted p, (X'WX)^{-1} where W = w p(1-p)).
+fn logit(x: &[f64], d: &[f64], w: &[f64], k: usize) -> Option<(Vec<f64>, Vec<f64>, Array2<f64>)> {
+    let n = d.len();
+    let mut beta = vec![0.0; k];
+    // start from the intercept-only solution
+    let sw: f64 = w.iter().sum();
+    let sd: f64 = w.iter().zip(d).map(|(a, b)| a * b).sum();
+    let p0 = sd / sw;
+    if !(p0 > 0.0 && p0 < 1.0) {
+        return None;
+    }
+    beta[0] = (p0 / (1.0 - p0)).ln();
+    if k == 1 {
+        // intercept only: the MLE is the weighted share, in closed form
+        let h = sw * p0 * (1.0 - p0);
+        return Some((beta, vec![p0; n], Array2::from_elem((1, 1), 1.0 / h)));
+    }
+    let mut p = vec![0.0; n];
+    for _ in 0..100 {
+        let mut h = Array2::<f64>::zeros((k, k));
+        let mut grad = vec![0.0; k];
+        for i in 0..n {
+            let xi = &x[i * k..(i + 1) * k];
+            let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let pi = 1.0 / (1.0 + (-eta).exp());
+            p[i] = pi;
+            let wi = w[i] * pi * (1.0 - pi);
+            let r = w[i] * (d[i] - pi);
+            for a in 0..k {
+                grad[a] += r * xi[a];
+                for b in 0..=a {
+                    h[[a, b]] += wi * xi[a] * xi[b];
+                }
+            }
+        }
+        for a in 0..k {
+            for b in 0..a {
+                h[[b, a]] = h[[a, b]];
+            }
+        }
+        let hi = spd_inverse(h.view()).ok()?;
+        let step: Vec<f64> = (0..k)
+            .map(|a| (0..k).map(|b| hi[[a, b]] * grad[b]).sum())
+            .collect();
+        let mut big = 0.0f64;
+        for a in 0..k {
+            beta[a] += step[a];
+            big = big.max(step[a].abs() / (1.0 + beta[a].abs()));
+        }
+        if !beta.iter().all(|b| b.is_finite()) {
+            return None;
+        }
+        if big < 1e-12 {
+            // refresh fitted values and the Hessian at the final beta
+            let mut h = Array2::<f64>::zeros((k, k));
+            for i in 0..n {
+                let xi = &x[i * k..(i + 1) * k];
+                let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                let pi = 1.0 / (1.0 + (-eta).exp());
+                p[i] = pi;
+                let wi = w[i] * pi * (1.0 - pi);
+                for a in 0..k {
+                    for b in 0..k {
+                        h[[a, b]] += wi * xi[a] * xi[b];
+                    }
+                }
+            }
+            let hi = spd_inverse(h.view()).ok()?;
+            return Some((beta, p, hi));
+        }
+    }
+    None
+}
+
+/// Weighted least squares of dy on x among controls (d = 0). Returns (coef, (X'WX/n)^{-1}).
+fn wols_controls(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> Option<(Vec<f64>, Array2<f64>)> {
+    let n = d.len();
+    let mut xtx = Array2::<f64>::zeros((k, k));
+    let mut xty = vec![0.0; k];
+    for i in 0..n {
+        if d[i] != 0.0 {
+            continue;
+        }
+        let xi = &x[i * k..(i + 1) * k];
+        for a in 0..k {
+            xty[a] += w[i] * xi[a] * dy[i];
+            for b in 0..k {
+                xtx[[a, b]] += w[i] * xi[a] * xi[b];
+            }
+        }
+    }
+    let inv = spd_inverse(xtx.view()).ok()?;
+    let coef: Vec<f64> = (0..k)
+        .map(|a| (0..k).map(|b| inv[[a, b]] * xty[b]).sum())
+        .collect();
+    let scaled = inv.mapv(|v| v * n as f64); // solve(X'WX / n)
+    Some((coef, scaled))
+}
+
+fn row_dot(x: &[f64], i: usize, k: usize, v: &[f64]) -> f64 {
+    x[i * k..(i + 1) * k]
+        .iter()
+        .zip(v)
+        .map(|(a, b)| a * b)
+        .sum()
+}
+
+fn mat_vec(m: &Array2<f64>, v: &[f64]) -> Vec<f64> {
+    let k = v.len();
+    (0..k)
+        .map(|a| (0..k).map(|b| m[[a, b]] * v[b]).sum())
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// `DRDID::drdid_panel` (improved-weights-free "traditional" DR, with its influence function).
+fn drdid_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<(f64, Vec<f64>)> {
+    let n = d.len();
+    let nf = n as f64;
+    let (_, ps, hinv) = logit(x, d, w, k)?;
+    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
+    let trim: Vec<f64> = (0..n)
+        .map(|i| {
+            if d[i] == 1.0 || ps[i] < 0.995 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k)?;
+    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
+    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
+    let w_c: Vec<f64> = (0..n)
+        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
+        .collect();
+    let resid: Vec<f64> = (0..n).map(|i| dy[i] - out[i]).collect();
+    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * resid[i]).collect();
+    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * resid[i]).collect();
+    let mwt = mean(&w_t);
+    let mwc = mean(&w_c);
+    let eta_t = mean(&att_t) / mwt;
+    let eta_c = mean(&att_c) / mwc;
+    let att = eta_t - eta_c;
+    // OLS asymptotic linear representation: (w (1-d) resid x) %*% XpX.inv
+    // logit: (w (d - ps) x) %*% Hessian.ps, Hessian.ps = vcov * n
+    let hess = hinv.mapv(|v| v * nf);
+    let mut m1 = vec![0.0; k];
+    let mut m2 = vec![0.0; k];
+    let mut m3 = vec![0.0; k];
+    for i in 0..n {
+        let xi = &x[i * k..(i + 1) * k];
+        for a in 0..k {
+            m1[a] += w_t[i] * xi[a];
+            m2[a] += w_c[i] * (resid[i] - eta_c) * xi[a];
+            m3[a] += w_c[i] * xi[a];
+        }
+    }
+    for a in 0..k {
+        m1[a] /= nf;
+        m2[a] /= nf;
+        m3[a] /= nf;
+    }
+    let a1 = mat_vec(&xpx_inv, &m1); // XpX.inv %*% M1
+    let a3 = mat_vec(&xpx_inv, &m3);
+    let a2 = mat_vec(&hess, &m2);
+    let psi = (0..n)
+        .map(|i| {
+            let ols_w = w[i] * (1.0 - d[i]) * resid[i];
+            let ps_w = w[i] * (d[i] - ps[i]);
+            let inf_t2 = ols_w * row_dot(x, i, k, &a1);
+            let inf_t = (att_t[i] - w_t[i] * eta_t - inf_t2) / mwt;
+            let inf_c1 = att_c[i] - w_c[i] * eta_c;
+            let inf_c2 = ps_w * row_dot(x, i, k, &a2);
+            let inf_c3 = ols_w * row_dot(x, i, k, &a3);
+            let inf_c = (inf_c1 + inf_c2 - inf_c3) / mwc;
+            inf_t - inf_c
+        })
+        .collect();
+    Some((att, psi))
+}
+
+/// `DRDID::std_ipw_did_panel` (Hajek-normalised IPW).
+fn ipw_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<(f64, Vec<f64>)> {
+    let n = d.len();
+    let nf = n as f64;
+    let (_, ps, hinv) = logit(x, d, w, k)?;
+    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
+    let trim: Vec<f64> = (0..n)
+        .map(|i| {
+            if d[i] == 1.0 || ps[i] < 0.995 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
+    let w_c: Vec<f64> = (0..n)
+        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
+        .collect();
+    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
+    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * dy[i]).collect();
+    let mwt = mean(&w_t);
+    let mwc = mean(&w_c);
+    let eta_t = mean(&att_t) / mwt;
+    let eta_c = mean(&att_c) / mwc;
+    let hess = hinv.mapv(|v| v * nf);
+    let mut m2 = vec![0.0; k];
+    for i in 0..n {
+        for a in 0..k {
+            m2[a] += w_c[i] * (dy[i] - eta_c) * x[i * k + a];
+        }
+    }
+    for v in m2.iter_mut() {
+        *v /= nf;
+    }
+    let a2 = mat_vec(&hess, &m2);
+    let psi = (0..n)
+        .map(|i| {
+            let inf_t = (att_t[i] - w_t[i] * eta_t) / mwt;
+            let inf_c1 = att_c[i] - w_c[i] * eta_c;
+            let inf_c2 = w[i] * (d[i] - ps[i]) * row_dot(x, i, k, &a2);
+            inf_t - (inf_c1 + inf_c2) / mwc
+        })
+        .collect();
+    Some((eta_t - eta_c, psi))
+}
+
+/// `DRDID::reg_did_panel` (outcome regression).
+fn reg_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<(f64, Vec<f64>)> {
+    let n = d.len();
+    let nf = n as f64;
+    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k)?;
+    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
+    let w_t: Vec<f64> = (0..n).map(|i| w[i] * d[i]).collect();
+    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
+    let att_c: Vec<f64> = (0..n).map(|i| w_t[i] * out[i]).collect();
+    let mw = mean(&w_t);
+    let eta_t = mean(&att_t) / mw;
+    let eta_c = mean(&att_c) / mw;
+    let mut m1 = vec![0.0; k];
+    for i in 0..n {
+        for a in 0..k {
+            m1[a] += w_t[i] * x[i * k + a];
+        }
+    }
+    for v in m1.iter_mut() {
+        *v /= nf;
+    }
+    let a1 = mat_vec(&xpx_inv, &m1);
+    let psi = (0..n)
+        .map(|i| {
+            let inf_t = (att_t[i] - w_t[i] * eta_t) / mw;
+            let inf_c1 = att_c[i] - w_t[i] * eta_c;
+            let inf_c2 = w[i] * (1.0 - d[i]) * (dy[i] - out[i]) * row_dot(x, i, k, &a1);
+            inf_t - (inf_c1 + inf_c2) / mw
+        })
+        .collect();
+    Some((eta_t - eta_c, psi))
+}

@@ -4,9 +4,12 @@ estimator."""
 from pilotdid.results.bacon import BaconResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
+from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
 
 __all__ = [
+    "AggteResult",
+    "AttGtResult",
     "BaconResult",
     "EventStudyResult",
     "FeolsResult",
