@@ -10,6 +10,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+#: Legend names of the estimator codes used in ``EventStudyResult.estimator``.
+DISPLAY_NAMES = {
+    "twfe": "TWFE",
+    "cs": "Callaway-Sant'Anna",
+    "sa": "Sun-Abraham",
+    "bjs": "BJS imputation",
+    "bjs imputation": "BJS imputation",
+    "did2s": "Gardner did2s",
+}
+
+
+def display_name(estimator: str) -> str:
+    return DISPLAY_NAMES.get(estimator.lower(), estimator)
+
 
 @dataclass
 class EventStudyResult:
@@ -173,7 +187,7 @@ def plot_event_studies(
             yerr=err,
             fmt="o",
             capsize=3,
-            label=labels_[i] if labels_ else res.estimator,
+            label=labels_[i] if labels_ else display_name(res.estimator),
         )
         for r in res.reference:
             ax.plot([r + off], [0.0], marker="o", mfc="white", color="grey")
