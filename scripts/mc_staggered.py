@@ -33,7 +33,16 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--estimators", default="twfe,cs,sa,bjs")
     ap.add_argument("--max-e", type=int, default=5)
+    ap.add_argument(
+        "--bjs-leave-out", action="store_true", help="BJS leave-out variance (leave_out=True)"
+    )
+    ap.add_argument(
+        "--bjs-small-sample",
+        action="store_true",
+        help="BJS variance times G/(G-1) with t(G-1) intervals (small_sample=True)",
+    )
     args = ap.parse_args()
+    bjs_kw = {"leave_out": args.bjs_leave_out, "small_sample": args.bjs_small_sample}
     ests = args.estimators.split(",")
     est = defaultdict(lambda: defaultdict(list))
     cover = defaultdict(lambda: defaultdict(list))
@@ -46,13 +55,16 @@ def main() -> None:
         overall = truth["overall_att"]["structural"]
         static.append(pdid.feols("gtfp ~ did | city + year", panel).coef()["did"])
         for name in ests:
-            res = pdid.event_study(panel, "gtfp", "year", "city", "cohort", estimator=name)
+            kw = bjs_kw if name == "bjs" else {}
+            res = pdid.event_study(panel, "gtfp", "year", "city", "cohort", estimator=name, **kw)
             for e, b, lo, hi in zip(res.event_time, res.estimate, res.conf_low, res.conf_high):
                 e = int(e)
                 if -5 <= e <= args.max_e and e in truth_e:
                     est[name][e].append(b)
                     cover[name][e].append(lo <= truth_e[e] <= hi)
     print(f"{args.draws} draws in {time.perf_counter() - t0:.1f} s (simulate_yrd, rho=theta=0)")
+    if "bjs" in ests:
+        print(f"bjs options: {bjs_kw}")
     st = np.asarray(static)
     print(
         f"static TWFE: mean {st.mean():.5f} vs true overall ATT {overall:.5f} "

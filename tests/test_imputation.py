@@ -32,8 +32,11 @@ def df_het() -> pd.DataFrame:
     return d.reset_index(drop=True)
 
 
-def _numpy_bjs(d: pd.DataFrame, y: str, controls=(), anticipation=0):
-    """Independent dense implementation: imputation + didimputation's variance."""
+def _numpy_bjs(d: pd.DataFrame, y: str, controls=(), anticipation=0, leave_out=False):
+    """Independent dense implementation: imputation + didimputation's variance; with
+    ``leave_out`` the BJS / Stata ``leaveout`` tau-tilde of unit u in cell G (cohort x event
+    time), (S_G - W_u P_u) / (D_G - W_u^2) with W_u = sum v, P_u = sum v tau-hat over u's rows
+    in G, D_G = sum W^2, S_G = sum W P; cells with one positive-weight unit keep S_G / D_G."""
     g = d["g"].to_numpy()
     t = d["year"].to_numpy()
     treated = (g > 0) & (t >= g)
@@ -65,6 +68,14 @@ def _numpy_bjs(d: pd.DataFrame, y: str, controls=(), anticipation=0):
                 den = np.sum(v[m] ** 2)
                 bar = np.sum(v[m] ** 2 * resid[m]) / den if den > 0 else 0.0
                 eps[m] = resid[m] - bar
+                if leave_out and den > 0:
+                    units = unit[m]
+                    W = pd.Series(v[m]).groupby(units).sum()
+                    P = pd.Series(v[m] * resid[m]).groupby(units).sum()
+                    D, S = float((W**2).sum()), float((W * P).sum())
+                    if (W != 0).sum() >= 2:
+                        tilde = ((S - W * P) / (D - W**2)).reindex(units).to_numpy()
+                        eps[m] = resid[m] - tilde
         s = pd.Series(v * eps).groupby(d["unit"].to_numpy()).sum().to_numpy()
         out[key] = (est, float(np.sqrt(np.sum(s**2))))
     return out
@@ -81,6 +92,112 @@ def test_matches_numpy_hand_computation(df_het, controls):
     for e, b, s in zip(res.event_time, res.estimate, res.std_error):
         assert b == pytest.approx(ref[e][0], rel=1e-8, abs=1e-10)
         assert s == pytest.approx(ref[e][1], rel=1e-8)
+
+
+@pytest.mark.parametrize("controls", [(), ("x",)])
+def test_leave_out_matches_numpy(df_het, controls):
+    """Leave-out variance (BJS App. A.6 / Stata ``leaveout``): SEs equal the dense numpy
+    leave-out formula above to 1e-8; estimates are unchanged; the leave-out SE is at least the
+    non-leave-out one (BJS Prop. A8, unit clusters)."""
+    d = df_het[df_het["unit"] <= 120]
+    ref = _numpy_bjs(d, "y", controls, leave_out=True)
+    res = imputation(d, "y", "year", "unit", "g", controls=list(controls), leave_out=True)
+    plain = imputation(d, "y", "year", "unit", "g", controls=list(controls))
+    assert res.extra["att_se"] == pytest.approx(ref["att"][1], rel=1e-8)
+    for e, b, s in zip(res.event_time, res.estimate, res.std_error):
+        assert b == pytest.approx(ref[e][0], rel=1e-8, abs=1e-10)
+        assert s == pytest.approx(ref[e][1], rel=1e-8)
+    np.testing.assert_array_equal(res.estimate, plain.estimate)
+    assert np.all(res.std_error >= plain.std_error)
+    assert res.extra["att_se"] >= plain.extra["att_se"]
+    assert res.extra["leave_out_fallback"] == [] and res.extra["notes"] == []
+
+
+@pytest.mark.parametrize("covariates", [None, ["x"]])
+def test_leave_out_matches_diff_diff(df_het, covariates):
+    """diff-diff ImputationDiD(leave_one_out=True) (BJS App. A.9 rescale 1/(1 - v^2/sum v^2),
+    an independent implementation of the same leave-out variance): estimates 1e-8, SEs 1e-7."""
+    dd = pytest.importorskip("diff_diff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = dd.ImputationDiD(leave_one_out=True).fit(
+            df_het,
+            outcome="y",
+            unit="unit",
+            time="year",
+            first_treat="g",
+            covariates=covariates,
+            aggregate="event_study",
+        )
+    res = imputation(df_het, "y", "year", "unit", "g", controls=covariates, leave_out=True)
+    assert res.extra["att"] == pytest.approx(fit.overall_att, rel=1e-8)
+    assert res.extra["att_se"] == pytest.approx(fit.overall_se, rel=1e-7)
+    ref = fit.event_study_effects
+    for e, b, s in zip(res.event_time, res.estimate, res.std_error):
+        assert b == pytest.approx(ref[int(e)]["effect"], rel=1e-8)
+        assert s == pytest.approx(ref[int(e)]["se"], rel=1e-7)
+
+
+def _small_cohort_panel() -> pd.DataFrame:
+    """30 never-treated units, a 4-unit cohort (2005) and a single-unit cohort (2007)."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for u in range(35):
+        g = 0 if u < 30 else (2005 if u < 34 else 2007)
+        for t in range(2000, 2010):
+            eff = 0.3 * (t - g + 1) if g and t >= g else 0.0
+            rows.append((u, t, g, 0.1 * u + 0.2 * (t - 2000) + eff + rng.normal()))
+    return pd.DataFrame(rows, columns=["unit", "year", "g", "y"])
+
+
+def test_leave_out_single_unit_cohort_falls_back_and_reports():
+    """A cohort with one unit: the leave-out tau-tilde is undefined in its cells (BJS fn. 51);
+    those cells keep the non-leave-out average (numpy reference, 1e-8; same fallback as
+    diff-diff leave_one_out=True, 1e-7) and are reported in extra and as a warning, no NaN."""
+    d = _small_cohort_panel()
+    with pytest.warns(UserWarning, match="single cluster"):
+        res = imputation(d, "y", "year", "unit", "g", leave_out=True)
+    assert res.extra["leave_out_fallback"] == [(2007, e) for e in range(3)]
+    assert "single cluster" in res.extra["notes"][0]
+    assert np.all(np.isfinite(res.std_error))
+    ref = _numpy_bjs(d, "y", leave_out=True)
+    assert res.extra["att_se"] == pytest.approx(ref["att"][1], rel=1e-8)
+    for e, s in zip(res.event_time, res.std_error):
+        assert s == pytest.approx(ref[e][1], rel=1e-8)
+    dd = pytest.importorskip("diff_diff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = dd.ImputationDiD(leave_one_out=True).fit(
+            d, outcome="y", unit="unit", time="year", first_treat="g", aggregate="event_study"
+        )
+    assert res.extra["att_se"] == pytest.approx(fit.overall_se, rel=1e-7)
+    for e, s in zip(res.event_time, res.std_error):
+        assert s == pytest.approx(fit.event_study_effects[int(e)]["se"], rel=1e-7)
+
+
+def test_small_sample_factor_and_t_intervals(df_het):
+    """small_sample=True: variance x G/(G-1) exactly, intervals with t(G-1) critical values
+    (scipy.stats.t), identity with the default fit."""
+    from scipy import stats
+
+    d = df_het[df_het["unit"] <= 120]
+    plain = imputation(d, "y", "year", "unit", "g")
+    ss = imputation(d, "y", "year", "unit", "g", small_sample=True)
+    G = d["unit"].nunique()
+    np.testing.assert_allclose(ss.std_error, plain.std_error * np.sqrt(G / (G - 1)), rtol=1e-12)
+    crit = stats.t.ppf(0.975, G - 1)
+    np.testing.assert_allclose(ss.conf_high, ss.estimate + crit * ss.std_error, rtol=1e-10)
+    assert ss.extra["ci_df"] == G - 1 and plain.extra["ci_df"] is None
+
+
+def test_event_study_dispatcher_passes_leave_out(df_het):
+    """event_study(..., estimator="bjs", leave_out=True) is imputation(..., leave_out=True)."""
+    from pilotdid.event_study import event_study
+
+    d = df_het[df_het["unit"] <= 120]
+    a = event_study(d, "y", "year", "unit", "g", estimator="bjs", leave_out=True)
+    b = imputation(d, "y", "year", "unit", "g", leave_out=True)
+    np.testing.assert_array_equal(a.std_error, b.std_error)
 
 
 @pytest.mark.parametrize("covariates", [None, ["x"]])
@@ -221,3 +338,26 @@ def test_monte_carlo_simulate_cities():
     err, cov = np.asarray(err), np.asarray(cov)
     assert np.all(np.abs(err.mean(axis=0)) < 3 * err.std(axis=0) / np.sqrt(len(err)))
     assert 0.93 <= cov.mean() <= 0.97
+
+
+def test_monte_carlo_yrd_leave_out_coverage():
+    """Simulated truth, the package's synthetic YRD panel (simulate_yrd, rho = theta = 0,
+    seeds 0-499, ~10 s; 41 cities, cohorts of 9, 3 and 3 cities): with leave_out=True the 95%
+    coverage of the structural dynamic ATT(e), e = 0..5, is in [93%, 97%] at every horizon
+    (observed 0.946-0.966; 2,000 draws: 0.945-0.957), while the default (didimputation)
+    variance under-covers (observed 0.898-0.932; 2,000 draws: 0.901-0.921)."""
+    from pilotdid.datasets import simulate_yrd
+
+    H = list(range(6))
+    cov_lo, cov_plain = [], []
+    for s in range(500):
+        panel, truth = simulate_yrd(seed=s, rho=0.0, theta=0.0)
+        dyn = {d["event_time"]: d["att"] for d in truth["aggregations"]["structural"]["dynamic"]}
+        tr = np.array([dyn[h] for h in H])
+        lo = imputation(panel, "gtfp", "year", "city", "cohort", horizons=H, leave_out=True)
+        pl_ = imputation(panel, "gtfp", "year", "city", "cohort", horizons=H)
+        cov_lo.append((lo.conf_low <= tr) & (tr <= lo.conf_high))
+        cov_plain.append((pl_.conf_low <= tr) & (tr <= pl_.conf_high))
+    cov_lo, cov_plain = np.mean(cov_lo, axis=0), np.mean(cov_plain, axis=0)
+    assert np.all((cov_lo >= 0.93) & (cov_lo <= 0.97)), cov_lo
+    assert cov_plain.mean() < 0.93 < cov_lo.mean()

@@ -144,6 +144,8 @@ def imputation_fit(
     pretrends: list[int] | None,
     anticipation: int,
     level: float,
+    leave_out: bool = False,
+    small_sample: bool = False,
 ) -> dict: ...
 def did2s_fit(
     y_name: str,

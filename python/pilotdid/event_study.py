@@ -4,6 +4,7 @@ two-stage DID. Argument handling only; the Rust core computes every number."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, Union
 
@@ -181,6 +182,8 @@ def imputation(
     anticipation: int = 0,
     vcov: VcovSpec = None,
     level: float = 0.95,
+    leave_out: bool = False,
+    small_sample: bool = False,
 ) -> EventStudyResult:
     """Borusyak, Jaravel & Spiess (2024) imputation estimator (R ``didimputation`` names).
 
@@ -192,6 +195,15 @@ def imputation(
     the result with ``extra["pretrend"]`` the joint Wald test). Standard errors: BJS Theorem 3
     conservative variance clustered by ``idname`` (or ``vcov={"CR1": col}``), with the
     auxiliary tau-bar averaged by cohort x event time (as ``didimputation``); normal intervals.
+
+    ``leave_out=True``: the auxiliary tau-tilde of a cluster excludes that cluster's own
+    observations (BJS Section 4.3 / Appendix A.6, Stata ``did_imputation, leaveout``, diff-diff
+    ``leave_one_out=True``), recommended with small cohorts, where the default overfits and
+    understates the variance. Cells (cohort x event time) with a single cluster keep the
+    non-leave-out tau-bar; they are listed in ``extra["leave_out_fallback"]`` and in
+    ``extra["notes"]``. Default False reproduces ``didimputation`` / diff-diff / Stata defaults.
+    ``small_sample=True``: variance times G/(G-1) and t(G-1) intervals (G clusters); not in
+    the reference implementations.
     """
     _, cluster = _cluster_of(vcov, idname, allow_iid=False)
     cols = _columns(data, yname, tname, idname, gname, controls, cluster)
@@ -203,8 +215,23 @@ def imputation(
     else:
         pre = [int(p) for p in pretrends]
     r = imputation_fit(
-        **cols, horizons=hz, pretrends=pre, anticipation=int(anticipation), level=level
+        **cols,
+        horizons=hz,
+        pretrends=pre,
+        anticipation=int(anticipation),
+        level=level,
+        leave_out=bool(leave_out),
+        small_sample=bool(small_sample),
     )
+    fallback = [(int(g), int(e)) for g, e in r["leave_out_fallback"]]
+    notes = []
+    if fallback:
+        notes.append(
+            f"leave_out: {len(fallback)} cohort x event-time cell(s) have a single cluster, "
+            f"where the leave-out tau-tilde is undefined; the non-leave-out average was used "
+            f"for them: {fallback}"
+        )
+        warnings.warn(notes[-1], UserWarning, stacklevel=2)
     pe = np.asarray(r["pretrend_event_time"], dtype=np.int64)
     # Leads (test regression) first, then horizons: one table for plotting.
     event_time = np.concatenate([pe, np.asarray(r["event_time"], dtype=np.int64)])
@@ -213,7 +240,13 @@ def imputation(
     lo = np.concatenate([np.asarray(r["pretrend_conf_low"]), r["conf_low"]])
     hi = np.concatenate([np.asarray(r["pretrend_conf_high"]), r["conf_high"]])
     extra = {
-        "vcov": f"BJS (Theorem 3) clustered by {cluster}",
+        "vcov": f"BJS (Theorem 3{', leave-out' if leave_out else ''}) clustered by {cluster}"
+        + (" with G/(G-1) and t(G-1)" if small_sample else ""),
+        "leave_out": bool(leave_out),
+        "small_sample": bool(small_sample),
+        "leave_out_fallback": fallback,
+        "notes": notes,
+        "ci_df": r["ci_df"],
         "att": r["att"],
         "att_se": r["att_se"],
         "att_conf": r["att_conf"],

@@ -18,6 +18,27 @@
 //! - V̂[τ_w, τ_w'] = Σ_c (Σ_{it∈c} v_it ε̃_it)(Σ_{it∈c} v'_it ε̃'_it) over clusters c (the
 //!   diagonal is BJS's conservative variance; no small-sample factor; normal inference).
 //!
+//! Leave-out variant (`leave_out = true`; BJS 2024 Section 4.3 / Supplementary Appendix A.6,
+//! Stata `did_imputation, leaveout`, diff-diff `ImputationDiD(leave_one_out=True)`). With
+//! few units per cohort, τ̄ overfits the treated unit's own τ̂ and biases the variance down;
+//! the leave-out τ̃ for cluster c in cell G (cohort × event time) excludes c itself. With
+//! W_{c,G} = Σ_{it∈c∩G} v_it, P_{c,G} = Σ_{it∈c∩G} v_it τ̂_it, D_G = Σ_c W_{c,G}²,
+//! S_G = Σ_c W_{c,G} P_{c,G} (Stata's "smart" weights W_{c(it),G} v_it; = v_it² when a
+//! cluster has one row per cell, e.g. clustering by unit in a panel):
+//!
+//!   τ̃_{c,G} = (S_G − W_{c,G} P_{c,G}) / (D_G − W_{c,G}²),   ε̃_it = τ̂_it − τ̃_{c(it),G(it)}.
+//!
+//! At the cluster score Σ_{it∈c∩G} v_it ε̃_it this equals Stata's row formula
+//! (τ̂_it − S_G/D_G)·D_G/(D_G − W_{c,G}²) exactly, and diff-diff's 1/(1 − v²/Σv²) rescale
+//! (with unit clusters). D_G − W_{c,G}² is computed as the sum over the other clusters when
+//! the subtraction would lose precision. A cell whose positive-weight rows all belong to one
+//! cluster has no other cluster to average over (leave-out undefined, BJS fn. 51; Stata
+//! errors): it falls back to the non-leave-out τ̄_G = S_G/D_G (as diff-diff does), and the
+//! cell is reported in `leave_out_fallback`.
+//!
+//! `small_sample = true` multiplies V̂ by G/(G − 1) (G clusters); the PyO3 layer then uses
+//! t(G − 1) critical values. Neither is in didimputation or Stata (off by default).
+//!
 //! Pre-trend test (BJS Test 1, `pretrends` in didimputation): a separate OLS on Ω₀ of Y on
 //! the chosen lead dummies (e < 0), controls and unit + period fixed effects, CR1-clustered;
 //! the imputation estimates do not depend on it.
@@ -231,6 +252,10 @@ pub struct ImputationSpec {
     pub pretrends: Option<Vec<i64>>,
     /// Periods of anticipation: rows with g − anticipation ≤ t < g leave Ω₀.
     pub anticipation: i64,
+    /// Leave-out auxiliary τ̃ (own cluster excluded; see the module documentation).
+    pub leave_out: bool,
+    /// Multiply the variance by G/(G − 1) (G clusters).
+    pub small_sample: bool,
 }
 
 /// Estimates of the imputation estimator.
@@ -260,6 +285,9 @@ pub struct Imputation {
     pub n_clusters: usize,
     /// Controls dropped as collinear in the first stage.
     pub collinear: Vec<String>,
+    /// (cohort, event time) cells with a single positive-weight cluster, where the leave-out
+    /// τ̃ is undefined and the non-leave-out τ̄ was used (empty unless `leave_out`).
+    pub leave_out_fallback: Vec<(i64, i64)>,
 }
 
 /// Per-row role after cleaning.
@@ -446,13 +474,17 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
     }
 
     // Cohort × event-time cells of treated rows, for the auxiliary τ̄.
-    let cell_ids: Vec<i64> = {
+    let cell_keys: Vec<(i64, i64)> = {
         let mut keys: Vec<(i64, i64)> = (0..m)
             .filter(|&r| ro.treated[r])
             .filter_map(|r| ro.ge[r])
             .collect();
         keys.sort_unstable();
         keys.dedup();
+        keys
+    };
+    let cell_ids: Vec<i64> = {
+        let keys = &cell_keys;
         (0..m)
             .map(|r| match (ro.treated[r], ro.ge[r]) {
                 (true, Some(k)) => keys.binary_search(&k).map_or(-1, |p| p as i64),
@@ -462,6 +494,7 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
     };
     let n_cells = cell_ids.iter().copied().max().unwrap_or(-1) + 1;
 
+    let mut fallback_cells = vec![false; n_cells as usize];
     let mut estimates = Vec::with_capacity(targets.len());
     let mut scores = Array2::<f64>::zeros((n_clusters, targets.len()));
     for (k, w) in targets.iter().enumerate() {
@@ -483,20 +516,43 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
                 }
             })
             .collect();
-        let mut num = vec![0.0; n_cells as usize];
-        let mut den = vec![0.0; n_cells as usize];
-        for r in 0..m {
-            if cell_ids[r] >= 0 {
-                let c = cell_ids[r] as usize;
-                num[c] += v[r] * v[r] * resid[r];
-                den[c] += v[r] * v[r];
+        let tilde: Vec<f64> = if spec.leave_out {
+            leave_out_tau(
+                &cell_ids,
+                n_cells as usize,
+                &clusters.codes,
+                &v,
+                &resid,
+                &mut fallback_cells,
+            )
+        } else {
+            let mut num = vec![0.0; n_cells as usize];
+            let mut den = vec![0.0; n_cells as usize];
+            for r in 0..m {
+                if cell_ids[r] >= 0 {
+                    let c = cell_ids[r] as usize;
+                    num[c] += v[r] * v[r] * resid[r];
+                    den[c] += v[r] * v[r];
+                }
             }
-        }
+            (0..m)
+                .map(|r| {
+                    if cell_ids[r] >= 0 {
+                        let c = cell_ids[r] as usize;
+                        if den[c] > 0.0 {
+                            num[c] / den[c]
+                        } else {
+                            0.0
+                        }
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
         for r in 0..m {
             let eps = if cell_ids[r] >= 0 {
-                let c = cell_ids[r] as usize;
-                let bar = if den[c] > 0.0 { num[c] / den[c] } else { 0.0 };
-                resid[r] - bar
+                resid[r] - tilde[r]
             } else if ro.untreated[r] {
                 resid[r]
             } else {
@@ -505,7 +561,17 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
             scores[[clusters.codes[r] as usize, k]] += v[r] * eps;
         }
     }
-    let vfull = scores.t().dot(&scores);
+    let mut vfull = scores.t().dot(&scores);
+    if spec.small_sample {
+        let g = n_clusters as f64;
+        vfull.mapv_inplace(|x| x * g / (g - 1.0));
+    }
+    let leave_out_fallback: Vec<(i64, i64)> = cell_keys
+        .iter()
+        .zip(&fallback_cells)
+        .filter(|(_, &f)| f)
+        .map(|(k, _)| *k)
+        .collect();
     let kh = horizons.len();
     let vcov = Array2::from_shape_fn((kh, kh), |(a, b)| vfull[[1 + a, 1 + b]]);
 
@@ -541,11 +607,92 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
         n_not_imputable: ro.n_not_imputable,
         n_clusters,
         collinear,
+        leave_out_fallback,
     };
     if let Some(leads) = &spec.pretrends {
         pretrend_regression(data, &ro, &y, leads, &mut out)?;
     }
     Ok(out)
+}
+
+/// Leave-out auxiliary τ̃ per row (0 on rows outside the treated cells): for the row's cluster
+/// c and cell G, (S_G − W_{c,G} P_{c,G}) / Σ_{c'≠c} W_{c',G}² (module documentation). Cells
+/// with fewer than two positive-weight clusters use S_G / D_G and are flagged in `fallback`.
+fn leave_out_tau(
+    cell_ids: &[i64],
+    n_cells: usize,
+    cluster: &[u32],
+    v: &[f64],
+    resid: &[f64],
+    fallback: &mut [bool],
+) -> Vec<f64> {
+    use std::collections::{BTreeMap, HashMap};
+    // (cell, cluster) -> (W, P); ordered, so that the sums below are deterministic.
+    let mut wp: BTreeMap<(usize, u32), (f64, f64)> = BTreeMap::new();
+    for r in 0..cell_ids.len() {
+        if cell_ids[r] >= 0 && v[r] != 0.0 {
+            let e = wp
+                .entry((cell_ids[r] as usize, cluster[r]))
+                .or_insert((0.0, 0.0));
+            e.0 += v[r];
+            e.1 += v[r] * resid[r];
+        }
+    }
+    let mut d = vec![0.0; n_cells];
+    let mut s = vec![0.0; n_cells];
+    let mut n_pos = vec![0usize; n_cells];
+    let mut members: Vec<Vec<f64>> = vec![Vec::new(); n_cells];
+    for (&(c, _), &(w, p)) in &wp {
+        d[c] += w * w;
+        s[c] += w * p;
+        if w != 0.0 {
+            n_pos[c] += 1;
+        }
+        members[c].push(w * w);
+    }
+    let mut cache: HashMap<(usize, u32), f64> = HashMap::new();
+    (0..cell_ids.len())
+        .map(|r| {
+            if cell_ids[r] < 0 {
+                return 0.0;
+            }
+            let c = cell_ids[r] as usize;
+            if d[c] <= 0.0 {
+                return 0.0;
+            }
+            if n_pos[c] < 2 {
+                if v[r] != 0.0 {
+                    fallback[c] = true;
+                }
+                return s[c] / d[c];
+            }
+            let key = (c, cluster[r]);
+            if let Some(&t) = cache.get(&key) {
+                return t;
+            }
+            let (w, p) = wp.get(&key).copied().unwrap_or((0.0, 0.0));
+            let w2 = w * w;
+            let mut other = d[c] - w2;
+            if other <= 1e-6 * d[c] {
+                // Recompute the other clusters' mass without cancellation.
+                let mut skipped = false;
+                other = members[c]
+                    .iter()
+                    .filter(|&&x| {
+                        if !skipped && x == w2 {
+                            skipped = true;
+                            false
+                        } else {
+                            true
+                        }
+                    })
+                    .sum();
+            }
+            let t = (s[c] - w * p) / other;
+            cache.insert(key, t);
+            t
+        })
+        .collect()
 }
 
 /// BJS Test 1: OLS on Ω₀ of y on lead dummies + controls | unit + period, CR1 by the cluster.
@@ -647,6 +794,28 @@ fn pretrend_regression(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn leave_out_equals_stata_rescale_and_falls_back() {
+        // Cell 0: three unit-clusters with one row each; Stata's row formula
+        // (τ − S/D)·D/(D − W²) equals τ − τ̃ exactly. Cell 1: one cluster → fallback to S/D.
+        let cell = [0, 0, 0, 1, 1, -1];
+        let cl = [0u32, 1, 2, 3, 3, 4];
+        let v = [0.2, 0.3, 0.5, 0.4, 0.6, -0.7];
+        let tau = [1.0, -0.5, 2.0, 0.3, 0.9, 0.1];
+        let mut fb = vec![false; 2];
+        let t = leave_out_tau(&cell, 2, &cl, &v, &tau, &mut fb);
+        let d: f64 = v[..3].iter().map(|x| x * x).sum();
+        let s: f64 = (0..3).map(|i| v[i] * v[i] * tau[i]).sum();
+        for i in 0..3 {
+            let stata = (tau[i] - s / d) * d / (d - v[i] * v[i]);
+            assert!((tau[i] - t[i] - stata).abs() < 1e-14);
+        }
+        assert_eq!(fb, vec![false, true]);
+        let own = (0.4 * 0.3 + 0.6 * 0.9) / (0.4 + 0.6);
+        assert!((t[3] - own).abs() < 1e-14 && (t[4] - own).abs() < 1e-14);
+        assert_eq!(t[5], 0.0);
+    }
 
     #[test]
     fn projector_reproduces_two_way_fit() {

@@ -220,7 +220,7 @@ fn twfe_event_study_fit<'py>(
 
 /// Borusyak–Jaravel–Spiess imputation estimator on prepared columns. Returns a dict.
 #[pyfunction]
-#[pyo3(signature = (y_name, y, unit, time, cohort, control_names, controls, cluster_name, cluster, valid, horizons, pretrends, anticipation, level))]
+#[pyo3(signature = (y_name, y, unit, time, cohort, control_names, controls, cluster_name, cluster, valid, horizons, pretrends, anticipation, level, leave_out=false, small_sample=false))]
 #[allow(clippy::too_many_arguments)]
 fn imputation_fit<'py>(
     py: Python<'py>,
@@ -238,6 +238,8 @@ fn imputation_fit<'py>(
     pretrends: Option<Vec<i64>>,
     anticipation: i64,
     level: f64,
+    leave_out: bool,
+    small_sample: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let cols = Columns {
         y_name,
@@ -256,14 +258,18 @@ fn imputation_fit<'py>(
         horizons,
         pretrends,
         anticipation,
+        leave_out,
+        small_sample,
     };
     let r = py.detach(|| imputation(&data, &spec)).map_err(to_py)?;
     let d = PyDict::new(py);
-    // Normal intervals, as didimputation and did_imputation.
-    let (lo, hi) = conf_bounds(&r.estimate, &r.se, level, None).map_err(to_py)?;
+    // Normal intervals, as didimputation and did_imputation; t(G − 1) with small_sample.
+    let df = small_sample.then(|| r.n_clusters.saturating_sub(1));
+    let (lo, hi) = conf_bounds(&r.estimate, &r.se, level, df).map_err(to_py)?;
     d.set_item("conf_low", lo)?;
     d.set_item("conf_high", hi)?;
-    let (alo, ahi) = conf_bounds(&[r.att], &[r.att_se], level, None).map_err(to_py)?;
+    d.set_item("ci_df", df)?;
+    let (alo, ahi) = conf_bounds(&[r.att], &[r.att_se], level, df).map_err(to_py)?;
     d.set_item("att_conf", (alo[0], ahi[0]))?;
     let (plo, phi) =
         conf_bounds(&r.pretrend_estimate, &r.pretrend_se, level, None).map_err(to_py)?;
@@ -287,6 +293,7 @@ fn imputation_fit<'py>(
     d.set_item("n_not_imputable", r.n_not_imputable)?;
     d.set_item("n_clusters", r.n_clusters)?;
     d.set_item("collinear", r.collinear)?;
+    d.set_item("leave_out_fallback", r.leave_out_fallback)?;
     Ok(d)
 }
 
