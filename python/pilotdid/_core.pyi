@@ -204,3 +204,61 @@ def att_gt_fit(
     cband: bool,
     seed: int,
 ) -> AttGtCore: ...
+
+class PlaceboCore:
+    @property
+    def actual(self) -> float: ...
+    @property
+    def collinear(self) -> list[str]: ...
+    @property
+    def cohorts(self) -> list[int | None]: ...
+    def n_distinct(self, scheme_name: str) -> int | None: ...
+    def assignment(self, scheme_name: str, seed: int, r: int) -> list[int | None]: ...
+    def run(
+        self, scheme_name: str, seed: int, start: int, count: int
+    ) -> npt.NDArray[np.float64]: ...
+    def enumerate(
+        self, scheme_name: str, cap: int
+    ) -> tuple[npt.NDArray[np.float64], list[list[int | None]]]: ...
+    def estimate(self, cohorts: list[int | None]) -> float: ...
+
+def placebo_prepare(
+    y: npt.NDArray[np.float64],
+    control_names: list[str],
+    controls: list[npt.NDArray[np.float64]],
+    fe_names: list[str],
+    fe: list[npt.NDArray[np.int64]],
+    weights: npt.NDArray[np.float64] | None,
+    unit: npt.NDArray[np.int64],
+    time: npt.NDArray[np.int64],
+    treat_name: str,
+    treat: npt.NDArray[np.float64],
+    tol: float,
+    max_iter: int,
+) -> PlaceboCore: ...
+def placebo_pvalue(estimates: npt.NDArray[np.float64], actual: float) -> tuple[float, int]: ...
+def logit_fit(
+    y: npt.NDArray[np.float64],
+    names: list[str],
+    x: list[npt.NDArray[np.float64]],
+    tol: float = ...,
+    max_iter: int = ...,
+) -> dict: ...
+def psm_match(
+    ps: npt.NDArray[np.float64],
+    treat: npt.NDArray[np.float64],
+    group: npt.NDArray[np.int64] | None,
+    method: str,
+    k: int,
+    replace: bool,
+    caliper: float | None,
+    kernel: str,
+    bandwidth: float,
+    common_support: bool,
+) -> dict: ...
+def psm_balance(
+    names: list[str],
+    covariates: list[npt.NDArray[np.float64]],
+    treat: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float64],
+) -> dict: ...

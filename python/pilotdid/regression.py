@@ -121,6 +121,7 @@ def feols(
         clusters=clusters,
         weights=weights,
         columns=(y, x_cols),
+        data=data,
     )
 
 

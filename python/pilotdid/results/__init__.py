@@ -4,6 +4,7 @@ estimator."""
 from pilotdid.results.bacon import BaconResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
+from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
 
@@ -13,6 +14,9 @@ __all__ = [
     "BaconResult",
     "EventStudyResult",
     "FeolsResult",
+    "PlaceboResult",
+    "PsmDidResult",
+    "RobustnessResult",
     "SunAbrahamResult",
     "WildBootResult",
     "plot_event_studies",

@@ -61,10 +61,13 @@ class FeolsResult:
         clusters: list[str],
         weights: str | None,
         columns: tuple[np.ndarray, list[np.ndarray]],
+        data: Any = None,
     ) -> None:
         self._core = core
         # The columns the core was given: the wild bootstrap rebuilds its design from them.
         self._columns = columns
+        #: The caller's data (a reference, never modified): placebo and robustness re-run on it.
+        self.data = data
         self._info = dict(core.info())
         self.formula = formula
         self.depvar = depvar

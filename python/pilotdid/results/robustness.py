@@ -1,0 +1,214 @@
+"""Results of the robustness family: placebo tests, PSM-DID and the robustness battery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+
+def _kde(x: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Gaussian kernel density with Silverman's rule-of-thumb bandwidth (display only)."""
+    n = x.size
+    sd = float(np.std(x, ddof=1)) if n > 1 else 0.0
+    iqr = float(np.subtract(*np.percentile(x, [75, 25])))
+    spread = min(sd, iqr / 1.34) if iqr > 0 else sd
+    h = 0.9 * spread * n ** (-0.2) if spread > 0 else 1.0
+    u = (grid[:, None] - x[None, :]) / h
+    return np.exp(-0.5 * u * u).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
+
+
+@dataclass
+class PlaceboResult:
+    """Randomization (placebo) distribution of a DID coefficient.
+
+    ``estimates`` holds one placebo coefficient per replicate (NaN when the placebo treatment
+    was collinear with the fixed effects; counted in ``n_degenerate``). ``pvalue`` is the
+    two-sided randomization p-value: the share of finite placebo estimates with
+    |placebo| >= |actual|. With ``enumerated`` True every distinct assignment was evaluated
+    once (the actual one included), so the p-value is exact.
+    """
+
+    treatment: str
+    actual: float
+    estimates: np.ndarray = field(repr=False)
+    pvalue: float
+    n_valid: int
+    scheme: str
+    reps: int
+    seed: int
+    enumerated: bool
+    model_coef: float
+    _core: Any = field(repr=False, default=None)
+    _sample: pl.DataFrame | None = field(repr=False, default=None)
+    _units: list = field(repr=False, default_factory=list)
+    _unit_col: str = ""
+    _time_col: str = ""
+    _assignments: list | None = field(repr=False, default=None)
+
+    @property
+    def n_degenerate(self) -> int:
+        return int(self.estimates.size - self.n_valid)
+
+    @property
+    def pvalue_plus_one(self) -> float:
+        """(1 + #{|placebo| >= |actual|}) / (1 + R): the p-value counting the actual
+        assignment as one draw (Phipson & Smyth 2010); never 0."""
+        finite = self.estimates[np.isfinite(self.estimates)]
+        exceed = int(round(self.pvalue * finite.size))
+        return (1 + exceed) / (1 + finite.size)
+
+    def assignment(self, r: int) -> dict:
+        """Adoption period of each unit in replicate ``r`` (None = not treated)."""
+        if self._assignments is not None:
+            cohorts = self._assignments[r]
+        else:
+            cohorts = self._core.assignment(self.scheme, self.seed, int(r))
+        return dict(zip(self._units, cohorts))
+
+    def placebo_data(self, r: int) -> pl.DataFrame:
+        """The estimation sample with the treatment column replaced by replicate ``r``'s
+        placebo treatment (refit it with ``pilotdid.feols`` to reproduce ``estimates[r]``)."""
+        assign = self.assignment(r)
+        df = self._sample
+        g = [assign[u] for u in df.get_column(self._unit_col).to_list()]
+        t = df.get_column(self._time_col).to_numpy()
+        d = np.array([0.0 if gi is None else float(ti >= gi) for gi, ti in zip(g, t)])
+        return df.with_columns(pl.Series(self.treatment, d))
+
+    def tidy(self) -> pl.DataFrame:
+        finite = self.estimates[np.isfinite(self.estimates)]
+        q = np.quantile(finite, [0.025, 0.5, 0.975])
+        return pl.DataFrame(
+            {
+                "term": [self.treatment],
+                "estimate": [self.actual],
+                "placebo_mean": [float(finite.mean())],
+                "placebo_sd": [float(finite.std(ddof=1)) if finite.size > 1 else float("nan")],
+                "placebo_q025": [float(q[0])],
+                "placebo_median": [float(q[1])],
+                "placebo_q975": [float(q[2])],
+                "p_value": [self.pvalue],
+                "reps": [int(finite.size)],
+            }
+        )
+
+    def summary(self, print_: bool = True) -> str:
+        finite = self.estimates[np.isfinite(self.estimates)]
+        kind = "all distinct assignments" if self.enumerated else f"{self.reps} replicates"
+        lines = [
+            f"Placebo test ({self.scheme}, {kind}, seed {self.seed}) for '{self.treatment}'",
+            f"  actual estimate   {self.actual:.6g}",
+            f"  placebo mean / sd {finite.mean():.6g} / "
+            f"{(finite.std(ddof=1) if finite.size > 1 else float('nan')):.6g}",
+            f"  randomization p   {self.pvalue:.4f}  (share of |placebo| >= |actual|)",
+        ]
+        if self.n_degenerate:
+            lines.append(
+                f"  {self.n_degenerate} replicates had a placebo treatment absorbed by the "
+                "fixed effects (excluded)"
+            )
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
+
+    def __str__(self) -> str:
+        return self.summary(print_=False)
+
+    def plot(self, ax: Any = None, bins: int = 40, title: str | None = None) -> Any:
+        """Histogram and kernel density of the placebo coefficients, the actual estimate as a
+        vertical line (the figure of placebo sections). Returns the matplotlib Axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 4))
+        x = self.estimates[np.isfinite(self.estimates)]
+        ax.hist(x, bins=bins, density=True, color="0.8", edgecolor="white", label="placebo")
+        lo = min(x.min(), self.actual)
+        hi = max(x.max(), self.actual)
+        pad = 0.05 * (hi - lo if hi > lo else 1.0)
+        grid = np.linspace(lo - pad, hi + pad, 400)
+        ax.plot(grid, _kde(x, grid), color="C0", lw=1.5, label="kernel density")
+        ax.axvline(self.actual, color="C3", ls="--", lw=1.5, label=f"actual {self.actual:.4g}")
+        ax.set_xlabel(f"placebo coefficient of {self.treatment}")
+        ax.set_ylabel("density")
+        ax.set_title(title or f"Placebo test ({self.scheme}), p = {self.pvalue:.3f}")
+        ax.legend(frameon=False)
+        return ax
+
+
+@dataclass
+class PsmDidResult:
+    """Propensity-score matching DID: logit, matching weights, balance, re-estimated DID."""
+
+    logit: pl.DataFrame
+    pscore: np.ndarray = field(repr=False)
+    weights: np.ndarray = field(repr=False)
+    balance: pl.DataFrame
+    matched_data: pl.DataFrame = field(repr=False)
+    did: Any
+    method: str
+    n_off_support: int
+    n_unmatched: int
+    n_dropped_missing: int
+    pairs: list = field(repr=False, default_factory=list)
+
+    def summary(self, print_: bool = True) -> str:
+        lines = [
+            f"PSM-DID ({self.method}); off support: {self.n_off_support}, unmatched: "
+            f"{self.n_unmatched}, rows with missing covariates: {self.n_dropped_missing}",
+            "Balance (standardised bias %, before -> after):",
+        ]
+        for r in self.balance.iter_rows(named=True):
+            lines.append(
+                f"  {r['covariate']:<20}{r['bias_before']:>9.2f} -> {r['bias_after']:>8.2f}"
+                f"   t {r['t_before']:.2f} -> {r['t_after']:.2f}"
+            )
+        if self.did is not None:
+            lines.append(self.did.summary(print_=False))
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
+
+    def __str__(self) -> str:
+        return self.summary(print_=False)
+
+
+@dataclass
+class RobustnessResult:
+    """The robustness battery: one row per check, the baseline beside each.
+
+    ``table`` is a polars DataFrame (check, term, estimate, std_error, p_value, nobs,
+    baseline_estimate, baseline_std_error, note); ``models`` maps each check's label to the
+    object it produced (a FeolsResult, PsmDidResult or PlaceboResult), for tables later.
+    """
+
+    table: pl.DataFrame
+    models: dict
+    baseline: Any
+    term: str
+
+    def tidy(self) -> pl.DataFrame:
+        return self.table
+
+    def summary(self, print_: bool = True) -> str:
+        lines = [
+            f"Robustness checks for '{self.term}' (baseline {self.baseline.coef()[self.term]:.6g})",
+            f"{'check':<34}{'estimate':>12}{'std.err':>11}{'p':>8}{'N':>7}",
+        ]
+        for r in self.table.iter_rows(named=True):
+            lines.append(
+                f"{r['check'][:34]:<34}{r['estimate']:>12.6f}{r['std_error']:>11.6f}"
+                f"{r['p_value']:>8.4f}{r['nobs']:>7}"
+            )
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
+
+    def __str__(self) -> str:
+        return self.summary(print_=False)

@@ -1,0 +1,691 @@
+"""Robustness battery: placebo / randomization inference, PSM-DID, sample and measurement
+variants, and :func:`robustness` that runs a list of checks into one table.
+
+Argument handling only; the Rust core computes every estimate (placebo replicates, logit,
+matching, balance, every regression).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pilotdid import _frame
+from pilotdid._core import (
+    PilotdidError,
+    logit_fit,
+    placebo_prepare,
+    placebo_pvalue,
+    psm_balance,
+    psm_match,
+)
+from pilotdid._formula import parse_formula
+from pilotdid.regression import feols
+from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
+
+__all__ = [
+    "Check",
+    "add_controls",
+    "drop_units",
+    "exclude_units",
+    "placebo",
+    "psm_did",
+    "restrict_window",
+    "robustness",
+    "swap_outcome",
+    "winsorize",
+]
+
+_SCHEMES = ("units", "times", "both")
+
+
+# ------------------------------------------------------------------------------------------
+# helpers shared by the checks
+# ------------------------------------------------------------------------------------------
+def _model_data(model: Any, data: Any) -> Any:
+    if data is None:
+        data = getattr(model, "data", None)
+    if data is None:
+        raise PilotdidError(
+            "option 'data': pass the data frame the model was fitted on "
+            "(FeolsResult does not keep it)"
+        )
+    return data
+
+
+def _panel_ids(model: Any, unit: str | None, time: str | None) -> tuple[str, str]:
+    plain = [f for f in model.fixef if "^" not in f]
+    if unit is None:
+        if not plain:
+            raise PilotdidError("option 'unit': the model has no plain fixed effect; name it")
+        unit = plain[0]
+    if time is None:
+        rest = [f for f in plain if f != unit]
+        if not rest:
+            raise PilotdidError("option 'time': the model has no second fixed effect; name it")
+        time = rest[0]
+    return unit, time
+
+
+def _vcov_spec(model: Any) -> Any:
+    if model.clusters:
+        return {"CR1": "+".join(model.clusters)}
+    return "hetero" if model.vcov_type == "HC1" else "iid"
+
+
+def _fixef_rm(model: Any) -> str:
+    info = getattr(model, "_info", {})
+    return "singleton" if info.get("singletons_dropped") else "none"
+
+
+def _refit(model: Any, data: Any, formula: str | None = None) -> Any:
+    """Re-runs the model's regression (same formula, vcov, weights, singleton rule)."""
+    return feols(
+        formula or model.formula,
+        data,
+        vcov=_vcov_spec(model),
+        weights=model.weights,
+        fixef_rm=_fixef_rm(model),
+    )
+
+
+def _treatment(model: Any, treatment: str | None) -> str:
+    t = treatment or model.coefnames[0]
+    if t not in model.coefnames:
+        raise PilotdidError(
+            f"option 'treatment': '{t}' is not a coefficient of the model "
+            f"({', '.join(model.coefnames)})"
+        )
+    return t
+
+
+def _all_columns(data: Any) -> pl.DataFrame:
+    return _frame.to_polars(data, sorted(_frame._column_names(data), key=str))
+
+
+def _time_values(df: pl.DataFrame, name: str) -> np.ndarray:
+    v = _frame.numeric(df, name)
+    if np.any(~np.isfinite(v)) or np.any(v != np.floor(v)):
+        raise PilotdidError(f"column '{name}' (time) must hold whole numbers (years, periods)")
+    return v.astype(np.int64)
+
+
+# ------------------------------------------------------------------------------------------
+# placebo
+# ------------------------------------------------------------------------------------------
+def placebo(
+    model: Any,
+    data: Any = None,
+    reps: int = 1000,
+    scheme: str = "units",
+    seed: int = 0,
+    treatment: str | None = None,
+    unit: str | None = None,
+    time: str | None = None,
+    progress: bool = False,
+) -> PlaceboResult:
+    """Placebo test / randomization inference for the DID coefficient of a fitted ``feols``.
+
+    Parameters
+    ----------
+    model : a ``pilotdid.feols`` result whose treatment is a 0/1 absorbing DID column.
+    data : the frame the model was fitted on (FeolsResult does not keep it).
+    reps : placebo replicates. When the scheme has no more distinct assignments than
+        ``reps``, a warning is issued and every distinct assignment is evaluated once
+        (exact randomization distribution).
+    scheme : "units" permutes the adoption periods (cohorts, never-treated included) across
+        units, keeping each cohort's size; "times" keeps the treated units and draws each a
+        pseudo adoption period uniformly from the periods after the first; "both" draws as
+        many treated units as there are (without replacement) and a pseudo period for each.
+    seed : replicate r uses ChaCha8 seeded with ``seed``, stream r: results do not depend on
+        the number of threads.
+    treatment : the DID column (default: the model's first regressor).
+    unit, time : id columns (default: the model's first and second fixed effects).
+    progress : show a tqdm bar (replicates are run in 20 chunks; numbers are identical).
+
+    The statistic is the model's coefficient (TWFE) re-estimated with the placebo treatment:
+    outcome and controls are demeaned once and each replicate solves a small FWL system, so
+    every replicate equals ``pilotdid.feols`` on the permuted data. ``pvalue`` is two-sided:
+    the share of finite placebo estimates with |placebo| >= |actual| (``pvalue_plus_one``
+    gives (1 + count) / (1 + R)).
+    """
+    data = _model_data(model, data)
+    if scheme not in _SCHEMES:
+        raise PilotdidError(f"option 'scheme': '{scheme}' is not one of {', '.join(_SCHEMES)}")
+    if int(reps) < 1:
+        raise PilotdidError(f"option 'reps': must be at least 1, got {reps}")
+    if seed is None or int(seed) < 0:
+        raise PilotdidError(f"option 'seed': must be a non-negative integer, got {seed}")
+    treat = _treatment(model, treatment)
+    f = parse_formula(model.formula)
+    if not f.simple:
+        raise PilotdidError(
+            f"placebo: the formula '{model.formula}' has transformed terms; create them as "
+            "columns first so that the treatment column can be replaced"
+        )
+    unit, time = _panel_ids(model, unit, time)
+    controls = [c for c in f.rhs if c != treat]
+    fe_cols = [c for fe in f.fixef for c in fe]
+    cols = list(dict.fromkeys([f.depvar, treat, *controls, *fe_cols, unit, time]))
+    if model.weights:
+        cols.append(model.weights)
+    n = _frame.n_rows(data)
+    used = np.asarray(model._core.used_rows, dtype=bool)
+    if used.size != n:
+        raise PilotdidError(
+            f"option 'data': {n} rows, but the model was fitted on {used.size}; pass the same frame"
+        )
+    df = _frame.to_polars(data, list(dict.fromkeys(cols))).filter(pl.Series(used))
+    fe_ids = []
+    for names in f.fixef:
+        parts = [_frame.ids(df, c)[0] for c in names]
+        fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
+    unit_ids, _ = _frame.ids(df, unit)
+    core = placebo_prepare(
+        _frame.numeric(df, f.depvar),
+        controls,
+        [_frame.numeric(df, c) for c in controls],
+        f.fixef_names,
+        fe_ids,
+        _frame.numeric(df, model.weights) if model.weights else None,
+        unit_ids,
+        _time_values(df, time),
+        treat,
+        _frame.numeric(df, treat),
+        1e-11,
+        10_000,
+    )
+    reps = int(reps)
+    n_distinct = core.n_distinct(scheme)
+    assignments = None
+    if n_distinct is not None and n_distinct <= reps:
+        warnings.warn(
+            f"placebo: scheme '{scheme}' has only {n_distinct} distinct assignments, fewer than "
+            f"reps={reps}; evaluating each of them once (exact randomization distribution)",
+            stacklevel=2,
+        )
+        est, assignments = core.enumerate(scheme, int(n_distinct))
+        enumerated = True
+    elif progress:
+        from tqdm.auto import tqdm
+
+        chunk = max(1, -(-reps // 20))
+        parts = []
+        with tqdm(total=reps, desc="placebo") as bar:
+            for start in range(0, reps, chunk):
+                m = min(chunk, reps - start)
+                parts.append(np.asarray(core.run(scheme, int(seed), start, m)))
+                bar.update(m)
+        est = np.concatenate(parts)
+        enumerated = False
+    else:
+        est = core.run(scheme, int(seed), 0, reps)
+        enumerated = False
+    est = np.asarray(est)
+    p, n_valid = placebo_pvalue(est, core.actual)
+    units = pl.Series(df.get_column(unit)).unique(maintain_order=True).to_list()
+    return PlaceboResult(
+        treatment=treat,
+        actual=float(core.actual),
+        estimates=est,
+        pvalue=float(p),
+        n_valid=int(n_valid),
+        scheme=scheme,
+        reps=int(est.size),
+        seed=int(seed),
+        enumerated=enumerated,
+        model_coef=float(model.coef()[treat]),
+        _core=core,
+        _sample=df,
+        _units=units,
+        _unit_col=unit,
+        _time_col=time,
+        _assignments=assignments,
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# PSM-DID
+# ------------------------------------------------------------------------------------------
+def psm_did(
+    data: Any,
+    treat: str,
+    covariates: Sequence[str],
+    formula: str | None = None,
+    method: str = "nearest",
+    k: int = 1,
+    caliper: float | None = None,
+    replace: bool = True,
+    kernel: str = "epanechnikov",
+    bandwidth: float = 0.06,
+    common_support: bool = True,
+    by: str | None = None,
+    did_sample: str = "matched",
+    vcov: Any = None,
+    weights_name: str = "_psm_weight",
+) -> PsmDidResult:
+    """Propensity-score matching DID.
+
+    1. Logit of ``treat`` (0/1 per row, e.g. the ever-treated group) on a constant and
+       ``covariates`` (Newton-Raphson in Rust; perfect separation is an error).
+    2. Matching on the score, pooled (``by=None``) or within each value of ``by`` (e.g. the
+       year: year-by-year matching): ``method="nearest"`` 1:k with or without replacement and
+       an optional caliper (ties: the control first in the data wins; without replacement the
+       treated rows are served in data order), or ``method="kernel"`` (``kernel`` =
+       "epanechnikov" | "gaussian", ``bandwidth`` on the score scale). With
+       ``common_support`` treated rows outside the controls' score range are dropped.
+    3. Balance table (standardised bias before/after, t-tests; psmatch2 ``pstest``).
+    4. If ``formula`` is given, the DID re-estimated by ``pilotdid.feols`` on the matched
+       sample (``did_sample="matched"``: rows with a positive matching weight) or with the
+       matching weights (``did_sample="weights"``). ``vcov`` is passed to feols.
+
+    Rows with a missing treat/covariate/by value are left out of matching (counted).
+    """
+    if method not in ("nearest", "kernel"):
+        raise PilotdidError(f"option 'method': '{method}' is not one of 'nearest', 'kernel'")
+    if did_sample not in ("matched", "weights"):
+        raise PilotdidError(
+            f"option 'did_sample': '{did_sample}' is not one of 'matched', 'weights'"
+        )
+    covariates = list(covariates)
+    if not covariates:
+        raise PilotdidError("option 'covariates': give at least one covariate")
+    df = _all_columns(data)
+    needed = [treat, *covariates] + ([by] if by else [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise PilotdidError(f"column '{missing[0]}' not found in the data")
+    t = _frame.numeric(df, treat)
+    xs = [_frame.numeric(df, c) for c in covariates]
+    ok = np.isfinite(t)
+    for x in xs:
+        ok &= np.isfinite(x)
+    group = None
+    if by:
+        g, gok = _frame.ids(df, by)
+        ok &= gok
+        group = np.ascontiguousarray(g[ok])
+    bad = np.setdiff1d(np.unique(t[ok]), [0.0, 1.0])
+    if bad.size:
+        raise PilotdidError(f"column '{treat}': must be 0 or 1, found {bad[0]}")
+    ts = np.ascontiguousarray(t[ok])
+    xs_ok = [np.ascontiguousarray(x[ok]) for x in xs]
+    fit = logit_fit(ts, ["Intercept", *covariates], [np.ones(ts.size), *xs_ok])
+    ps_ok = np.asarray(fit["fitted"])
+    m = psm_match(
+        ps_ok,
+        ts,
+        group,
+        method,
+        int(k),
+        bool(replace),
+        None if caliper is None else float(caliper),
+        kernel,
+        float(bandwidth),
+        bool(common_support),
+    )
+    w_ok = np.asarray(m["weights"])
+    bal = psm_balance(covariates, xs_ok, ts, w_ok)
+    pscore = np.full(df.height, np.nan)
+    pscore[ok] = ps_ok
+    weights = np.zeros(df.height)
+    weights[ok] = w_ok
+    idx = np.flatnonzero(ok)
+    logit_tab = pl.DataFrame(
+        {
+            "term": ["Intercept", *covariates],
+            "estimate": np.asarray(fit["beta"]),
+            "std_error": np.asarray(fit["se"]),
+        }
+    )
+    balance = pl.DataFrame({"covariate": covariates, **{k_: list(v) for k_, v in bal.items()}})
+    if weights_name in df.columns:
+        raise PilotdidError(f"option 'weights_name': column '{weights_name}' already exists")
+    full = df.with_columns(pl.Series(weights_name, weights), pl.Series("_pscore", pscore))
+    matched = full.filter(pl.col(weights_name) > 0)
+    did = None
+    if formula is not None:
+        if did_sample == "matched":
+            did = feols(formula, matched, vcov=vcov)
+        else:
+            did = feols(formula, full, vcov=vcov, weights=weights_name)
+    label = (
+        f"nearest 1:{k}, {'with' if replace else 'without'} replacement"
+        + (f", caliper {caliper}" if caliper is not None else "")
+        if method == "nearest"
+        else f"kernel {kernel}, bandwidth {bandwidth}"
+    ) + (f", by {by}" if by else ", pooled")
+    return PsmDidResult(
+        logit=logit_tab,
+        pscore=pscore,
+        weights=weights,
+        balance=balance,
+        matched_data=matched,
+        did=did,
+        method=label,
+        n_off_support=len(m["off_support"]),
+        n_unmatched=len(m["unmatched"]),
+        n_dropped_missing=int((~ok).sum()),
+        pairs=[(int(idx[a]), int(idx[b])) for a, b in m["pairs"]],
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# sample and measurement variants (each returns a NEW frame; the input is never modified)
+# ------------------------------------------------------------------------------------------
+def winsorize(
+    data: Any,
+    columns: Sequence[str] | str,
+    lower: float = 0.01,
+    upper: float = 0.99,
+    by: str | None = None,
+) -> pl.DataFrame:
+    """Clips each column at its ``lower`` and ``upper`` quantiles (linear interpolation, as
+    numpy's default), pooled or within each value of ``by`` (e.g. the year). Missing values
+    stay missing. Returns a new polars frame."""
+    if not 0.0 <= lower < upper <= 1.0:
+        raise PilotdidError(
+            f"options 'lower'/'upper': need 0 <= lower < upper <= 1, got {lower}, {upper}"
+        )
+    cols = [columns] if isinstance(columns, str) else list(columns)
+    df = _all_columns(data)
+    for c in cols + ([by] if by else []):
+        if c not in df.columns:
+            raise PilotdidError(f"column '{c}' not found in the data")
+    exprs = []
+    for c in cols:
+        x = pl.col(c).cast(pl.Float64).fill_nan(None)
+        lo = x.quantile(lower, interpolation="linear")
+        hi = x.quantile(upper, interpolation="linear")
+        if by:
+            lo, hi = lo.over(by), hi.over(by)
+        exprs.append(x.clip(lo, hi).alias(c))
+    return df.with_columns(exprs)
+
+
+def drop_units(data: Any, unit: str, units: Sequence[Any]) -> pl.DataFrame:
+    """Drops every row of the named units (e.g. municipalities, provincial capitals).
+    Unknown unit names are an error."""
+    df = _all_columns(data)
+    if unit not in df.columns:
+        raise PilotdidError(f"column '{unit}' not found in the data")
+    units = list(units)
+    present = set(df.get_column(unit).to_list())
+    unknown = [u for u in units if u not in present]
+    if unknown:
+        raise PilotdidError(
+            f"option 'units': {unknown[0]!r} is not a value of column '{unit}'"
+            + (f" (also unknown: {unknown[1:]})" if unknown[1:] else "")
+        )
+    return df.filter(~pl.col(unit).is_in(units))
+
+
+def exclude_units(
+    data: Any,
+    unit: str,
+    flags: Sequence[str] | str | None = None,
+    table: Any = None,
+    table_unit: str | None = None,
+    table_start: str = "start",
+    time: str | None = None,
+    mode: str = "drop",
+    control_name: str = "other_pilot",
+) -> pl.DataFrame:
+    """Units flagged by other pilot programmes (low-carbon city, Broadband China, ...).
+
+    Give them as 0/1 ``flags`` columns of the data (a unit is flagged if any row is nonzero)
+    or as a ``table`` of unit x start year (columns ``table_unit`` (default ``unit``) and
+    ``table_start``). ``mode="drop"`` removes the flagged units; ``mode="control"`` keeps
+    them and adds a column ``control_name`` = 1 from the unit's start year on (needs
+    ``time``; with flag columns, the row-wise maximum of the flags) to use as a control.
+    Units of the table that are not in the data are an error.
+    """
+    if mode not in ("drop", "control"):
+        raise PilotdidError(f"option 'mode': '{mode}' is not one of 'drop', 'control'")
+    if (flags is None) == (table is None):
+        raise PilotdidError("exclude_units: give either 'flags' (columns) or 'table', not both")
+    df = _all_columns(data)
+    if unit not in df.columns:
+        raise PilotdidError(f"column '{unit}' not found in the data")
+    if flags is not None:
+        fl = [flags] if isinstance(flags, str) else list(flags)
+        for c in fl:
+            if c not in df.columns:
+                raise PilotdidError(f"column '{c}' not found in the data")
+        any_flag = pl.max_horizontal([pl.col(c).cast(pl.Float64).fill_null(0) for c in fl]) > 0
+        if mode == "control":
+            return df.with_columns(any_flag.cast(pl.Float64).alias(control_name))
+        flagged = df.filter(any_flag).get_column(unit).unique().to_list()
+        return df.filter(~pl.col(unit).is_in(flagged))
+    tab = _all_columns(table)
+    tu = table_unit or unit
+    for c in (tu, table_start):
+        if c not in tab.columns:
+            raise PilotdidError(f"option 'table': column '{c}' not found in the table")
+    present = set(df.get_column(unit).to_list())
+    listed = tab.get_column(tu).to_list()
+    unknown = [u for u in listed if u not in present]
+    if unknown:
+        raise PilotdidError(
+            f"option 'table': unit {unknown[0]!r} is not a value of column '{unit}' in the data"
+            + (f" ({len(unknown)} unknown units)" if len(unknown) > 1 else "")
+        )
+    if mode == "drop":
+        return df.filter(~pl.col(unit).is_in(listed))
+    if time is None:
+        raise PilotdidError("option 'time': needed with mode='control'")
+    start = dict(zip(listed, tab.get_column(table_start).to_list()))
+    s = [start.get(u) for u in df.get_column(unit).to_list()]
+    t = df.get_column(time).to_list()
+    d = [0.0 if si is None else float(ti >= si) for si, ti in zip(s, t)]
+    return df.with_columns(pl.Series(control_name, d))
+
+
+def restrict_window(data: Any, time: str, start: Any = None, end: Any = None) -> pl.DataFrame:
+    """Keeps rows with ``start <= time <= end`` (either bound may be None)."""
+    df = _all_columns(data)
+    if time not in df.columns:
+        raise PilotdidError(f"column '{time}' not found in the data")
+    cond = pl.lit(True)
+    if start is not None:
+        cond = cond & (pl.col(time) >= start)
+    if end is not None:
+        cond = cond & (pl.col(time) <= end)
+    out = df.filter(cond)
+    if out.height == 0:
+        raise PilotdidError(f"restrict_window: no rows with {start} <= {time} <= {end}")
+    return out
+
+
+def swap_outcome(formula: str, outcome: str) -> str:
+    """The formula with another outcome."""
+    lhs, rhs = formula.split("~", 1)
+    return f"{outcome} ~{rhs}"
+
+
+def add_controls(formula: str, controls: Sequence[str] | str) -> str:
+    """The formula with extra controls before the fixed-effect bar."""
+    extra = [controls] if isinstance(controls, str) else list(controls)
+    lhs, rhs = formula.split("~", 1)
+    parts = rhs.split("|", 1)
+    main = parts[0].rstrip() + " + " + " + ".join(extra)
+    return f"{lhs.strip()} ~ {main.strip()}" + (f" | {parts[1].strip()}" if len(parts) > 1 else "")
+
+
+# ------------------------------------------------------------------------------------------
+# the battery
+# ------------------------------------------------------------------------------------------
+class Check:
+    """One robustness check: ``kind`` and its options. Build with the helpers below or as a
+    dict ``{"kind": "winsorize", "columns": [...], ...}`` / a tuple ``("winsorize", {...})``.
+
+    kinds (options):
+    - ``"exclude_units"``: flags= / table= / table_unit= / table_start= / mode= (drop|control)
+    - ``"drop_units"``: units=
+    - ``"winsorize"``: columns= (default: outcome and controls), lower=, upper=, by=
+    - ``"window"``: start=, end=
+    - ``"outcome"``: outcome=
+    - ``"controls"``: controls=
+    - ``"psm"``: treat=, covariates=, and psm_did options
+    - ``"placebo"``: reps=, scheme=, seed=
+    every kind also takes ``label=``.
+    """
+
+    def __init__(self, kind: str, **options: Any) -> None:
+        self.kind = kind
+        self.label = options.pop("label", None)
+        self.options = options
+
+    def __repr__(self) -> str:
+        return f"Check({self.kind!r}, {self.options!r})"
+
+
+def _as_check(c: Any) -> Check:
+    if isinstance(c, Check):
+        return c
+    if isinstance(c, dict):
+        c = dict(c)
+        kind = c.pop("kind", None)
+        if kind is None:
+            raise PilotdidError(f"option 'checks': {c!r} has no 'kind'")
+        return Check(kind, **c)
+    if isinstance(c, tuple) and len(c) == 2 and isinstance(c[0], str):
+        return Check(c[0], **dict(c[1]))
+    raise PilotdidError(f"option 'checks': cannot read {c!r}")
+
+
+def _row(label: str, term: str, fit: Any, note: str = "") -> dict:
+    tidy = fit.tidy().filter(pl.col("term") == term)
+    if tidy.height == 0:
+        raise PilotdidError(f"check '{label}': '{term}' was dropped from the regression")
+    r = tidy.row(0, named=True)
+    return {
+        "check": label,
+        "estimate": float(r["estimate"]),
+        "std_error": float(r["std_error"]),
+        "p_value": float(r["p_value"]),
+        "nobs": int(fit.nobs),
+        "note": note,
+    }
+
+
+def robustness(
+    base_model: Any,
+    checks: Sequence[Any],
+    data: Any = None,
+    treatment: str | None = None,
+    unit: str | None = None,
+    time: str | None = None,
+) -> RobustnessResult:
+    """Runs each check as a variant of ``base_model`` and returns one table with the
+    baseline beside each check (see :class:`Check` for the kinds). Every regression is the
+    model's own (formula, vcov, weights, singleton rule) on the variant's data; each row
+    equals the corresponding separate call (``winsorize`` + ``feols``, ``psm_did``,
+    ``placebo``, ...)."""
+    data = _model_data(base_model, data)
+    term = _treatment(base_model, treatment)
+    unit, time = _panel_ids(base_model, unit, time)
+    f = parse_formula(base_model.formula)
+    controls = [c for c in f.rhs if c != term]
+    base = base_model.tidy().filter(pl.col("term") == term).row(0, named=True)
+    rows = [
+        {
+            "check": "baseline",
+            "estimate": float(base["estimate"]),
+            "std_error": float(base["std_error"]),
+            "p_value": float(base["p_value"]),
+            "nobs": int(base_model.nobs),
+            "note": base_model.formula,
+        }
+    ]
+    models: dict = {"baseline": base_model}
+    for raw in checks:
+        c = _as_check(raw)
+        o = dict(c.options)
+        kind = c.kind
+        if kind == "exclude_units":
+            label = c.label or "exclude other pilots"
+            mode = o.get("mode", "drop")
+            d = exclude_units(data, unit, time=time, **o)
+            fml = base_model.formula
+            if mode == "control":
+                fml = add_controls(fml, o.get("control_name", "other_pilot"))
+            fit = _refit(base_model, d, fml)
+            note = f"mode={mode}"
+        elif kind == "drop_units":
+            label = c.label or "drop named units"
+            fit = _refit(base_model, drop_units(data, unit, o["units"]))
+            note = f"{len(o['units'])} units dropped"
+        elif kind == "winsorize":
+            cols = o.pop("columns", [f.depvar, *controls])
+            label = c.label or (
+                f"winsorize {o.get('lower', 0.01):g}/{o.get('upper', 0.99):g}"
+                + (f" by {o['by']}" if o.get("by") else "")
+            )
+            fit = _refit(base_model, winsorize(data, cols, **o))
+            note = ", ".join(cols)
+        elif kind == "window":
+            label = c.label or f"window {o.get('start')}-{o.get('end')}"
+            fit = _refit(base_model, restrict_window(data, time, o.get("start"), o.get("end")))
+            note = ""
+        elif kind == "outcome":
+            label = c.label or f"outcome {o['outcome']}"
+            fit = _refit(base_model, data, swap_outcome(base_model.formula, o["outcome"]))
+            note = ""
+        elif kind == "controls":
+            extra = o["controls"]
+            label = c.label or "add controls"
+            fit = _refit(base_model, data, add_controls(base_model.formula, extra))
+            note = ", ".join([extra] if isinstance(extra, str) else extra)
+        elif kind == "psm":
+            label = c.label or "PSM-DID"
+            o.setdefault("formula", base_model.formula)
+            o.setdefault("vcov", _vcov_spec(base_model))
+            res = psm_did(data, **o)
+            models[label] = res
+            rows.append(_row(label, term, res.did, res.method))
+            continue
+        elif kind == "placebo":
+            label = c.label or f"placebo ({o.get('scheme', 'units')})"
+            res = placebo(base_model, data, treatment=term, unit=unit, time=time, **o)
+            models[label] = res
+            finite = res.estimates[np.isfinite(res.estimates)]
+            rows.append(
+                {
+                    "check": label,
+                    "estimate": float(finite.mean()),
+                    "std_error": float(finite.std(ddof=1)),
+                    "p_value": float(res.pvalue),
+                    "nobs": int(base_model.nobs),
+                    "note": "mean and sd of placebo estimates; randomization p-value",
+                }
+            )
+            continue
+        else:
+            raise PilotdidError(
+                f"option 'checks': unknown kind '{kind}' (exclude_units, drop_units, winsorize, "
+                "window, outcome, controls, psm, placebo)"
+            )
+        models[label] = fit
+        rows.append(_row(label, term, fit, note))
+    table = pl.DataFrame(rows).with_columns(
+        pl.lit(term).alias("term"),
+        pl.lit(float(base["estimate"])).alias("baseline_estimate"),
+        pl.lit(float(base["std_error"])).alias("baseline_std_error"),
+    )
+    table = table.select(
+        "check",
+        "term",
+        "estimate",
+        "std_error",
+        "p_value",
+        "nobs",
+        "baseline_estimate",
+        "baseline_std_error",
+        "note",
+    )
+    return RobustnessResult(table=table, models=models, baseline=base_model, term=term)
