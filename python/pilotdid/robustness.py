@@ -8,7 +8,7 @@ matching, balance, every regression).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -127,6 +127,7 @@ def placebo(
     unit: str | None = None,
     time: str | None = None,
     progress: bool = False,
+    statistic: str | Callable[[pl.DataFrame], float] | None = None,
 ) -> PlaceboResult:
     """Placebo test / randomization inference for the DID coefficient of a fitted ``feols``.
 
@@ -146,6 +147,14 @@ def placebo(
     treatment : the DID column (default: the model's first regressor).
     unit, time : id columns (default: the model's first and second fixed effects).
     progress : show a tqdm bar (replicates are run in 20 chunks; numbers are identical).
+    statistic : the statistic recomputed on each placebo assignment. None (default): the
+        model's TWFE coefficient, on the fast path below. "cs" (Callaway-Sant'Anna overall ATT,
+        ``aggte(type="simple")``, never-treated controls, doubly robust), "sa" (Sun-Abraham
+        ATT), "bjs" (imputation ATT) or "did2s" (Gardner static ATT), each with the model's
+        controls; or any callable taking the estimation sample with the placebo treatment in
+        the treatment column and its cohort in ``_placebo_cohort`` (0 = never) and returning a
+        float. These run one estimate per replicate (slower); assignments are the same seeded
+        draws, so results still do not depend on the number of threads.
 
     The statistic is the model's coefficient (TWFE) re-estimated with the placebo treatment:
     outcome and controls are demeaned once and each replicate solves a small FWL system, so
@@ -226,11 +235,30 @@ def placebo(
         est = core.run(scheme, int(seed), 0, reps)
         enumerated = False
     est = np.asarray(est)
-    p, n_valid = placebo_pvalue(est, core.actual)
     units = pl.Series(df.get_column(unit)).unique(maintain_order=True).to_list()
+    actual = float(core.actual)
+    if statistic is not None:
+        stat = _statistic_fn(statistic, f.depvar, treat, controls, unit, time)
+        draws = (
+            list(assignments)
+            if assignments is not None
+            else [core.assignment(scheme, int(seed), r) for r in range(reps)]
+        )
+        actual = stat(_with_assignment(df, units, core.cohorts, unit, time, treat))
+        loop = range(len(draws))
+        if progress:
+            from tqdm.auto import tqdm
+
+            loop = tqdm(
+                loop, desc=f"placebo ({statistic if isinstance(statistic, str) else 'custom'})"
+            )
+        est = np.array(
+            [stat(_with_assignment(df, units, draws[r], unit, time, treat)) for r in loop]
+        )
+    p, n_valid = placebo_pvalue(est, actual)
     return PlaceboResult(
         treatment=treat,
-        actual=float(core.actual),
+        actual=actual,
         estimates=est,
         pvalue=float(p),
         n_valid=int(n_valid),
@@ -245,6 +273,61 @@ def placebo(
         _unit_col=unit,
         _time_col=time,
         _assignments=assignments,
+    )
+
+
+def _with_assignment(
+    df: pl.DataFrame, units: list, cohorts: Sequence, unit: str, time: str, treat: str
+) -> pl.DataFrame:
+    """The sample with `treat` and `_placebo_cohort` (0 = never) set from a per-unit cohort
+    list aligned with `units`."""
+    mapping = {u: (0 if g is None else int(g)) for u, g in zip(units, cohorts)}
+    g = df.get_column(unit).replace_strict(mapping, return_dtype=pl.Int64)
+    t = df.get_column(time).cast(pl.Int64)
+    d = ((g > 0) & (t >= g)).cast(pl.Float64)
+    return df.with_columns(pl.Series(treat, d), pl.Series("_placebo_cohort", g))
+
+
+def _statistic_fn(
+    statistic: str | Callable[[pl.DataFrame], float],
+    y: str,
+    treat: str,
+    controls: list[str],
+    unit: str,
+    time: str,
+) -> Callable[[pl.DataFrame], float]:
+    """The placebo statistic as a function of a sample carrying `_placebo_cohort`."""
+    if callable(statistic):
+        return lambda d: float(statistic(d))
+    g = "_placebo_cohort"
+    if statistic == "cs":
+        from pilotdid.staggered import aggte, att_gt
+
+        xf = ("~ " + " + ".join(controls)) if controls else None
+
+        def cs(d: pl.DataFrame) -> float:
+            res = att_gt(d, yname=y, tname=time, idname=unit, gname=g, xformla=xf)
+            return float(aggte(res, type="simple").overall_att)
+
+        return cs
+    if statistic == "sa":
+        from pilotdid.sun_abraham import sunab
+
+        return lambda d: float(sunab(d, y, time, unit, g, controls=controls or None).att)
+    if statistic == "bjs":
+        from pilotdid.event_study import imputation
+
+        return lambda d: float(
+            imputation(d, y, time, unit, g, controls=controls or None).extra["att"]
+        )
+    if statistic == "did2s":
+        from pilotdid.event_study import did2s
+
+        return lambda d: float(
+            did2s(d, y, time, unit, g, controls=controls or None, event=False).estimate[0]
+        )
+    raise PilotdidError(
+        f"option 'statistic': '{statistic}' is not one of 'cs', 'sa', 'bjs', 'did2s' or a callable"
     )
 
 
