@@ -4,6 +4,7 @@ A Rust core computes every estimate; this package hands it data frames and retur
 with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 """
 
+from pilotdid import weights
 from pilotdid._core import PilotdidError
 from pilotdid.bacon import bacon
 from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
@@ -18,6 +19,8 @@ from pilotdid.results import (
     PlaceboResult,
     PsmDidResult,
     RobustnessResult,
+    SpatialImpacts,
+    SpatialResult,
     SunAbrahamResult,
     WildBootResult,
     plot_event_studies,
@@ -33,6 +36,17 @@ from pilotdid.robustness import (
     robustness,
     swap_outcome,
     winsorize,
+)
+from pilotdid.spatial import (
+    lm_tests,
+    moran,
+    moran_local,
+    sar,
+    sdem,
+    sdm,
+    sem,
+    spatial_did,
+    spatial_event_study,
 )
 from pilotdid.staggered import aggte, att_gt
 from pilotdid.sun_abraham import sunab
@@ -51,6 +65,8 @@ __all__ = [
     "PlaceboResult",
     "PsmDidResult",
     "RobustnessResult",
+    "SpatialImpacts",
+    "SpatialResult",
     "SunAbrahamResult",
     "WildBootResult",
     "__version__",
@@ -64,13 +80,23 @@ __all__ = [
     "exclude_units",
     "feols",
     "imputation",
+    "lm_tests",
+    "moran",
+    "moran_local",
     "placebo",
     "plot_event_studies",
     "psm_did",
     "restrict_window",
     "robustness",
+    "sar",
+    "sdem",
+    "sdm",
+    "sem",
+    "spatial_did",
+    "spatial_event_study",
     "sunab",
     "swap_outcome",
     "twfe_event_study",
+    "weights",
     "winsorize",
 ]

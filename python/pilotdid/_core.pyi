@@ -262,3 +262,82 @@ def psm_balance(
     treat: npt.NDArray[np.float64],
     weights: npt.NDArray[np.float64],
 ) -> dict: ...
+
+Csr = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
+Arr = npt.NDArray[np.float64]
+Idx = npt.NDArray[np.int64]
+
+def sp_from_triplets(n: int, rows: Idx, cols: Idx, values: Arr) -> Csr: ...
+def sp_from_coords(
+    lat: Arr,
+    lon: Arr,
+    kind: str,
+    power: float = ...,
+    cutoff: float | None = ...,
+    k: int = ...,
+    threshold: float = ...,
+    radius_km: float = ...,
+) -> Csr: ...
+def sp_economic(z: Arr) -> Csr: ...
+def sp_nested(n: int, indptr: Idx, indices: Idx, data: Arr, z: Arr) -> Csr: ...
+def sp_transform(
+    n: int, indptr: Idx, indices: Idx, data: Arr, how: str, allow_islands: bool = ...
+) -> Csr: ...
+def sp_eigenvalues(n: int, indptr: Idx, indices: Idx, data: Arr) -> tuple[Arr, Arr]: ...
+def sp_logdet(
+    n: int,
+    indptr: Idx,
+    indices: Idx,
+    data: Arr,
+    rhos: Arr,
+    method: str,
+    order: int = ...,
+    draws: int = ...,
+    seed: int = ...,
+) -> Arr: ...
+def sp_fit(
+    y: Arr,
+    x: list[Arr],
+    names: list[str],
+    unit: npt.NDArray[np.uint32],
+    time: npt.NDArray[np.uint32],
+    n: int,
+    indptr: Idx,
+    indices: Idx,
+    data: Arr,
+    kind: str,
+    effects: str,
+    lee_yu: bool,
+    durbin: list[int] | None = ...,
+    fixed_rho: float | None = ...,
+    grid_incr: float | None = ...,
+) -> SpatialCore: ...
+def sp_lm_tests(
+    y: Arr,
+    x: list[Arr],
+    unit: npt.NDArray[np.uint32],
+    time: npt.NDArray[np.uint32],
+    n: int,
+    indptr: Idx,
+    indices: Idx,
+    data: Arr,
+    effects: str,
+) -> dict: ...
+def sp_moran(
+    y: Arr, n: int, indptr: Idx, indices: Idx, data: Arr, permutations: int = ..., seed: int = ...
+) -> dict: ...
+def sp_moran_local(
+    y: Arr, n: int, indptr: Idx, indices: Idx, data: Arr, permutations: int = ..., seed: int = ...
+) -> dict: ...
+
+class SpatialCore:
+    names: list[str]
+    coef: Arr
+    se: Arr
+    vcov: Arr
+    residuals: Arr
+    def info(self) -> dict: ...
+    def impacts(self, draws: int = ..., seed: int = ...) -> dict: ...
+    def unit_impacts(self) -> dict: ...
+    def wald_theta(self) -> tuple[float, int, float]: ...
+    def lr_test(self, restricted: SpatialCore) -> tuple[float, int, float]: ...

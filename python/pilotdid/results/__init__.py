@@ -5,6 +5,7 @@ from pilotdid.results.bacon import BaconResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
+from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
 
@@ -17,6 +18,8 @@ __all__ = [
     "PlaceboResult",
     "PsmDidResult",
     "RobustnessResult",
+    "SpatialImpacts",
+    "SpatialResult",
     "SunAbrahamResult",
     "WildBootResult",
     "plot_event_studies",

@@ -1,0 +1,388 @@
+"""Spatial econometrics: Moran's I, SAR / SDM panels with fixed effects, spatial DID.
+
+Every number comes from the Rust core (``pilotdid._core.sp_*``); this module matches the
+panel's units to the ids of the weights matrix, builds the design and wraps results.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pilotdid import _core, _frame
+from pilotdid._core import PilotdidError
+from pilotdid._formula import parse_formula
+from pilotdid.results.spatial import SpatialResult
+from pilotdid.weights import Weights, from_dense
+
+__all__ = [
+    "lm_tests",
+    "moran",
+    "moran_local",
+    "sar",
+    "sdem",
+    "sdm",
+    "sem",
+    "spatial_did",
+    "spatial_event_study",
+]
+
+_EFFECTS = ("individual", "time", "twoways", "none")
+
+
+def _as_weights(W: Any, ids: np.ndarray | None = None) -> Weights:
+    if isinstance(W, Weights):
+        return W
+    if hasattr(W, "tocoo"):
+        from pilotdid.weights import from_sparse
+
+        return from_sparse(W, ids=ids)
+    return from_dense(W, ids=ids)
+
+
+def moran(
+    y: Any,
+    W: Any,
+    *,
+    data: Any = None,
+    unit: str | None = None,
+    time: str | None = None,
+    permutations: int = 999,
+    seed: int = 0,
+) -> dict[str, Any] | pl.DataFrame:
+    """Global Moran's I.
+
+    ``moran(values, W)``: a vector in the order of ``W.ids``; returns a dict with ``I``,
+    ``EI``, ``VI_norm``, ``z_norm``, ``p_norm`` (two-sided), ``VI_rand``, ``z_rand``,
+    ``p_rand``, ``p_sim`` (folded one-sided permutation pseudo p-value, as esda), ``EI_sim``,
+    ``seI_sim``. ``moran("col", W, data=df, unit=..., time=...)``: one row per period and a
+    ``pooled`` row (I_T kron W on the stacked panel) as a polars DataFrame. W is used as given
+    (row-standardise it first for the usual statistic).
+    """
+    w = _as_weights(W)
+    if data is None:
+        return _moran_vec(np.asarray(y, dtype=np.float64), w, permutations, seed)
+    if unit is None:
+        raise PilotdidError("moran with data= needs unit= (and time= for a panel)")
+    cols = [y, unit] + ([time] if time else [])
+    df = _frame.to_polars(data, cols)
+    if time is None:
+        pos = w.positions(df.get_column(unit).to_list())
+        v = np.full(w.n, np.nan)
+        v[pos] = _frame.numeric(df, y)
+        return _moran_vec(v, w, permutations, seed)
+    rows = []
+    periods = sorted(df.get_column(time).unique().to_list())
+    stacked = []
+    for t in periods:
+        sub = df.filter(pl.col(time) == t)
+        pos = w.positions(sub.get_column(unit).to_list())
+        if len(set(pos.tolist())) != w.n:
+            raise PilotdidError(f"period {t!r}: the panel must have every unit of W once")
+        v = np.full(w.n, np.nan)
+        v[pos] = _frame.numeric(sub, y)
+        stacked.append(v)
+        r = _moran_vec(v, w, permutations, seed)
+        rows.append({"period": str(t), **r})
+    big = _block_diag(w, len(periods))
+    r = _moran_vec(np.concatenate(stacked), big, permutations, seed)
+    rows.append({"period": "pooled", **r})
+    return pl.DataFrame(rows)
+
+
+def _block_diag(w: Weights, t: int) -> Weights:
+    n = w.n
+    indptr = np.concatenate([[0]] + [w.indptr[1:] + s * w.nnz for s in range(t)]).astype(np.int64)
+    indices = np.concatenate([w.indices + s * n for s in range(t)]).astype(np.int64)
+    data = np.tile(w.data, t)
+    return Weights(np.arange(n * t), indptr, indices, data, w.transform, w.kind)
+
+
+def _p_two(z: float) -> float:
+    import math
+
+    return math.erfc(abs(z) / math.sqrt(2)) if np.isfinite(z) else float("nan")
+
+
+def _moran_vec(v: np.ndarray, w: Weights, permutations: int, seed: int) -> dict[str, Any]:
+    if v.shape[0] != w.n:
+        raise PilotdidError(f"moran: {v.shape[0]} values for a W with {w.n} units")
+    d = dict(_core.sp_moran(np.ascontiguousarray(v), *w._csr(), int(permutations), int(seed)))
+    d["p_norm"] = _p_two(d["z_norm"])
+    d["p_rand"] = _p_two(d["z_rand"])
+    return d
+
+
+def moran_local(y: Any, W: Any, *, permutations: int = 999, seed: int = 0) -> pl.DataFrame:
+    """Local Moran's I (LISA): ``Is`` = (n-1) z_i (Wz)_i / sum z^2 (esda's scaling), the
+    quadrant ``q`` (1 HH, 2 LH, 3 LL, 4 HL) and conditional-permutation pseudo p-values."""
+    w = _as_weights(W)
+    v = np.ascontiguousarray(np.asarray(y, dtype=np.float64))
+    d = _core.sp_moran_local(v, *w._csr(), int(permutations), int(seed))
+    q = d["q"]
+    q = np.frombuffer(q, dtype=np.uint8) if isinstance(q, bytes) else np.asarray(q)
+    return pl.DataFrame(
+        {"id": list(w.ids), "Is": d["Is"], "q": q.astype(np.int64), "p_sim": d["p_sim"]}
+    )
+
+
+def _prepare(formula: str, data: Any, W: Any, unit: str, time: str):
+    f = parse_formula(formula)
+    if f.fixef:
+        raise PilotdidError(
+            "spatial models take fixed effects from effects=, not from '|' in the formula"
+        )
+    if not f.simple:
+        raise PilotdidError("spatial models accept plain column names on the right-hand side")
+    xnames = list(f.rhs)
+    if not xnames:
+        raise PilotdidError("spatial models need at least one regressor")
+    df = _frame.to_polars(data, [f.depvar, *xnames, unit, time])
+    w = _as_weights(W)
+    unit_vals = df.get_column(unit).to_list()
+    pos = w.positions(unit_vals)
+    used = np.zeros(w.n, bool)
+    used[pos] = True
+    if not used.all():
+        missing = [w.ids[i] for i in np.flatnonzero(~used)][:5]
+        raise PilotdidError(
+            f"W has {int((~used).sum())} unit(s) with no rows in the data (e.g. {missing!r}): "
+            "subset W with W.subset(ids) and re-standardise"
+        )
+    tcol = df.get_column(time)
+    periods = np.asarray(sorted(tcol.unique().to_list()))
+    tmap = {v: i for i, v in enumerate(periods.tolist())}
+    tcode = np.asarray([tmap[v] for v in tcol.to_list()], dtype=np.uint32)
+    y = _frame.numeric(df, f.depvar)
+    xs = [_frame.numeric(df, c) for c in xnames]
+    return xnames, w, pos.astype(np.uint32), tcode, periods, y, xs
+
+
+def lm_tests(
+    formula: str, data: Any, W: Any, *, unit: str, time: str, effects: str = "individual"
+) -> dict[str, float]:
+    """LM and robust LM tests for a spatial lag and a spatial error on the non-spatial
+    fixed-effects model (Anselin 1988; Anselin et al. 1996; panel form as in Elhorst 2014).
+    Returns the four statistics (chi-squared, 1 df) and their p-values."""
+    if effects not in _EFFECTS:
+        raise PilotdidError(f"option 'effects': {effects!r} (use one of {_EFFECTS})")
+    xnames, w, pos, tcode, _, y, xs = _prepare(formula, data, W, unit, time)
+    return dict(_core.sp_lm_tests(y, xs, pos, tcode, *w._csr(), effects))
+
+
+def _fit(
+    model: str,
+    formula: str,
+    data: Any,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str,
+    lee_yu: bool,
+    durbin: list[str] | None,
+    fixed_rho: float | None,
+    rho_search: str = "exact",
+) -> SpatialResult:
+    if rho_search not in ("exact", "sdpdmod"):
+        raise PilotdidError(f"option 'rho_search': {rho_search!r} (use 'exact' or 'sdpdmod')")
+    if effects not in _EFFECTS:
+        raise PilotdidError(f"option 'effects': {effects!r} (use one of {_EFFECTS})")
+    xnames, w, pos, tcode, periods, y, xs = _prepare(formula, data, W, unit, time)
+    dur_idx = None
+    if model in ("sdm", "sdem") and durbin is not None:
+        bad = [d for d in durbin if d not in xnames]
+        if bad:
+            raise PilotdidError(f"option 'durbin': {bad[0]!r} is not a regressor")
+        dur_idx = [xnames.index(d) for d in durbin]
+    core = _core.sp_fit(
+        y,
+        xs,
+        xnames,
+        pos,
+        tcode,
+        *w._csr(),
+        model,
+        effects,
+        bool(lee_yu),
+        dur_idx,
+        fixed_rho,
+        0.001 if rho_search == "sdpdmod" else None,
+    )
+    return SpatialResult(
+        core,
+        model=model,
+        formula=formula,
+        effects=effects,
+        lee_yu=lee_yu,
+        unit_ids=w.ids,
+        periods=periods,
+    )
+
+
+def sar(
+    formula: str,
+    data: Any,
+    W: Any,
+    *,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    fixed_rho: float | None = None,
+    rho_search: str = "exact",
+) -> SpatialResult:
+    """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
+
+    ``effects``: "individual", "time", "twoways" or "none". ``lee_yu=True`` uses the Lee-Yu
+    (2010) transformation: sigma2 divides by N(T-1) / (N-1)T / (N-1)(T-1) and, with time
+    effects, the likelihood drops the common-shock direction (needs row-standardised W).
+    """
+    return _fit("sar", formula, data, W, unit, time, effects, lee_yu, None, fixed_rho, rho_search)
+
+
+def sdm(
+    formula: str,
+    data: Any,
+    W: Any,
+    *,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    durbin: list[str] | None = None,
+    fixed_rho: float | None = None,
+    rho_search: str = "exact",
+) -> SpatialResult:
+    """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
+
+    ``durbin`` lists the regressors that get a spatial lag (default: all). See :func:`sar`.
+    """
+    return _fit("sdm", formula, data, W, unit, time, effects, lee_yu, durbin, fixed_rho, rho_search)
+
+
+def sem(
+    formula: str,
+    data: Any,
+    W: Any,
+    *,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    fixed_lambda: float | None = None,
+) -> SpatialResult:
+    """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
+    likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
+    ``lee_yu``. The spatial parameter is reported as ``lambda``."""
+    return _fit("sem", formula, data, W, unit, time, effects, lee_yu, None, fixed_lambda)
+
+
+def sdem(
+    formula: str,
+    data: Any,
+    W: Any,
+    *,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    durbin: list[str] | None = None,
+    fixed_lambda: float | None = None,
+) -> SpatialResult:
+    """Spatial Durbin error panel y = X beta + W X theta + FE + u, u = lambda W u + e."""
+    return _fit("sdem", formula, data, W, unit, time, effects, lee_yu, durbin, fixed_lambda)
+
+
+def spatial_did(
+    data: Any,
+    *,
+    y: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    W: Any,
+    covariates: list[str] | None = None,
+    effects: str = "twoways",
+    lee_yu: bool = True,
+    draws: int = 1000,
+    seed: int = 0,
+) -> tuple[SpatialResult, pl.DataFrame]:
+    """Spatial DID: an SDM with the treatment D and W*D (and the covariates and their lags),
+    two-way fixed effects, staggered adoption allowed (D switches on at each unit's date).
+
+    Returns the fitted model and a table of the treatment's direct (own-unit), indirect
+    (spillover) and total LeSage-Pace effects with simulation and delta-method inference.
+    """
+    covs = list(covariates or [])
+    fml = f"{y} ~ " + " + ".join([treatment, *covs])
+    fit = sdm(fml, data, W, unit=unit, time=time, effects=effects, lee_yu=lee_yu)
+    imp = fit.impacts(draws=draws, seed=seed).tidy()
+    return fit, imp.filter(pl.col("term") == treatment)
+
+
+def _ev_name(e: int) -> str:
+    return f"ev_m{-e}" if e < 0 else f"ev_p{e}"
+
+
+def spatial_event_study(
+    data: Any,
+    *,
+    y: str,
+    treatment: str,
+    unit: str,
+    time: str,
+    W: Any,
+    window: tuple[int, int] = (-4, 4),
+    covariates: list[str] | None = None,
+    effects: str = "twoways",
+    lee_yu: bool = True,
+    draws: int = 1000,
+    seed: int = 0,
+) -> tuple[SpatialResult, pl.DataFrame]:
+    """Spatial event study: an SDM with event-time dummies (leads and lags of each unit's
+    first treated period, reference period -1, endpoints binned) and their spatial lags.
+
+    Staggered adoption: a unit's event time is counted from the first period in which
+    ``treatment`` is 1; never-treated units have all dummies 0. Returns the fit and a table
+    of direct (own) and indirect (spillover) LeSage-Pace effects per event time.
+    """
+    lo, hi = int(window[0]), int(window[1])
+    if not lo < -1 < hi + 1 or hi < 0:
+        raise PilotdidError(f"option 'window': {window!r} must satisfy lo < -1 and hi >= 0")
+    covs = list(covariates or [])
+    df = _frame.to_polars(data, [y, treatment, unit, time, *covs])
+    periods = sorted(df.get_column(time).unique().to_list())
+    tidx = {v: i for i, v in enumerate(periods)}
+    ti = np.asarray([tidx[v] for v in df.get_column(time).to_list()])
+    d = _frame.numeric(df, treatment)
+    units = df.get_column(unit).to_list()
+    first: dict[Any, int] = {}
+    for u, t, v in zip(units, ti, d):
+        if v == 1 and (u not in first or t < first[u]):
+            first[u] = int(t)
+    ev = np.array([ti[k] - first[u] if u in first else np.nan for k, u in enumerate(units)])
+    names = []
+    cols = {}
+    for e in range(lo, hi + 1):
+        if e == -1:
+            continue
+        if e == lo:
+            m = ev <= lo
+        elif e == hi:
+            m = ev >= hi
+        else:
+            m = ev == e
+        name = _ev_name(e)
+        names.append(name)
+        cols[name] = np.where(np.isnan(ev), 0.0, m.astype(float))
+    df = df.with_columns(**{k: pl.Series(k, v) for k, v in cols.items()})
+    fml = f"{y} ~ " + " + ".join([*names, *covs])
+    fit = sdm(fml, df, W, unit=unit, time=time, effects=effects, lee_yu=lee_yu)
+    tab = fit.impacts(draws=draws, seed=seed).tidy().filter(pl.col("term").is_in(names))
+    evmap = {_ev_name(e): e for e in range(lo, hi + 1)}
+    tab = tab.with_columns(
+        pl.col("term").replace_strict(evmap, return_dtype=pl.Int64).alias("event_time")
+    ).sort(["effect", "event_time"])
+    return fit, tab

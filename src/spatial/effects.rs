@@ -1,0 +1,302 @@
+//! LeSage–Pace direct, indirect and total effects of SAR / SDM models, with inference by
+//! simulation from the estimated parameter distribution and by the delta method.
+//!
+//! For regressor k, S_k(W) = (I − ρW)⁻¹(β_k I + θ_k W). Direct = tr(S_k)/N, total = ι'S_kι/N,
+//! indirect = total − direct. Traces come from W's eigenvalues, tr((I−ρW)⁻¹) = Σ 1/(1−ρλ) and
+//! tr(W(I−ρW)⁻¹) = Σ λ/(1−ρλ); totals from (I−ρW)x = ι (closed form 1/(1−ρ) when W is
+//! row-standardised, so non-row-standardised W is handled correctly).
+
+// Index loops mirror the matrix formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use faer::{Mat, Side};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use super::models::{dense_g, SpatialFit};
+use super::weights::Weights;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone)]
+pub struct Impacts {
+    pub names: Vec<String>,
+    pub direct: Vec<f64>,
+    pub indirect: Vec<f64>,
+    pub total: Vec<f64>,
+    /// Delta-method standard errors.
+    pub delta_se: [Vec<f64>; 3],
+    /// Simulation: mean, sd, 2.5% and 97.5% quantiles for [direct, indirect, total].
+    pub sim_mean: [Vec<f64>; 3],
+    pub sim_sd: [Vec<f64>; 3],
+    pub sim_lo: [Vec<f64>; 3],
+    pub sim_hi: [Vec<f64>; 3],
+    pub draws: usize,
+}
+
+/// Per-unit effects at the point estimate: rows = units, for each regressor.
+#[derive(Debug, Clone)]
+pub struct UnitImpacts {
+    pub names: Vec<String>,
+    /// [variable][unit].
+    pub direct: Vec<Vec<f64>>,
+    pub indirect: Vec<Vec<f64>>,
+    pub total: Vec<Vec<f64>>,
+}
+
+/// Direct, indirect and total effects, one entry per regressor.
+type Triple = (Vec<f64>, Vec<f64>, Vec<f64>);
+
+struct Layout {
+    /// (position of β_k in coef, position of θ_k in coef if any) per regressor.
+    vars: Vec<(usize, Option<usize>)>,
+    rho_pos: usize,
+}
+
+fn layout(fit: &SpatialFit) -> Layout {
+    let vars = (0..fit.k_x)
+        .map(|k| {
+            let th = fit.durbin.iter().position(|&d| d == k).map(|p| fit.k_x + p);
+            (k, th)
+        })
+        .collect();
+    Layout {
+        vars,
+        rho_pos: fit.coef.len() - 2,
+    }
+}
+
+/// (1/N) ι'(I−ρW)⁻¹ι and (1/N) ι'(I−ρW)⁻¹Wι.
+fn total_multipliers(w: &Weights, row_std: bool, rho: f64) -> Result<(f64, f64)> {
+    if row_std && w.islands().is_empty() {
+        let m = 1.0 / (1.0 - rho);
+        return Ok((m, m));
+    }
+    let n = w.n;
+    // x = ι + ρ W' x  =>  x = (I − ρW')⁻¹ι; then ι'Aι = x'ι and ι'AWι = x'Wι.
+    let ones = vec![1.0; n];
+    let mut x = ones.clone();
+    for it in 0..10_000 {
+        let wx = w.matvec_t(&x);
+        let nx: Vec<f64> = wx.iter().map(|v| 1.0 + rho * v).collect();
+        let diff = nx
+            .iter()
+            .zip(&x)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max);
+        x = nx;
+        if diff < 1e-13 * x.iter().fold(1.0f64, |m, v| m.max(v.abs())) {
+            break;
+        }
+        if it == 9_999 || !diff.is_finite() {
+            return Err(Error::Numerical(format!(
+                "total effects: (I - rho W)^-1 iota did not converge at rho = {rho}"
+            )));
+        }
+    }
+    let wi = w.matvec(&ones);
+    let s1 = x.iter().sum::<f64>() / n as f64;
+    let s2 = x.iter().zip(&wi).map(|(a, b)| a * b).sum::<f64>() / n as f64;
+    Ok((s1, s2))
+}
+
+fn point(fit: &SpatialFit, w: &Weights, lay: &Layout, p: &[f64]) -> Result<Triple> {
+    // Error models: no spatial multiplier, S_k = β_k I + θ_k W.
+    let rho = if fit.kind.is_lag() {
+        p[lay.rho_pos]
+    } else {
+        0.0
+    };
+    let n = fit.n_units as f64;
+    let ta = fit.spectrum.trace_a(rho) / n;
+    let tg = fit.spectrum.trace_g(rho) / n;
+    let (sa, sg) = total_multipliers(w, fit.w_row_standardised, rho)?;
+    let mut d = Vec::new();
+    let mut ind = Vec::new();
+    let mut tot = Vec::new();
+    for &(b, th) in &lay.vars {
+        let beta = p[b];
+        let theta = th.map(|q| p[q]).unwrap_or(0.0);
+        let dir = beta * ta + theta * tg;
+        let t = beta * sa + theta * sg;
+        d.push(dir);
+        ind.push(t - dir);
+        tot.push(t);
+    }
+    Ok((d, ind, tot))
+}
+
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    // Type-7 (linear interpolation), as R's default and numpy's.
+    let h = (sorted.len() - 1) as f64 * q;
+    let lo = h.floor() as usize;
+    let hi = h.ceil() as usize;
+    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
+}
+
+/// Effects of a fitted SAR / SDM, `draws` simulated parameter vectors (seeded; draw b uses
+/// ChaCha8 stream b, so results do not depend on the thread count). `draws = 0` skips
+/// the simulation.
+pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result<Impacts> {
+    let lay = layout(fit);
+    let (direct, indirect, total) = point(fit, w, &lay, &fit.coef)?;
+    let p = fit.coef.len();
+    // Parameters that matter: β, θ, ρ (all but σ²).
+    let idx: Vec<usize> = (0..p - 1).collect();
+    let m = idx.len();
+    let v = |a: usize, b: usize| fit.vcov[idx[a] * p + idx[b]];
+    // Delta method with central differences.
+    let kx = lay.vars.len();
+    let mut grads = vec![vec![vec![0.0; m]; kx]; 3];
+    for a in 0..m {
+        let h = 1e-6 * fit.coef[idx[a]].abs().max(1e-2);
+        let mut up = fit.coef.clone();
+        let mut dn = fit.coef.clone();
+        up[idx[a]] += h;
+        dn[idx[a]] -= h;
+        let pu = point(fit, w, &lay, &up)?;
+        let pd = point(fit, w, &lay, &dn)?;
+        for k in 0..kx {
+            grads[0][k][a] = (pu.0[k] - pd.0[k]) / (2.0 * h);
+            grads[1][k][a] = (pu.1[k] - pd.1[k]) / (2.0 * h);
+            grads[2][k][a] = (pu.2[k] - pd.2[k]) / (2.0 * h);
+        }
+    }
+    let delta = |e: usize| -> Vec<f64> {
+        (0..kx)
+            .map(|k| {
+                let g = &grads[e][k];
+                let mut s = 0.0;
+                for a in 0..m {
+                    for b in 0..m {
+                        s += g[a] * v(a, b) * g[b];
+                    }
+                }
+                s.max(0.0).sqrt()
+            })
+            .collect()
+    };
+    let delta_se = [delta(0), delta(1), delta(2)];
+
+    let empty = || [vec![f64::NAN; kx], vec![f64::NAN; kx], vec![f64::NAN; kx]];
+    let (mut sim_mean, mut sim_sd, mut sim_lo, mut sim_hi) = (empty(), empty(), empty(), empty());
+    if draws > 0 {
+        let vm = Mat::from_fn(m, m, v);
+        let l = match vm.llt(Side::Lower) {
+            Ok(llt) => {
+                let lm = llt.L();
+                Mat::from_fn(m, m, |a, b| lm[(a, b)])
+            }
+            Err(_) => {
+                // Positive semi-definite fallback: symmetric square root.
+                let e = vm
+                    .self_adjoint_eigen(Side::Lower)
+                    .map_err(|e| Error::Numerical(format!("vcov eigen: {e:?}")))?;
+                let u = e.U();
+                let s = e.S();
+                Mat::from_fn(m, m, |a, b| u[(a, b)] * s[b].max(0.0).sqrt())
+            }
+        };
+        let (lo_b, hi_b) = fit.rho_bounds;
+        let base = ChaCha8Rng::seed_from_u64(seed);
+        let out: Vec<Result<Triple>> = (0..draws)
+            .into_par_iter()
+            .map(|b| {
+                let mut rng = base.clone();
+                rng.set_stream(b as u64);
+                let zs: Vec<f64> = (0..m)
+                    .map(|_| {
+                        let u1: f64 = 1.0 - rng.random::<f64>();
+                        let u2: f64 = rng.random::<f64>();
+                        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+                    })
+                    .collect();
+                let mut pd = fit.coef.clone();
+                for a in 0..m {
+                    pd[idx[a]] += (0..=a).map(|c| l[(a, c)] * zs[c]).sum::<f64>();
+                }
+                let r = &mut pd[lay.rho_pos];
+                *r = r.clamp(lo_b + 1e-9, hi_b - 1e-9);
+                point(fit, w, &lay, &pd)
+            })
+            .collect();
+        let out: Vec<Triple> = out.into_iter().collect::<Result<_>>()?;
+        for e in 0..3 {
+            for k in 0..kx {
+                let mut vals: Vec<f64> = out
+                    .iter()
+                    .map(|o| match e {
+                        0 => o.0[k],
+                        1 => o.1[k],
+                        _ => o.2[k],
+                    })
+                    .collect();
+                let mean = vals.iter().sum::<f64>() / draws as f64;
+                let var = if draws > 1 {
+                    vals.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (draws - 1) as f64
+                } else {
+                    f64::NAN
+                };
+                vals.sort_by(|a, b| a.total_cmp(b));
+                sim_mean[e][k] = mean;
+                sim_sd[e][k] = var.sqrt();
+                sim_lo[e][k] = quantile(&vals, 0.025);
+                sim_hi[e][k] = quantile(&vals, 0.975);
+            }
+        }
+    }
+    Ok(Impacts {
+        names: lay
+            .vars
+            .iter()
+            .map(|&(b, _)| fit.names[b].clone())
+            .collect(),
+        direct,
+        indirect,
+        total,
+        delta_se,
+        sim_mean,
+        sim_sd,
+        sim_lo,
+        sim_hi,
+        draws,
+    })
+}
+
+/// Per-unit effects at the point estimate: direct_i = (S_k)_ii, total_i = Σ_j (S_k)_ij
+/// (the effect on unit i of raising x_k everywhere), indirect_i = total_i − direct_i.
+pub fn unit_impacts(fit: &SpatialFit, w: &Weights) -> Result<UnitImpacts> {
+    let lay = layout(fit);
+    let n = w.n;
+    let rho = if fit.kind.is_lag() {
+        fit.coef[lay.rho_pos]
+    } else {
+        0.0
+    };
+    let g = dense_g(w, rho)?;
+    // A = (I − ρW)⁻¹ = I + ρG.
+    let gd: Vec<f64> = (0..n).map(|i| g[i * n + i]).collect();
+    let gr: Vec<f64> = (0..n).map(|i| g[i * n..(i + 1) * n].iter().sum()).collect();
+    let mut out = UnitImpacts {
+        names: Vec::new(),
+        direct: Vec::new(),
+        indirect: Vec::new(),
+        total: Vec::new(),
+    };
+    for &(b, th) in &lay.vars {
+        let beta = fit.coef[b];
+        let theta = th.map(|q| fit.coef[q]).unwrap_or(0.0);
+        let d: Vec<f64> = (0..n)
+            .map(|i| beta * (1.0 + rho * gd[i]) + theta * gd[i])
+            .collect();
+        let t: Vec<f64> = (0..n)
+            .map(|i| beta * (1.0 + rho * gr[i]) + theta * gr[i])
+            .collect();
+        out.names.push(fit.names[b].clone());
+        out.indirect
+            .push(t.iter().zip(&d).map(|(a, b)| a - b).collect());
+        out.direct.push(d);
+        out.total.push(t);
+    }
+    Ok(out)
+}

@@ -1,0 +1,919 @@
+//! Spatial panel models with fixed effects by maximum likelihood (concentrated likelihood,
+//! Elhorst 2014; Lee & Yu 2010 transformation): SAR (y = ρWy + Xβ) and SDM
+//! (y = ρWy + Xβ + WXθ), balanced panels, unit / time / two-way fixed effects.
+//!
+//! Notes.
+//! - ln|I − ρW| comes from W's eigenvalues, computed once (T·Σ ln(1 − ρλ)); the NT×NT matrix
+//!   is never built.
+//! - Variance: inverse of the analytic information matrix of (β, ρ, σ²) (Elhorst; SDPDmod's
+//!   `f_SIG`): X'X/σ², X'(I_T⊗G)Xβ/σ², ‖(I_T⊗G)Xβ‖²/σ² + T·tr(GG + G'G), T·tr(G)/σ²,
+//!   NT/(2σ⁴), with G = W(I − ρW)⁻¹.
+//! - `lee_yu`: unit effects → σ² = RSS/(N(T−1)) (ρ and β unchanged); SDPDmod keeps T and NT in
+//!   the information matrix in that case and so do we. Time effects (row-standardised W) →
+//!   N−1 effective units and ln|I − ρW| − ln(1 − ρ) per period; the information matrix uses the
+//!   cross-sectionally projected G. Two-way → both, (N−1)(T−1) observations.
+//! - `RhoSearch::Grid` reproduces SDPDmod's published numbers (see its docs).
+
+// Index loops mirror the matrix formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use faer::Mat;
+
+use super::logdet::Spectrum;
+use super::weights::Weights;
+use crate::error::{Error, Result};
+use crate::linalg::spd_inverse;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpatialKind {
+    Sar,
+    Sdm,
+    /// Spatial error: y = Xβ + u, u = λWu + ε.
+    Sem,
+    /// Spatial Durbin error: y = Xβ + WXθ + u, u = λWu + ε.
+    Sdem,
+}
+
+impl SpatialKind {
+    /// Whether the spatial parameter multiplies Wy (lag models) rather than Wu.
+    pub fn is_lag(self) -> bool {
+        matches!(self, SpatialKind::Sar | SpatialKind::Sdm)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FeKind {
+    None,
+    Individual,
+    Time,
+    Twoways,
+}
+
+/// Inputs. `y` and the columns of `x` are in any row order; `unit` codes (0..N, W's order)
+/// and `time` codes (0..T) place each row.
+pub struct SpatialInput<'a> {
+    pub y: &'a [f64],
+    pub x: &'a [Vec<f64>],
+    pub xnames: &'a [String],
+    pub unit: &'a [u32],
+    pub time: &'a [u32],
+    pub w: &'a Weights,
+    /// Indices of the columns of `x` that get a spatial lag (SDM); empty = all.
+    pub durbin: Option<&'a [usize]>,
+    /// ρ fixed at this value instead of estimated (identity tests).
+    pub fixed_rho: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpatialSpec {
+    pub kind: SpatialKind,
+    pub effects: FeKind,
+    pub lee_yu: bool,
+    /// How ρ is found: exact log-determinant with a tight Brent search (default), or the
+    /// SDPDmod / Elhorst grid emulation (see [`RhoSearch::Grid`]).
+    pub search: RhoSearch,
+}
+
+/// The search over ρ.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RhoSearch {
+    /// Exact ln|I − ρW| from the eigenvalues; Brent's method to 1e-12.
+    Exact,
+    /// Emulates R SDPDmod 0.0.5 (and Elhorst's Matlab `sar_panel_FE`): ln|I − ρW| tabulated
+    /// on the grid ρ = 1/λ_min + incr, …, 1/λ_max − incr, looked up at the grid point just
+    /// below ρ (piecewise constant), and R's `optimize` (Brent, tol = ε^0.25). Published
+    /// SDPDmod numbers are reproduced only this way: the grid moves ρ by up to ~2e-3.
+    Grid { incr: f64 },
+}
+
+/// R's `Brent_fmin` (src/library/stats/src/optimize.c), line for line, so that a grid
+/// likelihood lands where R's `optimize()` lands.
+pub(crate) fn r_brent_fmin(ax: f64, bx: f64, f: impl Fn(f64) -> f64, tol: f64) -> f64 {
+    let c = (3.0 - 5f64.sqrt()) * 0.5;
+    let eps = f64::EPSILON.sqrt();
+    let (mut a, mut b) = (ax, bx);
+    let mut v = a + c * (b - a);
+    let mut w = v;
+    let mut x = v;
+    let mut d: f64 = 0.0;
+    let mut e: f64 = 0.0;
+    let mut fx = f(x);
+    let mut fv = fx;
+    let mut fw = fx;
+    let tol3 = tol / 3.0;
+    for _ in 0..10_000 {
+        let xm = (a + b) * 0.5;
+        let tol1 = eps * x.abs() + tol3;
+        let t2 = tol1 * 2.0;
+        if (x - xm).abs() <= t2 - (b - a) * 0.5 {
+            break;
+        }
+        let mut p = 0.0;
+        let mut q = 0.0;
+        let mut r = 0.0;
+        if e.abs() > tol1 {
+            r = (x - w) * (fx - fv);
+            q = (x - v) * (fx - fw);
+            p = (x - v) * q - (x - w) * r;
+            q = (q - r) * 2.0;
+            if q > 0.0 {
+                p = -p;
+            } else {
+                q = -q;
+            }
+            r = e;
+            e = d;
+        }
+        if p.abs() >= (q * 0.5 * r).abs() || p <= q * (a - x) || p >= q * (b - x) {
+            e = if x < xm { b - x } else { a - x };
+            d = c * e;
+        } else {
+            d = p / q;
+            let u = x + d;
+            if u - a < t2 || b - u < t2 {
+                d = tol1;
+                if x >= xm {
+                    d = -d;
+                }
+            }
+        }
+        let u = if d.abs() >= tol1 {
+            x + d
+        } else if d > 0.0 {
+            x + tol1
+        } else {
+            x - tol1
+        };
+        let fu = f(u);
+        if fu <= fx {
+            if u < x {
+                b = x;
+            } else {
+                a = x;
+            }
+            v = w;
+            w = x;
+            x = u;
+            fv = fw;
+            fw = fx;
+            fx = fu;
+        } else {
+            if u < x {
+                a = u;
+            } else {
+                b = u;
+            }
+            if fu <= fw || w == x {
+                v = w;
+                fv = fw;
+                w = u;
+                fw = fu;
+            } else if fu <= fv || v == x || v == w {
+                v = u;
+                fv = fu;
+            }
+        }
+    }
+    x
+}
+
+#[derive(Debug, Clone)]
+pub struct SpatialFit {
+    /// Names: regressors, then W·regressors (SDM), then "rho", then "sigma2".
+    pub names: Vec<String>,
+    /// [β; θ; ρ; σ²].
+    pub coef: Vec<f64>,
+    /// Inverse of the information matrix, same order as `coef` (row-major).
+    pub vcov: Vec<f64>,
+    pub se: Vec<f64>,
+    pub loglik: f64,
+    pub n_units: usize,
+    pub n_periods: usize,
+    pub k_x: usize,
+    /// Positions (in x) of the Durbin columns, in the order of θ.
+    pub durbin: Vec<usize>,
+    pub rho_bounds: (f64, f64),
+    pub warnings: Vec<String>,
+    /// Residuals in (time, unit) order.
+    pub residuals: Vec<f64>,
+    pub spectrum: Spectrum,
+    pub w_row_standardised: bool,
+    pub kind: SpatialKind,
+}
+
+/// Balanced (time-major) layout: index t*N + i.
+pub(crate) fn panel_layout(unit: &[u32], time: &[u32], n: usize) -> Result<(usize, Vec<usize>)> {
+    let t = time.iter().map(|&v| v as usize + 1).max().unwrap_or(0);
+    if unit.len() != time.len() {
+        return Err(Error::Shape("unit and time differ in length".into()));
+    }
+    if let Some(&u) = unit.iter().find(|&&u| u as usize >= n) {
+        return Err(Error::Column {
+            name: "unit".into(),
+            reason: format!("unit code {u} has no row in W ({n} units)"),
+        });
+    }
+    if unit.len() != n * t {
+        return Err(Error::Column {
+            name: "unit/time".into(),
+            reason: format!(
+                "the panel must be balanced: {} rows for {n} units x {t} periods",
+                unit.len()
+            ),
+        });
+    }
+    let mut pos = vec![usize::MAX; n * t];
+    for (r, (&u, &tt)) in unit.iter().zip(time).enumerate() {
+        let k = tt as usize * n + u as usize;
+        if pos[k] != usize::MAX {
+            return Err(Error::Column {
+                name: "unit/time".into(),
+                reason: format!("unit {u} appears twice in period {tt}"),
+            });
+        }
+        pos[k] = r;
+    }
+    Ok((t, pos))
+}
+
+pub(crate) fn spatial_lag_panel(w: &Weights, v: &[f64], n: usize, t: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(n * t);
+    for s in 0..t {
+        out.extend(w.matvec(&v[s * n..(s + 1) * n]));
+    }
+    out
+}
+
+pub(crate) fn demean_panel(v: &mut [f64], n: usize, t: usize, fe: FeKind) {
+    let ind = matches!(fe, FeKind::Individual | FeKind::Twoways);
+    let tim = matches!(fe, FeKind::Time | FeKind::Twoways);
+    let mut um = vec![0.0; n];
+    let mut tm = vec![0.0; t];
+    for s in 0..t {
+        for i in 0..n {
+            let x = v[s * n + i];
+            um[i] += x;
+            tm[s] += x;
+        }
+    }
+    let all = um.iter().sum::<f64>() / (n * t) as f64;
+    um.iter_mut().for_each(|m| *m /= t as f64);
+    tm.iter_mut().for_each(|m| *m /= n as f64);
+    for s in 0..t {
+        for i in 0..n {
+            let x = v[s * n + i];
+            v[s * n + i] = match (ind, tim) {
+                (true, true) => x - um[i] - tm[s] + all,
+                (true, false) => x - um[i],
+                (false, true) => x - tm[s],
+                (false, false) => x - all,
+            };
+        }
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Least squares of `rhs` on the columns `z` (via the inverse of Z'Z).
+fn ols(z: &[Vec<f64>], zz: &[f64], zz_inv: &[f64], rhs: &[f64]) -> Vec<f64> {
+    let k = z.len();
+    let zy: Vec<f64> = z.iter().map(|c| dot(c, rhs)).collect();
+    let mut b: Vec<f64> = (0..k)
+        .map(|a| (0..k).map(|c| zz_inv[a * k + c] * zy[c]).sum())
+        .collect();
+    // One step of iterative refinement.
+    let r: Vec<f64> = (0..k)
+        .map(|a| zy[a] - (0..k).map(|c| zz[a * k + c] * b[c]).sum::<f64>())
+        .collect();
+    for a in 0..k {
+        b[a] += (0..k).map(|c| zz_inv[a * k + c] * r[c]).sum::<f64>();
+    }
+    b
+}
+
+/// Dense G = W(I − ρW)⁻¹ (row-major).
+pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
+    let n = w.n;
+    let d = w.to_dense();
+    let a = Mat::from_fn(n, n, |i, j| {
+        (if i == j { 1.0 } else { 0.0 }) - rho * d[i * n + j]
+    });
+    use faer::linalg::solvers::DenseSolveCore;
+    let inv = a.partial_piv_lu().inverse();
+    let mut g = vec![0.0; n * n];
+    for i in 0..n {
+        for p in w.indptr[i]..w.indptr[i + 1] {
+            let k = w.indices[p];
+            let wv = w.data[p];
+            for j in 0..n {
+                g[i * n + j] += wv * inv[(k, j)];
+            }
+        }
+    }
+    if g.iter().any(|v| !v.is_finite()) {
+        return Err(Error::Numerical(format!(
+            "I - rho W is singular at rho = {rho}"
+        )));
+    }
+    Ok(g)
+}
+
+/// Largest N handled (dense eigenvalues and inverse: memory 8·N² bytes per matrix).
+pub const MAX_DENSE_UNITS: usize = 8000;
+
+/// Fits a SAR or SDM panel.
+pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFit> {
+    let w = inp.w;
+    let n = w.n;
+    let (t, pos) = panel_layout(inp.unit, inp.time, n)?;
+    if inp.y.len() != inp.unit.len() {
+        return Err(Error::Shape("y and unit differ in length".into()));
+    }
+    for (j, c) in inp.x.iter().enumerate() {
+        if c.len() != inp.y.len() {
+            return Err(Error::Shape(format!(
+                "column {j} of X has the wrong length"
+            )));
+        }
+    }
+    let name_of = |j: usize| {
+        inp.xnames
+            .get(j)
+            .cloned()
+            .unwrap_or_else(|| format!("x{j}"))
+    };
+    let check = |v: &[f64], name: &str| -> Result<()> {
+        if let Some(r) = v.iter().position(|x| !x.is_finite()) {
+            return Err(Error::Column {
+                name: name.into(),
+                reason: format!(
+                    "row {r} is missing or not finite (spatial panels must be balanced)"
+                ),
+            });
+        }
+        Ok(())
+    };
+    check(inp.y, "y")?;
+    for (j, c) in inp.x.iter().enumerate() {
+        check(c, &name_of(j))?;
+    }
+    if n > MAX_DENSE_UNITS {
+        return Err(Error::Option {
+            name: "W".into(),
+            reason: format!(
+                "{n} units: the exact log-determinant and information matrix use dense N x N \
+                 matrices (eigenvalues, (I - rho W)^-1), limited to {MAX_DENSE_UNITS} units; \
+                 sparse approximations for larger N are not implemented yet"
+            ),
+        });
+    }
+    let row_std = w.is_row_standardised();
+    let mut warnings = Vec::new();
+    let isl = w.islands();
+    if !isl.is_empty() {
+        warnings.push(format!(
+            "W has {} island(s) (units with no neighbours)",
+            isl.len()
+        ));
+    }
+    if spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways) && !row_std {
+        return Err(Error::Option {
+            name: "lee_yu".into(),
+            reason: "the Lee-Yu transformation with time effects needs a row-standardised W".into(),
+        });
+    }
+    let reorder = |v: &[f64]| -> Vec<f64> { pos.iter().map(|&r| v[r]).collect() };
+    let y0 = reorder(inp.y);
+    let xs: Vec<Vec<f64>> = inp.x.iter().map(|c| reorder(c)).collect();
+    let k = xs.len();
+    let durbin: Vec<usize> = match spec.kind {
+        SpatialKind::Sar | SpatialKind::Sem => Vec::new(),
+        SpatialKind::Sdm | SpatialKind::Sdem => match inp.durbin {
+            Some(d) => d.to_vec(),
+            None => (0..k).collect(),
+        },
+    };
+    let mut names: Vec<String> = (0..k).map(name_of).collect();
+    let mut z: Vec<Vec<f64>> = xs.clone();
+    for &j in &durbin {
+        if j >= k {
+            return Err(Error::Option {
+                name: "durbin".into(),
+                reason: format!("column {j} out of range"),
+            });
+        }
+        z.push(spatial_lag_panel(w, &xs[j], n, t));
+        names.push(format!("W*{}", name_of(j)));
+    }
+    let mut wy = spatial_lag_panel(w, &y0, n, t);
+    let mut y = y0;
+    demean_panel(&mut y, n, t, spec.effects);
+    demean_panel(&mut wy, n, t, spec.effects);
+    for c in z.iter_mut() {
+        demean_panel(c, n, t, spec.effects);
+    }
+    let kz = z.len();
+    if !spec.kind.is_lag() {
+        let ctx = ErrorCtx {
+            w,
+            n,
+            t,
+            y: &y,
+            wy: &wy,
+            z: &z,
+            names,
+            durbin,
+            k,
+            row_std,
+            warnings,
+        };
+        return error_model(ctx, inp, spec);
+    }
+    // Z'Z and its inverse.
+    let mut zz = ndarray::Array2::<f64>::zeros((kz, kz));
+    for a in 0..kz {
+        for b in 0..=a {
+            let v = dot(&z[a], &z[b]);
+            zz[[a, b]] = v;
+            zz[[b, a]] = v;
+        }
+    }
+    let zz_inv = if kz > 0 {
+        spd_inverse(zz.view()).map_err(|_| Error::Column {
+            name: names.join(", "),
+            reason: "regressors are collinear after removing the fixed effects".into(),
+        })?
+    } else {
+        ndarray::Array2::zeros((0, 0))
+    };
+    let zz_inv_v: Vec<f64> = zz_inv.iter().copied().collect();
+    let zz_v: Vec<f64> = zz.iter().copied().collect();
+    let bo = ols(&z, &zz_v, &zz_inv_v, &y);
+    let bd = ols(&z, &zz_v, &zz_inv_v, &wy);
+    let mut eo = y.clone();
+    let mut ed = wy.clone();
+    for (a, c) in z.iter().enumerate() {
+        for r in 0..n * t {
+            eo[r] -= bo[a] * c[r];
+            ed[r] -= bd[a] * c[r];
+        }
+    }
+    let (epeo, eped, epeod) = (dot(&eo, &eo), dot(&ed, &ed), dot(&eo, &ed));
+
+    let spectrum = Spectrum::of(w)?;
+    let mut bounds = spectrum.rho_bounds();
+    if row_std && isl.is_empty() {
+        // The largest eigenvalue of a row-standardised W is exactly 1 (the solver returns
+        // 1 ± a few ulp, which matters for the SDPDmod grid emulation).
+        bounds.1 = 1.0;
+    }
+    let ly_t = spec.lee_yu && matches!(spec.effects, FeKind::Individual | FeKind::Twoways);
+    let ly_n = spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways);
+    let t_eff = if ly_t { t - 1 } else { t } as f64;
+    let n_eff = if ly_n { n - 1 } else { n } as f64;
+    let nt_eff = n_eff * t_eff;
+    let logdet = |r: f64| {
+        let mut l = spectrum.logdet(r);
+        if ly_n {
+            l -= (1.0 - r).ln();
+        }
+        t_eff * l
+    };
+    let negll = |r: f64| {
+        let ee = epeo - 2.0 * r * epeod + r * r * eped;
+        0.5 * nt_eff * ee.ln() - logdet(r)
+    };
+    let span = bounds.1 - bounds.0;
+    let eps = 1e-9 * span;
+    let rho = match (inp.fixed_rho, spec.search) {
+        (Some(r), _) => r,
+        (None, RhoSearch::Grid { incr }) => {
+            if ly_n || incr.is_nan() || incr <= 0.0 {
+                return Err(Error::Option {
+                    name: "rho_search".into(),
+                    reason: "the SDPDmod grid emulation needs incr > 0 and no Lee-Yu time transformation".into(),
+                });
+            }
+            let lo = bounds.0 + incr;
+            let hi = bounds.1 - incr;
+            // R: seq(lo, hi, by = incr) = lo + (0:m) * incr, m = floor((hi - lo)/incr + 1e-10).
+            let m = ((hi - lo) / incr + 1e-10).floor() as usize;
+            let grid: Vec<f64> = (0..=m).map(|i| lo + i as f64 * incr).collect();
+            let ld: Vec<f64> = grid.iter().map(|&r| spectrum.logdet(r)).collect();
+            let g = grid[1] - grid[0];
+            let lookup = |r: f64| -> f64 {
+                // 1-based indices as in SDPDmod's f_sar.
+                let i1 = grid.iter().rposition(|&v| v <= r + g).map(|i| i + 1);
+                let i2 = grid.iter().rposition(|&v| v <= r - g).map(|i| i + 1);
+                let ind = match (i1, i2) {
+                    (Some(a), Some(b)) => ((a + b) as f64 / 2.0).round_ties_even() as usize,
+                    _ => 1,
+                };
+                ld[ind.clamp(1, ld.len()) - 1]
+            };
+            let obj = |r: f64| {
+                let ee = epeo - 2.0 * r * epeod + r * r * eped;
+                0.5 * nt_eff * ee.ln() - t_eff * lookup(r)
+            };
+            let tol = f64::EPSILON.powf(0.25);
+            r_brent_fmin(grid[0], grid[m], obj, tol)
+        }
+        (None, RhoSearch::Exact) => {
+            let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
+            if (r - bounds.0) < 1e-6 * span || (bounds.1 - r) < 1e-6 * span {
+                warnings.push(format!(
+                    "rho = {r:.6} is at the bound of its admissible interval ({:.4}, {:.4})",
+                    bounds.0, bounds.1
+                ));
+            }
+            r
+        }
+    };
+    let beta: Vec<f64> = bo.iter().zip(&bd).map(|(a, b)| a - rho * b).collect();
+    let resid: Vec<f64> = eo.iter().zip(&ed).map(|(a, b)| a - rho * b).collect();
+    let rss = dot(&resid, &resid);
+    let sige = rss / nt_eff;
+    let loglik =
+        -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln() + logdet(rho) - 0.5 * rss / sige;
+
+    // Information matrix (β, ρ, σ²).
+    let g = dense_g(w, rho)?;
+    let gz: Vec<f64> = {
+        let zb: Vec<f64> = (0..n * t)
+            .map(|r| (0..kz).map(|a| beta[a] * z[a][r]).sum())
+            .collect();
+        let mut out = vec![0.0; n * t];
+        for s in 0..t {
+            for i in 0..n {
+                out[s * n + i] = (0..n).map(|j| g[i * n + j] * zb[s * n + j]).sum();
+            }
+        }
+        // Project on the transformed space when the time effects are Lee-Yu transformed
+        // (cross-sectional demeaning); the individual demeaning commutes with G.
+        if ly_n || matches!(spec.effects, FeKind::Time | FeKind::Twoways) {
+            demean_panel(&mut out, n, t, FeKind::Time);
+        }
+        out
+    };
+    // Traces of G*G* and G*'G* with G* = Q G Q when the cross-section is transformed.
+    let (tr_g, tr_gg, tr_gtg) = if ly_n {
+        let mut gq = g.clone();
+        for i in 0..n {
+            let m: f64 = (0..n).map(|j| g[i * n + j]).sum::<f64>() / n as f64;
+            for j in 0..n {
+                gq[i * n + j] -= m;
+            }
+        }
+        let mut col_means = vec![0.0; n];
+        for i in 0..n {
+            for j in 0..n {
+                col_means[j] += gq[i * n + j] / n as f64;
+            }
+        }
+        for i in 0..n {
+            for j in 0..n {
+                gq[i * n + j] -= col_means[j];
+            }
+        }
+        let tr: f64 = (0..n).map(|i| gq[i * n + i]).sum();
+        let mut tgg = 0.0;
+        let mut tgtg = 0.0;
+        for i in 0..n {
+            for j in 0..n {
+                tgg += gq[i * n + j] * gq[j * n + i];
+                tgtg += gq[i * n + j] * gq[i * n + j];
+            }
+        }
+        (tr, tgg, tgtg)
+    } else {
+        let tr: f64 = (0..n).map(|i| g[i * n + i]).sum();
+        let mut tgg = 0.0;
+        let mut tgtg = 0.0;
+        for i in 0..n {
+            for j in 0..n {
+                tgg += g[i * n + j] * g[j * n + i];
+                tgtg += g[i * n + j] * g[i * n + j];
+            }
+        }
+        (tr, tgg, tgtg)
+    };
+    // SDPDmod's convention for unit effects: the trace terms use T even when σ² is Lee-Yu
+    // corrected (σ² = RSS/(N(T−1))); see the module docs.
+    let t_info = if spec.lee_yu && spec.effects == FeKind::Individual {
+        t as f64
+    } else {
+        t_eff
+    };
+    let p = kz + 2;
+    let mut info = ndarray::Array2::<f64>::zeros((p, p));
+    for a in 0..kz {
+        for b in 0..kz {
+            info[[a, b]] = zz[[a, b]] / sige;
+        }
+        let v = dot(&z[a], &gz) / sige;
+        info[[a, kz]] = v;
+        info[[kz, a]] = v;
+    }
+    info[[kz, kz]] = dot(&gz, &gz) / sige + t_info * (tr_gg + tr_gtg);
+    info[[kz, kz + 1]] = t_info * tr_g / sige;
+    info[[kz + 1, kz]] = info[[kz, kz + 1]];
+    let nt_info = if spec.lee_yu && spec.effects == FeKind::Individual {
+        (n * t) as f64
+    } else {
+        nt_eff
+    };
+    info[[kz + 1, kz + 1]] = nt_info / (2.0 * sige * sige);
+    let (vcov, drop_rho) = if inp.fixed_rho.is_some() {
+        // ρ fixed: invert the (β, σ²) block only.
+        let mut sub = ndarray::Array2::<f64>::zeros((kz + 1, kz + 1));
+        for a in 0..kz {
+            for b in 0..kz {
+                sub[[a, b]] = info[[a, b]];
+            }
+        }
+        sub[[kz, kz]] = info[[kz + 1, kz + 1]];
+        (spd_inverse(sub.view())?, true)
+    } else {
+        (
+            spd_inverse(info.view()).map_err(|_| {
+                Error::Numerical("the information matrix is not positive definite".into())
+            })?,
+            false,
+        )
+    };
+    let mut vc = vec![0.0; p * p];
+    let map = |a: usize| -> Option<usize> {
+        if !drop_rho || a < kz {
+            Some(a)
+        } else if a == kz {
+            None
+        } else {
+            Some(kz)
+        }
+    };
+    for a in 0..p {
+        for b in 0..p {
+            if let (Some(x), Some(yv)) = (map(a), map(b)) {
+                vc[a * p + b] = vcov[[x, yv]];
+            }
+        }
+    }
+    let mut coef = beta;
+    coef.push(rho);
+    coef.push(sige);
+    names.push("rho".into());
+    names.push("sigma2".into());
+    let se: Vec<f64> = (0..p).map(|a| vc[a * p + a].max(0.0).sqrt()).collect();
+    Ok(SpatialFit {
+        names,
+        coef,
+        vcov: vc,
+        se,
+        loglik,
+        n_units: n,
+        n_periods: t,
+        k_x: k,
+        durbin,
+        rho_bounds: bounds,
+        warnings,
+        residuals: resid,
+        spectrum,
+        w_row_standardised: row_std,
+        kind: spec.kind,
+    })
+}
+
+struct ErrorCtx<'a> {
+    w: &'a Weights,
+    n: usize,
+    t: usize,
+    y: &'a [f64],
+    wy: &'a [f64],
+    z: &'a [Vec<f64>],
+    names: Vec<String>,
+    durbin: Vec<usize>,
+    k: usize,
+    row_std: bool,
+    warnings: Vec<String>,
+}
+
+/// SEM / SDEM: for each λ, β(λ) is OLS of (I − λW)y on (I − λW)Z (all cross products are
+/// precomputed, so one likelihood evaluation is O(k³)); λ maximises the concentrated
+/// likelihood −(NT/2) ln e'e + T ln|I − λW| (Elhorst 2014, §3.3). Information matrix:
+/// Z*'Z*/σ² for β, T·tr(GG + G'G) for λ, T·tr(G)/σ² for (λ, σ²), NT/(2σ⁴), G = W(I − λW)⁻¹.
+fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFit> {
+    let ErrorCtx {
+        w,
+        n,
+        t,
+        y,
+        wy,
+        z,
+        mut names,
+        durbin,
+        k,
+        row_std,
+        mut warnings,
+    } = ctx;
+    let kz = z.len();
+    let mut wz: Vec<Vec<f64>> = Vec::with_capacity(kz);
+    for c in z {
+        // W applied within each period; the demeaning is re-applied so that the transformed
+        // regressors stay in the fixed-effects space.
+        let mut v = spatial_lag_panel(w, c, n, t);
+        demean_panel(&mut v, n, t, spec.effects);
+        wz.push(v);
+    }
+    let mut wyd = spatial_lag_panel(w, y, n, t);
+    demean_panel(&mut wyd, n, t, spec.effects);
+    let _ = wy;
+    let wy = wyd;
+    let a = |u: &[Vec<f64>], v: &[Vec<f64>]| -> Vec<f64> {
+        let mut m = vec![0.0; kz * kz];
+        for i in 0..kz {
+            for j in 0..kz {
+                m[i * kz + j] = dot(&u[i], &v[j]);
+            }
+        }
+        m
+    };
+    let zz = a(z, z);
+    let zwz = a(z, &wz);
+    let wzwz = a(&wz, &wz);
+    let zy: Vec<f64> = z.iter().map(|c| dot(c, y)).collect();
+    let zwy: Vec<f64> = z.iter().map(|c| dot(c, &wy)).collect();
+    let wzy: Vec<f64> = wz.iter().map(|c| dot(c, y)).collect();
+    let wzwy: Vec<f64> = wz.iter().map(|c| dot(c, &wy)).collect();
+    let (yy, ywy, wywy) = (dot(y, y), dot(y, &wy), dot(&wy, &wy));
+    // For λ: X*'X*, X*'y*, y*'y*, then β and e'e.
+    let solve = |lam: f64| -> Result<(Vec<f64>, f64, ndarray::Array2<f64>)> {
+        let m = ndarray::Array2::from_shape_fn((kz, kz), |(i, j)| {
+            zz[i * kz + j] - lam * (zwz[i * kz + j] + zwz[j * kz + i])
+                + lam * lam * wzwz[i * kz + j]
+        });
+        let r: Vec<f64> = (0..kz)
+            .map(|i| zy[i] - lam * (zwy[i] + wzy[i]) + lam * lam * wzwy[i])
+            .collect();
+        let inv = spd_inverse(m.view()).map_err(|_| Error::Column {
+            name: names[..kz].join(", "),
+            reason: "regressors are collinear after removing the fixed effects".into(),
+        })?;
+        let b: Vec<f64> = (0..kz)
+            .map(|i| (0..kz).map(|j| inv[[i, j]] * r[j]).sum())
+            .collect();
+        let ysys = yy - 2.0 * lam * ywy + lam * lam * wywy;
+        let ee = ysys - b.iter().zip(&r).map(|(x, v)| x * v).sum::<f64>();
+        Ok((b, ee, m))
+    };
+    let spectrum = Spectrum::of(w)?;
+    let mut bounds = spectrum.rho_bounds();
+    let isl = w.islands();
+    if row_std && isl.is_empty() {
+        bounds.1 = 1.0;
+    }
+    let ly_t = spec.lee_yu && matches!(spec.effects, FeKind::Individual | FeKind::Twoways);
+    let ly_n = spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways);
+    let t_eff = if ly_t { t - 1 } else { t } as f64;
+    let n_eff = if ly_n { n - 1 } else { n } as f64;
+    let nt_eff = n_eff * t_eff;
+    let logdet = |r: f64| {
+        let mut l = spectrum.logdet(r);
+        if ly_n {
+            l -= (1.0 - r).ln();
+        }
+        t_eff * l
+    };
+    let negll = |lam: f64| match solve(lam) {
+        Ok((_, ee, _)) if ee > 0.0 => 0.5 * nt_eff * ee.ln() - logdet(lam),
+        _ => f64::INFINITY,
+    };
+    let span = bounds.1 - bounds.0;
+    let eps = 1e-9 * span;
+    let lam = match inp.fixed_rho {
+        Some(r) => r,
+        None => {
+            let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
+            if (r - bounds.0) < 1e-6 * span || (bounds.1 - r) < 1e-6 * span {
+                warnings.push(format!(
+                    "lambda = {r:.6} is at the bound of its admissible interval ({:.4}, {:.4})",
+                    bounds.0, bounds.1
+                ));
+            }
+            r
+        }
+    };
+    let (beta, rss, xtx) = solve(lam)?;
+    let sige = rss / nt_eff;
+    let loglik =
+        -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln() + logdet(lam) - 0.5 * rss / sige;
+    let g = dense_g(w, lam)?;
+    let (tr_g, tr_gg, tr_gtg) = traces(&g, n, ly_n);
+    let p = kz + 2;
+    let mut info = ndarray::Array2::<f64>::zeros((p, p));
+    for i in 0..kz {
+        for j in 0..kz {
+            info[[i, j]] = xtx[[i, j]] / sige;
+        }
+    }
+    info[[kz, kz]] = t_eff * (tr_gg + tr_gtg);
+    info[[kz, kz + 1]] = t_eff * tr_g / sige;
+    info[[kz + 1, kz]] = info[[kz, kz + 1]];
+    info[[kz + 1, kz + 1]] = nt_eff / (2.0 * sige * sige);
+    let vc_nd = if inp.fixed_rho.is_some() {
+        let mut sub = ndarray::Array2::<f64>::zeros((kz + 1, kz + 1));
+        for i in 0..kz {
+            for j in 0..kz {
+                sub[[i, j]] = info[[i, j]];
+            }
+        }
+        sub[[kz, kz]] = info[[kz + 1, kz + 1]];
+        let v = spd_inverse(sub.view())?;
+        let mut full = ndarray::Array2::<f64>::zeros((p, p));
+        for i in 0..=kz {
+            for j in 0..=kz {
+                let (a, b) = (
+                    if i == kz { kz + 1 } else { i },
+                    if j == kz { kz + 1 } else { j },
+                );
+                full[[a, b]] = v[[i, j]];
+            }
+        }
+        full
+    } else {
+        spd_inverse(info.view()).map_err(|_| {
+            Error::Numerical("the information matrix is not positive definite".into())
+        })?
+    };
+    let vcov: Vec<f64> = vc_nd.iter().copied().collect();
+    // Residuals ε = (I − λW)(y − Zβ) in the demeaned space.
+    let resid: Vec<f64> = (0..n * t)
+        .map(|r| {
+            let zb: f64 = (0..kz).map(|a| beta[a] * z[a][r]).sum();
+            let wzb: f64 = (0..kz).map(|a| beta[a] * wz[a][r]).sum();
+            (y[r] - zb) - lam * (wy[r] - wzb)
+        })
+        .collect();
+    let mut coef = beta;
+    coef.push(lam);
+    coef.push(sige);
+    names.push("lambda".into());
+    names.push("sigma2".into());
+    let se: Vec<f64> = (0..p).map(|a| vcov[a * p + a].max(0.0).sqrt()).collect();
+    Ok(SpatialFit {
+        names,
+        coef,
+        vcov,
+        se,
+        loglik,
+        n_units: n,
+        n_periods: t,
+        k_x: k,
+        durbin,
+        rho_bounds: bounds,
+        warnings,
+        residuals: resid,
+        spectrum,
+        w_row_standardised: row_std,
+        kind: spec.kind,
+    })
+}
+
+/// tr(G), tr(GG), tr(G'G), with G projected on the cross-sectionally demeaned space when
+/// `project` (Lee-Yu time transformation).
+fn traces(g: &[f64], n: usize, project: bool) -> (f64, f64, f64) {
+    let gq: Vec<f64> = if project {
+        let mut gq = g.to_vec();
+        for i in 0..n {
+            let m: f64 = (0..n).map(|j| g[i * n + j]).sum::<f64>() / n as f64;
+            for j in 0..n {
+                gq[i * n + j] -= m;
+            }
+        }
+        let mut col = vec![0.0; n];
+        for i in 0..n {
+            for j in 0..n {
+                col[j] += gq[i * n + j] / n as f64;
+            }
+        }
+        for i in 0..n {
+            for j in 0..n {
+                gq[i * n + j] -= col[j];
+            }
+        }
+        gq
+    } else {
+        g.to_vec()
+    };
+    let tr: f64 = (0..n).map(|i| gq[i * n + i]).sum();
+    let mut tgg = 0.0;
+    let mut tgtg = 0.0;
+    for i in 0..n {
+        for j in 0..n {
+            tgg += gq[i * n + j] * gq[j * n + i];
+            tgtg += gq[i * n + j] * gq[i * n + j];
+        }
+    }
+    (tr, tgg, tgtg)
+}

@@ -1,0 +1,471 @@
+//! Spatial weights in compressed sparse row (CSR) form, and their constructors.
+
+// Index loops mirror the matrix formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use crate::error::{Error, Result};
+
+/// A sparse N×N spatial weights matrix in CSR form (rows = units).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Weights {
+    pub n: usize,
+    pub indptr: Vec<usize>,
+    pub indices: Vec<usize>,
+    pub data: Vec<f64>,
+}
+
+/// Mean Earth radius in kilometres (as in spatial packages that use haversine distance).
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+/// Great-circle (haversine) distance in km between two (lat, lon) points in degrees.
+pub fn great_circle_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64, radius_km: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * radius_km * a.sqrt().min(1.0).asin()
+}
+
+fn check_coords(lat: &[f64], lon: &[f64], radius_km: f64) -> Result<()> {
+    if !(radius_km > 0.0 && radius_km.is_finite()) {
+        return Err(Error::Option {
+            name: "radius_km".into(),
+            reason: format!("must be positive, got {radius_km}"),
+        });
+    }
+    if lat.len() != lon.len() {
+        return Err(Error::Shape(format!(
+            "lat has {} values, lon has {}",
+            lat.len(),
+            lon.len()
+        )));
+    }
+    for (i, (&a, &b)) in lat.iter().zip(lon).enumerate() {
+        if !a.is_finite() || !(-90.0..=90.0).contains(&a) || !b.is_finite() {
+            return Err(Error::Column {
+                name: "lat/lon".into(),
+                reason: format!("row {i} has an invalid coordinate ({a}, {b})"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Weights {
+    /// From (row, col, value) triplets; duplicates are summed, zeros dropped, diagonal rejected.
+    pub fn from_triplets(n: usize, rows: &[usize], cols: &[usize], vals: &[f64]) -> Result<Self> {
+        if rows.len() != cols.len() || rows.len() != vals.len() {
+            return Err(Error::Shape(
+                "rows, cols and values differ in length".into(),
+            ));
+        }
+        let mut per_row: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        for ((&i, &j), &v) in rows.iter().zip(cols).zip(vals) {
+            if i >= n || j >= n {
+                return Err(Error::Shape(format!(
+                    "entry ({i}, {j}) outside a {n}x{n} matrix"
+                )));
+            }
+            if !v.is_finite() {
+                return Err(Error::Option {
+                    name: "W".into(),
+                    reason: format!("entry ({i}, {j}) is not finite"),
+                });
+            }
+            if v != 0.0 {
+                per_row[i].push((j, v));
+            }
+        }
+        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indices = Vec::new();
+        let mut data = Vec::new();
+        indptr.push(0);
+        for mut r in per_row {
+            r.sort_by_key(|&(j, _)| j);
+            for (j, v) in r {
+                if indices.len() > *indptr.last().unwrap_or(&0) && indices.last() == Some(&j) {
+                    if let Some(last) = data.last_mut() {
+                        *last += v;
+                    }
+                } else {
+                    indices.push(j);
+                    data.push(v);
+                }
+            }
+            indptr.push(indices.len());
+        }
+        Ok(Weights {
+            n,
+            indptr,
+            indices,
+            data,
+        })
+    }
+
+    /// From a dense row-major n×n matrix.
+    pub fn from_dense(values: &[f64], n: usize) -> Result<Self> {
+        if values.len() != n * n {
+            return Err(Error::Shape(format!(
+                "W must be square: {} values for {n} units",
+                values.len()
+            )));
+        }
+        let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            for j in 0..n {
+                let x = values[i * n + j];
+                if x != 0.0 {
+                    r.push(i);
+                    c.push(j);
+                    v.push(x);
+                }
+            }
+        }
+        Self::from_triplets(n, &r, &c, &v)
+    }
+
+    /// Dense row-major copy.
+    pub fn to_dense(&self) -> Vec<f64> {
+        let mut out = vec![0.0; self.n * self.n];
+        for i in 0..self.n {
+            for p in self.indptr[i]..self.indptr[i + 1] {
+                out[i * self.n + self.indices[p]] = self.data[p];
+            }
+        }
+        out
+    }
+
+    pub fn nnz(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Units with no neighbours (empty rows).
+    pub fn islands(&self) -> Vec<usize> {
+        (0..self.n)
+            .filter(|&i| self.indptr[i + 1] == self.indptr[i])
+            .collect()
+    }
+
+    pub fn row_sums(&self) -> Vec<f64> {
+        (0..self.n)
+            .map(|i| self.data[self.indptr[i]..self.indptr[i + 1]].iter().sum())
+            .collect()
+    }
+
+    /// Whether a non-zero diagonal exists.
+    pub fn has_diagonal(&self) -> bool {
+        (0..self.n).any(|i| {
+            (self.indptr[i]..self.indptr[i + 1])
+                .any(|p| self.indices[p] == i && self.data[p] != 0.0)
+        })
+    }
+
+    /// Whether every non-empty row sums to one (within 1e-10).
+    pub fn is_row_standardised(&self) -> bool {
+        self.row_sums()
+            .iter()
+            .zip(self.islands_mask())
+            .all(|(s, island)| island || (s - 1.0).abs() < 1e-10)
+    }
+
+    fn islands_mask(&self) -> Vec<bool> {
+        (0..self.n)
+            .map(|i| self.indptr[i + 1] == self.indptr[i])
+            .collect()
+    }
+
+    /// Row standardisation. Islands are an error unless `allow_islands` (their rows stay zero).
+    pub fn row_standardise(&self, allow_islands: bool) -> Result<Self> {
+        let isl = self.islands();
+        if !isl.is_empty() && !allow_islands {
+            return Err(Error::Option {
+                name: "W".into(),
+                reason: format!(
+                    "{} unit(s) have no neighbours (islands, positions {:?}); row standardisation \
+                     leaves their rows zero: pass allow_islands=True to accept that, or change W",
+                    isl.len(),
+                    &isl[..isl.len().min(10)]
+                ),
+            });
+        }
+        let sums = self.row_sums();
+        let mut out = self.clone();
+        for i in 0..self.n {
+            if sums[i] == 0.0 {
+                if self.indptr[i + 1] > self.indptr[i] {
+                    return Err(Error::Option {
+                        name: "W".into(),
+                        reason: format!("row {i} sums to zero and cannot be row-standardised"),
+                    });
+                }
+                continue;
+            }
+            for p in self.indptr[i]..self.indptr[i + 1] {
+                out.data[p] /= sums[i];
+            }
+        }
+        Ok(out)
+    }
+
+    /// Divides by a scalar.
+    pub fn scaled(&self, s: f64) -> Self {
+        let mut out = self.clone();
+        out.data.iter_mut().for_each(|v| *v /= s);
+        out
+    }
+
+    /// y = W x.
+    pub fn matvec(&self, x: &[f64]) -> Vec<f64> {
+        (0..self.n)
+            .map(|i| {
+                (self.indptr[i]..self.indptr[i + 1])
+                    .map(|p| self.data[p] * x[self.indices[p]])
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// y = W' x.
+    pub fn matvec_t(&self, x: &[f64]) -> Vec<f64> {
+        let mut y = vec![0.0; self.n];
+        for i in 0..self.n {
+            for p in self.indptr[i]..self.indptr[i + 1] {
+                y[self.indices[p]] += self.data[p] * x[i];
+            }
+        }
+        y
+    }
+
+    /// Largest absolute eigenvalue (spectral radius), by power iteration on W'W for the
+    /// largest singular value when W is not symmetric, or on W itself for symmetric W.
+    /// For a non-negative W the spectral radius is estimated by power iteration on W.
+    pub fn spectral_radius(&self) -> f64 {
+        let n = self.n;
+        if n == 0 {
+            return 0.0;
+        }
+        let mut x = vec![1.0 / (n as f64).sqrt(); n];
+        let mut lambda = 0.0;
+        for _ in 0..10_000 {
+            // Power iteration on (W + c I) avoids oscillation for bipartite-like graphs.
+            let wx = self.matvec(&x);
+            let y: Vec<f64> = wx.iter().zip(&x).map(|(a, b)| a + b).collect();
+            let norm = y.iter().map(|v| v * v).sum::<f64>().sqrt();
+            if norm == 0.0 {
+                return 0.0;
+            }
+            let xn: Vec<f64> = y.iter().map(|v| v / norm).collect();
+            let wxn = self.matvec(&xn);
+            let l: f64 = xn.iter().zip(&wxn).map(|(a, b)| a * b).sum();
+            x = xn;
+            if (l - lambda).abs() < 1e-14 * l.abs().max(1.0) {
+                lambda = l;
+                break;
+            }
+            lambda = l;
+        }
+        lambda
+    }
+
+    /// Spectral normalisation: W / (largest eigenvalue modulus).
+    pub fn spectral_normalise(&self) -> Result<Self> {
+        if self.data.iter().any(|&v| v < 0.0) {
+            return Err(Error::Option {
+                name: "W".into(),
+                reason: "spectral normalisation needs non-negative weights".into(),
+            });
+        }
+        let r = self.spectral_radius();
+        if r <= 0.0 {
+            return Err(Error::Option {
+                name: "W".into(),
+                reason: "W has spectral radius zero".into(),
+            });
+        }
+        Ok(self.scaled(r))
+    }
+
+    /// Whether W is exactly symmetric.
+    pub fn is_symmetric(&self) -> bool {
+        let d = self.to_dense();
+        let n = self.n;
+        (0..n).all(|i| (0..i).all(|j| d[i * n + j] == d[j * n + i]))
+    }
+}
+
+/// Inverse-distance weights 1/d^power from (lat, lon) in degrees, great-circle distance in km;
+/// pairs farther than `cutoff_km` (if given) get zero.
+pub fn inverse_distance(
+    lat: &[f64],
+    lon: &[f64],
+    power: f64,
+    cutoff_km: Option<f64>,
+    radius_km: f64,
+) -> Result<Weights> {
+    check_coords(lat, lon, radius_km)?;
+    let n = lat.len();
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in 0..n {
+            if i == j {
+                continue;
+            }
+            let d = great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km);
+            if d == 0.0 {
+                return Err(Error::Column {
+                    name: "lat/lon".into(),
+                    reason: format!("units {i} and {j} have identical coordinates"),
+                });
+            }
+            if cutoff_km.is_some_and(|cut| d > cut) {
+                continue;
+            }
+            r.push(i);
+            c.push(j);
+            v.push(d.powf(-power));
+        }
+    }
+    Weights::from_triplets(n, &r, &c, &v)
+}
+
+/// Binary distance band: 1 if 0 < d <= threshold (km).
+pub fn distance_band(
+    lat: &[f64],
+    lon: &[f64],
+    threshold_km: f64,
+    radius_km: f64,
+) -> Result<Weights> {
+    check_coords(lat, lon, radius_km)?;
+    let n = lat.len();
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in 0..n {
+            if i != j && great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km) <= threshold_km
+            {
+                r.push(i);
+                c.push(j);
+                v.push(1.0);
+            }
+        }
+    }
+    Weights::from_triplets(n, &r, &c, &v)
+}
+
+/// k nearest neighbours by great-circle distance (binary, not symmetric in general; ties by
+/// the lower index).
+pub fn knn(lat: &[f64], lon: &[f64], k: usize, radius_km: f64) -> Result<Weights> {
+    check_coords(lat, lon, radius_km)?;
+    let n = lat.len();
+    if k == 0 || k >= n {
+        return Err(Error::Option {
+            name: "k".into(),
+            reason: format!("must be between 1 and n-1 = {}", n.saturating_sub(1)),
+        });
+    }
+    use rayon::prelude::*;
+    let rows: Vec<Vec<usize>> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut d: Vec<(f64, usize)> = (0..n)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    (
+                        great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km),
+                        j,
+                    )
+                })
+                .collect();
+            d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            let mut nb: Vec<usize> = d[..k].iter().map(|x| x.1).collect();
+            nb.sort_unstable();
+            nb
+        })
+        .collect();
+    let mut indptr = vec![0];
+    let mut indices = Vec::with_capacity(n * k);
+    for r in rows {
+        indices.extend(r);
+        indptr.push(indices.len());
+    }
+    let data = vec![1.0; indices.len()];
+    Ok(Weights {
+        n,
+        indptr,
+        indices,
+        data,
+    })
+}
+
+/// Economic distance weights 1/|z_i − z_j| (z e.g. GDP per capita); equal values get zero.
+pub fn economic_distance(z: &[f64]) -> Result<Weights> {
+    let n = z.len();
+    if let Some(i) = z.iter().position(|v| !v.is_finite()) {
+        return Err(Error::Column {
+            name: "economic variable".into(),
+            reason: format!("row {i} is not finite"),
+        });
+    }
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in 0..n {
+            let d = (z[i] - z[j]).abs();
+            if i != j && d > 0.0 {
+                r.push(i);
+                c.push(j);
+                v.push(1.0 / d);
+            }
+        }
+    }
+    Weights::from_triplets(n, &r, &c, &v)
+}
+
+/// Nested geographic × economic weights: elementwise W_geo ∘ W_econ, where
+/// W_econ[i,j] = 1/|z_i − z_j| (pairs with equal z keep the geographic weight when
+/// `keep_ties`, else 0).
+pub fn nested(geo: &Weights, z: &[f64]) -> Result<Weights> {
+    if z.len() != geo.n {
+        return Err(Error::Shape(format!(
+            "economic variable has {} values for {} units",
+            z.len(),
+            geo.n
+        )));
+    }
+    let mut out = geo.clone();
+    for i in 0..geo.n {
+        for p in geo.indptr[i]..geo.indptr[i + 1] {
+            let d = (z[i] - z[geo.indices[p]]).abs();
+            out.data[p] = if d > 0.0 { geo.data[p] / d } else { 0.0 };
+        }
+    }
+    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..out.n {
+        for p in out.indptr[i]..out.indptr[i + 1] {
+            r.push(i);
+            c.push(out.indices[p]);
+            v.push(out.data[p]);
+        }
+    }
+    Weights::from_triplets(out.n, &r, &c, &v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_standardise_and_islands() {
+        let w = Weights::from_dense(&[0.0, 1.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0], 3).unwrap();
+        assert_eq!(w.islands(), vec![2]);
+        assert!(w.row_standardise(false).is_err());
+        let r = w.row_standardise(true).unwrap();
+        assert_eq!(r.to_dense()[1], 1.0);
+        assert_eq!(r.to_dense()[3], 1.0);
+    }
+
+    #[test]
+    fn haversine_known_distance() {
+        // Shanghai to Nanjing about 270 km.
+        let d = great_circle_km(31.23, 121.47, 32.06, 118.80, EARTH_RADIUS_KM);
+        assert!((d - 268.0).abs() < 10.0);
+    }
+}
