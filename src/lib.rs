@@ -17,6 +17,7 @@ pub mod fe;
 pub mod inference;
 pub mod linalg;
 pub mod linear;
+pub mod mediation;
 pub mod ols;
 pub mod panel;
 pub mod robust;

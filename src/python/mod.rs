@@ -3,6 +3,7 @@
 
 mod bacon_sunab;
 mod event;
+mod mediation;
 mod robust;
 mod spatial;
 mod staggered;
@@ -299,6 +300,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     staggered::register(m)?;
     bacon_sunab::register(m)?;
     event::register(m)?;
+    mediation::register(m)?;
     robust::register(m)?;
     spatial::register(m)?;
     Ok(())

@@ -1,0 +1,1 @@
+//! Mechanisms: mediation, moderation, heterogeneity (to be written).
