@@ -22,7 +22,7 @@ pub struct Spectrum {
 
 /// If W = D⁻¹C with C symmetric (e.g. a row-standardised symmetric matrix), returns the
 /// diagonal d (up to scale per connected component) so that D^{1/2} W D^{-1/2} is symmetric.
-fn symmetrising_scale(w: &Weights) -> Option<Vec<f64>> {
+pub(crate) fn symmetrising_scale(w: &Weights) -> Option<Vec<f64>> {
     let n = w.n;
     let dense = w.to_dense();
     let mut d = vec![0.0; n];

@@ -7,7 +7,9 @@
 //!   is never built.
 //! - Variance: inverse of the analytic information matrix of (β, ρ, σ²) (Elhorst; SDPDmod's
 //!   `f_SIG`): X'X/σ², X'(I_T⊗G)Xβ/σ², ‖(I_T⊗G)Xβ‖²/σ² + T·tr(GG + G'G), T·tr(G)/σ²,
-//!   NT/(2σ⁴), with G = W(I − ρW)⁻¹.
+//!   NT/(2σ⁴), with G = W(I − ρW)⁻¹. G is dense: for W similar to a symmetric matrix
+//!   (W = D⁻¹C, C symmetric) (I − ρW)⁻¹ = D^{-1/2}(I − ρS)⁻¹D^{1/2} via Cholesky, else by LU.
+//!   tr(G'G) needs G itself (or W's eigenvectors), so the dense inverse stays.
 //! - `lee_yu`: unit effects → σ² = RSS/(N(T−1)) (ρ and β unchanged); SDPDmod keeps T and NT in
 //!   the information matrix in that case and so do we. Time effects (row-standardised W) →
 //!   N−1 effective units and ln|I − ρW| − ln(1 − ρ) per period; the information matrix uses the
@@ -293,8 +295,8 @@ fn ols(z: &[Vec<f64>], zz: &[f64], zz_inv: &[f64], rhs: &[f64]) -> Vec<f64> {
     b
 }
 
-/// Dense G = W(I − ρW)⁻¹ (row-major).
-pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
+/// Dense (I − ρW)⁻¹ (row-major) by LU with partial pivoting.
+fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
     let n = w.n;
     let d = w.to_dense();
     let a = Mat::from_fn(n, n, |i, j| {
@@ -302,13 +304,51 @@ pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
     });
     use faer::linalg::solvers::DenseSolveCore;
     let inv = a.partial_piv_lu().inverse();
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = inv[(i, j)];
+        }
+    }
+    out
+}
+
+/// Dense (I − ρW)⁻¹ (row-major) when W = D^{-1/2} S D^{1/2} with S symmetric (W = D⁻¹C, C
+/// symmetric: row-standardised symmetric weights): I − ρS is symmetric positive definite on
+/// the admissible ρ interval, so its inverse comes from a Cholesky factorisation (half the
+/// flops of LU + inverse), and (I − ρW)⁻¹ = D^{-1/2} (I − ρS)⁻¹ D^{1/2}. `None` if W is not
+/// of that form or the factorisation fails (ρ outside the interval).
+fn dense_inverse_symmetrisable(w: &Weights, rho: f64) -> Option<Vec<f64>> {
+    let n = w.n;
+    let dsc = super::logdet::symmetrising_scale(w)?;
+    let s: Vec<f64> = dsc.iter().map(|x| x.sqrt()).collect();
+    let d = w.to_dense();
+    let a = Mat::from_fn(n, n, |i, j| {
+        let sij = 0.5 * (s[i] * d[i * n + j] / s[j] + s[j] * d[j * n + i] / s[i]);
+        (if i == j { 1.0 } else { 0.0 }) - rho * sij
+    });
+    use faer::linalg::solvers::DenseSolveCore;
+    let inv = a.llt(faer::Side::Lower).ok()?.inverse();
+    let mut out = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = inv[(i, j)] * s[j] / s[i];
+        }
+    }
+    Some(out)
+}
+
+/// Dense G = W(I − ρW)⁻¹ (row-major).
+pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
+    let n = w.n;
+    let inv = dense_inverse_symmetrisable(w, rho).unwrap_or_else(|| dense_inverse_lu(w, rho));
     let mut g = vec![0.0; n * n];
     for i in 0..n {
         for p in w.indptr[i]..w.indptr[i + 1] {
             let k = w.indices[p];
             let wv = w.data[p];
             for j in 0..n {
-                g[i * n + j] += wv * inv[(k, j)];
+                g[i * n + j] += wv * inv[k * n + j];
             }
         }
     }
@@ -916,4 +956,70 @@ fn traces(g: &[f64], n: usize, project: bool) -> (f64, f64, f64) {
         }
     }
     (tr, tgg, tgtg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Irregular symmetric 0/1 graph (degrees 1..=5), row-standardised: W = D⁻¹C.
+    fn irregular_w(n: usize) -> Weights {
+        let mut c = vec![0.0; n * n];
+        for i in 0..n {
+            for step in [1usize, 3, 7] {
+                let j = (i * 5 + step * (i % 3 + 1)) % n;
+                if j != i {
+                    c[i * n + j] = 1.0;
+                    c[j * n + i] = 1.0;
+                }
+            }
+        }
+        Weights::from_dense(&c, n)
+            .unwrap()
+            .row_standardise(false)
+            .unwrap()
+    }
+
+    /// Identity check: the Cholesky route for symmetrisable W, (I − ρW)⁻¹ =
+    /// D^{-1/2}(I − ρS)⁻¹D^{1/2}, equals the LU inverse to 1e-10; tr(G) and tr(GG) equal
+    /// Σ λ/(1−ρλ) and Σ (λ/(1−ρλ))² over W's eigenvalues.
+    #[test]
+    fn cholesky_inverse_matches_lu() {
+        let n = 40;
+        let w = irregular_w(n);
+        let spec = Spectrum::of(&w).unwrap();
+        assert!(spec.real);
+        for rho in [-0.6, -0.1, 0.0, 0.35, 0.9] {
+            let lu = dense_inverse_lu(&w, rho);
+            let ch = dense_inverse_symmetrisable(&w, rho).expect("symmetrisable");
+            let diff = lu
+                .iter()
+                .zip(&ch)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(diff < 1e-10, "rho {rho}: max diff {diff}");
+            let g = dense_g(&w, rho).unwrap();
+            let (tr, tgg, _) = traces(&g, n, false);
+            let gl: Vec<f64> = spec.re.iter().map(|l| l / (1.0 - rho * l)).collect();
+            assert!((tr - spec.trace_g(rho)).abs() < 1e-10);
+            assert!((tgg - gl.iter().map(|v| v * v).sum::<f64>()).abs() < 1e-10);
+        }
+    }
+
+    /// A W that is not similar to a symmetric matrix takes the LU route.
+    #[test]
+    fn asymmetric_w_falls_back_to_lu() {
+        let n = 4;
+        let mut d = vec![0.0; n * n];
+        for i in 0..n {
+            d[i * n + (i + 1) % n] = 1.0;
+        }
+        let w = Weights::from_dense(&d, n).unwrap();
+        assert!(dense_inverse_symmetrisable(&w, 0.5).is_none());
+        let g = dense_g(&w, 0.5).unwrap();
+        // Directed ring: (I − ρW)⁻¹ = Σ ρ^k W^k = (I + ρW + ρ²W² + ρ³W³)/(1 − ρ⁴).
+        let c = 1.0 / (1.0 - 0.5f64.powi(4));
+        assert!((g[1] - c).abs() < 1e-12);
+        assert!((g[2] - 0.5 * c).abs() < 1e-12);
+    }
 }
