@@ -8,6 +8,7 @@ from pilotdid import weights
 from pilotdid._core import PilotdidError
 from pilotdid.bacon import bacon
 from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
+from pilotdid.mechanisms import heterogeneity, mechanism_effects, mediation, moderation
 from pilotdid.panel import Panel
 from pilotdid.regression import feols
 from pilotdid.results import (
@@ -16,6 +17,10 @@ from pilotdid.results import (
     BaconResult,
     EventStudyResult,
     FeolsResult,
+    HeterogeneityResult,
+    MechanismEffects,
+    MediationResult,
+    ModerationResult,
     PlaceboResult,
     PsmDidResult,
     RobustnessResult,
@@ -60,6 +65,10 @@ __all__ = [
     "Check",
     "EventStudyResult",
     "FeolsResult",
+    "HeterogeneityResult",
+    "MechanismEffects",
+    "MediationResult",
+    "ModerationResult",
     "Panel",
     "PilotdidError",
     "PlaceboResult",
@@ -79,8 +88,12 @@ __all__ = [
     "event_study",
     "exclude_units",
     "feols",
+    "heterogeneity",
     "imputation",
     "lm_tests",
+    "mechanism_effects",
+    "mediation",
+    "moderation",
     "moran",
     "moran_local",
     "placebo",

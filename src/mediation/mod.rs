@@ -1,1 +1,16 @@
-//! Mechanisms: mediation, moderation, heterogeneity (to be written).
+//! Mechanisms: three-step mediation (Baron–Kenny) with Sobel / Aroian / Goodman tests and a
+//! cluster (unit-resampling) bootstrap of the indirect effect a·b; bootstrap intervals.
+//!
+//! The point estimates are ordinary `feols` fits (the Python layer runs them); this module
+//! holds the parts that are specific to mediation: the product-of-coefficients tests and the
+//! bootstrap, in which every replicate re-draws whole clusters and refits both regressions,
+//! re-demeaning on the resampled panel (a cluster drawn twice contributes two distinct levels
+//! of every fixed effect nested in the cluster, e.g. the unit effect).
+
+mod bootstrap;
+mod indirect_tests;
+mod lincom;
+
+pub use bootstrap::{bootstrap_ci, bootstrap_indirect, BootInput, BootOutput, CiMethod};
+pub use indirect_tests::{indirect_tests, IndirectTests};
+pub use lincom::linear_combinations;

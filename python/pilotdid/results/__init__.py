@@ -4,6 +4,12 @@ estimator."""
 from pilotdid.results.bacon import BaconResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
+from pilotdid.results.mechanisms import (
+    HeterogeneityResult,
+    MechanismEffects,
+    MediationResult,
+    ModerationResult,
+)
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
@@ -15,6 +21,10 @@ __all__ = [
     "BaconResult",
     "EventStudyResult",
     "FeolsResult",
+    "HeterogeneityResult",
+    "MechanismEffects",
+    "MediationResult",
+    "ModerationResult",
     "PlaceboResult",
     "PsmDidResult",
     "RobustnessResult",

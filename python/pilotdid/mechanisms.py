@@ -1,0 +1,511 @@
+"""Mechanisms: three-step (Baron–Kenny) mediation with Sobel / Aroian / Goodman tests and a
+cluster bootstrap of the indirect effect, and two-step (Jiang 2022) mechanism effects.
+
+Argument handling only: every regression is a :func:`pilotdid.feols` fit; the tests, the
+bootstrap (clusters resampled, both regressions refitted and re-demeaned per replicate) and
+the intervals are computed in the Rust core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pilotdid import _frame
+from pilotdid._core import (
+    PilotdidError,
+    linear_combinations,
+    mediation_bootstrap,
+    mediation_ci,
+    mediation_tests,
+    restriction_wald,
+)
+from pilotdid.regression import feols
+from pilotdid.results.mechanisms import (
+    HeterogeneityResult,
+    MechanismEffects,
+    MediationResult,
+    ModerationResult,
+)
+
+__all__ = ["heterogeneity", "mechanism_effects", "mediation", "moderation"]
+
+
+def _as_list(x: str | Sequence[str] | None, what: str) -> list[str]:
+    if x is None:
+        return []
+    if isinstance(x, str):
+        return [x]
+    out = list(x)
+    if not all(isinstance(v, str) for v in out):
+        raise PilotdidError(f"option '{what}': expected column names")
+    return out
+
+
+def _fe_terms(fixef: str | None) -> list[str]:
+    if fixef is None or not fixef.strip():
+        return []
+    return [t.strip() for t in fixef.split("+") if t.strip()]
+
+
+def _cluster_var(vcov: Any) -> str | None:
+    if isinstance(vcov, dict) and len(vcov) == 1:
+        ((kind, var),) = vcov.items()
+        if kind != "CR1":
+            raise PilotdidError(f"option 'vcov': '{kind}' is not supported (use CR1)")
+        parts = [p.strip() for p in str(var).split("+")]
+        if len(parts) != 1:
+            raise PilotdidError(
+                "option 'vcov': mediation resamples one cluster variable; two-way clustering "
+                f"'{var}' is not supported"
+            )
+        return parts[0]
+    if vcov in (None, "iid", "hetero"):
+        return None
+    raise PilotdidError(f"option 'vcov': {vcov!r} is not 'iid', 'hetero' or {{'CR1': var}}")
+
+
+def _fml(lhs: str, rhs: list[str], fe: list[str]) -> str:
+    f = f"{lhs} ~ {' + '.join(rhs)}"
+    return f + (f" | {' + '.join(fe)}" if fe else "")
+
+
+def _check_variation(df: pl.DataFrame, cols: list[str], role: str) -> None:
+    for c in cols:
+        v = _frame.numeric(df, c)
+        if v.size == 0 or np.nanmax(v) == np.nanmin(v):
+            raise PilotdidError(
+                f"column '{c}': the {role} is constant in the estimation sample; it cannot carry "
+                "a mechanism"
+            )
+
+
+def mediation(
+    data: Any,
+    y: str,
+    treatment: str,
+    mediators: str | Sequence[str],
+    controls: str | Sequence[str] | None = None,
+    fixef: str | None = None,
+    vcov: Any = None,
+    boot_reps: int = 1000,
+    seed: int = 0,
+    ci: str = "percentile",
+    level: float = 0.95,
+    joint: bool = False,
+    method: str = "three_step",
+    estimator: str = "twfe",
+    fixef_tol: float = 1e-11,
+    fixef_maxiter: int = 10_000,
+) -> MediationResult | MechanismEffects:
+    """Mediation analysis of ``treatment`` → mediator → ``y``.
+
+    ``method="three_step"`` (Baron–Kenny): for each mediator m, total effect c
+    (``y ~ d + controls | fe``), a-path (``m ~ d + controls | fe``), b-path and direct effect c'
+    (``y ~ d + m + controls | fe``; with ``joint=True`` one regression with all mediators);
+    Sobel, Aroian and Goodman tests of a·b; a cluster bootstrap of a·b (``boot_reps``
+    replicates resampling the clusters of ``vcov={"CR1": var}`` — or single rows without
+    clustering — with replacement; replicate r uses ChaCha8 seeded with ``seed``, stream r),
+    percentile (``ci="percentile"``) or bias-corrected (``"bc"``) intervals; proportion
+    mediated a·b / c. All regressions use the same complete-case sample.
+
+    ``method="two_step"`` (Jiang 2022): the policy's effect on each mediator only (see
+    :func:`mechanism_effects`).
+
+    Caveat (Jiang 2022, China Industrial Economics): the third step regresses y on a mediator
+    that is itself an outcome of the treatment — a bad control — so b and c' are not causal
+    without further assumptions; prefer the step-2 effect with theory for m → y.
+    """
+    meds = _as_list(mediators, "mediators")
+    if not meds:
+        raise PilotdidError("option 'mediators': at least one mediator is required")
+    if method == "two_step":
+        return mechanism_effects(
+            data, treatment, meds, controls=controls, fixef=fixef, vcov=vcov, estimator=estimator
+        )
+    if method != "three_step":
+        raise PilotdidError(f"option 'method': '{method}' is not one of 'three_step', 'two_step'")
+    if ci not in ("percentile", "bc"):
+        raise PilotdidError(f"option 'ci': '{ci}' is not one of 'percentile', 'bc'")
+    if boot_reps < 0:
+        raise PilotdidError("option 'boot_reps': must be >= 0")
+    ctrls = _as_list(controls, "controls")
+    fe_terms = _fe_terms(fixef)
+    fe_cols = [p.strip() for t in fe_terms for p in t.split("^")]
+    cl = _cluster_var(vcov)
+    cols = [y, treatment, *meds, *ctrls, *fe_cols] + ([cl] if cl else [])
+    df = _frame.to_polars(data, cols)
+    n_input = df.height
+    df = df.drop_nulls()
+    num = [y, treatment, *meds, *ctrls]
+    df = df.filter(pl.all_horizontal([pl.col(c).cast(pl.Float64).is_finite() for c in num]))
+    if df.height == 0:
+        raise PilotdidError("no complete rows for the mediation regressions")
+    _check_variation(df, meds, "mediator")
+    _check_variation(df, [treatment], "treatment")
+    vc = vcov if vcov is not None else ("iid" if not fe_terms else {"CR1": fe_cols[0]})
+    if cl is None and isinstance(vc, dict):
+        cl = _cluster_var(vc)
+    kw = {"vcov": vc, "fixef_tol": fixef_tol, "fixef_maxiter": fixef_maxiter}
+
+    total = feols(_fml(y, [treatment, *ctrls], fe_terms), df, **kw)
+    a_fits = {m: feols(_fml(m, [treatment, *ctrls], fe_terms), df, **kw) for m in meds}
+    if joint:
+        jf = feols(_fml(y, [treatment, *meds, *ctrls], fe_terms), df, **kw)
+        b_fits = dict.fromkeys(meds, jf)
+    else:
+        b_fits = {m: feols(_fml(y, [treatment, m, *ctrls], fe_terms), df, **kw) for m in meds}
+
+    def get(fit: Any, name: str) -> tuple[float, float]:
+        c, s = fit.coef(), fit.se()
+        if name not in c:
+            raise PilotdidError(
+                f"column '{name}': dropped as collinear with the fixed effects or controls"
+            )
+        return c[name], s[name]
+
+    c_tot, se_tot = get(total, treatment)
+    rows = []
+    for m in meds:
+        a, sa = get(a_fits[m], treatment)
+        b, sb = get(b_fits[m], m)
+        cp, scp = get(b_fits[m], treatment)
+        t = mediation_tests(a, sa, b, sb)
+        rows.append(
+            {
+                "mediator": m,
+                "a": a,
+                "se_a": sa,
+                "b": b,
+                "se_b": sb,
+                "direct": cp,
+                "se_direct": scp,
+                "indirect": a * b,
+                **{k: t[k] for k in t if k not in ("indirect", "goodman_defined")},
+                "prop_mediated": (a * b) / c_tot if c_tot != 0 else float("nan"),
+            }
+        )
+
+    n_failed = 0
+    boot_a = boot_b = None
+    if boot_reps > 0:
+        fe_arrays = []
+        for term in fe_terms:
+            parts = [_frame.ids(df, p.strip())[0] for p in term.split("^")]
+            fe_arrays.append((term, parts[0] if len(parts) == 1 else _frame.interacted_ids(parts)))
+        clus = _frame.ids(df, cl)[0] if cl else np.arange(df.height, dtype=np.int64)
+        boot_a, boot_b, n_failed = mediation_bootstrap(
+            _frame.numeric(df, y),
+            _frame.numeric(df, treatment),
+            [(m, _frame.numeric(df, m)) for m in meds],
+            [(c, _frame.numeric(df, c)) for c in ctrls],
+            fe_arrays,
+            np.ascontiguousarray(clus, dtype=np.int64),
+            int(boot_reps),
+            int(seed),
+            bool(joint),
+            fixef_tol,
+            fixef_maxiter,
+        )
+        for j, r in enumerate(rows):
+            draws = np.ascontiguousarray(boot_a[:, j] * boot_b[:, j])
+            lo, hi = mediation_ci(draws, r["indirect"], level, ci)
+            r["boot_se"] = float(np.nanstd(draws, ddof=1))
+            r["ci_low"], r["ci_high"] = lo, hi
+    return MediationResult(
+        y=y,
+        treatment=treatment,
+        mediators=meds,
+        total=(c_tot, se_tot),
+        table=pl.DataFrame(rows),
+        total_fit=total,
+        a_fits=a_fits,
+        b_fits=b_fits,
+        joint=joint,
+        boot_reps=boot_reps,
+        boot_failed=n_failed,
+        boot_draws=(boot_a, boot_b),
+        ci_method=ci,
+        level=level,
+        cluster=cl,
+        nobs=df.height,
+        n_dropped=n_input - df.height,
+    )
+
+
+def mechanism_effects(
+    data: Any,
+    treatment: str,
+    mediators: str | Sequence[str],
+    controls: str | Sequence[str] | None = None,
+    fixef: str | None = None,
+    vcov: Any = None,
+    estimator: str = "twfe",
+) -> MechanismEffects:
+    """Two-step (Jiang 2022) mechanism evidence: the DID effect of the policy on each mediator.
+
+    ``estimator="twfe"``: ``feols(m ~ treatment + controls | fixef)`` per mediator. Other
+    estimators of the staggered suite are not wired here yet (see the report).
+    """
+    meds = _as_list(mediators, "mediators")
+    if not meds:
+        raise PilotdidError("option 'mediators': at least one mediator is required")
+    if estimator != "twfe":
+        raise PilotdidError(
+            f"option 'estimator': '{estimator}' is not supported by mechanism_effects yet; "
+            "use 'twfe' (or pilotdid.event_study with the mediator as outcome)"
+        )
+    ctrls = _as_list(controls, "controls")
+    fe_terms = _fe_terms(fixef)
+    fits = {}
+    rows = []
+    for m in meds:
+        df = _frame.to_polars(data, [m])
+        _check_variation(df.drop_nulls(), [m], "mediator")
+        fit = feols(_fml(m, [treatment, *ctrls], fe_terms), data, vcov=vcov)
+        if treatment not in fit.coef():
+            raise PilotdidError(f"column '{treatment}': dropped as collinear")
+        tid = fit.tidy().filter(pl.col("term") == treatment).row(0, named=True)
+        rows.append({"mediator": m, **{k: v for k, v in tid.items() if k != "term"}})
+        fits[m] = fit
+    return MechanismEffects(treatment=treatment, table=pl.DataFrame(rows), fits=fits)
+
+
+def moderation(
+    data: Any,
+    y: str,
+    treatment: str,
+    moderator: str,
+    controls: str | Sequence[str] | None = None,
+    fixef: str | None = None,
+    vcov: Any = None,
+    at: Sequence[Any] | None = None,
+    categorical: bool | None = None,
+    level: float = 0.95,
+) -> ModerationResult:
+    """Moderation: ``y ~ d + d×z + z + controls | fixef`` and the marginal effect of the
+    treatment at moderator values ``at`` (continuous z; default mean − sd, mean, mean + sd) or
+    at every level (categorical z: strings, or ``categorical=True``; first level is the base),
+    with delta-method se from the feols vcov (t with the fit's degrees of freedom).
+    The moderator's main effect is dropped (named in ``fit.collinear``) when absorbed by the
+    fixed effects."""
+    ctrls = _as_list(controls, "controls")
+    fe_terms = _fe_terms(fixef)
+    fe_cols = [p.strip() for t in fe_terms for p in t.split("^")]
+    cl = []
+    if isinstance(vcov, dict):
+        cl = [p.strip() for v in vcov.values() for p in str(v).split("+")]
+    df = _frame.to_polars(data, [y, treatment, moderator, *ctrls, *fe_cols, *cl]).drop_nulls()
+    z = df.get_column(moderator)
+    if categorical is None:
+        categorical = not z.dtype.is_numeric()
+    levels = z.unique(maintain_order=False).sort().to_list()
+    if len(levels) < 2:
+        raise PilotdidError(
+            f"column '{moderator}': the moderator has a single level "
+            f"({levels[0] if levels else 'none'}) in the estimation sample; nothing can "
+            "moderate the effect"
+        )
+    d = pl.col(treatment).cast(pl.Float64)
+    if categorical:
+        base = levels[0]
+        names = {lv: f"__{moderator}_{i}" for i, lv in enumerate(levels)}
+        add = []
+        for lv in levels[1:]:
+            ind = (pl.col(moderator) == lv).cast(pl.Float64)
+            add += [ind.alias(names[lv]), (d * ind).alias(f"{names[lv]}_x_{treatment}")]
+        work = df.with_columns(add)
+        rhs = [treatment] + [
+            c for lv in levels[1:] for c in (f"{names[lv]}_x_{treatment}", names[lv])
+        ]
+        at_vals = list(levels) if at is None else list(at)
+        unknown = [v for v in at_vals if v not in levels]
+        if unknown:
+            raise PilotdidError(f"option 'at': {unknown[0]!r} is not a level of '{moderator}'")
+        grads = [
+            {treatment: 1.0, **({} if v == base else {f"{names[v]}_x_{treatment}": 1.0})}
+            for v in at_vals
+        ]
+    else:
+        _check_variation(df, [moderator], "moderator")
+        inter = f"__{treatment}_x_{moderator}"
+        work = df.with_columns((d * pl.col(moderator).cast(pl.Float64)).alias(inter))
+        rhs = [treatment, inter, moderator]
+        zv = _frame.numeric(df, moderator)
+        at_vals = (
+            [float(zv.mean() - zv.std()), float(zv.mean()), float(zv.mean() + zv.std())]
+            if at is None
+            else [float(v) for v in at]
+        )
+        grads = [{treatment: 1.0, inter: v} for v in at_vals]
+    fit = feols(_fml(y, rhs + ctrls, fe_terms), work, vcov=vcov)
+    names_fit = fit.coefnames
+    for g in grads:
+        for k in g:
+            if k not in names_fit:
+                raise PilotdidError(
+                    f"column '{k}': dropped as collinear; the interaction of '{treatment}' with "
+                    f"'{moderator}' is not identified"
+                )
+    lmat = np.array([[g.get(n, 0.0) for n in names_fit] for g in grads], dtype=np.float64)
+    beta = np.array([fit.coef()[n] for n in names_fit], dtype=np.float64)
+    out = linear_combinations(beta, np.ascontiguousarray(fit.vcov()), lmat, int(fit.df_t), level)
+    me = pl.DataFrame(
+        {
+            "at": [str(v) for v in at_vals] if categorical else at_vals,
+            "estimate": out[:, 0],
+            "std_error": out[:, 1],
+            "statistic": out[:, 2],
+            "p_value": out[:, 3],
+            "conf_low": out[:, 4],
+            "conf_high": out[:, 5],
+        }
+    )
+    return ModerationResult(
+        y=y,
+        treatment=treatment,
+        moderator=moderator,
+        categorical=bool(categorical),
+        fit=fit,
+        marginal_effects=me,
+        level=level,
+    )
+
+
+def heterogeneity(
+    data: Any,
+    y: str,
+    treatment: str,
+    by: str,
+    controls: str | Sequence[str] | None = None,
+    fixef: str | None = None,
+    vcov: Any = None,
+    perm_reps: int = 1000,
+    seed: int = 0,
+    unit: str | None = None,
+) -> HeterogeneityResult:
+    """Split-sample DID estimates by the unit-level grouping ``by``, with two tests of equal
+    treatment coefficients across groups:
+
+    - a permutation (Fisher) test: group labels are permuted across units (``perm_reps``
+      replicates, numpy ``default_rng(seed)``), every group refitted; statistic = the
+      dispersion sum_g (b_g - mean b)^2 (|b_1 - b_2| ordering for two groups); p =
+      (1 + #{T* >= T}) / (1 + reps);
+    - a stacked (SUR-style) Wald test: one fully interacted regression (treatment and controls
+      times group, fixed effects interacted with group), clustered as ``vcov``; its group
+      coefficients equal the split-sample ones; chi2 / F of b_g - b_1 = 0.
+
+    ``unit``: the level at which labels are permuted (default: the CR1 cluster variable, else
+    the first fixed effect); ``by`` must be constant within unit.
+    """
+    ctrls = _as_list(controls, "controls")
+    fe_terms = _fe_terms(fixef)
+    fe_cols = [p.strip() for t in fe_terms for p in t.split("^")]
+    cl = _cluster_var(vcov)
+    if unit is None:
+        unit = cl or (fe_cols[0] if fe_cols else None)
+    if unit is None:
+        raise PilotdidError("option 'unit': name the unit whose group labels are permuted")
+    cols = [y, treatment, by, unit, *ctrls, *fe_cols] + ([cl] if cl else [])
+    df = _frame.to_polars(data, cols).drop_nulls()
+    if df.select(pl.col(by).n_unique().over(unit).max()).item() > 1:
+        raise PilotdidError(
+            f"column '{by}': not constant within '{unit}'; groups must be unit-level"
+        )
+    groups = df.get_column(by).unique().sort().to_list()
+    if len(groups) < 2:
+        raise PilotdidError(f"column '{by}': a single group ({groups}); nothing to compare")
+    if perm_reps < 0:
+        raise PilotdidError("option 'perm_reps': must be >= 0")
+    fml = _fml(y, [treatment, *ctrls], fe_terms)
+    units = df.get_column(unit).unique(maintain_order=True)
+    unit_group = df.group_by(unit, maintain_order=True).agg(pl.col(by).first())
+
+    def split(frame: pl.DataFrame, label: str) -> list[float]:
+        out = []
+        for g in groups:
+            sub = frame.filter(pl.col(label) == g)
+            n_units = sub.get_column(unit).n_unique()
+            if n_units < 2:
+                raise PilotdidError(
+                    f"column '{by}': group {g!r} has {n_units} unit(s); too small to estimate"
+                )
+            try:
+                f = feols(fml, sub, vcov=vcov)
+            except PilotdidError as e:
+                raise PilotdidError(f"column '{by}': group {g!r} cannot be estimated: {e}") from e
+            if treatment not in f.coef():
+                raise PilotdidError(
+                    f"column '{by}': in group {g!r} '{treatment}' does not vary within the fixed "
+                    "effects; the group is too small or untreated"
+                )
+            out.append(f)
+        return out
+
+    fits = split(df, by)
+    est = np.array([f.coef()[treatment] for f in fits])
+
+    def stat(b: np.ndarray) -> float:
+        return float(np.sum((b - b.mean()) ** 2))
+
+    t_obs = stat(est)
+    perm = np.full(perm_reps, np.nan)
+    if perm_reps > 0:
+        rng = np.random.default_rng(seed)
+        labels = unit_group.get_column(by).to_numpy()
+        for r in range(perm_reps):
+            mapping = pl.DataFrame({unit: units, "__perm": rng.permutation(labels)})
+            pf = df.join(mapping, on=unit, how="left")
+            try:
+                perm[r] = stat(np.array([f.coef()[treatment] for f in split(pf, "__perm")]))
+            except PilotdidError:
+                perm[r] = np.nan
+    ok = perm[np.isfinite(perm)]
+    p_perm = float((1 + np.sum(ok >= t_obs - 1e-12 * abs(t_obs))) / (1 + ok.size))
+
+    # stacked, fully interacted regression
+    dummies = {g: f"__g{i}" for i, g in enumerate(groups)}
+    add = []
+    for g, nm in dummies.items():
+        ind = (pl.col(by) == g).cast(pl.Float64)
+        add.append((pl.col(treatment).cast(pl.Float64) * ind).alias(f"{nm}_d"))
+        add += [(pl.col(c).cast(pl.Float64) * ind).alias(f"{nm}_{c}") for c in ctrls]
+    stacked = df.with_columns(add)
+    rhs = [f"{nm}_d" for nm in dummies.values()] + [
+        f"{nm}_{c}" for nm in dummies.values() for c in ctrls
+    ]
+    sfe = [f"{t}^{by}" for t in fe_terms] if fe_terms else [by]
+    sfit = feols(_fml(y, rhs, sfe), stacked, vcov=vcov)
+    names = sfit.coefnames
+    beta = np.array([sfit.coef()[n] for n in names])
+    rmat = np.zeros((len(groups) - 1, len(names)))
+    first = names.index(f"{dummies[groups[0]]}_d")
+    for k, g in enumerate(groups[1:]):
+        rmat[k, names.index(f"{dummies[g]}_d")] = 1.0
+        rmat[k, first] = -1.0
+    chi2, p_chi2, fstat, df1, df2, p_f = restriction_wald(
+        beta, np.ascontiguousarray(sfit.vcov()), rmat, int(sfit.df_t)
+    )
+    table = pl.DataFrame(
+        {
+            "group": [str(g) for g in groups],
+            "estimate": est,
+            "std_error": [f.se()[treatment] for f in fits],
+            "nobs": [f.nobs for f in fits],
+        }
+    )
+    return HeterogeneityResult(
+        by=by,
+        treatment=treatment,
+        table=table,
+        fits=dict(zip([str(g) for g in groups], fits)),
+        perm_stat=t_obs,
+        perm_p=p_perm,
+        perm_draws=perm,
+        perm_failed=int(perm_reps - ok.size),
+        wald={"chi2": chi2, "p_chi2": p_chi2, "F": fstat, "df1": df1, "df2": df2, "p_F": p_f},
+        stacked_fit=sfit,
+    )
