@@ -8,6 +8,7 @@ the intervals are computed in the Rust core.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -244,22 +245,27 @@ def mechanism_effects(
     fixef: str | None = None,
     vcov: Any = None,
     estimator: str = "twfe",
+    unit: str | None = None,
+    time: str | None = None,
 ) -> MechanismEffects:
     """Two-step (Jiang 2022) mechanism evidence: the DID effect of the policy on each mediator.
 
-    ``estimator="twfe"``: ``feols(m ~ treatment + controls | fixef)`` per mediator. Other
-    estimators of the staggered suite are not wired here yet (see the report).
+    ``estimator="twfe"``: ``feols(m ~ treatment + controls | fixef)`` per mediator.
+    ``"cs"`` (Callaway-Sant'Anna overall ATT, ``aggte(type="simple")``), ``"sa"``
+    (Sun-Abraham ATT), ``"bjs"`` (imputation ATT) or ``"did2s"`` (Gardner static ATT): the
+    heterogeneity-robust effect on each mediator, with cohorts derived from the 0/1
+    ``treatment`` (``pilotdid.Panel``); ``unit``/``time`` default to the first two fixed
+    effects. Each robust estimator uses its own default variance (clustered by unit).
     """
     meds = _as_list(mediators, "mediators")
     if not meds:
         raise PilotdidError("option 'mediators': at least one mediator is required")
-    if estimator != "twfe":
-        raise PilotdidError(
-            f"option 'estimator': '{estimator}' is not supported by mechanism_effects yet; "
-            "use 'twfe' (or pilotdid.event_study with the mediator as outcome)"
-        )
     ctrls = _as_list(controls, "controls")
     fe_terms = _fe_terms(fixef)
+    if estimator != "twfe":
+        return _robust_mechanism_effects(
+            data, treatment, meds, ctrls, fe_terms, estimator, unit, time
+        )
     fits = {}
     rows = []
     for m in meds:
@@ -270,6 +276,77 @@ def mechanism_effects(
             raise PilotdidError(f"column '{treatment}': dropped as collinear")
         tid = fit.tidy().filter(pl.col("term") == treatment).row(0, named=True)
         rows.append({"mediator": m, **{k: v for k, v in tid.items() if k != "term"}})
+        fits[m] = fit
+    return MechanismEffects(treatment=treatment, table=pl.DataFrame(rows), fits=fits)
+
+
+_ROBUST = ("cs", "sa", "bjs", "did2s")
+
+
+def _robust_mechanism_effects(
+    data: Any,
+    treatment: str,
+    meds: list[str],
+    ctrls: list[str],
+    fe_terms: list[str],
+    estimator: str,
+    unit: str | None,
+    time: str | None,
+) -> MechanismEffects:
+    """Heterogeneity-robust DID effect of the policy on each mediator."""
+    if estimator not in _ROBUST:
+        raise PilotdidError(
+            f"option 'estimator': '{estimator}' is not one of 'twfe', "
+            + ", ".join(map(repr, _ROBUST))
+        )
+    if unit is None or time is None:
+        if len(fe_terms) < 2:
+            raise PilotdidError(
+                f"estimator '{estimator}' needs the panel ids: pass unit= and time= "
+                "(or fixef='unit + time')"
+            )
+        unit = unit or fe_terms[0]
+        time = time or fe_terms[1]
+    from pilotdid.event_study import did2s, imputation
+    from pilotdid.panel import Panel
+    from pilotdid.staggered import aggte, att_gt
+    from pilotdid.sun_abraham import sunab
+
+    g = "_mechanism_cohort"
+    df = _frame.to_polars(data, list(dict.fromkeys([unit, time, treatment, *meds, *ctrls])))
+    cohorts = Panel(df, unit=unit, time=time, treatment=treatment).cohorts
+    df = df.join(
+        cohorts.select(pl.col(unit), pl.col("cohort").fill_null(0).alias(g)), on=unit, how="left"
+    )
+    rows, fits = [], {}
+    for m in meds:
+        _check_variation(df.select(m).drop_nulls(), [m], "mediator")
+        if estimator == "cs":
+            xf = ("~ " + " + ".join(ctrls)) if ctrls else None
+            fit = aggte(att_gt(df, m, time, unit, g, xformla=xf), type="simple")
+            est, se = fit.overall_att, fit.overall_se
+        elif estimator == "sa":
+            fit = sunab(df, m, time, unit, g, controls=ctrls or None)
+            est, se = fit.att, fit.att_se
+        elif estimator == "bjs":
+            fit = imputation(df, m, time, unit, g, controls=ctrls or None)
+            est, se = fit.extra["att"], fit.extra["att_se"]
+        else:
+            fit = did2s(df, m, time, unit, g, controls=ctrls or None, event=False)
+            est, se = fit.estimate[0], fit.std_error[0]
+        z = float(est) / float(se) if se else float("nan")
+        p = math.erfc(abs(z) / math.sqrt(2.0)) if np.isfinite(z) else float("nan")
+        rows.append(
+            {
+                "mediator": m,
+                "estimate": float(est),
+                "std_error": float(se),
+                "statistic": z,
+                "p_value": p,
+                "conf_low": float(est) - 1.959963984540054 * float(se),
+                "conf_high": float(est) + 1.959963984540054 * float(se),
+            }
+        )
         fits[m] = fit
     return MechanismEffects(treatment=treatment, table=pl.DataFrame(rows), fits=fits)
 
@@ -391,7 +468,8 @@ def heterogeneity(
     treatment coefficients across groups:
 
     - a permutation (Fisher) test: group labels are permuted across units (``perm_reps``
-      replicates, numpy ``default_rng(seed)``), every group refitted; statistic = the
+      replicates; replicate r permutes with numpy ``default_rng([seed, r])``), every group
+      refitted; statistic = the
       dispersion sum_g (b_g - mean b)^2 (|b_1 - b_2| ordering for two groups); p =
       (1 + #{T* >= T}) / (1 + reps);
     - a stacked (SUR-style) Wald test: one fully interacted regression (treatment and controls
@@ -454,9 +532,11 @@ def heterogeneity(
     t_obs = stat(est)
     perm = np.full(perm_reps, np.nan)
     if perm_reps > 0:
-        rng = np.random.default_rng(seed)
         labels = unit_group.get_column(by).to_numpy()
         for r in range(perm_reps):
+            # Replicate r draws from a stream derived from (seed, r), as every random
+            # procedure in pilotdid does.
+            rng = np.random.default_rng([int(seed), r])
             mapping = pl.DataFrame({unit: units, "__perm": rng.permutation(labels)})
             pf = df.join(mapping, on=unit, how="left")
             try:
