@@ -78,7 +78,8 @@ class MediationResult:
             ]
         return pl.DataFrame(out)
 
-    def summary(self) -> str:
+    def summary(self, print_: bool = True) -> str:
+        """The table as text (returned, and printed unless print_=False)."""
         lines = [
             f"Mediation of {self.treatment} -> {self.y} ({'joint' if self.joint else 'each'} "
             f"mediator), N = {self.nobs}",
@@ -88,10 +89,13 @@ class MediationResult:
             str(self.channels()),
             self.caveat,
         ]
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
 
     def __repr__(self) -> str:
-        return self.summary()
+        return self.summary(print_=False)
 
 
 @dataclass

@@ -95,7 +95,8 @@ class SpatialImpacts:
             )
         return pl.concat(frames)
 
-    def summary(self) -> str:
+    def summary(self, print_: bool = True) -> str:
+        """The table as text (returned, and printed unless print_=False)."""
         t = self.tidy()
         lines = [f"LeSage-Pace effects ({self.draws} draws, seed {self.seed})"]
         lines.append(f"{'effect':<9}{'term':<22}{'estimate':>12}{'std.err':>12}{'p':>10}")
@@ -104,10 +105,13 @@ class SpatialImpacts:
                 f"{r['effect']:<9}{r['term'][:21]:<22}{r['estimate']:>12.6f}"
                 f"{r['std_error']:>12.6f}{r['p_value']:>10.4f}"
             )
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
 
     def __repr__(self) -> str:
-        return self.summary()
+        return self.summary(print_=False)
 
 
 class SpatialResult:
@@ -220,7 +224,8 @@ class SpatialResult:
             )
         return pl.concat(frames)
 
-    def summary(self) -> str:
+    def summary(self, print_: bool = True) -> str:
+        """The table as text (returned, and printed unless print_=False)."""
         t = self.tidy()
         eff = self.effects + (" (Lee-Yu)" if self.lee_yu else "")
         lines = [
@@ -237,7 +242,10 @@ class SpatialResult:
             )
         for w in self.warnings:
             lines.append(f"Warning: {w}")
-        return "\n".join(lines)
+        text = "\n".join(lines)
+        if print_:
+            print(text)
+        return text
 
     def __repr__(self) -> str:
-        return self.summary()
+        return self.summary(print_=False)
