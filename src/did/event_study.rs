@@ -17,13 +17,12 @@
 //! with the fit's vcov: W = b'V⁻¹b, F = W/q with p-value from F(q, df_t) where df_t = G − 1
 //! when clustered (N − df_k otherwise), and χ²(q) for W.
 
-use ndarray::{Array1, Array2, ArrayView1};
-use statrs::distribution::{ChiSquared, ContinuousCDF, FisherSnedecor};
+use ndarray::{Array1, Array2};
+use statrs::distribution::ContinuousCDF;
 
 use crate::error::{Error, Result};
 use crate::fe::DemeanSpec;
 use crate::inference::WildBootSpec;
-use crate::linalg::spd_inverse;
 use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
 
 /// Columns of a staggered-adoption panel. Row i of every slice is the same observation.
@@ -248,51 +247,7 @@ impl Default for TwfeEventSpec {
     }
 }
 
-/// A joint Wald test of several coefficients = 0.
-#[derive(Debug, Clone, PartialEq)]
-pub struct WaldTest {
-    /// Event times tested.
-    pub event_time: Vec<i64>,
-    /// W = b'V⁻¹b.
-    pub chi2: f64,
-    pub p_chi2: f64,
-    /// F = W/q with q = number of restrictions.
-    pub f: f64,
-    pub df1: usize,
-    pub df2: usize,
-    pub p_f: f64,
-}
-
-/// Wald test of `beta = 0` with covariance `v`; `df2` for the F form.
-pub fn wald_test(
-    event_time: Vec<i64>,
-    beta: ArrayView1<f64>,
-    v: &Array2<f64>,
-    df2: usize,
-) -> Result<WaldTest> {
-    let q = beta.len();
-    if q == 0 {
-        return Err(Error::Empty("Wald test: no coefficients to test".into()));
-    }
-    let vinv = spd_inverse(v.view()).map_err(|_| {
-        Error::Numerical("Wald test: the covariance of the tested coefficients is singular".into())
-    })?;
-    let w = beta.dot(&vinv.dot(&beta));
-    let chi = ChiSquared::new(q as f64)
-        .map_err(|e| Error::Numerical(format!("chi-squared with {q} df: {e}")))?;
-    let f = w / q as f64;
-    let fd = FisherSnedecor::new(q as f64, df2.max(1) as f64)
-        .map_err(|e| Error::Numerical(format!("F({q}, {df2}): {e}")))?;
-    Ok(WaldTest {
-        event_time,
-        chi2: w,
-        p_chi2: 1.0 - chi.cdf(w),
-        f,
-        df1: q,
-        df2,
-        p_f: 1.0 - fd.cdf(f),
-    })
-}
+pub use crate::inference::{wald_test, WaldTest};
 
 /// Pointwise confidence bounds `estimate ± c·se` at `level`, with c from Student's t with
 /// `df` degrees of freedom, or from the normal distribution when `df` is None.

@@ -9,8 +9,10 @@
 pub mod multiplier;
 pub mod t_table;
 pub mod vcov;
+pub mod wald;
 pub mod wild_bootstrap;
 
 pub use t_table::{t_table, CoefTable};
 pub use vcov::{vcov, FeInfo, VcovResult, VcovType};
+pub use wald::{wald_test, WaldTest};
 pub use wild_bootstrap::{wild_cluster_bootstrap, BootWeights, WildBootResult, WildBootSpec};

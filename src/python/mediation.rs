@@ -125,7 +125,7 @@ fn restriction_wald(
         }
         let rb = r.dot(&b);
         let rv = r.dot(&v).dot(&r.t());
-        let w = crate::did::event_study::wald_test(vec![], rb.view(), &rv, df2)?;
+        let w = crate::inference::wald_test(vec![], rb.view(), &rv, df2)?;
         Ok((w.chi2, w.p_chi2, w.f, w.df1, w.df2, w.p_f))
     })
 }
