@@ -363,6 +363,49 @@ pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
 /// Largest N handled (dense eigenvalues and inverse: memory 8·N² bytes per matrix).
 pub const MAX_DENSE_UNITS: usize = 8000;
 
+/// What the concentrated likelihood of every model shares: W's spectrum, the parameter
+/// bounds, and the effective dimensions after the Lee–Yu (2010) transformation (T−1 periods
+/// with unit effects, N−1 units with time effects).
+struct LikelihoodFrame {
+    spectrum: Spectrum,
+    bounds: (f64, f64),
+    ly_n: bool,
+    t_eff: f64,
+    nt_eff: f64,
+}
+
+impl LikelihoodFrame {
+    fn new(w: &Weights, spec: &SpatialSpec, n: usize, t: usize, unit_max: bool) -> Result<Self> {
+        let spectrum = Spectrum::of(w)?;
+        let mut bounds = spectrum.rho_bounds();
+        if unit_max {
+            // The largest eigenvalue of a row-standardised W without islands is exactly 1 (the
+            // solver returns 1 ± a few ulp, which matters for the SDPDmod grid emulation).
+            bounds.1 = 1.0;
+        }
+        let ly_t = spec.lee_yu && matches!(spec.effects, FeKind::Individual | FeKind::Twoways);
+        let ly_n = spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways);
+        let t_eff = if ly_t { t - 1 } else { t } as f64;
+        let n_eff = if ly_n { n - 1 } else { n } as f64;
+        Ok(Self {
+            spectrum,
+            bounds,
+            ly_n,
+            t_eff,
+            nt_eff: n_eff * t_eff,
+        })
+    }
+}
+
+/// T_eff · log|I − rW|, less the eigenvalue 1 removed by the Lee–Yu time transformation.
+fn frame_logdet(spectrum: &Spectrum, ly_n: bool, t_eff: f64, r: f64) -> f64 {
+    let mut l = spectrum.logdet(r);
+    if ly_n {
+        l -= (1.0 - r).ln();
+    }
+    t_eff * l
+}
+
 /// Fits a SAR or SDM panel.
 pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFit> {
     let w = inp.w;
@@ -502,25 +545,14 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     }
     let (epeo, eped, epeod) = (dot(&eo, &eo), dot(&ed, &ed), dot(&eo, &ed));
 
-    let spectrum = Spectrum::of(w)?;
-    let mut bounds = spectrum.rho_bounds();
-    if row_std && isl.is_empty() {
-        // The largest eigenvalue of a row-standardised W is exactly 1 (the solver returns
-        // 1 ± a few ulp, which matters for the SDPDmod grid emulation).
-        bounds.1 = 1.0;
-    }
-    let ly_t = spec.lee_yu && matches!(spec.effects, FeKind::Individual | FeKind::Twoways);
-    let ly_n = spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways);
-    let t_eff = if ly_t { t - 1 } else { t } as f64;
-    let n_eff = if ly_n { n - 1 } else { n } as f64;
-    let nt_eff = n_eff * t_eff;
-    let logdet = |r: f64| {
-        let mut l = spectrum.logdet(r);
-        if ly_n {
-            l -= (1.0 - r).ln();
-        }
-        t_eff * l
-    };
+    let LikelihoodFrame {
+        spectrum,
+        bounds,
+        ly_n,
+        t_eff,
+        nt_eff,
+    } = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let logdet = |r: f64| frame_logdet(&spectrum, ly_n, t_eff, r);
     let negll = |r: f64| {
         let ee = epeo - 2.0 * r * epeod + r * r * eped;
         0.5 * nt_eff * ee.ln() - logdet(r)
@@ -807,24 +839,15 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         let ee = ysys - b.iter().zip(&r).map(|(x, v)| x * v).sum::<f64>();
         Ok((b, ee, m))
     };
-    let spectrum = Spectrum::of(w)?;
-    let mut bounds = spectrum.rho_bounds();
     let isl = w.islands();
-    if row_std && isl.is_empty() {
-        bounds.1 = 1.0;
-    }
-    let ly_t = spec.lee_yu && matches!(spec.effects, FeKind::Individual | FeKind::Twoways);
-    let ly_n = spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways);
-    let t_eff = if ly_t { t - 1 } else { t } as f64;
-    let n_eff = if ly_n { n - 1 } else { n } as f64;
-    let nt_eff = n_eff * t_eff;
-    let logdet = |r: f64| {
-        let mut l = spectrum.logdet(r);
-        if ly_n {
-            l -= (1.0 - r).ln();
-        }
-        t_eff * l
-    };
+    let LikelihoodFrame {
+        spectrum,
+        bounds,
+        ly_n,
+        t_eff,
+        nt_eff,
+    } = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let logdet = |r: f64| frame_logdet(&spectrum, ly_n, t_eff, r);
     let negll = |lam: f64| match solve(lam) {
         Ok((_, ee, _)) if ee > 0.0 => 0.5 * nt_eff * ee.ln() - logdet(lam),
         _ => f64::INFINITY,
