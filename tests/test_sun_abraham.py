@@ -371,3 +371,22 @@ def test_always_treated_units_dropped(castle, pyfixest_reference):
     res = sunab(sub, "l_homicide", "year", "sid", "g")
     assert res.dropped_rows["always_treated"] == int((sub["g"] == 2005).sum())
     check_against_pyfixest(res, sub, "sid", "year", "g", "l_homicide", pyfixest_reference)
+
+
+def test_event_study_sa_window_drops_rows_outside_like_twfe():
+    """event_study(estimator="sa", window=(lo, hi)) = sunab on the data without treated rows
+    whose event time is outside the window (as TWFE/did2s); the dropped rows are counted."""
+    import polars as pl
+
+    import pilotdid as pdid
+    from pilotdid import datasets
+
+    df = datasets.yrd()
+    res = pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator="sa", window=(-4, 3))
+    e = pl.col("year") - pl.col("cohort")
+    outside = (pl.col("cohort") > 0) & ((e < -4) | (e > 3))
+    ref = pdid.sunab(df.filter(~outside), "gtfp", "year", "city", "cohort").to_event_study()
+    assert list(res.event_time) == [-4, -3, -2, 0, 1, 2, 3]
+    np.testing.assert_allclose(res.estimate, ref.estimate, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(res.std_error, ref.std_error, rtol=0, atol=1e-12)
+    assert res.extra["n_outside_window"] == df.filter(outside).height > 0

@@ -4,7 +4,7 @@ A Rust core computes every estimate; this package hands it data frames and retur
 with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 """
 
-from pilotdid import weights
+from pilotdid import figures, study, weights
 from pilotdid._core import PilotdidError
 from pilotdid.bacon import bacon
 from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
@@ -54,7 +54,9 @@ from pilotdid.spatial import (
     spatial_event_study,
 )
 from pilotdid.staggered import aggte, att_gt
+from pilotdid.study import SpecError, Study, StudyError, resolve_spec, run_study
 from pilotdid.sun_abraham import sunab
+from pilotdid.tables import ETable, describe, etable
 
 __version__ = "0.1.0"
 
@@ -63,6 +65,7 @@ __all__ = [
     "AttGtResult",
     "BaconResult",
     "Check",
+    "ETable",
     "EventStudyResult",
     "FeolsResult",
     "HeterogeneityResult",
@@ -76,6 +79,9 @@ __all__ = [
     "RobustnessResult",
     "SpatialImpacts",
     "SpatialResult",
+    "SpecError",
+    "Study",
+    "StudyError",
     "SunAbrahamResult",
     "WildBootResult",
     "__version__",
@@ -83,11 +89,14 @@ __all__ = [
     "aggte",
     "att_gt",
     "bacon",
+    "describe",
     "did2s",
     "drop_units",
+    "etable",
     "event_study",
     "exclude_units",
     "feols",
+    "figures",
     "heterogeneity",
     "imputation",
     "lm_tests",
@@ -99,14 +108,17 @@ __all__ = [
     "placebo",
     "plot_event_studies",
     "psm_did",
+    "resolve_spec",
     "restrict_window",
     "robustness",
+    "run_study",
     "sar",
     "sdem",
     "sdm",
     "sem",
     "spatial_did",
     "spatial_event_study",
+    "study",
     "sunab",
     "swap_outcome",
     "twfe_event_study",

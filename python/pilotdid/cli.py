@@ -1,24 +1,119 @@
 """The `pilotdid` console script.
 
-``pilotdid demo`` runs the baseline multi-period DID on the bundled (SYNTHETIC) Yangtze River
-Delta panel and prints the regression table beside the panel's known true effect.
+pilotdid run SPEC [--out DIR] [--overwrite] [--quiet]  run a study spec, write the report
+pilotdid demo [--out DIR] [--overwrite] [--quiet]      the whole study on the bundled SYNTHETIC
+                                                       YRD panel (pilotdid/datasets/yrd/study.toml)
+pilotdid validate SPEC                                 check a spec (keys, columns, coding) only
+
+Exit codes: 0 ok, 1 an analysis failed while running, 2 spec or usage error (message on
+stderr, no traceback). Nothing is written unless the whole study succeeded.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
 
 BASELINE = (
     "gtfp ~ did + ln_gdp_pc + urbanization + gov_exp_share + fdi_share + fin_dev | city + year"
 )
 
+DEFAULT_OUT = "pilotdid-report"
 
-def demo(argv: list[str] | None = None) -> int:
+
+def bundled_spec() -> Path:
+    """The path of the bundled study spec (``pilotdid/datasets/yrd/study.toml``)."""
+    return Path(str(files("pilotdid.datasets") / "yrd" / "study.toml"))
+
+
+def _err(msg: str) -> None:
+    print(f"pilotdid: error: {msg}", file=sys.stderr)
+
+
+def _summary(study: Any) -> str:
+    """A few lines per analysis for the terminal (the report has everything)."""
+    s = study.spec
+    treat = s["treatment"]["name"]
+    lines = []
+    r = study.results
+    if "baseline_model" in r:
+        fit = r["baseline_model"]
+        lines.append(
+            f"baseline TWFE {treat}: {fit.coef()[treat]:.6f} (SE {fit.se()[treat]:.6f}), "
+            f"N = {fit.nobs}"
+        )
+    if "event_study" in r:
+        for est, es in r["event_study"].items():
+            post = [b for e, b in zip(es.event_time, es.estimate) if e >= 0]
+            if post:
+                lines.append(
+                    f"event study {est:>5}: mean post-period effect {sum(post) / len(post):.4f}"
+                )
+    if "placebo" in r:
+        p = r["placebo"]
+        lines.append(f"placebo ({p.reps} reps): randomization p = {p.pvalue:.4f}")
+    if "psm_did" in r and r["psm_did"].did is not None:
+        lines.append(f"PSM-DID {treat}: {r['psm_did'].did.coef()[treat]:.6f}")
+    if "spatial" in r:
+        imp = r["spatial"]["impacts"]
+        lines.append(
+            f"spatial {s['analyses']['spatial']['model'].upper()} effects of {treat}: direct "
+            f"{imp.direct[treat]:.4f}, indirect {imp.indirect[treat]:.4f}, total "
+            f"{imp.total[treat]:.4f}"
+        )
+    return "\n".join(lines)
+
+
+def _run(spec: Path, out: Path, overwrite: bool, quiet: bool) -> tuple[int, Any]:
+    from pilotdid.study import SpecError, StudyError, run_study
+
+    try:
+        study = run_study(spec, out, overwrite=overwrite, quiet=quiet)
+    except SpecError as e:
+        _err(str(e))
+        return 2, None
+    except StudyError as e:
+        _err(str(e))
+        return 1, None
+    return 0, study
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    spec = Path(args.spec)
+    out = Path(args.out) if args.out else spec.absolute().parent / DEFAULT_OUT
+    code, study = _run(spec, out, args.overwrite, args.quiet)
+    if code == 0:
+        print(f"report written to {out}/index.html")
+        print(_summary(study))
+    return code
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from pilotdid.study import SpecError, prepare_data, resolve_spec
+
+    try:
+        spec = resolve_spec(args.spec)
+        _, info = prepare_data(args.spec)
+    except SpecError as e:
+        _err(str(e))
+        return 2
+    c = info["coding"]
+    enabled = [n for n, a in spec["analyses"].items() if a["enabled"]]
+    print(
+        f"{args.spec}: OK. {c['n_rows']} rows, {c['n_units']} units, {c['n_treated']} treated "
+        f"(cohorts {c['cohorts']}), {c['n_never_treated']} never treated; analyses: "
+        + (", ".join(enabled) or "none")
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
     import pilotdid as pdid
     from pilotdid import datasets
 
-    panel = datasets.yrd()
     truth = datasets.yrd_truth()
     print(
         "pilotdid demo: national smart-city pilots in the 41 Yangtze River Delta cities\n"
@@ -26,15 +121,32 @@ def demo(argv: list[str] | None = None) -> int:
         "uncertainty); every outcome and covariate is simulated (data/yrd/README.md).\n"
         f"Treatment coding: {truth['coding']} {truth['cohort_years']}; "
         f"district-only pilots: {truth['district_only']}.\n"
+        f"Study spec: {bundled_spec()}\n"
     )
-    info = pdid.Panel(panel, unit="city", time="year", treatment="did")
+    out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
+    code, study = _run(bundled_spec(), out, args.overwrite, args.quiet)
+    if code != 0:
+        return code
+    panel = study.data
+    s = study.spec
+    info = pdid.Panel(
+        panel, unit=s["data"]["unit"], time=s["data"]["time"], treatment=s["treatment"]["name"]
+    )
     print(info, "\n")
-    fit = pdid.feols(BASELINE, panel, vcov={"CR1": "city"})
-    fit.summary()
-    boot = fit.wildboottest("did", reps=9999, seed=20121)
-    print()
-    print(boot)
-    cs = pdid.aggte(pdid.att_gt(panel, "gtfp", "year", "city", "cohort"), type="simple")
+    study.results["baseline_model"].summary()
+    if "baseline_wildboot" in study.results:
+        print()
+        print(study.results["baseline_wildboot"])
+    cs = pdid.aggte(
+        pdid.att_gt(
+            panel,
+            s["model"]["outcome"],
+            s["data"]["time"],
+            s["data"]["unit"],
+            s["treatment"]["cohort_name"],
+        ),
+        type="simple",
+    )
     print(
         f"\nCallaway-Sant'Anna overall ATT (never-treated controls, doubly robust): "
         f"{cs.overall_att:.4f} (SE {cs.overall_se:.4f})"
@@ -46,17 +158,45 @@ def demo(argv: list[str] | None = None) -> int:
         f"TWFE estimand {truth['twfe_estimand']['structural']:.4f} (TWFE is biased under "
         "staggered, growing effects)."
     )
+    sp = truth["spatial_effects"]
+    print(
+        f"True spatial effects (SDM, truth.json): direct {sp['direct']:.4f}, indirect "
+        f"{sp['indirect']:.4f}, total {sp['total']:.4f}; true indirect (mediated) effects: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in truth["mediation"]["indirect"].items())
+    )
+    print("\nStudy summary (SYNTHETIC data):")
+    print(_summary(study))
+    print(f"\nreport written to {out}/index.html (open it in a browser; works offline)")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pilotdid", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pilotdid",
+        description="Staggered DID, mechanisms and spatial spillovers for pilot policies.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="baseline DID on the bundled synthetic YRD panel")
+    p_run = sub.add_parser("run", help="run a study spec (TOML) and write the report folder")
+    p_run.add_argument("spec", help="the study spec (TOML)")
+    p_demo = sub.add_parser("demo", help="the whole study on the bundled SYNTHETIC YRD panel")
+    for p in (p_run, p_demo):
+        p.add_argument(
+            "--out",
+            help=f"report folder (default: {DEFAULT_OUT} "
+            + ("next to the spec)" if p is p_run else "in the current folder)"),
+        )
+        p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p_val = sub.add_parser("validate", help="check a spec without running it")
+    p_val.add_argument("spec", help="the study spec (TOML)")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        return cmd_run(args)
     if args.command == "demo":
-        return demo()
-    return 2
+        return cmd_demo(args)
+    return cmd_validate(args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,414 @@
+"""The report folder of a study: index.html, tables/, figures/, results/, provenance.json.
+
+Layout of ``OUT/`` (written into a temporary folder beside ``OUT`` and moved into place only
+when everything succeeded; an existing ``OUT`` is replaced only with ``overwrite=True``)::
+
+    index.html        every table (HTML) and figure (<img> of figures/*.png); offline, no
+                      network; a SYNTHETIC DATA banner when the bundled panel is used
+    tables/*.tex      LaTeX (booktabs) of each table, and *.md (Markdown)
+    figures/*.png     each figure, and *.pdf
+    results/*.csv     the tidy result frames behind the tables and figures
+    provenance.json   sha256 of the data and the spec, the resolved spec, the seed of every
+                      random step, package versions, platform; no timestamps or durations
+    run.log           timings, warnings and notes of the run
+
+Running the same spec twice gives byte-identical ``tables/*.tex`` and ``provenance.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import math
+import os
+import platform
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pilotdid.study import SpecError
+
+__all__ = ["check_target", "provenance", "write_report"]
+
+SECTION_TITLES = {
+    "descriptives": "Descriptive statistics",
+    "baseline": "Baseline DID",
+    "event_study": "Event study",
+    "bacon": "Goodman-Bacon decomposition",
+    "placebo": "Placebo test",
+    "psm_did": "PSM-DID",
+    "robustness": "Robustness checks",
+    "mechanisms": "Mechanisms",
+    "heterogeneity": "Heterogeneity",
+    "moderation": "Moderation",
+    "spatial": "Spatial spillovers",
+}
+
+#: Small summary frames that get a table of their own (HTML + LaTeX + Markdown) in the report.
+SUMMARY_FRAMES = {
+    "baseline": ("baseline_wildboot", "Wild cluster bootstrap (WCR) of the treatment"),
+    "bacon": ("bacon_summary", "Goodman-Bacon decomposition by comparison type"),
+    "placebo": ("placebo", "Placebo distribution"),
+    "psm_did": ("psm_balance", "Covariate balance (standardised bias %)"),
+    "heterogeneity": ("heterogeneity", "Split-sample estimates and equality tests"),
+    "moderation": ("moderation", "Marginal effect of the treatment"),
+    "spatial": ("spatial_impacts", "LeSage-Pace effects"),
+}
+
+SYNTHETIC_BANNER = (
+    "SYNTHETIC DATA: the bundled Yangtze River Delta panel is simulated (real cities, "
+    "coordinates and pilot batches; every outcome and covariate is drawn from a documented "
+    "data-generating process). These numbers illustrate the toolkit and say nothing about "
+    "real cities."
+)
+
+
+def check_target(out: str | Path, overwrite: bool) -> Path:
+    """Raises a SpecError if ``out`` exists (and ``overwrite`` is false) or is a file."""
+    p = Path(out)
+    if p.exists() and not p.is_dir():
+        raise SpecError(f"--out: '{p}' exists and is not a folder")
+    if p.exists() and not overwrite:
+        raise SpecError(f"--out: '{p}' already exists; pass --overwrite to replace it")
+    return p
+
+
+def _versions() -> dict[str, str | None]:
+    from importlib import metadata
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in ("pilotdid", "numpy", "polars", "matplotlib", "scipy", "tqdm"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def provenance(study: Any, tables_sha256: dict[str, str] | None = None) -> dict[str, Any]:
+    """The provenance record of a study (no timestamps or durations: deterministic)."""
+    spec = study.spec
+    return {
+        "tool": "pilotdid run",
+        "synthetic_data": bool(study.synthetic),
+        "spec": {"sha256": study.spec_sha256},
+        "data": {
+            "source": spec["data"]["path"] or f"bundled:{spec['data']['bundled']}",
+            "sha256": study.info["hashes"],
+        },
+        "treatment_coding": study.info["coding"],
+        "resolved_spec": spec,
+        "seeds": dict(sorted(study.seeds.items())),
+        "analyses_run": [n for n in study.spec["analyses"] if study.spec["analyses"][n]["enabled"]],
+        "versions": _versions(),
+        "platform": {
+            "system": platform.system(),
+            "machine": platform.machine(),
+            "python_implementation": platform.python_implementation(),
+        },
+        "tables_sha256": tables_sha256 or {},
+    }
+
+
+# ------------------------------------------------------------------------------------------
+# small frames -> HTML / LaTeX / Markdown (report summaries only)
+# ------------------------------------------------------------------------------------------
+def _fmt(v: Any, digits: int) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        return f"{v:.{digits}f}" if abs(v) >= 10 ** (-digits) or v == 0 else f"{v:.2e}"
+    return str(v)
+
+
+def _cells(frame: pl.DataFrame, digits: int) -> list[list[str]]:
+    return [[_fmt(v, digits) for v in row] for row in frame.iter_rows()]
+
+
+def _frame_html(frame: pl.DataFrame, digits: int) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+        for row in _cells(frame, digits)
+    )
+    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+_TEX_ESCAPE = {
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "\\": r"\textbackslash{}",
+}
+
+
+def _tex(s: str) -> str:
+    return "".join(_TEX_ESCAPE.get(ch, ch) for ch in s)
+
+
+def _frame_latex(frame: pl.DataFrame, digits: int, title: str) -> str:
+    cols = "l" + "r" * (len(frame.columns) - 1)
+    lines = [
+        f"% {title}",
+        f"\\begin{{tabular}}{{{cols}}}",
+        "\\toprule",
+        " & ".join(_tex(c) for c in frame.columns) + " \\\\",
+        "\\midrule",
+    ]
+    lines += [" & ".join(_tex(c) for c in row) + " \\\\" for row in _cells(frame, digits)]
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def _frame_markdown(frame: pl.DataFrame, digits: int) -> str:
+    lines = [
+        "| " + " | ".join(frame.columns) + " |",
+        "|" + "|".join("---" for _ in frame.columns) + "|",
+    ]
+    lines += ["| " + " | ".join(row) + " |" for row in _cells(frame, digits)]
+    return "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------
+# index.html
+# ------------------------------------------------------------------------------------------
+_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:0 auto;padding:0 16px 40px;
+color:#222}
+.banner{background:#b00020;color:#fff;font-weight:bold;padding:12px 16px;margin:12px 0;
+border-radius:4px}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-top:12px}
+table{border-collapse:collapse;margin:8px 0;font-size:0.9em}
+th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #eee}
+th:first-child,td:first-child{text-align:left}
+thead th{border-bottom:2px solid #444}
+img{max-width:100%;height:auto;border:1px solid #ddd}
+.links{font-size:0.85em;color:#555}.notes{font-size:0.85em;color:#444}
+nav ul{columns:3;font-size:0.9em}
+div.table{overflow-x:auto}
+pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:0.8em}
+"""
+
+_IMG_CHECK = """
+<div id="img-check" data-total="" data-loaded="" data-broken=""></div>
+<script>
+window.addEventListener('load', function () {
+  var imgs = document.querySelectorAll('img');
+  var ok = 0, broken = [];
+  imgs.forEach(function (im) {
+    if (im.complete && im.naturalWidth > 0) { ok += 1; }
+    else { broken.push(im.getAttribute('src')); }
+  });
+  var d = document.getElementById('img-check');
+  d.setAttribute('data-total', String(imgs.length));
+  d.setAttribute('data-loaded', String(ok));
+  d.setAttribute('data-broken', broken.join(' '));
+});
+</script>
+"""
+
+
+def _links(paths: list[tuple[str, str]]) -> str:
+    items = " &middot; ".join(
+        f'{html.escape(label)}: <a href="{html.escape(p)}">{html.escape(p)}</a>'
+        for label, p in paths
+    )
+    return f'<p class="links">{items}</p>'
+
+
+def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
+    s = study.spec
+    info = study.info["coding"]
+    title = html.escape(s["title"])
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh" if s["report"]["lang"] == "zh" else "en"}"><head>',
+        '<meta charset="utf-8">',
+        f"<title>{title}</title>",
+        f"<style>{_CSS}</style>",
+        "</head><body>",
+    ]
+    if study.synthetic:
+        parts.append(
+            f'<div class="banner" id="synthetic-banner">{html.escape(SYNTHETIC_BANNER)}</div>'
+        )
+    parts.append(f"<h1>{title}</h1>")
+    tr = s["treatment"]
+    coding = (
+        f"existing 0/1 column '{tr['column']}'"
+        if tr["column"]
+        else f"batch column '{tr['batch_column']}' with years "
+        + ", ".join(f"{k} &rarr; {v}" for k, v in tr["batch_years"].items())
+        + f"; district-only pilots: {tr['district_only']}"
+        + (f"; dropped pilot status: {', '.join(tr['drop_status'])}" if tr["drop_status"] else "")
+    )
+    parts.append(
+        "<p>"
+        f"Data: {html.escape(study.info['source'])} &middot; {info['n_rows']} rows, "
+        f"{info['n_units']} units, periods {info['periods'][0]}&ndash;{info['periods'][1]} "
+        f"&middot; treated units: {info['n_treated']} (cohorts: "
+        + html.escape(", ".join(f"{g}: {n}" for g, n in info["cohorts"].items()))
+        + f"), never treated: {info['n_never_treated']}<br>"
+        f"Treatment: {coding}<br>"
+        f"Baseline model: <code>{html.escape(study.formula)}</code>, vcov "
+        f"<code>{html.escape(json.dumps(study.vcov))}</code>"
+        "</p>"
+    )
+    if info["dropped_units"]:
+        parts.append(
+            '<p class="notes">Dropped units: '
+            + html.escape(", ".join(f"{u} ({why})" for u, why in info["dropped_units"].items()))
+            + "</p>"
+        )
+    parts.append("<nav><ul>")
+    for name in entries:
+        parts.append(f'<li><a href="#{name}">{html.escape(SECTION_TITLES[name])}</a></li>')
+    parts.append('<li><a href="#provenance">Provenance</a></li></ul></nav>')
+    for name, e in entries.items():
+        parts.append(f'<section id="{name}"><h2>{html.escape(SECTION_TITLES[name])}</h2>')
+        for t in e["tables"]:
+            parts.append(f'<div class="table" data-table="{html.escape(t["name"])}">')
+            if t.get("caption"):
+                parts.append(f"<h3>{html.escape(t['caption'])}</h3>")
+            parts.append(t["html"])
+            parts.append(_links([("LaTeX", t["tex"]), ("Markdown", t["md"])]))
+            parts.append("</div>")
+        for f in e["figures"]:
+            parts.append(
+                f'<figure><img src="{html.escape(f["png"])}" alt="{html.escape(f["name"])}">'
+                f"<figcaption>{_links([('PNG', f['png']), ('PDF', f['pdf'])])}</figcaption>"
+                "</figure>"
+            )
+        if e["csv"]:
+            parts.append(_links([("CSV", c) for c in e["csv"]]))
+        for note in e["notes"]:
+            parts.append(f'<p class="notes">{html.escape(note)}</p>')
+        parts.append("</section>")
+    parts.append('<section id="provenance"><h2>Provenance</h2>')
+    parts.append(
+        '<p class="links"><a href="provenance.json">provenance.json</a> (input hashes, resolved '
+        'spec, seeds, versions) &middot; <a href="run.log">run.log</a> (timings)</p>'
+    )
+    seeds = ", ".join(f"{k} = {v}" for k, v in sorted(study.seeds.items())) or "none"
+    parts.append(f'<p class="notes">Seeds: {html.escape(seeds)}</p></section>')
+    parts.append(_IMG_CHECK)
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------
+# writing
+# ------------------------------------------------------------------------------------------
+def _write_contents(study: Any, root: Path) -> None:
+    from pilotdid.figures import save_figure
+
+    digits = study.spec["report"]["digits"]
+    for sub in ("tables", "figures", "results"):
+        (root / sub).mkdir()
+    entries: dict[str, dict[str, Any]] = {}
+    tex_hashes: dict[str, str] = {}
+    for name in study.spec["analyses"]:
+        if not study.spec["analyses"][name]["enabled"]:
+            continue
+        e: dict[str, Any] = {"tables": [], "figures": [], "csv": [], "notes": []}
+        tab = study.tables.get(name)
+        if tab is not None:
+            tab.save(root / "tables" / f"{name}.tex")
+            tab.save(root / "tables" / f"{name}.md")
+            e["tables"].append(
+                {
+                    "name": name,
+                    "html": tab.to_html(),
+                    "tex": f"tables/{name}.tex",
+                    "md": f"tables/{name}.md",
+                }
+            )
+        if name in SUMMARY_FRAMES and SUMMARY_FRAMES[name][0] in study.frames:
+            key, caption = SUMMARY_FRAMES[name]
+            frame = study.frames[key]
+            stem = f"{key}_summary" if key == name else key
+            (root / "tables" / f"{stem}.tex").write_text(
+                _frame_latex(frame, digits, caption), encoding="utf-8"
+            )
+            (root / "tables" / f"{stem}.md").write_text(
+                _frame_markdown(frame, digits), encoding="utf-8"
+            )
+            e["tables"].append(
+                {
+                    "name": stem,
+                    "caption": caption,
+                    "html": _frame_html(frame, digits),
+                    "tex": f"tables/{stem}.tex",
+                    "md": f"tables/{stem}.md",
+                }
+            )
+        figs = [name] + (["weights"] if name == "spatial" else [])
+        for fname in figs:
+            fig = study.figures.get(fname)
+            if fig is None:
+                continue
+            save_figure(fig, root / "figures" / fname, formats=("png", "pdf"))
+            e["figures"].append(
+                {"name": fname, "png": f"figures/{fname}.png", "pdf": f"figures/{fname}.pdf"}
+            )
+        for key in sorted(k for k in study.frames if k == name or k.startswith(name + "_")):
+            study.frames[key].write_csv(root / "results" / f"{key}.csv")
+            e["csv"].append(f"results/{key}.csv")
+        if name == "psm_did" and "psm_balance" in study.frames:
+            study.frames["psm_balance"].write_csv(root / "results" / "psm_balance.csv")
+            e["csv"].append("results/psm_balance.csv")
+        e["notes"] = list(study.notes.get(name, []))
+        entries[name] = e
+    for p in sorted((root / "tables").glob("*.tex")):
+        tex_hashes[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
+    prov = provenance(study, tex_hashes)
+    (root / "provenance.json").write_text(
+        json.dumps(prov, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    log = list(study.log)
+    for name, notes in study.notes.items():
+        log += [f"{name}: {n}" for n in notes]
+    (root / "run.log").write_text("\n".join(log) + "\n", encoding="utf-8")
+    (root / "index.html").write_text(_index_html(study, entries), encoding="utf-8")
+
+
+def write_report(study: Any, out: str | Path, overwrite: bool = False) -> Path:
+    """Writes the report folder of ``study`` to ``out`` atomically and returns its path.
+
+    Everything goes to a temporary folder beside ``out``; it is renamed to ``out`` only when
+    every file was written. An existing ``out`` needs ``overwrite=True`` (it is then replaced
+    as a whole, never merged). On any error the temporary folder is removed and ``out`` is
+    left as it was.
+    """
+    target = check_target(out, overwrite).absolute()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        _write_contents(study, tmp)
+        if target.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
