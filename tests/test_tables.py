@@ -590,3 +590,23 @@ def test_latex_compiles_with_pdflatex(tmp_path, fits, events, spatial):
     )
     assert out.returncode == 0, out.stdout[-3000:]
     assert (tmp_path / "doc.pdf").stat().st_size > 1000
+
+
+def test_event_study_p_values_use_the_intervals_t_distribution_for_sa_and_did2s():
+    """SA and did2s event studies carry their intervals' t degrees of freedom (df_t), so the
+    table's p-values reproduce the intervals: t quantile at the CI = the SE ratio (scipy)."""
+    from scipy import stats as st
+
+    import pilotdid as pdid
+    from pilotdid import datasets
+
+    df = datasets.yrd()
+    for name in ("sa", "did2s"):
+        r = pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator=name, window=(-3, 3))
+        dft = r.extra["df_t"]
+        q = st.t.ppf(0.975, dft)
+        np.testing.assert_allclose(r.conf_high - r.estimate, q * r.std_error, rtol=1e-8)
+        md = pdid.etable({name: r}, stat="p", digits=6).to_markdown()
+        t0 = r.estimate[list(r.event_time).index(0)] / r.std_error[list(r.event_time).index(0)]
+        p0 = 2 * st.t.sf(abs(t0), dft)
+        assert f"{p0:.6f}" in md

@@ -335,6 +335,8 @@ def did2s(
         "n_outside_window": r["n_outside_window"],
         "n_clusters": r["n_clusters"],
         "collinear": r["collinear"],
+        # the intervals' Student-t degrees of freedom (G - 1, as pyfixest.did2s)
+        "df_t": int(r["n_clusters"]) - 1,
     }
     return EventStudyResult(
         estimator="did2s" if event else "did2s (static)",
