@@ -31,6 +31,7 @@ from typing import Any
 import polars as pl
 
 from pilotdid.study import SpecError
+from pilotdid.tables import _tex  # one LaTeX escaping rule for every table
 
 __all__ = ["check_target", "provenance", "write_report"]
 
@@ -142,24 +143,6 @@ def _frame_html(frame: pl.DataFrame, digits: int) -> str:
         for row in _cells(frame, digits)
     )
     return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-_TEX_ESCAPE = {
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-    "\\": r"\textbackslash{}",
-}
-
-
-def _tex(s: str) -> str:
-    return "".join(_TEX_ESCAPE.get(ch, ch) for ch in s)
 
 
 def _frame_latex(frame: pl.DataFrame, digits: int, title: str) -> str:
