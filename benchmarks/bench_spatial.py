@@ -5,6 +5,10 @@ against spreg's Panel_FE_Lag (SAR, unit FE, no effects inference) on the same da
 
 Defaults N = 3,000, T = 20. W: symmetrised 8-nearest-neighbour graph of random coordinates,
 row-standardised. spreg is a benchmark-only dependency (pip install spreg libpysal).
+method="auto" picks the sparse path above 1,500 units (printed); for N <= 8,000 the dense
+exact path is also timed and the largest difference between the two is printed. spreg is
+skipped above 10,000 units (its dense eigenvalues / inverses do not scale); measure peak
+memory with `/usr/bin/time -v python benchmarks/bench_spatial.py 50000 10`.
 """
 
 from __future__ import annotations
@@ -22,11 +26,20 @@ from pilotdid.spatial import sar, sdm
 def make_data(n: int, t: int, seed: int = 0):
     rng = np.random.default_rng(seed)
     lat, lon = rng.uniform(20, 40, n), rng.uniform(100, 120, n)
-    d = pw.knn(lat, lon, 8, transform=None).to_scipy()
+    import scipy.sparse as sp
+
+    if n <= 10_000:
+        d = pw.knn(lat, lon, 8, transform=None).to_scipy()
+    else:
+        # pw.knn is O(N^2) (exact great-circle distances): at large N the benchmark's W uses a
+        # planar k-d tree on (lon, lat) instead; only the fit is timed.
+        from scipy.spatial import cKDTree
+
+        _, nb = cKDTree(np.c_[lon, lat]).query(np.c_[lon, lat], k=9)
+        d = sp.csr_matrix((np.ones(n * 8), (np.repeat(np.arange(n), 8), nb[:, 1:].ravel())), (n, n))
     sym = ((d + d.T) > 0).astype(float)
     W = pw.from_sparse(sym.tocoo()).row_standardise()
     Ws = W.to_scipy()
-    import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
     A = sp.identity(n, format="csc") - 0.4 * Ws.tocsc()
@@ -61,9 +74,38 @@ def main() -> None:
     fsar = sar("y ~ x1 + x2", df, W, unit="unit", time="time", effects="individual")
     t_sar = time.perf_counter() - t0
     print(f"N={n} T={t}")
-    print(f"pilotdid SDM two-way Lee-Yu + effects (1000 draws): {t_sdm:.2f} s, rho={fit.rho:.4f}")
-    print(f"pilotdid SAR unit FE: {t_sar:.2f} s, rho={fsar.rho:.6f}")
+    print(
+        f"pilotdid SDM two-way Lee-Yu + effects (1000 draws): {t_sdm:.2f} s, "
+        f"rho={fit.rho:.6f}, method={fit.method}"
+    )
+    print(f"pilotdid SAR unit FE: {t_sar:.2f} s, rho={fsar.rho:.6f}, method={fsar.method}")
     print(imp.tidy().select("effect", "term", "estimate", "std_error"))
+    if n <= 8000 and fit.method != "dense":
+        t0 = time.perf_counter()
+        fd = sdm(
+            "y ~ x1 + x2",
+            df,
+            W,
+            unit="unit",
+            time="time",
+            effects="twoways",
+            lee_yu=True,
+            method="dense",
+        )
+        impd = fd.impacts(draws=1000, seed=1)
+        t_dense = time.perf_counter() - t0
+        dc = max(abs(fd.coef()[k] - fit.coef()[k]) for k in fd.coef())
+        ds = max(abs(fd.se()[k] / fit.se()[k] - 1) for k in fd.se())
+        de = float(
+            np.max(np.abs(impd.tidy()["std_error"].to_numpy() - imp.tidy()["std_error"].to_numpy()))
+        )
+        print(
+            f"pilotdid SDM dense path: {t_dense:.2f} s; sparse vs dense: max |coef diff| "
+            f"{dc:.2e}, max SE rel diff {ds:.2e}, max effect delta-SE diff {de:.2e}"
+        )
+    if n > 10_000:
+        print("spreg skipped above 10,000 units")
+        return
     try:
         import libpysal
         import spreg

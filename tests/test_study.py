@@ -395,7 +395,7 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
         W,
         unit="city",
         time="year",
-        effects="individual",
+        effects="twoways",
         lee_yu=True,
     )
     imp = sdm.impacts(draws=1000, seed=20121).tidy()

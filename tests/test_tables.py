@@ -350,7 +350,9 @@ def test_sdm_and_impacts(spatial):
     for eff, vals in [("Direct", imp.direct), ("Indirect", imp.indirect), ("Total", imp.total)]:
         for term, v in vals.items():
             assert number(row_of(rows, f"{eff}: {term}")[0][1]) == round(v, 3)
-    assert row_of(rows, "unit FE")[0] == ["Yes", "No"]
+    # the FE rows are named by the panel's columns (unit="city_id"): SDM unit FE only
+    assert row_of(rows, "city_id FE")[0] == ["Yes", "No"]
+    assert not any(r[0] == "year FE" for r in rows)  # no model has time effects
     assert row_of(rows, "Observations")[0][0] == str(fit.nobs)
 
 

@@ -311,6 +311,7 @@ def sp_fit(
     durbin: list[int] | None = ...,
     fixed_rho: float | None = ...,
     grid_incr: float | None = ...,
+    method: str = ...,
 ) -> SpatialCore: ...
 def sp_lm_tests(
     y: Arr,
@@ -361,3 +362,6 @@ def linear_combinations(beta: Arr, vcov: Arr, l: Arr, df: int, level: float) -> 
 def restriction_wald(
     beta: Arr, vcov: Arr, r: Arr, df2: int
 ) -> tuple[float, float, float, int, int, float]: ...
+def sp_contiguity(
+    x: Arr, y: Arr, ring_ptr: Idx, unit_ptr: Idx, kind: str, tolerance: float = ...
+) -> Csr: ...

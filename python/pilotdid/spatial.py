@@ -1,4 +1,5 @@
-"""Spatial econometrics: Moran's I, SAR / SDM panels with fixed effects, spatial DID.
+"""Spatial econometrics: Moran's I, SAR / SDM / SEM / SDEM / SAC panels with fixed effects,
+spatial DID.
 
 Every number comes from the Rust core (``pilotdid._core.sp_*``); this module matches the
 panel's units to the ids of the weights matrix, builds the design and wraps results.
@@ -21,6 +22,7 @@ __all__ = [
     "lm_tests",
     "moran",
     "moran_local",
+    "sac",
     "sar",
     "sdem",
     "sdm",
@@ -30,6 +32,7 @@ __all__ = [
 ]
 
 _EFFECTS = ("individual", "time", "twoways", "none")
+_METHODS = ("auto", "dense", "sparse")
 
 
 def _as_weights(W: Any, ids: np.ndarray | None = None) -> Weights:
@@ -184,7 +187,10 @@ def _fit(
     durbin: list[str] | None,
     fixed_rho: float | None,
     rho_search: str = "exact",
+    method: str = "auto",
 ) -> SpatialResult:
+    if method not in _METHODS:
+        raise PilotdidError(f"option 'method': {method!r} (use one of {_METHODS})")
     if rho_search not in ("exact", "sdpdmod"):
         raise PilotdidError(f"option 'rho_search': {rho_search!r} (use 'exact' or 'sdpdmod')")
     if effects not in _EFFECTS:
@@ -209,6 +215,7 @@ def _fit(
         dur_idx,
         fixed_rho,
         0.001 if rho_search == "sdpdmod" else None,
+        method,
     )
     return SpatialResult(
         core,
@@ -218,6 +225,8 @@ def _fit(
         lee_yu=lee_yu,
         unit_ids=w.ids,
         periods=periods,
+        unit=unit,
+        time=time,
     )
 
 
@@ -232,14 +241,28 @@ def sar(
     lee_yu: bool = False,
     fixed_rho: float | None = None,
     rho_search: str = "exact",
+    method: str = "auto",
 ) -> SpatialResult:
     """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
 
     ``effects``: "individual", "time", "twoways" or "none". ``lee_yu=True`` uses the Lee-Yu
     (2010) transformation: sigma2 divides by N(T-1) / (N-1)T / (N-1)(T-1) and, with time
     effects, the likelihood drops the common-shock direction (needs row-standardised W).
+
+    ``method``: "dense" (W's eigenvalues and dense (I - rho W)^-1, exact, N <= 8,000),
+    "sparse" (exact log-determinant per rho from a sparse Cholesky factor when W is similar
+    to a symmetric matrix, e.g. a row-standardised symmetric W, else a sparse LU; the
+    information-matrix and effects traces by finite differences of the exact
+    log-determinant plus seeded Hutchinson estimation, ``result.trace_se``; with the LU the
+    rho interval is (-1, 1) for row-standardised W) or "auto" (dense up to 1,500 units,
+    sparse beyond). The path used is ``result.method``; per-unit effects are refused above
+    8,000 units.
+
+    There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
-    return _fit("sar", formula, data, W, unit, time, effects, lee_yu, None, fixed_rho, rho_search)
+    return _fit(
+        "sar", formula, data, W, unit, time, effects, lee_yu, None, fixed_rho, rho_search, method
+    )
 
 
 def sdm(
@@ -254,12 +277,17 @@ def sdm(
     durbin: list[str] | None = None,
     fixed_rho: float | None = None,
     rho_search: str = "exact",
+    method: str = "auto",
 ) -> SpatialResult:
     """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
 
-    ``durbin`` lists the regressors that get a spatial lag (default: all). See :func:`sar`.
+    ``durbin`` lists the regressors that get a spatial lag (default: all). See :func:`sar`
+    for ``effects``, ``lee_yu`` and ``method``. There is no random-effects spatial model and
+    hence no Hausman test (fixed effects only).
     """
-    return _fit("sdm", formula, data, W, unit, time, effects, lee_yu, durbin, fixed_rho, rho_search)
+    return _fit(
+        "sdm", formula, data, W, unit, time, effects, lee_yu, durbin, fixed_rho, rho_search, method
+    )
 
 
 def sem(
@@ -272,11 +300,14 @@ def sem(
     effects: str = "individual",
     lee_yu: bool = False,
     fixed_lambda: float | None = None,
+    method: str = "auto",
 ) -> SpatialResult:
     """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
     likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
     ``lee_yu``. The spatial parameter is reported as ``lambda``."""
-    return _fit("sem", formula, data, W, unit, time, effects, lee_yu, None, fixed_lambda)
+    return _fit(
+        "sem", formula, data, W, unit, time, effects, lee_yu, None, fixed_lambda, "exact", method
+    )
 
 
 def sdem(
@@ -290,9 +321,34 @@ def sdem(
     lee_yu: bool = False,
     durbin: list[str] | None = None,
     fixed_lambda: float | None = None,
+    method: str = "auto",
 ) -> SpatialResult:
     """Spatial Durbin error panel y = X beta + W X theta + FE + u, u = lambda W u + e."""
-    return _fit("sdem", formula, data, W, unit, time, effects, lee_yu, durbin, fixed_lambda)
+    return _fit(
+        "sdem", formula, data, W, unit, time, effects, lee_yu, durbin, fixed_lambda, "exact", method
+    )
+
+
+def sac(
+    formula: str,
+    data: Any,
+    W: Any,
+    *,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    method: str = "auto",
+) -> SpatialResult:
+    """SAC / SARAR panel y = rho W y + X beta + FE + u, u = lambda W u + e, by ML
+    (Elhorst 2014; Stata xsmle ``model(sac)``): beta and sigma2 concentrated out, (rho,
+    lambda) by nested Brent searches, SEs from the analytic information matrix. Effects
+    (``impacts()``) are those of the lag part, (I - rho W)^-1 beta_k. See :func:`sar` for
+    ``effects``, ``lee_yu`` and ``method`` (the sparse path estimates tr(H'G~), tr(G~'G~),
+    tr(H'H) with control-variate Hutchinson probes, H = W(I - lambda W)^-1). There is no
+    random-effects spatial model and hence no Hausman test (fixed effects only).
+    """
+    return _fit("sac", formula, data, W, unit, time, effects, lee_yu, None, None, "exact", method)
 
 
 def spatial_did(
@@ -308,16 +364,18 @@ def spatial_did(
     lee_yu: bool = True,
     draws: int = 1000,
     seed: int = 0,
+    method: str = "auto",
 ) -> tuple[SpatialResult, pl.DataFrame]:
     """Spatial DID: an SDM with the treatment D and W*D (and the covariates and their lags),
     two-way fixed effects, staggered adoption allowed (D switches on at each unit's date).
 
     Returns the fitted model and a table of the treatment's direct (own-unit), indirect
     (spillover) and total LeSage-Pace effects with simulation and delta-method inference.
+    ``method``: see :func:`sar`.
     """
     covs = list(covariates or [])
     fml = f"{y} ~ " + " + ".join([treatment, *covs])
-    fit = sdm(fml, data, W, unit=unit, time=time, effects=effects, lee_yu=lee_yu)
+    fit = sdm(fml, data, W, unit=unit, time=time, effects=effects, lee_yu=lee_yu, method=method)
     imp = fit.impacts(draws=draws, seed=seed).tidy()
     return fit, imp.filter(pl.col("term") == treatment)
 
@@ -340,6 +398,7 @@ def spatial_event_study(
     lee_yu: bool = True,
     draws: int = 1000,
     seed: int = 0,
+    method: str = "auto",
 ) -> tuple[SpatialResult, pl.DataFrame]:
     """Spatial event study: an SDM with event-time dummies (leads and lags of each unit's
     first treated period, reference period -1, endpoints binned) and their spatial lags.
@@ -379,7 +438,7 @@ def spatial_event_study(
         cols[name] = np.where(np.isnan(ev), 0.0, m.astype(float))
     df = df.with_columns(**{k: pl.Series(k, v) for k, v in cols.items()})
     fml = f"{y} ~ " + " + ".join([*names, *covs])
-    fit = sdm(fml, df, W, unit=unit, time=time, effects=effects, lee_yu=lee_yu)
+    fit = sdm(fml, df, W, unit=unit, time=time, effects=effects, lee_yu=lee_yu, method=method)
     tab = fit.impacts(draws=draws, seed=seed).tidy().filter(pl.col("term").is_in(names))
     evmap = {_ev_name(e): e for e in range(lo, hi + 1)}
     tab = tab.with_columns(

@@ -23,6 +23,7 @@ from pilotdid._core import PilotdidError
 
 __all__ = [
     "Weights",
+    "contiguity",
     "distance_band",
     "economic",
     "from_adjacency",
@@ -339,3 +340,112 @@ def nested(geo: Weights, z: Any, *, transform: str | None = "row") -> Weights:
     zz = np.ascontiguousarray(np.asarray(z, dtype=np.float64))
     csr = _core.sp_nested(*geo._csr(), zz)
     return _make(geo.ids, csr, "nested", transform)
+
+
+def _load_geojson(geojson: Any) -> dict[str, Any]:
+    import json
+    import os
+
+    if isinstance(geojson, dict):
+        return geojson
+    if isinstance(geojson, os.PathLike) or (
+        isinstance(geojson, str) and not geojson.lstrip().startswith(("{", "["))
+    ):
+        try:
+            with open(os.fspath(geojson), encoding="utf-8") as fh:
+                return json.load(fh)
+        except OSError as e:
+            raise PilotdidError(f"GeoJSON file {os.fspath(geojson)!r} cannot be read: {e}") from e
+        except json.JSONDecodeError as e:
+            raise PilotdidError(
+                f"GeoJSON file {os.fspath(geojson)!r} is not valid JSON: {e}"
+            ) from e
+    if isinstance(geojson, str):
+        try:
+            return json.loads(geojson)
+        except json.JSONDecodeError as e:
+            raise PilotdidError(f"GeoJSON string is not valid JSON: {e}") from e
+    raise PilotdidError(
+        f"geojson must be a path, a JSON string or a dict, got {type(geojson).__name__}"
+    )
+
+
+def contiguity(
+    geojson: Any,
+    id_field: str,
+    kind: str = "queen",
+    *,
+    tolerance: float = 0.0,
+    transform: str | None = None,
+) -> Weights:
+    """Queen or rook contiguity from a GeoJSON FeatureCollection of Polygon / MultiPolygon
+    features (a path, a JSON string or an already-parsed dict).
+
+    Queen neighbours share at least one vertex, rook neighbours at least one edge (the
+    vertex-set method of GeoDa / libpysal). ``tolerance`` (in coordinate units) merges
+    vertices closer than it before matching. ``id_field`` names the feature property that
+    identifies units (ids in feature order). Binary weights unless ``transform="row"``.
+    Features without neighbours are islands (``Weights.islands``).
+    """
+    if kind not in ("queen", "rook"):
+        raise PilotdidError(f"option 'kind': {kind!r} (use 'queen' or 'rook')")
+    gj = _load_geojson(geojson)
+    if not isinstance(gj, dict) or gj.get("type") != "FeatureCollection":
+        raise PilotdidError("geojson must be a FeatureCollection")
+    feats = gj.get("features")
+    if not isinstance(feats, list) or not feats:
+        raise PilotdidError("geojson FeatureCollection has no features")
+    ids: list[Any] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    ring_ptr = [0]
+    unit_ptr = [0]
+    for i, f in enumerate(feats):
+        props = (f or {}).get("properties") or {}
+        if id_field not in props:
+            raise PilotdidError(f"feature {i} has no property {id_field!r} (id_field)")
+        ids.append(props[id_field])
+        geom = (f or {}).get("geometry") or {}
+        gtype = geom.get("type")
+        if gtype == "Polygon":
+            polys = [geom.get("coordinates") or []]
+        elif gtype == "MultiPolygon":
+            polys = geom.get("coordinates") or []
+        else:
+            raise PilotdidError(
+                f"feature {i} ({id_field} = {props[id_field]!r}) has geometry {gtype!r}: "
+                "only Polygon and MultiPolygon are supported"
+            )
+        for poly in polys:
+            for ring in poly:
+                try:
+                    arr = np.asarray(ring, dtype=float)
+                except (TypeError, ValueError) as e:
+                    raise PilotdidError(
+                        f"feature {i} ({id_field} = {props[id_field]!r}) has invalid coordinates"
+                    ) from e
+                if arr.ndim != 2 or arr.shape[1] < 2:
+                    raise PilotdidError(
+                        f"feature {i} ({id_field} = {props[id_field]!r}) has invalid coordinates"
+                    )
+                xs.extend(arr[:, 0].tolist())
+                ys.extend(arr[:, 1].tolist())
+                ring_ptr.append(len(xs))
+        unit_ptr.append(len(ring_ptr) - 1)
+    seen: dict[Any, int] = {}
+    for i, v in enumerate(ids):
+        k = _key(v)
+        if k in seen:
+            raise PilotdidError(
+                f"duplicate id {v!r} in property {id_field!r} (features {seen[k]} and {i})"
+            )
+        seen[k] = i
+    csr = _core.sp_contiguity(
+        np.asarray(xs, dtype=np.float64),
+        np.asarray(ys, dtype=np.float64),
+        np.asarray(ring_ptr, dtype=np.int64),
+        np.asarray(unit_ptr, dtype=np.int64),
+        kind,
+        float(tolerance),
+    )
+    return _make(_ids(ids, len(ids)), csr, kind, transform)

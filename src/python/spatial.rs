@@ -13,7 +13,7 @@ use crate::spatial::logdet::{logdet_barry_pace, Spectrum};
 use crate::spatial::moran::{moran_global, moran_local};
 use crate::spatial::weights::{self, Weights};
 use crate::spatial::{
-    spatial_panel, FeKind, RhoSearch, SpatialFit, SpatialInput, SpatialKind, SpatialSpec,
+    spatial_panel, FeKind, Method, RhoSearch, SpatialFit, SpatialInput, SpatialKind, SpatialSpec,
 };
 
 type Csr<'py> = (
@@ -131,6 +131,55 @@ fn sp_from_coords<'py>(
                 name: "kind".into(),
                 reason: format!("unknown weights kind '{other}'"),
             }),
+        })
+    })?;
+    Ok(csr_out(py, w))
+}
+
+/// Queen / rook contiguity from flat polygon arrays (see `crate::spatial::contiguity`).
+#[pyfunction]
+#[pyo3(signature = (x, y, ring_ptr, unit_ptr, kind, tolerance=0.0))]
+fn sp_contiguity<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray1<'py, f64>,
+    y: PyReadonlyArray1<'py, f64>,
+    ring_ptr: PyReadonlyArray1<'py, i64>,
+    unit_ptr: PyReadonlyArray1<'py, i64>,
+    kind: &str,
+    tolerance: f64,
+) -> PyResult<Csr<'py>> {
+    use crate::spatial::contiguity::{contiguity, ContiguityKind, Polygons};
+    let xs = slice(&x, "x")?;
+    let ys = slice(&y, "y")?;
+    let conv = |a: &[i64]| -> PyResult<Vec<usize>> {
+        a.iter()
+            .map(|&v| {
+                usize::try_from(v)
+                    .map_err(|_| super::to_py(Error::Shape(format!("negative polygon offset {v}"))))
+            })
+            .collect()
+    };
+    let rp = conv(slice(&ring_ptr, "ring_ptr")?)?;
+    let up = conv(slice(&unit_ptr, "unit_ptr")?)?;
+    let kind = match kind {
+        "queen" => ContiguityKind::Queen,
+        "rook" => ContiguityKind::Rook,
+        other => {
+            return Err(super::to_py(Error::Option {
+                name: "kind".into(),
+                reason: format!("'{other}' (use 'queen' or 'rook')"),
+            }))
+        }
+    };
+    let w = py.detach(|| {
+        guarded(|| {
+            let p = Polygons {
+                x: xs,
+                y: ys,
+                ring_ptr: &rp,
+                unit_ptr: &up,
+            };
+            contiguity(&p, kind, tolerance)
         })
     })?;
     Ok(csr_out(py, w))
@@ -268,6 +317,8 @@ impl PySpatial {
         d.set_item("rho_bounds", f.rho_bounds)?;
         d.set_item("warnings", f.warnings.clone())?;
         d.set_item("w_row_standardised", f.w_row_standardised)?;
+        d.set_item("method", f.method)?;
+        d.set_item("trace_se", f.trace_se)?;
         Ok(d)
     }
     #[pyo3(signature = (draws=1000, seed=0))]
@@ -289,6 +340,7 @@ impl PySpatial {
         d.set_item("sim_lo", im.sim_lo.to_vec())?;
         d.set_item("sim_hi", im.sim_hi.to_vec())?;
         d.set_item("draws", im.draws)?;
+        d.set_item("rejected", im.rejected)?;
         Ok(d)
     }
     /// Wald test of theta = 0 (SDM against SAR): (statistic, df, p-value).
@@ -311,7 +363,7 @@ impl PySpatial {
 }
 
 #[pyfunction]
-#[pyo3(signature = (y, x, names, unit, time, n, indptr, indices, data, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None))]
+#[pyo3(signature = (y, x, names, unit, time, n, indptr, indices, data, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto"))]
 #[allow(clippy::too_many_arguments)]
 fn sp_fit<'py>(
     py: Python<'py>,
@@ -330,6 +382,7 @@ fn sp_fit<'py>(
     durbin: Option<Vec<usize>>,
     fixed_rho: Option<f64>,
     grid_incr: Option<f64>,
+    method: &str,
 ) -> PyResult<PySpatial> {
     let w = csr_in(n, &indptr, &indices, &data)?;
     let yv = slice(&y, "y")?;
@@ -344,6 +397,7 @@ fn sp_fit<'py>(
         "sdm" => SpatialKind::Sdm,
         "sem" => SpatialKind::Sem,
         "sdem" => SpatialKind::Sdem,
+        "sac" => SpatialKind::Sac,
         other => {
             return Err(super::to_py(Error::Option {
                 name: "model".into(),
@@ -352,10 +406,12 @@ fn sp_fit<'py>(
         }
     };
     let effects = parse_effects(effects)?;
+    let method = parse_method(method)?;
     let spec = SpatialSpec {
         kind,
         effects,
         lee_yu,
+        method,
         search: match grid_incr {
             Some(incr) => RhoSearch::Grid { incr },
             None => RhoSearch::Exact,
@@ -435,6 +491,18 @@ fn sp_moran_local<'py>(
     Ok(d)
 }
 
+fn parse_method(method: &str) -> PyResult<Method> {
+    match method {
+        "auto" => Ok(Method::Auto),
+        "dense" => Ok(Method::Dense),
+        "sparse" => Ok(Method::Sparse),
+        other => Err(super::to_py(Error::Option {
+            name: "method".into(),
+            reason: format!("'{other}' (use 'auto', 'dense' or 'sparse')"),
+        })),
+    }
+}
+
 fn parse_effects(effects: &str) -> PyResult<FeKind> {
     match effects {
         "none" => Ok(FeKind::None),
@@ -491,6 +559,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sp_from_triplets, m)?)?;
     m.add_function(wrap_pyfunction!(sp_from_coords, m)?)?;
     m.add_function(wrap_pyfunction!(sp_economic, m)?)?;
+    m.add_function(wrap_pyfunction!(sp_contiguity, m)?)?;
     m.add_function(wrap_pyfunction!(sp_nested, m)?)?;
     m.add_function(wrap_pyfunction!(sp_transform, m)?)?;
     m.add_function(wrap_pyfunction!(sp_eigenvalues, m)?)?;

@@ -32,6 +32,8 @@ pub struct Impacts {
     pub sim_lo: [Vec<f64>; 3],
     pub sim_hi: [Vec<f64>; 3],
     pub draws: usize,
+    /// Parameter draws rejected (and redrawn) because ρ fell outside its admissible interval.
+    pub rejected: usize,
 }
 
 /// Per-unit effects at the point estimate: rows = units, for each regressor.
@@ -60,9 +62,15 @@ fn layout(fit: &SpatialFit) -> Layout {
             (k, th)
         })
         .collect();
+    // [β; θ; ρ; σ²], or [β; ρ; λ; σ²] for SAC.
+    let back = if fit.kind == super::models::SpatialKind::Sac {
+        3
+    } else {
+        2
+    };
     Layout {
         vars,
-        rho_pos: fit.coef.len() - 2,
+        rho_pos: fit.coef.len() - back,
     }
 }
 
@@ -108,8 +116,8 @@ fn point(fit: &SpatialFit, w: &Weights, lay: &Layout, p: &[f64]) -> Result<Tripl
         0.0
     };
     let n = fit.n_units as f64;
-    let ta = fit.spectrum.trace_a(rho) / n;
-    let tg = fit.spectrum.trace_g(rho) / n;
+    let ta = fit.traces.trace_a(rho) / n;
+    let tg = fit.traces.trace_g(rho) / n;
     let (sa, sg) = total_multipliers(w, fit.w_row_standardised, rho)?;
     let mut d = Vec::new();
     let mut ind = Vec::new();
@@ -180,6 +188,7 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
 
     let empty = || [vec![f64::NAN; kx], vec![f64::NAN; kx], vec![f64::NAN; kx]];
     let (mut sim_mean, mut sim_sd, mut sim_lo, mut sim_hi) = (empty(), empty(), empty(), empty());
+    let mut rejected = 0;
     if draws > 0 {
         let vm = Mat::from_fn(m, m, v);
         let l = match vm.llt(Side::Lower) {
@@ -199,28 +208,45 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
         };
         let (lo_b, hi_b) = fit.rho_bounds;
         let base = ChaCha8Rng::seed_from_u64(seed);
-        let out: Vec<Result<Triple>> = (0..draws)
+        // Draws of ρ outside (lo, hi) make (I − ρW) singular or non-invertible by a
+        // Neumann series, and clamping them to the bound gives effects that explode; as
+        // spdep's impacts(), such draws are rejected: draw b keeps drawing from its own
+        // stream until ρ is admissible (a truncated normal), and the rejections are counted.
+        const MAX_TRIES: usize = 1000;
+        let out: Vec<Result<(Triple, usize)>> = (0..draws)
             .into_par_iter()
             .map(|b| {
                 let mut rng = base.clone();
                 rng.set_stream(b as u64);
-                let zs: Vec<f64> = (0..m)
-                    .map(|_| {
-                        let u1: f64 = 1.0 - rng.random::<f64>();
-                        let u2: f64 = rng.random::<f64>();
-                        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-                    })
-                    .collect();
-                let mut pd = fit.coef.clone();
-                for a in 0..m {
-                    pd[idx[a]] += (0..=a).map(|c| l[(a, c)] * zs[c]).sum::<f64>();
+                for tries in 0..MAX_TRIES {
+                    let zs: Vec<f64> = (0..m)
+                        .map(|_| {
+                            let u1: f64 = 1.0 - rng.random::<f64>();
+                            let u2: f64 = rng.random::<f64>();
+                            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+                        })
+                        .collect();
+                    let mut pd = fit.coef.clone();
+                    for a in 0..m {
+                        pd[idx[a]] += (0..=a).map(|c| l[(a, c)] * zs[c]).sum::<f64>();
+                    }
+                    let r = pd[lay.rho_pos];
+                    if fit.kind.is_lag() && !(r > lo_b && r < hi_b) {
+                        continue;
+                    }
+                    return point(fit, w, &lay, &pd).map(|t| (t, tries));
                 }
-                let r = &mut pd[lay.rho_pos];
-                *r = r.clamp(lo_b + 1e-9, hi_b - 1e-9);
-                point(fit, w, &lay, &pd)
+                Err(Error::Numerical(format!(
+                    "simulated effects: {MAX_TRIES} successive draws of rho fell outside its \
+                     interval ({lo_b:.4}, {hi_b:.4}); rho = {:.4} is too close to the bound for \
+                     simulation (use the delta-method standard errors)",
+                    fit.coef[lay.rho_pos]
+                )))
             })
             .collect();
-        let out: Vec<Triple> = out.into_iter().collect::<Result<_>>()?;
+        let out: Vec<(Triple, usize)> = out.into_iter().collect::<Result<_>>()?;
+        rejected = out.iter().map(|o| o.1).sum();
+        let out: Vec<Triple> = out.into_iter().map(|o| o.0).collect();
         for e in 0..3 {
             for k in 0..kx {
                 let mut vals: Vec<f64> = out
@@ -260,6 +286,7 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
         sim_lo,
         sim_hi,
         draws,
+        rejected,
     })
 }
 
@@ -273,6 +300,16 @@ pub fn unit_impacts(fit: &SpatialFit, w: &Weights) -> Result<UnitImpacts> {
     } else {
         0.0
     };
+    if n > super::models::MAX_DENSE_UNITS {
+        return Err(Error::Option {
+            name: "unit_impacts".into(),
+            reason: format!(
+                "per-unit effects need the dense N x N matrix (I - rho W)^-1: {n} units is more \
+                 than {} (use the average effects, impacts())",
+                super::models::MAX_DENSE_UNITS
+            ),
+        });
+    }
     let g = dense_g(w, rho)?;
     // A = (I − ρW)⁻¹ = I + ρG.
     let gd: Vec<f64> = (0..n).map(|i| g[i * n + i]).collect();

@@ -24,7 +24,14 @@ pub struct Spectrum {
 /// diagonal d (up to scale per connected component) so that D^{1/2} W D^{-1/2} is symmetric.
 pub(crate) fn symmetrising_scale(w: &Weights) -> Option<Vec<f64>> {
     let n = w.n;
-    let dense = w.to_dense();
+    // w_ji by binary search in row j (CSR rows are sorted by column); O(nnz log k), no dense copy.
+    let entry = |j: usize, i: usize| -> f64 {
+        let (a, b) = (w.indptr[j], w.indptr[j + 1]);
+        match w.indices[a..b].binary_search(&i) {
+            Ok(q) => w.data[a + q],
+            Err(_) => 0.0,
+        }
+    };
     let mut d = vec![0.0; n];
     let mut seen = vec![false; n];
     for s in 0..n {
@@ -38,7 +45,7 @@ pub(crate) fn symmetrising_scale(w: &Weights) -> Option<Vec<f64>> {
             for p in w.indptr[i]..w.indptr[i + 1] {
                 let j = w.indices[p];
                 let wij = w.data[p];
-                let wji = dense[j * n + i];
+                let wji = entry(j, i);
                 if wji == 0.0 || (wij > 0.0) != (wji > 0.0) {
                     return None;
                 }

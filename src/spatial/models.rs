@@ -15,6 +15,12 @@
 //!   N−1 effective units and ln|I − ρW| − ln(1 − ρ) per period; the information matrix uses the
 //!   cross-sectionally projected G. Two-way → both, (N−1)(T−1) observations.
 //! - `RhoSearch::Grid` reproduces SDPDmod's published numbers (see its docs).
+//! - `Method::Sparse` (chosen by `Method::Auto` above [`AUTO_DENSE_MAX`] units) replaces the
+//!   spectrum and the dense G by [`super::sparse`]: exact sparse Cholesky / LU
+//!   log-determinants, traces from their derivatives and seeded Hutchinson probes, G·v by
+//!   sparse solves; nothing N×N is formed. The same formulas, so it equals the dense path to
+//!   the documented tolerances (tests/test_spatial_sparse.py).
+//! - No random-effects spatial model, hence no Hausman test.
 
 // Index loops mirror the matrix formulas they implement.
 #![allow(clippy::needless_range_loop)]
@@ -22,6 +28,7 @@
 use faer::Mat;
 
 use super::logdet::Spectrum;
+use super::sparse::{self, SeriesTraces, SparseLogdet};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::linalg::spd_inverse;
@@ -34,12 +41,14 @@ pub enum SpatialKind {
     Sem,
     /// Spatial Durbin error: y = Xβ + WXθ + u, u = λWu + ε.
     Sdem,
+    /// SAC / SARAR: y = ρWy + Xβ + u, u = λWu + ε.
+    Sac,
 }
 
 impl SpatialKind {
     /// Whether the spatial parameter multiplies Wy (lag models) rather than Wu.
     pub fn is_lag(self) -> bool {
-        matches!(self, SpatialKind::Sar | SpatialKind::Sdm)
+        matches!(self, SpatialKind::Sar | SpatialKind::Sdm | SpatialKind::Sac)
     }
 }
 
@@ -66,11 +75,53 @@ pub struct SpatialInput<'a> {
     pub fixed_rho: Option<f64>,
 }
 
+/// How ln|I − ρW| and the traces are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// Dense up to [`AUTO_DENSE_MAX`] units, sparse beyond.
+    Auto,
+    /// W's eigenvalues and dense (I − ρW)⁻¹ (exact; N ≤ [`MAX_DENSE_UNITS`]).
+    Dense,
+    /// Sparse Cholesky log-determinant and trace estimation (see [`super::sparse`]).
+    Sparse,
+}
+
+/// Largest N for which `Method::Auto` picks the dense path.
+pub const AUTO_DENSE_MAX: usize = 1500;
+
+/// Seed of the Hutchinson probes of the sparse path (fixed: results are reproducible).
+pub const SPARSE_SEED: u64 = 20_100_517;
+
+/// The trace functions the effects need, from the dense spectrum or the sparse series.
+#[derive(Debug, Clone)]
+pub enum TraceSource {
+    Dense(Spectrum),
+    Sparse(SeriesTraces),
+}
+
+impl TraceSource {
+    /// tr(W(I−ρW)⁻¹).
+    pub fn trace_g(&self, rho: f64) -> f64 {
+        match self {
+            TraceSource::Dense(s) => s.trace_g(rho),
+            TraceSource::Sparse(s) => s.trace_g(rho),
+        }
+    }
+    /// tr((I−ρW)⁻¹).
+    pub fn trace_a(&self, rho: f64) -> f64 {
+        match self {
+            TraceSource::Dense(s) => s.trace_a(rho),
+            TraceSource::Sparse(s) => s.trace_a(rho),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SpatialSpec {
     pub kind: SpatialKind,
     pub effects: FeKind,
     pub lee_yu: bool,
+    pub method: Method,
     /// How ρ is found: exact log-determinant with a tight Brent search (default), or the
     /// SDPDmod / Elhorst grid emulation (see [`RhoSearch::Grid`]).
     pub search: RhoSearch,
@@ -198,9 +249,14 @@ pub struct SpatialFit {
     pub warnings: Vec<String>,
     /// Residuals in (time, unit) order.
     pub residuals: Vec<f64>,
-    pub spectrum: Spectrum,
+    /// Traces for the effects (dense spectrum or sparse series).
+    pub traces: TraceSource,
     pub w_row_standardised: bool,
     pub kind: SpatialKind,
+    /// "dense" or "sparse": the path actually used.
+    pub method: &'static str,
+    /// Sparse path: Monte Carlo standard error of tr(G'G) in the information matrix.
+    pub trace_se: Option<f64>,
 }
 
 /// Balanced (time-major) layout: index t*N + i.
@@ -363,47 +419,163 @@ pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
 /// Largest N handled (dense eigenvalues and inverse: memory 8·N² bytes per matrix).
 pub const MAX_DENSE_UNITS: usize = 8000;
 
-/// What the concentrated likelihood of every model shares: W's spectrum, the parameter
-/// bounds, and the effective dimensions after the Lee–Yu (2010) transformation (T−1 periods
-/// with unit effects, N−1 units with time effects).
-struct LikelihoodFrame {
-    spectrum: Spectrum,
-    bounds: (f64, f64),
-    ly_n: bool,
-    t_eff: f64,
-    nt_eff: f64,
+/// The log-determinant engine: W's spectrum (dense) or a sparse Cholesky analysis.
+pub(crate) enum Engine {
+    Dense(Spectrum),
+    Sparse(Box<SparseLogdet>),
+}
+
+/// Resolves `Method::Auto` and checks the size limits.
+pub(crate) fn resolve_method(w: &Weights, spec: &SpatialSpec) -> Result<bool> {
+    let n = w.n;
+    let grid = matches!(spec.search, RhoSearch::Grid { .. });
+    let sparse = match spec.method {
+        Method::Dense => false,
+        Method::Sparse => {
+            if grid {
+                return Err(Error::Option {
+                    name: "method".into(),
+                    reason:
+                        "the SDPDmod grid emulation (rho_search='sdpdmod') needs method='dense'"
+                            .into(),
+                });
+            }
+            true
+        }
+        Method::Auto => !grid && n > AUTO_DENSE_MAX,
+    };
+    if !sparse && n > MAX_DENSE_UNITS {
+        return Err(Error::Option {
+            name: "method".into(),
+            reason: format!(
+                "{n} units: the dense method (eigenvalues, (I - rho W)^-1) is limited to \
+                 {MAX_DENSE_UNITS} units; use method='sparse'"
+            ),
+        });
+    }
+    Ok(sparse)
+}
+
+/// G·v, (tr G*, tr G*G*, tr G*'G*), the Monte Carlo s.e. of the last (sparse path), and
+/// the trace source of the effects.
+pub(crate) type GTerms = (Vec<f64>, (f64, f64, f64), Option<f64>, TraceSource);
+
+/// What the concentrated likelihood of every model shares: the log-determinant engine, the
+/// parameter bounds, and the effective dimensions after the Lee–Yu (2010) transformation
+/// (T−1 periods with unit effects, N−1 units with time effects).
+pub(crate) struct LikelihoodFrame {
+    pub(crate) engine: Engine,
+    pub(crate) bounds: (f64, f64),
+    pub(crate) ly_n: bool,
+    pub(crate) t_eff: f64,
+    pub(crate) nt_eff: f64,
 }
 
 impl LikelihoodFrame {
-    fn new(w: &Weights, spec: &SpatialSpec, n: usize, t: usize, unit_max: bool) -> Result<Self> {
-        let spectrum = Spectrum::of(w)?;
-        let mut bounds = spectrum.rho_bounds();
-        if unit_max {
-            // The largest eigenvalue of a row-standardised W without islands is exactly 1 (the
-            // solver returns 1 ± a few ulp, which matters for the SDPDmod grid emulation).
-            bounds.1 = 1.0;
-        }
+    pub(crate) fn new(
+        w: &Weights,
+        spec: &SpatialSpec,
+        n: usize,
+        t: usize,
+        unit_max: bool,
+    ) -> Result<Self> {
+        let (engine, bounds) = if resolve_method(w, spec)? {
+            let ld = SparseLogdet::new(w)?;
+            let b = sparse::sparse_bounds(w, &ld, unit_max)?;
+            (Engine::Sparse(Box::new(ld)), b)
+        } else {
+            let spectrum = Spectrum::of(w)?;
+            let mut bounds = spectrum.rho_bounds();
+            if unit_max {
+                // The largest eigenvalue of a row-standardised W without islands is exactly 1
+                // (the solver returns 1 ± a few ulp, which matters for the SDPDmod grid
+                // emulation).
+                bounds.1 = 1.0;
+            }
+            (Engine::Dense(spectrum), bounds)
+        };
         let ly_t = spec.lee_yu && matches!(spec.effects, FeKind::Individual | FeKind::Twoways);
         let ly_n = spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways);
         let t_eff = if ly_t { t - 1 } else { t } as f64;
         let n_eff = if ly_n { n - 1 } else { n } as f64;
         Ok(Self {
-            spectrum,
+            engine,
             bounds,
             ly_n,
             t_eff,
             nt_eff: n_eff * t_eff,
         })
     }
-}
 
-/// T_eff · log|I − rW|, less the eigenvalue 1 removed by the Lee–Yu time transformation.
-fn frame_logdet(spectrum: &Spectrum, ly_n: bool, t_eff: f64, r: f64) -> f64 {
-    let mut l = spectrum.logdet(r);
-    if ly_n {
-        l -= (1.0 - r).ln();
+    /// T_eff · log|I − rW|, less the eigenvalue 1 removed by the Lee–Yu time transformation
+    /// (−∞ outside the admissible interval on the sparse path).
+    pub(crate) fn logdet(&self, r: f64) -> f64 {
+        let mut l = match &self.engine {
+            Engine::Dense(s) => s.logdet(r),
+            Engine::Sparse(ld) => ld.logdet(r).unwrap_or(f64::NEG_INFINITY),
+        };
+        if self.ly_n {
+            l -= (1.0 - r).ln();
+        }
+        self.t_eff * l
     }
-    t_eff * l
+
+    /// G·v per period (panel, time-major) and tr(G*), tr(G*G*), tr(G*'G*) (projected when
+    /// the Lee–Yu time transformation applies), with the Monte Carlo s.e. of the last on the
+    /// sparse path. `v = None` skips G·v.
+    pub(crate) fn g_terms(&self, w: &Weights, rho: f64, v: Option<&[f64]>) -> Result<GTerms> {
+        let n = w.n;
+        match &self.engine {
+            Engine::Dense(spectrum) => {
+                let g = dense_g(w, rho)?;
+                let gv = match v {
+                    Some(zb) => {
+                        let t = zb.len() / n;
+                        let mut out = vec![0.0; n * t];
+                        for s in 0..t {
+                            for i in 0..n {
+                                out[s * n + i] = (0..n).map(|j| g[i * n + j] * zb[s * n + j]).sum();
+                            }
+                        }
+                        out
+                    }
+                    None => Vec::new(),
+                };
+                Ok((
+                    gv,
+                    traces(&g, n, self.ly_n),
+                    None,
+                    TraceSource::Dense(spectrum.clone()),
+                ))
+            }
+            Engine::Sparse(ld) => {
+                let it = sparse::info_traces(w, ld, rho, self.bounds, self.ly_n, SPARSE_SEED)?;
+                let gv = match v {
+                    Some(zb) => sparse::apply_g_panel(w, ld, rho, zb)?,
+                    None => Vec::new(),
+                };
+                let tw = sparse::power_traces(
+                    w,
+                    sparse::SERIES_ORDER,
+                    sparse::SERIES_PROBES,
+                    SPARSE_SEED,
+                );
+                Ok((
+                    gv,
+                    (it.tr_g, it.tr_gg, it.tr_gtg),
+                    Some(it.tr_gtg_se),
+                    TraceSource::Sparse(SeriesTraces::new(tw, n, rho, it.raw_g, it.raw_gg)),
+                ))
+            }
+        }
+    }
+
+    pub(crate) fn method(&self) -> &'static str {
+        match self.engine {
+            Engine::Dense(_) => "dense",
+            Engine::Sparse(_) => "sparse",
+        }
+    }
 }
 
 /// Fits a SAR or SDM panel.
@@ -442,16 +614,6 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     for (j, c) in inp.x.iter().enumerate() {
         check(c, &name_of(j))?;
     }
-    if n > MAX_DENSE_UNITS {
-        return Err(Error::Option {
-            name: "W".into(),
-            reason: format!(
-                "{n} units: the exact log-determinant and information matrix use dense N x N \
-                 matrices (eigenvalues, (I - rho W)^-1), limited to {MAX_DENSE_UNITS} units; \
-                 sparse approximations for larger N are not implemented yet"
-            ),
-        });
-    }
     let row_std = w.is_row_standardised();
     let mut warnings = Vec::new();
     let isl = w.islands();
@@ -472,7 +634,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     let xs: Vec<Vec<f64>> = inp.x.iter().map(|c| reorder(c)).collect();
     let k = xs.len();
     let durbin: Vec<usize> = match spec.kind {
-        SpatialKind::Sar | SpatialKind::Sem => Vec::new(),
+        SpatialKind::Sar | SpatialKind::Sem | SpatialKind::Sac => Vec::new(),
         SpatialKind::Sdm | SpatialKind::Sdem => match inp.durbin {
             Some(d) => d.to_vec(),
             None => (0..k).collect(),
@@ -498,7 +660,13 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         demean_panel(c, n, t, spec.effects);
     }
     let kz = z.len();
-    if !spec.kind.is_lag() {
+    if !spec.kind.is_lag() || spec.kind == SpatialKind::Sac {
+        if spec.kind == SpatialKind::Sac && inp.fixed_rho.is_some() {
+            return Err(Error::Option {
+                name: "fixed_rho".into(),
+                reason: "not available for the SAC model".into(),
+            });
+        }
         let ctx = ErrorCtx {
             w,
             n,
@@ -512,6 +680,9 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             row_std,
             warnings,
         };
+        if spec.kind == SpatialKind::Sac {
+            return super::sac::sac_model(ctx, spec);
+        }
         return error_model(ctx, inp, spec);
     }
     // Z'Z and its inverse.
@@ -545,14 +716,9 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     }
     let (epeo, eped, epeod) = (dot(&eo, &eo), dot(&ed, &ed), dot(&eo, &ed));
 
-    let LikelihoodFrame {
-        spectrum,
-        bounds,
-        ly_n,
-        t_eff,
-        nt_eff,
-    } = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
-    let logdet = |r: f64| frame_logdet(&spectrum, ly_n, t_eff, r);
+    let frame = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let (bounds, ly_n, t_eff, nt_eff) = (frame.bounds, frame.ly_n, frame.t_eff, frame.nt_eff);
+    let logdet = |r: f64| frame.logdet(r);
     let negll = |r: f64| {
         let ee = epeo - 2.0 * r * epeod + r * r * eped;
         0.5 * nt_eff * ee.ln() - logdet(r)
@@ -573,6 +739,12 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             // R: seq(lo, hi, by = incr) = lo + (0:m) * incr, m = floor((hi - lo)/incr + 1e-10).
             let m = ((hi - lo) / incr + 1e-10).floor() as usize;
             let grid: Vec<f64> = (0..=m).map(|i| lo + i as f64 * incr).collect();
+            let Engine::Dense(spectrum) = &frame.engine else {
+                return Err(Error::Option {
+                    name: "rho_search".into(),
+                    reason: "the SDPDmod grid emulation needs method='dense'".into(),
+                });
+            };
             let ld: Vec<f64> = grid.iter().map(|&r| spectrum.logdet(r)).collect();
             let g = grid[1] - grid[0];
             let lookup = |r: f64| -> f64 {
@@ -611,66 +783,15 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln() + logdet(rho) - 0.5 * rss / sige;
 
     // Information matrix (β, ρ, σ²).
-    let g = dense_g(w, rho)?;
-    let gz: Vec<f64> = {
-        let zb: Vec<f64> = (0..n * t)
-            .map(|r| (0..kz).map(|a| beta[a] * z[a][r]).sum())
-            .collect();
-        let mut out = vec![0.0; n * t];
-        for s in 0..t {
-            for i in 0..n {
-                out[s * n + i] = (0..n).map(|j| g[i * n + j] * zb[s * n + j]).sum();
-            }
-        }
-        // Project on the transformed space when the time effects are Lee-Yu transformed
-        // (cross-sectional demeaning); the individual demeaning commutes with G.
-        if ly_n || matches!(spec.effects, FeKind::Time | FeKind::Twoways) {
-            demean_panel(&mut out, n, t, FeKind::Time);
-        }
-        out
-    };
-    // Traces of G*G* and G*'G* with G* = Q G Q when the cross-section is transformed.
-    let (tr_g, tr_gg, tr_gtg) = if ly_n {
-        let mut gq = g.clone();
-        for i in 0..n {
-            let m: f64 = (0..n).map(|j| g[i * n + j]).sum::<f64>() / n as f64;
-            for j in 0..n {
-                gq[i * n + j] -= m;
-            }
-        }
-        let mut col_means = vec![0.0; n];
-        for i in 0..n {
-            for j in 0..n {
-                col_means[j] += gq[i * n + j] / n as f64;
-            }
-        }
-        for i in 0..n {
-            for j in 0..n {
-                gq[i * n + j] -= col_means[j];
-            }
-        }
-        let tr: f64 = (0..n).map(|i| gq[i * n + i]).sum();
-        let mut tgg = 0.0;
-        let mut tgtg = 0.0;
-        for i in 0..n {
-            for j in 0..n {
-                tgg += gq[i * n + j] * gq[j * n + i];
-                tgtg += gq[i * n + j] * gq[i * n + j];
-            }
-        }
-        (tr, tgg, tgtg)
-    } else {
-        let tr: f64 = (0..n).map(|i| g[i * n + i]).sum();
-        let mut tgg = 0.0;
-        let mut tgtg = 0.0;
-        for i in 0..n {
-            for j in 0..n {
-                tgg += g[i * n + j] * g[j * n + i];
-                tgtg += g[i * n + j] * g[i * n + j];
-            }
-        }
-        (tr, tgg, tgtg)
-    };
+    let zb: Vec<f64> = (0..n * t)
+        .map(|r| (0..kz).map(|a| beta[a] * z[a][r]).sum())
+        .collect();
+    let (mut gz, (tr_g, tr_gg, tr_gtg), trace_se, trace_src) = frame.g_terms(w, rho, Some(&zb))?;
+    // Project on the transformed space when the time effects are Lee-Yu transformed
+    // (cross-sectional demeaning); the individual demeaning commutes with G.
+    if ly_n || matches!(spec.effects, FeKind::Time | FeKind::Twoways) {
+        demean_panel(&mut gz, n, t, FeKind::Time);
+    }
     // SDPDmod's convention for unit effects: the trace terms use T even when σ² is Lee-Yu
     // corrected (σ² = RSS/(N(T−1))); see the module docs.
     let t_info = if spec.lee_yu && spec.effects == FeKind::Individual {
@@ -751,24 +872,26 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         rho_bounds: bounds,
         warnings,
         residuals: resid,
-        spectrum,
+        traces: trace_src,
         w_row_standardised: row_std,
         kind: spec.kind,
+        method: frame.method(),
+        trace_se,
     })
 }
 
-struct ErrorCtx<'a> {
-    w: &'a Weights,
-    n: usize,
-    t: usize,
-    y: &'a [f64],
-    wy: &'a [f64],
-    z: &'a [Vec<f64>],
-    names: Vec<String>,
-    durbin: Vec<usize>,
-    k: usize,
-    row_std: bool,
-    warnings: Vec<String>,
+pub(crate) struct ErrorCtx<'a> {
+    pub(crate) w: &'a Weights,
+    pub(crate) n: usize,
+    pub(crate) t: usize,
+    pub(crate) y: &'a [f64],
+    pub(crate) wy: &'a [f64],
+    pub(crate) z: &'a [Vec<f64>],
+    pub(crate) names: Vec<String>,
+    pub(crate) durbin: Vec<usize>,
+    pub(crate) k: usize,
+    pub(crate) row_std: bool,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// SEM / SDEM: for each λ, β(λ) is OLS of (I − λW)y on (I − λW)Z (all cross products are
@@ -840,14 +963,9 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         Ok((b, ee, m))
     };
     let isl = w.islands();
-    let LikelihoodFrame {
-        spectrum,
-        bounds,
-        ly_n,
-        t_eff,
-        nt_eff,
-    } = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
-    let logdet = |r: f64| frame_logdet(&spectrum, ly_n, t_eff, r);
+    let frame = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let (bounds, t_eff, nt_eff) = (frame.bounds, frame.t_eff, frame.nt_eff);
+    let logdet = |r: f64| frame.logdet(r);
     let negll = |lam: f64| match solve(lam) {
         Ok((_, ee, _)) if ee > 0.0 => 0.5 * nt_eff * ee.ln() - logdet(lam),
         _ => f64::INFINITY,
@@ -871,8 +989,15 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
     let sige = rss / nt_eff;
     let loglik =
         -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln() + logdet(lam) - 0.5 * rss / sige;
-    let g = dense_g(w, lam)?;
-    let (tr_g, tr_gg, tr_gtg) = traces(&g, n, ly_n);
+    let (_, (tr_g, tr_gg, tr_gtg), trace_se, _) = frame.g_terms(w, lam, None)?;
+    // The effects of error models use ρ = 0: tr(W^k) series without an anchor.
+    let trace_src = match &frame.engine {
+        Engine::Dense(spectrum) => TraceSource::Dense(spectrum.clone()),
+        Engine::Sparse(_) => {
+            let tw = sparse::power_traces(w, 2, 0, SPARSE_SEED);
+            TraceSource::Sparse(SeriesTraces::new(tw.clone(), n, 0.0, tw[1], tw[2]))
+        }
+    };
     let p = kz + 2;
     let mut info = ndarray::Array2::<f64>::zeros((p, p));
     for i in 0..kz {
@@ -937,10 +1062,18 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         rho_bounds: bounds,
         warnings,
         residuals: resid,
-        spectrum,
+        traces: trace_src,
         w_row_standardised: row_std,
         kind: spec.kind,
+        method: frame.method(),
+        trace_se,
     })
+}
+
+/// Test access to [`traces`].
+#[cfg(test)]
+pub(crate) fn traces_for_tests(g: &[f64], n: usize, project: bool) -> (f64, f64, f64) {
+    traces(g, n, project)
 }
 
 /// tr(G), tr(GG), tr(G'G), with G projected on the cross-sectionally demeaned space when

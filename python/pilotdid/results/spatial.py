@@ -37,6 +37,8 @@ class SpatialImpacts:
         self._raw = raw
         self.names: list[str] = list(raw["names"])
         self.draws = int(raw["draws"])
+        #: simulation draws rejected and redrawn because rho fell outside its interval
+        self.rejected = int(raw["rejected"])
         self.seed = seed
 
     def _get(self, key: str, e: int) -> np.ndarray:
@@ -115,10 +117,13 @@ class SpatialImpacts:
 
 
 class SpatialResult:
-    """A fitted spatial panel model (SAR or SDM) with fixed effects, by maximum likelihood.
+    """A fitted spatial panel model (SAR, SDM, SEM, SDEM or SAC) with fixed effects, by
+    maximum likelihood.
 
-    Coefficients are ordered regressors, W*regressors (SDM), ``rho``, ``sigma2``; SEs come
-    from the inverse of the analytic information matrix.
+    Coefficients are ordered regressors, W*regressors (SDM / SDEM), ``rho`` (lag models) and
+    / or ``lambda`` (error models; SAC has both, rho first), ``sigma2``; SEs come from the
+    inverse of the analytic information matrix. ``method`` is the log-determinant path used
+    ("dense" or "sparse").
     """
 
     def __init__(
@@ -131,8 +136,12 @@ class SpatialResult:
         lee_yu: bool,
         unit_ids: np.ndarray,
         periods: np.ndarray,
+        unit: str | None = None,
+        time: str | None = None,
     ) -> None:
         self._core = core
+        #: the panel's unit and period column names (tables name the fixed effects by them)
+        self.unit, self.time = unit, time
         self._info = dict(core.info())
         self.model = model
         self.formula = formula
@@ -157,7 +166,17 @@ class SpatialResult:
 
     @property
     def rho(self) -> float:
+        """The spatial parameter: rho (lag models, SAC) or lambda (SEM / SDEM)."""
+        if self.model == "sac":
+            return float(self._coef[-3])
         return float(self._coef[-2])
+
+    @property
+    def lambda_(self) -> float | None:
+        """The spatial error parameter (SEM, SDEM, SAC); None for SAR / SDM."""
+        if "lambda" in self.coefnames:
+            return float(self._coef[self.coefnames.index("lambda")])
+        return None
 
     @property
     def sigma2(self) -> float:
@@ -178,6 +197,17 @@ class SpatialResult:
     @property
     def rho_bounds(self) -> tuple[float, float]:
         return tuple(self._info["rho_bounds"])
+
+    @property
+    def method(self) -> str:
+        """Log-determinant / trace path used: "dense" or "sparse"."""
+        return str(self._info.get("method", "dense"))
+
+    @property
+    def trace_se(self) -> float | None:
+        """Sparse path: Monte Carlo standard error of tr(G'G) in the information matrix."""
+        v = self._info.get("trace_se")
+        return None if v is None else float(v)
 
     def tidy(self, level: float = 0.95) -> pl.DataFrame:
         tab = _normal_table(self._coef, self._se, level)

@@ -1,0 +1,362 @@
+//! SAC / SARAR panel (Elhorst 2014 §3.4; xsmle `model(sac)`): y = ρWy + Xβ + FE + u,
+//! u = λWu + ε, by maximum likelihood with unit / time / two-way fixed effects and the
+//! Lee–Yu transformation, on the same fixed-effects conventions as SAR / SEM.
+//!
+//! Likelihood. With A = I − ρW and B = I − λW (per period), ε = B(Ay − Xβ) and
+//! ℓ = −(NT/2) ln(2πσ²) + T ln|A| + T ln|B| − ε'ε/(2σ²). β and σ² are concentrated out:
+//! for given (ρ, λ), y* = y − (ρ+λ)Wy + ρλW²y and X* = X − λWX, β = OLS(y*, X*); all cross
+//! products come from the Gram matrix of [y, Wy, W²y, X, WX], so one likelihood evaluation
+//! costs two log-determinants and a k×k solve. (ρ, λ) maximise the concentrated likelihood
+//! by nested Brent searches (outer ρ, inner λ, both to 1e-10) over the admissible interval.
+//!
+//! Information matrix (expected; Anselin 1988 for the cross-section, T replications), with
+//! G = WA⁻¹, H = WB⁻¹ and G̃ = BGB⁻¹:
+//! I_ββ = X*'X*/σ², I_βρ = X*'(BGXβ)/σ², I_βλ = 0,
+//! I_ρρ = ‖BGXβ‖²/σ² + T[tr(G̃'G̃) + tr(GG)], I_ρλ = T[tr(H'G̃) + tr(HG)],
+//! I_λλ = T[tr(H'H) + tr(HH)], I_ρσ² = T tr(G)/σ², I_λσ² = T tr(H)/σ², I_σ²σ² = NT/(2σ⁴).
+//! With the Lee–Yu time transformation G, H and G̃ are projected (QMQ, Q = I − ιι'/N) as for
+//! SAR. Dense path: the matrices themselves; sparse path: the traces of
+//! [`super::sparse::sac_traces`] (exact log-determinant derivatives, partial fractions and
+//! control-variate Hutchinson estimates of the antisymmetric parts).
+//!
+//! Effects are those of the SAR part, S_k = A⁻¹β_k (the error process does not move them).
+
+// Index loops mirror the matrix formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use faer::Mat;
+
+use super::models::{
+    demean_panel, dense_g, r_brent_fmin, spatial_lag_panel, Engine, ErrorCtx, FeKind,
+    LikelihoodFrame, SpatialFit, SpatialSpec, TraceSource, SPARSE_SEED,
+};
+use super::sparse::{self, SeriesTraces};
+use super::weights::Weights;
+use crate::error::{Error, Result};
+use crate::linalg::spd_inverse;
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// QMQ (row then column demeaning) of a dense row-major n×n matrix.
+fn project(m: &[f64], n: usize) -> Vec<f64> {
+    let mut q = m.to_vec();
+    for i in 0..n {
+        let mean: f64 = q[i * n..(i + 1) * n].iter().sum::<f64>() / n as f64;
+        q[i * n..(i + 1) * n].iter_mut().for_each(|v| *v -= mean);
+    }
+    let mut col = vec![0.0; n];
+    for i in 0..n {
+        for j in 0..n {
+            col[j] += q[i * n + j] / n as f64;
+        }
+    }
+    for i in 0..n {
+        for j in 0..n {
+            q[i * n + j] -= col[j];
+        }
+    }
+    q
+}
+
+fn to_mat(m: &[f64], n: usize) -> Mat<f64> {
+    Mat::from_fn(n, n, |i, j| m[i * n + j])
+}
+
+/// Fits the SAC panel (called from [`super::models::spatial_panel`] after demeaning).
+pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit> {
+    let ErrorCtx {
+        w,
+        n,
+        t,
+        y,
+        wy: _,
+        z,
+        mut names,
+        durbin,
+        k,
+        row_std,
+        mut warnings,
+    } = ctx;
+    let kz = z.len();
+    if kz == 0 {
+        return Err(Error::Option {
+            name: "formula".into(),
+            reason: "the SAC model needs at least one regressor".into(),
+        });
+    }
+    // W applied within each period, re-demeaned so the transformed series stay in the
+    // fixed-effects space (as for SEM).
+    let lag = |v: &[f64]| {
+        let mut o = spatial_lag_panel(w, v, n, t);
+        demean_panel(&mut o, n, t, spec.effects);
+        o
+    };
+    let wy = lag(y);
+    let wwy = lag(&wy);
+    let wz: Vec<Vec<f64>> = z.iter().map(|c| lag(c)).collect();
+    // Basis [y, Wy, W²y, z_1..z_k, Wz_1..Wz_k] and its Gram matrix.
+    let mut basis: Vec<&[f64]> = vec![y, &wy, &wwy];
+    basis.extend(z.iter().map(|c| c.as_slice()));
+    basis.extend(wz.iter().map(|c| c.as_slice()));
+    let m = basis.len();
+    let mut gram = vec![0.0; m * m];
+    for a in 0..m {
+        for b in 0..=a {
+            let v = dot(basis[a], basis[b]);
+            gram[a * m + b] = v;
+            gram[b * m + a] = v;
+        }
+    }
+    let quad = |u: &[f64], v: &[f64]| -> f64 {
+        let mut s = 0.0;
+        for a in 0..m {
+            if u[a] == 0.0 {
+                continue;
+            }
+            for b in 0..m {
+                s += u[a] * gram[a * m + b] * v[b];
+            }
+        }
+        s
+    };
+    let coefs = |rho: f64, lam: f64| -> (Vec<f64>, Vec<Vec<f64>>) {
+        let mut cy = vec![0.0; m];
+        cy[0] = 1.0;
+        cy[1] = -(rho + lam);
+        cy[2] = rho * lam;
+        let cx: Vec<Vec<f64>> = (0..kz)
+            .map(|j| {
+                let mut c = vec![0.0; m];
+                c[3 + j] = 1.0;
+                c[3 + kz + j] = -lam;
+                c
+            })
+            .collect();
+        (cy, cx)
+    };
+    // β(ρ, λ), e'e and X*'X*.
+    let solve = |rho: f64, lam: f64| -> Result<(Vec<f64>, f64, ndarray::Array2<f64>)> {
+        let (cy, cx) = coefs(rho, lam);
+        let xx = ndarray::Array2::from_shape_fn((kz, kz), |(a, b)| quad(&cx[a], &cx[b]));
+        let xy: Vec<f64> = cx.iter().map(|c| quad(c, &cy)).collect();
+        let inv = spd_inverse(xx.view()).map_err(|_| Error::Column {
+            name: names[..kz].join(", "),
+            reason: "regressors are collinear after removing the fixed effects".into(),
+        })?;
+        let b: Vec<f64> = (0..kz)
+            .map(|i| (0..kz).map(|j| inv[[i, j]] * xy[j]).sum())
+            .collect();
+        let ee = quad(&cy, &cy) - b.iter().zip(&xy).map(|(x, v)| x * v).sum::<f64>();
+        Ok((b, ee, xx))
+    };
+    let isl = w.islands();
+    let frame = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let (bounds, ly_n, t_eff, nt_eff) = (frame.bounds, frame.ly_n, frame.t_eff, frame.nt_eff);
+    let negll = |rho: f64, lam: f64| -> f64 {
+        match solve(rho, lam) {
+            Ok((_, ee, _)) if ee > 0.0 => {
+                0.5 * nt_eff * ee.ln() - frame.logdet(rho) - frame.logdet(lam)
+            }
+            _ => f64::INFINITY,
+        }
+    };
+    let span = bounds.1 - bounds.0;
+    let eps = 1e-9 * span;
+    let (lo, hi) = (bounds.0 + eps, bounds.1 - eps);
+    let best_lam = |rho: f64| r_brent_fmin(lo, hi, |l| negll(rho, l), 1e-10);
+    let rho = r_brent_fmin(lo, hi, |r| negll(r, best_lam(r)), 1e-10);
+    let lam = best_lam(rho);
+    for (name, v) in [("rho", rho), ("lambda", lam)] {
+        if (v - bounds.0) < 1e-6 * span || (bounds.1 - v) < 1e-6 * span {
+            warnings.push(format!(
+                "{name} = {v:.6} is at the bound of its admissible interval ({:.4}, {:.4})",
+                bounds.0, bounds.1
+            ));
+        }
+    }
+    let (beta, rss, xtx) = solve(rho, lam)?;
+    let sige = rss / nt_eff;
+    let loglik = -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln()
+        + frame.logdet(rho)
+        + frame.logdet(lam)
+        - 0.5 * rss / sige;
+
+    // Residuals ε = y* − X*β and the mean-part vector BGXβ (per period).
+    let (cy, cx) = coefs(rho, lam);
+    let comb = |c: &[f64]| -> Vec<f64> {
+        let mut out = vec![0.0; n * t];
+        for a in 0..m {
+            if c[a] != 0.0 {
+                for r in 0..n * t {
+                    out[r] += c[a] * basis[a][r];
+                }
+            }
+        }
+        out
+    };
+    let mut resid = comb(&cy);
+    let xstar: Vec<Vec<f64>> = cx.iter().map(|c| comb(c)).collect();
+    for (a, xs) in xstar.iter().enumerate() {
+        for r in 0..n * t {
+            resid[r] -= beta[a] * xs[r];
+        }
+    }
+    let xb: Vec<f64> = (0..n * t)
+        .map(|r| (0..kz).map(|a| beta[a] * z[a][r]).sum())
+        .collect();
+    let (mut bgxb, trs, trace_se, traces) = match &frame.engine {
+        Engine::Dense(spectrum) => {
+            let (bgxb, trs) = dense_terms(w, n, t, rho, lam, &xb, ly_n)?;
+            (bgxb, trs, None, TraceSource::Dense(spectrum.clone()))
+        }
+        Engine::Sparse(ld) => {
+            let gv = sparse::apply_g_panel(w, ld, rho, &xb)?;
+            let mut bgxb = Vec::with_capacity(n * t);
+            for s in 0..t {
+                let blk = &gv[s * n..(s + 1) * n];
+                let wv = w.matvec(blk);
+                bgxb.extend(blk.iter().zip(&wv).map(|(a, b)| a - lam * b));
+            }
+            let st = sparse::sac_traces(w, ld, rho, lam, bounds, ly_n, SPARSE_SEED)?;
+            let tw =
+                sparse::power_traces(w, sparse::SERIES_ORDER, sparse::SERIES_PROBES, SPARSE_SEED);
+            let src = TraceSource::Sparse(SeriesTraces::new(tw, n, rho, st.raw_g, st.raw_gg));
+            (bgxb, st.tr, Some(st.se), src)
+        }
+    };
+    if ly_n || matches!(spec.effects, FeKind::Time | FeKind::Twoways) {
+        demean_panel(&mut bgxb, n, t, FeKind::Time);
+    }
+    let [tr_g, tr_gg, tr_gtgt, tr_h, tr_hh, tr_hth, tr_hg, tr_htgt] = trs;
+    let t_info = if spec.lee_yu && spec.effects == FeKind::Individual {
+        t as f64
+    } else {
+        t_eff
+    };
+    let nt_info = if spec.lee_yu && spec.effects == FeKind::Individual {
+        (n * t) as f64
+    } else {
+        nt_eff
+    };
+    let p = kz + 3;
+    let (ir, il, is) = (kz, kz + 1, kz + 2);
+    let mut info = ndarray::Array2::<f64>::zeros((p, p));
+    for a in 0..kz {
+        for b in 0..kz {
+            info[[a, b]] = xtx[[a, b]] / sige;
+        }
+        let v = dot(&xstar[a], &bgxb) / sige;
+        info[[a, ir]] = v;
+        info[[ir, a]] = v;
+    }
+    info[[ir, ir]] = dot(&bgxb, &bgxb) / sige + t_info * (tr_gtgt + tr_gg);
+    info[[ir, il]] = t_info * (tr_htgt + tr_hg);
+    info[[il, ir]] = info[[ir, il]];
+    info[[il, il]] = t_info * (tr_hth + tr_hh);
+    info[[ir, is]] = t_info * tr_g / sige;
+    info[[is, ir]] = info[[ir, is]];
+    info[[il, is]] = t_info * tr_h / sige;
+    info[[is, il]] = info[[il, is]];
+    info[[is, is]] = nt_info / (2.0 * sige * sige);
+    let vc = spd_inverse(info.view())
+        .map_err(|_| Error::Numerical("the information matrix is not positive definite".into()))?;
+    let vcov: Vec<f64> = vc.iter().copied().collect();
+    let mut coef = beta;
+    coef.push(rho);
+    coef.push(lam);
+    coef.push(sige);
+    names.push("rho".into());
+    names.push("lambda".into());
+    names.push("sigma2".into());
+    let se: Vec<f64> = (0..p).map(|a| vcov[a * p + a].max(0.0).sqrt()).collect();
+    Ok(SpatialFit {
+        names,
+        coef,
+        vcov,
+        se,
+        loglik,
+        n_units: n,
+        n_periods: t,
+        k_x: k,
+        durbin,
+        rho_bounds: bounds,
+        warnings,
+        residuals: resid,
+        traces,
+        w_row_standardised: row_std,
+        kind: spec.kind,
+        method: frame.method(),
+        trace_se,
+    })
+}
+
+/// Dense path: BGXβ per period and [tr G, tr GG, tr G̃'G̃, tr H, tr HH, tr H'H, tr HG,
+/// tr H'G̃] (projected when `ly_n`).
+fn dense_terms(
+    w: &Weights,
+    n: usize,
+    t: usize,
+    rho: f64,
+    lam: f64,
+    xb: &[f64],
+    ly_n: bool,
+) -> Result<(Vec<f64>, [f64; 8])> {
+    let g = dense_g(w, rho)?;
+    let h = dense_g(w, lam)?;
+    // BGXβ per period: G then (I − λW).
+    let mut bgxb = vec![0.0; n * t];
+    for s in 0..t {
+        let blk = &xb[s * n..(s + 1) * n];
+        let gv: Vec<f64> = (0..n)
+            .map(|i| (0..n).map(|j| g[i * n + j] * blk[j]).sum())
+            .collect();
+        let wgv = w.matvec(&gv);
+        for i in 0..n {
+            bgxb[s * n + i] = gv[i] - lam * wgv[i];
+        }
+    }
+    // G̃ = B G B⁻¹, B⁻¹ = I + λH.
+    let gm = to_mat(&g, n);
+    let hm = to_mat(&h, n);
+    let wd = to_mat(&w.to_dense(), n);
+    let bg = &gm - lam * (&wd * &gm);
+    let gt_m = &bg + lam * (&bg * &hm);
+    let mut gt = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            gt[i * n + j] = gt_m[(i, j)];
+        }
+    }
+    let (gq, hq, gtq) = if ly_n {
+        (project(&g, n), project(&h, n), project(&gt, n))
+    } else {
+        (g, h, gt)
+    };
+    let tr = |a: &[f64]| (0..n).map(|i| a[i * n + i]).sum::<f64>();
+    // tr(AB) = Σ a_ij b_ji; tr(A'B) = Σ a_ij b_ij.
+    let tr_ab = |a: &[f64], b: &[f64]| {
+        let mut s = 0.0;
+        for i in 0..n {
+            for j in 0..n {
+                s += a[i * n + j] * b[j * n + i];
+            }
+        }
+        s
+    };
+    let tr_atb = |a: &[f64], b: &[f64]| dot(a, b);
+    Ok((
+        bgxb,
+        [
+            tr(&gq),
+            tr_ab(&gq, &gq),
+            tr_atb(&gtq, &gtq),
+            tr(&hq),
+            tr_ab(&hq, &hq),
+            tr_atb(&hq, &hq),
+            tr_ab(&hq, &gq),
+            tr_atb(&hq, &gtq),
+        ],
+    ))
+}
