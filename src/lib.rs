@@ -14,6 +14,7 @@
 pub mod did;
 pub mod error;
 pub mod fe;
+pub mod green;
 pub mod inference;
 pub mod linalg;
 pub mod linear;

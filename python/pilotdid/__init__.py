@@ -4,7 +4,7 @@ A Rust core computes every estimate; this package hands it data frames and retur
 with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 """
 
-from pilotdid import figures, study, weights
+from pilotdid import figures, green, study, weights
 from pilotdid._core import PilotdidError
 from pilotdid.bacon import bacon
 from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
@@ -98,6 +98,7 @@ __all__ = [
     "exclude_units",
     "feols",
     "figures",
+    "green",
     "heterogeneity",
     "imputation",
     "lm_tests",

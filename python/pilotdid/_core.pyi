@@ -365,3 +365,52 @@ def restriction_wald(
 def sp_contiguity(
     x: Arr, y: Arr, ring_ptr: Idx, unit_ptr: Idx, kind: str, tolerance: float = ...
 ) -> Csr: ...
+
+# green-economy family (src/green/, src/python/green.rs)
+Cols = list[tuple[str, Arr]]
+
+def green_sbm(
+    inputs: Cols,
+    good: Cols,
+    bad: Cols,
+    row_labels: list[str],
+    period: npt.NDArray[np.int64],
+    rts: str,
+    frontier: str,
+    super_efficiency: bool,
+) -> dict:
+    """SBM scores: score, model, status, slacks (n x k), n_infeasible, iterations, n_bland."""
+
+def green_malmquist(
+    inputs: Cols,
+    good: Cols,
+    bad: Cols,
+    row_labels: list[str],
+    unit: npt.NDArray[np.uint32],
+    time: npt.NDArray[np.int64],
+    kind: str,
+    rts: str,
+    super_efficiency: bool,
+) -> dict:
+    """ML index: eff_global, eff_contemporaneous, index, ec, tc, cumulative, status, counts."""
+
+def green_capital_stock(
+    unit: npt.NDArray[np.uint32],
+    unit_labels: list[str],
+    time: npt.NDArray[np.int64],
+    investment: Arr,
+    deflator: Arr | None,
+    delta: float,
+    growth: float | None,
+    growth_years: int | None,
+    initial_stock: Arr | None,
+) -> dict:
+    """Perpetual inventory: capital, growth, real_investment."""
+
+def green_entropy(
+    columns: Cols, positive: list[bool], group: npt.NDArray[np.uint32], shift: float
+) -> dict:
+    """Entropy weights (groups x k), entropy (groups x k), index."""
+
+def green_lp_solve(a: Arr, b: Arr, c: Arr) -> tuple[str, float, Arr]:
+    """min c'z s.t. A z = b, z >= 0 with the crate's simplex: (status, objective, z)."""

@@ -3,6 +3,7 @@
 
 mod bacon_sunab;
 mod event;
+mod green;
 mod mediation;
 mod robust;
 mod spatial;
@@ -303,5 +304,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mediation::register(m)?;
     robust::register(m)?;
     spatial::register(m)?;
+    green::register(m)?;
     Ok(())
 }

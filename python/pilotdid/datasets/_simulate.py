@@ -111,6 +111,13 @@ COLUMNS: dict[str, str] = {
     "ind_upgrade": "tertiary / secondary output ratio: the industrial mediator",
     "energy_intensity": "tonnes of standard coal per 10,000 yuan GDP: the energy mediator",
     "gtfp": "green total factor productivity index (around 1): the outcome",
+    "labour": "employment, 10,000 persons (raw DEA input; GREEN_INPUTS DGP)",
+    "investment": "real fixed-asset investment, 100 million yuan (for capital stock by PIM)",
+    "energy": "energy use, 10,000 tce (= energy_intensity x real_gdp)",
+    "real_gdp": "real GDP, 100 million yuan (= exp(ln_gdp_pc) x population)",
+    "so2": "industrial SO2 emissions, tonnes (bad output)",
+    "wastewater": "industrial wastewater, 10,000 tonnes (bad output)",
+    "dust": "industrial soot and dust, tonnes (bad output)",
 }
 
 
@@ -224,6 +231,41 @@ _MEDIATOR_DESIGN: tuple[_Design, ...] = (
     _Design("energy_intensity", 0.35, 1.2, "logit", 0.6, -1.0, -0.3, 0.35, -0.143, 0.01, 0.05),
 )
 _COVARIATE_NAMES = tuple(d.name for d in _COVARIATE_DESIGN)
+#: DGP of the raw green inputs and outputs (drawn from their own stream, see _green_block).
+#: Each bad output is an intensity times its base (energy or real GDP) times
+#: exp(trend * (year - first year) + effect * did + noise): ``effect`` is the pilot's true
+#: effect on the log emission intensity (per unit of the base), holding the base fixed.
+GREEN_INPUTS: dict[str, Any] = {
+    "spawn_key": 1000,
+    "population_10k": {"log_mean": math.log(500.0), "log_sd": 0.5, "growth": 0.005},
+    "labour_share": (0.45, 0.60),
+    "investment_rate": (0.30, 0.50),
+    "investment_rate_noise_sd": 0.05,
+    "bad_outputs": {
+        "so2": {
+            "base": "energy",
+            "intensity_log_mean": math.log(10.0),
+            "trend": -0.06,
+            "effect": -0.10,
+            "noise_sd": 0.10,
+        },
+        "wastewater": {
+            "base": "real_gdp",
+            "intensity_log_mean": math.log(1.5),
+            "trend": -0.04,
+            "effect": -0.05,
+            "noise_sd": 0.10,
+        },
+        "dust": {
+            "base": "energy",
+            "intensity_log_mean": math.log(6.0),
+            "trend": -0.05,
+            "effect": -0.08,
+            "noise_sd": 0.10,
+        },
+    },
+    "intensity_city_sd": 0.4,
+}
 # Named child streams of default_rng(seed); the position of a name fixes its stream.
 _STREAMS = ("geography", "city", "year", "covariates", "mediators", "patents", "counts", "noise")
 
@@ -522,6 +564,60 @@ def _tau_direct(
     return tau, post, e
 
 
+def _green_block(
+    seed: int,
+    ln_gdp_pc: np.ndarray,
+    energy_intensity: np.ndarray,
+    dpost: np.ndarray,
+    tt: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """Raw DEA inputs and outputs (arrays city x year) from their OWN random stream.
+
+    The stream is ``SeedSequence(seed, spawn_key=(1000,))``, disjoint from the child streams
+    (spawn keys 0..7) that draw every other column, so adding this block leaves all existing
+    columns unchanged. ``real_gdp`` and ``energy`` are tied to the simulated ``ln_gdp_pc`` and
+    ``energy_intensity`` (so the pilot's effect on energy intensity carries over to energy).
+    """
+    g = GREEN_INPUTS
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(g["spawn_key"],)))
+    n, n_t = ln_gdp_pc.shape
+    pop_p = g["population_10k"]
+    pop = np.exp(
+        pop_p["log_mean"]
+        + pop_p["log_sd"] * rng.standard_normal(n)[:, None]
+        + pop_p["growth"] * tt[None, :]
+        + 0.01 * rng.standard_normal((n, n_t))
+    )
+    real_gdp = np.exp(ln_gdp_pc) * pop / 1e4  # yuan x 10k persons -> 100 million yuan
+    energy = energy_intensity * real_gdp  # tce per 10k yuan x 10k x 100m yuan -> 10k tce
+    share = rng.uniform(*g["labour_share"], n)[:, None] * np.exp(
+        0.02 * rng.standard_normal((n, n_t))
+    )
+    rate = rng.uniform(*g["investment_rate"], n)[:, None] * np.exp(
+        g["investment_rate_noise_sd"] * rng.standard_normal((n, n_t))
+    )
+    out = {
+        "labour": pop * share,
+        "investment": rate * real_gdp,
+        "energy": energy,
+        "real_gdp": real_gdp,
+    }
+    bases = {"energy": energy, "real_gdp": real_gdp}
+    for name, b in g["bad_outputs"].items():
+        z = rng.standard_normal(n)
+        intensity = np.exp(b["intensity_log_mean"] + g["intensity_city_sd"] * z)
+        out[name] = (
+            bases[b["base"]]
+            * intensity[:, None]
+            * np.exp(
+                b["trend"] * tt[None, :]
+                + b["effect"] * dpost
+                + b["noise_sd"] * rng.standard_normal((n, n_t))
+            )
+        )
+    return out
+
+
 def _generate(
     world: _World,
     p: DgpParams,
@@ -622,6 +718,9 @@ def _generate(
     data["ind_upgrade"] = rnd(ind_upgrade[rows, cols])
     data["energy_intensity"] = rnd(energy[rows, cols])
     data["gtfp"] = rnd(gtfp[rows, cols])
+    green = _green_block(int(meta["seed"]), x["ln_gdp_pc"], energy, dpost, tt)
+    for name, arr in green.items():
+        data[name] = rnd(arr[rows, cols])
     panel = pl.DataFrame(data).with_columns(
         pl.when(pl.col("pilot_batch") > 0).then(pl.col("pilot_batch")).alias("pilot_batch"),
         pl.when(pl.col("treat") == 1).then(pl.col("event_time")).alias("event_time"),
@@ -857,6 +956,18 @@ def _truth(
             "total": direct + float(sum(indirect.values())),
         },
         "spatial_effects": spatial,
+        "green_inputs": {
+            **GREEN_INPUTS,
+            "note": (
+                "Raw inputs (labour, investment, energy), good output (real_gdp) and bad"
+                " outputs (so2, wastewater, dust) for building GTFP (SBM / GML) or a capital"
+                " stock (PIM). Known truth: the pilot changes each bad output's log intensity"
+                " (per unit of its base, given the base) by 'effect' in the years with"
+                " did = 1, and energy through energy_intensity (a_energy_intensity). No true"
+                " effect on an SBM/GML-based GTFP is derived: those indices depend on the"
+                " whole frontier."
+            ),
+        },
     }
 
 
