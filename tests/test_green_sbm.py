@@ -3,8 +3,10 @@
 References: scipy.optimize.linprog (HiGHS, test-only) solving an independently written
 Charnes-Cooper LP of the same model, in raw data units with equality/inequality rows as in
 the papers (the Rust builder uses a normalised form); hand-computable one-input examples.
-No published table of SBM scores (Tone 2001 / 2003) was available in this sandbox to check
-against; see the report.
+Published data: the Cooper-Seiford-Tone (2007) eight-DMU example with the scores tabulated by
+DataEnvelopmentAnalysis.jl (test_sbm_textbook_eight_dmu_example). The tables of Tone (2001) and
+Tone (2003) themselves (deaR's Tone2001 / Tone2003 data) could not be read in this sandbox; DEAPack
+2.0.1 (same model) is the second independent implementation.
 """
 
 from __future__ import annotations
@@ -338,3 +340,32 @@ def test_sbm_matches_deapack(rts):
     ref = dp.UndesirableSlacksBasedDEA(returns_to_scale=rts).fit(data).summary_frame
     out = pdid.green.sbm(df, xs, ys, bs, rts=rts)
     assert np.allclose(out["score"].to_numpy(), ref["score"].to_numpy(), atol=1e-9, rtol=0)
+
+
+def test_sbm_textbook_eight_dmu_example():
+    """Published-data example: the eight DMUs A-H with one input and one output of Cooper,
+    Seiford & Tone (2007), *Data Envelopment Analysis*, 2nd ed., Chapter 4 (the additive /
+    slacks-based models), x = (2, 4, 8, 12, 6, 14, 14, 9.412), y = (1, 5, 8, 9, 3, 7, 9, 2.353).
+    Non-oriented SBM scores as tabulated for this example by DataEnvelopmentAnalysis.jl's test
+    suite (its Enhanced Russell Graph model, which equals Tone's SBM: Pastor et al. 1999):
+    CRS (0.4, 1, 0.8, 0.6, 0.4, 0.4, 0.5142857, 0.2) and VRS (1, 1, 1, 1, 0.4, 0.4761905,
+    0.8571429, 0.2) with VRS input slacks (0, 0, 0, 0, 2, 22/3, 2, 5.412) and output slacks
+    (0, 0, 0, 0, 2, 0, 0, 2.647). Matched to 1e-6 (slacks where the optimum is unique)."""
+    df = pl.DataFrame(
+        {
+            "dmu": list("ABCDEFGH"),
+            "x": [2.0, 4, 8, 12, 6, 14, 14, 9.412],
+            "y": [1.0, 5, 8, 9, 3, 7, 9, 2.353],
+        }
+    )
+    crs = pdid.green.sbm(df, ["x"], ["y"], unit="dmu", rts="crs")
+    np.testing.assert_allclose(
+        crs["score"].to_numpy(), [0.4, 1.0, 0.8, 0.6, 0.4, 0.4, 18 / 35, 0.2], atol=1e-6
+    )
+    vrs = pdid.green.sbm(df, ["x"], ["y"], unit="dmu", rts="vrs")
+    np.testing.assert_allclose(
+        vrs["score"].to_numpy(), [1.0, 1.0, 1.0, 1.0, 0.4, 10 / 21, 6 / 7, 0.2], atol=1e-6
+    )
+    # the slacks of E, F, G, H (the inefficient units) are unique here
+    np.testing.assert_allclose(vrs["slack_x"].to_numpy()[4:], [2.0, 22 / 3, 2.0, 5.412], atol=1e-6)
+    np.testing.assert_allclose(vrs["slack_y"].to_numpy()[4:], [2.0, 0.0, 0.0, 2.647], atol=1e-6)
