@@ -367,8 +367,9 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
             pdid.Check("drop_units", units=["Shanghai", "Nanjing", "Hangzhou", "Hefei"]),
             pdid.Check("window", start=2008, end=2019),
             pdid.Check("controls", controls=["pop_density", "human_capital"]),
+            pdid.Check("outcome", outcome="ln_gtfp_gml"),
         ],
-        data=df,
+        data=prepare_data(SPEC)[0],  # the panel with the [gtfp] columns built
     )
     _close(pl.read_csv(res / "robustness.csv")["estimate"], rob.table["estimate"])
 
@@ -503,3 +504,68 @@ def test_data_path_is_relative_to_the_spec_file_csv_and_parquet(tmp_path, monkey
         study = run_study(spec)
         assert study.results["baseline_model"].coef()["did"] == want
         assert study.info["hashes"] == {name: hashlib.sha256((sub / name).read_bytes()).hexdigest()}
+
+
+# ------------------------------------------------------------------------------------------
+# [gtfp]: green TFP built from the raw columns before the analyses
+# ------------------------------------------------------------------------------------------
+def test_gtfp_columns_equal_direct_green_calls():
+    """Reference: pilotdid.green.capital_stock then pilotdid.green.gml with the same
+    arguments (exact identity); the built log column is the log of the cumulative index."""
+    df, info = prepare_data(_small(SPEC))
+    panel = datasets.yrd()
+    k = pdid.green.capital_stock(panel, "investment", unit="city", time="year", delta=0.096)
+    raw = panel.join(k.select("city", "year", "capital"), on=["city", "year"])
+    ref = pdid.green.gml(
+        raw,
+        ["labour", "energy", "capital"],
+        ["real_gdp"],
+        ["so2", "wastewater", "dust"],
+        unit="city",
+        time="year",
+    )
+    got = df.select("city", "year", "gtfp_gml", "ln_gtfp_gml", "capital").join(
+        ref.select("city", "year", "gtfp"), on=["city", "year"]
+    )
+    assert got.height == panel.height
+    np.testing.assert_array_equal(got["gtfp_gml"].to_numpy(), got["gtfp"].to_numpy())
+    np.testing.assert_allclose(got["ln_gtfp_gml"].to_numpy(), np.log(got["gtfp"].to_numpy()))
+    assert info["gtfp"]["status"] == {"base": 41, "ok": 41 * 15}
+    assert info["gtfp"]["inputs"] == ["labour", "energy", "capital"]
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"gtfp.bads": ["so2"]}, "unknown key 'bads' in [gtfp]; did you mean 'bad'?"),
+        ({"gtfp.good": ["real_gpd"]}, "[gtfp]: column 'real_gpd' not found"),
+        ({"gtfp.name": "gtfp"}, "[gtfp]: column 'gtfp' already exists"),
+        ({"gtfp.delta": 1.5}, "[gtfp] delta: 1.5 is not a depreciation rate in (0, 1)"),
+        ({"gtfp.good": None}, "[gtfp]: 'good' (outputs) and 'inputs' (or 'investment')"),
+    ],
+)
+def test_gtfp_spec_errors_stop_before_anything_runs(tmp_path, changes, message):
+    out = tmp_path / "report"
+    with pytest.raises(SpecError) as err:
+        run_study(_small(_spec(**changes)), out)
+    assert message in str(err.value)
+    assert not out.exists()
+
+
+def test_gtfp_non_positive_data_is_a_spec_error_naming_the_column(tmp_path):
+    """SBM divides by every input and output: a zero SO2 value stops the study (nothing
+    written) with the message of pilotdid.green naming the column."""
+    panel = datasets.yrd().with_columns(
+        pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2010))
+        .then(0.0)
+        .otherwise(pl.col("so2"))
+        .alias("so2")
+    )
+    panel.write_csv(tmp_path / "panel.csv")
+    spec = _small(SPEC)
+    spec["data"] = {"path": "panel.csv", "unit": "city", "time": "year"}
+    out = tmp_path / "report"
+    with pytest.raises(SpecError) as err:
+        run_study(spec, out, base_dir=tmp_path)
+    assert str(err.value).startswith("[gtfp]: ") and "so2" in str(err.value)
+    assert not out.exists()

@@ -102,6 +102,7 @@ def provenance(study: Any, tables_sha256: dict[str, str] | None = None) -> dict[
             "sha256": study.info["hashes"],
         },
         "treatment_coding": study.info["coding"],
+        "gtfp": study.info.get("gtfp"),
         "resolved_spec": spec,
         "seeds": dict(sorted(study.seeds.items())),
         "analyses_run": [n for n in study.spec["analyses"] if study.spec["analyses"][n]["enabled"]],

@@ -88,8 +88,20 @@ ROBUSTNESS_KINDS = {
 
 #: Every key the spec may hold, by table ("" = top level).
 SPEC_KEYS: dict[str, tuple[str, ...]] = {
-    "": ("title", "seed", "data", "treatment", "model", "analyses", "report"),
+    "": ("title", "seed", "data", "gtfp", "treatment", "model", "analyses", "report"),
     "data": ("path", "bundled", "unit", "time"),
+    "gtfp": (
+        "name",
+        "inputs",
+        "investment",
+        "deflator",
+        "delta",
+        "capital_name",
+        "good",
+        "bad",
+        "rts",
+        "kind",
+    ),
     "treatment": (
         "column",
         "batch_column",
@@ -269,6 +281,7 @@ def _resolve_structure(raw: dict) -> dict:
     if unit is None or tcol is None:
         raise SpecError("[data]: 'unit' and 'time' (column names) are required")
     out["data"] = {"path": path, "bundled": bundled, "unit": unit, "time": tcol}
+    out["gtfp"] = _resolve_gtfp(raw) if "gtfp" in raw else None
 
     t = _table(raw, "", "treatment")
     _check_keys(t, "treatment")
@@ -345,6 +358,83 @@ def _resolve_structure(raw: dict) -> dict:
         resolved.update(_ANALYSIS_RESOLVERS[name](sub, tab, out))
         out["analyses"][name] = resolved
     return out
+
+
+def _resolve_gtfp(raw: dict) -> dict:
+    """[gtfp]: green TFP built from raw inputs and outputs before the analyses run: capital by
+    perpetual inventory from ``investment`` (optional), then the cumulative Malmquist-Luenberger
+    index of an SBM with bad outputs (pilotdid.green); columns ``name`` and ``ln_<name>``."""
+    g = _table(raw, "", "gtfp")
+    _check_keys(g, "gtfp")
+    inputs, good = _strlist(g, "gtfp", "inputs", []), _strlist(g, "gtfp", "good", [])
+    investment = _str(g, "gtfp", "investment")
+    if not good or not (inputs or investment):
+        raise SpecError("[gtfp]: 'good' (outputs) and 'inputs' (or 'investment') are required")
+    delta = _float(g, "gtfp", "delta", 0.096)
+    if not 0 < delta < 1:
+        raise _bad("gtfp", "delta", f"{delta} is not a depreciation rate in (0, 1)")
+    return {
+        "name": _str(g, "gtfp", "name", "gtfp_gml"),
+        "inputs": inputs,
+        "investment": investment,
+        "deflator": _str(g, "gtfp", "deflator"),
+        "delta": delta,
+        "capital_name": _str(g, "gtfp", "capital_name", "capital"),
+        "good": good,
+        "bad": _strlist(g, "gtfp", "bad", []),
+        "rts": _str(g, "gtfp", "rts", "crs", ("crs", "vrs")),
+        "kind": _str(g, "gtfp", "kind", "global", ("global", "contemporaneous")),
+    }
+
+
+def _build_gtfp(df: pl.DataFrame, spec: dict, source: str) -> tuple[pl.DataFrame, dict]:
+    """Adds the [gtfp] columns; errors (non-positive values, ...) stop the study before it
+    runs, naming the table."""
+    from pilotdid import green
+
+    g, unit, time = spec["gtfp"], spec["data"]["unit"], spec["data"]["time"]
+    made = [g["name"], f"ln_{g['name']}"] + ([g["capital_name"]] if g["investment"] else [])
+    clash = [c for c in made if c in df.columns]
+    if clash:
+        raise SpecError(f"[gtfp]: column '{clash[0]}' already exists in {source}; set another name")
+    inputs = list(g["inputs"])
+    try:
+        if g["investment"]:
+            k = green.capital_stock(
+                df,
+                g["investment"],
+                unit=unit,
+                time=time,
+                deflator=g["deflator"],
+                delta=g["delta"],
+                name=g["capital_name"],
+            )
+            df = df.join(k.select(unit, time, g["capital_name"]), on=[unit, time], how="left")
+            inputs.append(g["capital_name"])
+        idx = green.gml(
+            df,
+            inputs,
+            g["good"],
+            g["bad"] or None,
+            unit=unit,
+            time=time,
+            kind=g["kind"],
+            rts=g["rts"],
+        )
+    except PilotdidError as err:
+        raise SpecError(f"[gtfp]: {err}") from err
+    col = "gtfp" if "gtfp" in idx.columns else idx.columns[-1]
+    idx = idx.select(unit, time, pl.col(col).alias(g["name"]), "status")
+    df = df.join(idx.drop("status"), on=[unit, time], how="left").with_columns(
+        pl.col(g["name"]).log().alias(f"ln_{g['name']}")
+    )
+    counts = idx.group_by("status").len().sort("status")
+    info = {
+        "columns": made,
+        "inputs": inputs,
+        "status": dict(zip(counts["status"].to_list(), counts["len"].to_list())),
+    }
+    return df, info
 
 
 def _seed(sub: dict, tab: str, spec: dict) -> int:
@@ -606,6 +696,11 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
         ("[data]", [spec["data"]["unit"], spec["data"]["time"]]),
         ("[model]", [m["outcome"], *m["controls"], *m["fixed_effects"]]),
     ]
+    g = spec.get("gtfp")
+    if g:
+        raw = g["inputs"] + g["good"] + g["bad"]
+        raw += [c for c in (g["investment"], g["deflator"]) if c]
+        need.insert(1, ("[gtfp]", raw))
     if m["cluster"]:
         need.append(("[model] cluster", [m["cluster"]]))
     if tr["column"]:
@@ -841,11 +936,22 @@ def _resolve_all(spec: str | Path | dict, base_dir: str | Path | None):
     pre = [c for w, cols in _columns_needed(resolved) for c in cols if w.startswith("[data]")]
     _require(df, pre, "[data]", source)
     built = {tr["name"], tr["cohort_name"]} if tr["batch_column"] else {tr["cohort_name"]}
+    g = resolved["gtfp"]
+    if g:
+        built |= {g["name"], f"ln_{g['name']}"} | (
+            {g["capital_name"]} if g["investment"] else set()
+        )
     for where, cols in _columns_needed(resolved):
         _require(df, [c for c in cols if c not in built], where, source)
+    gtfp_info = None
+    if g:
+        df, gtfp_info = _build_gtfp(df, resolved, source)
     prepared, info = _derive_treatment(df, resolved, source)
     _finish_checks(prepared, resolved, source)
-    return resolved, prepared, {"source": source, "hashes": hashes, "coding": info}
+    out = {"source": source, "hashes": hashes, "coding": info}
+    if gtfp_info is not None:
+        out["gtfp"] = gtfp_info
+    return resolved, prepared, out
 
 
 def prepare_data(spec: str | Path | dict, base_dir: str | Path | None = None):
