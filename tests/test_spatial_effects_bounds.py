@@ -66,3 +66,31 @@ def test_no_rejections_when_rho_is_far_from_the_bound():
     assert min(hi - fit.rho, fit.rho - lo) > 6 * se  # P(outside) < 1e-9
     imp = fit.impacts(draws=500, seed=1)
     assert imp.rejected == 0
+
+
+def test_rho_near_its_bound_is_reported_as_a_warning():
+    """A period shock common to all cities and unit FE only: the SAR's rho runs to within
+    0.1% of its upper bound 1. The fit warns (UserWarning naming rho and the interval) and
+    keeps the message on .warnings and in summary()."""
+    import pytest
+
+    cities = datasets.yrd_cities()
+    W = pw.knn(cities["lat"], cities["lon"], 4, ids=cities["city_en"])
+    rng = np.random.default_rng(0)
+    n, t = 41, 10
+    shock = np.repeat(rng.normal(size=t) * 5, n)
+    x = rng.normal(size=n * t)
+    df = pl.DataFrame(
+        {
+            "city": np.tile(cities["city_en"].to_numpy(), t),
+            "year": np.repeat(np.arange(t), n),
+            "x": x,
+            "y": shock + 0.01 * rng.normal(size=n * t) + 0.01 * x,
+        }
+    )
+    with pytest.warns(UserWarning, match=r"SAR: rho = 0\.99\d+ is within 0\.1% of the bound"):
+        fit = pdid.sar("y ~ x", df, W, unit="city", time="year")
+    lo, hi = fit.rho_bounds
+    assert 0 < hi - fit.rho < 1e-3 * (hi - lo)
+    assert len(fit.warnings) == 1 and "near-singular" in fit.warnings[0]
+    assert "Warning: rho" in fit.summary(print_=False)

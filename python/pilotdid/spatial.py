@@ -7,6 +7,7 @@ panel's units to the ids of the weights matrix, builds the design and wraps resu
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -217,7 +218,7 @@ def _fit(
         0.001 if rho_search == "sdpdmod" else None,
         method,
     )
-    return SpatialResult(
+    res = SpatialResult(
         core,
         model=model,
         formula=formula,
@@ -228,6 +229,11 @@ def _fit(
         unit=unit,
         time=time,
     )
+    # Islands, a spatial parameter at or near its bound: reported when they happen (and kept
+    # on res.warnings and in summary()).
+    for msg in res.warnings:
+        warnings.warn(f"{model.upper()}: {msg}", UserWarning, stacklevel=3)
+    return res
 
 
 def sar(

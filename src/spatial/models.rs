@@ -578,6 +578,30 @@ impl LikelihoodFrame {
     }
 }
 
+/// A warning when an estimated spatial parameter lies at, or within 0.1% of the width of,
+/// its admissible interval: there (I − ρW)⁻¹ is near-singular, the quadratic approximation
+/// behind the information-matrix SEs breaks down and the effects' multipliers explode.
+pub(crate) fn bound_warning(name: &str, v: f64, bounds: (f64, f64)) -> Option<String> {
+    let span = bounds.1 - bounds.0;
+    let gap = (v - bounds.0).min(bounds.1 - v);
+    if gap < 1e-6 * span {
+        Some(format!(
+            "{name} = {v:.6} is at the bound of its admissible interval ({:.4}, {:.4}): \
+             the estimate and its standard error are not reliable",
+            bounds.0, bounds.1
+        ))
+    } else if gap < 1e-3 * span {
+        Some(format!(
+            "{name} = {v:.6} is within 0.1% of the bound of its admissible interval \
+             ({:.4}, {:.4}): (I - {name} W) is near-singular, so standard errors and effects \
+             are unreliable",
+            bounds.0, bounds.1
+        ))
+    } else {
+        None
+    }
+}
+
 /// Fits a SAR or SDM panel.
 pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFit> {
     let w = inp.w;
@@ -766,12 +790,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         }
         (None, RhoSearch::Exact) => {
             let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
-            if (r - bounds.0) < 1e-6 * span || (bounds.1 - r) < 1e-6 * span {
-                warnings.push(format!(
-                    "rho = {r:.6} is at the bound of its admissible interval ({:.4}, {:.4})",
-                    bounds.0, bounds.1
-                ));
-            }
+            warnings.extend(bound_warning("rho", r, bounds));
             r
         }
     };
@@ -976,12 +995,7 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         Some(r) => r,
         None => {
             let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
-            if (r - bounds.0) < 1e-6 * span || (bounds.1 - r) < 1e-6 * span {
-                warnings.push(format!(
-                    "lambda = {r:.6} is at the bound of its admissible interval ({:.4}, {:.4})",
-                    bounds.0, bounds.1
-                ));
-            }
+            warnings.extend(bound_warning("lambda", r, bounds));
             r
         }
     };

@@ -169,12 +169,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let rho = r_brent_fmin(lo, hi, |r| negll(r, best_lam(r)), 1e-10);
     let lam = best_lam(rho);
     for (name, v) in [("rho", rho), ("lambda", lam)] {
-        if (v - bounds.0) < 1e-6 * span || (bounds.1 - v) < 1e-6 * span {
-            warnings.push(format!(
-                "{name} = {v:.6} is at the bound of its admissible interval ({:.4}, {:.4})",
-                bounds.0, bounds.1
-            ));
-        }
+        warnings.extend(super::models::bound_warning(name, v, bounds));
     }
     let (beta, rss, xtx) = solve(rho, lam)?;
     let sige = rss / nt_eff;
