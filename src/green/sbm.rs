@@ -34,7 +34,7 @@
 
 use rayon::prelude::*;
 
-use super::lp::{solve, Lp, LpStatus, Workspace};
+use super::lp::{solve, Lp, LpSolution, LpStatus, Workspace};
 use crate::error::Error;
 
 /// Returns to scale.
@@ -402,30 +402,51 @@ fn solve_sbm(
         c: &ws.c,
     };
     let sol = solve(&lp, &mut ws.lp)?;
+    let cols = [base, base + m, base + m + s1];
+    evaluation(data, o, &sol, cols, Model::Sbm)
+}
+
+/// The evaluation of DMU `o` from its Charnes–Cooper solution: score = objective, and the
+/// slacks back in data units (the program's variables are scaled by t and by DMU `o`'s own
+/// values). `cols` are the first columns of the input, good-output and bad-output slacks.
+fn evaluation(
+    data: &DeaData,
+    o: usize,
+    sol: &LpSolution,
+    cols: [usize; 3],
+    model: Model,
+) -> Result<Eval, Error> {
+    let (m, s1, s2) = (data.inputs.len(), data.good.len(), data.bad.len());
     let mut slacks = vec![f64::NAN; m + s1 + s2];
     let mut score = f64::NAN;
     if sol.status == LpStatus::Optimal {
         let t = sol.x[0];
         if t <= 0.0 {
+            let what = if model == Model::Sbm {
+                "SBM"
+            } else {
+                "super-SBM"
+            };
             return Err(Error::Numerical(format!(
-                "SBM program for {} returned t = {t}",
+                "{what} program for {} returned t = {t}",
                 data.row_labels[o]
             )));
         }
         score = sol.objective;
-        for i in 0..m {
-            slacks[i] = sol.x[base + i] * data.inputs[i][o] / t;
-        }
-        for r in 0..s1 {
-            slacks[m + r] = sol.x[base + m + r] * data.good[r][o] / t;
-        }
-        for r in 0..s2 {
-            slacks[m + s1 + r] = sol.x[base + m + s1 + r] * data.bad[r][o] / t;
+        let groups = [
+            (&data.inputs, 0, cols[0]),
+            (&data.good, m, cols[1]),
+            (&data.bad, m + s1, cols[2]),
+        ];
+        for (values, out, col) in groups {
+            for (j, v) in values.iter().enumerate() {
+                slacks[out + j] = sol.x[col + j] * v[o] / t;
+            }
         }
     }
     Ok(Eval {
         score,
-        model: Model::Sbm,
+        model,
         status: sol.status,
         slacks,
         iterations: sol.iterations,
@@ -519,35 +540,7 @@ fn solve_super(
         c: &ws.c,
     };
     let sol = solve(&lp, &mut ws.lp)?;
-    let mut slacks = vec![f64::NAN; m + s1 + s2];
-    let mut score = f64::NAN;
-    if sol.status == LpStatus::Optimal {
-        let t = sol.x[0];
-        if t <= 0.0 {
-            return Err(Error::Numerical(format!(
-                "super-SBM program for {} returned t = {t}",
-                data.row_labels[o]
-            )));
-        }
-        score = sol.objective;
-        for i in 0..m {
-            slacks[i] = sol.x[cu + i] * data.inputs[i][o] / t;
-        }
-        for r in 0..s1 {
-            slacks[m + r] = sol.x[cv + r] * data.good[r][o] / t;
-        }
-        for r in 0..s2 {
-            slacks[m + s1 + r] = sol.x[cw + r] * data.bad[r][o] / t;
-        }
-    }
-    Ok(Eval {
-        score,
-        model: Model::SuperSbm,
-        status: sol.status,
-        slacks,
-        iterations: sol.iterations,
-        used_bland: sol.used_bland,
-    })
+    evaluation(data, o, &sol, [cu, cv, cw], Model::SuperSbm)
 }
 
 /// Options of [`sbm`].
