@@ -1129,11 +1129,12 @@ fn traces(g: &[f64], n: usize, project: bool) -> (f64, f64, f64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// Irregular symmetric 0/1 graph (degrees 1..=5), row-standardised: W = D⁻¹C.
-    fn irregular_w(n: usize) -> Weights {
+    /// Irregular symmetric 0/1 graph (degrees 1..=5), row-standardised: W = D⁻¹C (similar
+    /// to a symmetric matrix, not symmetric itself). Shared with the sparse-path tests.
+    pub(crate) fn irregular_w(n: usize) -> Weights {
         let mut c = vec![0.0; n * n];
         for i in 0..n {
             for step in [1usize, 3, 7] {

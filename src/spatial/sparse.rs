@@ -948,24 +948,7 @@ mod tests {
     use super::*;
     use crate::spatial::logdet::Spectrum;
     use crate::spatial::models::dense_g;
-
-    /// Irregular symmetric 0/1 graph, row-standardised: W = D⁻¹C (not symmetric).
-    fn irregular_w(n: usize) -> Weights {
-        let mut c = vec![0.0; n * n];
-        for i in 0..n {
-            for step in [1usize, 3, 7] {
-                let j = (i * 5 + step * (i % 3 + 1)) % n;
-                if j != i {
-                    c[i * n + j] = 1.0;
-                    c[j * n + i] = 1.0;
-                }
-            }
-        }
-        Weights::from_dense(&c, n)
-            .unwrap()
-            .row_standardise(false)
-            .unwrap()
-    }
+    use crate::spatial::models::tests::irregular_w;
 
     /// Reference: W's eigenvalues (dense) and the dense G. The sparse Cholesky log-determinant
     /// equals Σ ln(1 − ρλ) to 1e-10; tr(G), tr(GG) from its finite differences equal Σ λ/(1−ρλ)
