@@ -169,3 +169,17 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
     assert np.any((top[:, 0] > 0.6) & (top[:, 1] < 0.2) & (top[:, 2] < 0.25))
     if os.environ.get("PILOTDID_SCREENSHOT"):
         shutil.copy(shot, os.environ["PILOTDID_SCREENSHOT"])
+
+
+def test_zh_report_uses_chinese_section_titles_and_table_words(tmp_path):
+    """[report] lang = "zh": section headings (基准回归, 稳健性检验, ...) and the tables' Chinese
+    words (控制变量, 观测值) appear in index.html; English headings do not."""
+    spec = load_spec(bundled_spec())
+    spec["report"]["lang"] = "zh"
+    spec["analyses"] = {"baseline": {"steps": "full"}, "robustness": spec["analyses"]["robustness"]}
+    out = tmp_path / "zh"
+    run_study(spec, out)
+    index = (out / "index.html").read_text(encoding="utf-8")
+    for word in ("基准回归", "稳健性检验", "可复现信息", "控制变量", "观测值"):
+        assert word in index
+    assert "<h2>Baseline DID</h2>" not in index and "<h2>Provenance</h2>" not in index

@@ -49,6 +49,22 @@ SECTION_TITLES = {
     "spatial": "Spatial spillovers",
 }
 
+#: The same sections under [report] lang = "zh".
+SECTION_TITLES_ZH = {
+    "descriptives": "描述性统计",
+    "baseline": "基准回归",
+    "event_study": "事件研究（平行趋势检验）",
+    "bacon": "Goodman-Bacon 分解",
+    "placebo": "安慰剂检验",
+    "psm_did": "PSM-DID",
+    "robustness": "稳健性检验",
+    "mechanisms": "机制检验",
+    "heterogeneity": "异质性分析",
+    "moderation": "调节效应",
+    "spatial": "空间溢出效应",
+    "provenance": "可复现信息",
+}
+
 #: Small summary frames that get a table of their own (HTML + LaTeX + Markdown) in the report.
 SUMMARY_FRAMES = {
     "baseline": ("baseline_wildboot", "Wild cluster bootstrap (WCR) of the treatment"),
@@ -260,12 +276,19 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
             + html.escape(", ".join(f"{u} ({why})" for u, why in info["dropped_units"].items()))
             + "</p>"
         )
+    zh = study.spec["report"]["lang"] == "zh"
+
+    def title(name: str) -> str:
+        if name == "provenance":
+            return SECTION_TITLES_ZH[name] if zh else "Provenance"
+        return (SECTION_TITLES_ZH if zh else SECTION_TITLES)[name]
+
     parts.append("<nav><ul>")
     for name in entries:
-        parts.append(f'<li><a href="#{name}">{html.escape(SECTION_TITLES[name])}</a></li>')
-    parts.append('<li><a href="#provenance">Provenance</a></li></ul></nav>')
+        parts.append(f'<li><a href="#{name}">{html.escape(title(name))}</a></li>')
+    parts.append(f'<li><a href="#provenance">{title("provenance")}</a></li></ul></nav>')
     for name, e in entries.items():
-        parts.append(f'<section id="{name}"><h2>{html.escape(SECTION_TITLES[name])}</h2>')
+        parts.append(f'<section id="{name}"><h2>{html.escape(title(name))}</h2>')
         for t in e["tables"]:
             parts.append(f'<div class="table" data-table="{html.escape(t["name"])}">')
             if t.get("caption"):
@@ -284,7 +307,7 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
         for note in e["notes"]:
             parts.append(f'<p class="notes">{html.escape(note)}</p>')
         parts.append("</section>")
-    parts.append('<section id="provenance"><h2>Provenance</h2>')
+    parts.append(f'<section id="provenance"><h2>{title("provenance")}</h2>')
     parts.append(
         '<p class="links"><a href="provenance.json">provenance.json</a> (input hashes, resolved '
         'spec, seeds, versions) &middot; <a href="run.log">run.log</a> (timings)</p>'
