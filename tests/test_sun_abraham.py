@@ -390,3 +390,20 @@ def test_event_study_sa_window_drops_rows_outside_like_twfe():
     np.testing.assert_allclose(res.estimate, ref.estimate, rtol=0, atol=1e-12)
     np.testing.assert_allclose(res.std_error, ref.std_error, rtol=0, atol=1e-12)
     assert res.extra["n_outside_window"] == df.filter(outside).height > 0
+    # the option lives on sunab itself; counted among its dropped rows
+    direct = pdid.sunab(df, "gtfp", "year", "city", "cohort", window=(-4, 3))
+    np.testing.assert_allclose(direct.to_event_study().estimate, ref.estimate, rtol=0, atol=1e-12)
+    assert direct.dropped_rows["outside_window"] == df.filter(outside).height
+    # a cohort after the last period counts as never treated and keeps all its rows
+    late = df.with_columns(
+        pl.when(pl.col("city") == "Shanghai").then(2030).otherwise(pl.col("cohort")).alias("cohort")
+    )
+    moved = pdid.sunab(late, "gtfp", "year", "city", "cohort", window=(-4, 3))
+    unwindowed_rows = pdid.sunab(late, "gtfp", "year", "city", "cohort").nobs
+    assert moved.nobs + moved.dropped_rows["outside_window"] == unwindowed_rows
+    assert (
+        moved.dropped_rows["outside_window"]
+        == late.filter(
+            (pl.col("cohort") > 0) & (pl.col("cohort") <= 2021) & ((e < -4) | (e > 3))
+        ).height
+    )

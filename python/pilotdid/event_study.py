@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
-import polars as pl
 
 from pilotdid import _frame
 from pilotdid._core import PilotdidError, did2s_fit, imputation_fit, twfe_event_study_fit
@@ -447,23 +446,18 @@ def event_study(
 
     if vcov is not None:
         kwargs["vcov"] = vcov
-    n_outside = 0
-    if window is not None:
-        # As for TWFE and did2s: treated units' rows with e outside the window are dropped
-        # (and counted), so the saturated regression estimates only the window's event times.
-        lo, hi = _window(window)  # type: ignore[misc]
-        df = _frame.to_polars(data, list(_frame._column_names(data)))
-        g = pl.col(gname).cast(pl.Float64).fill_null(0.0).fill_nan(0.0)
-        e = pl.col(tname).cast(pl.Float64) - g
-        outside = (g > 0) & ((e < lo) | (e > hi))
-        n_outside = int(df.select(outside.sum()).item())
-        data = df.filter(~outside)
     res = sun_abraham.sunab(
-        data, yname, tname, idname, gname, controls=controls, ref_period=ref_period, **kwargs
+        data,
+        yname,
+        tname,
+        idname,
+        gname,
+        controls=controls,
+        ref_period=ref_period,
+        window=_window(window),
+        **kwargs,
     )
-    out = res.to_event_study()
-    out.extra["n_outside_window"] = n_outside
-    return out
+    return res.to_event_study()
 
 
 __all__ = ["did2s", "event_study", "imputation", "twfe_event_study"]

@@ -25,6 +25,7 @@ def sunab(
     vcov: VcovSpec | None = None,
     ref_period: int | Sequence[int] = -1,
     bin: tuple[int, int] | None = None,
+    window: tuple[int, int] | None = None,
     level: float = 0.95,
     fixef_tol: float = 1e-11,
     fixef_maxiter: int = 100_000,
@@ -47,7 +48,10 @@ def sunab(
 
     Units treated in the first period (no pre-period) are dropped and counted; cohorts after the
     last period count as never treated. ``bin=(lo, hi)`` bins relative periods below ``lo`` into
-    ``lo`` and above ``hi`` into ``hi``. ``vcov`` defaults to ``{"CR1": idname}``.
+    ``lo`` and above ``hi`` into ``hi``. ``window=(lo, hi)`` instead drops treated units' rows
+    with a relative period outside it (as the TWFE event study and did2s do; counted in
+    ``dropped_rows["outside_window"]``, present when a window is given). ``vcov`` defaults
+    to ``{"CR1": idname}``.
     """
     controls = list(controls or [])
     for opt, val in (("yname", yname), ("tname", tname), ("idname", idname), ("gname", gname)):
@@ -67,6 +71,19 @@ def sunab(
     df = _frame.to_polars(data, cols)
     if df.height == 0:
         raise PilotdidError("no rows: the data frame is empty")
+    n_outside = 0
+    if window is not None:
+        if len(window) != 2 or int(window[0]) > int(window[1]):
+            raise PilotdidError("option 'window': give (lo, hi) relative periods with lo <= hi")
+        lo, hi = int(window[0]), int(window[1])
+        # Treated = a cohort inside the panel; 0, missing and cohorts after the last period
+        # are never treated (as the estimator itself counts them) and keep all their rows.
+        g = pl.col(gname).cast(pl.Float64).fill_nan(None).fill_null(0.0)
+        last = df.get_column(tname).cast(pl.Float64).max()
+        e = pl.col(tname).cast(pl.Float64) - g
+        outside = (g > 0) & (g <= last) & ((e < lo) | (e > hi))
+        n_outside = int(df.select(outside.sum()).item())
+        df = df.filter(~outside)
     u = df.get_column(idname)
     if u.null_count():
         raise PilotdidError(f"column '{idname}' has missing values; panel ids must be complete")
@@ -112,4 +129,7 @@ def sunab(
         float(fixef_tol),
         int(fixef_maxiter),
     )
-    return SunAbrahamResult(out, refs=refs, level=level, vcov_label=vcov_label, control=control)
+    res = SunAbrahamResult(out, refs=refs, level=level, vcov_label=vcov_label, control=control)
+    if window is not None:
+        res.dropped_rows["outside_window"] = n_outside
+    return res

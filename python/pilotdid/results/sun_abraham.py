@@ -142,6 +142,7 @@ class SunAbrahamResult:
                 "control": self.control,
                 "vcov_type": self.vcov_type,
                 "dropped_rows": dict(self.dropped_rows),
+                "n_outside_window": self.dropped_rows.get("outside_window", 0),
                 # Student-t degrees of freedom of the intervals (tables use them for p-values)
                 "df_t": self.df_t,
             },
