@@ -215,19 +215,15 @@ def _p_normal(z: float) -> float:
     return math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else float("nan")
 
 
+def _coef_of_row(r: dict) -> _Coef:
+    """A tidy-frame row (estimate, std_error, statistic, p_value, conf_low, conf_high)."""
+    keys = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
+    return _Coef(*(float(r[k]) for k in keys))
+
+
 def _from_tidy(t: pl.DataFrame, names: Sequence[str] | None = None) -> dict[str, _Coef]:
     terms = names if names is not None else t["term"].to_list()
-    out = {}
-    for term, r in zip(terms, t.iter_rows(named=True)):
-        out[str(term)] = _Coef(
-            float(r["estimate"]),
-            float(r["std_error"]),
-            float(r["statistic"]),
-            float(r["p_value"]),
-            float(r["conf_low"]),
-            float(r["conf_high"]),
-        )
-    return out
+    return {str(term): _coef_of_row(r) for term, r in zip(terms, t.iter_rows(named=True))}
 
 
 def _vcov_label(label: str, lang: str) -> str:
@@ -396,14 +392,7 @@ def _adapt_mechanism(res: Any, lang: str) -> list[_Column]:
         # robust estimators (CS/SA/BJS/did2s): the per-mediator ATT of ``table``
         cols = []
         for r in res.table.iter_rows(named=True):
-            coef = _Coef(
-                float(r["estimate"]),
-                float(r["std_error"]),
-                float(r["statistic"]),
-                float(r["p_value"]),
-                float(r["conf_low"]),
-                float(r["conf_high"]),
-            )
+            coef = _coef_of_row(r)
             cols.append(_Column(str(r["mediator"]), {res.treatment: coef}, {}, []))
     for c in cols:
         c.stats["step"] = step
