@@ -3,10 +3,11 @@
 References: scipy.optimize.linprog (HiGHS, test-only) solving an independently written
 Charnes-Cooper LP of the same model, in raw data units with equality/inequality rows as in
 the papers (the Rust builder uses a normalised form); hand-computable one-input examples.
-Published data: the Cooper-Seiford-Tone (2007) eight-DMU example with the scores tabulated by
-DataEnvelopmentAnalysis.jl (test_sbm_textbook_eight_dmu_example). The tables of Tone (2001) and
-Tone (2003) themselves (deaR's Tone2001 / Tone2003 data) could not be read in this sandbox; DEAPack
-2.0.1 (same model) is the second independent implementation.
+Published data: the five-DMU example of Tone (2001), Table 2 (test_tone2001_table2_example); the
+Cooper-Seiford-Tone (2007) eight-DMU example with the scores tabulated by DataEnvelopmentAnalysis.jl
+(test_sbm_textbook_eight_dmu_example). The bad-output example of Tone (2003) (deaR's Tone2003
+data, pp. 10-11) could not be read in this sandbox; DEAPack 2.0.1 (same model) is the second
+independent implementation of the bad-output model.
 """
 
 from __future__ import annotations
@@ -369,3 +370,48 @@ def test_sbm_textbook_eight_dmu_example():
     # the slacks of E, F, G, H (the inefficient units) are unique here
     np.testing.assert_allclose(vrs["slack_x"].to_numpy()[4:], [2.0, 22 / 3, 2.0, 5.412], atol=1e-6)
     np.testing.assert_allclose(vrs["slack_y"].to_numpy()[4:], [2.0, 0.0, 0.0, 2.647], atol=1e-6)
+
+
+def test_tone2001_table2_example():
+    """Published-data example: Tone, K. (2001), "A slacks-based measure of efficiency in data
+    envelopment analysis", EJOR 130, 498-509, Table 2 (p. 505): five DMUs A-E, inputs x1, x2,
+    outputs y1, y2, non-oriented SBM under CRS. Data as reproduced by R DJL's dm.sbm example
+    ("Reproduce Table 2 in Tone.(2001)") and R deaR's Tone2001 dataset ("Replication of results
+    in Tone (2001, p. 505)"). The paper's point: D is CCR-efficient but has a y2 slack of 1, so its
+    SBM score is 1/(1 + 1/2 * 1/1) = 2/3. Exact values by hand from the (unique) optimal slacks:
+    A: s2- = 5/14, s1+ = 5/7 (projection 5/14 C + 4/7 E): rho = (1 - 5/84)/(1 + 5/28) = 79/99;
+    B: s2- = 9/14, s1+ = 16/7 (projection 9/14 C + 3/7 E): rho = (1 - 3/28)/(1 + 4/7) = 25/44;
+    C, E efficient. These round to the paper's three decimals (0.798, 0.568, 1, 0.667, 1); the
+    test holds the exact values to 1e-6, and the slacks too (they are unique: checked with HiGHS
+    by fixing the optimum and minimising/maximising every slack)."""
+    df = pl.DataFrame(
+        {
+            "dmu": list("ABCDE"),
+            "x1": [4.0, 6, 8, 8, 2],
+            "x2": [3.0, 3, 1, 1, 4],
+            "y1": [2.0, 2, 6, 6, 1],
+            "y2": [3.0, 3, 2, 1, 4],
+        }
+    )
+    out = pdid.green.sbm(df, ["x1", "x2"], ["y1", "y2"], unit="dmu", rts="crs")
+    np.testing.assert_allclose(
+        out["score"].to_numpy(), [79 / 99, 25 / 44, 1.0, 2 / 3, 1.0], atol=1e-6, rtol=0
+    )
+    assert np.round(out["score"].to_numpy(), 3).tolist() == [0.798, 0.568, 1.0, 0.667, 1.0]
+    slacks = out.select("slack_x1", "slack_x2", "slack_y1", "slack_y2").to_numpy()
+    expected = np.array(
+        [
+            [0, 5 / 14, 5 / 7, 0],
+            [0, 9 / 14, 16 / 7, 0],
+            [0, 0, 0, 0],
+            [0, 0, 0, 1],
+            [0, 0, 0, 0],
+        ]
+    )
+    np.testing.assert_allclose(slacks, expected, atol=1e-6, rtol=0)
+    # the same numbers from the independent HiGHS Charnes-Cooper LP
+    x = df.select("x1", "x2").to_numpy()
+    y = df.select("y1", "y2").to_numpy()
+    for o in range(5):
+        score, _, _ = ref_sbm(x, y, np.zeros((5, 0)), o, np.arange(5), vrs=False)
+        assert score == pytest.approx(out["score"][o], abs=1e-9)
