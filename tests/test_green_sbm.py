@@ -381,7 +381,8 @@ def test_tone2001_table2_example():
     SBM score is 1/(1 + 1/2 * 1/1) = 2/3. Exact values by hand from the (unique) optimal slacks:
     A: s2- = 5/14, s1+ = 5/7 (projection 5/14 C + 4/7 E): rho = (1 - 5/84)/(1 + 5/28) = 79/99;
     B: s2- = 9/14, s1+ = 16/7 (projection 9/14 C + 3/7 E): rho = (1 - 3/28)/(1 + 4/7) = 25/44;
-    C, E efficient. These round to the paper's three decimals (0.798, 0.568, 1, 0.667, 1); the
+    C, E efficient. To three decimals: 0.798, 0.568, 1, 0.667, 1 (the paper's table was not
+    available here; the oracle is this exact derivation of the model both R examples run). The
     test holds the exact values to 1e-6, and the slacks too (they are unique: checked with HiGHS
     by fixing the optimum and minimising/maximising every slack)."""
     df = pl.DataFrame(
