@@ -1075,6 +1075,11 @@ def _labels(study: Study) -> dict[str, str]:
     return dict(study.spec["report"]["labels"])
 
 
+def _controls(study: Study) -> list[str] | None:
+    """The spec's controls, for a table's "Controls: Yes" row (None: no such row)."""
+    return study.spec["model"]["controls"] or None
+
+
 def _etable(study: Study, results: Any, **kw: Any) -> Any:
     from pilotdid.tables import etable
 
@@ -1134,7 +1139,7 @@ def _run_baseline(study: Study, sub: dict, progress: bool) -> None:
     study.tables["baseline"] = _etable(
         study,
         fits,
-        controls=study.spec["model"]["controls"] or None,
+        controls=_controls(study),
         title="Baseline DID",
     )
     frames = [fit.tidy().with_columns(pl.lit(name).alias("model")) for name, fit in fits.items()]
@@ -1278,7 +1283,7 @@ def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
     study.tables["psm_did"] = _etable(
         study,
         {"Baseline": base, "PSM-DID": res.did},
-        controls=study.spec["model"]["controls"] or None,
+        controls=_controls(study),
         title="PSM-DID",
         notes=f"Matching: {res.method}; off support: {res.n_off_support}.",
     )
@@ -1303,7 +1308,7 @@ def _run_robustness(study: Study, sub: dict, progress: bool) -> None:
         study,
         models,
         keep=[f"^{s['treatment']['name']}$"],
-        controls=s["model"]["controls"] or None,
+        controls=_controls(study),
         title="Robustness checks",
     )
 
@@ -1343,7 +1348,7 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
     study.tables["mechanisms"] = _etable(
         study,
         cols,
-        controls=s["model"]["controls"] or None,
+        controls=_controls(study),
         title="Mechanisms",
         notes=res.caveat,
     )
@@ -1409,7 +1414,7 @@ def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
         study,
         fits,
         keep=[f"^{s['treatment']['name']}$"],
-        controls=s["model"]["controls"] or None,
+        controls=_controls(study),
         title="Heterogeneity",
     )
 
@@ -1436,7 +1441,7 @@ def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
     study.tables["moderation"] = _etable(
         study,
         {"Moderation": res},
-        controls=s["model"]["controls"] or None,
+        controls=_controls(study),
         title=f"Moderation by {sub['moderator']}",
     )
     study.figures["moderation"] = mechanism_figure(res, title=f"Moderation by {sub['moderator']}")

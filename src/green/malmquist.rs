@@ -33,34 +33,15 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::lp::LpStatus;
-use super::sbm::{evaluate_many, period_sets, DeaData, Rts};
+use super::sbm::{evaluate_many, period_sets, DeaData, Frontier, Rts};
 use crate::error::Error;
-
-/// Global (Oh 2010) or contemporaneous (Chung et al. 1997) Malmquist–Luenberger index.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MlKind {
-    Global,
-    Contemporaneous,
-}
-
-impl MlKind {
-    /// "global" or "contemporaneous".
-    pub fn parse(s: &str) -> Result<Self, Error> {
-        match s {
-            "global" => Ok(MlKind::Global),
-            "contemporaneous" => Ok(MlKind::Contemporaneous),
-            _ => Err(Error::Option {
-                name: "kind".into(),
-                reason: format!("{s:?}: expected \"global\" or \"contemporaneous\""),
-            }),
-        }
-    }
-}
 
 /// Options of [`malmquist`].
 #[derive(Debug, Clone, Copy)]
 pub struct MlSpec {
-    pub kind: MlKind,
+    /// `Global`: the global ML index (Oh 2010); `Contemporaneous`: the contemporaneous ML
+    /// index (Chung et al. 1997).
+    pub kind: Frontier,
     pub rts: Rts,
     pub super_efficiency: bool,
 }
@@ -165,11 +146,11 @@ pub fn malmquist(
     let global_set = refsets.len();
     let mut cross_slots: Vec<(usize, usize)> = Vec::new(); // (job of E^{t-1}(o_t), job of E^t(o_{t-1}))
     match spec.kind {
-        MlKind::Global => {
+        Frontier::Global => {
             refsets.push((0..n).collect());
             jobs.extend((0..n).map(|j| (j, global_set)));
         }
-        MlKind::Contemporaneous => {
+        Frontier::Contemporaneous => {
             cross_slots = vec![(usize::MAX, usize::MAX); n];
             for j in 0..n {
                 if let Some(r) = prev[j] {
@@ -184,8 +165,8 @@ pub fn malmquist(
     let ok = |k: usize| evals[k].status == LpStatus::Optimal;
     let own: Vec<f64> = (0..n).map(|j| evals[j].score).collect();
     let eg: Vec<f64> = match spec.kind {
-        MlKind::Global => (0..n).map(|j| evals[n + j].score).collect(),
-        MlKind::Contemporaneous => vec![f64::NAN; n],
+        Frontier::Global => (0..n).map(|j| evals[n + j].score).collect(),
+        Frontier::Contemporaneous => vec![f64::NAN; n],
     };
     let mut index = vec![f64::NAN; n];
     let mut ec = vec![f64::NAN; n];
@@ -202,7 +183,7 @@ pub fn malmquist(
         };
         let own_ok = ok(j) && ok(r);
         match spec.kind {
-            MlKind::Global => {
+            Frontier::Global => {
                 if !(own_ok && ok(n + j) && ok(n + r)) {
                     status[j] = MlStatus::Infeasible;
                     continue;
@@ -211,7 +192,7 @@ pub fn malmquist(
                 ec[j] = own[j] / own[r];
                 tc[j] = index[j] / ec[j];
             }
-            MlKind::Contemporaneous => {
+            Frontier::Contemporaneous => {
                 let (a, b) = cross_slots[j];
                 if !(own_ok && ok(a) && ok(b)) {
                     status[j] = MlStatus::Infeasible;
@@ -232,14 +213,14 @@ pub fn malmquist(
         match status[j] {
             MlStatus::Base => cumulative[j] = 1.0,
             _ => match spec.kind {
-                MlKind::Global => {
+                Frontier::Global => {
                     // Circularity: the running product telescopes to E^G(o_t) / E^G(o_base).
                     let base = cell[unit[j] as usize * np + first_period[unit[j] as usize]];
                     if ok(n + j) && ok(n + base) {
                         cumulative[j] = eg[j] / eg[base];
                     }
                 }
-                MlKind::Contemporaneous => {
+                Frontier::Contemporaneous => {
                     if let Some(r) = prev[j] {
                         cumulative[j] = cumulative[r] * index[j];
                     }
@@ -288,7 +269,7 @@ mod tests {
         let unit = [0, 0, 0, 1, 1, 1];
         let time = [1, 2, 3, 1, 2, 3];
         let spec = MlSpec {
-            kind: MlKind::Global,
+            kind: Frontier::Global,
             rts: Rts::Crs,
             super_efficiency: false,
         };

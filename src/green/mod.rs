@@ -12,5 +12,5 @@ pub mod sbm;
 pub use capital::{capital_stock, InitialStock, PimFit, PimSpec};
 pub use entropy::{entropy_index, EntropyFit};
 pub use lp::{Lp, LpSolution, LpStatus};
-pub use malmquist::{malmquist, MlFit, MlKind, MlSpec, MlStatus};
+pub use malmquist::{malmquist, MlFit, MlSpec, MlStatus};
 pub use sbm::{sbm, DeaData, Eval, Frontier, Model, RefSet, Rts, SbmFit, SbmSpec};

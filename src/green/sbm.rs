@@ -66,13 +66,18 @@ pub enum Frontier {
 }
 
 impl Frontier {
-    /// "contemporaneous" or "global".
+    /// "contemporaneous" or "global" (option `frontier`).
     pub fn parse(s: &str) -> Result<Self, Error> {
+        Self::parse_option(s, "frontier")
+    }
+
+    /// As [`Frontier::parse`], naming `option` in the error (the ML index calls it `kind`).
+    pub fn parse_option(s: &str, option: &str) -> Result<Self, Error> {
         match s {
             "contemporaneous" => Ok(Frontier::Contemporaneous),
             "global" => Ok(Frontier::Global),
             _ => Err(Error::Option {
-                name: "frontier".into(),
+                name: option.into(),
                 reason: format!("{s:?}: expected \"global\" or \"contemporaneous\""),
             }),
         }

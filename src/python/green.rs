@@ -10,8 +10,8 @@ use super::{guarded, slice};
 use crate::error::Error;
 use crate::green::lp::{solve, Lp, Workspace};
 use crate::green::{
-    capital_stock, entropy_index, malmquist, sbm, DeaData, Frontier, InitialStock, MlKind, MlSpec,
-    PimSpec, Rts, SbmSpec,
+    capital_stock, entropy_index, malmquist, sbm, DeaData, Frontier, InitialStock, MlSpec, PimSpec,
+    Rts, SbmSpec,
 };
 
 type Cols<'py> = Vec<(String, PyReadonlyArray1<'py, f64>)>;
@@ -122,7 +122,7 @@ fn green_malmquist<'py>(
     let data = dea_data(&inputs, &good, &bad, row_labels)?;
     let (unit, time) = (slice(&unit, "unit")?, slice(&time, "time")?);
     let spec = MlSpec {
-        kind: guarded(|| MlKind::parse(kind))?,
+        kind: guarded(|| Frontier::parse_option(kind, "kind"))?,
         rts: guarded(|| Rts::parse(rts))?,
         super_efficiency,
     };

@@ -602,6 +602,28 @@ pub(crate) fn bound_warning(name: &str, v: f64, bounds: (f64, f64)) -> Option<St
     }
 }
 
+/// The parameter vector every spatial fit reports: β (with θ), then the named spatial
+/// parameters (ρ and/or λ), then σ²; `names` gains the same labels. Returns the vector and the
+/// standard errors from the diagonal of `vcov` (row-major, same order).
+pub(crate) fn stack_coef(
+    beta: Vec<f64>,
+    names: &mut Vec<String>,
+    spatial: &[(&str, f64)],
+    sige: f64,
+    vcov: &[f64],
+) -> (Vec<f64>, Vec<f64>) {
+    let mut coef = beta;
+    for &(name, v) in spatial {
+        coef.push(v);
+        names.push(name.into());
+    }
+    coef.push(sige);
+    names.push("sigma2".into());
+    let p = coef.len();
+    let se = (0..p).map(|a| vcov[a * p + a].max(0.0).sqrt()).collect();
+    (coef, se)
+}
+
 /// Fits a SAR or SDM panel.
 pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFit> {
     let w = inp.w;
@@ -872,12 +894,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             }
         }
     }
-    let mut coef = beta;
-    coef.push(rho);
-    coef.push(sige);
-    names.push("rho".into());
-    names.push("sigma2".into());
-    let se: Vec<f64> = (0..p).map(|a| vc[a * p + a].max(0.0).sqrt()).collect();
+    let (coef, se) = stack_coef(beta, &mut names, &[("rho", rho)], sige, &vc);
     Ok(SpatialFit {
         names,
         coef,
@@ -1057,12 +1074,7 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
             (y[r] - zb) - lam * (wy[r] - wzb)
         })
         .collect();
-    let mut coef = beta;
-    coef.push(lam);
-    coef.push(sige);
-    names.push("lambda".into());
-    names.push("sigma2".into());
-    let se: Vec<f64> = (0..p).map(|a| vcov[a * p + a].max(0.0).sqrt()).collect();
+    let (coef, se) = stack_coef(beta, &mut names, &[("lambda", lam)], sige, &vcov);
     Ok(SpatialFit {
         names,
         coef,

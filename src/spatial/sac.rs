@@ -27,7 +27,7 @@
 use faer::Mat;
 
 use super::models::{
-    demean_panel, dense_g, r_brent_fmin, spatial_lag_panel, Engine, ErrorCtx, FeKind,
+    demean_panel, dense_g, r_brent_fmin, spatial_lag_panel, stack_coef, Engine, ErrorCtx, FeKind,
     LikelihoodFrame, SpatialFit, SpatialSpec, TraceSource, SPARSE_SEED,
 };
 use super::sparse::{self, SeriesTraces};
@@ -258,14 +258,13 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let vc = spd_inverse(info.view())
         .map_err(|_| Error::Numerical("the information matrix is not positive definite".into()))?;
     let vcov: Vec<f64> = vc.iter().copied().collect();
-    let mut coef = beta;
-    coef.push(rho);
-    coef.push(lam);
-    coef.push(sige);
-    names.push("rho".into());
-    names.push("lambda".into());
-    names.push("sigma2".into());
-    let se: Vec<f64> = (0..p).map(|a| vcov[a * p + a].max(0.0).sqrt()).collect();
+    let (coef, se) = stack_coef(
+        beta,
+        &mut names,
+        &[("rho", rho), ("lambda", lam)],
+        sige,
+        &vcov,
+    );
     Ok(SpatialFit {
         names,
         coef,
