@@ -62,7 +62,10 @@ def test_index_links_every_table_figure_and_csv(report):
 def test_no_banner_for_own_data(tmp_path):
     """A spec reading a data file (not the bundled panel) gets no SYNTHETIC banner and its
     provenance hashes that file."""
-    datasets.yrd().write_csv(tmp_path / "mine.csv")
+    # a user's panel without the coding columns that the spec derives
+    datasets.yrd().drop(["did", "cohort", "treat", "post", "event_time"]).write_csv(
+        tmp_path / "mine.csv"
+    )
     spec = load_spec(bundled_spec())
     spec["data"] = {"path": "mine.csv", "unit": "city", "time": "year"}
     spec["analyses"] = {"baseline": {"steps": "full"}}

@@ -18,6 +18,7 @@ import pilotdid as pdid
 from pilotdid import datasets
 from pilotdid.cli import BASELINE, bundled_spec
 from pilotdid.study import (
+    BUNDLED_CODING_COLUMNS,
     SpecError,
     StudyError,
     load_spec,
@@ -53,7 +54,9 @@ def _small(spec: dict) -> dict:
 
 def _csv_spec(tmp_path: Path, **changes) -> dict:
     """The bundled spec reading the bundled panel from a CSV file in tmp_path."""
-    datasets.yrd().write_csv(tmp_path / "panel.csv")
+    # a user's panel has no coding columns of its own when the spec derives them (a derived
+    # column may not replace a data column; the bundled loader drops them the same way)
+    datasets.yrd().drop(list(BUNDLED_CODING_COLUMNS)).write_csv(tmp_path / "panel.csv")
     s = _spec(**changes)
     s["data"] = {"path": "panel.csv", "unit": "city", "time": "year", **s.get("_data", {})}
     s.pop("_data", None)
@@ -165,7 +168,7 @@ def test_missing_data_file_and_bad_toml(tmp_path):
 
 def test_no_controls_left_is_an_error(tmp_path):
     """Every unit treated from the first period: no never- or not-yet-treated controls."""
-    df = datasets.yrd().with_columns(pl.lit(1).alias("always"))
+    df = datasets.yrd().drop(BUNDLED_CODING_COLUMNS).with_columns(pl.lit(1).alias("always"))
     df.write_csv(tmp_path / "panel.csv")
     s = _small(_spec())
     s["data"] = {"path": "panel.csv", "unit": "city", "time": "year"}
@@ -177,7 +180,7 @@ def test_no_controls_left_is_an_error(tmp_path):
 
 def test_treatment_column_must_be_absorbing(tmp_path):
     """A 0/1 column that switches off names the unit and year."""
-    df = datasets.yrd().with_columns(
+    df = datasets.yrd().drop("cohort").with_columns(
         pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2020))
         .then(0)
         .otherwise(pl.col("did"))
@@ -290,8 +293,8 @@ def test_district_only_treated_and_status_filter_change_counts():
 
 def test_existing_treatment_column_derives_the_cohorts(tmp_path):
     """treatment.column = "did" on a CSV: the derived cohorts equal the panel's."""
-    s = _csv_spec(tmp_path)
-    s = _small(s)
+    s = _small(_csv_spec(tmp_path))
+    datasets.yrd().write_csv(tmp_path / "panel.csv")  # with its own "did" (and "cohort")
     s["treatment"] = {"column": "did", "cohort_name": "g"}
     df, _ = prepare_data(s, base_dir=tmp_path)
     assert df["g"].to_list() == datasets.yrd()["cohort"].to_list()
@@ -428,18 +431,26 @@ def test_same_spec_twice_gives_identical_tables_and_provenance(bundled, tmp_path
     assert (first / "provenance.json").read_bytes() == (second / "provenance.json").read_bytes()
 
 
-def test_existing_target_needs_overwrite_and_is_replaced_whole(tmp_path):
-    """An existing folder is an error without overwrite (left untouched) and replaced as a
-    whole with it; no temporary folders remain."""
+def test_existing_target_needs_overwrite_and_only_a_report_is_replaced(tmp_path):
+    """An existing folder is an error without overwrite (left untouched); with overwrite a
+    folder that is not a previous report is refused too (tests/test_report_safety.py has the
+    rest); a previous report is replaced as a whole; no temporary folders remain."""
     out = tmp_path / "report"
     out.mkdir()
     (out / "old.txt").write_text("keep me")
     s = _small(SPEC)
     with pytest.raises(SpecError, match="already exists; pass --overwrite"):
         run_study(s, out)
+    with pytest.raises(SpecError, match="is not a pilotdid report"):
+        run_study(s, out, overwrite=True)
+    assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert (out / "old.txt").read_text() == "keep me"
+    (out / "old.txt").unlink()
+    out.rmdir()
+    run_study(s, out)
+    (out / "tables" / "baseline.tex").write_text("stale")
     run_study(s, out, overwrite=True)
-    assert not (out / "old.txt").exists()
+    assert (out / "tables" / "baseline.tex").read_text() != "stale"
     assert (out / "index.html").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
@@ -486,7 +497,7 @@ def test_data_path_is_relative_to_the_spec_file_csv_and_parquet(tmp_path, monkey
 
     sub = tmp_path / "project"
     sub.mkdir()
-    panel = datasets.yrd()
+    panel = datasets.yrd().drop("cohort")  # the spec derives the cohort from "did"
     panel.write_csv(sub / "panel.csv")
     panel.write_parquet(sub / "panel.parquet")
     monkeypatch.chdir(tmp_path)
@@ -539,7 +550,7 @@ def test_gtfp_columns_equal_direct_green_calls():
     [
         ({"gtfp.bads": ["so2"]}, "unknown key 'bads' in [gtfp]; did you mean 'bad'?"),
         ({"gtfp.good": ["real_gpd"]}, "[gtfp]: column 'real_gpd' not found"),
-        ({"gtfp.name": "gtfp"}, "[gtfp]: column 'gtfp' already exists"),
+        ({"gtfp.name": "gtfp"}, "[gtfp] name = 'gtfp' collides with the data column 'gtfp'"),
         ({"gtfp.delta": 1.5}, "[gtfp] delta: 1.5 is not a depreciation rate in (0, 1)"),
         ({"gtfp.good": None}, "[gtfp]: 'good' (outputs) and 'inputs' (or 'investment')"),
     ],
@@ -555,7 +566,7 @@ def test_gtfp_spec_errors_stop_before_anything_runs(tmp_path, changes, message):
 def test_gtfp_non_positive_data_is_a_spec_error_naming_the_column(tmp_path):
     """SBM divides by every input and output: a zero SO2 value stops the study (nothing
     written) with the message of pilotdid.green naming the column."""
-    panel = datasets.yrd().with_columns(
+    panel = datasets.yrd().drop(BUNDLED_CODING_COLUMNS).with_columns(
         pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2010))
         .then(0.0)
         .otherwise(pl.col("so2"))

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 from pilotdid._core import PilotdidError
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+# A plain column name: letters (any script, so Chinese names work), digits, '_' and '.', not
+# starting with a digit.
+_NAME = re.compile(r"^[^\W\d][\w.]*$")
+
+
+def is_formula_name(name: str) -> bool:
+    """True when ``name`` can stand in a formula as a plain column name."""
+    return isinstance(name, str) and _NAME.match(name) is not None
 
 
 @dataclass(frozen=True)

@@ -6,13 +6,17 @@ pilotdid demo [--out DIR] [--overwrite] [--quiet]      the whole study on the bu
 pilotdid validate SPEC                                 check a spec (keys, columns, coding) only
 
 Exit codes: 0 ok, 1 an analysis failed while running, 2 spec or usage error (message on
-stderr, no traceback). Nothing is written unless the whole study succeeded.
+stderr, no traceback), 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). Nothing is
+written unless the whole study succeeded; an interrupted run leaves no temporary folder.
+--overwrite replaces only a previous pilotdid report, never the spec's or the data's folder.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -170,7 +174,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+class Terminated(BaseException):
+    """Raised in the main thread by SIGTERM, so that cleanup (``finally``) runs as for Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    """The console script; returns the exit code (see the module docstring)."""
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if in_main else None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        _err("interrupted (SIGINT); no partial report was left behind")
+        return 130
+    except Terminated:
+        _err("terminated (SIGTERM); no partial report was left behind")
+        return 143
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="pilotdid",
         description="Staggered DID, mechanisms and spatial spillovers for pilot policies.",

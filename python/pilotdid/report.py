@@ -17,6 +17,7 @@ Running the same spec twice gives byte-identical ``tables/*.tex`` and ``provenan
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 import json
@@ -24,7 +25,10 @@ import math
 import os
 import platform
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +88,145 @@ SYNTHETIC_BANNER = (
 )
 
 
-def check_target(out: str | Path, overwrite: bool) -> Path:
-    """Raises a SpecError if ``out`` exists (and ``overwrite`` is false) or is a file."""
-    p = Path(out)
+# ------------------------------------------------------------------------------------------
+# where a report may go: nothing the program did not create is ever replaced
+# ------------------------------------------------------------------------------------------
+#: What a report folder holds: top-level files, and for each sub-folder the file endings it
+#: may contain. A folder with anything else in it is not (only) a report and is never replaced.
+REPORT_FILES = frozenset({"index.html", "provenance.json", "run.log"})
+REPORT_SUBFOLDERS = {
+    "tables": (".tex", ".md"),
+    "figures": (".png", ".pdf"),
+    "results": (".csv",),
+}
+#: The ``tool`` field of provenance.json: the marker of a folder this program wrote.
+REPORT_MARKER = "pilotdid run"
+
+
+def _protected(inputs: Sequence[str | Path]) -> dict[Path, str]:
+    """Folders a report may never replace, with the reason: the filesystem root, the home
+    folder, the current folder, and every folder that contains an input (spec or data) or one
+    of those folders (their ancestors), each resolved."""
+    out: dict[Path, str] = {Path(Path.cwd().anchor or "/"): "the filesystem root"}
+
+    def add_with_ancestors(p: Path, why: str) -> None:
+        for q in (p, *p.parents):
+            out.setdefault(q, why)
+
+    home = Path.home().resolve()
+    out.setdefault(home, "the home folder")
+    add_with_ancestors(home.parent, "a parent of the home folder")
+    for f in inputs:
+        p = Path(f).resolve()
+        add_with_ancestors(p.parent, f"the folder of the input '{f}' or one of its parents")
+    add_with_ancestors(Path.cwd().resolve(), "the current folder or one of its parents")
+    return out
+
+
+def _foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` that a report does not write (empty for a pure report)."""
+    foreign = []
+    for p in sorted(folder.iterdir()):
+        if p.is_symlink():
+            foreign.append(p.name)
+        elif p.is_dir() and p.name in REPORT_SUBFOLDERS:
+            endings = REPORT_SUBFOLDERS[p.name]
+            foreign += [
+                f"{p.name}/{q.name}"
+                for q in sorted(p.iterdir())
+                if q.is_symlink() or not q.is_file() or not q.name.endswith(endings)
+            ]
+        elif not (p.is_file() and p.name in REPORT_FILES):
+            foreign.append(p.name + ("/" if p.is_dir() else ""))
+    return foreign
+
+
+def _is_report(folder: Path) -> bool:
+    prov = folder / "provenance.json"
+    if not prov.is_file():
+        return False
+    try:
+        return json.loads(prov.read_text(encoding="utf-8")).get("tool") == REPORT_MARKER
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_target(
+    out: str | Path, overwrite: bool, inputs: Sequence[str | Path] = ()
+) -> Path:
+    """Checks that a report may be written to ``out`` and returns its resolved path.
+
+    Refused (:class:`SpecError`, nothing touched): the filesystem root, the home folder, the
+    current folder, any folder holding an input (``inputs``: spec and data files) and any of
+    their parents; a symbolic link; a file. An existing folder needs ``overwrite`` and is
+    replaced only if it is a report this program wrote (its ``provenance.json`` says so) and
+    holds nothing a report does not write.
+    """
+    given = Path(out).expanduser()
+    if given.is_symlink():
+        raise SpecError(f"--out: '{out}' is a symbolic link; give the folder it points to")
+    p = given.resolve()
+    why = _protected(inputs).get(p)
+    if why is not None:
+        raise SpecError(
+            f"--out: '{out}' is {why}; a report needs a folder of its own "
+            f"(for example '{p / 'pilotdid-report'}')"
+        )
     if p.exists() and not p.is_dir():
-        raise SpecError(f"--out: '{p}' exists and is not a folder")
-    if p.exists() and not overwrite:
-        raise SpecError(f"--out: '{p}' already exists; pass --overwrite to replace it")
+        raise SpecError(f"--out: '{out}' exists and is not a folder")
+    if p.exists():
+        if not overwrite:
+            raise SpecError(f"--out: '{out}' already exists; pass --overwrite to replace it")
+        if not _is_report(p):
+            raise SpecError(
+                f"--out: '{out}' is not a pilotdid report (no provenance.json written by "
+                "'pilotdid run'); --overwrite replaces only a previous report. Choose "
+                "another folder"
+            )
+        foreign = _foreign_entries(p)
+        if foreign:
+            more = f" and {len(foreign) - 5} more" if foreign[5:] else ""
+            shown = ", ".join(foreign[:5]) + more
+            raise SpecError(
+                f"--out: '{out}' is a previous report but also holds files a report does not "
+                f"write ({shown}); --overwrite would delete them. Move them away or choose "
+                "another folder"
+            )
     return p
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Holds SIGINT and SIGTERM back while a folder is created, swapped into place or removed,
+    so that an interrupt cannot fall between a step and its bookkeeping; a signal that arrives
+    meanwhile is re-raised right after. Python runs signal handlers in the main thread only,
+    so replacing the handlers (not the thread's signal mask, which the extension's worker
+    threads do not share) is what holds them back."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in held}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+        for s in dict.fromkeys(caught):
+            signal.raise_signal(s)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _follow_umask(folder: Path) -> None:
+    """mkdtemp creates 0700; the report folder gets the permissions any new folder would
+    (its sub-folders and files are created normally and follow the umask already)."""
+    folder.chmod(0o777 & ~_umask())
 
 
 def _versions() -> dict[str, str | None]:
@@ -399,23 +534,34 @@ def write_report(study: Any, out: str | Path, overwrite: bool = False) -> Path:
     """Writes the report folder of ``study`` to ``out`` atomically and returns its path.
 
     Everything goes to a temporary folder beside ``out``; it is renamed to ``out`` only when
-    every file was written. An existing ``out`` needs ``overwrite=True`` (it is then replaced
-    as a whole, never merged). On any error the temporary folder is removed and ``out`` is
-    left as it was.
+    every file was written. ``out`` must pass :func:`check_target`: an existing folder needs
+    ``overwrite=True`` and is replaced (as a whole, never merged) only if it is a previous
+    report holding nothing else. On any error or interrupt the temporary folder is removed and
+    ``out`` is left as it was; SIGINT/SIGTERM are held back during the final renames.
     """
-    target = check_target(out, overwrite).absolute()
+    inputs = getattr(study, "input_paths", ())
+    target = check_target(out, overwrite, inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp: Path | None = None
     try:
+        with _signals_deferred():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        _follow_umask(tmp)
         _write_contents(study, tmp)
-        if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        with _signals_deferred():
+            if target.exists():
+                check_target(out, overwrite, inputs)  # unchanged while we were writing?
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                os.replace(target, old / target.name)
+                os.replace(tmp, target)
+                tmp = None
+                shutil.rmtree(old)
+            else:
+                os.replace(tmp, target)
+                tmp = None
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            with _signals_deferred():
+                shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target

@@ -645,8 +645,10 @@ _ANALYSIS_RESOLVERS = {
 # ------------------------------------------------------------------------------------------
 # data: load, check columns, derive the treatment
 # ------------------------------------------------------------------------------------------
-def _data_source(spec: dict, base_dir: Path) -> tuple[pl.DataFrame, str, dict[str, str]]:
-    """The raw frame, a name for messages and the sha256 of each input file."""
+def _data_source(
+    spec: dict, base_dir: Path
+) -> tuple[pl.DataFrame, str, dict[str, str], list[Path]]:
+    """The raw frame, a name for messages, the sha256 of each input file and their paths."""
     d = spec["data"]
     if d["bundled"] == "yrd":
         from pilotdid import datasets
@@ -664,7 +666,11 @@ def _data_source(spec: dict, base_dir: Path) -> tuple[pl.DataFrame, str, dict[st
             name: hashlib.sha256(datasets._yrd_file(name).read_bytes()).hexdigest()
             for name in ("panel_synthetic.csv", "cities.csv")
         }
-        return panel, "the bundled SYNTHETIC YRD panel", hashes
+        # The spec codes the treatment itself (from pilot_batch): the panel's precomputed
+        # coding columns go, so that a derived column never silently replaces a data column.
+        panel = panel.drop([c for c in BUNDLED_CODING_COLUMNS if c in panel.columns])
+        paths = [datasets._yrd_file(n) for n in ("panel_synthetic.csv", "cities.csv")]
+        return panel, "the bundled SYNTHETIC YRD panel", hashes, paths
     path = Path(d["path"])
     full = path if path.is_absolute() else base_dir / path
     if not full.is_file():
@@ -677,7 +683,82 @@ def _data_source(spec: dict, base_dir: Path) -> tuple[pl.DataFrame, str, dict[st
             df = pl.read_parquet(raw)
     except Exception as e:  # polars raises several error types for malformed files
         raise SpecError(f"[data] path: cannot read '{full}': {e}") from None
-    return df, f"'{d['path']}'", {full.name: hashlib.sha256(raw).hexdigest()}
+    return df, f"'{d['path']}'", {full.name: hashlib.sha256(raw).hexdigest()}, [full]
+
+
+#: Treatment-coding columns of the bundled panel that a spec rebuilds from the pilot batches.
+BUNDLED_CODING_COLUMNS = ("did", "cohort", "treat", "post", "event_time")
+
+#: An internal column the runner adds (ever-treated indicator for PSM and heterogeneity).
+EVER_TREATED = "_ever_treated"
+
+
+def _derived_columns(spec: dict) -> list[tuple[str, str]]:
+    """(where, name) of every column the runner adds to the data."""
+    tr, g = spec["treatment"], spec["gtfp"]
+    out = []
+    if tr["name"] != tr["column"]:  # name == column re-derives the same 0/1 column
+        out.append(("[treatment] name", tr["name"]))
+    out.append(("[treatment] cohort_name", tr["cohort_name"]))
+    out.append(("internal ever-treated indicator", EVER_TREATED))
+    if g:
+        out += [("[gtfp] name", g["name"]), ("[gtfp] name (its log)", f"ln_{g['name']}")]
+        if g["investment"]:
+            out.append(("[gtfp] capital_name", g["capital_name"]))
+    return out
+
+
+def _check_derived_names(df: pl.DataFrame, spec: dict, source: str) -> None:
+    """A derived column may neither replace a data column nor another derived column."""
+    roles: dict[str, list[str]] = {}
+    for where, cols in _columns_needed(spec):
+        for c in cols:
+            roles.setdefault(c, []).append(where)
+    seen: dict[str, str] = {}
+    for where, name in _derived_columns(spec):
+        if name in seen:
+            raise SpecError(
+                f"{where} = '{name}' collides with {seen[name]} = '{name}': two derived "
+                "columns cannot share a name"
+            )
+        seen[name] = where
+        if name in df.columns:
+            used = [r for r in roles.get(name, []) if r != where]
+            as_ = f" (used as {', '.join(dict.fromkeys(used))})" if used else ""
+            raise SpecError(
+                f"{where} = '{name}' collides with the data column '{name}' in {source}{as_}: "
+                f"the derived column would replace it. Give {where.split(' (')[0]} a new name "
+                "or drop/rename the data column"
+            )
+
+
+def _check_formula_names(spec: dict, source: str) -> None:
+    """Columns that go into a model formula must be formula names (no spaces or operators)."""
+    from pilotdid._formula import is_formula_name
+
+    m, tr = spec["model"], spec["treatment"]
+    uses = [
+        ("[model] outcome", [m["outcome"]]),
+        ("[model] controls", m["controls"]),
+        ("[model] fixed_effects", m["fixed_effects"]),
+        ("[treatment] name", [tr["name"]]),
+    ]
+    in_formulas = ("mediators", "moderator", "covariates", "checks[")
+    uses += [
+        (w, c)
+        for w, c in _columns_needed(spec)
+        if w.startswith("[analyses.")
+        and "psm_did" not in w  # PSM covariates go to the logit, not a formula
+        and any(k in w for k in in_formulas)
+    ]
+    for where, cols in uses:
+        for c in cols:
+            if not is_formula_name(c):
+                raise SpecError(
+                    f"{where}: column '{c}' in {source} cannot be used in a model formula "
+                    "(names are letters, digits, '_' and '.', not starting with a digit); "
+                    "rename the column in the data"
+                )
 
 
 def _require(df: pl.DataFrame, cols: Sequence[str], where: str, source: str) -> None:
@@ -844,7 +925,7 @@ def _derive_treatment(df: pl.DataFrame, spec: dict, source: str) -> tuple[pl.Dat
     df = df.with_columns(
         pl.Series(tr["cohort_name"], g, dtype=pl.Int64),
         pl.Series(tr["name"], dd, dtype=pl.Int64),
-        pl.Series("_ever_treated", [int(gi > 0) for gi in g], dtype=pl.Int64),
+        pl.Series(EVER_TREATED, [int(gi > 0) for gi in g], dtype=pl.Int64),
     )
     t_min, t_max = min(times), max(times)
     per_unit = {u: cohort_of[u] for u in dict.fromkeys(units)}
@@ -878,7 +959,14 @@ def _derive_treatment(df: pl.DataFrame, spec: dict, source: str) -> tuple[pl.Dat
 
 def _finish_checks(df: pl.DataFrame, spec: dict, source: str) -> None:
     """Value checks that need the prepared data (not only column names)."""
-    unit = spec["data"]["unit"]
+    unit, tcol = spec["data"]["unit"], spec["data"]["time"]
+    dup = df.select(unit, tcol).filter(pl.struct(unit, tcol).is_duplicated())
+    if dup.height:
+        u, t = dup.row(0)
+        raise SpecError(
+            f"[data]: {dup.height} rows of {source} share their ({unit}, {tcol}) with another "
+            f"row, e.g. {unit} = {u!r}, {tcol} = {t}; a panel has one row per unit and period"
+        )
     a = spec["analyses"]
     present = set(df.get_column(unit).to_list())
     rob = a.get("robustness")
@@ -931,7 +1019,9 @@ def _resolve_all(spec: str | Path | dict, base_dir: str | Path | None):
     else:
         raise SpecError(f"spec: expected a path or a dict, got {type(spec).__name__}")
     resolved = _resolve_structure(raw)
-    df, source, hashes = _data_source(resolved, base)
+    df, source, hashes, input_paths = _data_source(resolved, base)
+    if isinstance(spec, (str, Path)):
+        input_paths = [Path(spec), *input_paths]
     tr = resolved["treatment"]
     pre = [c for w, cols in _columns_needed(resolved) for c in cols if w.startswith("[data]")]
     _require(df, pre, "[data]", source)
@@ -943,12 +1033,14 @@ def _resolve_all(spec: str | Path | dict, base_dir: str | Path | None):
         )
     for where, cols in _columns_needed(resolved):
         _require(df, [c for c in cols if c not in built], where, source)
+    _check_derived_names(df, resolved, source)
+    _check_formula_names(resolved, source)
     gtfp_info = None
     if g:
         df, gtfp_info = _build_gtfp(df, resolved, source)
     prepared, info = _derive_treatment(df, resolved, source)
     _finish_checks(prepared, resolved, source)
-    out = {"source": source, "hashes": hashes, "coding": info}
+    out = {"source": source, "hashes": hashes, "coding": info, "input_paths": input_paths}
     if gtfp_info is not None:
         out["gtfp"] = gtfp_info
     return resolved, prepared, out
@@ -995,6 +1087,11 @@ class Study:
     def vcov(self) -> Any:
         return _vcov(self.spec)
 
+    @property
+    def input_paths(self) -> list[Path]:
+        """The spec and data files: a report is never written over them or their folders."""
+        return list(self.info.get("input_paths", []))
+
     def write_report(self, out: str | Path, overwrite: bool = False) -> Path:
         """Writes the report folder (see :func:`pilotdid.report.write_report`)."""
         from pilotdid.report import write_report
@@ -1036,7 +1133,7 @@ def run_study(
 
     resolved, df, info = _resolve_all(spec, base_dir)
     if out is not None:
-        _report.check_target(out, overwrite)
+        _report.check_target(out, overwrite, info["input_paths"])
     spec_sha = None
     if isinstance(spec, (str, Path)):
         spec_sha = hashlib.sha256(Path(spec).read_bytes()).hexdigest()
