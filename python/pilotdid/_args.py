@@ -237,14 +237,15 @@ def _range_text(
 # ------------------------------------------------------------------------------------------
 def vocabulary(
     renamed: Mapping[str, str] | None = None,
-    aliases: Mapping[str, str] | None = None,
+    aliases: Mapping[str, str | tuple[str, Callable[[Any], Any]]] | None = None,
     value_aliases: Mapping[str, Mapping[Any, Any]] | None = None,
 ) -> Callable[[F], F]:
     """Decorates a public function with the package vocabulary.
 
     ``renamed``: old keyword -> new keyword; passing the old one raises a TypeError that
     names the new one (nothing old is accepted silently). ``aliases``: keywords accepted as
-    documented synonyms (R ``did``'s ``yname`` for ``y``); giving both spellings raises.
+    documented synonyms (R ``did``'s ``yname`` for ``y``), or ``(new, convert)`` when the value
+    changes too (``{"alp": ("level", lambda a: 1 - a)}``); giving both spellings raises.
     ``value_aliases``: per canonical option, accepted synonyms of values
     (``{"control_group": {"nevertreated": "never"}}``). Positional arguments beyond the
     function's positional parameters raise a TypeError that lists the keywords to use.
@@ -281,13 +282,15 @@ def vocabulary(
                         f"vocabulary; see CHANGELOG.md)"
                     )
                 if old in aliases:
-                    new = aliases[old]
+                    target = aliases[old]
+                    new, convert = target if isinstance(target, tuple) else (target, None)
                     if new in kwargs:
                         raise TypeError(
                             f"{name}(): '{old}' and '{new}' are the same option; give one "
                             f"(R did's '{old}' is an alias of '{new}')"
                         )
-                    kwargs[new] = kwargs.pop(old)
+                    value = kwargs.pop(old)
+                    kwargs[new] = convert(value) if convert is not None else value
             for opt, table in value_aliases.items():
                 v = kwargs.get(opt)
                 if isinstance(v, str) and v in table:
