@@ -31,9 +31,10 @@ from pilotdid._core import PilotdidError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: No bootstrap, permutation or simulation needs more replicates than this; far larger
-#: counts are typing mistakes that would otherwise run for hours with no way to tell.
-MAX_REPS = 100_000_000
+#: An upper bound for any replicate count (2**40, about 1.1e12) whatever memory it needs:
+#: larger values (2**63, ...) are typing mistakes. Counts below it that fit in memory are
+#: allowed; the long loops they start check for Ctrl-C at least every 100 ms.
+MAX_REPS = 2**40
 #: Seeds are unsigned 64-bit integers in the core.
 MAX_SEED = 2**64 - 1
 
