@@ -6,7 +6,7 @@ the papers (the Rust builder uses a normalised form); hand-computable one-input 
 Published data: the five-DMU example of Tone (2001), Table 2 (test_tone2001_table2_example); the
 Cooper-Seiford-Tone (2007) eight-DMU example with the scores tabulated by DataEnvelopmentAnalysis.jl
 (test_sbm_textbook_eight_dmu_example). The bad-output example of Tone (2003) (deaR's Tone2003
-data, pp. 10-11) could not be read in this sandbox; DEAPack 2.0.1 (same model) is the second
+data, Table 2) is tested in test_green_tone2003.py; DEAPack 2.0.1 (same model) is the second
 independent implementation of the bad-output model.
 """
 

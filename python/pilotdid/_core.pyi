@@ -378,6 +378,7 @@ def green_sbm(
     rts: str,
     frontier: str,
     super_efficiency: bool,
+    bad_weight: float = 1.0,
 ) -> dict:
     """SBM scores: score, model, status, slacks (n x k), n_infeasible, iterations, n_bland."""
 

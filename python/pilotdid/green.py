@@ -59,6 +59,15 @@ def _choice(value: str, option: str, allowed: Sequence[str]) -> str:
     return value
 
 
+def _bad_weight(value: Any) -> float:
+    """``bad_weight`` as a float (range checked in the core, which names the option)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise PilotdidError(
+            f"option 'bad_weight': {value!r} must be a finite number > 0 (good:bad = 1:bad_weight)"
+        )
+    return float(value)
+
+
 def _drop_incomplete(df: pl.DataFrame, columns: list[str], what: str) -> pl.DataFrame:
     """Drop rows with a missing (null/NaN) value in `columns`, warning with the count."""
     mask = pl.lit(False)
@@ -151,6 +160,7 @@ def sbm(
     rts: str = "crs",
     frontier: str = "global",
     super_efficiency: bool = False,
+    bad_weight: float = 1.0,
 ) -> pl.DataFrame:
     """Slacks-based measure of efficiency with undesirable outputs, one score per row.
 
@@ -158,6 +168,21 @@ def sbm(
     non-oriented, ``rts="crs"`` or ``"vrs"``. ``frontier="global"`` evaluates every row against
     all rows; ``"contemporaneous"`` against the rows of the same ``time``. With
     ``super_efficiency=True`` efficient rows get Tone's (2002) super-SBM score (>= 1).
+
+    ``bad_weight`` is the good:bad weighting of Tone (2003, GRIPS Research Report
+    I-2003-0005, eq. 43), "good:bad = 1:bad_weight": with ``s1`` good and ``s2`` bad outputs,
+    ``K = s1 + s2``, the score is::
+
+        rho = [1 - (1/m) sum_i s-_i / x_io]
+              / [1 + (1/K) (w_g sum_r sg_r / yg_ro + w_b sum_r sb_r / yb_ro)]
+
+    with ``w_b / w_g = bad_weight`` and the weights of all outputs summing to ``K``
+    (``s1 w_g + s2 w_b = K``, so ``w_g = K / (s1 + s2 bad_weight)``). Tone's 1:0.3 example
+    (one good, one bad output) is ``bad_weight=0.3``: ``w_g = 2/1.3``, ``w_b = 0.6/1.3``. The
+    default 1 is the unweighted model; a larger value makes bad-output excess cost more. It
+    must be a finite number > 0 and needs ``bad`` outputs; super-SBM rows use the same
+    weights in their denominator. The non-separable good/bad output model of Tone (2003,
+    section 5) is not offered: every output here is separable.
 
     Inputs and outputs must be strictly positive (the model divides by them): a zero or
     negative value raises an error naming the column and the unit-year. Rows with missing
@@ -185,6 +210,7 @@ def sbm(
         rts,
         frontier,
         bool(super_efficiency),
+        _bad_weight(bad_weight),
     )
     if out["n_infeasible"]:
         warnings.warn(

@@ -33,7 +33,7 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::lp::LpStatus;
-use super::sbm::{evaluate_many, period_sets, DeaData, Frontier, Rts};
+use super::sbm::{evaluate_many, period_sets, DeaData, Frontier, OutputWeights, Rts};
 use crate::error::Error;
 
 /// Options of [`malmquist`].
@@ -161,7 +161,14 @@ pub fn malmquist(
             }
         }
     }
-    let evals = evaluate_many(data, &jobs, &refsets, spec.rts, spec.super_efficiency)?;
+    let evals = evaluate_many(
+        data,
+        &jobs,
+        &refsets,
+        spec.rts,
+        OutputWeights::EQUAL,
+        spec.super_efficiency,
+    )?;
     let ok = |k: usize| evals[k].status == LpStatus::Optimal;
     let own: Vec<f64> = (0..n).map(|j| evals[j].score).collect();
     let eg: Vec<f64> = match spec.kind {

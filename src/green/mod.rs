@@ -13,4 +13,4 @@ pub use capital::{capital_stock, InitialStock, PimFit, PimSpec};
 pub use entropy::{entropy_index, EntropyFit};
 pub use lp::{Lp, LpSolution, LpStatus};
 pub use malmquist::{malmquist, MlFit, MlSpec, MlStatus};
-pub use sbm::{sbm, DeaData, Eval, Frontier, Model, RefSet, Rts, SbmFit, SbmSpec};
+pub use sbm::{sbm, DeaData, Eval, Frontier, Model, OutputWeights, RefSet, Rts, SbmFit, SbmSpec};

@@ -25,6 +25,14 @@
 //! outputs (no reference mix keeps the denominator positive): then the score is NaN with
 //! status `infeasible`, never a silent number.
 //!
+//! Good:bad weighting (Tone 2003, GRIPS Research Report I-2003-0005, eq. 43): the output
+//! terms of both denominators carry weights, `(1/K)(w_g sum_r sg_r / y_ro + w_b sum_r sb_r /
+//! b_ro)`, normalised so that the weights of all outputs sum to `K` (`s1 w_g + s2 w_b = K`).
+//! The user gives the ratio `bad_weight = w_b / w_g` ("good:bad = 1:bad_weight"), so
+//! `w_g = K / (s1 + s2 bad_weight)`, `w_b = bad_weight w_g`; `bad_weight = 1` gives
+//! `w_g = w_b = 1` exactly, the unweighted model above. The non-separable model of Tone
+//! (2003, section 5) is not offered.
+//!
 //! Data rule: every input and output must be finite and strictly positive (the model divides
 //! by them). A zero or negative value is an error naming the column and the unit-year; so is a
 //! unit-year whose inputs and outputs are all zero.
@@ -211,6 +219,59 @@ pub struct Eval {
     pub used_bland: bool,
 }
 
+/// Weights of the good- and bad-output slack terms (Tone 2003, eq. 43); see the module doc.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutputWeights {
+    pub good: f64,
+    pub bad: f64,
+}
+
+impl OutputWeights {
+    /// The unweighted model (every output term weight one).
+    pub const EQUAL: OutputWeights = OutputWeights {
+        good: 1.0,
+        bad: 1.0,
+    };
+
+    /// Weights for "good:bad = 1:`bad_weight`" with `s1` good and `s2` bad outputs, normalised
+    /// to `s1 w_g + s2 w_b = s1 + s2`. `bad_weight` must be finite and > 0, and differ from
+    /// one only when there are bad outputs (it would have no effect).
+    pub fn tone2003(bad_weight: f64, s1: usize, s2: usize) -> Result<Self, Error> {
+        if !(bad_weight.is_finite() && bad_weight > 0.0) {
+            return Err(Error::Option {
+                name: "bad_weight".into(),
+                reason: format!(
+                    "{bad_weight}: must be a finite number > 0 (the weight of a bad output \
+                     relative to a good one, good:bad = 1:bad_weight; 1 = unweighted)"
+                ),
+            });
+        }
+        if s2 == 0 && bad_weight != 1.0 {
+            return Err(Error::Option {
+                name: "bad_weight".into(),
+                reason: format!(
+                    "{bad_weight}: there are no bad outputs to weight; leave bad_weight at 1"
+                ),
+            });
+        }
+        let k = (s1 + s2) as f64;
+        let good = k / (s1 as f64 + s2 as f64 * bad_weight);
+        Ok(OutputWeights {
+            good,
+            bad: bad_weight * good,
+        })
+    }
+
+    /// Weight of output slack `r` (good outputs first, then bad).
+    fn of(self, r: usize, s1: usize) -> f64 {
+        if r < s1 {
+            self.good
+        } else {
+            self.bad
+        }
+    }
+}
+
 /// Scores within this distance of one count as efficient (super-efficiency is then computed).
 pub const EFFICIENT_TOL: f64 = 1e-9;
 
@@ -296,16 +357,17 @@ fn dominates(data: &DeaData, k: usize, j: usize) -> bool {
 /// Evaluate DMU `o` against a reference set; `o` may or may not belong to it. With
 /// `super_efficiency`, a DMU found efficient (or outside the reference technology, where the
 /// SBM program is infeasible) is re-evaluated by super-SBM against the reference set
-/// without `o`.
+/// without `o`. `weights` weight the output terms of both programs (Tone 2003, eq. 43).
 pub fn evaluate(
     data: &DeaData,
     o: usize,
     reference: &RefSet,
     rts: Rts,
+    weights: OutputWeights,
     super_efficiency: bool,
     ws: &mut LpBuffers,
 ) -> Result<Eval, Error> {
-    let first = solve_sbm(data, o, &reference.kept, rts, ws)?;
+    let first = solve_sbm(data, o, &reference.kept, rts, weights, ws)?;
     let needs_super = match first.status {
         LpStatus::Optimal => first.score >= 1.0 - EFFICIENT_TOL,
         _ => true,
@@ -318,7 +380,7 @@ pub fn evaluate(
         .extend(reference.kept.iter().copied().filter(|&j| j != o));
     ws.others.extend(reference.dominated_by(o));
     let others = std::mem::take(&mut ws.others);
-    let sup = solve_super(data, o, &others, rts, ws);
+    let sup = solve_super(data, o, &others, rts, weights, ws);
     ws.others = others;
     let mut sup = sup?;
     sup.iterations += first.iterations;
@@ -341,6 +403,7 @@ fn solve_sbm(
     o: usize,
     reference: &[usize],
     rts: Rts,
+    weights: OutputWeights,
     ws: &mut LpBuffers,
 ) -> Result<Eval, Error> {
     let (m, s1, s2) = (data.inputs.len(), data.good.len(), data.bad.len());
@@ -396,7 +459,7 @@ fn solve_sbm(
     }
     for r in 0..s1 + s2 {
         let col = base + m + r;
-        a[col * nr] = 1.0 / k;
+        a[col * nr] = weights.of(r, s1) / k;
         a[col * nr + 1 + m + r] = 1.0;
     }
     let lp = Lp {
@@ -464,6 +527,7 @@ fn solve_super(
     o: usize,
     reference: &[usize],
     rts: Rts,
+    weights: OutputWeights,
     ws: &mut LpBuffers,
 ) -> Result<Eval, Error> {
     let (m, s1, s2) = (data.inputs.len(), data.good.len(), data.bad.len());
@@ -526,14 +590,14 @@ fn solve_super(
         a[(ce + i) * nr + ri + i] = -1.0;
     }
     for r in 0..s1 {
-        a[(cv + r) * nr] = -1.0 / k;
+        a[(cv + r) * nr] = -weights.good / k;
         a[(cv + r) * nr + rg + r] = 1.0;
         a[(cv + r) * nr + ry + r] = 1.0;
         a[(cf + r) * nr + rg + r] = -1.0;
         a[(ch + r) * nr + ry + r] = 1.0;
     }
     for r in 0..s2 {
-        a[(cw + r) * nr] = -1.0 / k;
+        a[(cw + r) * nr] = -weights.bad / k;
         a[(cw + r) * nr + rb + r] = 1.0;
         a[(cg + r) * nr + rb + r] = -1.0;
     }
@@ -554,6 +618,9 @@ pub struct SbmSpec {
     pub rts: Rts,
     pub frontier: Frontier,
     pub super_efficiency: bool,
+    /// Weight of each bad output relative to each good output in the score (Tone 2003,
+    /// eq. 43: good:bad = 1:`bad_weight`); 1 = the unweighted model. Finite, > 0.
+    pub bad_weight: f64,
 }
 
 /// SBM scores of every DMU (row) of a panel.
@@ -572,12 +639,13 @@ pub fn evaluate_many(
     jobs: &[(usize, usize)],
     refsets: &[Vec<usize>],
     rts: Rts,
+    weights: OutputWeights,
     super_efficiency: bool,
 ) -> Result<Vec<Eval>, Error> {
     let refsets: Vec<RefSet> = refsets.iter().map(|m| RefSet::pruned(data, m)).collect();
     jobs.par_iter()
         .map_init(LpBuffers::default, |ws, &(o, r)| {
-            evaluate(data, o, &refsets[r], rts, super_efficiency, ws)
+            evaluate(data, o, &refsets[r], rts, weights, super_efficiency, ws)
         })
         .collect()
 }
@@ -598,10 +666,12 @@ pub fn period_sets(period: &[i64]) -> (Vec<i64>, Vec<Vec<usize>>, Vec<usize>) {
     (periods, sets, which)
 }
 
-/// Tone's SBM (with bad outputs, optional super-efficiency) for every row of `data`, against a
-/// contemporaneous (same `period`) or global (all rows) reference set.
+/// Tone's SBM (with bad outputs, optional good:bad weighting of Tone 2003 eq. 43, optional
+/// super-efficiency) for every row of `data`, against a contemporaneous (same `period`) or
+/// global (all rows) reference set.
 pub fn sbm(data: &DeaData, period: &[i64], spec: &SbmSpec) -> Result<SbmFit, Error> {
     data.validate()?;
+    let weights = OutputWeights::tone2003(spec.bad_weight, data.good.len(), data.bad.len())?;
     if period.len() != data.n {
         return Err(Error::Shape(format!(
             "period has {} values, data {}",
@@ -619,7 +689,14 @@ pub fn sbm(data: &DeaData, period: &[i64], spec: &SbmSpec) -> Result<SbmFit, Err
             (sets, which.into_iter().enumerate().collect())
         }
     };
-    let evals = evaluate_many(data, &jobs, &refsets, spec.rts, spec.super_efficiency)?;
+    let evals = evaluate_many(
+        data,
+        &jobs,
+        &refsets,
+        spec.rts,
+        weights,
+        spec.super_efficiency,
+    )?;
     let n_infeasible = evals
         .iter()
         .filter(|e| e.status != LpStatus::Optimal)
@@ -668,6 +745,7 @@ mod tests {
             rts: Rts::Crs,
             frontier: Frontier::Global,
             super_efficiency: false,
+            bad_weight: 1.0,
         };
         let f = sbm(&d, &[1, 1], &spec).unwrap();
         assert!((f.evals[0].score - 1.0).abs() < 1e-12);
@@ -684,11 +762,47 @@ mod tests {
             rts: Rts::Crs,
             frontier: Frontier::Global,
             super_efficiency: true,
+            bad_weight: 1.0,
         };
         let f = sbm(&d, &[1, 1], &spec).unwrap();
         assert_eq!(f.evals[0].model, Model::SuperSbm);
         assert!((f.evals[0].score - 2.0).abs() < 1e-12);
         assert_eq!(f.evals[1].model, Model::Sbm);
+    }
+
+    #[test]
+    fn tone2003_weighting_by_hand() {
+        // Tone (2003) Table 1, DMUs A (x 1; yg 1, yb 1) and B (1; 2, 1), VRS. For A with
+        // lam_B on B: input and bad slacks are 0, the good slack is lam_B, so
+        // rho_A = 1 / (1 + w_g lam_B / 2), least at lam_B = 1: 1 / (1 + w_g / 2).
+        // 1:3 -> w_g = 2/4, rho = 0.8; 1:1 -> 2/3; 1:0.3 -> w_g = 2/1.3, rho = 1.3/2.3.
+        let d = data(&[1.0, 1.0], &[1.0, 2.0], &[1.0, 1.0]);
+        for (bw, want) in [(3.0, 0.8), (1.0, 2.0 / 3.0), (0.3, 1.3 / 2.3)] {
+            let spec = SbmSpec {
+                rts: Rts::Vrs,
+                frontier: Frontier::Global,
+                super_efficiency: false,
+                bad_weight: bw,
+            };
+            let f = sbm(&d, &[1, 1], &spec).unwrap();
+            assert!(
+                (f.evals[0].score - want).abs() < 1e-12,
+                "{bw}: {}",
+                f.evals[0].score
+            );
+        }
+        let w = OutputWeights::tone2003(0.3, 1, 1).unwrap();
+        assert!((w.good - 2.0 / 1.3).abs() < 1e-15 && (w.bad - 0.6 / 1.3).abs() < 1e-15);
+        assert_eq!(
+            OutputWeights::tone2003(1.0, 3, 2).unwrap(),
+            OutputWeights::EQUAL
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            let e = OutputWeights::tone2003(bad, 1, 1).unwrap_err().to_string();
+            assert!(e.contains("bad_weight") && e.contains("> 0"), "{e}");
+        }
+        let e = OutputWeights::tone2003(2.0, 1, 0).unwrap_err().to_string();
+        assert!(e.contains("no bad outputs"), "{e}");
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn dea_data(
 
 /// SBM scores of every row; see `pilotdid.green.sbm`.
 #[pyfunction]
-#[pyo3(signature = (inputs, good, bad, row_labels, period, rts, frontier, super_efficiency))]
+#[pyo3(signature = (inputs, good, bad, row_labels, period, rts, frontier, super_efficiency, bad_weight=1.0))]
 #[allow(clippy::too_many_arguments)]
 fn green_sbm<'py>(
     py: Python<'py>,
@@ -60,6 +60,7 @@ fn green_sbm<'py>(
     rts: &str,
     frontier: &str,
     super_efficiency: bool,
+    bad_weight: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let data = dea_data(&inputs, &good, &bad, row_labels)?;
     let period = slice(&period, "period")?;
@@ -67,6 +68,7 @@ fn green_sbm<'py>(
         rts: guarded(|| Rts::parse(rts))?,
         frontier: guarded(|| Frontier::parse(frontier))?,
         super_efficiency,
+        bad_weight,
     };
     let fit = py.detach(|| guarded(|| sbm(&data, period, &spec)))?;
     let k = data.n_slacks();
