@@ -87,7 +87,7 @@ def test_spec_errors_exit_2_with_a_message_and_write_nothing(tmp_path):
         assert r.returncode == 2
         assert "unknown key 'foo' in [analyses.bacon]" in r.stderr
         assert "Traceback" not in r.stderr
-    bad.write_text(base.replace('outcome = "gtfp"', 'outcome = "gfp"'))
+    bad.write_text(base.replace('y = "gtfp"', 'y = "gfp"'))
     r = _cli("run", str(bad), "--out", str(tmp_path / "rep"), cwd=tmp_path)
     assert r.returncode == 2
     assert "column 'gfp' not found" in r.stderr and "did you mean 'gtfp'?" in r.stderr

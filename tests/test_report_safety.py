@@ -40,7 +40,7 @@ batch_column = "pilot_batch"
 batch_years = {{ 1 = 2013, 2 = 2014, 3 = 2015 }}
 
 [model]
-outcome = "gtfp"
+y = "gtfp"
 controls = ["ln_gdp_pc"]
 
 [analyses.baseline]
@@ -231,7 +231,7 @@ def _column_spec(tmp_path: Path, **treatment) -> dict:
     return {
         "data": {"path": "panel.csv", "unit": "city", "time": "year"},
         "treatment": treatment,
-        "model": {"outcome": "y", "controls": ["ln_gdp_pc"]},
+        "model": {"y": "y", "controls": ["ln_gdp_pc"]},
         "analyses": {"baseline": {}},
     }
 
@@ -269,19 +269,19 @@ def test_duplicate_rows_and_unformulable_names_fail_validation(tmp_path):
         "data": {"path": "dup.csv", "unit": "city", "time": "year"},
         "treatment": {"batch_column": "pilot_batch", "batch_years": {"1": 2013, "2": 2014,
                                                                      "3": 2015}},
-        "model": {"outcome": "gtfp"},
+        "model": {"y": "gtfp"},
         "analyses": {"baseline": {}},
     }
     with pytest.raises(SpecError, match=r"share their \(city, year\).*city = 'Shanghai'"):
         resolve_spec(s, base_dir=tmp_path)
     df.rename({"gtfp": "绿色 TFP"}).write_csv(tmp_path / "zh.csv")
     s["data"]["path"] = "zh.csv"
-    s["model"]["outcome"] = "绿色 TFP"
+    s["model"]["y"] = "绿色 TFP"
     with pytest.raises(SpecError, match="column '绿色 TFP'.*cannot be used in a model formula"):
         resolve_spec(s, base_dir=tmp_path)
     df.rename({"gtfp": "绿色TFP"}).write_csv(tmp_path / "zh2.csv")
     s["data"]["path"] = "zh2.csv"
-    s["model"]["outcome"] = "绿色TFP"
+    s["model"]["y"] = "绿色TFP"
     study = run_study(s, base_dir=tmp_path)
     direct = pdid.feols("gtfp ~ did | city + year", datasets.yrd(), vcov={"CR1": "city"})
     assert study.results["baseline_model"].coef()["did"] == pytest.approx(

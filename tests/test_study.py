@@ -128,8 +128,18 @@ CASES = [
         "[analyses.heterogeneity] by: split = 'median' needs a numeric column; 'province'",
     ),
     (
-        {"model.vcov": "HC1"},
-        "[analyses.baseline] wildboot_reps: the wild cluster bootstrap needs [model] vcov",
+        {"model.vcov": "hetero"},
+        "[analyses.baseline] reps: the wild cluster bootstrap needs [model] vcov",
+    ),
+    # old spellings name the new key (one vocabulary with the Python API)
+    ({"model.vcov": "HC1"}, "[model] vcov: 'HC1' is now called 'hetero'"),
+    ({"analyses.mechanisms.boot_reps": 10}, "key 'boot_reps' in [analyses.mechanisms] is now "
+     "called 'reps'"),
+    ({"analyses.spatial.draws": 10}, "key 'draws' in [analyses.spatial] is now called 'reps'"),
+    ({"gtfp.kind": "global"}, "key 'kind' in [gtfp] is now called 'frontier'"),
+    (
+        {"analyses.robustness.checks": [{"kind": "outcome", "outcome": "ln_gtfp_gml"}]},
+        "key 'outcome' in [analyses.robustness.checks[0]] is now called 'y'",
     ),
 ]
 
@@ -148,7 +158,7 @@ def test_spec_errors_name_the_problem_and_write_nothing(tmp_path, changes, messa
 def test_missing_column_in_a_data_file_names_column_and_file(tmp_path):
     """A CSV without a named column: the message names the column and the file."""
     s = _csv_spec(tmp_path)
-    s["model"]["outcome"] = "tfp"
+    s["model"]["y"] = "tfp"
     with pytest.raises(SpecError, match=r"\[model\]: column 'tfp' not found in 'panel.csv'"):
         run_study(s, tmp_path / "report", base_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.csv"]
@@ -199,7 +209,7 @@ def test_resolve_spec_fills_defaults(tmp_path):
     s = {
         "data": {"bundled": "yrd"},
         "treatment": {"batch_column": "pilot_batch", "batch_years": {"1": 2013, "2": 2014}},
-        "model": {"outcome": "gtfp"},
+        "model": {"y": "gtfp"},
         "analyses": {"placebo": {}, "spatial": {"enabled": False}},
     }
     s["treatment"]["batch_years"]["3"] = 2015
@@ -207,7 +217,7 @@ def test_resolve_spec_fills_defaults(tmp_path):
     assert r["seed"] == 20121
     assert r["data"] == {"path": None, "bundled": "yrd", "unit": "city", "time": "year"}
     assert r["model"] == {
-        "outcome": "gtfp",
+        "y": "gtfp",
         "controls": [],
         "fixed_effects": ["city", "year"],
         "vcov": "CR1",
@@ -223,7 +233,7 @@ def test_resolve_spec_fills_defaults(tmp_path):
         "seed": 20121,
     }
     assert r["analyses"]["spatial"]["enabled"] is False
-    assert r["analyses"]["spatial"]["draws"] == 500
+    assert r["analyses"]["spatial"]["reps"] == 500
 
 
 # ------------------------------------------------------------------------------------------
@@ -507,7 +517,7 @@ def test_data_path_is_relative_to_the_spec_file_csv_and_parquet(tmp_path, monkey
         spec.write_text(
             f'[data]\npath = "{name}"\nunit = "city"\ntime = "year"\n'
             '[treatment]\ncolumn = "did"\n'
-            '[model]\noutcome = "gtfp"\n'
+            '[model]\ny = "gtfp"\n'
             'controls = ["ln_gdp_pc", "urbanization", "gov_exp_share", "fdi_share", "fin_dev"]\n'
             '[analyses.baseline]\nsteps = "full"\n',
             encoding="utf-8",

@@ -144,7 +144,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cs = pdid.aggte(
         pdid.att_gt(
             panel,
-            s["model"]["outcome"],
+            s["model"]["y"],
             s["data"]["time"],
             s["data"]["unit"],
             s["treatment"]["cohort_name"],

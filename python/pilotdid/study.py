@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import math
+import re
 import sys
 import time
 import warnings
@@ -81,7 +82,7 @@ ROBUSTNESS_KINDS = {
     "winsorize": ("columns", "lower", "upper", "by", "label"),
     "drop_units": ("units", "label"),
     "window": ("start", "end", "label"),
-    "outcome": ("outcome", "label"),
+    "outcome": ("y", "label"),
     "controls": ("controls", "label"),
     "exclude_units": ("flags", "mode", "label"),
 }
@@ -100,7 +101,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "good",
         "bad",
         "rts",
-        "kind",
+        "frontier",
     ),
     "treatment": (
         "column",
@@ -114,17 +115,17 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "name",
         "cohort_name",
     ),
-    "model": ("outcome", "controls", "fixed_effects", "cluster", "vcov"),
+    "model": ("y", "controls", "fixed_effects", "cluster", "vcov"),
     "report": ("lang", "digits", "stat", "labels"),
     "analyses": ANALYSIS_ORDER,
     "analyses.descriptives": ("enabled", "columns"),
-    "analyses.baseline": ("enabled", "steps", "wildboot_reps"),
-    "analyses.event_study": ("enabled", "estimators", "window", "reference", "controls"),
+    "analyses.baseline": ("enabled", "steps", "reps"),
+    "analyses.event_study": ("enabled", "estimators", "window", "ref_period", "controls"),
     "analyses.bacon": ("enabled",),
     "analyses.placebo": ("enabled", "reps", "statistic", "scheme", "seed"),
     "analyses.psm_did": (
         "enabled",
-        "covariates",
+        "controls",
         "method",
         "k",
         "caliper",
@@ -137,18 +138,18 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "enabled",
         "mediators",
         "method",
-        "boot_reps",
+        "reps",
         "ci",
         "joint",
         "estimator",
         "seed",
     ),
-    "analyses.heterogeneity": ("enabled", "by", "split", "perm_reps", "seed"),
+    "analyses.heterogeneity": ("enabled", "by", "split", "reps", "seed"),
     "analyses.moderation": ("enabled", "moderator", "at", "categorical"),
     "analyses.spatial": (
         "enabled",
         "model",
-        "weights",
+        "W",
         "k",
         "power",
         "cutoff_km",
@@ -156,8 +157,8 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "lon",
         "effects",
         "lee_yu",
-        "draws",
-        "covariates",
+        "reps",
+        "controls",
         "seed",
     ),
 }
@@ -173,9 +174,30 @@ def _where(table: str) -> str:
     return "the top level" if table == "" else f"[{table}]"
 
 
+#: Spec keys renamed to the package's one vocabulary (issue 14): the old key is an error that
+#: names the new one. Keyed by table ("" = top level; robustness checks share one entry).
+SPEC_RENAMED: dict[str, dict[str, str]] = {
+    "model": {"outcome": "y"},
+    "gtfp": {"kind": "frontier"},
+    "analyses.baseline": {"wildboot_reps": "reps"},
+    "analyses.event_study": {"reference": "ref_period"},
+    "analyses.psm_did": {"covariates": "controls"},
+    "analyses.mechanisms": {"boot_reps": "reps"},
+    "analyses.heterogeneity": {"perm_reps": "reps"},
+    "analyses.spatial": {"weights": "W", "draws": "reps", "covariates": "controls"},
+    "analyses.robustness.checks": {"outcome": "y"},
+}
+
+
 def _check_keys(obj: dict, table: str, allowed: Sequence[str] | None = None) -> None:
     allowed = SPEC_KEYS[table] if allowed is None else allowed
+    renamed = SPEC_RENAMED.get(re.sub(r"\[\d+\]$", "", table), {})
     for key in obj:
+        if key in renamed and key not in allowed:
+            raise SpecError(
+                f"key '{key}' in {_where(table)} is now called '{renamed[key]}' (one vocabulary "
+                "with the Python API; see CHANGELOG.md)"
+            )
         if key not in allowed:
             close = difflib.get_close_matches(str(key), list(allowed), n=1, cutoff=0.6)
             hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -321,12 +343,14 @@ def _resolve_structure(raw: dict) -> dict:
 
     m = _table(raw, "", "model")
     _check_keys(m, "model")
-    outcome = _str(m, "model", "outcome")
+    outcome = _str(m, "model", "y")
     if outcome is None:
-        raise SpecError("[model] outcome: required (the outcome column)")
-    vcov = _str(m, "model", "vcov", "CR1", ("CR1", "HC1", "iid"))
+        raise SpecError("[model] y: required (the outcome column)")
+    if m.get("vcov") == "HC1":
+        raise _bad("model", "vcov", "'HC1' is now called 'hetero' (as in the Python API)")
+    vcov = _str(m, "model", "vcov", "CR1", ("CR1", "hetero", "iid"))
     out["model"] = {
-        "outcome": outcome,
+        "y": outcome,
         "controls": _strlist(m, "model", "controls", []),
         "fixed_effects": _strlist(m, "model", "fixed_effects", [unit, tcol]),
         "vcov": vcov,
@@ -383,7 +407,7 @@ def _resolve_gtfp(raw: dict) -> dict:
         "good": good,
         "bad": _strlist(g, "gtfp", "bad", []),
         "rts": _str(g, "gtfp", "rts", "crs", ("crs", "vrs")),
-        "kind": _str(g, "gtfp", "kind", "global", ("global", "contemporaneous")),
+        "frontier": _str(g, "gtfp", "frontier", "global", ("global", "contemporaneous")),
     }
 
 
@@ -418,7 +442,7 @@ def _build_gtfp(df: pl.DataFrame, spec: dict, source: str) -> tuple[pl.DataFrame
             g["bad"] or None,
             unit=unit,
             time=time,
-            kind=g["kind"],
+            kind=g["frontier"],
             rts=g["rts"],
         )
     except PilotdidError as err:
@@ -443,17 +467,17 @@ def _seed(sub: dict, tab: str, spec: dict) -> int:
 
 def _r_descriptives(sub: dict, tab: str, spec: dict) -> dict:
     m = spec["model"]
-    default = [m["outcome"], spec["treatment"]["name"], *m["controls"]]
+    default = [m["y"], spec["treatment"]["name"], *m["controls"]]
     return {"columns": _strlist(sub, tab, "columns", default)}
 
 
 def _r_baseline(sub: dict, tab: str, spec: dict) -> dict:
-    reps = _int(sub, tab, "wildboot_reps", 0, minimum=0)
+    reps = _int(sub, tab, "reps", 0, minimum=0)
     if reps > 0 and spec["model"]["vcov"] != "CR1":
-        raise _bad(tab, "wildboot_reps", "the wild cluster bootstrap needs [model] vcov = 'CR1'")
+        raise _bad(tab, "reps", "the wild cluster bootstrap needs [model] vcov = 'CR1'")
     return {
         "steps": _str(sub, tab, "steps", "cumulative", ("cumulative", "endpoints", "full")),
-        "wildboot_reps": reps,
+        "reps": reps,
         "wildboot_seed": spec["seed"],
     }
 
@@ -483,7 +507,7 @@ def _r_event_study(sub: dict, tab: str, spec: dict) -> dict:
     return {
         "estimators": list(dict.fromkeys(ests)),
         "window": window,
-        "reference": _int(sub, tab, "reference", -1),
+        "ref_period": _int(sub, tab, "ref_period", -1),
         "controls": _bool(sub, tab, "controls", True),
     }
 
@@ -506,7 +530,7 @@ def _r_psm_did(sub: dict, tab: str, spec: dict) -> dict:
     if caliper is not None and caliper <= 0:
         raise _bad(tab, "caliper", f"must be positive, got {caliper}")
     return {
-        "covariates": _strlist(sub, tab, "covariates", spec["model"]["controls"]),
+        "controls": _strlist(sub, tab, "controls", spec["model"]["controls"]),
         "method": _str(sub, tab, "method", "nearest", ("nearest", "kernel")),
         "k": _int(sub, tab, "k", 1, minimum=1),
         "caliper": caliper,
@@ -550,9 +574,9 @@ def _r_robustness(sub: dict, tab: str, spec: dict) -> dict:
                 raise _bad(where, "start/end", "give at least one of them")
             r.update(start=start, end=end)
         elif kind == "outcome":
-            r["outcome"] = _str(c, where, "outcome")
-            if r["outcome"] is None:
-                raise _bad(where, "outcome", "required")
+            r["y"] = _str(c, where, "y")
+            if r["y"] is None:
+                raise _bad(where, "y", "required (the alternative outcome column)")
         elif kind == "controls":
             r["controls"] = _strlist(c, where, "controls")
             if not r["controls"]:
@@ -573,7 +597,7 @@ def _r_mechanisms(sub: dict, tab: str, spec: dict) -> dict:
     return {
         "mediators": meds,
         "method": _str(sub, tab, "method", "three_step", ("three_step", "two_step")),
-        "boot_reps": _int(sub, tab, "boot_reps", 200, minimum=0),
+        "reps": _int(sub, tab, "reps", 200, minimum=0),
         "ci": _str(sub, tab, "ci", "percentile", ("percentile", "bc")),
         "joint": _bool(sub, tab, "joint", False),
         "estimator": _str(sub, tab, "estimator", "twfe", ESTIMATORS),
@@ -588,7 +612,7 @@ def _r_heterogeneity(sub: dict, tab: str, spec: dict) -> dict:
     return {
         "by": by,
         "split": _str(sub, tab, "split", "none", ("none", "median")),
-        "perm_reps": _int(sub, tab, "perm_reps", 200, minimum=0),
+        "reps": _int(sub, tab, "reps", 200, minimum=0),
         "seed": _seed(sub, tab, spec),
     }
 
@@ -613,7 +637,7 @@ def _r_spatial(sub: dict, tab: str, spec: dict) -> dict:
         raise _bad(tab, "cutoff_km", f"must be positive, got {cutoff}")
     return {
         "model": _str(sub, tab, "model", "sdm", ("sdm", "sar")),
-        "weights": _str(sub, tab, "weights", "inverse_distance", ("inverse_distance", "knn")),
+        "W": _str(sub, tab, "W", "inverse_distance", ("inverse_distance", "knn")),
         "k": _int(sub, tab, "k", 5, minimum=1),
         "power": _float(sub, tab, "power", 1.0),
         "cutoff_km": cutoff,
@@ -621,8 +645,8 @@ def _r_spatial(sub: dict, tab: str, spec: dict) -> dict:
         "lon": _str(sub, tab, "lon", "lon"),
         "effects": _str(sub, tab, "effects", "twoways", ("twoways", "individual", "time", "none")),
         "lee_yu": _bool(sub, tab, "lee_yu", True),
-        "draws": _int(sub, tab, "draws", 500, minimum=1),
-        "covariates": _strlist(sub, tab, "covariates", spec["model"]["controls"]),
+        "reps": _int(sub, tab, "reps", 500, minimum=1),
+        "controls": _strlist(sub, tab, "controls", spec["model"]["controls"]),
         "seed": _seed(sub, tab, spec),
     }
 
@@ -738,17 +762,17 @@ def _check_formula_names(spec: dict, source: str) -> None:
 
     m, tr = spec["model"], spec["treatment"]
     uses = [
-        ("[model] outcome", [m["outcome"]]),
+        ("[model] y", [m["y"]]),
         ("[model] controls", m["controls"]),
         ("[model] fixed_effects", m["fixed_effects"]),
         ("[treatment] name", [tr["name"]]),
     ]
-    in_formulas = ("mediators", "moderator", "covariates", "checks[")
+    in_formulas = ("mediators", "moderator", "controls", "checks[")
     uses += [
         (w, c)
         for w, c in _columns_needed(spec)
         if w.startswith("[analyses.")
-        and "psm_did" not in w  # PSM covariates go to the logit, not a formula
+        and "psm_did" not in w  # PSM controls go to the logit, not a formula
         and any(k in w for k in in_formulas)
     ]
     for where, cols in uses:
@@ -775,7 +799,7 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
     m, tr = spec["model"], spec["treatment"]
     need = [
         ("[data]", [spec["data"]["unit"], spec["data"]["time"]]),
-        ("[model]", [m["outcome"], *m["controls"], *m["fixed_effects"]]),
+        ("[model]", [m["y"], *m["controls"], *m["fixed_effects"]]),
     ]
     g = spec.get("gtfp")
     if g:
@@ -797,12 +821,12 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
             need.append((tab + " columns", sub["columns"]))
         elif name == "psm_did":
             need.append(
-                (tab + " covariates", sub["covariates"] + ([sub["by"]] if sub["by"] else []))
+                (tab + " controls", sub["controls"] + ([sub["by"]] if sub["by"] else []))
             )
         elif name == "robustness":
             for i, c in enumerate(sub["checks"]):
                 cols = c.get("columns", []) + ([c["by"]] if c.get("by") else [])
-                cols += [c["outcome"]] if c["kind"] == "outcome" else []
+                cols += [c["y"]] if c["kind"] == "outcome" else []
                 cols += c.get("controls", []) + c.get("flags", [])
                 need.append((f"{tab} checks[{i}]", cols))
         elif name == "mechanisms":
@@ -813,7 +837,7 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
             need.append((tab + " moderator", [sub["moderator"]]))
         elif name == "spatial":
             need.append((tab + " lat/lon", [sub["lat"], sub["lon"]]))
-            need.append((tab + " covariates", sub["covariates"]))
+            need.append((tab + " controls", sub["controls"]))
     return need
 
 
@@ -1103,7 +1127,7 @@ def _formula(spec: dict, controls: Sequence[str], outcome: str | None = None) ->
     m = spec["model"]
     rhs = " + ".join([spec["treatment"]["name"], *controls])
     fe = " + ".join(m["fixed_effects"])
-    return f"{outcome or m['outcome']} ~ {rhs}" + (f" | {fe}" if fe else "")
+    return f"{outcome or m['y']} ~ {rhs}" + (f" | {fe}" if fe else "")
 
 
 def _vcov(spec: dict) -> Any:
@@ -1241,9 +1265,9 @@ def _run_baseline(study: Study, sub: dict, progress: bool) -> None:
     )
     frames = [fit.tidy().with_columns(pl.lit(name).alias("model")) for name, fit in fits.items()]
     study.frames["baseline"] = pl.concat(frames).select("model", pl.exclude("model"))
-    if sub["wildboot_reps"] > 0:
+    if sub["reps"] > 0:
         seed = sub["wildboot_seed"]
-        boot = full.wildboottest(treat, reps=sub["wildboot_reps"], seed=seed)
+        boot = full.wildboottest(treat, reps=sub["reps"], seed=seed)
         study.seeds["baseline.wildboot"] = seed
         study.results["baseline_wildboot"] = boot
         ci = boot.conf_int or (float("nan"), float("nan"))
@@ -1271,12 +1295,12 @@ def _run_event_study(study: Study, sub: dict, progress: bool) -> None:
     for est in sub["estimators"]:
         kw: dict[str, Any] = {"controls": controls, "window": sub["window"]}
         if est in ("twfe", "did2s", "sa"):
-            kw["ref_period"] = sub["reference"]
+            kw["ref_period"] = sub["ref_period"]
         if est != "cs":
             kw["vcov"] = study.vcov
         res[est] = event_study(
             study.data,
-            s["model"]["outcome"],
+            s["model"]["y"],
             s["data"]["time"],
             s["data"]["unit"],
             s["treatment"]["cohort_name"],
@@ -1311,7 +1335,7 @@ def _run_bacon(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = bacon(
         study.data,
-        s["model"]["outcome"],
+        s["model"]["y"],
         s["data"]["time"],
         s["data"]["unit"],
         s["treatment"]["name"],
@@ -1363,7 +1387,7 @@ def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
     res = psm_did(
         study.data,
         "_ever_treated",
-        sub["covariates"],
+        sub["controls"],
         formula=study.formula,
         method=sub["method"],
         k=sub["k"],
@@ -1386,13 +1410,21 @@ def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
     )
 
 
+def _api_check(c: dict) -> dict:
+    """A resolved [analyses.robustness] check as pilotdid.robustness takes it."""
+    c = dict(c)
+    if c["kind"] == "outcome":
+        c["outcome"] = c.pop("y")
+    return c
+
+
 def _run_robustness(study: Study, sub: dict, progress: bool) -> None:
     from pilotdid import robustness
 
     s = study.spec
     res = robustness(
         _baseline_model(study),
-        [dict(c) for c in sub["checks"]],
+        [_api_check(c) for c in sub["checks"]],
         data=study.data,
         treatment=s["treatment"]["name"],
         unit=s["data"]["unit"],
@@ -1417,13 +1449,13 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = mediation(
         study.data,
-        s["model"]["outcome"],
+        s["model"]["y"],
         s["treatment"]["name"],
         sub["mediators"],
         controls=s["model"]["controls"],
         fixef=_fe_string(s),
         vcov=study.vcov,
-        boot_reps=sub["boot_reps"],
+        boot_reps=sub["reps"],
         seed=sub["seed"],
         ci=sub["ci"],
         joint=sub["joint"],
@@ -1431,7 +1463,7 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
         estimator=sub["estimator"],
     )
     study.results["mechanisms"] = res
-    if sub["method"] == "three_step" and sub["boot_reps"] > 0:
+    if sub["method"] == "three_step" and sub["reps"] > 0:
         study.seeds["mechanisms.bootstrap"] = sub["seed"]
     study.frames["mechanisms"] = res.table
     if sub["method"] == "three_step":
@@ -1439,7 +1471,7 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
         for m in res.mediators:
             cols[m] = res.a_fits[m]
         for m, fit in res.b_fits.items():
-            cols[f"{s['model']['outcome']} | {m}"] = fit
+            cols[f"{s['model']['y']} | {m}"] = fit
     else:
         cols = dict(res.fits)
     study.tables["mechanisms"] = _etable(
@@ -1481,13 +1513,13 @@ def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
         group = _unit_median_split(study, by) if sub["split"] == "median" else by
         res = heterogeneity(
             study.data,
-            s["model"]["outcome"],
+            s["model"]["y"],
             s["treatment"]["name"],
             group,
             controls=s["model"]["controls"],
             fixef=_fe_string(s),
             vcov=study.vcov,
-            perm_reps=sub["perm_reps"],
+            perm_reps=sub["reps"],
             seed=sub["seed"],
             unit=s["data"]["unit"],
         )
@@ -1503,7 +1535,7 @@ def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
         )
         for g, fit in res.fits.items():
             fits[f"{group}={g}"] = fit
-    if sub["perm_reps"] > 0:
+    if sub["reps"] > 0:
         study.seeds["heterogeneity.permutation"] = sub["seed"]
     study.results["heterogeneity"] = out
     study.frames["heterogeneity"] = pl.concat(frames, how="diagonal_relaxed")
@@ -1523,7 +1555,7 @@ def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = moderation(
         study.data,
-        s["model"]["outcome"],
+        s["model"]["y"],
         s["treatment"]["name"],
         sub["moderator"],
         controls=s["model"]["controls"],
@@ -1560,7 +1592,7 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     lat = coords.get_column(sub["lat"]).cast(pl.Float64).to_numpy()
     lon = coords.get_column(sub["lon"]).cast(pl.Float64).to_numpy()
     ids = coords.get_column(unit).to_list()
-    if sub["weights"] == "knn":
+    if sub["W"] == "knn":
         W = weights.knn(lat, lon, sub["k"], ids=ids)
         wdesc = f"k-nearest neighbours (k = {sub['k']}), row-standardised"
     else:
@@ -1568,13 +1600,13 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
             lat, lon, ids=ids, power=sub["power"], cutoff_km=sub["cutoff_km"]
         )
         wdesc = f"inverse distance (power {sub['power']:g}), row-standardised"
-    rhs = [s["treatment"]["name"], *sub["covariates"]]
-    fml = f"{s['model']['outcome']} ~ " + " + ".join(rhs)
+    rhs = [s["treatment"]["name"], *sub["controls"]]
+    fml = f"{s['model']['y']} ~ " + " + ".join(rhs)
     fit_fn = sdm if sub["model"] == "sdm" else sar
     fit = fit_fn(
         fml, study.data, W, unit=unit, time=tcol, effects=sub["effects"], lee_yu=sub["lee_yu"]
     )
-    impacts = fit.impacts(draws=sub["draws"], seed=sub["seed"])
+    impacts = fit.impacts(draws=sub["reps"], seed=sub["seed"])
     study.seeds["spatial.impacts"] = sub["seed"]
     study.results["spatial"] = {"fit": fit, "impacts": impacts, "W": W}
     study.frames["spatial"] = fit.tidy()

@@ -35,11 +35,11 @@ def run_study_bundled_yrd():
     permutation and 49 impact replicates (the full counts take minutes)."""
     spec = copy.deepcopy(_bundled_spec())
     a = spec["analyses"]
-    a["baseline"]["wildboot_reps"] = 99
+    a["baseline"]["reps"] = 99
     a["placebo"]["reps"] = 49
-    a["mechanisms"]["boot_reps"] = 29
-    a["heterogeneity"]["perm_reps"] = 19
-    a["spatial"]["draws"] = 49
+    a["mechanisms"]["reps"] = 29
+    a["heterogeneity"]["reps"] = 19
+    a["spatial"]["reps"] = 49
     st = pdid.run_study(spec)
     out: dict[str, Any] = {}
     for name, tab in st.frames.items():

@@ -1,0 +1,171 @@
+"""One vocabulary for every public callable (issue 14; ../shared/STYLE.md).
+
+Reference: the vocabulary table of STYLE.md. The test introspects every public function and
+result method of `pilotdid` and its public modules and fails on a parameter name outside the
+table (or the commented allow-list of genuinely estimator-specific options below), on a
+positional parameter after `data`/`fml` (or after the first input of the functions that take
+something else first), and on any seed default other than 0. A second part checks that every
+renamed option raises a TypeError naming the new one.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import pilotdid as pdid
+
+#: The vocabulary table (STYLE.md).
+VOCABULARY = {
+    "data", "fml", "y", "unit", "time", "cohort", "treatment", "controls", "weights", "W",
+    "vcov", "cluster", "level", "reps", "seed", "estimator", "control_group", "window",
+    "frontier",
+}
+
+#: Options that belong to one estimator or one kind of function, each with why it exists.
+ALLOWED: dict[str, str] = {
+    # fixed-effects OLS (fixest's names)
+    "fixef": "fixed effects of a mechanism regression, fixest's '|' part as a string",
+    "fixef_rm": "fixest: drop singletons", "fixef_tol": "fixest: demeaning tolerance",
+    "fixef_maxiter": "fixest: demeaning iterations",
+    # hypotheses and inference details
+    "param": "wildboottest: the coefficient (or combination) tested",
+    "r": "wildboottest: the value under H0", "weight_type": "wildboottest: Rademacher/Webb",
+    "ci": "mediation: percentile or bias-corrected bootstrap interval",
+    "joint": "mediation: joint test of several mediators",
+    # staggered DID (R did / fixest / did2s / didimputation names)
+    "anticipation": "periods of anticipation (R did)", "base_period": "R did: varying/universal",
+    "est_method": "R did: dr/ipw/reg", "bstrap": "R did: bootstrap or analytic SEs",
+    "cband": "R did: uniform band", "type": "R did aggte: simple/group/dynamic/calendar",
+    "min_e": "R did aggte", "max_e": "R did aggte", "balance_e": "R did aggte",
+    "ref_period": "event study: the omitted relative period(s)",
+    "horizons": "BJS: event-time horizons", "pretrends": "BJS: pre-trend coefficients",
+    "leave_out": "BJS: leave-out variance", "small_sample": "BJS: small-sample correction",
+    "event": "did2s: event-study or static", "bin": "event study: bin the end points",
+    "res": "aggte: the att_gt result it aggregates",
+    # mechanisms
+    "mediators": "mediation channels", "moderator": "moderation variable",
+    "at": "moderation: values of the moderator", "categorical": "moderation: a factor moderator",
+    "by": "heterogeneity / winsorize / PSM: the splitting column", "method": "algorithm choice",
+    # robustness
+    "model": "placebo/robustness: the fitted model re-run", "scheme": "placebo reassignment",
+    "progress": "tqdm progress bar", "statistic": "placebo: the statistic recomputed",
+    "checks": "robustness battery", "kind": "a check's kind", "columns": "columns to transform",
+    "lower": "winsorize", "upper": "winsorize", "units": "drop_units: which units",
+    "flags": "exclude_units", "table": "exclude_units", "table_unit": "exclude_units",
+    "table_start": "exclude_units", "mode": "exclude_units", "control_name": "exclude_units",
+    "start": "restrict_window", "end": "restrict_window", "label": "a check's label",
+    "k": "matching neighbours / kNN", "caliper": "PSM", "replace": "PSM with replacement",
+    "kernel": "PSM kernel", "bandwidth": "PSM kernel bandwidth",
+    "common_support": "PSM", "did_sample": "PSM-DID: matched or weighted sample",
+    "weights_name": "PSM: the name of the weight column it adds",
+    # spatial
+    "effects": "spatial panel fixed effects", "lee_yu": "Lee-Yu bias correction",
+    "durbin": "SDM/SDEM: which regressors get WX", "fixed_rho": "SAR/SDM at a given rho",
+    "fixed_lambda": "SEM/SDEM at a given lambda", "rho_search": "SDPDmod grid search",
+    "lat": "coordinates", "lon": "coordinates", "ids": "unit ids of W", "transform": "W norm",
+    "threshold_km": "distance band", "power": "inverse distance", "cutoff_km": "distance",
+    "radius_km": "earth radius", "matrix": "W from a matrix", "rows": "W from triplets",
+    "cols": "W from triplets", "values": "W from triplets", "n": "W size",
+    "neighbours": "W from adjacency", "symmetric": "W from adjacency", "geojson": "contiguity",
+    "id_field": "contiguity", "tolerance": "contiguity", "z": "economic W variable",
+    "geo": "nested W",
+    # green
+    "inputs": "DEA inputs", "good": "DEA good outputs", "bad": "DEA bad outputs",
+    "rts": "returns to scale", "super_efficiency": "super-SBM", "bad_weight": "Tone eq. 43",
+    "investment": "perpetual inventory", "deflator": "perpetual inventory",
+    "delta": "depreciation", "growth": "initial stock growth", "growth_years": "initial stock",
+    "initial_stock": "perpetual inventory", "name": "name of the column it adds",
+    "indicators": "entropy index", "negative": "entropy index: negative indicators",
+    "shift": "entropy index", "return_weights": "entropy index",
+    # output (tables, figures) and the study
+    "results": "etable: the results tabulated", "labels": "labels", "keep": "etable",
+    "drop": "etable", "order": "etable", "stat": "etable: se/t/p/ci", "stars": "etable",
+    "digits": "display digits", "lang": "en/zh", "model_names": "etable", "title": "title",
+    "notes": "notes", "stats": "describe: statistics", "ax": "matplotlib axes",
+    "offsets": "plot offsets", "figsize": "figure size", "xlabel": "axis label",
+    "ylabel": "axis label", "bins": "histogram bins", "max_edges": "W figure",
+    "fig": "save_figure", "path_without_suffix": "save_figure", "formats": "save_figure",
+    "dpi": "save_figure", "spec": "the study spec", "out": "report folder",
+    "overwrite": "report folder", "quiet": "progress", "base_dir": "relative paths",
+    "path": "file path", "as_pandas": "tidy() as pandas", "impacts": "spatial effects figure",
+    "placebo": "placebo figure", "bacon": "bacon figure",
+}
+
+#: Functions whose first input is not data or a formula, with what it is.
+FIRST_INPUT = {
+    "aggte": "res", "placebo": "model", "robustness": "model", "etable": "results",
+    "plot_event_studies": "results", "run_study": "spec", "resolve_spec": "spec",
+}
+
+
+def _public_functions() -> Iterator[tuple[str, Callable[..., Any]]]:
+    modules = [pdid, pdid.green, pdid.weights, pdid.figures]
+    seen: set[int] = set()
+    for mod in modules:
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if inspect.isfunction(obj) and id(obj) not in seen:
+                seen.add(id(obj))
+                yield f"{mod.__name__}.{name}", obj
+
+
+FUNCTIONS = dict(_public_functions())
+
+
+@pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
+def test_parameter_names_are_in_the_vocabulary(qualname):
+    sig = inspect.signature(FUNCTIONS[qualname])
+    bad = [
+        p for p in sig.parameters
+        if p not in VOCABULARY and p not in ALLOWED and p not in ("args", "kwargs")
+    ]
+    assert not bad, f"{qualname}: parameters outside the vocabulary: {bad}"
+
+
+@pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
+def test_only_the_first_inputs_are_positional(qualname):
+    """fml then data, or data, or the documented first input; the rest keyword-only. The
+    weights constructors take their coordinate arrays (lat, lon) positionally, as libpysal."""
+    fn = FUNCTIONS[qualname]
+    sig = inspect.signature(fn)
+    positional = [
+        p.name for p in sig.parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    short = qualname.rsplit(".", 1)[1]
+    if positional[:2] == ["fml", "data"]:
+        allowed = 2
+    elif qualname.startswith("pilotdid.weights.") and positional[:2] == ["lat", "lon"]:
+        allowed = 2
+    else:
+        allowed = 1
+        first = FIRST_INPUT.get(short, "data")
+        if qualname.startswith(("pilotdid.weights.", "pilotdid.figures.")):
+            first = positional[0] if positional else first
+        assert not positional or positional[0] in (first, "fml"), (
+            f"{qualname}: first parameter {positional[0]!r}, expected {first!r}"
+        )
+    assert len(positional) <= allowed, (
+        f"{qualname}: positional parameters {positional}; only the first {allowed} may be"
+    )
+
+
+@pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
+def test_seeds_default_to_zero(qualname):
+    p = inspect.signature(FUNCTIONS[qualname]).parameters.get("seed")
+    if p is not None:
+        assert p.default == 0, f"{qualname}: seed defaults to {p.default!r}"
+
+
+@pytest.mark.parametrize(
+    "qualname", sorted(q for q, f in FUNCTIONS.items() if getattr(f, "__pilotdid_renamed__", None))
+)
+def test_renamed_options_raise_a_type_error_naming_the_new_one(qualname):
+    fn = FUNCTIONS[qualname]
+    for old, new in fn.__pilotdid_renamed__.items():
+        with pytest.raises(TypeError, match=f"'{old}' is now called '{new}'"):
+            fn(None, **{old: None})
