@@ -63,7 +63,15 @@ def make_data(n_units: int, n_years: int, seed: int = 20) -> pl.DataFrame:
 
 
 def run_pilotdid(df: pl.DataFrame) -> pl.DataFrame:
-    return pdid.green.gml(df, INPUTS, GOOD, BAD, unit="unit", time="year", rts="crs")
+    return pdid.green.gml(
+        df,
+        inputs=INPUTS,
+        good=GOOD,
+        bad=BAD,
+        unit="unit",
+        time="year",
+        rts="crs",
+    )
 
 
 def run_deapack(df: pl.DataFrame) -> np.ndarray:

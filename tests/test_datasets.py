@@ -625,13 +625,13 @@ def test_yrd_panel_builds_gtfp():
     import pilotdid as pdid
 
     df = yrd()
-    k = pdid.green.capital_stock(df, "investment", unit="city", time="year")
+    k = pdid.green.capital_stock(df, investment="investment", unit="city", time="year")
     df2 = df.join(k.select("city", "year", "capital"), on=["city", "year"])
     g = pdid.green.gml(
         df2,
-        ["labour", "capital", "energy"],
-        "real_gdp",
-        ["so2", "wastewater", "dust"],
+        inputs=["labour", "capital", "energy"],
+        good="real_gdp",
+        bad=["so2", "wastewater", "dust"],
         unit="city",
         time="year",
     )

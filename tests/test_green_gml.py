@@ -31,7 +31,7 @@ def test_two_units_three_periods_by_hand():
             "y": [1.0, 2.0, 2.0, 1.0, 1.0, 4.0],
         }
     )
-    g = pdid.green.gml(df, "x", "y", unit="u", time="t")
+    g = pdid.green.gml(df, inputs="x", good="y", unit="u", time="t")
     assert g["gml"].to_list()[0] is None and g["status"][0] == "base"
     assert np.allclose(g["gml"].to_numpy()[[1, 2, 4, 5]], [2, 1, 1, 4], atol=1e-12)
     assert np.allclose(g["ec"].to_numpy()[[1, 2, 4, 5]], [1, 0.5, 0.5, 2], atol=1e-12)
@@ -51,7 +51,14 @@ def test_gml_identities(rts, super_efficiency):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         g = pdid.green.gml(
-            df, xs, ys, bs, unit="unit", time="year", rts=rts, super_efficiency=super_efficiency
+            df,
+            inputs=xs,
+            good=ys,
+            bad=bs,
+            unit="unit",
+            time="year",
+            rts=rts,
+            super_efficiency=super_efficiency,
         )
     if not (rts == "vrs" and super_efficiency):
         assert (g["status"].is_in(["ok", "base"])).all()
@@ -86,7 +93,7 @@ def _ref_score(x, y, b, o, ref, vrs, sup):
 def test_gml_efficiencies_match_independent_lp(rts):
     """E^G and E^t of every unit-year equal the HiGHS optimum of the raw-unit SBM LP (1e-7)."""
     df, x, y, b, (xs, ys), bs = make_panel(5, n_units=10, n_years=3)
-    g = pdid.green.gml(df, xs, ys, bs, unit="unit", time="year", rts=rts)
+    g = pdid.green.gml(df, inputs=xs, good=ys, bad=bs, unit="unit", time="year", rts=rts)
     years = df["year"].to_numpy()
     for o in range(df.height):
         eg = _ref_score(x, y, b, o, np.arange(df.height), rts == "vrs", False)
@@ -104,12 +111,12 @@ def test_contemporaneous_ml_matches_independent_lp(super_efficiency):
     with pytest.warns(UserWarning) if not super_efficiency else _no_warning():
         g = pdid.green.gml(
             df,
-            xs,
-            ys,
-            bs,
+            inputs=xs,
+            good=ys,
+            bad=bs,
             unit="unit",
             time="year",
-            kind="contemporaneous",
+            frontier="contemporaneous",
             super_efficiency=super_efficiency,
         )
     n_inf = 0
@@ -161,14 +168,18 @@ def test_gap_and_duplicates():
             "y": [1.0, 2.0, 2.0, 1.0, 1.0],
         }
     )
-    g = pdid.green.gml(df, "x", "y", unit="u", time="t")
+    g = pdid.green.gml(df, inputs="x", good="y", unit="u", time="t")
     assert g["status"].to_list() == ["base", "gap", "base", "ok", "ok"]
     assert np.isnan(g["gml"][1]) and g["gtfp"][1] == pytest.approx(2.0)
     dup = pl.concat([df, df.head(1)])
     with pytest.raises(PilotdidError, match="appears twice"):
-        pdid.green.gml(dup, "x", "y", unit="u", time="t")
-    with pytest.raises(PilotdidError, match="kind"):
-        pdid.green.gml(df, "x", "y", unit="u", time="t", kind="fixed")
+        pdid.green.gml(dup, inputs="x", good="y", unit="u", time="t")
+    with pytest.raises(PilotdidError, match="option 'frontier'"):
+        pdid.green.gml(df, inputs="x", good="y", unit="u", time="t", frontier="fixed")
+    with pytest.raises(TypeError, match="'kind' is now called 'frontier'"):
+        pdid.green.gml(df, inputs="x", good="y", unit="u", time="t", kind="global")
+    with pytest.raises(TypeError, match="keyword-only"):
+        pdid.green.gml(df, "x", "y", unit="u", time="t")
 
 
 def test_thread_count_invariance():
@@ -182,7 +193,8 @@ def test_thread_count_invariance():
         f"import sys; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r});"
         "from test_green_sbm import make_panel; import pilotdid as pdid;"
         "df, *_, (xs, ys), bs = make_panel(4, n_units=30, n_years=4);"
-        "g = pdid.green.gml(df, xs, ys, bs, unit='unit', time='year', super_efficiency=True);"
+        "g = pdid.green.gml(df, inputs=xs, good=ys, bad=bs, unit='unit', time='year', "
+        "super_efficiency=True);"
         "print(g.select('gml', 'ec', 'tc', 'gtfp').fill_null(0).to_numpy().tobytes().hex())"
     )
     out = []

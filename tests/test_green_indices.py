@@ -19,7 +19,11 @@ def test_entropy_weights_small_table_by_hand():
     index = (0 + 1, .5 + 0, 1 + .5)/2 = (.5, .25, .75)."""
     df = pl.DataFrame({"a": [1.0, 2.0, 3.0], "c": [10.0, 30.0, 20.0]})
     idx, w = pdid.green.entropy_index(
-        df, ["a", "c"], negative=["c"], shift=0.0, return_weights=True
+        df,
+        indicators=["a", "c"],
+        negative=["c"],
+        shift=0.0,
+        return_weights=True,
     )
     e = -(1 / 3 * math.log(1 / 3) + 2 / 3 * math.log(2 / 3)) / math.log(3)
     assert w["weight"].to_list() == pytest.approx([0.5, 0.5], abs=1e-12)
@@ -43,7 +47,7 @@ def test_entropy_matches_formula_with_shift_and_years():
     )
     idx, w = pdid.green.entropy_index(
         df,
-        ["p1", "p2", "n1"],
+        indicators=["p1", "p2", "n1"],
         negative=["n1"],
         unit="city",
         time="year",
@@ -70,9 +74,9 @@ def test_entropy_matches_formula_with_shift_and_years():
 def test_entropy_constant_indicator_is_named():
     df = pl.DataFrame({"a": [1.0, 2.0, 3.0], "flat": [2.0, 2.0, 2.0]})
     with pytest.raises(PilotdidError, match="'flat'.*constant"):
-        pdid.green.entropy_index(df, ["a", "flat"])
+        pdid.green.entropy_index(df, indicators=["a", "flat"])
     with pytest.raises(PilotdidError, match="negative"):
-        pdid.green.entropy_index(df, ["a"], negative=["flat"])
+        pdid.green.entropy_index(df, indicators=["a"], negative=["flat"])
 
 
 def test_capital_stock_hand_recursion():
@@ -88,13 +92,27 @@ def test_capital_stock_hand_recursion():
             "p": [1.0, 1.0, 1.1, 1.0, 1.0],
         }
     )
-    k = pdid.green.capital_stock(df, "inv", unit="city", time="year", deflator="p", delta=0.1)
+    k = pdid.green.capital_stock(
+        df,
+        investment="inv",
+        unit="city",
+        time="year",
+        deflator="p",
+        delta=0.1,
+    )
     g = math.sqrt(1.1) - 1
     k0 = 10 / (g + 0.1)
     k1 = 0.9 * k0 + 11
     assert k["capital"].to_list()[:3] == pytest.approx([k0, k1, 0.9 * k1 + 11], abs=1e-10)
     assert k["pim_growth"][0] == pytest.approx(g, abs=1e-14)
-    k2 = pdid.green.capital_stock(df, "inv", unit="city", time="year", delta=0.1, growth=0.05)
+    k2 = pdid.green.capital_stock(
+        df,
+        investment="inv",
+        unit="city",
+        time="year",
+        delta=0.1,
+        growth=0.05,
+    )
     assert k2["capital"].to_list()[3:] == pytest.approx([20 / 0.15, 0.9 * 20 / 0.15 + 20])
     assert k2.columns == ["city", "year", "capital", "real_investment", "pim_growth"]
 
@@ -102,12 +120,12 @@ def test_capital_stock_hand_recursion():
 def test_capital_stock_default_delta_and_errors():
     """Default delta = 9.6 %; a gap in years and g + delta <= 0 are errors naming the unit."""
     df = pl.DataFrame({"c": ["A", "A"], "t": [1, 2], "inv": [1.0, 1.0]})
-    k = pdid.green.capital_stock(df, "inv", unit="c", time="t", growth=0.0)
+    k = pdid.green.capital_stock(df, investment="inv", unit="c", time="t", growth=0.0)
     assert k["capital"].to_list() == pytest.approx([1 / 0.096, 0.904 / 0.096 + 1])
     gap = pl.DataFrame({"c": ["A", "A"], "t": [1, 3], "inv": [1.0, 1.0]})
     with pytest.raises(PilotdidError, match="unit A.*not consecutive"):
-        pdid.green.capital_stock(gap, "inv", unit="c", time="t")
+        pdid.green.capital_stock(gap, investment="inv", unit="c", time="t")
     with pytest.raises(PilotdidError, match="unit A.*g \\+ delta"):
-        pdid.green.capital_stock(df, "inv", unit="c", time="t", growth=-0.5)
+        pdid.green.capital_stock(df, investment="inv", unit="c", time="t", growth=-0.5)
     with pytest.raises(PilotdidError, match="delta"):
-        pdid.green.capital_stock(df, "inv", unit="c", time="t", delta=1.5)
+        pdid.green.capital_stock(df, investment="inv", unit="c", time="t", delta=1.5)

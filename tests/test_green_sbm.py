@@ -198,7 +198,14 @@ def test_sbm_matches_independent_lp(rts, frontier, with_bad):
     slacks equal HiGHS's where the optimal slacks are unique (checked by a face LP)."""
     df, x, y, b, (xs, ys), bs = make_panel(7 if with_bad else 8, s2=2 if with_bad else 0)
     out = pdid.green.sbm(
-        df, xs, ys, bs or None, unit="unit", time="year", rts=rts, frontier=frontier
+        df,
+        inputs=xs,
+        good=ys,
+        bad=bs or None,
+        unit="unit",
+        time="year",
+        rts=rts,
+        frontier=frontier,
     )
     assert (out["status"] == "optimal").all() and (out["model"] == "sbm").all()
     sl = out.select([c for c in out.columns if c.startswith("slack_")]).to_numpy()
@@ -221,9 +228,9 @@ def test_super_efficiency_matches_independent_lp(rts, frontier):
     df, x, y, b, (xs, ys), bs = make_panel(11)
     out = pdid.green.sbm(
         df,
-        xs,
-        ys,
-        bs,
+        inputs=xs,
+        good=ys,
+        bad=bs,
         unit="unit",
         time="year",
         rts=rts,
@@ -253,7 +260,7 @@ def test_one_input_one_output_crs_equals_ratio_by_hand():
     is (y/x)/k. Writing a = s-/x, c = s+/y on the frontier (1+c) y = k x (1-a):
     rho = (1-a)/(1+c) = y/(k x) whatever the split. Data: (1,1), (2,1), (4,2), (2,3)."""
     df = pl.DataFrame({"x": [1.0, 2.0, 4.0, 2.0], "y": [1.0, 1.0, 2.0, 3.0]})
-    out = pdid.green.sbm(df, "x", "y")
+    out = pdid.green.sbm(df, inputs="x", good="y")
     k = 1.5
     assert np.allclose(out["score"].to_numpy(), [1 / k, 0.5 / k, 0.5 / k, 1.0], atol=1e-12)
 
@@ -262,7 +269,7 @@ def test_tone2002_super_sbm_by_hand():
     """Super-SBM (Tone 2002), one input/one output, CRS: A (1,1) against {B (2,1)}:
     min (1+a)/(1-c) s.t. 2 lam <= 1+a, lam >= 1-c gives 2 along the whole edge."""
     df = pl.DataFrame({"x": [1.0, 2.0], "y": [1.0, 1.0]})
-    out = pdid.green.sbm(df, "x", "y", super_efficiency=True)
+    out = pdid.green.sbm(df, inputs="x", good="y", super_efficiency=True)
     assert out["score"][0] == pytest.approx(2.0, abs=1e-12)
     assert out["model"].to_list() == ["super_sbm", "sbm"]
     assert out["score"][1] == pytest.approx(0.5, abs=1e-12)
@@ -284,22 +291,22 @@ def test_zero_output_is_an_error_naming_column_and_row():
         }
     )
     with pytest.raises(PilotdidError, match=r"column 'so2'.*c=b, t=1.*strictly positive"):
-        pdid.green.sbm(df, "x", "y", "so2", unit="c", time="t")
+        pdid.green.sbm(df, inputs="x", good="y", bad="so2", unit="c", time="t")
     neg = df.with_columns(pl.Series("x", [1.0, -2.0, 3.0]))
     with pytest.raises(PilotdidError, match=r"column 'x'.*c=b"):
-        pdid.green.sbm(neg, "x", "y", unit="c", time="t")
+        pdid.green.sbm(neg, inputs="x", good="y", unit="c", time="t")
 
 
 def test_all_zero_unit_year_is_named():
     df = pl.DataFrame({"c": ["a", "b", "c"], "x": [1.0, 0.0, 3.0], "y": [1.0, 0.0, 2.0]})
     with pytest.raises(PilotdidError, match=r"c=b: every input and output is zero"):
-        pdid.green.sbm(df, "x", "y", unit="c")
+        pdid.green.sbm(df, inputs="x", good="y", unit="c")
 
 
 def test_missing_rows_are_dropped_and_counted():
     df = pl.DataFrame({"x": [1.0, 2.0, None, 4.0], "y": [1.0, 1.0, 1.0, float("nan")]})
     with pytest.warns(UserWarning, match="dropped 2 row"):
-        out = pdid.green.sbm(df, "x", "y")
+        out = pdid.green.sbm(df, inputs="x", good="y")
     assert out.height == 2
     assert df["x"].null_count() == 1  # caller's frame untouched
 
@@ -315,7 +322,7 @@ def test_missing_rows_are_dropped_and_counted():
 def test_bad_options_name_the_option(kwargs, match):
     df = pl.DataFrame({"x": [1.0, 2.0], "y": [1.0, 1.0]})
     with pytest.raises(PilotdidError, match=match):
-        pdid.green.sbm(df, "x", "y", **kwargs)
+        pdid.green.sbm(df, inputs="x", good="y", **kwargs)
 
 
 def test_vrs_super_efficiency_infeasible_is_reported():
@@ -324,7 +331,14 @@ def test_vrs_super_efficiency_infeasible_is_reported():
     Reported as NaN + status 'infeasible' + a warning with the count."""
     df = pl.DataFrame({"x": [1.0, 1.0], "y": [1.0, 1.0], "b": [1.0, 100.0]})
     with pytest.warns(UserWarning, match="1 program"):
-        out = pdid.green.sbm(df, "x", "y", "b", rts="vrs", super_efficiency=True)
+        out = pdid.green.sbm(
+            df,
+            inputs="x",
+            good="y",
+            bad="b",
+            rts="vrs",
+            super_efficiency=True,
+        )
     assert out["status"].to_list() == ["infeasible", "optimal"]
     assert np.isnan(out["score"][0])
 
@@ -339,7 +353,7 @@ def test_sbm_matches_deapack(rts):
     pdf = pd.DataFrame({c: df[c].to_numpy() for c in df.columns})
     data = dp.DEAData.from_frame(pdf, inputs=xs, outputs=ys, bad_outputs=bs, dmu="unit")
     ref = dp.UndesirableSlacksBasedDEA(returns_to_scale=rts).fit(data).summary_frame
-    out = pdid.green.sbm(df, xs, ys, bs, rts=rts)
+    out = pdid.green.sbm(df, inputs=xs, good=ys, bad=bs, rts=rts)
     assert np.allclose(out["score"].to_numpy(), ref["score"].to_numpy(), atol=1e-9, rtol=0)
 
 
@@ -359,11 +373,11 @@ def test_sbm_textbook_eight_dmu_example():
             "y": [1.0, 5, 8, 9, 3, 7, 9, 2.353],
         }
     )
-    crs = pdid.green.sbm(df, ["x"], ["y"], unit="dmu", rts="crs")
+    crs = pdid.green.sbm(df, inputs=["x"], good=["y"], unit="dmu", rts="crs")
     np.testing.assert_allclose(
         crs["score"].to_numpy(), [0.4, 1.0, 0.8, 0.6, 0.4, 0.4, 18 / 35, 0.2], atol=1e-6
     )
-    vrs = pdid.green.sbm(df, ["x"], ["y"], unit="dmu", rts="vrs")
+    vrs = pdid.green.sbm(df, inputs=["x"], good=["y"], unit="dmu", rts="vrs")
     np.testing.assert_allclose(
         vrs["score"].to_numpy(), [1.0, 1.0, 1.0, 1.0, 0.4, 10 / 21, 6 / 7, 0.2], atol=1e-6
     )
@@ -394,7 +408,7 @@ def test_tone2001_table2_example():
             "y2": [3.0, 3, 2, 1, 4],
         }
     )
-    out = pdid.green.sbm(df, ["x1", "x2"], ["y1", "y2"], unit="dmu", rts="crs")
+    out = pdid.green.sbm(df, inputs=["x1", "x2"], good=["y1", "y2"], unit="dmu", rts="crs")
     np.testing.assert_allclose(
         out["score"].to_numpy(), [79 / 99, 25 / 44, 1.0, 2 / 3, 1.0], atol=1e-6, rtol=0
     )

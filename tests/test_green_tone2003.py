@@ -59,7 +59,13 @@ def _data() -> pl.DataFrame:
 def _scores(weighting: str) -> dict[str, float]:
     if weighting not in _SCORES:
         res = pdid.green.sbm(
-            _data(), "x", "yg", "yb", unit="DMU", rts="vrs", bad_weight=WEIGHTINGS[weighting]
+            _data(),
+            inputs="x",
+            good="yg",
+            bad="yb",
+            unit="DMU",
+            rts="vrs",
+            bad_weight=WEIGHTINGS[weighting],
         )
         assert (res["status"] == "optimal").all()
         _SCORES[weighting] = dict(zip(res["DMU"], res["score"]))
@@ -89,8 +95,8 @@ def test_tone2003_table2_scores(weighting, dmu, rho):
 def test_unit_weighting_is_the_unweighted_model(rts):
     """Identity: bad_weight=1 (Tone's 1:1) is today's default, bit for bit (w_g = w_b = 1)."""
     df = _data()
-    a = pdid.green.sbm(df, "x", "yg", "yb", unit="DMU", rts=rts)
-    b = pdid.green.sbm(df, "x", "yg", "yb", unit="DMU", rts=rts, bad_weight=1.0)
+    a = pdid.green.sbm(df, inputs="x", good="yg", bad="yb", unit="DMU", rts=rts)
+    b = pdid.green.sbm(df, inputs="x", good="yg", bad="yb", unit="DMU", rts=rts, bad_weight=1.0)
     assert a.equals(b)
 
 
@@ -153,7 +159,12 @@ def test_weighting_with_unequal_output_counts_matches_highs(rts, bad_weight):
     exercised): every global-frontier score equal to HiGHS on the raw-unit LP to 1e-7."""
     df = _panel(11)
     res = pdid.green.sbm(
-        df, ["x1", "x2"], ["g1", "g2"], ["b1", "b2", "b3"], rts=rts, bad_weight=bad_weight
+        df,
+        inputs=["x1", "x2"],
+        good=["g1", "g2"],
+        bad=["b1", "b2", "b3"],
+        rts=rts,
+        bad_weight=bad_weight,
     )
     x = df.select("x1", "x2").to_numpy()
     y = df.select("g1", "g2").to_numpy()
@@ -227,9 +238,9 @@ def test_weighted_super_efficiency_matches_highs(rts, bad_weight):
     df = _panel(12)
     res = pdid.green.sbm(
         df,
-        ["x1", "x2"],
-        ["g1", "g2"],
-        ["b1", "b2", "b3"],
+        inputs=["x1", "x2"],
+        good=["g1", "g2"],
+        bad=["b1", "b2", "b3"],
         rts=rts,
         super_efficiency=True,
         bad_weight=bad_weight,
@@ -249,7 +260,7 @@ def test_bad_weight_rescales_the_good_weight_by_hand():
     the bad weight acts only through w_g = 2 / (1 + bad_weight) (normalisation)."""
     df = pl.DataFrame({"x": [1.0, 1.0, 1.0], "y": [1.0, 2.0, 3.0], "b": [1.0, 1.0, 1.0]})
     s = [
-        pdid.green.sbm(df, "x", "y", "b", rts="vrs", bad_weight=w)["score"][0]
+        pdid.green.sbm(df, inputs="x", good="y", bad="b", rts="vrs", bad_weight=w)["score"][0]
         for w in (0.3, 1.0, 3.0)
     ]
     # A (1; 1, 1) -> C (1; 3, 1): good slack 2, rho = 1 / (1 + w_g), w_g = 2 / (1 + w)
@@ -271,7 +282,7 @@ def test_bad_weight_out_of_range_names_the_option(value, match):
     """A bad weight must be a finite number > 0: the error names the option."""
     df = pl.DataFrame({"x": [1.0, 2.0], "y": [1.0, 1.0], "b": [1.0, 2.0]})
     with pytest.raises(PilotdidError, match=match):
-        pdid.green.sbm(df, "x", "y", "b", bad_weight=value)
+        pdid.green.sbm(df, inputs="x", good="y", bad="b", bad_weight=value)
 
 
 def test_bad_weight_without_bad_outputs_is_an_error():
@@ -279,7 +290,6 @@ def test_bad_weight_without_bad_outputs_is_an_error():
     the default (1) is fine."""
     df = pl.DataFrame({"x": [1.0, 2.0], "y": [1.0, 1.0]})
     with pytest.raises(PilotdidError, match="bad_weight.*no bad outputs"):
-        pdid.green.sbm(df, "x", "y", bad_weight=3.0)
-    assert pdid.green.sbm(df, "x", "y", bad_weight=1.0)["score"].to_list() == pytest.approx(
-        [1.0, 0.5]
-    )
+        pdid.green.sbm(df, inputs="x", good="y", bad_weight=3.0)
+    scores = pdid.green.sbm(df, inputs="x", good="y", bad_weight=1.0)["score"].to_list()
+    assert scores == pytest.approx([1.0, 0.5])

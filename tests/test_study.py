@@ -535,13 +535,19 @@ def test_gtfp_columns_equal_direct_green_calls():
     arguments (exact identity); the built log column is the log of the cumulative index."""
     df, info = prepare_data(_small(SPEC))
     panel = datasets.yrd()
-    k = pdid.green.capital_stock(panel, "investment", unit="city", time="year", delta=0.096)
+    k = pdid.green.capital_stock(
+        panel,
+        investment="investment",
+        unit="city",
+        time="year",
+        delta=0.096,
+    )
     raw = panel.join(k.select("city", "year", "capital"), on=["city", "year"])
     ref = pdid.green.gml(
         raw,
-        ["labour", "energy", "capital"],
-        ["real_gdp"],
-        ["so2", "wastewater", "dust"],
+        inputs=["labour", "energy", "capital"],
+        good=["real_gdp"],
+        bad=["so2", "wastewater", "dust"],
         unit="city",
         time="year",
     )

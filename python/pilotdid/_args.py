@@ -69,7 +69,7 @@ def check_int(
             f"option '{name}': expected a whole number{rng}, got {_show(value)} ({_kind(value)})"
         )
     if (lo is not None and out < lo) or (hi is not None and out > hi):
-        raise PilotdidError(f"option '{name}': {out} is out of range; allowed{rng}")
+        raise PilotdidError(f"option '{name}': {out} is out of range; allowed:{rng}")
     return out
 
 
@@ -94,7 +94,7 @@ def check_float(
     below = lo is not None and (out <= lo if lo_open else out < lo)
     above = hi is not None and (out >= hi if hi_open else out > hi)
     if below or above:
-        raise PilotdidError(f"option '{name}': {out:g} is out of range; allowed{rng}")
+        raise PilotdidError(f"option '{name}': {out:g} is out of range; allowed:{rng}")
     return out
 
 
@@ -222,15 +222,18 @@ def check_reps(
 def _range_text(
     lo: float | None, hi: float | None, lo_open: bool = False, hi_open: bool = False
 ) -> str:
+    """' in [lo, hi]', ' > lo', ' <= hi' ... (empty when unbounded)."""
+
+    def num(v: float) -> str:
+        return "2**64 - 1" if v == MAX_SEED else f"{v:g}" if isinstance(v, float) else str(v)
+
     if lo is None and hi is None:
         return ""
-    a = "(" if lo_open else "["
-    b = ")" if hi_open else "]"
-    lo_s = "-inf" if lo is None else f"{lo:g}" if isinstance(lo, float) else str(lo)
-    hi_s = "inf" if hi is None else f"{hi:g}" if isinstance(hi, float) else str(hi)
-    if hi == MAX_SEED:
-        hi_s = "2**64 - 1"
-    return f" in {a}{lo_s}, {hi_s}{b}"
+    if hi is None:
+        return f" {'>' if lo_open else '>='} {num(lo)}"  # type: ignore[arg-type]
+    if lo is None:
+        return f" {'<' if hi_open else '<='} {num(hi)}"
+    return f" in {'(' if lo_open else '['}{num(lo)}, {num(hi)}{')' if hi_open else ']'}"
 
 
 # ------------------------------------------------------------------------------------------

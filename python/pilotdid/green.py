@@ -3,11 +3,14 @@
 Build the outcome first, then hand the frame to the DID calls::
 
     import pilotdid as pdid
-    k = pdid.green.capital_stock(df, "investment", unit="city", time="year")
+    k = pdid.green.capital_stock(df, investment="investment", unit="city", time="year")
     df = df.join(k, on=["city", "year"])
     g = pdid.green.gml(df, inputs=["labour", "capital", "energy"], good="gdp",
                        bad=["so2", "wastewater", "dust"], unit="city", time="year")
-    res = pdid.att_gt(df.join(g, on=["city", "year"]), yname="gtfp", ...)
+    res = pdid.att_gt(df.join(g, on=["city", "year"]), y="gtfp", ...)
+
+Every function takes ``data`` first and everything else by keyword (the package's one
+vocabulary: ``unit``, ``time``, ``frontier``).
 
 Every number is computed in the Rust core (``src/green/``); this module checks arguments,
 drops incomplete rows (with a warning that counts them) and builds polars frames. The caller's
@@ -24,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
+from pilotdid._args import check_bool, check_choice, check_float, check_int, vocabulary
 from pilotdid._core import (
     PilotdidError,
     green_capital_stock,
@@ -52,20 +56,12 @@ def _names(value: str | Sequence[str] | None, option: str, required: bool) -> li
 
 
 def _choice(value: str, option: str, allowed: Sequence[str]) -> str:
-    if value not in allowed:
-        raise PilotdidError(
-            f"option '{option}': {value!r} is not one of {', '.join(map(repr, allowed))}"
-        )
-    return value
+    return check_choice(option, value, allowed)
 
 
 def _bad_weight(value: Any) -> float:
-    """``bad_weight`` as a float (range checked in the core, which names the option)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise PilotdidError(
-            f"option 'bad_weight': {value!r} must be a finite number > 0 (good:bad = 1:bad_weight)"
-        )
-    return float(value)
+    """``bad_weight``: good:bad = 1:bad_weight, a finite number > 0."""
+    return check_float("bad_weight", value, lo=0.0, lo_open=True)
 
 
 def _drop_incomplete(df: pl.DataFrame, columns: list[str], what: str) -> pl.DataFrame:
@@ -149,12 +145,13 @@ def _prepare(
     return df, xs, ys, bs
 
 
+@vocabulary()
 def sbm(
     data: Any,
+    *,
     inputs: str | Sequence[str],
     good: str | Sequence[str],
     bad: str | Sequence[str] | None = None,
-    *,
     unit: str | None = None,
     time: str | None = None,
     rts: str = "crs",
@@ -197,6 +194,7 @@ def sbm(
     """
     _choice(rts, "rts", _RTS)
     _choice(frontier, "frontier", ("global", "contemporaneous"))
+    super_efficiency = check_bool("super_efficiency", super_efficiency)
     if frontier == "contemporaneous" and time is None:
         raise PilotdidError("option 'time': a contemporaneous frontier needs the time column")
     df, xs, ys, bs = _prepare(data, inputs, good, bad, unit, time, "sbm")
@@ -234,40 +232,42 @@ def _with_ids(df: pl.DataFrame, ids: list[str], res: pl.DataFrame) -> pl.DataFra
     return pl.concat([df.select(ids), res], how="horizontal") if ids else res
 
 
+@vocabulary(renamed={"kind": "frontier"})
 def gml(
     data: Any,
+    *,
     inputs: str | Sequence[str],
     good: str | Sequence[str],
     bad: str | Sequence[str] | None = None,
-    *,
     unit: str,
     time: str,
-    kind: str = "global",
+    frontier: str = "global",
     rts: str = "crs",
     super_efficiency: bool = False,
 ) -> pl.DataFrame:
     """Malmquist-Luenberger productivity index on SBM efficiencies, and cumulative GTFP.
 
-    ``kind="global"`` (default): the global ML index of Oh (2010) with SBM distances,
+    ``frontier="global"`` (default): the global ML index of Oh (2010) with SBM distances,
     ``gml = E^G(t) / E^G(t-1)`` where ``E^G`` is the SBM score against the frontier of all
     periods; ``ec = E^t(t) / E^{t-1}(t-1)`` (contemporaneous frontiers), ``tc = gml / ec``;
     ``gtfp`` is the cumulative index with the unit's first year = 1 (``gtfp_t =
     gtfp_{t-1} * gml_t = E^G(t) / E^G(base)``: the global index is circular).
-    ``kind="contemporaneous"``: the Chung-Färe-Grosskopf (1997) geometric-mean ML index on
+    ``frontier="contemporaneous"``: the Chung-Färe-Grosskopf (1997) geometric-mean ML index on
     SBM scores, ``ml = sqrt([E^{t-1}(t)/E^{t-1}(t-1)] [E^t(t)/E^t(t-1)])``; its cross-period
     programs can be infeasible (a unit beyond the other period's frontier): then the index
     is NaN, ``status == "infeasible"`` and a warning gives the count; ``super_efficiency=True``
     scores such units by super-SBM instead.
 
     Returns a polars frame with ``unit``, ``time``, the index (``gml`` or ``ml``), ``ec``,
-    ``tc``, ``gtfp``, the efficiencies (``eff_global`` for the global kind,
+    ``tc``, ``gtfp``, the efficiencies (``eff_global`` for the global frontier,
     ``eff_contemporaneous``) and ``status``: ``"base"`` (a unit's first year: index null,
     gtfp 1), ``"gap"`` (the unit lacks the previous year: index NaN), ``"ok"`` or
     ``"infeasible"``. Join it on (unit, time) to the panel and use ``gtfp`` (or ``gml``) as
     the DID outcome.
     """
-    _choice(kind, "kind", ("global", "contemporaneous"))
+    _choice(frontier, "frontier", ("global", "contemporaneous"))
     _choice(rts, "rts", _RTS)
+    super_efficiency = check_bool("super_efficiency", super_efficiency)
     for opt, val in (("unit", unit), ("time", time)):
         if not isinstance(val, str) or not val:
             raise PilotdidError(f"option '{opt}': give a column name")
@@ -280,7 +280,7 @@ def gml(
         _row_labels(df, unit, time),
         codes,
         _time(df, time),
-        kind,
+        frontier,
         rts,
         bool(super_efficiency),
     )
@@ -291,14 +291,14 @@ def gml(
             stacklevel=2,
         )
     status = pl.Series("status", out["status"])
-    name = "gml" if kind == "global" else "ml"
+    name = "gml" if frontier == "global" else "ml"
     cols = [
         pl.Series(name, out["index"]),
         pl.Series("ec", out["ec"]),
         pl.Series("tc", out["tc"]),
         pl.Series("gtfp", out["cumulative"]),
     ]
-    if kind == "global":
+    if frontier == "global":
         cols.append(pl.Series("eff_global", out["eff_global"]))
     cols += [pl.Series("eff_contemporaneous", out["eff_contemporaneous"]), status]
     res = df.select(unit, time).with_columns(cols)
@@ -311,10 +311,11 @@ def gml(
     )
 
 
+@vocabulary()
 def capital_stock(
     data: Any,
-    investment: str,
     *,
+    investment: str,
     unit: str,
     time: str,
     deflator: str | None = None,
@@ -342,8 +343,11 @@ def capital_stock(
             raise PilotdidError(f"option '{opt}': give a column name")
     if growth is not None and initial_stock is not None:
         raise PilotdidError("options 'growth' and 'initial_stock' exclude each other")
-    if growth_years is not None and (not isinstance(growth_years, int) or growth_years < 2):
-        raise PilotdidError(f"option 'growth_years': {growth_years!r} must be an integer >= 2")
+    if growth_years is not None:
+        growth_years = check_int("growth_years", growth_years, lo=2)
+    delta = check_float("delta", delta, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    if growth is not None:
+        growth = check_float("growth", growth)  # g + delta > 0 is checked per unit in the core
     extra = [c for c in (deflator, initial_stock) if c is not None]
     cols = [unit, time, investment, *extra]
     df = _frame.to_polars(data, cols)
@@ -355,8 +359,8 @@ def capital_stock(
         _time(df, time),
         _frame.numeric(df, investment),
         _frame.numeric(df, deflator) if deflator is not None else None,
-        float(delta),
-        None if growth is None else float(growth),
+        delta,
+        growth,
         growth_years,
         _frame.numeric(df, initial_stock) if initial_stock is not None else None,
     )
@@ -367,10 +371,11 @@ def capital_stock(
     )
 
 
+@vocabulary()
 def entropy_index(
     data: Any,
-    indicators: Sequence[str],
     *,
+    indicators: Sequence[str],
     negative: Sequence[str] = (),
     unit: str | None = None,
     time: str | None = None,
@@ -397,6 +402,8 @@ def entropy_index(
     if unknown:
         raise PilotdidError(f"option 'negative': '{unknown[0]}' is not among the indicators")
     _choice(by, "by", ("pooled", "year"))
+    shift = check_float("shift", shift, lo=0.0)
+    return_weights = check_bool("return_weights", return_weights)
     if by == "year" and time is None:
         raise PilotdidError("option 'time': by='year' needs the time column")
     ids = [c for c in (unit, time) if c is not None]
@@ -413,7 +420,7 @@ def entropy_index(
         _cols(df, inds),
         [c not in neg for c in inds],
         np.ascontiguousarray(group.astype(np.uint32)),
-        float(shift),
+        shift,
     )
     res = _with_ids(df, ids, pl.DataFrame([pl.Series(name, out["index"])]))
     if not return_weights:

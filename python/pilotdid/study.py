@@ -426,7 +426,7 @@ def _build_gtfp(df: pl.DataFrame, spec: dict, source: str) -> tuple[pl.DataFrame
         if g["investment"]:
             k = green.capital_stock(
                 df,
-                g["investment"],
+                investment=g["investment"],
                 unit=unit,
                 time=time,
                 deflator=g["deflator"],
@@ -437,12 +437,12 @@ def _build_gtfp(df: pl.DataFrame, spec: dict, source: str) -> tuple[pl.DataFrame
             inputs.append(g["capital_name"])
         idx = green.gml(
             df,
-            inputs,
-            g["good"],
-            g["bad"] or None,
+            inputs=inputs,
+            good=g["good"],
+            bad=g["bad"] or None,
             unit=unit,
             time=time,
-            kind=g["frontier"],
+            frontier=g["frontier"],
             rts=g["rts"],
         )
     except PilotdidError as err:

@@ -35,68 +35,94 @@ def _one_year() -> pl.DataFrame:
 
 
 def sbm_crs_global():
-    return frame(pg.sbm(D.green(), INPUTS, GOOD, BAD, **IDS), "sbm")
+    return frame(pg.sbm(D.green(), inputs=INPUTS, good=GOOD, bad=BAD, **IDS), "sbm")
 
 
 def sbm_vrs_one_year():
-    return frame(pg.sbm(_one_year(), INPUTS, GOOD, BAD, unit="city", rts="vrs"), "sbm")
+    res = pg.sbm(_one_year(), inputs=INPUTS, good=GOOD, bad=BAD, unit="city", rts="vrs")
+    return frame(res, "sbm")
 
 
 def sbm_crs_contemporaneous_no_bad():
-    res = pg.sbm(D.green(), INPUTS[:2], [GOOD], frontier="contemporaneous", **IDS)
+    res = pg.sbm(D.green(), inputs=INPUTS[:2], good=[GOOD], frontier="contemporaneous", **IDS)
     return frame(res, "sbm")
 
 
 def sbm_super_crs():
-    return frame(pg.sbm(_one_year(), INPUTS, GOOD, BAD, super_efficiency=True), "sbm")
+    res = pg.sbm(_one_year(), inputs=INPUTS, good=GOOD, bad=BAD, super_efficiency=True)
+    return frame(res, "sbm")
 
 
 def sbm_super_vrs():
-    res = _quiet(pg.sbm, _one_year(), INPUTS, GOOD, BAD, rts="vrs", super_efficiency=True)
+    res = _quiet(
+        pg.sbm, _one_year(), inputs=INPUTS, good=GOOD, bad=BAD, rts="vrs", super_efficiency=True
+    )
     return frame(res, "sbm")
 
 
 def gml_global_crs():
-    return frame(pg.gml(D.green(), INPUTS, GOOD, BAD, **IDS), "gml")
+    return frame(pg.gml(D.green(), inputs=INPUTS, good=GOOD, bad=BAD, **IDS), "gml")
 
 
 def gml_global_vrs():
-    return frame(_quiet(pg.gml, D.green(), INPUTS, GOOD, BAD, rts="vrs", **IDS), "gml")
+    return frame(
+        _quiet(pg.gml, D.green(), inputs=INPUTS, good=GOOD, bad=BAD, rts="vrs", **IDS), "gml"
+    )
 
 
 def ml_contemporaneous():
-    return frame(_quiet(pg.gml, D.green(), INPUTS, GOOD, BAD, kind="contemporaneous", **IDS), "ml")
+    res = _quiet(
+        pg.gml, D.green(), inputs=INPUTS, good=GOOD, bad=BAD, frontier="contemporaneous", **IDS
+    )
+    return frame(res, "ml")
 
 
 def ml_contemporaneous_super():
     res = _quiet(
-        pg.gml, D.green(), INPUTS, GOOD, BAD, kind="contemporaneous", super_efficiency=True, **IDS
+        pg.gml,
+        D.green(),
+        inputs=INPUTS,
+        good=GOOD,
+        bad=BAD,
+        frontier="contemporaneous",
+        super_efficiency=True,
+        **IDS,
     )
     return frame(res, "ml")
 
 
 def capital_stock_default():
-    return frame(pg.capital_stock(D.yrd(), "investment", **IDS), "k")
+    return frame(pg.capital_stock(D.yrd(), investment="investment", **IDS), "k")
 
 
 def capital_stock_growth_deflator():
     res = pg.capital_stock(
-        D.green(), "investment", deflator="defl", delta=0.05, growth=0.1, name="K", **IDS
+        D.green(),
+        investment="investment",
+        deflator="defl",
+        delta=0.05,
+        growth=0.1,
+        name="K",
+        **IDS,
     )
     return frame(res, "k")
 
 
 def capital_stock_initial_growth_years():
     df = D.green().with_columns(k0=pl.col("investment") * 3.0)
-    out = frame(pg.capital_stock(df, "investment", initial_stock="k0", **IDS), "k0")
-    out.update(frame(pg.capital_stock(D.yrd(), "investment", growth_years=5, **IDS), "g5"))
+    out = frame(pg.capital_stock(df, investment="investment", initial_stock="k0", **IDS), "k0")
+    g5 = pg.capital_stock(D.yrd(), investment="investment", growth_years=5, **IDS)
+    out.update(frame(g5, "g5"))
     return out
 
 
 def entropy_pooled_weights():
     idx, w = pg.entropy_index(
-        D.green(), ["ln_gdp_pc", "urbanization", "human_capital", "so2"], negative=["so2"],
-        return_weights=True, **IDS,
+        D.green(),
+        indicators=["ln_gdp_pc", "urbanization", "human_capital", "so2"],
+        negative=["so2"],
+        return_weights=True,
+        **IDS,
     )  # fmt: skip
     out = frame(idx, "index")
     out.update(frame(w, "weights"))
@@ -105,8 +131,14 @@ def entropy_pooled_weights():
 
 def entropy_by_year():
     idx, w = pg.entropy_index(
-        D.green(), ["ln_gdp_pc", "urbanization", "dust"], negative=["dust"], by="year",
-        shift=1e-3, name="eidx", return_weights=True, **IDS,
+        D.green(),
+        indicators=["ln_gdp_pc", "urbanization", "dust"],
+        negative=["dust"],
+        by="year",
+        shift=1e-3,
+        name="eidx",
+        return_weights=True,
+        **IDS,
     )  # fmt: skip
     out = frame(idx, "index")
     out.update(frame(w, "weights"))
