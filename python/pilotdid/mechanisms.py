@@ -218,6 +218,7 @@ def mediation(
     treatment = check_str("treatment", treatment)
     meds = _mediators(mediators)
     method = check_choice("method", method, ("three_step", "two_step"))
+    estimator = check_choice("estimator", estimator, _ESTIMATORS)
     vcov = _with_cluster(vcov, cluster)
     if method == "two_step":
         return mechanism_effects(

@@ -903,9 +903,7 @@ class Check:
     def __init__(self, kind: str, **options: Any) -> None:
         if not isinstance(kind, str) or kind not in _CHECK_KINDS:
             raise PilotdidError(
-                f"option 'kind': unknown kind {kind!r} (one of "
-                + ", ".join(_CHECK_KINDS)
-                + ")"
+                f"option 'kind': unknown kind {kind!r} (one of " + ", ".join(_CHECK_KINDS) + ")"
             )
         allowed, renamed, validate = _CHECK_KINDS[kind]
         for name in options:
