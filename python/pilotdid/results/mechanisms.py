@@ -163,13 +163,15 @@ class MediationResult(ResultProtocol):
         return _frame(rows)
 
     def _summary_text(self, level: float) -> str:
+        with pl.Config(tbl_rows=-1):  # every statistic of the channels table, none elided
+            channels = str(self.channels())
         lines = [
             f"Mediation of {self.treatment} -> {self.y} ({'joint' if self.joint else 'each'} "
             f"mediator), N = {self.nobs}",
             f"Bootstrap: {self.reps} replicates resampling "
             f"{self.cluster or 'rows'} ({self.ci_method}, level {self.level}); "
             f"failed replicates: {self.boot_failed}",
-            str(self.channels()),
+            channels,
             f"Terms at level {level:g} (indirect: Sobel se/z/p, bootstrap interval):",
             _text_table(self._tidy(level)),
             self.caveat,
