@@ -30,7 +30,14 @@ def test_split_estimates_and_stacked_equal_feols():
     stacked difference."""
     df = _sim(0, diff=2.0, g=40)
     r = heterogeneity(
-        df, "y", "d", "grp", fixef="unit + year", vcov={"CR1": "unit"}, perm_reps=99, seed=1
+        df,
+        y="y",
+        treatment="d",
+        by="grp",
+        fixef="unit + year",
+        vcov={"CR1": "unit"},
+        reps=99,
+        seed=1,
     )
     for g in ["east", "west"]:
         f = feols("y ~ d | unit + year", df.filter(pl.col("grp") == g), vcov={"CR1": "unit"})
@@ -51,9 +58,9 @@ def test_split_estimates_and_stacked_equal_feols():
 def test_permutation_seeded():
     """Identity: the same seed gives the same permutation draws."""
     df = _sim(3)
-    kw = {"fixef": "unit + year", "vcov": {"CR1": "unit"}, "perm_reps": 20, "seed": 5}
-    a = heterogeneity(df, "y", "d", "grp", **kw)
-    b = heterogeneity(df, "y", "d", "grp", **kw)
+    kw = {"fixef": "unit + year", "vcov": {"CR1": "unit"}, "reps": 20, "seed": 5}
+    a = heterogeneity(df, y="y", treatment="d", by="grp", **kw)
+    b = heterogeneity(df, y="y", treatment="d", by="grp", **kw)
     np.testing.assert_array_equal(a.perm_draws, b.perm_draws)
 
 
@@ -64,12 +71,12 @@ def test_permutation_p_uniform_under_null():
     ps = [
         heterogeneity(
             _sim(s),
-            "y",
-            "d",
-            "grp",
+            y="y",
+            treatment="d",
+            by="grp",
             fixef="unit + year",
             vcov={"CR1": "unit"},
-            perm_reps=99,
+            reps=99,
             seed=s,
         ).perm_p
         for s in range(150)
@@ -83,23 +90,23 @@ def test_bad_input():
     with pytest.raises(PilotdidError, match="single group"):
         heterogeneity(
             df.with_columns(pl.lit("a").alias("one")),
-            "y",
-            "d",
-            "one",
+            y="y",
+            treatment="d",
+            by="one",
             fixef="unit + year",
-            perm_reps=0,
+            reps=0,
         )
     with pytest.raises(PilotdidError, match="not constant within"):
         heterogeneity(
             df.with_columns((pl.col("year") % 2).alias("odd")),
-            "y",
-            "d",
-            "odd",
+            y="y",
+            treatment="d",
+            by="odd",
             fixef="unit + year",
-            perm_reps=0,
+            reps=0,
         )
     tiny = df.with_columns(
         pl.when(pl.col("unit") == 0).then(pl.lit("x")).otherwise(pl.lit("y")).alias("g2")
     )
     with pytest.raises(PilotdidError, match="too small"):
-        heterogeneity(tiny, "y", "d", "g2", fixef="unit + year", perm_reps=0)
+        heterogeneity(tiny, y="y", treatment="d", by="g2", fixef="unit + year", reps=0)

@@ -39,7 +39,9 @@ def test_no_fe_matches_statsmodels_ols():
     Goodman formulas of MacKinnon et al. (2002) applied to them; tolerance 1e-10."""
     sm = pytest.importorskip("statsmodels.api")
     df = _sim()
-    r = mediation(df, "y", "d", ["m1", "m2"], controls=["x"], vcov="iid", boot_reps=0)
+    r = mediation(
+        df, y="y", treatment="d", mediators=["m1", "m2"], controls=["x"], vcov="iid", reps=0
+    )
     pdf = _pd(df)
     tot = sm.OLS(pdf["y"], sm.add_constant(pdf[["d", "x"]])).fit()
     assert abs(r.total[0] - tot.params["d"]) < 1e-10
@@ -75,7 +77,16 @@ def test_joint_no_fe_matches_statsmodels():
     """Reference: statsmodels OLS of y on d, m1, m2, x (joint b-paths); tolerance 1e-10."""
     sm = pytest.importorskip("statsmodels.api")
     df = _sim(2)
-    r = mediation(df, "y", "d", ["m1", "m2"], controls="x", vcov="iid", boot_reps=0, joint=True)
+    r = mediation(
+        df,
+        y="y",
+        treatment="d",
+        mediators=["m1", "m2"],
+        controls="x",
+        vcov="iid",
+        reps=0,
+        joint=True,
+    )
     pdf = _pd(df)
     fb = sm.OLS(pdf["y"], sm.add_constant(pdf[["d", "m1", "m2", "x"]])).fit()
     for m in ["m1", "m2"]:
@@ -90,7 +101,14 @@ def test_fe_matches_feols():
     (identity, 1e-10)."""
     df = _sim(3)
     r = mediation(
-        df, "y", "d", ["m1"], controls=["x"], fixef="unit + year", vcov={"CR1": "unit"}, boot_reps=0
+        df,
+        y="y",
+        treatment="d",
+        mediators=["m1"],
+        controls=["x"],
+        fixef="unit + year",
+        vcov={"CR1": "unit"},
+        reps=0,
     )
     fa = feols("m1 ~ d + x | unit + year", df, vcov={"CR1": "unit"})
     fb = feols("y ~ d + m1 + x | unit + year", df, vcov={"CR1": "unit"})
@@ -108,7 +126,15 @@ def test_fe_matches_pyfixest():
     """Reference: pyfixest feols (independent implementation) for the a- and b-paths, 1e-8."""
     pf = pytest.importorskip("pyfixest")
     df = _sim(4)
-    r = mediation(df, "y", "d", ["m1"], fixef="unit + year", vcov={"CR1": "unit"}, boot_reps=0)
+    r = mediation(
+        df,
+        y="y",
+        treatment="d",
+        mediators=["m1"],
+        fixef="unit + year",
+        vcov={"CR1": "unit"},
+        reps=0,
+    )
     pdf = _pd(df)
     fa = pf.feols("m1 ~ d | unit + year", pdf, vcov={"CRV1": "unit"})
     fb = pf.feols("y ~ d + m1 | unit + year", pdf, vcov={"CRV1": "unit"})
@@ -123,16 +149,16 @@ def test_bootstrap_seeded_and_thread_invariant():
     """Identity: same seed -> identical draws; RAYON_NUM_THREADS=1 gives the same CI as the
     default pool (replicates collected in index order)."""
     df = _sim(5)
-    kw = {"fixef": "unit + year", "vcov": {"CR1": "unit"}, "boot_reps": 60, "seed": 7}
-    r1 = mediation(df, "y", "d", ["m1"], **kw)
-    r2 = mediation(df, "y", "d", ["m1"], **kw)
+    kw = {"fixef": "unit + year", "vcov": {"CR1": "unit"}, "reps": 60, "seed": 7}
+    r1 = mediation(df, y="y", treatment="d", mediators=["m1"], **kw)
+    r2 = mediation(df, y="y", treatment="d", mediators=["m1"], **kw)
     np.testing.assert_array_equal(r1.boot_draws[0], r2.boot_draws[0])
     assert r1.boot_failed == 0
     code = (
         "import numpy as np, polars as pl, sys; sys.path.insert(0, 'tests');"
         "from test_mediation import _sim; from pilotdid.mechanisms import mediation;"
-        "r = mediation(_sim(5), 'y', 'd', ['m1'], fixef='unit + year', vcov={'CR1': 'unit'},"
-        " boot_reps=60, seed=7); print(repr(float(r.table['ci_low'][0])))"
+        "r = mediation(_sim(5), y='y', treatment='d', mediators=['m1'], fixef='unit + year',"
+        " vcov={'CR1': 'unit'}, reps=60, seed=7); print(repr(float(r.table['ci_low'][0])))"
     )
     env = dict(os.environ, RAYON_NUM_THREADS="1")
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -141,7 +167,7 @@ def test_bootstrap_seeded_and_thread_invariant():
     )
     assert float(out.stdout.strip()) == r1.table["ci_low"][0]
     # different seed, different draws
-    r3 = mediation(df, "y", "d", ["m1"], **{**kw, "seed": 8})
+    r3 = mediation(df, y="y", treatment="d", mediators=["m1"], **{**kw, "seed": 8})
     assert not np.array_equal(r1.boot_draws[0], r3.boot_draws[0])
 
 
@@ -150,7 +176,14 @@ def test_bootstrap_se_close_to_delta():
     (delta-method, CR1) se (within 35%), and the CI contains the estimate."""
     df = _sim(6, g=80)
     r = mediation(
-        df, "y", "d", ["m1"], fixef="unit + year", vcov={"CR1": "unit"}, boot_reps=300, seed=1
+        df,
+        y="y",
+        treatment="d",
+        mediators=["m1"],
+        fixef="unit + year",
+        vcov={"CR1": "unit"},
+        reps=300,
+        seed=1,
     )
     row = r.table.row(0, named=True)
     assert 0.65 < row["boot_se"] / row["sobel_se"] < 1.35
@@ -177,13 +210,13 @@ def test_yrd_three_channels_side_by_side():
     meds = ["ln_green_patents", "ind_upgrade", "energy_intensity"]
     r = mediation(
         yrd(),
-        "gtfp",
-        "did",
-        meds,
+        y="gtfp",
+        treatment="did",
+        mediators=meds,
         controls=["ln_gdp_pc", "urbanization", "gov_exp_share", "fdi_share", "fin_dev"],
         fixef="city + year",
         vcov={"CR1": "city"},
-        boot_reps=99,
+        reps=99,
         seed=0,
     )
     ch = r.channels()
@@ -199,9 +232,9 @@ def test_two_step_equals_feols():
     df = yrd()
     r = mediation(
         df,
-        "gtfp",
-        "did",
-        ["ind_upgrade"],
+        y="gtfp",
+        treatment="did",
+        mediators=["ind_upgrade"],
         fixef="city + year",
         vcov={"CR1": "city"},
         method="two_step",
@@ -209,9 +242,13 @@ def test_two_step_equals_feols():
     f = feols("ind_upgrade ~ did | city + year", df, vcov={"CR1": "city"})
     assert abs(r.table["estimate"][0] - f.coef()["did"]) < 1e-12
     assert abs(r.table["std_error"][0] - f.se()["did"]) < 1e-12
-    assert "Jiang" in repr(r)
+    assert "Jiang" in r.summary()
     e = mechanism_effects(
-        df, "did", ["ind_upgrade", "energy_intensity"], fixef="city + year", vcov={"CR1": "city"}
+        df,
+        treatment="did",
+        mediators=["ind_upgrade", "energy_intensity"],
+        fixef="city + year",
+        vcov={"CR1": "city"},
     )
     assert e.channels().columns == ["statistic", "ind_upgrade", "energy_intensity"]
 
@@ -220,15 +257,15 @@ def test_bad_input():
     """Clear PilotdidError: constant mediator, unknown column, bad ci / method options."""
     df = _sim(7).with_columns(pl.lit(1.0).alias("const"))
     with pytest.raises(PilotdidError, match="'const'.*constant"):
-        mediation(df, "y", "d", ["const"], boot_reps=0)
+        mediation(df, y="y", treatment="d", mediators=["const"], reps=0)
     with pytest.raises(PilotdidError, match="nope"):
-        mediation(df, "y", "d", ["nope"], boot_reps=0)
+        mediation(df, y="y", treatment="d", mediators=["nope"], reps=0)
     with pytest.raises(PilotdidError, match="ci"):
-        mediation(df, "y", "d", ["m1"], ci="bca")
+        mediation(df, y="y", treatment="d", mediators=["m1"], ci="bca")
     with pytest.raises(PilotdidError, match="method"):
-        mediation(df, "y", "d", ["m1"], method="four_step")
+        mediation(df, y="y", treatment="d", mediators=["m1"], method="four_step")
     with pytest.raises(PilotdidError, match="mediators"):
-        mediation(df, "y", "d", [])
+        mediation(df, y="y", treatment="d", mediators=[])
 
 
 def test_monte_carlo_coverage_and_sobel_size():
@@ -257,7 +294,7 @@ def test_mechanism_effects_robust_estimators_equal_direct_calls(estimator):
 
     df = yrd()
     res = pdid.mechanism_effects(
-        df, "did", ["ind_upgrade"], fixef="city + year", estimator=estimator
+        df, treatment="did", mediators=["ind_upgrade"], fixef="city + year", estimator=estimator
     )
     row = res.table.row(0, named=True)
     if estimator == "cs":
@@ -275,4 +312,6 @@ def test_mechanism_effects_robust_estimators_equal_direct_calls(estimator):
     assert row["estimate"] == pytest.approx(est, abs=1e-12)
     assert row["std_error"] == pytest.approx(se, abs=1e-12)
     with pytest.raises(PilotdidError, match="estimator"):
-        pdid.mechanism_effects(df, "did", ["ind_upgrade"], fixef="city + year", estimator="x")
+        pdid.mechanism_effects(
+            df, treatment="did", mediators=["ind_upgrade"], fixef="city + year", estimator="x"
+        )

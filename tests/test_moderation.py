@@ -27,7 +27,15 @@ def test_continuous_marginal_effects_delta_method():
     """Reference: feols of y ~ d + d*z + z | unit + year (CR1) and the delta method by hand,
     me(v) = b_d + v b_dz, se = sqrt(V_dd + 2v V_d,dz + v^2 V_dz,dz); tolerance 1e-10."""
     df = _sim()
-    r = moderation(df, "y", "d", "z", fixef="unit + year", vcov={"CR1": "unit"}, at=[-1, 0, 2])
+    r = moderation(
+        df,
+        y="y",
+        treatment="d",
+        moderator="z",
+        fixef="unit + year",
+        vcov={"CR1": "unit"},
+        at=[-1, 0, 2],
+    )
     ref = feols(
         "y ~ d + dz + z | unit + year",
         df.with_columns((pl.col("d") * pl.col("z")).alias("dz")),
@@ -47,7 +55,9 @@ def test_categorical_marginal_effects():
     """Reference: feols with hand-made level dummies; me(level) = b_d + b_{d x level},
     base level = first in sort order; tolerance 1e-10."""
     df = _sim(1)
-    r = moderation(df, "y", "d", "size", fixef="unit + year", vcov={"CR1": "unit"})
+    r = moderation(
+        df, y="y", treatment="d", moderator="size", fixef="unit + year", vcov={"CR1": "unit"}
+    )
     w = df.with_columns(
         (pl.col("d") * (pl.col("size") == "medium")).alias("dm"),
         (pl.col("d") * (pl.col("size") == "small")).alias("ds"),
@@ -70,10 +80,12 @@ def test_plot_and_bad_input():
 
     matplotlib.use("Agg")
     df = _sim(2)
-    r = moderation(df, "y", "d", "z", fixef="unit + year", vcov={"CR1": "unit"})
+    r = moderation(
+        df, y="y", treatment="d", moderator="z", fixef="unit + year", vcov={"CR1": "unit"}
+    )
     assert r.plot() is not None
     one = df.with_columns(pl.lit("a").alias("lvl"))
     with pytest.raises(PilotdidError, match="'lvl'.*single level"):
-        moderation(one, "y", "d", "lvl", fixef="unit + year")
+        moderation(one, y="y", treatment="d", moderator="lvl", fixef="unit + year")
     with pytest.raises(PilotdidError, match="'at'"):
-        moderation(df, "y", "d", "size", fixef="unit + year", at=["huge"])
+        moderation(df, y="y", treatment="d", moderator="size", fixef="unit + year", at=["huge"])

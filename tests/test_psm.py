@@ -50,7 +50,7 @@ def test_logit_matches_statsmodels():
     """Logit coefficients and standard errors equal statsmodels Logit (1e-8)."""
     sm = pytest.importorskip("statsmodels.api")
     df = panel(1)
-    res = psm_did(df, treat="treat", covariates=COVS)
+    res = psm_did(df, treatment="treat", controls=COVS)
     X = sm.add_constant(df.select(COVS).to_numpy())
     ref = sm.Logit(df.get_column("treat").to_numpy(), X).fit(disp=0, tol=1e-12, maxiter=100)
     np.testing.assert_allclose(res.logit.get_column("estimate").to_numpy(), ref.params, rtol=1e-8)
@@ -63,7 +63,7 @@ def test_perfect_separation_is_a_clear_error():
     df = panel(2)
     df = df.with_columns((pl.col("x1") > 0).cast(pl.Float64).alias("treat"))
     with pytest.raises(PilotdidError, match="separation.*'x1'"):
-        psm_did(df, treat="treat", covariates=COVS)
+        psm_did(df, treatment="treat", controls=COVS)
 
 
 def brute_nearest(ps, tr, group, k, replace, caliper, common):
@@ -105,7 +105,9 @@ def brute_nearest(ps, tr, group, k, replace, caliper, common):
 def test_nearest_matches_brute_force(k, replace, caliper, by):
     """Weights and (treated, control) pairs equal the brute-force implementation."""
     df = panel(3)
-    res = psm_did(df, treat="treat", covariates=COVS, k=k, replace=replace, caliper=caliper, by=by)
+    res = psm_did(
+        df, treatment="treat", controls=COVS, k=k, replace=replace, caliper=caliper, by=by
+    )
     group = None if by is None else df.get_column(by).to_numpy()
     w, pairs = brute_nearest(
         res.pscore, df.get_column("treat").to_numpy(), group, k, replace, caliper, True
@@ -118,8 +120,8 @@ def test_common_support_trimming():
     """Treated rows outside [min, max] of the controls' scores are dropped (counted) with
     common_support=True and matched with common_support=False (brute force)."""
     df = panel(9)
-    on = psm_did(df, treat="treat", covariates=COVS)
-    off = psm_did(df, treat="treat", covariates=COVS, common_support=False)
+    on = psm_did(df, treatment="treat", controls=COVS)
+    off = psm_did(df, treatment="treat", controls=COVS, common_support=False)
     ps, tr = on.pscore, df.get_column("treat").to_numpy()
     lo, hi = ps[tr == 0].min(), ps[tr == 0].max()
     outside = int(np.sum((tr == 1) & ((ps < lo) | (ps > hi))))
@@ -131,7 +133,7 @@ def test_common_support_trimming():
 def test_ties_rule_first_control_in_data_wins():
     """Two controls at the same distance: the one earlier in the data is matched."""
     df = panel(4)
-    res = psm_did(df, treat="treat", covariates=["x3"])  # x3 coarse -> exact score ties
+    res = psm_did(df, treatment="treat", controls=["x3"])  # x3 coarse -> exact score ties
     ps, tr = res.pscore, df.get_column("treat").to_numpy()
     for t, c in res.pairs:
         d = abs(ps[c] - ps[t])
@@ -144,7 +146,7 @@ def test_kernel_weights_match_hand_computation(kernel):
     """Control weight = sum over treated of K(u)/sum K, u = (ps_c - ps_t)/h."""
     df = panel(5)
     h = 0.05
-    res = psm_did(df, treat="treat", covariates=COVS, method="kernel", kernel=kernel, bandwidth=h)
+    res = psm_did(df, treatment="treat", controls=COVS, method="kernel", kernel=kernel, bandwidth=h)
     ps, tr = res.pscore, df.get_column("treat").to_numpy()
     c = np.flatnonzero(tr == 0)
     lo, hi = ps[c].min(), ps[c].max()
@@ -169,7 +171,7 @@ def test_balance_table_hand_computation():
     t before = OLS of x on treat; t after = WLS with the matching weights (statsmodels)."""
     sm = pytest.importorskip("statsmodels.api")
     df = panel(6)
-    res = psm_did(df, treat="treat", covariates=COVS, k=2)
+    res = psm_did(df, treatment="treat", controls=COVS, k=2)
     tr = df.get_column("treat").to_numpy()
     w = res.weights
     for row in res.balance.iter_rows(named=True):
@@ -193,25 +195,25 @@ def test_did_on_matched_sample_and_with_weights():
     """The DID re-estimated equals pilotdid.feols on the matched rows / with the weights."""
     df = panel(7)
     fml = "y ~ did + x1 | unit + year"
-    res = psm_did(df, treat="treat", covariates=COVS, formula=fml, by="year")
+    res = psm_did(df, treatment="treat", controls=COVS, fml=fml, by="year")
     keep = pl.Series(res.weights > 0)
     ref = pdid.feols(fml, df.filter(keep))
     assert res.did.coef()["did"] == pytest.approx(ref.coef()["did"], rel=1e-12)
     assert res.did.se()["did"] == pytest.approx(ref.se()["did"], rel=1e-12)
-    res_w = psm_did(df, treat="treat", covariates=COVS, formula=fml, did_sample="weights")
+    res_w = psm_did(df, treatment="treat", controls=COVS, fml=fml, did_sample="weights")
     refw = pdid.feols(fml, df.with_columns(pl.Series("ww", res_w.weights)), weights="ww")
     assert res_w.did.coef()["did"] == pytest.approx(refw.coef()["did"], rel=1e-12)
-    assert "PSM-DID" in res.summary(print_=False)
+    assert "PSM-DID" in res.summary()
 
 
 def test_bad_input_messages():
     """Caliper with no match, unknown method, non-binary treat: clear PilotdidErrors."""
     df = panel(8)
     with pytest.raises(PilotdidError, match="caliper"):
-        psm_did(df, treat="treat", covariates=COVS, caliper=1e-12)
+        psm_did(df, treatment="treat", controls=COVS, caliper=1e-12)
     with pytest.raises(PilotdidError, match="method"):
-        psm_did(df, treat="treat", covariates=COVS, method="radius")
+        psm_did(df, treatment="treat", controls=COVS, method="radius")
     with pytest.raises(PilotdidError, match="0 or 1"):
-        psm_did(df, treat="x3", covariates=["x1"])
+        psm_did(df, treatment="x3", controls=["x1"])
     with pytest.raises(PilotdidError, match="not found"):
-        psm_did(df, treat="treat", covariates=["nope"])
+        psm_did(df, treatment="treat", controls=["nope"])

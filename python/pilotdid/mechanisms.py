@@ -16,6 +16,18 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float,
+    check_int,
+    check_level,
+    check_reps,
+    check_seed,
+    check_str,
+    vocabulary,
+)
 from pilotdid._core import (
     PilotdidError,
     linear_combinations,
@@ -35,27 +47,71 @@ from pilotdid.results.mechanisms import (
 __all__ = ["heterogeneity", "mechanism_effects", "mediation", "moderation"]
 
 
-def _as_list(x: str | Sequence[str] | None, what: str) -> list[str]:
-    if x is None:
-        return []
-    if isinstance(x, str):
-        return [x]
-    out = list(x)
-    if not all(isinstance(v, str) for v in out):
-        raise PilotdidError(f"option '{what}': expected column names")
-    return out
+_ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s")
+_ROBUST = _ESTIMATORS[1:]
 
 
-def _fe_terms(fixef: str | None) -> list[str]:
-    if fixef is None or not fixef.strip():
+def _mediators(value: Any) -> list[str]:
+    meds = check_columns("mediators", value)
+    if not meds:
+        raise PilotdidError("option 'mediators': at least one mediator is required")
+    return meds
+
+
+def _fe_terms(fixef: Any) -> list[str]:
+    if fixef is None:
         return []
+    if not isinstance(fixef, str):
+        raise PilotdidError(
+            f"option 'fixef': expected fixed effects as a string such as 'unit + year', "
+            f"got {fixef!r}"
+        )
     return [t.strip() for t in fixef.split("+") if t.strip()]
+
+
+def _with_cluster(vcov: Any, cluster: Any) -> Any:
+    """pyfixest's shortcut: ``cluster="col"`` is ``vcov={"CR1": "col"}``."""
+    if cluster is None:
+        return vcov
+    name = check_str("cluster", cluster)
+    if vcov is not None:
+        raise PilotdidError(
+            f"options 'vcov' and 'cluster': give one of them (cluster={name!r} is "
+            f"vcov={{'CR1': {name!r}}})"
+        )
+    return {"CR1": name}
+
+
+def _demean_options(fixef_tol: Any, fixef_maxiter: Any) -> tuple[float, int]:
+    tol = check_float("fixef_tol", fixef_tol, lo=0.0, lo_open=True)
+    return tol, check_int("fixef_maxiter", fixef_maxiter, lo=1)
+
+
+def _roles(y: str | None, treatment: str, meds: list[str], ctrls: list[str]) -> dict[str, str]:
+    roles = {} if y is None else {y: "option 'y'"}
+    roles[treatment] = "option 'treatment'"
+    roles.update(dict.fromkeys(meds, "a mediator"))
+    roles.update(dict.fromkeys(ctrls, "a control"))
+    return roles
+
+
+def _numeric_columns(df: pl.DataFrame, roles: dict[str, str]) -> None:
+    """Every regression column must be numeric: refuse others now, naming the column and its
+    role, rather than deep inside a fit."""
+    for col, role in roles.items():
+        dtype = df.schema[col]
+        if dtype == pl.Boolean or dtype.is_numeric():
+            continue
+        raise PilotdidError(
+            f"column '{col}' ({role}): expected numbers, got values of type {dtype}; convert "
+            "it to a numeric column first"
+        )
 
 
 def _cluster_var(vcov: Any) -> str | None:
     if isinstance(vcov, dict) and len(vcov) == 1:
         ((kind, var),) = vcov.items()
-        if kind != "CR1":
+        if str(kind).upper() not in ("CR1", "CRV1"):
             raise PilotdidError(f"option 'vcov': '{kind}' is not supported (use CR1)")
         parts = [p.strip() for p in str(var).split("+")]
         if len(parts) != 1:
@@ -64,7 +120,7 @@ def _cluster_var(vcov: Any) -> str | None:
                 f"'{var}' is not supported"
             )
         return parts[0]
-    if vcov in (None, "iid", "hetero"):
+    if vcov is None or (isinstance(vcov, str) and vcov in ("iid", "hetero")):
         return None
     raise PilotdidError(f"option 'vcov': {vcov!r} is not 'iid', 'hetero' or {{'CR1': var}}")
 
@@ -72,6 +128,37 @@ def _cluster_var(vcov: Any) -> str | None:
 def _fml(lhs: str, rhs: list[str], fe: list[str]) -> str:
     f = f"{lhs} ~ {' + '.join(rhs)}"
     return f + (f" | {' + '.join(fe)}" if fe else "")
+
+
+def _at_values(at: Any) -> list[Any] | None:
+    """``at`` as a list (its values are checked once the moderator's kind is known)."""
+    if at is None:
+        return None
+    if isinstance(at, (str, bytes)) or not isinstance(at, (Sequence, np.ndarray)):
+        raise PilotdidError(f"option 'at': expected a list of moderator values, got {at!r}")
+    values = list(at)
+    if not values:
+        raise PilotdidError("option 'at': the list of moderator values is empty")
+    return values
+
+
+def _check_groups(df: pl.DataFrame, by: str) -> None:
+    """Groups must be labels that can be compared, sorted and used as fixed effects."""
+    dtype = df.schema[by]
+    if dtype in (pl.String, pl.Categorical, pl.Enum, pl.Boolean) or dtype.is_integer():
+        return
+    if dtype.is_float():
+        v = df.get_column(by).drop_nulls().drop_nans().to_numpy()
+        if np.all(v == np.floor(v)):
+            return
+        raise PilotdidError(
+            f"column '{by}' (option 'by'): group labels must be whole numbers, strings or "
+            "booleans; this float column has fractional values"
+        )
+    raise PilotdidError(
+        f"column '{by}' (option 'by'): group labels must be strings, whole numbers or "
+        f"booleans, got values of type {dtype}; convert the column first"
+    )
 
 
 def _check_variation(df: pl.DataFrame, cols: list[str], role: str) -> None:
@@ -84,15 +171,18 @@ def _check_variation(df: pl.DataFrame, cols: list[str], role: str) -> None:
             )
 
 
+@vocabulary(renamed={"boot_reps": "reps"})
 def mediation(
     data: Any,
+    *,
     y: str,
     treatment: str,
     mediators: str | Sequence[str],
     controls: str | Sequence[str] | None = None,
     fixef: str | None = None,
     vcov: Any = None,
-    boot_reps: int = 1000,
+    cluster: str | None = None,
+    reps: int = 1000,
     seed: int = 0,
     ci: str = "percentile",
     level: float = 0.95,
@@ -107,11 +197,15 @@ def mediation(
     ``method="three_step"`` (Baron–Kenny): for each mediator m, total effect c
     (``y ~ d + controls | fe``), a-path (``m ~ d + controls | fe``), b-path and direct effect c'
     (``y ~ d + m + controls | fe``; with ``joint=True`` one regression with all mediators);
-    Sobel, Aroian and Goodman tests of a·b; a cluster bootstrap of a·b (``boot_reps``
-    replicates resampling the clusters of ``vcov={"CR1": var}`` — or single rows without
-    clustering — with replacement; replicate r uses ChaCha8 seeded with ``seed``, stream r),
-    percentile (``ci="percentile"``) or bias-corrected (``"bc"``) intervals; proportion
-    mediated a·b / c. All regressions use the same complete-case sample.
+    Sobel, Aroian and Goodman tests of a·b; a cluster bootstrap of a·b (``reps``
+    replicates resampling the clusters of ``vcov={"CR1": var}`` (or ``cluster=var``) — or
+    single rows without clustering — with replacement; replicate r uses ChaCha8 seeded with
+    ``seed``, stream r), percentile (``ci="percentile"``) or bias-corrected (``"bc"``)
+    intervals at ``level``; proportion mediated a·b / c. All regressions use the same
+    complete-case sample. ``reps=0`` skips the bootstrap (no interval for a·b).
+
+    The Sobel / Aroian / Goodman z and p do not depend on ``level``; the bootstrap interval
+    does (``tidy(level=)`` recomputes it from the stored draws).
 
     ``method="two_step"`` (Jiang 2022): the policy's effect on each mediator only (see
     :func:`mechanism_effects`).
@@ -120,25 +214,38 @@ def mediation(
     that is itself an outcome of the treatment — a bad control — so b and c' are not causal
     without further assumptions; prefer the step-2 effect with theory for m → y.
     """
-    meds = _as_list(mediators, "mediators")
-    if not meds:
-        raise PilotdidError("option 'mediators': at least one mediator is required")
+    y = check_str("y", y)
+    treatment = check_str("treatment", treatment)
+    meds = _mediators(mediators)
+    method = check_choice("method", method, ("three_step", "two_step"))
+    estimator = check_choice("estimator", estimator, _ESTIMATORS)
+    vcov = _with_cluster(vcov, cluster)
     if method == "two_step":
         return mechanism_effects(
-            data, treatment, meds, controls=controls, fixef=fixef, vcov=vcov, estimator=estimator
+            data,
+            treatment=treatment,
+            mediators=meds,
+            controls=controls,
+            fixef=fixef,
+            vcov=vcov,
+            estimator=estimator,
         )
-    if method != "three_step":
-        raise PilotdidError(f"option 'method': '{method}' is not one of 'three_step', 'two_step'")
-    if ci not in ("percentile", "bc"):
-        raise PilotdidError(f"option 'ci': '{ci}' is not one of 'percentile', 'bc'")
-    if boot_reps < 0:
-        raise PilotdidError("option 'boot_reps': must be >= 0")
-    ctrls = _as_list(controls, "controls")
+    ci = check_choice("ci", ci, ("percentile", "bc"))
+    level = check_level(level)
+    seed = check_seed(seed)
+    joint = check_bool("joint", joint)
+    # What each replicate keeps: the a- and b-path of every mediator (2 x 8 bytes) in the
+    # collected per-replicate vectors (plus their 48-byte headers and allocator overhead) and
+    # again in the two reps x k arrays returned (src/mediation/bootstrap.rs).
+    reps = check_reps("reps", reps, bytes_per_rep=32 * len(meds) + 80, lo=0)
+    fixef_tol, fixef_maxiter = _demean_options(fixef_tol, fixef_maxiter)
+    ctrls = check_columns("controls", controls)
     fe_terms = _fe_terms(fixef)
     fe_cols = [p.strip() for t in fe_terms for p in t.split("^")]
     cl = _cluster_var(vcov)
     cols = [y, treatment, *meds, *ctrls, *fe_cols] + ([cl] if cl else [])
     df = _frame.to_polars(data, cols)
+    _numeric_columns(df, _roles(y, treatment, meds, ctrls))
     n_input = df.height
     df = df.drop_nulls()
     num = [y, treatment, *meds, *ctrls]
@@ -192,7 +299,7 @@ def mediation(
 
     n_failed = 0
     boot_a = boot_b = None
-    if boot_reps > 0:
+    if reps > 0:
         fe_arrays = []
         for term in fe_terms:
             parts = [_frame.ids(df, p.strip())[0] for p in term.split("^")]
@@ -205,9 +312,9 @@ def mediation(
             [(c, _frame.numeric(df, c)) for c in ctrls],
             fe_arrays,
             np.ascontiguousarray(clus, dtype=np.int64),
-            int(boot_reps),
-            int(seed),
-            bool(joint),
+            reps,
+            seed,
+            joint,
             fixef_tol,
             fixef_maxiter,
         )
@@ -226,7 +333,7 @@ def mediation(
         a_fits=a_fits,
         b_fits=b_fits,
         joint=joint,
-        boot_reps=boot_reps,
+        reps=reps,
         boot_failed=n_failed,
         boot_draws=(boot_a, boot_b),
         ci_method=ci,
@@ -237,13 +344,16 @@ def mediation(
     )
 
 
+@vocabulary()
 def mechanism_effects(
     data: Any,
+    *,
     treatment: str,
     mediators: str | Sequence[str],
     controls: str | Sequence[str] | None = None,
     fixef: str | None = None,
     vcov: Any = None,
+    cluster: str | None = None,
     estimator: str = "twfe",
     unit: str | None = None,
     time: str | None = None,
@@ -257,11 +367,17 @@ def mechanism_effects(
     ``treatment`` (``pilotdid.Panel``); ``unit``/``time`` default to the first two fixed
     effects. Each robust estimator uses its own default variance (clustered by unit).
     """
-    meds = _as_list(mediators, "mediators")
-    if not meds:
-        raise PilotdidError("option 'mediators': at least one mediator is required")
-    ctrls = _as_list(controls, "controls")
+    treatment = check_str("treatment", treatment)
+    meds = _mediators(mediators)
+    ctrls = check_columns("controls", controls)
     fe_terms = _fe_terms(fixef)
+    vcov = _with_cluster(vcov, cluster)
+    estimator = check_choice("estimator", estimator, _ESTIMATORS)
+    unit = None if unit is None else check_str("unit", unit)
+    time = None if time is None else check_str("time", time)
+    _numeric_columns(
+        _frame.to_polars(data, [treatment, *meds, *ctrls]), _roles(None, treatment, meds, ctrls)
+    )
     if estimator != "twfe":
         return _robust_mechanism_effects(
             data, treatment, meds, ctrls, fe_terms, estimator, unit, time
@@ -277,10 +393,9 @@ def mechanism_effects(
         tid = fit.tidy().filter(pl.col("term") == treatment).row(0, named=True)
         rows.append({"mediator": m, **{k: v for k, v in tid.items() if k != "term"}})
         fits[m] = fit
-    return MechanismEffects(treatment=treatment, table=pl.DataFrame(rows), fits=fits)
-
-
-_ROBUST = ("cs", "sa", "bjs", "did2s")
+    return MechanismEffects(
+        treatment=treatment, table=pl.DataFrame(rows), fits=fits, estimator=estimator
+    )
 
 
 def _robust_mechanism_effects(
@@ -294,11 +409,6 @@ def _robust_mechanism_effects(
     time: str | None,
 ) -> MechanismEffects:
     """Heterogeneity-robust DID effect of the policy on each mediator."""
-    if estimator not in _ROBUST:
-        raise PilotdidError(
-            f"option 'estimator': '{estimator}' is not one of 'twfe', "
-            + ", ".join(map(repr, _ROBUST))
-        )
     if unit is None or time is None:
         if len(fe_terms) < 2:
             raise PilotdidError(
@@ -348,17 +458,22 @@ def _robust_mechanism_effects(
             }
         )
         fits[m] = fit
-    return MechanismEffects(treatment=treatment, table=pl.DataFrame(rows), fits=fits)
+    return MechanismEffects(
+        treatment=treatment, table=pl.DataFrame(rows), fits=fits, estimator=estimator
+    )
 
 
+@vocabulary()
 def moderation(
     data: Any,
+    *,
     y: str,
     treatment: str,
     moderator: str,
     controls: str | Sequence[str] | None = None,
     fixef: str | None = None,
     vcov: Any = None,
+    cluster: str | None = None,
     at: Sequence[Any] | None = None,
     categorical: bool | None = None,
     level: float = 0.95,
@@ -368,17 +483,31 @@ def moderation(
     at every level (categorical z: strings, or ``categorical=True``; first level is the base),
     with delta-method se from the feols vcov (t with the fit's degrees of freedom).
     The moderator's main effect is dropped (named in ``fit.collinear``) when absorbed by the
-    fixed effects."""
-    ctrls = _as_list(controls, "controls")
+    fixed effects.
+
+    ``at``: a list of finite moderator values (continuous) or of levels (categorical)."""
+    y = check_str("y", y)
+    treatment = check_str("treatment", treatment)
+    moderator = check_str("moderator", moderator)
+    ctrls = check_columns("controls", controls)
     fe_terms = _fe_terms(fixef)
+    vcov = _with_cluster(vcov, cluster)
+    level = check_level(level)
+    if categorical is not None:
+        categorical = check_bool("categorical", categorical)
+    at = _at_values(at)
     fe_cols = [p.strip() for t in fe_terms for p in t.split("^")]
     cl = []
     if isinstance(vcov, dict):
         cl = [p.strip() for v in vcov.values() for p in str(v).split("+")]
-    df = _frame.to_polars(data, [y, treatment, moderator, *ctrls, *fe_cols, *cl]).drop_nulls()
+    df = _frame.to_polars(data, [y, treatment, moderator, *ctrls, *fe_cols, *cl])
+    _numeric_columns(df, _roles(y, treatment, [], ctrls))
+    df = df.drop_nulls()
     z = df.get_column(moderator)
     if categorical is None:
         categorical = not z.dtype.is_numeric()
+    if at is not None and not categorical:
+        at = [check_float(f"at[{i}]", v) for i, v in enumerate(at)]
     levels = z.unique(maintain_order=False).sort().to_list()
     if len(levels) < 2:
         raise PilotdidError(
@@ -415,7 +544,7 @@ def moderation(
         at_vals = (
             [float(zv.mean() - zv.std()), float(zv.mean()), float(zv.mean() + zv.std())]
             if at is None
-            else [float(v) for v in at]
+            else at
         )
         grads = [{treatment: 1.0, inter: v} for v in at_vals]
     fit = feols(_fml(y, rhs + ctrls, fe_terms), work, vcov=vcov)
@@ -429,7 +558,8 @@ def moderation(
                 )
     lmat = np.array([[g.get(n, 0.0) for n in names_fit] for g in grads], dtype=np.float64)
     beta = np.array([fit.coef()[n] for n in names_fit], dtype=np.float64)
-    out = linear_combinations(beta, np.ascontiguousarray(fit.vcov()), lmat, int(fit.df_t), level)
+    vmat = np.ascontiguousarray(fit.vcov())
+    out = linear_combinations(beta, vmat, lmat, int(fit.df_t), level)
     me = pl.DataFrame(
         {
             "at": [str(v) for v in at_vals] if categorical else at_vals,
@@ -449,25 +579,29 @@ def moderation(
         fit=fit,
         marginal_effects=me,
         level=level,
+        _combinations=(beta, vmat, lmat, int(fit.df_t)),
     )
 
 
+@vocabulary(renamed={"perm_reps": "reps"})
 def heterogeneity(
     data: Any,
+    *,
     y: str,
     treatment: str,
     by: str,
     controls: str | Sequence[str] | None = None,
     fixef: str | None = None,
     vcov: Any = None,
-    perm_reps: int = 1000,
+    cluster: str | None = None,
+    reps: int = 1000,
     seed: int = 0,
     unit: str | None = None,
 ) -> HeterogeneityResult:
     """Split-sample DID estimates by the unit-level grouping ``by``, with two tests of equal
     treatment coefficients across groups:
 
-    - a permutation (Fisher) test: group labels are permuted across units (``perm_reps``
+    - a permutation (Fisher) test: group labels are permuted across units (``reps``
       replicates; replicate r permutes with numpy ``default_rng([seed, r])``), every group
       refitted; statistic = the
       dispersion sum_g (b_g - mean b)^2 (|b_1 - b_2| ordering for two groups); p =
@@ -477,18 +611,30 @@ def heterogeneity(
       coefficients equal the split-sample ones; chi2 / F of b_g - b_1 = 0.
 
     ``unit``: the level at which labels are permuted (default: the CR1 cluster variable, else
-    the first fixed effect); ``by`` must be constant within unit.
+    the first fixed effect); ``by`` must be constant within unit (strings, integers,
+    booleans or whole-number floats). ``reps=0`` skips the permutation test.
     """
-    ctrls = _as_list(controls, "controls")
+    y = check_str("y", y)
+    treatment = check_str("treatment", treatment)
+    by = check_str("by", by)
+    ctrls = check_columns("controls", controls)
     fe_terms = _fe_terms(fixef)
+    vcov = _with_cluster(vcov, cluster)
+    seed = check_seed(seed)
+    # Each permutation keeps its statistic (8 bytes) and its finite copy for the p-value.
+    reps = check_reps("reps", reps, bytes_per_rep=16, lo=0)
     fe_cols = [p.strip() for t in fe_terms for p in t.split("^")]
     cl = _cluster_var(vcov)
     if unit is None:
         unit = cl or (fe_cols[0] if fe_cols else None)
     if unit is None:
         raise PilotdidError("option 'unit': name the unit whose group labels are permuted")
+    unit = check_str("unit", unit)
     cols = [y, treatment, by, unit, *ctrls, *fe_cols] + ([cl] if cl else [])
-    df = _frame.to_polars(data, cols).drop_nulls()
+    df = _frame.to_polars(data, cols)
+    _numeric_columns(df, _roles(y, treatment, [], ctrls))
+    _check_groups(df, by)
+    df = df.drop_nulls()
     if df.select(pl.col(by).n_unique().over(unit).max()).item() > 1:
         raise PilotdidError(
             f"column '{by}': not constant within '{unit}'; groups must be unit-level"
@@ -496,8 +642,6 @@ def heterogeneity(
     groups = df.get_column(by).unique().sort().to_list()
     if len(groups) < 2:
         raise PilotdidError(f"column '{by}': a single group ({groups}); nothing to compare")
-    if perm_reps < 0:
-        raise PilotdidError("option 'perm_reps': must be >= 0")
     fml = _fml(y, [treatment, *ctrls], fe_terms)
     units = df.get_column(unit).unique(maintain_order=True)
     unit_group = df.group_by(unit, maintain_order=True).agg(pl.col(by).first())
@@ -530,13 +674,13 @@ def heterogeneity(
         return float(np.sum((b - b.mean()) ** 2))
 
     t_obs = stat(est)
-    perm = np.full(perm_reps, np.nan)
-    if perm_reps > 0:
+    perm = np.full(reps, np.nan)
+    if reps > 0:
         labels = unit_group.get_column(by).to_numpy()
-        for r in range(perm_reps):
+        for r in range(reps):
             # Replicate r draws from a stream derived from (seed, r), as every random
             # procedure in pilotdid does.
-            rng = np.random.default_rng([int(seed), r])
+            rng = np.random.default_rng([seed, r])
             mapping = pl.DataFrame({unit: units, "__perm": rng.permutation(labels)})
             pf = df.join(mapping, on=unit, how="left")
             try:
@@ -585,7 +729,7 @@ def heterogeneity(
         perm_stat=t_obs,
         perm_p=p_perm,
         perm_draws=perm,
-        perm_failed=int(perm_reps - ok.size),
+        perm_failed=int(reps - ok.size),
         wald={"chi2": chi2, "p_chi2": p_chi2, "F": fstat, "df1": df1, "df2": df2, "p_F": p_f},
         stacked_fit=sfit,
     )

@@ -7,6 +7,9 @@ matching, balance, every regression).
 
 from __future__ import annotations
 
+import datetime
+import math
+import numbers
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -15,6 +18,17 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float,
+    check_int,
+    check_reps,
+    check_seed,
+    check_str,
+    vocabulary,
+)
 from pilotdid._core import (
     PilotdidError,
     logit_fit,
@@ -25,6 +39,7 @@ from pilotdid._core import (
 )
 from pilotdid._formula import parse_formula
 from pilotdid.regression import feols
+from pilotdid.results.feols import FeolsResult
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
 
 __all__ = [
@@ -41,11 +56,28 @@ __all__ = [
 ]
 
 _SCHEMES = ("units", "times", "both")
+_STATISTICS = ("cs", "sa", "bjs", "did2s")
+_PSM_METHODS = ("nearest", "kernel")
+_KERNELS = ("epanechnikov", "gaussian")
+_DID_SAMPLES = ("matched", "weights")
+_EXCLUDE_MODES = ("drop", "control")
 
 
 # ------------------------------------------------------------------------------------------
 # helpers shared by the checks
 # ------------------------------------------------------------------------------------------
+def _check_model(model: Any) -> Any:
+    if not isinstance(model, FeolsResult):
+        raise PilotdidError(
+            f"option 'model': expected a fitted pilotdid.feols result, got {type(model).__name__}"
+        )
+    return model
+
+
+def _optional_str(name: str, value: Any) -> str | None:
+    return None if value is None else check_str(name, value)
+
+
 def _model_data(model: Any, data: Any) -> Any:
     if data is None:
         data = getattr(model, "data", None)
@@ -117,8 +149,25 @@ def _time_values(df: pl.DataFrame, name: str) -> np.ndarray:
 # ------------------------------------------------------------------------------------------
 # placebo
 # ------------------------------------------------------------------------------------------
+def _placebo_options(
+    reps: Any, scheme: Any, seed: Any, progress: Any, statistic: Any
+) -> tuple[int, str, int, bool]:
+    """Checks placebo's options before any work (also used by Check("placebo", ...))."""
+    scheme = check_choice("scheme", scheme, _SCHEMES)
+    seed = check_seed(seed)
+    progress = check_bool("progress", progress)
+    if statistic is not None and not callable(statistic):
+        check_choice("statistic", statistic, _STATISTICS)
+    # Each replicate keeps its estimate (8 bytes) and a finite copy for the p-value; with a
+    # statistic recomputed per replicate, also a Python float in a list (8 + 24 bytes).
+    per_rep = 16 if statistic is None else 48
+    return check_reps("reps", reps, bytes_per_rep=per_rep), scheme, seed, progress
+
+
+@vocabulary()
 def placebo(
     model: Any,
+    *,
     data: Any = None,
     reps: int = 1000,
     scheme: str = "units",
@@ -158,17 +207,17 @@ def placebo(
 
     The statistic is the model's coefficient (TWFE) re-estimated with the placebo treatment:
     outcome and controls are demeaned once and each replicate solves a small FWL system, so
-    every replicate equals ``pilotdid.feols`` on the permuted data. ``pvalue`` is two-sided:
-    the share of finite placebo estimates with |placebo| >= |actual| (``pvalue_plus_one``
-    gives (1 + count) / (1 + R)).
+    every replicate equals ``pilotdid.feols`` on the permuted data. The randomization p-value
+    (``p_value_ri``; ``pvalue()`` gives it under the treatment's name) is two-sided: the share
+    of finite placebo estimates with |placebo| >= |actual| (``pvalue_plus_one`` gives
+    (1 + count) / (1 + R)).
     """
+    model = _check_model(model)
+    reps, scheme, seed, progress = _placebo_options(reps, scheme, seed, progress, statistic)
+    treatment = _optional_str("treatment", treatment)
+    unit = _optional_str("unit", unit)
+    time = _optional_str("time", time)
     data = _model_data(model, data)
-    if scheme not in _SCHEMES:
-        raise PilotdidError(f"option 'scheme': '{scheme}' is not one of {', '.join(_SCHEMES)}")
-    if int(reps) < 1:
-        raise PilotdidError(f"option 'reps': must be at least 1, got {reps}")
-    if seed is None or int(seed) < 0:
-        raise PilotdidError(f"option 'seed': must be a non-negative integer, got {seed}")
     treat = _treatment(model, treatment)
     f = parse_formula(model.formula)
     if not f.simple:
@@ -208,7 +257,6 @@ def placebo(
         1e-11,
         10_000,
     )
-    reps = int(reps)
     n_distinct = core.n_distinct(scheme)
     assignments = None
     if n_distinct is not None and n_distinct <= reps:
@@ -227,25 +275,26 @@ def placebo(
         with tqdm(total=reps, desc="placebo") as bar:
             for start in range(0, reps, chunk):
                 m = min(chunk, reps - start)
-                parts.append(np.asarray(core.run(scheme, int(seed), start, m)))
+                parts.append(np.asarray(core.run(scheme, seed, start, m)))
                 bar.update(m)
         est = np.concatenate(parts)
         enumerated = False
     else:
-        est = core.run(scheme, int(seed), 0, reps)
+        est = core.run(scheme, seed, 0, reps)
         enumerated = False
     est = np.asarray(est)
     units = pl.Series(df.get_column(unit)).unique(maintain_order=True).to_list()
     actual = float(core.actual)
     if statistic is not None:
         stat = _statistic_fn(statistic, f.depvar, treat, controls, unit, time)
-        draws = (
-            list(assignments)
-            if assignments is not None
-            else [core.assignment(scheme, int(seed), r) for r in range(reps)]
-        )
+
+        # Assignments are drawn one replicate at a time (the same seeded draws), so no list
+        # of every replicate's assignment is held in memory.
+        def draw(r: int) -> Any:
+            return assignments[r] if assignments is not None else core.assignment(scheme, seed, r)
+
         actual = stat(_with_assignment(df, units, core.cohorts, unit, time, treat))
-        loop = range(len(draws))
+        loop = range(len(assignments) if assignments is not None else reps)
         if progress:
             from tqdm.auto import tqdm
 
@@ -253,18 +302,18 @@ def placebo(
                 loop, desc=f"placebo ({statistic if isinstance(statistic, str) else 'custom'})"
             )
         est = np.array(
-            [stat(_with_assignment(df, units, draws[r], unit, time, treat)) for r in loop]
+            [stat(_with_assignment(df, units, draw(r), unit, time, treat)) for r in loop]
         )
     p, n_valid = placebo_pvalue(est, actual)
     return PlaceboResult(
         treatment=treat,
         actual=actual,
         estimates=est,
-        pvalue=float(p),
+        p_value_ri=float(p),
         n_valid=int(n_valid),
         scheme=scheme,
         reps=int(est.size),
-        seed=int(seed),
+        seed=seed,
         enumerated=enumerated,
         model_coef=float(model.coef()[treat]),
         _core=core,
@@ -334,11 +383,63 @@ def _statistic_fn(
 # ------------------------------------------------------------------------------------------
 # PSM-DID
 # ------------------------------------------------------------------------------------------
+def _psm_options(
+    *,
+    treatment: Any,
+    controls: Any,
+    fml: Any = None,
+    method: Any = "nearest",
+    k: Any = 1,
+    caliper: Any = None,
+    replace: Any = True,
+    kernel: Any = "epanechnikov",
+    bandwidth: Any = 0.06,
+    common_support: Any = True,
+    by: Any = None,
+    did_sample: Any = "matched",
+    vcov: Any = None,
+    cluster: Any = None,
+    weights_name: Any = "_psm_weight",
+) -> dict[str, Any]:
+    """psm_did's options, checked before any work (also used by Check("psm", ...))."""
+    ctrls = check_columns("controls", controls)
+    if not ctrls:
+        raise PilotdidError("option 'controls': give at least one covariate of the score")
+    if cluster is not None:
+        name = check_str("cluster", cluster)
+        if vcov is not None:
+            raise PilotdidError(
+                f"options 'vcov' and 'cluster': give one of them (cluster={name!r} is "
+                f"vcov={{'CR1': {name!r}}})"
+            )
+        vcov = {"CR1": name}
+    return {
+        "treatment": check_str("treatment", treatment),
+        "controls": ctrls,
+        "fml": _optional_str("fml", fml),
+        "method": check_choice("method", method, _PSM_METHODS),
+        "k": check_int("k", k, lo=1),
+        "caliper": None
+        if caliper is None
+        else check_float("caliper", caliper, lo=0.0, lo_open=True),
+        "replace": check_bool("replace", replace),
+        "kernel": check_choice("kernel", kernel, _KERNELS),
+        "bandwidth": check_float("bandwidth", bandwidth, lo=0.0, lo_open=True),
+        "common_support": check_bool("common_support", common_support),
+        "by": _optional_str("by", by),
+        "did_sample": check_choice("did_sample", did_sample, _DID_SAMPLES),
+        "vcov": vcov,
+        "weights_name": check_str("weights_name", weights_name),
+    }
+
+
+@vocabulary(renamed={"treat": "treatment", "covariates": "controls", "formula": "fml"})
 def psm_did(
     data: Any,
-    treat: str,
-    covariates: Sequence[str],
-    formula: str | None = None,
+    *,
+    treatment: str,
+    controls: Sequence[str] | str,
+    fml: str | None = None,
     method: str = "nearest",
     k: int = 1,
     caliper: float | None = None,
@@ -349,12 +450,13 @@ def psm_did(
     by: str | None = None,
     did_sample: str = "matched",
     vcov: Any = None,
+    cluster: str | None = None,
     weights_name: str = "_psm_weight",
 ) -> PsmDidResult:
     """Propensity-score matching DID.
 
-    1. Logit of ``treat`` (0/1 per row, e.g. the ever-treated group) on a constant and
-       ``covariates`` (Newton-Raphson in Rust; perfect separation is an error).
+    1. Logit of ``treatment`` (0/1 per row, e.g. the ever-treated group) on a constant and
+       the covariates ``controls`` (Newton-Raphson in Rust; perfect separation is an error).
     2. Matching on the score, pooled (``by=None``) or within each value of ``by`` (e.g. the
        year: year-by-year matching): ``method="nearest"`` 1:k with or without replacement and
        an optional caliper (ties: the control first in the data wins; without replacement the
@@ -362,21 +464,31 @@ def psm_did(
        "epanechnikov" | "gaussian", ``bandwidth`` on the score scale). With
        ``common_support`` treated rows outside the controls' score range are dropped.
     3. Balance table (standardised bias before/after, t-tests; psmatch2 ``pstest``).
-    4. If ``formula`` is given, the DID re-estimated by ``pilotdid.feols`` on the matched
+    4. If ``fml`` is given, the DID re-estimated by ``pilotdid.feols`` on the matched
        sample (``did_sample="matched"``: rows with a positive matching weight) or with the
-       matching weights (``did_sample="weights"``). ``vcov`` is passed to feols.
+       matching weights (``did_sample="weights"``). ``vcov`` (or ``cluster=``) is passed to
+       feols.
 
-    Rows with a missing treat/covariate/by value are left out of matching (counted).
+    Rows with a missing treatment/control/by value are left out of matching (counted).
     """
-    if method not in ("nearest", "kernel"):
-        raise PilotdidError(f"option 'method': '{method}' is not one of 'nearest', 'kernel'")
-    if did_sample not in ("matched", "weights"):
-        raise PilotdidError(
-            f"option 'did_sample': '{did_sample}' is not one of 'matched', 'weights'"
-        )
-    covariates = list(covariates)
-    if not covariates:
-        raise PilotdidError("option 'covariates': give at least one covariate")
+    o = _psm_options(
+        treatment=treatment,
+        controls=controls,
+        fml=fml,
+        method=method,
+        k=k,
+        caliper=caliper,
+        replace=replace,
+        kernel=kernel,
+        bandwidth=bandwidth,
+        common_support=common_support,
+        by=by,
+        did_sample=did_sample,
+        vcov=vcov,
+        cluster=cluster,
+        weights_name=weights_name,
+    )
+    treat, covariates, by, weights_name = o["treatment"], o["controls"], o["by"], o["weights_name"]
     df = _all_columns(data)
     needed = [treat, *covariates] + ([by] if by else [])
     missing = [c for c in needed if c not in df.columns]
@@ -403,13 +515,13 @@ def psm_did(
         ps_ok,
         ts,
         group,
-        method,
-        int(k),
-        bool(replace),
-        None if caliper is None else float(caliper),
-        kernel,
-        float(bandwidth),
-        bool(common_support),
+        o["method"],
+        o["k"],
+        o["replace"],
+        o["caliper"],
+        o["kernel"],
+        o["bandwidth"],
+        o["common_support"],
     )
     w_ok = np.asarray(m["weights"])
     bal = psm_balance(covariates, xs_ok, ts, w_ok)
@@ -431,16 +543,17 @@ def psm_did(
     full = df.with_columns(pl.Series(weights_name, weights), pl.Series("_pscore", pscore))
     matched = full.filter(pl.col(weights_name) > 0)
     did = None
-    if formula is not None:
-        if did_sample == "matched":
-            did = feols(formula, matched, vcov=vcov)
+    if o["fml"] is not None:
+        if o["did_sample"] == "matched":
+            did = feols(o["fml"], matched, vcov=o["vcov"])
         else:
-            did = feols(formula, full, vcov=vcov, weights=weights_name)
+            did = feols(o["fml"], full, vcov=o["vcov"], weights=weights_name)
+    caliper = o["caliper"]
     label = (
-        f"nearest 1:{k}, {'with' if replace else 'without'} replacement"
+        f"nearest 1:{o['k']}, {'with' if o['replace'] else 'without'} replacement"
         + (f", caliper {caliper}" if caliper is not None else "")
-        if method == "nearest"
-        else f"kernel {kernel}, bandwidth {bandwidth}"
+        if o["method"] == "nearest"
+        else f"kernel {o['kernel']}, bandwidth {o['bandwidth']}"
     ) + (f", by {by}" if by else ", pooled")
     return PsmDidResult(
         logit=logit_tab,
@@ -460,8 +573,20 @@ def psm_did(
 # ------------------------------------------------------------------------------------------
 # sample and measurement variants (each returns a NEW frame; the input is never modified)
 # ------------------------------------------------------------------------------------------
+def _quantile_bounds(lower: Any, upper: Any) -> tuple[float, float]:
+    lower = check_float("lower", lower, lo=0.0, hi=1.0)
+    upper = check_float("upper", upper, lo=0.0, hi=1.0)
+    if not lower < upper:
+        raise PilotdidError(
+            f"options 'lower'/'upper': need 0 <= lower < upper <= 1, got {lower:g}, {upper:g}"
+        )
+    return lower, upper
+
+
+@vocabulary()
 def winsorize(
     data: Any,
+    *,
     columns: Sequence[str] | str,
     lower: float = 0.01,
     upper: float = 0.99,
@@ -470,15 +595,17 @@ def winsorize(
     """Clips each column at its ``lower`` and ``upper`` quantiles (linear interpolation, as
     numpy's default), pooled or within each value of ``by`` (e.g. the year). Missing values
     stay missing. Returns a new polars frame."""
-    if not 0.0 <= lower < upper <= 1.0:
-        raise PilotdidError(
-            f"options 'lower'/'upper': need 0 <= lower < upper <= 1, got {lower}, {upper}"
-        )
-    cols = [columns] if isinstance(columns, str) else list(columns)
+    lower, upper = _quantile_bounds(lower, upper)
+    cols = check_columns("columns", columns)
+    if not cols:
+        raise PilotdidError("option 'columns': name at least one column to winsorize")
+    by = _optional_str("by", by)
     df = _all_columns(data)
     for c in cols + ([by] if by else []):
         if c not in df.columns:
             raise PilotdidError(f"column '{c}' not found in the data")
+    for c in cols:
+        _frame.numeric(df, c)  # refuses a non-numeric column, naming it
     exprs = []
     for c in cols:
         x = pl.col(c).cast(pl.Float64).fill_nan(None)
@@ -490,13 +617,27 @@ def winsorize(
     return df.with_columns(exprs)
 
 
-def drop_units(data: Any, unit: str, units: Sequence[Any]) -> pl.DataFrame:
+def _unit_list(value: Any) -> list[Any]:
+    if (
+        value is None
+        or isinstance(value, (str, bytes))
+        or not isinstance(value, (Sequence, np.ndarray, pl.Series))
+    ):
+        raise PilotdidError(
+            f"option 'units': expected a list of unit values (e.g. ['Shanghai']), got {value!r}"
+        )
+    return list(value)
+
+
+@vocabulary()
+def drop_units(data: Any, *, unit: str, units: Sequence[Any]) -> pl.DataFrame:
     """Drops every row of the named units (e.g. municipalities, provincial capitals).
     Unknown unit names are an error."""
+    unit = check_str("unit", unit)
+    units = _unit_list(units)
     df = _all_columns(data)
     if unit not in df.columns:
         raise PilotdidError(f"column '{unit}' not found in the data")
-    units = list(units)
     present = set(df.get_column(unit).to_list())
     unknown = [u for u in units if u not in present]
     if unknown:
@@ -507,8 +648,34 @@ def drop_units(data: Any, unit: str, units: Sequence[Any]) -> pl.DataFrame:
     return df.filter(~pl.col(unit).is_in(units))
 
 
+def _exclude_options(
+    *,
+    flags: Any = None,
+    table: Any = None,
+    table_unit: Any = None,
+    table_start: Any = "start",
+    time: Any = None,
+    mode: Any = "drop",
+    control_name: Any = "other_pilot",
+) -> dict[str, Any]:
+    """exclude_units' options, checked before any work (also used by Check)."""
+    if (flags is None) == (table is None):
+        raise PilotdidError("exclude_units: give either 'flags' (columns) or 'table', not both")
+    return {
+        "flags": None if flags is None else check_columns("flags", flags),
+        "table": table,
+        "table_unit": _optional_str("table_unit", table_unit),
+        "table_start": check_str("table_start", table_start),
+        "time": _optional_str("time", time),
+        "mode": check_choice("mode", mode, _EXCLUDE_MODES),
+        "control_name": check_str("control_name", control_name),
+    }
+
+
+@vocabulary()
 def exclude_units(
     data: Any,
+    *,
     unit: str,
     flags: Sequence[str] | str | None = None,
     table: Any = None,
@@ -527,15 +694,23 @@ def exclude_units(
     ``time``; with flag columns, the row-wise maximum of the flags) to use as a control.
     Units of the table that are not in the data are an error.
     """
-    if mode not in ("drop", "control"):
-        raise PilotdidError(f"option 'mode': '{mode}' is not one of 'drop', 'control'")
-    if (flags is None) == (table is None):
-        raise PilotdidError("exclude_units: give either 'flags' (columns) or 'table', not both")
+    unit = check_str("unit", unit)
+    o = _exclude_options(
+        flags=flags,
+        table=table,
+        table_unit=table_unit,
+        table_start=table_start,
+        time=time,
+        mode=mode,
+        control_name=control_name,
+    )
+    mode, control_name, time = o["mode"], o["control_name"], o["time"]
+    table_start = o["table_start"]
     df = _all_columns(data)
     if unit not in df.columns:
         raise PilotdidError(f"column '{unit}' not found in the data")
-    if flags is not None:
-        fl = [flags] if isinstance(flags, str) else list(flags)
+    if o["flags"] is not None:
+        fl = o["flags"]
         for c in fl:
             if c not in df.columns:
                 raise PilotdidError(f"column '{c}' not found in the data")
@@ -545,7 +720,7 @@ def exclude_units(
         flagged = df.filter(any_flag).get_column(unit).unique().to_list()
         return df.filter(~pl.col(unit).is_in(flagged))
     tab = _all_columns(table)
-    tu = table_unit or unit
+    tu = o["table_unit"] or unit
     for c in (tu, table_start):
         if c not in tab.columns:
             raise PilotdidError(f"option 'table': column '{c}' not found in the table")
@@ -568,8 +743,30 @@ def exclude_units(
     return df.with_columns(pl.Series(control_name, d))
 
 
-def restrict_window(data: Any, time: str, start: Any = None, end: Any = None) -> pl.DataFrame:
+def _bound(name: str, value: Any) -> Any:
+    """A window bound: None, a finite number or a date."""
+    if value is None or isinstance(value, (datetime.date, np.datetime64)):
+        return value
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        if math.isfinite(float(value)):
+            return value
+    raise PilotdidError(
+        f"option '{name}': expected a period (a finite number or a date) or None, got {value!r}"
+    )
+
+
+def _window_bounds(start: Any, end: Any) -> tuple[Any, Any]:
+    start, end = _bound("start", start), _bound("end", end)
+    if start is not None and end is not None and start > end:
+        raise PilotdidError(f"options 'start'/'end': start = {start} is after end = {end}")
+    return start, end
+
+
+@vocabulary()
+def restrict_window(data: Any, *, time: str, start: Any = None, end: Any = None) -> pl.DataFrame:
     """Keeps rows with ``start <= time <= end`` (either bound may be None)."""
+    time = check_str("time", time)
+    start, end = _window_bounds(start, end)
     df = _all_columns(data)
     if time not in df.columns:
         raise PilotdidError(f"column '{time}' not found in the data")
@@ -584,16 +781,26 @@ def restrict_window(data: Any, time: str, start: Any = None, end: Any = None) ->
     return out
 
 
-def swap_outcome(formula: str, outcome: str) -> str:
-    """The formula with another outcome."""
-    lhs, rhs = formula.split("~", 1)
-    return f"{outcome} ~{rhs}"
+def _formula(fml: Any) -> str:
+    if not isinstance(fml, str) or "~" not in fml:
+        raise PilotdidError(f"option 'fml': expected a formula such as 'y ~ d | unit', got {fml!r}")
+    return fml
 
 
-def add_controls(formula: str, controls: Sequence[str] | str) -> str:
+@vocabulary(renamed={"formula": "fml", "outcome": "y"})
+def swap_outcome(fml: str, y: str) -> str:
+    """The formula with another outcome ``y``."""
+    lhs, rhs = _formula(fml).split("~", 1)
+    return f"{check_str('y', y)} ~{rhs}"
+
+
+@vocabulary(renamed={"formula": "fml"})
+def add_controls(fml: str, controls: Sequence[str] | str) -> str:
     """The formula with extra controls before the fixed-effect bar."""
-    extra = [controls] if isinstance(controls, str) else list(controls)
-    lhs, rhs = formula.split("~", 1)
+    lhs, rhs = _formula(fml).split("~", 1)
+    extra = check_columns("controls", controls)
+    if not extra:
+        raise PilotdidError("option 'controls': name at least one control to add")
     parts = rhs.split("|", 1)
     main = parts[0].rstrip() + " + " + " + ".join(extra)
     return f"{lhs.strip()} ~ {main.strip()}" + (f" | {parts[1].strip()}" if len(parts) > 1 else "")
@@ -602,25 +809,118 @@ def add_controls(formula: str, controls: Sequence[str] | str) -> str:
 # ------------------------------------------------------------------------------------------
 # the battery
 # ------------------------------------------------------------------------------------------
+def _check_label(value: Any) -> str | None:
+    if value is None or (isinstance(value, str) and value):
+        return value
+    raise PilotdidError(f"option 'label': expected a non-empty string, got {value!r}")
+
+
+def _validate_winsorize(o: dict) -> None:
+    _quantile_bounds(o.get("lower", 0.01), o.get("upper", 0.99))
+    if "columns" in o:
+        check_columns("columns", o["columns"])
+    _optional_str("by", o.get("by"))
+
+
+def _validate_placebo(o: dict) -> None:
+    _placebo_options(
+        o.get("reps", 1000),
+        o.get("scheme", "units"),
+        o.get("seed", 0),
+        o.get("progress", False),
+        o.get("statistic"),
+    )
+
+
+def _validate_add_controls(o: dict) -> None:
+    if not check_columns("controls", o.get("controls")):
+        raise PilotdidError("Check('controls'): option 'controls' names no column to add")
+
+
+def _validate_psm(o: dict) -> None:
+    for req in ("treatment", "controls"):
+        if req not in o:
+            raise PilotdidError(f"Check('psm'): option '{req}' is required")
+    _psm_options(**o)
+
+
+#: kind -> (options it takes, old option names -> new, validator of the options' values)
+_CHECK_KINDS: dict[str, tuple[tuple[str, ...], dict[str, str], Callable[[dict], None]]] = {
+    "exclude_units": (
+        ("flags", "table", "table_unit", "table_start", "mode", "control_name"),
+        {},
+        lambda o: _exclude_options(**o),
+    ),
+    "drop_units": (("units",), {}, lambda o: _unit_list(o.get("units"))),
+    "winsorize": (("columns", "lower", "upper", "by"), {}, _validate_winsorize),
+    "window": (("start", "end"), {}, lambda o: _window_bounds(o.get("start"), o.get("end"))),
+    "outcome": (("y",), {"outcome": "y"}, lambda o: check_str("y", o.get("y"))),
+    "controls": (("controls",), {}, lambda o: _validate_add_controls(o)),
+    "psm": (
+        (
+            "treatment",
+            "controls",
+            "fml",
+            "method",
+            "k",
+            "caliper",
+            "replace",
+            "kernel",
+            "bandwidth",
+            "common_support",
+            "by",
+            "did_sample",
+            "vcov",
+            "cluster",
+            "weights_name",
+        ),
+        {"treat": "treatment", "covariates": "controls", "formula": "fml"},
+        _validate_psm,
+    ),
+    "placebo": (("reps", "scheme", "seed", "progress", "statistic"), {}, _validate_placebo),
+}
+
+
 class Check:
-    """One robustness check: ``kind`` and its options. Build with the helpers below or as a
-    dict ``{"kind": "winsorize", "columns": [...], ...}`` / a tuple ``("winsorize", {...})``.
+    """One robustness check: ``kind`` and its options, checked when the check is built. Build
+    with keywords, or as a dict ``{"kind": "winsorize", "columns": [...], ...}`` / a tuple
+    ``("winsorize", {...})`` inside ``robustness(checks=...)``.
 
     kinds (options):
     - ``"exclude_units"``: flags= / table= / table_unit= / table_start= / mode= (drop|control)
+      / control_name=
     - ``"drop_units"``: units=
     - ``"winsorize"``: columns= (default: outcome and controls), lower=, upper=, by=
     - ``"window"``: start=, end=
-    - ``"outcome"``: outcome=
+    - ``"outcome"``: y= (the other outcome)
     - ``"controls"``: controls=
-    - ``"psm"``: treat=, covariates=, and psm_did options
-    - ``"placebo"``: reps=, scheme=, seed=
-    every kind also takes ``label=``.
+    - ``"psm"``: treatment=, controls= (of the score), and psm_did's other options
+    - ``"placebo"``: reps=, scheme=, seed=, progress=, statistic=
+    every kind also takes ``label=``. Unknown kinds or options raise; old option names raise
+    a TypeError naming the new one.
     """
 
     def __init__(self, kind: str, **options: Any) -> None:
+        if not isinstance(kind, str) or kind not in _CHECK_KINDS:
+            raise PilotdidError(
+                f"option 'kind': unknown kind {kind!r} (one of " + ", ".join(_CHECK_KINDS) + ")"
+            )
+        allowed, renamed, validate = _CHECK_KINDS[kind]
+        for name in options:
+            if name in renamed:
+                raise TypeError(
+                    f"Check({kind!r}): '{name}' is now called '{renamed[name]}' (the package's "
+                    "one vocabulary; see CHANGELOG.md)"
+                )
+            if name != "label" and name not in allowed:
+                raise TypeError(
+                    f"Check({kind!r}): unknown option '{name}'; it takes "
+                    + ", ".join(f"{a}=" for a in allowed)
+                    + ", label="
+                )
         self.kind = kind
-        self.label = options.pop("label", None)
+        self.label = _check_label(options.pop("label", None))
+        validate(options)
         self.options = options
 
     def __repr__(self) -> str:
@@ -656,19 +956,31 @@ def _row(label: str, term: str, fit: Any, note: str = "") -> dict:
     }
 
 
+@vocabulary(renamed={"base_model": "model"})
 def robustness(
-    base_model: Any,
+    model: Any,
+    *,
     checks: Sequence[Any],
     data: Any = None,
     treatment: str | None = None,
     unit: str | None = None,
     time: str | None = None,
 ) -> RobustnessResult:
-    """Runs each check as a variant of ``base_model`` and returns one table with the
-    baseline beside each check (see :class:`Check` for the kinds). Every regression is the
+    """Runs each check as a variant of ``model`` and returns one table with the
+    baseline beside each (see :class:`Check` for the kinds). Every regression is the
     model's own (formula, vcov, weights, singleton rule) on the variant's data; each row
     equals the corresponding separate call (``winsorize`` + ``feols``, ``psm_did``,
-    ``placebo``, ...)."""
+    ``placebo``, ...). Every check is read and validated before the first one runs."""
+    base_model = _check_model(model)
+    if isinstance(checks, (str, bytes, dict, Check)) or not isinstance(checks, Sequence):
+        raise PilotdidError(
+            f"option 'checks': expected a list of checks (Check(...), dicts or tuples), got "
+            f"{type(checks).__name__}"
+        )
+    parsed = [_as_check(c) for c in checks]
+    treatment = _optional_str("treatment", treatment)
+    unit = _optional_str("unit", unit)
+    time = _optional_str("time", time)
     data = _model_data(base_model, data)
     term = _treatment(base_model, treatment)
     unit, time = _panel_ids(base_model, unit, time)
@@ -686,14 +998,13 @@ def robustness(
         }
     ]
     models: dict = {"baseline": base_model}
-    for raw in checks:
-        c = _as_check(raw)
+    for c in parsed:
         o = dict(c.options)
         kind = c.kind
         if kind == "exclude_units":
             label = c.label or "exclude other pilots"
             mode = o.get("mode", "drop")
-            d = exclude_units(data, unit, time=time, **o)
+            d = exclude_units(data, unit=unit, time=time, **o)
             fml = base_model.formula
             if mode == "control":
                 fml = add_controls(fml, o.get("control_name", "other_pilot"))
@@ -701,7 +1012,7 @@ def robustness(
             note = f"mode={mode}"
         elif kind == "drop_units":
             label = c.label or "drop named units"
-            fit = _refit(base_model, drop_units(data, unit, o["units"]))
+            fit = _refit(base_model, drop_units(data, unit=unit, units=o["units"]))
             note = f"{len(o['units'])} units dropped"
         elif kind == "winsorize":
             cols = o.pop("columns", [f.depvar, *controls])
@@ -709,15 +1020,16 @@ def robustness(
                 f"winsorize {o.get('lower', 0.01):g}/{o.get('upper', 0.99):g}"
                 + (f" by {o['by']}" if o.get("by") else "")
             )
-            fit = _refit(base_model, winsorize(data, cols, **o))
-            note = ", ".join(cols)
+            fit = _refit(base_model, winsorize(data, columns=cols, **o))
+            note = ", ".join(check_columns("columns", cols))
         elif kind == "window":
             label = c.label or f"window {o.get('start')}-{o.get('end')}"
-            fit = _refit(base_model, restrict_window(data, time, o.get("start"), o.get("end")))
+            window = restrict_window(data, time=time, start=o.get("start"), end=o.get("end"))
+            fit = _refit(base_model, window)
             note = ""
         elif kind == "outcome":
-            label = c.label or f"outcome {o['outcome']}"
-            fit = _refit(base_model, data, swap_outcome(base_model.formula, o["outcome"]))
+            label = c.label or f"outcome {o['y']}"
+            fit = _refit(base_model, data, swap_outcome(base_model.formula, o["y"]))
             note = ""
         elif kind == "controls":
             extra = o["controls"]
@@ -726,15 +1038,16 @@ def robustness(
             note = ", ".join([extra] if isinstance(extra, str) else extra)
         elif kind == "psm":
             label = c.label or "PSM-DID"
-            o.setdefault("formula", base_model.formula)
-            o.setdefault("vcov", _vcov_spec(base_model))
+            o.setdefault("fml", base_model.formula)
+            if o.get("cluster") is None:
+                o.setdefault("vcov", _vcov_spec(base_model))
             res = psm_did(data, **o)
             models[label] = res
             rows.append(_row(label, term, res.did, res.method))
             continue
-        elif kind == "placebo":
+        else:  # placebo
             label = c.label or f"placebo ({o.get('scheme', 'units')})"
-            res = placebo(base_model, data, treatment=term, unit=unit, time=time, **o)
+            res = placebo(base_model, data=data, treatment=term, unit=unit, time=time, **o)
             models[label] = res
             finite = res.estimates[np.isfinite(res.estimates)]
             rows.append(
@@ -742,17 +1055,12 @@ def robustness(
                     "check": label,
                     "estimate": float(finite.mean()),
                     "std_error": float(finite.std(ddof=1)),
-                    "p_value": float(res.pvalue),
+                    "p_value": float(res.p_value_ri),
                     "nobs": int(base_model.nobs),
                     "note": "mean and sd of placebo estimates; randomization p-value",
                 }
             )
             continue
-        else:
-            raise PilotdidError(
-                f"option 'checks': unknown kind '{kind}' (exclude_units, drop_units, winsorize, "
-                "window, outcome, controls, psm, placebo)"
-            )
         models[label] = fit
         rows.append(_row(label, term, fit, note))
     table = pl.DataFrame(rows).with_columns(

@@ -1,4 +1,5 @@
-"""Results of the robustness family: placebo tests, PSM-DID and the robustness battery."""
+"""Results of the robustness family: placebo tests, PSM-DID and the robustness battery, each
+following the one result protocol (``pilotdid.results._protocol``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from pilotdid._core import PilotdidError
+from pilotdid.results._protocol import TIDY_COLUMNS, ResultProtocol
+
+_NAN = float("nan")
 
 
 def _kde(x: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -20,21 +26,33 @@ def _kde(x: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * u * u).sum(axis=1) / (n * h * np.sqrt(2 * np.pi))
 
 
-@dataclass
-class PlaceboResult:
+def _protocol_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {c: [r[c] for r in rows] for c in TIDY_COLUMNS},
+        schema={"term": pl.String, **{c: pl.Float64 for c in TIDY_COLUMNS[1:]}},
+    )
+
+
+@dataclass(repr=False)
+class PlaceboResult(ResultProtocol):
     """Randomization (placebo) distribution of a DID coefficient.
 
     ``estimates`` holds one placebo coefficient per replicate (NaN when the placebo treatment
-    was collinear with the fixed effects; counted in ``n_degenerate``). ``pvalue`` is the
+    was collinear with the fixed effects; counted in ``n_degenerate``). ``p_value_ri`` is the
     two-sided randomization p-value: the share of finite placebo estimates with
-    |placebo| >= |actual|. With ``enumerated`` True every distinct assignment was evaluated
-    once (the actual one included), so the p-value is exact.
+    |placebo| >= |actual|; ``pvalue()`` returns it under the treatment's term. With
+    ``enumerated`` True every distinct assignment was evaluated once (the actual one
+    included), so the p-value is exact.
+
+    Protocol: one term (the treatment): estimate = the actual statistic, p_value = the
+    randomization p-value; a randomization test has no standard error, statistic or interval
+    (NaN). ``placebo_stats()`` describes the placebo distribution.
     """
 
     treatment: str
     actual: float
     estimates: np.ndarray = field(repr=False)
-    pvalue: float
+    p_value_ri: float
     n_valid: int
     scheme: str
     reps: int
@@ -48,16 +66,22 @@ class PlaceboResult:
     _time_col: str = ""
     _assignments: list | None = field(repr=False, default=None)
 
+    result_name = "placebo / randomization inference"
+
     @property
     def n_degenerate(self) -> int:
         return int(self.estimates.size - self.n_valid)
+
+    @property
+    def nobs(self) -> int:
+        return 0 if self._sample is None else int(self._sample.height)
 
     @property
     def pvalue_plus_one(self) -> float:
         """(1 + #{|placebo| >= |actual|}) / (1 + R): the p-value counting the actual
         assignment as one draw (Phipson & Smyth 2010); never 0."""
         finite = self.estimates[np.isfinite(self.estimates)]
-        exceed = int(round(self.pvalue * finite.size))
+        exceed = int(round(self.p_value_ri * finite.size))
         return (1 + exceed) / (1 + finite.size)
 
     def assignment(self, r: int) -> dict:
@@ -78,7 +102,9 @@ class PlaceboResult:
         d = np.array([0.0 if gi is None else float(ti >= gi) for gi, ti in zip(g, t)])
         return df.with_columns(pl.Series(self.treatment, d))
 
-    def tidy(self) -> pl.DataFrame:
+    def placebo_stats(self) -> pl.DataFrame:
+        """The placebo distribution: mean, sd, 2.5% / 50% / 97.5% quantiles, the
+        randomization p-value and the number of finite replicates."""
         finite = self.estimates[np.isfinite(self.estimates)]
         q = np.quantile(finite, [0.025, 0.5, 0.975])
         return pl.DataFrame(
@@ -90,12 +116,27 @@ class PlaceboResult:
                 "placebo_q025": [float(q[0])],
                 "placebo_median": [float(q[1])],
                 "placebo_q975": [float(q[2])],
-                "p_value": [self.pvalue],
+                "p_value": [self.p_value_ri],
                 "reps": [int(finite.size)],
             }
         )
 
-    def summary(self, print_: bool = True) -> str:
+    def _tidy(self, level: float) -> pl.DataFrame:
+        return _protocol_frame(
+            [
+                {
+                    "term": self.treatment,
+                    "estimate": float(self.actual),
+                    "std_error": _NAN,
+                    "statistic": _NAN,
+                    "p_value": float(self.p_value_ri),
+                    "conf_low": _NAN,
+                    "conf_high": _NAN,
+                }
+            ]
+        )
+
+    def _summary_text(self, level: float) -> str:
         finite = self.estimates[np.isfinite(self.estimates)]
         kind = "all distinct assignments" if self.enumerated else f"{self.reps} replicates"
         lines = [
@@ -103,20 +144,14 @@ class PlaceboResult:
             f"  actual estimate   {self.actual:.6g}",
             f"  placebo mean / sd {finite.mean():.6g} / "
             f"{(finite.std(ddof=1) if finite.size > 1 else float('nan')):.6g}",
-            f"  randomization p   {self.pvalue:.4f}  (share of |placebo| >= |actual|)",
+            f"  randomization p   {self.p_value_ri:.4f}  (share of |placebo| >= |actual|)",
         ]
         if self.n_degenerate:
             lines.append(
                 f"  {self.n_degenerate} replicates had a placebo treatment absorbed by the "
                 "fixed effects (excluded)"
             )
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
-
-    def __str__(self) -> str:
-        return self.summary(print_=False)
+        return "\n".join(lines)
 
     def plot(self, ax: Any = None, bins: int = 40, title: str | None = None) -> Any:
         """Histogram and kernel density of the placebo coefficients, the actual estimate as a
@@ -135,14 +170,17 @@ class PlaceboResult:
         ax.axvline(self.actual, color="C3", ls="--", lw=1.5, label=f"actual {self.actual:.4g}")
         ax.set_xlabel(f"placebo coefficient of {self.treatment}")
         ax.set_ylabel("density")
-        ax.set_title(title or f"Placebo test ({self.scheme}), p = {self.pvalue:.3f}")
+        ax.set_title(title or f"Placebo test ({self.scheme}), p = {self.p_value_ri:.3f}")
         ax.legend(frameon=False)
         return ax
 
 
-@dataclass
-class PsmDidResult:
-    """Propensity-score matching DID: logit, matching weights, balance, re-estimated DID."""
+@dataclass(repr=False)
+class PsmDidResult(ResultProtocol):
+    """Propensity-score matching DID: logit, matching weights, balance, re-estimated DID.
+
+    Protocol: the terms of the re-estimated DID regression ``did`` (needs ``fml=``);
+    ``logit`` and ``balance`` hold the matching step."""
 
     logit: pl.DataFrame
     pscore: np.ndarray = field(repr=False)
@@ -156,7 +194,35 @@ class PsmDidResult:
     n_dropped_missing: int
     pairs: list = field(repr=False, default_factory=list)
 
-    def summary(self, print_: bool = True) -> str:
+    result_name = "PSM-DID"
+
+    @property
+    def nobs(self) -> int | None:
+        return None if self.did is None else int(self.did.nobs)
+
+    @property
+    def dropped_rows(self) -> dict[str, int]:
+        return {
+            "missing treatment, controls or by": int(self.n_dropped_missing),
+            "treated off common support": int(self.n_off_support),
+            "treated without a match": int(self.n_unmatched),
+        }
+
+    def _need_did(self) -> Any:
+        if self.did is None:
+            raise PilotdidError(
+                "PsmDidResult: no DID regression was estimated (psm_did(..., fml=None)); pass "
+                "fml= to re-estimate the DID, or read .logit and .balance"
+            )
+        return self.did
+
+    def _tidy(self, level: float) -> pl.DataFrame:
+        return self._need_did().tidy(level).select(TIDY_COLUMNS)
+
+    def vcov(self) -> np.ndarray:
+        return self._need_did().vcov()
+
+    def _summary_text(self, level: float) -> str:
         lines = [
             f"PSM-DID ({self.method}); off support: {self.n_off_support}, unmatched: "
             f"{self.n_unmatched}, rows with missing covariates: {self.n_dropped_missing}",
@@ -168,23 +234,21 @@ class PsmDidResult:
                 f"   t {r['t_before']:.2f} -> {r['t_after']:.2f}"
             )
         if self.did is not None:
-            lines.append(self.did.summary(print_=False))
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
-
-    def __str__(self) -> str:
-        return self.summary(print_=False)
+            lines.append(str(self.did.summary(level, print_=False)))
+        return "\n".join(lines)
 
 
-@dataclass
-class RobustnessResult:
+@dataclass(repr=False)
+class RobustnessResult(ResultProtocol):
     """The robustness battery: one row per check, the baseline beside each.
 
     ``table`` is a polars DataFrame (check, term, estimate, std_error, p_value, nobs,
     baseline_estimate, baseline_std_error, note); ``models`` maps each check's label to the
     object it produced (a FeolsResult, PsmDidResult or PlaceboResult), for tables later.
+
+    Protocol terms: the checks' labels ("baseline" first), each the treatment's row of its
+    model at the level asked; the placebo row is the mean and sd of the placebo estimates
+    with the randomization p-value (no statistic or interval).
     """
 
     table: pl.DataFrame
@@ -192,10 +256,35 @@ class RobustnessResult:
     baseline: Any
     term: str
 
-    def tidy(self) -> pl.DataFrame:
-        return self.table
+    result_name = "robustness battery"
 
-    def summary(self, print_: bool = True) -> str:
+    @property
+    def nobs(self) -> int:
+        return int(self.baseline.nobs)
+
+    def _tidy(self, level: float) -> pl.DataFrame:
+        rows = []
+        for r in self.table.iter_rows(named=True):
+            model = self.models.get(r["check"])
+            fit = model.did if isinstance(model, PsmDidResult) else model
+            if fit is None or isinstance(model, PlaceboResult):
+                rows.append(
+                    {
+                        "term": r["check"],
+                        "estimate": float(r["estimate"]),
+                        "std_error": float(r["std_error"]),
+                        "statistic": _NAN,
+                        "p_value": float(r["p_value"]),
+                        "conf_low": _NAN,
+                        "conf_high": _NAN,
+                    }
+                )
+                continue
+            t = fit.tidy(level).filter(pl.col("term") == self.term).row(0, named=True)
+            rows.append({"term": r["check"], **{c: float(t[c]) for c in TIDY_COLUMNS[1:]}})
+        return _protocol_frame(rows)
+
+    def _summary_text(self, level: float) -> str:
         lines = [
             f"Robustness checks for '{self.term}' (baseline {self.baseline.coef()[self.term]:.6g})",
             f"{'check':<34}{'estimate':>12}{'std.err':>11}{'p':>8}{'N':>7}",
@@ -205,10 +294,4 @@ class RobustnessResult:
                 f"{r['check'][:34]:<34}{r['estimate']:>12.6f}{r['std_error']:>11.6f}"
                 f"{r['p_value']:>8.4f}{r['nobs']:>7}"
             )
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
-
-    def __str__(self) -> str:
-        return self.summary(print_=False)
+        return "\n".join(lines)
