@@ -43,7 +43,7 @@ def _cluster_names(option: str, value: Any) -> list[str]:
 
 
 def _parse_vcov(
-    vcov: VcovSpec | None, cluster: Any, fixef: list[str]
+    vcov: VcovSpec | None, fixef: list[str], cluster: Any = None
 ) -> tuple[str, list[str], str]:
     """-> (kind, cluster column names, label). Default: CR1 by the first fixed effect.
 
@@ -137,7 +137,7 @@ def feols(
     fixef_maxiter = check_int("fixef_maxiter", fixef_maxiter, lo=1)
     if weights is not None:
         weights = check_str("weights", weights)
-    kind, clusters, vcov_label = _parse_vcov(vcov, cluster, f.fixef_names)
+    kind, clusters, vcov_label = _parse_vcov(vcov, f.fixef_names, cluster)
     cols = required_columns(f) + clusters + ([weights] if weights else [])
     n_input = _frame.n_rows(data)
     if n_input == 0:
