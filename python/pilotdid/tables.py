@@ -2,10 +2,11 @@
 Chinese journals) and ``describe`` (descriptive statistics), rendered to LaTeX (booktabs),
 HTML and Markdown.
 
-Every number shown comes from the result objects themselves (``coef()``, ``se()``, ``tidy()``,
-fit statistics); this module only selects, formats and lays them out. Each result class has a
-small adapter (``_ADAPTERS``) that turns it into one or more uniform ``_Column`` records;
-the renderers never look at result classes.
+Every number shown comes from the result objects themselves, through the result protocol
+(``tidy()``, ``nobs`` and documented fit statistics); this module only selects, formats and
+lays them out and computes no inference of its own (but for one marked transition shim). Each
+result class has a small adapter (``_adapter_table``) that turns it into one or more uniform
+``_Column`` records; the renderers never look at result classes.
 
 LaTeX output uses plain ``tabular`` + ``booktabs`` (no threeparttable), so it compiles with
 texlive-latex-base + booktabs. Chinese tables (``lang="zh"``) are plain UTF-8: the user's
@@ -906,13 +907,14 @@ def etable(
     the patterns). ``labels`` maps term names and fixed-effect names to display labels
     (``{"city": "城市"}`` gives the row "城市固定效应" with ``lang="zh"``). ``controls``:
     these terms are not shown; one "Controls: Yes/No" row says whether a model has any.
-    ``stat``: "se", "t", "p" or "ci" (the result's own 95% interval) under each
-    coefficient. Stars: ``*`` per threshold the p-value is below (default 0.1/0.05/0.01).
-    p-values are the results' own (feols and SunAbrahamResult: Student t with the fit's df;
-    spatial models: normal). Results without p-values get them from estimate/se: TWFE event
-    studies with Student t on their ``df_t``; other EventStudyResults and CS aggregations
-    (whose intervals are normal) from the normal distribution. For Sun-Abraham, pass the
-    SunAbrahamResult itself to get its t-based p-values.
+    ``stat``: "se", "t", "p" or "ci" (the result's own interval, at the level it was computed
+    at; the note says which) under each coefficient. Stars: ``*`` per threshold the p-value is
+    below (default 0.1/0.05/0.01). Every number is the result's own, read through the result
+    protocol (``tidy()``: feols, Sun-Abraham and event studies with a t distribution use
+    Student t on their df; spatial models and CS aggregations the normal). Results that do not
+    offer ``pvalue()`` yet (EventStudyResult, AggteResult before the vocabulary refactor) get
+    their p-values derived as their intervals are (a transition shim, see ``_legacy_*``).
+    Any other result that follows the protocol is tabulated from its ``tidy()`` and ``nobs``.
     ``stats_rows`` restricts the statistic rows to these keys (``nobs``, ``r2``,
     ``r2_within``, ``clusters``, ``vcov``, ``estimator``, ...), in that order.
     """
