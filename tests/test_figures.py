@@ -196,16 +196,18 @@ def test_weights_figure_edges(W, cities):
     knn = pdid.weights.knn(cities["lat"], cities["lon"], 4)
     m = knn.to_dense()
     n_pairs = int(np.count_nonzero(np.triu(m + m.T, k=1)))
-    fig = F.weights_figure(knn, cities["lat"], cities["lon"], labels=cities["city_en"].to_list())
+    fig = F.weights_figure(
+        knn, lat=cities["lat"], lon=cities["lon"], labels=cities["city_en"].to_list()
+    )
     ax = fig.axes[0]
     lc = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert len(lc) == 1 and len(lc[0].get_segments()) == n_pairs
     assert len(ax.texts) == 41
-    fig = F.weights_figure(W, cities["lat"], cities["lon"], max_edges=100)
+    fig = F.weights_figure(W, lat=cities["lat"], lon=cities["lon"], max_edges=100)
     lc = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
     assert len(lc[0].get_segments()) == 100
     with pytest.raises(pdid.PilotdidError, match="lat/lon"):
-        F.weights_figure(W, cities["lat"][:5], cities["lon"])
+        F.weights_figure(W, lat=cities["lat"][:5], lon=cities["lon"])
 
 
 def test_chinese_falls_back_to_english_without_cjk_font(monkeypatch, placebo, cities, W):
@@ -214,7 +216,7 @@ def test_chinese_falls_back_to_english_without_cjk_font(monkeypatch, placebo, ci
     monkeypatch.setattr(F, "cjk_font", lambda: None)
     with pytest.warns(UserWarning, match="CJK font"):
         fig = F.weights_figure(
-            W, cities["lat"], cities["lon"], labels=cities["city_zh"].to_list(), lang="zh"
+            W, lat=cities["lat"], lon=cities["lon"], labels=cities["city_zh"].to_list(), lang="zh"
         )
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Longitude"

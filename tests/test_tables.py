@@ -410,7 +410,7 @@ def test_describe_equals_numpy(df):
         .alias("ln_gdp_pc"),
     )
     stats = ("N", "mean", "sd", "min", "max", "p25", "p50", "p75")
-    t = pdid.describe(d, cols, stats=stats, digits=4)
+    t = pdid.describe(d, columns=cols, stats=stats, digits=4)
     assert t.frame.columns == ["variable", *stats]
     for row in t.frame.iter_rows(named=True):
         x = d[row["variable"]].drop_nulls().to_numpy().astype(float)
@@ -430,21 +430,21 @@ def test_describe_equals_numpy(df):
 def test_describe_labels_zh_pandas_and_defaults(df):
     """zh headers and labels; pandas input gives the same table; default columns are the
     numeric ones."""
-    t = pdid.describe(df, ["gtfp"], labels={"gtfp": "绿色全要素生产率"}, lang="zh")
+    t = pdid.describe(df, columns=["gtfp"], labels={"gtfp": "绿色全要素生产率"}, lang="zh")
     rows = md_rows(t.to_markdown())
     assert rows[0] == ["变量", "观测值", "均值", "标准差", "最小值", "最大值"]
     assert rows[1][0] == "绿色全要素生产率"
     pd = pytest.importorskip("pandas")
     pdf = pd.DataFrame({c: df[c].to_numpy() for c in ("city", "gtfp", "did")})
-    a = pdid.describe(pdf, ["gtfp", "did"]).to_markdown()
-    assert a == pdid.describe(df, ["gtfp", "did"]).to_markdown()
+    a = pdid.describe(pdf, columns=["gtfp", "did"]).to_markdown()
+    assert a == pdid.describe(df, columns=["gtfp", "did"]).to_markdown()
     assert pdid.describe(pdf).to_markdown() == a
     numeric = [c for c, dt in df.schema.items() if dt.is_numeric()]
     assert pdid.describe(df).frame["variable"].to_list() == numeric
     with pytest.raises(pdid.PilotdidError, match="'city'"):
-        pdid.describe(df, ["city"])
+        pdid.describe(df, columns=["city"])
     with pytest.raises(pdid.PilotdidError, match="stats"):
-        pdid.describe(df, ["gtfp"], stats=("N", "kurtosis"))
+        pdid.describe(df, columns=["gtfp"], stats=("N", "kurtosis"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,7 +569,7 @@ def test_latex_compiles_with_pdflatex(tmp_path, fits, events, spatial):
                         "texlive-latex-recommended)")  # fmt: skip
         pytest.skip("pdflatex not installed")
     t = _big_table(fits, events, spatial)
-    d = pdid.describe(datasets.yrd(), ["gtfp", "did"], stats=("N", "mean", "sd", "p50"))
+    d = pdid.describe(datasets.yrd(), columns=["gtfp", "did"], stats=("N", "mean", "sd", "p50"))
     doc = "\n".join(
         [
             r"\documentclass{article}",

@@ -91,7 +91,7 @@ def test_wild_p_value_matches_wildboottest(design, fml, weights, pyfixest_refere
     assert 0.02 < p_wb < 0.3, "design drifted: the comparison is meant for a mid-range p"
 
     fit = pdid.feols(fml, design, vcov=CR1)
-    res = fit.wildboottest(param="x1", reps=REPS, seed=7, weights=weights)
+    res = fit.wildboottest(param="x1", reps=REPS, seed=7, weight_type=weights)
 
     t_fit = fit.coef()["x1"] / fit.se()["x1"]
     assert res.t_stat == pytest.approx(t_fit, rel=1e-6)
@@ -154,7 +154,7 @@ def test_wild_few_treated_clusters_matches_wildboottest(seed, rival, weights, py
     assert abs(p_wb - p_rival) > 2.5 * tol, "design drifted: it no longer separates WCR"
 
     fit = pdid.feols(fml, df, vcov=CR1)
-    res = fit.wildboottest(param="d", reps=REPS, seed=2024, weights=weights)
+    res = fit.wildboottest(param="d", reps=REPS, seed=2024, weight_type=weights)
     assert res.t_stat == pytest.approx(fit.coef()["d"] / fit.se()["d"], rel=1e-6)
     assert abs(res.p_value - p_wb) <= tol, (res.p_value, p_wb, tol)
 
@@ -232,7 +232,7 @@ def test_wild_seeded_reproducible_and_seed_sensitive(design):
     assert not np.array_equal(np.asarray(a.t_boot), np.asarray(c.t_boot))
     assert a.t_stat == c.t_stat
     # webb draws differ from rademacher draws under the same seed
-    d = fit.wildboottest(param="x1", reps=999, seed=123, weights="webb")
+    d = fit.wildboottest(param="x1", reps=999, seed=123, weight_type="webb")
     assert not np.array_equal(np.asarray(a.t_boot), np.asarray(d.t_boot))
 
 
@@ -278,7 +278,7 @@ df = wb_design(seed=8, G=40, T=10)
 fit = pdid.feols("y ~ x1 + x2 | unit + year", df, vcov={{"CR1": "unit"}})
 print(repr([float(v) for v in fit.coef().values()]), repr([float(v) for v in fit.se().values()]))
 for w in ("rademacher", "webb"):
-    r = fit.wildboottest(param="x1", reps=4999, seed=42, weights=w)
+    r = fit.wildboottest(param="x1", reps=4999, seed=42, weight_type=w)
     tb = np.ascontiguousarray(np.asarray(r.t_boot, dtype=np.float64))
     print(w, repr(float(r.p_value)), repr(tuple(float(v) for v in r.conf_int)),
           hashlib.sha256(tb.tobytes()).hexdigest())

@@ -65,7 +65,8 @@ def _split_top(text: str, sep: str) -> list[str]:
 def parse_formula(fml: str) -> FixestFormula:
     if not isinstance(fml, str):
         raise PilotdidError(
-            f"formula must be a string like 'y ~ x1 + x2 | unit + year', got {fml!r}"
+            f"option 'fml': the formula must be a string like 'y ~ x1 + x2 | unit + year', "
+            f"got {type(fml).__name__} {fml!r}"
         )
     sides = fml.split("~")
     if len(sides) != 2:

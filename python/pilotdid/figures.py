@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from pilotdid._args import check_choice, check_int, check_level, vocabulary
 from pilotdid._core import PilotdidError
 
 __all__ = [
@@ -127,8 +128,7 @@ def cjk_font() -> str | None:
 def _resolve_lang(lang: str, texts: Sequence[str] = ()) -> tuple[str, str | None]:
     """(language actually used, CJK font family or None). Falls back to English (with a
     warning) when Chinese is requested or present in ``texts`` but no CJK font exists."""
-    if lang not in _TEXT:
-        raise PilotdidError(f"option 'lang': {lang!r} (use 'en' or 'zh')")
+    lang = check_choice("lang", lang, tuple(_TEXT))
     needs = lang == "zh" or any(_CJK_RE.search(str(t)) for t in texts if t is not None)
     if not needs:
         return lang, None
@@ -169,6 +169,34 @@ def _finish(fig: Any) -> Any:
     return fig
 
 
+def _follows_protocol(res: Any) -> bool:
+    from pilotdid.results._protocol import ResultProtocol
+
+    return isinstance(res, ResultProtocol)
+
+
+def _check_figsize(figsize: Any) -> tuple[float, float]:
+    from pilotdid._args import check_float
+
+    if isinstance(figsize, (str, bytes)) or not isinstance(figsize, Sequence) or len(figsize) != 2:
+        raise PilotdidError(
+            f"option 'figsize': expected (width, height) in inches, got {figsize!r}"
+        )
+    return (
+        check_float("figsize[0]", figsize[0], lo=0.0, lo_open=True, hi=1000.0),
+        check_float("figsize[1]", figsize[1], lo=0.0, lo_open=True, hi=1000.0),
+    )
+
+
+def _placebo_numbers(placebo: Any) -> tuple[float, float]:
+    """(actual estimate, randomization p-value) of a placebo result: through the protocol
+    (its one term) when it follows it, else its legacy attributes ``actual``/``pvalue``."""
+    if _follows_protocol(placebo):
+        row = placebo.tidy(0.95).row(0, named=True)
+        return float(row["estimate"]), float(row["p_value"])
+    return float(placebo.actual), float(placebo.pvalue)
+
+
 def _as_event_study(res: Any) -> Any:
     from pilotdid.results import EventStudyResult
 
@@ -187,6 +215,7 @@ def _as_event_study(res: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+@vocabulary()
 def event_study_figure(
     results: Any,
     *,
@@ -202,6 +231,8 @@ def event_study_figure(
     or ``{legend label: result}``; each an EventStudyResult, SunAbrahamResult or dynamic
     AggteResult. Uniform bands are drawn when the estimator provides them."""
     from pilotdid.results.event_study import display_name, plot_event_studies
+
+    figsize = _check_figsize(figsize)
 
     if isinstance(results, Mapping):
         names = [str(k) for k in results]
@@ -238,6 +269,7 @@ def event_study_figure(
     return _finish(fig)
 
 
+@vocabulary()
 def placebo_figure(
     placebo: Any,
     *,
@@ -248,10 +280,13 @@ def placebo_figure(
 ) -> Any:
     """Histogram and kernel density of the placebo coefficients; the actual estimate as a
     dashed vertical line."""
+    bins = check_int("bins", bins, lo=1, hi=100_000)
+    figsize = _check_figsize(figsize)
     lang, font = _resolve_lang(lang, [title])
     t = _TEXT[lang]
+    actual, p_value = _placebo_numbers(placebo)
     fig, ax = _new_figure(figsize, font)
-    default_title = t["placebo_title"].format(placebo.scheme, placebo.pvalue)
+    default_title = t["placebo_title"].format(placebo.scheme, p_value)
     placebo.plot(ax=ax, bins=bins, title=_clean(title, font, default_title) or default_title)
     if lang != "en":
         ax.set_xlabel(f"{t['placebo_x']} ({placebo.treatment})")
@@ -259,13 +294,14 @@ def placebo_figure(
         handles, names = ax.get_legend_handles_labels()
         zh = {"placebo": t["placebo_hist"], "kernel density": t["placebo_kde"]}
         names = [
-            zh.get(n, t["placebo_actual"].format(placebo.actual) if n.startswith("actual") else n)
+            zh.get(n, t["placebo_actual"].format(actual) if n.startswith("actual") else n)
             for n in names
         ]
         ax.legend(handles, names, frameon=False)
     return _finish(fig)
 
 
+@vocabulary()
 def bacon_figure(
     bacon: Any,
     *,
@@ -275,6 +311,7 @@ def bacon_figure(
 ) -> Any:
     """2×2 DID estimates against their weights, one marker per comparison type, with the
     TWFE coefficient as a dashed line."""
+    figsize = _check_figsize(figsize)
     lang, font = _resolve_lang(lang, [title])
     t = _TEXT[lang]
     fig, ax = _new_figure(figsize, font)
@@ -299,6 +336,7 @@ def _fit_ci(fit: Any, term: str, level: float) -> tuple[float, float, float]:
     return float(fit.coef()[term]), float(ci["conf_low"][0]), float(ci["conf_high"][0])
 
 
+@vocabulary()
 def mechanism_figure(
     results: Any,
     *,
@@ -319,6 +357,9 @@ def mechanism_figure(
     """
     from pilotdid import results as r
 
+    level = check_level(level)
+    if figsize is not None:
+        figsize = _check_figsize(figsize)
     labels = dict(labels or {})
     lang, font = _resolve_lang(lang, [title, *labels.values()])
     t = _TEXT[lang]
@@ -341,7 +382,10 @@ def mechanism_figure(
             ax.set_xlabel(t["mech_x"].format(pct))
         default = t["mech_title"]
     elif isinstance(results, r.MechanismEffects):
-        tab = results.table
+        if _follows_protocol(results):  # one term per mediator, the policy's effect on it
+            tab = results.tidy(0.95).rename({"term": "mediator"})
+        else:
+            tab = results.table
         meds = tab["mediator"].to_list()
         fig, ax = _new_figure(figsize or (6.0, 0.6 * len(meds) + 1.8), font)
         _coef_panel(
@@ -374,6 +418,7 @@ def mechanism_figure(
     return _finish(fig)
 
 
+@vocabulary()
 def spatial_effects_figure(
     impacts: Any,
     *,
@@ -385,11 +430,15 @@ def spatial_effects_figure(
     figsize: tuple[float, float] | None = None,
 ) -> Any:
     """LeSage-Pace direct, indirect and total effects of each regressor with their CIs
-    (``impacts.tidy(level, method)``): one error-bar series per effect type."""
+    (``impacts.tidy(level, method=method)``): one error-bar series per effect type."""
+    level = check_level(level)
+    method = check_choice("method", method, ("delta", "simulation"))
+    if figsize is not None:
+        figsize = _check_figsize(figsize)
     labels = dict(labels or {})
     lang, font = _resolve_lang(lang, [title, *labels.values()])
     t = _TEXT[lang]
-    tab = impacts.tidy(level, method)
+    tab = impacts.tidy(level, method=method)
     terms = list(dict.fromkeys(tab["term"].to_list()))
     fig, ax = _new_figure(figsize or (7.0, 0.8 * len(terms) + 2.0), font)
     y0 = np.arange(len(terms))[::-1].astype(float)
@@ -418,11 +467,12 @@ def spatial_effects_figure(
     return _finish(fig)
 
 
+@vocabulary()
 def weights_figure(
     W: Any,
+    *,
     lat: Any,
     lon: Any,
-    *,
     labels: Sequence[str] | None = None,
     title: str | None = None,
     lang: str = "en",
@@ -433,6 +483,10 @@ def weights_figure(
     non-zero w_ij + w_ji, darker and thicker for larger weights. ``max_edges`` keeps only the
     strongest edges (useful for dense inverse-distance W). ``labels`` names the points."""
     from matplotlib.collections import LineCollection
+
+    figsize = _check_figsize(figsize)
+    if max_edges is not None:
+        max_edges = check_int("max_edges", max_edges, lo=0)
 
     if hasattr(W, "to_dense"):
         m = np.asarray(W.to_dense(), dtype=float)
@@ -456,7 +510,7 @@ def weights_figure(
     wts = sym[iu, ju]
     order = np.lexsort((ju, iu, -wts))  # strongest first, ties by index: deterministic
     if max_edges is not None:
-        order = order[: int(max_edges)]
+        order = order[:max_edges]
     order = order[::-1]  # draw the strongest last (on top)
     iu, ju, wts = iu[order], ju[order], wts[order]
     fig, ax = _new_figure(figsize, font)
@@ -488,9 +542,11 @@ _METADATA = {
 }
 
 
+@vocabulary()
 def save_figure(
     fig: Any,
     path_without_suffix: str | Path,
+    *,
     formats: Sequence[str] = ("png", "pdf"),
     dpi: int = 150,
 ) -> list[Path]:
@@ -500,6 +556,9 @@ def save_figure(
     figure's layout is computed once and then frozen (its layout engine is set to "none")."""
     import matplotlib
 
+    dpi = check_int("dpi", dpi, lo=1, hi=10_000)
+    if isinstance(formats, str):
+        formats = (formats,)
     base = Path(path_without_suffix)
     # Run the (constrained) layout once and freeze it: re-running it at every save can move
     # artists by a fraction of a pixel, so two saves would differ.

@@ -2,10 +2,11 @@
 Chinese journals) and ``describe`` (descriptive statistics), rendered to LaTeX (booktabs),
 HTML and Markdown.
 
-Every number shown comes from the result objects themselves (``coef()``, ``se()``, ``tidy()``,
-fit statistics); this module only selects, formats and lays them out. Each result class has a
-small adapter (``_ADAPTERS``) that turns it into one or more uniform ``_Column`` records;
-the renderers never look at result classes.
+Every number shown comes from the result objects themselves, through the result protocol
+(``tidy()``, ``nobs`` and documented fit statistics); this module only selects, formats and
+lays them out and computes no inference of its own (but for one marked transition shim). Each
+result class has a small adapter (``_adapter_table``) that turns it into one or more uniform
+``_Column`` records; the renderers never look at result classes.
 
 LaTeX output uses plain ``tabular`` + ``booktabs`` (no threeparttable), so it compiles with
 texlive-latex-base + booktabs. Chinese tables (``lang="zh"``) are plain UTF-8: the user's
@@ -25,6 +26,14 @@ from typing import Any, Callable
 import numpy as np
 import polars as pl
 
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float,
+    check_int,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError
 
 __all__ = ["ETable", "describe", "etable"]
@@ -212,6 +221,7 @@ class _Column:
 
 
 def _p_normal(z: float) -> float:
+    # Legacy: only for results that do not follow the protocol yet (see _legacy adapters).
     return math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else float("nan")
 
 
@@ -224,6 +234,44 @@ def _coef_of_row(r: dict) -> _Coef:
 def _from_tidy(t: pl.DataFrame, names: Sequence[str] | None = None) -> dict[str, _Coef]:
     terms = names if names is not None else t["term"].to_list()
     return {str(term): _coef_of_row(r) for term, r in zip(terms, t.iter_rows(named=True))}
+
+
+def _follows_protocol(res: Any) -> bool:
+    from pilotdid.results._protocol import ResultProtocol
+
+    return isinstance(res, ResultProtocol)
+
+
+def _own_level(res: Any) -> float:
+    """The level a result's stored intervals were computed at (tables show those)."""
+    level = getattr(res, "level", None)
+    if isinstance(level, (int, float)) and 0 < level < 1:
+        return float(level)
+    alp = getattr(res, "alp", None)
+    if isinstance(alp, (int, float)) and 0 < alp < 1:
+        return 1.0 - float(alp)
+    return 0.95
+
+
+_INT_AT_END = re.compile(r"(-?\d+)\s*$")
+
+
+def _event_times(res: Any, t: pl.DataFrame) -> list[int] | None:
+    """Event times of an event study's tidy rows: its ``event_time`` column, else the result's
+    ``event_time`` attribute (rows in that order), else the integer ending each term
+    (``e=-2``, ``rel::-2``, ``-2``). None when they cannot be read."""
+    if "event_time" in t.columns:
+        return [int(e) for e in t["event_time"].to_list()]
+    et = getattr(res, "event_time", None)
+    if et is not None and len(et) == t.height:
+        return [int(e) for e in et]
+    out = []
+    for term in t["term"].to_list():
+        m = _INT_AT_END.search(str(term))
+        if m is None:
+            return None
+        out.append(int(m.group(1)))
+    return out
 
 
 def _vcov_label(label: str, lang: str) -> str:
@@ -253,9 +301,18 @@ def _event_term(e: int) -> str:
     return f"e={int(e)}"
 
 
-def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
-    from pilotdid.results.event_study import display_name
+def _event_coefs(res: Any) -> dict[str, _Coef]:
+    """Event-time rows ``e=k`` of an event study, from its own tidy() at its own level."""
+    t = res.tidy(_own_level(res))
+    times = _event_times(res, t)
+    names = [_event_term(e) for e in times] if times is not None else None
+    return _from_tidy(t, names)
 
+
+def _legacy_event_coefs(res: Any) -> dict[str, _Coef]:
+    """EventStudyResult before it follows the protocol: it has no p-values, so they are
+    derived here as the estimators' own intervals are (Student t on ``extra["df_t"]`` when
+    the estimator has one, normal otherwise). Remove once EventStudyResult has pvalue()."""
     est = np.asarray(res.estimate, dtype=float)
     se = np.asarray(res.std_error, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -264,7 +321,6 @@ def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
     df_t = res.extra.get("df_t")
     ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
     if df_t and ok.any():
-        # Student t with the regression's df (as the estimator's own intervals), from the core
         from pilotdid import _core
 
         k = int(ok.sum())
@@ -282,6 +338,13 @@ def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
             float(res.conf_low[i]),
             float(res.conf_high[i]),
         )
+    return coefs
+
+
+def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
+    from pilotdid.results.event_study import display_name
+
+    coefs = _event_coefs(res) if _follows_protocol(res) else _legacy_event_coefs(res)
     stats: dict[str, Any] = {"estimator": display_name(res.estimator)}
     if res.nobs:
         # Callaway-Sant'Anna counts units (the n of its influence functions), not rows
@@ -293,52 +356,79 @@ def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
         stats["clusters"] = " × ".join(str(n) for n in (nc if isinstance(nc, list) else [nc]))
     if res.reference:
         stats["reference"] = ", ".join(str(int(r)) for r in res.reference)
-    return [_Column(display_name(res.estimator), coefs, stats, [], level=float(res.level))]
+    return [_Column(display_name(res.estimator), coefs, stats, [], level=_own_level(res))]
 
 
 def _adapt_sunab(res: Any, lang: str) -> list[_Column]:
-    t = res.tidy()
-    coefs = _from_tidy(t, [_event_term(e) for e in t["event_time"].to_list()])
+    if _follows_protocol(res):
+        coefs = _event_coefs(res)
+    else:  # legacy: tidy() without a level, at the fit's level (its p-values are its own)
+        t = res.tidy()
+        coefs = _from_tidy(t, [_event_term(e) for e in t["event_time"].to_list()])
     stats: dict[str, Any] = {"estimator": "Sun-Abraham", "nobs": res.nobs}
     if res.n_clusters:
         stats["clusters"] = " × ".join(str(n) for n in res.n_clusters)
     stats["vcov"] = _vcov_label(res.vcov_type, lang)
     if res.reference:
         stats["reference"] = ", ".join(str(int(r)) for r in res.reference)
-    return [_Column("Sun-Abraham", coefs, stats, [], level=float(res.level))]
+    return [_Column("Sun-Abraham", coefs, stats, [], level=_own_level(res))]
 
 
-def _adapt_aggte(res: Any, lang: str) -> list[_Column]:
+_OVERALL_TERMS = ("att", "overall", "overall att", "average", "simple")
+
+
+def _aggte_coefs(res: Any) -> dict[str, _Coef]:
+    """An AggteResult's rows from its own tidy(): the overall ATT as ``ATT``; event times as
+    ``e=k`` (dynamic), groups as ``g=k``, periods as ``t=k`` (read from the integer ending
+    the term); other terms keep their names."""
+    t = res.tidy(_own_level(res))
+    prefix = {"dynamic": "e", "group": "g", "calendar": "t"}.get(getattr(res, "type", ""), "")
+    names = []
+    for term in t["term"].to_list():
+        text = str(term)
+        m = _INT_AT_END.search(text)
+        if text.strip().lower() in _OVERALL_TERMS:
+            names.append("ATT")
+        elif prefix and m is not None:
+            names.append(f"{prefix}={int(m.group(1))}")
+        else:
+            names.append(text)
+    return _from_tidy(t, names)
+
+
+def _legacy_aggte_coefs(res: Any, lang: str) -> dict[str, _Coef]:
+    """AggteResult before it follows the protocol: normal p-values from estimate / se (its
+    intervals are normal or the uniform band's). Remove once AggteResult has pvalue()."""
     z = res.overall_att / res.overall_se if res.overall_se > 0 else float("nan")
     lo, hi = res.overall_conf_int
     coefs = {"ATT": _Coef(res.overall_att, res.overall_se, z, _p_normal(z), lo, hi)}
     if res.type == "dynamic":
-        es = res.to_event_study()
-        coefs.update(_adapt_event_study(es, lang)[0].coefs)
+        coefs.update(_adapt_event_study(res.to_event_study(), lang)[0].coefs)
     elif res.type in ("group", "calendar"):
         c = res.crit_val
         for g, a, s in zip(res.egt, res.att_egt, res.se_egt):
             zz = float(a) / float(s) if s > 0 else float("nan")
             key = f"{'g' if res.type == 'group' else 't'}={int(g)}"
             coefs[key] = _Coef(float(a), float(s), zz, _p_normal(zz), a - c * s, a + c * s)
+    return coefs
+
+
+def _adapt_aggte(res: Any, lang: str) -> list[_Column]:
+    coefs = _aggte_coefs(res) if _follows_protocol(res) else _legacy_aggte_coefs(res, lang)
     stats = {"estimator": "Callaway-Sant'Anna", "units": res.n_units}
-    return [_Column("Callaway-Sant'Anna", coefs, stats, [], level=1 - res.alp)]
+    return [_Column("Callaway-Sant'Anna", coefs, stats, [], level=_own_level(res))]
 
 
 def _adapt_placebo(res: Any, lang: str) -> list[_Column]:
-    finite = res.estimates[np.isfinite(res.estimates)]
-    coefs = {
-        res.treatment: _Coef(
-            float(res.actual),
-            float("nan"),
-            float("nan"),
-            float(res.pvalue),
-            float("nan"),
-            float("nan"),
-            bracket=f"{res.pvalue:.3f}",
-        )
-    }
-    stats = {"placebo_p": float(res.pvalue), "placebo_reps": int(finite.size)}
+    if _follows_protocol(res):
+        row = res.tidy(0.95).row(0, named=True)
+        term, actual, p = str(row["term"]), float(row["estimate"]), float(row["p_value"])
+    else:  # legacy: the randomization p-value is the attribute ``pvalue``
+        term, actual, p = res.treatment, float(res.actual), float(res.pvalue)
+    finite = np.asarray(res.estimates)[np.isfinite(res.estimates)]
+    nan = float("nan")
+    coefs = {term: _Coef(actual, nan, nan, p, nan, nan, bracket=f"{p:.3f}")}
+    stats = {"placebo_p": p, "placebo_reps": int(finite.size)}
     return [_Column("Placebo", coefs, stats, [], placebo=True)]
 
 
@@ -389,11 +479,16 @@ def _adapt_mechanism(res: Any, lang: str) -> list[_Column]:
     if all(isinstance(f, FeolsResult) for f in res.fits.values()):
         cols = _adapt_fits(res.fits, lang)
     else:
-        # robust estimators (CS/SA/BJS/did2s): the per-mediator ATT of ``table``
-        cols = []
-        for r in res.table.iter_rows(named=True):
-            coef = _coef_of_row(r)
-            cols.append(_Column(str(r["mediator"]), {res.treatment: coef}, {}, []))
+        # robust estimators (CS/SA/BJS/did2s): one column per mediator, the treatment's ATT
+        # on it (the legacy ``table`` has a ``mediator`` column; the protocol's tidy() names
+        # the mediator in ``term``)
+        tab = res.table if "mediator" in getattr(res, "table", pl.DataFrame()).columns else None
+        if tab is None:
+            tab = res.tidy(0.95).rename({"term": "mediator"})
+        cols = [
+            _Column(str(r["mediator"]), {res.treatment: _coef_of_row(r)}, {}, [])
+            for r in tab.iter_rows(named=True)
+        ]
     for c in cols:
         c.stats["step"] = step
     return cols
@@ -438,9 +533,22 @@ def _adapt_spatial(res: Any, lang: str) -> list[_Column]:
 
 def _adapt_impacts(res: Any, lang: str) -> list[_Column]:
     t = res.tidy(0.95)
-    names = [f"{e}:{term}" for e, term in zip(t["effect"].to_list(), t["term"].to_list())]
+    if "effect" in t.columns:  # rows named by (effect, term): "direct:x"
+        names = [f"{e}:{term}" for e, term in zip(t["effect"].to_list(), t["term"].to_list())]
+    else:  # terms already "direct:x"
+        names = [str(term) for term in t["term"].to_list()]
     stats: dict[str, Any] = {"draws": res.draws} if res.draws > 1 else {}
     return [_Column("Effects", _from_tidy(t, names), stats, [])]
+
+
+def _adapt_protocol(res: Any, lang: str) -> list[_Column]:
+    """Any other result that follows the protocol: its tidy() rows and its nobs."""
+    stats: dict[str, Any] = {}
+    n = getattr(res, "nobs", None)
+    if isinstance(n, (int, np.integer)):
+        stats["nobs"] = int(n)
+    title = type(res).__name__.removesuffix("Result")
+    return [_Column(title, _from_tidy(res.tidy(_own_level(res))), stats, level=_own_level(res))]
 
 
 def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
@@ -468,6 +576,8 @@ def _adapt(res: Any, lang: str) -> list[_Column]:
     for cls in type(res).__mro__:
         if cls in table:
             return table[cls](res, lang)
+    if _follows_protocol(res):
+        return _adapt_protocol(res, lang)
     supported = ", ".join(sorted(c.__name__ for c in table))
     raise PilotdidError(
         f"etable: results of type {type(res).__name__} cannot be tabulated (supported: {supported})"
@@ -762,6 +872,7 @@ def _stat_cell(key: str, v: Any, digits: int) -> str:
     return str(v)
 
 
+@vocabulary()
 def etable(
     results: Sequence[Any] | Mapping[str, Any] | Any,
     *,
@@ -796,26 +907,47 @@ def etable(
     the patterns). ``labels`` maps term names and fixed-effect names to display labels
     (``{"city": "城市"}`` gives the row "城市固定效应" with ``lang="zh"``). ``controls``:
     these terms are not shown; one "Controls: Yes/No" row says whether a model has any.
-    ``stat``: "se", "t", "p" or "ci" (the result's own 95% interval) under each
-    coefficient. Stars: ``*`` per threshold the p-value is below (default 0.1/0.05/0.01).
-    p-values are the results' own (feols and SunAbrahamResult: Student t with the fit's df;
-    spatial models: normal). Results without p-values get them from estimate/se: TWFE event
-    studies with Student t on their ``df_t``; other EventStudyResults and CS aggregations
-    (whose intervals are normal) from the normal distribution. For Sun-Abraham, pass the
-    SunAbrahamResult itself to get its t-based p-values.
+    ``stat``: "se", "t", "p" or "ci" (the result's own interval, at the level it was computed
+    at; the note says which) under each coefficient. Stars: ``*`` per threshold the p-value is
+    below (default 0.1/0.05/0.01). Every number is the result's own, read through the result
+    protocol (``tidy()``: feols, Sun-Abraham and event studies with a t distribution use
+    Student t on their df; spatial models and CS aggregations the normal). Results that do not
+    offer ``pvalue()`` yet (EventStudyResult, AggteResult before the vocabulary refactor) get
+    their p-values derived as their intervals are (a transition shim, see ``_legacy_*``).
+    Any other result that follows the protocol is tabulated from its ``tidy()`` and ``nobs``.
     ``stats_rows`` restricts the statistic rows to these keys (``nobs``, ``r2``,
     ``r2_within``, ``clusters``, ``vcov``, ``estimator``, ...), in that order.
     """
+    lang = check_choice("lang", lang, tuple(_WORDS))
     w = _words(lang)
-    labels = dict(labels or {})
-    if stat not in ("se", "t", "p", "ci"):
-        raise PilotdidError(f"option 'stat': {stat!r} (use 'se', 't', 'p' or 'ci')")
-    if not isinstance(digits, int) or digits < 0:
-        raise PilotdidError(f"option 'digits': must be a non-negative integer, got {digits!r}")
+    labels = _check_labels(labels)
+    stat = check_choice("stat", stat, ("se", "t", "p", "ci"))
+    digits = check_int("digits", digits, lo=0, hi=15)
+    fe_rows = check_bool("fe_rows", fe_rows)
     if stars is not None:
-        stars = tuple(sorted((float(s) for s in stars), reverse=True))
-        if any(not 0 < s < 1 for s in stars):
-            raise PilotdidError(f"option 'stars': thresholds must lie in (0, 1), got {stars}")
+        if isinstance(stars, (str, bytes)) or not isinstance(stars, Sequence):
+            raise PilotdidError(
+                f"option 'stars': expected a tuple of p-value thresholds such as "
+                f"(0.10, 0.05, 0.01), or None, got {stars!r}"
+            )
+        stars = tuple(
+            sorted(
+                (
+                    check_float(f"stars[{i}]", s, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+                    for i, s in enumerate(stars)
+                ),
+                reverse=True,
+            )
+        )
+    controls = check_columns("controls", controls) if controls is not None else None
+    if model_names is not None and (
+        isinstance(model_names, (str, bytes)) or not isinstance(model_names, Sequence)
+    ):
+        raise PilotdidError(f"option 'model_names': expected a list of names, got {model_names!r}")
+    if stats_rows is not None:
+        stats_rows = check_columns("stats_rows", stats_rows)
+    title = _check_text("title", title)
+    notes = _check_text("notes", notes)
 
     if isinstance(results, Mapping):
         items = [(str(k), v) for k, v in results.items()]
@@ -967,7 +1099,9 @@ def etable(
     elif stat == "p":
         note_lines.append(w["note_p"])
     else:
-        note_lines.append(w["note_ci"].format(95))
+        # each column shows its result's own intervals: say at which level(s)
+        pcts = sorted({round(c.level * 100, 6) for c in cols})
+        note_lines.append(w["note_ci"].format("/".join(f"{p:g}" for p in pcts)))
     if stars:
         parts = [w["stars"].format("*" * (i + 1), f"{s:g}") for i, s in enumerate(stars)]
         note_lines[0] += " " + w["sep"].join(parts) + ("." if lang == "en" else "。")
@@ -990,6 +1124,22 @@ def etable(
     return ETable(grid, frame, keys_out)
 
 
+def _check_labels(labels: Any) -> dict[str, str]:
+    if labels is None:
+        return {}
+    if not isinstance(labels, Mapping):
+        raise PilotdidError(
+            f"option 'labels': expected a dict {{name: label}}, got {type(labels).__name__}"
+        )
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _check_text(name: str, value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise PilotdidError(f"option '{name}': expected a string or None, got {value!r}")
+
+
 def _frame_label(kind: str, key: str, labels: Mapping[str, str], lang: str) -> str:
     if kind == "coef":
         return _term_label(key, labels, lang)
@@ -1009,10 +1159,11 @@ def _frame_label(kind: str, key: str, labels: Mapping[str, str], lang: str) -> s
 _DESCRIBE_STATS = ("N", "mean", "sd", "min", "max", "p25", "p50", "p75")
 
 
+@vocabulary()
 def describe(
     data: Any,
-    columns: Sequence[str] | None = None,
     *,
+    columns: Sequence[str] | str | None = None,
     labels: Mapping[str, str] | None = None,
     lang: str = "en",
     digits: int = 3,
@@ -1026,15 +1177,17 @@ def describe(
     non-finite values are excluded per variable (so N can differ across rows)."""
     from pilotdid import _frame
 
+    _frame.check_data(data)
+    lang = check_choice("lang", lang, tuple(_WORDS))
     w = _words(lang)
-    labels = dict(labels or {})
-    bad = [s for s in stats if s not in _DESCRIBE_STATS]
-    if bad:
-        raise PilotdidError(
-            f"option 'stats': unknown statistic {bad[0]!r} (use {', '.join(_DESCRIBE_STATS)})"
-        )
-    if not isinstance(digits, int) or digits < 0:
-        raise PilotdidError(f"option 'digits': must be a non-negative integer, got {digits!r}")
+    labels = _check_labels(labels)
+    if isinstance(stats, str) or not isinstance(stats, Sequence):
+        raise PilotdidError(f"option 'stats': expected a list of statistics, got {stats!r}")
+    for st in stats:
+        check_choice("stats", st, _DESCRIBE_STATS)
+    digits = check_int("digits", digits, lo=0, hi=15)
+    title = _check_text("title", title)
+    notes = _check_text("notes", notes)
     if columns is None:
         if isinstance(data, pl.DataFrame):
             names = [c for c, t in data.schema.items() if t.is_numeric()]
@@ -1043,7 +1196,7 @@ def describe(
         else:
             raise PilotdidError("describe: pass 'columns' for data that is not a DataFrame")
     else:
-        names = [columns] if isinstance(columns, str) else list(columns)
+        names = check_columns("columns", columns)
     if not names:
         raise PilotdidError("describe: no numeric columns to describe")
     df = _frame.to_polars(data, names)

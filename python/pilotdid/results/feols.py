@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from pilotdid._args import (
+    check_choice,
+    check_float,
+    check_level,
+    check_reps,
+    check_seed,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError
+from pilotdid.results._protocol import ResultProtocol, Summary, to_pandas
+
+#: Memory each wild-bootstrap replicate needs until the call returns
+#: (src/inference/wild_bootstrap.rs): its `Replicate` record (t, the tie flag and the five
+#: coefficients of t*_b(r0) for the interval search: 7 x 8 bytes) plus its entry of t_boot
+#: (8 bytes), which is returned to Python.
+WILD_BOOT_BYTES_PER_REP = 64
 
 
-@dataclass(frozen=True)
-class WildBootResult:
-    """Restricted wild cluster bootstrap (WCR) of one linear hypothesis R'b = r."""
+@dataclass(frozen=True, repr=False)
+class WildBootResult(ResultProtocol):
+    """Restricted wild cluster bootstrap (WCR) of one linear hypothesis R'b = r.
+
+    The protocol sees one term, the hypothesis: its estimate R'b, no standard error (the
+    bootstrap tests and inverts the test instead; NaN, as fwildclusterboot's tidy has none),
+    the CR1 t statistic, the bootstrap p-value and the test-inversion interval. That interval
+    exists only at the ``level`` it was computed at: ``tidy()``, ``confint()`` and ``summary()``
+    use that level by default and refuse another one (rerun ``wildboottest(level=...)``).
+    ``p_value`` (a float) is the bootstrap p-value, ``pvalue()`` the protocol's dict.
+    """
 
     hypothesis: str
     estimate: float
@@ -22,7 +46,7 @@ class WildBootResult:
     conf_int: tuple[float, float] | None
     level: float
     reps: int
-    weights: str
+    weight_type: str
     seed: int
     t_boot: np.ndarray = field(repr=False)
     #: Fixed effects not nested in the clusters enter the bootstrap as dummies (exact);
@@ -30,25 +54,73 @@ class WildBootResult:
     fe_as_dummies: list[str] = field(default_factory=list)
     fe_exact: bool = True
 
-    def __str__(self) -> str:
+    result_name = "wild cluster bootstrap (WCR)"
+
+    def _interval_level(self, level: float | None) -> float:
+        if level is None:
+            return self.level
+        level = check_level(level)
+        if not math.isclose(level, self.level, rel_tol=0.0, abs_tol=1e-12):
+            raise PilotdidError(
+                f"option 'level': this bootstrap interval was computed at level {self.level:g} "
+                f"by test inversion; rerun wildboottest(..., level={level:g}) for another level"
+            )
+        return self.level
+
+    def _tidy(self, level: float) -> pl.DataFrame:
+        # coef()/se()/pvalue() ask for 0.95: the interval is only filled at the fit's level.
+        ci = self.conf_int if math.isclose(level, self.level, abs_tol=1e-12) else None
+        lo, hi = ci if ci is not None else (float("nan"), float("nan"))
+        return pl.DataFrame(
+            {
+                "term": [self.hypothesis],
+                "estimate": [float(self.estimate)],
+                "std_error": [float("nan")],
+                "statistic": [float(self.t_stat)],
+                "p_value": [float(self.p_value)],
+                "conf_low": [float(lo)],
+                "conf_high": [float(hi)],
+            }
+        )
+
+    def tidy(self, level: float | None = None, *, as_pandas: bool = False) -> Any:
+        """One row (the hypothesis): term, estimate, std_error (NaN), statistic (CR1 t),
+        p_value (bootstrap), conf_low, conf_high (test inversion at ``self.level``)."""
+        frame = self._tidy(self._interval_level(level))
+        return to_pandas(frame) if as_pandas else frame
+
+    def confint(self, level: float | None = None) -> pl.DataFrame:
+        return self.tidy(level).select("term", "conf_low", "conf_high")
+
+    def summary(self, level: float | None = None) -> Summary:
+        return Summary(self._summary_text(self._interval_level(level)))
+
+    def _summary_text(self, level: float) -> str:
         ci = (
             f"[{self.conf_int[0]:.6g}, {self.conf_int[1]:.6g}]" if self.conf_int else "not computed"
         )
         p = f"< {1 / self.reps:.2g}" if self.p_value == 0 else f"{self.p_value:.4f}"
+        head = f"WCR, {self.weight_type}, {self.reps} reps, seed {self.seed}"
         return (
-            f"Wild cluster bootstrap (WCR, {self.weights}, {self.reps} reps, seed {self.seed})\n"
+            f"Wild cluster bootstrap ({head})\n"
             f"  H0: {self.hypothesis}\n  estimate {self.estimate:.6g}  t {self.t_stat:.4f}  "
             f"p {p}  {int(round(self.level * 100))}% CI {ci}"
         )
 
 
-class FeolsResult:
-    """A fitted fixed-effects OLS regression.
+class FeolsResult(ResultProtocol):
+    """A fitted fixed-effects OLS regression (the result protocol).
 
-    ``coef()``, ``se()`` return ``{name: value}`` in model order; ``vcov()`` a numpy matrix in
-    the same order (``coefnames``); ``tidy()`` and ``confint()`` polars DataFrames.
+    ``coef()``, ``se()``, ``pvalue()`` return ``{name: value}`` in model order; ``vcov()`` a
+    numpy matrix in the same order (``coefnames``); ``tidy()`` and ``confint()`` polars
+    DataFrames (Student t with ``df_t``); ``summary()`` the table as text (never printed).
     ``dropped_rows`` counts every row not used, by reason.
     """
+
+    @property
+    def result_name(self) -> str:  # type: ignore[override]
+        text = f"fixed-effects OLS {self.formula}"
+        return text if len(text) <= 200 else text[:197] + "..."
 
     def __init__(
         self,
@@ -94,15 +166,8 @@ class FeolsResult:
         stat, _, _, _ = self._core.coef_table(0.95)
         return dict(zip(self.coefnames, stat))
 
-    def pvalue(self) -> dict[str, float]:
-        _, p, _, _ = self._core.coef_table(0.95)
-        return dict(zip(self.coefnames, p))
-
-    def confint(self, level: float = 0.95) -> pl.DataFrame:
-        _, _, lo, hi = self._core.coef_table(level)
-        return pl.DataFrame({"term": self.coefnames, "conf_low": lo, "conf_high": hi})
-
-    def tidy(self, level: float = 0.95) -> pl.DataFrame:
+    def _tidy(self, level: float) -> pl.DataFrame:
+        """Student t with the fit's df (``df_t``), from the core's coefficient table."""
         stat, p, lo, hi = self._core.coef_table(level)
         return pl.DataFrame(
             {
@@ -174,12 +239,14 @@ class FeolsResult:
         return str(self._info["demean_method"])
 
     # --- inference ----------------------------------------------------------------------
+    @vocabulary(renamed={"weights": "weight_type"})
     def wildboottest(
         self,
         param: str | dict[str, float],
+        *,
         reps: int = 9999,
         seed: int = 0,
-        weights: str = "rademacher",
+        weight_type: str = "rademacher",
         r: float = 0.0,
         level: float = 0.95,
     ) -> WildBootResult:
@@ -187,13 +254,34 @@ class FeolsResult:
         et al. 2019) of ``param = r`` (or of a linear combination ``{"x1": 1, "x2": -1}``),
         clustered by the fit's first cluster variable. p-value: share of bootstrap |t*| at
         least |t|; the confidence interval inverts the test. Seeded and thread-count invariant.
+
+        ``weight_type``: the bootstrap weight distribution, "rademacher" or "webb" (R
+        fwildclusterboot's ``type``, wildboottest's ``weights_type``; ``weights`` is the
+        regression weights' name in this package).
         """
+        if isinstance(param, str):
+            combo = {param: 1.0}
+        elif isinstance(param, dict) and param and all(isinstance(k, str) for k in param):
+            combo = {k: check_float(f"param[{k!r}]", v) for k, v in param.items()}
+        else:
+            raise PilotdidError(
+                "option 'param': expected a coefficient name or a dict {name: weight}, got "
+                f"{param!r}"
+            )
+        reps = check_reps("reps", reps, bytes_per_rep=WILD_BOOT_BYTES_PER_REP)
+        seed = check_seed(seed)
+        weight_type = check_choice(
+            "weight_type",
+            weight_type.lower() if isinstance(weight_type, str) else weight_type,
+            ("rademacher", "webb"),
+        )
+        r = check_float("r", r)
+        level = check_level(level)
         if not self.clusters:
             raise PilotdidError(
                 "option 'vcov': the wild cluster bootstrap needs a clustered fit, "
                 "e.g. feols(..., vcov={'CR1': 'unit'})"
             )
-        combo = {param: 1.0} if isinstance(param, str) else dict(param)
         unknown = [p for p in combo if p not in self.coefnames]
         if unknown:
             hint = " (dropped as collinear)" if unknown[0] in self.collinear else ""
@@ -201,15 +289,9 @@ class FeolsResult:
                 f"option 'param': '{unknown[0]}' is not a coefficient of this model{hint}; "
                 f"coefficients: {', '.join(self.coefnames)}"
             )
-        if int(reps) < 1:
-            raise PilotdidError(f"option 'reps': must be at least 1, got {reps}")
-        if seed is None or int(seed) < 0:
-            raise PilotdidError(f"option 'seed': must be a non-negative integer, got {seed}")
         rvec = np.array([combo.get(name, 0.0) for name in self.coefnames], dtype=np.float64)
         y, x = self._columns
-        out = self._core.wildboottest(
-            y, x, rvec, float(r), int(reps), weights, int(seed), float(level)
-        )
+        out = self._core.wildboottest(y, x, rvec, r, reps, weight_type, seed, level)
         lhs = " + ".join((f"{v:g}*{k}" if v != 1.0 else k) for k, v in combo.items())
         ci = out["conf_int"]
         return WildBootResult(
@@ -220,17 +302,17 @@ class FeolsResult:
             conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
             level=level,
             reps=int(out["reps"]),
-            weights=weights,
-            seed=int(seed),
+            weight_type=weight_type,
+            seed=seed,
             t_boot=np.asarray(out["t_boot"]),
             fe_as_dummies=list(out["fe_as_dummies"]),
             fe_exact=bool(out["fe_exact"]),
         )
 
     # --- display ------------------------------------------------------------------------
-    def summary(self, level: float = 0.95, print_: bool = True) -> str:
-        """A compact Stata-like table (returned, and printed unless print_=False)."""
-        t = self.tidy(level)
+    def _summary_text(self, level: float) -> str:
+        """A compact Stata-like table."""
+        t = self._tidy(level)
         pct = int(round(level * 100))
         lines = [
             f"Fixed-effects OLS: {self.formula}",
@@ -269,10 +351,4 @@ class FeolsResult:
         if self.collinear:
             lines.append(f"Dropped as collinear: {', '.join(self.collinear)}")
         lines.append("Signif. codes: *** 0.01, ** 0.05, * 0.1")
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
-
-    def __repr__(self) -> str:
-        return self.summary(print_=False)
+        return "\n".join(lines)
