@@ -68,11 +68,11 @@ def main() -> None:
     pdf = build()
     df = pl.DataFrame({c: pdf[c].to_numpy() for c in pdf.columns})
     fit = pdid.feols(FML, df, vcov={"CR1": "unit"})
-    placebo(fit, df, reps=args.reps, seed=1)  # warm-up
+    placebo(fit, data=df, reps=args.reps, seed=1)  # warm-up
     times = []
     for _ in range(args.runs):
         t0 = time.perf_counter()
-        res = placebo(fit, df, reps=args.reps, scheme="units", seed=1)
+        res = placebo(fit, data=df, reps=args.reps, scheme="units", seed=1)
         times.append(time.perf_counter() - t0)
     t_pdid = statistics.median(times)
 

@@ -44,7 +44,14 @@ def run(n: int, reps: int, a: float, b: float, seed: int) -> tuple[float, float]
     for i in range(n):
         df = simulate(rng, a, b)
         r = mediation(
-            df, "y", "d", ["m"], fixef="unit + year", vcov={"CR1": "unit"}, boot_reps=reps, seed=i
+            df,
+            y="y",
+            treatment="d",
+            mediators=["m"],
+            fixef="unit + year",
+            vcov={"CR1": "unit"},
+            reps=reps,
+            seed=i,
         )
         row = r.table.row(0, named=True)
         cover += row["ci_low"] <= a * b <= row["ci_high"]

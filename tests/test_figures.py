@@ -51,7 +51,7 @@ def events(df):
 
 @pytest.fixture(scope="module")
 def placebo(df, fit):
-    return pdid.placebo(fit, df, reps=99, seed=2)
+    return pdid.placebo(fit, data=df, reps=99, seed=2)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_placebo_figure_marks_the_actual_estimate(placebo):
     assert len(vlines) == 1
     assert vlines[0].get_xdata()[0] == pytest.approx(placebo.actual, abs=0)
     assert len(ax.patches) == 30
-    assert f"p = {placebo.pvalue:.3f}" in ax.get_title()
+    assert f"p = {placebo.p_value_ri:.3f}" in ax.get_title()
 
 
 def test_bacon_figure(df):
@@ -143,8 +143,15 @@ def test_mechanism_figure_mediation_and_two_step(df):
     indirect effects with bootstrap CIs; two-step: one panel of MechanismEffects.table."""
     meds = ["ind_upgrade", "energy_intensity"]
     med = pdid.mediation(
-        df, "gtfp", "did", meds, controls=CTRL, fixef="city + year", vcov={"CR1": "city"},
-        boot_reps=19, seed=0,
+        df,
+        y="gtfp",
+        treatment="did",
+        mediators=meds,
+        controls=CTRL,
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=19,
+        seed=0,
     )  # fmt: skip
     fig = F.mechanism_figure(med, labels={"ind_upgrade": "Industrial upgrading"})
     ax1, ax2 = fig.axes
@@ -155,7 +162,14 @@ def test_mechanism_figure_mediation_and_two_step(df):
     seg = _errorbars(ax2)[0].lines[2][0].get_segments()
     np.testing.assert_allclose([s[0][0] for s in seg], med.table["ci_low"].to_numpy())
     assert [t.get_text() for t in ax1.get_yticklabels()] == ["Industrial upgrading", meds[1]]
-    two = pdid.mediation(df, "gtfp", "did", meds, fixef="city + year", method="two_step")
+    two = pdid.mediation(
+        df,
+        y="gtfp",
+        treatment="did",
+        mediators=meds,
+        fixef="city + year",
+        method="two_step",
+    )
     fig = F.mechanism_figure(two)
     np.testing.assert_allclose(_xy(_errorbars(fig.axes[0])[0])[0], two.table["estimate"])
 
@@ -165,13 +179,24 @@ def test_mechanism_figure_heterogeneity_and_moderation(df):
     effects of ModerationResult."""
     sub = df.filter(pl.col("province") != "Shanghai")
     het = pdid.heterogeneity(
-        sub, "gtfp", "did", "province", fixef="city + year", vcov={"CR1": "city"},
-        perm_reps=9,
+        sub,
+        y="gtfp",
+        treatment="did",
+        by="province",
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=9,
     )  # fmt: skip
     fig = F.mechanism_figure(het)
     x, _ = _xy(_errorbars(fig.axes[0])[0])
     np.testing.assert_allclose(x, het.table["estimate"].to_numpy())
-    mod = pdid.moderation(df, "gtfp", "did", "human_capital", fixef="city + year")
+    mod = pdid.moderation(
+        df,
+        y="gtfp",
+        treatment="did",
+        moderator="human_capital",
+        fixef="city + year",
+    )
     fig = F.mechanism_figure(mod)
     _, y = _xy(_errorbars(fig.axes[0])[0])
     np.testing.assert_allclose(y, mod.marginal_effects["estimate"].to_numpy())

@@ -359,15 +359,15 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
     b = pdid.bacon(df, "gtfp", "year", "city", "did")
     _close(pl.read_csv(res / "bacon.csv")["estimate"], b.tidy()["estimate"])
 
-    p = pdid.placebo(fit, df, reps=1000, seed=20121)
+    p = pdid.placebo(fit, data=df, reps=1000, seed=20121)
     _close(pl.read_csv(res / "placebo_draws.csv")["estimate"], p.estimates)
-    _close(pl.read_csv(res / "placebo.csv")["p_value"], [p.pvalue])
+    _close(pl.read_csv(res / "placebo.csv")["p_value"], [p.p_value_ri])
 
     psm = pdid.psm_did(
         df.with_columns(_ever_treated=(pl.col("cohort") > 0).cast(pl.Int64)),
-        "_ever_treated",
-        ctrls,
-        formula=BASELINE,
+        treatment="_ever_treated",
+        controls=ctrls,
+        fml=BASELINE,
         by="year",
         vcov=vcov,
     )
@@ -375,26 +375,26 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
 
     rob = pdid.robustness(
         fit,
-        [
+        checks=[
             pdid.Check("winsorize", lower=0.01, upper=0.99),
             pdid.Check("drop_units", units=["Shanghai", "Nanjing", "Hangzhou", "Hefei"]),
             pdid.Check("window", start=2008, end=2019),
             pdid.Check("controls", controls=["pop_density", "human_capital"]),
-            pdid.Check("outcome", outcome="ln_gtfp_gml"),
+            pdid.Check("outcome", y="ln_gtfp_gml"),
         ],
-        data=prepare_data(SPEC)[0],  # the panel with the [gtfp] columns built
+        data=prepare_data(SPEC)[0],
     )
     _close(pl.read_csv(res / "robustness.csv")["estimate"], rob.table["estimate"])
 
     med = pdid.mediation(
         df,
-        "gtfp",
-        "did",
-        ["ln_green_patents", "ind_upgrade", "energy_intensity"],
+        y="gtfp",
+        treatment="did",
+        mediators=["ln_green_patents", "ind_upgrade", "energy_intensity"],
         controls=ctrls,
         fixef="city + year",
         vcov=vcov,
-        boot_reps=500,
+        reps=500,
         seed=20121,
     )
     got = pl.read_csv(res / "mechanisms.csv")

@@ -298,18 +298,22 @@ def test_dynamic_aggte_rows(df):
 
 def test_placebo_and_psm_columns(df, fits):
     """Reference: PlaceboResult.actual / pvalue; PsmDidResult.did coef() and se()."""
-    plc = pdid.placebo(fits["ctrl"], df, reps=99, seed=3)
+    plc = pdid.placebo(fits["ctrl"], data=df, reps=99, seed=3)
     psm = pdid.psm_did(
-        df, "treat", CTRL, formula=f"gtfp ~ {RHS} | city + year", vcov={"CR1": "city"}
+        df,
+        treatment="treat",
+        controls=CTRL,
+        fml=f"gtfp ~ {RHS} | city + year",
+        vcov={"CR1": "city"},
     )
     rows = md_rows(pdid.etable([fits["ctrl"], plc, psm], keep="did").to_markdown())
     assert rows[1][1:] == ["gtfp", "Placebo", "PSM-DID"]
     top, under = row_of(rows, "did")
-    assert top[1] == f"{plc.actual:.3f}" + "*" * n_stars(plc.pvalue)
-    assert under[1] == f"[{plc.pvalue:.3f}]"
+    assert top[1] == f"{plc.actual:.3f}" + "*" * n_stars(plc.p_value_ri)
+    assert under[1] == f"[{plc.p_value_ri:.3f}]"
     assert number(top[2]) == round(psm.did.coef()["did"], 3)
     assert under[2] == f"({psm.did.se()['did']:.3f})"
-    assert row_of(rows, "Placebo p-value")[0][1] == f"{plc.pvalue:.3f}"
+    assert row_of(rows, "Placebo p-value")[0][1] == f"{plc.p_value_ri:.3f}"
     assert row_of(rows, "Placebo replicates")[0][1] == str(int(np.isfinite(plc.estimates).sum()))
     assert row_of(rows, "Observations")[0][2] == str(psm.did.nobs)
     assert row_of(rows, "Matching")[0][2] == psm.method
@@ -319,8 +323,15 @@ def test_mediation_steps_are_columns(df):
     """Reference: MediationResult.total_fit, a_fits[m], b_fits[m] (each step one column)."""
     meds = ["ind_upgrade", "energy_intensity"]
     med = pdid.mediation(
-        df, "gtfp", "did", meds, controls=CTRL, fixef="city + year", vcov={"CR1": "city"},
-        boot_reps=19, seed=0,
+        df,
+        y="gtfp",
+        treatment="did",
+        mediators=meds,
+        controls=CTRL,
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=19,
+        seed=0,
     )  # fmt: skip
     rows = md_rows(pdid.etable(med, controls=CTRL).to_markdown())
     assert rows[1][1:] == ["gtfp", "ind_upgrade", "energy_intensity", "gtfp", "gtfp"]
@@ -331,7 +342,14 @@ def test_mediation_steps_are_columns(df):
     top, _ = row_of(rows, "ind_upgrade")
     assert number(top[3]) == round(med.b_fits["ind_upgrade"].coef()["ind_upgrade"], 3)
     assert row_of(rows, "Step")[0][:2] == ["1: total effect", "2: on mediator"]
-    two = pdid.mediation(df, "gtfp", "did", meds, fixef="city + year", method="two_step")
+    two = pdid.mediation(
+        df,
+        y="gtfp",
+        treatment="did",
+        mediators=meds,
+        fixef="city + year",
+        method="two_step",
+    )
     rows = md_rows(pdid.etable(two).to_markdown())
     assert rows[1][1:] == meds
     top, _ = row_of(rows, "did")
@@ -367,10 +385,21 @@ def test_robustness_heterogeneity_moderation(df, fits):
     assert row_of(rows, "Observations")[0] == [str(m.nobs) for m in rob.models.values()]
     sub = df.filter(pl.col("province") != "Shanghai")
     het = pdid.heterogeneity(
-        sub, "gtfp", "did", "province", fixef="city + year", vcov={"CR1": "city"},
-        perm_reps=9,
+        sub,
+        y="gtfp",
+        treatment="did",
+        by="province",
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=9,
     )  # fmt: skip
-    mod = pdid.moderation(df, "gtfp", "did", "human_capital", fixef="city + year")
+    mod = pdid.moderation(
+        df,
+        y="gtfp",
+        treatment="did",
+        moderator="human_capital",
+        fixef="city + year",
+    )
     rows = md_rows(pdid.etable([het, mod], digits=6).to_markdown())
     assert rows[1][1:] == [*het.fits, "gtfp"]
     top, _ = row_of(rows, "did")

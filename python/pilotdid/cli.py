@@ -58,7 +58,7 @@ def _summary(study: Any) -> str:
                 )
     if "placebo" in r:
         p = r["placebo"]
-        lines.append(f"placebo ({p.reps} reps): randomization p = {p.pvalue:.4f}")
+        lines.append(f"placebo ({p.reps} reps): randomization p = {p.p_value_ri:.4f}")
     if "psm_did" in r and r["psm_did"].did is not None:
         lines.append(f"PSM-DID {treat}: {r['psm_did'].did.coef()[treat]:.6f}")
     if "spatial" in r:
@@ -137,10 +137,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         panel, unit=s["data"]["unit"], time=s["data"]["time"], treatment=s["treatment"]["name"]
     )
     print(info, "\n")
-    study.results["baseline_model"].summary()
+    print(study.results["baseline_model"].summary())
     if "baseline_wildboot" in study.results:
         print()
-        print(study.results["baseline_wildboot"])
+        print(study.results["baseline_wildboot"].summary())
     cs = pdid.aggte(
         pdid.att_gt(
             panel,

@@ -1215,7 +1215,7 @@ def _run_descriptives(study: Study, sub: dict, progress: bool) -> None:
     rep = study.spec["report"]
     tab = describe(
         study.data,
-        sub["columns"],
+        columns=sub["columns"],
         labels=_labels(study) or None,
         lang=rep["lang"],
         digits=rep["digits"],
@@ -1280,7 +1280,7 @@ def _run_baseline(study: Study, sub: dict, progress: bool) -> None:
                 "conf_low": [ci[0]],
                 "conf_high": [ci[1]],
                 "reps": [boot.reps],
-                "weights": [boot.weights],
+                "weights": [boot.weight_type],
                 "seed": [boot.seed],
             }
         )
@@ -1362,7 +1362,7 @@ def _run_placebo(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = placebo(
         _baseline_model(study),
-        study.data,
+        data=study.data,
         reps=sub["reps"],
         scheme=sub["scheme"],
         seed=sub["seed"],
@@ -1374,7 +1374,7 @@ def _run_placebo(study: Study, sub: dict, progress: bool) -> None:
     )
     study.seeds["placebo"] = sub["seed"]
     study.results["placebo"] = res
-    study.frames["placebo"] = res.tidy()
+    study.frames["placebo"] = res.placebo_stats()
     study.frames["placebo_draws"] = pl.DataFrame(
         {"replicate": np.arange(res.estimates.size), "estimate": res.estimates}
     )
@@ -1386,9 +1386,9 @@ def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
 
     res = psm_did(
         study.data,
-        "_ever_treated",
-        sub["controls"],
-        formula=study.formula,
+        treatment=EVER_TREATED,
+        controls=sub["controls"],
+        fml=study.formula,
         method=sub["method"],
         k=sub["k"],
         caliper=sub["caliper"],
@@ -1410,21 +1410,13 @@ def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
     )
 
 
-def _api_check(c: dict) -> dict:
-    """A resolved [analyses.robustness] check as pilotdid.robustness takes it."""
-    c = dict(c)
-    if c["kind"] == "outcome":
-        c["outcome"] = c.pop("y")
-    return c
-
-
 def _run_robustness(study: Study, sub: dict, progress: bool) -> None:
     from pilotdid import robustness
 
     s = study.spec
     res = robustness(
         _baseline_model(study),
-        [_api_check(c) for c in sub["checks"]],
+        checks=[dict(c) for c in sub["checks"]],
         data=study.data,
         treatment=s["treatment"]["name"],
         unit=s["data"]["unit"],
@@ -1449,13 +1441,13 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = mediation(
         study.data,
-        s["model"]["y"],
-        s["treatment"]["name"],
-        sub["mediators"],
+        y=s["model"]["y"],
+        treatment=s["treatment"]["name"],
+        mediators=sub["mediators"],
         controls=s["model"]["controls"],
         fixef=_fe_string(s),
         vcov=study.vcov,
-        boot_reps=sub["reps"],
+        reps=sub["reps"],
         seed=sub["seed"],
         ci=sub["ci"],
         joint=sub["joint"],
@@ -1513,13 +1505,13 @@ def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
         group = _unit_median_split(study, by) if sub["split"] == "median" else by
         res = heterogeneity(
             study.data,
-            s["model"]["y"],
-            s["treatment"]["name"],
-            group,
+            y=s["model"]["y"],
+            treatment=s["treatment"]["name"],
+            by=group,
             controls=s["model"]["controls"],
             fixef=_fe_string(s),
             vcov=study.vcov,
-            perm_reps=sub["reps"],
+            reps=sub["reps"],
             seed=sub["seed"],
             unit=s["data"]["unit"],
         )
@@ -1555,9 +1547,9 @@ def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = moderation(
         study.data,
-        s["model"]["y"],
-        s["treatment"]["name"],
-        sub["moderator"],
+        y=s["model"]["y"],
+        treatment=s["treatment"]["name"],
+        moderator=sub["moderator"],
         controls=s["model"]["controls"],
         fixef=_fe_string(s),
         vcov=study.vcov,
@@ -1614,7 +1606,7 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     study.notes.setdefault("spatial", []).append(f"W: {wdesc}; {len(ids)} units")
     study.tables["spatial"] = _etable(study, {sub["model"].upper(): fit}, title="Spatial model")
     study.figures["spatial"] = spatial_effects_figure(impacts, title="Spatial effects")
-    study.figures["weights"] = weights_figure(W, lat, lon, labels=ids, title=f"W: {wdesc}")
+    study.figures["weights"] = weights_figure(W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}")
 
 
 _RUNNERS = {

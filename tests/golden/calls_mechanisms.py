@@ -53,16 +53,32 @@ def _mediation(res: Any) -> dict[str, Any]:
 
 def mediation_cluster_bootstrap_percentile():
     res = pdid.mediation(
-        D.yrd(), "gtfp", "did", MEDIATORS, controls=D.CONTROLS, fixef="city + year",
-        vcov={"CR1": "city"}, boot_reps=99, seed=4,
+        D.yrd(),
+        y="gtfp",
+        treatment="did",
+        mediators=MEDIATORS,
+        controls=D.CONTROLS,
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=99,
+        seed=4,
     )  # fmt: skip
     return _mediation(res)
 
 
 def mediation_joint_bc_level90():
     res = pdid.mediation(
-        D.yrd(), "gtfp", "did", [*MEDIATORS, "ln_green_patents"], controls=["ln_gdp_pc"],
-        fixef="city + year", vcov={"CR1": "city"}, boot_reps=79, seed=5, ci="bc", level=0.9,
+        D.yrd(),
+        y="gtfp",
+        treatment="did",
+        mediators=[*MEDIATORS, "ln_green_patents"],
+        controls=["ln_gdp_pc"],
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=79,
+        seed=5,
+        ci="bc",
+        level=0.9,
         joint=True,
     )  # fmt: skip
     return _mediation(res)
@@ -71,13 +87,27 @@ def mediation_joint_bc_level90():
 def mediation_rows_no_fe():
     """No fixed effects and iid errors: the bootstrap resamples single rows."""
     res = pdid.mediation(
-        D.panel(), "y", "d", "x3", controls=["x2"], vcov="iid", boot_reps=99, seed=6
+        D.panel(),
+        y="y",
+        treatment="d",
+        mediators="x3",
+        controls=["x2"],
+        vcov="iid",
+        reps=99,
+        seed=6,
     )
     return _mediation(res)
 
 
 def mediation_no_bootstrap():
-    res = pdid.mediation(D.panel(), "y", "d", ["x1", "x3"], fixef="unit + year", boot_reps=0)
+    res = pdid.mediation(
+        D.panel(),
+        y="y",
+        treatment="d",
+        mediators=["x1", "x3"],
+        fixef="unit + year",
+        reps=0,
+    )
     return _mediation(res)
 
 
@@ -89,7 +119,12 @@ def _effects(res: Any) -> dict[str, Any]:
 
 def mediation_two_step():
     res = pdid.mediation(
-        D.yrd(), "gtfp", "did", MEDIATORS, controls=D.CONTROLS, fixef="city + year",
+        D.yrd(),
+        y="gtfp",
+        treatment="did",
+        mediators=MEDIATORS,
+        controls=D.CONTROLS,
+        fixef="city + year",
         method="two_step",
     )  # fmt: skip
     return _effects(res)
@@ -97,8 +132,12 @@ def mediation_two_step():
 
 def _mech(estimator: str) -> dict[str, Any]:
     res = pdid.mechanism_effects(
-        D.yrd(), "did", [*MEDIATORS, "ln_green_patents"], controls=["ln_gdp_pc"],
-        fixef="city + year", vcov={"CR1": "city"} if estimator == "twfe" else None,
+        D.yrd(),
+        treatment="did",
+        mediators=[*MEDIATORS, "ln_green_patents"],
+        controls=["ln_gdp_pc"],
+        fixef="city + year",
+        vcov={"CR1": "city"} if estimator == "twfe" else None,
         estimator=estimator,
     )  # fmt: skip
     return _effects(res)
@@ -133,15 +172,27 @@ def _moderation(res: Any) -> dict[str, Any]:
 
 def moderation_continuous_default():
     res = pdid.moderation(
-        D.yrd(), "gtfp", "did", "human_capital", controls=D.CONTROLS, fixef="city + year"
+        D.yrd(),
+        y="gtfp",
+        treatment="did",
+        moderator="human_capital",
+        controls=D.CONTROLS,
+        fixef="city + year",
     )
     return _moderation(res)
 
 
 def moderation_continuous_at_level90():
     res = pdid.moderation(
-        D.panel(), "y", "d", "x3", controls=["x1"], fixef="unit + year", vcov={"CR1": "unit"},
-        at=[-1.0, 0.0, 2.0], level=0.9,
+        D.panel(),
+        y="y",
+        treatment="d",
+        moderator="x3",
+        controls=["x1"],
+        fixef="unit + year",
+        vcov={"CR1": "unit"},
+        at=[-1.0, 0.0, 2.0],
+        level=0.9,
     )  # fmt: skip
     return _moderation(res)
 
@@ -149,7 +200,12 @@ def moderation_continuous_at_level90():
 def moderation_categorical():
     df = D.yrd().filter(pl.col("province") != "Shanghai")  # never treated
     res = pdid.moderation(
-        df, "gtfp", "did", "province", controls=["ln_gdp_pc"], fixef="city + year",
+        df,
+        y="gtfp",
+        treatment="did",
+        moderator="province",
+        controls=["ln_gdp_pc"],
+        fixef="city + year",
         vcov={"CR1": "city"},
     )  # fmt: skip
     return _moderation(res)
@@ -173,8 +229,15 @@ def _heterogeneity(res: Any) -> dict[str, Any]:
 def heterogeneity_province_permutation():
     df = D.yrd().filter(pl.col("province") != "Shanghai")
     res = pdid.heterogeneity(
-        df, "gtfp", "did", "province", controls=["ln_gdp_pc"], fixef="city + year",
-        vcov={"CR1": "city"}, perm_reps=49, seed=3,
+        df,
+        y="gtfp",
+        treatment="did",
+        by="province",
+        controls=["ln_gdp_pc"],
+        fixef="city + year",
+        vcov={"CR1": "city"},
+        reps=49,
+        seed=3,
     )  # fmt: skip
     return _heterogeneity(res)
 
@@ -182,7 +245,14 @@ def heterogeneity_province_permutation():
 def heterogeneity_two_groups_unit():
     df = D.panel().with_columns(half=(pl.col("unit") % 2).cast(pl.String))
     res = pdid.heterogeneity(
-        df, "y", "d", "half", controls=["x1", "x2"], fixef="unit + year", perm_reps=59, seed=8,
+        df,
+        y="y",
+        treatment="d",
+        by="half",
+        controls=["x1", "x2"],
+        fixef="unit + year",
+        reps=59,
+        seed=8,
         unit="unit",
     )  # fmt: skip
     return _heterogeneity(res)

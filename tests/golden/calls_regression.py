@@ -124,7 +124,7 @@ def wildboot_rademacher_yrd():
 
 def wildboot_webb_r_level90():
     res = pdid.feols("y ~ x1 + x2 + d | unit + year", D.panel(), vcov={"CR1": "unit"})
-    return _wild(res.wildboottest("d", reps=149, seed=7, weights="webb", r=0.5, level=0.9))
+    return _wild(res.wildboottest("d", reps=149, seed=7, weight_type="webb", r=0.5, level=0.9))
 
 
 def wildboot_combination():
@@ -135,13 +135,16 @@ def wildboot_combination():
 def wildboot_fe_as_dummies():
     """Year effects are not nested in the unit clusters: they enter the bootstrap as dummies."""
     res = pdid.feols("y ~ x1 + d | year", D.panel(), vcov={"CR1": "unit"})
-    return _wild(res.wildboottest("d", reps=99, seed=5, weights="webb"))
+    return _wild(res.wildboottest("d", reps=99, seed=5, weight_type="webb"))
 
 
 def describe_yrd():
     cols = ["gtfp", "did", *D.CONTROLS]
     t = pdid.describe(
-        D.yrd(), cols, digits=10, stats=("N", "mean", "sd", "min", "p25", "p50", "p75", "max")
+        D.yrd(),
+        columns=cols,
+        digits=10,
+        stats=("N", "mean", "sd", "min", "p25", "p50", "p75", "max"),
     )
     return frame(t.frame, "describe")
 

@@ -28,7 +28,7 @@ def _placebo(res: pdid.PlaceboResult, draws: tuple[int, ...] = (0, 1)) -> dict[s
         "treatment": res.treatment,
         "actual": res.actual,
         "estimates": res.estimates,
-        "pvalue": res.pvalue,
+        "pvalue": res.p_value_ri,
         "pvalue_plus_one": res.pvalue_plus_one,
         "n_valid": res.n_valid,
         "n_degenerate": res.n_degenerate,
@@ -38,7 +38,7 @@ def _placebo(res: pdid.PlaceboResult, draws: tuple[int, ...] = (0, 1)) -> dict[s
         "enumerated": res.enumerated,
         "model_coef": res.model_coef,
     }
-    out.update(frame(res.tidy(), "tidy"))
+    out.update(frame(res.placebo_stats(), "tidy"))
     for r in draws:
         a = res.assignment(r)
         out[f"assignment{r}.units"] = [str(u) for u in a]
@@ -47,20 +47,20 @@ def _placebo(res: pdid.PlaceboResult, draws: tuple[int, ...] = (0, 1)) -> dict[s
 
 
 def placebo_units():
-    return _placebo(pdid.placebo(_baseline(), D.yrd(), reps=199, scheme="units", seed=5))
+    return _placebo(pdid.placebo(_baseline(), data=D.yrd(), reps=199, scheme="units", seed=5))
 
 
 def placebo_times():
-    return _placebo(pdid.placebo(_baseline(), D.yrd(), reps=149, scheme="times", seed=6))
+    return _placebo(pdid.placebo(_baseline(), data=D.yrd(), reps=149, scheme="times", seed=6))
 
 
 def placebo_both():
-    return _placebo(pdid.placebo(_baseline(), D.yrd(), reps=149, scheme="both", seed=7))
+    return _placebo(pdid.placebo(_baseline(), data=D.yrd(), reps=149, scheme="both", seed=7))
 
 
 def placebo_weighted_generated():
     fit = pdid.feols("y ~ d + x1 | unit + year", D.panel(), vcov={"CR1": "unit"}, weights="w")
-    res = pdid.placebo(fit, D.panel(), reps=99, scheme="units", seed=8)
+    res = pdid.placebo(fit, data=D.panel(), reps=99, scheme="units", seed=8)
     out = _placebo(res)
     out["placebo_data0.d"] = res.placebo_data(0).get_column("d")
     return out
@@ -68,12 +68,12 @@ def placebo_weighted_generated():
 
 def placebo_statistic_did2s():
     fit = pdid.feols("gtfp ~ did | city + year", D.yrd(), vcov={"CR1": "city"})
-    return _placebo(pdid.placebo(fit, D.yrd(), reps=19, seed=9, statistic="did2s"))
+    return _placebo(pdid.placebo(fit, data=D.yrd(), reps=19, seed=9, statistic="did2s"))
 
 
 def placebo_statistic_cs():
     fit = pdid.feols("y ~ d | unit + year", D.panel(), vcov={"CR1": "unit"})
-    return _placebo(pdid.placebo(fit, D.panel(), reps=19, seed=10, statistic="cs"))
+    return _placebo(pdid.placebo(fit, data=D.panel(), reps=19, seed=10, statistic="cs"))
 
 
 def placebo_enumerated():
@@ -81,7 +81,7 @@ def placebo_enumerated():
     fit = pdid.feols("y ~ d | unit + year", D.tiny_placebo(), vcov="iid")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = pdid.placebo(fit, D.tiny_placebo(), reps=100, scheme="units", seed=0)
+        res = pdid.placebo(fit, data=D.tiny_placebo(), reps=100, scheme="units", seed=0)
     return _placebo(res, draws=(0, 14))
 
 
@@ -112,7 +112,11 @@ def _yrd_treat():
 
 def psm_nearest_by_year():
     res = pdid.psm_did(
-        _yrd_treat(), "treat_group", D.CONTROLS, formula=BASELINE, by="year",
+        _yrd_treat(),
+        treatment="treat_group",
+        controls=D.CONTROLS,
+        fml=BASELINE,
+        by="year",
         vcov={"CR1": "city"},
     )  # fmt: skip
     return _psm(res)
@@ -120,23 +124,36 @@ def psm_nearest_by_year():
 
 def psm_nearest_k2_caliper_no_replace():
     res = pdid.psm_did(
-        _yrd_treat(), "treat_group", D.CONTROLS[:3], formula=BASELINE, k=2, caliper=0.05,
-        replace=False, common_support=False,
+        _yrd_treat(),
+        treatment="treat_group",
+        controls=D.CONTROLS[:3],
+        fml=BASELINE,
+        k=2,
+        caliper=0.05,
+        replace=False,
+        common_support=False,
     )  # fmt: skip
     return _psm(res)
 
 
 def psm_kernel_weights():
     res = pdid.psm_did(
-        _yrd_treat(), "treat_group", D.CONTROLS, formula=BASELINE, method="kernel",
-        kernel="gaussian", bandwidth=0.08, did_sample="weights", vcov={"CR1": "city"},
+        _yrd_treat(),
+        treatment="treat_group",
+        controls=D.CONTROLS,
+        fml=BASELINE,
+        method="kernel",
+        kernel="gaussian",
+        bandwidth=0.08,
+        did_sample="weights",
+        vcov={"CR1": "city"},
     )  # fmt: skip
     return _psm(res)
 
 
 def winsorize_by_year():
-    w = pdid.winsorize(D.yrd(), ["gtfp", "ln_gdp_pc"], lower=0.05, upper=0.9, by="year")
-    p = pdid.winsorize(D.yrd(), "fdi_share")
+    w = pdid.winsorize(D.yrd(), columns=["gtfp", "ln_gdp_pc"], lower=0.05, upper=0.9, by="year")
+    p = pdid.winsorize(D.yrd(), columns="fdi_share")
     return {"gtfp": w["gtfp"], "ln_gdp_pc": w["ln_gdp_pc"], "fdi_share": p["fdi_share"]}
 
 
@@ -151,14 +168,14 @@ def robustness_battery():
         {"kind": "drop_units", "units": ["Shanghai", "Nanjing", "Hangzhou", "Hefei"]},
         {"kind": "window", "start": 2008, "end": 2019},
         {"kind": "controls", "controls": ["pop_density", "human_capital"]},
-        {"kind": "outcome", "outcome": "ln_green_patents"},
+        {"kind": "outcome", "y": "ln_green_patents"},
         {"kind": "exclude_units", "flags": "other_pilot"},
         {"kind": "exclude_units", "flags": "other_pilot", "mode": "control", "label": "ctrl"},
-        pdid.Check("psm", treat="treat_group", covariates=D.CONTROLS[:2], by="year"),
+        pdid.Check("psm", treatment="treat_group", controls=D.CONTROLS[:2], by="year"),
         pdid.Check("placebo", reps=49, seed=12, scheme="times"),
     ]
-    res = pdid.robustness(base, checks, df)
-    out: dict[str, Any] = frame(res.tidy(), "table")
+    res = pdid.robustness(base, checks=checks, data=df)
+    out: dict[str, Any] = frame(res.table, "table")
     out["models"] = list(res.models)
     return out
 

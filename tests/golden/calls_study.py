@@ -57,7 +57,7 @@ def etable_mixed_results():
     es = pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator="bjs", window=(-3, 3))
     sa = pdid.sunab(df, "gtfp", "year", "city", "cohort")
     agg = pdid.aggte(pdid.att_gt(df, "gtfp", "year", "city", "cohort"), type="dynamic")
-    plac = pdid.placebo(fit, df, reps=49, seed=1)
+    plac = pdid.placebo(fit, data=df, reps=49, seed=1)
     out: dict[str, Any] = {}
     for stat in ("se", "t", "p", "ci"):
         t = pdid.etable([fit, es, sa, agg, plac], stat=stat, digits=8, controls=D.CONTROLS)

@@ -234,7 +234,7 @@ class PsmDidResult(ResultProtocol):
                 f"   t {r['t_before']:.2f} -> {r['t_after']:.2f}"
             )
         if self.did is not None:
-            lines.append(str(self.did.summary(level, print_=False)))
+            lines.append(str(self.did.summary(level)))
         return "\n".join(lines)
 
 
