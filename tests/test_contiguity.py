@@ -73,7 +73,7 @@ def test_matches_libpysal(kind):
     shapely = pytest.importorskip("shapely.geometry")
     libpysal = pytest.importorskip("libpysal")
     gj = _irregular_collection()
-    W = pw.contiguity(gj, "name", kind)
+    W = pw.contiguity(gj, id_field="name", kind=kind)
     shapes = [shapely.shape(f["geometry"]) for f in gj["features"]]
     ids = [f["properties"]["name"] for f in gj["features"]]
     cls = libpysal.weights.Queen if kind == "queen" else libpysal.weights.Rook
@@ -98,8 +98,8 @@ def test_square_grid_hand_known_and_inputs(tmp_path):
                 _feature(i * k + j, [_ring([(j, i), (j + 1, i), (j + 1, i + 1), (j, i + 1)])])
             )
     gj = {"type": "FeatureCollection", "features": feats}
-    q = pw.contiguity(gj, "name", "queen")
-    r = pw.contiguity(gj, "name", "rook")
+    q = pw.contiguity(gj, id_field="name", kind="queen")
+    r = pw.contiguity(gj, id_field="name", kind="rook")
     deg = lambda W: np.diff(W.indptr)  # noqa: E731
     assert deg(q)[[0, 1, 5]].tolist() == [3, 5, 8]
     assert deg(r)[[0, 1, 5]].tolist() == [2, 3, 4]
@@ -108,9 +108,9 @@ def test_square_grid_hand_known_and_inputs(tmp_path):
     path = tmp_path / "grid.geojson"
     path.write_text(json.dumps(gj))
     for src in (path, str(path), json.dumps(gj)):
-        w2 = pw.contiguity(src, "name", "queen")
+        w2 = pw.contiguity(src, id_field="name", kind="queen")
         np.testing.assert_array_equal(w2.to_dense(), q.to_dense())
-    rs = pw.contiguity(gj, "name", "queen", transform="row").to_dense()
+    rs = pw.contiguity(gj, id_field="name", kind="queen", transform="row").to_dense()
     np.testing.assert_allclose(rs.sum(1), 1.0)
 
 
@@ -120,9 +120,9 @@ def test_tolerance_merges_near_vertices():
     a = _feature("a", [_ring([(0, 0), (1, 0), (1, 1), (0, 1)])])
     b = _feature("b", [_ring([(1 + 1e-9, 0), (2, 0), (2, 1), (1 + 1e-9, 1)])])
     gj = {"type": "FeatureCollection", "features": [a, b]}
-    assert pw.contiguity(gj, "name", "rook").to_dense().sum() == 0
+    assert pw.contiguity(gj, id_field="name", kind="rook").to_dense().sum() == 0
     for kind in ("queen", "rook"):
-        d = pw.contiguity(gj, "name", kind, tolerance=1e-6).to_dense()
+        d = pw.contiguity(gj, id_field="name", kind=kind, tolerance=1e-6).to_dense()
         np.testing.assert_array_equal(d, [[0, 1], [1, 0]])
 
 
@@ -131,21 +131,25 @@ def test_errors():
     a = _feature("a", [_ring([(0, 0), (1, 0), (1, 1)])])
     b = _feature("a", [_ring([(1, 0), (2, 0), (1, 1)])])
     with pytest.raises(PilotdidError, match="no property 'nom'"):
-        pw.contiguity({"type": "FeatureCollection", "features": [a]}, "nom")
+        pw.contiguity({"type": "FeatureCollection", "features": [a]}, id_field="nom")
     with pytest.raises(PilotdidError, match="duplicate id 'a'"):
-        pw.contiguity({"type": "FeatureCollection", "features": [a, b]}, "name")
+        pw.contiguity({"type": "FeatureCollection", "features": [a, b]}, id_field="name")
     pt = {
         "type": "Feature",
         "properties": {"name": "p"},
         "geometry": {"type": "Point", "coordinates": [0, 0]},
     }
     with pytest.raises(PilotdidError, match="'Point'"):
-        pw.contiguity({"type": "FeatureCollection", "features": [a, pt]}, "name")
+        pw.contiguity({"type": "FeatureCollection", "features": [a, pt]}, id_field="name")
     with pytest.raises(PilotdidError, match="kind"):
-        pw.contiguity({"type": "FeatureCollection", "features": [a]}, "name", "bishop")
+        pw.contiguity(
+            {"type": "FeatureCollection", "features": [a]}, id_field="name", kind="bishop"
+        )
     with pytest.raises(PilotdidError, match="FeatureCollection"):
-        pw.contiguity({"type": "Feature"}, "name")
+        pw.contiguity({"type": "Feature"}, id_field="name")
     with pytest.raises(PilotdidError, match="cannot be read"):
-        pw.contiguity("/nonexistent/file.geojson", "name")
+        pw.contiguity("/nonexistent/file.geojson", id_field="name")
     with pytest.raises(PilotdidError, match="tolerance"):
-        pw.contiguity({"type": "FeatureCollection", "features": [a]}, "name", tolerance=-1.0)
+        pw.contiguity(
+            {"type": "FeatureCollection", "features": [a]}, id_field="name", tolerance=-1.0
+        )

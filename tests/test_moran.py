@@ -40,7 +40,7 @@ def _pysal_w(W):
 def test_global_moran_matches_esda(case):
     """I, E[I], Var[I] (normal and randomisation) and z-scores agree with esda to 1e-10."""
     W, y = _cases()[case]
-    ours = moran(y, W, permutations=0)
+    ours = moran(y, W=W, reps=0)
     ref = esda.Moran(y, _pysal_w(W), transformation="O", permutations=0)
     assert abs(ours["I"] - ref.I) < 1e-10
     assert abs(ours["EI"] - ref.EI) < 1e-12
@@ -55,8 +55,8 @@ def test_permutation_inference_is_seeded_and_consistent():
     """Permutation: same seed same p; the permutation mean of I is close to E[I] = -1/(n-1)
     and its SD close to sqrt(VI_rand) (randomisation moments, Cliff-Ord)."""
     W, y = _cases()[1]
-    a = moran(y, W, permutations=4999, seed=11)
-    b = moran(y, W, permutations=4999, seed=11)
+    a = moran(y, W=W, reps=4999, seed=11)
+    b = moran(y, W=W, reps=4999, seed=11)
     assert a["p_sim"] == b["p_sim"]
     assert abs(a["EI_sim"] - a["EI"]) < 0.005
     assert abs(a["seI_sim"] / np.sqrt(a["VI_rand"]) - 1) < 0.05
@@ -66,7 +66,7 @@ def test_permutation_inference_is_seeded_and_consistent():
 def test_local_moran_matches_esda(case):
     """LISA statistics and quadrants agree with esda.Moran_Local to 1e-10."""
     W, y = _cases()[case]
-    ours = moran_local(y, W, permutations=0)
+    ours = moran_local(y, W=W, reps=0)
     ref = esda.Moran_Local(y, _pysal_w(W), transformation="O", permutations=0)
     assert np.max(np.abs(ours["Is"].to_numpy() - ref.Is)) < 1e-10
     assert np.array_equal(ours["q"].to_numpy(), ref.q)
@@ -78,8 +78,8 @@ def test_moran_panel_per_period_and_pooled():
     d = pl.read_csv(REF / "cigar.csv")
     ids = sorted(d["state"].unique().to_list())
     Wi = pw.from_dense(W.to_dense(), ids=ids)
-    tab = moran("logc", Wi, data=d, unit="state", time="year", permutations=0)
+    tab = moran(d, W=Wi, y="logc", unit="state", time="year", reps=0)
     assert tab.height == 31 and tab["period"][-1] == "pooled"
     y80 = d.filter(pl.col("year") == 80).sort("state")["logc"].to_numpy()
-    one = moran(y80, Wi, permutations=0)
+    one = moran(y80, W=Wi, reps=0)
     assert abs(tab.filter(pl.col("period") == "80")["I"][0] - one["I"]) < 1e-14

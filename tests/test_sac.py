@@ -28,7 +28,7 @@ from pilotdid.spatial import sac, sar, sem
 
 def _w():
     c = ds.yrd_cities()
-    return pw.knn(c["lat"], c["lon"], 5, ids=np.arange(41))
+    return pw.knn(c["lat"], c["lon"], k=5, ids=np.arange(41))
 
 
 def _sym_w():
@@ -146,7 +146,7 @@ def test_sac_matches_numpy_likelihood(fe):
     W = _sym_w()
     Wd = W.to_dense()
     df = _sim(Wd, 10, 0.4, 0.3, np.array([1.0, -0.5]), np.random.default_rng(3), fe)
-    f = sac("y ~ x1 + x2", df, W, unit="u", time="t", effects=fe)
+    f = sac("y ~ x1 + x2", df, W=W, unit="u", time="t", effects=fe)
     y, X = _demeaned(df, 41, 10, fe)
     p, negll = _numpy_fit(Wd, y, X, fe)
     c = f.coef()
@@ -181,17 +181,17 @@ def test_sac_nests_sar_and_sem_and_effects():
     W = _sym_w()
     df = _sim(W.to_dense(), 8, 0.3, 0.4, np.array([1.0, -0.5]), np.random.default_rng(9))
     kw = dict(unit="u", time="t")
-    f = sac("y ~ x1 + x2", df, W, **kw)
-    assert f.loglik >= sar("y ~ x1 + x2", df, W, **kw).loglik - 1e-9
-    assert f.loglik >= sem("y ~ x1 + x2", df, W, **kw).loglik - 1e-9
-    im = f.impacts(draws=200, seed=1)
+    f = sac("y ~ x1 + x2", df, W=W, **kw)
+    assert f.loglik >= sar("y ~ x1 + x2", df, W=W, **kw).loglik - 1e-9
+    assert f.loglik >= sem("y ~ x1 + x2", df, W=W, **kw).loglik - 1e-9
+    im = f.impacts(reps=200, seed=1)
     c = f.coef()
     for v in ("x1", "x2"):
         assert im.total[v] == pytest.approx(c[v] / (1 - c["rho"]), rel=1e-10)
         assert im.direct[v] + im.indirect[v] == pytest.approx(im.total[v], rel=1e-12)
     assert f.method == "dense"
     with pytest.raises(PilotdidError, match="method"):
-        sac("y ~ x1 + x2", df, W, method="fast", **kw)
+        sac("y ~ x1 + x2", df, W=W, method="fast", **kw)
 
 
 def test_sac_monte_carlo_recovery():
@@ -204,7 +204,7 @@ def test_sac_monte_carlo_recovery():
     est = []
     for _ in range(100):
         df = _sim(Wd, 10, 0.4, 0.3, np.array([1.0, -0.5]), rng)
-        f = sac("y ~ x1 + x2", df, W, unit="u", time="t")
+        f = sac("y ~ x1 + x2", df, W=W, unit="u", time="t")
         c, s = f.coef(), f.se()
         est.append((c["rho"], c["lambda"], c["x1"], c["x2"], s["rho"]))
     a = np.array(est)
@@ -224,12 +224,12 @@ def test_sac_sparse_equals_dense(fe, lee_yu):
     rng = np.random.default_rng(2)
     n = 900
     lat, lon = rng.uniform(20, 40, n), rng.uniform(100, 120, n)
-    d = pw.knn(lat, lon, 6, transform=None).to_scipy()
+    d = pw.knn(lat, lon, k=6, transform=None).to_scipy()
     W = pw.from_sparse(sps.coo_matrix(((d + d.T) > 0).astype(float))).row_standardise()
     df = _sim(W.to_dense(), 5, 0.4, 0.3, np.array([1.0, -0.5]), rng, "twoways")
     kw = dict(unit="u", time="t", effects=fe, lee_yu=lee_yu)
-    fd = sac("y ~ x1 + x2", df, W, method="dense", **kw)
-    fs = sac("y ~ x1 + x2", df, W, method="sparse", **kw)
+    fd = sac("y ~ x1 + x2", df, W=W, method="dense", **kw)
+    fs = sac("y ~ x1 + x2", df, W=W, method="sparse", **kw)
     assert (fd.method, fs.method) == ("dense", "sparse")
     assert fs.loglik == pytest.approx(fd.loglik, rel=1e-10)
     for k, v in fd.coef().items():
@@ -237,5 +237,5 @@ def test_sac_sparse_equals_dense(fe, lee_yu):
     for k, v in fd.se().items():
         assert fs.se()[k] == pytest.approx(v, rel=1e-3), k
     np.testing.assert_allclose(
-        fs.impacts(draws=0).tidy()["estimate"], fd.impacts(draws=0).tidy()["estimate"], rtol=1e-6
+        fs.impacts(reps=0).tidy()["estimate"], fd.impacts(reps=0).tidy()["estimate"], rtol=1e-6
     )

@@ -41,7 +41,7 @@ def _sdm_panel(rng, Wd, rho, b, th, T, treat=False):
 
 def _knn_w():
     c = ds.yrd_cities()
-    return pw.knn(c["lat"], c["lon"], 5, ids=np.arange(41))
+    return pw.knn(c["lat"], c["lon"], k=5, ids=np.arange(41))
 
 
 def test_monte_carlo_twoways_lee_yu_recovers_rho():
@@ -54,7 +54,7 @@ def test_monte_carlo_twoways_lee_yu_recovers_rho():
     est = []
     for _ in range(1000):
         df = _sdm_panel(rng, Wd, rho, b, th, 16)
-        f = sdm("y ~ x1 + x2", df, W, unit="u", time="t", effects="twoways", lee_yu=True)
+        f = sdm("y ~ x1 + x2", df, W=W, unit="u", time="t", effects="twoways", lee_yu=True)
         est.append((f.rho, f.se()["rho"]))
     a = np.array(est)
     bias = a[:, 0].mean() - rho
@@ -78,7 +78,7 @@ def test_spatial_did_recovers_direct_and_spillover():
     for _ in range(200):
         df = _sdm_panel(rng, Wd, rho, b, th, 16, treat=True)
         _, tab = spatial_did(
-            df, y="y", treatment="x1", unit="u", time="t", W=W, covariates=["x2"], draws=0
+            df, y="y", treatment="x1", unit="u", time="t", W=W, controls=["x2"], reps=0
         )
         out.append(tab["estimate"].to_numpy()[:2])
     o = np.array(out)
@@ -103,8 +103,8 @@ def test_spatial_did_on_yrd_synthetic():
         unit="city",
         time="year",
         W=W,
-        covariates=covs,
-        draws=500,
+        controls=covs,
+        reps=500,
         seed=1,
     )
     truth = ds.yrd_truth()["spatial_effects"]
@@ -120,7 +120,7 @@ def test_spatial_did_table_columns(draws):
     columns; simulation columns are NaN when draws=0 (reported, not silently filled)."""
     W = _knn_w()
     df = _sdm_panel(np.random.default_rng(1), W.to_dense(), 0.3, np.ones(2), np.ones(2), 10, True)
-    _, tab = spatial_did(df, y="y", treatment="x1", unit="u", time="t", W=W, draws=draws)
+    _, tab = spatial_did(df, y="y", treatment="x1", unit="u", time="t", W=W, reps=draws)
     assert tab["effect"].to_list() == ["direct", "indirect", "total"]
     assert np.isnan(tab["sim_sd"].to_numpy()).all() == (draws == 0)
 
@@ -148,8 +148,8 @@ def test_spatial_event_study_recovers_flat_effects():
             time="t",
             W=W,
             window=(-3, 3),
-            covariates=["x2"],
-            draws=0,
+            controls=["x2"],
+            reps=0,
         )
         direct = tab.filter(pl.col("effect") == "direct").sort("event_time")
         res.append(direct["estimate"].to_numpy())

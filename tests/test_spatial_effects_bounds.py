@@ -26,7 +26,7 @@ def _fit():
     return pdid.sdm(
         "gtfp ~ did + " + " + ".join(CONTROLS),
         df,
-        W,
+        W=W,
         unit="city",
         time="year",
         effects="twoways",
@@ -44,7 +44,7 @@ def test_draws_outside_the_rho_interval_are_redrawn_and_counted():
     )
     assert p_out > 0.01
     draws = 4000
-    imp = fit.impacts(draws=draws, seed=3)
+    imp = fit.impacts(reps=draws, seed=3)
     expected = draws * p_out / (1 - p_out)
     assert abs(imp.rejected - expected) < 4 * math.sqrt(expected)
     tab = imp.tidy(method="simulation")
@@ -59,12 +59,12 @@ def test_draws_outside_the_rho_interval_are_redrawn_and_counted():
 
 def test_no_rejections_when_rho_is_far_from_the_bound():
     cities = datasets.yrd_cities()
-    W = pw.knn(cities["lat"], cities["lon"], 4, ids=cities["city_en"])
-    fit = pdid.sar("gtfp ~ did", datasets.yrd(), W, unit="city", time="year")
+    W = pw.knn(cities["lat"], cities["lon"], k=4, ids=cities["city_en"])
+    fit = pdid.sar("gtfp ~ did", datasets.yrd(), W=W, unit="city", time="year")
     lo, hi = fit.rho_bounds
     se = fit.se()["rho"]
     assert min(hi - fit.rho, fit.rho - lo) > 6 * se  # P(outside) < 1e-9
-    imp = fit.impacts(draws=500, seed=1)
+    imp = fit.impacts(reps=500, seed=1)
     assert imp.rejected == 0
 
 
@@ -75,7 +75,7 @@ def test_rho_near_its_bound_is_reported_as_a_warning():
     import pytest
 
     cities = datasets.yrd_cities()
-    W = pw.knn(cities["lat"], cities["lon"], 4, ids=cities["city_en"])
+    W = pw.knn(cities["lat"], cities["lon"], k=4, ids=cities["city_en"])
     rng = np.random.default_rng(0)
     n, t = 41, 10
     shock = np.repeat(rng.normal(size=t) * 5, n)
@@ -89,8 +89,8 @@ def test_rho_near_its_bound_is_reported_as_a_warning():
         }
     )
     with pytest.warns(UserWarning, match=r"SAR: rho = 0\.99\d+ is within 0\.1% of the bound"):
-        fit = pdid.sar("y ~ x", df, W, unit="city", time="year")
+        fit = pdid.sar("y ~ x", df, W=W, unit="city", time="year")
     lo, hi = fit.rho_bounds
     assert 0 < hi - fit.rho < 1e-3 * (hi - lo)
     assert len(fit.warnings) == 1 and "near-singular" in fit.warnings[0]
-    assert "Warning: rho" in fit.summary(print_=False)
+    assert "Warning: rho" in fit.summary()

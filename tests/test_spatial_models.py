@@ -55,14 +55,14 @@ def _check(fit, ref):
 def test_sar_individual_matches_sdpdmod(cigar):
     """SDPDmod SAR, individual FE on Cigar with row-standardised usa46 (rho_search='sdpdmod')."""
     d, W = cigar
-    fit = sar("logc ~ logp + logy", d, W, unit="state", time="year", rho_search="sdpdmod")
+    fit = sar("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
     _check(fit, SAR_REF)
 
 
 def test_sdm_individual_matches_sdpdmod(cigar):
     """SDPDmod SDM, individual FE on Cigar with row-standardised usa46 (rho_search='sdpdmod')."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W, unit="state", time="year", rho_search="sdpdmod")
+    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
     _check(fit, SDM_REF)
 
 
@@ -70,8 +70,8 @@ def test_exact_search_is_the_likelihood_maximum(cigar):
     """The exact search beats the grid emulation on the exact likelihood (independent numpy
     evaluation of the concentrated log-likelihood at both rho values)."""
     d, W = cigar
-    ex = sdm("logc ~ logp + logy", d, W, unit="state", time="year")
-    gr = sdm("logc ~ logp + logy", d, W, unit="state", time="year", rho_search="sdpdmod")
+    ex = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    gr = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
     # Both within 3e-3 of each other; exact has the higher exact log-likelihood.
     assert abs(ex.rho - gr.rho) < 3e-3
     dd = d.sort(["year", "state"])
@@ -113,7 +113,7 @@ def test_exact_search_is_the_likelihood_maximum(cigar):
 def test_rho_zero_equals_feols(cigar, effects):
     """Identity: SDM with rho fixed at 0 = OLS of y on [X, WX] with the same fixed effects."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W, unit="state", time="year", effects=effects, fixed_rho=0)
+    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", effects=effects, fixed_rho=0)
     dd = d.sort(["year", "state"])
     Wd = W.to_dense()
     lagged = {}
@@ -135,9 +135,9 @@ def test_impacts_row_standardised_identities(cigar):
     eigenvalues equals mean diag of (I - rho W)^-1 (beta I + theta W) computed densely; the
     simulated means approach the analytic effects as draws grow."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W, unit="state", time="year", rho_search="sdpdmod")
+    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
     c = fit.coef()
-    im = fit.impacts(draws=0)
+    im = fit.impacts(reps=0)
     Wd = W.to_dense()
     A = np.linalg.inv(np.eye(46) - c["rho"] * Wd)
     for k in ["logp", "logy"]:
@@ -147,11 +147,11 @@ def test_impacts_row_standardised_identities(cigar):
         assert abs(im.indirect[k] - (S.sum() - np.trace(S)) / 46) < 1e-12
     errs = []
     for draws in [200, 20000]:
-        t = fit.impacts(draws=draws, seed=7).tidy()
+        t = fit.impacts(reps=draws, seed=7).tidy()
         errs.append(np.abs((t["sim_mean"] - t["estimate"]) / t["delta_se"]).max())
     assert errs[1] < errs[0] and errs[1] < 0.05
     # Simulation SD and delta-method SE agree closely with many draws.
-    t = fit.impacts(draws=20000, seed=7).tidy()
+    t = fit.impacts(reps=20000, seed=7).tidy()
     ratio = (t["sim_sd"] / t["delta_se"]).to_numpy()
     assert np.all(np.abs(ratio - 1) < 0.05), ratio
 
@@ -159,12 +159,12 @@ def test_impacts_row_standardised_identities(cigar):
 def test_impacts_seeded_and_unit_effects(cigar):
     """Same seed, same draws; per-unit effects average to the summary effects (identity)."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W, unit="state", time="year")
-    a = fit.impacts(draws=300, seed=3).tidy()
-    b = fit.impacts(draws=300, seed=3).tidy()
+    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    a = fit.impacts(reps=300, seed=3).tidy()
+    b = fit.impacts(reps=300, seed=3).tidy()
     assert a.equals(b)
     u = fit.unit_impacts()
-    im = fit.impacts(draws=0)
+    im = fit.impacts(reps=0)
     for k in ["logp", "logy"]:
         sub = u.filter(pl.col("term") == k)
         assert abs(sub["direct"].mean() - im.direct[k]) < 1e-12
@@ -176,8 +176,8 @@ def test_twoways_lee_yu_runs_and_differs(cigar):
     """Two-way FE with the Lee-Yu transformation: sigma2 = RSS/((N-1)(T-1)); the rho
     estimate differs from the untransformed one only through the -(T-1) ln(1-rho) term."""
     d, W = cigar
-    a = sdm("logc ~ logp + logy", d, W, unit="state", time="year", effects="twoways", lee_yu=True)
-    b = sdm("logc ~ logp + logy", d, W, unit="state", time="year", effects="twoways")
+    a = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", effects="twoways", lee_yu=True)
+    b = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", effects="twoways")
     assert 0 < a.rho < 1 and a.rho != b.rho
     assert np.all(np.isfinite(a.tidy()["std_error"].to_numpy()))
 
@@ -187,17 +187,17 @@ def test_bad_inputs(cigar):
     d, W = cigar
     W2 = pw.from_dense(W.to_dense(), ids=[f"s{i}" for i in range(46)])
     with pytest.raises(PilotdidError, match="not in W's ids"):
-        sar("logc ~ logp", d, W2, unit="state", time="year")
+        sar("logc ~ logp", d, W=W2, unit="state", time="year")
     with pytest.raises(PilotdidError, match="balanced"):
         sar(
             "logc ~ logp",
             d.filter(~((pl.col("state") == 1) & (pl.col("year") == 70))),
-            W,
+            W=W,
             unit="state",
             time="year",
         )
     with pytest.raises(PilotdidError, match="effects"):
-        sar("logc ~ logp", d, W, unit="state", time="year", effects="both")
+        sar("logc ~ logp", d, W=W, unit="state", time="year", effects="both")
 
 
 def test_lm_tests_match_spreg_cross_section(cigar):
@@ -209,7 +209,7 @@ def test_lm_tests_match_spreg_cross_section(cigar):
 
     d, W = cigar
     c = d.filter(pl.col("year") == 80).sort("state")
-    ours = lm_tests("logc ~ logp + logy", c, W, unit="state", time="year", effects="none")
+    ours = lm_tests("logc ~ logp + logy", c, W=W, unit="state", time="year", effects="none")
     wl = libpysal.weights.WSP(W.to_scipy().tocsr()).to_W(silence_warnings=True)
     y = c["logc"].to_numpy()[:, None]
     r = spreg.OLS(y, c.select("logp", "logy").to_numpy(), w=wl, spat_diag=True)
@@ -221,15 +221,15 @@ def test_lm_tests_match_spreg_cross_section(cigar):
     ]:
         assert abs(ours[key] / ref[0] - 1) < 1e-7, key
         assert abs(ours["p_" + key] - ref[1]) < 1e-7, key
-    panel = lm_tests("logc ~ logp + logy", d, W, unit="state", time="year")
+    panel = lm_tests("logc ~ logp + logy", d, W=W, unit="state", time="year")
     assert panel["lm_lag"] > 0 and panel["p_lm_error"] < 0.05
 
 
 def test_wald_and_lr_sdm_against_sar(cigar):
     """Wald theta = 0 equals theta' V^-1 theta (numpy); LR = 2 (ll_SDM - ll_SAR) with 2 df."""
     d, W = cigar
-    f_sdm = sdm("logc ~ logp + logy", d, W, unit="state", time="year")
-    f_sar = sar("logc ~ logp + logy", d, W, unit="state", time="year")
+    f_sdm = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    f_sar = sar("logc ~ logp + logy", d, W=W, unit="state", time="year")
     w = f_sdm.wald_theta()
     V = f_sdm.vcov()[2:4, 2:4]
     th = np.array([f_sdm.coef()["W*logp"], f_sdm.coef()["W*logy"]])
@@ -248,7 +248,7 @@ def test_logdet_exact_and_barry_pace_on_2000_units():
 
     rng = np.random.default_rng(0)
     lat, lon = rng.uniform(20, 40, 2000), rng.uniform(100, 120, 2000)
-    d = pw.knn(lat, lon, 6, transform=None).to_dense()
+    d = pw.knn(lat, lon, k=6, transform=None).to_dense()
     W = pw.from_dense(((d + d.T) > 0).astype(float)).row_standardise()
     rhos = np.array([-0.5, 0.2, 0.5, 0.8, 0.9])
     ref = np.array([np.linalg.slogdet(np.eye(2000) - r * W.to_dense())[1] for r in rhos])
@@ -271,8 +271,8 @@ def test_impacts_thread_count_invariant(cigar, tmp_path):
         f"d = pl.read_csv({str(REF / 'cigar.csv')!r})\n"
         f"m = np.loadtxt({str(REF / 'usa46.csv')!r}, delimiter=',', skiprows=1)\n"
         "W = pw.from_dense(m, ids=sorted(d['state'].unique().to_list())).row_standardise()\n"
-        "f = sdm('logc ~ logp + logy', d, W, unit='state', time='year')\n"
-        "t = f.impacts(draws=500, seed=5).tidy()\n"
+        "f = sdm('logc ~ logp + logy', d, W=W, unit='state', time='year')\n"
+        "t = f.impacts(reps=500, seed=5).tidy()\n"
         "print(json.dumps(t['sim_sd'].to_list() + t['sim_low'].to_list()))\n"
     )
     out = []
@@ -320,7 +320,7 @@ def test_exact_sar_and_sem_match_spreg(cigar, kind):
 
     d, W = cigar
     ref = _spreg_panel(kind, d, W)
-    fit = (sar if kind == "lag" else sem)("logc ~ logp + logy", d, W, unit="state", time="year")
+    fit = (sar if kind == "lag" else sem)("logc ~ logp + logy", d, W=W, unit="state", time="year")
     ours = fit._coef[:3]
     se = fit._se[:3]
     assert np.max(np.abs(ours - ref.betas.ravel())) < 1e-6
@@ -335,12 +335,12 @@ def test_lr_sdm_against_sem_and_sdem_effects(cigar):
     from pilotdid.spatial import sdem, sem
 
     d, W = cigar
-    f_sdm = sdm("logc ~ logp + logy", d, W, unit="state", time="year")
-    f_sem = sem("logc ~ logp + logy", d, W, unit="state", time="year")
+    f_sdm = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    f_sem = sem("logc ~ logp + logy", d, W=W, unit="state", time="year")
     lr = f_sdm.lr_test(f_sem)
     assert lr["df"] == 2 and abs(lr["statistic"] - 2 * (f_sdm.loglik - f_sem.loglik)) < 1e-9
-    f = sdem("logc ~ logp + logy", d, W, unit="state", time="year")
-    im = f.impacts(draws=0)
+    f = sdem("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    im = f.impacts(reps=0)
     c = f.coef()
     assert abs(im.direct["logp"] - c["logp"]) < 1e-12
     assert abs(im.indirect["logy"] - c["W*logy"]) < 1e-12
@@ -360,7 +360,7 @@ def test_monte_carlo_twoways_lee_yu_sdm():
     n, t, rho, reps = 290, 16, 0.4, 2000
     rng = np.random.default_rng(2026)
     lat, lon = rng.uniform(20, 40, n), rng.uniform(100, 120, n)
-    d = pw.knn(lat, lon, 6, transform=None).to_scipy()
+    d = pw.knn(lat, lon, k=6, transform=None).to_scipy()
     W = pw.from_sparse((((d + d.T) > 0).astype(float)).tocoo()).row_standardise()
     ws = W.to_scipy().tocsc()
     lu = spla.splu((sp.identity(n, format="csc") - rho * ws).tocsc())
@@ -383,7 +383,7 @@ def test_monte_carlo_twoways_lee_yu_sdm():
                 "x2": x[:, :, 1].ravel(),
             }
         )
-        f = sdm("y ~ x1 + x2", df, W, unit="unit", time="time", effects="twoways", lee_yu=True)
+        f = sdm("y ~ x1 + x2", df, W=W, unit="unit", time="time", effects="twoways", lee_yu=True)
         c, se = f.coef(), f.se()
         est.append(c["rho"])
         cover_rho += abs(c["rho"] - rho) <= 1.959964 * se["rho"]

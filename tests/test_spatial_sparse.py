@@ -28,7 +28,7 @@ def _knn_sym_w(n: int, k: int = 6, seed: int = 0):
     """Symmetrised k-NN graph of random points, row-standardised (W = D^-1 C, C symmetric)."""
     rng = np.random.default_rng(seed)
     lat, lon = rng.uniform(20, 40, n), rng.uniform(100, 120, n)
-    d = pw.knn(lat, lon, k, transform=None).to_scipy()
+    d = pw.knn(lat, lon, k=k, transform=None).to_scipy()
     sym = ((d + d.T) > 0).astype(float)
     return pw.from_sparse(sp.coo_matrix(sym)).row_standardise()
 
@@ -82,11 +82,11 @@ def test_sdm_sparse_equals_dense(data, effects, lee_yu):
     1e-4; simulated SDs 1e-3)."""
     W, df = data
     kw = dict(unit="u", time="t", effects=effects, lee_yu=lee_yu)
-    fd = sdm("y ~ x1 + x2", df, W, method="dense", **kw)
-    fs = sdm("y ~ x1 + x2", df, W, method="sparse", **kw)
+    fd = sdm("y ~ x1 + x2", df, W=W, method="dense", **kw)
+    fs = sdm("y ~ x1 + x2", df, W=W, method="sparse", **kw)
     _compare(fd, fs)
     assert fs.trace_se is not None and fs.trace_se >= 0
-    idn, isp = fd.impacts(draws=400, seed=3), fs.impacts(draws=400, seed=3)
+    idn, isp = fd.impacts(reps=400, seed=3), fs.impacts(reps=400, seed=3)
     td, ts = idn.tidy(), isp.tidy()
     np.testing.assert_allclose(ts["estimate"], td["estimate"], rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(ts["std_error"], td["std_error"], rtol=1e-4)
@@ -100,18 +100,18 @@ def test_sar_and_error_models_sparse_equal_dense(data):
     W, df = data
     kw = dict(unit="u", time="t", effects="individual")
     _compare(
-        sar("y ~ x1 + x2", df, W, method="dense", **kw),
-        sar("y ~ x1 + x2", df, W, method="sparse", **kw),
+        sar("y ~ x1 + x2", df, W=W, method="dense", **kw),
+        sar("y ~ x1 + x2", df, W=W, method="sparse", **kw),
     )
     _compare(
-        sem("y ~ x1 + x2", df, W, method="dense", **kw),
-        sem("y ~ x1 + x2", df, W, method="sparse", **kw),
+        sem("y ~ x1 + x2", df, W=W, method="dense", **kw),
+        sem("y ~ x1 + x2", df, W=W, method="sparse", **kw),
     )
-    fd = sdem("y ~ x1 + x2", df, W, method="dense", **kw)
-    fs = sdem("y ~ x1 + x2", df, W, method="sparse", **kw)
+    fd = sdem("y ~ x1 + x2", df, W=W, method="dense", **kw)
+    fs = sdem("y ~ x1 + x2", df, W=W, method="sparse", **kw)
     _compare(fd, fs)
     np.testing.assert_allclose(
-        fs.impacts(draws=0).tidy()["estimate"], fd.impacts(draws=0).tidy()["estimate"], rtol=1e-6
+        fs.impacts(reps=0).tidy()["estimate"], fd.impacts(reps=0).tidy()["estimate"], rtol=1e-6
     )
 
 
@@ -127,8 +127,8 @@ def test_symmetric_w_has_exact_traces():
     W = pw.from_dense(c)
     df = _panel(W, 4, rho=0.3, seed=4)
     kw = dict(unit="u", time="t", effects="individual")
-    fd = sdm("y ~ x1 + x2", df, W, method="dense", **kw)
-    fs = sdm("y ~ x1 + x2", df, W, method="sparse", **kw)
+    fd = sdm("y ~ x1 + x2", df, W=W, method="dense", **kw)
+    fs = sdm("y ~ x1 + x2", df, W=W, method="sparse", **kw)
     assert fs.trace_se < 1e-20
     _compare(fd, fs, se_rtol=1e-6)
 
@@ -138,17 +138,17 @@ def test_auto_method_and_errors(data):
     unchanged) and picks the sparse one above 1,500 units; per-unit effects stay available on
     the sparse path below 8,000 units; bad options are errors."""
     W, df = data
-    f = sar("y ~ x1", df, W, unit="u", time="t")
+    f = sar("y ~ x1", df, W=W, unit="u", time="t")
     assert f.method == "dense"
     W2 = _knn_sym_w(1600, seed=2)
     df2 = _panel(W2, 2, seed=5)
-    f2 = sar("y ~ x1", df2, W2, unit="u", time="t")
+    f2 = sar("y ~ x1", df2, W=W2, unit="u", time="t")
     assert f2.method == "sparse"
     assert f2.unit_impacts().height == 1600
     with pytest.raises(PilotdidError, match="method"):
-        sar("y ~ x1", df, W, unit="u", time="t", method="fast")
+        sar("y ~ x1", df, W=W, unit="u", time="t", method="fast")
     with pytest.raises(PilotdidError, match="dense"):
-        sar("y ~ x1", df, W, unit="u", time="t", method="sparse", rho_search="sdpdmod")
+        sar("y ~ x1", df, W=W, unit="u", time="t", method="sparse", rho_search="sdpdmod")
 
 
 def test_sparse_results_are_thread_count_invariant(data):
@@ -162,9 +162,9 @@ def test_sparse_results_are_thread_count_invariant(data):
         "from test_spatial_sparse import _knn_sym_w, _panel;"
         "from pilotdid.spatial import sdm;"
         "W = _knn_sym_w(900); df = _panel(W, 6);"
-        "f = sdm('y ~ x1 + x2', df, W, unit='u', time='t', effects='twoways', lee_yu=True,"
+        "f = sdm('y ~ x1 + x2', df, W=W, unit='u', time='t', effects='twoways', lee_yu=True,"
         " method='sparse');"
-        "i = f.impacts(draws=200, seed=1);"
+        "i = f.impacts(reps=200, seed=1);"
         "print(repr(list(f.se().values()) + list(i.tidy(method='simulation')['std_error'])))"
     )
     out = []
@@ -184,13 +184,13 @@ def test_asymmetric_w_sparse_lu_equals_dense():
     on the sparse path)."""
     rng = np.random.default_rng(0)
     lat, lon = rng.uniform(20, 40, 900), rng.uniform(100, 120, 900)
-    W = pw.knn(lat, lon, 5, ids=np.arange(900))
+    W = pw.knn(lat, lon, k=5, ids=np.arange(900))
     df = _panel(W, 5, seed=8)
     kw = dict(unit="u", time="t", effects="twoways", lee_yu=True)
-    fd = sdm("y ~ x1 + x2", df, W, method="dense", **kw)
-    fs = sdm("y ~ x1 + x2", df, W, method="sparse", **kw)
+    fd = sdm("y ~ x1 + x2", df, W=W, method="dense", **kw)
+    fs = sdm("y ~ x1 + x2", df, W=W, method="sparse", **kw)
     _compare(fd, fs, se_rtol=1e-3)
     assert fs.rho_bounds == (-1.0, 1.0)
     np.testing.assert_allclose(
-        fs.impacts(draws=0).tidy()["estimate"], fd.impacts(draws=0).tidy()["estimate"], rtol=1e-6
+        fs.impacts(reps=0).tidy()["estimate"], fd.impacts(reps=0).tidy()["estimate"], rtol=1e-6
     )

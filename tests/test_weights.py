@@ -50,7 +50,7 @@ def test_knn_matches_libpysal(cities):
     """kNN neighbour sets equal libpysal's KNN on arc distance (test-only reference)."""
     libpysal = pytest.importorskip("libpysal")
     k = 4
-    W = pw.knn(cities["lat"], cities["lon"], k, transform=None)
+    W = pw.knn(cities["lat"], cities["lon"], k=k, transform=None)
     pts = np.column_stack([cities["lon"].to_numpy(), cities["lat"].to_numpy()])
     ref = libpysal.weights.KNN.from_array(pts, k=k, distance_metric="haversine", radius=6371.0088)
     d = W.to_dense()
@@ -60,7 +60,7 @@ def test_knn_matches_libpysal(cities):
 
 def test_distance_band_and_cutoff(cities):
     """Distance band and inverse distance with a cutoff keep the same pairs."""
-    band = pw.distance_band(cities["lat"], cities["lon"], 150.0)
+    band = pw.distance_band(cities["lat"], cities["lon"], threshold_km=150.0)
     cut = pw.inverse_distance(cities["lat"], cities["lon"], cutoff_km=150.0, transform=None)
     assert np.array_equal(band.to_dense() > 0, cut.to_dense() > 0)
 

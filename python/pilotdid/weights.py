@@ -6,8 +6,16 @@ estimators match these ids to the panel's unit column and refuse a mismatch. The
 
 Constructors: :func:`from_dense`, :func:`from_sparse`, :func:`from_adjacency`,
 :func:`inverse_distance`, :func:`knn`, :func:`distance_band`, :func:`economic`,
-:func:`nested`. Transforms: :meth:`Weights.row_standardise`,
+:func:`nested`, :func:`contiguity`. Transforms: :meth:`Weights.row_standardise`,
 :meth:`Weights.spectral_normalise`.
+
+Why these are the exception to "data first": a weights constructor does not read a data frame.
+Its first inputs are the geometry itself -- coordinates (``lat, lon``), a matrix, a neighbour
+list, a GeoJSON collection or an economic variable ``z`` -- and they stay positional, as in
+libpysal and spdep (``knn(lat, lon, k=4)``). Everything after them (``k``, ``ids``,
+``transform``, distances) is keyword-only, as everywhere else in the package. Every option is
+checked (type, range, finiteness) before the core is called, and an empty W is refused: an
+estimator given zero units would otherwise fail far from the cause.
 """
 
 from __future__ import annotations
@@ -19,6 +27,14 @@ from typing import Any
 import numpy as np
 
 from pilotdid import _core
+from pilotdid._args import (
+    available_memory,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError
 
 __all__ = [
@@ -91,8 +107,9 @@ class Weights:
     def _with(self, csr: tuple[np.ndarray, np.ndarray, np.ndarray], transform: str) -> Weights:
         return Weights(self.ids, csr[0], csr[1], csr[2], transform, self.kind, dict(self._meta))
 
-    def row_standardise(self, allow_islands: bool = False) -> Weights:
+    def row_standardise(self, *, allow_islands: bool = False) -> Weights:
         """Rows sum to one. Islands raise an error unless ``allow_islands`` (rows stay 0)."""
+        allow_islands = check_bool("allow_islands", allow_islands)
         return self._with(_core.sp_transform(*self._csr(), "row", allow_islands), "row")
 
     def spectral_normalise(self) -> Weights:
@@ -159,9 +176,25 @@ def _key(v: Any) -> Any:
     return v
 
 
+#: Accepted spellings of ``transform`` (None and "raw"/"none" leave W as built).
+_TRANSFORMS = ("row", "r", "spectral", "raw", "none")
+#: Bytes per unit of the smallest W the core can hold: CSR row pointer and the id (int64).
+_BYTES_PER_UNIT = 16
+
+
+def _nonempty(n: int, what: str) -> None:
+    if n == 0:
+        raise PilotdidError(
+            f"{what} has no units: a spatial weights matrix needs at least one unit "
+            "(estimators and Moran's I need several)"
+        )
+
+
 def _ids(ids: Sequence[Any] | None, n: int) -> np.ndarray:
     if ids is None:
         return np.arange(n)
+    if isinstance(ids, (str, bytes)):
+        raise PilotdidError(f"option 'ids': expected a sequence of unit ids, got {ids!r}")
     arr = np.asarray(list(ids))
     if arr.shape[0] != n:
         raise PilotdidError(f"ids has {arr.shape[0]} entries for a {n} x {n} W")
@@ -170,73 +203,169 @@ def _ids(ids: Sequence[Any] | None, n: int) -> np.ndarray:
     return arr
 
 
+def _check_transform(transform: Any) -> str | None:
+    return None if transform is None else check_choice("transform", transform, _TRANSFORMS)
+
+
 def _make(ids: np.ndarray, csr: tuple, kind: str, transform: str | None) -> Weights:
     w = Weights(ids, np.asarray(csr[0]), np.asarray(csr[1]), np.asarray(csr[2]), "raw", kind)
     if transform in (None, "raw", "none"):
         return w
     if transform in ("row", "r"):
         return w.row_standardise()
-    if transform == "spectral":
-        return w.spectral_normalise()
-    raise PilotdidError(f"option 'transform': unknown value {transform!r} (row, spectral, raw)")
+    return w.spectral_normalise()
 
 
+def _vector(name: str, value: Any) -> np.ndarray:
+    """A one-dimensional float64 array (contiguous) or an error naming the input."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError) as e:
+        raise PilotdidError(f"'{name}': expected numbers, got {type(value).__name__}") from e
+    if arr.ndim != 1:
+        raise PilotdidError(f"'{name}': expected a one-dimensional array, got shape {arr.shape}")
+    return np.ascontiguousarray(arr)
+
+
+def _index_vector(name: str, value: Any) -> np.ndarray:
+    """0-based row or column indices: whole numbers (0.5 is refused, never truncated)."""
+    raw = np.asarray(value)
+    if raw.dtype == np.bool_ or not (
+        np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)
+    ):
+        raise PilotdidError(
+            f"option '{name}': expected 0-based integer indices, got values of type {raw.dtype}"
+        )
+    if raw.ndim != 1:
+        raise PilotdidError(f"option '{name}': expected a one-dimensional array, got {raw.shape}")
+    if np.issubdtype(raw.dtype, np.floating):
+        bad = np.flatnonzero(~np.isfinite(raw) | (raw != np.floor(raw)))
+        if bad.size:
+            k = int(bad[0])
+            raise PilotdidError(
+                f"option '{name}': entry {k} is {float(raw[k])!r}, not a whole number "
+                "(indices are 0-based integers; they are never truncated)"
+            )
+    return raw.astype(np.int64)
+
+
+def _check_n(n: Any, ids: Sequence[Any] | None) -> int:
+    """The number of units of a triplet W, checked before anything of size n is allocated."""
+    n = check_int("n", n, lo=1)
+    if ids is not None and not isinstance(ids, (str, bytes)) and hasattr(ids, "__len__"):
+        if len(ids) != n:
+            raise PilotdidError(f"option 'n': n = {n} but ids has {len(ids)} entries")
+        return n
+    need = _BYTES_PER_UNIT * (n + 1)
+    budget = available_memory() / 2
+    if need > budget:
+        raise PilotdidError(
+            f"option 'n': a W with {n} units would need {need / 1e9:.3g} GB for its row "
+            f"pointers and ids alone, more than half of the {2 * budget / 1e9:.3g} GB available"
+        )
+    return n
+
+
+@vocabulary()
 def from_dense(
-    matrix: Any, ids: Sequence[Any] | None = None, transform: str | None = None
+    matrix: Any, *, ids: Sequence[Any] | None = None, transform: str | None = None
 ) -> Weights:
     """From a dense N x N array (numpy, polars/pandas frame of numbers).
 
-    A non-square matrix or a non-zero diagonal is an error. ``transform="row"`` standardises.
+    A non-square or empty matrix, a non-zero diagonal and missing or infinite entries are
+    errors. ``transform="row"`` standardises.
     """
-    m = np.asarray(matrix.to_numpy() if hasattr(matrix, "to_numpy") else matrix, dtype=float)
+    transform = _check_transform(transform)
+    try:
+        m = np.asarray(matrix.to_numpy() if hasattr(matrix, "to_numpy") else matrix, dtype=float)
+    except (TypeError, ValueError) as e:
+        raise PilotdidError(f"W must be a square matrix of numbers: {e}") from e
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise PilotdidError(f"W must be a square matrix, got shape {m.shape}")
-    if np.any(np.diag(m) != 0):
-        raise PilotdidError("W has a non-zero diagonal (a unit is its own neighbour)")
+    _nonempty(m.shape[0], "the matrix")
     if not np.all(np.isfinite(m)):
         raise PilotdidError("W has missing or infinite entries")
+    if np.any(np.diag(m) != 0):
+        raise PilotdidError("W has a non-zero diagonal (a unit is its own neighbour)")
     r, c = np.nonzero(m)
     csr = _core.sp_from_triplets(m.shape[0], r.astype(np.int64), c.astype(np.int64), m[r, c])
     return _make(_ids(ids, m.shape[0]), csr, "dense", transform)
 
 
+@vocabulary()
 def from_sparse(
     matrix: Any = None,
-    ids: Sequence[Any] | None = None,
     *,
+    ids: Sequence[Any] | None = None,
     rows: Any = None,
     cols: Any = None,
     values: Any = None,
     n: int | None = None,
     transform: str | None = None,
 ) -> Weights:
-    """From a scipy sparse matrix, or from ``rows``, ``cols``, ``values`` triplets (with ``n``)."""
+    """From a scipy sparse matrix, or from ``rows``, ``cols``, ``values`` triplets (with ``n``).
+
+    Indices are 0-based whole numbers below ``n`` (fractions are refused, never truncated);
+    ``rows``, ``cols`` and ``values`` have one entry per non-zero weight (``values`` defaults
+    to ones); weights must be finite. ``n`` must equal ``len(ids)`` when ids are given.
+    """
+    transform = _check_transform(transform)
     if matrix is not None:
+        if not hasattr(matrix, "tocoo"):
+            raise PilotdidError(
+                f"from_sparse: expected a scipy sparse matrix, got {type(matrix).__name__} "
+                "(use from_dense for a dense array)"
+            )
         coo = matrix.tocoo()
         if coo.shape[0] != coo.shape[1]:
             raise PilotdidError(f"W must be square, got shape {coo.shape}")
+        if any(v is not None for v in (rows, cols, values, n)):
+            raise PilotdidError("from_sparse: give a sparse matrix or rows/cols/n, not both")
         n, rows, cols, values = coo.shape[0], coo.row, coo.col, coo.data
+        _nonempty(n, "the sparse matrix")
     if rows is None or cols is None or n is None:
         raise PilotdidError("from_sparse needs a scipy sparse matrix or rows, cols and n")
-    values = np.ones(len(rows)) if values is None else np.asarray(values, dtype=float)
-    csr = _core.sp_from_triplets(
-        int(n), np.asarray(rows, np.int64), np.asarray(cols, np.int64), values
-    )
-    return _make(_ids(ids, int(n)), csr, "sparse", transform)
+    n = _check_n(n, ids)
+    rr = _index_vector("rows", rows)
+    cc = _index_vector("cols", cols)
+    if rr.shape[0] != cc.shape[0]:
+        raise PilotdidError(
+            f"from_sparse: rows has {rr.shape[0]} entries and cols has {cc.shape[0]}"
+        )
+    if values is None:
+        vals = np.ones(rr.shape[0])
+    else:
+        vals = _vector("values", values)
+        if vals.shape[0] != rr.shape[0]:
+            raise PilotdidError(
+                f"from_sparse: values has {vals.shape[0]} entries for {rr.shape[0]} index pairs"
+            )
+        bad = np.flatnonzero(~np.isfinite(vals))
+        if bad.size:
+            k = int(bad[0])
+            raise PilotdidError(
+                f"option 'values': weight {k} (row {rr[k]}, col {cc[k]}) is {vals[k]}; "
+                "weights must be finite"
+            )
+    csr = _core.sp_from_triplets(n, rr, cc, vals)
+    return _make(_ids(ids, n), csr, "sparse", transform)
 
 
+@vocabulary()
 def from_adjacency(
     neighbours: Mapping[Any, Iterable[Any]] | Iterable[tuple[Any, Any]],
-    ids: Sequence[Any] | None = None,
     *,
+    ids: Sequence[Any] | None = None,
     symmetric: bool = True,
     transform: str | None = None,
 ) -> Weights:
     """Binary contiguity from ``{id: [neighbour ids]}`` or an iterable of ``(id, id)`` pairs.
 
     ``symmetric=True`` adds each pair in both directions. Units listed in ``ids`` without
-    neighbours become islands (reported by ``Weights.islands``).
+    neighbours become islands (reported by ``Weights.islands``). No units at all is an error.
     """
+    symmetric = check_bool("symmetric", symmetric)
+    transform = _check_transform(transform)
     if isinstance(neighbours, Mapping):
         pairs = [(a, b) for a, nbs in neighbours.items() for b in nbs]
         seen = list(neighbours.keys())
@@ -249,6 +378,7 @@ def from_adjacency(
             if _key(v) not in {_key(o) for o in order}:
                 order.append(v)
         ids = order
+    _nonempty(len(ids), "the adjacency list")
     arr = _ids(ids, len(ids))
     index = {_key(v): i for i, v in enumerate(arr)}
     rr, cc = [], []
@@ -271,16 +401,22 @@ def from_adjacency(
 
 
 def _coords(lat: Any, lon: Any) -> tuple[np.ndarray, np.ndarray]:
-    la = np.ascontiguousarray(np.asarray(lat, dtype=np.float64))
-    lo = np.ascontiguousarray(np.asarray(lon, dtype=np.float64))
+    la = _vector("lat", lat)
+    lo = _vector("lon", lon)
+    _nonempty(len(la), "lat/lon")
     return la, lo
 
 
+def _radius(radius_km: Any) -> float:
+    return check_float("radius_km", radius_km, lo=0.0, lo_open=True)
+
+
+@vocabulary()
 def inverse_distance(
     lat: Any,
     lon: Any,
-    ids: Sequence[Any] | None = None,
     *,
+    ids: Sequence[Any] | None = None,
     power: float = 1.0,
     cutoff_km: float | None = None,
     transform: str | None = "row",
@@ -289,55 +425,76 @@ def inverse_distance(
     """Inverse great-circle distance 1/d^power (km, haversine; mean Earth radius 6371.0088
     km by default, ``radius_km=6371.0`` for the other common convention).
 
-    Pairs farther than ``cutoff_km`` get zero. Row-standardised by default.
+    Pairs farther than ``cutoff_km`` get zero. Row-standardised by default. ``power`` > 0.
     """
+    power = check_float("power", power, lo=0.0, lo_open=True)
+    if cutoff_km is not None:
+        cutoff_km = check_float("cutoff_km", cutoff_km, lo=0.0, lo_open=True)
+    radius = _radius(radius_km)
+    transform = _check_transform(transform)
     la, lo = _coords(lat, lon)
     csr = _core.sp_from_coords(
-        la,
-        lo,
-        "inverse_distance",
-        power=float(power),
-        cutoff=cutoff_km,
-        radius_km=float(radius_km),
+        la, lo, "inverse_distance", power=power, cutoff=cutoff_km, radius_km=radius
     )
     return _make(_ids(ids, len(la)), csr, "inverse_distance", transform)
 
 
+@vocabulary()
 def knn(
-    lat: Any, lon: Any, k: int, ids: Sequence[Any] | None = None, *, transform: str | None = "row"
+    lat: Any,
+    lon: Any,
+    *,
+    k: int,
+    ids: Sequence[Any] | None = None,
+    transform: str | None = "row",
 ) -> Weights:
-    """k nearest neighbours (binary) by great-circle distance (ties: the lower index)."""
+    """k nearest neighbours (binary) by great-circle distance (ties: the lower index);
+    1 <= k <= n - 1."""
+    k = check_int("k", k, lo=1)
+    transform = _check_transform(transform)
     la, lo = _coords(lat, lon)
-    csr = _core.sp_from_coords(la, lo, "knn", k=int(k))
+    csr = _core.sp_from_coords(la, lo, "knn", k=k)
     return _make(_ids(ids, len(la)), csr, "knn", transform)
 
 
+@vocabulary()
 def distance_band(
     lat: Any,
     lon: Any,
+    *,
     threshold_km: float,
     ids: Sequence[Any] | None = None,
-    *,
     transform: str | None = None,
     radius_km: float = 6371.0088,
 ) -> Weights:
-    """Binary: 1 for pairs within ``threshold_km`` (great-circle)."""
+    """Binary: 1 for pairs within ``threshold_km`` (great-circle; ``threshold_km`` > 0)."""
+    threshold = check_float("threshold_km", threshold_km, lo=0.0, lo_open=True)
+    radius = _radius(radius_km)
+    transform = _check_transform(transform)
     la, lo = _coords(lat, lon)
-    csr = _core.sp_from_coords(
-        la, lo, "distance_band", threshold=float(threshold_km), radius_km=float(radius_km)
-    )
+    csr = _core.sp_from_coords(la, lo, "distance_band", threshold=threshold, radius_km=radius)
     return _make(_ids(ids, len(la)), csr, "distance_band", transform)
 
 
-def economic(z: Any, ids: Sequence[Any] | None = None, *, transform: str | None = "row") -> Weights:
+@vocabulary()
+def economic(z: Any, *, ids: Sequence[Any] | None = None, transform: str | None = "row") -> Weights:
     """Economic distance: w_ij = 1/|z_i - z_j| (e.g. z = mean GDP per capita)."""
-    zz = np.ascontiguousarray(np.asarray(z, dtype=np.float64))
+    transform = _check_transform(transform)
+    zz = _vector("z", z)
+    _nonempty(len(zz), "z")
     return _make(_ids(ids, len(zz)), _core.sp_economic(zz), "economic", transform)
 
 
+@vocabulary()
 def nested(geo: Weights, z: Any, *, transform: str | None = "row") -> Weights:
     """Nested geographic x economic weights: w_ij = geo_ij / |z_i - z_j| (elementwise)."""
-    zz = np.ascontiguousarray(np.asarray(z, dtype=np.float64))
+    if not isinstance(geo, Weights):
+        raise PilotdidError(
+            f"nested: 'geo' must be a Weights (from knn, inverse_distance, ...), got "
+            f"{type(geo).__name__}"
+        )
+    transform = _check_transform(transform)
+    zz = _vector("z", z)
     csr = _core.sp_nested(*geo._csr(), zz)
     return _make(geo.ids, csr, "nested", transform)
 
@@ -370,11 +527,12 @@ def _load_geojson(geojson: Any) -> dict[str, Any]:
     )
 
 
+@vocabulary()
 def contiguity(
     geojson: Any,
+    *,
     id_field: str,
     kind: str = "queen",
-    *,
     tolerance: float = 0.0,
     transform: str | None = None,
 ) -> Weights:
@@ -387,8 +545,11 @@ def contiguity(
     identifies units (ids in feature order). Binary weights unless ``transform="row"``.
     Features without neighbours are islands (``Weights.islands``).
     """
-    if kind not in ("queen", "rook"):
-        raise PilotdidError(f"option 'kind': {kind!r} (use 'queen' or 'rook')")
+    if not isinstance(id_field, str) or not id_field:
+        raise PilotdidError(f"option 'id_field': expected a property name, got {id_field!r}")
+    kind = check_choice("kind", kind, ("queen", "rook"))
+    tolerance = check_float("tolerance", tolerance, lo=0.0)
+    transform = _check_transform(transform)
     gj = _load_geojson(geojson)
     if not isinstance(gj, dict) or gj.get("type") != "FeatureCollection":
         raise PilotdidError("geojson must be a FeatureCollection")
@@ -446,6 +607,6 @@ def contiguity(
         np.asarray(ring_ptr, dtype=np.int64),
         np.asarray(unit_ptr, dtype=np.int64),
         kind,
-        float(tolerance),
+        tolerance,
     )
     return _make(_ids(ids, len(ids)), csr, kind, transform)

@@ -1,4 +1,5 @@
-"""Results of spatial panel models (SAR / SDM) and their LeSage-Pace effects."""
+"""Results of spatial panel models (SAR / SDM / SEM / SDEM / SAC) and their LeSage-Pace
+effects, both following the package's result protocol (``pilotdid.results._protocol``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pilotdid._args import check_choice, check_level, check_reps, check_seed, vocabulary
+from pilotdid.results._protocol import ResultProtocol, to_pandas
+
 __all__ = ["SpatialImpacts", "SpatialResult"]
+
+#: How SpatialImpacts.tidy() takes its standard errors and intervals.
+_IMPACT_METHODS = ("delta", "simulation")
 
 
 def _normal_table(est: np.ndarray, se: np.ndarray, level: float) -> dict[str, np.ndarray]:
@@ -26,20 +33,43 @@ def _normal_table(est: np.ndarray, se: np.ndarray, level: float) -> dict[str, np
     }
 
 
-class SpatialImpacts:
+def impacts_bytes_per_rep(n_terms: int) -> float:
+    """Memory the core holds per simulated parameter draw of the LeSage-Pace effects
+    (``src/spatial/effects.rs``: each draw's (direct, indirect, total) vectors of ``n_terms``
+    f64 with their Vec headers and allocations, plus the rejection count, kept until all draws
+    are summarised, once as results and once while they are collected; plus one f64 per draw
+    of the sorted column used for the percentiles)."""
+    per_draw = 3 * (24 + 16 + 8 * n_terms) + 16
+    return 2.0 * per_draw + 8.0
+
+
+class SpatialImpacts(ResultProtocol):
     """LeSage-Pace direct, indirect and total effects.
 
-    ``tidy()`` has one row per (effect, term) with the point effect, its delta-method SE and
-    the simulation mean / SD / 2.5-97.5% interval from ``draws`` parameter draws.
+    ``tidy()`` has one row per (effect, term) -- an ``effect`` column ("direct", "indirect",
+    "total") next to ``term`` -- with the point effect, its delta-method SE and the simulation
+    mean / SD / 2.5-97.5% interval from ``reps`` parameter draws. ``coef()``, ``se()`` and
+    ``pvalue()`` key the rows as ``"direct:x"``, ``"indirect:x"``, ``"total:x"`` (as etable
+    labels them); ``confint()`` keeps the ``effect`` column. ``reps`` (also ``draws``, its
+    older name, read by tables) is the number of simulated draws; ``rejected`` counts draws of
+    rho outside its interval that were redrawn.
     """
 
-    def __init__(self, raw: dict[str, Any], seed: int) -> None:
+    result_name = "LeSage-Pace direct, indirect and total effects"
+
+    def __init__(self, raw: dict[str, Any], seed: int, nobs: int | None = None) -> None:
         self._raw = raw
         self.names: list[str] = list(raw["names"])
-        self.draws = int(raw["draws"])
+        #: simulated parameter draws behind the simulation columns (0: delta method only)
+        self.reps = int(raw["draws"])
+        self.draws = self.reps
         #: simulation draws rejected and redrawn because rho fell outside its interval
         self.rejected = int(raw["rejected"])
         self.seed = seed
+        #: observations of the fitted model the effects come from
+        self.nobs = nobs
+        #: nothing is dropped here (spatial panels are balanced; see the fit)
+        self.dropped_rows: dict[str, int] = {}
 
     def _get(self, key: str, e: int) -> np.ndarray:
         return np.asarray(self._raw[key][e], dtype=float)
@@ -56,24 +86,13 @@ class SpatialImpacts:
     def total(self) -> dict[str, float]:
         return dict(zip(self.names, self._raw["total"]))
 
-    def tidy(self, level: float = 0.95, method: str = "delta") -> pl.DataFrame:
-        """One row per effect and term.
-
-        ``std_error``, ``statistic``, ``p_value``, ``conf_low``/``conf_high`` come from the
-        delta method (``method="delta"``, default) or from the simulation (``"simulation"``:
-        the draws' SD and, at level 0.95, their 2.5/97.5 percentiles). The simulation columns
-        ``sim_mean``, ``sim_sd``, ``sim_low``, ``sim_high`` (2.5/97.5 percentiles) are always
-        included; near the bound of rho the draws' SD can be huge while the percentiles stay
-        informative.
-        """
-        if method not in ("delta", "simulation"):
-            raise ValueError(f"method={method!r}: use 'delta' or 'simulation'")
+    def _table(self, level: float, method: str) -> pl.DataFrame:
         frames = []
         for e, label in enumerate(["direct", "indirect", "total"]):
             est = np.asarray(self._raw[label], dtype=float)
             dse = self._get("delta_se", e)
             sd = self._get("sim_sd", e)
-            use_sim = method == "simulation" and self.draws > 1
+            use_sim = method == "simulation" and self.reps > 1
             se = sd if use_sim else dse
             tab = _normal_table(est, se, level)
             if use_sim and abs(level - 0.95) < 1e-12:
@@ -97,33 +116,73 @@ class SpatialImpacts:
             )
         return pl.concat(frames)
 
-    def summary(self, print_: bool = True) -> str:
-        """The table as text (returned, and printed unless print_=False)."""
-        t = self.tidy()
-        lines = [f"LeSage-Pace effects ({self.draws} draws, seed {self.seed})"]
+    def _tidy(self, level: float) -> pl.DataFrame:
+        return self._table(level, "delta")
+
+    def tidy(self, level: float = 0.95, method: str = "delta", *, as_pandas: bool = False) -> Any:
+        """One row per effect and term.
+
+        ``std_error``, ``statistic``, ``p_value``, ``conf_low``/``conf_high`` come from the
+        delta method (``method="delta"``, default) or from the simulation (``"simulation"``:
+        the draws' SD and, at level 0.95, their 2.5/97.5 percentiles). The simulation columns
+        ``sim_mean``, ``sim_sd``, ``sim_low``, ``sim_high`` (2.5/97.5 percentiles) are always
+        included; near the bound of rho the draws' SD can be huge while the percentiles stay
+        informative.
+        """
+        level = check_level(level)
+        method = check_choice("method", method, _IMPACT_METHODS)
+        frame = self._table(level, method)
+        return to_pandas(frame) if as_pandas else frame
+
+    def _keyed(self, column: str) -> dict[str, float]:
+        t = self._tidy(0.95)
+        keys = [f"{e}:{term}" for e, term in zip(t["effect"].to_list(), t["term"].to_list())]
+        return dict(zip(keys, t[column].to_list()))
+
+    def coef(self) -> dict[str, float]:
+        """Point effects keyed ``"direct:x"``, ``"indirect:x"``, ``"total:x"``."""
+        return self._keyed("estimate")
+
+    def se(self) -> dict[str, float]:
+        """Delta-method standard errors keyed as :meth:`coef`."""
+        return self._keyed("std_error")
+
+    def pvalue(self) -> dict[str, float]:
+        """Delta-method (normal) p-values keyed as :meth:`coef`."""
+        return self._keyed("p_value")
+
+    def confint(self, level: float = 0.95) -> pl.DataFrame:
+        """effect, term, conf_low, conf_high (delta method)."""
+        return self._tidy(check_level(level)).select("effect", "term", "conf_low", "conf_high")
+
+    def _summary_text(self, level: float) -> str:
+        t = self._tidy(level)
+        lines = [f"LeSage-Pace effects ({self.reps} draws, seed {self.seed})"]
         lines.append(f"{'effect':<9}{'term':<22}{'estimate':>12}{'std.err':>12}{'p':>10}")
         for r in t.iter_rows(named=True):
             lines.append(
                 f"{r['effect']:<9}{r['term'][:21]:<22}{r['estimate']:>12.6f}"
                 f"{r['std_error']:>12.6f}{r['p_value']:>10.4f}"
             )
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
+        return "\n".join(lines)
 
-    def __repr__(self) -> str:
-        return self.summary(print_=False)
+    def plot(self, **kwargs: Any) -> Any:
+        """The effects with their intervals (:func:`pilotdid.figures.spatial_effects_figure`;
+        keyword options are passed on)."""
+        from pilotdid.figures import spatial_effects_figure
+
+        return spatial_effects_figure(self, **kwargs)
 
 
-class SpatialResult:
+class SpatialResult(ResultProtocol):
     """A fitted spatial panel model (SAR, SDM, SEM, SDEM or SAC) with fixed effects, by
     maximum likelihood.
 
     Coefficients are ordered regressors, W*regressors (SDM / SDEM), ``rho`` (lag models) and
     / or ``lambda`` (error models; SAC has both, rho first), ``sigma2``; SEs come from the
-    inverse of the analytic information matrix. ``method`` is the log-determinant path used
-    ("dense" or "sparse").
+    inverse of the analytic information matrix (normal inference). ``method`` is the
+    log-determinant path used ("dense" or "sparse"). Spatial panels are balanced: no row is
+    dropped (``dropped_rows`` is empty; a missing value is an error).
     """
 
     def __init__(
@@ -144,7 +203,9 @@ class SpatialResult:
         self.unit, self.time = unit, time
         self._info = dict(core.info())
         self.model = model
+        #: the model formula (``fml``)
         self.formula = formula
+        self.fml = formula
         self.effects = effects
         self.lee_yu = lee_yu
         self.unit_ids = unit_ids
@@ -154,6 +215,11 @@ class SpatialResult:
         self._se = np.asarray(core.se)
         p = len(self._coef)
         self._vcov = np.asarray(core.vcov).reshape(p, p)
+        self.dropped_rows: dict[str, int] = {}
+
+    @property
+    def result_name(self) -> str:  # type: ignore[override]
+        return f"{self.model.upper()} panel ({self.effects} effects), {self.formula}"
 
     def coef(self) -> dict[str, float]:
         return dict(zip(self.coefnames, self._coef.tolist()))
@@ -162,6 +228,7 @@ class SpatialResult:
         return dict(zip(self.coefnames, self._se.tolist()))
 
     def vcov(self) -> np.ndarray:
+        """Covariance of all parameters in ``coefnames`` order (incl. rho/lambda, sigma2)."""
         return self._vcov.copy()
 
     @property
@@ -209,14 +276,11 @@ class SpatialResult:
         v = self._info.get("trace_se")
         return None if v is None else float(v)
 
-    def tidy(self, level: float = 0.95) -> pl.DataFrame:
+    def _tidy(self, level: float) -> pl.DataFrame:
         tab = _normal_table(self._coef, self._se, level)
         return pl.DataFrame(
             {"term": self.coefnames, "estimate": self._coef, "std_error": self._se, **tab}
         )
-
-    def confint(self, level: float = 0.95) -> pl.DataFrame:
-        return self.tidy(level).select("term", "conf_low", "conf_high")
 
     def wald_theta(self) -> dict[str, float]:
         """Wald test of theta = 0 (all W*X coefficients; SDM against SAR)."""
@@ -230,10 +294,15 @@ class SpatialResult:
         stat, df, p = self._core.lr_test(restricted._core)
         return {"statistic": stat, "df": df, "p_value": p}
 
-    def impacts(self, draws: int = 1000, seed: int = 0) -> SpatialImpacts:
-        """LeSage-Pace effects; inference by ``draws`` simulated parameter vectors (seeded,
-        thread-count invariant) and by the delta method."""
-        return SpatialImpacts(self._core.impacts(int(draws), int(seed)), int(seed))
+    @vocabulary(renamed={"draws": "reps"})
+    def impacts(self, *, reps: int = 1000, seed: int = 0) -> SpatialImpacts:
+        """LeSage-Pace effects; inference by ``reps`` simulated parameter vectors (seeded,
+        thread-count invariant; ``reps=0`` skips the simulation) and by the delta method."""
+        reps = check_reps(
+            "reps", reps, bytes_per_rep=impacts_bytes_per_rep(len(self.coefnames)), lo=0
+        )
+        seed = check_seed(seed)
+        return SpatialImpacts(self._core.impacts(reps, seed), seed, nobs=self.nobs)
 
     def unit_impacts(self) -> pl.DataFrame:
         """Per-unit effects at the estimate: direct = (S_k)_ii, total = row sum of S_k
@@ -254,9 +323,8 @@ class SpatialResult:
             )
         return pl.concat(frames)
 
-    def summary(self, print_: bool = True) -> str:
-        """The table as text (returned, and printed unless print_=False)."""
-        t = self.tidy()
+    def _summary_text(self, level: float) -> str:
+        t = self._tidy(level)
         eff = self.effects + (" (Lee-Yu)" if self.lee_yu else "")
         lines = [
             f"{self.model.upper()} panel, ML, fixed effects: {eff}",
@@ -272,10 +340,4 @@ class SpatialResult:
             )
         for w in self.warnings:
             lines.append(f"Warning: {w}")
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
-
-    def __repr__(self) -> str:
-        return self.summary(print_=False)
+        return "\n".join(lines)
