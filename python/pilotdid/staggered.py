@@ -286,11 +286,7 @@ def att_gt(
 
 def _event_bound(name: str, value: Any) -> float:
     """min_e / max_e: a number, or +-inf for no bound (NaN refused)."""
-    if (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isinf(float(value))
-    ):
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isinf(float(value)):
         return float(value)
     return check_float(name, value)
 

@@ -140,8 +140,8 @@ class EventStudyResult(ResultProtocol):
     @property
     def band(self) -> str:
         """Which band ``plot()`` draws: 'uniform' or 'pointwise'."""
-        return "uniform" if self.band_low is not None and self.band_high is not None else (
-            "pointwise"
+        return (
+            "uniform" if self.band_low is not None and self.band_high is not None else ("pointwise")
         )
 
     def _tidy(self, level: float) -> pl.DataFrame:

@@ -328,10 +328,16 @@ class AggteResult(ResultProtocol):
     def _summary_text(self, level: float) -> str:
         same = abs(level - self.level) < 1e-12
         t = self._tidy(level)
-        lo, hi = (t["conf_low"][0], t["conf_high"][0]) if self.type == "simple" else (
-            self.overall_conf_int
-            if same
-            else tuple(inference_columns([self.overall_att], [self.overall_se], level, None)[2:])
+        lo, hi = (
+            (t["conf_low"][0], t["conf_high"][0])
+            if self.type == "simple"
+            else (
+                self.overall_conf_int
+                if same
+                else tuple(
+                    inference_columns([self.overall_att], [self.overall_se], level, None)[2:]
+                )
+            )
         )
         lo, hi = float(np.asarray(lo).ravel()[0]), float(np.asarray(hi).ravel()[0])
         pct = f"{level * 100:g}"
