@@ -239,11 +239,16 @@ class EventStudyResult(ResultProtocol):
         if self.att is not None and self.att_se is not None:
             lines.append(f"overall ATT: {self.att:.5f} (se {self.att_se:.5f})")
         pt = self.pretrend
-        if pt:
+        if pt and "f" in pt:
             lines.append(
                 f"pre-trend test (leads = 0): F({pt['df1']}, {pt['df2']}) = {pt['f']:.4f},"
                 f" p = {pt['p_f']:.4g}; chi2({pt['df1']}) = {pt['chi2']:.4f},"
                 f" p = {pt['p_chi2']:.4g}"
+            )
+        elif pt:
+            lines.append(
+                f"pre-trend test ({pt.get('test', 'leads = 0')}): chi2({pt['df1']}) ="
+                f" {pt['chi2']:.4f}, p = {pt['p_chi2']:.4g}"
             )
         else:
             lines.append("pre-trend test: not available for this estimator or window")
