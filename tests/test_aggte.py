@@ -39,7 +39,14 @@ def _mpdta() -> pl.DataFrame:
 
 def _res(sc: str):
     if sc not in _FITS:
-        _FITS[sc] = att_gt(_mpdta(), "lemp", "year", "countyreal", "first.treat", **SCENARIOS[sc])
+        _FITS[sc] = att_gt(
+            _mpdta(),
+            y="lemp",
+            time="year",
+            unit="countyreal",
+            cohort="first.treat",
+            **SCENARIOS[sc],
+        )
     return _FITS[sc]
 
 
@@ -58,8 +65,8 @@ def test_aggte_matches_r_did(row):
     if row["egt"] is not None and not (isinstance(row["egt"], float) and math.isnan(row["egt"])):
         tb = a.tidy().filter(pl.col("egt") == int(row["egt"]))
         assert tb.height == 1
-        assert abs(tb["att"][0] - row["att_egt"]) < 1e-8
-        assert abs(tb["se"][0] - row["se_egt"]) < 1e-6
+        assert abs(tb["estimate"][0] - row["att_egt"]) < 1e-8
+        assert abs(tb["std_error"][0] - row["se_egt"]) < 1e-6
 
 
 def test_egt_sets_match_r():
@@ -74,19 +81,19 @@ def test_egt_sets_match_r():
 
 def test_min_max_e_window_is_a_subset():
     """Identity: min_e/max_e keep the same event-time estimates, only fewer of them."""
-    full = aggte(_res("mpdta_nev_dr"), "dynamic").tidy()
-    win = aggte(_res("mpdta_nev_dr"), "dynamic", min_e=-1, max_e=1).tidy()
+    full = aggte(_res("mpdta_nev_dr"), type="dynamic").tidy()
+    win = aggte(_res("mpdta_nev_dr"), type="dynamic", min_e=-1, max_e=1).tidy()
     assert win["egt"].to_list() == [-1, 0, 1]
     j = win.join(full, on="egt")
-    np.testing.assert_allclose(j["att"], j["att_right"], atol=1e-15)
-    np.testing.assert_allclose(j["se"], j["se_right"], atol=1e-15)
+    np.testing.assert_allclose(j["estimate"], j["estimate_right"], atol=1e-15)
+    np.testing.assert_allclose(j["std_error"], j["std_error_right"], atol=1e-15)
 
 
 def test_balance_e_uses_only_cohorts_observed_long_enough():
     """balance_e=1: cohorts with max_t - g >= 1 (2004, 2006); e=0 is then the pg-weighted
     average of ATT(2004,2004) and ATT(2006,2006) and e ranges over [balance_e - 3, 1]."""
     r = _res("mpdta_nev_dr")
-    a = aggte(r, "dynamic", balance_e=1)
+    a = aggte(r, type="dynamic", balance_e=1)
     assert a.egt.tolist() == [-2, -1, 0, 1]
     g = _mpdta().filter(pl.col("year") == 2003)["first.treat"]
     p4, p6 = (g == 2004).sum(), (g == 2006).sum()
@@ -96,22 +103,29 @@ def test_balance_e_uses_only_cohorts_observed_long_enough():
 
 def test_to_event_study():
     """type='dynamic' converts to the shared EventStudyResult (estimator 'cs')."""
-    a = aggte(_res("mpdta_nev_dr"), "dynamic")
+    a = aggte(_res("mpdta_nev_dr"), type="dynamic")
     es = a.to_event_study()
     assert isinstance(es, EventStudyResult) and es.estimator == "cs"
     np.testing.assert_array_equal(es.event_time, a.egt)
     np.testing.assert_array_equal(es.estimate, a.att_egt)
     assert es.tidy().height == len(a.egt)
     # analytic vcov from the influence functions: its diagonal gives the SEs
-    np.testing.assert_allclose(np.sqrt(np.diag(es.vcov)), es.std_error, rtol=1e-12)
+    np.testing.assert_allclose(np.sqrt(np.diag(es.vcov())), es.std_error, rtol=1e-12)
     with pytest.raises(PilotdidError):
-        aggte(_res("mpdta_nev_dr"), "group").to_event_study()
+        aggte(_res("mpdta_nev_dr"), type="group").to_event_study()
 
 
 def test_universal_base_reference_in_event_study():
     """Universal base: e=-1 is the reference (ATT 0, no SE) and is listed as such."""
-    r = att_gt(_mpdta(), "lemp", "year", "countyreal", "first.treat", base_period="universal")
-    es = aggte(r, "dynamic").to_event_study()
+    r = att_gt(
+        _mpdta(),
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        base_period="universal",
+    )
+    es = aggte(r, type="dynamic").to_event_study()
     assert list(es.reference) == [-1] and -1 not in es.event_time.tolist()
 
 
@@ -119,28 +133,36 @@ def test_bootstrap_aggte_close_to_analytic_with_band():
     """Bootstrap SEs of the event study within 10% of analytic; cband widens the band."""
     d = _mpdta()
     r = att_gt(
-        d, "lemp", "year", "countyreal", "first.treat", bstrap=True, biters=999, cband=True, seed=3
+        d,
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        bstrap=True,
+        reps=999,
+        cband=True,
+        seed=3,
     )
-    an = aggte(_res("mpdta_nev_dr"), "dynamic")
-    bs = aggte(r, "dynamic")
+    an = aggte(_res("mpdta_nev_dr"), type="dynamic")
+    bs = aggte(r, type="dynamic")
     assert np.all(np.abs(bs.se_egt / an.se_egt - 1) < 0.10)
     assert abs(bs.overall_se / an.overall_se - 1) < 0.10
     assert bs.crit_val > 1.96
     es = bs.to_event_study()
     assert es.band_low is not None and np.all(es.band_low <= es.conf_low + 1e-15)
-    s = aggte(r, "simple", seed=5)
-    assert abs(s.overall_se / aggte(_res("mpdta_nev_dr"), "simple").overall_se - 1) < 0.10
+    s = aggte(r, type="simple", seed=5)
+    assert abs(s.overall_se / aggte(_res("mpdta_nev_dr"), type="simple").overall_se - 1) < 0.10
 
 
 def test_bad_type():
     with pytest.raises(PilotdidError, match="type"):
-        aggte(_res("mpdta_nev_dr"), "cohort")
+        aggte(_res("mpdta_nev_dr"), type="cohort")
     with pytest.raises(PilotdidError, match="cband"):
-        aggte(_res("mpdta_nev_dr"), "dynamic", cband=True)
+        aggte(_res("mpdta_nev_dr"), type="dynamic", cband=True)
 
 
 def test_summary_runs_and_shows_overall():
-    s = aggte(_res("mpdta_nev_dr"), "group").summary(print_=False)
+    s = aggte(_res("mpdta_nev_dr"), type="group").summary()
     assert "Overall ATT" in s and "2004" in s
 
 
@@ -159,12 +181,12 @@ def test_covariates_weights_match_csdid(est_method, control_group):
     d = pl.from_dict({c: pdf[c].to_numpy() for c in pdf.columns})
     r = att_gt(
         d,
-        "lemp",
-        "year",
-        "countyreal",
-        "first.treat",
-        xformla="~ lpop",
-        weightsname="w",
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        controls=["lpop"],
+        weights="w",
         control_group=control_group,
         est_method=est_method,
     )
@@ -184,13 +206,13 @@ def test_covariates_weights_match_csdid(est_method, control_group):
     t = r.tidy()
     np.testing.assert_array_equal(t["group"], np.asarray(m.results["group"]))
     np.testing.assert_array_equal(t["t"], np.asarray(m.results["year"]))
-    np.testing.assert_allclose(t["att"], np.asarray(m.results["att"]), rtol=0, atol=1e-8)
-    np.testing.assert_allclose(t["se"], np.asarray(m.results["se"]), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(t["estimate"], np.asarray(m.results["att"]), rtol=0, atol=1e-8)
+    np.testing.assert_allclose(t["std_error"], np.asarray(m.results["se"]), rtol=0, atol=1e-8)
     for ty in ("simple", "group", "dynamic", "calendar"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m.aggte(typec=ty, bstrap=False)
-        a = aggte(r, ty)
+        a = aggte(r, type=ty)
         assert abs(a.overall_att - float(m.atte["overall_att"])) < 1e-8, ty
         assert abs(a.overall_se - float(m.atte["overall_se"])) < 1e-8, ty
         if ty != "simple":

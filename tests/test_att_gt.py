@@ -39,7 +39,13 @@ def _mpdta() -> pl.DataFrame:
 
 def _fit(scenario: str, **kw):
     return att_gt(
-        _mpdta(), "lemp", "year", "countyreal", "first.treat", **SCENARIOS[scenario], **kw
+        _mpdta(),
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        **SCENARIOS[scenario],
+        **kw,
     )
 
 
@@ -72,8 +78,8 @@ def test_attgt_matches_r_did(row):
     res = _cached(row["scenario"])
     tb = res.tidy().filter((pl.col("group") == row["group"]) & (pl.col("t") == row["t"]))
     assert tb.height == 1
-    assert abs(tb["att"][0] - row["att"]) < 1e-8
-    assert abs(tb["se"][0] - row["se"]) < 1e-6
+    assert abs(tb["estimate"][0] - row["att"]) < 1e-8
+    assert abs(tb["std_error"][0] - row["se"]) < 1e-6
     assert abs(res.att(row["group"], row["t"]) - row["att"]) < 1e-8
 
 
@@ -96,18 +102,22 @@ def test_pretest_matches_r_did(row):
 def test_reg_equals_dr_without_covariates():
     """Identity: with no covariates the OR, IPW and DR estimators coincide (DRDID)."""
     a = _cached("mpdta_nev_dr").tidy()
-    b = att_gt(_mpdta(), "lemp", "year", "countyreal", "first.treat", est_method="reg").tidy()
-    np.testing.assert_allclose(b["att"], a["att"], atol=1e-12)
-    np.testing.assert_allclose(b["se"], a["se"], rtol=1e-10)
+    b = att_gt(
+        _mpdta(), y="lemp", time="year", unit="countyreal", cohort="first.treat", est_method="reg"
+    ).tidy()
+    np.testing.assert_allclose(b["estimate"], a["estimate"], atol=1e-12)
+    np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-10)
 
 
 def test_constant_weights_are_no_weights():
     """Identity: a constant sampling weight changes nothing (weights are normalised)."""
     d = _mpdta().with_columns(pl.lit(3.0).alias("w"))
     a = _cached("mpdta_nev_dr").tidy()
-    b = att_gt(d, "lemp", "year", "countyreal", "first.treat", weightsname="w").tidy()
-    np.testing.assert_allclose(b["att"], a["att"], atol=1e-12)
-    np.testing.assert_allclose(b["se"], a["se"], rtol=1e-10)
+    b = att_gt(
+        d, y="lemp", time="year", unit="countyreal", cohort="first.treat", weights="w"
+    ).tidy()
+    np.testing.assert_allclose(b["estimate"], a["estimate"], atol=1e-12)
+    np.testing.assert_allclose(b["std_error"], a["std_error"], rtol=1e-10)
 
 
 # ---------------------------------------------------------------- hand-coded DRDID (numpy)
@@ -163,12 +173,12 @@ def test_covariates_match_numpy_drdid(weighted):
         d = d.with_columns(pl.col("countyreal").replace_strict(uw).alias("w"))
     res = att_gt(
         d,
-        "lemp",
-        "year",
-        "countyreal",
-        "first.treat",
-        xformla="~ lpop",
-        weightsname="w" if weighted else None,
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        controls=["lpop"],
+        weights="w" if weighted else None,
     )
     wide = d.pivot(on="year", index="countyreal", values="lemp").sort("countyreal")
     units = (
@@ -192,8 +202,8 @@ def test_covariates_match_numpy_drdid(weighted):
         att, inf = _drdid_numpy(dy, D, X, w)
         inf = inf * n / keep.sum()
         se = np.sqrt(np.sum(inf**2)) / n
-        assert abs(row["att"] - att) < 1e-8, (g, t)
-        assert abs(row["se"] - se) < 1e-8, (g, t)
+        assert abs(row["estimate"] - att) < 1e-8, (g, t)
+        assert abs(row["std_error"] - se) < 1e-8, (g, t)
 
 
 # ---------------------------------------------------------------- unbalanced panels
@@ -205,15 +215,15 @@ def test_unbalanced_cells_use_units_observed_in_both_periods():
     full = _mpdta()
     rng = np.random.default_rng(11)
     d = full.filter(pl.Series(rng.uniform(size=full.height) > 0.08))
-    res = att_gt(d, "lemp", "year", "countyreal", "first.treat")
+    res = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat")
     assert res.n_units == 500
     for row in res.tidy().iter_rows(named=True):
         g, t, b = row["group"], row["t"], row["base_t"]
         sub = d.filter(pl.col("year").is_in([t, b]))
         both = sub.group_by("countyreal").len().filter(pl.col("len") == 2)["countyreal"]
         bal = full.filter(pl.col("countyreal").is_in(both.implode()))
-        r2 = att_gt(bal, "lemp", "year", "countyreal", "first.treat")
-        assert abs(r2.att(g, t) - row["att"]) < 1e-12
+        r2 = att_gt(bal, y="lemp", time="year", unit="countyreal", cohort="first.treat")
+        assert abs(r2.att(g, t) - row["estimate"]) < 1e-12
         n_t = r2.tidy().filter((pl.col("group") == g) & (pl.col("t") == t))["n_treated"][0]
         assert n_t == row["n_treated"]
 
@@ -221,10 +231,10 @@ def test_unbalanced_cells_use_units_observed_in_both_periods():
 def test_balanced_panel_unchanged_by_unit_order():
     """Identity: shuffling rows changes nothing (balanced panel -> R's numbers)."""
     d = _mpdta().sample(fraction=1.0, shuffle=True, seed=5)
-    a = att_gt(d, "lemp", "year", "countyreal", "first.treat").tidy()
+    a = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat").tidy()
     b = _cached("mpdta_nev_dr").tidy()
-    np.testing.assert_allclose(a["att"], b["att"], atol=1e-13)
-    np.testing.assert_allclose(a["se"], b["se"], rtol=1e-12)
+    np.testing.assert_allclose(a["estimate"], b["estimate"], atol=1e-13)
+    np.testing.assert_allclose(a["std_error"], b["std_error"], rtol=1e-12)
 
 
 # ---------------------------------------------------------------- universal base, anticipation
@@ -234,13 +244,20 @@ def test_universal_base_post_cells_equal_varying():
     """Identity: post-treatment cells use base g-1 under both base periods; the reference
     cell (t = g-1) is reported with ATT 0 and status 'reference'."""
     a = _cached("mpdta_nev_dr").tidy().filter(pl.col("post"))
-    u = att_gt(_mpdta(), "lemp", "year", "countyreal", "first.treat", base_period="universal")
+    u = att_gt(
+        _mpdta(),
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        base_period="universal",
+    )
     tu = u.tidy()
     b = tu.filter(pl.col("post")).join(a, on=["group", "t"])
-    np.testing.assert_allclose(b["att"], b["att_right"], atol=1e-13)
+    np.testing.assert_allclose(b["estimate"], b["estimate_right"], atol=1e-13)
     ref = tu.filter(pl.col("status") == "reference")
     assert sorted(zip(ref["group"], ref["t"])) == [(2004, 2003), (2006, 2005), (2007, 2006)]
-    assert (ref["att"] == 0).all()
+    assert (ref["estimate"] == 0).all()
     # universal pre-period: Y_t - Y_{g-1}, e.g. (2007, 2004) = -(sum of varying 2005..2006 pre)
     v = _cached("mpdta_nev_dr")
     assert abs(u.att(2007, 2004) + v.att(2007, 2005) + v.att(2007, 2006)) < 1e-12
@@ -248,7 +265,9 @@ def test_universal_base_post_cells_equal_varying():
 
 def test_anticipation_shifts_base_period():
     """anticipation=1: post cells of cohort g use base g-2 (R did's tlist + anticipation < g)."""
-    r = att_gt(_mpdta(), "lemp", "year", "countyreal", "first.treat", anticipation=1)
+    r = att_gt(
+        _mpdta(), y="lemp", time="year", unit="countyreal", cohort="first.treat", anticipation=1
+    )
     tb = r.tidy()
     assert tb.filter((pl.col("group") == 2006) & (pl.col("t") == 2006))["base_t"][0] == 2004
     # cohort 2004 is treated (with anticipation) in the first period 2003: dropped, as R
@@ -263,10 +282,11 @@ _BOOT_SCRIPT = """
 import sys, polars as pl, numpy as np
 from pilotdid.staggered import att_gt, aggte
 d = pl.read_csv(sys.argv[1])
-r = att_gt(d, "lemp", "year", "countyreal", "first.treat", bstrap=True, biters=499,
-           cband=True, seed=42, clustervars=sys.argv[2] if len(sys.argv) > 2 else None)
-a = aggte(r, "dynamic")
-print(repr(r.tidy()["se"].to_list()), repr(r.crit_val), repr(a.se_egt.tolist()), repr(a.crit_val))
+r = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat", bstrap=True, reps=499,
+           cband=True, seed=42, cluster=sys.argv[2] if len(sys.argv) > 2 else None)
+a = aggte(r, type="dynamic")
+se = r.tidy()["std_error"].to_list()
+print(repr(se), repr(r.crit_val), repr(a.se_egt.tolist()), repr(a.crit_val))
 """
 
 
@@ -295,20 +315,20 @@ def test_bootstrap_se_close_to_analytic():
     """Multiplier bootstrap SEs (Mammen, biters=999) within 10% of the analytic ones; the
     uniform critical value lies between the pointwise 1.96 and a Bonferroni bound."""
     a = _cached("mpdta_nev_dr").tidy()
-    b = _fit("mpdta_nev_dr", bstrap=True, biters=999, cband=True, seed=1)
-    ratio = b.tidy()["se"].to_numpy() / a["se"].to_numpy()
+    b = _fit("mpdta_nev_dr", bstrap=True, reps=999, cband=True, seed=1)
+    ratio = b.tidy()["std_error"].to_numpy() / a["std_error"].to_numpy()
     assert np.all(np.abs(ratio - 1) < 0.10), ratio
     assert 1.96 < b.crit_val < 3.4
-    np.testing.assert_allclose(b.tidy()["att"], a["att"], atol=0)
+    np.testing.assert_allclose(b.tidy()["estimate"], a["estimate"], atol=0)
 
 
 def test_bootstrap_seed_reproducible_and_cluster_count():
     """Same seed -> same SEs; clustering on a coarser variable bootstraps over its clusters."""
     d = _mpdta().with_columns((pl.col("countyreal") // 1000).alias("state"))
-    kw = dict(bstrap=True, biters=199, seed=9, clustervars=["countyreal", "state"])
-    r1 = att_gt(d, "lemp", "year", "countyreal", "first.treat", **kw)
-    r2 = att_gt(d, "lemp", "year", "countyreal", "first.treat", **kw)
-    assert r1.tidy()["se"].to_list() == r2.tidy()["se"].to_list()
+    kw = dict(bstrap=True, reps=199, seed=9, cluster=["countyreal", "state"])
+    r1 = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat", **kw)
+    r2 = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat", **kw)
+    assert r1.tidy()["std_error"].to_list() == r2.tidy()["std_error"].to_list()
     assert r1.n_boot_units == d["state"].n_unique()
 
 
@@ -319,23 +339,30 @@ def test_unknown_options_name_the_option():
     """Unknown control_group / est_method / base_period raise PilotdidError naming the option."""
     d = _mpdta()
     for kw, name in [
-        (dict(control_group="never"), "control_group"),
+        (dict(control_group="nevr"), "control_group"),
         (dict(est_method="ols"), "est_method"),
         (dict(base_period="fixed"), "base_period"),
     ]:
         with pytest.raises(PilotdidError, match=name):
-            att_gt(d, "lemp", "year", "countyreal", "first.treat", **kw)
+            att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat", **kw)
     with pytest.raises(PilotdidError, match="cband"):
-        att_gt(d, "lemp", "year", "countyreal", "first.treat", cband=True)
+        att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat", cband=True)
 
 
 def test_all_treated_at_once_notyettreated_is_an_error():
     """Every unit treated in 2006 -> no comparison units: a clear error naming the option."""
     d = _mpdta().with_columns(pl.lit(2006).alias("first.treat"))
     with pytest.raises(PilotdidError, match="control_group"):
-        att_gt(d, "lemp", "year", "countyreal", "first.treat", control_group="notyettreated")
+        att_gt(
+            d,
+            y="lemp",
+            time="year",
+            unit="countyreal",
+            cohort="first.treat",
+            control_group="notyettreated",
+        )
     with pytest.raises(PilotdidError, match="control_group"):
-        att_gt(d, "lemp", "year", "countyreal", "first.treat")
+        att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat")
 
 
 def test_no_control_units_reported_as_skipped():
@@ -343,13 +370,13 @@ def test_no_control_units_reported_as_skipped():
     d = _mpdta()
     # never-treated units observed only in 2003-2005: cells for t >= 2006 have no controls
     d = d.filter(~((pl.col("first.treat") == 0) & (pl.col("year") >= 2006)))
-    r = att_gt(d, "lemp", "year", "countyreal", "first.treat")
+    r = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat")
     sk = r.skipped
     assert sk and all(t >= 2006 for _, t, _ in sk)
     assert all(f"group {g}, period {t}" in why for g, t, why in sk)
     with pytest.raises(PilotdidError, match="skipped"):
         r.att(sk[0][0], sk[0][1])
-    assert "Skipped" in r.summary(print_=False)
+    assert "Skipped" in r.summary()
 
 
 def test_single_unit_cohort_works():
@@ -362,15 +389,15 @@ def test_single_unit_cohort_works():
         .otherwise(pl.col("first.treat"))
         .alias("first.treat")
     )
-    r = att_gt(d, "lemp", "year", "countyreal", "first.treat")
+    r = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat")
     tb = r.tidy().filter(pl.col("group") == 2005)
-    assert tb.height == 4 and tb["att"].is_finite().all() and tb["se"].is_finite().all()
+    assert tb.height == 4 and tb["estimate"].is_finite().all() and tb["std_error"].is_finite().all()
 
 
 def test_caller_frame_not_modified():
     d = _mpdta()
     before = d.clone()
-    att_gt(d, "lemp", "year", "countyreal", "first.treat")
+    att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat")
     assert d.equals(before)
 
 
@@ -388,10 +415,10 @@ def test_base_period_anticipation_match_csdid(base_period, anticipation, control
     pdf = pd.read_csv(REF / "mpdta.csv")
     r = att_gt(
         _mpdta(),
-        "lemp",
-        "year",
-        "countyreal",
-        "first.treat",
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
         control_group=control_group,
         base_period=base_period,
         anticipation=anticipation,
@@ -411,7 +438,7 @@ def test_base_period_anticipation_match_csdid(base_period, anticipation, control
     t = r.tidy()
     np.testing.assert_array_equal(t["group"], np.asarray(m.results["group"]))
     np.testing.assert_array_equal(t["t"], np.asarray(m.results["year"]))
-    np.testing.assert_allclose(t["att"], np.asarray(m.results["att"], dtype=float), atol=1e-10)
+    np.testing.assert_allclose(t["estimate"], np.asarray(m.results["att"], dtype=float), atol=1e-10)
     est = (t["status"] == "estimated").to_numpy()
     se_ref = np.asarray(m.results["se"], dtype=float)
-    np.testing.assert_allclose(t["se"].to_numpy()[est], se_ref[est], atol=1e-10)
+    np.testing.assert_allclose(t["std_error"].to_numpy()[est], se_ref[est], atol=1e-10)

@@ -25,7 +25,7 @@ PUBLISHED = {  # bacondecomp vignette (castle): type -> (weight, avg_est)
 
 @pytest.fixture(scope="module")
 def castle_bacon(castle):
-    return bacon(castle, yname="l_homicide", tname="year", idname="sid", treat="post")
+    return bacon(castle, y="l_homicide", time="year", unit="sid", treatment="post")
 
 
 def test_castle_three_types_match_bacondecomp(castle_bacon):
@@ -69,7 +69,7 @@ def test_formula_call_and_polars_input(castle, castle_bacon, polars_frame):
     """Same numbers from the bacondecomp-style formula call and a polars frame (identity)."""
     data = polars_frame(castle)
     assert isinstance(data, pl.DataFrame)
-    res = bacon("l_homicide ~ post", data, tname="year", idname="state")
+    res = bacon(data, fml="l_homicide ~ post", time="year", unit="state")
     np.testing.assert_allclose(res.estimates, castle_bacon.estimates, rtol=0, atol=1e-14)
     np.testing.assert_allclose(res.weights, castle_bacon.weights, rtol=0, atol=1e-14)
 
@@ -78,7 +78,7 @@ def test_always_treated_group(castle, pyfixest_reference):
     """Castle from 2005 on: the 2005 cohort is always treated. bacondecomp then adds 'Later vs
     Always Treated' rows; the Theorem 1 identity still holds exactly against pyfixest's TWFE."""
     sub = castle[castle["year"] >= 2005]
-    res = bacon(sub, yname="l_homicide", tname="year", idname="sid", treat="post")
+    res = bacon(sub, y="l_homicide", time="year", unit="sid", treatment="post")
     t = res.tidy()
     assert res.n_always_treated == int((sub.groupby("sid")["effyear"].first() == 2005).sum())
     assert "Later vs Always Treated" in t["type"].to_list()
@@ -91,7 +91,7 @@ def test_always_treated_group(castle, pyfixest_reference):
 def test_no_never_treated(castle, pyfixest_reference):
     """Only treated states: timing comparisons only; identity against pyfixest TWFE (1e-10)."""
     sub = castle[castle["effyear"].notna()]
-    res = bacon(sub, yname="l_homicide", tname="year", idname="sid", treat="post")
+    res = bacon(sub, y="l_homicide", time="year", unit="sid", treatment="post")
     t = res.tidy()
     assert set(t["type"].to_list()) == {"Earlier vs Later Treated", "Later vs Earlier Treated"}
     twfe = pyfixest_reference("l_homicide ~ post | sid + year", sub, "iid").coef()["post"]
@@ -99,13 +99,14 @@ def test_no_never_treated(castle, pyfixest_reference):
 
 
 def test_summary_prints_and_plot(castle_bacon, capsys):
-    """summary() prints the three-type table; plot() draws one point per 2×2 and the TWFE line."""
+    """print(summary()) prints the three-type table; plot() draws one point per 2×2 and the
+    TWFE line."""
     import matplotlib
 
     matplotlib.use("Agg")
-    tab = castle_bacon.summary()
+    print(castle_bacon.summary())
     assert "Treated vs Untreated" in capsys.readouterr().out
-    assert tab.height == 3
+    assert castle_bacon.summary_table().height == 3
     ax = castle_bacon.plot()
     n_points = sum(len(c.get_offsets()) for c in ax.collections)
     assert n_points == 25
@@ -114,7 +115,7 @@ def test_summary_prints_and_plot(castle_bacon, capsys):
 
 def test_caller_frame_not_modified(castle):
     before = castle.copy()
-    bacon(castle, yname="l_homicide", tname="year", idname="sid", treat="post")
+    bacon(castle, y="l_homicide", time="year", unit="sid", treatment="post")
     pd.testing.assert_frame_equal(castle, before)
 
 
@@ -135,7 +136,7 @@ def test_bad_input(castle, mutate, fragments):
     """Unbalanced panel, non-absorbing or non-binary treatment, missing outcome, no treated."""
     data = mutate(castle.copy())
     with pytest.raises(pdid.PilotdidError) as exc:
-        bacon(data, yname="l_homicide", tname="year", idname="state", treat="post")
+        bacon(data, y="l_homicide", time="year", unit="state", treatment="post")
     msg = str(exc.value).lower()
     for f in fragments:
         assert f.lower() in msg, msg
@@ -143,6 +144,6 @@ def test_bad_input(castle, mutate, fragments):
 
 def test_bad_options(castle):
     with pytest.raises(pdid.PilotdidError, match="'zz'"):
-        bacon(castle, yname="zz", tname="year", idname="sid", treat="post")
+        bacon(castle, y="zz", time="year", unit="sid", treatment="post")
     with pytest.raises(pdid.PilotdidError, match="formula"):
-        bacon("l_homicide ~ post + x", castle, tname="year", idname="sid")
+        bacon(castle, fml="l_homicide ~ post + x", time="year", unit="sid")

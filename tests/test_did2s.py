@@ -66,7 +66,7 @@ def _pf_did2s(d, second, cluster="unit", first="~ 0 | unit + year", y="dep_var")
 def test_event_study_matches_pyfixest(df_het, cluster):
     """Event-time dummies i(rel, ref=-1), never-treated coded to the reference."""
     fit = _pf_did2s(df_het, "~ i(rel, ref=-1.0)", cluster=cluster)
-    res = did2s(df_het, "dep_var", "year", "unit", "g", vcov={"CR1": cluster})
+    res = did2s(df_het, y="dep_var", time="year", unit="unit", cohort="g", vcov={"CR1": cluster})
     np.testing.assert_allclose(res.estimate, fit.coef().to_numpy(), rtol=1e-8, atol=1e-11)
     np.testing.assert_allclose(res.std_error, fit.se().to_numpy(), rtol=1e-8, atol=1e-11)
     assert res.extra["n_clusters"] == df_het[cluster].nunique()
@@ -75,7 +75,7 @@ def test_event_study_matches_pyfixest(df_het, cluster):
 def test_static_matches_pyfixest(df_het):
     """Static ATT: second stage on the treatment indicator."""
     fit = _pf_did2s(df_het, "~ d")
-    res = did2s(df_het, "dep_var", "year", "unit", "g", event=False)
+    res = did2s(df_het, y="dep_var", time="year", unit="unit", cohort="g", event=False)
     assert res.estimate[0] == pytest.approx(fit.coef()["d"], rel=1e-8)
     assert res.std_error[0] == pytest.approx(fit.se()["d"], rel=1e-8)
 
@@ -83,7 +83,7 @@ def test_static_matches_pyfixest(df_het):
 def test_controls_match_pyfixest(df_het):
     """A time-varying control in the first stage: ~ x | unit + year."""
     fit = _pf_did2s(df_het, "~ i(rel, ref=-1.0)", first="~ x | unit + year", y="dep_x")
-    res = did2s(df_het, "dep_x", "year", "unit", "g", controls=["x"])
+    res = did2s(df_het, y="dep_x", time="year", unit="unit", cohort="g", controls=["x"])
     np.testing.assert_allclose(res.estimate, fit.coef().to_numpy(), rtol=1e-8, atol=1e-11)
     np.testing.assert_allclose(res.std_error, fit.se().to_numpy(), rtol=1e-8, atol=1e-11)
 
@@ -93,7 +93,7 @@ def test_binned_matches_pyfixest(df_het):
     d = df_het.copy()
     d["rel_b"] = np.where(d["g"] > 0, d["rel"].clip(-5, 5), -1)
     fit = _pf_did2s(d, "~ i(rel_b, ref=-1.0)")
-    res = did2s(df_het, "dep_var", "year", "unit", "g", bin_lo=-5, bin_hi=5)
+    res = did2s(df_het, y="dep_var", time="year", unit="unit", cohort="g", bin_lo=-5, bin_hi=5)
     assert list(res.event_time) == [e for e in range(-5, 6) if e != -1]
     np.testing.assert_allclose(res.estimate, fit.coef().to_numpy(), rtol=1e-8, atol=1e-11)
     np.testing.assert_allclose(res.std_error, fit.se().to_numpy(), rtol=1e-8, atol=1e-11)
@@ -102,7 +102,7 @@ def test_binned_matches_pyfixest(df_het):
 def test_bad_cluster_option(df_het):
     """did2s's variance is clustered: 'iid' is refused with a message naming the option."""
     with pytest.raises(pdid.PilotdidError, match="vcov"):
-        did2s(df_het, "dep_var", "year", "unit", "g", vcov="iid")
+        did2s(df_het, y="dep_var", time="year", unit="unit", cohort="g", vcov="iid")
 
 
 def test_did2s_equals_bjs_point_estimates(df_het):
@@ -111,10 +111,10 @@ def test_did2s_equals_bjs_point_estimates(df_het):
     coefficients are the BJS horizon estimates."""
     from pilotdid.event_study import imputation
 
-    bjs = imputation(df_het, "dep_x", "year", "unit", "g", controls=["x"])
-    st = did2s(df_het, "dep_x", "year", "unit", "g", controls=["x"], event=False)
+    bjs = imputation(df_het, y="dep_x", time="year", unit="unit", cohort="g", controls=["x"])
+    st = did2s(df_het, y="dep_x", time="year", unit="unit", cohort="g", controls=["x"], event=False)
     assert st.estimate[0] == pytest.approx(bjs.extra["att"], rel=1e-10)
-    ev = did2s(df_het, "dep_x", "year", "unit", "g", controls=["x"])
+    ev = did2s(df_het, y="dep_x", time="year", unit="unit", cohort="g", controls=["x"])
     lags = ev.event_time >= 0
     np.testing.assert_array_equal(ev.event_time[lags], bjs.event_time)
     np.testing.assert_allclose(ev.estimate[lags], bjs.estimate, rtol=1e-10)

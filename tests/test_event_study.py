@@ -70,7 +70,7 @@ def test_twfe_matches_pyfixest(df_het, opts):
     )
     fml = "dep_var ~ " + " + ".join(n for _, n in names) + " | unit + year"
     fit = pf.feols(fml, data=d, vcov={"CRV1": "unit"}, fixef_tol=1e-13)
-    res = twfe_event_study(df_het, "dep_var", "year", "unit", "g", **opts)
+    res = twfe_event_study(df_het, y="dep_var", time="year", unit="unit", cohort="g", **opts)
     assert list(res.event_time) == [e for e, _ in names]
     np.testing.assert_allclose(res.estimate, fit.coef().to_numpy(), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(res.std_error, fit.se().to_numpy(), rtol=1e-8, atol=1e-12)
@@ -104,10 +104,10 @@ def test_twfe_controls_iid_and_pretrend_on_polars(df_het):
     fit = pf.feols(fml, data=d, vcov="iid")
     res = event_study(
         pl.DataFrame({c: d[c].to_numpy() for c in ["dep_var", "year", "unit", "g", "x"]}),
-        "dep_var",
-        "year",
-        "unit",
-        "g",
+        y="dep_var",
+        time="year",
+        unit="unit",
+        cohort="g",
         controls=["x"],
         vcov="iid",
         bin_lo=-5,
@@ -124,7 +124,9 @@ def test_twfe_controls_iid_and_pretrend_on_polars(df_het):
 def test_twfe_wild_bootstrap_runs_and_is_seeded(df_het):
     """WCR of one coefficient: same seed, same p-value; estimate = the coefficient (identity)."""
     sub = df_het[df_het["unit"] <= 300]
-    res = twfe_event_study(sub, "dep_var", "year", "unit", "g", bin_lo=-5, bin_hi=5)
+    res = twfe_event_study(
+        sub, y="dep_var", time="year", unit="unit", cohort="g", bin_lo=-5, bin_hi=5
+    )
     a = res.wild_bootstrap(2, reps=199, seed=3)
     b = res.wild_bootstrap(2, reps=199, seed=3)
     assert a["p_value"] == b["p_value"]
@@ -136,17 +138,17 @@ def test_twfe_wild_bootstrap_runs_and_is_seeded(df_het):
 def test_caller_frame_untouched_and_bad_input(df_het):
     """The frame is not modified; bad options raise PilotdidError naming the option."""
     d = df_het.copy()
-    twfe_event_study(d, "dep_var", "year", "unit", "g")
+    twfe_event_study(d, y="dep_var", time="year", unit="unit", cohort="g")
     pd.testing.assert_frame_equal(d, df_het)
     with pytest.raises(pdid.PilotdidError, match="estimator"):
-        event_study(d, "dep_var", "year", "unit", "g", estimator="ols")
+        event_study(d, y="dep_var", time="year", unit="unit", cohort="g", estimator="ols")
     with pytest.raises(pdid.PilotdidError, match="bin_lo"):
-        twfe_event_study(d, "dep_var", "year", "unit", "g", bin_lo=3, bin_hi=1)
+        twfe_event_study(d, y="dep_var", time="year", unit="unit", cohort="g", bin_lo=3, bin_hi=1)
     with pytest.raises(pdid.PilotdidError, match="nope"):
-        twfe_event_study(d, "dep_var", "year", "unit", "nope")
+        twfe_event_study(d, y="dep_var", time="year", unit="unit", cohort="nope")
     d2 = d.assign(g=0)
     with pytest.raises(pdid.PilotdidError, match="never treated|no unit is ever treated"):
-        twfe_event_study(d2, "dep_var", "year", "unit", "g")
+        twfe_event_study(d2, y="dep_var", time="year", unit="unit", cohort="g")
 
 
 def test_dispatch_twfe_bjs_did2s(df_het):
@@ -155,17 +157,27 @@ def test_dispatch_twfe_bjs_did2s(df_het):
 
     sub = df_het[df_het["unit"] <= 400]
     for est, fn in [("twfe", twfe_event_study), ("did2s", did2s)]:
-        r = event_study(sub, "dep_var", "year", "unit", "g", estimator=est, window=(-5, 5))
+        r = event_study(
+            sub, y="dep_var", time="year", unit="unit", cohort="g", estimator=est, window=(-5, 5)
+        )
         assert isinstance(r, pdid.results.EventStudyResult)
         assert min(r.event_time) == -5 and max(r.event_time) == 5
-        r2 = fn(sub, "dep_var", "year", "unit", "g", window=(-5, 5))
+        r2 = fn(sub, y="dep_var", time="year", unit="unit", cohort="g", window=(-5, 5))
         np.testing.assert_array_equal(r.estimate, r2.estimate)
         np.testing.assert_array_equal(r.std_error, r2.std_error)
-    r = event_study(sub, "dep_var", "year", "unit", "g", estimator="bjs", window=(-4, 6))
+    r = event_study(
+        sub, y="dep_var", time="year", unit="unit", cohort="g", estimator="bjs", window=(-4, 6)
+    )
     assert list(r.event_time) == [-4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6]
     assert r.pretrend is not None and r.pretrend["df1"] == 4
     r2 = imputation(
-        sub, "dep_var", "year", "unit", "g", horizons=range(7), pretrends=[-4, -3, -2, -1]
+        sub,
+        y="dep_var",
+        time="year",
+        unit="unit",
+        cohort="g",
+        horizons=range(7),
+        pretrends=[-4, -3, -2, -1],
     )
     np.testing.assert_array_equal(r.estimate, r2.estimate)
 
@@ -177,11 +189,13 @@ def test_dispatch_cs_and_sa(df_het):
     sub = df_het[df_het["unit"] <= 300]
     if importlib.util.find_spec("pilotdid.staggered") is None:
         pytest.skip("pilotdid.staggered not in this tree yet")
-    r = event_study(sub, "dep_var", "year", "unit", "g", estimator="cs", window=(-5, 5))
+    r = event_study(
+        sub, y="dep_var", time="year", unit="unit", cohort="g", estimator="cs", window=(-5, 5)
+    )
     assert isinstance(r, pdid.results.EventStudyResult)
     if importlib.util.find_spec("pilotdid.sun_abraham") is None:
         pytest.skip("pilotdid.sun_abraham not in this tree yet")
-    r = event_study(sub, "dep_var", "year", "unit", "g", estimator="sa")
+    r = event_study(sub, y="dep_var", time="year", unit="unit", cohort="g", estimator="sa")
     assert isinstance(r, pdid.results.EventStudyResult)
 
 
@@ -190,12 +204,14 @@ def test_plot_overlay(df_het):
     mpl = pytest.importorskip("matplotlib")
     mpl.use("Agg")
     sub = df_het[df_het["unit"] <= 300]
-    a = twfe_event_study(sub, "dep_var", "year", "unit", "g", window=(-5, 5))
-    b = event_study(sub, "dep_var", "year", "unit", "g", estimator="did2s", window=(-5, 5))
+    a = twfe_event_study(sub, y="dep_var", time="year", unit="unit", cohort="g", window=(-5, 5))
+    b = event_study(
+        sub, y="dep_var", time="year", unit="unit", cohort="g", estimator="did2s", window=(-5, 5)
+    )
     ax = pdid.results.plot_event_studies([a, b], labels=["TWFE", "did2s"])
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["TWFE", "did2s"]
     assert a.plot() is not None
-    text = a.summary(print_=False)
+    text = a.summary()
     assert "pre-trend test" in text
 
 
@@ -211,8 +227,8 @@ def test_missing_values_and_string_ids_are_identities(df_het):
     dirty["gg"] = dirty["g"].where(dirty["g"] > 0)  # never treated: NaN
     clean = sub.drop(index=[3, 50, 700])
     for fn in (twfe_event_study, did2s, imputation):
-        a = fn(dirty, "dep_var", "year", "uid", "gg")
-        b = fn(clean, "dep_var", "year", "unit", "g")
+        a = fn(dirty, y="dep_var", time="year", unit="uid", cohort="gg")
+        b = fn(clean, y="dep_var", time="year", unit="unit", cohort="g")
         np.testing.assert_allclose(a.estimate, b.estimate, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(a.std_error, b.std_error, rtol=1e-10)
         assert a.extra["n_missing"] == 3

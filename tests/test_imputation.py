@@ -86,7 +86,7 @@ def test_matches_numpy_hand_computation(df_het, controls):
     """Estimates (1e-8) and SEs (1e-8) equal the dense numpy implementation above."""
     d = df_het[df_het["unit"] <= 120]
     ref = _numpy_bjs(d, "y", controls)
-    res = imputation(d, "y", "year", "unit", "g", controls=list(controls))
+    res = imputation(d, y="y", time="year", unit="unit", cohort="g", controls=list(controls))
     assert res.extra["att"] == pytest.approx(ref["att"][0], rel=1e-8)
     assert res.extra["att_se"] == pytest.approx(ref["att"][1], rel=1e-8)
     for e, b, s in zip(res.event_time, res.estimate, res.std_error):
@@ -101,8 +101,10 @@ def test_leave_out_matches_numpy(df_het, controls):
     non-leave-out one (BJS Prop. A8, unit clusters)."""
     d = df_het[df_het["unit"] <= 120]
     ref = _numpy_bjs(d, "y", controls, leave_out=True)
-    res = imputation(d, "y", "year", "unit", "g", controls=list(controls), leave_out=True)
-    plain = imputation(d, "y", "year", "unit", "g", controls=list(controls))
+    res = imputation(
+        d, y="y", time="year", unit="unit", cohort="g", controls=list(controls), leave_out=True
+    )
+    plain = imputation(d, y="y", time="year", unit="unit", cohort="g", controls=list(controls))
     assert res.extra["att_se"] == pytest.approx(ref["att"][1], rel=1e-8)
     for e, b, s in zip(res.event_time, res.estimate, res.std_error):
         assert b == pytest.approx(ref[e][0], rel=1e-8, abs=1e-10)
@@ -129,7 +131,9 @@ def test_leave_out_matches_diff_diff(df_het, covariates):
             covariates=covariates,
             aggregate="event_study",
         )
-    res = imputation(df_het, "y", "year", "unit", "g", controls=covariates, leave_out=True)
+    res = imputation(
+        df_het, y="y", time="year", unit="unit", cohort="g", controls=covariates, leave_out=True
+    )
     assert res.extra["att"] == pytest.approx(fit.overall_att, rel=1e-8)
     assert res.extra["att_se"] == pytest.approx(fit.overall_se, rel=1e-7)
     ref = fit.event_study_effects
@@ -156,7 +160,7 @@ def test_leave_out_single_unit_cohort_falls_back_and_reports():
     diff-diff leave_one_out=True, 1e-7) and are reported in extra and as a warning, no NaN."""
     d = _small_cohort_panel()
     with pytest.warns(UserWarning, match="single cluster"):
-        res = imputation(d, "y", "year", "unit", "g", leave_out=True)
+        res = imputation(d, y="y", time="year", unit="unit", cohort="g", leave_out=True)
     assert res.extra["leave_out_fallback"] == [(2007, e) for e in range(3)]
     assert "single cluster" in res.extra["notes"][0]
     assert np.all(np.isfinite(res.std_error))
@@ -181,8 +185,8 @@ def test_small_sample_factor_and_t_intervals(df_het):
     from scipy import stats
 
     d = df_het[df_het["unit"] <= 120]
-    plain = imputation(d, "y", "year", "unit", "g")
-    ss = imputation(d, "y", "year", "unit", "g", small_sample=True)
+    plain = imputation(d, y="y", time="year", unit="unit", cohort="g")
+    ss = imputation(d, y="y", time="year", unit="unit", cohort="g", small_sample=True)
     G = d["unit"].nunique()
     np.testing.assert_allclose(ss.std_error, plain.std_error * np.sqrt(G / (G - 1)), rtol=1e-12)
     crit = stats.t.ppf(0.975, G - 1)
@@ -195,8 +199,8 @@ def test_event_study_dispatcher_passes_leave_out(df_het):
     from pilotdid.event_study import event_study
 
     d = df_het[df_het["unit"] <= 120]
-    a = event_study(d, "y", "year", "unit", "g", estimator="bjs", leave_out=True)
-    b = imputation(d, "y", "year", "unit", "g", leave_out=True)
+    a = event_study(d, y="y", time="year", unit="unit", cohort="g", estimator="bjs", leave_out=True)
+    b = imputation(d, y="y", time="year", unit="unit", cohort="g", leave_out=True)
     np.testing.assert_array_equal(a.std_error, b.std_error)
 
 
@@ -215,7 +219,7 @@ def test_matches_diff_diff(df_het, covariates):
             covariates=covariates,
             aggregate="event_study",
         )
-    res = imputation(df_het, "y", "year", "unit", "g", controls=covariates)
+    res = imputation(df_het, y="y", time="year", unit="unit", cohort="g", controls=covariates)
     assert res.extra["att"] == pytest.approx(fit.overall_att, rel=1e-8)
     assert res.extra["att_se"] == pytest.approx(fit.overall_se, rel=1e-7)
     ref = fit.event_study_effects
@@ -238,7 +242,9 @@ def test_pretrends_match_pyfixest(df_het):
     du = d[untreated]
     fml = "y ~ " + " + ".join(f"pre{-h}" for h in leads) + " | unit + year"
     fit = pf.feols(fml, data=du, vcov={"CRV1": "unit"}, fixef_tol=1e-13)
-    res = imputation(d, "y", "year", "unit", "g", pretrends=leads, horizons=[0, 1, 2])
+    res = imputation(
+        d, y="y", time="year", unit="unit", cohort="g", pretrends=leads, horizons=[0, 1, 2]
+    )
     assert list(res.event_time) == leads + [0, 1, 2]
     np.testing.assert_allclose(res.estimate[:5], fit.coef().to_numpy(), rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(res.std_error[:5], fit.se().to_numpy(), rtol=1e-8)
@@ -247,7 +253,7 @@ def test_pretrends_match_pyfixest(df_het):
     assert res.pretrend["chi2"] == pytest.approx(w, rel=1e-8)
     assert res.pretrend["df2"] == d["unit"].nunique() - 1
     # The imputation estimates do not depend on the test regression (identity).
-    plain = imputation(d, "y", "year", "unit", "g", horizons=[0, 1, 2])
+    plain = imputation(d, y="y", time="year", unit="unit", cohort="g", horizons=[0, 1, 2])
     np.testing.assert_array_equal(plain.estimate, res.estimate[5:])
 
 
@@ -261,7 +267,7 @@ def test_anticipation_and_not_imputable():
         for t in range(2000, 2010):
             rows.append((u, t, g, u * 0.1 + 0.2 * (t - 2000) + rng.normal()))
     d = pd.DataFrame(rows, columns=["unit", "year", "g", "y"])
-    res = imputation(d, "y", "year", "unit", "g", anticipation=1)
+    res = imputation(d, y="y", time="year", unit="unit", cohort="g", anticipation=1)
     assert res.extra["n_not_imputable"] == 15 * 10
     keep = d[d["g"] != 2000]
     ref = _numpy_bjs(keep, "y", anticipation=1)
@@ -304,8 +310,8 @@ def test_monte_carlo_bjs_unbiased_and_covers_twfe_biased():
     err_b, cov_b, err_t = [], [], []
     for s in range(500):
         d, truth = _mc_draw(1000 + s)
-        b = imputation(d, "y", "year", "unit", "g", horizons=H)
-        w = twfe_event_study(d, "y", "year", "unit", "g")
+        b = imputation(d, y="y", time="year", unit="unit", cohort="g", horizons=H)
+        w = twfe_event_study(d, y="y", time="year", unit="unit", cohort="g")
         tr = truth.loc[H].to_numpy()
         err_b.append(b.estimate - tr)
         cov_b.append((b.conf_low <= tr) & (tr <= b.conf_high))
@@ -332,7 +338,7 @@ def test_monte_carlo_simulate_cities():
         df, truth = simulate_cities(n_cities=290, n_years=20, rho=0, theta=0, seed=s)
         dyn = {d["event_time"]: d["att"] for d in truth["aggregations"]["structural"]["dynamic"]}
         tr = np.array([dyn[h] for h in H])
-        b = imputation(df, "gtfp", "year", "city_id", "cohort", horizons=H)
+        b = imputation(df, y="gtfp", time="year", unit="city_id", cohort="cohort", horizons=H)
         err.append(b.estimate - tr)
         cov.append((b.conf_low <= tr) & (tr <= b.conf_high))
     err, cov = np.asarray(err), np.asarray(cov)
@@ -354,8 +360,10 @@ def test_monte_carlo_yrd_leave_out_coverage():
         panel, truth = simulate_yrd(seed=s, rho=0.0, theta=0.0)
         dyn = {d["event_time"]: d["att"] for d in truth["aggregations"]["structural"]["dynamic"]}
         tr = np.array([dyn[h] for h in H])
-        lo = imputation(panel, "gtfp", "year", "city", "cohort", horizons=H, leave_out=True)
-        pl_ = imputation(panel, "gtfp", "year", "city", "cohort", horizons=H)
+        lo = imputation(
+            panel, y="gtfp", time="year", unit="city", cohort="cohort", horizons=H, leave_out=True
+        )
+        pl_ = imputation(panel, y="gtfp", time="year", unit="city", cohort="cohort", horizons=H)
         cov_lo.append((lo.conf_low <= tr) & (tr <= lo.conf_high))
         cov_plain.append((pl_.conf_low <= tr) & (tr <= pl_.conf_high))
     cov_lo, cov_plain = np.mean(cov_lo, axis=0), np.mean(cov_plain, axis=0)

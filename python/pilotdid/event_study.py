@@ -1,6 +1,14 @@
-"""Event studies: one entry point, ``event_study(..., estimator=...)``, for TWFE leads and lags,
-Callaway & Sant'Anna, Sun & Abraham, Borusyak-Jaravel-Spiess imputation and Gardner's
-two-stage DID. Argument handling only; the Rust core computes every number."""
+"""Event studies: one entry point, ``event_study(data, *, y, unit, time, cohort, estimator=...)``,
+for TWFE leads and lags, Callaway & Sant'Anna, Sun & Abraham, Borusyak-Jaravel-Spiess
+imputation and Gardner's two-stage DID. Argument handling only; the Rust core computes every
+number.
+
+Every function takes ``data`` first and everything else by keyword (the package's one
+vocabulary): ``y``, ``unit``, ``time``, ``cohort`` (first treated period; 0 or missing = never)
+or ``treatment`` (a 0/1 column, from which the cohorts are derived), ``controls``,
+``ref_period``, ``window=(lo, hi)``, ``vcov`` (+ the ``cluster=`` shortcut), ``level``.
+Binned endpoints are ``bin_lo``/``bin_hi`` in every estimator that bins (TWFE, did2s, SA).
+"""
 
 from __future__ import annotations
 
@@ -11,38 +19,90 @@ from typing import Any, Union
 import numpy as np
 
 from pilotdid import _frame
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float,
+    check_int,
+    check_level,
+    check_str,
+    check_window,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError, did2s_fit, imputation_fit, twfe_event_study_fit
+from pilotdid.panel import cohort_option, cohort_values
 from pilotdid.results.event_study import EventStudyResult
 
 VcovSpec = Union[str, dict, None]
 
 ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s")
 
+#: The names every event-study function used before the one vocabulary.
+RENAMED = {"yname": "y", "tname": "time", "idname": "unit", "gname": "cohort"}
+
 
 def _refs(ref_period: int | Sequence[int]) -> list[int]:
-    if isinstance(ref_period, (int, np.integer)):
-        return [int(ref_period)]
-    refs = [int(r) for r in ref_period]
+    if isinstance(ref_period, (str, bytes)) or not (
+        isinstance(ref_period, Sequence) or np.ndim(ref_period) == 1
+    ):
+        return [check_int("ref_period", ref_period)]
+    refs = [check_int("ref_period", r) for r in ref_period]
     if not refs:
         raise PilotdidError("option 'ref_period': give at least one reference event time")
     return refs
 
 
+def treated_event_times(time: np.ndarray, cohort: np.ndarray) -> np.ndarray:
+    """Distinct event times e = time - cohort of the treated units' rows (sorted)."""
+    g = np.asarray(cohort, dtype=float)
+    t = np.asarray(time, dtype=float)
+    treated = np.isfinite(g) & (g != 0) & np.isfinite(t)
+    return np.unique((t[treated] - g[treated]).astype(np.int64))
+
+
+def check_refs_in_data(refs: Sequence[int], event_times: np.ndarray) -> None:
+    """A reference event time must be one the data has: one outside would be normalised
+    to zero without ever being estimated, and the fit would silently have no reference."""
+    if len(event_times) == 0:
+        return  # the estimator reports that no unit is treated
+    have = set(event_times.tolist())
+    for r in refs:
+        if r not in have:
+            raise PilotdidError(
+                f"option 'ref_period': {r} is not an event time of any treated unit in the "
+                f"data (event times run from {int(event_times.min())} to "
+                f"{int(event_times.max())})"
+            )
+
+
 def _window(window: Sequence[int] | None) -> tuple[int, int] | None:
-    if window is None:
-        return None
-    w = tuple(int(v) for v in window)
-    if len(w) != 2:
-        raise PilotdidError(f"option 'window': expected (lo, hi), got {window!r}")
-    return w  # type: ignore[return-value]
+    return None if window is None else check_window(window)
 
 
-def _cluster_of(vcov: VcovSpec, idname: str, allow_iid: bool) -> tuple[str, str | None]:
-    """-> (kind, cluster column). Default: CR1 by the unit."""
+def _opt_int(name: str, value: Any) -> int | None:
+    return None if value is None else check_int(name, value)
+
+
+def _cluster_of(
+    vcov: VcovSpec, cluster: str | None, unit: str, allow_iid: bool
+) -> tuple[str, str | None]:
+    """-> (kind, cluster column). Default: CR1 by the unit; ``cluster="col"`` is the shortcut
+    for ``vcov={"CR1": "col"}``."""
+    if cluster is not None:
+        cluster = check_str("cluster", cluster)
+        if vcov is not None and not (isinstance(vcov, str) and vcov.upper() in ("CR1", "CRV1")):
+            raise PilotdidError(
+                f"options 'vcov' and 'cluster': give one (cluster='{cluster}' is the shortcut "
+                f"for vcov={{'CR1': '{cluster}'}}), got vcov={vcov!r} too"
+            )
+        return "cluster", cluster
     if vcov is None:
-        return "cluster", idname
+        return "cluster", unit
     if isinstance(vcov, str):
         key = vcov.lower()
+        if key in ("cr1", "crv1"):
+            return "cluster", unit
         if allow_iid and key == "iid":
             return "iid", None
         if allow_iid and key in ("hetero", "hc1"):
@@ -55,7 +115,9 @@ def _cluster_of(vcov: VcovSpec, idname: str, allow_iid: bool) -> tuple[str, str 
         ((kind, cl),) = vcov.items()
         if str(kind).upper() not in ("CR1", "CRV1"):
             raise PilotdidError(f"option 'vcov': '{kind}' is not supported; use 'CR1'")
-        cl = str(cl).strip()
+        if not isinstance(cl, str):
+            raise PilotdidError(f"option 'vcov': cluster spec {cl!r} must name one column")
+        cl = cl.strip()
         if "+" in cl or not cl:
             raise PilotdidError(f"option 'vcov': cluster spec '{cl}' must name one column")
         return "cluster", cl
@@ -64,83 +126,107 @@ def _cluster_of(vcov: VcovSpec, idname: str, allow_iid: bool) -> tuple[str, str 
 
 def _columns(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
+    y: str,
+    time: str,
+    unit: str,
+    timing: str,
+    derived: bool,
     controls: Sequence[str] | None,
     cluster: str | None,
-) -> dict[str, Any]:
-    """The arrays every core call takes (the caller's frame is not modified)."""
-    controls = list(controls or [])
+) -> tuple[dict[str, Any], int]:
+    """The arrays every core call takes (the caller's frame is not modified), and how many
+    units' cohorts were derived from a 0/1 treatment."""
+    y = check_str("y", y)
+    time = check_str("time", time)
+    unit = check_str("unit", unit)
+    controls = check_columns("controls", controls)
     if _frame.n_rows(data) == 0:
         raise PilotdidError("no rows: the data frame is empty")
-    cols = [yname, tname, idname, gname, *controls] + ([cluster] if cluster else [])
+    cols = [y, time, unit, timing, *controls] + ([cluster] if cluster else [])
     df = _frame.to_polars(data, cols)
-    if not df.get_column(tname).dtype.is_numeric():
+    if not df.get_column(time).dtype.is_numeric():
         raise PilotdidError(
-            f"column '{tname}' must hold numeric periods (e.g. years), got {df[tname].dtype}"
+            f"column '{time}' must hold numeric periods (e.g. years), got {df[time].dtype}"
         )
-    time, ok_t = _frame.ids(df, tname)
-    unit, ok_u = _frame.ids(df, idname)
+    tv, ok_t = _frame.ids(df, time)
+    uv, ok_u = _frame.ids(df, unit)
     valid = ok_t & ok_u
     cl, ok_c = (None, True) if cluster is None else _frame.ids(df, cluster)
     valid &= ok_c
+    cohort, n_derived = cohort_values(df, unit=unit, time=time, column=timing, derived=derived)
     return {
-        "y_name": yname,
-        "y": _frame.numeric(df, yname),
-        "unit": unit,
-        "time": time,
-        "cohort": _frame.numeric(df, gname),
+        "y_name": y,
+        "y": _frame.numeric(df, y),
+        "unit": uv,
+        "time": tv,
+        "cohort": cohort,
         "control_names": controls,
         "controls": [_frame.numeric(df, c) for c in controls],
         "cluster_name": cluster,
         "cluster": cl,
         "valid": None if valid.all() else np.ascontiguousarray(valid),
-    }
+    }, n_derived
 
 
+def _event_times(cols: dict[str, Any]) -> np.ndarray:
+    ok = np.ones(len(cols["time"]), dtype=bool) if cols["valid"] is None else cols["valid"]
+    return treated_event_times(cols["time"][ok], cols["cohort"][ok])
+
+
+@vocabulary(renamed=RENAMED)
 def twfe_event_study(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str | None = None,
+    treatment: str | None = None,
     controls: Sequence[str] | None = None,
     ref_period: int | Sequence[int] = -1,
     window: Sequence[int] | None = None,
     vcov: VcovSpec = None,
+    cluster: str | None = None,
     bin_lo: int | None = None,
     bin_hi: int | None = None,
     level: float = 0.95,
     fixef_tol: float = 1e-11,
     fixef_maxiter: int = 10_000,
 ) -> EventStudyResult:
-    """TWFE event study: ``y ~ i(rel_time, ref=ref_period) + controls | unit + period``.
+    """TWFE event study: ``y ~ i(rel_time, ref=ref_period) + controls | unit + time``.
 
-    Event time e = period - cohort for units with a cohort (``gname``: first treated period;
-    0, NaN or missing = never treated, whose dummies are all zero). ``bin_lo``/``bin_hi`` pool
-    e <= bin_lo and e >= bin_hi; ``window=(lo, hi)`` drops treated units' rows with e outside
-    it (counted in ``extra["n_outside_window"]``). ``vcov``: default CR1 by ``idname``;
-    ``{"CR1": col}``, ``"iid"`` or ``"hetero"``. The joint Wald test of all leads (e < 0) is in
-    ``result.pretrend`` (F with G - 1 denominator df when clustered, and chi2). For a wild
-    cluster bootstrap of one coefficient: ``result.wild_bootstrap(e)``.
+    Event time e = time - cohort for units with a cohort (``cohort``: first treated period;
+    0, NaN or missing = never treated, whose dummies are all zero; or ``treatment``, a 0/1
+    column the cohorts are derived from). ``bin_lo``/``bin_hi`` pool e <= bin_lo and
+    e >= bin_hi; ``window=(lo, hi)`` drops treated units' rows with e outside it (counted in
+    ``dropped_rows["outside_window"]``). ``vcov``: default CR1 by ``unit``; ``{"CR1": col}``
+    (or ``cluster=col``), ``"iid"`` or ``"hetero"``. The joint Wald test of all leads (e < 0)
+    is in ``result.pretrend`` (F with G - 1 denominator df when clustered, and chi2). For a
+    wild cluster bootstrap of one coefficient: ``result.wild_bootstrap(e)``.
     """
-    kind, cluster = _cluster_of(vcov, idname, allow_iid=True)
-    cols = _columns(data, yname, tname, idname, gname, controls, cluster)
+    timing, derived = cohort_option(cohort, treatment)
+    kind, cl = _cluster_of(vcov, cluster, unit, allow_iid=True)
+    refs = _refs(ref_period)
+    win = _window(window)
+    bin_lo, bin_hi = _opt_int("bin_lo", bin_lo), _opt_int("bin_hi", bin_hi)
+    level = check_level(level)
+    tol = check_float("fixef_tol", fixef_tol, lo=0.0, lo_open=True)
+    max_iter = check_int("fixef_maxiter", fixef_maxiter, lo=1)
+    cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
+    check_refs_in_data(refs, _event_times(cols))
     core = twfe_event_study_fit(
         **cols,
         vcov=kind,
-        ref_periods=_refs(ref_period),
+        ref_periods=refs,
         bin_lo=bin_lo,
         bin_hi=bin_hi,
-        window=_window(window),
-        tol=float(fixef_tol),
-        max_iter=int(fixef_maxiter),
+        window=win,
+        tol=tol,
+        max_iter=max_iter,
     )
     info = core.info(level)
     extra = {
-        "vcov": "iid" if kind == "iid" else ("HC1" if kind == "hetero" else f"CR1 by {cluster}"),
+        "vcov": "iid" if kind == "iid" else ("HC1" if kind == "hetero" else f"CR1 by {cl}"),
         "pretrend": info["pretrend"],
         "n_missing": info["n_missing"],
         "n_outside_window": info["n_outside_window"],
@@ -164,37 +250,59 @@ def twfe_event_study(
         conf_high=np.asarray(info["conf_high"]),
         level=level,
         vcov=np.asarray(info["vcov"]),
-        reference=_refs(ref_period),
+        reference=refs,
         nobs=info["nobs"],
         extra=extra,
+        dropped_rows={
+            "missing": int(info["n_missing"]),
+            "outside_window": int(info["n_outside_window"]),
+        },
+        cohort_derived=n_derived,
     )
 
 
+def _event_list(
+    name: str, value: Any, *, lo: int | None = None, hi: int | None = None
+) -> list[int]:
+    if isinstance(value, (str, bytes)) or not (
+        isinstance(value, Sequence) or hasattr(value, "__iter__")
+    ):
+        raise PilotdidError(
+            f"option '{name}': expected True or a list of event times, got {value!r}"
+        )
+    return [check_int(name, v, lo=lo, hi=hi) for v in value]
+
+
+@vocabulary(renamed=RENAMED)
 def imputation(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str | None = None,
+    treatment: str | None = None,
     controls: Sequence[str] | None = None,
     horizons: Sequence[int] | bool | None = None,
     pretrends: Sequence[int] | bool | None = None,
     anticipation: int = 0,
     vcov: VcovSpec = None,
+    cluster: str | None = None,
     level: float = 0.95,
     leave_out: bool = False,
     small_sample: bool = False,
 ) -> EventStudyResult:
-    """Borusyak, Jaravel & Spiess (2024) imputation estimator (R ``didimputation`` names).
+    """Borusyak, Jaravel & Spiess (2024) imputation estimator.
 
     Unit and period effects (and ``controls``) are fitted on untreated rows only (never
     treated, and t < cohort - ``anticipation``); Y(0) is imputed for treated rows (t >= cohort)
     and tau_it = Y - Y(0)-hat. ``horizons``: event times e >= 0 to report (default / True: all);
-    the static ATT over all treated rows is in ``extra["att"]``. ``pretrends``: lead event times
-    (e < 0; True = all) for BJS's test regression on untreated rows (reported as extra rows of
-    the result with ``extra["pretrend"]`` the joint Wald test). Standard errors: BJS Theorem 3
-    conservative variance clustered by ``idname`` (or ``vcov={"CR1": col}``), with the
-    auxiliary tau-bar averaged by cohort x event time (as ``didimputation``); normal intervals.
+    the static ATT over all treated rows is ``result.att`` (``extra["att"]``). ``pretrends``:
+    lead event times (e < 0; True = all) for BJS's test regression on untreated rows (reported
+    as extra rows of the result with ``result.pretrend`` the joint Wald test). Standard
+    errors: BJS Theorem 3 conservative variance clustered by ``unit`` (or ``cluster=col`` /
+    ``vcov={"CR1": col}``), with the auxiliary tau-bar averaged by cohort x event time (as
+    ``didimputation``); normal intervals.
 
     ``leave_out=True``: the auxiliary tau-tilde of a cluster excludes that cluster's own
     observations (BJS Section 4.3 / Appendix A.6, Stata ``did_imputation, leaveout``, diff-diff
@@ -205,23 +313,35 @@ def imputation(
     ``small_sample=True``: variance times G/(G-1) and t(G-1) intervals (G clusters); not in
     the reference implementations.
     """
-    _, cluster = _cluster_of(vcov, idname, allow_iid=False)
-    cols = _columns(data, yname, tname, idname, gname, controls, cluster)
-    hz = None if horizons is None or horizons is True else [int(h) for h in horizons]
+    timing, derived = cohort_option(cohort, treatment)
+    _, cl = _cluster_of(vcov, cluster, unit, allow_iid=False)
+    anticipation = check_int("anticipation", anticipation, lo=0)
+    level = check_level(level)
+    leave_out = check_bool("leave_out", leave_out)
+    small_sample = check_bool("small_sample", small_sample)
+    if horizons is None or horizons is True:
+        hz = None
+    elif horizons is False:
+        raise PilotdidError("option 'horizons': False reports nothing; give True or event times")
+    else:
+        hz = _event_list("horizons", horizons, lo=0)
+    if pretrends is None or pretrends is False or pretrends is True:
+        pre_given = None
+    else:
+        pre_given = _event_list("pretrends", pretrends, hi=-1)
+    cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
     if pretrends is True:
         pre = _all_leads(cols)
-    elif pretrends is None or pretrends is False:
-        pre = None
     else:
-        pre = [int(p) for p in pretrends]
+        pre = pre_given
     r = imputation_fit(
         **cols,
         horizons=hz,
         pretrends=pre,
-        anticipation=int(anticipation),
+        anticipation=anticipation,
         level=level,
-        leave_out=bool(leave_out),
-        small_sample=bool(small_sample),
+        leave_out=leave_out,
+        small_sample=small_sample,
     )
     fallback = [(int(g), int(e)) for g, e in r["leave_out_fallback"]]
     notes = []
@@ -240,10 +360,10 @@ def imputation(
     lo = np.concatenate([np.asarray(r["pretrend_conf_low"]), r["conf_low"]])
     hi = np.concatenate([np.asarray(r["pretrend_conf_high"]), r["conf_high"]])
     extra = {
-        "vcov": f"BJS (Theorem 3{', leave-out' if leave_out else ''}) clustered by {cluster}"
+        "vcov": f"BJS (Theorem 3{', leave-out' if leave_out else ''}) clustered by {cl}"
         + (" with G/(G-1) and t(G-1)" if small_sample else ""),
-        "leave_out": bool(leave_out),
-        "small_sample": bool(small_sample),
+        "leave_out": leave_out,
+        "small_sample": small_sample,
         "leave_out_fallback": fallback,
         "notes": notes,
         "ci_df": r["ci_df"],
@@ -274,6 +394,11 @@ def imputation(
         reference=(),
         nobs=r["n_treated"] + r["n_untreated"],
         extra=extra,
+        dropped_rows={
+            "missing": int(r["n_missing"]),
+            "not_imputable": int(r["n_not_imputable"]),
+        },
+        cohort_derived=n_derived,
     )
 
 
@@ -284,12 +409,15 @@ def _all_leads(cols: dict[str, Any]) -> list[int]:
     return sorted(int(v) for v in np.unique(e[e < 0]))
 
 
+@vocabulary(renamed=RENAMED)
 def did2s(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str | None = None,
+    treatment: str | None = None,
     controls: Sequence[str] | None = None,
     ref_period: int | Sequence[int] = -1,
     window: Sequence[int] | None = None,
@@ -298,6 +426,7 @@ def did2s(
     bin_hi: int | None = None,
     anticipation: int = 0,
     vcov: VcovSpec = None,
+    cluster: str | None = None,
     level: float = 0.95,
 ) -> EventStudyResult:
     """Gardner (2022) two-stage DID with Butts & Gardner GMM standard errors (``did2s``).
@@ -306,25 +435,34 @@ def did2s(
     t < cohort - ``anticipation``) and residualises every row; stage 2 regresses the residual
     on event-time dummies (``event=True``; leads and lags except ``ref_period``, binned by
     ``bin_lo``/``bin_hi``, treated rows outside ``window`` dropped) or on the treatment
-    indicator (``event=False``, a one-row result with event time 0). Clustered by ``idname``
-    (or ``vcov={"CR1": col}``); t intervals with G - 1 df, as pyfixest.
+    indicator (``event=False``, a one-row result with event time 0; its estimate is
+    ``result.att``). Clustered by ``unit`` (or ``cluster=col`` / ``vcov={"CR1": col}``); t
+    intervals with G - 1 df, as pyfixest.
     """
-    _, cluster = _cluster_of(vcov, idname, allow_iid=False)
-    cols = _columns(data, yname, tname, idname, gname, controls, cluster)
+    timing, derived = cohort_option(cohort, treatment)
+    _, cl = _cluster_of(vcov, cluster, unit, allow_iid=False)
     refs = _refs(ref_period)
+    win = _window(window)
+    event = check_bool("event", event)
+    bin_lo, bin_hi = _opt_int("bin_lo", bin_lo), _opt_int("bin_hi", bin_hi)
+    anticipation = check_int("anticipation", anticipation, lo=0)
+    level = check_level(level)
+    cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
+    if event:
+        check_refs_in_data(refs, _event_times(cols))
     r = did2s_fit(
         **cols,
-        event=bool(event),
+        event=event,
         ref_periods=refs,
         bin_lo=bin_lo,
         bin_hi=bin_hi,
-        window=_window(window),
-        anticipation=int(anticipation),
+        window=win,
+        anticipation=anticipation,
         level=level,
     )
     et = np.asarray(r["event_time"], dtype=np.int64) if event else np.zeros(1, dtype=np.int64)
     extra = {
-        "vcov": f"GMM (Butts & Gardner) clustered by {cluster}",
+        "vcov": f"GMM (Butts & Gardner) clustered by {cl}",
         "terms": r["terms"],
         "static": not event,
         "n_obs_event_time": r["n_obs_event_time"],
@@ -337,6 +475,9 @@ def did2s(
         # the intervals' Student-t degrees of freedom (G - 1, as pyfixest.did2s)
         "df_t": int(r["n_clusters"]) - 1,
     }
+    if not event:
+        extra["att"] = float(np.asarray(r["estimate"])[0])
+        extra["att_se"] = float(np.asarray(r["std_error"])[0])
     return EventStudyResult(
         estimator="did2s" if event else "did2s (static)",
         event_time=et,
@@ -349,20 +490,55 @@ def did2s(
         reference=refs if event else (),
         nobs=r["nobs"],
         extra=extra,
+        dropped_rows={
+            "missing": int(r["n_missing"]),
+            "not_imputable": int(r["n_not_imputable"]),
+            "outside_window": int(r["n_outside_window"]),
+        },
+        cohort_derived=n_derived,
     )
 
 
+#: Options each estimator takes beyond event_study's own (passed through **kwargs).
+ESTIMATOR_OPTIONS: dict[str, tuple[str, ...]] = {
+    "twfe": ("bin_lo", "bin_hi", "fixef_tol", "fixef_maxiter"),
+    "did2s": ("event", "bin_lo", "bin_hi", "anticipation"),
+    "bjs": ("horizons", "pretrends", "anticipation", "leave_out", "small_sample"),
+    "cs": (
+        "control_group",
+        "anticipation",
+        "base_period",
+        "est_method",
+        "weights",
+        "bstrap",
+        "reps",
+        "cband",
+        "seed",
+        "min_e",
+        "max_e",
+        "balance_e",
+    ),
+    "sa": ("control_group", "bin_lo", "bin_hi", "fixef_tol", "fixef_maxiter"),
+}
+_NO_REFERENCE = ("cs", "bjs")
+
+
+@vocabulary(renamed=RENAMED)
 def event_study(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str | None = None,
+    treatment: str | None = None,
     estimator: str = "twfe",
     controls: Sequence[str] | None = None,
-    ref_period: int | Sequence[int] = -1,
+    ref_period: int | Sequence[int] | None = None,
     window: Sequence[int] | None = None,
     vcov: VcovSpec = None,
+    cluster: str | None = None,
+    level: float = 0.95,
     **kwargs: Any,
 ) -> EventStudyResult:
     """Dynamic effects by event time with one call, for any of five estimators.
@@ -371,93 +547,152 @@ def event_study(
         ``"twfe"`` (:func:`twfe_event_study`), ``"bjs"`` (:func:`imputation`), ``"did2s"``
         (:func:`did2s`), ``"cs"`` (Callaway & Sant'Anna: ``pilotdid.staggered.att_gt`` then
         ``aggte(type="dynamic")``) or ``"sa"`` (Sun & Abraham: ``pilotdid.sun_abraham.sunab``).
+    cohort, treatment
+        The first treated period (0 or missing = never treated), or a 0/1 treatment column
+        from which each unit's cohort is derived (``result.cohort_derived`` counts them).
     controls
-        Covariate columns (``xformla`` for CS).
+        Covariate columns.
     ref_period
-        Reference event time(s) for TWFE, did2s and SA (CS and BJS have none).
+        Reference event time(s) for TWFE, did2s and SA (default -1); it must be an event time
+        of the data. CS and BJS have none (giving one is an error).
     window
-        (lo, hi) event times: TWFE/did2s drop treated rows outside it; BJS reports horizons
-        0..hi and leads lo..-1 as its pre-trend test; CS passes ``min_e``/``max_e``.
-    vcov
-        Default: clustered by ``idname``. ``{"CR1": col}`` picks another cluster variable.
+        (lo, hi) event times: TWFE, did2s and SA drop treated rows outside it; BJS reports
+        horizons 0..hi and leads lo..-1 as its pre-trend test; CS passes ``min_e``/``max_e``.
+    vcov, cluster
+        Default: clustered by ``unit``. ``{"CR1": col}`` or ``cluster=col`` picks another
+        cluster variable; ``"iid"`` and ``"hetero"`` for TWFE. For CS, ``cluster`` (or
+        ``{"CR1": col}``) is att_gt's ``cluster``: its multiplier bootstrap (``bstrap=True``)
+        is clustered on that column; CS has no iid or heteroskedastic variance.
+    level
+        Confidence level of the intervals.
     kwargs
-        Passed to the estimator (e.g. ``bin_lo``, ``bin_hi`` for TWFE; ``pretrends``,
-        ``horizons``, ``anticipation`` for BJS; ``control_group``, ``est_method`` for CS).
+        Options of the chosen estimator, checked against its list (``ESTIMATOR_OPTIONS``):
+        TWFE ``bin_lo``, ``bin_hi``, ``fixef_tol``, ``fixef_maxiter``; did2s ``event``,
+        ``bin_lo``, ``bin_hi``, ``anticipation``; BJS ``horizons``, ``pretrends``,
+        ``anticipation``, ``leave_out``, ``small_sample``; CS ``control_group``,
+        ``anticipation``, ``base_period``, ``est_method``, ``weights``, ``bstrap``, ``reps``,
+        ``cband``, ``seed``, ``min_e``, ``max_e``, ``balance_e``; SA ``control_group``,
+        ``bin_lo``, ``bin_hi``, ``fixef_tol``, ``fixef_maxiter``. Anything else is a
+        TypeError naming the estimator and its options.
     """
-    est = str(estimator).lower()
-    if est not in ESTIMATORS:
-        raise PilotdidError(
-            f"option 'estimator': '{estimator}' is not one of {', '.join(ESTIMATORS)}"
+    est = check_choice("estimator", estimator, ESTIMATORS)
+    allowed = ESTIMATOR_OPTIONS[est]
+    unknown = [k for k in kwargs if k not in allowed]
+    if unknown:
+        raise TypeError(
+            f"event_study(estimator='{est}'): unknown option '{unknown[0]}'; the options of "
+            f"this estimator besides event_study's own are: {', '.join(allowed)}"
         )
+    if ref_period is not None and est in _NO_REFERENCE:
+        raise PilotdidError(
+            f"option 'ref_period': estimator '{est}' has no reference period "
+            "(every pre-period is estimated); leave ref_period out"
+        )
+    refs = -1 if ref_period is None else ref_period
+    common = dict(y=y, unit=unit, time=time, cohort=cohort, treatment=treatment, controls=controls)
     if est == "twfe":
         return twfe_event_study(
             data,
-            yname,
-            tname,
-            idname,
-            gname,
-            controls=controls,
-            ref_period=ref_period,
+            **common,
+            ref_period=refs,
             window=window,
             vcov=vcov,
+            cluster=cluster,
+            level=level,
             **kwargs,
         )
     if est == "did2s":
         return did2s(
             data,
-            yname,
-            tname,
-            idname,
-            gname,
-            controls=controls,
-            ref_period=ref_period,
+            **common,
+            ref_period=refs,
             window=window,
             vcov=vcov,
+            cluster=cluster,
+            level=level,
             **kwargs,
         )
     if est == "bjs":
         if window is not None:
-            lo, hi = _window(window)  # type: ignore[misc]
+            lo, hi = check_window(window)
             kwargs.setdefault("horizons", list(range(max(lo, 0), hi + 1)))
             if lo < 0:
                 kwargs.setdefault("pretrends", list(range(lo, 0)))
-        return imputation(data, yname, tname, idname, gname, controls=controls, vcov=vcov, **kwargs)
+        return imputation(data, **common, vcov=vcov, cluster=cluster, level=level, **kwargs)
     if est == "cs":
         from pilotdid import staggered  # lazily: a separate module
 
         agg_kw = {}
         if window is not None:
-            lo, hi = _window(window)  # type: ignore[misc]
+            if "min_e" in kwargs or "max_e" in kwargs:
+                raise PilotdidError(
+                    "options 'window' and 'min_e'/'max_e': give one (window=(lo, hi) is "
+                    "min_e=lo, max_e=hi for estimator 'cs')"
+                )
+            lo, hi = check_window(window)
             agg_kw = {"min_e": lo, "max_e": hi}
         for key in ("min_e", "max_e", "balance_e"):
             if key in kwargs:
                 agg_kw[key] = kwargs.pop(key)
-        if vcov is not None:
-            raise PilotdidError(
-                "option 'vcov': for estimator='cs' pass att_gt's own options (e.g. clustervars)"
-            )
-        xformla = None
-        if controls:
-            xformla = "~ " + " + ".join(controls)
-        res = staggered.att_gt(data, yname, tname, idname, gname, xformla=xformla, **kwargs)
-        return staggered.aggte(res, type="dynamic", **agg_kw).to_event_study()
+        cs_cluster = _cs_cluster(vcov, cluster)
+        res = staggered.att_gt(
+            data,
+            **common,
+            cluster=cs_cluster,
+            level=level,
+            **kwargs,
+        )
+        out = staggered.aggte(res, type="dynamic", **agg_kw).to_event_study()
+        out.extra["pretrend"] = _cs_pretest(res)
+        out.extra["vcov"] = (
+            "influence function"
+            if not res.params["bstrap"]
+            else f"multiplier bootstrap ({res.params['reps']} draws)"
+            + (f", clustered by {res.params['cluster']}" if res.params["cluster"] else "")
+        )
+        return out
     # est == "sa"
     from pilotdid import sun_abraham  # lazily: a separate module
 
-    if vcov is not None:
-        kwargs["vcov"] = vcov
     res = sun_abraham.sunab(
         data,
-        yname,
-        tname,
-        idname,
-        gname,
-        controls=controls,
-        ref_period=ref_period,
-        window=_window(window),
+        **common,
+        ref_period=refs,
+        window=window,
+        vcov=vcov,
+        cluster=cluster,
+        level=level,
         **kwargs,
     )
     return res.to_event_study()
+
+
+def _cs_cluster(vcov: VcovSpec, cluster: str | None) -> str | None:
+    """CS's only variance option is the clustering of its multiplier bootstrap."""
+    if vcov is None:
+        return cluster
+    if cluster is not None:
+        raise PilotdidError(
+            "options 'vcov' and 'cluster': give one; for estimator 'cs' both name the column "
+            "the multiplier bootstrap is clustered on"
+        )
+    if isinstance(vcov, dict) and len(vcov) == 1:
+        ((kind, col),) = vcov.items()
+        if str(kind).upper() in ("CR1", "CRV1") and isinstance(col, str) and "+" not in col:
+            return col.strip()
+    raise PilotdidError(
+        f"option 'vcov': {vcov!r} is not available for estimator 'cs' (its standard errors "
+        "come from influence functions or the multiplier bootstrap); use cluster='col' "
+        "(with bstrap=True) to cluster the bootstrap"
+    )
+
+
+def _cs_pretest(res: Any) -> dict[str, Any] | None:
+    """Callaway & Sant'Anna's Wald pre-test of the pre-treatment ATT(g,t) (chi2 only)."""
+    pt = res.pretest
+    if pt is None:
+        return None
+    return {"chi2": pt[0], "p_chi2": pt[1], "df1": pt[2], "test": "Wald pre-test of ATT(g,t<g)"}
 
 
 __all__ = ["did2s", "event_study", "imputation", "twfe_event_study"]

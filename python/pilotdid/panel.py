@@ -1,4 +1,5 @@
-"""`Panel`: the unit × period structure of a data set, its balance and each unit's cohort."""
+"""`Panel`: the unit × period structure of a data set, its balance and each unit's cohort;
+and the one place where a 0/1 treatment column becomes a cohort for the staggered estimators."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
+from pilotdid._args import check_bool, check_str
 from pilotdid._core import PilotdidError, panel_info
 
 
@@ -22,12 +24,18 @@ class Panel:
     def __init__(
         self,
         data: Any,
+        *,
         unit: str,
         time: str,
         treatment: str | None = None,
         cohort: str | None = None,
         allow_switch_off: bool = False,
     ) -> None:
+        unit = check_str("unit", unit)
+        time = check_str("time", time)
+        treatment = None if treatment is None else check_str("treatment", treatment)
+        cohort = None if cohort is None else check_str("cohort", cohort)
+        allow_switch_off = check_bool("allow_switch_off", allow_switch_off)
         if treatment is not None and cohort is not None:
             raise PilotdidError("options 'treatment' and 'cohort': give one, not both")
         cols = [unit, time] + [c for c in (treatment, cohort) if c is not None]
@@ -43,18 +51,10 @@ class Panel:
         tv = t.cast(pl.Float64).to_numpy()
         if np.any(tv != np.floor(tv)):
             raise PilotdidError(f"column '{time}' must hold integer periods (e.g. years)")
-        u = df.get_column(unit)
-        labels_series = u.unique(maintain_order=True)
-        codes = (
-            u.to_frame("u")
-            .join(labels_series.to_frame("u").with_row_index("code"), on="u", how="left")
-            .get_column("code")
-            .cast(pl.UInt32)
-            .to_numpy()
-        )
+        codes, labels_series = _unit_codes(df.get_column(unit))
         labels = [str(v) for v in labels_series.to_list()]
         info = panel_info(
-            np.ascontiguousarray(codes, dtype=np.uint32),
+            codes,
             labels,
             np.ascontiguousarray(tv, dtype=np.int64),
             _frame.numeric(df, treatment) if treatment else None,
@@ -82,3 +82,83 @@ class Panel:
             f"Panel({self.n_units} units x {self.n_periods} periods, "
             f"{'balanced' if self.is_balanced else 'unbalanced'}, {treated} ever treated)"
         )
+
+
+def _unit_codes(u: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Codes 0..n-1 of the unit ids in order of first appearance, and the ids."""
+    labels_series = u.unique(maintain_order=True)
+    codes = (
+        u.to_frame("u")
+        .join(labels_series.to_frame("u").with_row_index("code"), on="u", how="left")
+        .get_column("code")
+        .cast(pl.UInt32)
+        .to_numpy()
+    )
+    return np.ascontiguousarray(codes, dtype=np.uint32), labels_series
+
+
+# ------------------------------------------------------------------------------------------
+# cohort or treatment: what the staggered estimators accept
+# ------------------------------------------------------------------------------------------
+def cohort_option(cohort: Any, treatment: Any) -> tuple[str, bool]:
+    """The column that defines treatment timing -> (name, derived?). Exactly one of
+    ``cohort`` (first treated period, 0 or missing = never) and ``treatment`` (0/1) is given."""
+    if cohort is not None and treatment is not None:
+        raise PilotdidError(
+            "options 'cohort' and 'treatment': give one, not both (the cohort is derived from "
+            "a 0/1 treatment)"
+        )
+    if cohort is None and treatment is None:
+        raise PilotdidError(
+            "options 'cohort' and 'treatment': give one, the first treated period (cohort=) or "
+            "a 0/1 treatment column (treatment=)"
+        )
+    if cohort is not None:
+        return check_str("cohort", cohort), False
+    return check_str("treatment", treatment), True
+
+
+def cohort_values(
+    df: pl.DataFrame, *, unit: str, time: str, column: str, derived: bool
+) -> tuple[np.ndarray, int]:
+    """Per-row cohort (float64; 0 = never treated) and how many units' cohorts were derived.
+
+    With ``derived`` the column is a 0/1 treatment: a unit's cohort is its first period with
+    treatment 1 (0 if never), and a treatment that switches off is refused with the unit and
+    period. Rows whose unit or period is missing get NaN (the estimators drop them)."""
+    if not derived:
+        return _frame.numeric(df, column), 0
+    u = df.get_column(unit)
+    tv = df.get_column(time)
+    if not (tv.dtype.is_integer() or tv.dtype.is_float()):
+        raise PilotdidError(f"column '{time}' must hold integer periods (e.g. years)")
+    tnum = tv.cast(pl.Float64).fill_null(np.nan).to_numpy()
+    ok = (~u.is_null()).to_numpy() & np.isfinite(tnum)
+    if np.any(tnum[ok] != np.floor(tnum[ok])):
+        raise PilotdidError(f"column '{time}' must hold integer periods (e.g. years)")
+    d = _frame.numeric(df, column)
+    codes, labels_series = _unit_codes(u.filter(pl.Series(ok)))
+    try:
+        info = panel_info(
+            codes,
+            [str(v) for v in labels_series.to_list()],
+            np.ascontiguousarray(tnum[ok], dtype=np.int64),
+            np.ascontiguousarray(d[ok]),
+            None,
+            False,
+        )
+    except PilotdidError as err:
+        text = str(err)
+        if "switches off" in text:
+            text = text.split(":")[0]
+            raise PilotdidError(
+                f"option 'treatment': {text}; the staggered estimators need an absorbing "
+                "treatment (once 1, always 1). Give cohort= (the first treated period) to "
+                "define the timing yourself"
+            ) from None
+        text = text.replace("column 'treatment': ", "")
+        raise PilotdidError(f"option 'treatment' (column '{column}'): {text}") from None
+    by_unit = np.array([0.0 if g is None else float(g) for g in info["cohort"]])
+    out = np.full(df.height, np.nan)
+    out[ok] = by_unit[codes]
+    return np.ascontiguousarray(out), int(info["n_units"])

@@ -1,12 +1,17 @@
-"""Callaway & Sant'Anna (2021) group-time ATTs and their aggregations, with R `did` names.
+"""Callaway & Sant'Anna (2021) group-time ATTs and their aggregations.
 
 ``att_gt`` prepares columns and calls the Rust core (``_core.att_gt_fit``); ``aggte``
-aggregates a fitted result. All numbers are computed in Rust.
+aggregates a fitted result. All numbers are computed in Rust. The package's vocabulary is used
+(``y``, ``time``, ``unit``, ``cohort``, ``controls``, ``level``, ``reps``, ...); R ``did``'s
+spellings (``yname``, ``tname``, ``idname``, ``gname``, ``xformla``, ``weightsname``,
+``clustervars``, ``biters``, ``alp``, ``control_group="nevertreated"``) are accepted as
+documented aliases on these two functions only, for users who arrive from R.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -14,108 +19,187 @@ from typing import Any
 import numpy as np
 
 from pilotdid import _core
+from pilotdid._args import (
+    MAX_REPS,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_level,
+    check_reps,
+    check_seed,
+    check_str,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
+from pilotdid.panel import cohort_option, cohort_values
 from pilotdid.results.staggered import AggteResult, AttGtResult
 
 __all__ = ["att_gt", "aggte"]
 
-_CONTROL = ("nevertreated", "notyettreated")
+#: The package's control-group codes and the core's (R did's) spelling of each.
+_CONTROL = {"never": "nevertreated", "notyet": "notyettreated"}
 _METHODS = ("dr", "ipw", "reg")
 _BASE = ("varying", "universal")
+_TYPES = ("simple", "group", "dynamic", "calendar")
 
 
-def _covariate_names(xformla: str | None) -> list[str]:
-    if xformla is None:
+class _LevelFromAlp(float):
+    """A level given as R did's ``alp``: keeps the alp itself so that the core receives the
+    very number the user typed (1 - (1 - alp) is not always alp in floating point)."""
+
+    alp: float
+
+
+def _level_from_alp(alp: Any) -> float:
+    a = check_float("alp", alp, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    level = _LevelFromAlp(1.0 - a)
+    level.alp = a
+    return level
+
+
+#: R did's argument names -> the package's (documented aliases, att_gt and aggte only).
+_R_DID_ALIASES: dict[str, Any] = {
+    "yname": "y",
+    "tname": "time",
+    "idname": "unit",
+    "gname": "cohort",
+    "xformla": "controls",
+    "weightsname": "weights",
+    "clustervars": "cluster",
+    "biters": "reps",
+    "alp": ("level", _level_from_alp),
+}
+_R_DID_VALUES = {"control_group": {"nevertreated": "never", "notyettreated": "notyet"}}
+
+
+def _alpha(level: float) -> float:
+    """1 - level as the core's alpha. R did's alp arrives unchanged; a level is rounded to 15
+    decimals so that level=0.95 gives exactly alp=0.05 (what the core received before)."""
+    alp = getattr(level, "alp", None)
+    if alp is not None:
+        return float(alp)
+    a = round(1.0 - level, 15)
+    return a if a > 0 else 1.0 - level
+
+
+def _covariate_names(controls: Any) -> list[str]:
+    """``controls``: a list of columns, one column, or R did's one-sided ``"~ x1 + x2"``."""
+    if controls is None:
         return []
-    f = xformla.strip()
-    if not f.startswith("~"):
-        raise PilotdidError(
-            f"option 'xformla': '{xformla}' must be a one-sided formula like '~ x1 + x2'"
-        )
-    terms = [t.strip() for t in f[1:].split("+")]
-    out = []
-    for t in terms:
-        if t in ("", "1"):
-            continue
-        if not t.replace("_", "").replace(".", "").isalnum():
-            raise PilotdidError(
-                f"option 'xformla': term '{t}' is not a plain column name "
-                "(only '~ x1 + x2' is supported)"
-            )
-        out.append(t)
-    return out
+    if isinstance(controls, str) and controls.strip().startswith("~"):
+        terms = [t.strip() for t in controls.strip()[1:].split("+")]
+        out = []
+        for t in terms:
+            if t in ("", "1"):
+                continue
+            if not t.replace("_", "").replace(".", "").isalnum():
+                raise PilotdidError(
+                    f"option 'controls': term '{t}' of '{controls}' is not a plain column name "
+                    "(only '~ x1 + x2' is supported)"
+                )
+            out.append(t)
+        return out
+    if isinstance(controls, str):
+        return [check_str("controls", controls)]
+    if isinstance(controls, Sequence) and all(isinstance(c, str) and c for c in controls):
+        return list(controls)
+    raise PilotdidError(
+        "option 'controls': expected a column name, a list of column names or '~ x1 + x2', "
+        f"got {controls!r}"
+    )
 
 
-def _cluster_var(clustervars: str | Sequence[str] | None, idname: str) -> str | None:
-    if clustervars is None:
+def _cluster_var(cluster: str | Sequence[str] | None, unit: str) -> str | None:
+    if cluster is None:
         return None
-    cv = [clustervars] if isinstance(clustervars, str) else list(clustervars)
-    cv = [c for c in cv if c != idname]
+    if isinstance(cluster, str):
+        cv = [check_str("cluster", cluster)]
+    elif isinstance(cluster, Sequence) and all(isinstance(c, str) and c for c in cluster):
+        cv = list(cluster)
+    else:
+        raise PilotdidError(
+            f"option 'cluster': expected a column name or a list of them, got {cluster!r}"
+        )
+    cv = [c for c in cv if c != unit]
     if len(cv) > 1:
         raise PilotdidError(
-            f"option 'clustervars': at most one variable besides '{idname}' is supported, got {cv}"
+            f"option 'cluster': at most one variable besides '{unit}' is supported, got {cv}"
         )
     return cv[0] if cv else None
 
 
-def _seed(seed: int | None) -> int:
-    if seed is None:
-        return int(np.random.SeedSequence().entropy % (2**63))
-    if int(seed) < 0:
-        raise PilotdidError(f"option 'seed': must be non-negative, got {seed}")
-    return int(seed)
-
-
+@vocabulary(aliases=_R_DID_ALIASES, value_aliases=_R_DID_VALUES)
 def att_gt(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
-    xformla: str | None = None,
-    control_group: str = "nevertreated",
+    *,
+    y: str,
+    time: str,
+    unit: str,
+    cohort: str | None = None,
+    treatment: str | None = None,
+    controls: str | Sequence[str] | None = None,
+    control_group: str = "never",
     anticipation: int = 0,
     base_period: str = "varying",
     est_method: str = "dr",
-    weightsname: str | None = None,
-    clustervars: str | Sequence[str] | None = None,
+    weights: str | None = None,
+    cluster: str | Sequence[str] | None = None,
     bstrap: bool = False,
-    biters: int = 1000,
+    reps: int = 1000,
     cband: bool = False,
-    alp: float = 0.05,
-    seed: int | None = None,
+    level: float = 0.95,
+    seed: int = 0,
 ) -> AttGtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021) for panel data.
 
     Matches R ``did::att_gt`` (panel = TRUE): 2×2 estimators of ``DRDID`` ("dr", "ipw",
-    "reg"), never-treated or not-yet-treated comparison units, varying or universal base
-    period, anticipation (in units of ``tname``), time-invariant covariates (``xformla =
-    "~ x1 + x2"``), sampling weights, analytic influence-function standard errors or the
-    multiplier bootstrap (Mammen weights; clustered on ``clustervars``), uniform bands
-    (``cband``) and the Wald pre-test of parallel trends.
+    "reg"), never-treated (``control_group="never"``) or not-yet-treated (``"notyet"``)
+    comparison units, varying or universal base period, anticipation (in units of ``time``),
+    time-invariant covariates (``controls=["x1", "x2"]`` or ``"~ x1 + x2"``), sampling
+    ``weights``, analytic influence-function standard errors or the multiplier bootstrap
+    (``bstrap=True``, ``reps`` draws, Mammen weights; clustered on ``cluster``), uniform bands
+    (``cband``) at ``level`` and the Wald pre-test of parallel trends.
 
-    ``gname`` holds the first treated period; 0 (or missing / inf) means never treated.
-    Unbalanced panels are used as they are: each (g,t) cell uses the units observed in both of
-    its periods (on a balanced panel this is R's estimator). Cells that cannot be estimated are
-    reported in ``.skipped`` (not returned as NaN silently).
+    ``cohort`` holds the first treated period; 0 (or missing / inf) means never treated.
+    Alternatively ``treatment``, a 0/1 column: each unit's cohort is its first period with 1
+    (0 if never; a treatment that switches off is refused); ``result.cohort_derived`` counts
+    the units whose cohort was derived. Unbalanced panels are used as they are: each (g,t) cell
+    uses the units observed in both of its periods (on a balanced panel this is R's
+    estimator). Cells that cannot be estimated are reported in ``.skipped``.
+
+    R ``did`` names are documented aliases: ``yname`` = y, ``tname`` = time, ``idname`` =
+    unit, ``gname`` = cohort, ``xformla`` = controls, ``weightsname`` = weights,
+    ``clustervars`` = cluster, ``biters`` = reps, ``alp`` = 1 - level, and the values
+    ``"nevertreated"``/``"notyettreated"`` of ``control_group``. Giving both spellings of one
+    option is an error.
+
+    ``seed`` defaults to 0 (it was None, a seed from OS entropy, before the one vocabulary):
+    bootstrap results are now reproducible by default. This is the one documented change of
+    numbers: a bootstrap run without a seed used to differ from call to call.
     """
-    if control_group not in _CONTROL:
-        raise PilotdidError(f"option 'control_group': '{control_group}' is not one of {_CONTROL}")
-    if est_method not in _METHODS:
-        raise PilotdidError(f"option 'est_method': '{est_method}' is not one of {_METHODS}")
-    if base_period not in _BASE:
-        raise PilotdidError(f"option 'base_period': '{base_period}' is not one of {_BASE}")
-    if int(anticipation) != anticipation or anticipation < 0:
-        raise PilotdidError(
-            f"option 'anticipation': must be a non-negative integer, got {anticipation}"
-        )
+    y = check_str("y", y)
+    time = check_str("time", time)
+    unit = check_str("unit", unit)
+    timing, derived = cohort_option(cohort, treatment)
+    control = _CONTROL[check_choice("control_group", control_group, tuple(_CONTROL))]
+    est_method = check_choice("est_method", est_method, _METHODS)
+    base_period = check_choice("base_period", base_period, _BASE)
+    anticipation = check_int("anticipation", anticipation, lo=0)
+    bstrap = check_bool("bstrap", bstrap)
+    cband = check_bool("cband", cband)
+    level = check_level(level) if not isinstance(level, _LevelFromAlp) else level
+    alp = _alpha(level)
+    seed = check_seed(seed)
+    weights = None if weights is None else check_str("weights", weights)
+    reps = check_int("reps", reps, lo=2, hi=MAX_REPS)
     if cband and not bstrap:
         raise PilotdidError(
             "option 'cband': a uniform band needs the multiplier bootstrap (bstrap=True)"
         )
-    covs = _covariate_names(xformla)
-    cvar = _cluster_var(clustervars, idname)
+    covs = _covariate_names(controls)
+    cvar = _cluster_var(cluster, unit)
     if cvar is not None and not bstrap:
         warnings.warn(
             f"clustering on '{cvar}' needs the multiplier bootstrap (bstrap=True); the analytic "
@@ -123,122 +207,140 @@ def att_gt(
             UserWarning,
             stacklevel=2,
         )
-    cols = [yname, tname, idname, gname, *covs]
-    if weightsname is not None:
-        cols.append(weightsname)
+    cols = [y, time, unit, timing, *covs]
+    if weights is not None:
+        cols.append(weights)
     if cvar is not None:
         cols.append(cvar)
     df = to_polars(data, cols)
 
-    y = numeric(df, yname)
-    tvals = numeric(df, tname)
+    yv = numeric(df, y)
+    tvals = numeric(df, time)
     if np.any(~np.isfinite(tvals)):
-        raise PilotdidError(f"column '{tname}' has missing values")
+        raise PilotdidError(f"column '{time}' has missing values")
     if np.any(tvals != np.floor(tvals)):
-        raise PilotdidError(f"column '{tname}' must hold whole-number periods")
-    time = np.ascontiguousarray(tvals.astype(np.int64))
-    uid, uvalid = ids(df, idname)
+        raise PilotdidError(f"column '{time}' must hold whole-number periods")
+    tv = np.ascontiguousarray(tvals.astype(np.int64))
+    uid, uvalid = ids(df, unit)
     if not uvalid.all():
-        raise PilotdidError(f"column '{idname}' has missing values")
+        raise PilotdidError(f"column '{unit}' has missing values")
     codes, _ = _core.factorize_ids(np.ascontiguousarray(uid))
-    cohort = numeric(df, gname)
+    gv, n_derived = cohort_values(df, unit=unit, time=time, column=timing, derived=derived)
+    if bstrap:
+        # The bootstrap keeps reps x (number of ATT(g,t) cells) draws; the cells are at most
+        # (treated cohorts) x (periods).
+        g = gv[np.isfinite(gv) & (gv != 0)]
+        n_cells = max(1, len(np.unique(g)) * len(np.unique(tv)))
+        reps = check_reps("reps", reps, bytes_per_rep=8.0 * n_cells, lo=2)
     cov_arrays = [numeric(df, c) for c in covs]
-    w = numeric(df, weightsname) if weightsname is not None else None
+    w = numeric(df, weights) if weights is not None else None
     cl = None
     if cvar is not None:
         cid, cvalid = ids(df, cvar)
         if not cvalid.all():
             raise PilotdidError(f"column '{cvar}' has missing values")
         cl, _ = _core.factorize_ids(np.ascontiguousarray(cid))
-    s = _seed(seed)
-    names = [yname, tname, idname, gname, weightsname or "", cvar or ""]
+    names = [y, time, unit, timing, weights or "", cvar or ""]
     core = _core.att_gt_fit(
-        y,
-        time,
+        yv,
+        tv,
         np.ascontiguousarray(codes, dtype=np.uint32),
-        cohort,
+        gv,
         covs,
         cov_arrays,
         w,
         None if cl is None else np.ascontiguousarray(cl, dtype=np.uint32),
         names,
-        control_group,
-        int(anticipation),
+        control,
+        anticipation,
         base_period,
         est_method,
-        float(alp),
-        bool(bstrap),
-        int(biters),
-        bool(cband),
-        s,
+        alp,
+        bstrap,
+        reps,
+        cband,
+        seed,
     )
     params = dict(
-        yname=yname,
-        tname=tname,
-        idname=idname,
-        gname=gname,
-        xformla=xformla,
-        control_group=control_group,
-        anticipation=int(anticipation),
+        y=y,
+        time=time,
+        unit=unit,
+        cohort=None if derived else timing,
+        treatment=timing if derived else None,
+        controls=covs,
+        control_group=next(k for k, v in _CONTROL.items() if v == control),
+        anticipation=anticipation,
         base_period=base_period,
         est_method=est_method,
-        weightsname=weightsname,
-        clustervars=cvar,
-        bstrap=bool(bstrap),
-        biters=int(biters),
-        cband=bool(cband),
-        alp=float(alp),
-        seed=s,
+        weights=weights,
+        cluster=cvar,
+        bstrap=bstrap,
+        reps=reps,
+        cband=cband,
+        level=float(level),
+        alp=alp,
+        seed=seed,
     )
-    return AttGtResult(core, params)
+    return AttGtResult(core, params, cohort_derived=n_derived)
 
 
+def _event_bound(name: str, value: Any) -> float:
+    """min_e / max_e: a number, or +-inf for no bound (NaN refused)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isinf(float(value)):
+        return float(value)
+    return check_float(name, value)
+
+
+@vocabulary(aliases=_R_DID_ALIASES, value_aliases=_R_DID_VALUES)
 def aggte(
     res: AttGtResult,
+    *,
     type: str = "dynamic",  # noqa: A002 - R did's argument name
     min_e: float = -math.inf,
     max_e: float = math.inf,
     balance_e: int | None = None,
     bstrap: bool | None = None,
-    biters: int | None = None,
+    reps: int | None = None,
     cband: bool | None = None,
-    alp: float | None = None,
+    level: float | None = None,
     seed: int | None = None,
 ) -> AggteResult:
-    """Aggregate ATT(g,t) as R ``did::aggte``: "simple", "group", "dynamic", "calendar".
+    """Aggregate ATT(g,t) as R ``did::aggte``: ``type`` "simple", "group", "dynamic",
+    "calendar"; ``min_e``/``max_e`` limit the event times and ``balance_e`` keeps the cohorts
+    observed at least that many periods after treatment (dynamic).
 
-    Inference options default to those of ``res`` (as R). Analytic SEs include the
-    estimation of the cohort-share weights (R's ``wif``).
+    Inference options (``bstrap``, ``reps``, ``cband``, ``level``, ``seed``) default to those
+    of ``res`` (as R); ``seed`` therefore defaults to att_gt's seed, 0 unless given there.
+    Analytic SEs include the estimation of the cohort-share weights (R's ``wif``). R did's
+    ``biters`` and ``alp`` are accepted as aliases of ``reps`` and ``1 - level``.
     """
     if not isinstance(res, AttGtResult):
         raise PilotdidError("aggte: 'res' must be the result of pilotdid.att_gt")
-    if type not in ("simple", "group", "dynamic", "calendar"):
-        raise PilotdidError(
-            f"option 'type': '{type}' is not one of 'simple', 'group', 'dynamic', 'calendar'"
-        )
+    type = check_choice("type", type, _TYPES)  # noqa: A001
     p = res.params
-    bs = p["bstrap"] if bstrap is None else bool(bstrap)
-    bi = p["biters"] if biters is None else int(biters)
-    cb = p["cband"] if cband is None else bool(cband)
-    a = p["alp"] if alp is None else float(alp)
-    s = p["seed"] if seed is None else _seed(seed)
+    bs = p["bstrap"] if bstrap is None else check_bool("bstrap", bstrap)
+    cb = p["cband"] if cband is None else check_bool("cband", cband)
+    if level is None:
+        a = p["alp"]
+    else:
+        a = _alpha(level if isinstance(level, _LevelFromAlp) else check_level(level))
+    s = p["seed"] if seed is None else check_seed(seed)
+    lo_e = _event_bound("min_e", min_e)
+    hi_e = _event_bound("max_e", max_e)
+    be = None if balance_e is None else check_int("balance_e", balance_e, lo=0)
+    if reps is None:
+        bi = p["reps"]
+    elif bs:
+        # reps x (aggregated estimates + the overall one) draws; at most one per cell + 1
+        n_est = len(res._table["att"]) + 1
+        bi = check_reps("reps", reps, bytes_per_rep=8.0 * n_est, lo=2)
+    else:
+        bi = check_int("reps", reps, lo=2, hi=MAX_REPS)
     if cb and not bs:
         raise PilotdidError(
             "option 'cband': a uniform band needs the multiplier bootstrap (bstrap=True)"
         )
-    if balance_e is not None and int(balance_e) != balance_e:
-        raise PilotdidError(f"option 'balance_e': must be an integer, got {balance_e}")
-    out = res._core.aggte(
-        type,
-        float(min_e),
-        float(max_e),
-        None if balance_e is None else int(balance_e),
-        a,
-        bs,
-        bi,
-        cb,
-        s,
-    )
+    out = res._core.aggte(type, lo_e, hi_e, be, a, bs, bi, cb, s)
     return AggteResult(
         type=type,
         out=out,
@@ -247,5 +349,6 @@ def aggte(
         cband=cb,
         n_units=res.n_units,
         base_period=p["base_period"],
-        params=dict(min_e=min_e, max_e=max_e, balance_e=balance_e, biters=bi, seed=s),
+        params=dict(min_e=lo_e, max_e=hi_e, balance_e=be, reps=bi, seed=s),
+        cohort_derived=res.cohort_derived,
     )

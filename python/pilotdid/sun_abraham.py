@@ -9,22 +9,42 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
+from pilotdid._args import (
+    check_choice,
+    check_columns,
+    check_float,
+    check_int,
+    check_level,
+    check_str,
+    check_window,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError, sunab_fit
+from pilotdid.event_study import RENAMED, _refs, check_refs_in_data, treated_event_times
+from pilotdid.panel import cohort_option, cohort_values
 from pilotdid.regression import VcovSpec, _parse_vcov
 from pilotdid.results.sun_abraham import SunAbrahamResult
 
+#: An event-time bound beyond any panel: binning on one side only clamps to it (a no-op).
+_NO_BIN = 2**62
 
+
+@vocabulary(renamed={**RENAMED, "control": "control_group", "bin": "bin_lo' and 'bin_hi"})
 def sunab(
     data: Any,
-    yname: str,
-    tname: str,
-    idname: str,
-    gname: str,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    cohort: str | None = None,
+    treatment: str | None = None,
     controls: Sequence[str] | None = None,
-    control: str = "never",
+    control_group: str = "never",
     vcov: VcovSpec | None = None,
+    cluster: str | None = None,
     ref_period: int | Sequence[int] = -1,
-    bin: tuple[int, int] | None = None,
+    bin_lo: int | None = None,
+    bin_hi: int | None = None,
     window: tuple[int, int] | None = None,
     level: float = 0.95,
     fixef_tol: float = 1e-11,
@@ -32,13 +52,15 @@ def sunab(
 ) -> SunAbrahamResult:
     """Sun & Abraham (2021, J. Econometrics 225(2)) interaction-weighted event study.
 
-    Regresses ``yname`` on cohort × relative-period indicators (cohort = ``gname``, the first
-    treated period, 0 or missing = never treated; relative period e = ``tname`` − cohort), with
-    unit and period fixed effects and optional ``controls``, leaving out the reference period(s)
-    ``ref_period`` and the control cohort:
+    Regresses ``y`` on cohort × relative-period indicators (``cohort``, the first treated
+    period, 0 or missing = never treated, or derived from a 0/1 ``treatment`` column; relative
+    period e = ``time`` − cohort), with unit and period fixed effects and optional ``controls``,
+    leaving out the reference period(s) ``ref_period`` (event times of the data) and the control
+    cohort:
 
-    - ``control="never"``: never-treated units are the comparison (default, as ``fixest::sunab``);
-    - ``control="last"``: the last-treated cohort is the comparison, and periods from its
+    - ``control_group="never"``: never-treated units are the comparison (default, as
+      ``fixest::sunab``);
+    - ``control_group="last"``: the last-treated cohort is the comparison, and periods from its
       treatment on are dropped (never-treated units, if any, remain controls).
 
     The cohort-specific effects CATT(g, e) are then averaged over cohorts at each e with weights
@@ -47,52 +69,83 @@ def sunab(
     with the weights treated as fixed, as ``fixest::aggregate`` does.
 
     Units treated in the first period (no pre-period) are dropped and counted; cohorts after the
-    last period count as never treated. ``bin=(lo, hi)`` bins relative periods below ``lo`` into
-    ``lo`` and above ``hi`` into ``hi``. ``window=(lo, hi)`` instead drops treated units' rows
-    with a relative period outside it (as the TWFE event study and did2s do; counted in
-    ``dropped_rows["outside_window"]``, present when a window is given). ``vcov`` defaults
-    to ``{"CR1": idname}``.
+    last period count as never treated. ``bin_lo``/``bin_hi`` bin relative periods below
+    ``bin_lo`` into ``bin_lo`` and above ``bin_hi`` into ``bin_hi`` (the binning options of the
+    TWFE event study and did2s; either side alone is fine). ``window=(lo, hi)`` instead drops
+    treated units' rows with a relative period outside it (as the TWFE event study and did2s
+    do; counted in ``dropped_rows["outside_window"]``, present when a window is given).
+    ``vcov`` defaults to ``{"CR1": unit}``; ``cluster="col"`` is short for ``{"CR1": "col"}``.
     """
-    controls = list(controls or [])
-    for opt, val in (("yname", yname), ("tname", tname), ("idname", idname), ("gname", gname)):
-        if not isinstance(val, str) or not val:
-            raise PilotdidError(f"option '{opt}': give a column name")
+    y = check_str("y", y)
+    time = check_str("time", time)
+    unit = check_str("unit", unit)
+    timing, derived = cohort_option(cohort, treatment)
+    controls = check_columns("controls", controls)
+    control = check_choice("control_group", control_group, ("never", "last"))
+    if cluster is not None:
+        cluster = check_str("cluster", cluster)
+        if vcov is not None:
+            raise PilotdidError(
+                f"options 'vcov' and 'cluster': give one (cluster='{cluster}' is the shortcut "
+                f"for vcov={{'CR1': '{cluster}'}}), got vcov={vcov!r} too"
+            )
+        vcov = {"CR1": cluster}
     if vcov is None:
-        vcov = {"CR1": idname}
-    kind, cluster_cols, vcov_label = _parse_vcov(vcov, [idname])
-    refs = [int(ref_period)] if np.isscalar(ref_period) else [int(r) for r in ref_period]
-    if bin is not None:
-        if len(bin) != 2:
-            raise PilotdidError("option 'bin': give (lo, hi) relative periods")
-        bin = (int(bin[0]), int(bin[1]))
-    if control not in ("never", "last"):
-        raise PilotdidError(f"option 'control': '{control}' is not one of 'never', 'last'")
-    cols = [idname, tname, gname, yname, *controls, *cluster_cols]
+        vcov = {"CR1": unit}
+    kind, cluster_cols, vcov_label = _parse_vcov(vcov, [unit])
+    refs = _refs(ref_period)
+    lo_bin = None if bin_lo is None else check_int("bin_lo", bin_lo)
+    hi_bin = None if bin_hi is None else check_int("bin_hi", bin_hi)
+    bins = (
+        None
+        if lo_bin is None and hi_bin is None
+        else (-_NO_BIN if lo_bin is None else lo_bin, _NO_BIN if hi_bin is None else hi_bin)
+    )
+    for r in refs:
+        if lo_bin is not None and r <= lo_bin:
+            raise PilotdidError(
+                f"option 'bin_lo': {lo_bin} must be below the reference period(s) {refs}"
+            )
+        if hi_bin is not None and r >= hi_bin:
+            raise PilotdidError(
+                f"option 'bin_hi': {hi_bin} must be above the reference period(s) {refs}"
+            )
+    win = None if window is None else check_window(window)
+    level = check_level(level)
+    tol = check_float("fixef_tol", fixef_tol, lo=0.0, lo_open=True)
+    max_iter = check_int("fixef_maxiter", fixef_maxiter, lo=1)
+    cols = [unit, time, timing, y, *controls, *cluster_cols]
     df = _frame.to_polars(data, cols)
     if df.height == 0:
         raise PilotdidError("no rows: the data frame is empty")
+    gv, n_derived = cohort_values(df, unit=unit, time=time, column=timing, derived=derived)
+    if derived:
+        df = df.with_columns(pl.Series(timing, gv))
+    tcol = df.get_column(time)
+    if tcol.dtype.is_integer() or tcol.dtype.is_float():
+        check_refs_in_data(
+            refs, treated_event_times(tcol.cast(pl.Float64).fill_null(np.nan).to_numpy(), gv)
+        )
     n_outside = 0
-    if window is not None:
-        if len(window) != 2 or int(window[0]) > int(window[1]):
-            raise PilotdidError("option 'window': give (lo, hi) relative periods with lo <= hi")
-        lo, hi = int(window[0]), int(window[1])
+    if win is not None:
+        lo, hi = win
         # Treated = a cohort inside the panel; 0, missing and cohorts after the last period
         # are never treated (as the estimator itself counts them) and keep all their rows.
-        g = pl.col(gname).cast(pl.Float64).fill_nan(None).fill_null(0.0)
-        last = df.get_column(tname).cast(pl.Float64).max()
-        e = pl.col(tname).cast(pl.Float64) - g
+        g = pl.col(timing).cast(pl.Float64).fill_nan(None).fill_null(0.0)
+        last = df.get_column(time).cast(pl.Float64).max()
+        e = pl.col(time).cast(pl.Float64) - g
         outside = (g > 0) & (g <= last) & ((e < lo) | (e > hi))
         n_outside = int(df.select(outside.sum()).item())
         df = df.filter(~outside)
-    u = df.get_column(idname)
+    u = df.get_column(unit)
     if u.null_count():
-        raise PilotdidError(f"column '{idname}' has missing values; panel ids must be complete")
-    t = df.get_column(tname)
+        raise PilotdidError(f"column '{unit}' has missing values; panel ids must be complete")
+    t = df.get_column(time)
     if not (t.dtype.is_integer() or t.dtype.is_float()) or t.null_count():
-        raise PilotdidError(f"column '{tname}' must hold complete integer periods (e.g. years)")
+        raise PilotdidError(f"column '{time}' must hold complete integer periods (e.g. years)")
     tv = t.cast(pl.Float64).to_numpy()
     if np.any(~np.isfinite(tv)) or np.any(tv != np.floor(tv)):
-        raise PilotdidError(f"column '{tname}' must hold complete integer periods (e.g. years)")
+        raise PilotdidError(f"column '{time}' must hold complete integer periods (e.g. years)")
     labels_series = u.unique(maintain_order=True)
     codes = (
         u.to_frame("u")
@@ -111,11 +164,11 @@ def sunab(
         np.ascontiguousarray(codes, dtype=np.uint32),
         [str(v) for v in labels_series.to_list()],
         np.ascontiguousarray(tv, dtype=np.int64),
-        _frame.numeric(df, gname),
-        gname,
-        tname,
-        yname,
-        _frame.numeric(df, yname),
+        _frame.numeric(df, timing),
+        timing,
+        time,
+        y,
+        _frame.numeric(df, y),
         controls,
         [_frame.numeric(df, c) for c in controls],
         cluster_cols,
@@ -124,12 +177,19 @@ def sunab(
         list(range(len(cluster_cols))),
         control,
         refs,
-        bin,
-        float(level),
-        float(fixef_tol),
-        int(fixef_maxiter),
+        bins,
+        level,
+        tol,
+        max_iter,
     )
-    res = SunAbrahamResult(out, refs=refs, level=level, vcov_label=vcov_label, control=control)
-    if window is not None:
+    res = SunAbrahamResult(
+        out,
+        refs=refs,
+        level=level,
+        vcov_label=vcov_label,
+        control=control,
+        cohort_derived=n_derived,
+    )
+    if win is not None:
         res.dropped_rows["outside_window"] = n_outside
     return res

@@ -1,4 +1,5 @@
-"""`BaconResult`: the 2×2 comparisons of a Goodman-Bacon decomposition."""
+"""`BaconResult`: the 2×2 comparisons of a Goodman-Bacon decomposition (the package's result
+protocol)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+
+from pilotdid.results._protocol import ResultProtocol
 
 _MARKERS = {
     "Earlier vs Later Treated": "^",
@@ -15,18 +18,22 @@ _MARKERS = {
 }
 
 
-class BaconResult:
+class BaconResult(ResultProtocol):
     """Goodman-Bacon decomposition of the TWFE coefficient.
 
-    ``tidy()`` has one row per 2×2 comparison (type, treated cohort, control cohort with null =
-    never treated, estimate, weight); ``summary()`` the weights and weighted-average estimates by
-    type, as R ``bacondecomp`` prints; ``twfe`` the coefficient they add up to:
-    ``sum(weight * estimate) == twfe``.
+    ``tidy()`` has one row per 2×2 comparison: term ``"<type>: <treated> vs <control>"``, the
+    2×2 estimate (a decomposition has no standard errors: std_error, statistic, p_value and the
+    interval are NaN), then type, treated cohort, control cohort (null = never treated),
+    weight, unit counts and window. ``summary()`` shows the weights and weighted-average
+    estimates by type, as R ``bacondecomp`` prints (``summary_table()`` as a frame); ``twfe``
+    is the coefficient they add up to: ``sum(weight * estimate) == twfe``.
     """
 
-    def __init__(self, out: dict[str, Any], yname: str, treat: str, idname: str, tname: str):
+    def __init__(self, out: dict[str, Any], y: str, treatment: str, unit: str, time: str):
         self._out = out
-        self.yname, self.treat, self.idname, self.tname = yname, treat, idname, tname
+        self.y, self.treatment, self.unit, self.time = y, treatment, unit, time
+        # the names before the one vocabulary, kept for existing code
+        self.yname, self.treat, self.idname, self.tname = y, treatment, unit, time
         self.twfe: float = float(out["twfe"])
         self.variance_d: float = float(out["variance_d"])
         self.n_units: int = int(out["n_units"])
@@ -45,15 +52,30 @@ class BaconResult:
     def weights(self) -> np.ndarray:
         return np.asarray(self._out["weight"])
 
-    def tidy(self) -> pl.DataFrame:
-        """One row per 2×2 comparison."""
+    @property
+    def result_name(self) -> str:  # type: ignore[override]
+        return f"Goodman-Bacon decomposition, TWFE = {self.twfe:.6g}"
+
+    def _tidy(self, level: float) -> pl.DataFrame:
         o = self._out
+        est = np.asarray(o["estimate"], dtype=float)
+        nan = np.full(len(est), np.nan)
+        terms = [
+            f"{k}: {g} vs {'never treated' if c is None else c}"
+            for k, g, c in zip(o["type"], o["treated"], o["control"])
+        ]
         return pl.DataFrame(
             {
+                "term": terms,
+                "estimate": est,
+                "std_error": nan,
+                "statistic": nan,
+                "p_value": nan,
+                "conf_low": nan,
+                "conf_high": nan,
                 "type": o["type"],
                 "treated": pl.Series(o["treated"], dtype=pl.Int64),
                 "control": pl.Series(o["control"], dtype=pl.Int64),
-                "estimate": np.asarray(o["estimate"]),
                 "weight": np.asarray(o["weight"]),
                 "n_treated_units": pl.Series(o["n_treated_units"], dtype=pl.Int64),
                 "n_control_units": pl.Series(o["n_control_units"], dtype=pl.Int64),
@@ -74,13 +96,13 @@ class BaconResult:
             }
         )
 
-    def summary(self, digits: int = 5) -> pl.DataFrame:
-        """Print the three-type table (as ``bacondecomp::bacon``) and return it."""
+    def _summary_text(self, level: float) -> str:
+        digits = 5
         tab = self.summary_table()
         width = max(len(t) for t in tab["type"])
         lines = [
-            f"Goodman-Bacon decomposition of {self.yname} ~ {self.treat} | "
-            f"{self.idname} + {self.tname}",
+            f"Goodman-Bacon decomposition of {self.y} ~ {self.treatment} | "
+            f"{self.unit} + {self.time}",
             f"{self.n_units} units x {self.n_periods} periods; "
             f"{self.n_never_treated} never treated, {self.n_always_treated} always treated",
             "",
@@ -92,8 +114,7 @@ class BaconResult:
                 f"{row['avg_est']:>9.{digits}f}"
             )
         lines += ["", f"TWFE coefficient (= weighted sum of 2x2 estimates): {self.twfe:.{digits}f}"]
-        print("\n".join(lines))
-        return tab
+        return "\n".join(lines)
 
     def plot(self, ax=None, title: str | None = None):
         """Scatter of 2×2 estimates against their weights, one marker per comparison type,
@@ -115,9 +136,3 @@ class BaconResult:
         ax.set_title(title or "Goodman-Bacon decomposition")
         ax.legend(fontsize="small")
         return ax
-
-    def __repr__(self) -> str:
-        return (
-            f"BaconResult({len(self._out['type'])} comparisons, TWFE = {self.twfe:.6g}, "
-            f"{self.n_units} units x {self.n_periods} periods)"
-        )

@@ -1,14 +1,20 @@
 """One result shape for every event-study estimator (TWFE, CS, SA, BJS, did2s), so that
-estimates can be tabulated and overlaid on one plot."""
+estimates can be tabulated and overlaid on one plot. It follows the package's result protocol
+(``coef``, ``se``, ``vcov``, ``pvalue``, ``confint``, ``tidy``, ``summary``, ``plot``)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from pilotdid._args import check_float, check_int, check_level, check_reps, check_seed
+from pilotdid._core import PilotdidError
+from pilotdid.results._protocol import ResultProtocol
 
 #: Legend names of the estimator codes used in ``EventStudyResult.estimator``.
 DISPLAY_NAMES = {
@@ -25,69 +31,164 @@ def display_name(estimator: str) -> str:
     return DISPLAY_NAMES.get(estimator.lower(), estimator)
 
 
-@dataclass
-class EventStudyResult:
+def event_term(e: int) -> str:
+    """The term of event time e in every event-study table (fixest's ``rel::e``)."""
+    return f"rel::{int(e)}"
+
+
+def _same_level(a: float, b: float) -> bool:
+    return abs(a - b) < 1e-12
+
+
+def inference_columns(
+    estimate: np.ndarray, std_error: np.ndarray, level: float, df: int | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """statistic, two-sided p-value and the interval at ``level``: Student t with ``df``
+    degrees of freedom when the estimator's own intervals use one (through the core's
+    quantiles), the normal otherwise. Rows without a finite positive SE get NaN."""
+    est = np.asarray(estimate, dtype=float)
+    se = np.asarray(std_error, dtype=float)
+    n = len(est)
+    stat = np.full(n, np.nan)
+    p = np.full(n, np.nan)
+    lo = np.full(n, np.nan)
+    hi = np.full(n, np.nan)
+    ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
+    if not ok.any():
+        return stat, p, lo, hi
+    if df:
+        from pilotdid import _core
+
+        k = int(ok.sum())
+        out = np.asarray(
+            _core.linear_combinations(
+                np.ascontiguousarray(est[ok]), np.diag(se[ok] ** 2), np.eye(k), int(df), level
+            )
+        )
+        stat[ok], p[ok], lo[ok], hi[ok] = out[:, 2], out[:, 3], out[:, 4], out[:, 5]
+        return stat, p, lo, hi
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    stat[ok] = est[ok] / se[ok]
+    p[ok] = [math.erfc(abs(v) / math.sqrt(2.0)) for v in stat[ok]]
+    lo[ok] = est[ok] - z * se[ok]
+    hi[ok] = est[ok] + z * se[ok]
+    return stat, p, lo, hi
+
+
+class EventStudyResult(ResultProtocol):
     """Dynamic treatment effects by event time e = period - cohort.
 
     ``conf_low``/``conf_high`` are pointwise intervals at ``level``; ``band_low``/``band_high``
-    a simultaneous (uniform) band when the estimator provides one. ``reference`` lists event
-    times normalised to zero (not estimated). ``vcov`` is the covariance of the estimates, in
-    ``event_time`` order, when available.
+    a simultaneous (uniform) band when the estimator provides one (``plot()`` draws the band
+    then). ``reference`` lists event times normalised to zero (not estimated). ``vcov()`` is
+    the covariance of the estimates, in ``event_time`` order, when the estimator gives one.
+    ``att``/``att_se``: the overall ATT where the estimator has one (CS, SA, BJS); ``pretrend``
+    the joint test of the leads; ``dropped_rows`` the rows not used, by reason.
+
+    ``tidy()`` has one row per event time (term ``rel::e``): the protocol's columns, then
+    ``estimator``, ``event_time`` and, with a uniform band, ``band_low``/``band_high``. At the
+    fit's ``level`` the intervals are the estimator's own; at another level they are pointwise
+    (Student t with ``extra["df_t"]`` df where the estimator uses t intervals, else normal).
     """
 
-    estimator: str
-    event_time: np.ndarray
-    estimate: np.ndarray
-    std_error: np.ndarray
-    conf_low: np.ndarray
-    conf_high: np.ndarray
-    level: float = 0.95
-    band_low: np.ndarray | None = None
-    band_high: np.ndarray | None = None
-    vcov: np.ndarray | None = None
-    reference: Sequence[int] = ()
-    nobs: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    def __init__(
+        self,
+        estimator: str,
+        event_time: np.ndarray,
+        estimate: np.ndarray,
+        std_error: np.ndarray,
+        conf_low: np.ndarray,
+        conf_high: np.ndarray,
+        level: float = 0.95,
+        band_low: np.ndarray | None = None,
+        band_high: np.ndarray | None = None,
+        vcov: np.ndarray | None = None,
+        reference: Sequence[int] = (),
+        nobs: int | None = None,
+        extra: dict[str, Any] | None = None,
+        dropped_rows: dict[str, int] | None = None,
+        cohort_derived: int = 0,
+    ) -> None:
+        self.estimator = estimator
+        self.event_time = np.asarray(event_time, dtype=np.int64)
+        self.estimate = np.asarray(estimate, dtype=float)
+        self.std_error = np.asarray(std_error, dtype=float)
+        self.conf_low = np.asarray(conf_low, dtype=float)
+        self.conf_high = np.asarray(conf_high, dtype=float)
+        self.level = level
+        self.band_low = band_low
+        self.band_high = band_high
+        self._vcov = vcov
+        self.reference = reference
+        self.nobs = nobs
+        self.extra: dict[str, Any] = dict(extra or {})
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
+        #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
+        self.cohort_derived = int(cohort_derived)
 
-    def tidy(self) -> pl.DataFrame:
-        """term = event time; estimate, std_error, statistic, conf_low, conf_high (+ band)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            stat = self.estimate / self.std_error
-        out = {
-            "estimator": [self.estimator] * len(self.event_time),
-            "event_time": np.asarray(self.event_time, dtype=np.int64),
+    @property
+    def result_name(self) -> str:  # type: ignore[override]
+        return f"{display_name(self.estimator)} event study, {len(self.event_time)} event times"
+
+    # --- the protocol ---------------------------------------------------------------------
+    @property
+    def df_t(self) -> int | None:
+        """Student-t degrees of freedom of the intervals (None: normal intervals)."""
+        df = self.extra.get("df_t", self.extra.get("ci_df"))
+        return None if df is None else int(df)
+
+    @property
+    def band(self) -> str:
+        """Which band ``plot()`` draws: 'uniform' or 'pointwise'."""
+        return (
+            "uniform" if self.band_low is not None and self.band_high is not None else ("pointwise")
+        )
+
+    def _tidy(self, level: float) -> pl.DataFrame:
+        stat, p, lo, hi = inference_columns(self.estimate, self.std_error, level, self.df_t)
+        if _same_level(level, self.level):
+            lo, hi = self.conf_low, self.conf_high  # the estimator's own intervals
+        out: dict[str, Any] = {
+            "term": [event_term(e) for e in self.event_time],
             "estimate": self.estimate,
             "std_error": self.std_error,
             "statistic": stat,
-            "conf_low": self.conf_low,
-            "conf_high": self.conf_high,
+            "p_value": p,
+            "conf_low": lo,
+            "conf_high": hi,
+            "estimator": [self.estimator] * len(self.event_time),
+            "event_time": self.event_time,
         }
-        if self.band_low is not None and self.band_high is not None:
+        if self.band == "uniform" and _same_level(level, self.level):
             out["band_low"], out["band_high"] = self.band_low, self.band_high
         return pl.DataFrame(out)
 
-    def coef(self) -> dict[int, float]:
-        """Estimates keyed by event time."""
-        return {int(e): float(b) for e, b in zip(self.event_time, self.estimate)}
-
-    def se(self) -> dict[int, float]:
-        """Standard errors keyed by event time."""
-        return {int(e): float(s) for e, s in zip(self.event_time, self.std_error)}
-
-    def confint(self) -> pl.DataFrame:
-        return pl.DataFrame(
-            {
-                "event_time": np.asarray(self.event_time, dtype=np.int64),
-                "conf_low": self.conf_low,
-                "conf_high": self.conf_high,
-            }
-        )
+    def vcov(self) -> np.ndarray:
+        """Covariance of the event-time estimates, in ``event_time`` order."""
+        if self._vcov is None:
+            raise PilotdidError(
+                f"vcov(): the {display_name(self.estimator)} event study has no joint covariance "
+                "of its event-time estimates (bootstrap SEs, or leads from a separate test "
+                "regression); use se() or tidy()"
+            )
+        return np.array(self._vcov, copy=True)
 
     @property
     def pretrend(self) -> dict[str, Any] | None:
         """Joint Wald test of the leads (e < 0) = 0, when the estimator provides one:
         dict with ``f``, ``df1``, ``df2``, ``p_f``, ``chi2``, ``p_chi2``, ``event_time``."""
         return self.extra.get("pretrend")
+
+    @property
+    def att(self) -> float | None:
+        """Overall ATT where the estimator gives one (CS, SA, BJS; did2s static)."""
+        v = self.extra.get("att", self.extra.get("overall_att"))
+        return None if v is None else float(v)
+
+    @property
+    def att_se(self) -> float | None:
+        v = self.extra.get("att_se", self.extra.get("overall_se"))
+        return None if v is None else float(v)
 
     def wild_bootstrap(
         self,
@@ -102,49 +203,71 @@ class EventStudyResult:
         (TWFE event studies with clustered errors only). Returns t_stat, p_value, conf_int."""
         core = self.extra.get("_core")
         if core is None or not hasattr(core, "wild_bootstrap"):
-            from pilotdid._core import PilotdidError
-
             raise PilotdidError(
                 f"wild_bootstrap: not available for estimator '{self.estimator}' (TWFE only)"
             )
-        return core.wild_bootstrap(
-            int(event_time),
-            float(r),
-            int(reps),
-            weights,
-            int(seed),
-            float(self.level if level is None else level),
-        )
+        e = check_int("event_time", event_time)
+        r = check_float("r", r)
+        # each replicate keeps one bootstrap t statistic
+        reps = check_reps("reps", reps, bytes_per_rep=8)
+        seed = check_seed(seed)
+        lvl = check_level(self.level if level is None else level)
+        return core.wild_bootstrap(e, r, reps, weights, seed, lvl)
 
-    def summary(self, print_: bool = True) -> str:
-        """A compact table (returned, and printed unless print_=False)."""
-        pct = round(self.level * 100)
+    def _summary_text(self, level: float) -> str:
+        pct = f"{level * 100:g}"
+        t = self._tidy(level)
         lines = [
-            f"Event study: {self.estimator}" + (f"  (N = {self.nobs})" if self.nobs else ""),
-            f"{'e':>5} {'estimate':>11} {'std.err':>10} {'[' + str(pct) + '% conf.':>12}"
+            f"Event study: {display_name(self.estimator)}"
+            + (f"  (N = {self.nobs})" if self.nobs else ""),
+            f"{'e':>5} {'estimate':>11} {'std.err':>10} {'p':>8} {'[' + pct + '% conf.':>12}"
             f" {'int.]':>10}",
         ]
-        for e, b, s, lo, hi in zip(
-            self.event_time, self.estimate, self.std_error, self.conf_low, self.conf_high
-        ):
-            lines.append(f"{int(e):>5} {b:>11.5f} {s:>10.5f} {lo:>12.5f} {hi:>10.5f}")
+        for row in t.iter_rows(named=True):
+            lines.append(
+                f"{row['event_time']:>5} {row['estimate']:>11.5f} {row['std_error']:>10.5f}"
+                f" {row['p_value']:>8.4f} {row['conf_low']:>12.5f} {row['conf_high']:>10.5f}"
+            )
         if self.reference:
             lines.append(f"reference event time(s): {', '.join(str(r) for r in self.reference)}")
         if "vcov" in self.extra:
             lines.append(f"standard errors: {self.extra['vcov']}")
+        elif "vcov_type" in self.extra:
+            lines.append(f"standard errors: {self.extra['vcov_type']}")
+        if self.df_t:
+            lines.append(f"intervals: Student t with {self.df_t} df")
+        if self.att is not None and self.att_se is not None:
+            lines.append(f"overall ATT: {self.att:.5f} (se {self.att_se:.5f})")
         pt = self.pretrend
-        if pt:
+        if pt and "f" in pt:
             lines.append(
                 f"pre-trend test (leads = 0): F({pt['df1']}, {pt['df2']}) = {pt['f']:.4f},"
                 f" p = {pt['p_f']:.4g}; chi2({pt['df1']}) = {pt['chi2']:.4f},"
                 f" p = {pt['p_chi2']:.4g}"
             )
-        if "att" in self.extra:
-            lines.append(f"static ATT: {self.extra['att']:.5f} (se {self.extra['att_se']:.5f})")
-        text = "\n".join(lines)
-        if print_:
-            print(text)
-        return text
+        elif pt:
+            lines.append(
+                f"pre-trend test ({pt.get('test', 'leads = 0')}): chi2({pt['df1']}) ="
+                f" {pt['chi2']:.4f}, p = {pt['p_chi2']:.4g}"
+            )
+        else:
+            lines.append("pre-trend test: not available for this estimator or window")
+        drawn = (
+            f"uniform band at {self.level * 100:g}%"
+            if self.band == "uniform"
+            else f"pointwise intervals at {self.level * 100:g}%"
+        )
+        lines.append(f"plot() draws: {drawn}")
+        dropped = {k: v for k, v in self.dropped_rows.items() if v}
+        lines.append(
+            "dropped rows: "
+            + (", ".join(f"{k} {v}" for k, v in dropped.items()) if dropped else "none")
+        )
+        if self.cohort_derived:
+            lines.append(f"cohort derived from the 0/1 treatment for {self.cohort_derived} units")
+        for note in self.extra.get("notes", []):
+            lines.append(f"note: {note}")
+        return "\n".join(lines)
 
     def plot(self, ax=None, offset: float = 0.0, **kwargs):
         """Point estimates with intervals (uniform band if available), a zero line and a

@@ -1,5 +1,5 @@
 """Results of Callaway & Sant'Anna estimation: ``AttGtResult`` (group-time ATTs) and
-``AggteResult`` (their aggregations)."""
+``AggteResult`` (their aggregations). Both follow the package's result protocol."""
 
 from __future__ import annotations
 
@@ -10,17 +10,47 @@ import numpy as np
 import polars as pl
 
 from pilotdid._core import PilotdidError
-from pilotdid.results.event_study import EventStudyResult
+from pilotdid.results._protocol import ResultProtocol
+from pilotdid.results.event_study import EventStudyResult, event_term, inference_columns
 
 
-class AttGtResult:
-    """ATT(g,t) for every cohort g and period t (R ``did::att_gt``)."""
+def _crit(level: float, fit_level: float, crit_val: float) -> float:
+    """The fit's critical value (uniform with cband) at its own level; the pointwise normal
+    quantile at any other level."""
+    if abs(level - fit_level) < 1e-12:
+        return crit_val
+    return NormalDist().inv_cdf(0.5 + level / 2)
 
-    def __init__(self, core: Any, params: dict[str, Any]) -> None:
+
+class AttGtResult(ResultProtocol):
+    """ATT(g,t) for every cohort g and period t (R ``did::att_gt``).
+
+    ``tidy()`` has one row per (g,t) cell, term ``ATT(g,t)``: the protocol's columns (normal
+    statistic and p-value; intervals with ``crit_val``, the uniform band's with cband, at the
+    fit's level; pointwise at another level), then group, t, base_t, post, status, n_treated,
+    n_control. ``nobs`` counts units (the n of the influence functions), as R did.
+    """
+
+    result_name = "group-time ATTs (Callaway & Sant'Anna 2021)"
+
+    def __init__(self, core: Any, params: dict[str, Any], cohort_derived: int = 0) -> None:
         self._core = core
         self.params = params
         self._table = core.table()
         self._info = core.info()
+        #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
+        self.cohort_derived = int(cohort_derived)
+        #: rows not used, by reason (R did's sample adjustments are in ``notes``)
+        self.dropped_rows: dict[str, int] = {}
+
+    @property
+    def level(self) -> float:
+        return float(self.params["level"])
+
+    @property
+    def nobs(self) -> int:
+        """Units in the estimation sample."""
+        return self.n_units
 
     @property
     def n_units(self) -> int:
@@ -75,21 +105,23 @@ class AttGtResult:
         """Influence functions, n_units × cells (in ``tidy()`` row order)."""
         return self._core.influence()
 
-    def tidy(self) -> pl.DataFrame:
-        """One row per (g,t): group, t, att, se, conf_low, conf_high, base_t, post, status,
-        n_treated, n_control. Intervals use ``crit_val`` (uniform with cband)."""
+    def _tidy(self, level: float) -> pl.DataFrame:
         t = self._table
         att = np.asarray(t["att"], dtype=float)
         se = np.asarray(t["se"], dtype=float)
-        c = self.crit_val
+        c = _crit(level, self.level, self.crit_val)
+        stat, p, _, _ = inference_columns(att, se, level, None)
         return pl.DataFrame(
             {
-                "group": np.asarray(t["group"], dtype=np.int64),
-                "t": np.asarray(t["t"], dtype=np.int64),
-                "att": att,
-                "se": se,
+                "term": [f"ATT({g},{tt})" for g, tt in zip(t["group"], t["t"])],
+                "estimate": att,
+                "std_error": se,
+                "statistic": stat,
+                "p_value": p,
                 "conf_low": att - c * se,
                 "conf_high": att + c * se,
+                "group": np.asarray(t["group"], dtype=np.int64),
+                "t": np.asarray(t["t"], dtype=np.int64),
                 "base_t": np.asarray(t["base_t"], dtype=np.int64),
                 "post": t["post"],
                 "status": t["status"],
@@ -108,27 +140,37 @@ class AttGtResult:
                 return float(a)
         raise PilotdidError(f"no ATT(g,t) cell for group {g}, period {t}")
 
-    def summary(self, print_: bool = True) -> str:
+    def _summary_text(self, level: float) -> str:
         p = self.params
-        pct = int(round((1 - p["alp"]) * 100))
-        band = "simultaneous" if p["cband"] else "pointwise"
-        se_kind = "multiplier bootstrap" if p["bstrap"] else "analytic"
+        pct = f"{level * 100:g}"
+        uniform = p["cband"] and abs(level - self.level) < 1e-12
+        band = "simultaneous" if uniform else "pointwise"
+        se_kind = (
+            f"multiplier bootstrap ({p['reps']} draws, seed {p['seed']})"
+            if p["bstrap"]
+            else "analytic"
+        )
         lines = [
             "Group-time average treatment effects (Callaway & Sant'Anna 2021)",
             f"Units: {self.n_units}   control group: {p['control_group']}   "
             f"estimator: {p['est_method']}   base period: {p['base_period']}   "
             f"anticipation: {p['anticipation']}",
             f"Standard errors: {se_kind}"
-            + (f" (clustered by {p['clustervars']})" if p["clustervars"] else ""),
+            + (f" (clustered by {p['cluster']})" if p["cluster"] else ""),
         ]
+        if self.cohort_derived:
+            lines.append(
+                f"Cohorts derived from the 0/1 treatment '{p['treatment']}' for "
+                f"{self.cohort_derived} units"
+            )
         header = f"{'Group':>8}{'Time':>8}{'ATT(g,t)':>12}{'Std. Error':>12}   [{pct}% {band} band]"
         lines += ["-" * len(header), header, "-" * len(header)]
-        for r in self.tidy().iter_rows(named=True):
+        for r in self._tidy(level).iter_rows(named=True):
             if r["status"] == "skipped":
                 lines.append(f"{r['group']:>8}{r['t']:>8}{'skipped':>12}")
                 continue
             lines.append(
-                f"{r['group']:>8}{r['t']:>8}{r['att']:>12.4f}{r['se']:>12.4f}"
+                f"{r['group']:>8}{r['t']:>8}{r['estimate']:>12.4f}{r['std_error']:>12.4f}"
                 f"   [{r['conf_low']:.4f}, {r['conf_high']:.4f}]"
             )
         lines.append("-" * len(header))
@@ -144,17 +186,19 @@ class AttGtResult:
             lines.append(f"Skipped ({g},{t}): {r}")
         for n in self.notes:
             lines.append(f"Note: {n}")
-        s = "\n".join(lines)
-        if print_:
-            print(s)
-        return s
-
-    def __repr__(self) -> str:
-        return f"AttGtResult({len(self._table['att'])} cells, {self.n_units} units)"
+        return "\n".join(lines)
 
 
-class AggteResult:
-    """An aggregation of ATT(g,t) (R ``did::aggte``)."""
+class AggteResult(ResultProtocol):
+    """An aggregation of ATT(g,t) (R ``did::aggte``).
+
+    ``tidy()``, as R did's: for type "simple" one row, term ``ATT`` (the overall ATT); for
+    "group", "dynamic" and "calendar" one row per group / event time / period (terms
+    ``group::g``, ``rel::e``, ``time::t``) with the protocol's columns and ``egt``. Intervals
+    use ``crit_val`` (the uniform band's with cband) at the fit's level, pointwise normal at
+    another level. The overall ATT is also in ``overall_att``/``overall_se``. ``vcov()``: the
+    analytic covariance of the egt estimates (influence functions), egt order.
+    """
 
     def __init__(
         self,
@@ -166,6 +210,7 @@ class AggteResult:
         n_units: int,
         base_period: str,
         params: dict[str, Any],
+        cohort_derived: int = 0,
     ) -> None:
         self.type = type
         self.egt = np.asarray(out["egt"], dtype=np.int64)
@@ -175,33 +220,80 @@ class AggteResult:
         self.overall_se = float(out["overall_se"])
         self.crit_val = float(out["crit_val"])
         self.notes = list(out["notes"])
-        #: analytic covariance of the egt estimates (influence functions), egt order
-        self.vcov = np.asarray(out["vcov"], dtype=float)
+        # analytic covariance of the egt estimates (influence functions), egt order
+        self._vcov = np.asarray(out["vcov"], dtype=float)
         self.alp = alp
         self.bstrap = bstrap
         self.cband = cband
         self.n_units = n_units
         self.base_period = base_period
         self.params = params
+        #: units whose cohort att_gt derived from a 0/1 ``treatment`` column
+        self.cohort_derived = int(cohort_derived)
+        self.dropped_rows: dict[str, int] = {}
+
+    @property
+    def result_name(self) -> str:  # type: ignore[override]
+        return f"Callaway & Sant'Anna aggregation, type '{self.type}'"
+
+    @property
+    def level(self) -> float:
+        return 1 - self.alp
+
+    @property
+    def nobs(self) -> int:
+        """Units in the estimation sample."""
+        return self.n_units
 
     @property
     def overall_conf_int(self) -> tuple[float, float]:
         z = NormalDist().inv_cdf(1 - self.alp / 2)
         return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
 
-    def tidy(self) -> pl.DataFrame:
-        """One row per group / event time / period: egt, att, se, conf_low, conf_high
-        (uniform band when cband)."""
-        c = self.crit_val
+    def _terms(self) -> list[str]:
+        if self.type == "dynamic":
+            return [event_term(e) for e in self.egt]
+        prefix = {"group": "group", "calendar": "time"}[self.type]
+        return [f"{prefix}::{int(e)}" for e in self.egt]
+
+    def _tidy(self, level: float) -> pl.DataFrame:
+        if self.type == "simple":
+            est = np.array([self.overall_att])
+            se = np.array([self.overall_se])
+            stat, p, lo, hi = inference_columns(est, se, level, None)
+            if abs(level - self.level) < 1e-12:
+                lo, hi = (np.array([v]) for v in self.overall_conf_int)
+            return pl.DataFrame(
+                {
+                    "term": ["ATT"],
+                    "estimate": est,
+                    "std_error": se,
+                    "statistic": stat,
+                    "p_value": p,
+                    "conf_low": lo,
+                    "conf_high": hi,
+                }
+            )
+        c = _crit(level, self.level, self.crit_val)
+        stat, p, _, _ = inference_columns(self.att_egt, self.se_egt, level, None)
         return pl.DataFrame(
             {
-                "egt": self.egt,
-                "att": self.att_egt,
-                "se": self.se_egt,
+                "term": self._terms(),
+                "estimate": self.att_egt,
+                "std_error": self.se_egt,
+                "statistic": stat,
+                "p_value": p,
                 "conf_low": self.att_egt - c * self.se_egt,
                 "conf_high": self.att_egt + c * self.se_egt,
+                "egt": self.egt,
             }
         )
+
+    def vcov(self) -> np.ndarray:
+        """Analytic covariance of the egt estimates (influence functions), egt order."""
+        if self.type == "simple":
+            return np.array([[self.overall_se**2]])
+        return np.array(self._vcov, copy=True)
 
     def to_event_study(self) -> EventStudyResult:
         """The dynamic aggregation as a shared ``EventStudyResult`` (estimator "cs")."""
@@ -222,34 +314,48 @@ class AggteResult:
             level=1 - self.alp,
             band_low=band[0],
             band_high=band[1],
-            vcov=None if self.bstrap else self.vcov[np.ix_(keep, keep)],
+            vcov=None if self.bstrap else self._vcov[np.ix_(keep, keep)],
             reference=ref,
             nobs=self.n_units,
-            extra={"overall_att": self.overall_att, "overall_se": self.overall_se},
+            extra={
+                "overall_att": self.overall_att,
+                "overall_se": self.overall_se,
+                "notes": list(self.notes),
+            },
+            cohort_derived=self.cohort_derived,
         )
 
-    def summary(self, print_: bool = True) -> str:
-        lo, hi = self.overall_conf_int
-        pct = int(round((1 - self.alp) * 100))
+    def _summary_text(self, level: float) -> str:
+        same = abs(level - self.level) < 1e-12
+        t = self._tidy(level)
+        lo, hi = (
+            (t["conf_low"][0], t["conf_high"][0])
+            if self.type == "simple"
+            else (
+                self.overall_conf_int
+                if same
+                else tuple(
+                    inference_columns([self.overall_att], [self.overall_se], level, None)[2:]
+                )
+            )
+        )
+        lo, hi = float(np.asarray(lo).ravel()[0]), float(np.asarray(hi).ravel()[0])
+        pct = f"{level * 100:g}"
         lines = [
             f"Aggregate treatment effects (Callaway & Sant'Anna 2021), type '{self.type}'",
             f"Overall ATT: {self.overall_att:.4f}  (SE {self.overall_se:.4f})  "
             f"[{pct}% CI {lo:.4f}, {hi:.4f}]",
         ]
-        if len(self.egt):
-            band = "simultaneous" if self.cband else "pointwise"
+        if len(self.egt) and self.type != "simple":
+            band = "simultaneous" if self.cband and same else "pointwise"
             label = {"group": "Group", "dynamic": "Event time", "calendar": "Time"}[self.type]
             lines.append(f"{label:>12}{'Estimate':>12}{'Std. Error':>12}   [{pct}% {band} band]")
-            for r in self.tidy().iter_rows(named=True):
+            for r in t.iter_rows(named=True):
                 lines.append(
-                    f"{r['egt']:>12}{r['att']:>12.4f}{r['se']:>12.4f}"
+                    f"{r['egt']:>12}{r['estimate']:>12.4f}{r['std_error']:>12.4f}"
                     f"   [{r['conf_low']:.4f}, {r['conf_high']:.4f}]"
                 )
+        if self.cohort_derived:
+            lines.append(f"Cohorts derived from the 0/1 treatment for {self.cohort_derived} units")
         lines += [f"Note: {n}" for n in self.notes]
-        s = "\n".join(lines)
-        if print_:
-            print(s)
-        return s
-
-    def __repr__(self) -> str:
-        return f"AggteResult(type={self.type!r}, overall_att={self.overall_att:.6g})"
+        return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""`SunAbrahamResult`: cohort-specific and interaction-weighted event-time effects."""
+"""`SunAbrahamResult`: cohort-specific and interaction-weighted event-time effects (the
+package's result protocol)."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pilotdid.results.event_study import EventStudyResult
+from pilotdid.results._protocol import ResultProtocol
+from pilotdid.results.event_study import EventStudyResult, event_term, inference_columns
 
 
-class SunAbrahamResult:
+class SunAbrahamResult(ResultProtocol):
     """Sun & Abraham (2021) interaction-weighted event study.
 
     Event-time effects (``tidy()``, ``coef()``, ``se()``, ``vcov()``) are cohort-share-weighted
     averages of the cohort × relative-period effects (``cohort_tidy()``, ``cohort_vcov()``);
     ``weights()`` gives the aggregation weights; ``att``/``att_se`` the average over all
     post-treatment cells (``fixest::aggregate(agg = "ATT")``). ``to_event_study()`` returns the
-    shared ``EventStudyResult`` (estimator ``"sa"``).
+    shared ``EventStudyResult`` (estimator ``"sa"``). Terms are ``rel::e``; statistics and
+    p-values are the regression's (Student t with ``df_t`` df); intervals at another level
+    than the fit's are Student t with the same df.
     """
 
     def __init__(
@@ -28,12 +32,16 @@ class SunAbrahamResult:
         level: float,
         vcov_label: str,
         control: str,
+        cohort_derived: int = 0,
     ):
         self._out = out
         self.reference = list(refs)
         self.level = level
         self.vcov_type = vcov_label
         self.control = control
+        self.control_group = control
+        #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
+        self.cohort_derived = int(cohort_derived)
         self.control_cohort: int | None = out["control_cohort"]
         self.event_time: np.ndarray = np.asarray(out["event_time"], dtype=np.int64)
         self.att: float = float(out["att"])
@@ -48,34 +56,29 @@ class SunAbrahamResult:
             "control_cohort_treated": int(out["n_after_control_treated_rows"]),
         }
 
+    @property
+    def result_name(self) -> str:  # type: ignore[override]
+        return f"Sun & Abraham event study, {len(self.event_time)} event times"
+
     # event-time effects ------------------------------------------------------------------
-    def coef(self) -> dict[int, float]:
-        return dict(zip(self.event_time.tolist(), self._out["event"]["estimate"].tolist()))
-
-    def se(self) -> dict[int, float]:
-        return dict(zip(self.event_time.tolist(), self._out["event"]["std_error"].tolist()))
-
     def vcov(self) -> np.ndarray:
         """Covariance of the event-time effects, ordered as ``event_time``."""
         return np.array(self._out["event_vcov"], copy=True)
 
-    def tidy(self) -> pl.DataFrame:
-        """One row per event time: term, event_time, estimate, std_error, statistic, p_value,
-        conf_low, conf_high."""
+    def _tidy(self, level: float) -> pl.DataFrame:
+        """One row per event time: the protocol's columns, then event_time."""
         ev = self._out["event"]
+        cols = {k: np.asarray(ev[k]) for k in _COLS}
+        if abs(level - self.level) >= 1e-12:
+            _, _, cols["conf_low"], cols["conf_high"] = inference_columns(
+                cols["estimate"], cols["std_error"], level, self.df_t
+            )
         return pl.DataFrame(
             {
-                "term": [f"rel::{e}" for e in self.event_time.tolist()],
+                "term": [event_term(e) for e in self.event_time.tolist()],
+                **cols,
                 "event_time": self.event_time,
-                **{k: np.asarray(ev[k]) for k in _COLS},
             }
-        )
-
-    def confint(self) -> pl.DataFrame:
-        """Pointwise intervals at the fit's ``level`` (Student t, the regression's df)."""
-        ev = self._out["event"]
-        return pl.DataFrame(
-            {"term": self.tidy()["term"], "conf_low": ev["conf_low"], "conf_high": ev["conf_high"]}
         )
 
     # cohort x relative period -------------------------------------------------------------
@@ -146,39 +149,41 @@ class SunAbrahamResult:
                 # Student-t degrees of freedom of the intervals (tables use them for p-values)
                 "df_t": self.df_t,
             },
+            dropped_rows=dict(self.dropped_rows),
+            cohort_derived=self.cohort_derived,
         )
 
     def plot(self, ax=None, **kwargs):
         return self.to_event_study().plot(ax=ax, **kwargs)
 
-    def summary(self, digits: int = 4) -> pl.DataFrame:
-        """Print the event-time table and the overall ATT; return ``tidy()``."""
-        tab = self.tidy()
+    def _summary_text(self, level: float) -> str:
+        tab = self._tidy(level)
         ctl = "never treated" if self.control == "never" else f"cohort {self.control_cohort}"
+        pct = f"{level * 100:g}"
         lines = [
             "Sun & Abraham (2021) interaction-weighted event study",
             f"control: {ctl}; reference period(s): {self.reference}; vcov: {self.vcov_type}; "
             f"N = {self.nobs}",
             "",
-            f"{'e':>5} {'estimate':>11} {'std.error':>11} {'t':>8} {'p':>8}",
+            f"{'e':>5} {'estimate':>11} {'std.error':>11} {'t':>8} {'p':>8}"
+            f" {'[' + pct + '% conf.':>12} {'int.]':>10}",
         ]
         for r in tab.iter_rows(named=True):
             lines.append(
-                f"{r['event_time']:>5} {r['estimate']:>11.{digits}f} {r['std_error']:>11.{digits}f}"
+                f"{r['event_time']:>5} {r['estimate']:>11.4f} {r['std_error']:>11.4f}"
                 f" {r['statistic']:>8.3f} {r['p_value']:>8.4f}"
+                f" {r['conf_low']:>12.4f} {r['conf_high']:>10.4f}"
             )
+        dropped = {k: v for k, v in self.dropped_rows.items() if v}
         lines += [
             "",
-            f"ATT (post-treatment cells): {self.att:.{digits}f} ({self.att_se:.{digits}f})",
+            f"ATT (post-treatment cells): {self.att:.4f} ({self.att_se:.4f})",
+            "dropped rows: "
+            + (", ".join(f"{k} {v}" for k, v in dropped.items()) if dropped else "none"),
         ]
-        print("\n".join(lines))
-        return tab
-
-    def __repr__(self) -> str:
-        return (
-            f"SunAbrahamResult({len(self.event_time)} event times, "
-            f"{len(self._out['cell_rel'])} cohort x period cells, N = {self.nobs})"
-        )
+        if self.cohort_derived:
+            lines.append(f"cohort derived from the 0/1 treatment for {self.cohort_derived} units")
+        return "\n".join(lines)
 
 
 _COLS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
