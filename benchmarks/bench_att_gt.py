@@ -67,7 +67,15 @@ def run_pilotdid(d):
     from pilotdid.staggered import att_gt
 
     r = att_gt(
-        d, "lemp", "year", "countyreal", "first.treat", bstrap=True, biters=999, cband=True, seed=1
+        d,
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        bstrap=True,
+        reps=999,
+        cband=True,
+        seed=1,
     )
     return r.tidy().sort(["group", "t"])["att"].to_numpy()
 
@@ -110,13 +118,13 @@ def run_moderndid(pdf):
         warnings.simplefilter("ignore")
         r = moderndid.att_gt(
             data=pdf,
-            yname="lemp",
-            tname="year",
-            idname="countyreal",
-            gname="first.treat",
+            y="lemp",
+            time="year",
+            unit="countyreal",
+            cohort="first.treat",
             est_method="dr",
             boot=True,
-            biters=999,
+            reps=999,
             cband=True,
         )
     return np.asarray(r.att_gt, dtype=float)

@@ -29,7 +29,7 @@ def make_data(n: int, t: int, seed: int = 0):
     import scipy.sparse as sp
 
     if n <= 10_000:
-        d = pw.knn(lat, lon, 8, transform=None).to_scipy()
+        d = pw.knn(lat, lon, k=8, transform=None).to_scipy()
     else:
         # pw.knn is O(N^2) (exact great-circle distances): at large N the benchmark's W uses a
         # planar k-d tree on (lon, lat) instead; only the fit is timed.
@@ -67,11 +67,11 @@ def main() -> None:
     t = int(sys.argv[2]) if len(sys.argv) > 2 else 20
     df, W = make_data(n, t)
     t0 = time.perf_counter()
-    fit = sdm("y ~ x1 + x2", df, W, unit="unit", time="time", effects="twoways", lee_yu=True)
-    imp = fit.impacts(draws=1000, seed=1)
+    fit = sdm("y ~ x1 + x2", df, W=W, unit="unit", time="time", effects="twoways", lee_yu=True)
+    imp = fit.impacts(reps=1000, seed=1)
     t_sdm = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fsar = sar("y ~ x1 + x2", df, W, unit="unit", time="time", effects="individual")
+    fsar = sar("y ~ x1 + x2", df, W=W, unit="unit", time="time", effects="individual")
     t_sar = time.perf_counter() - t0
     print(f"N={n} T={t}")
     print(
@@ -85,14 +85,14 @@ def main() -> None:
         fd = sdm(
             "y ~ x1 + x2",
             df,
-            W,
+            W=W,
             unit="unit",
             time="time",
             effects="twoways",
             lee_yu=True,
             method="dense",
         )
-        impd = fd.impacts(draws=1000, seed=1)
+        impd = fd.impacts(reps=1000, seed=1)
         t_dense = time.perf_counter() - t0
         dc = max(abs(fd.coef()[k] - fit.coef()[k]) for k in fd.coef())
         ds = max(abs(fd.se()[k] / fit.se()[k] - 1) for k in fd.se())

@@ -56,7 +56,15 @@ def main() -> None:
         static.append(pdid.feols("gtfp ~ did | city + year", panel).coef()["did"])
         for name in ests:
             kw = bjs_kw if name == "bjs" else {}
-            res = pdid.event_study(panel, "gtfp", "year", "city", "cohort", estimator=name, **kw)
+            res = pdid.event_study(
+                panel,
+                y="gtfp",
+                time="year",
+                unit="city",
+                cohort="cohort",
+                estimator=name,
+                **kw,
+            )
             for e, b, lo, hi in zip(res.event_time, res.estimate, res.conf_low, res.conf_high):
                 e = int(e)
                 if -5 <= e <= args.max_e and e in truth_e:

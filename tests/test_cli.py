@@ -38,7 +38,9 @@ def test_demo_prints_the_baseline_and_says_synthetic(capsys, tmp_path):
     df = datasets.yrd()
     did = pdid.feols(BASELINE, df, vcov={"CR1": "city"}).coef()["did"]
     assert f"{did:.6f}" in text
-    cs = pdid.aggte(pdid.att_gt(df, "gtfp", "year", "city", "cohort"), type="simple")
+    cs = pdid.aggte(
+        pdid.att_gt(df, y="gtfp", time="year", unit="city", cohort="cohort"), type="simple"
+    )
     assert f"{cs.overall_att:.4f}" in text
     assert f"report written to {out}/index.html" in text
     assert (out / "index.html").is_file() and (out / "provenance.json").is_file()

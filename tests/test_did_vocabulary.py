@@ -170,7 +170,7 @@ def test_absurd_bootstrap_draws_refused_up_front(mp, cs, monkeypatch):
     with pytest.raises(PilotdidError, match="'reps'"):
         aggte(boot, bstrap=True, biters=2**63)
     with pytest.raises(PilotdidError, match="'reps'.*out of range"):
-        att_gt(mp, **MP, cohort="first.treat", bstrap=True, biters=10**9)
+        att_gt(mp, **MP, cohort="first.treat", bstrap=True, biters=2**63)
     # within MAX_REPS but beyond memory: 10**7 draws x 12 cells x 8 bytes = 0.96 GB
     monkeypatch.setattr("pilotdid._args.available_memory", lambda: 10**9)
     with pytest.raises(PilotdidError, match="'reps'.*memory"):

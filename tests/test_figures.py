@@ -42,10 +42,18 @@ def fit(df):
 @pytest.fixture(scope="module")
 def events(df):
     out = {
-        k: pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator=k, window=(-4, 4))
+        k: pdid.event_study(
+            df,
+            y="gtfp",
+            time="year",
+            unit="city",
+            cohort="cohort",
+            estimator=k,
+            window=(-4, 4),
+        )
         for k in ("twfe", "cs", "bjs")
     }
-    out["sa"] = pdid.sunab(df, "gtfp", "year", "city", "cohort")
+    out["sa"] = pdid.sunab(df, y="gtfp", time="year", unit="city", cohort="cohort")
     return out
 
 
@@ -61,8 +69,8 @@ def W():
 
 @pytest.fixture(scope="module")
 def impacts(df, W):
-    fit = pdid.sdm("gtfp ~ did + ln_gdp_pc", df, W, unit="city_id", time="year")
-    return fit.impacts(draws=50, seed=0)
+    fit = pdid.sdm("gtfp ~ did + ln_gdp_pc", df, W=W, unit="city_id", time="year")
+    return fit.impacts(reps=50, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +107,9 @@ def test_event_study_figure_one_series_per_estimator(events):
 
 def test_event_study_figure_accepts_dynamic_aggte_and_lists(df, events):
     """A dynamic AggteResult is drawn via to_event_study(); list input uses display names."""
-    dyn = pdid.aggte(pdid.att_gt(df, "gtfp", "year", "city", "cohort"), type="dynamic")
+    dyn = pdid.aggte(
+        pdid.att_gt(df, y="gtfp", time="year", unit="city", cohort="cohort"), type="dynamic"
+    )
     fig = F.event_study_figure([events["twfe"], dyn])
     ax = fig.axes[0]
     assert len(_errorbars(ax)) == 2
@@ -125,7 +135,7 @@ def test_placebo_figure_marks_the_actual_estimate(placebo):
 
 def test_bacon_figure(df):
     """One scatter per comparison type; the dashed line at BaconResult.twfe."""
-    b = pdid.bacon(df, "gtfp", "year", "city", "did")
+    b = pdid.bacon(df, y="gtfp", time="year", unit="city", treatment="did")
     fig = F.bacon_figure(b)
     ax = fig.axes[0]
     types = b.tidy()["type"].unique().to_list()
@@ -218,7 +228,7 @@ def test_spatial_effects_figure(impacts):
 def test_weights_figure_edges(W, cities):
     """One edge per unordered pair with w_ij + w_ji > 0 (kNN W: its symmetrised pattern);
     max_edges keeps the strongest; labels annotate the points."""
-    knn = pdid.weights.knn(cities["lat"], cities["lon"], 4)
+    knn = pdid.weights.knn(cities["lat"], cities["lon"], k=4)
     m = knn.to_dense()
     n_pairs = int(np.count_nonzero(np.triu(m + m.T, k=1)))
     fig = F.weights_figure(

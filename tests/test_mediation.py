@@ -298,16 +298,32 @@ def test_mechanism_effects_robust_estimators_equal_direct_calls(estimator):
     )
     row = res.table.row(0, named=True)
     if estimator == "cs":
-        direct = pdid.aggte(pdid.att_gt(df, "ind_upgrade", "year", "city", "cohort"), "simple")
+        direct = pdid.aggte(
+            pdid.att_gt(
+            df,
+            y="ind_upgrade",
+            time="year",
+            unit="city",
+            cohort="cohort",
+        ),
+            type="simple",
+        )
         est, se = direct.overall_att, direct.overall_se
     elif estimator == "sa":
-        direct = pdid.sunab(df, "ind_upgrade", "year", "city", "cohort")
+        direct = pdid.sunab(df, y="ind_upgrade", time="year", unit="city", cohort="cohort")
         est, se = direct.att, direct.att_se
     elif estimator == "bjs":
-        direct = pdid.imputation(df, "ind_upgrade", "year", "city", "cohort")
+        direct = pdid.imputation(df, y="ind_upgrade", time="year", unit="city", cohort="cohort")
         est, se = direct.extra["att"], direct.extra["att_se"]
     else:
-        direct = pdid.did2s(df, "ind_upgrade", "year", "city", "cohort", event=False)
+        direct = pdid.did2s(
+            df,
+            y="ind_upgrade",
+            time="year",
+            unit="city",
+            cohort="cohort",
+            event=False,
+        )
         est, se = direct.estimate[0], direct.std_error[0]
     assert row["estimate"] == pytest.approx(est, abs=1e-12)
     assert row["std_error"] == pytest.approx(se, abs=1e-12)

@@ -273,14 +273,23 @@ def test_estimator_statistics_match_direct_calls():
 
     cs = placebo(fit, reps=5, seed=11, statistic="cs")
     direct = pdid.aggte(
-        pdid.att_gt(df, "gtfp", "year", "city", "cohort", xformla="~ ln_gdp_pc"), type="simple"
+        pdid.att_gt(
+            df,
+            y="gtfp",
+            time="year",
+            unit="city",
+            cohort="cohort",
+            controls="~ ln_gdp_pc",
+        ),
+        type="simple",
     )
     assert cs.actual == pytest.approx(direct.overall_att, abs=1e-12)
     d0 = cs.placebo_data(0)
     assign = cs.assignment(0)
     d0 = d0.with_columns(pl.Series("g0", [assign[u] or 0 for u in d0.get_column("city").to_list()]))
     r0 = pdid.aggte(
-        pdid.att_gt(d0, "gtfp", "year", "city", "g0", xformla="~ ln_gdp_pc"), type="simple"
+        pdid.att_gt(d0, y="gtfp", time="year", unit="city", cohort="g0", controls="~ ln_gdp_pc"),
+        type="simple",
     )
     assert cs.estimates[0] == pytest.approx(r0.overall_att, abs=1e-12)
     with pytest.raises(PilotdidError, match="statistic"):

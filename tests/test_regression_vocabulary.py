@@ -18,7 +18,6 @@ import pytest
 
 import pilotdid as pdid
 from pilotdid import figures as F
-from pilotdid import tables as T
 from pilotdid.results._protocol import TIDY_COLUMNS, ResultProtocol
 
 FML = "y ~ x1 + x2 | unit + year"
@@ -334,44 +333,38 @@ def test_etable_reads_any_protocol_result(fit, boot):
 
 
 @pytest.mark.parametrize("estimator", ["twfe", "did2s", "cs", "sa"])
-def test_etable_protocol_event_study_matches_legacy_path(estimator):
-    """An event study that follows the protocol (term names without event times, p-values
-    its own) gives the same table as the legacy path that derives p-values (Student t on the
-    estimator's df_t where it has one, normal otherwise)."""
+def test_etable_event_study_pvalues_are_the_estimators_own(estimator):
+    """etable's p-value under each event time equals the one scipy gives from the estimate
+    and SE (Student t on the estimator's df_t where its intervals use one, normal
+    otherwise), i.e. etable reads the result's own inference and adds none."""
+    from scipy import stats as st
+
     from pilotdid import datasets
 
     es = pdid.event_study(
-        datasets.yrd(), "gtfp", "year", "city", "cohort", estimator=estimator, window=(-3, 3)
+        datasets.yrd(),
+        y="gtfp",
+        time="year",
+        unit="city",
+        cohort="cohort",
+        estimator=estimator,
+        window=(-3, 3),
     )
-    if hasattr(es, "to_event_study"):
-        es = es.to_event_study()
-
-    from dataclasses import fields
-
-    from pilotdid.results import EventStudyResult
-
-    class ProtocolEventStudy(ResultProtocol, EventStudyResult):
-        def _tidy(self, level):
-            assert level == self.level
-            coefs = T._legacy_event_coefs(es)
-            return pl.DataFrame(
-                {
-                    "term": [f"rel::{int(e)}" for e in self.event_time],
-                    **{
-                        k: [getattr(c, k) for c in coefs.values()]
-                        for k in TIDY_COLUMNS[1:]
-                    },
-                }
-            )
-
-        def _summary_text(self, level):
-            return "event study"
-
-    for stat in ("se", "p", "ci"):
-        legacy = pdid.etable([es], stat=stat).frame
-        proto = ProtocolEventStudy(**{f.name: getattr(es, f.name) for f in fields(es)})
-        through = T.etable([proto], stat=stat).frame
-        assert legacy.equals(through), stat
+    t = es.tidy(es.level)
+    df_t = es.extra.get("df_t")
+    frame = pdid.etable([es], stat="p", digits=12).frame
+    checked = 0
+    for r in t.iter_rows(named=True):
+        if not (np.isfinite(r["std_error"]) and r["std_error"] > 0):
+            continue
+        z = r["estimate"] / r["std_error"]
+        want = 2 * (st.t.sf(abs(z), df_t) if df_t else st.norm.sf(abs(z)))
+        rows = frame["variable"].to_list()
+        k = rows.index(f"e = {int(r['event_time'])}")
+        shown = float(frame["(1)"][k + 1].strip("()"))
+        assert shown == pytest.approx(want, abs=1e-11)
+        checked += 1
+    assert checked >= 5
 
 
 def test_ci_note_names_the_intervals_level(fit):

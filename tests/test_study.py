@@ -349,14 +349,22 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
             kw["vcov"] = vcov
         if est in ("twfe", "did2s", "sa"):
             kw["ref_period"] = -1
-        r = pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator=est, **kw)
+        r = pdid.event_study(
+            df,
+            y="gtfp",
+            time="year",
+            unit="city",
+            cohort="cohort",
+            estimator=est,
+            **kw,
+        )
         got = es.filter(pl.col("method") == est)
         assert set(got["estimator"]) == {r.estimator}
         assert got["event_time"].to_list() == r.event_time.tolist()
         _close(got["estimate"], r.estimate)
         _close(got["std_error"], r.std_error)
 
-    b = pdid.bacon(df, "gtfp", "year", "city", "did")
+    b = pdid.bacon(df, y="gtfp", time="year", unit="city", treatment="did")
     _close(pl.read_csv(res / "bacon.csv")["estimate"], b.tidy()["estimate"])
 
     p = pdid.placebo(fit, data=df, reps=1000, seed=20121)
@@ -406,13 +414,13 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
     sdm = pdid.sdm(
         "gtfp ~ did + ln_gdp_pc + urbanization",
         df,
-        W,
+        W=W,
         unit="city",
         time="year",
         effects="twoways",
         lee_yu=True,
     )
-    imp = sdm.impacts(draws=1000, seed=20121).tidy()
+    imp = sdm.impacts(reps=1000, seed=20121).tidy()
     got = pl.read_csv(res / "spatial_impacts.csv")
     _close(got["estimate"], imp["estimate"])
     _close(got["sim_mean"], imp["sim_mean"])

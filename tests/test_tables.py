@@ -51,7 +51,15 @@ def fits(df):
 @pytest.fixture(scope="module")
 def events(df):
     return {
-        k: pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator=k, window=(-4, 4))
+        k: pdid.event_study(
+            df,
+            y="gtfp",
+            time="year",
+            unit="city",
+            cohort="cohort",
+            estimator=k,
+            window=(-4, 4),
+        )
         for k in ("twfe", "cs", "bjs")
     }
 
@@ -59,8 +67,8 @@ def events(df):
 @pytest.fixture(scope="module")
 def spatial(df):
     W = pdid.weights.from_dense(datasets.yrd_weights(), ids=list(range(1, 42)))
-    fit = pdid.sdm("gtfp ~ did + ln_gdp_pc", df, W, unit="city_id", time="year")
-    return fit, fit.impacts(draws=50, seed=0)
+    fit = pdid.sdm("gtfp ~ did + ln_gdp_pc", df, W=W, unit="city_id", time="year")
+    return fit, fit.impacts(reps=50, seed=0)
 
 
 def md_rows(md: str) -> list[list[str]]:
@@ -243,8 +251,10 @@ def test_event_studies_aggte_and_sunab(df, events):
     """Reference: each EventStudyResult's coef()/se() (stars: scipy Student t on df_t for
     TWFE, normal otherwise); SunAbrahamResult.tidy(); the CS
     aggregation's overall_att/overall_se; rows e = k sorted by event time."""
-    sa = pdid.sunab(df, "gtfp", "year", "city", "cohort")
-    agg = pdid.aggte(pdid.att_gt(df, "gtfp", "year", "city", "cohort"), type="simple")
+    sa = pdid.sunab(df, y="gtfp", time="year", unit="city", cohort="cohort")
+    agg = pdid.aggte(
+        pdid.att_gt(df, y="gtfp", time="year", unit="city", cohort="cohort"), type="simple"
+    )
     res = {**events, "sa": sa, "cs_att": agg}
     rows = md_rows(pdid.etable(res).to_markdown())
     assert rows[1][1:] == ["twfe", "cs", "bjs", "sa", "cs_att"]
@@ -253,11 +263,12 @@ def test_event_studies_aggte_and_sunab(df, events):
     assert ks == sorted(ks)
     for j, k in enumerate(("twfe", "cs", "bjs")):
         es = events[k]
-        for e, b in es.coef().items():
+        for term, b in es.coef().items():  # terms "rel::e"
+            e = int(term.split("::")[1])
             top, under = row_of(rows, f"e = {e}")
             assert number(top[j]) == round(b, 3)
-            assert under[j] == f"({es.se()[e]:.3f})"
-            z = b / es.se()[e]
+            assert under[j] == f"({es.se()[term]:.3f})"
+            z = b / es.se()[term]
             if k == "twfe":  # Student t with the regression's df_t (scipy as reference)
                 p = 2 * scipy_t.sf(abs(z), es.extra["df_t"])
             else:
@@ -280,20 +291,23 @@ def test_event_study_pvalues(events):
     rows = md_rows(pdid.etable([events["twfe"], events["bjs"]], stat="p", digits=6).to_markdown())
     for j, k in enumerate(("twfe", "bjs")):
         es = events[k]
-        for e, b in es.coef().items():
-            z = abs(b / es.se()[e])
+        for term, b in es.coef().items():
+            e = int(term.split("::")[1])
+            z = abs(b / es.se()[term])
             ref = 2 * scipy_t.sf(z, es.extra["df_t"]) if k == "twfe" else 2 * scipy_t.sf(z, 1e12)
             assert row_of(rows, f"e = {e}")[1][j] == f"({ref:.6f})"
 
 
 def test_dynamic_aggte_rows(df):
     """Reference: AggteResult(type='dynamic').to_event_study() estimates and overall ATT."""
-    dyn = pdid.aggte(pdid.att_gt(df, "gtfp", "year", "city", "cohort"), type="dynamic")
+    dyn = pdid.aggte(
+        pdid.att_gt(df, y="gtfp", time="year", unit="city", cohort="cohort"), type="dynamic"
+    )
     rows = md_rows(pdid.etable([dyn]).to_markdown())
     assert number(row_of(rows, "ATT")[0][0]) == round(dyn.overall_att, 3)
     es = dyn.to_event_study()
-    for e, b in es.coef().items():
-        assert number(row_of(rows, f"e = {e}")[0][0]) == round(b, 3)
+    for term, b in es.coef().items():
+        assert number(row_of(rows, f"e = {int(term.split('::')[1])}")[0][0]) == round(b, 3)
 
 
 def test_placebo_and_psm_columns(df, fits):
@@ -633,7 +647,15 @@ def test_event_study_p_values_use_the_intervals_t_distribution_for_sa_and_did2s(
 
     df = datasets.yrd()
     for name in ("sa", "did2s"):
-        r = pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator=name, window=(-3, 3))
+        r = pdid.event_study(
+            df,
+            y="gtfp",
+            time="year",
+            unit="city",
+            cohort="cohort",
+            estimator=name,
+            window=(-3, 3),
+        )
         dft = r.extra["df_t"]
         q = st.t.ppf(0.975, dft)
         np.testing.assert_allclose(r.conf_high - r.estimate, q * r.std_error, rtol=1e-8)

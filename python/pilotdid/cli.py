@@ -144,10 +144,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     cs = pdid.aggte(
         pdid.att_gt(
             panel,
-            s["model"]["y"],
-            s["data"]["time"],
-            s["data"]["unit"],
-            s["treatment"]["cohort_name"],
+            y=s["model"]["y"],
+            time=s["data"]["time"],
+            unit=s["data"]["unit"],
+            cohort=s["treatment"]["cohort_name"],
         ),
         type="simple",
     )

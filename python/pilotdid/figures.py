@@ -169,12 +169,6 @@ def _finish(fig: Any) -> Any:
     return fig
 
 
-def _follows_protocol(res: Any) -> bool:
-    from pilotdid.results._protocol import ResultProtocol
-
-    return isinstance(res, ResultProtocol)
-
-
 def _check_figsize(figsize: Any) -> tuple[float, float]:
     from pilotdid._args import check_float
 
@@ -189,12 +183,10 @@ def _check_figsize(figsize: Any) -> tuple[float, float]:
 
 
 def _placebo_numbers(placebo: Any) -> tuple[float, float]:
-    """(actual estimate, randomization p-value) of a placebo result: through the protocol
-    (its one term) when it follows it, else its legacy attributes ``actual``/``pvalue``."""
-    if _follows_protocol(placebo):
-        row = placebo.tidy(0.95).row(0, named=True)
-        return float(row["estimate"]), float(row["p_value"])
-    return float(placebo.actual), float(placebo.pvalue)
+    """(actual estimate, randomization p-value) of a placebo result, through the protocol
+    (its one term)."""
+    row = placebo.tidy(0.95).row(0, named=True)
+    return float(row["estimate"]), float(row["p_value"])
 
 
 def _as_event_study(res: Any) -> Any:
@@ -382,10 +374,8 @@ def mechanism_figure(
             ax.set_xlabel(t["mech_x"].format(pct))
         default = t["mech_title"]
     elif isinstance(results, r.MechanismEffects):
-        if _follows_protocol(results):  # one term per mediator, the policy's effect on it
-            tab = results.tidy(0.95).rename({"term": "mediator"})
-        else:
-            tab = results.table
+        # one term per mediator: the policy's effect on it
+        tab = results.tidy(0.95).rename({"term": "mediator"})
         meds = tab["mediator"].to_list()
         fig, ax = _new_figure(figsize or (6.0, 0.6 * len(meds) + 1.8), font)
         _coef_panel(

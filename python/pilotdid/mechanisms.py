@@ -433,16 +433,24 @@ def _robust_mechanism_effects(
         _check_variation(df.select(m).drop_nulls(), [m], "mediator")
         if estimator == "cs":
             xf = ("~ " + " + ".join(ctrls)) if ctrls else None
-            fit = aggte(att_gt(df, m, time, unit, g, xformla=xf), type="simple")
+            fit = aggte(att_gt(df, y=m, time=time, unit=unit, cohort=g, controls=xf), type="simple")
             est, se = fit.overall_att, fit.overall_se
         elif estimator == "sa":
-            fit = sunab(df, m, time, unit, g, controls=ctrls or None)
+            fit = sunab(df, y=m, time=time, unit=unit, cohort=g, controls=ctrls or None)
             est, se = fit.att, fit.att_se
         elif estimator == "bjs":
-            fit = imputation(df, m, time, unit, g, controls=ctrls or None)
+            fit = imputation(df, y=m, time=time, unit=unit, cohort=g, controls=ctrls or None)
             est, se = fit.extra["att"], fit.extra["att_se"]
         else:
-            fit = did2s(df, m, time, unit, g, controls=ctrls or None, event=False)
+            fit = did2s(
+                df,
+                y=m,
+                time=time,
+                unit=unit,
+                cohort=g,
+                controls=ctrls or None,
+                event=False,
+            )
             est, se = fit.estimate[0], fit.std_error[0]
         z = float(est) / float(se) if se else float("nan")
         p = math.erfc(abs(z) / math.sqrt(2.0)) if np.isfinite(z) else float("nan")

@@ -355,25 +355,44 @@ def _statistic_fn(
         xf = ("~ " + " + ".join(controls)) if controls else None
 
         def cs(d: pl.DataFrame) -> float:
-            res = att_gt(d, yname=y, tname=time, idname=unit, gname=g, xformla=xf)
+            res = att_gt(d, y=y, time=time, unit=unit, cohort=g, controls=xf)
             return float(aggte(res, type="simple").overall_att)
 
         return cs
     if statistic == "sa":
         from pilotdid.sun_abraham import sunab
 
-        return lambda d: float(sunab(d, y, time, unit, g, controls=controls or None).att)
+        return lambda d: float(
+            sunab(
+                d,
+                y=y,
+                time=time,
+                unit=unit,
+                cohort=g,
+                controls=controls or None,
+            ).att
+        )
     if statistic == "bjs":
         from pilotdid.event_study import imputation
 
         return lambda d: float(
-            imputation(d, y, time, unit, g, controls=controls or None).extra["att"]
+            imputation(d, y=y, time=time, unit=unit, cohort=g, controls=controls or None).extra[
+                "att"
+            ]
         )
     if statistic == "did2s":
         from pilotdid.event_study import did2s
 
         return lambda d: float(
-            did2s(d, y, time, unit, g, controls=controls or None, event=False).estimate[0]
+            did2s(
+                d,
+                y=y,
+                time=time,
+                unit=unit,
+                cohort=g,
+                controls=controls or None,
+                event=False,
+            ).estimate[0]
         )
     raise PilotdidError(
         f"option 'statistic': '{statistic}' is not one of 'cs', 'sa', 'bjs', 'did2s' or a callable"

@@ -1300,10 +1300,10 @@ def _run_event_study(study: Study, sub: dict, progress: bool) -> None:
             kw["vcov"] = study.vcov
         res[est] = event_study(
             study.data,
-            s["model"]["y"],
-            s["data"]["time"],
-            s["data"]["unit"],
-            s["treatment"]["cohort_name"],
+            y=s["model"]["y"],
+            time=s["data"]["time"],
+            unit=s["data"]["unit"],
+            cohort=s["treatment"]["cohort_name"],
             estimator=est,
             **kw,
         )
@@ -1335,13 +1335,13 @@ def _run_bacon(study: Study, sub: dict, progress: bool) -> None:
     s = study.spec
     res = bacon(
         study.data,
-        s["model"]["y"],
-        s["data"]["time"],
-        s["data"]["unit"],
-        s["treatment"]["name"],
+        y=s["model"]["y"],
+        time=s["data"]["time"],
+        unit=s["data"]["unit"],
+        treatment=s["treatment"]["name"],
     )
     study.results["bacon"] = res
-    study.frames["bacon"] = res.tidy()
+    study.frames["bacon"] = res.comparisons()
     study.frames["bacon_summary"] = res.summary_table()
     study.figures["bacon"] = bacon_figure(res, title="Goodman-Bacon decomposition")
 
@@ -1585,7 +1585,7 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     lon = coords.get_column(sub["lon"]).cast(pl.Float64).to_numpy()
     ids = coords.get_column(unit).to_list()
     if sub["W"] == "knn":
-        W = weights.knn(lat, lon, sub["k"], ids=ids)
+        W = weights.knn(lat, lon, k=sub["k"], ids=ids)
         wdesc = f"k-nearest neighbours (k = {sub['k']}), row-standardised"
     else:
         W = weights.inverse_distance(
@@ -1596,9 +1596,15 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     fml = f"{s['model']['y']} ~ " + " + ".join(rhs)
     fit_fn = sdm if sub["model"] == "sdm" else sar
     fit = fit_fn(
-        fml, study.data, W, unit=unit, time=tcol, effects=sub["effects"], lee_yu=sub["lee_yu"]
+        fml,
+        study.data,
+        W=W,
+        unit=unit,
+        time=tcol,
+        effects=sub["effects"],
+        lee_yu=sub["lee_yu"],
     )
-    impacts = fit.impacts(draws=sub["reps"], seed=sub["seed"])
+    impacts = fit.impacts(reps=sub["reps"], seed=sub["seed"])
     study.seeds["spatial.impacts"] = sub["seed"]
     study.results["spatial"] = {"fit": fit, "impacts": impacts, "W": W}
     study.frames["spatial"] = fit.tidy()

@@ -220,11 +220,6 @@ class _Column:
     placebo: bool = False
 
 
-def _p_normal(z: float) -> float:
-    # Legacy: only for results that do not follow the protocol yet (see _legacy adapters).
-    return math.erfc(abs(z) / math.sqrt(2.0)) if math.isfinite(z) else float("nan")
-
-
 def _coef_of_row(r: dict) -> _Coef:
     """A tidy-frame row (estimate, std_error, statistic, p_value, conf_low, conf_high)."""
     keys = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
@@ -309,42 +304,10 @@ def _event_coefs(res: Any) -> dict[str, _Coef]:
     return _from_tidy(t, names)
 
 
-def _legacy_event_coefs(res: Any) -> dict[str, _Coef]:
-    """EventStudyResult before it follows the protocol: it has no p-values, so they are
-    derived here as the estimators' own intervals are (Student t on ``extra["df_t"]`` when
-    the estimator has one, normal otherwise). Remove once EventStudyResult has pvalue()."""
-    est = np.asarray(res.estimate, dtype=float)
-    se = np.asarray(res.std_error, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(se > 0, est / se, np.nan)
-    p = np.array([_p_normal(float(v)) for v in z])
-    df_t = res.extra.get("df_t")
-    ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
-    if df_t and ok.any():
-        from pilotdid import _core
-
-        k = int(ok.sum())
-        out = _core.linear_combinations(
-            np.ascontiguousarray(est[ok]), np.diag(se[ok] ** 2), np.eye(k), int(df_t), 0.95
-        )
-        p[ok] = np.asarray(out)[:, 3]
-    coefs = {}
-    for i, e in enumerate(res.event_time):
-        coefs[_event_term(e)] = _Coef(
-            float(est[i]),
-            float(se[i]),
-            float(z[i]),
-            float(p[i]),
-            float(res.conf_low[i]),
-            float(res.conf_high[i]),
-        )
-    return coefs
-
-
 def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
     from pilotdid.results.event_study import display_name
 
-    coefs = _event_coefs(res) if _follows_protocol(res) else _legacy_event_coefs(res)
+    coefs = _event_coefs(res)
     stats: dict[str, Any] = {"estimator": display_name(res.estimator)}
     if res.nobs:
         # Callaway-Sant'Anna counts units (the n of its influence functions), not rows
@@ -360,11 +323,7 @@ def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
 
 
 def _adapt_sunab(res: Any, lang: str) -> list[_Column]:
-    if _follows_protocol(res):
-        coefs = _event_coefs(res)
-    else:  # legacy: tidy() without a level, at the fit's level (its p-values are its own)
-        t = res.tidy()
-        coefs = _from_tidy(t, [_event_term(e) for e in t["event_time"].to_list()])
+    coefs = _event_coefs(res)
     stats: dict[str, Any] = {"estimator": "Sun-Abraham", "nobs": res.nobs}
     if res.n_clusters:
         stats["clusters"] = " × ".join(str(n) for n in res.n_clusters)
@@ -382,6 +341,8 @@ def _aggte_coefs(res: Any) -> dict[str, _Coef]:
     ``e=k`` (dynamic), groups as ``g=k``, periods as ``t=k`` (read from the integer ending
     the term); other terms keep their names."""
     t = res.tidy(_own_level(res))
+    if getattr(res, "type", "simple") != "simple" and hasattr(res, "overall"):
+        t = pl.concat([res.overall(_own_level(res)), t.select(res.overall().columns)])
     prefix = {"dynamic": "e", "group": "g", "calendar": "t"}.get(getattr(res, "type", ""), "")
     names = []
     for term in t["term"].to_list():
@@ -396,35 +357,15 @@ def _aggte_coefs(res: Any) -> dict[str, _Coef]:
     return _from_tidy(t, names)
 
 
-def _legacy_aggte_coefs(res: Any, lang: str) -> dict[str, _Coef]:
-    """AggteResult before it follows the protocol: normal p-values from estimate / se (its
-    intervals are normal or the uniform band's). Remove once AggteResult has pvalue()."""
-    z = res.overall_att / res.overall_se if res.overall_se > 0 else float("nan")
-    lo, hi = res.overall_conf_int
-    coefs = {"ATT": _Coef(res.overall_att, res.overall_se, z, _p_normal(z), lo, hi)}
-    if res.type == "dynamic":
-        coefs.update(_adapt_event_study(res.to_event_study(), lang)[0].coefs)
-    elif res.type in ("group", "calendar"):
-        c = res.crit_val
-        for g, a, s in zip(res.egt, res.att_egt, res.se_egt):
-            zz = float(a) / float(s) if s > 0 else float("nan")
-            key = f"{'g' if res.type == 'group' else 't'}={int(g)}"
-            coefs[key] = _Coef(float(a), float(s), zz, _p_normal(zz), a - c * s, a + c * s)
-    return coefs
-
-
 def _adapt_aggte(res: Any, lang: str) -> list[_Column]:
-    coefs = _aggte_coefs(res) if _follows_protocol(res) else _legacy_aggte_coefs(res, lang)
+    coefs = _aggte_coefs(res)
     stats = {"estimator": "Callaway-Sant'Anna", "units": res.n_units}
     return [_Column("Callaway-Sant'Anna", coefs, stats, [], level=_own_level(res))]
 
 
 def _adapt_placebo(res: Any, lang: str) -> list[_Column]:
-    if _follows_protocol(res):
-        row = res.tidy(0.95).row(0, named=True)
-        term, actual, p = str(row["term"]), float(row["estimate"]), float(row["p_value"])
-    else:  # legacy: the randomization p-value is the attribute ``pvalue``
-        term, actual, p = res.treatment, float(res.actual), float(res.pvalue)
+    row = res.tidy(0.95).row(0, named=True)
+    term, actual, p = str(row["term"]), float(row["estimate"]), float(row["p_value"])
     finite = np.asarray(res.estimates)[np.isfinite(res.estimates)]
     nan = float("nan")
     coefs = {term: _Coef(actual, nan, nan, p, nan, nan, bracket=f"{p:.3f}")}
@@ -480,11 +421,8 @@ def _adapt_mechanism(res: Any, lang: str) -> list[_Column]:
         cols = _adapt_fits(res.fits, lang)
     else:
         # robust estimators (CS/SA/BJS/did2s): one column per mediator, the treatment's ATT
-        # on it (the legacy ``table`` has a ``mediator`` column; the protocol's tidy() names
-        # the mediator in ``term``)
-        tab = res.table if "mediator" in getattr(res, "table", pl.DataFrame()).columns else None
-        if tab is None:
-            tab = res.tidy(0.95).rename({"term": "mediator"})
+        # on it (tidy() names the mediator in ``term``)
+        tab = res.tidy(0.95).rename({"term": "mediator"})
         cols = [
             _Column(str(r["mediator"]), {res.treatment: _coef_of_row(r)}, {}, [])
             for r in tab.iter_rows(named=True)
@@ -911,10 +849,9 @@ def etable(
     at; the note says which) under each coefficient. Stars: ``*`` per threshold the p-value is
     below (default 0.1/0.05/0.01). Every number is the result's own, read through the result
     protocol (``tidy()``: feols, Sun-Abraham and event studies with a t distribution use
-    Student t on their df; spatial models and CS aggregations the normal). Results that do not
-    offer ``pvalue()`` yet (EventStudyResult, AggteResult before the vocabulary refactor) get
-    their p-values derived as their intervals are (a transition shim, see ``_legacy_*``).
-    Any other result that follows the protocol is tabulated from its ``tidy()`` and ``nobs``.
+    Student t on their df; spatial models and CS aggregations the normal); a CS aggregation's
+    overall row comes from its ``overall()``. Any other result that follows the protocol is
+    tabulated from its ``tidy()`` and ``nobs``; tables compute no inference of their own.
     ``stats_rows`` restricts the statistic rows to these keys (``nobs``, ``r2``,
     ``r2_within``, ``clusters``, ``vcov``, ``estimator``, ...), in that order.
     """

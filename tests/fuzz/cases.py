@@ -49,6 +49,16 @@ def spatial_panel() -> pl.DataFrame:
 
 
 @cache
+def panel_groups() -> pl.DataFrame:
+    """panel() with a two-group unit-level column (6 cities each) for heterogeneity."""
+    cities_ = panel()["city"].unique().sort().to_list()
+    half = {c: ("a" if i % 2 else "b") for i, c in enumerate(cities_)}
+    return panel().with_columns(
+        pl.col("city").replace_strict(half, return_dtype=pl.String).alias("half")
+    )
+
+
+@cache
 def W():
     c = cities()
     return pdid.weights.knn(c["lat"].to_numpy(), c["lon"].to_numpy(), k=3, ids=c["city_en"])
@@ -97,8 +107,11 @@ def _frames(base: pl.DataFrame, rng: np.random.Generator) -> list[tuple[str, Cal
     """Bad data inputs built from the template's frame (names say what they are)."""
     import pandas as pd
 
+    def to_pandas(df: pl.DataFrame) -> Any:  # without pyarrow
+        return pd.DataFrame({c: df[c].to_numpy() for c in df.columns})
+
     def dup_cols():
-        p = base.head(20).to_pandas()
+        p = to_pandas(base.head(20))
         return pd.concat([p, p.iloc[:, :1]], axis=1)
 
     def inf_ids():
@@ -108,7 +121,7 @@ def _frames(base: pl.DataFrame, rng: np.random.Generator) -> list[tuple[str, Cal
         return base.with_columns(codes.alias(unit))
 
     def object_col():
-        p = base.to_pandas()
+        p = to_pandas(base)
         num = [c for c in p.columns if p[c].dtype.kind == "f"]
         if num:
             col = p[num[0]].astype(object)
@@ -143,7 +156,7 @@ def _frames(base: pl.DataFrame, rng: np.random.Generator) -> list[tuple[str, Cal
         ("inf in numeric columns", with_inf),
         ("dict of unequal arrays", lambda: {"a": np.zeros(3), "b": np.zeros(4)}),
         ("rows shuffled", shuffled),
-        ("pandas copy", lambda: base.to_pandas()),
+        ("pandas copy", lambda: to_pandas(base)),
         ("numpy array", lambda: base.select(pl.selectors.numeric()).to_numpy()),
     ]
 
@@ -180,6 +193,21 @@ def _pool(value: Any, option: str) -> list[Any]:
     return NUMBERS + STRINGS
 
 
+def _shown(bad: Any) -> list[str]:
+    """How a message may show a bad value: the string itself, a list's strings, a number."""
+    if isinstance(bad, str):
+        return [repr(bad), f"'{bad}'"] + ([bad] if bad.strip() else [])
+    if isinstance(bad, (list, tuple)):
+        return [v for v in bad if isinstance(v, str) and v.strip()] + [repr(bad)]
+    if isinstance(bad, dict):
+        return [repr(bad)] + [f"'{v}'" for v in bad.values() if isinstance(v, str)] + [
+            f"'{k}'" for k in bad
+        ]
+    if isinstance(bad, (bool, int, float, np.integer, np.floating)):
+        return [str(bad), repr(bad)]
+    return [repr(bad)]
+
+
 def build(case_id: int, seed: int = 0) -> dict[str, Any]:
     """The case ``case_id``: its call, perturbed option names, shown values and frames."""
     import templates  # noqa: F401 - registers TEMPLATES
@@ -198,7 +226,12 @@ def build(case_id: int, seed: int = 0) -> dict[str, Any]:
         label, make = _frames(args[0], rng)[int(rng.integers(14))]
         args[0] = make()
         names.append("data")
-        shown.append(label)
+        # a message about bad data names the data, a row count or a column the call uses
+        # (words about the data's shape count: rows, periods, units, cohorts, observations)
+        shown += ["row", "period", "unit", "cohort", "observation", "column '"] + [
+            f"'{v}'" for v in kwargs.values() if isinstance(v, str) and v
+        ] + [f"'{c}'" for v in kwargs.values() if isinstance(v, list) for c in v
+             if isinstance(c, str)]
         n_perturb -= 1
     for _ in range(max(n_perturb, 0)):
         if not options:
@@ -208,8 +241,7 @@ def build(case_id: int, seed: int = 0) -> dict[str, Any]:
         bad = pool[int(rng.integers(len(pool)))]
         kwargs[opt] = bad
         names.append(opt)
-        if isinstance(bad, str) and bad.strip():
-            shown.append(bad)
+        shown.extend(_shown(bad))
     for a in list(args) + list(kwargs.values()):
         if isinstance(a, pl.DataFrame) or type(a).__module__.startswith("pandas"):
             frames.append(a)

@@ -17,7 +17,8 @@ Outcomes:
 * ``foreign``     an exception raised inside numpy/polars/pandas/matplotlib (not ours);
 * ``mutated``     the caller's frame changed;
 * ``crash``       the worker process died;
-* ``hang``        the case ran longer than the timeout.
+* ``hang``        the case ran longer than the timeout;
+* ``harness``     the case itself could not be built (a defect of this suite).
 
 Usage (a larger budget than CI's)::
 
@@ -78,7 +79,12 @@ def _worker(conn: Any, case_ids: list[int], seed: int) -> None:
 
     for cid in case_ids:
         conn.send(("start", cid))
-        case = case_mod.build(cid, seed)
+        try:
+            case = case_mod.build(cid, seed)
+        except Exception as exc:  # noqa: BLE001 - a broken template is a defect of the suite
+            conn.send(("done", {"id": cid, "target": f"case {cid}", "names": [], "shown": [],
+                                "outcome": "harness", "message": repr(exc)[:300]}))
+            continue
         record = {
             "id": cid,
             "target": case["target"],

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import _data as D
+import polars as pl
 from _golden import frame, named
 
 import pilotdid as pdid
@@ -22,8 +23,46 @@ Y, T, ID, G = "gtfp", "year", "city", "cohort"
 # ------------------------------------------------------------------------------------------
 # readers
 # ------------------------------------------------------------------------------------------
+ATTGT_COLS = ("group", "t", "att", "se", "conf_low", "conf_high", "base_t", "post", "status",
+              "n_treated", "n_control")
+AGGTE_COLS = ("egt", "att", "se", "conf_low", "conf_high")
+EVENT_COLS = ("estimator", "event_time", "estimate", "std_error", "statistic", "conf_low",
+              "conf_high")
+SA_COLS = ("term", "event_time", "estimate", "std_error", "statistic", "p_value", "conf_low",
+           "conf_high")
+BACON_COLS = ("type", "treated", "control", "estimate", "weight", "n_treated_units",
+              "n_control_units", "window_start", "window_end")
+
+
+def _cols(df: pl.DataFrame, cols: tuple[str, ...], renamed: dict[str, str]) -> pl.DataFrame:
+    """The columns recorded before the protocol (issue 14 renamed att/se to estimate/
+    std_error in the protocol's tidy(); the numbers are the same)."""
+    df = df.rename({new: old for old, new in renamed.items() if new in df.columns})
+    return df.select([c for c in cols if c in df.columns])
+
+
+#: extra entries added by issue 14 (their numbers are recorded through the protocol:
+#: pretrend, vcov(), the overall ATT of a static did2s).
+EXTRA_ADDED = {"cs": ("notes", "pretrend", "vcov"), "did2s (static)": ("att", "att_se")}
+
+
+def _vcov_or_none(es: pdid.EventStudyResult) -> Any:
+    """BJS has no joint covariance (recorded as None before; vcov() now says so)."""
+    try:
+        return es.vcov()
+    except pdid.PilotdidError:
+        return None
+
+
+def _by_event_time(d: dict[str, float]) -> dict[int, float]:
+    """Protocol terms 'rel::e' back to the event time e (the recorded keys)."""
+    return {int(k.split("::")[1]): v for k, v in d.items()}
+
+
 def _attgt(res: pdid.AttGtResult) -> dict[str, Any]:
-    out: dict[str, Any] = frame(res.tidy(), "tidy")
+    # tidy() at the fit's own level gives the fit's intervals (uniform with cband)
+    tidy = _cols(res.tidy(res.level), ATTGT_COLS, {"att": "estimate", "se": "std_error"})
+    out: dict[str, Any] = frame(tidy, "tidy")
     out.update(
         {
             "n_units": res.n_units,
@@ -51,10 +90,15 @@ def _aggte(a: pdid.AggteResult, prefix: str = "agg") -> dict[str, Any]:
         f"{prefix}.overall_se": a.overall_se,
         f"{prefix}.overall_conf_int": a.overall_conf_int,
         f"{prefix}.crit_val": a.crit_val,
-        f"{prefix}.vcov": a.vcov,
+        # "simple" had an empty matrix; vcov() now gives [[overall_se**2]] for it
+        f"{prefix}.vcov": a._vcov if a.type == "simple" else a.vcov(),
         f"{prefix}.notes": a.notes,
     }
-    out.update(frame(a.tidy(), f"{prefix}.tidy"))
+    if a.type == "simple":  # the old tidy() had one row per egt: none for "simple"
+        tidy = pl.DataFrame(schema={c: pl.Float64 for c in AGGTE_COLS})
+    else:
+        tidy = _cols(a.tidy(a.level), AGGTE_COLS, {"att": "estimate", "se": "std_error"})
+    out.update(frame(tidy, f"{prefix}.tidy"))
     return out
 
 
@@ -69,18 +113,18 @@ def _event(es: pdid.EventStudyResult, prefix: str = "es") -> dict[str, Any]:
         f"{prefix}.level": es.level,
         f"{prefix}.band_low": es.band_low,
         f"{prefix}.band_high": es.band_high,
-        f"{prefix}.vcov": es.vcov,
+        f"{prefix}.vcov": _vcov_or_none(es),
         f"{prefix}.reference": list(es.reference),
         f"{prefix}.nobs": es.nobs,
     }
-    out.update(frame(es.tidy(), f"{prefix}.tidy"))
-    out.update(named(es.coef(), f"{prefix}.coef"))
-    out.update(named(es.se(), f"{prefix}.se"))
+    out.update(frame(_cols(es.tidy(es.level), EVENT_COLS, {}), f"{prefix}.tidy"))
+    out.update(named(_by_event_time(es.coef()), f"{prefix}.coef"))
+    out.update(named(_by_event_time(es.se()), f"{prefix}.se"))
     pt = es.pretrend
     if pt is not None:
         out.update(named(pt, f"{prefix}.pretrend"))
     for k, v in es.extra.items():
-        if k.startswith("_"):
+        if k.startswith("_") or k in EXTRA_ADDED.get(es.estimator, ()):
             continue
         if isinstance(v, dict):
             out.update(named(v, f"{prefix}.extra.{k}"))
@@ -103,11 +147,11 @@ def _sunab(res: Any) -> dict[str, Any]:
         "sa.cohort_vcov": res.cohort_vcov(),
         "sa.weight_matrix": res.weight_matrix(),
     }
-    out.update(named(res.coef(), "sa.coef"))
-    out.update(named(res.se(), "sa.se"))
+    out.update(named(_by_event_time(res.coef()), "sa.coef"))
+    out.update(named(_by_event_time(res.se()), "sa.se"))
     out.update(named(res.dropped_rows, "sa.dropped_rows"))
-    out.update(frame(res.tidy(), "sa.tidy"))
-    out.update(frame(res.confint(), "sa.confint"))
+    out.update(frame(_cols(res.tidy(res.level), SA_COLS, {}), "sa.tidy"))
+    out.update(frame(res.confint(res.level), "sa.confint"))
     out.update(frame(res.cohort_tidy(), "sa.cohort_tidy"))
     out.update(frame(res.weights(), "sa.weights"))
     out.update(frame(res.controls_tidy(), "sa.controls_tidy"))
@@ -118,18 +162,32 @@ def _sunab(res: Any) -> dict[str, Any]:
 # att_gt
 # ------------------------------------------------------------------------------------------
 def att_gt_dr_never():
-    return _attgt(pdid.att_gt(D.yrd(), Y, T, ID, G))
+    return _attgt(pdid.att_gt(D.yrd(), y=Y, time=T, unit=ID, cohort=G))
 
 
 def att_gt_ipw_never_covariates():
     return _attgt(
-        pdid.att_gt(D.staggered(), "y", "t", "unit", "g", xformla="~ x", est_method="ipw")
+        pdid.att_gt(
+            D.staggered(),
+            y="y",
+            time="t",
+            unit="unit",
+            cohort="g",
+            controls="~ x",
+            est_method="ipw",
+        )
     )
 
 
 def att_gt_reg_notyet_covariates():
     res = pdid.att_gt(
-        D.staggered(), "y", "t", "unit", "g", xformla="~ x", est_method="reg",
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        controls="~ x",
+        est_method="reg",
         control_group="notyettreated",
     )  # fmt: skip
     return _attgt(res)
@@ -137,7 +195,13 @@ def att_gt_reg_notyet_covariates():
 
 def att_gt_dr_notyet_universal():
     res = pdid.att_gt(
-        D.yrd(), Y, T, ID, G, xformla="~ ln_gdp_pc", control_group="notyettreated",
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        controls="~ ln_gdp_pc",
+        control_group="notyettreated",
         base_period="universal",
     )  # fmt: skip
     return _attgt(res)
@@ -145,7 +209,14 @@ def att_gt_dr_notyet_universal():
 
 def att_gt_dr_anticipation_weights():
     res = pdid.att_gt(
-        D.staggered(), "y", "t", "unit", "g", xformla="~ x", anticipation=1, weightsname="sw"
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        controls="~ x",
+        anticipation=1,
+        weights="sw",
     )
     return _attgt(res)
 
@@ -153,15 +224,33 @@ def att_gt_dr_anticipation_weights():
 def att_gt_bootstrap_cband():
     """Multiplier bootstrap (Mammen) with a seed and a uniform band."""
     res = pdid.att_gt(
-        D.staggered(), "y", "t", "unit", "g", bstrap=True, biters=199, cband=True, seed=7
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        bstrap=True,
+        reps=199,
+        cband=True,
+        seed=7,
     )
     return _attgt(res)
 
 
 def att_gt_bootstrap_clustered():
     res = pdid.att_gt(
-        D.staggered(), "y", "t", "unit", "g", xformla="~ x", est_method="ipw",
-        clustervars=["unit", "region"], bstrap=True, biters=149, alp=0.1, seed=11,
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        controls="~ x",
+        est_method="ipw",
+        cluster=["unit", "region"],
+        bstrap=True,
+        reps=149,
+        alp=0.1,
+        seed=11,
     )  # fmt: skip
     return _attgt(res)
 
@@ -170,7 +259,7 @@ def att_gt_bootstrap_clustered():
 # aggte
 # ------------------------------------------------------------------------------------------
 def _yrd_attgt() -> pdid.AttGtResult:
-    return pdid.att_gt(D.yrd(), Y, T, ID, G)
+    return pdid.att_gt(D.yrd(), y=Y, time=T, unit=ID, cohort=G)
 
 
 def aggte_simple():
@@ -194,9 +283,9 @@ def aggte_dynamic_balanced_trimmed():
 
 
 def aggte_bootstrap():
-    res = pdid.att_gt(D.staggered(), "y", "t", "unit", "g")
-    out = _aggte(pdid.aggte(res, type="dynamic", bstrap=True, biters=199, cband=True, seed=5))
-    out.update(_aggte(pdid.aggte(res, type="group", bstrap=True, biters=99, seed=6), "group"))
+    res = pdid.att_gt(D.staggered(), y="y", time="t", unit="unit", cohort="g")
+    out = _aggte(pdid.aggte(res, type="dynamic", bstrap=True, reps=199, cband=True, seed=5))
+    out.update(_aggte(pdid.aggte(res, type="group", bstrap=True, reps=99, seed=6), "group"))
     return out
 
 
@@ -204,79 +293,194 @@ def aggte_bootstrap():
 # event studies
 # ------------------------------------------------------------------------------------------
 def event_study_twfe():
-    return _event(pdid.event_study(D.yrd(), Y, T, ID, G, estimator="twfe", window=(-4, 4)))
+    return _event(pdid.event_study(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        estimator="twfe",
+        window=(-4, 4),
+    ))
 
 
 def event_study_cs():
-    return _event(pdid.event_study(D.yrd(), Y, T, ID, G, estimator="cs", window=(-4, 4)))
+    return _event(pdid.event_study(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        estimator="cs",
+        window=(-4, 4),
+    ))
 
 
 def event_study_sa():
-    return _event(pdid.event_study(D.yrd(), Y, T, ID, G, estimator="sa", window=(-4, 4)))
+    return _event(pdid.event_study(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        estimator="sa",
+        window=(-4, 4),
+    ))
 
 
 def event_study_bjs():
-    return _event(pdid.event_study(D.yrd(), Y, T, ID, G, estimator="bjs", window=(-4, 4)))
+    return _event(pdid.event_study(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        estimator="bjs",
+        window=(-4, 4),
+    ))
 
 
 def event_study_did2s():
-    return _event(pdid.event_study(D.yrd(), Y, T, ID, G, estimator="did2s", window=(-4, 4)))
+    return _event(pdid.event_study(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        estimator="did2s",
+        window=(-4, 4),
+    ))
 
 
 def twfe_event_study_binned_controls():
     es = pdid.twfe_event_study(
-        D.yrd(), Y, T, ID, G, controls=D.CONTROLS, ref_period=[-1, -5], bin_lo=-6, bin_hi=5,
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        controls=D.CONTROLS,
+        ref_period=[-1, -5],
+        bin_lo=-6,
+        bin_hi=5,
         vcov={"CR1": "province"},
     )  # fmt: skip
     return _event(es)
 
 
 def twfe_event_study_hetero():
-    es = pdid.twfe_event_study(D.staggered(), "y", "t", "unit", "g", vcov="hetero", level=0.9)
+    es = pdid.twfe_event_study(
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        vcov="hetero",
+        level=0.9,
+    )
     return _event(es)
 
 
 def twfe_event_study_wild_bootstrap():
-    es = pdid.twfe_event_study(D.yrd(), Y, T, ID, G, window=(-4, 4))
+    es = pdid.twfe_event_study(D.yrd(), y=Y, time=T, unit=ID, cohort=G, window=(-4, 4))
     out = named(es.wild_bootstrap(0, reps=199, seed=3), "wb0")
     out.update(named(es.wild_bootstrap(2, r=0.01, reps=99, weights="webb", seed=4), "wb2"))
     return out
 
 
 def sunab_never():
-    return _sunab(pdid.sunab(D.yrd(), Y, T, ID, G, controls=["ln_gdp_pc", "urbanization"]))
+    return _sunab(pdid.sunab(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        controls=["ln_gdp_pc", "urbanization"],
+    ))
 
 
 def sunab_last_binned():
-    res = pdid.sunab(D.staggered(), "y", "t", "unit", "g", control="last", bin=(-2, 1))
+    res = pdid.sunab(
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        control_group="last",
+        bin_lo=-2,
+        bin_hi=1,
+    )
     return _sunab(res)
 
 
 def sunab_window_twoway():
-    res = pdid.sunab(D.yrd(), Y, T, ID, G, window=(-3, 3), vcov={"CR1": "city+year"}, level=0.9)
+    res = pdid.sunab(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        window=(-3, 3),
+        vcov={"CR1": "city+year"},
+        level=0.9,
+    )
     return _sunab(res)
 
 
 def imputation_pretrends():
-    es = pdid.imputation(D.yrd(), Y, T, ID, G, controls=["ln_gdp_pc"], pretrends=True)
+    es = pdid.imputation(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        controls=["ln_gdp_pc"],
+        pretrends=True,
+    )
     return _event(es)
 
 
 def imputation_leave_out_small_sample():
     es = pdid.imputation(
-        D.staggered(), "y", "t", "unit", "g", horizons=[0, 1, 2], pretrends=[-2, -1],
-        leave_out=True, small_sample=True, vcov={"CR1": "region"},
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        horizons=[0, 1, 2],
+        pretrends=[-2, -1],
+        leave_out=True,
+        small_sample=True,
+        vcov={"CR1": "region"},
     )  # fmt: skip
     return _event(es)
 
 
 def did2s_event_controls():
-    es = pdid.did2s(D.yrd(), Y, T, ID, G, controls=D.CONTROLS, bin_lo=-5, bin_hi=4, window=(-8, 6))
+    es = pdid.did2s(
+        D.yrd(),
+        y=Y,
+        time=T,
+        unit=ID,
+        cohort=G,
+        controls=D.CONTROLS,
+        bin_lo=-5,
+        bin_hi=4,
+        window=(-8, 6),
+    )
     return _event(es)
 
 
 def did2s_static_anticipation():
-    es = pdid.did2s(D.staggered(), "y", "t", "unit", "g", event=False, anticipation=1)
+    es = pdid.did2s(
+        D.staggered(),
+        y="y",
+        time="t",
+        unit="unit",
+        cohort="g",
+        event=False,
+        anticipation=1,
+    )
     return _event(es)
 
 
@@ -296,13 +500,13 @@ def _bacon(b: Any) -> dict[str, Any]:
         "weights": b.weights,
     }
     out.update(named(b.cohorts, "cohorts"))
-    out.update(frame(b.tidy(), "tidy"))
+    out.update(frame(_cols(b.tidy(), BACON_COLS, {}), "tidy"))
     out.update(frame(b.summary_table(), "summary_table"))
     return out
 
 
 def bacon_yrd():
-    return _bacon(pdid.bacon(D.yrd(), yname=Y, tname=T, idname=ID, treat="did"))
+    return _bacon(pdid.bacon(D.yrd(), y=Y, time=T, unit=ID, treatment="did"))
 
 
 def bacon_formula_always_treated():
@@ -313,7 +517,7 @@ def bacon_formula_always_treated():
     )
     always = (df["unit"] % 10 == 0) & (df["g"] == 0)
     df = df.with_columns(d=df["d"].zip_with(~always, always.cast(float)))
-    return _bacon(pdid.bacon("y ~ d", df, tname="t", idname="unit"))
+    return _bacon(pdid.bacon(df, fml="y ~ d", time="t", unit="unit"))
 
 
 def panel_cohorts():

@@ -56,9 +56,9 @@ def weights_inverse_distance():
 
 def weights_knn_band():
     lat, lon = _coords()
-    out = _w(pw.knn(lat, lon, 5), "knn5")
-    out.update(_w(pw.distance_band(lat, lon, 150.0), "band150"))
-    band80 = pw.distance_band(lat, lon, 80.0).row_standardise(allow_islands=True)
+    out = _w(pw.knn(lat, lon, k=5), "knn5")
+    out.update(_w(pw.distance_band(lat, lon, threshold_km=150.0), "band150"))
+    band80 = pw.distance_band(lat, lon, threshold_km=80.0).row_standardise(allow_islands=True)
     out.update(_w(band80, "band80"))
     return out
 
@@ -68,7 +68,7 @@ def weights_economic_nested():
     zz = z["ln_gdp_pc"].to_numpy()
     lat, lon = _coords()
     out = _w(pw.economic(zz, ids=z["city_id"].to_list()), "economic")
-    nested = pw.nested(pw.knn(lat, lon, 6, transform=None), zz)
+    nested = pw.nested(pw.knn(lat, lon, k=6, transform=None), zz)
     out.update(_w(nested, "nested"))
     out.update(_w(nested.subset([5, 3, 1, 2, 4, 8, 13]).row_standardise(), "nested_subset"))
     return out
@@ -118,12 +118,12 @@ def weights_contiguity():
     feats.append({"type": "Feature", "properties": {"id": "L"}, "geometry": multi})
     feats.append({"type": "Feature", "properties": {"id": "island"}, "geometry": _square(9, 9)})
     gj = {"type": "FeatureCollection", "features": feats}
-    out = _w(pw.contiguity(gj, "id", "queen"), "queen")
-    out.update(_w(pw.contiguity(json.dumps(gj), "id", "rook"), "rook"))
+    out = _w(pw.contiguity(gj, id_field="id", kind="queen"), "queen")
+    out.update(_w(pw.contiguity(json.dumps(gj), id_field="id", kind="rook"), "rook"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out.update(_w(pw.contiguity(gj, "id", "queen", transform=None).row_standardise(
-            allow_islands=True), "queen_row"))  # fmt: skip
+        queen = pw.contiguity(gj, id_field="id", kind="queen", transform=None)
+        out.update(_w(queen.row_standardise(allow_islands=True), "queen_row"))
     return out
 
 
@@ -135,16 +135,16 @@ def _year(y: int) -> np.ndarray:
 
 
 def moran_vector():
-    return dict(pdid.moran(_year(2015), D.yrd_w(), permutations=199, seed=1))
+    return dict(pdid.moran(_year(2015), W=D.yrd_w(), reps=199, seed=1))
 
 
 def moran_panel():
-    tab = pdid.moran("gtfp", D.yrd_w(), data=D.yrd(), permutations=99, seed=2, **KW)
+    tab = pdid.moran(D.yrd(), W=D.yrd_w(), y="gtfp", reps=99, seed=2, **KW)
     return frame(tab, "moran")
 
 
 def moran_local_perm():
-    return frame(pdid.moran_local(_year(2018), D.yrd_w(), permutations=199, seed=3), "lisa")
+    return frame(pdid.moran_local(_year(2018), W=D.yrd_w(), reps=199, seed=3), "lisa")
 
 
 # ------------------------------------------------------------------------------------------
@@ -183,82 +183,94 @@ def _impacts(imp: Any, prefix: str = "imp") -> dict[str, Any]:
 
 
 def lm_tests_individual_twoways():
-    out = named(pdid.lm_tests(FML, D.yrd(), D.yrd_w(), **KW), "individual")
-    out.update(named(pdid.lm_tests(FML, D.yrd(), D.yrd_w(), effects="twoways", **KW), "twoways"))
+    out = named(pdid.lm_tests(FML, D.yrd(), W=D.yrd_w(), **KW), "individual")
+    out.update(named(pdid.lm_tests(FML, D.yrd(), W=D.yrd_w(), effects="twoways", **KW), "twoways"))
     return out
 
 
 def sar_individual_impacts():
-    res = pdid.sar(FML, D.yrd(), D.yrd_w(), **KW)
+    res = pdid.sar(FML, D.yrd(), W=D.yrd_w(), **KW)
     out = _fit(res)
-    out.update(_impacts(res.impacts(draws=199, seed=5)))
+    out.update(_impacts(res.impacts(reps=199, seed=5)))
     out.update(frame(res.unit_impacts(), "unit_impacts"))
     return out
 
 
 def sar_twoways_lee_yu():
-    return _fit(pdid.sar(FML, D.yrd(), D.yrd_w(), effects="twoways", lee_yu=True, **KW))
+    return _fit(pdid.sar(FML, D.yrd(), W=D.yrd_w(), effects="twoways", lee_yu=True, **KW))
 
 
 def sar_sparse_time_effects():
-    res = pdid.sar(FML, D.yrd(), D.yrd_w(), effects="time", method="sparse", **KW)
+    res = pdid.sar(FML, D.yrd(), W=D.yrd_w(), effects="time", method="sparse", **KW)
     out = _fit(res)
-    out.update(_impacts(res.impacts(draws=99, seed=6)))
+    out.update(_impacts(res.impacts(reps=99, seed=6)))
     return out
 
 
 def sar_fixed_rho_sdpdmod():
-    out = _fit(pdid.sar(FML, D.yrd(), D.yrd_w(), fixed_rho=0.2, **KW), "fixed")
-    out.update(_fit(pdid.sar(FML, D.yrd(), D.yrd_w(), rho_search="sdpdmod", **KW), "sdpdmod"))
+    out = _fit(pdid.sar(FML, D.yrd(), W=D.yrd_w(), fixed_rho=0.2, **KW), "fixed")
+    out.update(_fit(pdid.sar(FML, D.yrd(), W=D.yrd_w(), rho_search="sdpdmod", **KW), "sdpdmod"))
     return out
 
 
 def sdm_twoways_wald_lr():
-    sdm = pdid.sdm(FML, D.yrd(), D.yrd_w(), effects="twoways", lee_yu=True, **KW)
-    sar = pdid.sar(FML, D.yrd(), D.yrd_w(), effects="twoways", lee_yu=True, **KW)
+    sdm = pdid.sdm(FML, D.yrd(), W=D.yrd_w(), effects="twoways", lee_yu=True, **KW)
+    sar = pdid.sar(FML, D.yrd(), W=D.yrd_w(), effects="twoways", lee_yu=True, **KW)
     out = _fit(sdm)
-    out.update(_impacts(sdm.impacts(draws=199, seed=7)))
+    out.update(_impacts(sdm.impacts(reps=199, seed=7)))
     out.update(named(sdm.wald_theta(), "wald_theta"))
     out.update(named(sdm.lr_test(sar), "lr_test"))
     return out
 
 
 def sdm_durbin_subset_none():
-    res = pdid.sdm(FML, D.yrd(), D.yrd_w(), effects="none", durbin=["did"], **KW)
+    res = pdid.sdm(FML, D.yrd(), W=D.yrd_w(), effects="none", durbin=["did"], **KW)
     return _fit(res)
 
 
 def sem_individual():
-    return _fit(pdid.sem(FML, D.yrd(), D.yrd_w(), **KW))
+    return _fit(pdid.sem(FML, D.yrd(), W=D.yrd_w(), **KW))
 
 
 def sem_twoways_fixed_lambda_sparse():
     res = pdid.sem(
-        FML, D.yrd(), D.yrd_w(), effects="twoways", fixed_lambda=0.3, method="sparse", **KW
+        FML,
+        D.yrd(),
+        W=D.yrd_w(),
+        effects="twoways",
+        fixed_lambda=0.3,
+        method="sparse",
+        **KW,
     )
     return _fit(res)
 
 
 def sdem_twoways():
-    res = pdid.sdem(FML, D.yrd(), D.yrd_w(), effects="twoways", lee_yu=True, **KW)
+    res = pdid.sdem(FML, D.yrd(), W=D.yrd_w(), effects="twoways", lee_yu=True, **KW)
     return _fit(res)
 
 
 def sac_individual_impacts():
-    res = pdid.sac(FML, D.yrd(), D.yrd_w(), **KW)
+    res = pdid.sac(FML, D.yrd(), W=D.yrd_w(), **KW)
     out = _fit(res)
-    out.update(_impacts(res.impacts(draws=99, seed=8)))
+    out.update(_impacts(res.impacts(reps=99, seed=8)))
     return out
 
 
 def sac_twoways_sparse():
-    return _fit(pdid.sac(FML, D.yrd(), D.yrd_w(), effects="twoways", method="sparse", **KW))
+    return _fit(pdid.sac(FML, D.yrd(), W=D.yrd_w(), effects="twoways", method="sparse", **KW))
 
 
 def spatial_did_twoways():
     fit, tab = pdid.spatial_did(
-        D.yrd(), y="gtfp", treatment="did", W=D.yrd_w(), covariates=["ln_gdp_pc"],
-        draws=199, seed=3, **KW,
+        D.yrd(),
+        y="gtfp",
+        treatment="did",
+        W=D.yrd_w(),
+        controls=["ln_gdp_pc"],
+        reps=199,
+        seed=3,
+        **KW,
     )  # fmt: skip
     out = _fit(fit)
     out.update(frame(tab, "effects"))
@@ -267,7 +279,13 @@ def spatial_did_twoways():
 
 def spatial_event_study_window():
     fit, tab = pdid.spatial_event_study(
-        D.yrd(), y="gtfp", treatment="did", W=D.yrd_w(), window=(-3, 3), draws=99, seed=4,
+        D.yrd(),
+        y="gtfp",
+        treatment="did",
+        W=D.yrd_w(),
+        window=(-3, 3),
+        reps=99,
+        seed=4,
         **KW,
     )  # fmt: skip
     out = _fit(fit)

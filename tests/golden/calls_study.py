@@ -54,9 +54,19 @@ def etable_mixed_results():
     df = D.yrd()
     fml = "gtfp ~ did + " + " + ".join(D.CONTROLS) + " | city + year"
     fit = pdid.feols(fml, df, vcov={"CR1": "city"})
-    es = pdid.event_study(df, "gtfp", "year", "city", "cohort", estimator="bjs", window=(-3, 3))
-    sa = pdid.sunab(df, "gtfp", "year", "city", "cohort")
-    agg = pdid.aggte(pdid.att_gt(df, "gtfp", "year", "city", "cohort"), type="dynamic")
+    es = pdid.event_study(
+        df,
+        y="gtfp",
+        time="year",
+        unit="city",
+        cohort="cohort",
+        estimator="bjs",
+        window=(-3, 3),
+    )
+    sa = pdid.sunab(df, y="gtfp", time="year", unit="city", cohort="cohort")
+    agg = pdid.aggte(
+        pdid.att_gt(df, y="gtfp", time="year", unit="city", cohort="cohort"), type="dynamic"
+    )
     plac = pdid.placebo(fit, data=df, reps=49, seed=1)
     out: dict[str, Any] = {}
     for stat in ("se", "t", "p", "ci"):

@@ -56,26 +56,16 @@ class BaconResult(ResultProtocol):
     def result_name(self) -> str:  # type: ignore[override]
         return f"Goodman-Bacon decomposition, TWFE = {self.twfe:.6g}"
 
-    def _tidy(self, level: float) -> pl.DataFrame:
+    def comparisons(self) -> pl.DataFrame:
+        """One row per 2×2 comparison: type, treated and control cohort (null = never
+        treated), estimate, weight, unit counts and the window (bacondecomp's table)."""
         o = self._out
-        est = np.asarray(o["estimate"], dtype=float)
-        nan = np.full(len(est), np.nan)
-        terms = [
-            f"{k}: {g} vs {'never treated' if c is None else c}"
-            for k, g, c in zip(o["type"], o["treated"], o["control"])
-        ]
         return pl.DataFrame(
             {
-                "term": terms,
-                "estimate": est,
-                "std_error": nan,
-                "statistic": nan,
-                "p_value": nan,
-                "conf_low": nan,
-                "conf_high": nan,
                 "type": o["type"],
                 "treated": pl.Series(o["treated"], dtype=pl.Int64),
                 "control": pl.Series(o["control"], dtype=pl.Int64),
+                "estimate": np.asarray(o["estimate"], dtype=float),
                 "weight": np.asarray(o["weight"]),
                 "n_treated_units": pl.Series(o["n_treated_units"], dtype=pl.Int64),
                 "n_control_units": pl.Series(o["n_control_units"], dtype=pl.Int64),
@@ -83,6 +73,27 @@ class BaconResult(ResultProtocol):
                 "window_end": pl.Series(o["window_end"], dtype=pl.Int64),
             }
         )
+
+    def _tidy(self, level: float) -> pl.DataFrame:
+        # A decomposition has no sampling uncertainty of its own: inference columns are NaN.
+        table = self.comparisons()
+        nan = np.full(table.height, np.nan)
+        terms = [
+            f"{k}: {g} vs {'never treated' if c is None else c}"
+            for k, g, c in zip(table["type"], table["treated"], table["control"])
+        ]
+        protocol = pl.DataFrame(
+            {
+                "term": terms,
+                "estimate": table["estimate"],
+                "std_error": nan,
+                "statistic": nan,
+                "p_value": nan,
+                "conf_low": nan,
+                "conf_high": nan,
+            }
+        )
+        return pl.concat([protocol, table.drop("estimate")], how="horizontal")
 
     def summary_table(self) -> pl.DataFrame:
         """Weight and weighted-average 2×2 estimate by comparison type."""

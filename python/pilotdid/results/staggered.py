@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pilotdid._args import check_level
 from pilotdid._core import PilotdidError
 from pilotdid.results._protocol import ResultProtocol
 from pilotdid.results.event_study import EventStudyResult, event_term, inference_columns
@@ -258,22 +259,7 @@ class AggteResult(ResultProtocol):
 
     def _tidy(self, level: float) -> pl.DataFrame:
         if self.type == "simple":
-            est = np.array([self.overall_att])
-            se = np.array([self.overall_se])
-            stat, p, lo, hi = inference_columns(est, se, level, None)
-            if abs(level - self.level) < 1e-12:
-                lo, hi = (np.array([v]) for v in self.overall_conf_int)
-            return pl.DataFrame(
-                {
-                    "term": ["ATT"],
-                    "estimate": est,
-                    "std_error": se,
-                    "statistic": stat,
-                    "p_value": p,
-                    "conf_low": lo,
-                    "conf_high": hi,
-                }
-            )
+            return self.overall(level)
         c = _crit(level, self.level, self.crit_val)
         stat, p, _, _ = inference_columns(self.att_egt, self.se_egt, level, None)
         return pl.DataFrame(
@@ -286,6 +272,28 @@ class AggteResult(ResultProtocol):
                 "conf_low": self.att_egt - c * self.se_egt,
                 "conf_high": self.att_egt + c * self.se_egt,
                 "egt": self.egt,
+            }
+        )
+
+    def overall(self, level: float | None = None) -> pl.DataFrame:
+        """The overall aggregate (R did's summary line) as one protocol row, term ``ATT``:
+        estimate, SE, normal statistic and p-value, and the fit's own interval at its level
+        (pointwise normal at another level). For ``type="simple"`` this is ``tidy()``."""
+        level = self.level if level is None else check_level(level)
+        est = np.array([self.overall_att])
+        se = np.array([self.overall_se])
+        stat, p, lo, hi = inference_columns(est, se, level, None)
+        if abs(level - self.level) < 1e-12:
+            lo, hi = (np.array([v]) for v in self.overall_conf_int)
+        return pl.DataFrame(
+            {
+                "term": ["ATT"],
+                "estimate": est,
+                "std_error": se,
+                "statistic": stat,
+                "p_value": p,
+                "conf_low": lo,
+                "conf_high": hi,
             }
         )
 
@@ -328,18 +336,8 @@ class AggteResult(ResultProtocol):
     def _summary_text(self, level: float) -> str:
         same = abs(level - self.level) < 1e-12
         t = self._tidy(level)
-        lo, hi = (
-            (t["conf_low"][0], t["conf_high"][0])
-            if self.type == "simple"
-            else (
-                self.overall_conf_int
-                if same
-                else tuple(
-                    inference_columns([self.overall_att], [self.overall_se], level, None)[2:]
-                )
-            )
-        )
-        lo, hi = float(np.asarray(lo).ravel()[0]), float(np.asarray(hi).ravel()[0])
+        top = self.overall(level)
+        lo, hi = float(top["conf_low"][0]), float(top["conf_high"][0])
         pct = f"{level * 100:g}"
         lines = [
             f"Aggregate treatment effects (Callaway & Sant'Anna 2021), type '{self.type}'",
