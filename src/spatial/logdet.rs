@@ -78,7 +78,9 @@ impl Spectrum {
         if n == 0 {
             return Err(Error::Empty("W has no units".into()));
         }
-        let dense = w.to_dense();
+        let dense = w.to_dense()?;
+        // faer's n x n copy and its workspace.
+        crate::alloc::ensure::<f64>(n.saturating_mul(2), n, "W eigenvalues (n x n)")?;
         if let Some(d) = symmetrising_scale(w) {
             let s: Vec<f64> = d.iter().map(|x| x.sqrt()).collect();
             let m = Mat::from_fn(n, n, |i, j| {
@@ -229,7 +231,7 @@ pub fn logdet_barry_pace(
 /// ln|I − ρW| from a dense LU factorisation (a reference for tests; O(N³) per ρ).
 pub fn logdet_exact_dense(w: &Weights, rho: f64) -> Result<f64> {
     let n = w.n;
-    let dense = w.to_dense();
+    let dense = w.to_dense()?;
     let m = Mat::from_fn(n, n, |i, j| {
         let e = if i == j { 1.0 } else { 0.0 };
         e - rho * dense[i * n + j]

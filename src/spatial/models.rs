@@ -352,9 +352,9 @@ fn ols(z: &[Vec<f64>], zz: &[f64], zz_inv: &[f64], rhs: &[f64]) -> Vec<f64> {
 }
 
 /// Dense (I − ρW)⁻¹ (row-major) by LU with partial pivoting.
-fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
+fn dense_inverse_lu(w: &Weights, rho: f64) -> Result<Vec<f64>> {
     let n = w.n;
-    let d = w.to_dense();
+    let d = w.to_dense()?;
     let a = Mat::from_fn(n, n, |i, j| {
         (if i == j { 1.0 } else { 0.0 }) - rho * d[i * n + j]
     });
@@ -366,7 +366,7 @@ fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
             out[i * n + j] = inv[(i, j)];
         }
     }
-    out
+    Ok(out)
 }
 
 /// Dense (I − ρW)⁻¹ (row-major) when W = D^{-1/2} S D^{1/2} with S symmetric (W = D⁻¹C, C
@@ -374,30 +374,40 @@ fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
 /// the admissible ρ interval, so its inverse comes from a Cholesky factorisation (half the
 /// flops of LU + inverse), and (I − ρW)⁻¹ = D^{-1/2} (I − ρS)⁻¹ D^{1/2}. `None` if W is not
 /// of that form or the factorisation fails (ρ outside the interval).
-fn dense_inverse_symmetrisable(w: &Weights, rho: f64) -> Option<Vec<f64>> {
+fn dense_inverse_symmetrisable(w: &Weights, rho: f64) -> Result<Option<Vec<f64>>> {
     let n = w.n;
-    let dsc = super::logdet::symmetrising_scale(w)?;
+    let Some(dsc) = super::logdet::symmetrising_scale(w) else {
+        return Ok(None);
+    };
     let s: Vec<f64> = dsc.iter().map(|x| x.sqrt()).collect();
-    let d = w.to_dense();
+    let d = w.to_dense()?;
     let a = Mat::from_fn(n, n, |i, j| {
         let sij = 0.5 * (s[i] * d[i * n + j] / s[j] + s[j] * d[j * n + i] / s[i]);
         (if i == j { 1.0 } else { 0.0 }) - rho * sij
     });
     use faer::linalg::solvers::DenseSolveCore;
-    let inv = a.llt(faer::Side::Lower).ok()?.inverse();
+    let Ok(llt) = a.llt(faer::Side::Lower) else {
+        return Ok(None);
+    };
+    let inv = llt.inverse();
     let mut out = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
             out[i * n + j] = inv[(i, j)] * s[j] / s[i];
         }
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// Dense G = W(I − ρW)⁻¹ (row-major).
 pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
     let n = w.n;
-    let inv = dense_inverse_symmetrisable(w, rho).unwrap_or_else(|| dense_inverse_lu(w, rho));
+    // Three n x n buffers live at once here (faer's matrix, the inverse, G).
+    crate::alloc::ensure::<f64>(n.saturating_mul(3), n, "dense (I - rho W)^-1 (3 n x n)")?;
+    let inv = match dense_inverse_symmetrisable(w, rho)? {
+        Some(inv) => inv,
+        None => dense_inverse_lu(w, rho)?,
+    };
     let mut g = vec![0.0; n * n];
     for i in 0..n {
         for p in w.indptr[i]..w.indptr[i + 1] {
@@ -1173,8 +1183,10 @@ pub(crate) mod tests {
         let spec = Spectrum::of(&w).unwrap();
         assert!(spec.real);
         for rho in [-0.6, -0.1, 0.0, 0.35, 0.9] {
-            let lu = dense_inverse_lu(&w, rho);
-            let ch = dense_inverse_symmetrisable(&w, rho).expect("symmetrisable");
+            let lu = dense_inverse_lu(&w, rho).unwrap();
+            let ch = dense_inverse_symmetrisable(&w, rho)
+                .unwrap()
+                .expect("symmetrisable");
             let diff = lu
                 .iter()
                 .zip(&ch)
@@ -1198,7 +1210,7 @@ pub(crate) mod tests {
             d[i * n + (i + 1) % n] = 1.0;
         }
         let w = Weights::from_dense(&d, n).unwrap();
-        assert!(dense_inverse_symmetrisable(&w, 0.5).is_none());
+        assert!(dense_inverse_symmetrisable(&w, 0.5).unwrap().is_none());
         let g = dense_g(&w, 0.5).unwrap();
         // Directed ring: (I − ρW)⁻¹ = Σ ρ^k W^k = (I + ρW + ρ²W² + ρ³W³)/(1 − ρ⁴).
         let c = 1.0 / (1.0 - 0.5f64.powi(4));

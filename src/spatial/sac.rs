@@ -314,7 +314,7 @@ fn dense_terms(
     // G̃ = B G B⁻¹, B⁻¹ = I + λH.
     let gm = to_mat(&g, n);
     let hm = to_mat(&h, n);
-    let wd = to_mat(&w.to_dense(), n);
+    let wd = to_mat(&w.to_dense()?, n);
     let bg = &gm - lam * (&wd * &gm);
     let gt_m = &bg + lam * (&bg * &hm);
     let mut gt = vec![0.0; n * n];
