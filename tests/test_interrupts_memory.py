@@ -160,8 +160,9 @@ report(lambda: placebo(fit, df, reps=10**8, seed=1))
 
 def test_feols_20m_rows_under_3gb_is_memory_error():
     """Issue 13 acceptance: RLIMIT_AS = 3 GB, feols on 20M rows -> MemoryError (the child
-    exits normally; no SIGABRT 'memory allocation of N bytes failed'). y + 3 regressors + one
-    fixed effect: before the fix this aborted inside the fit (one regressor happens to fit)."""
+    exits normally; no SIGABRT 'memory allocation of N bytes failed'). Before the fix this
+    aborted inside the fit (with three regressors it aborted or failed at random places near
+    the limit; with one regressor the fit happens to fit in 3 GB)."""
     code = """
 import resource
 resource.setrlimit(resource.RLIMIT_AS, (3 * 1024**3, 3 * 1024**3))
@@ -170,13 +171,14 @@ import numpy as np
 import pilotdid as pdid
 n = 20_000_000
 rng = np.random.default_rng(0)
-# 800 MB of data (y, three regressors, one fixed effect): the fit's own buffers (copies,
-# codes, demeaned design, residuals, clustered variance) do not fit in the rest.
-data = {"y": rng.normal(size=n), "x1": rng.normal(size=n), "x2": rng.normal(size=n),
-        "x3": rng.normal(size=n), "fe": rng.integers(0, 100_000, size=n)}
+# 1.1 GB of data (y, five regressors, one fixed effect): the fit's own buffers (the data
+# matrix, codes, residuals, clustered variance) cannot fit in the rest.
+data = {"y": rng.normal(size=n)}
+data.update({f"x{j}": rng.normal(size=n) for j in range(1, 6)})
+data["fe"] = rng.integers(0, 100_000, size=n)
 t0 = time.perf_counter()
 try:
-    pdid.feols("y ~ x1 + x2 + x3 | fe", data)
+    pdid.feols("y ~ x1 + x2 + x3 + x4 + x5 | fe", data)
 except MemoryError as e:
     print("MemoryError", str(e)[:300])
 except BaseException as e:

@@ -31,6 +31,7 @@ use super::logdet::Spectrum;
 use super::sparse::{self, SeriesTraces, SparseLogdet};
 use super::weights::Weights;
 use crate::error::{Error, Result};
+use crate::interrupt::Cancel;
 use crate::linalg::spd_inverse;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,8 +141,10 @@ pub enum RhoSearch {
 }
 
 /// R's `Brent_fmin` (src/library/stats/src/optimize.c), line for line, so that a grid
-/// likelihood lands where R's `optimize()` lands.
+/// likelihood lands where R's `optimize()` lands. Stops early (returning the current point)
+/// once the computation is cancelled: callers follow it with `Cancel::current().check()?`.
 pub(crate) fn r_brent_fmin(ax: f64, bx: f64, f: impl Fn(f64) -> f64, tol: f64) -> f64 {
+    let cancel = Cancel::current();
     let c = (3.0 - 5f64.sqrt()) * 0.5;
     let eps = f64::EPSILON.sqrt();
     let (mut a, mut b) = (ax, bx);
@@ -155,6 +158,9 @@ pub(crate) fn r_brent_fmin(ax: f64, bx: f64, f: impl Fn(f64) -> f64, tol: f64) -
     let mut fw = fx;
     let tol3 = tol / 3.0;
     for _ in 0..10_000 {
+        if cancel.is_cancelled() {
+            break;
+        }
         let xm = (a + b) * 0.5;
         let tol1 = eps * x.abs() + tol3;
         let t2 = tol1 * 2.0;
@@ -793,15 +799,33 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             let lo = bounds.0 + incr;
             let hi = bounds.1 - incr;
             // R: seq(lo, hi, by = incr) = lo + (0:m) * incr, m = floor((hi - lo)/incr + 1e-10).
-            let m = ((hi - lo) / incr + 1e-10).floor() as usize;
-            let grid: Vec<f64> = (0..=m).map(|i| lo + i as f64 * incr).collect();
+            let m = ((hi - lo) / incr + 1e-10).floor();
+            if !(m >= 1.0) {
+                return Err(Error::Option {
+                    name: "rho_search".into(),
+                    reason: format!(
+                        "the grid from {lo} to {hi} by incr = {incr} has fewer than two points"
+                    ),
+                });
+            }
+            let m = m as usize; // saturating; a grid beyond memory fails just below
+            let grid: Vec<f64> = crate::alloc::try_collect(
+                (0..m.saturating_add(1)).map(|i| lo + i as f64 * incr),
+                "rho grid (option 'rho_search' incr)",
+            )?;
+            let m = grid.len() - 1;
             let Engine::Dense(spectrum) = &frame.engine else {
                 return Err(Error::Option {
                     name: "rho_search".into(),
                     reason: "the SDPDmod grid emulation needs method='dense'".into(),
                 });
             };
-            let ld: Vec<f64> = grid.iter().map(|&r| spectrum.logdet(r)).collect();
+            let cancel = Cancel::current();
+            let mut ld: Vec<f64> = crate::alloc::try_with_capacity(grid.len(), "rho grid")?;
+            for &r in &grid {
+                cancel.check()?;
+                ld.push(spectrum.logdet(r));
+            }
             let g = grid[1] - grid[0];
             let lookup = |r: f64| -> f64 {
                 // 1-based indices as in SDPDmod's f_sar.
@@ -818,10 +842,13 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
                 0.5 * nt_eff * ee.ln() - t_eff * lookup(r)
             };
             let tol = f64::EPSILON.powf(0.25);
-            r_brent_fmin(grid[0], grid[m], obj, tol)
+            let r = r_brent_fmin(grid[0], grid[m], obj, tol);
+            Cancel::current().check()?;
+            r
         }
         (None, RhoSearch::Exact) => {
             let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
+            Cancel::current().check()?;
             warnings.extend(bound_warning("rho", r, bounds));
             r
         }
@@ -1022,6 +1049,7 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         Some(r) => r,
         None => {
             let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
+            Cancel::current().check()?;
             warnings.extend(bound_warning("lambda", r, bounds));
             r
         }

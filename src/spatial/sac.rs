@@ -168,6 +168,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let best_lam = |rho: f64| r_brent_fmin(lo, hi, |l| negll(rho, l), 1e-10);
     let rho = r_brent_fmin(lo, hi, |r| negll(r, best_lam(r)), 1e-10);
     let lam = best_lam(rho);
+    crate::interrupt::Cancel::current().check()?;
     for (name, v) in [("rho", rho), ("lambda", lam)] {
         warnings.extend(super::models::bound_warning(name, v, bounds));
     }
