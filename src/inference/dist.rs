@@ -28,7 +28,7 @@ pub fn normal_quantile(p: f64, option: &str) -> Result<f64> {
 
 /// Student's t with `df` degrees of freedom (df > 0; +inf is the normal), checked.
 pub fn students_t(df: f64, what: &str) -> Result<StudentsT> {
-    if !(df > 0.0) {
+    if df.is_nan() || df <= 0.0 {
         return Err(Error::Numerical(format!(
             "{what}: Student t needs positive degrees of freedom, got {df}"
         )));

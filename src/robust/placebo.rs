@@ -678,4 +678,26 @@ mod tests {
         let e = p.estimate(p.cohorts()).unwrap();
         assert!((e - p.actual()).abs() < 1e-12);
     }
+
+    #[test]
+    fn a_cancelled_token_stops_the_replicates_and_the_enumeration() {
+        let (y, x, u, t, d) = toy();
+        let data = PlaceboData {
+            y: &y,
+            controls: vec![("x".into(), &x)],
+            fe: vec![("u".into(), &u), ("t".into(), &t)],
+            weights: None,
+            unit: &u,
+            time: &t,
+            treatment: ("d".into(), &d),
+        };
+        let p = Placebo::new(&data, DemeanSpec::default()).unwrap();
+        let stop = crate::interrupt::tests::cancelled();
+        let r = stop.enter(|| p.run(PlaceboScheme::Units, 1, 0, 100_000_000));
+        assert_eq!(r, Err(Error::Interrupted));
+        let e = stop.enter(|| p.enumerate(PlaceboScheme::Both, 10_000));
+        assert_eq!(e, Err(Error::Interrupted));
+        // Not cancelled: the same call runs.
+        assert_eq!(p.run(PlaceboScheme::Units, 1, 0, 3).unwrap().len(), 3);
+    }
 }

@@ -197,8 +197,11 @@ pub fn logdet_barry_pace(
             }
         }
     }
-    let mut traces = vec![0.0; order + 1];
+    // order and draws are the caller's: fallible storage, cancellable loops.
+    let mut traces = crate::alloc::try_vec(order.saturating_add(1), 0.0, "Barry-Pace traces")?;
+    let cancel = crate::interrupt::Cancel::current();
     for d in 0..draws {
+        cancel.check()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(d as u64);
         let u: Vec<f64> = (0..n)
@@ -211,6 +214,7 @@ pub fn logdet_barry_pace(
         let uu: f64 = u.iter().map(|v| v * v).sum();
         let mut v = u.clone();
         for t in traces.iter_mut().skip(1) {
+            cancel.check()?;
             v = w.matvec(&v);
             let uv: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
             *t += n as f64 * uv / uu / draws as f64;

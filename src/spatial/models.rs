@@ -800,7 +800,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             let hi = bounds.1 - incr;
             // R: seq(lo, hi, by = incr) = lo + (0:m) * incr, m = floor((hi - lo)/incr + 1e-10).
             let m = ((hi - lo) / incr + 1e-10).floor();
-            if !(m >= 1.0) {
+            if m.is_nan() || m < 1.0 {
                 return Err(Error::Option {
                     name: "rho_search".into(),
                     reason: format!(

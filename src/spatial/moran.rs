@@ -216,3 +216,25 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
         p_sim,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_token_stops_the_permutations() {
+        let n = 12;
+        let rows: Vec<usize> = (0..n).flat_map(|i| [i, i]).collect();
+        let cols: Vec<usize> = (0..n)
+            .flat_map(|i| [(i + 1) % n, (i + n - 1) % n])
+            .collect();
+        let w = Weights::from_triplets(n, &rows, &cols, &vec![0.5; 2 * n]).unwrap();
+        let y: Vec<f64> = (0..n).map(|i| ((i * 7) % 5) as f64).collect();
+        let stop = crate::interrupt::tests::cancelled();
+        let g = stop.enter(|| moran_global(&y, &w, 100_000_000, 1));
+        assert!(matches!(g, Err(Error::Interrupted)));
+        let l = stop.enter(|| moran_local(&y, &w, usize::MAX, 1));
+        assert!(matches!(l, Err(Error::Interrupted)));
+        assert!(moran_global(&y, &w, 99, 1).unwrap().p_sim.is_finite());
+    }
+}
