@@ -23,6 +23,15 @@ pub enum Error {
     /// A linear-algebra step failed (singular matrix that should not be).
     #[error("numerical failure: {0}")]
     Numerical(String),
+    /// A buffer could not be allocated (Python `MemoryError`): `what` it was for and its size.
+    #[error("out of memory: {what} needs {gb:.2} GB", gb = *bytes as f64 / 1e9)]
+    OutOfMemory { what: String, bytes: u64 },
+    /// A bug (a caught panic): never expected.
+    #[error("internal error in pilotdid (please report it): {0}")]
+    Internal(String),
+    /// The computation was cancelled (Ctrl-C; see `crate::interrupt`).
+    #[error("interrupted")]
+    Interrupted,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -6,16 +6,19 @@
 //!   collinearity, normal equations), [`inference`] (variance matrices, wild bootstrap),
 //!   [`linalg`] (thin faer wrappers);
 //! - [`panel`]: unit/time codes, balance, cohorts;
-//! - [`error`]: the one error type.
+//! - [`error`]: the one error type; [`interrupt`] (cancellation tokens checked by long loops) and
+//!   [`alloc`] (fallible allocation of user-sized buffers).
 //!
 //! The PyO3 bindings live in `python` behind the `python` feature; the crate is usable from
 //! Rust without Python.
 
+pub mod alloc;
 pub mod did;
 pub mod error;
 pub mod fe;
 pub mod green;
 pub mod inference;
+pub mod interrupt;
 pub mod linalg;
 pub mod linear;
 pub mod mediation;

@@ -8,10 +8,9 @@
 //! sqrt(Σψ²)/n. Cells skipped in `att_gt` are left out (R drops NA cells); universal-base
 //! reference cells enter with ATT 0 and a zero influence function, as in R.
 
-use statrs::distribution::{ContinuousCDF, Normal};
-
 use super::att_gt::{AttGtFit, CellStatus};
 use crate::error::{Error, Result};
+use crate::inference::dist::normal_quantile;
 use crate::inference::multiplier::{crit_value, multiplier_bootstrap, MultiplierSpec};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,8 +314,13 @@ pub fn aggte(fit: &AttGtFit, spec: &AggteSpec) -> Result<AggteFit> {
     } else {
         an_se(&inf_overall)
     };
-    let normal = Normal::new(0.0, 1.0).map_err(|e| Error::Numerical(e.to_string()))?;
-    let mut crit_val = normal.inverse_cdf(1.0 - spec.alpha / 2.0);
+    if !(spec.alpha > 0.0 && spec.alpha < 1.0) {
+        return Err(Error::Option {
+            name: "alp".into(),
+            reason: format!("must be in (0, 1), got {}", spec.alpha),
+        });
+    }
+    let mut crit_val = normal_quantile(1.0 - spec.alpha / 2.0, "alp")?;
     if let Some(bs) = &spec.bootstrap {
         let mut cols: Vec<&[f64]> = infs.iter().map(|f| f.as_slice()).collect();
         cols.push(&inf_overall);

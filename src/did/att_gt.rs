@@ -513,9 +513,8 @@ pub fn att_gt(inp: &AttGtInput, spec: &AttGtSpec) -> Result<AttGtFit> {
         .collect();
     let (pretest, pretest_note) = wald_pretest(&cells, &inf, &pre, n);
 
-    let normal_crit = statrs::distribution::Normal::new(0.0, 1.0)
-        .map_err(|e| Error::Numerical(e.to_string()))?
-        .inverse_cdf(1.0 - spec.alpha / 2.0);
+    // alpha is checked to be in (0, 1) above.
+    let normal_crit = crate::inference::dist::normal_quantile(1.0 - spec.alpha / 2.0, "alp")?;
     let mut crit_val = normal_crit;
     let mut boot = None;
     if let Some(bs) = &spec.bootstrap {

@@ -145,7 +145,7 @@ pub fn did2s(data: &EventStudyData, spec: &Did2sSpec) -> Result<Did2s> {
         .map(|r| ytil[r] - col_of[r].map_or(0.0, |j| estimate[j]))
         .collect();
 
-    let clusters = factorize(&ro.rows.iter().map(|&i| cl_ids[i]).collect::<Vec<_>>());
+    let clusters = factorize(&ro.rows.iter().map(|&i| cl_ids[i]).collect::<Vec<_>>())?;
     let g = clusters.n_levels();
     if g < 2 {
         return Err(Error::Option {

@@ -325,9 +325,9 @@ pub(crate) fn roles(data: &EventStudyData, anticipation: i64) -> Result<Roles> {
     let complete = data.complete_rows();
     let n_missing = complete.iter().filter(|&&c| !c).count();
     let build = |rows: &[usize]| -> Result<Built> {
-        let fu = factorize(&rows.iter().map(|&i| data.unit[i]).collect::<Vec<_>>());
+        let fu = factorize(&rows.iter().map(|&i| data.unit[i]).collect::<Vec<_>>())?;
         let times: Vec<i64> = rows.iter().map(|&i| data.time[i]).collect();
-        let ft = factorize(&times);
+        let ft = factorize(&times)?;
         let untreated: Vec<bool> = rows
             .iter()
             .map(|&i| cohort[i].map_or(true, |g| data.time[i] < g - anticipation))
@@ -417,7 +417,7 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
     let fitted = ro.projector.apply(&y0);
     // ε̃ on Ω₀; τ̂ on Ω₁.
     let resid: Vec<f64> = (0..m).map(|r| y[r] - fitted[r]).collect();
-    let clusters = factorize(&ro.rows.iter().map(|&i| cl_ids[i]).collect::<Vec<_>>());
+    let clusters = factorize(&ro.rows.iter().map(|&i| cl_ids[i]).collect::<Vec<_>>())?;
     let n_clusters = clusters.n_levels();
     if n_clusters < 2 {
         return Err(Error::Option {

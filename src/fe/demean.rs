@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use super::FixedEffects;
 use crate::error::{Error, Result};
+use crate::interrupt::Cancel;
 
 /// Tolerance and iteration cap for the iterative path.
 #[derive(Debug, Clone, Copy)]
@@ -98,9 +99,11 @@ pub fn demean_columns(
         }
         DemeanMethod::AlternatingProjections => {
             let problem = Problem::new(fe, weights);
+            // Taken here, on the caller's thread: the columns run on rayon's workers.
+            let cancel = Cancel::current();
             let out: Vec<Result<usize>> = cols
                 .par_iter_mut()
-                .map(|c| problem.demean(c, spec))
+                .map(|c| problem.demean(c, spec, cancel))
                 .collect();
             out.into_iter().collect::<Result<Vec<_>>>()?
         }
@@ -287,7 +290,8 @@ impl<'a> Problem<'a> {
         }
     }
 
-    fn demean(&self, x: &mut [f64], spec: &DemeanSpec) -> Result<usize> {
+    /// Cancellable between sweeps.
+    fn demean(&self, x: &mut [f64], spec: &DemeanSpec, cancel: Cancel) -> Result<usize> {
         let sx = self.level_sums(x);
         let rms = (x.iter().map(|v| v * v).sum::<f64>() / x.len().max(1) as f64).sqrt();
         let threshold = spec.tol * rms.max(f64::MIN_POSITIVE);
@@ -303,6 +307,7 @@ impl<'a> Problem<'a> {
         };
         let mut iter = 0;
         loop {
+            cancel.check()?;
             iter += 1;
             if iter > spec.max_iter {
                 return Err(Error::Numerical(format!(

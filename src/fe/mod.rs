@@ -73,13 +73,15 @@ impl FixedEffects {
 
     /// Keeps the observations where `keep[i]` is true and re-encodes every dimension densely
     /// (levels that lose all their observations disappear).
-    pub fn subset(&self, keep: &[bool]) -> Self {
+    /// Buffers are allocated fallibly.
+    pub fn subset(&self, keep: &[bool]) -> Result<Self> {
         let mut codes = Vec::with_capacity(self.codes.len());
         let mut n_levels = Vec::with_capacity(self.codes.len());
+        let n_keep = keep.iter().filter(|&&k| k).count();
         for (q, c) in self.codes.iter().enumerate() {
-            let mut map = vec![u32::MAX; self.n_levels[q]];
+            let mut map = crate::alloc::try_vec(self.n_levels[q], u32::MAX, "fixed-effect levels")?;
             let mut next = 0u32;
-            let mut out = Vec::with_capacity(keep.iter().filter(|&&k| k).count());
+            let mut out = crate::alloc::try_with_capacity(n_keep, "fixed-effect codes")?;
             for (&v, &k) in c.iter().zip(keep) {
                 if k {
                     let slot = &mut map[v as usize];
@@ -96,11 +98,11 @@ impl FixedEffects {
         let n = codes
             .first()
             .map_or(keep.iter().filter(|&&k| k).count(), Vec::len);
-        Self {
+        Ok(Self {
             names: self.names.clone(),
             codes,
             n_levels,
             n,
-        }
+        })
     }
 }

@@ -2,20 +2,31 @@
 //! that level is absorbed. Removing them can create new singletons in another dimension, so we
 //! iterate to a fixed point, as reghdfe and fixest (`fixef.rm = "singleton"`) do.
 
+use crate::alloc::{try_vec, try_zeros};
+use crate::error::Result;
+use crate::interrupt::Cancel;
+
 /// Returns a mask, true for observations that are singletons (after iterated removal).
-pub fn find_singletons(codes: &[Vec<u32>], n_levels: &[usize]) -> Vec<bool> {
+/// `codes[q]` must be below `n_levels[q]` (as `FixedEffects` guarantees). Cancellable between
+/// passes; buffers are allocated fallibly.
+pub fn find_singletons(codes: &[Vec<u32>], n_levels: &[usize]) -> Result<Vec<bool>> {
     let n = codes.first().map_or(0, Vec::len);
-    let mut singleton = vec![false; n];
+    let mut singleton = try_vec(n, false, "singleton mask")?;
     if codes.is_empty() {
-        return singleton;
+        return Ok(singleton);
     }
-    let mut counts: Vec<Vec<u32>> = n_levels.iter().map(|&l| vec![0u32; l]).collect();
+    let cancel = Cancel::current();
+    let mut counts: Vec<Vec<u32>> = n_levels
+        .iter()
+        .map(|&l| try_zeros::<u32>(l, "fixed-effect level counts"))
+        .collect::<Result<_>>()?;
     for (q, c) in codes.iter().enumerate() {
         for &v in c {
             counts[q][v as usize] += 1;
         }
     }
     loop {
+        cancel.check()?;
         let mut changed = false;
         for q in 0..codes.len() {
             for i in 0..n {
@@ -33,7 +44,7 @@ pub fn find_singletons(codes: &[Vec<u32>], n_levels: &[usize]) -> Vec<bool> {
             break;
         }
     }
-    singleton
+    Ok(singleton)
 }
 
 #[cfg(test)]
@@ -46,7 +57,7 @@ mod tests {
         // that leaves unit 0 with one row (obs 0). Units 1 (obs 2, 3) survive.
         let unit = vec![0, 0, 1, 1, 2];
         let year = vec![0, 1, 0, 0, 1];
-        let s = find_singletons(&[unit, year], &[3, 2]);
+        let s = find_singletons(&[unit, year], &[3, 2]).unwrap();
         assert_eq!(s, vec![true, true, false, false, true]);
     }
 
@@ -54,6 +65,9 @@ mod tests {
     fn no_singletons_in_a_balanced_panel() {
         let unit: Vec<u32> = (0..12).map(|i| i / 3).collect();
         let year: Vec<u32> = (0..12).map(|i| i % 3).collect();
-        assert!(find_singletons(&[unit, year], &[4, 3]).iter().all(|&s| !s));
+        assert!(find_singletons(&[unit, year], &[4, 3])
+            .unwrap()
+            .iter()
+            .all(|&s| !s));
     }
 }

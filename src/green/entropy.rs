@@ -66,7 +66,10 @@ pub fn entropy_index(
         }
     }
     let n_groups = group.iter().map(|&g| g as usize + 1).max().unwrap_or(0);
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); n_groups];
+    // Group codes are the caller's: per-group buffers are allocated fallibly.
+    let cells = crate::alloc::elements(n_groups, k, "groups x indicators")?;
+    crate::alloc::ensure::<f64>(cells, 2, "groups x indicators")?;
+    let mut members: Vec<Vec<usize>> = crate::alloc::try_vec(n_groups, Vec::new(), "groups")?;
     for (i, &g) in group.iter().enumerate() {
         members[g as usize].push(i);
     }

@@ -107,7 +107,9 @@ pub fn malmquist(
     let n_units = unit.iter().map(|&u| u as usize + 1).max().unwrap_or(0);
     // row of (unit, period index)
     let np = periods.len();
-    let mut cell = vec![usize::MAX; n_units * np];
+    // Unit codes are the caller's: the (unit, period) table is allocated fallibly.
+    let cells = crate::alloc::elements(n_units, np, "unit x period table")?;
+    let mut cell = crate::alloc::try_vec(cells, usize::MAX, "unit x period table")?;
     for j in 0..n {
         let c = unit[j] as usize * np + which[j];
         if cell[c] != usize::MAX {
@@ -133,7 +135,7 @@ pub fn malmquist(
         })
         .collect();
     let first_period: Vec<usize> = {
-        let mut f = vec![usize::MAX; n_units];
+        let mut f = crate::alloc::try_vec(n_units, usize::MAX, "units")?;
         for j in 0..n {
             let u = unit[j] as usize;
             f[u] = f[u].min(which[j]);

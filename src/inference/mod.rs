@@ -6,6 +6,7 @@
 //! partialled out and rows multiplied by sqrt(weight). They depend only on ndarray, rayon, rand,
 //! rand_chacha, statrs and [`crate::error`].
 
+pub mod dist;
 pub mod multiplier;
 pub mod t_table;
 pub mod vcov;

@@ -25,7 +25,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::alloc;
 use crate::error::{Error, Result};
+use crate::interrupt::Cancel;
 
 /// Multiplier distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,10 +164,19 @@ pub fn multiplier_bootstrap(
     for c in &cols {
         psi.extend_from_slice(c);
     }
-    let n_blocks = spec.biters.div_ceil(BLOCK_REPS);
-    let blocks: Vec<Vec<f64>> = (0..n_blocks)
-        .into_par_iter()
-        .map(|blk| {
+    // The draws, biters x m row-major, written block by block in place (fallible: biters is
+    // the user's); every block and every chunk of rows checks for cancellation.
+    let cancel = Cancel::current();
+    let len = alloc::elements(
+        spec.biters,
+        m,
+        "multiplier bootstrap draws (biters x cells)",
+    )?;
+    let mut data = alloc::try_zeros::<f64>(len, "multiplier bootstrap draws (biters x cells)")?;
+    data.par_chunks_mut(BLOCK_REPS * m)
+        .enumerate()
+        .try_for_each(|(blk, out)| {
+            cancel.check()?;
             let b0 = blk * BLOCK_REPS;
             let b1 = (b0 + BLOCK_REPS).min(spec.biters);
             let nrep = b1 - b0;
@@ -181,6 +192,7 @@ pub fn multiplier_bootstrap(
             let mut v = vec![0.0; nrep * CHUNK_ROWS];
             let mut start = 0;
             while start < nb {
+                cancel.check()?;
                 let end = (start + CHUNK_ROWS).min(nb);
                 let len = end - start;
                 for (r, rng) in rngs.iter_mut().enumerate() {
@@ -196,24 +208,15 @@ pub fn multiplier_bootstrap(
                 matmul(acc.as_mut(), Accum::Add, lhs, rhs, 1.0, Par::Seq);
                 start = end;
             }
-            let mut out = vec![0.0; nrep * m];
             for r in 0..nrep {
                 for j in 0..m {
                     out[r * m + j] = acc[(r, j)] * scale;
                 }
             }
-            out
-        })
-        .collect();
-    let mut draws = Array2::<f64>::zeros((spec.biters, m));
-    for (blk, acc) in blocks.iter().enumerate() {
-        let b0 = blk * BLOCK_REPS;
-        for (r, row) in acc.chunks(m).enumerate() {
-            for j in 0..m {
-                draws[[b0 + r, j]] = row[j];
-            }
-        }
-    }
+            Ok::<(), Error>(())
+        })?;
+    let draws = Array2::from_shape_vec((spec.biters, m), data)
+        .map_err(|e| Error::Internal(format!("multiplier draws: {e}")))?;
     let (sigma, degenerate) = iqr_sigma(&draws)?;
     let sqrt_nb = (nb as f64).sqrt();
     let se = sigma.iter().map(|s| s / sqrt_nb).collect();
@@ -235,8 +238,11 @@ pub fn iqr_sigma(draws: &Array2<f64>) -> Result<(Vec<f64>, Vec<usize>)> {
     let tol = f64::EPSILON.sqrt() * 10.0;
     let mut sigma = Vec::with_capacity(draws.ncols());
     let mut degenerate = Vec::new();
+    let cancel = Cancel::current();
     for j in 0..draws.ncols() {
-        let col: Vec<f64> = draws.column(j).to_vec();
+        cancel.check()?;
+        let col: Vec<f64> =
+            alloc::try_collect(draws.column(j).iter().copied(), "bootstrap column")?;
         let ss: f64 = col.iter().map(|x| x * x).sum();
         if !ss.is_finite() || ss <= tol {
             sigma.push(f64::NAN);
@@ -286,6 +292,9 @@ pub fn crit_value(draws: &Array2<f64>, sigma: &[f64], cols: &[usize], alpha: f64
 /// R's `quantile(x, p, type = 1)` of sorted data: x[ceil(n p)] (1-based), at least x[1].
 pub fn quantile_type1(sorted: &[f64], p: f64) -> f64 {
     let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
     let np = n as f64 * p;
     // Guard against np being an integer up to rounding (R uses a fuzz of 4 eps).
     let j = (np - 4.0 * f64::EPSILON * np.abs().max(1.0)).ceil() as usize;

@@ -65,7 +65,9 @@ use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use super::vcov::densify;
+use crate::alloc::{try_collect, try_vec};
 use crate::error::{Error, Result};
+use crate::interrupt::Cancel;
 
 /// Distribution of the cluster-level bootstrap weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,24 +204,26 @@ pub fn wild_cluster_bootstrap(
 
     let base = ChaCha8Rng::seed_from_u64(spec.seed);
     let reps = spec.reps;
-    let stats: Vec<Replicate> = (0..reps)
-        .into_par_iter()
-        .map_init(
-            || Scratch {
-                v: vec![0.0; g],
-                sp: vec![0.0; k],
-                sq: vec![0.0; k],
-            },
-            |scratch, b| {
-                let mut rng = base.clone();
-                rng.set_stream(b as u64);
-                draw_weights(spec.weights, &mut rng, &mut scratch.v);
-                pc.replicate(scratch, delta_r, c, t_stat)
-            },
-        )
-        .collect();
+    // Replicates stored in place (fallible: reps is the user's), cancellable.
+    let cancel = Cancel::current();
+    let mut stats = try_vec(reps, Replicate::default(), "wild bootstrap replicates")?;
+    stats.par_iter_mut().enumerate().try_for_each_init(
+        || Scratch {
+            v: vec![0.0; g],
+            sp: vec![0.0; k],
+            sq: vec![0.0; k],
+        },
+        |scratch, (b, out)| {
+            cancel.check()?;
+            let mut rng = base.clone();
+            rng.set_stream(b as u64);
+            draw_weights(spec.weights, &mut rng, &mut scratch.v);
+            *out = pc.replicate(scratch, delta_r, c, t_stat);
+            Ok::<(), Error>(())
+        },
+    )?;
 
-    let t_boot: Vec<f64> = stats.iter().map(|s| s.t).collect();
+    let t_boot: Vec<f64> = try_collect(stats.iter().map(|s| s.t), "wild bootstrap t statistics")?;
     let exceed = t_boot.iter().filter(|t| t.abs() >= t_stat.abs()).count();
     let p_value = exceed as f64 / reps as f64;
 
@@ -256,8 +260,8 @@ pub fn wild_cluster_bootstrap(
             2.0 * se
         };
         let tol = 1e-8 * se;
-        let lo = ci_end(&accept, estimate, -1.0, half, tol);
-        let hi = ci_end(&accept, estimate, 1.0, half, tol);
+        let lo = ci_end(&accept, estimate, -1.0, half, tol, cancel)?;
+        let hi = ci_end(&accept, estimate, 1.0, half, tol, cancel)?;
         Some((lo, hi))
     } else {
         None
@@ -274,19 +278,28 @@ pub fn wild_cluster_bootstrap(
 }
 
 /// One end of the test-inversion interval: r0 = estimate + side·x, δ0 = −side·x.
-fn ci_end(accept: &impl Fn(f64) -> bool, estimate: f64, side: f64, half: f64, tol: f64) -> f64 {
+fn ci_end(
+    accept: &impl Fn(f64) -> bool,
+    estimate: f64,
+    side: f64,
+    half: f64,
+    tol: f64,
+    cancel: Cancel,
+) -> Result<f64> {
     let mut inner = 0.0;
     let mut outer = half;
     let mut doublings = 0;
     while accept(-side * outer) {
+        cancel.check()?;
         inner = outer;
         outer *= 2.0;
         doublings += 1;
         if doublings > 64 || !outer.is_finite() {
-            return side * f64::INFINITY;
+            return Ok(side * f64::INFINITY);
         }
     }
     while outer - inner > tol {
+        cancel.check()?;
         let mid = 0.5 * (inner + outer);
         if mid <= inner || mid >= outer {
             break;
@@ -297,10 +310,11 @@ fn ci_end(accept: &impl Fn(f64) -> bool, estimate: f64, side: f64, half: f64, to
             outer = mid;
         }
     }
-    estimate + side * 0.5 * (inner + outer)
+    Ok(estimate + side * 0.5 * (inner + outer))
 }
 
 /// Per-replicate numbers: the bootstrap t at r, and the five coefficients of t*_b(δ0).
+#[derive(Clone, Default)]
 struct Replicate {
     t: f64,
     tie: bool,

@@ -4,8 +4,12 @@
 //! (removed on request) → project out the fixed effects (Frisch–Waugh–Lovell) → drop
 //! collinear regressors (named) → solve → variance (iid, HC1, CR1 one- or two-way).
 
+use ndarray::linalg::general_mat_vec_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
 
+use crate::alloc::{
+    elements, ensure, try_collect, try_copy, try_vec, try_with_capacity, try_zeros,
+};
 use crate::error::{Error, Result};
 use crate::fe::{demean_columns, factorize, find_singletons, DemeanInfo, DemeanSpec, FixedEffects};
 use crate::inference::{t_table, vcov, CoefTable, FeInfo, VcovResult, VcovType};
@@ -136,9 +140,11 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
     }
 
     // 1. Complete rows.
-    let mut used: Vec<bool> = input
-        .valid
-        .map_or_else(|| vec![true; n_in], <[bool]>::to_vec);
+    // Every buffer that scales with the rows is allocated fallibly (MemoryError, not abort).
+    let mut used: Vec<bool> = match input.valid {
+        Some(v) => try_copy(v, "rows in use")?,
+        None => try_vec(n_in, true, "rows in use")?,
+    };
     check_len("valid", used.len(), n_in)?;
     for (_, c) in std::iter::once(&input.y).chain(&input.x) {
         used.iter_mut()
@@ -163,19 +169,12 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
     }
 
     // 2. Fixed effects on the complete rows, singletons.
-    let encode = |ids: &[i64], keep: &[bool]| -> Vec<i64> {
-        ids.iter()
-            .zip(keep)
-            .filter(|(_, &k)| k)
-            .map(|(&v, _)| v)
-            .collect()
-    };
     let build_fe = |keep: &[bool]| -> Result<FixedEffects> {
         let mut names = Vec::new();
         let mut codes = Vec::new();
         let mut levels = Vec::new();
         for (name, ids) in &input.fe {
-            let f = factorize(&encode(ids, keep));
+            let f = factorize(&compact(ids, keep, "fixed-effect ids")?)?;
             names.push(name.clone());
             levels.push(f.n_levels());
             codes.push(f.codes);
@@ -187,15 +186,15 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
         }
     };
     let mut fe = build_fe(&used)?;
-    let singleton = find_singletons(&fe.codes, &fe.n_levels);
+    let singleton = find_singletons(&fe.codes, &fe.n_levels)?;
     let n_singletons = singleton.iter().filter(|&&s| s).count();
     if spec.drop_singletons && n_singletons > 0 {
-        let keep: Vec<bool> = singleton.iter().map(|&s| !s).collect();
+        let keep: Vec<bool> = try_collect(singleton.iter().map(|&s| !s), "rows in use")?;
         let mut it = keep.iter();
         for u in used.iter_mut().filter(|u| **u) {
             *u = *it.next().unwrap_or(&true);
         }
-        fe = fe.subset(&keep);
+        fe = fe.subset(&keep)?;
     }
     let n = used.iter().filter(|&&u| u).count();
     if n == 0 {
@@ -206,8 +205,15 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
 
     // 3. Data matrix, column-major: outcome first, then regressors.
     let k_all = input.x.len();
-    let weights: Option<Vec<f64>> = input.weights.as_ref().map(|(_, w)| compact(w, &used));
-    let mut flat = Vec::with_capacity(n * (1 + k_all));
+    let weights: Option<Vec<f64>> = input
+        .weights
+        .as_ref()
+        .map(|(_, w)| compact(w, &used, "weights"))
+        .transpose()?;
+    let mut flat = try_with_capacity(
+        elements(n, 1 + k_all, "data matrix (rows x columns)")?,
+        "data matrix (rows x columns)",
+    )?;
     for (_, src) in std::iter::once(&input.y).chain(&input.x) {
         flat.extend(src.iter().zip(&used).filter(|(_, &u)| u).map(|(&v, _)| v));
     }
@@ -262,7 +268,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     let n = st.data.nrows();
     // Weighted least squares = OLS on rows scaled by sqrt(weight), after weighted demeaning.
     if let Some(w) = &st.weights {
-        let sw: Vec<f64> = w.iter().map(|v| v.sqrt()).collect();
+        let sw: Vec<f64> = try_collect(w.iter().map(|v| v.sqrt()), "square-root weights")?;
         for mut col in st.data.columns_mut() {
             col.iter_mut().zip(&sw).for_each(|(v, s)| *v *= s);
         }
@@ -293,6 +299,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     let design = if k == k_all {
         std::mem::take(&mut st.data)
     } else {
+        ensure::<f64>(n, 1 + k, "design matrix (rows x columns)")?;
         let mut d = Array2::<f64>::zeros((n, 1 + k).f());
         d.column_mut(0).assign(&st.data.column(0));
         for (j, &c) in keep.iter().enumerate() {
@@ -305,7 +312,10 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     let ls = solve_normal_equations(&xtx, &xty)?;
     let xw = design.slice(s![.., 1..]);
     let yw = design.column(0);
-    let uw = &yw - &xw.dot(&ls.beta);
+    // uw = yw - xw beta, computed as ndarray's `dot` does (gemv with beta = 0), in place.
+    let mut uw = Array1::from_vec(try_zeros::<f64>(n, "residuals")?);
+    general_mat_vec_mul(1.0, &xw, &ls.beta, 0.0, &mut uw);
+    uw.iter_mut().zip(yw.iter()).for_each(|(u, &y)| *u = y - *u);
     let rss = uw.dot(&uw);
     let ss_within = yw.dot(&yw);
     let has_fe = st.fe.n_dims() > 0;
@@ -319,9 +329,8 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
                     name: "vcov".into(),
                     reason: format!("cluster variable #{c} was not given"),
                 })?;
-                let sub = compact_i64(ids, &st.used);
-                let _ = name;
-                Ok(factorize(&sub).codes)
+                let sub = compact(ids, &st.used, name)?;
+                Ok(factorize(&sub)?.codes)
             })
             .collect::<Result<_>>()?,
         _ => Vec::new(),
@@ -372,20 +381,12 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     })
 }
 
-fn compact(v: &[f64], keep: &[bool]) -> Vec<f64> {
-    v.iter()
-        .zip(keep)
-        .filter(|(_, &k)| k)
-        .map(|(&x, _)| x)
-        .collect()
-}
-
-fn compact_i64(v: &[i64], keep: &[bool]) -> Vec<i64> {
-    v.iter()
-        .zip(keep)
-        .filter(|(_, &k)| k)
-        .map(|(&x, _)| x)
-        .collect()
+/// The values of `v` on the rows where `keep` is true (allocated fallibly).
+fn compact<T: Copy>(v: &[T], keep: &[bool], what: &str) -> Result<Vec<T>> {
+    let n = keep.iter().filter(|&&k| k).count();
+    let mut out = try_with_capacity(n, what)?;
+    out.extend(v.iter().zip(keep).filter(|(_, &k)| k).map(|(&x, _)| x));
+    Ok(out)
 }
 
 fn weighted_ss(x: &[f64], w: Option<&[f64]>) -> f64 {

@@ -148,6 +148,7 @@ impl FeolsFit {
         let dims = self.fe.n_dims();
         let any_nested = nested.iter().any(|&b| b);
         let width = 1 + k + n_dummies;
+        crate::alloc::ensure::<f64>(n, width, "wild bootstrap design with dummies")?;
         let mut m = Array2::<f64>::zeros((n, width).f());
         if input.y.1.len() != self.used_rows.len() {
             return Err(Error::Shape(format!(
@@ -218,6 +219,7 @@ impl FeolsFit {
                 "wild bootstrap: a regressor became collinear with the fixed-effect dummies".into(),
             ));
         }
+        crate::alloc::ensure::<f64>(n, keep.len(), "wild bootstrap design with dummies")?;
         let mut x = Array2::<f64>::zeros((n, keep.len()).f());
         for (j, &c) in keep.iter().enumerate() {
             x.column_mut(j).assign(&m.column(1 + c));

@@ -14,9 +14,11 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
+use crate::alloc::{elements, try_vec};
 use crate::error::{Error, Result};
 use crate::fe::{factorize, DemeanSpec};
-use crate::linear::{feols, FeolsInput, FeolsSpec, VcovRequest};
+use crate::interrupt::Cancel;
+use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
 
 /// Complete rows only (the caller drops incomplete rows, as the point fits do).
 #[derive(Debug, Clone)]
@@ -86,7 +88,7 @@ pub fn bootstrap_indirect(
             reason: "must be at least 1".into(),
         });
     }
-    let cl = factorize(input.cluster);
+    let cl = factorize(input.cluster)?;
     let g = cl.n_levels();
     if g < 2 {
         return Err(Error::Column {
@@ -103,21 +105,31 @@ pub fn bootstrap_indirect(
         .fe
         .iter()
         .map(|(_, f)| {
-            let fz = factorize(f);
+            let fz = factorize(f)?;
             let nested = rows_of
                 .iter()
                 .all(|rows| rows.iter().all(|&i| fz.codes[i] == fz.codes[rows[0]]));
             let nl = fz.n_levels();
-            (fz.codes, nl, nested)
+            Ok((fz.codes, nl, nested))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let spec = FeolsSpec {
         drop_singletons: false,
         vcov: VcovRequest::Iid,
         demean: *demean,
     };
 
-    let one = |r: usize| -> (Vec<f64>, Vec<f64>) {
+    let cancel = Cancel::current();
+    // A failed refit is a NaN draw, except cancellation and memory exhaustion, which stop.
+    let usable = |r: Result<FeolsFit>| -> Result<Option<FeolsFit>> {
+        match r {
+            Ok(f) => Ok(Some(f)),
+            Err(e @ (Error::Interrupted | Error::OutOfMemory { .. })) => Err(e),
+            Err(_) => Ok(None),
+        }
+    };
+    let one = |r: usize| -> Result<(Vec<f64>, Vec<f64>)> {
+        cancel.check()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(r as u64);
         let draws: Vec<usize> = (0..g).map(|_| below(&mut rng, g as u64)).collect();
@@ -183,14 +195,14 @@ pub fn bootstrap_indirect(
             )
         };
         for j in 0..k {
-            if let Ok(f) = fit(&ms[j], base_x(&d, &cs, vec![])) {
+            if let Some(f) = usable(fit(&ms[j], base_x(&d, &cs, vec![])))? {
                 a[j] = coef(&f, "__d");
             }
             if !joint {
-                if let Ok(f) = fit(
+                if let Some(f) = usable(fit(
                     &y,
                     base_x(&d, &cs, vec![(format!("__m{j}"), ms[j].as_slice())]),
-                ) {
+                ))? {
                     b[j] = coef(&f, &format!("__m{j}"));
                 }
             }
@@ -201,28 +213,41 @@ pub fn bootstrap_indirect(
                 .enumerate()
                 .map(|(j, m)| (format!("__m{j}"), m.as_slice()))
                 .collect();
-            if let Ok(f) = fit(&y, base_x(&d, &cs, extra)) {
+            if let Some(f) = usable(fit(&y, base_x(&d, &cs, extra)))? {
                 for (j, bj) in b.iter_mut().enumerate() {
                     *bj = coef(&f, &format!("__m{j}"));
                 }
             }
         }
-        (a, b)
+        Ok((a, b))
     };
-    let results: Vec<(Vec<f64>, Vec<f64>)> = (0..reps).into_par_iter().map(one).collect();
-    let mut a = Array2::from_elem((reps, k), f64::NAN);
-    let mut b = Array2::from_elem((reps, k), f64::NAN);
-    let mut n_failed = 0;
-    for (r, (ar, br)) in results.iter().enumerate() {
-        if ar.iter().chain(br).any(|v| !v.is_finite()) {
-            n_failed += 1;
-        }
-        for j in 0..k {
-            a[[r, j]] = ar[j];
-            b[[r, j]] = br[j];
-        }
-    }
-    Ok(BootOutput { a, b, n_failed })
+    // Draws stored in place, reps x k row-major (fallible: reps is the user's); k >= 1.
+    let len = elements(reps, k, "mediation bootstrap draws (reps x mediators)")?;
+    let mut a = try_vec(len, f64::NAN, "mediation bootstrap draws")?;
+    let mut b = try_vec(len, f64::NAN, "mediation bootstrap draws")?;
+    a.par_chunks_mut(k)
+        .zip(b.par_chunks_mut(k))
+        .enumerate()
+        .try_for_each(|(r, (ar, br))| {
+            let (x, y) = one(r)?;
+            ar.copy_from_slice(&x);
+            br.copy_from_slice(&y);
+            Ok::<(), Error>(())
+        })?;
+    let n_failed = a
+        .chunks(k)
+        .zip(b.chunks(k))
+        .filter(|(ar, br)| ar.iter().chain(br.iter()).any(|v| !v.is_finite()))
+        .count();
+    let shape = |v| {
+        Array2::from_shape_vec((reps, k), v)
+            .map_err(|e| Error::Internal(format!("mediation draws: {e}")))
+    };
+    Ok(BootOutput {
+        a: shape(a)?,
+        b: shape(b)?,
+        n_failed,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

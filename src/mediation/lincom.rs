@@ -3,9 +3,9 @@
 //! freedom, two-sided p-values and confidence intervals.
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
-use statrs::distribution::{ContinuousCDF, StudentsT};
 
 use crate::error::{Error, Result};
+use crate::inference::dist::{students_t, t_cdf, t_quantile};
 
 /// Columns: estimate, se, t, p, low, high (one row per row of `l`).
 pub fn linear_combinations(
@@ -32,8 +32,8 @@ pub fn linear_combinations(
     if df == 0 {
         return Err(Error::Empty("no residual degrees of freedom".into()));
     }
-    let t = StudentsT::new(0.0, 1.0, df as f64).map_err(|e| Error::Numerical(e.to_string()))?;
-    let crit = t.inverse_cdf(1.0 - (1.0 - level) / 2.0);
+    let t = students_t(df as f64, "linear combination")?;
+    let crit = t_quantile(&t, 1.0 - (1.0 - level) / 2.0, "level")?;
     let mut out = Array2::zeros((l.nrows(), 6));
     for (i, row) in l.rows().into_iter().enumerate() {
         let est = row.dot(&beta);
@@ -43,7 +43,7 @@ pub fn linear_combinations(
         out[[i, 0]] = est;
         out[[i, 1]] = se;
         out[[i, 2]] = stat;
-        out[[i, 3]] = 2.0 * t.cdf(-stat.abs());
+        out[[i, 3]] = 2.0 * t_cdf(&t, -stat.abs());
         out[[i, 4]] = est - crit * se;
         out[[i, 5]] = est + crit * se;
     }

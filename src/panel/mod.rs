@@ -63,7 +63,9 @@ impl Panel {
 
         // Balance: every unit observed exactly once in every period.
         let t_count = periods.len();
-        let mut seen = vec![false; n_units * t_count];
+        // units x periods can be large (many units, many distinct times): fallible.
+        let cells = crate::alloc::elements(n_units, t_count, "unit x period table")?;
+        let mut seen = crate::alloc::try_vec(cells, false, "unit x period table")?;
         let mut duplicate: Option<usize> = None;
         for i in 0..n {
             let cell = &mut seen[unit[i] as usize * t_count + period[i] as usize];

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{slice, to_py, PilotdidError};
+use super::{run, slice, PilotdidError};
 use crate::did::bacon::{bacon, bacon_panel, BaconNames};
 use crate::did::sun_abraham::{
     sa_panel, sun_abraham, SaControl, SunAbrahamInput, SunAbrahamSpec, Table,
@@ -41,12 +41,10 @@ fn bacon_fit<'py>(
         slice(&y, "y")?,
         slice(&treat, "treat")?,
     );
-    let b = py
-        .detach(|| {
-            let p = bacon_panel(u, unit_labels, t, d, &names)?;
-            bacon(&p, yv, &y_name)
-        })
-        .map_err(to_py)?;
+    let b = run(py, || {
+        let p = bacon_panel(u, unit_labels, t, d, &names)?;
+        bacon(&p, yv, &y_name)
+    })?;
     let c = &b.comparisons;
     let out = PyDict::new(py);
     out.set_item("type", c.iter().map(|r| r.kind.label()).collect::<Vec<_>>())?;
@@ -193,12 +191,10 @@ fn sunab_fit<'py>(
         slice(&time, "time")?,
         slice(&cohort, "cohort")?,
     );
-    let r = py
-        .detach(|| {
-            let p = sa_panel(u, unit_labels, t, g, &gname, &tname)?;
-            sun_abraham(&p, &input, &spec)
-        })
-        .map_err(to_py)?;
+    let r = run(py, || {
+        let p = sa_panel(u, unit_labels, t, g, &gname, &tname)?;
+        sun_abraham(&p, &input, &spec)
+    })?;
     let d = PyDict::new(py);
     d.set_item("cell_cohort", r.cell_cohort.clone())?;
     d.set_item("cell_rel", r.cell_rel.clone())?;

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{slice, to_py, PilotdidError};
+use super::{guarded, run, slice, PilotdidError};
 use crate::did::did2s::{did2s, Did2sSpec};
 use crate::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
@@ -93,7 +93,7 @@ impl PyTwfeEventStudy {
         let r = &self.res;
         let f = &r.fit;
         let d = PyDict::new(py);
-        let (lo, hi) = conf_bounds(&r.estimate, &r.se, level, Some(f.df_t)).map_err(to_py)?;
+        let (lo, hi) = guarded(|| conf_bounds(&r.estimate, &r.se, level, Some(f.df_t)))?;
         d.set_item("conf_low", lo)?;
         d.set_item("conf_high", hi)?;
         d.set_item("event_time", r.event_time.clone().into_pyarray(py))?;
@@ -146,9 +146,7 @@ impl PyTwfeEventStudy {
             level,
             compute_ci: true,
         };
-        let out = py
-            .detach(|| self.res.wild_bootstrap(e, r, &spec))
-            .map_err(to_py)?;
+        let out = run(py, || self.res.wild_bootstrap(e, r, &spec))?;
         let d = PyDict::new(py);
         d.set_item("t_stat", out.result.t_stat)?;
         d.set_item("p_value", out.result.p_value)?;
@@ -212,9 +210,7 @@ fn twfe_event_study_fit<'py>(
         vcov,
         demean: DemeanSpec { tol, max_iter },
     };
-    let res = py
-        .detach(|| twfe_event_study(&data, &spec))
-        .map_err(to_py)?;
+    let res = run(py, || twfe_event_study(&data, &spec))?;
     Ok(PyTwfeEventStudy { res })
 }
 
@@ -261,18 +257,17 @@ fn imputation_fit<'py>(
         leave_out,
         small_sample,
     };
-    let r = py.detach(|| imputation(&data, &spec)).map_err(to_py)?;
+    let r = run(py, || imputation(&data, &spec))?;
     let d = PyDict::new(py);
     // Normal intervals, as didimputation and did_imputation; t(G − 1) with small_sample.
     let df = small_sample.then(|| r.n_clusters.saturating_sub(1));
-    let (lo, hi) = conf_bounds(&r.estimate, &r.se, level, df).map_err(to_py)?;
+    let (lo, hi) = guarded(|| conf_bounds(&r.estimate, &r.se, level, df))?;
     d.set_item("conf_low", lo)?;
     d.set_item("conf_high", hi)?;
     d.set_item("ci_df", df)?;
-    let (alo, ahi) = conf_bounds(&[r.att], &[r.att_se], level, df).map_err(to_py)?;
+    let (alo, ahi) = guarded(|| conf_bounds(&[r.att], &[r.att_se], level, df))?;
     d.set_item("att_conf", (alo[0], ahi[0]))?;
-    let (plo, phi) =
-        conf_bounds(&r.pretrend_estimate, &r.pretrend_se, level, None).map_err(to_py)?;
+    let (plo, phi) = guarded(|| conf_bounds(&r.pretrend_estimate, &r.pretrend_se, level, None))?;
     d.set_item("pretrend_conf_low", plo)?;
     d.set_item("pretrend_conf_high", phi)?;
     d.set_item("att", r.att)?;
@@ -338,10 +333,17 @@ fn did2s_fit<'py>(
         event: event.then(|| event_spec(ref_periods, bin_lo, bin_hi, window)),
         anticipation,
     };
-    let r = py.detach(|| did2s(&data, &spec)).map_err(to_py)?;
+    let r = run(py, || did2s(&data, &spec))?;
     let d = PyDict::new(py);
     // Student t with G - 1 df, as pyfixest.did2s reports.
-    let (lo, hi) = conf_bounds(&r.estimate, &r.se, level, Some(r.n_clusters - 1)).map_err(to_py)?;
+    let (lo, hi) = guarded(|| {
+        conf_bounds(
+            &r.estimate,
+            &r.se,
+            level,
+            Some(r.n_clusters.saturating_sub(1)),
+        )
+    })?;
     d.set_item("conf_low", lo)?;
     d.set_item("conf_high", hi)?;
     d.set_item("terms", r.terms)?;

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{guarded, slice};
+use super::{guarded, run, slice};
 use crate::fe::DemeanSpec;
 use crate::mediation::{
     bootstrap_ci, bootstrap_indirect, indirect_tests, linear_combinations, BootInput, CiMethod,
@@ -75,7 +75,7 @@ fn mediation_bootstrap<'py>(
         cluster: slice(&cluster, "cluster")?,
     };
     let spec = DemeanSpec { tol, max_iter };
-    let out = py.detach(|| guarded(|| bootstrap_indirect(&input, reps, seed, joint, &spec)))?;
+    let out = run(py, || bootstrap_indirect(&input, reps, seed, joint, &spec))?;
     Ok((out.a.into_pyarray(py), out.b.into_pyarray(py), out.n_failed))
 }
 

@@ -11,13 +11,14 @@ mod staggered;
 
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::create_exception;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::error::Error;
 use crate::fe::{factorize, DemeanSpec};
 use crate::inference::{BootWeights, WildBootSpec};
+use crate::interrupt::{self, Cancel};
 use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
 use crate::panel::{Panel, TreatmentInput};
 
@@ -29,25 +30,97 @@ create_exception!(
 );
 
 pub(crate) fn to_py(e: Error) -> PyErr {
-    PilotdidError::new_err(e.to_string())
+    match e {
+        Error::OutOfMemory { .. } => PyMemoryError::new_err(e.to_string()),
+        Error::Interrupted => PyKeyboardInterrupt::new_err("pilotdid computation interrupted"),
+        e => PilotdidError::new_err(e.to_string()),
+    }
 }
 
 /// Runs a core call so that nothing unwinds into Python: errors become `PilotdidError`, and a
 /// panic (a bug, never expected) becomes a `PilotdidError` that says so instead of aborting.
 pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
+    caught(f).map_err(to_py)
+}
+
+/// `f()`, with a panic turned into an error that says it is a bug.
+fn caught<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
-        Ok(r) => r.map_err(to_py),
+        Ok(r) => r,
         Err(payload) => {
             let msg = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(PilotdidError::new_err(format!(
-                "internal error in pilotdid (please report it): {msg}"
-            )))
+            Err(Error::Internal(msg))
         }
     }
+}
+
+/// Runs a long core computation the way every binding should: without the GIL, on a worker
+/// thread (16 MiB stack), while this thread waits in 50 ms slices and lets Python handle
+/// signals in between. If a signal handler raises (Ctrl-C -> `KeyboardInterrupt`, or whatever a
+/// SIGTERM handler raises), every running computation is cancelled (`interrupt::cancel_all`;
+/// long loops check their token at least every 100 ms), the worker is joined, and that
+/// exception is returned: no partial result and no thread is left behind. Errors and panics
+/// are mapped as by [`guarded`]; `Error::OutOfMemory` becomes `MemoryError`.
+///
+/// Python runs signal handlers only on the main thread, which is why the computation must not
+/// run on it. Called from another Python thread, the computation is cancelled by a Ctrl-C on
+/// the main thread and raises `KeyboardInterrupt` here.
+pub(crate) fn run<T, F>(py: Python<'_>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: FnOnce() -> Result<T, Error> + Send,
+{
+    use std::sync::{mpsc, Mutex};
+    use std::time::Duration;
+
+    let token = Cancel::at(interrupt::epoch());
+    fn take<F>(job: &Mutex<Option<F>>) -> Option<F> {
+        job.lock().ok().and_then(|mut j| j.take())
+    }
+    let job = &Mutex::new(Some(f));
+    let (tx, mut rx) = mpsc::sync_channel::<Result<T, Error>>(1);
+    std::thread::scope(|s| {
+        let spawned = std::thread::Builder::new()
+            .name("pilotdid".into())
+            .stack_size(16 << 20)
+            .spawn_scoped(s, move || {
+                if let Some(f) = take(job) {
+                    // The receiver outlives this scope's threads, so send cannot fail.
+                    let _ = tx.send(token.enter(|| caught(f)));
+                }
+            });
+        if spawned.is_err() {
+            // No thread to be had (resource limits): run here, without the GIL and without
+            // panics, but not interruptible.
+            let f = take(job).ok_or_else(|| to_py(Error::Internal("job lost".into())))?;
+            return py.detach(|| guarded(|| token.enter(f)));
+        }
+        loop {
+            // (The receiver is moved in and out: it is Send but not Sync.)
+            let (got, back) = py.detach(move || (rx.recv_timeout(Duration::from_millis(50)), rx));
+            rx = back;
+            match got {
+                Ok(r) => return r.map_err(to_py),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(e) = py.check_signals() {
+                        interrupt::cancel_all();
+                        // The worker stops at its next check and its result is dropped.
+                        let _ = py.detach(move || rx.recv());
+                        return Err(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(to_py(Error::Internal(
+                        "worker thread ended without a result".into(),
+                    )))
+                }
+            }
+        }
+    })
 }
 
 pub(crate) fn slice<'a, T: numpy::Element>(
@@ -64,7 +137,7 @@ type Codes<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
 #[pyfunction]
 fn factorize_ids<'py>(py: Python<'py>, ids: PyReadonlyArray1<'py, i64>) -> PyResult<Codes<'py>> {
     let v = slice(&ids, "ids")?;
-    let f = py.detach(|| guarded(|| Ok(factorize(v))))?;
+    let f = run(py, || factorize(v))?;
     Ok((f.codes.into_pyarray(py), f.levels.into_pyarray(py)))
 }
 
@@ -172,11 +245,9 @@ impl PyFeols {
             weights: None,
             valid: None,
         };
-        let out = py.detach(|| {
-            guarded(|| {
-                self.fit
-                    .wild_bootstrap(&input, rvec.view(), r, &spec, cluster)
-            })
+        let out = run(py, || {
+            self.fit
+                .wild_bootstrap(&input, rvec.view(), r, &spec, cluster)
         })?;
         let res = out.result;
         let d = PyDict::new(py);
@@ -254,7 +325,7 @@ fn feols_fit<'py>(
         vcov,
         demean: DemeanSpec { tol, max_iter },
     };
-    let fit = py.detach(|| guarded(|| feols(&input, &spec)))?;
+    let fit = run(py, || feols(&input, &spec))?;
     Ok(PyFeols { fit })
 }
 

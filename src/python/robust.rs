@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{guarded, slice, PilotdidError};
+use super::{guarded, run, slice, PilotdidError};
 use crate::error::Error;
 use crate::fe::DemeanSpec;
 use crate::robust::{
@@ -55,7 +55,7 @@ impl PyPlacebo {
         count: usize,
     ) -> PyResult<Bound<'py, PyArray1<f64>>> {
         let s = scheme(scheme_name)?;
-        let out = py.detach(|| guarded(|| self.inner.run(s, seed, start, count)))?;
+        let out = run(py, || self.inner.run(s, seed, start, count))?;
         Ok(out.into_pyarray(py))
     }
     /// Estimates of every distinct assignment, and the assignments themselves.
@@ -67,13 +67,11 @@ impl PyPlacebo {
         cap: u128,
     ) -> PyResult<(Bound<'py, PyArray1<f64>>, Vec<Vec<Option<i64>>>)> {
         let s = scheme(scheme_name)?;
-        let (est, all) = py.detach(|| {
-            guarded(|| {
-                Ok((
-                    self.inner.enumerate(s, cap)?,
-                    self.inner.all_assignments(s, cap)?,
-                ))
-            })
+        let (est, all) = run(py, || {
+            Ok((
+                self.inner.enumerate(s, cap)?,
+                self.inner.all_assignments(s, cap)?,
+            ))
         })?;
         Ok((est.into_pyarray(py), all))
     }
@@ -118,7 +116,7 @@ fn placebo_prepare<'py>(
         time: slice(&time, "time")?,
         treatment: (treat_name, slice(&treat, "treatment")?),
     };
-    let inner = py.detach(|| guarded(|| Placebo::new(&data, DemeanSpec { tol, max_iter })))?;
+    let inner = run(py, || Placebo::new(&data, DemeanSpec { tol, max_iter }))?;
     Ok(PyPlacebo { inner })
 }
 
@@ -146,7 +144,7 @@ fn logit_fit<'py>(
         .zip(&x)
         .map(|(n, a)| Ok((n, slice(a, "covariate")?)))
         .collect::<PyResult<_>>()?;
-    let fit = py.detach(|| guarded(|| logit(yv, &cols, tol, max_iter)))?;
+    let fit = run(py, || logit(yv, &cols, tol, max_iter))?;
     let d = PyDict::new(py);
     d.set_item("beta", fit.beta.into_pyarray(py))?;
     d.set_item("se", fit.se.into_pyarray(py))?;
@@ -200,7 +198,7 @@ fn psm_match<'py>(
     };
     let (psv, tv) = (slice(&ps, "pscore")?, slice(&treat, "treat")?);
     let gv = group.as_ref().map(|g| slice(g, "by")).transpose()?;
-    let out = py.detach(|| guarded(|| match_scores(psv, tv, gv, m, common_support)))?;
+    let out = run(py, || match_scores(psv, tv, gv, m, common_support))?;
     let d = PyDict::new(py);
     d.set_item("weights", out.weights.into_pyarray(py))?;
     d.set_item("off_support", out.off_support)?;

@@ -5,7 +5,7 @@ use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{guarded, slice};
+use super::{guarded, run, slice};
 use crate::error::Error;
 use crate::spatial::diagnostics::{lm_tests, lr_test, wald_theta};
 use crate::spatial::effects::{impacts, unit_impacts};
@@ -122,16 +122,14 @@ fn sp_from_coords<'py>(
 ) -> PyResult<Csr<'py>> {
     let la = slice(&lat, "lat")?;
     let lo = slice(&lon, "lon")?;
-    let w = py.detach(|| {
-        guarded(|| match kind {
-            "inverse_distance" => weights::inverse_distance(la, lo, power, cutoff, radius_km),
-            "knn" => weights::knn(la, lo, k, radius_km),
-            "distance_band" => weights::distance_band(la, lo, threshold, radius_km),
-            other => Err(Error::Option {
-                name: "kind".into(),
-                reason: format!("unknown weights kind '{other}'"),
-            }),
-        })
+    let w = run(py, || match kind {
+        "inverse_distance" => weights::inverse_distance(la, lo, power, cutoff, radius_km),
+        "knn" => weights::knn(la, lo, k, radius_km),
+        "distance_band" => weights::distance_band(la, lo, threshold, radius_km),
+        other => Err(Error::Option {
+            name: "kind".into(),
+            reason: format!("unknown weights kind '{other}'"),
+        }),
     })?;
     Ok(csr_out(py, w))
 }
@@ -171,16 +169,14 @@ fn sp_contiguity<'py>(
             }))
         }
     };
-    let w = py.detach(|| {
-        guarded(|| {
-            let p = Polygons {
-                x: xs,
-                y: ys,
-                ring_ptr: &rp,
-                unit_ptr: &up,
-            };
-            contiguity(&p, kind, tolerance)
-        })
+    let w = run(py, || {
+        let p = Polygons {
+            x: xs,
+            y: ys,
+            ring_ptr: &rp,
+            unit_ptr: &up,
+        };
+        contiguity(&p, kind, tolerance)
     })?;
     Ok(csr_out(py, w))
 }
@@ -239,7 +235,7 @@ fn sp_eigenvalues<'py>(
     data: PyReadonlyArray1<'py, f64>,
 ) -> PyResult<Pair<'py>> {
     let w = csr_in(n, &indptr, &indices, &data)?;
-    let s = py.detach(|| guarded(|| Spectrum::of(&w)))?;
+    let s = run(py, || Spectrum::of(&w))?;
     Ok((s.re.into_pyarray(py), s.im.into_pyarray(py)))
 }
 
@@ -260,18 +256,16 @@ fn sp_logdet<'py>(
 ) -> PyResult<Bound<'py, PyArray1<f64>>> {
     let w = csr_in(n, &indptr, &indices, &data)?;
     let r = slice(&rhos, "rhos")?.to_vec();
-    let out = py.detach(|| {
-        guarded(|| match method {
-            "exact" => {
-                let s = Spectrum::of(&w)?;
-                Ok(r.iter().map(|&x| s.logdet(x)).collect())
-            }
-            "barry_pace" => logdet_barry_pace(&w, &r, order, draws, seed),
-            other => Err(Error::Option {
-                name: "method".into(),
-                reason: format!("unknown log-determinant method '{other}'"),
-            }),
-        })
+    let out = run(py, || match method {
+        "exact" => {
+            let s = Spectrum::of(&w)?;
+            Ok(r.iter().map(|&x| s.logdet(x)).collect())
+        }
+        "barry_pace" => logdet_barry_pace(&w, &r, order, draws, seed),
+        other => Err(Error::Option {
+            name: "method".into(),
+            reason: format!("unknown log-determinant method '{other}'"),
+        }),
     })?;
     Ok(out.into_pyarray(py))
 }
@@ -328,7 +322,7 @@ impl PySpatial {
         draws: usize,
         seed: u64,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let im = py.detach(|| guarded(|| impacts(&self.fit, &self.w, draws, seed)))?;
+        let im = run(py, || impacts(&self.fit, &self.w, draws, seed))?;
         let d = PyDict::new(py);
         d.set_item("names", im.names)?;
         d.set_item("direct", im.direct)?;
@@ -352,7 +346,7 @@ impl PySpatial {
         guarded(|| lr_test(&self.fit, &restricted.fit))
     }
     fn unit_impacts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let u = py.detach(|| guarded(|| unit_impacts(&self.fit, &self.w)))?;
+        let u = run(py, || unit_impacts(&self.fit, &self.w))?;
         let d = PyDict::new(py);
         d.set_item("names", u.names)?;
         d.set_item("direct", u.direct)?;
@@ -417,20 +411,18 @@ fn sp_fit<'py>(
             None => RhoSearch::Exact,
         },
     };
-    let fit = py.detach(|| {
-        guarded(|| {
-            let inp = SpatialInput {
-                y: yv,
-                x: &xs,
-                xnames: &names,
-                unit: u,
-                time: t,
-                w: &w,
-                durbin: durbin.as_deref(),
-                fixed_rho,
-            };
-            spatial_panel(&inp, &spec)
-        })
+    let fit = run(py, || {
+        let inp = SpatialInput {
+            y: yv,
+            x: &xs,
+            xnames: &names,
+            unit: u,
+            time: t,
+            w: &w,
+            durbin: durbin.as_deref(),
+            fixed_rho,
+        };
+        spatial_panel(&inp, &spec)
     })?;
     Ok(PySpatial { fit, w })
 }
@@ -450,7 +442,7 @@ fn sp_moran<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let w = csr_in(n, &indptr, &indices, &data)?;
     let yv = slice(&y, "y")?;
-    let m = py.detach(|| guarded(|| moran_global(yv, &w, permutations, seed)))?;
+    let m = run(py, || moran_global(yv, &w, permutations, seed))?;
     let d = PyDict::new(py);
     d.set_item("I", m.i)?;
     d.set_item("EI", m.ei)?;
@@ -480,7 +472,7 @@ fn sp_moran_local<'py>(
 ) -> PyResult<Bound<'py, PyDict>> {
     let w = csr_in(n, &indptr, &indices, &data)?;
     let yv = slice(&y, "y")?;
-    let m = py.detach(|| guarded(|| moran_local(yv, &w, permutations, seed)))?;
+    let m = run(py, || moran_local(yv, &w, permutations, seed))?;
     let d = PyDict::new(py);
     d.set_item("Is", m.is.into_pyarray(py))?;
     d.set_item(
@@ -540,7 +532,7 @@ fn sp_lm_tests<'py>(
     let u = slice(&unit, "unit")?;
     let t = slice(&time, "time")?;
     let fe = parse_effects(effects)?;
-    let r = py.detach(|| guarded(|| lm_tests(yv, &xs, u, t, &w, fe)))?;
+    let r = run(py, || lm_tests(yv, &xs, u, t, &w, fe))?;
     let d = PyDict::new(py);
     d.set_item("lm_lag", r.lm_lag)?;
     d.set_item("lm_error", r.lm_error)?;

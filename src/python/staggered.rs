@@ -4,7 +4,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{slice, to_py, PilotdidError};
+use super::{run, slice, to_py, PilotdidError};
 use crate::did::aggte::{aggte, AggType, AggteSpec};
 use crate::did::att_gt::{
     att_gt, AttGtFit, AttGtInput, AttGtSpec, BasePeriod, CellStatus, ControlGroup, EstMethod,
@@ -117,7 +117,7 @@ impl PyAttGt {
             bootstrap: boot_spec(bstrap, biters, seed, alpha),
             cband,
         };
-        let out = py.detach(|| aggte(&self.fit, &spec)).map_err(to_py)?;
+        let out = run(py, || aggte(&self.fit, &spec))?;
         let d = PyDict::new(py);
         d.set_item("egt", out.egt.clone())?;
         d.set_item("att", out.att)?;
@@ -185,7 +185,7 @@ fn att_gt_fit<'py>(
         cluster: cluster.as_ref().map(|c| slice(c, "cluster")).transpose()?,
         names,
     };
-    let fit = py.detach(|| att_gt(&input, &spec)).map_err(to_py)?;
+    let fit = run(py, || att_gt(&input, &spec))?;
     Ok(PyAttGt { fit })
 }
 

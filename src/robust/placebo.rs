@@ -27,8 +27,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
+use crate::alloc::try_zeros;
 use crate::error::{Error, Result};
 use crate::fe::{demean_columns, factorize, DemeanSpec, FixedEffects};
+use crate::interrupt::Cancel;
 use crate::linalg::spd_inverse;
 use crate::ols::{dot, independent_columns};
 use crate::panel::{Panel, TreatmentInput};
@@ -137,7 +139,7 @@ impl Placebo {
                 });
             }
         }
-        let uf = factorize(data.unit);
+        let uf = factorize(data.unit)?;
         let labels: Vec<String> = uf.levels.iter().map(|v| v.to_string()).collect();
         let panel = Panel::new(
             &uf.codes,
@@ -186,7 +188,7 @@ impl Placebo {
         let mut codes = Vec::new();
         let mut levels = Vec::new();
         for (name, ids) in &data.fe {
-            let f = factorize(ids);
+            let f = factorize(ids)?;
             names.push(name.clone());
             levels.push(f.n_levels());
             codes.push(f.codes);
@@ -361,13 +363,24 @@ impl Placebo {
             }
         }
         let times = &self.periods[1..];
+        let cancel = Cancel::current();
         let mut out = Vec::new();
+        // Every assignment is n_units long: memory grows fallibly, and the loop is cancellable.
+        let mut push = |c: Vec<Option<i64>>| -> Result<()> {
+            cancel.check()?;
+            out.try_reserve(1).map_err(|_| Error::OutOfMemory {
+                what: "placebo assignments".into(),
+                bytes: (out.len() as u64 + 1).saturating_mul((c.len() * 16) as u64),
+            })?;
+            out.push(c);
+            Ok(())
+        };
         match scheme {
             PlaceboScheme::Units => {
                 let mut c = self.cohort.clone();
                 c.sort();
                 loop {
-                    out.push(c.clone());
+                    push(c.clone())?;
                     if !next_permutation(&mut c) {
                         break;
                     }
@@ -382,8 +395,8 @@ impl Placebo {
                     for (&u, &dg) in idx.iter().zip(digits) {
                         c[u] = Some(times[dg]);
                     }
-                    out.push(c);
-                });
+                    push(c)
+                })?;
             }
             PlaceboScheme::Both => {
                 let mut tr: Vec<bool> = self.cohort.iter().map(Option::is_some).collect();
@@ -395,8 +408,8 @@ impl Placebo {
                         for (&u, &dg) in idx.iter().zip(digits) {
                             c[u] = Some(times[dg]);
                         }
-                        out.push(c);
-                    });
+                        push(c)
+                    })?;
                     if !next_permutation(&mut tr) {
                         break;
                     }
@@ -453,6 +466,7 @@ impl Placebo {
     }
 
     /// Runs replicates `start..start + count` of `scheme` in parallel (thread-count invariant).
+    /// Cancellable between replicates (`crate::interrupt`).
     pub fn run(
         &self,
         scheme: PlaceboScheme,
@@ -460,27 +474,38 @@ impl Placebo {
         start: u64,
         count: usize,
     ) -> Result<Vec<f64>> {
-        let out: Vec<Result<f64>> = (0..count as u64)
-            .into_par_iter()
-            .map_init(
+        let cancel = Cancel::current();
+        let mut out = try_zeros::<f64>(count, "placebo estimates")?;
+        out.par_iter_mut()
+            .enumerate()
+            .try_for_each_init(
                 || vec![0.0; self.n],
-                |d, r| {
-                    let c = self.assignment(scheme, seed, start + r);
-                    self.estimate_into(&c, d)
+                |d, (r, o)| {
+                    cancel.check()?;
+                    let c = self.assignment(scheme, seed, start.wrapping_add(r as u64));
+                    *o = self.estimate_into(&c, d)?;
+                    Ok(())
                 },
             )
-            .collect();
-        out.into_iter().collect()
+            .map(|()| out)
     }
 
     /// The estimate of every distinct assignment (exact randomization distribution).
     pub fn enumerate(&self, scheme: PlaceboScheme, cap: u128) -> Result<Vec<f64>> {
         let all = self.all_assignments(scheme, cap)?;
-        let out: Vec<Result<f64>> = all
-            .par_iter()
-            .map_init(|| vec![0.0; self.n], |d, c| self.estimate_into(c, d))
-            .collect();
-        out.into_iter().collect()
+        let cancel = Cancel::current();
+        let mut out = try_zeros::<f64>(all.len(), "placebo estimates")?;
+        out.par_iter_mut()
+            .zip(&all)
+            .try_for_each_init(
+                || vec![0.0; self.n],
+                |d, (o, c)| {
+                    cancel.check()?;
+                    *o = self.estimate_into(c, d)?;
+                    Ok(())
+                },
+            )
+            .map(|()| out)
     }
 }
 
@@ -562,15 +587,20 @@ fn next_permutation<T: Ord>(v: &mut [T]) -> bool {
     true
 }
 
-/// Calls `f` with every vector of `len` digits in 0..radix (mixed-radix counter).
-fn for_each_product(len: usize, radix: usize, mut f: impl FnMut(&[usize])) {
+/// Calls `f` with every vector of `len` digits in 0..radix (mixed-radix counter); stops at
+/// the first error.
+fn for_each_product(
+    len: usize,
+    radix: usize,
+    mut f: impl FnMut(&[usize]) -> Result<()>,
+) -> Result<()> {
     let mut digits = vec![0usize; len];
     loop {
-        f(&digits);
+        f(&digits)?;
         let mut p = 0;
         loop {
             if p == len {
-                return;
+                return Ok(());
             }
             digits[p] += 1;
             if digits[p] < radix {
@@ -647,5 +677,27 @@ mod tests {
         // The actual assignment is among the unit permutations and reproduces the estimate.
         let e = p.estimate(p.cohorts()).unwrap();
         assert!((e - p.actual()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_cancelled_token_stops_the_replicates_and_the_enumeration() {
+        let (y, x, u, t, d) = toy();
+        let data = PlaceboData {
+            y: &y,
+            controls: vec![("x".into(), &x)],
+            fe: vec![("u".into(), &u), ("t".into(), &t)],
+            weights: None,
+            unit: &u,
+            time: &t,
+            treatment: ("d".into(), &d),
+        };
+        let p = Placebo::new(&data, DemeanSpec::default()).unwrap();
+        let stop = crate::interrupt::tests::cancelled();
+        let r = stop.enter(|| p.run(PlaceboScheme::Units, 1, 0, 100_000_000));
+        assert_eq!(r, Err(Error::Interrupted));
+        let e = stop.enter(|| p.enumerate(PlaceboScheme::Both, 10_000));
+        assert_eq!(e, Err(Error::Interrupted));
+        // Not cancelled: the same call runs.
+        assert_eq!(p.run(PlaceboScheme::Units, 1, 0, 3).unwrap().len(), 3);
     }
 }

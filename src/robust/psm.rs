@@ -19,6 +19,7 @@
 
 use crate::error::{Error, Result};
 use crate::inference::t_table;
+use crate::interrupt::Cancel;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kernel {
@@ -124,7 +125,9 @@ pub fn match_scores(
     let mut off_support = Vec::new();
     let mut unmatched = Vec::new();
     let mut pairs = Vec::new();
+    let cancel = Cancel::current();
     for g in 0..keys.len() {
+        cancel.check()?;
         let controls: Vec<usize> = (0..n).filter(|&i| gid[i] == g && treat[i] == 0.0).collect();
         let treated: Vec<usize> = (0..n).filter(|&i| gid[i] == g && treat[i] != 0.0).collect();
         if treated.is_empty() {
@@ -144,6 +147,7 @@ pub fn match_scores(
             .fold(f64::NEG_INFINITY, f64::max);
         let mut used = vec![false; controls.len()];
         for &t in &treated {
+            cancel.check()?;
             if common_support && (ps[t] < lo || ps[t] > hi) {
                 off_support.push(t);
                 continue;

@@ -89,7 +89,7 @@ pub fn lm_tests(
     demean_panel(&mut wxb, n, t, effects);
     let mwxb = proj(&wxb);
     // T_W = tr(W'W + WW).
-    let d = w.to_dense();
+    let d = w.to_dense()?;
     let mut tw = 0.0;
     for i in 0..n {
         for j in 0..n {

@@ -84,7 +84,9 @@ fn total_multipliers(w: &Weights, row_std: bool, rho: f64) -> Result<(f64, f64)>
     // x = ι + ρ W' x  =>  x = (I − ρW')⁻¹ι; then ι'Aι = x'ι and ι'AWι = x'Wι.
     let ones = vec![1.0; n];
     let mut x = ones.clone();
+    let cancel = crate::interrupt::Cancel::current();
     for it in 0..10_000 {
+        cancel.check()?;
         let wx = w.matvec_t(&x);
         let nx: Vec<f64> = wx.iter().map(|v| 1.0 + rho * v).collect();
         let diff = nx
@@ -213,9 +215,14 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
         // spdep's impacts(), such draws are rejected: draw b keeps drawing from its own
         // stream until ρ is admissible (a truncated normal), and the rejections are counted.
         const MAX_TRIES: usize = 1000;
-        let out: Vec<Result<(Triple, usize)>> = (0..draws)
+        // `draws` is the user's: the draw storage is checked before, and every draw checks
+        // for cancellation; the first failure (in draw order) stops the rest.
+        crate::alloc::ensure::<(Triple, usize)>(draws, 1, "simulated effects draws")?;
+        let cancel = crate::interrupt::Cancel::current();
+        let out: Vec<(Triple, usize)> = (0..draws)
             .into_par_iter()
             .map(|b| {
+                cancel.check()?;
                 let mut rng = base.clone();
                 rng.set_stream(b as u64);
                 for tries in 0..MAX_TRIES {
@@ -243,8 +250,7 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
                     fit.coef[lay.rho_pos]
                 )))
             })
-            .collect();
-        let out: Vec<(Triple, usize)> = out.into_iter().collect::<Result<_>>()?;
+            .collect::<Result<_>>()?;
         rejected = out.iter().map(|o| o.1).sum();
         let out: Vec<Triple> = out.into_iter().map(|o| o.0).collect();
         for e in 0..3 {

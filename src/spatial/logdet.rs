@@ -78,7 +78,9 @@ impl Spectrum {
         if n == 0 {
             return Err(Error::Empty("W has no units".into()));
         }
-        let dense = w.to_dense();
+        let dense = w.to_dense()?;
+        // faer's n x n copy and its workspace.
+        crate::alloc::ensure::<f64>(n.saturating_mul(2), n, "W eigenvalues (n x n)")?;
         if let Some(d) = symmetrising_scale(w) {
             let s: Vec<f64> = d.iter().map(|x| x.sqrt()).collect();
             let m = Mat::from_fn(n, n, |i, j| {
@@ -195,8 +197,11 @@ pub fn logdet_barry_pace(
             }
         }
     }
-    let mut traces = vec![0.0; order + 1];
+    // order and draws are the caller's: fallible storage, cancellable loops.
+    let mut traces = crate::alloc::try_vec(order.saturating_add(1), 0.0, "Barry-Pace traces")?;
+    let cancel = crate::interrupt::Cancel::current();
     for d in 0..draws {
+        cancel.check()?;
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(d as u64);
         let u: Vec<f64> = (0..n)
@@ -209,6 +214,7 @@ pub fn logdet_barry_pace(
         let uu: f64 = u.iter().map(|v| v * v).sum();
         let mut v = u.clone();
         for t in traces.iter_mut().skip(1) {
+            cancel.check()?;
             v = w.matvec(&v);
             let uv: f64 = u.iter().zip(&v).map(|(a, b)| a * b).sum();
             *t += n as f64 * uv / uu / draws as f64;
@@ -229,7 +235,7 @@ pub fn logdet_barry_pace(
 /// ln|I − ρW| from a dense LU factorisation (a reference for tests; O(N³) per ρ).
 pub fn logdet_exact_dense(w: &Weights, rho: f64) -> Result<f64> {
     let n = w.n;
-    let dense = w.to_dense();
+    let dense = w.to_dense()?;
     let m = Mat::from_fn(n, n, |i, j| {
         let e = if i == j { 1.0 } else { 0.0 };
         e - rho * dense[i * n + j]

@@ -31,6 +31,7 @@ use super::logdet::Spectrum;
 use super::sparse::{self, SeriesTraces, SparseLogdet};
 use super::weights::Weights;
 use crate::error::{Error, Result};
+use crate::interrupt::Cancel;
 use crate::linalg::spd_inverse;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,8 +141,10 @@ pub enum RhoSearch {
 }
 
 /// R's `Brent_fmin` (src/library/stats/src/optimize.c), line for line, so that a grid
-/// likelihood lands where R's `optimize()` lands.
+/// likelihood lands where R's `optimize()` lands. Stops early (returning the current point)
+/// once the computation is cancelled: callers follow it with `Cancel::current().check()?`.
 pub(crate) fn r_brent_fmin(ax: f64, bx: f64, f: impl Fn(f64) -> f64, tol: f64) -> f64 {
+    let cancel = Cancel::current();
     let c = (3.0 - 5f64.sqrt()) * 0.5;
     let eps = f64::EPSILON.sqrt();
     let (mut a, mut b) = (ax, bx);
@@ -155,6 +158,9 @@ pub(crate) fn r_brent_fmin(ax: f64, bx: f64, f: impl Fn(f64) -> f64, tol: f64) -
     let mut fw = fx;
     let tol3 = tol / 3.0;
     for _ in 0..10_000 {
+        if cancel.is_cancelled() {
+            break;
+        }
         let xm = (a + b) * 0.5;
         let tol1 = eps * x.abs() + tol3;
         let t2 = tol1 * 2.0;
@@ -352,9 +358,9 @@ fn ols(z: &[Vec<f64>], zz: &[f64], zz_inv: &[f64], rhs: &[f64]) -> Vec<f64> {
 }
 
 /// Dense (I − ρW)⁻¹ (row-major) by LU with partial pivoting.
-fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
+fn dense_inverse_lu(w: &Weights, rho: f64) -> Result<Vec<f64>> {
     let n = w.n;
-    let d = w.to_dense();
+    let d = w.to_dense()?;
     let a = Mat::from_fn(n, n, |i, j| {
         (if i == j { 1.0 } else { 0.0 }) - rho * d[i * n + j]
     });
@@ -366,7 +372,7 @@ fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
             out[i * n + j] = inv[(i, j)];
         }
     }
-    out
+    Ok(out)
 }
 
 /// Dense (I − ρW)⁻¹ (row-major) when W = D^{-1/2} S D^{1/2} with S symmetric (W = D⁻¹C, C
@@ -374,30 +380,40 @@ fn dense_inverse_lu(w: &Weights, rho: f64) -> Vec<f64> {
 /// the admissible ρ interval, so its inverse comes from a Cholesky factorisation (half the
 /// flops of LU + inverse), and (I − ρW)⁻¹ = D^{-1/2} (I − ρS)⁻¹ D^{1/2}. `None` if W is not
 /// of that form or the factorisation fails (ρ outside the interval).
-fn dense_inverse_symmetrisable(w: &Weights, rho: f64) -> Option<Vec<f64>> {
+fn dense_inverse_symmetrisable(w: &Weights, rho: f64) -> Result<Option<Vec<f64>>> {
     let n = w.n;
-    let dsc = super::logdet::symmetrising_scale(w)?;
+    let Some(dsc) = super::logdet::symmetrising_scale(w) else {
+        return Ok(None);
+    };
     let s: Vec<f64> = dsc.iter().map(|x| x.sqrt()).collect();
-    let d = w.to_dense();
+    let d = w.to_dense()?;
     let a = Mat::from_fn(n, n, |i, j| {
         let sij = 0.5 * (s[i] * d[i * n + j] / s[j] + s[j] * d[j * n + i] / s[i]);
         (if i == j { 1.0 } else { 0.0 }) - rho * sij
     });
     use faer::linalg::solvers::DenseSolveCore;
-    let inv = a.llt(faer::Side::Lower).ok()?.inverse();
+    let Ok(llt) = a.llt(faer::Side::Lower) else {
+        return Ok(None);
+    };
+    let inv = llt.inverse();
     let mut out = vec![0.0; n * n];
     for i in 0..n {
         for j in 0..n {
             out[i * n + j] = inv[(i, j)] * s[j] / s[i];
         }
     }
-    Some(out)
+    Ok(Some(out))
 }
 
 /// Dense G = W(I − ρW)⁻¹ (row-major).
 pub(crate) fn dense_g(w: &Weights, rho: f64) -> Result<Vec<f64>> {
     let n = w.n;
-    let inv = dense_inverse_symmetrisable(w, rho).unwrap_or_else(|| dense_inverse_lu(w, rho));
+    // Three n x n buffers live at once here (faer's matrix, the inverse, G).
+    crate::alloc::ensure::<f64>(n.saturating_mul(3), n, "dense (I - rho W)^-1 (3 n x n)")?;
+    let inv = match dense_inverse_symmetrisable(w, rho)? {
+        Some(inv) => inv,
+        None => dense_inverse_lu(w, rho)?,
+    };
     let mut g = vec![0.0; n * n];
     for i in 0..n {
         for p in w.indptr[i]..w.indptr[i + 1] {
@@ -783,15 +799,33 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             let lo = bounds.0 + incr;
             let hi = bounds.1 - incr;
             // R: seq(lo, hi, by = incr) = lo + (0:m) * incr, m = floor((hi - lo)/incr + 1e-10).
-            let m = ((hi - lo) / incr + 1e-10).floor() as usize;
-            let grid: Vec<f64> = (0..=m).map(|i| lo + i as f64 * incr).collect();
+            let m = ((hi - lo) / incr + 1e-10).floor();
+            if m.is_nan() || m < 1.0 {
+                return Err(Error::Option {
+                    name: "rho_search".into(),
+                    reason: format!(
+                        "the grid from {lo} to {hi} by incr = {incr} has fewer than two points"
+                    ),
+                });
+            }
+            let m = m as usize; // saturating; a grid beyond memory fails just below
+            let grid: Vec<f64> = crate::alloc::try_collect(
+                (0..m.saturating_add(1)).map(|i| lo + i as f64 * incr),
+                "rho grid (option 'rho_search' incr)",
+            )?;
+            let m = grid.len() - 1;
             let Engine::Dense(spectrum) = &frame.engine else {
                 return Err(Error::Option {
                     name: "rho_search".into(),
                     reason: "the SDPDmod grid emulation needs method='dense'".into(),
                 });
             };
-            let ld: Vec<f64> = grid.iter().map(|&r| spectrum.logdet(r)).collect();
+            let cancel = Cancel::current();
+            let mut ld: Vec<f64> = crate::alloc::try_with_capacity(grid.len(), "rho grid")?;
+            for &r in &grid {
+                cancel.check()?;
+                ld.push(spectrum.logdet(r));
+            }
             let g = grid[1] - grid[0];
             let lookup = |r: f64| -> f64 {
                 // 1-based indices as in SDPDmod's f_sar.
@@ -808,10 +842,13 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
                 0.5 * nt_eff * ee.ln() - t_eff * lookup(r)
             };
             let tol = f64::EPSILON.powf(0.25);
-            r_brent_fmin(grid[0], grid[m], obj, tol)
+            let r = r_brent_fmin(grid[0], grid[m], obj, tol);
+            Cancel::current().check()?;
+            r
         }
         (None, RhoSearch::Exact) => {
             let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
+            Cancel::current().check()?;
             warnings.extend(bound_warning("rho", r, bounds));
             r
         }
@@ -1012,6 +1049,7 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         Some(r) => r,
         None => {
             let r = r_brent_fmin(bounds.0 + eps, bounds.1 - eps, negll, 1e-10);
+            Cancel::current().check()?;
             warnings.extend(bound_warning("lambda", r, bounds));
             r
         }
@@ -1173,8 +1211,10 @@ pub(crate) mod tests {
         let spec = Spectrum::of(&w).unwrap();
         assert!(spec.real);
         for rho in [-0.6, -0.1, 0.0, 0.35, 0.9] {
-            let lu = dense_inverse_lu(&w, rho);
-            let ch = dense_inverse_symmetrisable(&w, rho).expect("symmetrisable");
+            let lu = dense_inverse_lu(&w, rho).unwrap();
+            let ch = dense_inverse_symmetrisable(&w, rho)
+                .unwrap()
+                .expect("symmetrisable");
             let diff = lu
                 .iter()
                 .zip(&ch)
@@ -1198,7 +1238,7 @@ pub(crate) mod tests {
             d[i * n + (i + 1) % n] = 1.0;
         }
         let w = Weights::from_dense(&d, n).unwrap();
-        assert!(dense_inverse_symmetrisable(&w, 0.5).is_none());
+        assert!(dense_inverse_symmetrisable(&w, 0.5).unwrap().is_none());
         let g = dense_g(&w, 0.5).unwrap();
         // Directed ring: (I − ρW)⁻¹ = Σ ρ^k W^k = (I + ρW + ρ²W² + ρ³W³)/(1 − ρ⁴).
         let c = 1.0 / (1.0 - 0.5f64.powi(4));

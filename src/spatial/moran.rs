@@ -9,7 +9,9 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::weights::Weights;
+use crate::alloc::try_zeros;
 use crate::error::{Error, Result};
+use crate::interrupt::Cancel;
 
 #[derive(Debug, Clone)]
 pub struct GlobalMoran {
@@ -77,7 +79,7 @@ pub fn moran_global(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> R
     }
     let i = stat(&z, w, s0);
     // S1, S2.
-    let dense = w.to_dense();
+    let dense = w.to_dense()?;
     let mut s1 = 0.0;
     for a in 0..n {
         for b in 0..n {
@@ -104,16 +106,17 @@ pub fn moran_global(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> R
     let (mut p_sim, mut ei_sim, mut sd_sim) = (f64::NAN, f64::NAN, f64::NAN);
     if permutations > 0 {
         let base = ChaCha8Rng::seed_from_u64(seed);
-        let sims: Vec<f64> = (0..permutations)
-            .into_par_iter()
-            .map(|p| {
-                let mut rng = base.clone();
-                rng.set_stream(p as u64);
-                let mut zz = z.clone();
-                permute(&mut rng, &mut zz);
-                stat(&zz, w, s0)
-            })
-            .collect();
+        let cancel = Cancel::current();
+        let mut sims = try_zeros::<f64>(permutations, "Moran permutations")?;
+        sims.par_iter_mut().enumerate().try_for_each(|(p, out)| {
+            cancel.check()?;
+            let mut rng = base.clone();
+            rng.set_stream(p as u64);
+            let mut zz = z.clone();
+            permute(&mut rng, &mut zz);
+            *out = stat(&zz, w, s0);
+            Ok::<(), Error>(())
+        })?;
         let mut larger = sims.iter().filter(|&&s| s >= i).count();
         if permutations - larger < larger {
             larger = permutations - larger;
@@ -169,6 +172,7 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
     let mut p_sim = vec![f64::NAN; n];
     if permutations > 0 {
         let base = ChaCha8Rng::seed_from_u64(seed);
+        let cancel = Cancel::current();
         p_sim = (0..n)
             .into_par_iter()
             .map(|i| {
@@ -183,6 +187,7 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
                 let mut larger = 0usize;
                 let mut pool = others.clone();
                 for _ in 0..permutations {
+                    cancel.check()?;
                     // Partial Fisher–Yates: k random values from the other units.
                     for a in 0..k.min(pool.len()) {
                         let j = rng.random_range(a..pool.len());
@@ -201,13 +206,35 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
                 if permutations - larger < larger {
                     larger = permutations - larger;
                 }
-                (larger as f64 + 1.0) / (permutations as f64 + 1.0)
+                Ok((larger as f64 + 1.0) / (permutations as f64 + 1.0))
             })
-            .collect();
+            .collect::<Result<_>>()?;
     }
     Ok(LocalMoran {
         is,
         quadrant,
         p_sim,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cancelled_token_stops_the_permutations() {
+        let n = 12;
+        let rows: Vec<usize> = (0..n).flat_map(|i| [i, i]).collect();
+        let cols: Vec<usize> = (0..n)
+            .flat_map(|i| [(i + 1) % n, (i + n - 1) % n])
+            .collect();
+        let w = Weights::from_triplets(n, &rows, &cols, &vec![0.5; 2 * n]).unwrap();
+        let y: Vec<f64> = (0..n).map(|i| ((i * 7) % 5) as f64).collect();
+        let stop = crate::interrupt::tests::cancelled();
+        let g = stop.enter(|| moran_global(&y, &w, 100_000_000, 1));
+        assert!(matches!(g, Err(Error::Interrupted)));
+        let l = stop.enter(|| moran_local(&y, &w, usize::MAX, 1));
+        assert!(matches!(l, Err(Error::Interrupted)));
+        assert!(moran_global(&y, &w, 99, 1).unwrap().p_sim.is_finite());
+    }
 }

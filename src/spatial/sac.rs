@@ -168,6 +168,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let best_lam = |rho: f64| r_brent_fmin(lo, hi, |l| negll(rho, l), 1e-10);
     let rho = r_brent_fmin(lo, hi, |r| negll(r, best_lam(r)), 1e-10);
     let lam = best_lam(rho);
+    crate::interrupt::Cancel::current().check()?;
     for (name, v) in [("rho", rho), ("lambda", lam)] {
         warnings.extend(super::models::bound_warning(name, v, bounds));
     }
@@ -314,7 +315,7 @@ fn dense_terms(
     // G̃ = B G B⁻¹, B⁻¹ = I + λH.
     let gm = to_mat(&g, n);
     let hm = to_mat(&h, n);
-    let wd = to_mat(&w.to_dense(), n);
+    let wd = to_mat(&w.to_dense()?, n);
     let bg = &gm - lam * (&wd * &gm);
     let gt_m = &bg + lam * (&bg * &hm);
     let mut gt = vec![0.0; n * n];

@@ -1000,7 +1000,7 @@ mod tests {
     fn power_trace_estimator_and_anchored_series() {
         let n = 80;
         let w = irregular_w(n);
-        let d = w.to_dense();
+        let d = w.to_dense().unwrap();
         // exact[k] = tr(W^k), sds[k] = Rademacher s.d. of one probe, k = 1..=7.
         let mut p = d.clone();
         let mut exact = vec![n as f64];

@@ -59,7 +59,7 @@ impl Weights {
                 "rows, cols and values differ in length".into(),
             ));
         }
-        let mut per_row: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+        let mut per_row: Vec<Vec<(usize, f64)>> = crate::alloc::try_vec(n, Vec::new(), "W rows")?;
         for ((&i, &j), &v) in rows.iter().zip(cols).zip(vals) {
             if i >= n || j >= n {
                 return Err(Error::Shape(format!(
@@ -76,7 +76,7 @@ impl Weights {
                 per_row[i].push((j, v));
             }
         }
-        let mut indptr = Vec::with_capacity(n + 1);
+        let mut indptr = crate::alloc::try_with_capacity(n.saturating_add(1), "W rows")?;
         let mut indices = Vec::new();
         let mut data = Vec::new();
         indptr.push(0);
@@ -104,7 +104,7 @@ impl Weights {
 
     /// From a dense row-major n×n matrix.
     pub fn from_dense(values: &[f64], n: usize) -> Result<Self> {
-        if values.len() != n * n {
+        if Some(values.len()) != n.checked_mul(n) {
             return Err(Error::Shape(format!(
                 "W must be square: {} values for {n} units",
                 values.len()
@@ -124,15 +124,16 @@ impl Weights {
         Self::from_triplets(n, &r, &c, &v)
     }
 
-    /// Dense row-major copy.
-    pub fn to_dense(&self) -> Vec<f64> {
-        let mut out = vec![0.0; self.n * self.n];
+    /// Dense row-major copy (n² values: `Error::OutOfMemory` when they do not fit).
+    pub fn to_dense(&self) -> Result<Vec<f64>> {
+        let len = crate::alloc::elements(self.n, self.n, "dense W (n x n)")?;
+        let mut out = crate::alloc::try_vec(len, 0.0, "dense W (n x n)")?;
         for i in 0..self.n {
             for p in self.indptr[i]..self.indptr[i + 1] {
                 out[i * self.n + self.indices[p]] = self.data[p];
             }
         }
-        out
+        Ok(out)
     }
 
     pub fn nnz(&self) -> usize {
@@ -285,11 +286,18 @@ impl Weights {
         Ok(self.scaled(r))
     }
 
-    /// Whether W is exactly symmetric.
+    /// Whether W is exactly symmetric (w_ij == w_ji for every pair; a missing entry is 0).
     pub fn is_symmetric(&self) -> bool {
-        let d = self.to_dense();
-        let n = self.n;
-        (0..n).all(|i| (0..i).all(|j| d[i * n + j] == d[j * n + i]))
+        let at = |i: usize, j: usize| -> f64 {
+            (self.indptr[i]..self.indptr[i + 1])
+                .filter(|&p| self.indices[p] == j)
+                .map(|p| self.data[p])
+                .sum()
+        };
+        (0..self.n).all(|i| {
+            (self.indptr[i]..self.indptr[i + 1])
+                .all(|p| at(i, self.indices[p]) == at(self.indices[p], i))
+        })
     }
 }
 
@@ -458,8 +466,8 @@ mod tests {
         assert_eq!(w.islands(), vec![2]);
         assert!(w.row_standardise(false).is_err());
         let r = w.row_standardise(true).unwrap();
-        assert_eq!(r.to_dense()[1], 1.0);
-        assert_eq!(r.to_dense()[3], 1.0);
+        assert_eq!(r.to_dense().unwrap()[1], 1.0);
+        assert_eq!(r.to_dense().unwrap()[3], 1.0);
     }
 
     #[test]
