@@ -22,9 +22,8 @@ import pytest
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS / SIGINT semantics")
 
-PYTHONPATH = os.pathsep.join(
-    p for p in [str(Path(__file__).resolve().parent.parent / "python"), os.environ.get("PYTHONPATH")] if p
-)
+_PACKAGE = str(Path(__file__).resolve().parent.parent / "python")
+PYTHONPATH = os.pathsep.join(p for p in [_PACKAGE, os.environ.get("PYTHONPATH")] if p)
 
 
 def _child(code: str) -> subprocess.Popen:
@@ -93,10 +92,7 @@ W = from_dense(m, transform="row")
 y = np.random.default_rng(0).normal(size=n)
 
 def call():
-    try:
-        pdid.moran(y, W=W, reps=10**9)
-    except TypeError:
-        pdid.moran(y, W, permutations=10**9)
+    pdid.moran(y, W=W, reps=10**9)
 """
 
 
@@ -111,10 +107,7 @@ def test_moran_local_sigint():
     """Local Moran's conditional permutations (one long sequential loop per unit)."""
     body = _MORAN + """
 def call_local():
-    try:
-        pdid.moran_local(y, W=W, reps=10**9)
-    except TypeError:
-        pdid.moran_local(y, W, permutations=10**9)
+    pdid.moran_local(y, W=W, reps=10**9)
 report(call_local)
 """
     _interrupt_after_one_second(body)
@@ -132,8 +125,8 @@ year = np.tile(np.arange(2001, 2001 + T), n)
 g = rng.choice([0, 2003, 2005], size=n)[unit]
 y = rng.normal(size=n * T) + ((g > 0) & (year >= g))
 df = pl.DataFrame({"unit": unit, "year": year, "g": g, "y": y})
-report(lambda: att_gt(df, yname="y", tname="year", idname="unit", gname="g",
-                      bstrap=True, biters=2 * 10**7, seed=1))
+report(lambda: att_gt(df, y="y", time="year", unit="unit", cohort="g",
+                      bstrap=True, reps=2 * 10**7, seed=1))
 """
     _interrupt_after_one_second(body)
 
@@ -153,7 +146,7 @@ did = ((g > 0) & (year >= g)).astype(float)
 df = pl.DataFrame({"unit": unit, "year": year, "did": did,
                    "y": rng.normal(size=n * T) + did})
 fit = pdid.feols("y ~ did | unit + year", df)
-report(lambda: placebo(fit, df, reps=10**8, seed=1))
+report(lambda: placebo(fit, data=df, reps=10**8, seed=1))
 """
     _interrupt_after_one_second(body)
 

@@ -29,7 +29,7 @@ from pilotdid.study import load_spec, run_study
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "rep"
-    study = run_study(bundled_spec(), out)
+    study = run_study(bundled_spec(), out=out)
     return study, out
 
 
@@ -69,7 +69,7 @@ def test_no_banner_for_own_data(tmp_path):
     spec = load_spec(bundled_spec())
     spec["data"] = {"path": "mine.csv", "unit": "city", "time": "year"}
     spec["analyses"] = {"baseline": {"steps": "full"}}
-    run_study(spec, tmp_path / "rep", base_dir=tmp_path)
+    run_study(spec, out=tmp_path / "rep", base_dir=tmp_path)
     index = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
     assert "synthetic-banner" not in index and SYNTHETIC_BANNER not in html.unescape(index)
     prov = json.loads((tmp_path / "rep" / "provenance.json").read_text())
@@ -181,7 +181,7 @@ def test_zh_report_uses_chinese_section_titles_and_table_words(tmp_path):
     spec["report"]["lang"] = "zh"
     spec["analyses"] = {"baseline": {"steps": "full"}, "robustness": spec["analyses"]["robustness"]}
     out = tmp_path / "zh"
-    run_study(spec, out)
+    run_study(spec, out=out)
     index = (out / "index.html").read_text(encoding="utf-8")
     for word in ("基准回归", "稳健性检验", "可复现信息", "控制变量", "观测值"):
         assert word in index

@@ -150,7 +150,7 @@ def test_spec_errors_name_the_problem_and_write_nothing(tmp_path, changes, messa
     value, and the report folder is never created."""
     out = tmp_path / "report"
     with pytest.raises(SpecError) as e:
-        run_study(_spec(**changes), out, base_dir=tmp_path)
+        run_study(_spec(**changes), out=out, base_dir=tmp_path)
     assert message in str(e.value)
     assert list(tmp_path.iterdir()) == []
 
@@ -160,7 +160,7 @@ def test_missing_column_in_a_data_file_names_column_and_file(tmp_path):
     s = _csv_spec(tmp_path)
     s["model"]["y"] = "tfp"
     with pytest.raises(SpecError, match=r"\[model\]: column 'tfp' not found in 'panel.csv'"):
-        run_study(s, tmp_path / "report", base_dir=tmp_path)
+        run_study(s, out=tmp_path / "report", base_dir=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.csv"]
 
 
@@ -184,7 +184,7 @@ def test_no_controls_left_is_an_error(tmp_path):
     s["data"] = {"path": "panel.csv", "unit": "city", "time": "year"}
     s["treatment"] = {"column": "always"}
     with pytest.raises(SpecError, match="leaves no never-treated or not-yet-treated controls"):
-        run_study(s, tmp_path / "report", base_dir=tmp_path)
+        run_study(s, out=tmp_path / "report", base_dir=tmp_path)
     assert not (tmp_path / "report").exists()
 
 
@@ -316,7 +316,7 @@ def test_existing_treatment_column_derives_the_cohorts(tmp_path):
 @pytest.fixture(scope="module")
 def bundled(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "report"
-    study = run_study(bundled_spec(), out)
+    study = run_study(bundled_spec(), out=out)
     return study, out
 
 
@@ -438,7 +438,7 @@ def test_same_spec_twice_gives_identical_tables_and_provenance(bundled, tmp_path
     provenance.json."""
     _, first = bundled
     second = tmp_path / "again"
-    run_study(bundled_spec(), second)
+    run_study(bundled_spec(), out=second)
     tex = sorted(p.name for p in (first / "tables").glob("*.tex"))
     assert len(tex) >= 10
     assert tex == sorted(p.name for p in (second / "tables").glob("*.tex"))
@@ -458,16 +458,16 @@ def test_existing_target_needs_overwrite_and_only_a_report_is_replaced(tmp_path)
     (out / "old.txt").write_text("keep me")
     s = _small(SPEC)
     with pytest.raises(SpecError, match="already exists; pass --overwrite"):
-        run_study(s, out)
+        run_study(s, out=out)
     with pytest.raises(SpecError, match="is not a pilotdid report"):
-        run_study(s, out, overwrite=True)
+        run_study(s, out=out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == ["old.txt"]
     assert (out / "old.txt").read_text() == "keep me"
     (out / "old.txt").unlink()
     out.rmdir()
-    run_study(s, out)
+    run_study(s, out=out)
     (out / "tables" / "baseline.tex").write_text("stale")
-    run_study(s, out, overwrite=True)
+    run_study(s, out=out, overwrite=True)
     assert (out / "tables" / "baseline.tex").read_text() != "stale"
     assert (out / "index.html").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
@@ -483,7 +483,7 @@ def test_a_failing_analysis_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(study_mod._RUNNERS, "bacon", boom)
     s = _spec(analyses={"baseline": {"steps": "full"}, "bacon": {}})
     with pytest.raises(StudyError, match=r"\[analyses.bacon\] failed: synthetic failure"):
-        run_study(s, tmp_path / "report")
+        run_study(s, out=tmp_path / "report")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -582,7 +582,7 @@ def test_gtfp_columns_equal_direct_green_calls():
 def test_gtfp_spec_errors_stop_before_anything_runs(tmp_path, changes, message):
     out = tmp_path / "report"
     with pytest.raises(SpecError) as err:
-        run_study(_small(_spec(**changes)), out)
+        run_study(_small(_spec(**changes)), out=out)
     assert message in str(err.value)
     assert not out.exists()
 
@@ -601,6 +601,6 @@ def test_gtfp_non_positive_data_is_a_spec_error_naming_the_column(tmp_path):
     spec["data"] = {"path": "panel.csv", "unit": "city", "time": "year"}
     out = tmp_path / "report"
     with pytest.raises(SpecError) as err:
-        run_study(spec, out, base_dir=tmp_path)
+        run_study(spec, out=out, base_dir=tmp_path)
     assert str(err.value).startswith("[gtfp]: ") and "so2" in str(err.value)
     assert not out.exists()

@@ -54,7 +54,8 @@ def _kind(value: Any) -> str:
 def check_int(
     name: str, value: Any, *, lo: int | None = None, hi: int | None = None
 ) -> int:
-    """A whole number in [lo, hi] (bools, NaN and fractional floats are refused)."""
+    """A whole number in [lo, hi] (bools, NaN and fractional floats are refused). Without
+    bounds it must still fit a signed 64-bit integer, which is what the core takes."""
     rng = _range_text(lo, hi)
     if isinstance(value, (bool, np.bool_)) or value is None:
         raise PilotdidError(f"option '{name}': expected a whole number{rng}, got {_show(value)}")
@@ -70,6 +71,11 @@ def check_int(
         )
     if (lo is not None and out < lo) or (hi is not None and out > hi):
         raise PilotdidError(f"option '{name}': {out} is out of range; allowed:{rng}")
+    if not -(2**63) <= out <= 2**63 - 1:
+        raise PilotdidError(
+            f"option '{name}': {out} is out of range; allowed:{rng or ''} within a 64-bit "
+            "integer (-2**63 .. 2**63 - 1)"
+        )
     return out
 
 
@@ -148,7 +154,8 @@ def check_window(value: Any, name: str = "window") -> tuple[int, int]:
 
 
 def check_str(name: str, value: Any) -> str:
-    if isinstance(value, str) and value:
+    """A column name: a string with something in it besides blanks."""
+    if isinstance(value, str) and value.strip():
         return value
     raise PilotdidError(f"option '{name}': expected a column name (a string), got {_show(value)}")
 
@@ -225,7 +232,10 @@ def _range_text(
     """' in [lo, hi]', ' > lo', ' <= hi' ... (empty when unbounded)."""
 
     def num(v: float) -> str:
-        return "2**64 - 1" if v == MAX_SEED else f"{v:g}" if isinstance(v, float) else str(v)
+        names = {MAX_SEED: "2**64 - 1", 2**63 - 1: "2**63 - 1", -(2**63): "-2**63"}
+        if not isinstance(v, float) and v in names:
+            return names[v]
+        return f"{v:g}" if isinstance(v, float) else str(v)
 
     if lo is None and hi is None:
         return ""

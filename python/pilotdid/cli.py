@@ -75,7 +75,7 @@ def _run(spec: Path, out: Path, overwrite: bool, quiet: bool) -> tuple[int, Any]
     from pilotdid.study import SpecError, StudyError, run_study
 
     try:
-        study = run_study(spec, out, overwrite=overwrite, quiet=quiet)
+        study = run_study(spec, out=out, overwrite=overwrite, quiet=quiet)
     except SpecError as e:
         _err(str(e))
         return 2, None

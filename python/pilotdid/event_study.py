@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
+import polars as pl
 
 from pilotdid import _frame
 from pilotdid._args import (
@@ -74,6 +75,49 @@ def check_refs_in_data(refs: Sequence[int], event_times: np.ndarray) -> None:
                 f"data (event times run from {int(event_times.min())} to "
                 f"{int(event_times.max())})"
             )
+
+
+def check_window_in_data(win: tuple[int, int] | None, event_times: np.ndarray) -> None:
+    """A window must contain at least one event time of the treated units (one outside the
+    data would leave nothing to estimate, with a message that would not say why)."""
+    if win is None or len(event_times) == 0:
+        return
+    lo, hi = win
+    if not np.any((event_times >= lo) & (event_times <= hi)):
+        raise PilotdidError(
+            f"option 'window': ({lo}, {hi}) contains no event time of the treated units (the "
+            f"data's event times run from {int(event_times.min())} to {int(event_times.max())})"
+        )
+
+
+def _window_within_span(data: Any, time: str, window: Any) -> tuple[int, int]:
+    """A window clipped to the widest event times the data can have (+/- the span of its
+    periods): a window far wider than the data means all of it, and is never materialised."""
+    lo, hi = check_window(window)
+    t = _frame.to_polars(data, [check_str("time", time)]).get_column(time)
+    if not (t.dtype.is_integer() or t.dtype.is_float()) or t.drop_nulls().len() == 0:
+        return lo, hi
+    t = t.cast(pl.Float64).drop_nulls().drop_nans()
+    if t.len() == 0 or not np.isfinite([t.min(), t.max()]).all():
+        return lo, hi
+    span = int(t.max() - t.min())
+    if hi < -span or lo > span:
+        raise PilotdidError(
+            f"option 'window': ({lo}, {hi}) is outside every event time the data can have "
+            f"(periods span {span}, so event times lie within -{span}..{span})"
+        )
+    return max(lo, -span), min(hi, span)
+
+
+def _treated_event_times_of(
+    data: Any, unit: str, time: str, cohort: str | None, treatment: str | None
+) -> np.ndarray:
+    """The treated units' event times in ``data`` (cohort given or derived from treatment)."""
+    timing, derived = cohort_option(cohort, treatment)
+    df = _frame.to_polars(data, [check_str("unit", unit), check_str("time", time), timing])
+    gv, _ = cohort_values(df, unit=unit, time=time, column=timing, derived=derived)
+    t = _frame.numeric(df, time)
+    return treated_event_times(t, gv)
 
 
 def _window(window: Sequence[int] | None) -> tuple[int, int] | None:
@@ -214,6 +258,7 @@ def twfe_event_study(
     max_iter = check_int("fixef_maxiter", fixef_maxiter, lo=1)
     cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
     check_refs_in_data(refs, _event_times(cols))
+    check_window_in_data(win, _event_times(cols))
     core = twfe_event_study_fit(
         **cols,
         vcov=kind,
@@ -450,6 +495,7 @@ def did2s(
     cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
     if event:
         check_refs_in_data(refs, _event_times(cols))
+        check_window_in_data(win, _event_times(cols))
     r = did2s_fit(
         **cols,
         event=event,
@@ -589,6 +635,8 @@ def event_study(
             "(every pre-period is estimated); leave ref_period out"
         )
     refs = -1 if ref_period is None else ref_period
+    if window is not None:
+        window = _window_within_span(data, time, window)
     common = dict(y=y, unit=unit, time=time, cohort=cohort, treatment=treatment, controls=controls)
     if est == "twfe":
         return twfe_event_study(
@@ -614,10 +662,13 @@ def event_study(
         )
     if est == "bjs":
         if window is not None:
-            lo, hi = check_window(window)
-            kwargs.setdefault("horizons", list(range(max(lo, 0), hi + 1)))
+            # the window's event times that the treated units have (a window wider than the
+            # data means all of them, as for the other estimators)
+            lo, hi = window
+            present = _treated_event_times_of(data, unit, time, cohort, treatment)
+            kwargs.setdefault("horizons", [int(e) for e in present if max(lo, 0) <= e <= hi])
             if lo < 0:
-                kwargs.setdefault("pretrends", list(range(lo, 0)))
+                kwargs.setdefault("pretrends", [int(e) for e in present if lo <= e < 0])
         return imputation(data, **common, vcov=vcov, cluster=cluster, level=level, **kwargs)
     if est == "cs":
         from pilotdid import staggered  # lazily: a separate module

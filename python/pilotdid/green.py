@@ -402,7 +402,8 @@ def entropy_index(
     if unknown:
         raise PilotdidError(f"option 'negative': '{unknown[0]}' is not among the indicators")
     _choice(by, "by", ("pooled", "year"))
-    shift = check_float("shift", shift, lo=0.0)
+    # a shift is a small constant that keeps ln p finite; beyond 1 it swamps the data
+    shift = check_float("shift", shift, lo=0.0, hi=1.0)
     return_weights = check_bool("return_weights", return_weights)
     if by == "year" and time is None:
         raise PilotdidError("option 'time': by='year' needs the time column")

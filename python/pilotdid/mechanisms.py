@@ -643,6 +643,11 @@ def heterogeneity(
     _numeric_columns(df, _roles(y, treatment, [], ctrls))
     _check_groups(df, by)
     df = df.drop_nulls()
+    if df.height == 0:
+        raise PilotdidError(
+            "data: no rows with every column present (heterogeneity needs the outcome, "
+            f"treatment, '{by}', '{unit}' and the controls)"
+        )
     if df.select(pl.col(by).n_unique().over(unit).max()).item() > 1:
         raise PilotdidError(
             f"column '{by}': not constant within '{unit}'; groups must be unit-level"

@@ -1021,7 +1021,7 @@ def _finish_checks(df: pl.DataFrame, spec: dict, source: str) -> None:
             )
 
 
-def resolve_spec(spec: str | Path | dict, base_dir: str | Path | None = None) -> dict:
+def resolve_spec(spec: str | Path | dict, *, base_dir: str | Path | None = None) -> dict:
     """Validates a spec (a TOML path or an already parsed dict) completely and returns it with
     every default filled in: the resolved spec recorded in ``provenance.json``.
 
@@ -1070,7 +1070,7 @@ def _resolve_all(spec: str | Path | dict, base_dir: str | Path | None):
     return resolved, prepared, out
 
 
-def prepare_data(spec: str | Path | dict, base_dir: str | Path | None = None):
+def prepare_data(spec: str | Path | dict, *, base_dir: str | Path | None = None):
     """The analysis frame of a spec (data loaded, treatment columns built, units dropped as
     the coding says) and a dict describing the coding (counts, dropped units, hashes)."""
     _, df, info = _resolve_all(spec, base_dir)
@@ -1142,8 +1142,8 @@ def _fe_string(spec: dict) -> str | None:
 
 def run_study(
     spec: str | Path | dict,
-    out: str | Path | None = None,
     *,
+    out: str | Path | None = None,
     overwrite: bool = False,
     quiet: bool = True,
     base_dir: str | Path | None = None,

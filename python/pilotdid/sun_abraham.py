@@ -20,7 +20,13 @@ from pilotdid._args import (
     vocabulary,
 )
 from pilotdid._core import PilotdidError, sunab_fit
-from pilotdid.event_study import RENAMED, _refs, check_refs_in_data, treated_event_times
+from pilotdid.event_study import (
+    RENAMED,
+    _refs,
+    check_refs_in_data,
+    check_window_in_data,
+    treated_event_times,
+)
 from pilotdid.panel import cohort_option, cohort_values
 from pilotdid.regression import VcovSpec, _parse_vcov
 from pilotdid.results.sun_abraham import SunAbrahamResult
@@ -123,9 +129,9 @@ def sunab(
         df = df.with_columns(pl.Series(timing, gv))
     tcol = df.get_column(time)
     if tcol.dtype.is_integer() or tcol.dtype.is_float():
-        check_refs_in_data(
-            refs, treated_event_times(tcol.cast(pl.Float64).fill_null(np.nan).to_numpy(), gv)
-        )
+        times = treated_event_times(tcol.cast(pl.Float64).fill_null(np.nan).to_numpy(), gv)
+        check_refs_in_data(refs, times)
+        check_window_in_data(win, times)
     n_outside = 0
     if win is not None:
         lo, hi = win

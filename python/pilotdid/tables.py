@@ -729,9 +729,17 @@ class ETable:
 def _regexes(x: list[str] | str | None, option: str) -> list[re.Pattern[str]]:
     if x is None:
         return []
+    if not isinstance(x, (str, Sequence)) or isinstance(x, bytes):
+        raise PilotdidError(
+            f"option '{option}': expected a regular expression or a list of them, got {x!r}"
+        )
     items = [x] if isinstance(x, str) else list(x)
     out = []
     for s in items:
+        if not isinstance(s, str):
+            raise PilotdidError(
+                f"option '{option}': expected regular expressions (strings), got {s!r}"
+            )
         try:
             out.append(re.compile(s))
         except re.error as err:

@@ -436,7 +436,24 @@ def inverse_distance(
     csr = _core.sp_from_coords(
         la, lo, "inverse_distance", power=power, cutoff=cutoff_km, radius_km=radius
     )
-    return _make(_ids(ids, len(la)), csr, "inverse_distance", transform)
+    return _with_options(
+        lambda: _make(_ids(ids, len(la)), csr, "inverse_distance", transform),
+        power=power,
+        cutoff_km=cutoff_km,
+    )
+
+
+def _with_options(build: Any, **options: Any) -> Weights:
+    """Builds W; when some units end up without neighbours, the message also names the
+    options that decided it (a large power underflows every weight to zero; a short
+    cutoff leaves units alone)."""
+    try:
+        return build()
+    except PilotdidError as err:
+        if "no neighbours" not in str(err):
+            raise
+        shown = ", ".join(f"{k} = {v!r}" for k, v in options.items())
+        raise PilotdidError(f"{err} (W built with {shown})") from None
 
 
 @vocabulary()
@@ -473,7 +490,10 @@ def distance_band(
     transform = _check_transform(transform)
     la, lo = _coords(lat, lon)
     csr = _core.sp_from_coords(la, lo, "distance_band", threshold=threshold, radius_km=radius)
-    return _make(_ids(ids, len(la)), csr, "distance_band", transform)
+    return _with_options(
+        lambda: _make(_ids(ids, len(la)), csr, "distance_band", transform),
+        threshold_km=threshold,
+    )
 
 
 @vocabulary()

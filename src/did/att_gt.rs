@@ -24,6 +24,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use crate::error::{Error, Result};
 use crate::inference::multiplier::{multiplier_bootstrap, MultiplierResult, MultiplierSpec};
+use crate::interrupt::Cancel;
 use crate::linalg::{spd_inverse, symmetric_eigenvalues};
 
 /// 2×2 estimator (DRDID panel estimators).
@@ -478,9 +479,14 @@ pub fn att_gt(inp: &AttGtInput, spec: &AttGtSpec) -> Result<AttGtFit> {
         }
     }
     let n = grid.n;
+    // one 2x2 DID per cell: a Ctrl-C stops the remaining cells
+    let cancel = Cancel::current();
     let results: Vec<(Cell, Option<Vec<f64>>)> = defs
         .par_iter()
-        .map(|d| compute_cell(&grid, spec, d.g, d.ti, d.bi, periods))
+        .map(|d| {
+            cancel.check()?;
+            compute_cell(&grid, spec, d.g, d.ti, d.bi, periods)
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut cells = Vec::with_capacity(results.len());
     let mut inf = Vec::with_capacity(results.len());
@@ -746,11 +752,22 @@ fn compute_cell(
         EstMethod::Ipw => ipw_did_panel(&dy, &d, &x, &w, k1),
         EstMethod::Reg => reg_did_panel(&dy, &d, &x, &w, k1),
     };
-    let Some((att, psi)) = est else {
-        cell.status = CellStatus::Skipped(format!(
-            "group {g}, period {t}: the propensity-score or outcome regression failed (singular)"
-        ));
-        return Ok((cell, None));
+    let (att, psi) = match est {
+        Ok(v) => v,
+        Err(PanelFailure::Singular) => {
+            cell.status = CellStatus::Skipped(format!(
+                "group {g}, period {t}: the propensity-score or outcome regression failed \
+                 (singular)"
+            ));
+            return Ok((cell, None));
+        }
+        Err(PanelFailure::ControlsTrimmed) => {
+            cell.status = CellStatus::Skipped(format!(
+                "group {g}, period {t}: every comparison unit has a propensity score of at \
+                 least 0.995 and is trimmed (DRDID), so no comparison is left"
+            ));
+            return Ok((cell, None));
+        }
     };
     let scale = grid.n as f64 / n1 as f64;
     let mut full = vec![0.0; grid.n];
@@ -886,10 +903,24 @@ fn mean(v: &[f64]) -> f64 {
 }
 
 /// `DRDID::drdid_panel` (improved-weights-free "traditional" DR, with its influence function).
-fn drdid_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<(f64, Vec<f64>)> {
+/// Why a 2x2 panel DID of one (g,t) cell could not be estimated.
+enum PanelFailure {
+    /// The propensity-score logit or the outcome regression is singular.
+    Singular,
+    /// DRDID's trimming (propensity score >= 0.995) removed every comparison unit.
+    ControlsTrimmed,
+}
+
+fn drdid_panel(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = logit(x, d, w, k)?;
+    let (_, ps, hinv) = logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {
@@ -900,7 +931,7 @@ fn drdid_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<
             }
         })
         .collect();
-    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k)?;
+    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
     let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
     let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
     let w_c: Vec<f64> = (0..n)
@@ -911,6 +942,10 @@ fn drdid_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<
     let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * resid[i]).collect();
     let mwt = mean(&w_t);
     let mwc = mean(&w_c);
+    if mwc.is_nan() || mwc <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
     let eta_t = mean(&att_t) / mwt;
     let eta_c = mean(&att_c) / mwc;
     let att = eta_t - eta_c;
@@ -949,14 +984,20 @@ fn drdid_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<
             inf_t - inf_c
         })
         .collect();
-    Some((att, psi))
+    Ok((att, psi))
 }
 
 /// `DRDID::std_ipw_did_panel` (Hajek-normalised IPW).
-fn ipw_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<(f64, Vec<f64>)> {
+fn ipw_did_panel(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = logit(x, d, w, k)?;
+    let (_, ps, hinv) = logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {
@@ -975,6 +1016,10 @@ fn ipw_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Optio
     let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * dy[i]).collect();
     let mwt = mean(&w_t);
     let mwc = mean(&w_c);
+    if mwc.is_nan() || mwc <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
     let eta_t = mean(&att_t) / mwt;
     let eta_c = mean(&att_c) / mwc;
     let hess = hinv.mapv(|v| v * nf);
@@ -996,14 +1041,20 @@ fn ipw_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Optio
             inf_t - (inf_c1 + inf_c2) / mwc
         })
         .collect();
-    Some((eta_t - eta_c, psi))
+    Ok((eta_t - eta_c, psi))
 }
 
 /// `DRDID::reg_did_panel` (outcome regression).
-fn reg_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Option<(f64, Vec<f64>)> {
+fn reg_did_panel(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k)?;
+    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
     let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
     let w_t: Vec<f64> = (0..n).map(|i| w[i] * d[i]).collect();
     let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
@@ -1029,5 +1080,5 @@ fn reg_did_panel(dy: &[f64], d: &[f64], x: &[f64], w: &[f64], k: usize) -> Optio
             inf_t - (inf_c1 + inf_c2) / mw
         })
         .collect();
-    Some((eta_t - eta_c, psi))
+    Ok((eta_t - eta_c, psi))
 }

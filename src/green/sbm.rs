@@ -44,6 +44,7 @@ use rayon::prelude::*;
 
 use super::lp::{solve, Lp, LpSolution, LpStatus, Workspace};
 use crate::error::Error;
+use crate::interrupt::Cancel;
 
 /// Returns to scale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -643,8 +644,11 @@ pub fn evaluate_many(
     super_efficiency: bool,
 ) -> Result<Vec<Eval>, Error> {
     let refsets: Vec<RefSet> = refsets.iter().map(|m| RefSet::pruned(data, m)).collect();
+    // One LP per job: a Ctrl-C stops the remaining programs (each takes well under 100 ms).
+    let cancel = Cancel::current();
     jobs.par_iter()
         .map_init(LpBuffers::default, |ws, &(o, r)| {
+            cancel.check()?;
             evaluate(data, o, &refsets[r], rts, weights, super_efficiency, ws)
         })
         .collect()

@@ -6,7 +6,7 @@ use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use super::{guarded, slice};
+use super::{guarded, run, slice};
 use crate::error::Error;
 use crate::green::lp::{solve, Lp, Workspace};
 use crate::green::{
@@ -70,7 +70,7 @@ fn green_sbm<'py>(
         super_efficiency,
         bad_weight,
     };
-    let fit = py.detach(|| guarded(|| sbm(&data, period, &spec)))?;
+    let fit = run(py, || sbm(&data, period, &spec))?;
     let k = data.n_slacks();
     let slacks: Vec<f64> = fit.evals.iter().flat_map(|e| e.slacks.clone()).collect();
     let slacks = Array2::from_shape_vec((data.n, k), slacks)
@@ -128,7 +128,7 @@ fn green_malmquist<'py>(
         rts: guarded(|| Rts::parse(rts))?,
         super_efficiency,
     };
-    let f = py.detach(|| guarded(|| malmquist(&data, unit, time, &spec)))?;
+    let f = run(py, || malmquist(&data, unit, time, &spec))?;
     let d = PyDict::new(py);
     d.set_item("eff_global", f.eff_global.into_pyarray(py))?;
     d.set_item(

@@ -226,6 +226,7 @@ def build(case_id: int, seed: int = 0) -> dict[str, Any]:
         label, make = _frames(args[0], rng)[int(rng.integers(14))]
         args[0] = make()
         names.append("data")
+        shown.append(label)
         # a message about bad data names the data, a row count or a column the call uses
         # (words about the data's shape count: rows, periods, units, cohorts, observations)
         shown += ["row", "period", "unit", "cohort", "observation", "column '"] + [

@@ -277,6 +277,7 @@ class EventStudyResult(ResultProtocol):
 
 def plot_event_studies(
     results: Sequence[EventStudyResult],
+    *,
     ax=None,
     offsets: Sequence[float] | None = None,
     title: str | None = None,

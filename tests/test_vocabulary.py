@@ -44,7 +44,9 @@ ALLOWED: dict[str, str] = {
     "ref_period": "event study: the omitted relative period(s)",
     "horizons": "BJS: event-time horizons", "pretrends": "BJS: pre-trend coefficients",
     "leave_out": "BJS: leave-out variance", "small_sample": "BJS: small-sample correction",
-    "event": "did2s: event-study or static", "bin": "event study: bin the end points",
+    "event": "did2s: event-study or static",
+    "bin_lo": "event study: event times below are binned into the lowest",
+    "bin_hi": "event study: event times above are binned into the highest",
     "res": "aggte: the att_gt result it aggregates",
     # mechanisms
     "mediators": "mediation channels", "moderator": "moderation variable",
@@ -91,8 +93,23 @@ ALLOWED: dict[str, str] = {
     "fig": "save_figure", "path_without_suffix": "save_figure", "formats": "save_figure",
     "dpi": "save_figure", "spec": "the study spec", "out": "report folder",
     "overwrite": "report folder", "quiet": "progress", "base_dir": "relative paths",
-    "path": "file path", "as_pandas": "tidy() as pandas", "impacts": "spatial effects figure",
+    "path": "file path", "as_pandas": "tidy() as pandas", "fe_rows": "etable: FE rows",
+    "stats_rows": "etable: which statistic rows", "impacts": "spatial effects figure",
     "placebo": "placebo figure", "bacon": "bacon figure",
+}
+
+#: Functions that take two inputs positionally, and why.
+TWO_POSITIONAL = {
+    "add_controls": "formula helper: (fml, controls), like fixest's xpd",
+    "swap_outcome": "formula helper: (fml, y)",
+    "save_figure": "(fig, path), like matplotlib's savefig",
+    "nested": "weights.nested(geo, z): the geographic W and the economic variable",
+}
+
+#: Seeds that default to None on purpose, and why.
+SEED_INHERITED = {
+    "aggte": "like R did's aggte, every inference option (bstrap, reps, cband, level, seed) "
+    "defaults to the att_gt result's, whose seed defaults to 0",
 }
 
 #: Functions whose first input is not data or a formula, with what it is.
@@ -137,7 +154,7 @@ def test_only_the_first_inputs_are_positional(qualname):
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     short = qualname.rsplit(".", 1)[1]
-    if positional[:2] == ["fml", "data"]:
+    if positional[:2] == ["fml", "data"] or short in TWO_POSITIONAL:
         allowed = 2
     elif qualname.startswith("pilotdid.weights.") and positional[:2] == ["lat", "lon"]:
         allowed = 2
@@ -146,7 +163,7 @@ def test_only_the_first_inputs_are_positional(qualname):
         first = FIRST_INPUT.get(short, "data")
         if qualname.startswith(("pilotdid.weights.", "pilotdid.figures.")):
             first = positional[0] if positional else first
-        assert not positional or positional[0] in (first, "fml"), (
+        assert not positional or positional[0] in (first, "fml") or short in TWO_POSITIONAL, (
             f"{qualname}: first parameter {positional[0]!r}, expected {first!r}"
         )
     assert len(positional) <= allowed, (
@@ -157,7 +174,7 @@ def test_only_the_first_inputs_are_positional(qualname):
 @pytest.mark.parametrize("qualname", sorted(FUNCTIONS))
 def test_seeds_default_to_zero(qualname):
     p = inspect.signature(FUNCTIONS[qualname]).parameters.get("seed")
-    if p is not None:
+    if p is not None and qualname.rsplit(".", 1)[1] not in SEED_INHERITED:
         assert p.default == 0, f"{qualname}: seed defaults to {p.default!r}"
 
 
