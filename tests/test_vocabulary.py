@@ -186,3 +186,8 @@ def test_renamed_options_raise_a_type_error_naming_the_new_one(qualname):
     for old, new in fn.__pilotdid_renamed__.items():
         with pytest.raises(TypeError, match=f"'{old}' is now called '{new}'"):
             fn(None, **{old: None})
+
+
+def test_datasets_is_an_attribute_after_import():
+    """`import pilotdid as pdid; pdid.datasets.yrd()` works without a second import."""
+    assert pdid.datasets.yrd().height == 41 * 16

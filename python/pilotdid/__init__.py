@@ -4,7 +4,7 @@ A Rust core computes every estimate; this package hands it data frames and retur
 with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 """
 
-from pilotdid import figures, green, study, weights
+from pilotdid import datasets, figures, green, study, weights
 from pilotdid._core import PilotdidError
 from pilotdid.bacon import bacon
 from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
@@ -90,6 +90,7 @@ __all__ = [
     "aggte",
     "att_gt",
     "bacon",
+    "datasets",
     "describe",
     "did2s",
     "drop_units",

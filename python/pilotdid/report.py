@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from pilotdid.study import SpecError
+from pilotdid.study_errors import SpecError
 from pilotdid.tables import _tex  # one LaTeX escaping rule for every table
 
 __all__ = ["check_target", "provenance", "write_report"]

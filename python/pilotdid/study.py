@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from pilotdid._core import PilotdidError
+from pilotdid.study_errors import SpecError, StudyError
 
 __all__ = [
     "ANALYSIS_ORDER",
@@ -52,14 +53,6 @@ else:  # pragma: no cover - exercised on Python < 3.11 only
     import tomli as _toml
 
 
-class SpecError(PilotdidError):
-    """A study spec that cannot run: unknown key, missing column, bad option value or a
-    treatment coding without treated units or controls. Raised before anything is written."""
-
-
-class StudyError(PilotdidError):
-    """An analysis of a valid spec failed while running (the message names the analysis);
-    nothing is written."""
 
 
 #: The analyses in the order they run (and appear in the report).
