@@ -234,3 +234,15 @@ def interacted_ids(parts: list[np.ndarray]) -> np.ndarray:
 
 
 __all__ = ["check_data", "ids", "interacted_ids", "n_rows", "numeric", "to_polars"]
+
+
+def period_span(data: Any, time: str) -> int | None:
+    """max - min of the numeric ``time`` column (the widest |event time| the data can have);
+    None when it has no finite numeric values (the estimator's own checks then report it)."""
+    t = to_polars(data, [time]).get_column(time)
+    if not (t.dtype.is_integer() or t.dtype.is_float()):
+        return None
+    t = t.cast(pl.Float64).drop_nulls().drop_nans()
+    if t.len() == 0 or not np.isfinite([t.min(), t.max()]).all():
+        return None
+    return int(t.max() - t.min())

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
-import polars as pl
 
 from pilotdid import _frame
 from pilotdid._args import (
@@ -94,13 +93,9 @@ def _window_within_span(data: Any, time: str, window: Any) -> tuple[int, int]:
     """A window clipped to the widest event times the data can have (+/- the span of its
     periods): a window far wider than the data means all of it, and is never materialised."""
     lo, hi = check_window(window)
-    t = _frame.to_polars(data, [check_str("time", time)]).get_column(time)
-    if not (t.dtype.is_integer() or t.dtype.is_float()) or t.drop_nulls().len() == 0:
+    span = _frame.period_span(data, check_str("time", time))
+    if span is None:
         return lo, hi
-    t = t.cast(pl.Float64).drop_nulls().drop_nans()
-    if t.len() == 0 or not np.isfinite([t.min(), t.max()]).all():
-        return lo, hi
-    span = int(t.max() - t.min())
     if hi < -span or lo > span:
         raise PilotdidError(
             f"option 'window': ({lo}, {hi}) is outside every event time the data can have "
@@ -257,8 +252,9 @@ def twfe_event_study(
     tol = check_float("fixef_tol", fixef_tol, lo=0.0, lo_open=True)
     max_iter = check_int("fixef_maxiter", fixef_maxiter, lo=1)
     cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
-    check_refs_in_data(refs, _event_times(cols))
-    check_window_in_data(win, _event_times(cols))
+    times = _event_times(cols)
+    check_refs_in_data(refs, times)
+    check_window_in_data(win, times)
     core = twfe_event_study_fit(
         **cols,
         vcov=kind,
@@ -494,8 +490,9 @@ def did2s(
     level = check_level(level)
     cols, n_derived = _columns(data, y, time, unit, timing, derived, controls, cl)
     if event:
-        check_refs_in_data(refs, _event_times(cols))
-        check_window_in_data(win, _event_times(cols))
+        times = _event_times(cols)
+        check_refs_in_data(refs, times)
+        check_window_in_data(win, times)
     r = did2s_fit(
         **cols,
         event=event,

@@ -586,16 +586,6 @@ def _ev_name(e: int) -> str:
     return f"ev_m{-e}" if e < 0 else f"ev_p{e}"
 
 
-def _period_span(data: Any, time: Any) -> int | None:
-    """Number of distinct periods minus one (None when the time column cannot be read yet;
-    the full checks then report it)."""
-    try:
-        t = _frame.to_polars(data, [check_str("time", time)]).get_column(time)
-    except PilotdidError:
-        return None
-    return max(t.drop_nulls().n_unique() - 1, 0)
-
-
 @vocabulary(renamed={"covariates": "controls", "draws": "reps"})
 def spatial_event_study(
     data: Any,
@@ -625,12 +615,12 @@ def spatial_event_study(
     lo, hi = check_window(window)
     if not lo < -1 < hi + 1 or hi < 0:
         raise PilotdidError(f"option 'window': {window!r} must satisfy lo < -1 and hi >= 0")
-    span = _period_span(data, time)
+    span = _frame.period_span(data, check_str("time", time))
     if span is not None and (lo < -span or hi > span):
         # the end points are binned: an end point beyond the data would be an empty dummy
         raise PilotdidError(
             f"option 'window': ({lo}, {hi}) reaches beyond the event times the data can have "
-            f"({span + 1} periods: -{span}..{span})"
+            f"(its periods span {span}: -{span}..{span})"
         )
     y, treatment, unit, time, covs, reps, seed = _did_options(
         y, treatment, unit, time, controls, reps, seed, n_terms=hi - lo

@@ -342,7 +342,8 @@ def _aggte_coefs(res: Any) -> dict[str, _Coef]:
     the term); other terms keep their names."""
     t = res.tidy(_own_level(res))
     if getattr(res, "type", "simple") != "simple" and hasattr(res, "overall"):
-        t = pl.concat([res.overall(_own_level(res)), t.select(res.overall().columns)])
+        top = res.overall(_own_level(res))
+        t = pl.concat([top, t.select(top.columns)])
     prefix = {"dynamic": "e", "group": "g", "calendar": "t"}.get(getattr(res, "type", ""), "")
     names = []
     for term in t["term"].to_list():

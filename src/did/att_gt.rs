@@ -902,6 +902,16 @@ fn mean(v: &[f64]) -> f64 {
     v.iter().sum::<f64>() / v.len() as f64
 }
 
+/// Mean of the (trimmed) comparison weights; an error when trimming left none.
+fn comparison_weight_mean(w_c: &[f64]) -> std::result::Result<f64, PanelFailure> {
+    let m = mean(w_c);
+    if m.is_nan() || m <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
+    Ok(m)
+}
+
 /// `DRDID::drdid_panel` (improved-weights-free "traditional" DR, with its influence function).
 /// Why a 2x2 panel DID of one (g,t) cell could not be estimated.
 enum PanelFailure {
@@ -941,11 +951,7 @@ fn drdid_panel(
     let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * resid[i]).collect();
     let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * resid[i]).collect();
     let mwt = mean(&w_t);
-    let mwc = mean(&w_c);
-    if mwc.is_nan() || mwc <= 0.0 {
-        // every comparison unit has a propensity score >= 0.995 and was trimmed
-        return Err(PanelFailure::ControlsTrimmed);
-    }
+    let mwc = comparison_weight_mean(&w_c)?;
     let eta_t = mean(&att_t) / mwt;
     let eta_c = mean(&att_c) / mwc;
     let att = eta_t - eta_c;
@@ -1015,11 +1021,7 @@ fn ipw_did_panel(
     let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
     let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * dy[i]).collect();
     let mwt = mean(&w_t);
-    let mwc = mean(&w_c);
-    if mwc.is_nan() || mwc <= 0.0 {
-        // every comparison unit has a propensity score >= 0.995 and was trimmed
-        return Err(PanelFailure::ControlsTrimmed);
-    }
+    let mwc = comparison_weight_mean(&w_c)?;
     let eta_t = mean(&att_t) / mwt;
     let eta_c = mean(&att_c) / mwc;
     let hess = hinv.mapv(|v| v * nf);

@@ -616,6 +616,25 @@ fn for_each_product(
 mod tests {
     use super::*;
 
+    /// The toy panel as placebo input: y ~ x + d | u + t, units u, periods t.
+    fn toy_data<'a>(
+        y: &'a [f64],
+        x: &'a [f64],
+        u: &'a [i64],
+        t: &'a [i64],
+        d: &'a [f64],
+    ) -> PlaceboData<'a> {
+        PlaceboData {
+            y,
+            controls: vec![("x".into(), x)],
+            fe: vec![("u".into(), u), ("t".into(), t)],
+            weights: None,
+            unit: u,
+            time: t,
+            treatment: ("d".into(), d),
+        }
+    }
+
     #[allow(clippy::type_complexity)]
     fn toy() -> (Vec<f64>, Vec<f64>, Vec<i64>, Vec<i64>, Vec<f64>) {
         // 6 units x 4 periods; units 0,1 treated from period 2, unit 2 from 3.
@@ -648,16 +667,7 @@ mod tests {
     #[test]
     fn counts_and_enumeration_agree() {
         let (y, x, u, t, d) = toy();
-        let data = PlaceboData {
-            y: &y,
-            controls: vec![("x".into(), &x)],
-            fe: vec![("u".into(), &u), ("t".into(), &t)],
-            weights: None,
-            unit: &u,
-            time: &t,
-            treatment: ("d".into(), &d),
-        };
-        let p = Placebo::new(&data, DemeanSpec::default()).unwrap();
+        let p = Placebo::new(&toy_data(&y, &x, &u, &t, &d), DemeanSpec::default()).unwrap();
         // 6! / (2! 1! 3!) = 60; times: 3^3 = 27; both: C(6,3) * 27 = 540.
         assert_eq!(p.n_distinct(PlaceboScheme::Units), Some(60));
         assert_eq!(p.n_distinct(PlaceboScheme::Times), Some(27));
@@ -682,16 +692,7 @@ mod tests {
     #[test]
     fn a_cancelled_token_stops_the_replicates_and_the_enumeration() {
         let (y, x, u, t, d) = toy();
-        let data = PlaceboData {
-            y: &y,
-            controls: vec![("x".into(), &x)],
-            fe: vec![("u".into(), &u), ("t".into(), &t)],
-            weights: None,
-            unit: &u,
-            time: &t,
-            treatment: ("d".into(), &d),
-        };
-        let p = Placebo::new(&data, DemeanSpec::default()).unwrap();
+        let p = Placebo::new(&toy_data(&y, &x, &u, &t, &d), DemeanSpec::default()).unwrap();
         let stop = crate::interrupt::tests::cancelled();
         let r = stop.enter(|| p.run(PlaceboScheme::Units, 1, 0, 100_000_000));
         assert_eq!(r, Err(Error::Interrupted));
