@@ -1,20 +1,17 @@
 //! PyO3 bindings for the event-study family: TWFE event study, BJS imputation, Gardner's
 //! two-stage DID. Arrays in, results out; no numerics here.
 
-use numpy::{IntoPyArray, PyReadonlyArray1};
+use numpy::ndarray::Array2;
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::{guarded, run, slice, PilotdidError};
+use super::{named, run, slice, vcov_request, wild_boot_spec, PyWaldTest, PyWildBoot};
 use crate::did::did2s::{did2s, Did2sSpec};
 use crate::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
-    WaldTest,
 };
 use crate::did::imputation::{imputation, ImputationSpec};
 use crate::fe::DemeanSpec;
-use crate::inference::{BootWeights, WildBootSpec};
-use crate::linear::VcovRequest;
 
 /// The common columns of every event-study call.
 struct Columns<'py> {
@@ -37,13 +34,7 @@ impl<'py> Columns<'py> {
             unit: slice(&self.unit, "unit")?,
             time: slice(&self.time, "time")?,
             cohort: slice(&self.cohort, "cohort")?,
-            controls: self
-                .control_names
-                .iter()
-                .cloned()
-                .zip(&self.controls)
-                .map(|(n, a)| Ok((n, slice(a, "control")?)))
-                .collect::<PyResult<_>>()?,
+            controls: named(self.control_names.clone(), &self.controls, "control")?,
             cluster: match (&self.cluster_name, &self.cluster) {
                 (Some(n), Some(c)) => Some((n.clone(), slice(c, "cluster")?)),
                 _ => None,
@@ -67,100 +58,136 @@ fn event_spec(
     }
 }
 
-fn wald_dict<'py>(py: Python<'py>, w: &Option<WaldTest>) -> PyResult<Option<Bound<'py, PyDict>>> {
-    let Some(w) = w else { return Ok(None) };
-    let d = PyDict::new(py);
-    d.set_item("event_time", w.event_time.clone())?;
-    d.set_item("chi2", w.chi2)?;
-    d.set_item("p_chi2", w.p_chi2)?;
-    d.set_item("f", w.f)?;
-    d.set_item("df1", w.df1)?;
-    d.set_item("df2", w.df2)?;
-    d.set_item("p_f", w.p_f)?;
-    Ok(Some(d))
-}
-
 /// A fitted TWFE event study (see `pilotdid.event_study(estimator="twfe")`).
-#[pyclass(name = "TwfeEventStudyCore", module = "pilotdid._core", frozen)]
+#[pyclass(frozen, module = "pilotdid._core", name = "TwfeEventStudyCore")]
 struct PyTwfeEventStudy {
     res: TwfeEventStudy,
 }
 
 #[pymethods]
 impl PyTwfeEventStudy {
-    /// Estimates and diagnostics as a dict; intervals from Student's t with the fit's df.
-    fn info<'py>(&self, py: Python<'py>, level: f64) -> PyResult<Bound<'py, PyDict>> {
+    /// Estimates and diagnostics; intervals from Student's t with the fit's df.
+    fn info(&self, py: Python<'_>, level: f64) -> PyResult<PyTwfeEventStudyInfo> {
         let r = &self.res;
         let f = &r.fit;
-        let d = PyDict::new(py);
-        let (lo, hi) = guarded(|| conf_bounds(&r.estimate, &r.se, level, Some(f.df_t)))?;
-        d.set_item("conf_low", lo)?;
-        d.set_item("conf_high", hi)?;
-        d.set_item("event_time", r.event_time.clone().into_pyarray(py))?;
-        d.set_item("estimate", r.estimate.clone().into_pyarray(py))?;
-        d.set_item("std_error", r.se.clone().into_pyarray(py))?;
-        d.set_item("vcov", r.vcov.clone().into_pyarray(py))?;
-        d.set_item("collinear_event_time", r.collinear_event_time.clone())?;
-        d.set_item("ref_periods", r.ref_periods.clone())?;
-        d.set_item("n_outside_window", r.n_outside_window)?;
-        d.set_item("n_obs_event_time", r.n_obs_event_time.clone())?;
-        d.set_item("pretrend", wald_dict(py, &r.pretrend)?)?;
-        d.set_item("coefnames", f.coefnames.clone())?;
-        d.set_item("beta", f.beta.clone().into_pyarray(py))?;
-        d.set_item("se_all", f.se.clone().into_pyarray(py))?;
-        d.set_item("collinear", f.collinear.clone())?;
-        d.set_item("nobs", f.nobs)?;
-        d.set_item("n_missing", f.n_missing)?;
-        d.set_item("df_t", f.df_t)?;
-        d.set_item("n_clusters", f.n_clusters.clone())?;
-        d.set_item("r2", f.r2)?;
-        Ok(d)
+        let (conf_low, conf_high) =
+            run(py, || conf_bounds(&r.estimate, &r.se, level, Some(f.df_t)))?;
+        Ok(PyTwfeEventStudyInfo {
+            conf_low,
+            conf_high,
+            event_time: r.event_time.clone(),
+            estimate: r.estimate.clone(),
+            std_error: r.se.clone(),
+            vcov: r.vcov.clone(),
+            collinear_event_time: r.collinear_event_time.clone(),
+            ref_periods: r.ref_periods.clone(),
+            n_outside_window: r.n_outside_window,
+            n_obs_event_time: r.n_obs_event_time.clone(),
+            pretrend: r.pretrend.clone().map(PyWaldTest::from),
+            coefnames: f.coefnames.clone(),
+            beta: f.beta.to_vec(),
+            se_all: f.se.to_vec(),
+            collinear: f.collinear.clone(),
+            nobs: f.nobs,
+            n_missing: f.n_missing,
+            df_t: f.df_t,
+            n_clusters: f.n_clusters.clone(),
+            r2: f.r2,
+        })
     }
 
     /// Restricted wild cluster bootstrap of the event-time-`e` coefficient = r.
-    #[pyo3(signature = (e, r, reps, weights, seed, level))]
+    #[pyo3(signature = (e, r, *, reps, weights, seed, level))]
     #[allow(clippy::too_many_arguments)]
-    fn wild_bootstrap<'py>(
+    fn wild_bootstrap(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         e: i64,
         r: f64,
         reps: usize,
         weights: &str,
         seed: u64,
         level: f64,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let weights = match weights.to_ascii_lowercase().as_str() {
-            "rademacher" => BootWeights::Rademacher,
-            "webb" => BootWeights::Webb,
-            other => {
-                return Err(PilotdidError::new_err(format!(
-                    "option 'weights': '{other}' is not one of 'rademacher', 'webb'"
-                )))
-            }
-        };
-        let spec = WildBootSpec {
-            reps,
-            weights,
-            seed,
-            level,
-            compute_ci: true,
-        };
+    ) -> PyResult<PyWildBoot> {
+        let spec = wild_boot_spec(reps, weights, seed, level)?;
         let out = run(py, || self.res.wild_bootstrap(e, r, &spec))?;
-        let d = PyDict::new(py);
-        d.set_item("t_stat", out.result.t_stat)?;
-        d.set_item("p_value", out.result.p_value)?;
-        d.set_item("conf_int", out.result.conf_int)?;
-        d.set_item("reps", out.result.reps)?;
-        d.set_item("estimate", out.result.estimate)?;
-        d.set_item("fe_exact", out.fe_exact)?;
-        Ok(d)
+        Ok(PyWildBoot::from(out))
     }
 }
 
-/// TWFE event study on prepared columns.
+/// A TWFE event study at one confidence level: event-time estimates, the pre-trend test and
+/// the underlying regression's coefficients and counts.
+#[pyclass(frozen, module = "pilotdid._core", name = "TwfeEventStudyInfo")]
+struct PyTwfeEventStudyInfo {
+    #[pyo3(get)]
+    conf_low: Vec<f64>,
+    #[pyo3(get)]
+    conf_high: Vec<f64>,
+    event_time: Vec<i64>,
+    estimate: Vec<f64>,
+    std_error: Vec<f64>,
+    vcov: Array2<f64>,
+    #[pyo3(get)]
+    collinear_event_time: Vec<i64>,
+    #[pyo3(get)]
+    ref_periods: Vec<i64>,
+    #[pyo3(get)]
+    n_outside_window: usize,
+    #[pyo3(get)]
+    n_obs_event_time: Vec<usize>,
+    /// Joint test of all leads = 0 (None without leads).
+    #[pyo3(get)]
+    pretrend: Option<PyWaldTest>,
+    /// Every coefficient of the regression (event times, then controls).
+    #[pyo3(get)]
+    coefnames: Vec<String>,
+    beta: Vec<f64>,
+    se_all: Vec<f64>,
+    #[pyo3(get)]
+    collinear: Vec<String>,
+    #[pyo3(get)]
+    nobs: usize,
+    #[pyo3(get)]
+    n_missing: usize,
+    #[pyo3(get)]
+    df_t: usize,
+    #[pyo3(get)]
+    n_clusters: Vec<usize>,
+    #[pyo3(get)]
+    r2: f64,
+}
+
+#[pymethods]
+impl PyTwfeEventStudyInfo {
+    #[getter]
+    fn event_time<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.event_time.to_pyarray(py)
+    }
+    #[getter]
+    fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.estimate.to_pyarray(py)
+    }
+    #[getter]
+    fn std_error<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.std_error.to_pyarray(py)
+    }
+    #[getter]
+    fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.vcov.to_pyarray(py)
+    }
+    #[getter]
+    fn beta<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.beta.to_pyarray(py)
+    }
+    #[getter]
+    fn se_all<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.se_all.to_pyarray(py)
+    }
+}
+
+/// TWFE event study on prepared columns; `vcov="cluster"` clusters by `cluster`.
 #[pyfunction]
-#[pyo3(signature = (y_name, y, unit, time, cohort, control_names, controls, cluster_name, cluster, valid, vcov, ref_periods, bin_lo, bin_hi, window, tol, max_iter))]
+#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, vcov, ref_periods, bin_lo=None, bin_hi=None, window=None, tol, max_iter))]
 #[allow(clippy::too_many_arguments)]
 fn twfe_event_study_fit<'py>(
     py: Python<'py>,
@@ -182,16 +209,7 @@ fn twfe_event_study_fit<'py>(
     tol: f64,
     max_iter: usize,
 ) -> PyResult<PyTwfeEventStudy> {
-    let vcov = match vcov {
-        "iid" => VcovRequest::Iid,
-        "hetero" => VcovRequest::Hetero,
-        "cluster" => VcovRequest::Cluster(vec![0]),
-        other => {
-            return Err(PilotdidError::new_err(format!(
-                "option 'vcov': unknown type '{other}'"
-            )))
-        }
-    };
+    let vcov = vcov_request(vcov, vec![0])?;
     let cols = Columns {
         y_name,
         y,
@@ -214,9 +232,87 @@ fn twfe_event_study_fit<'py>(
     Ok(PyTwfeEventStudy { res })
 }
 
-/// Borusyak–Jaravel–Spiess imputation estimator on prepared columns. Returns a dict.
+/// A Borusyak–Jaravel–Spiess imputation fit: horizon estimates with intervals, the static
+/// ATT, the pre-trend regression and its test, and row counts.
+#[pyclass(frozen, module = "pilotdid._core", name = "ImputationCore")]
+struct PyImputation {
+    #[pyo3(get)]
+    conf_low: Vec<f64>,
+    #[pyo3(get)]
+    conf_high: Vec<f64>,
+    /// Degrees of freedom of the intervals (G - 1 with small_sample; None = normal).
+    #[pyo3(get)]
+    ci_df: Option<usize>,
+    #[pyo3(get)]
+    att: f64,
+    #[pyo3(get)]
+    att_se: f64,
+    #[pyo3(get)]
+    att_conf: (f64, f64),
+    event_time: Vec<i64>,
+    estimate: Vec<f64>,
+    std_error: Vec<f64>,
+    vcov: Array2<f64>,
+    #[pyo3(get)]
+    n_obs_event_time: Vec<usize>,
+    #[pyo3(get)]
+    pretrend_event_time: Vec<i64>,
+    #[pyo3(get)]
+    pretrend_estimate: Vec<f64>,
+    #[pyo3(get)]
+    pretrend_std_error: Vec<f64>,
+    #[pyo3(get)]
+    pretrend_conf_low: Vec<f64>,
+    #[pyo3(get)]
+    pretrend_conf_high: Vec<f64>,
+    #[pyo3(get)]
+    pretrend: Option<PyWaldTest>,
+    tau: Vec<f64>,
+    #[pyo3(get)]
+    n_treated: usize,
+    #[pyo3(get)]
+    n_untreated: usize,
+    #[pyo3(get)]
+    n_missing: usize,
+    #[pyo3(get)]
+    n_not_imputable: usize,
+    #[pyo3(get)]
+    n_clusters: usize,
+    #[pyo3(get)]
+    collinear: Vec<String>,
+    /// (cohort, event time) cells where the leave-out estimate fell back to the plain one.
+    #[pyo3(get)]
+    leave_out_fallback: Vec<(i64, i64)>,
+}
+
+#[pymethods]
+impl PyImputation {
+    #[getter]
+    fn event_time<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.event_time.to_pyarray(py)
+    }
+    #[getter]
+    fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.estimate.to_pyarray(py)
+    }
+    #[getter]
+    fn std_error<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.std_error.to_pyarray(py)
+    }
+    #[getter]
+    fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.vcov.to_pyarray(py)
+    }
+    /// Imputed effect per input row (NaN where not a treated, imputable row).
+    #[getter]
+    fn tau<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.tau.to_pyarray(py)
+    }
+}
+
+/// Borusyak–Jaravel–Spiess imputation estimator on prepared columns.
 #[pyfunction]
-#[pyo3(signature = (y_name, y, unit, time, cohort, control_names, controls, cluster_name, cluster, valid, horizons, pretrends, anticipation, level, leave_out=false, small_sample=false))]
+#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, horizons=None, pretrends=None, anticipation, level, leave_out=false, small_sample=false))]
 #[allow(clippy::too_many_arguments)]
 fn imputation_fit<'py>(
     py: Python<'py>,
@@ -236,7 +332,7 @@ fn imputation_fit<'py>(
     level: f64,
     leave_out: bool,
     small_sample: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PyImputation> {
     let cols = Columns {
         y_name,
         y,
@@ -258,43 +354,101 @@ fn imputation_fit<'py>(
         small_sample,
     };
     let r = run(py, || imputation(&data, &spec))?;
-    let d = PyDict::new(py);
     // Normal intervals, as didimputation and did_imputation; t(G − 1) with small_sample.
-    let df = small_sample.then(|| r.n_clusters.saturating_sub(1));
-    let (lo, hi) = guarded(|| conf_bounds(&r.estimate, &r.se, level, df))?;
-    d.set_item("conf_low", lo)?;
-    d.set_item("conf_high", hi)?;
-    d.set_item("ci_df", df)?;
-    let (alo, ahi) = guarded(|| conf_bounds(&[r.att], &[r.att_se], level, df))?;
-    d.set_item("att_conf", (alo[0], ahi[0]))?;
-    let (plo, phi) = guarded(|| conf_bounds(&r.pretrend_estimate, &r.pretrend_se, level, None))?;
-    d.set_item("pretrend_conf_low", plo)?;
-    d.set_item("pretrend_conf_high", phi)?;
-    d.set_item("att", r.att)?;
-    d.set_item("att_se", r.att_se)?;
-    d.set_item("event_time", r.horizons.clone().into_pyarray(py))?;
-    d.set_item("estimate", r.estimate.into_pyarray(py))?;
-    d.set_item("std_error", r.se.into_pyarray(py))?;
-    d.set_item("vcov", r.vcov.into_pyarray(py))?;
-    d.set_item("n_obs_event_time", r.n_obs_horizon)?;
-    d.set_item("pretrend_event_time", r.pretrend_event_time.clone())?;
-    d.set_item("pretrend_estimate", r.pretrend_estimate.clone())?;
-    d.set_item("pretrend_std_error", r.pretrend_se.clone())?;
-    d.set_item("pretrend", wald_dict(py, &r.pretrend_test)?)?;
-    d.set_item("tau", r.tau.into_pyarray(py))?;
-    d.set_item("n_treated", r.n_treated)?;
-    d.set_item("n_untreated", r.n_untreated)?;
-    d.set_item("n_missing", r.n_missing)?;
-    d.set_item("n_not_imputable", r.n_not_imputable)?;
-    d.set_item("n_clusters", r.n_clusters)?;
-    d.set_item("collinear", r.collinear)?;
-    d.set_item("leave_out_fallback", r.leave_out_fallback)?;
-    Ok(d)
+    let ci_df = small_sample.then(|| r.n_clusters.saturating_sub(1));
+    let (conf_low, conf_high) = run(py, || conf_bounds(&r.estimate, &r.se, level, ci_df))?;
+    let (alo, ahi) = run(py, || conf_bounds(&[r.att], &[r.att_se], level, ci_df))?;
+    let (pretrend_conf_low, pretrend_conf_high) = run(py, || {
+        conf_bounds(&r.pretrend_estimate, &r.pretrend_se, level, None)
+    })?;
+    Ok(PyImputation {
+        conf_low,
+        conf_high,
+        ci_df,
+        att: r.att,
+        att_se: r.att_se,
+        att_conf: (alo[0], ahi[0]),
+        event_time: r.horizons,
+        estimate: r.estimate,
+        std_error: r.se,
+        vcov: r.vcov,
+        n_obs_event_time: r.n_obs_horizon,
+        pretrend_event_time: r.pretrend_event_time,
+        pretrend_estimate: r.pretrend_estimate,
+        pretrend_std_error: r.pretrend_se,
+        pretrend_conf_low,
+        pretrend_conf_high,
+        pretrend: r.pretrend_test.map(PyWaldTest::from),
+        tau: r.tau,
+        n_treated: r.n_treated,
+        n_untreated: r.n_untreated,
+        n_missing: r.n_missing,
+        n_not_imputable: r.n_not_imputable,
+        n_clusters: r.n_clusters,
+        collinear: r.collinear,
+        leave_out_fallback: r.leave_out_fallback,
+    })
 }
 
-/// Gardner's two-stage DID on prepared columns. Returns a dict.
+/// A Gardner two-stage DID fit: one row per term (static "treat" or event times), with
+/// Student-t(G - 1) intervals as pyfixest.did2s reports, and row counts.
+#[pyclass(frozen, module = "pilotdid._core", name = "Did2sCore")]
+struct PyDid2s {
+    #[pyo3(get)]
+    conf_low: Vec<f64>,
+    #[pyo3(get)]
+    conf_high: Vec<f64>,
+    /// "treat" (static) or "rel_time::e".
+    #[pyo3(get)]
+    terms: Vec<String>,
+    event_time: Vec<i64>,
+    estimate: Vec<f64>,
+    std_error: Vec<f64>,
+    vcov: Array2<f64>,
+    #[pyo3(get)]
+    n_obs_event_time: Vec<usize>,
+    #[pyo3(get)]
+    nobs: usize,
+    #[pyo3(get)]
+    n_untreated: usize,
+    #[pyo3(get)]
+    n_missing: usize,
+    #[pyo3(get)]
+    n_not_imputable: usize,
+    #[pyo3(get)]
+    n_outside_window: usize,
+    #[pyo3(get)]
+    n_clusters: usize,
+    #[pyo3(get)]
+    collinear: Vec<String>,
+    #[pyo3(get)]
+    ref_periods: Vec<i64>,
+}
+
+#[pymethods]
+impl PyDid2s {
+    /// Event time per term (empty for the static model).
+    #[getter]
+    fn event_time<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.event_time.to_pyarray(py)
+    }
+    #[getter]
+    fn estimate<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.estimate.to_pyarray(py)
+    }
+    #[getter]
+    fn std_error<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.std_error.to_pyarray(py)
+    }
+    #[getter]
+    fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.vcov.to_pyarray(py)
+    }
+}
+
+/// Gardner's two-stage DID on prepared columns (`event=False`: one static term).
 #[pyfunction]
-#[pyo3(signature = (y_name, y, unit, time, cohort, control_names, controls, cluster_name, cluster, valid, event, ref_periods, bin_lo, bin_hi, window, anticipation, level))]
+#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, event, ref_periods, bin_lo=None, bin_hi=None, window=None, anticipation, level))]
 #[allow(clippy::too_many_arguments)]
 fn did2s_fit<'py>(
     py: Python<'py>,
@@ -315,7 +469,7 @@ fn did2s_fit<'py>(
     window: Option<(i64, i64)>,
     anticipation: i64,
     level: f64,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PyDid2s> {
     let cols = Columns {
         y_name,
         y,
@@ -334,37 +488,34 @@ fn did2s_fit<'py>(
         anticipation,
     };
     let r = run(py, || did2s(&data, &spec))?;
-    let d = PyDict::new(py);
     // Student t with G - 1 df, as pyfixest.did2s reports.
-    let (lo, hi) = guarded(|| {
-        conf_bounds(
-            &r.estimate,
-            &r.se,
-            level,
-            Some(r.n_clusters.saturating_sub(1)),
-        )
-    })?;
-    d.set_item("conf_low", lo)?;
-    d.set_item("conf_high", hi)?;
-    d.set_item("terms", r.terms)?;
-    d.set_item("event_time", r.event_time.into_pyarray(py))?;
-    d.set_item("estimate", r.estimate.into_pyarray(py))?;
-    d.set_item("std_error", r.se.into_pyarray(py))?;
-    d.set_item("vcov", r.vcov.into_pyarray(py))?;
-    d.set_item("n_obs_event_time", r.n_obs_term)?;
-    d.set_item("nobs", r.nobs)?;
-    d.set_item("n_untreated", r.n_untreated)?;
-    d.set_item("n_missing", r.n_missing)?;
-    d.set_item("n_not_imputable", r.n_not_imputable)?;
-    d.set_item("n_outside_window", r.n_outside_window)?;
-    d.set_item("n_clusters", r.n_clusters)?;
-    d.set_item("collinear", r.collinear)?;
-    d.set_item("ref_periods", r.ref_periods)?;
-    Ok(d)
+    let df = Some(r.n_clusters.saturating_sub(1));
+    let (conf_low, conf_high) = run(py, || conf_bounds(&r.estimate, &r.se, level, df))?;
+    Ok(PyDid2s {
+        conf_low,
+        conf_high,
+        terms: r.terms,
+        event_time: r.event_time,
+        estimate: r.estimate,
+        std_error: r.se,
+        vcov: r.vcov,
+        n_obs_event_time: r.n_obs_term,
+        nobs: r.nobs,
+        n_untreated: r.n_untreated,
+        n_missing: r.n_missing,
+        n_not_imputable: r.n_not_imputable,
+        n_outside_window: r.n_outside_window,
+        n_clusters: r.n_clusters,
+        collinear: r.collinear,
+        ref_periods: r.ref_periods,
+    })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTwfeEventStudy>()?;
+    m.add_class::<PyTwfeEventStudyInfo>()?;
+    m.add_class::<PyImputation>()?;
+    m.add_class::<PyDid2s>()?;
     m.add_function(wrap_pyfunction!(twfe_event_study_fit, m)?)?;
     m.add_function(wrap_pyfunction!(imputation_fit, m)?)?;
     m.add_function(wrap_pyfunction!(did2s_fit, m)?)?;

@@ -2,16 +2,15 @@
 //! inventory, entropy index). Convert, call, convert back: no numerics here.
 
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use super::{guarded, run, slice};
 use crate::error::Error;
 use crate::green::lp::{solve, Lp, Workspace};
 use crate::green::{
-    capital_stock, entropy_index, malmquist, sbm, DeaData, Frontier, InitialStock, MlSpec, PimSpec,
-    Rts, SbmSpec,
+    capital_stock, entropy_index, malmquist, sbm, DeaData, Frontier, InitialStock, MlFit, MlSpec,
+    PimFit, PimSpec, Rts, SbmSpec,
 };
 
 type Cols<'py> = Vec<(String, PyReadonlyArray1<'py, f64>)>;
@@ -46,9 +45,41 @@ fn dea_data(
     })
 }
 
+/// SBM scores of every row, with the program's model and status, the slacks and counts.
+#[pyclass(frozen, module = "pilotdid._core", name = "SbmCore")]
+struct PySbm {
+    score: Vec<f64>,
+    #[pyo3(get)]
+    model: Vec<&'static str>,
+    #[pyo3(get)]
+    status: Vec<&'static str>,
+    slacks: Array2<f64>,
+    #[pyo3(get)]
+    n_infeasible: usize,
+    /// Simplex pivots over all programs.
+    #[pyo3(get)]
+    iterations: usize,
+    /// Programs that needed Bland's rule against cycling.
+    #[pyo3(get)]
+    n_bland: usize,
+}
+
+#[pymethods]
+impl PySbm {
+    #[getter]
+    fn score<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.score.to_pyarray(py)
+    }
+    /// Rows × (inputs, good outputs, bad outputs).
+    #[getter]
+    fn slacks<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.slacks.to_pyarray(py)
+    }
+}
+
 /// SBM scores of every row; see `pilotdid.green.sbm`.
 #[pyfunction]
-#[pyo3(signature = (inputs, good, bad, row_labels, period, rts, frontier, super_efficiency, bad_weight=1.0))]
+#[pyo3(signature = (inputs, good, bad, row_labels, period, *, rts, frontier, super_efficiency, bad_weight=1.0))]
 #[allow(clippy::too_many_arguments)]
 fn green_sbm<'py>(
     py: Python<'py>,
@@ -61,7 +92,7 @@ fn green_sbm<'py>(
     frontier: &str,
     super_efficiency: bool,
     bad_weight: f64,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PySbm> {
     let data = dea_data(&inputs, &good, &bad, row_labels)?;
     let period = slice(&period, "period")?;
     let spec = SbmSpec {
@@ -75,39 +106,67 @@ fn green_sbm<'py>(
     let slacks: Vec<f64> = fit.evals.iter().flat_map(|e| e.slacks.clone()).collect();
     let slacks = Array2::from_shape_vec((data.n, k), slacks)
         .map_err(|e| super::to_py(Error::Shape(e.to_string())))?;
-    let d = PyDict::new(py);
-    d.set_item(
-        "score",
-        fit.evals
-            .iter()
-            .map(|e| e.score)
-            .collect::<Vec<_>>()
-            .into_pyarray(py),
-    )?;
-    d.set_item(
-        "model",
-        fit.evals
-            .iter()
-            .map(|e| e.model.label())
-            .collect::<Vec<_>>(),
-    )?;
-    d.set_item(
-        "status",
-        fit.evals
-            .iter()
-            .map(|e| e.status.label())
-            .collect::<Vec<_>>(),
-    )?;
-    d.set_item("slacks", slacks.into_pyarray(py))?;
-    d.set_item("n_infeasible", fit.n_infeasible)?;
-    d.set_item("iterations", fit.total_iterations)?;
-    d.set_item("n_bland", fit.evals.iter().filter(|e| e.used_bland).count())?;
-    Ok(d)
+    Ok(PySbm {
+        score: fit.evals.iter().map(|e| e.score).collect(),
+        model: fit.evals.iter().map(|e| e.model.label()).collect(),
+        status: fit.evals.iter().map(|e| e.status.label()).collect(),
+        slacks,
+        n_infeasible: fit.n_infeasible,
+        iterations: fit.total_iterations,
+        n_bland: fit.evals.iter().filter(|e| e.used_bland).count(),
+    })
+}
+
+/// Malmquist–Luenberger index per unit-year, its decomposition (efficiency change × technical
+/// change), the cumulative index and the programs' status.
+#[pyclass(frozen, module = "pilotdid._core", name = "MalmquistCore")]
+struct PyMalmquist {
+    fit: MlFit,
+}
+
+#[pymethods]
+impl PyMalmquist {
+    #[getter]
+    fn eff_global<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.eff_global.to_pyarray(py)
+    }
+    #[getter]
+    fn eff_contemporaneous<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.eff_contemporaneous.to_pyarray(py)
+    }
+    #[getter]
+    fn index<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.index.to_pyarray(py)
+    }
+    #[getter]
+    fn ec<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.ec.to_pyarray(py)
+    }
+    #[getter]
+    fn tc<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.tc.to_pyarray(py)
+    }
+    #[getter]
+    fn cumulative<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.cumulative.to_pyarray(py)
+    }
+    #[getter]
+    fn status(&self) -> Vec<&'static str> {
+        self.fit.status.iter().map(|s| s.label()).collect()
+    }
+    #[getter]
+    fn n_infeasible(&self) -> usize {
+        self.fit.n_infeasible
+    }
+    #[getter]
+    fn n_programs(&self) -> usize {
+        self.fit.n_programs
+    }
 }
 
 /// Global / contemporaneous Malmquist–Luenberger index; see `pilotdid.green.gml`.
 #[pyfunction]
-#[pyo3(signature = (inputs, good, bad, row_labels, unit, time, kind, rts, super_efficiency))]
+#[pyo3(signature = (inputs, good, bad, row_labels, unit, time, *, kind, rts, super_efficiency))]
 #[allow(clippy::too_many_arguments)]
 fn green_malmquist<'py>(
     py: Python<'py>,
@@ -120,7 +179,7 @@ fn green_malmquist<'py>(
     kind: &str,
     rts: &str,
     super_efficiency: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PyMalmquist> {
     let data = dea_data(&inputs, &good, &bad, row_labels)?;
     let (unit, time) = (slice(&unit, "unit")?, slice(&time, "time")?);
     let spec = MlSpec {
@@ -128,29 +187,37 @@ fn green_malmquist<'py>(
         rts: guarded(|| Rts::parse(rts))?,
         super_efficiency,
     };
-    let f = run(py, || malmquist(&data, unit, time, &spec))?;
-    let d = PyDict::new(py);
-    d.set_item("eff_global", f.eff_global.into_pyarray(py))?;
-    d.set_item(
-        "eff_contemporaneous",
-        f.eff_contemporaneous.into_pyarray(py),
-    )?;
-    d.set_item("index", f.index.into_pyarray(py))?;
-    d.set_item("ec", f.ec.into_pyarray(py))?;
-    d.set_item("tc", f.tc.into_pyarray(py))?;
-    d.set_item("cumulative", f.cumulative.into_pyarray(py))?;
-    d.set_item(
-        "status",
-        f.status.iter().map(|s| s.label()).collect::<Vec<_>>(),
-    )?;
-    d.set_item("n_infeasible", f.n_infeasible)?;
-    d.set_item("n_programs", f.n_programs)?;
-    Ok(d)
+    let fit = run(py, || malmquist(&data, unit, time, &spec))?;
+    Ok(PyMalmquist { fit })
 }
 
-/// Perpetual-inventory capital stock; see `pilotdid.green.capital_stock`.
+/// Perpetual-inventory capital stock per row, its growth and real investment.
+#[pyclass(frozen, module = "pilotdid._core", name = "CapitalStockCore")]
+struct PyCapitalStock {
+    fit: PimFit,
+}
+
+#[pymethods]
+impl PyCapitalStock {
+    #[getter]
+    fn capital<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.capital.to_pyarray(py)
+    }
+    #[getter]
+    fn growth<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.growth.to_pyarray(py)
+    }
+    #[getter]
+    fn real_investment<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.fit.real_investment.to_pyarray(py)
+    }
+}
+
+/// Perpetual-inventory capital stock; see `pilotdid.green.capital_stock`. The initial stock
+/// is `initial_stock` if given, else from `growth`, else from each unit's own growth over
+/// its first `growth_years` years.
 #[pyfunction]
-#[pyo3(signature = (unit, unit_labels, time, investment, deflator, delta, growth, growth_years, initial_stock))]
+#[pyo3(signature = (unit, unit_labels, time, investment, *, deflator=None, delta, growth=None, growth_years=None, initial_stock=None))]
 #[allow(clippy::too_many_arguments)]
 fn green_capital_stock<'py>(
     py: Python<'py>,
@@ -163,7 +230,7 @@ fn green_capital_stock<'py>(
     growth: Option<f64>,
     growth_years: Option<usize>,
     initial_stock: Option<PyReadonlyArray1<'py, f64>>,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PyCapitalStock> {
     let defl = match &deflator {
         Some(a) => Some(slice(a, "deflator")?),
         None => None,
@@ -181,52 +248,89 @@ fn green_capital_stock<'py>(
         slice(&time, "time")?,
         slice(&investment, "investment")?,
     );
-    let f = guarded(|| capital_stock(u, &unit_labels, t, inv, defl, &spec))?;
-    let d = PyDict::new(py);
-    d.set_item("capital", f.capital.into_pyarray(py))?;
-    d.set_item("growth", f.growth.into_pyarray(py))?;
-    d.set_item("real_investment", f.real_investment.into_pyarray(py))?;
-    Ok(d)
+    let fit = run(py, || capital_stock(u, &unit_labels, t, inv, defl, &spec))?;
+    Ok(PyCapitalStock { fit })
+}
+
+/// Entropy weights and entropies per group (groups × indicators) and the composite index.
+#[pyclass(frozen, module = "pilotdid._core", name = "EntropyCore")]
+struct PyEntropy {
+    weights: Array2<f64>,
+    entropy: Array2<f64>,
+    index: Vec<f64>,
+}
+
+#[pymethods]
+impl PyEntropy {
+    #[getter]
+    fn weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.weights.to_pyarray(py)
+    }
+    #[getter]
+    fn entropy<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.entropy.to_pyarray(py)
+    }
+    #[getter]
+    fn index<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.index.to_pyarray(py)
+    }
 }
 
 /// Entropy weights and composite index; see `pilotdid.green.entropy_index`.
 #[pyfunction]
-#[pyo3(signature = (columns, positive, group, shift))]
+#[pyo3(signature = (columns, positive, group, *, shift))]
 fn green_entropy<'py>(
     py: Python<'py>,
     columns: Cols<'py>,
     positive: Vec<bool>,
     group: PyReadonlyArray1<'py, u32>,
     shift: f64,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PyEntropy> {
     let names: Vec<String> = columns.iter().map(|(n, _)| n.clone()).collect();
     let mut cols = Vec::new();
     for (n, a) in &columns {
         cols.push(slice(a, n)?);
     }
     let g = slice(&group, "group")?;
-    let f = guarded(|| entropy_index(&cols, &names, &positive, g, shift))?;
+    let f = run(py, || entropy_index(&cols, &names, &positive, g, shift))?;
     let k = names.len();
     let weights = Array2::from_shape_vec((f.n_groups, k), f.weights)
         .map_err(|e| super::to_py(Error::Shape(e.to_string())))?;
     let entropy = Array2::from_shape_vec((f.n_groups, k), f.entropy)
         .map_err(|e| super::to_py(Error::Shape(e.to_string())))?;
-    let d = PyDict::new(py);
-    d.set_item("weights", weights.into_pyarray(py))?;
-    d.set_item("entropy", entropy.into_pyarray(py))?;
-    d.set_item("index", f.index.into_pyarray(py))?;
-    Ok(d)
+    Ok(PyEntropy {
+        weights,
+        entropy,
+        index: f.index,
+    })
 }
 
-/// Solve min c'z s.t. A z = b, z >= 0 with the crate's simplex (for tests against HiGHS):
-/// returns (status, objective, z).
+/// Solution of a linear program: status ("optimal", ...), objective and the point z.
+#[pyclass(frozen, module = "pilotdid._core", name = "LpSolution")]
+struct PyLpSolution {
+    #[pyo3(get)]
+    status: &'static str,
+    #[pyo3(get)]
+    objective: f64,
+    x: Vec<f64>,
+}
+
+#[pymethods]
+impl PyLpSolution {
+    #[getter]
+    fn x<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.x.to_pyarray(py)
+    }
+}
+
+/// Solve min c'z s.t. A z = b, z >= 0 with the crate's simplex (for tests against HiGHS).
 #[pyfunction]
 fn green_lp_solve<'py>(
     py: Python<'py>,
     a: PyReadonlyArray2<'py, f64>,
     b: PyReadonlyArray1<'py, f64>,
     c: PyReadonlyArray1<'py, f64>,
-) -> PyResult<(String, f64, Bound<'py, numpy::PyArray1<f64>>)> {
+) -> PyResult<PyLpSolution> {
     let a = a.as_array();
     let (m, n) = (a.nrows(), a.ncols());
     let mut colmajor = vec![0.0; m * n];
@@ -243,15 +347,20 @@ fn green_lp_solve<'py>(
         b,
         c,
     };
-    let s = guarded(|| solve(&lp, &mut Workspace::default()))?;
-    Ok((
-        s.status.label().to_string(),
-        s.objective,
-        s.x.into_pyarray(py),
-    ))
+    let s = run(py, || solve(&lp, &mut Workspace::default()))?;
+    Ok(PyLpSolution {
+        status: s.status.label(),
+        objective: s.objective,
+        x: s.x,
+    })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PySbm>()?;
+    m.add_class::<PyMalmquist>()?;
+    m.add_class::<PyCapitalStock>()?;
+    m.add_class::<PyEntropy>()?;
+    m.add_class::<PyLpSolution>()?;
     m.add_function(wrap_pyfunction!(green_sbm, m)?)?;
     m.add_function(wrap_pyfunction!(green_malmquist, m)?)?;
     m.add_function(wrap_pyfunction!(green_capital_stock, m)?)?;

@@ -1,45 +1,96 @@
 //! PyO3 bindings for the mechanisms family: product-of-coefficients tests, the cluster
 //! bootstrap of indirect effects and bootstrap intervals. Arrays in, results out.
 
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::{guarded, run, slice};
+use super::{guarded, run, slice, PyWaldTest};
 use crate::fe::DemeanSpec;
 use crate::mediation::{
     bootstrap_ci, bootstrap_indirect, indirect_tests, linear_combinations, BootInput, CiMethod,
 };
 
-/// Sobel, Aroian and Goodman tests of a·b: a dict of se / z / p per test.
+/// Sobel, Aroian and Goodman tests of an indirect effect a·b: standard error, z and p of each.
+#[pyclass(frozen, module = "pilotdid._core", name = "IndirectTests")]
+struct PyIndirectTests {
+    #[pyo3(get)]
+    indirect: f64,
+    #[pyo3(get)]
+    sobel_se: f64,
+    #[pyo3(get)]
+    sobel_z: f64,
+    #[pyo3(get)]
+    sobel_p: f64,
+    #[pyo3(get)]
+    aroian_se: f64,
+    #[pyo3(get)]
+    aroian_z: f64,
+    #[pyo3(get)]
+    aroian_p: f64,
+    /// False when Goodman's variance is negative (its se, z and p are then NaN).
+    #[pyo3(get)]
+    goodman_defined: bool,
+    #[pyo3(get)]
+    goodman_se: f64,
+    #[pyo3(get)]
+    goodman_z: f64,
+    #[pyo3(get)]
+    goodman_p: f64,
+}
+
+/// Sobel, Aroian and Goodman tests of a·b from the two paths and their standard errors.
 #[pyfunction]
-fn mediation_tests<'py>(
-    py: Python<'py>,
+fn mediation_tests(
+    py: Python<'_>,
     a: f64,
     se_a: f64,
     b: f64,
     se_b: f64,
-) -> PyResult<Bound<'py, PyDict>> {
-    let t = guarded(|| indirect_tests(a, se_a, b, se_b))?;
-    let d = PyDict::new(py);
-    d.set_item("indirect", t.indirect)?;
-    d.set_item("sobel_se", t.sobel_se)?;
-    d.set_item("sobel_z", t.sobel_z)?;
-    d.set_item("sobel_p", t.sobel_p)?;
-    d.set_item("aroian_se", t.aroian_se)?;
-    d.set_item("aroian_z", t.aroian_z)?;
-    d.set_item("aroian_p", t.aroian_p)?;
-    d.set_item("goodman_defined", t.goodman_defined)?;
-    d.set_item("goodman_se", t.goodman_se)?;
-    d.set_item("goodman_z", t.goodman_z)?;
-    d.set_item("goodman_p", t.goodman_p)?;
-    Ok(d)
+) -> PyResult<PyIndirectTests> {
+    let t = run(py, || indirect_tests(a, se_a, b, se_b))?;
+    Ok(PyIndirectTests {
+        indirect: t.indirect,
+        sobel_se: t.sobel_se,
+        sobel_z: t.sobel_z,
+        sobel_p: t.sobel_p,
+        aroian_se: t.aroian_se,
+        aroian_z: t.aroian_z,
+        aroian_p: t.aroian_p,
+        goodman_defined: t.goodman_defined,
+        goodman_se: t.goodman_se,
+        goodman_z: t.goodman_z,
+        goodman_p: t.goodman_p,
+    })
 }
 
-/// Cluster bootstrap of a- and b-paths: (a reps×k, b reps×k, n_failed).
+/// Cluster-bootstrap draws of the a- and b-paths (replicates × mediators; NaN in a failed
+/// replicate) and the number of failed replicates.
+#[pyclass(frozen, module = "pilotdid._core", name = "MediationBootstrap")]
+struct PyMediationBootstrap {
+    a: Array2<f64>,
+    b: Array2<f64>,
+    #[pyo3(get)]
+    n_failed: usize,
+}
+
+#[pymethods]
+impl PyMediationBootstrap {
+    #[getter]
+    fn a<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.a.to_pyarray(py)
+    }
+    #[getter]
+    fn b<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.b.to_pyarray(py)
+    }
+}
+
+/// Cluster bootstrap of the a- and b-paths; `joint` resamples one cluster draw for all
+/// mediators' regressions.
 #[pyfunction]
-#[pyo3(signature = (y, d, mediators, controls, fe, cluster, reps, seed, joint, tol=1e-11, max_iter=10_000))]
-#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[pyo3(signature = (y, d, mediators, controls, fe, cluster, *, reps, seed, joint, tol=1e-11, max_iter=10_000))]
+#[allow(clippy::too_many_arguments)]
 fn mediation_bootstrap<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f64>,
@@ -53,7 +104,7 @@ fn mediation_bootstrap<'py>(
     joint: bool,
     tol: f64,
     max_iter: usize,
-) -> PyResult<(Bound<'py, PyArray2<f64>>, Bound<'py, PyArray2<f64>>, usize)> {
+) -> PyResult<PyMediationBootstrap> {
     let mut ms = Vec::new();
     for (n, a) in &mediators {
         ms.push((n.clone(), slice(a, n)?));
@@ -76,12 +127,17 @@ fn mediation_bootstrap<'py>(
     };
     let spec = DemeanSpec { tol, max_iter };
     let out = run(py, || bootstrap_indirect(&input, reps, seed, joint, &spec))?;
-    Ok((out.a.into_pyarray(py), out.b.into_pyarray(py), out.n_failed))
+    Ok(PyMediationBootstrap {
+        a: out.a,
+        b: out.b,
+        n_failed: out.n_failed,
+    })
 }
 
 /// (low, high) bootstrap interval: method "percentile" or "bc" (bias-corrected).
 #[pyfunction]
 fn mediation_ci(
+    py: Python<'_>,
     draws: PyReadonlyArray1<'_, f64>,
     estimate: f64,
     level: f64,
@@ -89,7 +145,7 @@ fn mediation_ci(
 ) -> PyResult<(f64, f64)> {
     let m = guarded(|| CiMethod::parse(method))?;
     let s = slice(&draws, "draws")?;
-    guarded(|| bootstrap_ci(s, estimate, level, m))
+    run(py, || bootstrap_ci(s, estimate, level, m))
 }
 
 /// Linear combinations L·β with delta-method se: rows (estimate, se, t, p, low, high).
@@ -103,21 +159,23 @@ fn linear_combinations_py<'py>(
     df: usize,
     level: f64,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    let out =
-        guarded(|| linear_combinations(beta.as_array(), vcov.as_array(), l.as_array(), df, level))?;
+    let (beta, vcov, l) = (beta.as_array(), vcov.as_array(), l.as_array());
+    let out = run(py, || linear_combinations(beta, vcov, l, df, level))?;
     Ok(out.into_pyarray(py))
 }
 
-/// Wald test of R·β = 0 (chi2, p_chi2, F, df1, df2, p_F) with covariance R V Rᵀ.
+/// Wald test of R·β = 0 with covariance R V Rᵀ; `df2` is the F form's denominator df.
 #[pyfunction]
+#[pyo3(signature = (beta, vcov, r, *, df2))]
 fn restriction_wald(
+    py: Python<'_>,
     beta: PyReadonlyArray1<'_, f64>,
     vcov: PyReadonlyArray2<'_, f64>,
     r: PyReadonlyArray2<'_, f64>,
     df2: usize,
-) -> PyResult<(f64, f64, f64, usize, usize, f64)> {
+) -> PyResult<PyWaldTest> {
     let (b, v, r) = (beta.as_array(), vcov.as_array(), r.as_array());
-    guarded(|| {
+    let w = run(py, || {
         if r.ncols() != b.len() || v.dim() != (b.len(), b.len()) {
             return Err(crate::error::Error::Shape(
                 "restriction matrix, coefficients and vcov disagree".into(),
@@ -125,12 +183,14 @@ fn restriction_wald(
         }
         let rb = r.dot(&b);
         let rv = r.dot(&v).dot(&r.t());
-        let w = crate::inference::wald_test(vec![], rb.view(), &rv, df2)?;
-        Ok((w.chi2, w.p_chi2, w.f, w.df1, w.df2, w.p_f))
-    })
+        crate::inference::wald_test(vec![], rb.view(), &rv, df2)
+    })?;
+    Ok(PyWaldTest::from(w))
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyIndirectTests>()?;
+    m.add_class::<PyMediationBootstrap>()?;
     m.add_function(wrap_pyfunction!(mediation_tests, m)?)?;
     m.add_function(wrap_pyfunction!(mediation_bootstrap, m)?)?;
     m.add_function(wrap_pyfunction!(mediation_ci, m)?)?;

@@ -8,18 +8,18 @@ mod mediation;
 mod robust;
 mod spatial;
 mod staggered;
+mod weights;
 
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
 use crate::error::Error;
 use crate::fe::{factorize, DemeanSpec};
-use crate::inference::{BootWeights, WildBootSpec};
+use crate::inference::{BootWeights, WaldTest, WildBootSpec};
 use crate::interrupt::{self, Cancel};
-use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
+use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
 use crate::panel::{Panel, TreatmentInput};
 
 create_exception!(
@@ -131,18 +131,126 @@ pub(crate) fn slice<'a, T: numpy::Element>(
         .map_err(|_| PilotdidError::new_err(format!("{what}: array is not contiguous")))
 }
 
-type Codes<'py> = (Bound<'py, PyArray1<u32>>, Bound<'py, PyArray1<i64>>);
+/// The restricted wild cluster bootstrap options both bindings take, by name.
+pub(crate) fn wild_boot_spec(
+    reps: usize,
+    weights: &str,
+    seed: u64,
+    level: f64,
+) -> PyResult<WildBootSpec> {
+    let weights = match weights.to_ascii_lowercase().as_str() {
+        "rademacher" => BootWeights::Rademacher,
+        "webb" => BootWeights::Webb,
+        other => {
+            return Err(PilotdidError::new_err(format!(
+                "option 'weights': '{other}' is not one of 'rademacher', 'webb'"
+            )))
+        }
+    };
+    Ok(WildBootSpec {
+        reps,
+        weights,
+        seed,
+        level,
+        compute_ci: true,
+    })
+}
 
-/// Dense codes for integer ids: (codes as uint32, distinct values in order of appearance).
+/// The variance estimator named by `vcov`; `clusters` are the cluster variables it uses.
+pub(crate) fn vcov_request(vcov: &str, clusters: Vec<usize>) -> PyResult<VcovRequest> {
+    match vcov {
+        "iid" => Ok(VcovRequest::Iid),
+        "hetero" => Ok(VcovRequest::Hetero),
+        "cluster" => Ok(VcovRequest::Cluster(clusters)),
+        other => Err(PilotdidError::new_err(format!(
+            "option 'vcov': unknown type '{other}'"
+        ))),
+    }
+}
+
+/// Named columns as the core takes them: (name, contiguous slice) pairs.
+pub(crate) fn named<'a, T: numpy::Element>(
+    names: Vec<String>,
+    arrays: &'a [PyReadonlyArray1<'_, T>],
+    what: &str,
+) -> PyResult<Vec<(String, &'a [T])>> {
+    names
+        .into_iter()
+        .zip(arrays)
+        .map(|(n, a)| Ok((n, slice(a, what)?)))
+        .collect()
+}
+
+/// A Wald test of joint restrictions, in chi-squared and F form.
+#[pyclass(frozen, module = "pilotdid._core", name = "WaldTest")]
+#[derive(Clone)]
+pub(crate) struct PyWaldTest {
+    /// Labels of the tested coefficients (event times in an event study; else empty).
+    #[pyo3(get)]
+    event_time: Vec<i64>,
+    #[pyo3(get)]
+    chi2: f64,
+    #[pyo3(get)]
+    p_chi2: f64,
+    #[pyo3(get)]
+    f: f64,
+    #[pyo3(get)]
+    df1: usize,
+    #[pyo3(get)]
+    df2: usize,
+    #[pyo3(get)]
+    p_f: f64,
+}
+
+impl From<WaldTest> for PyWaldTest {
+    fn from(w: WaldTest) -> Self {
+        Self {
+            event_time: w.event_time,
+            chi2: w.chi2,
+            p_chi2: w.p_chi2,
+            f: w.f,
+            df1: w.df1,
+            df2: w.df2,
+            p_f: w.p_f,
+        }
+    }
+}
+
+/// Dense codes of integer ids, in order of first appearance, and the distinct values.
+#[pyclass(frozen, module = "pilotdid._core", name = "FactorizedIds")]
+struct PyFactorizedIds {
+    codes: Vec<u32>,
+    levels: Vec<i64>,
+}
+
+#[pymethods]
+impl PyFactorizedIds {
+    #[getter]
+    fn codes<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        self.codes.to_pyarray(py)
+    }
+    #[getter]
+    fn levels<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        self.levels.to_pyarray(py)
+    }
+}
+
+/// Dense codes for integer ids: codes as uint32 and the distinct values in order of appearance.
 #[pyfunction]
-fn factorize_ids<'py>(py: Python<'py>, ids: PyReadonlyArray1<'py, i64>) -> PyResult<Codes<'py>> {
+fn factorize_ids<'py>(
+    py: Python<'py>,
+    ids: PyReadonlyArray1<'py, i64>,
+) -> PyResult<PyFactorizedIds> {
     let v = slice(&ids, "ids")?;
     let f = run(py, || factorize(v))?;
-    Ok((f.codes.into_pyarray(py), f.levels.into_pyarray(py)))
+    Ok(PyFactorizedIds {
+        codes: f.codes,
+        levels: f.levels,
+    })
 }
 
 /// A fitted fixed-effects OLS regression (see `pilotdid.feols`).
-#[pyclass(name = "FeolsCore", module = "pilotdid._core", frozen)]
+#[pyclass(frozen, module = "pilotdid._core", name = "FeolsCore")]
 struct PyFeols {
     fit: FeolsFit,
 }
@@ -155,55 +263,100 @@ impl PyFeols {
     }
     #[getter]
     fn beta<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.fit.beta.clone().into_pyarray(py)
+        self.fit.beta.to_pyarray(py)
     }
     #[getter]
     fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        self.fit.vcov.clone().into_pyarray(py)
+        self.fit.vcov.to_pyarray(py)
     }
     #[getter]
     fn se<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.fit.se.clone().into_pyarray(py)
+        self.fit.se.to_pyarray(py)
     }
     #[getter]
     fn used_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
-        self.fit.used_rows.clone().into_pyarray(py)
+        self.fit.used_rows.to_pyarray(py)
     }
-    /// Scalars and small vectors, as a dict.
-    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let f = &self.fit;
-        let d = PyDict::new(py);
-        d.set_item("collinear", f.collinear.clone())?;
-        d.set_item("nobs", f.nobs)?;
-        d.set_item("n_missing", f.n_missing)?;
-        d.set_item("n_zero_weight", f.n_zero_weight)?;
-        d.set_item("n_singletons", f.n_singletons)?;
-        d.set_item("singletons_dropped", f.singletons_dropped)?;
-        d.set_item("r2", f.r2)?;
-        d.set_item("r2_within", f.r2_within)?;
-        d.set_item("rss", f.rss)?;
-        d.set_item("df_k", f.df_k)?;
-        d.set_item("df_t", f.df_t)?;
-        d.set_item("n_clusters", f.n_clusters.clone())?;
-        d.set_item("fe_levels", f.fe_levels.clone())?;
-        d.set_item("demean_method", format!("{:?}", f.demean.method))?;
-        d.set_item("demean_iterations", f.demean.iterations.clone())?;
-        let timings = PyDict::new(py);
-        timings.set_item("demean", f.demean.seconds)?;
-        d.set_item("timings", timings)?;
-        Ok(d)
+    #[getter]
+    fn collinear(&self) -> Vec<String> {
+        self.fit.collinear.clone()
+    }
+    #[getter]
+    fn nobs(&self) -> usize {
+        self.fit.nobs
+    }
+    #[getter]
+    fn n_missing(&self) -> usize {
+        self.fit.n_missing
+    }
+    #[getter]
+    fn n_zero_weight(&self) -> usize {
+        self.fit.n_zero_weight
+    }
+    #[getter]
+    fn n_singletons(&self) -> usize {
+        self.fit.n_singletons
+    }
+    #[getter]
+    fn singletons_dropped(&self) -> bool {
+        self.fit.singletons_dropped
+    }
+    #[getter]
+    fn r2(&self) -> f64 {
+        self.fit.r2
+    }
+    #[getter]
+    fn r2_within(&self) -> Option<f64> {
+        self.fit.r2_within
+    }
+    #[getter]
+    fn rss(&self) -> f64 {
+        self.fit.rss
+    }
+    #[getter]
+    fn df_k(&self) -> usize {
+        self.fit.df_k
+    }
+    #[getter]
+    fn df_t(&self) -> usize {
+        self.fit.df_t
+    }
+    #[getter]
+    fn n_clusters(&self) -> Vec<usize> {
+        self.fit.n_clusters.clone()
+    }
+    #[getter]
+    fn fe_levels(&self) -> Vec<usize> {
+        self.fit.fe_levels.clone()
+    }
+    #[getter]
+    fn demean_method(&self) -> String {
+        format!("{:?}", self.fit.demean.method)
+    }
+    /// Sweeps of the alternating projection per column (0 on the exact paths).
+    #[getter]
+    fn demean_iterations(&self) -> Vec<usize> {
+        self.fit.demean.iterations.clone()
+    }
+    #[getter]
+    fn demean_seconds(&self) -> f64 {
+        self.fit.demean.seconds
     }
 
-    /// (statistic, p_value, conf_low, conf_high) from Student's t with the fit's df.
-    #[allow(clippy::type_complexity)]
-    fn coef_table(&self, level: f64) -> PyResult<(Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> {
-        let t = guarded(|| self.fit.coef_table(level))?;
-        Ok((t.statistic, t.p_value, t.conf_low, t.conf_high))
+    /// Statistics of every coefficient from Student's t with the fit's df.
+    fn coef_table(&self, py: Python<'_>, level: f64) -> PyResult<PyFeolsCoefTable> {
+        let t = run(py, || self.fit.coef_table(level))?;
+        Ok(PyFeolsCoefTable {
+            statistic: t.statistic,
+            p_value: t.p_value,
+            conf_low: t.conf_low,
+            conf_high: t.conf_high,
+        })
     }
 
     /// Restricted wild cluster bootstrap of R'beta = r, clustered by the fit's cluster
     /// variable number `cluster` (0 = first). `y` and `x` are the columns given to `feols_fit`.
-    #[pyo3(signature = (y, x, restriction, r, reps, weights, seed, level, cluster=0))]
+    #[pyo3(signature = (y, x, restriction, r, *, reps, weights, seed, level, cluster=0))]
     #[allow(clippy::too_many_arguments)]
     fn wildboottest<'py>(
         &self,
@@ -217,24 +370,9 @@ impl PyFeols {
         seed: u64,
         level: f64,
         cluster: usize,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let weights = match weights.to_ascii_lowercase().as_str() {
-            "rademacher" => BootWeights::Rademacher,
-            "webb" => BootWeights::Webb,
-            other => {
-                return Err(PilotdidError::new_err(format!(
-                    "option 'weights': '{other}' is not one of 'rademacher', 'webb'"
-                )))
-            }
-        };
+    ) -> PyResult<PyWildBoot> {
+        let spec = wild_boot_spec(reps, weights, seed, level)?;
         let rvec = restriction.as_array().to_owned();
-        let spec = WildBootSpec {
-            reps,
-            weights,
-            seed,
-            level,
-            compute_ci: true,
-        };
         let input = FeolsInput {
             y: (String::new(), slice(&y, "y")?),
             x: x.iter()
@@ -249,24 +387,78 @@ impl PyFeols {
             self.fit
                 .wild_bootstrap(&input, rvec.view(), r, &spec, cluster)
         })?;
-        let res = out.result;
-        let d = PyDict::new(py);
-        d.set_item("fe_partialled", out.fe_partialled)?;
-        d.set_item("fe_as_dummies", out.fe_as_dummies)?;
-        d.set_item("fe_exact", out.fe_exact)?;
-        d.set_item("t_stat", res.t_stat)?;
-        d.set_item("p_value", res.p_value)?;
-        d.set_item("conf_int", res.conf_int)?;
-        d.set_item("reps", res.reps)?;
-        d.set_item("estimate", res.estimate)?;
-        d.set_item("t_boot", res.t_boot.into_pyarray(py))?;
-        Ok(d)
+        Ok(PyWildBoot::from(out))
+    }
+}
+
+/// t statistics, p-values and confidence bounds of a fit's coefficients (lists, in order).
+#[pyclass(frozen, module = "pilotdid._core", name = "FeolsCoefTable")]
+struct PyFeolsCoefTable {
+    #[pyo3(get)]
+    statistic: Vec<f64>,
+    #[pyo3(get)]
+    p_value: Vec<f64>,
+    #[pyo3(get)]
+    conf_low: Vec<f64>,
+    #[pyo3(get)]
+    conf_high: Vec<f64>,
+}
+
+/// A restricted wild cluster bootstrap test of one linear restriction.
+#[pyclass(frozen, module = "pilotdid._core", name = "WildBootCore")]
+pub(crate) struct PyWildBoot {
+    #[pyo3(get)]
+    estimate: f64,
+    #[pyo3(get)]
+    t_stat: f64,
+    #[pyo3(get)]
+    p_value: f64,
+    /// Test-inversion interval at the requested level (None when it was not computed).
+    #[pyo3(get)]
+    conf_int: Option<(f64, f64)>,
+    #[pyo3(get)]
+    reps: usize,
+    t_boot: Vec<f64>,
+    /// Fixed effects projected out (nested in the clusters) and entered as dummies.
+    #[pyo3(get)]
+    fe_partialled: Vec<String>,
+    #[pyo3(get)]
+    fe_as_dummies: Vec<String>,
+    /// False when non-nested fixed effects had to be projected out.
+    #[pyo3(get)]
+    fe_exact: bool,
+}
+
+#[pymethods]
+impl PyWildBoot {
+    /// Bootstrap t statistics, in replicate order.
+    #[getter]
+    fn t_boot<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.t_boot.to_pyarray(py)
+    }
+}
+
+impl From<WildBoot> for PyWildBoot {
+    fn from(out: WildBoot) -> Self {
+        let r = out.result;
+        Self {
+            estimate: r.estimate,
+            t_stat: r.t_stat,
+            p_value: r.p_value,
+            conf_int: r.conf_int,
+            reps: r.reps,
+            t_boot: r.t_boot,
+            fe_partialled: out.fe_partialled,
+            fe_as_dummies: out.fe_as_dummies,
+            fe_exact: out.fe_exact,
+        }
     }
 }
 
 /// Fixed-effects OLS on prepared columns; see `pilotdid.feols` for the user-facing call.
+/// `fe`, `clusters` and `weights` come with their names (used in messages and results).
 #[pyfunction]
-#[pyo3(signature = (y_name, y, x_names, x, fe_names, fe, cluster_names, clusters, weights_name, weights, valid, vcov, vcov_clusters, drop_singletons, tol, max_iter))]
+#[pyo3(signature = (y_name, y, x_names, x, *, fe_names, fe, cluster_names, clusters, weights_name=None, weights=None, valid=None, vcov, vcov_clusters, drop_singletons, tol, max_iter))]
 #[allow(clippy::too_many_arguments)]
 fn feols_fit<'py>(
     py: Python<'py>,
@@ -287,33 +479,12 @@ fn feols_fit<'py>(
     tol: f64,
     max_iter: usize,
 ) -> PyResult<PyFeols> {
-    let vcov = match vcov {
-        "iid" => VcovRequest::Iid,
-        "hetero" => VcovRequest::Hetero,
-        "cluster" => VcovRequest::Cluster(vcov_clusters),
-        other => {
-            return Err(PilotdidError::new_err(format!(
-                "option 'vcov': unknown type '{other}'"
-            )))
-        }
-    };
+    let vcov = vcov_request(vcov, vcov_clusters)?;
     let input = FeolsInput {
         y: (y_name, slice(&y, "y")?),
-        x: x_names
-            .into_iter()
-            .zip(&x)
-            .map(|(n, a)| Ok((n, slice(a, "x")?)))
-            .collect::<PyResult<_>>()?,
-        fe: fe_names
-            .into_iter()
-            .zip(&fe)
-            .map(|(n, a)| Ok((n, slice(a, "fixed effect")?)))
-            .collect::<PyResult<_>>()?,
-        clusters: cluster_names
-            .into_iter()
-            .zip(&clusters)
-            .map(|(n, a)| Ok((n, slice(a, "cluster")?)))
-            .collect::<PyResult<_>>()?,
+        x: named(x_names, &x, "x")?,
+        fe: named(fe_names, &fe, "fixed effect")?,
+        clusters: named(cluster_names, &clusters, "cluster")?,
         weights: match (weights_name, &weights) {
             (Some(n), Some(w)) => Some((n, slice(w, "weights")?)),
             _ => None,
@@ -329,9 +500,26 @@ fn feols_fit<'py>(
     Ok(PyFeols { fit })
 }
 
-/// Panel structure: balance and cohorts. Returns a dict.
+/// Panel structure: balance, periods and each unit's first treated period.
+#[pyclass(frozen, module = "pilotdid._core", name = "PanelInfo")]
+struct PyPanelInfo {
+    #[pyo3(get)]
+    is_balanced: bool,
+    #[pyo3(get)]
+    n_units: usize,
+    #[pyo3(get)]
+    n_periods: usize,
+    /// Distinct periods, ascending.
+    #[pyo3(get)]
+    periods: Vec<i64>,
+    /// First treated period per unit (order of first appearance); None for never treated.
+    #[pyo3(get)]
+    cohort: Vec<Option<i64>>,
+}
+
+/// Panel structure of coded units and integer periods; give `treatment` or `cohort`, or neither.
 #[pyfunction]
-#[pyo3(signature = (unit, unit_labels, time, treatment=None, cohort=None, allow_switch_off=false))]
+#[pyo3(signature = (unit, unit_labels, time, *, treatment=None, cohort=None, allow_switch_off=false))]
 fn panel_info<'py>(
     py: Python<'py>,
     unit: PyReadonlyArray1<'py, u32>,
@@ -340,7 +528,7 @@ fn panel_info<'py>(
     treatment: Option<PyReadonlyArray1<'py, f64>>,
     cohort: Option<PyReadonlyArray1<'py, f64>>,
     allow_switch_off: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> PyResult<PyPanelInfo> {
     let t = match (&treatment, &cohort) {
         (Some(d), None) => TreatmentInput::Indicator(slice(d, "treatment")?),
         (None, Some(g)) => TreatmentInput::Cohort(slice(g, "cohort")?),
@@ -352,20 +540,27 @@ fn panel_info<'py>(
         }
     };
     let (unit, time) = (slice(&unit, "unit")?, slice(&time, "time")?);
-    let p = guarded(|| Panel::new(unit, unit_labels, time, t, allow_switch_off))?;
-    let d = PyDict::new(py);
-    d.set_item("is_balanced", p.is_balanced)?;
-    d.set_item("n_units", p.n_units())?;
-    d.set_item("n_periods", p.n_periods())?;
-    d.set_item("periods", p.periods.clone())?;
-    d.set_item("cohort", p.cohort.clone())?;
-    Ok(d)
+    let p = run(py, || {
+        Panel::new(unit, unit_labels, time, t, allow_switch_off)
+    })?;
+    Ok(PyPanelInfo {
+        is_balanced: p.is_balanced,
+        n_units: p.n_units(),
+        n_periods: p.n_periods(),
+        periods: p.periods,
+        cohort: p.cohort,
+    })
 }
 
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PilotdidError", m.py().get_type::<PilotdidError>())?;
+    m.add_class::<PyFactorizedIds>()?;
     m.add_class::<PyFeols>()?;
+    m.add_class::<PyFeolsCoefTable>()?;
+    m.add_class::<PyWildBoot>()?;
+    m.add_class::<PyPanelInfo>()?;
+    m.add_class::<PyWaldTest>()?;
     m.add_function(wrap_pyfunction!(feols_fit, m)?)?;
     m.add_function(wrap_pyfunction!(factorize_ids, m)?)?;
     m.add_function(wrap_pyfunction!(panel_info, m)?)?;
@@ -374,6 +569,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     event::register(m)?;
     mediation::register(m)?;
     robust::register(m)?;
+    weights::register(m)?;
     spatial::register(m)?;
     green::register(m)?;
     Ok(())

@@ -1,277 +1,23 @@
-//! PyO3 bindings for the spatial family: weights, log-determinants, SAR/SDM panels, effects,
-//! Moran's I. Conversion only; every number is computed in `crate::spatial`.
+//! PyO3 bindings for the spatial family: SAR/SDM/SEM/SDEM/SAC panels, their effects and
+//! tests, Moran's I and the LM tests. Conversion only; every number is computed in
+//! `crate::spatial`. Weights and log-determinants are in `weights.rs`.
 
-use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::{guarded, run, slice};
+use super::weights::PySparseWeights;
+use super::{run, slice, to_py};
 use crate::error::Error;
-use crate::spatial::diagnostics::{lm_tests, lr_test, wald_theta};
+use crate::spatial::diagnostics::{lm_tests, lr_test, wald_theta, LmTests};
 use crate::spatial::effects::{impacts, unit_impacts};
-use crate::spatial::logdet::{logdet_barry_pace, Spectrum};
 use crate::spatial::moran::{moran_global, moran_local};
-use crate::spatial::weights::{self, Weights};
+use crate::spatial::weights::Weights;
 use crate::spatial::{
     spatial_panel, FeKind, Method, RhoSearch, SpatialFit, SpatialInput, SpatialKind, SpatialSpec,
 };
 
-type Csr<'py> = (
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<i64>>,
-    Bound<'py, PyArray1<f64>>,
-);
-
-type Pair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
-
-fn csr_out<'py>(py: Python<'py>, w: Weights) -> Csr<'py> {
-    let ip: Vec<i64> = w.indptr.iter().map(|&v| v as i64).collect();
-    let ix: Vec<i64> = w.indices.iter().map(|&v| v as i64).collect();
-    (
-        ip.into_pyarray(py),
-        ix.into_pyarray(py),
-        w.data.into_pyarray(py),
-    )
-}
-
-fn csr_in(
-    n: usize,
-    indptr: &PyReadonlyArray1<i64>,
-    indices: &PyReadonlyArray1<i64>,
-    data: &PyReadonlyArray1<f64>,
-) -> PyResult<Weights> {
-    let ip = slice(indptr, "indptr")?;
-    let ix = slice(indices, "indices")?;
-    let d = slice(data, "data")?;
-    guarded(|| {
-        if ip.len() != n + 1 || ix.len() != d.len() || ip.last().copied() != Some(d.len() as i64) {
-            return Err(Error::Shape("W: inconsistent sparse arrays".into()));
-        }
-        let mut rows = Vec::with_capacity(d.len());
-        for i in 0..n {
-            let (a, b) = (ip[i], ip[i + 1]);
-            if a < 0 || b < a {
-                return Err(Error::Shape("W: indptr is not non-decreasing".into()));
-            }
-            rows.extend(std::iter::repeat(i).take((b - a) as usize));
-        }
-        let cols: Vec<usize> = ix
-            .iter()
-            .map(|&c| {
-                if c < 0 || c as usize >= n {
-                    Err(Error::Shape(format!("W: column index {c} outside 0..{n}")))
-                } else {
-                    Ok(c as usize)
-                }
-            })
-            .collect::<Result<_, _>>()?;
-        Weights::from_triplets(n, &rows, &cols, d)
-    })
-}
-
-#[pyfunction]
-#[pyo3(signature = (n, rows, cols, values))]
-fn sp_from_triplets<'py>(
-    py: Python<'py>,
-    n: usize,
-    rows: PyReadonlyArray1<'py, i64>,
-    cols: PyReadonlyArray1<'py, i64>,
-    values: PyReadonlyArray1<'py, f64>,
-) -> PyResult<Csr<'py>> {
-    let r = slice(&rows, "rows")?;
-    let c = slice(&cols, "cols")?;
-    let v = slice(&values, "values")?;
-    let w = guarded(|| {
-        let conv = |x: &[i64], what: &str| -> Result<Vec<usize>, Error> {
-            x.iter()
-                .map(|&i| {
-                    if i < 0 || i as usize >= n {
-                        Err(Error::Shape(format!("{what} index {i} outside 0..{n}")))
-                    } else {
-                        Ok(i as usize)
-                    }
-                })
-                .collect()
-        };
-        let rr = conv(r, "row")?;
-        let cc = conv(c, "column")?;
-        if rr.iter().zip(&cc).any(|(a, b)| a == b) {
-            return Err(Error::Option {
-                name: "W".into(),
-                reason: "W has a non-zero diagonal (a unit is its own neighbour)".into(),
-            });
-        }
-        Weights::from_triplets(n, &rr, &cc, v)
-    })?;
-    Ok(csr_out(py, w))
-}
-
-#[pyfunction]
-#[pyo3(signature = (lat, lon, kind, power=1.0, cutoff=None, k=4, threshold=0.0, radius_km=6371.0088))]
-#[allow(clippy::too_many_arguments)]
-fn sp_from_coords<'py>(
-    py: Python<'py>,
-    lat: PyReadonlyArray1<'py, f64>,
-    lon: PyReadonlyArray1<'py, f64>,
-    kind: &str,
-    power: f64,
-    cutoff: Option<f64>,
-    k: usize,
-    threshold: f64,
-    radius_km: f64,
-) -> PyResult<Csr<'py>> {
-    let la = slice(&lat, "lat")?;
-    let lo = slice(&lon, "lon")?;
-    let w = run(py, || match kind {
-        "inverse_distance" => weights::inverse_distance(la, lo, power, cutoff, radius_km),
-        "knn" => weights::knn(la, lo, k, radius_km),
-        "distance_band" => weights::distance_band(la, lo, threshold, radius_km),
-        other => Err(Error::Option {
-            name: "kind".into(),
-            reason: format!("unknown weights kind '{other}'"),
-        }),
-    })?;
-    Ok(csr_out(py, w))
-}
-
-/// Queen / rook contiguity from flat polygon arrays (see `crate::spatial::contiguity`).
-#[pyfunction]
-#[pyo3(signature = (x, y, ring_ptr, unit_ptr, kind, tolerance=0.0))]
-fn sp_contiguity<'py>(
-    py: Python<'py>,
-    x: PyReadonlyArray1<'py, f64>,
-    y: PyReadonlyArray1<'py, f64>,
-    ring_ptr: PyReadonlyArray1<'py, i64>,
-    unit_ptr: PyReadonlyArray1<'py, i64>,
-    kind: &str,
-    tolerance: f64,
-) -> PyResult<Csr<'py>> {
-    use crate::spatial::contiguity::{contiguity, ContiguityKind, Polygons};
-    let xs = slice(&x, "x")?;
-    let ys = slice(&y, "y")?;
-    let conv = |a: &[i64]| -> PyResult<Vec<usize>> {
-        a.iter()
-            .map(|&v| {
-                usize::try_from(v)
-                    .map_err(|_| super::to_py(Error::Shape(format!("negative polygon offset {v}"))))
-            })
-            .collect()
-    };
-    let rp = conv(slice(&ring_ptr, "ring_ptr")?)?;
-    let up = conv(slice(&unit_ptr, "unit_ptr")?)?;
-    let kind = match kind {
-        "queen" => ContiguityKind::Queen,
-        "rook" => ContiguityKind::Rook,
-        other => {
-            return Err(super::to_py(Error::Option {
-                name: "kind".into(),
-                reason: format!("'{other}' (use 'queen' or 'rook')"),
-            }))
-        }
-    };
-    let w = run(py, || {
-        let p = Polygons {
-            x: xs,
-            y: ys,
-            ring_ptr: &rp,
-            unit_ptr: &up,
-        };
-        contiguity(&p, kind, tolerance)
-    })?;
-    Ok(csr_out(py, w))
-}
-
-#[pyfunction]
-fn sp_economic<'py>(py: Python<'py>, z: PyReadonlyArray1<'py, f64>) -> PyResult<Csr<'py>> {
-    let zz = slice(&z, "z")?;
-    let w = guarded(|| weights::economic_distance(zz))?;
-    Ok(csr_out(py, w))
-}
-
-#[pyfunction]
-fn sp_nested<'py>(
-    py: Python<'py>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
-    z: PyReadonlyArray1<'py, f64>,
-) -> PyResult<Csr<'py>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
-    let zz = slice(&z, "z")?;
-    let out = guarded(|| weights::nested(&w, zz))?;
-    Ok(csr_out(py, out))
-}
-
-#[pyfunction]
-#[pyo3(signature = (n, indptr, indices, data, how, allow_islands=false))]
-fn sp_transform<'py>(
-    py: Python<'py>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
-    how: &str,
-    allow_islands: bool,
-) -> PyResult<Csr<'py>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
-    let out = guarded(|| match how {
-        "row" => w.row_standardise(allow_islands),
-        "spectral" => w.spectral_normalise(),
-        other => Err(Error::Option {
-            name: "transform".into(),
-            reason: format!("unknown transform '{other}' (use 'row' or 'spectral')"),
-        }),
-    })?;
-    Ok(csr_out(py, out))
-}
-
-#[pyfunction]
-fn sp_eigenvalues<'py>(
-    py: Python<'py>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
-) -> PyResult<Pair<'py>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
-    let s = run(py, || Spectrum::of(&w))?;
-    Ok((s.re.into_pyarray(py), s.im.into_pyarray(py)))
-}
-
-#[pyfunction]
-#[pyo3(signature = (n, indptr, indices, data, rhos, method, order=50, draws=30, seed=0))]
-#[allow(clippy::too_many_arguments)]
-fn sp_logdet<'py>(
-    py: Python<'py>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
-    rhos: PyReadonlyArray1<'py, f64>,
-    method: &str,
-    order: usize,
-    draws: usize,
-    seed: u64,
-) -> PyResult<Bound<'py, PyArray1<f64>>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
-    let r = slice(&rhos, "rhos")?.to_vec();
-    let out = run(py, || match method {
-        "exact" => {
-            let s = Spectrum::of(&w)?;
-            Ok(r.iter().map(|&x| s.logdet(x)).collect())
-        }
-        "barry_pace" => logdet_barry_pace(&w, &r, order, draws, seed),
-        other => Err(Error::Option {
-            name: "method".into(),
-            reason: format!("unknown log-determinant method '{other}'"),
-        }),
-    })?;
-    Ok(out.into_pyarray(py))
-}
-
-/// A fitted spatial panel (SAR / SDM).
-#[pyclass(name = "SpatialCore", module = "pilotdid._core", frozen)]
+/// A fitted spatial panel (SAR, SDM, SEM, SDEM or SAC).
+#[pyclass(frozen, module = "pilotdid._core", name = "SpatialCore")]
 struct PySpatial {
     fit: SpatialFit,
     w: Weights,
@@ -279,85 +25,183 @@ struct PySpatial {
 
 #[pymethods]
 impl PySpatial {
+    /// Parameter names: regressors, W·regressors, rho / lambda, sigma2.
     #[getter]
     fn names(&self) -> Vec<String> {
         self.fit.names.clone()
     }
     #[getter]
     fn coef<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.fit.coef.clone().into_pyarray(py)
+        self.fit.coef.to_pyarray(py)
     }
     #[getter]
     fn se<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.fit.se.clone().into_pyarray(py)
+        self.fit.se.to_pyarray(py)
     }
-    /// Flattened (row-major) variance matrix.
+    /// Covariance of every parameter, in `names` order.
     #[getter]
-    fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.fit.vcov.clone().into_pyarray(py)
+    fn vcov<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let k = self.fit.coef.len();
+        let v = numpy::ndarray::ArrayView2::from_shape((k, k), &self.fit.vcov)
+            .map_err(|e| to_py(Error::Shape(e.to_string())))?;
+        Ok(v.to_pyarray(py))
     }
     #[getter]
     fn residuals<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
-        self.fit.residuals.clone().into_pyarray(py)
+        self.fit.residuals.to_pyarray(py)
     }
-    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let f = &self.fit;
-        let d = PyDict::new(py);
-        d.set_item("loglik", f.loglik)?;
-        d.set_item("n_units", f.n_units)?;
-        d.set_item("n_periods", f.n_periods)?;
-        d.set_item("k_x", f.k_x)?;
-        d.set_item("durbin", f.durbin.clone())?;
-        d.set_item("rho_bounds", f.rho_bounds)?;
-        d.set_item("warnings", f.warnings.clone())?;
-        d.set_item("w_row_standardised", f.w_row_standardised)?;
-        d.set_item("method", f.method)?;
-        d.set_item("trace_se", f.trace_se)?;
-        Ok(d)
+    #[getter]
+    fn loglik(&self) -> f64 {
+        self.fit.loglik
     }
-    #[pyo3(signature = (draws=1000, seed=0))]
-    fn impacts<'py>(
-        &self,
-        py: Python<'py>,
-        draws: usize,
-        seed: u64,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    #[getter]
+    fn n_units(&self) -> usize {
+        self.fit.n_units
+    }
+    #[getter]
+    fn n_periods(&self) -> usize {
+        self.fit.n_periods
+    }
+    /// Number of regressors (before the W·X terms).
+    #[getter]
+    fn k_x(&self) -> usize {
+        self.fit.k_x
+    }
+    /// Positions of the regressors that enter as W·X.
+    #[getter]
+    fn durbin(&self) -> Vec<usize> {
+        self.fit.durbin.clone()
+    }
+    /// Admissible interval of the spatial parameter.
+    #[getter]
+    fn rho_bounds(&self) -> (f64, f64) {
+        self.fit.rho_bounds
+    }
+    #[getter]
+    fn warnings(&self) -> Vec<String> {
+        self.fit.warnings.clone()
+    }
+    #[getter]
+    fn w_row_standardised(&self) -> bool {
+        self.fit.w_row_standardised
+    }
+    /// Log-determinant / trace path used: "dense" or "sparse".
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.fit.method
+    }
+    /// Sparse path: Monte Carlo standard error of tr(G'G) in the information matrix.
+    #[getter]
+    fn trace_se(&self) -> Option<f64> {
+        self.fit.trace_se
+    }
+    /// LeSage–Pace effects with delta-method and simulated (`draws` parameter draws) inference.
+    #[pyo3(signature = (*, draws=1000, seed=0))]
+    fn impacts(&self, py: Python<'_>, draws: usize, seed: u64) -> PyResult<PyImpacts> {
         let im = run(py, || impacts(&self.fit, &self.w, draws, seed))?;
-        let d = PyDict::new(py);
-        d.set_item("names", im.names)?;
-        d.set_item("direct", im.direct)?;
-        d.set_item("indirect", im.indirect)?;
-        d.set_item("total", im.total)?;
-        d.set_item("delta_se", im.delta_se.to_vec())?;
-        d.set_item("sim_mean", im.sim_mean.to_vec())?;
-        d.set_item("sim_sd", im.sim_sd.to_vec())?;
-        d.set_item("sim_lo", im.sim_lo.to_vec())?;
-        d.set_item("sim_hi", im.sim_hi.to_vec())?;
-        d.set_item("draws", im.draws)?;
-        d.set_item("rejected", im.rejected)?;
-        Ok(d)
+        Ok(PyImpacts {
+            names: im.names,
+            direct: im.direct,
+            indirect: im.indirect,
+            total: im.total,
+            delta_se: im.delta_se.to_vec(),
+            sim_mean: im.sim_mean.to_vec(),
+            sim_sd: im.sim_sd.to_vec(),
+            sim_lo: im.sim_lo.to_vec(),
+            sim_hi: im.sim_hi.to_vec(),
+            draws: im.draws,
+            rejected: im.rejected,
+        })
     }
-    /// Wald test of theta = 0 (SDM against SAR): (statistic, df, p-value).
-    fn wald_theta(&self) -> PyResult<(f64, usize, f64)> {
-        guarded(|| wald_theta(&self.fit))
+    /// Wald test of theta = 0 (SDM against SAR).
+    fn wald_theta(&self, py: Python<'_>) -> PyResult<PyChiSquaredTest> {
+        run(py, || wald_theta(&self.fit)).map(PyChiSquaredTest::from)
     }
-    /// LR test of `restricted` (fewer parameters) against this fit: (statistic, df, p).
-    fn lr_test(&self, restricted: &PySpatial) -> PyResult<(f64, usize, f64)> {
-        guarded(|| lr_test(&self.fit, &restricted.fit))
+    /// LR test of `restricted` (fewer parameters) against this fit.
+    fn lr_test(&self, py: Python<'_>, restricted: &PySpatial) -> PyResult<PyChiSquaredTest> {
+        run(py, || lr_test(&self.fit, &restricted.fit)).map(PyChiSquaredTest::from)
     }
-    fn unit_impacts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// Per-unit effects at the estimate.
+    fn unit_impacts(&self, py: Python<'_>) -> PyResult<PyUnitImpacts> {
         let u = run(py, || unit_impacts(&self.fit, &self.w))?;
-        let d = PyDict::new(py);
-        d.set_item("names", u.names)?;
-        d.set_item("direct", u.direct)?;
-        d.set_item("indirect", u.indirect)?;
-        d.set_item("total", u.total)?;
-        Ok(d)
+        Ok(PyUnitImpacts {
+            names: u.names,
+            direct: u.direct,
+            indirect: u.indirect,
+            total: u.total,
+        })
     }
 }
 
+/// A chi-squared test: statistic, degrees of freedom, p-value.
+#[pyclass(frozen, module = "pilotdid._core", name = "ChiSquaredTest")]
+struct PyChiSquaredTest {
+    #[pyo3(get)]
+    statistic: f64,
+    #[pyo3(get)]
+    df: usize,
+    #[pyo3(get)]
+    p_value: f64,
+}
+
+impl From<(f64, usize, f64)> for PyChiSquaredTest {
+    fn from((statistic, df, p_value): (f64, usize, f64)) -> Self {
+        Self {
+            statistic,
+            df,
+            p_value,
+        }
+    }
+}
+
+/// LeSage–Pace direct, indirect and total effects, one entry per regressor. The inference
+/// lists hold three rows: direct, indirect, total.
+#[pyclass(frozen, module = "pilotdid._core", name = "SpatialImpactsCore")]
+struct PyImpacts {
+    #[pyo3(get)]
+    names: Vec<String>,
+    #[pyo3(get)]
+    direct: Vec<f64>,
+    #[pyo3(get)]
+    indirect: Vec<f64>,
+    #[pyo3(get)]
+    total: Vec<f64>,
+    /// Delta-method standard errors.
+    #[pyo3(get)]
+    delta_se: Vec<Vec<f64>>,
+    /// Simulation: mean, sd, 2.5% and 97.5% quantiles.
+    #[pyo3(get)]
+    sim_mean: Vec<Vec<f64>>,
+    #[pyo3(get)]
+    sim_sd: Vec<Vec<f64>>,
+    #[pyo3(get)]
+    sim_lo: Vec<Vec<f64>>,
+    #[pyo3(get)]
+    sim_hi: Vec<Vec<f64>>,
+    #[pyo3(get)]
+    draws: usize,
+    /// Draws rejected (and redrawn) because rho fell outside its interval.
+    #[pyo3(get)]
+    rejected: usize,
+}
+
+/// Per-unit effects at the estimate: one list per regressor, one entry per unit.
+#[pyclass(frozen, module = "pilotdid._core", name = "UnitImpactsCore")]
+struct PyUnitImpacts {
+    #[pyo3(get)]
+    names: Vec<String>,
+    #[pyo3(get)]
+    direct: Vec<Vec<f64>>,
+    #[pyo3(get)]
+    indirect: Vec<Vec<f64>>,
+    #[pyo3(get)]
+    total: Vec<Vec<f64>>,
+}
+
+/// Spatial panel by maximum likelihood: `kind` "sar", "sdm", "sem", "sdem" or "sac";
+/// `unit`/`time` are dense codes, rows sorted by time then unit as W orders the units.
 #[pyfunction]
-#[pyo3(signature = (y, x, names, unit, time, n, indptr, indices, data, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto"))]
+#[pyo3(signature = (y, x, names, unit, time, w, *, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto"))]
 #[allow(clippy::too_many_arguments)]
 fn sp_fit<'py>(
     py: Python<'py>,
@@ -366,10 +210,7 @@ fn sp_fit<'py>(
     names: Vec<String>,
     unit: PyReadonlyArray1<'py, u32>,
     time: PyReadonlyArray1<'py, u32>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
+    w: &PySparseWeights,
     kind: &str,
     effects: &str,
     lee_yu: bool,
@@ -378,7 +219,7 @@ fn sp_fit<'py>(
     grid_incr: Option<f64>,
     method: &str,
 ) -> PyResult<PySpatial> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
+    let w = w.w.clone();
     let yv = slice(&y, "y")?;
     let xs: Vec<Vec<f64>> = x
         .iter()
@@ -393,7 +234,7 @@ fn sp_fit<'py>(
         "sdem" => SpatialKind::Sdem,
         "sac" => SpatialKind::Sac,
         other => {
-            return Err(super::to_py(Error::Option {
+            return Err(to_py(Error::Option {
                 name: "model".into(),
                 reason: format!("unknown spatial model '{other}'"),
             }))
@@ -427,60 +268,97 @@ fn sp_fit<'py>(
     Ok(PySpatial { fit, w })
 }
 
+/// Global Moran's I with its normal and randomisation moments and a permutation test.
+#[pyclass(frozen, module = "pilotdid._core", name = "MoranCore")]
+struct PyMoran {
+    #[pyo3(get)]
+    i: f64,
+    #[pyo3(get)]
+    ei: f64,
+    #[pyo3(get)]
+    vi_norm: f64,
+    #[pyo3(get)]
+    z_norm: f64,
+    #[pyo3(get)]
+    vi_rand: f64,
+    #[pyo3(get)]
+    z_rand: f64,
+    /// Folded one-sided pseudo p-value, mean and sd of the permuted I (as esda).
+    #[pyo3(get)]
+    p_sim: f64,
+    #[pyo3(get)]
+    ei_sim: f64,
+    #[pyo3(get)]
+    sd_sim: f64,
+    #[pyo3(get)]
+    permutations: usize,
+}
+
+/// Global Moran's I of `y` (in the order of W's units).
 #[pyfunction]
-#[pyo3(signature = (y, n, indptr, indices, data, permutations=999, seed=0))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (y, w, *, permutations=999, seed=0))]
 fn sp_moran<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f64>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
+    w: &PySparseWeights,
     permutations: usize,
     seed: u64,
-) -> PyResult<Bound<'py, PyDict>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
+) -> PyResult<PyMoran> {
     let yv = slice(&y, "y")?;
-    let m = run(py, || moran_global(yv, &w, permutations, seed))?;
-    let d = PyDict::new(py);
-    d.set_item("I", m.i)?;
-    d.set_item("EI", m.ei)?;
-    d.set_item("VI_norm", m.vi_norm)?;
-    d.set_item("z_norm", m.z_norm)?;
-    d.set_item("VI_rand", m.vi_rand)?;
-    d.set_item("z_rand", m.z_rand)?;
-    d.set_item("p_sim", m.p_sim)?;
-    d.set_item("EI_sim", m.ei_sim)?;
-    d.set_item("seI_sim", m.sd_sim)?;
-    d.set_item("permutations", m.permutations)?;
-    Ok(d)
+    let m = run(py, || moran_global(yv, &w.w, permutations, seed))?;
+    Ok(PyMoran {
+        i: m.i,
+        ei: m.ei,
+        vi_norm: m.vi_norm,
+        z_norm: m.z_norm,
+        vi_rand: m.vi_rand,
+        z_rand: m.z_rand,
+        p_sim: m.p_sim,
+        ei_sim: m.ei_sim,
+        sd_sim: m.sd_sim,
+        permutations: m.permutations,
+    })
 }
 
+/// Local Moran's I per unit, its quadrant (1 HH, 2 LH, 3 LL, 4 HL) and conditional-
+/// permutation pseudo p-values.
+#[pyclass(frozen, module = "pilotdid._core", name = "LocalMoranCore")]
+struct PyLocalMoran {
+    local_i: Vec<f64>,
+    #[pyo3(get)]
+    quadrant: Vec<i64>,
+    p_sim: Vec<f64>,
+}
+
+#[pymethods]
+impl PyLocalMoran {
+    #[getter]
+    fn local_i<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.local_i.to_pyarray(py)
+    }
+    #[getter]
+    fn p_sim<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.p_sim.to_pyarray(py)
+    }
+}
+
+/// Local Moran's I (LISA) of `y` (in the order of W's units).
 #[pyfunction]
-#[pyo3(signature = (y, n, indptr, indices, data, permutations=999, seed=0))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (y, w, *, permutations=999, seed=0))]
 fn sp_moran_local<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f64>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
+    w: &PySparseWeights,
     permutations: usize,
     seed: u64,
-) -> PyResult<Bound<'py, PyDict>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
+) -> PyResult<PyLocalMoran> {
     let yv = slice(&y, "y")?;
-    let m = run(py, || moran_local(yv, &w, permutations, seed))?;
-    let d = PyDict::new(py);
-    d.set_item("Is", m.is.into_pyarray(py))?;
-    d.set_item(
-        "q",
-        m.quadrant.iter().map(|&v| i64::from(v)).collect::<Vec<_>>(),
-    )?;
-    d.set_item("p_sim", m.p_sim.into_pyarray(py))?;
-    Ok(d)
+    let m = run(py, || moran_local(yv, &w.w, permutations, seed))?;
+    Ok(PyLocalMoran {
+        local_i: m.is,
+        quadrant: m.quadrant.iter().map(|&v| i64::from(v)).collect(),
+        p_sim: m.p_sim,
+    })
 }
 
 fn parse_method(method: &str) -> PyResult<Method> {
@@ -488,7 +366,7 @@ fn parse_method(method: &str) -> PyResult<Method> {
         "auto" => Ok(Method::Auto),
         "dense" => Ok(Method::Dense),
         "sparse" => Ok(Method::Sparse),
-        other => Err(super::to_py(Error::Option {
+        other => Err(to_py(Error::Option {
             name: "method".into(),
             reason: format!("'{other}' (use 'auto', 'dense' or 'sparse')"),
         })),
@@ -501,29 +379,62 @@ fn parse_effects(effects: &str) -> PyResult<FeKind> {
         "individual" => Ok(FeKind::Individual),
         "time" => Ok(FeKind::Time),
         "twoways" => Ok(FeKind::Twoways),
-        other => Err(super::to_py(Error::Option {
+        other => Err(to_py(Error::Option {
             name: "effects".into(),
             reason: format!("'{other}' (use 'individual', 'time', 'twoways' or 'none')"),
         })),
     }
 }
 
+/// LM tests for a spatial lag or error in the pooled panel (Anselin; Elhorst), and their
+/// robust forms, with p-values.
+#[pyclass(frozen, module = "pilotdid._core", name = "LmTestsCore")]
+struct PyLmTests {
+    #[pyo3(get)]
+    lm_lag: f64,
+    #[pyo3(get)]
+    lm_error: f64,
+    #[pyo3(get)]
+    rlm_lag: f64,
+    #[pyo3(get)]
+    rlm_error: f64,
+    #[pyo3(get)]
+    p_lm_lag: f64,
+    #[pyo3(get)]
+    p_lm_error: f64,
+    #[pyo3(get)]
+    p_rlm_lag: f64,
+    #[pyo3(get)]
+    p_rlm_error: f64,
+}
+
+impl From<LmTests> for PyLmTests {
+    fn from(r: LmTests) -> Self {
+        Self {
+            lm_lag: r.lm_lag,
+            lm_error: r.lm_error,
+            rlm_lag: r.rlm_lag,
+            rlm_error: r.rlm_error,
+            p_lm_lag: r.p_lm_lag,
+            p_lm_error: r.p_lm_error,
+            p_rlm_lag: r.p_rlm_lag,
+            p_rlm_error: r.p_rlm_error,
+        }
+    }
+}
+
+/// LM tests on the OLS residuals of y on x after the `effects` fixed effects.
 #[pyfunction]
-#[pyo3(signature = (y, x, unit, time, n, indptr, indices, data, effects))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (y, x, unit, time, w, *, effects))]
 fn sp_lm_tests<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f64>,
     x: Vec<PyReadonlyArray1<'py, f64>>,
     unit: PyReadonlyArray1<'py, u32>,
     time: PyReadonlyArray1<'py, u32>,
-    n: usize,
-    indptr: PyReadonlyArray1<'py, i64>,
-    indices: PyReadonlyArray1<'py, i64>,
-    data: PyReadonlyArray1<'py, f64>,
+    w: &PySparseWeights,
     effects: &str,
-) -> PyResult<Bound<'py, PyDict>> {
-    let w = csr_in(n, &indptr, &indices, &data)?;
+) -> PyResult<PyLmTests> {
     let yv = slice(&y, "y")?;
     let xs: Vec<Vec<f64>> = x
         .iter()
@@ -532,31 +443,20 @@ fn sp_lm_tests<'py>(
     let u = slice(&unit, "unit")?;
     let t = slice(&time, "time")?;
     let fe = parse_effects(effects)?;
-    let r = run(py, || lm_tests(yv, &xs, u, t, &w, fe))?;
-    let d = PyDict::new(py);
-    d.set_item("lm_lag", r.lm_lag)?;
-    d.set_item("lm_error", r.lm_error)?;
-    d.set_item("rlm_lag", r.rlm_lag)?;
-    d.set_item("rlm_error", r.rlm_error)?;
-    d.set_item("p_lm_lag", r.p_lm_lag)?;
-    d.set_item("p_lm_error", r.p_lm_error)?;
-    d.set_item("p_rlm_lag", r.p_rlm_lag)?;
-    d.set_item("p_rlm_error", r.p_rlm_error)?;
-    Ok(d)
+    let r = run(py, || lm_tests(yv, &xs, u, t, &w.w, fe))?;
+    Ok(r.into())
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_function(wrap_pyfunction!(sp_lm_tests, m)?)?;
     m.add_class::<PySpatial>()?;
-    m.add_function(wrap_pyfunction!(sp_from_triplets, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_from_coords, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_economic, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_contiguity, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_nested, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_transform, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_eigenvalues, m)?)?;
-    m.add_function(wrap_pyfunction!(sp_logdet, m)?)?;
+    m.add_class::<PyChiSquaredTest>()?;
+    m.add_class::<PyImpacts>()?;
+    m.add_class::<PyUnitImpacts>()?;
+    m.add_class::<PyMoran>()?;
+    m.add_class::<PyLocalMoran>()?;
+    m.add_class::<PyLmTests>()?;
     m.add_function(wrap_pyfunction!(sp_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(sp_lm_tests, m)?)?;
     m.add_function(wrap_pyfunction!(sp_moran, m)?)?;
     m.add_function(wrap_pyfunction!(sp_moran_local, m)?)?;
     Ok(())

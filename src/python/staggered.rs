@@ -1,10 +1,9 @@
 //! PyO3 bindings for Callaway & Sant'Anna: `att_gt_fit` -> `AttGtCore`, `AttGtCore.aggte`.
 
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 
-use super::{run, slice, to_py, PilotdidError};
+use super::{named, run, slice, to_py, PilotdidError};
 use crate::did::aggte::{aggte, AggType, AggteSpec};
 use crate::did::att_gt::{
     att_gt, AttGtFit, AttGtInput, AttGtSpec, BasePeriod, CellStatus, ControlGroup, EstMethod,
@@ -21,70 +20,100 @@ fn boot_spec(bstrap: bool, biters: usize, seed: u64, alpha: f64) -> Option<Multi
 }
 
 /// A fitted set of group-time ATTs (see `pilotdid.att_gt`).
-#[pyclass(name = "AttGtCore", module = "pilotdid._core", frozen)]
+#[pyclass(frozen, module = "pilotdid._core", name = "AttGtCore")]
 struct PyAttGt {
     fit: AttGtFit,
 }
 
 #[pymethods]
 impl PyAttGt {
-    /// One entry per (g,t) cell, as a dict of lists.
-    fn table<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// One entry per (g,t) cell.
+    #[getter]
+    fn cells(&self) -> PyAttGtCells {
         let c = &self.fit.cells;
-        let d = PyDict::new(py);
-        d.set_item("group", c.iter().map(|x| x.group).collect::<Vec<_>>())?;
-        d.set_item("t", c.iter().map(|x| x.time).collect::<Vec<_>>())?;
-        d.set_item("base_t", c.iter().map(|x| x.base_time).collect::<Vec<_>>())?;
-        d.set_item("post", c.iter().map(|x| x.post).collect::<Vec<_>>())?;
-        d.set_item("att", c.iter().map(|x| x.att).collect::<Vec<_>>())?;
-        d.set_item("se", self.fit.se.clone())?;
-        d.set_item(
-            "n_treated",
-            c.iter().map(|x| x.n_treated).collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "n_control",
-            c.iter().map(|x| x.n_control).collect::<Vec<_>>(),
-        )?;
-        let status: Vec<&str> = c
-            .iter()
-            .map(|x| match x.status {
-                CellStatus::Estimated => "estimated",
-                CellStatus::Reference => "reference",
-                CellStatus::Skipped(_) => "skipped",
-            })
-            .collect();
-        let reason: Vec<String> = c
-            .iter()
-            .map(|x| match &x.status {
-                CellStatus::Skipped(r) => r.clone(),
-                _ => String::new(),
-            })
-            .collect();
-        d.set_item("status", status)?;
-        d.set_item("reason", reason)?;
-        Ok(d)
+        PyAttGtCells {
+            group: c.iter().map(|x| x.group).collect(),
+            t: c.iter().map(|x| x.time).collect(),
+            base_t: c.iter().map(|x| x.base_time).collect(),
+            post: c.iter().map(|x| x.post).collect(),
+            att: c.iter().map(|x| x.att).collect(),
+            se: self.fit.se.clone(),
+            n_treated: c.iter().map(|x| x.n_treated).collect(),
+            n_control: c.iter().map(|x| x.n_control).collect(),
+            status: c
+                .iter()
+                .map(|x| match x.status {
+                    CellStatus::Estimated => "estimated",
+                    CellStatus::Reference => "reference",
+                    CellStatus::Skipped(_) => "skipped",
+                })
+                .collect(),
+            reason: c
+                .iter()
+                .map(|x| match &x.status {
+                    CellStatus::Skipped(r) => r.clone(),
+                    _ => String::new(),
+                })
+                .collect(),
+        }
     }
-
-    /// Scalars: n_units, crit_val, pretest, notes, ...
-    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let f = &self.fit;
-        let d = PyDict::new(py);
-        d.set_item("n_units", f.n_units)?;
-        d.set_item("crit_val", f.crit_val)?;
-        d.set_item("pretest", f.pretest.map(|p| (p.w, p.p_value, p.df)))?;
-        d.set_item("pretest_note", f.pretest_note.clone())?;
-        d.set_item("groups", f.groups.clone())?;
-        d.set_item("periods", f.periods.clone())?;
-        d.set_item("n_rows_dropped", f.n_rows_dropped)?;
-        d.set_item("n_units_already_treated", f.n_units_already_treated)?;
-        d.set_item("notes", f.notes.clone())?;
-        d.set_item("bootstrap", f.bootstrap.is_some())?;
-        d.set_item("n_boot_units", f.bootstrap.as_ref().map(|b| b.n_boot_units))?;
-        Ok(d)
+    /// Units in the estimation sample (the n of the influence functions).
+    #[getter]
+    fn n_units(&self) -> usize {
+        self.fit.n_units
+    }
+    /// Critical value of the intervals (the uniform band's with cband).
+    #[getter]
+    fn crit_val(&self) -> f64 {
+        self.fit.crit_val
+    }
+    /// Wald pre-test of parallel trends (None: see `pretest_note`).
+    #[getter]
+    fn pretest(&self) -> Option<PyAttGtPretest> {
+        self.fit.pretest.map(|p| PyAttGtPretest {
+            w: p.w,
+            p_value: p.p_value,
+            df: p.df,
+        })
+    }
+    #[getter]
+    fn pretest_note(&self) -> Option<String> {
+        self.fit.pretest_note.clone()
+    }
+    #[getter]
+    fn groups(&self) -> Vec<i64> {
+        self.fit.groups.clone()
+    }
+    #[getter]
+    fn periods(&self) -> Vec<i64> {
+        self.fit.periods.clone()
+    }
+    #[getter]
+    fn n_rows_dropped(&self) -> usize {
+        self.fit.n_rows_dropped
+    }
+    #[getter]
+    fn n_units_already_treated(&self) -> usize {
+        self.fit.n_units_already_treated
+    }
+    /// Sample adjustments (units dropped or recoded), as R did reports them.
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.fit.notes.clone()
+    }
+    /// Whether the multiplier bootstrap ran.
+    #[getter]
+    fn bootstrap(&self) -> bool {
+        self.fit.bootstrap.is_some()
+    }
+    /// Bootstrap units (clusters when clustered); None without bootstrap.
+    #[getter]
+    fn n_boot_units(&self) -> Option<usize> {
+        self.fit.bootstrap.as_ref().map(|b| b.n_boot_units)
     }
 
     /// Influence functions, n_units × cells.
+    #[getter]
     fn influence<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         let n = self.fit.n_units;
         let m = self.fit.inf.len();
@@ -92,12 +121,12 @@ impl PyAttGt {
         a.into_pyarray(py)
     }
 
-    /// Aggregate; returns a dict.
-    #[pyo3(signature = (kind, min_e, max_e, balance_e, alpha, bstrap, biters, cband, seed))]
+    /// Aggregate the group-time ATTs ("simple", "group", "dynamic" or "calendar").
+    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed))]
     #[allow(clippy::too_many_arguments)]
-    fn aggte<'py>(
+    fn aggte(
         &self,
-        py: Python<'py>,
+        py: Python<'_>,
         kind: &str,
         min_e: f64,
         max_e: f64,
@@ -107,7 +136,7 @@ impl PyAttGt {
         biters: usize,
         cband: bool,
         seed: u64,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    ) -> PyResult<PyAggte> {
         let spec = AggteSpec {
             kind: AggType::parse(kind).map_err(to_py)?,
             min_e,
@@ -118,25 +147,93 @@ impl PyAttGt {
             cband,
         };
         let out = run(py, || aggte(&self.fit, &spec))?;
-        let d = PyDict::new(py);
-        d.set_item("egt", out.egt.clone())?;
-        d.set_item("att", out.att)?;
-        d.set_item("se", out.se)?;
-        d.set_item("overall_att", out.overall_att)?;
-        d.set_item("overall_se", out.overall_se)?;
-        d.set_item("crit_val", out.crit_val)?;
-        d.set_item("notes", out.notes)?;
         let k = out.egt.len();
-        let v = ndarray::Array2::from_shape_vec((k, k), out.vcov)
+        let vcov = ndarray::Array2::from_shape_vec((k, k), out.vcov)
             .map_err(|e| PilotdidError::new_err(e.to_string()))?;
-        d.set_item("vcov", v.into_pyarray(py))?;
-        Ok(d)
+        Ok(PyAggte {
+            egt: out.egt,
+            att: out.att,
+            se: out.se,
+            overall_att: out.overall_att,
+            overall_se: out.overall_se,
+            crit_val: out.crit_val,
+            notes: out.notes,
+            vcov,
+        })
+    }
+}
+
+/// The (g,t) cells of an `AttGtCore`, one list entry per cell.
+#[pyclass(frozen, module = "pilotdid._core", name = "AttGtCells")]
+struct PyAttGtCells {
+    #[pyo3(get)]
+    group: Vec<i64>,
+    #[pyo3(get)]
+    t: Vec<i64>,
+    #[pyo3(get)]
+    base_t: Vec<i64>,
+    #[pyo3(get)]
+    post: Vec<bool>,
+    #[pyo3(get)]
+    att: Vec<f64>,
+    #[pyo3(get)]
+    se: Vec<f64>,
+    #[pyo3(get)]
+    n_treated: Vec<usize>,
+    #[pyo3(get)]
+    n_control: Vec<usize>,
+    /// "estimated", "reference" or "skipped".
+    #[pyo3(get)]
+    status: Vec<&'static str>,
+    /// Why a cell was skipped (empty otherwise).
+    #[pyo3(get)]
+    reason: Vec<String>,
+}
+
+/// Wald pre-test of parallel trends over the pre-treatment cells.
+#[pyclass(frozen, module = "pilotdid._core", name = "AttGtPretest")]
+struct PyAttGtPretest {
+    #[pyo3(get)]
+    w: f64,
+    #[pyo3(get)]
+    p_value: f64,
+    #[pyo3(get)]
+    df: usize,
+}
+
+/// Aggregated ATTs: one entry per group / event time / period, the overall ATT, and the
+/// analytic covariance of the entries.
+#[pyclass(frozen, module = "pilotdid._core", name = "AggteCore")]
+struct PyAggte {
+    /// Group, event time or calendar period of each entry (empty for "simple").
+    #[pyo3(get)]
+    egt: Vec<i64>,
+    #[pyo3(get)]
+    att: Vec<f64>,
+    #[pyo3(get)]
+    se: Vec<f64>,
+    #[pyo3(get)]
+    overall_att: f64,
+    #[pyo3(get)]
+    overall_se: f64,
+    #[pyo3(get)]
+    crit_val: f64,
+    #[pyo3(get)]
+    notes: Vec<String>,
+    vcov: ndarray::Array2<f64>,
+}
+
+#[pymethods]
+impl PyAggte {
+    #[getter]
+    fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.vcov.to_pyarray(py)
     }
 }
 
 /// Callaway & Sant'Anna ATT(g,t) on prepared columns; see `pilotdid.att_gt`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, cohort, cov_names, covs, weights, cluster, names, control_group, anticipation, base_period, est_method, alpha, bstrap, biters, cband, seed))]
+#[pyo3(signature = (y, time, unit, cohort, *, cov_names, covs, weights=None, cluster=None, names, control_group, anticipation, base_period, est_method, alpha, bstrap, biters, cband, seed))]
 #[allow(clippy::too_many_arguments)]
 fn att_gt_fit<'py>(
     py: Python<'py>,
@@ -176,11 +273,7 @@ fn att_gt_fit<'py>(
         time: slice(&time, "time")?,
         unit: slice(&unit, "unit")?,
         cohort: slice(&cohort, "cohort")?,
-        covariates: cov_names
-            .into_iter()
-            .zip(&covs)
-            .map(|(n, a)| Ok((n, slice(a, "covariate")?)))
-            .collect::<PyResult<_>>()?,
+        covariates: named(cov_names, &covs, "covariate")?,
         weights: weights.as_ref().map(|w| slice(w, "weights")).transpose()?,
         cluster: cluster.as_ref().map(|c| slice(c, "cluster")).transpose()?,
         names,
@@ -191,6 +284,9 @@ fn att_gt_fit<'py>(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyAttGt>()?;
+    m.add_class::<PyAttGtCells>()?;
+    m.add_class::<PyAttGtPretest>()?;
+    m.add_class::<PyAggte>()?;
     m.add_function(wrap_pyfunction!(att_gt_fit, m)?)?;
     Ok(())
 }
