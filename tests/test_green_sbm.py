@@ -36,7 +36,8 @@ def test_simplex_matches_highs_on_random_lps(seed):
     x0 = rng.uniform(0, 1, n) * (rng.uniform(size=n) < 0.5)
     b = a @ x0
     c = a.T @ rng.normal(size=m) + rng.uniform(0, 1, n)
-    status, obj, x = green_lp_solve(a, b, c)
+    sol = green_lp_solve(a, b, c)
+    status, obj, x = sol.status, sol.objective, sol.x
     ref = linprog(c, A_eq=a, b_eq=b, bounds=(0, None), method="highs")
     assert status == "optimal" and ref.status == 0
     assert obj == pytest.approx(ref.fun, abs=TOL * (1 + abs(ref.fun)))
@@ -45,10 +46,10 @@ def test_simplex_matches_highs_on_random_lps(seed):
 
 def test_simplex_reports_infeasible_and_unbounded():
     """x1 + x2 = -1 (x >= 0) is infeasible; min -x1 s.t. x1 - x2 = 1 is unbounded."""
-    st, obj, _ = green_lp_solve(np.array([[1.0, 1.0]]), np.array([-1.0]), np.array([1.0, 1.0]))
-    assert st == "infeasible" and np.isnan(obj)
-    st, _, _ = green_lp_solve(np.array([[1.0, -1.0]]), np.array([1.0]), np.array([-1.0, 0.0]))
-    assert st == "unbounded"
+    sol = green_lp_solve(np.array([[1.0, 1.0]]), np.array([-1.0]), np.array([1.0, 1.0]))
+    assert sol.status == "infeasible" and np.isnan(sol.objective)
+    sol = green_lp_solve(np.array([[1.0, -1.0]]), np.array([1.0]), np.array([-1.0, 0.0]))
+    assert sol.status == "unbounded"
 
 
 # ----------------------------------------------------------------------------- reference LPs

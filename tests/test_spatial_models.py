@@ -252,9 +252,9 @@ def test_logdet_exact_and_barry_pace_on_2000_units():
     W = pw.from_dense(((d + d.T) > 0).astype(float)).row_standardise()
     rhos = np.array([-0.5, 0.2, 0.5, 0.8, 0.9])
     ref = np.array([np.linalg.slogdet(np.eye(2000) - r * W.to_dense())[1] for r in rhos])
-    ex = _core.sp_logdet(*W._csr(), rhos, "exact")
+    ex = _core.sp_logdet(W._sparse(), rhos, method="exact")
     assert np.max(np.abs(ex - ref)) < 1e-8
-    bp = _core.sp_logdet(*W._csr(), rhos, "barry_pace", 50, 50, 1)
+    bp = _core.sp_logdet(W._sparse(), rhos, method="barry_pace", order=50, draws=50, seed=1)
     assert np.max(np.abs(bp - ref) / np.abs(ref)) < 2e-3
 
 

@@ -1,28 +1,188 @@
-"""Type stubs for the compiled extension `pilotdid._core` (src/python/mod.rs)."""
+"""Type stubs for the compiled extension `pilotdid._core` (src/python/).
+
+Every function returns a frozen result class (below its function) or, where the value is one
+array or one pair of scalars, that array or tuple. Options after the data are keyword-only.
+Kept in step with the extension by tests/test_core_stub.py.
+"""
 
 import numpy as np
 import numpy.typing as npt
 
+_F64 = npt.NDArray[np.float64]
+_I64 = npt.NDArray[np.int64]
+_U32 = npt.NDArray[np.uint32]
+_Bool = npt.NDArray[np.bool_]
+#: (name, column) pairs
+_Cols = list[tuple[str, _F64]]
+
 class PilotdidError(ValueError):
     """Bad input or a failed estimate; the message names the column, value or option."""
 
-def factorize_ids(
-    ids: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.int64]]:
-    """Dense codes (order of first appearance) and the distinct values."""
+# ------------------------------------------------------------------------------------------
+# shared results
+# ------------------------------------------------------------------------------------------
+class WaldTest:
+    """A Wald test of joint restrictions, in chi-squared and F form."""
+
+    @property
+    def event_time(self) -> list[int]:
+        """Labels of the tested coefficients (event times; empty for restriction_wald)."""
+    @property
+    def chi2(self) -> float: ...
+    @property
+    def p_chi2(self) -> float: ...
+    @property
+    def f(self) -> float: ...
+    @property
+    def df1(self) -> int: ...
+    @property
+    def df2(self) -> int: ...
+    @property
+    def p_f(self) -> float: ...
+
+class WildBootCore:
+    """A restricted wild cluster bootstrap test of one linear restriction."""
+
+    @property
+    def estimate(self) -> float: ...
+    @property
+    def t_stat(self) -> float: ...
+    @property
+    def p_value(self) -> float: ...
+    @property
+    def conf_int(self) -> tuple[float, float] | None: ...
+    @property
+    def reps(self) -> int: ...
+    @property
+    def t_boot(self) -> _F64: ...
+    @property
+    def fe_partialled(self) -> list[str]: ...
+    @property
+    def fe_as_dummies(self) -> list[str]: ...
+    @property
+    def fe_exact(self) -> bool: ...
+
+# ------------------------------------------------------------------------------------------
+# ids, panels, fixed-effects OLS (mod.rs)
+# ------------------------------------------------------------------------------------------
+class FactorizedIds:
+    @property
+    def codes(self) -> _U32:
+        """Dense code per row, in order of first appearance."""
+    @property
+    def levels(self) -> _I64:
+        """The distinct ids, in that order."""
+
+def factorize_ids(ids: _I64) -> FactorizedIds: ...
+
+class PanelInfo:
+    @property
+    def is_balanced(self) -> bool: ...
+    @property
+    def n_units(self) -> int: ...
+    @property
+    def n_periods(self) -> int: ...
+    @property
+    def periods(self) -> list[int]: ...
+    @property
+    def cohort(self) -> list[int | None]:
+        """First treated period per unit (None: never treated)."""
+
+def panel_info(
+    unit: _U32,
+    unit_labels: list[str],
+    time: _I64,
+    *,
+    treatment: _F64 | None = None,
+    cohort: _F64 | None = None,
+    allow_switch_off: bool = False,
+) -> PanelInfo: ...
+
+class FeolsCoefTable:
+    """Student-t statistics of a fit's coefficients, one list entry per coefficient."""
+
+    @property
+    def statistic(self) -> list[float]: ...
+    @property
+    def p_value(self) -> list[float]: ...
+    @property
+    def conf_low(self) -> list[float]: ...
+    @property
+    def conf_high(self) -> list[float]: ...
+
+class FeolsCore:
+    """A fitted fixed-effects OLS regression."""
+
+    @property
+    def coefnames(self) -> list[str]: ...
+    @property
+    def beta(self) -> _F64: ...
+    @property
+    def vcov(self) -> _F64: ...
+    @property
+    def se(self) -> _F64: ...
+    @property
+    def used_rows(self) -> _Bool: ...
+    @property
+    def collinear(self) -> list[str]: ...
+    @property
+    def nobs(self) -> int: ...
+    @property
+    def n_missing(self) -> int: ...
+    @property
+    def n_zero_weight(self) -> int: ...
+    @property
+    def n_singletons(self) -> int: ...
+    @property
+    def singletons_dropped(self) -> bool: ...
+    @property
+    def r2(self) -> float: ...
+    @property
+    def r2_within(self) -> float | None: ...
+    @property
+    def rss(self) -> float: ...
+    @property
+    def df_k(self) -> int: ...
+    @property
+    def df_t(self) -> int: ...
+    @property
+    def n_clusters(self) -> list[int]: ...
+    @property
+    def fe_levels(self) -> list[int]: ...
+    @property
+    def demean_method(self) -> str: ...
+    @property
+    def demean_iterations(self) -> list[int]: ...
+    @property
+    def demean_seconds(self) -> float: ...
+    def coef_table(self, level: float) -> FeolsCoefTable: ...
+    def wildboottest(
+        self,
+        y: _F64,
+        x: list[_F64],
+        restriction: _F64,
+        r: float,
+        *,
+        reps: int,
+        weights: str,
+        seed: int,
+        level: float,
+        cluster: int = 0,
+    ) -> WildBootCore: ...
 
 def feols_fit(
     y_name: str,
-    y: npt.NDArray[np.float64],
+    y: _F64,
     x_names: list[str],
-    x: list[npt.NDArray[np.float64]],
+    x: list[_F64],
+    *,
     fe_names: list[str],
-    fe: list[npt.NDArray[np.int64]],
+    fe: list[_I64],
     cluster_names: list[str],
-    clusters: list[npt.NDArray[np.int64]],
-    weights_name: str | None,
-    weights: npt.NDArray[np.float64] | None,
-    valid: npt.NDArray[np.bool_] | None,
+    clusters: list[_I64],
+    weights_name: str | None = None,
+    weights: _F64 | None = None,
+    valid: _Bool | None = None,
     vcov: str,
     vcov_clusters: list[int],
     drop_singletons: bool,
@@ -30,169 +190,112 @@ def feols_fit(
     max_iter: int,
 ) -> FeolsCore: ...
 
-class FeolsCore:
-    @property
-    def coefnames(self) -> list[str]: ...
-    @property
-    def beta(self) -> npt.NDArray[np.float64]: ...
-    @property
-    def vcov(self) -> npt.NDArray[np.float64]: ...
-    @property
-    def se(self) -> npt.NDArray[np.float64]: ...
-    @property
-    def used_rows(self) -> npt.NDArray[np.bool_]: ...
-    def info(self) -> dict: ...
-    def coef_table(
-        self, level: float
-    ) -> tuple[list[float], list[float], list[float], list[float]]: ...
-    def wildboottest(
-        self,
-        y: npt.NDArray[np.float64],
-        x: list[npt.NDArray[np.float64]],
-        restriction: npt.NDArray[np.float64],
-        r: float,
-        reps: int,
-        weights: str,
-        seed: int,
-        level: float,
-        cluster: int = 0,
-    ) -> dict: ...
+# ------------------------------------------------------------------------------------------
+# Callaway & Sant'Anna (staggered.rs)
+# ------------------------------------------------------------------------------------------
+class AttGtCells:
+    """One list entry per (g, t) cell."""
 
-def panel_info(
-    unit: npt.NDArray[np.uint32],
-    unit_labels: list[str],
-    time: npt.NDArray[np.int64],
-    treatment: npt.NDArray[np.float64] | None = None,
-    cohort: npt.NDArray[np.float64] | None = None,
-    allow_switch_off: bool = False,
-) -> dict: ...
-def bacon_fit(
-    unit: npt.NDArray[np.uint32],
-    unit_labels: list[str],
-    time: npt.NDArray[np.int64],
-    y: npt.NDArray[np.float64],
-    treat: npt.NDArray[np.float64],
-    y_name: str,
-    treat_name: str,
-    unit_name: str,
-    time_name: str,
-) -> dict:
-    """Goodman-Bacon decomposition: 2x2 rows, summary by type, twfe, variance_d, counts."""
+    @property
+    def group(self) -> list[int]: ...
+    @property
+    def t(self) -> list[int]: ...
+    @property
+    def base_t(self) -> list[int]: ...
+    @property
+    def post(self) -> list[bool]: ...
+    @property
+    def att(self) -> list[float]: ...
+    @property
+    def se(self) -> list[float]: ...
+    @property
+    def n_treated(self) -> list[int]: ...
+    @property
+    def n_control(self) -> list[int]: ...
+    @property
+    def status(self) -> list[str]:
+        """"estimated", "reference" or "skipped"."""
+    @property
+    def reason(self) -> list[str]: ...
 
-def sunab_fit(
-    unit: npt.NDArray[np.uint32],
-    unit_labels: list[str],
-    time: npt.NDArray[np.int64],
-    cohort: npt.NDArray[np.float64],
-    gname: str,
-    tname: str,
-    y_name: str,
-    y: npt.NDArray[np.float64],
-    control_names: list[str],
-    controls: list[npt.NDArray[np.float64]],
-    cluster_names: list[str],
-    clusters: list[npt.NDArray[np.int64]],
-    vcov: str,
-    vcov_clusters: list[int],
-    control: str,
-    ref_periods: list[int],
-    bin: tuple[int, int] | None,
-    level: float,
-    tol: float,
-    max_iter: int,
-) -> dict:
-    """Sun-Abraham IW event study: cell and event-time tables, vcovs, weights, att, drops."""
+class AttGtPretest:
+    @property
+    def w(self) -> float: ...
+    @property
+    def p_value(self) -> float: ...
+    @property
+    def df(self) -> int: ...
 
-def twfe_event_study_fit(
-    y_name: str,
-    y: npt.NDArray[np.float64],
-    unit: npt.NDArray[np.int64],
-    time: npt.NDArray[np.int64],
-    cohort: npt.NDArray[np.float64],
-    control_names: list[str],
-    controls: list[npt.NDArray[np.float64]],
-    cluster_name: str | None,
-    cluster: npt.NDArray[np.int64] | None,
-    valid: npt.NDArray[np.bool_] | None,
-    vcov: str,
-    ref_periods: list[int],
-    bin_lo: int | None,
-    bin_hi: int | None,
-    window: tuple[int, int] | None,
-    tol: float,
-    max_iter: int,
-) -> TwfeEventStudyCore: ...
-
-class TwfeEventStudyCore:
-    def info(self, level: float) -> dict: ...
-    def wild_bootstrap(
-        self, e: int, r: float, reps: int, weights: str, seed: int, level: float
-    ) -> dict: ...
-
-def imputation_fit(
-    y_name: str,
-    y: npt.NDArray[np.float64],
-    unit: npt.NDArray[np.int64],
-    time: npt.NDArray[np.int64],
-    cohort: npt.NDArray[np.float64],
-    control_names: list[str],
-    controls: list[npt.NDArray[np.float64]],
-    cluster_name: str | None,
-    cluster: npt.NDArray[np.int64] | None,
-    valid: npt.NDArray[np.bool_] | None,
-    horizons: list[int] | None,
-    pretrends: list[int] | None,
-    anticipation: int,
-    level: float,
-    leave_out: bool = False,
-    small_sample: bool = False,
-) -> dict: ...
-def did2s_fit(
-    y_name: str,
-    y: npt.NDArray[np.float64],
-    unit: npt.NDArray[np.int64],
-    time: npt.NDArray[np.int64],
-    cohort: npt.NDArray[np.float64],
-    control_names: list[str],
-    controls: list[npt.NDArray[np.float64]],
-    cluster_name: str | None,
-    cluster: npt.NDArray[np.int64] | None,
-    valid: npt.NDArray[np.bool_] | None,
-    event: bool,
-    ref_periods: list[int],
-    bin_lo: int | None,
-    bin_hi: int | None,
-    window: tuple[int, int] | None,
-    anticipation: int,
-    level: float,
-) -> dict: ...
+class AggteCore:
+    @property
+    def egt(self) -> list[int]: ...
+    @property
+    def att(self) -> list[float]: ...
+    @property
+    def se(self) -> list[float]: ...
+    @property
+    def overall_att(self) -> float: ...
+    @property
+    def overall_se(self) -> float: ...
+    @property
+    def crit_val(self) -> float: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def vcov(self) -> _F64: ...
 
 class AttGtCore:
-    def table(self) -> dict: ...
-    def info(self) -> dict: ...
-    def influence(self) -> npt.NDArray[np.float64]: ...
+    @property
+    def cells(self) -> AttGtCells: ...
+    @property
+    def n_units(self) -> int: ...
+    @property
+    def crit_val(self) -> float: ...
+    @property
+    def pretest(self) -> AttGtPretest | None: ...
+    @property
+    def pretest_note(self) -> str | None: ...
+    @property
+    def groups(self) -> list[int]: ...
+    @property
+    def periods(self) -> list[int]: ...
+    @property
+    def n_rows_dropped(self) -> int: ...
+    @property
+    def n_units_already_treated(self) -> int: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def bootstrap(self) -> bool: ...
+    @property
+    def n_boot_units(self) -> int | None: ...
+    @property
+    def influence(self) -> _F64:
+        """n_units x cells."""
     def aggte(
         self,
         kind: str,
+        *,
         min_e: float,
         max_e: float,
-        balance_e: int | None,
+        balance_e: int | None = None,
         alpha: float,
         bstrap: bool,
         biters: int,
         cband: bool,
         seed: int,
-    ) -> dict: ...
+    ) -> AggteCore: ...
 
 def att_gt_fit(
-    y: npt.NDArray[np.float64],
-    time: npt.NDArray[np.int64],
-    unit: npt.NDArray[np.uint32],
-    cohort: npt.NDArray[np.float64],
+    y: _F64,
+    time: _I64,
+    unit: _U32,
+    cohort: _F64,
+    *,
     cov_names: list[str],
-    covs: list[npt.NDArray[np.float64]],
-    weights: npt.NDArray[np.float64] | None,
-    cluster: npt.NDArray[np.uint32] | None,
+    covs: list[_F64],
+    weights: _F64 | None = None,
+    cluster: _U32 | None = None,
     names: list[str],
     control_group: str,
     anticipation: int,
@@ -205,6 +308,365 @@ def att_gt_fit(
     seed: int,
 ) -> AttGtCore: ...
 
+# ------------------------------------------------------------------------------------------
+# Goodman-Bacon, Sun-Abraham (bacon_sunab.rs)
+# ------------------------------------------------------------------------------------------
+class BaconCore:
+    """One list entry per 2x2 comparison; summary_* per comparison type."""
+
+    @property
+    def kind(self) -> list[str]: ...
+    @property
+    def treated(self) -> list[int]: ...
+    @property
+    def control(self) -> list[int | None]: ...
+    @property
+    def estimate(self) -> _F64: ...
+    @property
+    def weight(self) -> _F64: ...
+    @property
+    def n_treated_units(self) -> list[int]: ...
+    @property
+    def n_control_units(self) -> list[int]: ...
+    @property
+    def window_start(self) -> list[int]: ...
+    @property
+    def window_end(self) -> list[int]: ...
+    @property
+    def summary_kind(self) -> list[str]: ...
+    @property
+    def summary_weight(self) -> list[float]: ...
+    @property
+    def summary_avg_estimate(self) -> list[float]: ...
+    @property
+    def summary_n(self) -> list[int]: ...
+    @property
+    def twfe(self) -> float: ...
+    @property
+    def variance_d(self) -> float: ...
+    @property
+    def unscaled_weight_sum(self) -> float: ...
+    @property
+    def n_units(self) -> int: ...
+    @property
+    def n_periods(self) -> int: ...
+    @property
+    def n_never_treated(self) -> int: ...
+    @property
+    def n_always_treated(self) -> int: ...
+    @property
+    def cohorts(self) -> list[tuple[int, int]]: ...
+
+def bacon_fit(
+    unit: _U32,
+    unit_labels: list[str],
+    time: _I64,
+    y: _F64,
+    treat: _F64,
+    *,
+    y_name: str,
+    treat_name: str,
+    unit_name: str,
+    time_name: str,
+) -> BaconCore: ...
+
+class SunAbrahamTable:
+    @property
+    def estimate(self) -> _F64: ...
+    @property
+    def std_error(self) -> _F64: ...
+    @property
+    def statistic(self) -> _F64: ...
+    @property
+    def p_value(self) -> _F64: ...
+    @property
+    def conf_low(self) -> _F64: ...
+    @property
+    def conf_high(self) -> _F64: ...
+
+class SunAbrahamCore:
+    @property
+    def cell_cohort(self) -> list[int]: ...
+    @property
+    def cell_rel(self) -> list[int]: ...
+    @property
+    def cell_count(self) -> _F64: ...
+    @property
+    def cells(self) -> SunAbrahamTable: ...
+    @property
+    def cell_vcov(self) -> _F64: ...
+    @property
+    def event_time(self) -> list[int]: ...
+    @property
+    def event(self) -> SunAbrahamTable: ...
+    @property
+    def event_vcov(self) -> _F64: ...
+    @property
+    def weights(self) -> _F64:
+        """Aggregation weights: row = event time, column = cell."""
+    @property
+    def att(self) -> float: ...
+    @property
+    def att_se(self) -> float: ...
+    @property
+    def control_names(self) -> list[str]: ...
+    @property
+    def control_beta(self) -> list[float]: ...
+    @property
+    def control_se(self) -> list[float]: ...
+    @property
+    def collinear(self) -> list[str]: ...
+    @property
+    def nobs(self) -> int: ...
+    @property
+    def n_missing(self) -> int: ...
+    @property
+    def n_always_treated_rows(self) -> int: ...
+    @property
+    def n_after_control_treated_rows(self) -> int: ...
+    @property
+    def control_cohort(self) -> int | None: ...
+    @property
+    def df_t(self) -> int: ...
+    @property
+    def n_clusters(self) -> list[int]: ...
+    @property
+    def coefnames(self) -> list[str]: ...
+    @property
+    def vcov(self) -> _F64: ...
+
+def sunab_fit(
+    unit: _U32,
+    unit_labels: list[str],
+    time: _I64,
+    cohort: _F64,
+    y_name: str,
+    y: _F64,
+    *,
+    gname: str,
+    tname: str,
+    control_names: list[str],
+    controls: list[_F64],
+    cluster_names: list[str],
+    clusters: list[_I64],
+    vcov: str,
+    vcov_clusters: list[int],
+    control: str,
+    ref_periods: list[int],
+    bin: tuple[int, int] | None = None,
+    level: float,
+    tol: float,
+    max_iter: int,
+) -> SunAbrahamCore: ...
+
+# ------------------------------------------------------------------------------------------
+# event studies (event.rs)
+# ------------------------------------------------------------------------------------------
+class TwfeEventStudyInfo:
+    @property
+    def conf_low(self) -> list[float]: ...
+    @property
+    def conf_high(self) -> list[float]: ...
+    @property
+    def event_time(self) -> _I64: ...
+    @property
+    def estimate(self) -> _F64: ...
+    @property
+    def std_error(self) -> _F64: ...
+    @property
+    def vcov(self) -> _F64: ...
+    @property
+    def collinear_event_time(self) -> list[int]: ...
+    @property
+    def ref_periods(self) -> list[int]: ...
+    @property
+    def n_outside_window(self) -> int: ...
+    @property
+    def n_obs_event_time(self) -> list[int]: ...
+    @property
+    def pretrend(self) -> WaldTest | None: ...
+    @property
+    def coefnames(self) -> list[str]: ...
+    @property
+    def beta(self) -> _F64: ...
+    @property
+    def se_all(self) -> _F64: ...
+    @property
+    def collinear(self) -> list[str]: ...
+    @property
+    def nobs(self) -> int: ...
+    @property
+    def n_missing(self) -> int: ...
+    @property
+    def df_t(self) -> int: ...
+    @property
+    def n_clusters(self) -> list[int]: ...
+    @property
+    def r2(self) -> float: ...
+
+class TwfeEventStudyCore:
+    def info(self, level: float) -> TwfeEventStudyInfo: ...
+    def wild_bootstrap(
+        self, e: int, r: float, *, reps: int, weights: str, seed: int, level: float
+    ) -> WildBootCore: ...
+
+def twfe_event_study_fit(
+    y_name: str,
+    y: _F64,
+    unit: _I64,
+    time: _I64,
+    cohort: _F64,
+    *,
+    control_names: list[str],
+    controls: list[_F64],
+    cluster_name: str | None = None,
+    cluster: _I64 | None = None,
+    valid: _Bool | None = None,
+    vcov: str,
+    ref_periods: list[int],
+    bin_lo: int | None = None,
+    bin_hi: int | None = None,
+    window: tuple[int, int] | None = None,
+    tol: float,
+    max_iter: int,
+) -> TwfeEventStudyCore: ...
+
+class ImputationCore:
+    @property
+    def conf_low(self) -> list[float]: ...
+    @property
+    def conf_high(self) -> list[float]: ...
+    @property
+    def ci_df(self) -> int | None: ...
+    @property
+    def att(self) -> float: ...
+    @property
+    def att_se(self) -> float: ...
+    @property
+    def att_conf(self) -> tuple[float, float]: ...
+    @property
+    def event_time(self) -> _I64: ...
+    @property
+    def estimate(self) -> _F64: ...
+    @property
+    def std_error(self) -> _F64: ...
+    @property
+    def vcov(self) -> _F64: ...
+    @property
+    def n_obs_event_time(self) -> list[int]: ...
+    @property
+    def pretrend_event_time(self) -> list[int]: ...
+    @property
+    def pretrend_estimate(self) -> list[float]: ...
+    @property
+    def pretrend_std_error(self) -> list[float]: ...
+    @property
+    def pretrend_conf_low(self) -> list[float]: ...
+    @property
+    def pretrend_conf_high(self) -> list[float]: ...
+    @property
+    def pretrend(self) -> WaldTest | None: ...
+    @property
+    def tau(self) -> _F64: ...
+    @property
+    def n_treated(self) -> int: ...
+    @property
+    def n_untreated(self) -> int: ...
+    @property
+    def n_missing(self) -> int: ...
+    @property
+    def n_not_imputable(self) -> int: ...
+    @property
+    def n_clusters(self) -> int: ...
+    @property
+    def collinear(self) -> list[str]: ...
+    @property
+    def leave_out_fallback(self) -> list[tuple[int, int]]: ...
+
+def imputation_fit(
+    y_name: str,
+    y: _F64,
+    unit: _I64,
+    time: _I64,
+    cohort: _F64,
+    *,
+    control_names: list[str],
+    controls: list[_F64],
+    cluster_name: str | None = None,
+    cluster: _I64 | None = None,
+    valid: _Bool | None = None,
+    horizons: list[int] | None = None,
+    pretrends: list[int] | None = None,
+    anticipation: int,
+    level: float,
+    leave_out: bool = False,
+    small_sample: bool = False,
+) -> ImputationCore: ...
+
+class Did2sCore:
+    @property
+    def conf_low(self) -> list[float]: ...
+    @property
+    def conf_high(self) -> list[float]: ...
+    @property
+    def terms(self) -> list[str]: ...
+    @property
+    def event_time(self) -> _I64: ...
+    @property
+    def estimate(self) -> _F64: ...
+    @property
+    def std_error(self) -> _F64: ...
+    @property
+    def vcov(self) -> _F64: ...
+    @property
+    def n_obs_event_time(self) -> list[int]: ...
+    @property
+    def nobs(self) -> int: ...
+    @property
+    def n_untreated(self) -> int: ...
+    @property
+    def n_missing(self) -> int: ...
+    @property
+    def n_not_imputable(self) -> int: ...
+    @property
+    def n_outside_window(self) -> int: ...
+    @property
+    def n_clusters(self) -> int: ...
+    @property
+    def collinear(self) -> list[str]: ...
+    @property
+    def ref_periods(self) -> list[int]: ...
+
+def did2s_fit(
+    y_name: str,
+    y: _F64,
+    unit: _I64,
+    time: _I64,
+    cohort: _F64,
+    *,
+    control_names: list[str],
+    controls: list[_F64],
+    cluster_name: str | None = None,
+    cluster: _I64 | None = None,
+    valid: _Bool | None = None,
+    event: bool,
+    ref_periods: list[int],
+    bin_lo: int | None = None,
+    bin_hi: int | None = None,
+    window: tuple[int, int] | None = None,
+    anticipation: int,
+    level: float,
+) -> Did2sCore: ...
+
+# ------------------------------------------------------------------------------------------
+# robustness: placebo, logit, matching (robust.rs)
+# ------------------------------------------------------------------------------------------
+class PlaceboEnumeration:
+    @property
+    def estimates(self) -> _F64: ...
+    @property
+    def assignments(self) -> list[list[int | None]]: ...
+
 class PlaceboCore:
     @property
     def actual(self) -> float: ...
@@ -214,204 +676,481 @@ class PlaceboCore:
     def cohorts(self) -> list[int | None]: ...
     def n_distinct(self, scheme_name: str) -> int | None: ...
     def assignment(self, scheme_name: str, seed: int, r: int) -> list[int | None]: ...
-    def run(
-        self, scheme_name: str, seed: int, start: int, count: int
-    ) -> npt.NDArray[np.float64]: ...
-    def enumerate(
-        self, scheme_name: str, cap: int
-    ) -> tuple[npt.NDArray[np.float64], list[list[int | None]]]: ...
+    def run(self, scheme_name: str, seed: int, start: int, count: int) -> _F64: ...
+    def enumerate(self, scheme_name: str, cap: int) -> PlaceboEnumeration: ...
     def estimate(self, cohorts: list[int | None]) -> float: ...
 
 def placebo_prepare(
-    y: npt.NDArray[np.float64],
-    control_names: list[str],
-    controls: list[npt.NDArray[np.float64]],
-    fe_names: list[str],
-    fe: list[npt.NDArray[np.int64]],
-    weights: npt.NDArray[np.float64] | None,
-    unit: npt.NDArray[np.int64],
-    time: npt.NDArray[np.int64],
+    y: _F64,
+    unit: _I64,
+    time: _I64,
     treat_name: str,
-    treat: npt.NDArray[np.float64],
+    treat: _F64,
+    *,
+    control_names: list[str],
+    controls: list[_F64],
+    fe_names: list[str],
+    fe: list[_I64],
+    weights: _F64 | None = None,
     tol: float,
     max_iter: int,
 ) -> PlaceboCore: ...
-def placebo_pvalue(estimates: npt.NDArray[np.float64], actual: float) -> tuple[float, int]: ...
+def placebo_pvalue(estimates: _F64, actual: float) -> tuple[float, int]:
+    """(p-value, finite replicates): share of |placebo| >= |actual|."""
+
+class LogitCore:
+    @property
+    def beta(self) -> _F64: ...
+    @property
+    def se(self) -> _F64: ...
+    @property
+    def vcov(self) -> _F64: ...
+    @property
+    def loglik(self) -> float: ...
+    @property
+    def iterations(self) -> int: ...
+    @property
+    def fitted(self) -> _F64: ...
+
 def logit_fit(
-    y: npt.NDArray[np.float64],
-    names: list[str],
-    x: list[npt.NDArray[np.float64]],
-    tol: float = ...,
-    max_iter: int = ...,
-) -> dict: ...
+    y: _F64, names: list[str], x: list[_F64], *, tol: float = 1e-10, max_iter: int = 100
+) -> LogitCore: ...
+
+class MatchingCore:
+    @property
+    def weights(self) -> _F64: ...
+    @property
+    def off_support(self) -> list[int]: ...
+    @property
+    def unmatched(self) -> list[int]: ...
+    @property
+    def pairs(self) -> list[tuple[int, int]]: ...
+
 def psm_match(
-    ps: npt.NDArray[np.float64],
-    treat: npt.NDArray[np.float64],
-    group: npt.NDArray[np.int64] | None,
+    ps: _F64,
+    treat: _F64,
+    group: _I64 | None = None,
+    *,
     method: str,
     k: int,
     replace: bool,
-    caliper: float | None,
+    caliper: float | None = None,
     kernel: str,
     bandwidth: float,
     common_support: bool,
-) -> dict: ...
+) -> MatchingCore: ...
+
+class BalanceTable:
+    """One list entry per covariate."""
+
+    @property
+    def mean_treated_before(self) -> list[float]: ...
+    @property
+    def mean_control_before(self) -> list[float]: ...
+    @property
+    def mean_treated_after(self) -> list[float]: ...
+    @property
+    def mean_control_after(self) -> list[float]: ...
+    @property
+    def bias_before(self) -> list[float]: ...
+    @property
+    def bias_after(self) -> list[float]: ...
+    @property
+    def bias_reduction(self) -> list[float]: ...
+    @property
+    def t_before(self) -> list[float]: ...
+    @property
+    def p_before(self) -> list[float]: ...
+    @property
+    def t_after(self) -> list[float]: ...
+    @property
+    def p_after(self) -> list[float]: ...
+
 def psm_balance(
-    names: list[str],
-    covariates: list[npt.NDArray[np.float64]],
-    treat: npt.NDArray[np.float64],
-    weights: npt.NDArray[np.float64],
-) -> dict: ...
+    names: list[str], covariates: list[_F64], treat: _F64, weights: _F64
+) -> BalanceTable: ...
 
-Csr = tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64]]
-Arr = npt.NDArray[np.float64]
-Idx = npt.NDArray[np.int64]
+# ------------------------------------------------------------------------------------------
+# spatial weights (weights.rs)
+# ------------------------------------------------------------------------------------------
+class SparseWeights:
+    """An N x N spatial weights matrix in CSR form."""
 
-def sp_from_triplets(n: int, rows: Idx, cols: Idx, values: Arr) -> Csr: ...
+    def __new__(cls, n: int, indptr: _I64, indices: _I64, data: _F64) -> SparseWeights: ...
+    @property
+    def n(self) -> int: ...
+    @property
+    def indptr(self) -> _I64: ...
+    @property
+    def indices(self) -> _I64: ...
+    @property
+    def data(self) -> _F64: ...
+
+class Eigenvalues:
+    @property
+    def re(self) -> _F64: ...
+    @property
+    def im(self) -> _F64: ...
+
+def sp_from_triplets(n: int, rows: _I64, cols: _I64, values: _F64) -> SparseWeights: ...
 def sp_from_coords(
-    lat: Arr,
-    lon: Arr,
+    lat: _F64,
+    lon: _F64,
     kind: str,
-    power: float = ...,
-    cutoff: float | None = ...,
-    k: int = ...,
-    threshold: float = ...,
-    radius_km: float = ...,
-) -> Csr: ...
-def sp_economic(z: Arr) -> Csr: ...
-def sp_nested(n: int, indptr: Idx, indices: Idx, data: Arr, z: Arr) -> Csr: ...
-def sp_transform(
-    n: int, indptr: Idx, indices: Idx, data: Arr, how: str, allow_islands: bool = ...
-) -> Csr: ...
-def sp_eigenvalues(n: int, indptr: Idx, indices: Idx, data: Arr) -> tuple[Arr, Arr]: ...
+    *,
+    power: float = 1.0,
+    cutoff: float | None = None,
+    k: int = 4,
+    threshold: float = 0.0,
+    radius_km: float = 6371.0088,
+) -> SparseWeights: ...
+def sp_contiguity(
+    x: _F64, y: _F64, ring_ptr: _I64, unit_ptr: _I64, kind: str, *, tolerance: float = 0.0
+) -> SparseWeights: ...
+def sp_economic(z: _F64) -> SparseWeights: ...
+def sp_nested(w: SparseWeights, z: _F64) -> SparseWeights: ...
+def sp_transform(w: SparseWeights, *, how: str, allow_islands: bool = False) -> SparseWeights: ...
+def sp_eigenvalues(w: SparseWeights) -> Eigenvalues: ...
 def sp_logdet(
-    n: int,
-    indptr: Idx,
-    indices: Idx,
-    data: Arr,
-    rhos: Arr,
+    w: SparseWeights,
+    rhos: _F64,
+    *,
     method: str,
-    order: int = ...,
-    draws: int = ...,
-    seed: int = ...,
-) -> Arr: ...
+    order: int = 50,
+    draws: int = 30,
+    seed: int = 0,
+) -> _F64: ...
+
+# ------------------------------------------------------------------------------------------
+# spatial models and diagnostics (spatial.rs)
+# ------------------------------------------------------------------------------------------
+class ChiSquaredTest:
+    @property
+    def statistic(self) -> float: ...
+    @property
+    def df(self) -> int: ...
+    @property
+    def p_value(self) -> float: ...
+
+class SpatialImpactsCore:
+    """Point effects per regressor; inference lists hold rows [direct, indirect, total]."""
+
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def direct(self) -> list[float]: ...
+    @property
+    def indirect(self) -> list[float]: ...
+    @property
+    def total(self) -> list[float]: ...
+    @property
+    def delta_se(self) -> list[list[float]]: ...
+    @property
+    def sim_mean(self) -> list[list[float]]: ...
+    @property
+    def sim_sd(self) -> list[list[float]]: ...
+    @property
+    def sim_lo(self) -> list[list[float]]: ...
+    @property
+    def sim_hi(self) -> list[list[float]]: ...
+    @property
+    def draws(self) -> int: ...
+    @property
+    def rejected(self) -> int: ...
+
+class UnitImpactsCore:
+    """One list per regressor, one entry per unit."""
+
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def direct(self) -> list[list[float]]: ...
+    @property
+    def indirect(self) -> list[list[float]]: ...
+    @property
+    def total(self) -> list[list[float]]: ...
+
+class SpatialCore:
+    @property
+    def names(self) -> list[str]: ...
+    @property
+    def coef(self) -> _F64: ...
+    @property
+    def se(self) -> _F64: ...
+    @property
+    def vcov(self) -> _F64: ...
+    @property
+    def residuals(self) -> _F64: ...
+    @property
+    def loglik(self) -> float: ...
+    @property
+    def n_units(self) -> int: ...
+    @property
+    def n_periods(self) -> int: ...
+    @property
+    def k_x(self) -> int: ...
+    @property
+    def durbin(self) -> list[int]: ...
+    @property
+    def rho_bounds(self) -> tuple[float, float]: ...
+    @property
+    def warnings(self) -> list[str]: ...
+    @property
+    def w_row_standardised(self) -> bool: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def trace_se(self) -> float | None: ...
+    def impacts(self, *, draws: int = 1000, seed: int = 0) -> SpatialImpactsCore: ...
+    def wald_theta(self) -> ChiSquaredTest: ...
+    def lr_test(self, restricted: SpatialCore) -> ChiSquaredTest: ...
+    def unit_impacts(self) -> UnitImpactsCore: ...
+
 def sp_fit(
-    y: Arr,
-    x: list[Arr],
+    y: _F64,
+    x: list[_F64],
     names: list[str],
-    unit: npt.NDArray[np.uint32],
-    time: npt.NDArray[np.uint32],
-    n: int,
-    indptr: Idx,
-    indices: Idx,
-    data: Arr,
+    unit: _U32,
+    time: _U32,
+    w: SparseWeights,
+    *,
     kind: str,
     effects: str,
     lee_yu: bool,
-    durbin: list[int] | None = ...,
-    fixed_rho: float | None = ...,
-    grid_incr: float | None = ...,
-    method: str = ...,
+    durbin: list[int] | None = None,
+    fixed_rho: float | None = None,
+    grid_incr: float | None = None,
+    method: str = "auto",
 ) -> SpatialCore: ...
+
+class LmTestsCore:
+    @property
+    def lm_lag(self) -> float: ...
+    @property
+    def lm_error(self) -> float: ...
+    @property
+    def rlm_lag(self) -> float: ...
+    @property
+    def rlm_error(self) -> float: ...
+    @property
+    def p_lm_lag(self) -> float: ...
+    @property
+    def p_lm_error(self) -> float: ...
+    @property
+    def p_rlm_lag(self) -> float: ...
+    @property
+    def p_rlm_error(self) -> float: ...
+
 def sp_lm_tests(
-    y: Arr,
-    x: list[Arr],
-    unit: npt.NDArray[np.uint32],
-    time: npt.NDArray[np.uint32],
-    n: int,
-    indptr: Idx,
-    indices: Idx,
-    data: Arr,
-    effects: str,
-) -> dict: ...
+    y: _F64, x: list[_F64], unit: _U32, time: _U32, w: SparseWeights, *, effects: str
+) -> LmTestsCore: ...
+
+class MoranCore:
+    @property
+    def i(self) -> float: ...
+    @property
+    def ei(self) -> float: ...
+    @property
+    def vi_norm(self) -> float: ...
+    @property
+    def z_norm(self) -> float: ...
+    @property
+    def vi_rand(self) -> float: ...
+    @property
+    def z_rand(self) -> float: ...
+    @property
+    def p_sim(self) -> float: ...
+    @property
+    def ei_sim(self) -> float: ...
+    @property
+    def sd_sim(self) -> float: ...
+    @property
+    def permutations(self) -> int: ...
+
 def sp_moran(
-    y: Arr, n: int, indptr: Idx, indices: Idx, data: Arr, permutations: int = ..., seed: int = ...
-) -> dict: ...
+    y: _F64, w: SparseWeights, *, permutations: int = 999, seed: int = 0
+) -> MoranCore: ...
+
+class LocalMoranCore:
+    @property
+    def local_i(self) -> _F64: ...
+    @property
+    def quadrant(self) -> list[int]:
+        """1 HH, 2 LH, 3 LL, 4 HL."""
+    @property
+    def p_sim(self) -> _F64: ...
+
 def sp_moran_local(
-    y: Arr, n: int, indptr: Idx, indices: Idx, data: Arr, permutations: int = ..., seed: int = ...
-) -> dict: ...
+    y: _F64, w: SparseWeights, *, permutations: int = 999, seed: int = 0
+) -> LocalMoranCore: ...
 
-class SpatialCore:
-    names: list[str]
-    coef: Arr
-    se: Arr
-    vcov: Arr
-    residuals: Arr
-    def info(self) -> dict: ...
-    def impacts(self, draws: int = ..., seed: int = ...) -> dict: ...
-    def unit_impacts(self) -> dict: ...
-    def wald_theta(self) -> tuple[float, int, float]: ...
-    def lr_test(self, restricted: SpatialCore) -> tuple[float, int, float]: ...
+# ------------------------------------------------------------------------------------------
+# mechanisms (mediation.rs)
+# ------------------------------------------------------------------------------------------
+class IndirectTests:
+    @property
+    def indirect(self) -> float: ...
+    @property
+    def sobel_se(self) -> float: ...
+    @property
+    def sobel_z(self) -> float: ...
+    @property
+    def sobel_p(self) -> float: ...
+    @property
+    def aroian_se(self) -> float: ...
+    @property
+    def aroian_z(self) -> float: ...
+    @property
+    def aroian_p(self) -> float: ...
+    @property
+    def goodman_defined(self) -> bool: ...
+    @property
+    def goodman_se(self) -> float: ...
+    @property
+    def goodman_z(self) -> float: ...
+    @property
+    def goodman_p(self) -> float: ...
 
-def mediation_tests(a: float, se_a: float, b: float, se_b: float) -> dict[str, float | bool]: ...
+def mediation_tests(a: float, se_a: float, b: float, se_b: float) -> IndirectTests: ...
+
+class MediationBootstrap:
+    @property
+    def a(self) -> _F64:
+        """reps x mediators (NaN in failed replicates)."""
+    @property
+    def b(self) -> _F64: ...
+    @property
+    def n_failed(self) -> int: ...
+
 def mediation_bootstrap(
-    y: Arr,
-    d: Arr,
-    mediators: list[tuple[str, Arr]],
-    controls: list[tuple[str, Arr]],
-    fe: list[tuple[str, Idx]],
-    cluster: Idx,
+    y: _F64,
+    d: _F64,
+    mediators: _Cols,
+    controls: _Cols,
+    fe: list[tuple[str, _I64]],
+    cluster: _I64,
+    *,
     reps: int,
     seed: int,
     joint: bool,
-    tol: float = ...,
-    max_iter: int = ...,
-) -> tuple[Arr, Arr, int]: ...
-def mediation_ci(draws: Arr, estimate: float, level: float, method: str) -> tuple[float, float]: ...
-def linear_combinations(beta: Arr, vcov: Arr, l: Arr, df: int, level: float) -> Arr: ...
-def restriction_wald(
-    beta: Arr, vcov: Arr, r: Arr, df2: int
-) -> tuple[float, float, float, int, int, float]: ...
-def sp_contiguity(
-    x: Arr, y: Arr, ring_ptr: Idx, unit_ptr: Idx, kind: str, tolerance: float = ...
-) -> Csr: ...
+    tol: float = 1e-11,
+    max_iter: int = 10000,
+) -> MediationBootstrap: ...
+def mediation_ci(draws: _F64, estimate: float, level: float, method: str) -> tuple[float, float]:
+    """(low, high) bootstrap interval: method "percentile" or "bc" (bias-corrected)."""
 
-# green-economy family (src/green/, src/python/green.rs)
-Cols = list[tuple[str, Arr]]
+def linear_combinations(beta: _F64, vcov: _F64, l: _F64, df: int, level: float) -> _F64:
+    """Rows (estimate, se, t, p, low, high) of L beta, delta-method se."""
+
+def restriction_wald(beta: _F64, vcov: _F64, r: _F64, *, df2: int) -> WaldTest: ...
+
+# ------------------------------------------------------------------------------------------
+# green economy (green.rs)
+# ------------------------------------------------------------------------------------------
+class SbmCore:
+    @property
+    def score(self) -> _F64: ...
+    @property
+    def model(self) -> list[str]: ...
+    @property
+    def status(self) -> list[str]: ...
+    @property
+    def slacks(self) -> _F64:
+        """rows x (inputs, good outputs, bad outputs)."""
+    @property
+    def n_infeasible(self) -> int: ...
+    @property
+    def iterations(self) -> int: ...
+    @property
+    def n_bland(self) -> int: ...
 
 def green_sbm(
-    inputs: Cols,
-    good: Cols,
-    bad: Cols,
+    inputs: _Cols,
+    good: _Cols,
+    bad: _Cols,
     row_labels: list[str],
-    period: npt.NDArray[np.int64],
+    period: _I64,
+    *,
     rts: str,
     frontier: str,
     super_efficiency: bool,
     bad_weight: float = 1.0,
-) -> dict:
-    """SBM scores: score, model, status, slacks (n x k), n_infeasible, iterations, n_bland."""
+) -> SbmCore: ...
+
+class MalmquistCore:
+    @property
+    def eff_global(self) -> _F64: ...
+    @property
+    def eff_contemporaneous(self) -> _F64: ...
+    @property
+    def index(self) -> _F64: ...
+    @property
+    def ec(self) -> _F64: ...
+    @property
+    def tc(self) -> _F64: ...
+    @property
+    def cumulative(self) -> _F64: ...
+    @property
+    def status(self) -> list[str]: ...
+    @property
+    def n_infeasible(self) -> int: ...
+    @property
+    def n_programs(self) -> int: ...
 
 def green_malmquist(
-    inputs: Cols,
-    good: Cols,
-    bad: Cols,
+    inputs: _Cols,
+    good: _Cols,
+    bad: _Cols,
     row_labels: list[str],
-    unit: npt.NDArray[np.uint32],
-    time: npt.NDArray[np.int64],
+    unit: _U32,
+    time: _I64,
+    *,
     kind: str,
     rts: str,
     super_efficiency: bool,
-) -> dict:
-    """ML index: eff_global, eff_contemporaneous, index, ec, tc, cumulative, status, counts."""
+) -> MalmquistCore: ...
+
+class CapitalStockCore:
+    @property
+    def capital(self) -> _F64: ...
+    @property
+    def growth(self) -> _F64: ...
+    @property
+    def real_investment(self) -> _F64: ...
 
 def green_capital_stock(
-    unit: npt.NDArray[np.uint32],
+    unit: _U32,
     unit_labels: list[str],
-    time: npt.NDArray[np.int64],
-    investment: Arr,
-    deflator: Arr | None,
+    time: _I64,
+    investment: _F64,
+    *,
+    deflator: _F64 | None = None,
     delta: float,
-    growth: float | None,
-    growth_years: int | None,
-    initial_stock: Arr | None,
-) -> dict:
-    """Perpetual inventory: capital, growth, real_investment."""
+    growth: float | None = None,
+    growth_years: int | None = None,
+    initial_stock: _F64 | None = None,
+) -> CapitalStockCore: ...
+
+class EntropyCore:
+    @property
+    def weights(self) -> _F64:
+        """groups x indicators."""
+    @property
+    def entropy(self) -> _F64: ...
+    @property
+    def index(self) -> _F64: ...
 
 def green_entropy(
-    columns: Cols, positive: list[bool], group: npt.NDArray[np.uint32], shift: float
-) -> dict:
-    """Entropy weights (groups x k), entropy (groups x k), index."""
+    columns: _Cols, positive: list[bool], group: _U32, *, shift: float
+) -> EntropyCore: ...
 
-def green_lp_solve(a: Arr, b: Arr, c: Arr) -> tuple[str, float, Arr]:
-    """min c'z s.t. A z = b, z >= 0 with the crate's simplex: (status, objective, z)."""
+class LpSolution:
+    @property
+    def status(self) -> str: ...
+    @property
+    def objective(self) -> float: ...
+    @property
+    def x(self) -> _F64: ...
+
+def green_lp_solve(a: _F64, b: _F64, c: _F64) -> LpSolution:
+    """min c'z s.t. A z = b, z >= 0 with the crate's simplex."""

@@ -228,8 +228,8 @@ def interacted_ids(parts: list[np.ndarray]) -> np.ndarray:
     """Ids of an interacted fixed effect (a^b): one id per observed combination."""
     combined = np.zeros(len(parts[0]), dtype=np.int64)
     for p in parts:
-        codes, levels = factorize_ids(np.ascontiguousarray(p, dtype=np.int64))
-        combined = combined * len(levels) + codes.astype(np.int64)
+        f = factorize_ids(np.ascontiguousarray(p, dtype=np.int64))
+        combined = combined * len(f.levels) + f.codes.astype(np.int64)
     return combined
 
 

@@ -57,17 +57,17 @@ class Panel:
             codes,
             labels,
             np.ascontiguousarray(tv, dtype=np.int64),
-            _frame.numeric(df, treatment) if treatment else None,
-            _frame.numeric(df, cohort) if cohort else None,
-            allow_switch_off,
+            treatment=_frame.numeric(df, treatment) if treatment else None,
+            cohort=_frame.numeric(df, cohort) if cohort else None,
+            allow_switch_off=allow_switch_off,
         )
         self.unit, self.time = unit, time
         self.units: list = labels_series.to_list()
-        self.periods: list[int] = list(info["periods"])
-        self.is_balanced: bool = bool(info["is_balanced"])
-        self.n_units: int = int(info["n_units"])
-        self.n_periods: int = int(info["n_periods"])
-        self._cohort: list = list(info["cohort"])
+        self.periods: list[int] = list(info.periods)
+        self.is_balanced: bool = bool(info.is_balanced)
+        self.n_units: int = int(info.n_units)
+        self.n_periods: int = int(info.n_periods)
+        self._cohort: list = list(info.cohort)
 
     @property
     def cohorts(self) -> pl.DataFrame:
@@ -143,9 +143,7 @@ def cohort_values(
             codes,
             [str(v) for v in labels_series.to_list()],
             np.ascontiguousarray(tnum[ok], dtype=np.int64),
-            np.ascontiguousarray(d[ok]),
-            None,
-            False,
+            treatment=np.ascontiguousarray(d[ok]),
         )
     except PilotdidError as err:
         text = str(err)
@@ -158,7 +156,7 @@ def cohort_values(
             ) from None
         text = text.replace("column 'treatment': ", "")
         raise PilotdidError(f"option 'treatment' (column '{column}'): {text}") from None
-    by_unit = np.array([0.0 if g is None else float(g) for g in info["cohort"]])
+    by_unit = np.array([0.0 if g is None else float(g) for g in info.cohort])
     out = np.full(df.height, np.nan)
     out[ok] = by_unit[codes]
-    return np.ascontiguousarray(out), int(info["n_units"])
+    return np.ascontiguousarray(out), int(info.n_units)

@@ -89,10 +89,10 @@ def bacon(
         np.ascontiguousarray(tv, dtype=np.int64),
         _frame.numeric(df, y),
         _frame.numeric(df, treatment),
-        y,
-        treatment,
-        unit,
-        time,
+        y_name=y,
+        treat_name=treatment,
+        unit_name=unit,
+        time_name=time,
     )
     return BaconResult(out, y=y, treatment=treatment, unit=unit, time=time)
 

@@ -168,6 +168,15 @@ def _columns(
     }, n_derived
 
 
+#: The fields of the core's WaldTest, in the order of the dict ``EventStudyResult.pretrend``.
+_WALD_FIELDS = ("event_time", "chi2", "p_chi2", "f", "df1", "df2", "p_f")
+
+
+def _wald_dict(test: Any) -> dict[str, Any] | None:
+    """The core's joint test of the leads as the dict ``result.pretrend`` documents."""
+    return None if test is None else {k: getattr(test, k) for k in _WALD_FIELDS}
+
+
 def _event_times(cols: dict[str, Any]) -> np.ndarray:
     ok = np.ones(len(cols["time"]), dtype=bool) if cols["valid"] is None else cols["valid"]
     return treated_event_times(cols["time"][ok], cols["cohort"][ok])
@@ -229,35 +238,35 @@ def twfe_event_study(
     info = core.info(level)
     extra = {
         "vcov": "iid" if kind == "iid" else ("HC1" if kind == "hetero" else f"CR1 by {cl}"),
-        "pretrend": info["pretrend"],
-        "n_missing": info["n_missing"],
-        "n_outside_window": info["n_outside_window"],
-        "n_obs_event_time": info["n_obs_event_time"],
-        "collinear": info["collinear"],
-        "collinear_event_time": info["collinear_event_time"],
-        "df_t": info["df_t"],
-        "n_clusters": info["n_clusters"],
-        "coefnames": info["coefnames"],
-        "coef_all": info["beta"],
-        "se_all": info["se_all"],
-        "r2": info["r2"],
+        "pretrend": _wald_dict(info.pretrend),
+        "n_missing": info.n_missing,
+        "n_outside_window": info.n_outside_window,
+        "n_obs_event_time": info.n_obs_event_time,
+        "collinear": info.collinear,
+        "collinear_event_time": info.collinear_event_time,
+        "df_t": info.df_t,
+        "n_clusters": info.n_clusters,
+        "coefnames": info.coefnames,
+        "coef_all": info.beta,
+        "se_all": info.se_all,
+        "r2": info.r2,
         "_core": core,
     }
     return EventStudyResult(
         estimator="TWFE",
-        event_time=np.asarray(info["event_time"], dtype=np.int64),
-        estimate=np.asarray(info["estimate"]),
-        std_error=np.asarray(info["std_error"]),
-        conf_low=np.asarray(info["conf_low"]),
-        conf_high=np.asarray(info["conf_high"]),
+        event_time=np.asarray(info.event_time, dtype=np.int64),
+        estimate=np.asarray(info.estimate),
+        std_error=np.asarray(info.std_error),
+        conf_low=np.asarray(info.conf_low),
+        conf_high=np.asarray(info.conf_high),
         level=level,
-        vcov=np.asarray(info["vcov"]),
+        vcov=np.asarray(info.vcov),
         reference=refs,
-        nobs=info["nobs"],
+        nobs=info.nobs,
         extra=extra,
         dropped_rows={
-            "missing": int(info["n_missing"]),
-            "outside_window": int(info["n_outside_window"]),
+            "missing": int(info.n_missing),
+            "outside_window": int(info.n_outside_window),
         },
         cohort_derived=n_derived,
     )
@@ -345,7 +354,7 @@ def imputation(
         leave_out=leave_out,
         small_sample=small_sample,
     )
-    fallback = [(int(g), int(e)) for g, e in r["leave_out_fallback"]]
+    fallback = [(int(g), int(e)) for g, e in r.leave_out_fallback]
     notes = []
     if fallback:
         notes.append(
@@ -354,13 +363,13 @@ def imputation(
             f"for them: {fallback}"
         )
         warnings.warn(notes[-1], UserWarning, stacklevel=2)
-    pe = np.asarray(r["pretrend_event_time"], dtype=np.int64)
+    pe = np.asarray(r.pretrend_event_time, dtype=np.int64)
     # Leads (test regression) first, then horizons: one table for plotting.
-    event_time = np.concatenate([pe, np.asarray(r["event_time"], dtype=np.int64)])
-    est = np.concatenate([np.asarray(r["pretrend_estimate"]), r["estimate"]])
-    se = np.concatenate([np.asarray(r["pretrend_std_error"]), r["std_error"]])
-    lo = np.concatenate([np.asarray(r["pretrend_conf_low"]), r["conf_low"]])
-    hi = np.concatenate([np.asarray(r["pretrend_conf_high"]), r["conf_high"]])
+    event_time = np.concatenate([pe, np.asarray(r.event_time, dtype=np.int64)])
+    est = np.concatenate([np.asarray(r.pretrend_estimate), r.estimate])
+    se = np.concatenate([np.asarray(r.pretrend_std_error), r.std_error])
+    lo = np.concatenate([np.asarray(r.pretrend_conf_low), r.conf_low])
+    hi = np.concatenate([np.asarray(r.pretrend_conf_high), r.conf_high])
     extra = {
         "vcov": f"BJS (Theorem 3{', leave-out' if leave_out else ''}) clustered by {cl}"
         + (" with G/(G-1) and t(G-1)" if small_sample else ""),
@@ -368,21 +377,21 @@ def imputation(
         "small_sample": small_sample,
         "leave_out_fallback": fallback,
         "notes": notes,
-        "ci_df": r["ci_df"],
-        "att": r["att"],
-        "att_se": r["att_se"],
-        "att_conf": r["att_conf"],
-        "horizon_vcov": np.asarray(r["vcov"]),
-        "pretrend": r["pretrend"],
+        "ci_df": r.ci_df,
+        "att": r.att,
+        "att_se": r.att_se,
+        "att_conf": r.att_conf,
+        "horizon_vcov": np.asarray(r.vcov),
+        "pretrend": _wald_dict(r.pretrend),
         "pretrend_event_time": list(pe),
-        "n_obs_event_time": r["n_obs_event_time"],
-        "tau": r["tau"],
-        "n_treated": r["n_treated"],
-        "n_untreated": r["n_untreated"],
-        "n_missing": r["n_missing"],
-        "n_not_imputable": r["n_not_imputable"],
-        "n_clusters": r["n_clusters"],
-        "collinear": r["collinear"],
+        "n_obs_event_time": r.n_obs_event_time,
+        "tau": r.tau,
+        "n_treated": r.n_treated,
+        "n_untreated": r.n_untreated,
+        "n_missing": r.n_missing,
+        "n_not_imputable": r.n_not_imputable,
+        "n_clusters": r.n_clusters,
+        "collinear": r.collinear,
     }
     return EventStudyResult(
         estimator="BJS imputation",
@@ -392,13 +401,13 @@ def imputation(
         conf_low=lo,
         conf_high=hi,
         level=level,
-        vcov=np.asarray(r["vcov"]) if len(pe) == 0 else None,
+        vcov=np.asarray(r.vcov) if len(pe) == 0 else None,
         reference=(),
-        nobs=r["n_treated"] + r["n_untreated"],
+        nobs=r.n_treated + r.n_untreated,
         extra=extra,
         dropped_rows={
-            "missing": int(r["n_missing"]),
-            "not_imputable": int(r["n_not_imputable"]),
+            "missing": int(r.n_missing),
+            "not_imputable": int(r.n_not_imputable),
         },
         cohort_derived=n_derived,
     )
@@ -464,40 +473,40 @@ def did2s(
         anticipation=anticipation,
         level=level,
     )
-    et = np.asarray(r["event_time"], dtype=np.int64) if event else np.zeros(1, dtype=np.int64)
+    et = np.asarray(r.event_time, dtype=np.int64) if event else np.zeros(1, dtype=np.int64)
     extra = {
         "vcov": f"GMM (Butts & Gardner) clustered by {cl}",
-        "terms": r["terms"],
+        "terms": r.terms,
         "static": not event,
-        "n_obs_event_time": r["n_obs_event_time"],
-        "n_untreated": r["n_untreated"],
-        "n_missing": r["n_missing"],
-        "n_not_imputable": r["n_not_imputable"],
-        "n_outside_window": r["n_outside_window"],
-        "n_clusters": r["n_clusters"],
-        "collinear": r["collinear"],
+        "n_obs_event_time": r.n_obs_event_time,
+        "n_untreated": r.n_untreated,
+        "n_missing": r.n_missing,
+        "n_not_imputable": r.n_not_imputable,
+        "n_outside_window": r.n_outside_window,
+        "n_clusters": r.n_clusters,
+        "collinear": r.collinear,
         # the intervals' Student-t degrees of freedom (G - 1, as pyfixest.did2s)
-        "df_t": int(r["n_clusters"]) - 1,
+        "df_t": int(r.n_clusters) - 1,
     }
     if not event:
-        extra["att"] = float(np.asarray(r["estimate"])[0])
-        extra["att_se"] = float(np.asarray(r["std_error"])[0])
+        extra["att"] = float(np.asarray(r.estimate)[0])
+        extra["att_se"] = float(np.asarray(r.std_error)[0])
     return EventStudyResult(
         estimator="did2s" if event else "did2s (static)",
         event_time=et,
-        estimate=np.asarray(r["estimate"]),
-        std_error=np.asarray(r["std_error"]),
-        conf_low=np.asarray(r["conf_low"]),
-        conf_high=np.asarray(r["conf_high"]),
+        estimate=np.asarray(r.estimate),
+        std_error=np.asarray(r.std_error),
+        conf_low=np.asarray(r.conf_low),
+        conf_high=np.asarray(r.conf_high),
         level=level,
-        vcov=np.asarray(r["vcov"]),
+        vcov=np.asarray(r.vcov),
         reference=refs if event else (),
-        nobs=r["nobs"],
+        nobs=r.nobs,
         extra=extra,
         dropped_rows={
-            "missing": int(r["n_missing"]),
-            "not_imputable": int(r["n_not_imputable"]),
-            "outside_window": int(r["n_outside_window"]),
+            "missing": int(r.n_missing),
+            "not_imputable": int(r.n_not_imputable),
+            "outside_window": int(r.n_outside_window),
         },
         cohort_derived=n_derived,
     )

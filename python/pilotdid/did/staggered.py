@@ -224,7 +224,7 @@ def att_gt(
     uid, uvalid = ids(df, unit)
     if not uvalid.all():
         raise PilotdidError(f"column '{unit}' has missing values")
-    codes, _ = _core.factorize_ids(np.ascontiguousarray(uid))
+    codes = _core.factorize_ids(np.ascontiguousarray(uid)).codes
     gv, n_derived = cohort_values(df, unit=unit, time=time, column=timing, derived=derived)
     if bstrap:
         # The bootstrap keeps reps x (number of ATT(g,t) cells) draws; the cells are at most
@@ -239,27 +239,27 @@ def att_gt(
         cid, cvalid = ids(df, cvar)
         if not cvalid.all():
             raise PilotdidError(f"column '{cvar}' has missing values")
-        cl, _ = _core.factorize_ids(np.ascontiguousarray(cid))
+        cl = _core.factorize_ids(np.ascontiguousarray(cid)).codes
     names = [y, time, unit, timing, weights or "", cvar or ""]
     core = _core.att_gt_fit(
         yv,
         tv,
         np.ascontiguousarray(codes, dtype=np.uint32),
         gv,
-        covs,
-        cov_arrays,
-        w,
-        None if cl is None else np.ascontiguousarray(cl, dtype=np.uint32),
-        names,
-        control,
-        anticipation,
-        base_period,
-        est_method,
-        alp,
-        bstrap,
-        reps,
-        cband,
-        seed,
+        cov_names=covs,
+        covs=cov_arrays,
+        weights=w,
+        cluster=None if cl is None else np.ascontiguousarray(cl, dtype=np.uint32),
+        names=names,
+        control_group=control,
+        anticipation=anticipation,
+        base_period=base_period,
+        est_method=est_method,
+        alpha=alp,
+        bstrap=bstrap,
+        biters=reps,
+        cband=cband,
+        seed=seed,
     )
     params = dict(
         y=y,
@@ -332,7 +332,7 @@ def aggte(
         bi = p["reps"]
     elif bs:
         # reps x (aggregated estimates + the overall one) draws; at most one per cell + 1
-        n_est = len(res._table["att"]) + 1
+        n_est = len(res._cells.att) + 1
         bi = check_reps("reps", reps, bytes_per_rep=8.0 * n_est, lo=2)
     else:
         bi = check_int("reps", reps, lo=2, hi=MAX_REPS)
@@ -340,7 +340,17 @@ def aggte(
         raise PilotdidError(
             "option 'cband': a uniform band needs the multiplier bootstrap (bstrap=True)"
         )
-    out = res._core.aggte(type, lo_e, hi_e, be, a, bs, bi, cb, s)
+    out = res._core.aggte(
+        type,
+        min_e=lo_e,
+        max_e=hi_e,
+        balance_e=be,
+        alpha=a,
+        bstrap=bs,
+        biters=bi,
+        cband=cb,
+        seed=s,
+    )
     return AggteResult(
         type=type,
         out=out,

@@ -90,23 +90,23 @@ def sbm(
         _cols(df, bs),
         _row_labels(df, unit, time),
         period,
-        rts,
-        frontier,
-        bool(super_efficiency),
-        _bad_weight(bad_weight),
+        rts=rts,
+        frontier=frontier,
+        super_efficiency=bool(super_efficiency),
+        bad_weight=_bad_weight(bad_weight),
     )
-    if out["n_infeasible"]:
+    if out.n_infeasible:
         warnings.warn(
-            f"sbm: {out['n_infeasible']} program(s) infeasible: score NaN where "
+            f"sbm: {out.n_infeasible} program(s) infeasible: score NaN where "
             "status == 'infeasible'",
             stacklevel=2,
         )
-    slacks = out["slacks"]
+    slacks = out.slacks
     res = pl.DataFrame(
         [
-            pl.Series("score", out["score"]),
-            pl.Series("model", out["model"], dtype=pl.String),
-            pl.Series("status", out["status"], dtype=pl.String),
+            pl.Series("score", out.score),
+            pl.Series("model", out.model, dtype=pl.String),
+            pl.Series("status", out.status, dtype=pl.String),
         ]
         + [pl.Series(f"slack_{c}", slacks[:, k]) for k, c in enumerate(xs + ys + bs)]
     )
@@ -165,27 +165,27 @@ def gml(
         _row_labels(df, unit, time),
         codes,
         _time(df, time),
-        frontier,
-        rts,
-        bool(super_efficiency),
+        kind=frontier,
+        rts=rts,
+        super_efficiency=bool(super_efficiency),
     )
-    if out["n_infeasible"]:
+    if out.n_infeasible:
         warnings.warn(
-            f"gml: {out['n_infeasible']} unit-year(s) with an infeasible program: index NaN "
+            f"gml: {out.n_infeasible} unit-year(s) with an infeasible program: index NaN "
             "where status == 'infeasible'",
             stacklevel=2,
         )
-    status = pl.Series("status", out["status"])
+    status = pl.Series("status", out.status)
     name = "gml" if frontier == "global" else "ml"
     cols = [
-        pl.Series(name, out["index"]),
-        pl.Series("ec", out["ec"]),
-        pl.Series("tc", out["tc"]),
-        pl.Series("gtfp", out["cumulative"]),
+        pl.Series(name, out.index),
+        pl.Series("ec", out.ec),
+        pl.Series("tc", out.tc),
+        pl.Series("gtfp", out.cumulative),
     ]
     if frontier == "global":
-        cols.append(pl.Series("eff_global", out["eff_global"]))
-    cols += [pl.Series("eff_contemporaneous", out["eff_contemporaneous"]), status]
+        cols.append(pl.Series("eff_global", out.eff_global))
+    cols += [pl.Series("eff_contemporaneous", out.eff_contemporaneous), status]
     res = df.select(unit, time).with_columns(cols)
     # The base year has no previous year: null (not NaN) marks "undefined by construction".
     return res.with_columns(

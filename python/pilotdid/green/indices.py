@@ -68,16 +68,16 @@ def capital_stock(
         levels,
         _time(df, time),
         _frame.numeric(df, investment),
-        _frame.numeric(df, deflator) if deflator is not None else None,
-        delta,
-        growth,
-        growth_years,
-        _frame.numeric(df, initial_stock) if initial_stock is not None else None,
+        deflator=_frame.numeric(df, deflator) if deflator is not None else None,
+        delta=delta,
+        growth=growth,
+        growth_years=growth_years,
+        initial_stock=_frame.numeric(df, initial_stock) if initial_stock is not None else None,
     )
     return df.select(unit, time).with_columns(
-        pl.Series(name, out["capital"]),
-        pl.Series("real_investment", out["real_investment"]),
-        pl.Series("pim_growth", out["growth"]),
+        pl.Series(name, out.capital),
+        pl.Series("real_investment", out.real_investment),
+        pl.Series("pim_growth", out.growth),
     )
 
 
@@ -131,12 +131,12 @@ def entropy_index(
         _cols(df, inds),
         [c not in neg for c in inds],
         np.ascontiguousarray(group.astype(np.uint32)),
-        shift,
+        shift=shift,
     )
-    res = _with_ids(df, ids, pl.DataFrame([pl.Series(name, out["index"])]))
+    res = _with_ids(df, ids, pl.DataFrame([pl.Series(name, out.index)]))
     if not return_weights:
         return res
-    w, e = out["weights"], out["entropy"]
+    w, e = out.weights, out.entropy
     weights = pl.DataFrame(
         {
             "group": [g for g in group_labels for _ in inds],

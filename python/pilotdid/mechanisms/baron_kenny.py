@@ -47,6 +47,19 @@ from pilotdid.results.mechanisms import (
 
 __all__ = ["mediation"]
 
+#: The core's Sobel / Aroian / Goodman results, as columns of the mediation table.
+_TEST_COLUMNS = (
+    "sobel_se",
+    "sobel_z",
+    "sobel_p",
+    "aroian_se",
+    "aroian_z",
+    "aroian_p",
+    "goodman_se",
+    "goodman_z",
+    "goodman_p",
+)
+
 
 @vocabulary(renamed={"boot_reps": "reps"})
 def mediation(
@@ -169,7 +182,7 @@ def mediation(
                 "direct": cp,
                 "se_direct": scp,
                 "indirect": a * b,
-                **{k: t[k] for k in t if k not in ("indirect", "goodman_defined")},
+                **{k: getattr(t, k) for k in _TEST_COLUMNS},
                 "prop_mediated": (a * b) / c_tot if c_tot != 0 else float("nan"),
             }
         )
@@ -182,19 +195,20 @@ def mediation(
             parts = [_frame.ids(df, p.strip())[0] for p in term.split("^")]
             fe_arrays.append((term, parts[0] if len(parts) == 1 else _frame.interacted_ids(parts)))
         clus = _frame.ids(df, cl)[0] if cl else np.arange(df.height, dtype=np.int64)
-        boot_a, boot_b, n_failed = mediation_bootstrap(
+        boot = mediation_bootstrap(
             _frame.numeric(df, y),
             _frame.numeric(df, treatment),
             [(m, _frame.numeric(df, m)) for m in meds],
             [(c, _frame.numeric(df, c)) for c in ctrls],
             fe_arrays,
             np.ascontiguousarray(clus, dtype=np.int64),
-            reps,
-            seed,
-            joint,
-            fixef_tol,
-            fixef_maxiter,
+            reps=reps,
+            seed=seed,
+            joint=joint,
+            tol=fixef_tol,
+            max_iter=fixef_maxiter,
         )
+        boot_a, boot_b, n_failed = boot.a, boot.b, boot.n_failed
         for j, r in enumerate(rows):
             draws = np.ascontiguousarray(boot_a[:, j] * boot_b[:, j])
             lo, hi = mediation_ci(draws, r["indirect"], level, ci)

@@ -170,9 +170,7 @@ def heterogeneity(
     for k, g in enumerate(groups[1:]):
         rmat[k, names.index(f"{dummies[g]}_d")] = 1.0
         rmat[k, first] = -1.0
-    chi2, p_chi2, fstat, df1, df2, p_f = restriction_wald(
-        beta, np.ascontiguousarray(sfit.vcov()), rmat, int(sfit.df_t)
-    )
+    wald = restriction_wald(beta, np.ascontiguousarray(sfit.vcov()), rmat, df2=int(sfit.df_t))
     table = pl.DataFrame(
         {
             "group": [str(g) for g in groups],
@@ -190,6 +188,13 @@ def heterogeneity(
         perm_p=p_perm,
         perm_draws=perm,
         perm_failed=int(reps - ok.size),
-        wald={"chi2": chi2, "p_chi2": p_chi2, "F": fstat, "df1": df1, "df2": df2, "p_F": p_f},
+        wald={
+            "chi2": wald.chi2,
+            "p_chi2": wald.p_chi2,
+            "F": wald.f,
+            "df1": wald.df1,
+            "df2": wald.df2,
+            "p_F": wald.p_f,
+        },
         stacked_fit=sfit,
     )

@@ -29,28 +29,28 @@ class BaconResult(ResultProtocol):
     is the coefficient they add up to: ``sum(weight * estimate) == twfe``.
     """
 
-    def __init__(self, out: dict[str, Any], y: str, treatment: str, unit: str, time: str):
+    def __init__(self, out: Any, y: str, treatment: str, unit: str, time: str):
         self._out = out
         self.y, self.treatment, self.unit, self.time = y, treatment, unit, time
         # the names before the one vocabulary, kept for existing code
         self.yname, self.treat, self.idname, self.tname = y, treatment, unit, time
-        self.twfe: float = float(out["twfe"])
-        self.variance_d: float = float(out["variance_d"])
-        self.n_units: int = int(out["n_units"])
-        self.n_periods: int = int(out["n_periods"])
+        self.twfe: float = float(out.twfe)
+        self.variance_d: float = float(out.variance_d)
+        self.n_units: int = int(out.n_units)
+        self.n_periods: int = int(out.n_periods)
         self.nobs: int = self.n_units * self.n_periods
-        self.n_never_treated: int = int(out["n_never_treated"])
-        self.n_always_treated: int = int(out["n_always_treated"])
-        self.cohorts: dict[int, int] = {int(g): int(n) for g, n in out["cohorts"]}
+        self.n_never_treated: int = int(out.n_never_treated)
+        self.n_always_treated: int = int(out.n_always_treated)
+        self.cohorts: dict[int, int] = {int(g): int(n) for g, n in out.cohorts}
         self.dropped_rows: dict[str, int] = {}
 
     @property
     def estimates(self) -> np.ndarray:
-        return np.asarray(self._out["estimate"])
+        return np.asarray(self._out.estimate)
 
     @property
     def weights(self) -> np.ndarray:
-        return np.asarray(self._out["weight"])
+        return np.asarray(self._out.weight)
 
     @property
     def result_name(self) -> str:  # type: ignore[override]
@@ -62,15 +62,15 @@ class BaconResult(ResultProtocol):
         o = self._out
         return pl.DataFrame(
             {
-                "type": o["type"],
-                "treated": pl.Series(o["treated"], dtype=pl.Int64),
-                "control": pl.Series(o["control"], dtype=pl.Int64),
-                "estimate": np.asarray(o["estimate"], dtype=float),
-                "weight": np.asarray(o["weight"]),
-                "n_treated_units": pl.Series(o["n_treated_units"], dtype=pl.Int64),
-                "n_control_units": pl.Series(o["n_control_units"], dtype=pl.Int64),
-                "window_start": pl.Series(o["window_start"], dtype=pl.Int64),
-                "window_end": pl.Series(o["window_end"], dtype=pl.Int64),
+                "type": o.kind,
+                "treated": pl.Series(o.treated, dtype=pl.Int64),
+                "control": pl.Series(o.control, dtype=pl.Int64),
+                "estimate": np.asarray(o.estimate, dtype=float),
+                "weight": np.asarray(o.weight),
+                "n_treated_units": pl.Series(o.n_treated_units, dtype=pl.Int64),
+                "n_control_units": pl.Series(o.n_control_units, dtype=pl.Int64),
+                "window_start": pl.Series(o.window_start, dtype=pl.Int64),
+                "window_end": pl.Series(o.window_end, dtype=pl.Int64),
             }
         )
 
@@ -100,10 +100,10 @@ class BaconResult(ResultProtocol):
         o = self._out
         return pl.DataFrame(
             {
-                "type": o["summary_type"],
-                "weight": pl.Series(o["summary_weight"], dtype=pl.Float64),
-                "avg_est": pl.Series(o["summary_avg_estimate"], dtype=pl.Float64),
-                "n_comparisons": pl.Series(o["summary_n"], dtype=pl.Int64),
+                "type": o.summary_kind,
+                "weight": pl.Series(o.summary_weight, dtype=pl.Float64),
+                "avg_est": pl.Series(o.summary_avg_estimate, dtype=pl.Float64),
+                "n_comparisons": pl.Series(o.summary_n, dtype=pl.Int64),
             }
         )
 
@@ -135,9 +135,9 @@ class BaconResult(ResultProtocol):
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4.5))
         o = self._out
-        types = np.asarray(o["type"])
-        w, e = np.asarray(o["weight"]), np.asarray(o["estimate"])
-        for kind in dict.fromkeys(o["summary_type"]):
+        types = np.asarray(o.kind)
+        w, e = np.asarray(o.weight), np.asarray(o.estimate)
+        for kind in dict.fromkeys(o.summary_kind):
             m = types == kind
             ax.scatter(w[m], e[m], marker=_MARKERS.get(kind, "o"), label=kind, alpha=0.8)
         ax.axhline(self.twfe, color="black", lw=1.0, ls="--", label=f"TWFE = {self.twfe:.4f}")

@@ -176,7 +176,9 @@ class EventStudyResult(ResultProtocol):
         reps = check_reps("reps", reps, bytes_per_rep=8)
         seed = check_seed(seed)
         lvl = check_level(self.level if level is None else level)
-        return core.wild_bootstrap(e, r, reps, weights, seed, lvl)
+        out = core.wild_bootstrap(e, r, reps=reps, weights=weights, seed=seed, level=lvl)
+        keys = ("t_stat", "p_value", "conf_int", "reps", "estimate", "fe_exact")
+        return {k: getattr(out, k) for k in keys}
 
     def _summary_text(self, level: float) -> str:
         pct = f"{level * 100:g}"

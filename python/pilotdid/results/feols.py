@@ -140,7 +140,6 @@ class FeolsResult(ResultProtocol):
         self._columns = columns
         #: The caller's data (a reference, never modified): placebo and robustness re-run on it.
         self.data = data
-        self._info = dict(core.info())
         self.formula = formula
         self.depvar = depvar
         self.fixef = fixef
@@ -163,58 +162,57 @@ class FeolsResult(ResultProtocol):
         return self._vcov.copy()
 
     def tstat(self) -> dict[str, float]:
-        stat, _, _, _ = self._core.coef_table(0.95)
-        return dict(zip(self.coefnames, stat))
+        return dict(zip(self.coefnames, self._core.coef_table(0.95).statistic))
 
     def _tidy(self, level: float) -> pl.DataFrame:
         """Student t with the fit's df (``df_t``), from the core's coefficient table."""
-        stat, p, lo, hi = self._core.coef_table(level)
+        t = self._core.coef_table(level)
         return pl.DataFrame(
             {
                 "term": self.coefnames,
                 "estimate": self._beta,
                 "std_error": self._se,
-                "statistic": stat,
-                "p_value": p,
-                "conf_low": lo,
-                "conf_high": hi,
+                "statistic": t.statistic,
+                "p_value": t.p_value,
+                "conf_low": t.conf_low,
+                "conf_high": t.conf_high,
             }
         )
 
     # --- fit statistics -----------------------------------------------------------------
     @property
     def nobs(self) -> int:
-        return int(self._info["nobs"])
+        return int(self._core.nobs)
 
     @property
     def r2(self) -> float:
-        return float(self._info["r2"])
+        return float(self._core.r2)
 
     @property
     def r2_within(self) -> float | None:
-        v = self._info["r2_within"]
+        v = self._core.r2_within
         return None if v is None else float(v)
 
     @property
     def collinear(self) -> list[str]:
-        return list(self._info["collinear"])
+        return list(self._core.collinear)
 
     @property
     def n_singletons(self) -> int:
         """Singleton observations detected (removed only with fixef_rm='singleton')."""
-        return int(self._info["n_singletons"])
+        return int(self._core.n_singletons)
 
     @property
     def dropped_rows(self) -> dict[str, int]:
         """Rows of the input not used, by reason."""
         out = {
-            "missing": int(self._info["n_missing"]),
-            "singletons": int(self._info["n_singletons"])
-            if self._info["singletons_dropped"]
+            "missing": int(self._core.n_missing),
+            "singletons": int(self._core.n_singletons)
+            if self._core.singletons_dropped
             else 0,
         }
         if self.weights:
-            out["zero_weight"] = int(self._info["n_zero_weight"])
+            out["zero_weight"] = int(self._core.n_zero_weight)
         return out
 
     @property
@@ -223,20 +221,20 @@ class FeolsResult(ResultProtocol):
 
     @property
     def n_clusters(self) -> list[int] | None:
-        n = list(self._info["n_clusters"])
+        n = list(self._core.n_clusters)
         return n or None
 
     @property
     def df_t(self) -> int:
-        return int(self._info["df_t"])
+        return int(self._core.df_t)
 
     @property
     def fixef_levels(self) -> dict[str, int]:
-        return dict(zip(self.fixef, self._info["fe_levels"]))
+        return dict(zip(self.fixef, self._core.fe_levels))
 
     @property
     def demean_method(self) -> str:
-        return str(self._info["demean_method"])
+        return str(self._core.demean_method)
 
     # --- inference ----------------------------------------------------------------------
     @vocabulary(renamed={"weights": "weight_type"})
@@ -291,22 +289,24 @@ class FeolsResult(ResultProtocol):
             )
         rvec = np.array([combo.get(name, 0.0) for name in self.coefnames], dtype=np.float64)
         y, x = self._columns
-        out = self._core.wildboottest(y, x, rvec, r, reps, weight_type, seed, level)
+        out = self._core.wildboottest(
+            y, x, rvec, r, reps=reps, weights=weight_type, seed=seed, level=level
+        )
         lhs = " + ".join((f"{v:g}*{k}" if v != 1.0 else k) for k, v in combo.items())
-        ci = out["conf_int"]
+        ci = out.conf_int
         return WildBootResult(
             hypothesis=f"{lhs} = {r:g}",
-            estimate=float(out["estimate"]),
-            t_stat=float(out["t_stat"]),
-            p_value=float(out["p_value"]),
+            estimate=float(out.estimate),
+            t_stat=float(out.t_stat),
+            p_value=float(out.p_value),
             conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
             level=level,
-            reps=int(out["reps"]),
+            reps=int(out.reps),
             weight_type=weight_type,
             seed=seed,
-            t_boot=np.asarray(out["t_boot"]),
-            fe_as_dummies=list(out["fe_as_dummies"]),
-            fe_exact=bool(out["fe_exact"]),
+            t_boot=np.asarray(out.t_boot),
+            fe_as_dummies=list(out.fe_as_dummies),
+            fe_exact=bool(out.fe_exact),
         )
 
     # --- display ------------------------------------------------------------------------

@@ -42,14 +42,14 @@ class SpatialImpacts(ResultProtocol):
 
     result_name = "LeSage-Pace direct, indirect and total effects"
 
-    def __init__(self, raw: dict[str, Any], seed: int, nobs: int | None = None) -> None:
+    def __init__(self, raw: Any, seed: int, nobs: int | None = None) -> None:
         self._raw = raw
-        self.names: list[str] = list(raw["names"])
+        self.names: list[str] = list(raw.names)
         #: simulated parameter draws behind the simulation columns (0: delta method only)
-        self.reps = int(raw["draws"])
+        self.reps = int(raw.draws)
         self.draws = self.reps
         #: simulation draws rejected and redrawn because rho fell outside its interval
-        self.rejected = int(raw["rejected"])
+        self.rejected = int(raw.rejected)
         self.seed = seed
         #: observations of the fitted model the effects come from
         self.nobs = nobs
@@ -57,24 +57,24 @@ class SpatialImpacts(ResultProtocol):
         self.dropped_rows: dict[str, int] = {}
 
     def _get(self, key: str, e: int) -> np.ndarray:
-        return np.asarray(self._raw[key][e], dtype=float)
+        return np.asarray(getattr(self._raw, key)[e], dtype=float)
 
     @property
     def direct(self) -> dict[str, float]:
-        return dict(zip(self.names, self._raw["direct"]))
+        return dict(zip(self.names, self._raw.direct))
 
     @property
     def indirect(self) -> dict[str, float]:
-        return dict(zip(self.names, self._raw["indirect"]))
+        return dict(zip(self.names, self._raw.indirect))
 
     @property
     def total(self) -> dict[str, float]:
-        return dict(zip(self.names, self._raw["total"]))
+        return dict(zip(self.names, self._raw.total))
 
     def _table(self, level: float, method: str) -> pl.DataFrame:
         frames = []
         for e, label in enumerate(["direct", "indirect", "total"]):
-            est = np.asarray(self._raw[label], dtype=float)
+            est = np.asarray(getattr(self._raw, label), dtype=float)
             dse = self._get("delta_se", e)
             sd = self._get("sim_sd", e)
             use_sim = method == "simulation" and self.reps > 1
@@ -222,7 +222,6 @@ class SpatialResult(ResultProtocol):
         self._core = core
         #: the panel's unit and period column names (tables name the fixed effects by them)
         self.unit, self.time = unit, time
-        self._info = dict(core.info())
         self.model = model
         #: the model formula (``fml``)
         self.formula = formula
@@ -272,29 +271,29 @@ class SpatialResult(ResultProtocol):
 
     @property
     def loglik(self) -> float:
-        return float(self._info["loglik"])
+        return float(self._core.loglik)
 
     @property
     def nobs(self) -> int:
-        return int(self._info["n_units"]) * int(self._info["n_periods"])
+        return int(self._core.n_units) * int(self._core.n_periods)
 
     @property
     def warnings(self) -> list[str]:
-        return list(self._info["warnings"])
+        return list(self._core.warnings)
 
     @property
     def rho_bounds(self) -> tuple[float, float]:
-        return tuple(self._info["rho_bounds"])
+        return tuple(self._core.rho_bounds)
 
     @property
     def method(self) -> str:
         """Log-determinant / trace path used: "dense" or "sparse"."""
-        return str(self._info.get("method", "dense"))
+        return str(self._core.method)
 
     @property
     def trace_se(self) -> float | None:
         """Sparse path: Monte Carlo standard error of tr(G'G) in the information matrix."""
-        v = self._info.get("trace_se")
+        v = self._core.trace_se
         return None if v is None else float(v)
 
     def _tidy(self, level: float) -> pl.DataFrame:
@@ -305,15 +304,15 @@ class SpatialResult(ResultProtocol):
 
     def wald_theta(self) -> dict[str, float]:
         """Wald test of theta = 0 (all W*X coefficients; SDM against SAR)."""
-        stat, df, p = self._core.wald_theta()
-        return {"statistic": stat, "df": df, "p_value": p}
+        t = self._core.wald_theta()
+        return {"statistic": t.statistic, "df": t.df, "p_value": t.p_value}
 
     def lr_test(self, restricted: SpatialResult) -> dict[str, float]:
         """Likelihood-ratio test of a nested restricted fit (e.g. the SAR on the same data)
         against this one: 2 (loglik - loglik_restricted), chi-squared with the difference in
         the number of parameters."""
-        stat, df, p = self._core.lr_test(restricted._core)
-        return {"statistic": stat, "df": df, "p_value": p}
+        t = self._core.lr_test(restricted._core)
+        return {"statistic": t.statistic, "df": t.df, "p_value": t.p_value}
 
     @vocabulary(renamed={"draws": "reps"})
     def impacts(self, *, reps: int = 1000, seed: int = 0) -> SpatialImpacts:
@@ -323,22 +322,23 @@ class SpatialResult(ResultProtocol):
             "reps", reps, bytes_per_rep=impacts_bytes_per_rep(len(self.coefnames)), lo=0
         )
         seed = check_seed(seed)
-        return SpatialImpacts(self._core.impacts(reps, seed), seed, nobs=self.nobs)
+        return SpatialImpacts(self._core.impacts(draws=reps, seed=seed), seed, nobs=self.nobs)
 
     def unit_impacts(self) -> pl.DataFrame:
         """Per-unit effects at the estimate: direct = (S_k)_ii, total = row sum of S_k
         (effect on unit i of raising the regressor everywhere), indirect = total - direct."""
         raw = self._core.unit_impacts()
+        direct, indirect, total = raw.direct, raw.indirect, raw.total
         frames = []
-        for k, name in enumerate(raw["names"]):
+        for k, name in enumerate(raw.names):
             frames.append(
                 pl.DataFrame(
                     {
                         "unit": list(self.unit_ids),
                         "term": [name] * len(self.unit_ids),
-                        "direct": raw["direct"][k],
-                        "indirect": raw["indirect"][k],
-                        "total": raw["total"][k],
+                        "direct": direct[k],
+                        "indirect": indirect[k],
+                        "total": total[k],
                     }
                 )
             )
@@ -350,7 +350,7 @@ class SpatialResult(ResultProtocol):
         lines = [
             f"{self.model.upper()} panel, ML, fixed effects: {eff}",
             f"Formula: {self.formula}",
-            f"N = {self._info['n_units']}, T = {self._info['n_periods']}, "
+            f"N = {self._core.n_units}, T = {self._core.n_periods}, "
             f"log-likelihood = {self.loglik:.4f}",
             f"{'term':<24}{'estimate':>12}{'std.err':>12}{'z':>9}{'p':>9}",
         ]

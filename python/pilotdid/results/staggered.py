@@ -38,8 +38,7 @@ class AttGtResult(ResultProtocol):
     def __init__(self, core: Any, params: dict[str, Any], cohort_derived: int = 0) -> None:
         self._core = core
         self.params = params
-        self._table = core.table()
-        self._info = core.info()
+        self._cells = core.cells
         #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
         self.cohort_derived = int(cohort_derived)
         #: rows not used, by reason (R did's sample adjustments are in ``notes``)
@@ -57,85 +56,85 @@ class AttGtResult(ResultProtocol):
     @property
     def n_units(self) -> int:
         """Units in the estimation sample (the n of the influence functions)."""
-        return int(self._info["n_units"])
+        return int(self._core.n_units)
 
     @property
     def n_boot_units(self) -> int | None:
         """Bootstrap units (clusters when clustered; units otherwise); None without bootstrap."""
-        v = self._info["n_boot_units"]
+        v = self._core.n_boot_units
         return None if v is None else int(v)
 
     @property
     def crit_val(self) -> float:
         """Critical value of the intervals (uniform band's when cband=True)."""
-        return float(self._info["crit_val"])
+        return float(self._core.crit_val)
 
     @property
     def pretest(self) -> tuple[float, float, int] | None:
         """Wald pre-test of parallel trends: (W, p-value, df), or None (see ``pretest_note``)."""
-        p = self._info["pretest"]
-        return None if p is None else (float(p[0]), float(p[1]), int(p[2]))
+        p = self._core.pretest
+        return None if p is None else (float(p.w), float(p.p_value), int(p.df))
 
     @property
     def pretest_note(self) -> str | None:
-        return self._info["pretest_note"]
+        return self._core.pretest_note
 
     @property
     def skipped(self) -> list[tuple[int, int, str]]:
         """(g, t, reason) of cells that could not be estimated."""
-        t = self._table
+        t = self._cells
         return [
             (g, tt, r)
-            for g, tt, s, r in zip(t["group"], t["t"], t["status"], t["reason"])
+            for g, tt, s, r in zip(t.group, t.t, t.status, t.reason)
             if s == "skipped"
         ]
 
     @property
     def notes(self) -> list[str]:
         """Sample adjustments (units dropped or recoded, as R did)."""
-        return list(self._info["notes"])
+        return list(self._core.notes)
 
     @property
     def groups(self) -> list[int]:
-        return list(self._info["groups"])
+        return list(self._core.groups)
 
     @property
     def periods(self) -> list[int]:
-        return list(self._info["periods"])
+        return list(self._core.periods)
 
     def influence(self) -> np.ndarray:
         """Influence functions, n_units × cells (in ``tidy()`` row order)."""
-        return self._core.influence()
+        return self._core.influence
 
     def _tidy(self, level: float) -> pl.DataFrame:
-        t = self._table
-        att = np.asarray(t["att"], dtype=float)
-        se = np.asarray(t["se"], dtype=float)
+        t = self._cells
+        att = np.asarray(t.att, dtype=float)
+        se = np.asarray(t.se, dtype=float)
         c = _crit(level, self.level, self.crit_val)
         stat, p, _, _ = inference_columns(att, se, level, None)
         return pl.DataFrame(
             {
-                "term": [f"ATT({g},{tt})" for g, tt in zip(t["group"], t["t"])],
+                "term": [f"ATT({g},{tt})" for g, tt in zip(t.group, t.t)],
                 "estimate": att,
                 "std_error": se,
                 "statistic": stat,
                 "p_value": p,
                 "conf_low": att - c * se,
                 "conf_high": att + c * se,
-                "group": np.asarray(t["group"], dtype=np.int64),
-                "t": np.asarray(t["t"], dtype=np.int64),
-                "base_t": np.asarray(t["base_t"], dtype=np.int64),
-                "post": t["post"],
-                "status": t["status"],
-                "n_treated": np.asarray(t["n_treated"], dtype=np.int64),
-                "n_control": np.asarray(t["n_control"], dtype=np.int64),
+                "group": np.asarray(t.group, dtype=np.int64),
+                "t": np.asarray(t.t, dtype=np.int64),
+                "base_t": np.asarray(t.base_t, dtype=np.int64),
+                "post": t.post,
+                "status": t.status,
+                "n_treated": np.asarray(t.n_treated, dtype=np.int64),
+                "n_control": np.asarray(t.n_control, dtype=np.int64),
             }
         )
 
     def att(self, g: int, t: int) -> float:
         """ATT(g,t); raises if the cell does not exist or was skipped."""
-        tb = self._table
-        for gg, tt, a, s, r in zip(tb["group"], tb["t"], tb["att"], tb["status"], tb["reason"]):
+        tb = self._cells
+        for gg, tt, a, s, r in zip(tb.group, tb.t, tb.att, tb.status, tb.reason):
             if gg == g and tt == t:
                 if s == "skipped":
                     raise PilotdidError(f"ATT({g},{t}) was skipped: {r}")
@@ -205,7 +204,7 @@ class AggteResult(ResultProtocol):
     def __init__(
         self,
         type: str,  # noqa: A002
-        out: dict[str, Any],
+        out: Any,
         alp: float,
         bstrap: bool,
         cband: bool,
@@ -215,15 +214,15 @@ class AggteResult(ResultProtocol):
         cohort_derived: int = 0,
     ) -> None:
         self.type = type
-        self.egt = np.asarray(out["egt"], dtype=np.int64)
-        self.att_egt = np.asarray(out["att"], dtype=float)
-        self.se_egt = np.asarray(out["se"], dtype=float)
-        self.overall_att = float(out["overall_att"])
-        self.overall_se = float(out["overall_se"])
-        self.crit_val = float(out["crit_val"])
-        self.notes = list(out["notes"])
+        self.egt = np.asarray(out.egt, dtype=np.int64)
+        self.att_egt = np.asarray(out.att, dtype=float)
+        self.se_egt = np.asarray(out.se, dtype=float)
+        self.overall_att = float(out.overall_att)
+        self.overall_se = float(out.overall_se)
+        self.crit_val = float(out.crit_val)
+        self.notes = list(out.notes)
         # analytic covariance of the egt estimates (influence functions), egt order
-        self._vcov = np.asarray(out["vcov"], dtype=float)
+        self._vcov = np.asarray(out.vcov, dtype=float)
         self.alp = alp
         self.bstrap = bstrap
         self.cband = cband

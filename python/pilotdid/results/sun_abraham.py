@@ -28,7 +28,7 @@ class SunAbrahamResult(ResultProtocol):
 
     def __init__(
         self,
-        out: dict[str, Any],
+        out: Any,
         refs: Sequence[int],
         level: float,
         vcov_label: str,
@@ -43,18 +43,18 @@ class SunAbrahamResult(ResultProtocol):
         self.control_group = control
         #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
         self.cohort_derived = int(cohort_derived)
-        self.control_cohort: int | None = out["control_cohort"]
-        self.event_time: np.ndarray = np.asarray(out["event_time"], dtype=np.int64)
-        self.att: float = float(out["att"])
-        self.att_se: float = float(out["att_se"])
-        self.nobs: int = int(out["nobs"])
-        self.df_t: int = int(out["df_t"])
-        self.n_clusters: list[int] = list(out["n_clusters"])
-        self.collinear: list[str] = list(out["collinear"])
+        self.control_cohort: int | None = out.control_cohort
+        self.event_time: np.ndarray = np.asarray(out.event_time, dtype=np.int64)
+        self.att: float = float(out.att)
+        self.att_se: float = float(out.att_se)
+        self.nobs: int = int(out.nobs)
+        self.df_t: int = int(out.df_t)
+        self.n_clusters: list[int] = list(out.n_clusters)
+        self.collinear: list[str] = list(out.collinear)
         self.dropped_rows: dict[str, int] = {
-            "missing": int(out["n_missing"]),
-            "always_treated": int(out["n_always_treated_rows"]),
-            "control_cohort_treated": int(out["n_after_control_treated_rows"]),
+            "missing": int(out.n_missing),
+            "always_treated": int(out.n_always_treated_rows),
+            "control_cohort_treated": int(out.n_after_control_treated_rows),
         }
 
     @property
@@ -64,12 +64,12 @@ class SunAbrahamResult(ResultProtocol):
     # event-time effects ------------------------------------------------------------------
     def vcov(self) -> np.ndarray:
         """Covariance of the event-time effects, ordered as ``event_time``."""
-        return np.array(self._out["event_vcov"], copy=True)
+        return np.array(self._out.event_vcov, copy=True)
 
     def _tidy(self, level: float) -> pl.DataFrame:
         """One row per event time: the protocol's columns, then event_time."""
-        ev = self._out["event"]
-        cols = {k: np.asarray(ev[k]) for k in _COLS}
+        ev = self._out.event
+        cols = {k: np.asarray(getattr(ev, k)) for k in _COLS}
         if abs(level - self.level) >= 1e-12:
             _, _, cols["conf_low"], cols["conf_high"] = inference_columns(
                 cols["estimate"], cols["std_error"], level, self.df_t
@@ -88,54 +88,56 @@ class SunAbrahamResult(ResultProtocol):
         o = self._out
         return pl.DataFrame(
             {
-                "term": [f"rel::{e}:cohort::{g}" for g, e in zip(o["cell_cohort"], o["cell_rel"])],
-                "cohort": pl.Series(o["cell_cohort"], dtype=pl.Int64),
-                "rel_period": pl.Series(o["cell_rel"], dtype=pl.Int64),
-                "n_obs": np.asarray(o["cell_count"]),
-                **{k: np.asarray(o["cells"][k]) for k in _COLS},
+                "term": [f"rel::{e}:cohort::{g}" for g, e in zip(o.cell_cohort, o.cell_rel)],
+                "cohort": pl.Series(o.cell_cohort, dtype=pl.Int64),
+                "rel_period": pl.Series(o.cell_rel, dtype=pl.Int64),
+                "n_obs": np.asarray(o.cell_count),
+                **{k: np.asarray(getattr(o.cells, k)) for k in _COLS},
             }
         )
 
     def cohort_vcov(self) -> np.ndarray:
         """Covariance of the cohort × relative-period coefficients (``cohort_tidy`` order)."""
-        return np.array(self._out["cell_vcov"], copy=True)
+        return np.array(self._out.cell_vcov, copy=True)
 
     def weights(self) -> pl.DataFrame:
         """Aggregation weights: (event_time, cohort, weight), weights summing to one per e."""
         o = self._out
-        w = np.asarray(o["weights"])
+        w = np.asarray(o.weights)
+        # (the core's getters copy: read each list once, not once per cell)
+        cohorts, rels = o.cell_cohort, o.cell_rel
         rows = [
             (int(e), int(g), float(w[r, c]))
             for r, e in enumerate(self.event_time.tolist())
-            for c, g in enumerate(o["cell_cohort"])
-            if o["cell_rel"][c] == e
+            for c, g in enumerate(cohorts)
+            if rels[c] == e
         ]
         return pl.DataFrame(rows, schema=["event_time", "cohort", "weight"], orient="row")
 
     def weight_matrix(self) -> np.ndarray:
         """W with event-time effects = W @ cohort coefficients."""
-        return np.array(self._out["weights"], copy=True)
+        return np.array(self._out.weights, copy=True)
 
     def controls_tidy(self) -> pl.DataFrame:
         o = self._out
         return pl.DataFrame(
             {
-                "term": o["control_names"],
-                "estimate": pl.Series(o["control_beta"], dtype=pl.Float64),
-                "std_error": pl.Series(o["control_se"], dtype=pl.Float64),
+                "term": o.control_names,
+                "estimate": pl.Series(o.control_beta, dtype=pl.Float64),
+                "std_error": pl.Series(o.control_se, dtype=pl.Float64),
             }
         )
 
     # shared result -----------------------------------------------------------------------
     def to_event_study(self) -> EventStudyResult:
-        ev = self._out["event"]
+        ev = self._out.event
         return EventStudyResult(
             estimator="sa",
             event_time=self.event_time.copy(),
-            estimate=np.array(ev["estimate"], copy=True),
-            std_error=np.array(ev["std_error"], copy=True),
-            conf_low=np.array(ev["conf_low"], copy=True),
-            conf_high=np.array(ev["conf_high"], copy=True),
+            estimate=np.array(ev.estimate, copy=True),
+            std_error=np.array(ev.std_error, copy=True),
+            conf_low=np.array(ev.conf_low, copy=True),
+            conf_high=np.array(ev.conf_high, copy=True),
             level=self.level,
             vcov=self.vcov(),
             reference=tuple(self.reference),

@@ -66,8 +66,8 @@ def _vcov_spec(model: Any) -> Any:
 
 
 def _fixef_rm(model: Any) -> str:
-    info = getattr(model, "_info", {})
-    return "singleton" if info.get("singletons_dropped") else "none"
+    core = getattr(model, "_core", None)
+    return "singleton" if getattr(core, "singletons_dropped", False) else "none"
 
 
 def _refit(model: Any, data: Any, formula: str | None = None) -> Any:

@@ -32,6 +32,20 @@ from pilotdid.robust._model import _all_columns, _optional_str
 __all__ = ["psm_did"]
 
 _PSM_METHODS = ("nearest", "kernel")
+#: The core's balance table, column by column (psmatch2's pstest order).
+_BALANCE_COLUMNS = (
+    "mean_treated_before",
+    "mean_control_before",
+    "mean_treated_after",
+    "mean_control_after",
+    "bias_before",
+    "bias_after",
+    "bias_reduction",
+    "t_before",
+    "p_before",
+    "t_after",
+    "p_after",
+)
 
 
 _KERNELS = ("epanechnikov", "gaussian")
@@ -170,20 +184,20 @@ def psm_did(
     ts = np.ascontiguousarray(t[ok])
     xs_ok = [np.ascontiguousarray(x[ok]) for x in xs]
     fit = logit_fit(ts, ["Intercept", *covariates], [np.ones(ts.size), *xs_ok])
-    ps_ok = np.asarray(fit["fitted"])
+    ps_ok = np.asarray(fit.fitted)
     m = psm_match(
         ps_ok,
         ts,
         group,
-        o["method"],
-        o["k"],
-        o["replace"],
-        o["caliper"],
-        o["kernel"],
-        o["bandwidth"],
-        o["common_support"],
+        method=o["method"],
+        k=o["k"],
+        replace=o["replace"],
+        caliper=o["caliper"],
+        kernel=o["kernel"],
+        bandwidth=o["bandwidth"],
+        common_support=o["common_support"],
     )
-    w_ok = np.asarray(m["weights"])
+    w_ok = np.asarray(m.weights)
     bal = psm_balance(covariates, xs_ok, ts, w_ok)
     pscore = np.full(df.height, np.nan)
     pscore[ok] = ps_ok
@@ -193,11 +207,13 @@ def psm_did(
     logit_tab = pl.DataFrame(
         {
             "term": ["Intercept", *covariates],
-            "estimate": np.asarray(fit["beta"]),
-            "std_error": np.asarray(fit["se"]),
+            "estimate": np.asarray(fit.beta),
+            "std_error": np.asarray(fit.se),
         }
     )
-    balance = pl.DataFrame({"covariate": covariates, **{k_: list(v) for k_, v in bal.items()}})
+    balance = pl.DataFrame(
+        {"covariate": covariates, **{k_: list(getattr(bal, k_)) for k_ in _BALANCE_COLUMNS}}
+    )
     if weights_name in df.columns:
         raise PilotdidError(f"option 'weights_name': column '{weights_name}' already exists")
     full = df.with_columns(pl.Series(weights_name, weights), pl.Series("_pscore", pscore))
@@ -223,8 +239,8 @@ def psm_did(
         matched_data=matched,
         did=did,
         method=label,
-        n_off_support=len(m["off_support"]),
-        n_unmatched=len(m["unmatched"]),
+        n_off_support=len(m.off_support),
+        n_unmatched=len(m.unmatched),
         n_dropped_missing=int((~ok).sum()),
-        pairs=[(int(idx[a]), int(idx[b])) for a, b in m["pairs"]],
+        pairs=[(int(idx[a]), int(idx[b])) for a, b in m.pairs],
     )

@@ -142,17 +142,17 @@ def placebo(
     unit_ids, _ = _frame.ids(df, unit)
     core = placebo_prepare(
         _frame.numeric(df, f.depvar),
-        controls,
-        [_frame.numeric(df, c) for c in controls],
-        f.fixef_names,
-        fe_ids,
-        _frame.numeric(df, model.weights) if model.weights else None,
         unit_ids,
         _time_values(df, time),
         treat,
         _frame.numeric(df, treat),
-        1e-11,
-        10_000,
+        control_names=controls,
+        controls=[_frame.numeric(df, c) for c in controls],
+        fe_names=f.fixef_names,
+        fe=fe_ids,
+        weights=_frame.numeric(df, model.weights) if model.weights else None,
+        tol=1e-11,
+        max_iter=10_000,
     )
     n_distinct = core.n_distinct(scheme)
     assignments = None
@@ -162,7 +162,8 @@ def placebo(
             f"reps={reps}; evaluating each of them once (exact randomization distribution)",
             stacklevel=2,
         )
-        est, assignments = core.enumerate(scheme, int(n_distinct))
+        every = core.enumerate(scheme, int(n_distinct))
+        est, assignments = every.estimates, every.assignments
         enumerated = True
     elif progress:
         from tqdm.auto import tqdm

@@ -107,10 +107,26 @@ def moran(
     return pl.DataFrame(rows)
 
 
+#: moran()'s columns (esda's names) and the core's MoranCore field behind each.
+_MORAN_FIELDS = (
+    ("I", "i"),
+    ("EI", "ei"),
+    ("VI_norm", "vi_norm"),
+    ("z_norm", "z_norm"),
+    ("VI_rand", "vi_rand"),
+    ("z_rand", "z_rand"),
+    ("p_sim", "p_sim"),
+    ("EI_sim", "ei_sim"),
+    ("seI_sim", "sd_sim"),
+    ("permutations", "permutations"),
+)
+
+
 def _moran_vec(v: np.ndarray, w: Weights, reps: int, seed: int) -> dict[str, Any]:
     if v.shape[0] != w.n:
         raise PilotdidError(f"moran: {v.shape[0]} values for a W with {w.n} units")
-    d = dict(_core.sp_moran(np.ascontiguousarray(v), *w._csr(), reps, seed))
+    m = _core.sp_moran(np.ascontiguousarray(v), w._sparse(), permutations=reps, seed=seed)
+    d: dict[str, Any] = {name: getattr(m, attr) for name, attr in _MORAN_FIELDS}
     d["p_norm"] = _p_two(d["z_norm"])
     d["p_rand"] = _p_two(d["z_rand"])
     return d
@@ -142,9 +158,6 @@ def moran_local(
         v = _frame.numeric(_frame.to_polars(data, [y]), y)
         name = f"column '{y}'"
     _refuse_constant(v, name, "moran_local")
-    d = _core.sp_moran_local(np.ascontiguousarray(v), *w._csr(), reps, seed)
-    q = d["q"]
-    q = np.frombuffer(q, dtype=np.uint8) if isinstance(q, bytes) else np.asarray(q)
-    return pl.DataFrame(
-        {"id": list(w.ids), "Is": d["Is"], "q": q.astype(np.int64), "p_sim": d["p_sim"]}
-    )
+    d = _core.sp_moran_local(np.ascontiguousarray(v), w._sparse(), permutations=reps, seed=seed)
+    q = np.asarray(d.quadrant, dtype=np.int64)
+    return pl.DataFrame({"id": list(w.ids), "Is": d.local_i, "q": q, "p_sim": d.p_sim})

@@ -23,6 +23,18 @@ from pilotdid.spatial._inputs import _METHODS, _check_effects, _check_fml, _prep
 
 __all__ = ["lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
 
+#: The core's LM test statistics and p-values, in the order of lm_tests()' dict.
+_LM_TESTS = (
+    "lm_lag",
+    "lm_error",
+    "rlm_lag",
+    "rlm_error",
+    "p_lm_lag",
+    "p_lm_error",
+    "p_rlm_lag",
+    "p_rlm_error",
+)
+
 
 @vocabulary(renamed={"formula": "fml"})
 def lm_tests(
@@ -49,7 +61,8 @@ def lm_tests(
                 "lm_tests needs a balanced panel with finite values (drop those units or "
                 "periods first)"
             )
-    return dict(_core.sp_lm_tests(y, xs, pos, tcode, *w._csr(), effects))
+    r = _core.sp_lm_tests(y, xs, pos, tcode, w._sparse(), effects=effects)
+    return {k: getattr(r, k) for k in _LM_TESTS}
 
 
 def _fit(
@@ -92,14 +105,14 @@ def _fit(
         xnames,
         pos,
         tcode,
-        *w._csr(),
-        model,
-        effects,
-        lee_yu,
-        dur_idx,
-        fixed_rho,
-        0.001 if rho_search == "sdpdmod" else None,
-        method,
+        w._sparse(),
+        kind=model,
+        effects=effects,
+        lee_yu=lee_yu,
+        durbin=dur_idx,
+        fixed_rho=fixed_rho,
+        grid_incr=0.001 if rho_search == "sdpdmod" else None,
+        method=method,
     )
     res = SpatialResult(
         core,

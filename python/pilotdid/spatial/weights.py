@@ -88,8 +88,9 @@ class Weights:
         """Number of neighbours of each unit."""
         return np.diff(self.indptr)
 
-    def _csr(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
-        return self.n, self.indptr, self.indices, self.data
+    def _sparse(self) -> _core.SparseWeights:
+        """The matrix as the core takes it (the core checks the CSR arrays)."""
+        return _core.SparseWeights(self.n, self.indptr, self.indices, self.data)
 
     def to_dense(self) -> np.ndarray:
         """The N x N matrix as a dense array."""
@@ -104,21 +105,25 @@ class Weights:
 
         return sp.csr_array((self.data, self.indices, self.indptr), shape=(self.n, self.n))
 
-    def _with(self, csr: tuple[np.ndarray, np.ndarray, np.ndarray], transform: str) -> Weights:
-        return Weights(self.ids, csr[0], csr[1], csr[2], transform, self.kind, dict(self._meta))
+    def _with(self, csr: _core.SparseWeights, transform: str) -> Weights:
+        return Weights(
+            self.ids, csr.indptr, csr.indices, csr.data, transform, self.kind, dict(self._meta)
+        )
 
     def row_standardise(self, *, allow_islands: bool = False) -> Weights:
         """Rows sum to one. Islands raise an error unless ``allow_islands`` (rows stay 0)."""
         allow_islands = check_bool("allow_islands", allow_islands)
-        return self._with(_core.sp_transform(*self._csr(), "row", allow_islands), "row")
+        w = _core.sp_transform(self._sparse(), how="row", allow_islands=allow_islands)
+        return self._with(w, "row")
 
     def spectral_normalise(self) -> Weights:
         """Divide by the largest eigenvalue modulus (keeps symmetry of symmetric W)."""
-        return self._with(_core.sp_transform(*self._csr(), "spectral"), "spectral")
+        return self._with(_core.sp_transform(self._sparse(), how="spectral"), "spectral")
 
     def eigenvalues(self) -> np.ndarray:
         """All eigenvalues (complex array; real for symmetric or row-standardised symmetric W)."""
-        re, im = _core.sp_eigenvalues(*self._csr())
+        ev = _core.sp_eigenvalues(self._sparse())
+        re, im = ev.re, ev.im
         return re + 1j * im if np.any(im != 0) else re
 
     def is_row_standardised(self) -> bool:
@@ -207,8 +212,8 @@ def _check_transform(transform: Any) -> str | None:
     return None if transform is None else check_choice("transform", transform, _TRANSFORMS)
 
 
-def _make(ids: np.ndarray, csr: tuple, kind: str, transform: str | None) -> Weights:
-    w = Weights(ids, np.asarray(csr[0]), np.asarray(csr[1]), np.asarray(csr[2]), "raw", kind)
+def _make(ids: np.ndarray, csr: _core.SparseWeights, kind: str, transform: str | None) -> Weights:
+    w = Weights(ids, csr.indptr, csr.indices, csr.data, "raw", kind)
     if transform in (None, "raw", "none"):
         return w
     if transform in ("row", "r"):
@@ -515,7 +520,7 @@ def nested(geo: Weights, z: Any, *, transform: str | None = "row") -> Weights:
         )
     transform = _check_transform(transform)
     zz = _vector("z", z)
-    csr = _core.sp_nested(*geo._csr(), zz)
+    csr = _core.sp_nested(geo._sparse(), zz)
     return _make(geo.ids, csr, "nested", transform)
 
 
@@ -627,6 +632,6 @@ def contiguity(
         np.asarray(ring_ptr, dtype=np.int64),
         np.asarray(unit_ptr, dtype=np.int64),
         kind,
-        tolerance,
+        tolerance=tolerance,
     )
     return _make(_ids(ids, len(ids)), csr, kind, transform)
