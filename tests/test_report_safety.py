@@ -182,6 +182,25 @@ def test_overwrite_replaces_a_previous_report_and_follows_the_umask(tmp_path):
     ]
 
 
+def _wait_until_caught(proc: subprocess.Popen, sig: int, deadline: float) -> None:
+    """Wait until process ``proc`` has a handler for ``sig`` (Linux: the SigCgt mask of
+    /proc/<pid>/status); elsewhere wait a fixed 1.5 s."""
+    status = Path(f"/proc/{proc.pid}/status")
+    if not status.exists():
+        time.sleep(1.5)
+        return
+    while True:
+        assert proc.poll() is None, "finished before the signal"
+        assert time.monotonic() < deadline, "the signal handler was never installed"
+        caught = next(
+            (ln.split()[1] for ln in status.read_text().splitlines() if ln.startswith("SigCgt:")),
+            "0",
+        )
+        if int(caught, 16) >> (int(sig) - 1) & 1:
+            return
+        time.sleep(0.01)
+
+
 @pytest.mark.parametrize(("sig", "code", "word"), [
     (signal.SIGINT, 130, "interrupted (SIGINT)"),
     (signal.SIGTERM, 143, "terminated (SIGTERM)"),
@@ -208,7 +227,12 @@ def test_a_signal_leaves_no_partial_or_temporary_folder(tmp_path, sig, code, wor
                 assert time.monotonic() < deadline
                 time.sleep(0.002)
         else:
-            time.sleep(1.5)  # importing and fitting; the report is written at the end
+            # Send the signal once the CLI's main() runs: on a loaded machine importing the
+            # package can take longer than any fixed sleep, and a signal during the import
+            # ends the process with the default action (-15, or a KeyboardInterrupt traceback)
+            # instead. main() installs its SIGTERM handler first: that is the marker for both.
+            _wait_until_caught(proc, signal.SIGTERM, deadline)
+            time.sleep(0.5)  # fitting; the report is written at the end
             assert proc.poll() is None, "finished before the signal"
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
