@@ -41,10 +41,10 @@
 //! Carlo error.
 //!
 //! # Random numbers
-//! Replicate b draws its G weights from `ChaCha8Rng::seed_from_u64(seed)` with
-//! `set_stream(b)`: Rademacher signs are the bits of successive `next_u64()` words (bit j of word
-//! ⌊g/64⌋, least significant first; 1 → +1); Webb weights take successive `next_u32()` values,
-//! reject those ≥ 6·⌊2³²/6⌋ and map `x mod 6` = 0..5 to −√1.5, −1, −√0.5, √0.5, 1, √1.5.
+//! Replicate b draws its G weights from `rng::stream(seed, b)`: Rademacher signs are the bits of
+//! successive `next_u64()` words ([`rng::rademacher_bits`]: bit j of word ⌊g/64⌋, least
+//! significant first; 1 → +1); Webb weights take successive `next_u32()` values, reject those
+//! ≥ 6·⌊2³²/6⌋ and map `x mod 6` = 0..5 to −√1.5, −1, −√0.5, √0.5, 1, √1.5 ([`rng::webb`]).
 //! Replicates run in parallel with rayon and are collected in index order, so a seeded result is
 //! bit-identical for any number of threads.
 //!
@@ -59,8 +59,6 @@
 //! procedure returns one crossing, as boottest's search does.
 
 use ndarray::{ArrayView1, ArrayView2};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -68,6 +66,7 @@ use super::vcov::densify;
 use crate::alloc::{try_collect, try_vec};
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+use crate::rng::{self, ChaCha8Rng};
 
 /// Distribution of the cluster-level bootstrap weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +201,7 @@ pub fn wild_cluster_bootstrap(
     }
     let t_stat = delta_r / se;
 
-    let base = ChaCha8Rng::seed_from_u64(spec.seed);
+    let streams = rng::Streams::new(spec.seed);
     let reps = spec.reps;
     // Replicates stored in place (fallible: reps is the user's), cancellable.
     let cancel = Cancel::current();
@@ -215,8 +214,7 @@ pub fn wild_cluster_bootstrap(
         },
         |scratch, (b, out)| {
             cancel.check()?;
-            let mut rng = base.clone();
-            rng.set_stream(b as u64);
+            let mut rng = streams.stream(b as u64);
             draw_weights(spec.weights, &mut rng, &mut scratch.v);
             *out = pc.replicate(scratch, delta_r, c, t_stat);
             Ok::<(), Error>(())
@@ -402,29 +400,8 @@ impl Precomp {
 
 fn draw_weights(kind: BootWeights, rng: &mut ChaCha8Rng, v: &mut [f64]) {
     match kind {
-        BootWeights::Rademacher => {
-            for chunk in v.chunks_mut(64) {
-                let bits = rng.next_u64();
-                for (j, x) in chunk.iter_mut().enumerate() {
-                    *x = if (bits >> j) & 1 == 1 { 1.0 } else { -1.0 };
-                }
-            }
-        }
-        BootWeights::Webb => {
-            const LIMIT: u32 = 6 * (u32::MAX / 6); // 4_294_967_292: values below are unbiased
-            let h = 0.5f64.sqrt();
-            let t = 1.5f64.sqrt();
-            let table = [-t, -1.0, -h, h, 1.0, t];
-            for x in v.iter_mut() {
-                let u = loop {
-                    let u = rng.next_u32();
-                    if u < LIMIT {
-                        break u;
-                    }
-                };
-                *x = table[(u % 6) as usize];
-            }
-        }
+        BootWeights::Rademacher => rng::rademacher_bits(rng, v),
+        BootWeights::Webb => rng::webb(rng, v),
     }
 }
 
@@ -601,19 +578,12 @@ fn spd_inverse(m: &[f64], k: usize) -> Option<Vec<f64>> {
 mod tests {
     use super::*;
     use crate::inference::vcov::{vcov, FeInfo, VcovType};
+    use crate::rng::standard_normal as normal;
     use ndarray::{Array1, Array2};
-    use rand::RngExt;
-
-    fn normal(rng: &mut ChaCha8Rng) -> f64 {
-        // Box–Muller.
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
 
     /// y = 1 + b1 x1 + 0.5 x2 + cluster shock + noise; regressors have a cluster component.
     fn simulate(seed: u64, g: usize, per: usize, b1: f64) -> (Array2<f64>, Array1<f64>, Vec<u32>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = rng::stream(seed, 0);
         let n = g * per;
         let mut x = Array2::<f64>::zeros((n, 3));
         let mut y = Array1::<f64>::zeros(n);
@@ -812,7 +782,7 @@ mod tests {
     fn nested_fe_may_be_partialled_out() {
         let (g, t) = (12usize, 5usize);
         let n = g * t;
-        let mut rng = ChaCha8Rng::seed_from_u64(99);
+        let mut rng = rng::stream(99, 0);
         let x1: Vec<f64> = (0..n)
             .map(|i| normal(&mut rng) + (i / t) as f64 * 0.1)
             .collect();
@@ -874,7 +844,7 @@ mod tests {
     #[test]
     fn weights_have_unit_variance() {
         for w in [BootWeights::Rademacher, BootWeights::Webb] {
-            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let mut rng = rng::stream(3, 0);
             let mut v = vec![0.0; 100_000];
             draw_weights(w, &mut rng, &mut v);
             let mean = v.iter().sum::<f64>() / v.len() as f64;

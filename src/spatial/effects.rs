@@ -10,8 +10,6 @@
 #![allow(clippy::needless_range_loop)]
 
 use faer::{Mat, Side};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::models::{dense_g, SpatialFit};
@@ -209,7 +207,7 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
             }
         };
         let (lo_b, hi_b) = fit.rho_bounds;
-        let base = ChaCha8Rng::seed_from_u64(seed);
+        let streams = crate::rng::Streams::new(seed);
         // Draws of ρ outside (lo, hi) make (I − ρW) singular or non-invertible by a
         // Neumann series, and clamping them to the bound gives effects that explode; as
         // spdep's impacts(), such draws are rejected: draw b keeps drawing from its own
@@ -223,15 +221,10 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
             .into_par_iter()
             .map(|b| {
                 cancel.check()?;
-                let mut rng = base.clone();
-                rng.set_stream(b as u64);
+                let mut rng = streams.stream(b as u64);
                 for tries in 0..MAX_TRIES {
                     let zs: Vec<f64> = (0..m)
-                        .map(|_| {
-                            let u1: f64 = 1.0 - rng.random::<f64>();
-                            let u2: f64 = rng.random::<f64>();
-                            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-                        })
+                        .map(|_| crate::rng::standard_normal(&mut rng))
                         .collect();
                     let mut pd = fit.coef.clone();
                     for a in 0..m {

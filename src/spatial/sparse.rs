@@ -48,8 +48,6 @@ use faer::sparse::linalg::cholesky::{
 use faer::sparse::linalg::lu::simplicial::{self as lu_simplicial, SimplicialLu};
 use faer::sparse::{SparseColMatRef, SymbolicSparseColMatRef};
 use faer::{Conj, MatMut, Par};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::logdet::symmetrising_scale;
@@ -454,11 +452,7 @@ impl Factor<'_> {
 }
 
 fn rademacher(n: usize, seed: u64, stream: u64) -> Vec<f64> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.set_stream(stream);
-    (0..n)
-        .map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 })
-        .collect()
+    crate::rng::rademacher_bool(&mut crate::rng::stream(seed, stream), n)
 }
 
 /// Smallest and largest eigenvalues of S by Lanczos with full reorthogonalisation.
