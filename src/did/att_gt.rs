@@ -25,6 +25,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 use crate::error::{Error, Result};
 use crate::inference::multiplier::{multiplier_bootstrap, MultiplierResult, MultiplierSpec};
 use crate::interrupt::Cancel;
+use crate::linalg::logit::weighted_logit;
 use crate::linalg::{spd_inverse, symmetric_eigenvalues};
 
 /// 2×2 estimator (DRDID panel estimators).
@@ -705,7 +706,7 @@ fn compute_cell(
     // R's pre-checks: unweighted logit pscore < 0.999 (dr, ipw); rcond(X_c'X_c) >= eps (dr, reg)
     if matches!(spec.est_method, EstMethod::Dr | EstMethod::Ipw) {
         let ones = vec![1.0; n1];
-        let ok = match logit(&x, &d, &ones, k1) {
+        let ok = match weighted_logit(&x, &d, &ones, k1) {
             Some((_, p, _)) => p.iter().all(|&v| v < 0.999),
             None => false,
         };
@@ -776,80 +777,6 @@ fn compute_cell(
     }
     cell.att = att;
     Ok((cell, Some(full)))
-}
-
-/// Weighted logit by Newton's method. Returns (beta, fitted p, (X'WX)^{-1} where W = w p(1-p)).
-fn logit(x: &[f64], d: &[f64], w: &[f64], k: usize) -> Option<(Vec<f64>, Vec<f64>, Array2<f64>)> {
-    let n = d.len();
-    let mut beta = vec![0.0; k];
-    // start from the intercept-only solution
-    let sw: f64 = w.iter().sum();
-    let sd: f64 = w.iter().zip(d).map(|(a, b)| a * b).sum();
-    let p0 = sd / sw;
-    if !(p0 > 0.0 && p0 < 1.0) {
-        return None;
-    }
-    beta[0] = (p0 / (1.0 - p0)).ln();
-    if k == 1 {
-        // intercept only: the MLE is the weighted share, in closed form
-        let h = sw * p0 * (1.0 - p0);
-        return Some((beta, vec![p0; n], Array2::from_elem((1, 1), 1.0 / h)));
-    }
-    let mut p = vec![0.0; n];
-    for _ in 0..100 {
-        let mut h = Array2::<f64>::zeros((k, k));
-        let mut grad = vec![0.0; k];
-        for i in 0..n {
-            let xi = &x[i * k..(i + 1) * k];
-            let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
-            let pi = 1.0 / (1.0 + (-eta).exp());
-            p[i] = pi;
-            let wi = w[i] * pi * (1.0 - pi);
-            let r = w[i] * (d[i] - pi);
-            for a in 0..k {
-                grad[a] += r * xi[a];
-                for b in 0..=a {
-                    h[[a, b]] += wi * xi[a] * xi[b];
-                }
-            }
-        }
-        for a in 0..k {
-            for b in 0..a {
-                h[[b, a]] = h[[a, b]];
-            }
-        }
-        let hi = spd_inverse(h.view()).ok()?;
-        let step: Vec<f64> = (0..k)
-            .map(|a| (0..k).map(|b| hi[[a, b]] * grad[b]).sum())
-            .collect();
-        let mut big = 0.0f64;
-        for a in 0..k {
-            beta[a] += step[a];
-            big = big.max(step[a].abs() / (1.0 + beta[a].abs()));
-        }
-        if !beta.iter().all(|b| b.is_finite()) {
-            return None;
-        }
-        if big < 1e-12 {
-            // refresh fitted values and the Hessian at the final beta
-            let mut h = Array2::<f64>::zeros((k, k));
-            for i in 0..n {
-                let xi = &x[i * k..(i + 1) * k];
-                let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
-                let pi = 1.0 / (1.0 + (-eta).exp());
-                p[i] = pi;
-                let wi = w[i] * pi * (1.0 - pi);
-                for a in 0..k {
-                    for b in 0..k {
-                        h[[a, b]] += wi * xi[a] * xi[b];
-                    }
-                }
-            }
-            let hi = spd_inverse(h.view()).ok()?;
-            return Some((beta, p, hi));
-        }
-    }
-    None
 }
 
 /// Weighted least squares of dy on x among controls (d = 0). Returns (coef, (X'WX/n)^{-1}).
@@ -930,7 +857,7 @@ fn drdid_panel(
 ) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
+    let (_, ps, hinv) = weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {
@@ -1003,7 +930,7 @@ fn ipw_did_panel(
 ) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
+    let (_, ps, hinv) = weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {

@@ -25,6 +25,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use crate::alloc;
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+pub use crate::linalg::quantile_type1;
 use crate::rng::{self, ChaCha8Rng};
 
 /// Multiplier distribution.
@@ -281,18 +282,6 @@ pub fn crit_value(draws: &Array2<f64>, sigma: &[f64], cols: &[usize], alpha: f64
     quantile_type1(&bt, 1.0 - alpha)
 }
 
-/// R's `quantile(x, p, type = 1)` of sorted data: x[ceil(n p)] (1-based), at least x[1].
-pub fn quantile_type1(sorted: &[f64], p: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let np = n as f64 * p;
-    // Guard against np being an integer up to rounding (R uses a fuzz of 4 eps).
-    let j = (np - 4.0 * f64::EPSILON * np.abs().max(1.0)).ceil() as usize;
-    sorted[j.clamp(1, n) - 1]
-}
-
 #[inline]
 fn draw(kind: MultiplierWeights, rng: &mut ChaCha8Rng, v: &mut [f64], mammen: &rng::Mammen) {
     match kind {
@@ -304,17 +293,6 @@ fn draw(kind: MultiplierWeights, rng: &mut ChaCha8Rng, v: &mut [f64], mammen: &r
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantile_type1_matches_r() {
-        // R: quantile(1:10, c(.25, .75, .95), type = 1) = 3, 8, 10
-        let x: Vec<f64> = (1..=10).map(|v| v as f64).collect();
-        assert_eq!(quantile_type1(&x, 0.25), 3.0);
-        assert_eq!(quantile_type1(&x, 0.75), 8.0);
-        assert_eq!(quantile_type1(&x, 0.95), 10.0);
-        // R: quantile(1:4, .5, type = 1) = 2
-        assert_eq!(quantile_type1(&x[..4], 0.5), 2.0);
-    }
 
     #[test]
     fn se_close_to_analytic_and_seeded() {

@@ -66,6 +66,7 @@ use super::vcov::densify;
 use crate::alloc::{try_collect, try_vec};
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+use crate::linalg::spd_inverse_rowmajor;
 use crate::rng::{self, ChaCha8Rng};
 
 /// Distribution of the cluster-level bootstrap weights.
@@ -457,7 +458,7 @@ fn precompute(
         ));
     }
     let xty = &acc[k * k..];
-    let a_inv = spd_inverse(&xtx, k).ok_or_else(|| {
+    let a_inv = spd_inverse_rowmajor(&xtx, k).ok_or_else(|| {
         Error::Numerical(
             "wild bootstrap: X'X is singular (collinear regressors); drop collinear columns first"
                 .into(),
@@ -522,58 +523,6 @@ fn precompute(
     })
 }
 
-/// Inverse of a symmetric positive definite k×k matrix (row-major) by Cholesky; None if a pivot
-/// is not positive relative to the diagonal's scale.
-fn spd_inverse(m: &[f64], k: usize) -> Option<Vec<f64>> {
-    let scale = (0..k).map(|i| m[i * k + i].abs()).fold(0.0, f64::max);
-    if !(scale > 0.0 && scale.is_finite()) {
-        return None;
-    }
-    // L lower triangular, m = L L'.
-    let mut l = vec![0.0; k * k];
-    for i in 0..k {
-        for j in 0..=i {
-            let mut s = m[i * k + j];
-            for t in 0..j {
-                s -= l[i * k + t] * l[j * k + t];
-            }
-            if i == j {
-                // Also rejects NaN.
-                if s.partial_cmp(&(1e-13 * scale)) != Some(std::cmp::Ordering::Greater) {
-                    return None;
-                }
-                l[i * k + i] = s.sqrt();
-            } else {
-                l[i * k + j] = s / l[j * k + j];
-            }
-        }
-    }
-    // Inverse of L (lower triangular), then m^{-1} = L^{-T} L^{-1}.
-    let mut li = vec![0.0; k * k];
-    for i in 0..k {
-        li[i * k + i] = 1.0 / l[i * k + i];
-        for j in 0..i {
-            let mut s = 0.0;
-            for t in j..i {
-                s -= l[i * k + t] * li[t * k + j];
-            }
-            li[i * k + j] = s / l[i * k + i];
-        }
-    }
-    let mut inv = vec![0.0; k * k];
-    for a in 0..k {
-        for b in 0..=a {
-            let mut s = 0.0;
-            for t in a..k {
-                s += li[t * k + a] * li[t * k + b];
-            }
-            inv[a * k + b] = s;
-            inv[b * k + a] = s;
-        }
-    }
-    Some(inv)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,8 +575,11 @@ mod tests {
     fn t_stat_equals_cr1_t() {
         let (x, y, cl) = simulate(1, 30, 12, 0.3);
         let xtx = x.t().dot(&x);
-        let a = Array2::from_shape_vec((3, 3), spd_inverse(xtx.as_slice().unwrap(), 3).unwrap())
-            .unwrap();
+        let a = Array2::from_shape_vec(
+            (3, 3),
+            spd_inverse_rowmajor(xtx.as_slice().unwrap(), 3).unwrap(),
+        )
+        .unwrap();
         let beta = a.dot(&x.t().dot(&y));
         let u = &y - &x.dot(&beta);
         let v = vcov(

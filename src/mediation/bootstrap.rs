@@ -16,6 +16,7 @@ use crate::alloc::{elements, try_vec};
 use crate::error::{Error, Result};
 use crate::fe::{factorize, DemeanSpec};
 use crate::interrupt::Cancel;
+use crate::linalg::quantile_type7;
 use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
 use crate::rng::{self, below};
 
@@ -257,14 +258,6 @@ impl CiMethod {
     }
 }
 
-/// Quantile with linear interpolation (R type 7) of sorted finite values.
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
 /// Percentile or bias-corrected (Efron 1981) interval of bootstrap draws at `level`.
 /// Non-finite draws are ignored (the caller reports how many failed).
 pub fn bootstrap_ci(
@@ -300,7 +293,7 @@ pub fn bootstrap_ci(
             (nrm.cdf(2.0 * z0 + zl), nrm.cdf(2.0 * z0 - zl))
         }
     };
-    Ok((quantile(&s, plo), quantile(&s, phi)))
+    Ok((quantile_type7(&s, plo), quantile_type7(&s, phi)))
 }
 
 #[cfg(test)]

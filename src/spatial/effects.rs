@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use super::models::{dense_g, SpatialFit};
 use super::weights::Weights;
 use crate::error::{Error, Result};
+use crate::linalg::quantile_type7;
 
 #[derive(Debug, Clone)]
 pub struct Impacts {
@@ -132,14 +133,6 @@ fn point(fit: &SpatialFit, w: &Weights, lay: &Layout, p: &[f64]) -> Result<Tripl
         tot.push(t);
     }
     Ok((d, ind, tot))
-}
-
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    // Type-7 (linear interpolation), as R's default and numpy's.
-    let h = (sorted.len() - 1) as f64 * q;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
 }
 
 /// Effects of a fitted SAR / SDM, `draws` simulated parameter vectors (seeded; draw b uses
@@ -265,8 +258,8 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
                 vals.sort_by(|a, b| a.total_cmp(b));
                 sim_mean[e][k] = mean;
                 sim_sd[e][k] = var.sqrt();
-                sim_lo[e][k] = quantile(&vals, 0.025);
-                sim_hi[e][k] = quantile(&vals, 0.975);
+                sim_lo[e][k] = quantile_type7(&vals, 0.025);
+                sim_hi[e][k] = quantile_type7(&vals, 0.975);
             }
         }
     }

@@ -32,7 +32,7 @@ use super::sparse::{self, SeriesTraces, SparseLogdet};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
-use crate::linalg::spd_inverse;
+use crate::linalg::{dot_sequential, spd_inverse};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SpatialKind {
@@ -336,14 +336,10 @@ pub(crate) fn demean_panel(v: &mut [f64], n: usize, t: usize, fe: FeKind) {
     }
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// Least squares of `rhs` on the columns `z` (via the inverse of Z'Z).
 fn ols(z: &[Vec<f64>], zz: &[f64], zz_inv: &[f64], rhs: &[f64]) -> Vec<f64> {
     let k = z.len();
-    let zy: Vec<f64> = z.iter().map(|c| dot(c, rhs)).collect();
+    let zy: Vec<f64> = z.iter().map(|c| dot_sequential(c, rhs)).collect();
     let mut b: Vec<f64> = (0..k)
         .map(|a| (0..k).map(|c| zz_inv[a * k + c] * zy[c]).sum())
         .collect();
@@ -751,7 +747,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     let mut zz = ndarray::Array2::<f64>::zeros((kz, kz));
     for a in 0..kz {
         for b in 0..=a {
-            let v = dot(&z[a], &z[b]);
+            let v = dot_sequential(&z[a], &z[b]);
             zz[[a, b]] = v;
             zz[[b, a]] = v;
         }
@@ -776,7 +772,11 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             ed[r] -= bd[a] * c[r];
         }
     }
-    let (epeo, eped, epeod) = (dot(&eo, &eo), dot(&ed, &ed), dot(&eo, &ed));
+    let (epeo, eped, epeod) = (
+        dot_sequential(&eo, &eo),
+        dot_sequential(&ed, &ed),
+        dot_sequential(&eo, &ed),
+    );
 
     let frame = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
     let (bounds, ly_n, t_eff, nt_eff) = (frame.bounds, frame.ly_n, frame.t_eff, frame.nt_eff);
@@ -855,7 +855,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     };
     let beta: Vec<f64> = bo.iter().zip(&bd).map(|(a, b)| a - rho * b).collect();
     let resid: Vec<f64> = eo.iter().zip(&ed).map(|(a, b)| a - rho * b).collect();
-    let rss = dot(&resid, &resid);
+    let rss = dot_sequential(&resid, &resid);
     let sige = rss / nt_eff;
     let loglik =
         -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln() + logdet(rho) - 0.5 * rss / sige;
@@ -883,11 +883,11 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         for b in 0..kz {
             info[[a, b]] = zz[[a, b]] / sige;
         }
-        let v = dot(&z[a], &gz) / sige;
+        let v = dot_sequential(&z[a], &gz) / sige;
         info[[a, kz]] = v;
         info[[kz, a]] = v;
     }
-    info[[kz, kz]] = dot(&gz, &gz) / sige + t_info * (tr_gg + tr_gtg);
+    info[[kz, kz]] = dot_sequential(&gz, &gz) / sige + t_info * (tr_gg + tr_gtg);
     info[[kz, kz + 1]] = t_info * tr_g / sige;
     info[[kz + 1, kz]] = info[[kz, kz + 1]];
     let nt_info = if spec.lee_yu && spec.effects == FeKind::Individual {
@@ -1002,7 +1002,7 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
         let mut m = vec![0.0; kz * kz];
         for i in 0..kz {
             for j in 0..kz {
-                m[i * kz + j] = dot(&u[i], &v[j]);
+                m[i * kz + j] = dot_sequential(&u[i], &v[j]);
             }
         }
         m
@@ -1010,11 +1010,15 @@ fn error_model(ctx: ErrorCtx, inp: &SpatialInput, spec: &SpatialSpec) -> Result<
     let zz = a(z, z);
     let zwz = a(z, &wz);
     let wzwz = a(&wz, &wz);
-    let zy: Vec<f64> = z.iter().map(|c| dot(c, y)).collect();
-    let zwy: Vec<f64> = z.iter().map(|c| dot(c, &wy)).collect();
-    let wzy: Vec<f64> = wz.iter().map(|c| dot(c, y)).collect();
-    let wzwy: Vec<f64> = wz.iter().map(|c| dot(c, &wy)).collect();
-    let (yy, ywy, wywy) = (dot(y, y), dot(y, &wy), dot(&wy, &wy));
+    let zy: Vec<f64> = z.iter().map(|c| dot_sequential(c, y)).collect();
+    let zwy: Vec<f64> = z.iter().map(|c| dot_sequential(c, &wy)).collect();
+    let wzy: Vec<f64> = wz.iter().map(|c| dot_sequential(c, y)).collect();
+    let wzwy: Vec<f64> = wz.iter().map(|c| dot_sequential(c, &wy)).collect();
+    let (yy, ywy, wywy) = (
+        dot_sequential(y, y),
+        dot_sequential(y, &wy),
+        dot_sequential(&wy, &wy),
+    );
     // For λ: X*'X*, X*'y*, y*'y*, then β and e'e.
     let solve = |lam: f64| -> Result<(Vec<f64>, f64, ndarray::Array2<f64>)> {
         let m = ndarray::Array2::from_shape_fn((kz, kz), |(i, j)| {

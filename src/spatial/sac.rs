@@ -33,11 +33,7 @@ use super::models::{
 use super::sparse::{self, SeriesTraces};
 use super::weights::Weights;
 use crate::error::{Error, Result};
-use crate::linalg::spd_inverse;
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::linalg::{dot_sequential, spd_inverse};
 
 /// QMQ (row then column demeaning) of a dense row-major n×n matrix.
 fn project(m: &[f64], n: usize) -> Vec<f64> {
@@ -104,7 +100,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let mut gram = vec![0.0; m * m];
     for a in 0..m {
         for b in 0..=a {
-            let v = dot(basis[a], basis[b]);
+            let v = dot_sequential(basis[a], basis[b]);
             gram[a * m + b] = v;
             gram[b * m + a] = v;
         }
@@ -243,11 +239,11 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
         for b in 0..kz {
             info[[a, b]] = xtx[[a, b]] / sige;
         }
-        let v = dot(&xstar[a], &bgxb) / sige;
+        let v = dot_sequential(&xstar[a], &bgxb) / sige;
         info[[a, ir]] = v;
         info[[ir, a]] = v;
     }
-    info[[ir, ir]] = dot(&bgxb, &bgxb) / sige + t_info * (tr_gtgt + tr_gg);
+    info[[ir, ir]] = dot_sequential(&bgxb, &bgxb) / sige + t_info * (tr_gtgt + tr_gg);
     info[[ir, il]] = t_info * (tr_htgt + tr_hg);
     info[[il, ir]] = info[[ir, il]];
     info[[il, il]] = t_info * (tr_hth + tr_hh);
@@ -340,7 +336,7 @@ fn dense_terms(
         }
         s
     };
-    let tr_atb = |a: &[f64], b: &[f64]| dot(a, b);
+    let tr_atb = |a: &[f64], b: &[f64]| dot_sequential(a, b);
     Ok((
         bgxb,
         [
