@@ -7,7 +7,8 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::models::{demean_panel, panel_layout, spatial_lag_panel, FeKind, SpatialFit};
+use super::panel::{demean_panel, panel_layout, spatial_lag_panel};
+use super::spec::{FeKind, SpatialFit};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::linalg::{dot_sequential, spd_inverse};

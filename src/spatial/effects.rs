@@ -12,7 +12,8 @@
 use faer::{Mat, Side};
 use rayon::prelude::*;
 
-use super::models::{dense_g, SpatialFit};
+use super::likelihood::dense_g;
+use super::spec::{SpatialFit, SpatialKind, MAX_DENSE_UNITS};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::linalg::quantile_type7;
@@ -62,11 +63,7 @@ fn layout(fit: &SpatialFit) -> Layout {
         })
         .collect();
     // [β; θ; ρ; σ²], or [β; ρ; λ; σ²] for SAC.
-    let back = if fit.kind == super::models::SpatialKind::Sac {
-        3
-    } else {
-        2
-    };
+    let back = if fit.kind == SpatialKind::Sac { 3 } else { 2 };
     Layout {
         vars,
         rho_pos: fit.coef.len() - back,
@@ -292,13 +289,13 @@ pub fn unit_impacts(fit: &SpatialFit, w: &Weights) -> Result<UnitImpacts> {
     } else {
         0.0
     };
-    if n > super::models::MAX_DENSE_UNITS {
+    if n > MAX_DENSE_UNITS {
         return Err(Error::Option {
             name: "unit_impacts".into(),
             reason: format!(
                 "per-unit effects need the dense N x N matrix (I - rho W)^-1: {n} units is more \
                  than {} (use the average effects, impacts())",
-                super::models::MAX_DENSE_UNITS
+                MAX_DENSE_UNITS
             ),
         });
     }

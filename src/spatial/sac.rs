@@ -26,11 +26,12 @@
 
 use faer::Mat;
 
-use super::models::{
-    demean_panel, dense_g, r_brent_fmin, spatial_lag_panel, stack_coef, Engine, ErrorCtx, FeKind,
-    LikelihoodFrame, SpatialFit, SpatialSpec, TraceSource, SPARSE_SEED,
+use super::likelihood::{
+    bound_warning, dense_g, r_brent_fmin, stack_coef, Engine, ErrorCtx, LikelihoodFrame,
 };
+use super::panel::{demean_panel, spatial_lag_panel};
 use super::sparse::{self, SeriesTraces};
+use super::spec::{FeKind, SpatialFit, SpatialSpec, TraceSource, SPARSE_SEED};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::linalg::{dot_sequential, spd_inverse};
@@ -166,7 +167,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let lam = best_lam(rho);
     crate::interrupt::Cancel::current().check()?;
     for (name, v) in [("rho", rho), ("lambda", lam)] {
-        warnings.extend(super::models::bound_warning(name, v, bounds));
+        warnings.extend(bound_warning(name, v, bounds));
     }
     let (beta, rss, xtx) = solve(rho, lam)?;
     let sige = rss / nt_eff;
