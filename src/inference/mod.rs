@@ -7,7 +7,9 @@
 //! statrs, [`crate::rng`] (random streams) and [`crate::error`].
 
 pub mod dist;
+pub mod lincom;
 pub mod multiplier;
+pub mod policy;
 pub mod t_table;
 pub mod vcov;
 pub mod wald;

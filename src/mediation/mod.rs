@@ -9,8 +9,7 @@
 
 mod bootstrap;
 mod indirect_tests;
-mod lincom;
 
+pub use crate::inference::lincom::linear_combinations;
 pub use bootstrap::{bootstrap_ci, bootstrap_indirect, BootInput, BootOutput, CiMethod};
 pub use indirect_tests::{indirect_tests, IndirectTests};
-pub use lincom::linear_combinations;

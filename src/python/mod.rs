@@ -4,6 +4,7 @@
 mod bacon_sunab;
 mod event;
 mod green;
+mod inference;
 mod mediation;
 mod robust;
 mod spatial;
@@ -376,5 +377,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     robust::register(m)?;
     spatial::register(m)?;
     green::register(m)?;
+    inference::register(m)?;
     Ok(())
 }
