@@ -4,6 +4,7 @@
 mod bacon_sunab;
 mod event;
 mod green;
+mod heterogeneity;
 mod inference;
 mod mediation;
 mod robust;
@@ -378,5 +379,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     spatial::register(m)?;
     green::register(m)?;
     inference::register(m)?;
+    heterogeneity::register(m)?;
     Ok(())
 }
