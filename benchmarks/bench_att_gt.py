@@ -64,7 +64,7 @@ def time_it(fn, reps):
 
 
 def run_pilotdid(d):
-    from pilotdid.staggered import att_gt
+    from pilotdid.did.staggered import att_gt
 
     r = att_gt(
         d,

@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 import polars as pl  # noqa: E402
 
 import pilotdid as pdid  # noqa: E402
-from pilotdid.robustness import placebo  # noqa: E402
+from pilotdid.robust.randomization import placebo  # noqa: E402
 
 FML = "y ~ did + x1 + x2 + x3 | unit + year"
 

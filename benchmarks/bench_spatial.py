@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 import pilotdid.weights as pw
-from pilotdid.spatial import sar, sdm
+from pilotdid.spatial.models import sar, sdm
 
 
 def make_data(n: int, t: int, seed: int = 0):

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 import pilotdid
-from pilotdid.mechanisms import mediation
+from pilotdid.mechanisms.baron_kenny import mediation
 
 
 def simulate(

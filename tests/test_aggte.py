@@ -1,4 +1,4 @@
-"""Aggregations of ATT(g,t) (pilotdid.staggered.aggte) against R `did` 2.5 `aggte`.
+"""Aggregations of ATT(g,t) (pilotdid.aggte) against R `did` 2.5 `aggte`.
 
 Reference: /work/shared/reference/mpdta_r_did_aggte.csv (simple, group, dynamic, calendar with
 analytic SEs for three scenarios); identities for min_e/max_e/balance_e and the event-study
@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 from pilotdid._core import PilotdidError
+from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.results import EventStudyResult
-from pilotdid.staggered import aggte, att_gt
 
 _CANDIDATES = [
     Path(__file__).resolve().parent.parent / ".." / "shared" / "reference",

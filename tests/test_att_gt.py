@@ -1,4 +1,4 @@
-"""Callaway & Sant'Anna ATT(g,t): pilotdid.staggered.att_gt against R `did` 2.5.
+"""Callaway & Sant'Anna ATT(g,t): pilotdid.att_gt against R `did` 2.5.
 
 References: /work/shared/reference/mpdta_r_did_attgt.csv and mpdta_r_did_pretest.csv (R did 2.5,
 att_gt(..., bstrap=FALSE)); a hand-coded numpy DRDID (Sant'Anna & Zhao 2020) for covariates;
@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from pilotdid._core import PilotdidError
-from pilotdid.staggered import att_gt
+from pilotdid.did.staggered import att_gt
 
 _CANDIDATES = [
     Path(__file__).resolve().parent.parent / ".." / "shared" / "reference",
@@ -280,7 +280,7 @@ def test_anticipation_shifts_base_period():
 
 _BOOT_SCRIPT = """
 import sys, polars as pl, numpy as np
-from pilotdid.staggered import att_gt, aggte
+from pilotdid.did.staggered import att_gt, aggte
 d = pl.read_csv(sys.argv[1])
 r = att_gt(d, y="lemp", time="year", unit="countyreal", cohort="first.treat", bstrap=True, reps=499,
            cband=True, seed=42, cluster=sys.argv[2] if len(sys.argv) > 2 else None)

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 import pilotdid as pdid
-from pilotdid.bacon import bacon
+from pilotdid.did.decomposition import bacon
 
 PUBLISHED = {  # bacondecomp vignette (castle): type -> (weight, avg_est)
     "Earlier vs Later Treated": (0.05976, -0.00554),

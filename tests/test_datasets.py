@@ -531,7 +531,7 @@ def test_simulate_cities_weights_rebuild_from_panel():
 
 
 def test_simulate_cities_knn_and_no_spatial_paths():
-    df, truth = simulate_cities(n_cities=300, n_years=6, seed=2, weights="knn", k=5)
+    df, truth = simulate_cities(n_cities=300, n_years=6, seed=2, W="knn", k=5)
     sp = truth["spatial_effects"]
     assert sp["direct"] is None and sp["total"] == pytest.approx(sp["total_formula"], rel=1e-12)
     assert "k=5" in truth["weights"]["type"]

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import pilotdid as pdid
-from pilotdid.event_study import did2s
+from pilotdid.did.event_studies import did2s
 
 pf = pytest.importorskip("pyfixest")
 
@@ -109,7 +109,7 @@ def test_did2s_equals_bjs_point_estimates(df_het):
     """Exact identity: with disjoint second-stage dummies, did2s's static coefficient is the
     mean first-stage residual over treated rows = the BJS static ATT, and its lag
     coefficients are the BJS horizon estimates."""
-    from pilotdid.event_study import imputation
+    from pilotdid.did.event_studies import imputation
 
     bjs = imputation(df_het, y="dep_x", time="year", unit="unit", cohort="g", controls=["x"])
     st = did2s(df_het, y="dep_x", time="year", unit="unit", cohort="g", controls=["x"], event=False)

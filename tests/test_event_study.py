@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 import pilotdid as pdid
-from pilotdid.event_study import event_study, twfe_event_study
+from pilotdid.did.event_studies import event_study, twfe_event_study
 
 pf = pytest.importorskip("pyfixest")
 scipy_stats = pytest.importorskip("scipy.stats")
@@ -153,7 +153,7 @@ def test_caller_frame_untouched_and_bad_input(df_het):
 
 def test_dispatch_twfe_bjs_did2s(df_het):
     """event_study(estimator=...) returns the same numbers as the direct calls (identity)."""
-    from pilotdid.event_study import did2s, imputation
+    from pilotdid.did.event_studies import did2s, imputation
 
     sub = df_het[df_het["unit"] <= 400]
     for est, fn in [("twfe", twfe_event_study), ("did2s", did2s)]:
@@ -187,14 +187,14 @@ def test_dispatch_cs_and_sa(df_het):
     import importlib.util
 
     sub = df_het[df_het["unit"] <= 300]
-    if importlib.util.find_spec("pilotdid.staggered") is None:
-        pytest.skip("pilotdid.staggered not in this tree yet")
+    if importlib.util.find_spec("pilotdid.did.staggered") is None:
+        pytest.skip("pilotdid.did.staggered not in this tree yet")
     r = event_study(
         sub, y="dep_var", time="year", unit="unit", cohort="g", estimator="cs", window=(-5, 5)
     )
     assert isinstance(r, pdid.results.EventStudyResult)
-    if importlib.util.find_spec("pilotdid.sun_abraham") is None:
-        pytest.skip("pilotdid.sun_abraham not in this tree yet")
+    if importlib.util.find_spec("pilotdid.did.sun_abraham") is None:
+        pytest.skip("pilotdid.did.sun_abraham not in this tree yet")
     r = event_study(sub, y="dep_var", time="year", unit="unit", cohort="g", estimator="sa")
     assert isinstance(r, pdid.results.EventStudyResult)
 
@@ -218,7 +218,7 @@ def test_plot_overlay(df_het):
 def test_missing_values_and_string_ids_are_identities(df_het):
     """Rows with a missing outcome are dropped and counted; string unit ids and NaN cohorts
     for never-treated units give the same numbers as the cleaned integer-coded frame."""
-    from pilotdid.event_study import did2s, imputation
+    from pilotdid.did.event_studies import did2s, imputation
 
     sub = df_het[df_het["unit"] <= 200].reset_index(drop=True)
     dirty = sub.copy()

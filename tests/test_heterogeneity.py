@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from pilotdid._core import PilotdidError
-from pilotdid.mechanisms import heterogeneity
+from pilotdid.mechanisms.subgroups import heterogeneity
 from pilotdid.regression import feols
 
 

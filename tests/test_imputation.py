@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pilotdid.event_study import imputation
+from pilotdid.did.event_studies import imputation
 
 pf = pytest.importorskip("pyfixest")
 
@@ -196,7 +196,7 @@ def test_small_sample_factor_and_t_intervals(df_het):
 
 def test_event_study_dispatcher_passes_leave_out(df_het):
     """event_study(..., estimator="bjs", leave_out=True) is imputation(..., leave_out=True)."""
-    from pilotdid.event_study import event_study
+    from pilotdid.did.event_studies import event_study
 
     d = df_het[df_het["unit"] <= 120]
     a = event_study(d, y="y", time="year", unit="unit", cohort="g", estimator="bjs", leave_out=True)
@@ -304,7 +304,7 @@ def test_monte_carlo_bjs_unbiased_and_covers_twfe_biased():
     draws is biased (mean error beyond 0.1 at some horizon). Run with 1,000 draws:
     BJS bias -0.007..+0.001, coverage 0.937-0.968 by horizon; TWFE bias up to -0.19,
     coverage down to 0.84 (see the report)."""
-    from pilotdid.event_study import twfe_event_study
+    from pilotdid.did.event_studies import twfe_event_study
 
     H = list(range(8))
     err_b, cov_b, err_t = [], [], []

@@ -83,7 +83,7 @@ def _interrupt_after_one_second(body: str, limit: float = 1.0) -> tuple[float, s
 _MORAN = """
 import numpy as np
 import pilotdid as pdid
-from pilotdid.weights import from_dense
+from pilotdid.spatial.weights import from_dense
 n = 30
 m = np.zeros((n, n))
 for i in range(n):
@@ -117,7 +117,7 @@ def test_att_gt_multiplier_bootstrap_sigint():
     """att_gt(bstrap=True) with a huge biters: the multiplier bootstrap stops on SIGINT."""
     body = """
 import numpy as np, polars as pl
-from pilotdid.staggered import att_gt
+from pilotdid.did.staggered import att_gt
 rng = np.random.default_rng(0)
 n, T = 2000, 6
 unit = np.repeat(np.arange(n), T)
@@ -136,7 +136,7 @@ def test_placebo_sigint():
     body = """
 import numpy as np, polars as pl
 import pilotdid as pdid
-from pilotdid.robustness import placebo
+from pilotdid.robust.randomization import placebo
 rng = np.random.default_rng(0)
 n, T = 200, 10
 unit = np.repeat(np.arange(n), T)

@@ -13,18 +13,20 @@ import pytest
 
 import pilotdid._args as args
 from pilotdid._core import PilotdidError, linear_combinations, mediation_ci
-from pilotdid.mechanisms import heterogeneity, mechanism_effects, mediation, moderation
+from pilotdid.mechanisms.baron_kenny import mediation
+from pilotdid.mechanisms.interaction import moderation
+from pilotdid.mechanisms.subgroups import heterogeneity
+from pilotdid.mechanisms.two_step import mechanism_effects
 from pilotdid.regression import feols
 from pilotdid.results._protocol import TIDY_COLUMNS
-from pilotdid.robustness import (
-    Check,
+from pilotdid.robust.battery import Check, robustness
+from pilotdid.robust.psm import psm_did
+from pilotdid.robust.randomization import placebo
+from pilotdid.robust.sample import (
     add_controls,
     drop_units,
     exclude_units,
-    placebo,
-    psm_did,
     restrict_window,
-    robustness,
     swap_outcome,
     winsorize,
 )

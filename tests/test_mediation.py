@@ -12,7 +12,8 @@ import pytest
 
 from pilotdid._core import PilotdidError, mediation_ci
 from pilotdid.datasets import yrd
-from pilotdid.mechanisms import mechanism_effects, mediation
+from pilotdid.mechanisms.baron_kenny import mediation
+from pilotdid.mechanisms.two_step import mechanism_effects
 from pilotdid.regression import feols
 
 

@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from pilotdid._core import PilotdidError
-from pilotdid.mechanisms import moderation
+from pilotdid.mechanisms.interaction import moderation
 from pilotdid.regression import feols
 
 

@@ -11,7 +11,7 @@ import pytest
 
 import pilotdid.datasets as ds
 import pilotdid.weights as pw
-from pilotdid.spatial import moran, moran_local
+from pilotdid.spatial.autocorrelation import moran, moran_local
 
 esda = pytest.importorskip("esda")
 libpysal = pytest.importorskip("libpysal")

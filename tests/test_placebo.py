@@ -22,7 +22,7 @@ import pytest
 
 import pilotdid as pdid
 from pilotdid._core import PilotdidError
-from pilotdid.robustness import placebo
+from pilotdid.robust.randomization import placebo
 
 matplotlib.use("Agg")
 
@@ -112,7 +112,7 @@ import numpy as np, polars as pl
 sys.path.insert(0, {tests!r})
 from test_placebo import staggered, FML
 import pilotdid as pdid
-from pilotdid.robustness import placebo
+from pilotdid.robust.randomization import placebo
 df = staggered(5, drop=13)
 fit = pdid.feols(FML, df)
 out = {{}}

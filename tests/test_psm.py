@@ -14,7 +14,7 @@ import pytest
 
 import pilotdid as pdid
 from pilotdid._core import PilotdidError
-from pilotdid.robustness import psm_did
+from pilotdid.robust.psm import psm_did
 
 COVS = ["x1", "x2", "x3"]
 

@@ -22,8 +22,9 @@ import pytest
 
 from pilotdid import datasets
 from pilotdid.cli import bundled_spec
-from pilotdid.report import SYNTHETIC_BANNER
-from pilotdid.study import load_spec, run_study
+from pilotdid.study.report import SYNTHETIC_BANNER
+from pilotdid.study.run import run_study
+from pilotdid.study.spec import load_spec
 
 
 @pytest.fixture(scope="module")

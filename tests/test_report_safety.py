@@ -23,8 +23,11 @@ import pytest
 
 import pilotdid as pdid
 from pilotdid import datasets
-from pilotdid.report import check_target
-from pilotdid.study import BUNDLED_CODING_COLUMNS, SpecError, resolve_spec, run_study
+from pilotdid.study.data import resolve_spec
+from pilotdid.study.errors import SpecError
+from pilotdid.study.report import check_target
+from pilotdid.study.run import run_study
+from pilotdid.study.spec import BUNDLED_CODING_COLUMNS
 
 SMALL_SPEC = """\
 title = "report safety"

@@ -14,15 +14,14 @@ import pytest
 import pilotdid as pdid
 import pilotdid.datasets as ds
 from pilotdid._core import PilotdidError
-from pilotdid.robustness import (
-    Check,
+from pilotdid.robust.battery import Check, robustness
+from pilotdid.robust.psm import psm_did
+from pilotdid.robust.randomization import placebo
+from pilotdid.robust.sample import (
     add_controls,
     drop_units,
     exclude_units,
-    placebo,
-    psm_did,
     restrict_window,
-    robustness,
     swap_outcome,
     winsorize,
 )

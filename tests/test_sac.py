@@ -23,7 +23,7 @@ from scipy import optimize
 import pilotdid.datasets as ds
 import pilotdid.weights as pw
 from pilotdid._core import PilotdidError
-from pilotdid.spatial import sac, sar, sem
+from pilotdid.spatial.models import sac, sar, sem
 
 
 def _w():

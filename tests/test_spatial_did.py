@@ -13,7 +13,8 @@ import pytest
 
 import pilotdid.datasets as ds
 import pilotdid.weights as pw
-from pilotdid.spatial import sdm, spatial_did
+from pilotdid.spatial.did import spatial_did
+from pilotdid.spatial.models import sdm
 
 
 def _sdm_panel(rng, Wd, rho, b, th, T, treat=False):
@@ -129,7 +130,7 @@ def test_spatial_event_study_recovers_flat_effects():
     """Event-time SDM on data with a constant effect from adoption on and no anticipation:
     over 100 replications the mean direct effect is ~0 before adoption and ~ the analytic
     direct effect after (within 4 Monte Carlo SEs)."""
-    from pilotdid.spatial import spatial_event_study
+    from pilotdid.spatial.did import spatial_event_study
 
     W = _knn_w()
     Wd = W.to_dense()

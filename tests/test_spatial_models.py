@@ -16,7 +16,7 @@ import pytest
 import pilotdid
 import pilotdid.weights as pw
 from pilotdid._core import PilotdidError
-from pilotdid.spatial import sar, sdm
+from pilotdid.spatial.models import sar, sdm
 
 REF = Path(__file__).resolve().parents[1] / ".." / "shared" / "reference"
 
@@ -205,7 +205,7 @@ def test_lm_tests_match_spreg_cross_section(cigar):
     cross-sectional ones: spreg 1.9 OLS(spat_diag=True) to 1e-7 relative (test-only)."""
     spreg = pytest.importorskip("spreg")
     libpysal = pytest.importorskip("libpysal")
-    from pilotdid.spatial import lm_tests
+    from pilotdid.spatial.models import lm_tests
 
     d, W = cigar
     c = d.filter(pl.col("year") == 80).sort("state")
@@ -316,7 +316,7 @@ def _spreg_panel(kind, d, W):
 def test_exact_sar_and_sem_match_spreg(cigar, kind):
     """Exact ML (no grid): SAR and SEM with unit FE agree with spreg's Panel_FE_Lag /
     Panel_FE_Error (Elhorst 2003) - coefficients to 1e-6, SEs to 1e-5 relative."""
-    from pilotdid.spatial import sem
+    from pilotdid.spatial.models import sem
 
     d, W = cigar
     ref = _spreg_panel(kind, d, W)
@@ -332,7 +332,7 @@ def test_exact_sar_and_sem_match_spreg(cigar, kind):
 def test_lr_sdm_against_sem_and_sdem_effects(cigar):
     """LR of the common-factor restriction (SDM vs SEM) has k = 2 df; SDEM effects are
     direct = beta, indirect = theta (row-standardised W, no spatial multiplier)."""
-    from pilotdid.spatial import sdem, sem
+    from pilotdid.spatial.models import sdem, sem
 
     d, W = cigar
     f_sdm = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")

@@ -21,7 +21,7 @@ import scipy.sparse as sp
 
 import pilotdid.weights as pw
 from pilotdid._core import PilotdidError
-from pilotdid.spatial import sar, sdem, sdm, sem
+from pilotdid.spatial.models import sar, sdem, sdm, sem
 
 
 def _knn_sym_w(n: int, k: int = 6, seed: int = 0):

@@ -20,18 +20,9 @@ import pilotdid._args as args
 import pilotdid.weights as pw
 from pilotdid._core import PilotdidError
 from pilotdid.results._protocol import REPR_LIMIT, TIDY_COLUMNS
-from pilotdid.spatial import (
-    lm_tests,
-    moran,
-    moran_local,
-    sac,
-    sar,
-    sdem,
-    sdm,
-    sem,
-    spatial_did,
-    spatial_event_study,
-)
+from pilotdid.spatial.autocorrelation import moran, moran_local
+from pilotdid.spatial.did import spatial_did, spatial_event_study
+from pilotdid.spatial.models import lm_tests, sac, sar, sdem, sdm, sem
 
 N_UNITS, N_PERIODS = 12, 6
 MODELS = {"sar": sar, "sdm": sdm, "sem": sem, "sdem": sdem, "sac": sac}

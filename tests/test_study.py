@@ -17,15 +17,10 @@ import pytest
 import pilotdid as pdid
 from pilotdid import datasets
 from pilotdid.cli import BASELINE, bundled_spec
-from pilotdid.study import (
-    BUNDLED_CODING_COLUMNS,
-    SpecError,
-    StudyError,
-    load_spec,
-    prepare_data,
-    resolve_spec,
-    run_study,
-)
+from pilotdid.study.data import prepare_data, resolve_spec
+from pilotdid.study.errors import SpecError, StudyError
+from pilotdid.study.run import run_study
+from pilotdid.study.spec import BUNDLED_CODING_COLUMNS, load_spec
 
 SPEC = load_spec(bundled_spec())
 
@@ -475,7 +470,7 @@ def test_existing_target_needs_overwrite_and_only_a_report_is_replaced(tmp_path)
 
 def test_a_failing_analysis_writes_nothing(tmp_path, monkeypatch):
     """An analysis that fails mid-run raises StudyError naming it; no folder, no leftovers."""
-    from pilotdid import study as study_mod
+    from pilotdid.study import analyses as study_mod
 
     def boom(*args, **kwargs):
         raise pdid.PilotdidError("synthetic failure")

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 import pilotdid as pdid
-from pilotdid.sun_abraham import sunab
+from pilotdid.did.sun_abraham import sunab
 
 TOL = 1e-8
 

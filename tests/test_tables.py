@@ -22,7 +22,7 @@ from scipy.stats import t as scipy_t
 
 import pilotdid as pdid
 from pilotdid import datasets
-from pilotdid.tables import _star
+from pilotdid.output.tables import _star
 
 CTRL = ["ln_gdp_pc", "urbanization", "gov_exp_share", "fdi_share", "fin_dev"]
 RHS = "did + " + " + ".join(CTRL)

@@ -75,6 +75,14 @@ ALLOWED: dict[str, str] = {
     "neighbours": "W from adjacency", "symmetric": "W from adjacency", "geojson": "contiguity",
     "id_field": "contiguity", "tolerance": "contiguity", "z": "economic W variable",
     "geo": "nested W",
+    # data generators (pilotdid.datasets): the synthetic panels' design
+    "n_cities": "simulated cities", "n_years": "simulated years", "start_year": "first year",
+    "batch_shares": "share of cities per pilot batch", "cohort_years": "pilot years",
+    "coding": "which pilot list codes treatment", "district_only": "district-only pilots",
+    "rho": "DGP spatial lag", "theta": "DGP spillover", "sigma": "DGP noise",
+    "params": "DGP parameters",
+    "cities": "the city list the YRD panel is drawn for",
+    # study and registry
     # green
     "inputs": "DEA inputs", "good": "DEA good outputs", "bad": "DEA bad outputs",
     "rts": "returns to scale", "super_efficiency": "super-SBM", "bad_weight": "Tone eq. 43",
@@ -106,28 +114,51 @@ TWO_POSITIONAL = {
     "nested": "weights.nested(geo, z): the geographic W and the economic variable",
 }
 
-#: Seeds that default to None on purpose, and why.
+#: Seeds that do not default to 0 on purpose, and why.
 SEED_INHERITED = {
     "aggte": "like R did's aggte, every inference option (bstrap, reps, cband, level, seed) "
     "defaults to the att_gt result's, whose seed defaults to 0",
+    "simulate_yrd": "simulate_yrd() with no arguments redraws the shipped synthetic YRD panel, "
+    "which was drawn with seed 20121 (tests/test_datasets.py checks they never drift)",
 }
 
 #: Functions whose first input is not data or a formula, with what it is.
 FIRST_INPUT = {
     "aggte": "res", "placebo": "model", "robustness": "model", "etable": "results",
     "plot_event_studies": "results", "run_study": "spec", "resolve_spec": "spec",
+    "prepare_data": "spec", "load_spec": "path", "overall_estimator": "estimator",
+}
+
+
+def _public_modules() -> list[Any]:
+    """pilotdid and every module of its subpackages whose name has no leading underscore."""
+    import importlib
+    import pkgutil
+
+    found = [pdid, pdid.green, pdid.weights, pdid.figures]  # their documented short names
+    for info in pkgutil.walk_packages(pdid.__path__, prefix="pilotdid."):
+        if any(part.startswith("_") for part in info.name.split(".")[1:]):
+            continue
+        found.append(importlib.import_module(info.name))
+    return found
+
+
+#: Modules reached by their documented short names (pilotdid.weights.knn, pilotdid.figures.*).
+SHORT = {
+    "pilotdid.spatial.weights": "pilotdid.weights",
+    "pilotdid.output.figures": "pilotdid.figures",
 }
 
 
 def _public_functions() -> Iterator[tuple[str, Callable[..., Any]]]:
-    modules = [pdid, pdid.green, pdid.weights, pdid.figures]
+    modules = _public_modules()
     seen: set[int] = set()
     for mod in modules:
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name)
             if inspect.isfunction(obj) and id(obj) not in seen:
                 seen.add(id(obj))
-                yield f"{mod.__name__}.{name}", obj
+                yield f"{SHORT.get(mod.__name__, mod.__name__)}.{name}", obj
 
 
 FUNCTIONS = dict(_public_functions())
@@ -156,7 +187,9 @@ def test_only_the_first_inputs_are_positional(qualname):
     short = qualname.rsplit(".", 1)[1]
     if positional[:2] == ["fml", "data"] or short in TWO_POSITIONAL:
         allowed = 2
-    elif qualname.startswith("pilotdid.weights.") and positional[:2] == ["lat", "lon"]:
+    elif qualname.startswith(("pilotdid.weights.", "pilotdid.datasets.")) and positional[
+        :2
+    ] == ["lat", "lon"]:
         allowed = 2
     else:
         allowed = 1

@@ -4,11 +4,25 @@ A Rust core computes every estimate; this package hands it data frames and retur
 with ``coef()``, ``se()``, ``tidy()``, ``summary()`` and ``plot()``.
 """
 
-from pilotdid import datasets, figures, green, study, weights
+import sys
+
+from pilotdid import datasets, green, registry, study
 from pilotdid._core import PilotdidError
-from pilotdid.bacon import bacon
-from pilotdid.event_study import did2s, event_study, imputation, twfe_event_study
-from pilotdid.mechanisms import heterogeneity, mechanism_effects, mediation, moderation
+from pilotdid.did import (
+    aggte,
+    att_gt,
+    bacon,
+    did2s,
+    event_study,
+    imputation,
+    sunab,
+    twfe_event_study,
+)
+from pilotdid.mechanisms.baron_kenny import mediation
+from pilotdid.mechanisms.interaction import moderation
+from pilotdid.mechanisms.subgroups import heterogeneity
+from pilotdid.mechanisms.two_step import mechanism_effects
+from pilotdid.output import ETable, describe, etable, figures
 from pilotdid.panel import Panel
 from pilotdid.regression import feols
 from pilotdid.results import (
@@ -30,15 +44,14 @@ from pilotdid.results import (
     WildBootResult,
     plot_event_studies,
 )
-from pilotdid.robustness import (
-    Check,
+from pilotdid.robust.battery import Check, robustness
+from pilotdid.robust.psm import psm_did
+from pilotdid.robust.randomization import placebo
+from pilotdid.robust.sample import (
     add_controls,
     drop_units,
     exclude_units,
-    placebo,
-    psm_did,
     restrict_window,
-    robustness,
     swap_outcome,
     winsorize,
 )
@@ -53,11 +66,17 @@ from pilotdid.spatial import (
     sem,
     spatial_did,
     spatial_event_study,
+    weights,
 )
-from pilotdid.staggered import aggte, att_gt
-from pilotdid.study import SpecError, Study, StudyError, resolve_spec, run_study
-from pilotdid.sun_abraham import sunab
-from pilotdid.tables import ETable, describe, etable
+from pilotdid.study._study import Study
+from pilotdid.study.data import resolve_spec
+from pilotdid.study.errors import SpecError, StudyError
+from pilotdid.study.run import run_study
+
+# The documented short paths `import pilotdid.weights` and `import pilotdid.figures` name the
+# modules that live in the spatial and output subpackages.
+sys.modules[__name__ + ".weights"] = weights
+sys.modules[__name__ + ".figures"] = figures
 
 __version__ = "0.1.0"
 
@@ -110,6 +129,7 @@ __all__ = [
     "moran_local",
     "placebo",
     "plot_event_studies",
+    "registry",
     "psm_did",
     "resolve_spec",
     "restrict_window",

@@ -72,7 +72,8 @@ def _summary(study: Any) -> str:
 
 
 def _run(spec: Path, out: Path, overwrite: bool, quiet: bool) -> tuple[int, Any]:
-    from pilotdid.study import SpecError, StudyError, run_study
+    from pilotdid.study.errors import SpecError, StudyError
+    from pilotdid.study.run import run_study
 
     try:
         study = run_study(spec, out=out, overwrite=overwrite, quiet=quiet)
@@ -96,7 +97,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from pilotdid.study import SpecError, prepare_data, resolve_spec
+    from pilotdid.study.data import prepare_data, resolve_spec
+    from pilotdid.study.errors import SpecError
 
     try:
         spec = resolve_spec(args.spec)

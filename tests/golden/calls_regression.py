@@ -100,7 +100,10 @@ def feols_collinear():
 
 
 def feols_transforms():
-    res = pdid.feols("y ~ x1 + I(x1 ** 2) + np.log(xp) | unit + year", D.panel())
+    # np.sqrt, not np.log: sqrt is correctly rounded (IEEE 754) on every CPU, while numpy's
+    # SIMD log differs in the last bits between AVX2 and AVX-512 machines (the recording
+    # would then be a property of the machine, not of pilotdid).
+    res = pdid.feols("y ~ x1 + I(x1 ** 2) + np.sqrt(xp) | unit + year", D.panel())
     return _feols(res)
 
 

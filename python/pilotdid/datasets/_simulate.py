@@ -287,6 +287,7 @@ def great_circle_km(
 def spatial_weights(
     lat: Sequence[float] | np.ndarray,
     lon: Sequence[float] | np.ndarray,
+    *,
     method: str = "invdist",
     k: int = 10,
 ) -> np.ndarray:
@@ -1012,11 +1013,11 @@ def _default_cities_csv() -> Path:
 
 
 def simulate_yrd(
+    *,
     seed: int = 20121,
     coding: str = "default",
     district_only: str = "untreated",
     anticipation: int = 0,
-    *,
     rho: float | None = None,
     theta: float | None = None,
     sigma: float | None = None,
@@ -1121,15 +1122,15 @@ def simulate_yrd(
 
 
 def simulate_cities(
+    *,
     n_cities: int = 290,
     n_years: int = 20,
     seed: int = 0,
     start_year: int = 2001,
-    *,
     batch_shares: tuple[float, float, float] = (0.15, 0.12, 0.10),
     cohort_years: tuple[int, int, int] | None = None,
     anticipation: int = 0,
-    weights: str = "auto",
+    W: str = "auto",
     k: int = 10,
     rho: float | None = None,
     theta: float | None = None,
@@ -1158,7 +1159,7 @@ def simulate_cities(
         defaults), so that every batch has a pre-period and a post-period.
     anticipation
         Years before adoption in which ``anticipation_effect`` already applies.
-    weights, k
+    W, k
         ``"invdist"``: dense row-standardised inverse distance (memory n^2; fine up to a
         few thousand cities). ``"knn"``: inverse distance among the ``k`` nearest
         neighbours (sparse; LeSage-Pace direct/indirect are then not computed, total is).
@@ -1185,8 +1186,8 @@ def simulate_cities(
     shares = np.asarray(batch_shares, dtype=float)
     if shares.size != 3 or np.any(shares < 0) or shares.sum() > 1.0:
         raise ValueError(f"batch_shares={batch_shares}: need 3 shares >= 0 summing to <= 1")
-    if weights not in ("auto", "invdist", "knn"):
-        raise ValueError(f"weights={weights!r}: expected 'auto', 'invdist' or 'knn'")
+    if W not in ("auto", "invdist", "knn"):
+        raise ValueError(f"option 'W': {W!r} is not one of 'auto', 'invdist' or 'knn'")
 
     rngs = _streams(seed)
     geo = rngs["geography"]
@@ -1212,7 +1213,7 @@ def simulate_cities(
     lon_band = np.minimum(((lon - 100.0) / 22.0 * nlon).astype(int), nlon - 1)
     province = [f"P{b * nlon + c + 1:02d}" for b, c in zip(lat_band, lon_band)]
 
-    method = weights
+    method = W
     if method == "auto":
         method = "invdist" if n_cities <= DENSE_MAX else "knn"
     if p.rho == 0.0 and p.theta == 0.0:

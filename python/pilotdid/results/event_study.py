@@ -4,9 +4,7 @@ estimates can be tabulated and overlaid on one plot. It follows the package's re
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -14,6 +12,7 @@ import polars as pl
 
 from pilotdid._args import check_float, check_int, check_level, check_reps, check_seed
 from pilotdid._core import PilotdidError
+from pilotdid.results._inference import coef_table as inference_columns
 from pilotdid.results._protocol import ResultProtocol
 
 #: Legend names of the estimator codes used in ``EventStudyResult.estimator``.
@@ -38,41 +37,6 @@ def event_term(e: int) -> str:
 
 def _same_level(a: float, b: float) -> bool:
     return abs(a - b) < 1e-12
-
-
-def inference_columns(
-    estimate: np.ndarray, std_error: np.ndarray, level: float, df: int | None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """statistic, two-sided p-value and the interval at ``level``: Student t with ``df``
-    degrees of freedom when the estimator's own intervals use one (through the core's
-    quantiles), the normal otherwise. Rows without a finite positive SE get NaN."""
-    est = np.asarray(estimate, dtype=float)
-    se = np.asarray(std_error, dtype=float)
-    n = len(est)
-    stat = np.full(n, np.nan)
-    p = np.full(n, np.nan)
-    lo = np.full(n, np.nan)
-    hi = np.full(n, np.nan)
-    ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
-    if not ok.any():
-        return stat, p, lo, hi
-    if df:
-        from pilotdid import _core
-
-        k = int(ok.sum())
-        out = np.asarray(
-            _core.linear_combinations(
-                np.ascontiguousarray(est[ok]), np.diag(se[ok] ** 2), np.eye(k), int(df), level
-            )
-        )
-        stat[ok], p[ok], lo[ok], hi[ok] = out[:, 2], out[:, 3], out[:, 4], out[:, 5]
-        return stat, p, lo, hi
-    z = NormalDist().inv_cdf(0.5 + level / 2)
-    stat[ok] = est[ok] / se[ok]
-    p[ok] = [math.erfc(abs(v) / math.sqrt(2.0)) for v in stat[ok]]
-    lo[ok] = est[ok] - z * se[ok]
-    hi[ok] = est[ok] + z * se[ok]
-    return stat, p, lo, hi
 
 
 class EventStudyResult(ResultProtocol):

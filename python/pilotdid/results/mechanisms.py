@@ -6,13 +6,13 @@ tests, bootstrap intervals, delta-method combinations)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from pilotdid._core import linear_combinations, mediation_ci
+from pilotdid.results._inference import normal_critical
 from pilotdid.results._protocol import TIDY_COLUMNS, ResultProtocol
 
 __all__ = [
@@ -204,7 +204,7 @@ class MechanismEffects(ResultProtocol):
 
     def _tidy(self, level: float) -> pl.DataFrame:
         rows = []
-        crit = NormalDist().inv_cdf(0.5 + level / 2.0)
+        crit = normal_critical(level)
         for r in self.table.iter_rows(named=True):
             m = r["mediator"]
             if self.estimator == "twfe":

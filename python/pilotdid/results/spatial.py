@@ -3,34 +3,19 @@ effects, both following the package's result protocol (``pilotdid.results._proto
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from pilotdid._args import check_choice, check_level, check_reps, check_seed, vocabulary
+from pilotdid.results._inference import normal_columns
 from pilotdid.results._protocol import ResultProtocol, to_pandas
 
 __all__ = ["SpatialImpacts", "SpatialResult"]
 
 #: How SpatialImpacts.tidy() takes its standard errors and intervals.
 _IMPACT_METHODS = ("delta", "simulation")
-
-
-def _normal_table(est: np.ndarray, se: np.ndarray, level: float) -> dict[str, np.ndarray]:
-    from statistics import NormalDist
-
-    q = NormalDist().inv_cdf(0.5 + level / 2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = est / se
-    p = np.array([math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan for v in z])
-    return {
-        "statistic": z,
-        "p_value": p,
-        "conf_low": est - q * se,
-        "conf_high": est + q * se,
-    }
 
 
 def impacts_bytes_per_rep(n_terms: int) -> float:
@@ -94,7 +79,7 @@ class SpatialImpacts(ResultProtocol):
             sd = self._get("sim_sd", e)
             use_sim = method == "simulation" and self.reps > 1
             se = sd if use_sim else dse
-            tab = _normal_table(est, se, level)
+            tab = normal_columns(est, se, level)
             if use_sim and abs(level - 0.95) < 1e-12:
                 tab["conf_low"] = self._get("sim_lo", e)
                 tab["conf_high"] = self._get("sim_hi", e)
@@ -166,12 +151,48 @@ class SpatialImpacts(ResultProtocol):
             )
         return "\n".join(lines)
 
-    def plot(self, **kwargs: Any) -> Any:
-        """The effects with their intervals (:func:`pilotdid.figures.spatial_effects_figure`;
-        keyword options are passed on)."""
-        from pilotdid.figures import spatial_effects_figure
+    def plot(
+        self,
+        ax: Any = None,
+        *,
+        level: float = 0.95,
+        method: str = "delta",
+        title: str | None = None,
+    ) -> Any:
+        """Direct, indirect and total effects of each regressor with their intervals at
+        ``level`` (``tidy(level, method=method)``), one error-bar series per effect type.
+        Returns the matplotlib Figure. For the paper figure (labels, Chinese text) see
+        :func:`pilotdid.figures.spatial_effects_figure`."""
+        import matplotlib.pyplot as plt
 
-        return spatial_effects_figure(self, **kwargs)
+        tab = self.tidy(level, method=method)
+        terms = list(dict.fromkeys(tab["term"].to_list()))
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7.0, 0.8 * len(terms) + 2.0))
+        y0 = np.arange(len(terms))[::-1].astype(float)
+        for k, eff in enumerate(("direct", "indirect", "total")):
+            sub = tab.filter(tab["effect"] == eff)
+            pos = {term: i for i, term in enumerate(sub["term"].to_list())}
+            idx = [pos[term] for term in terms]
+            e = sub["estimate"].to_numpy()[idx]
+            lo = sub["conf_low"].to_numpy()[idx]
+            hi = sub["conf_high"].to_numpy()[idx]
+            ax.errorbar(
+                e,
+                y0 + (1 - k) * 0.2,
+                xerr=np.vstack([e - lo, hi - e]),
+                fmt="os^"[k],
+                capsize=3,
+                color=f"C{k}",
+                label=eff,
+            )
+        ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(y0)
+        ax.set_yticklabels(terms)
+        ax.set_xlabel(f"effect ({int(round(level * 100))}% interval, {method})")
+        ax.legend(frameon=False)
+        ax.set_title(title or "Direct, indirect and total effects")
+        return ax.figure
 
 
 class SpatialResult(ResultProtocol):
@@ -277,7 +298,7 @@ class SpatialResult(ResultProtocol):
         return None if v is None else float(v)
 
     def _tidy(self, level: float) -> pl.DataFrame:
-        tab = _normal_table(self._coef, self._se, level)
+        tab = normal_columns(self._coef, self._se, level)
         return pl.DataFrame(
             {"term": self.coefnames, "estimate": self._coef, "std_error": self._se, **tab}
         )

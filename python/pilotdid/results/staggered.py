@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
@@ -11,8 +10,10 @@ import polars as pl
 
 from pilotdid._args import check_level
 from pilotdid._core import PilotdidError
+from pilotdid.results._inference import coef_table as inference_columns
+from pilotdid.results._inference import normal_critical, normal_quantile
 from pilotdid.results._protocol import ResultProtocol
-from pilotdid.results.event_study import EventStudyResult, event_term, inference_columns
+from pilotdid.results.event_study import EventStudyResult, event_term
 
 
 def _crit(level: float, fit_level: float, crit_val: float) -> float:
@@ -20,7 +21,7 @@ def _crit(level: float, fit_level: float, crit_val: float) -> float:
     quantile at any other level."""
     if abs(level - fit_level) < 1e-12:
         return crit_val
-    return NormalDist().inv_cdf(0.5 + level / 2)
+    return normal_critical(level)
 
 
 class AttGtResult(ResultProtocol):
@@ -248,7 +249,7 @@ class AggteResult(ResultProtocol):
 
     @property
     def overall_conf_int(self) -> tuple[float, float]:
-        z = NormalDist().inv_cdf(1 - self.alp / 2)
+        z = normal_quantile(1 - self.alp / 2)
         return (self.overall_att - z * self.overall_se, self.overall_att + z * self.overall_se)
 
     def _terms(self) -> list[str]:
@@ -309,7 +310,7 @@ class AggteResult(ResultProtocol):
             raise PilotdidError("to_event_study: only for type='dynamic'")
         keep = ~(np.isnan(self.se_egt) & (self.att_egt == 0.0))
         ref = [int(e) for e in self.egt[~keep]]
-        z = NormalDist().inv_cdf(1 - self.alp / 2)
+        z = normal_quantile(1 - self.alp / 2)
         e, a, s = self.egt[keep], self.att_egt[keep], self.se_egt[keep]
         band = (a - self.crit_val * s, a + self.crit_val * s) if self.cband else (None, None)
         return EventStudyResult(

@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pilotdid.results._inference import coef_table as inference_columns
 from pilotdid.results._protocol import ResultProtocol
-from pilotdid.results.event_study import EventStudyResult, event_term, inference_columns
+from pilotdid.results.event_study import EventStudyResult, event_term
 
 
 class SunAbrahamResult(ResultProtocol):

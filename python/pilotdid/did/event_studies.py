@@ -31,62 +31,23 @@ from pilotdid._args import (
     vocabulary,
 )
 from pilotdid._core import PilotdidError, did2s_fit, imputation_fit, twfe_event_study_fit
+from pilotdid.did import staggered, sun_abraham
+from pilotdid.did._event_time import (
+    RENAMED,
+    _refs,
+    check_refs_in_data,
+    check_window_in_data,
+    treated_event_times,
+)
 from pilotdid.panel import cohort_option, cohort_values
 from pilotdid.results.event_study import EventStudyResult
 
+__all__ = ["did2s", "event_study", "imputation", "twfe_event_study"]
+
 VcovSpec = Union[str, dict, None]
 
+
 ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s")
-
-#: The names every event-study function used before the one vocabulary.
-RENAMED = {"yname": "y", "tname": "time", "idname": "unit", "gname": "cohort"}
-
-
-def _refs(ref_period: int | Sequence[int]) -> list[int]:
-    if isinstance(ref_period, (str, bytes)) or not (
-        isinstance(ref_period, Sequence) or np.ndim(ref_period) == 1
-    ):
-        return [check_int("ref_period", ref_period)]
-    refs = [check_int("ref_period", r) for r in ref_period]
-    if not refs:
-        raise PilotdidError("option 'ref_period': give at least one reference event time")
-    return refs
-
-
-def treated_event_times(time: np.ndarray, cohort: np.ndarray) -> np.ndarray:
-    """Distinct event times e = time - cohort of the treated units' rows (sorted)."""
-    g = np.asarray(cohort, dtype=float)
-    t = np.asarray(time, dtype=float)
-    treated = np.isfinite(g) & (g != 0) & np.isfinite(t)
-    return np.unique((t[treated] - g[treated]).astype(np.int64))
-
-
-def check_refs_in_data(refs: Sequence[int], event_times: np.ndarray) -> None:
-    """A reference event time must be one the data has: one outside would be normalised
-    to zero without ever being estimated, and the fit would silently have no reference."""
-    if len(event_times) == 0:
-        return  # the estimator reports that no unit is treated
-    have = set(event_times.tolist())
-    for r in refs:
-        if r not in have:
-            raise PilotdidError(
-                f"option 'ref_period': {r} is not an event time of any treated unit in the "
-                f"data (event times run from {int(event_times.min())} to "
-                f"{int(event_times.max())})"
-            )
-
-
-def check_window_in_data(win: tuple[int, int] | None, event_times: np.ndarray) -> None:
-    """A window must contain at least one event time of the treated units (one outside the
-    data would leave nothing to estimate, with a message that would not say why)."""
-    if win is None or len(event_times) == 0:
-        return
-    lo, hi = win
-    if not np.any((event_times >= lo) & (event_times <= hi)):
-        raise PilotdidError(
-            f"option 'window': ({lo}, {hi}) contains no event time of the treated units (the "
-            f"data's event times run from {int(event_times.min())} to {int(event_times.max())})"
-        )
 
 
 def _window_within_span(data: Any, time: str, window: Any) -> tuple[int, int]:
@@ -563,6 +524,8 @@ ESTIMATOR_OPTIONS: dict[str, tuple[str, ...]] = {
     ),
     "sa": ("control_group", "bin_lo", "bin_hi", "fixef_tol", "fixef_maxiter"),
 }
+
+
 _NO_REFERENCE = ("cs", "bjs")
 
 
@@ -668,8 +631,6 @@ def event_study(
                 kwargs.setdefault("pretrends", [int(e) for e in present if lo <= e < 0])
         return imputation(data, **common, vcov=vcov, cluster=cluster, level=level, **kwargs)
     if est == "cs":
-        from pilotdid import staggered  # lazily: a separate module
-
         agg_kw = {}
         if window is not None:
             if "min_e" in kwargs or "max_e" in kwargs:
@@ -700,7 +661,6 @@ def event_study(
         )
         return out
     # est == "sa"
-    from pilotdid import sun_abraham  # lazily: a separate module
 
     res = sun_abraham.sunab(
         data,
@@ -741,6 +701,3 @@ def _cs_pretest(res: Any) -> dict[str, Any] | None:
     if pt is None:
         return None
     return {"chi2": pt[0], "p_chi2": pt[1], "df1": pt[2], "test": "Wald pre-test of ATT(g,t<g)"}
-
-
-__all__ = ["did2s", "event_study", "imputation", "twfe_event_study"]

@@ -34,10 +34,12 @@ from typing import Any
 
 import polars as pl
 
-from pilotdid.study_errors import SpecError
-from pilotdid.tables import _tex  # one LaTeX escaping rule for every table
+from pilotdid.output._text import _tex  # one LaTeX escaping rule for every table
+from pilotdid.study.errors import SpecError
 
-__all__ = ["check_target", "provenance", "write_report"]
+# Internal to the study: users write a report with Study.write_report(out) or
+# run_study(spec, out=...).
+__all__: list[str] = []
 
 SECTION_TITLES = {
     "descriptives": "Descriptive statistics",
@@ -151,9 +153,7 @@ def _is_report(folder: Path) -> bool:
         return False
 
 
-def check_target(
-    out: str | Path, overwrite: bool, inputs: Sequence[str | Path] = ()
-) -> Path:
+def check_target(out: str | Path, overwrite: bool, inputs: Sequence[str | Path] = ()) -> Path:
     """Checks that a report may be written to ``out`` and returns its resolved path.
 
     Refused (:class:`SpecError`, nothing touched): the filesystem root, the home folder, the
@@ -458,7 +458,7 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
 # writing
 # ------------------------------------------------------------------------------------------
 def _write_contents(study: Any, root: Path) -> None:
-    from pilotdid.figures import save_figure
+    from pilotdid.output.figures import save_figure
 
     digits = study.spec["report"]["digits"]
     for sub in ("tables", "figures", "results"):

@@ -20,7 +20,7 @@ from pilotdid._args import (
     vocabulary,
 )
 from pilotdid._core import PilotdidError, sunab_fit
-from pilotdid.event_study import (
+from pilotdid.did._event_time import (
     RENAMED,
     _refs,
     check_refs_in_data,

@@ -1,0 +1,8 @@
+"""Green-economy measures: SBM efficiency with undesirable outputs and the global
+Malmquist-Luenberger index (:mod:`~pilotdid.green.frontier`), capital stock and the
+entropy-weight index (:mod:`~pilotdid.green.indices`). Every program is solved in the Rust core."""
+
+from pilotdid.green.frontier import gml, sbm
+from pilotdid.green.indices import capital_stock, entropy_index
+
+__all__ = ["capital_stock", "entropy_index", "gml", "sbm"]

@@ -1,0 +1,343 @@
+"""Result objects to uniform table columns, read through the result protocol only
+(``tidy()``, ``nobs`` and documented fit statistics); one small adapter per result class."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import polars as pl
+
+from pilotdid._core import PilotdidError
+from pilotdid.output._text import _words
+
+
+@dataclass
+class _Coef:
+    estimate: float
+    std_error: float
+    statistic: float
+    p_value: float
+    conf_low: float
+    conf_high: float
+    bracket: str | None = None  # text shown instead of the stat (placebo p-value)
+
+
+@dataclass
+class _Column:
+    """One table column: coefficient rows (term -> _Coef, in model order), statistic rows
+    (key -> value; floats are formatted with ``digits``), fixed effects (names, possibly
+    ``a^b``), and a default title."""
+
+    title: str
+    coefs: dict[str, _Coef]
+    stats: dict[str, Any] = field(default_factory=dict)
+    fe: list[str] = field(default_factory=list)
+    level: float = 0.95
+    placebo: bool = False
+
+
+def _coef_of_row(r: dict) -> _Coef:
+    """A tidy-frame row (estimate, std_error, statistic, p_value, conf_low, conf_high)."""
+    keys = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")
+    return _Coef(*(float(r[k]) for k in keys))
+
+
+def _from_tidy(t: pl.DataFrame, names: Sequence[str] | None = None) -> dict[str, _Coef]:
+    terms = names if names is not None else t["term"].to_list()
+    return {str(term): _coef_of_row(r) for term, r in zip(terms, t.iter_rows(named=True))}
+
+
+def _follows_protocol(res: Any) -> bool:
+    from pilotdid.results._protocol import ResultProtocol
+
+    return isinstance(res, ResultProtocol)
+
+
+def _own_level(res: Any) -> float:
+    """The level a result's stored intervals were computed at (tables show those)."""
+    level = getattr(res, "level", None)
+    if isinstance(level, (int, float)) and 0 < level < 1:
+        return float(level)
+    alp = getattr(res, "alp", None)
+    if isinstance(alp, (int, float)) and 0 < alp < 1:
+        return 1.0 - float(alp)
+    return 0.95
+
+
+_INT_AT_END = re.compile(r"(-?\d+)\s*$")
+
+
+def _event_times(res: Any, t: pl.DataFrame) -> list[int] | None:
+    """Event times of an event study's tidy rows: its ``event_time`` column, else the result's
+    ``event_time`` attribute (rows in that order), else the integer ending each term
+    (``e=-2``, ``rel::-2``, ``-2``). None when they cannot be read."""
+    if "event_time" in t.columns:
+        return [int(e) for e in t["event_time"].to_list()]
+    et = getattr(res, "event_time", None)
+    if et is not None and len(et) == t.height:
+        return [int(e) for e in et]
+    out = []
+    for term in t["term"].to_list():
+        m = _INT_AT_END.search(str(term))
+        if m is None:
+            return None
+        out.append(int(m.group(1)))
+    return out
+
+
+def _vcov_label(label: str, lang: str) -> str:
+    if lang != "zh":
+        return label
+    low = label.lower()
+    if low.startswith("cr") or "cluster" in low:
+        return "聚类稳健"
+    if low.startswith("hc") or "hetero" in low:
+        return "异方差稳健"
+    if low == "iid":
+        return "普通"
+    return label
+
+
+def _adapt_feols(res: Any, lang: str) -> list[_Column]:
+    stats: dict[str, Any] = {"nobs": res.nobs, "r2": res.r2}
+    if res.r2_within is not None:
+        stats["r2_within"] = res.r2_within
+    if res.n_clusters:
+        stats["clusters"] = " × ".join(str(n) for n in res.n_clusters)
+    stats["vcov"] = _vcov_label(res.vcov_type, lang)
+    return [_Column(res.depvar, _from_tidy(res.tidy(0.95)), stats, list(res.fixef))]
+
+
+def _event_term(e: int) -> str:
+    return f"e={int(e)}"
+
+
+def _event_coefs(res: Any) -> dict[str, _Coef]:
+    """Event-time rows ``e=k`` of an event study, from its own tidy() at its own level."""
+    t = res.tidy(_own_level(res))
+    times = _event_times(res, t)
+    names = [_event_term(e) for e in times] if times is not None else None
+    return _from_tidy(t, names)
+
+
+def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
+    from pilotdid.results.event_study import display_name
+
+    coefs = _event_coefs(res)
+    stats: dict[str, Any] = {"estimator": display_name(res.estimator)}
+    if res.nobs:
+        # Callaway-Sant'Anna counts units (the n of its influence functions), not rows
+        stats["units" if res.estimator == "cs" else "nobs"] = int(res.nobs)
+    if "r2" in res.extra and res.extra["r2"] is not None:
+        stats["r2"] = float(res.extra["r2"])
+    nc = res.extra.get("n_clusters")
+    if nc:
+        stats["clusters"] = " × ".join(str(n) for n in (nc if isinstance(nc, list) else [nc]))
+    if res.reference:
+        stats["reference"] = ", ".join(str(int(r)) for r in res.reference)
+    return [_Column(display_name(res.estimator), coefs, stats, [], level=_own_level(res))]
+
+
+def _adapt_sunab(res: Any, lang: str) -> list[_Column]:
+    coefs = _event_coefs(res)
+    stats: dict[str, Any] = {"estimator": "Sun-Abraham", "nobs": res.nobs}
+    if res.n_clusters:
+        stats["clusters"] = " × ".join(str(n) for n in res.n_clusters)
+    stats["vcov"] = _vcov_label(res.vcov_type, lang)
+    if res.reference:
+        stats["reference"] = ", ".join(str(int(r)) for r in res.reference)
+    return [_Column("Sun-Abraham", coefs, stats, [], level=_own_level(res))]
+
+
+_OVERALL_TERMS = ("att", "overall", "overall att", "average", "simple")
+
+
+def _aggte_coefs(res: Any) -> dict[str, _Coef]:
+    """An AggteResult's rows from its own tidy(): the overall ATT as ``ATT``; event times as
+    ``e=k`` (dynamic), groups as ``g=k``, periods as ``t=k`` (read from the integer ending
+    the term); other terms keep their names."""
+    t = res.tidy(_own_level(res))
+    if getattr(res, "type", "simple") != "simple" and hasattr(res, "overall"):
+        top = res.overall(_own_level(res))
+        t = pl.concat([top, t.select(top.columns)])
+    prefix = {"dynamic": "e", "group": "g", "calendar": "t"}.get(getattr(res, "type", ""), "")
+    names = []
+    for term in t["term"].to_list():
+        text = str(term)
+        m = _INT_AT_END.search(text)
+        if text.strip().lower() in _OVERALL_TERMS:
+            names.append("ATT")
+        elif prefix and m is not None:
+            names.append(f"{prefix}={int(m.group(1))}")
+        else:
+            names.append(text)
+    return _from_tidy(t, names)
+
+
+def _adapt_aggte(res: Any, lang: str) -> list[_Column]:
+    coefs = _aggte_coefs(res)
+    stats = {"estimator": "Callaway-Sant'Anna", "units": res.n_units}
+    return [_Column("Callaway-Sant'Anna", coefs, stats, [], level=_own_level(res))]
+
+
+def _adapt_placebo(res: Any, lang: str) -> list[_Column]:
+    row = res.tidy(0.95).row(0, named=True)
+    term, actual, p = str(row["term"]), float(row["estimate"]), float(row["p_value"])
+    finite = np.asarray(res.estimates)[np.isfinite(res.estimates)]
+    nan = float("nan")
+    coefs = {term: _Coef(actual, nan, nan, p, nan, nan, bracket=f"{p:.3f}")}
+    stats = {"placebo_p": p, "placebo_reps": int(finite.size)}
+    return [_Column("Placebo", coefs, stats, [], placebo=True)]
+
+
+def _adapt_psm(res: Any, lang: str) -> list[_Column]:
+    if res.did is None:
+        raise PilotdidError("etable: this PsmDidResult has no DID regression (formula=None)")
+    col = _adapt_feols(res.did, lang)[0]
+    col.stats["matching"] = res.method
+    col.title = "PSM-DID"
+    return [col]
+
+
+def _adapt_mediation(res: Any, lang: str) -> list[_Column]:
+    w = _words(lang)
+    cols = []
+    total = _adapt_feols(res.total_fit, lang)[0]
+    total.stats["step"] = w["step1"]
+    cols.append(total)
+    for m in res.mediators:
+        a = _adapt_feols(res.a_fits[m], lang)[0]
+        a.stats["step"] = w["step2"]
+        cols.append(a)
+    seen: set[int] = set()
+    for m in res.mediators:
+        fit = res.b_fits[m]
+        if id(fit) in seen:
+            continue
+        seen.add(id(fit))
+        b = _adapt_feols(fit, lang)[0]
+        b.stats["step"] = w["step3"]
+        cols.append(b)
+    return cols
+
+
+def _adapt_fits(fits: Mapping[str, Any], lang: str) -> list[_Column]:
+    cols = []
+    for name, fit in fits.items():
+        for c in _adapt(fit, lang):
+            c.title = str(name)
+            cols.append(c)
+    return cols
+
+
+def _adapt_mechanism(res: Any, lang: str) -> list[_Column]:
+    from pilotdid.results import FeolsResult
+
+    step = _words(lang)["step2"]
+    if all(isinstance(f, FeolsResult) for f in res.fits.values()):
+        cols = _adapt_fits(res.fits, lang)
+    else:
+        # robust estimators (CS/SA/BJS/did2s): one column per mediator, the treatment's ATT
+        # on it (tidy() names the mediator in ``term``)
+        tab = res.tidy(0.95).rename({"term": "mediator"})
+        cols = [
+            _Column(str(r["mediator"]), {res.treatment: _coef_of_row(r)}, {}, [])
+            for r in tab.iter_rows(named=True)
+        ]
+    for c in cols:
+        c.stats["step"] = step
+    return cols
+
+
+def _adapt_moderation(res: Any, lang: str) -> list[_Column]:
+    """The interacted regression; its generated names become readable terms:
+    ``__d_x_z`` -> ``d:z``; categorical levels ``__z_i`` -> ``z=level``."""
+    col = _adapt_feols(res.fit, lang)[0]
+    d, z = res.treatment, res.moderator
+    rename = {f"__{d}_x_{z}": f"{d}:{z}"}
+    if res.categorical:
+        for i, lv in enumerate(res.marginal_effects["at"].to_list()):
+            rename[f"__{z}_{i}"] = f"{z}={lv}"
+            rename[f"__{z}_{i}_x_{d}"] = f"{d}:{z}={lv}"
+    col.coefs = {rename.get(k, k): v for k, v in col.coefs.items()}
+    return [col]
+
+
+def _adapt_heterogeneity(res: Any, lang: str) -> list[_Column]:
+    cols = _adapt_fits(res.fits, lang)
+    for c in cols:
+        c.stats["group"] = c.title
+    return cols
+
+
+def _adapt_robustness(res: Any, lang: str) -> list[_Column]:
+    return _adapt_fits(res.models, lang)
+
+
+def _spatial_fe(res: Any) -> list[str]:
+    unit = getattr(res, "unit", None) or "unit"
+    time = getattr(res, "time", None) or "time"
+    return {"individual": [unit], "time": [time], "twoways": [unit, time]}.get(res.effects, [])
+
+
+def _adapt_spatial(res: Any, lang: str) -> list[_Column]:
+    t = res.tidy(0.95).filter(pl.col("term") != "sigma2")
+    stats: dict[str, Any] = {"nobs": res.nobs, "loglik": res.loglik, "sigma2": res.sigma2}
+    return [_Column(res.model.upper(), _from_tidy(t), stats, _spatial_fe(res))]
+
+
+def _adapt_impacts(res: Any, lang: str) -> list[_Column]:
+    t = res.tidy(0.95)
+    if "effect" in t.columns:  # rows named by (effect, term): "direct:x"
+        names = [f"{e}:{term}" for e, term in zip(t["effect"].to_list(), t["term"].to_list())]
+    else:  # terms already "direct:x"
+        names = [str(term) for term in t["term"].to_list()]
+    stats: dict[str, Any] = {"draws": res.draws} if res.draws > 1 else {}
+    return [_Column("Effects", _from_tidy(t, names), stats, [])]
+
+
+def _adapt_protocol(res: Any, lang: str) -> list[_Column]:
+    """Any other result that follows the protocol: its tidy() rows and its nobs."""
+    stats: dict[str, Any] = {}
+    n = getattr(res, "nobs", None)
+    if isinstance(n, (int, np.integer)):
+        stats["nobs"] = int(n)
+    title = type(res).__name__.removesuffix("Result")
+    return [_Column(title, _from_tidy(res.tidy(_own_level(res))), stats, level=_own_level(res))]
+
+
+def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
+    from pilotdid import results as r
+
+    return {
+        r.FeolsResult: _adapt_feols,
+        r.EventStudyResult: _adapt_event_study,
+        r.SunAbrahamResult: _adapt_sunab,
+        r.AggteResult: _adapt_aggte,
+        r.PlaceboResult: _adapt_placebo,
+        r.PsmDidResult: _adapt_psm,
+        r.MediationResult: _adapt_mediation,
+        r.MechanismEffects: _adapt_mechanism,
+        r.ModerationResult: _adapt_moderation,
+        r.HeterogeneityResult: _adapt_heterogeneity,
+        r.RobustnessResult: _adapt_robustness,
+        r.SpatialResult: _adapt_spatial,
+        r.SpatialImpacts: _adapt_impacts,
+    }
+
+
+def _adapt(res: Any, lang: str) -> list[_Column]:
+    table = _adapter_table()
+    for cls in type(res).__mro__:
+        if cls in table:
+            return table[cls](res, lang)
+    if _follows_protocol(res):
+        return _adapt_protocol(res, lang)
+    supported = ", ".join(sorted(c.__name__ for c in table))
+    raise PilotdidError(
+        f"etable: results of type {type(res).__name__} cannot be tabulated (supported: {supported})"
+    )

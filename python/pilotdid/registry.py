@@ -1,0 +1,111 @@
+"""The estimator registry: the one documented way an estimator family reaches another.
+
+Mechanism effects (:mod:`pilotdid.mechanisms.two_step`) and the placebo statistic
+(:mod:`pilotdid.robust.randomization`) re-estimate the policy effect with the
+heterogeneity-robust DID estimators. Rather than importing the DID family's modules, they look
+an estimator up here by its code (``"cs"``, ``"sa"``, ``"bjs"``, ``"did2s"``: the codes of
+``pilotdid.event_study(estimator=...)``) and get
+
+- ``fit(data, y=, unit=, time=, cohort=, controls=)``: the estimator's fit for an overall
+  effect, with ``cohort`` the first-treated period column (0 = never treated) and
+  ``controls`` a list of column names (or None), and
+- ``overall(result)``: ``(estimate, std_error)`` of the overall ATT of that fit.
+
+The DID modules are imported when an estimator is fitted, not when this module is, so
+importing the registry imports no family. A new estimator family that offers an overall ATT
+registers here and every caller can use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pilotdid._core import PilotdidError
+
+__all__ = ["OverallEstimator", "overall_estimator", "OVERALL_ESTIMATORS"]
+
+
+@dataclass(frozen=True)
+class OverallEstimator:
+    """A DID estimator as seen by other families: its fit and its overall-ATT accessor."""
+
+    code: str
+    name: str
+    fit: Callable[..., Any]
+    overall: Callable[[Any], tuple[float, float]]
+
+
+def _controls(controls: Sequence[str] | None) -> list[str] | None:
+    return list(controls) if controls else None
+
+
+def _fit_cs(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
+    from pilotdid.did.staggered import aggte, att_gt
+
+    ctrls = _controls(controls)
+    xf = ("~ " + " + ".join(ctrls)) if ctrls else None
+    fit = att_gt(data, y=y, time=time, unit=unit, cohort=cohort, controls=xf)
+    return aggte(fit, type="simple")
+
+
+def _fit_sa(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
+    from pilotdid.did.sun_abraham import sunab
+
+    return sunab(data, y=y, time=time, unit=unit, cohort=cohort, controls=_controls(controls))
+
+
+def _fit_bjs(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
+    from pilotdid.did.event_studies import imputation
+
+    return imputation(data, y=y, time=time, unit=unit, cohort=cohort, controls=_controls(controls))
+
+
+def _fit_did2s(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
+    from pilotdid.did.event_studies import did2s
+
+    return did2s(
+        data,
+        y=y,
+        time=time,
+        unit=unit,
+        cohort=cohort,
+        controls=_controls(controls),
+        event=False,
+    )
+
+
+OVERALL_ESTIMATORS: dict[str, OverallEstimator] = {
+    e.code: e
+    for e in (
+        OverallEstimator(
+            "cs",
+            "Callaway & Sant'Anna (aggte simple)",
+            _fit_cs,
+            lambda r: (r.overall_att, r.overall_se),
+        ),
+        OverallEstimator("sa", "Sun & Abraham", _fit_sa, lambda r: (r.att, r.att_se)),
+        OverallEstimator(
+            "bjs",
+            "Borusyak-Jaravel-Spiess imputation",
+            _fit_bjs,
+            lambda r: (r.extra["att"], r.extra["att_se"]),
+        ),
+        OverallEstimator(
+            "did2s",
+            "Gardner two-stage DID",
+            _fit_did2s,
+            lambda r: (r.estimate[0], r.std_error[0]),
+        ),
+    )
+}
+
+
+def overall_estimator(estimator: str) -> OverallEstimator:
+    """The registered estimator with this code; a PilotdidError naming the codes otherwise."""
+    try:
+        return OVERALL_ESTIMATORS[estimator]
+    except (KeyError, TypeError):
+        codes = ", ".join(f"'{c}'" for c in OVERALL_ESTIMATORS)
+        raise PilotdidError(f"option 'estimator': {estimator!r} is not one of {codes}") from None

@@ -1,0 +1,269 @@
+"""Spatial panel models (SAR, SDM, SEM, SDEM, SAC) by quasi-maximum likelihood with
+fixed effects, and the LM tests that choose between them (Rust core)."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+
+from pilotdid import _core
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float,
+    check_str,
+    vocabulary,
+)
+from pilotdid._core import PilotdidError
+from pilotdid.results.spatial import SpatialResult
+from pilotdid.spatial._inputs import _METHODS, _check_effects, _check_fml, _prepare
+
+__all__ = ["lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
+
+
+@vocabulary(renamed={"formula": "fml"})
+def lm_tests(
+    fml: str, data: Any, *, W: Any, unit: str, time: str, effects: str = "individual"
+) -> dict[str, float]:
+    """LM and robust LM tests for a spatial lag and a spatial error on the non-spatial
+    fixed-effects model (Anselin 1988; Anselin et al. 1996; panel form as in Elhorst 2014).
+
+    Returns a dict of the four statistics (``lm_lag``, ``lm_error``, ``rlm_lag``,
+    ``rlm_error``; chi-squared, 1 df) and their p-values (``p_lm_lag``, ...). The panel must
+    be balanced: a missing or infinite outcome or regressor is an error that names the
+    column (the tests would otherwise all be NaN)."""
+    fml = _check_fml(fml)
+    unit = check_str("unit", unit)
+    time = check_str("time", time)
+    effects = _check_effects(effects)
+    depvar, xnames, w, pos, tcode, _, y, xs = _prepare(fml, data, W, unit, time)
+    for name, v in [(depvar, y), *zip(xnames, xs)]:
+        bad = np.flatnonzero(~np.isfinite(v))
+        if bad.size:
+            kind = "missing" if np.isnan(v[bad[0]]) else "infinite"
+            raise PilotdidError(
+                f"column '{name}': row {int(bad[0])} is {kind} ({bad.size} row(s) not finite); "
+                "lm_tests needs a balanced panel with finite values (drop those units or "
+                "periods first)"
+            )
+    return dict(_core.sp_lm_tests(y, xs, pos, tcode, *w._csr(), effects))
+
+
+def _fit(
+    model: str,
+    fml: Any,
+    data: Any,
+    W: Any,
+    unit: Any,
+    time: Any,
+    effects: Any,
+    lee_yu: Any,
+    durbin: Any,
+    fixed_rho: Any,
+    rho_search: Any = "exact",
+    method: Any = "auto",
+    fixed_name: str = "fixed_rho",
+) -> SpatialResult:
+    # Every option is checked before the data are read.
+    fml = _check_fml(fml)
+    unit = check_str("unit", unit)
+    time = check_str("time", time)
+    effects = _check_effects(effects)
+    lee_yu = check_bool("lee_yu", lee_yu)
+    method = check_choice("method", method, _METHODS)
+    rho_search = check_choice("rho_search", rho_search, ("exact", "sdpdmod"))
+    if fixed_rho is not None:
+        fixed_rho = check_float(fixed_name, fixed_rho)
+    if durbin is not None:
+        durbin = check_columns("durbin", durbin)
+    _, xnames, w, pos, tcode, periods, y, xs = _prepare(fml, data, W, unit, time)
+    dur_idx = None
+    if model in ("sdm", "sdem") and durbin is not None:
+        bad = [d for d in durbin if d not in xnames]
+        if bad:
+            raise PilotdidError(f"option 'durbin': {bad[0]!r} is not a regressor")
+        dur_idx = [xnames.index(d) for d in durbin]
+    core = _core.sp_fit(
+        y,
+        xs,
+        xnames,
+        pos,
+        tcode,
+        *w._csr(),
+        model,
+        effects,
+        lee_yu,
+        dur_idx,
+        fixed_rho,
+        0.001 if rho_search == "sdpdmod" else None,
+        method,
+    )
+    res = SpatialResult(
+        core,
+        model=model,
+        formula=fml,
+        effects=effects,
+        lee_yu=lee_yu,
+        unit_ids=w.ids,
+        periods=periods,
+        unit=unit,
+        time=time,
+    )
+    # Islands, a spatial parameter at or near its bound: reported when they happen (and kept
+    # on res.warnings and in summary()).
+    for msg in res.warnings:
+        warnings.warn(f"{model.upper()}: {msg}", UserWarning, stacklevel=4)
+    return res
+
+
+@vocabulary(renamed={"formula": "fml"})
+def sar(
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    fixed_rho: float | None = None,
+    rho_search: str = "exact",
+    method: str = "auto",
+) -> SpatialResult:
+    """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
+
+    ``effects``: "individual", "time", "twoways" or "none". ``lee_yu=True`` uses the Lee-Yu
+    (2010) transformation: sigma2 divides by N(T-1) / (N-1)T / (N-1)(T-1) and, with time
+    effects, the likelihood drops the common-shock direction (needs row-standardised W).
+
+    ``method``: "dense" (W's eigenvalues and dense (I - rho W)^-1, exact, N <= 8,000),
+    "sparse" (exact log-determinant per rho from a sparse Cholesky factor when W is similar
+    to a symmetric matrix, e.g. a row-standardised symmetric W, else a sparse LU; the
+    information-matrix and effects traces by finite differences of the exact
+    log-determinant plus seeded Hutchinson estimation, ``result.trace_se``; with the LU the
+    rho interval is (-1, 1) for row-standardised W) or "auto" (dense up to 1,500 units,
+    sparse beyond). The path used is ``result.method``; per-unit effects are refused above
+    8,000 units.
+
+    There is no random-effects spatial model and hence no Hausman test (fixed effects only).
+    """
+    return _fit(
+        "sar", fml, data, W, unit, time, effects, lee_yu, None, fixed_rho, rho_search, method
+    )
+
+
+@vocabulary(renamed={"formula": "fml"})
+def sdm(
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    durbin: list[str] | None = None,
+    fixed_rho: float | None = None,
+    rho_search: str = "exact",
+    method: str = "auto",
+) -> SpatialResult:
+    """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
+
+    ``durbin`` lists the regressors that get a spatial lag (default: all). See :func:`sar`
+    for ``effects``, ``lee_yu`` and ``method``. There is no random-effects spatial model and
+    hence no Hausman test (fixed effects only).
+    """
+    return _fit(
+        "sdm", fml, data, W, unit, time, effects, lee_yu, durbin, fixed_rho, rho_search, method
+    )
+
+
+@vocabulary(renamed={"formula": "fml"})
+def sem(
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    fixed_lambda: float | None = None,
+    method: str = "auto",
+) -> SpatialResult:
+    """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
+    likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
+    ``lee_yu``. The spatial parameter is reported as ``lambda``."""
+    return _fit(
+        "sem",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        None,
+        fixed_lambda,
+        "exact",
+        method,
+        fixed_name="fixed_lambda",
+    )
+
+
+@vocabulary(renamed={"formula": "fml"})
+def sdem(
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    durbin: list[str] | None = None,
+    fixed_lambda: float | None = None,
+    method: str = "auto",
+) -> SpatialResult:
+    """Spatial Durbin error panel y = X beta + W X theta + FE + u, u = lambda W u + e."""
+    return _fit(
+        "sdem",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        durbin,
+        fixed_lambda,
+        "exact",
+        method,
+        fixed_name="fixed_lambda",
+    )
+
+
+@vocabulary(renamed={"formula": "fml"})
+def sac(
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    lee_yu: bool = False,
+    method: str = "auto",
+) -> SpatialResult:
+    """SAC / SARAR panel y = rho W y + X beta + FE + u, u = lambda W u + e, by ML
+    (Elhorst 2014; Stata xsmle ``model(sac)``): beta and sigma2 concentrated out, (rho,
+    lambda) by nested Brent searches, SEs from the analytic information matrix. Effects
+    (``impacts()``) are those of the lag part, (I - rho W)^-1 beta_k. See :func:`sar` for
+    ``effects``, ``lee_yu`` and ``method`` (the sparse path estimates tr(H'G~), tr(G~'G~),
+    tr(H'H) with control-variate Hutchinson probes, H = W(I - lambda W)^-1). There is no
+    random-effects spatial model and hence no Hausman test (fixed effects only).
+    """
+    return _fit("sac", fml, data, W, unit, time, effects, lee_yu, None, None, "exact", method)

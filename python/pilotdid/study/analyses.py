@@ -1,0 +1,436 @@
+"""One runner per analysis of a study (baseline, event study, Bacon, placebo, PSM-DID,
+robustness, mechanisms, heterogeneity, moderation, spatial): each reads its spec table,
+calls the public API and stores results, tables and figures on the :class:`Study`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from pilotdid._core import PilotdidError
+from pilotdid.did import bacon, event_study
+from pilotdid.mechanisms import heterogeneity, mediation, moderation
+from pilotdid.regression import feols
+from pilotdid.robust import placebo, psm_did
+from pilotdid.robust.battery import robustness
+from pilotdid.spatial import sar, sdm, weights
+from pilotdid.study._study import Study, _fe_string, _formula
+from pilotdid.study.spec import _ES_COLS, EVER_TREATED
+
+
+# -- analyses -------------------------------------------------------------------------------
+def _labels(study: Study) -> dict[str, str]:
+    return dict(study.spec["report"]["labels"])
+
+
+def _controls(study: Study) -> list[str] | None:
+    """The spec's controls, for a table's "Controls: Yes" row (None: no such row)."""
+    return study.spec["model"]["controls"] or None
+
+
+def _etable(study: Study, results: Any, **kw: Any) -> Any:
+    from pilotdid.output.tables import etable
+
+    rep = study.spec["report"]
+    kw.setdefault("labels", _labels(study) or None)
+    return etable(results, lang=rep["lang"], digits=rep["digits"], stat=rep["stat"], **kw)
+
+
+def _run_descriptives(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.output.summary_stats import describe
+
+    rep = study.spec["report"]
+    tab = describe(
+        study.data,
+        columns=sub["columns"],
+        labels=_labels(study) or None,
+        lang=rep["lang"],
+        digits=rep["digits"],
+    )
+    study.tables["descriptives"] = tab
+    d = study.data
+    study.frames["descriptives"] = pl.DataFrame(
+        {
+            "variable": sub["columns"],
+            "n": [int(d.get_column(c).drop_nulls().len()) for c in sub["columns"]],
+            "mean": [_num(d.get_column(c).cast(pl.Float64).mean()) for c in sub["columns"]],
+            "sd": [_num(d.get_column(c).cast(pl.Float64).std()) for c in sub["columns"]],
+            "min": [_num(d.get_column(c).cast(pl.Float64).min()) for c in sub["columns"]],
+            "max": [_num(d.get_column(c).cast(pl.Float64).max()) for c in sub["columns"]],
+        }
+    )
+
+
+def _num(v: Any) -> float:
+    return float("nan") if v is None else float(v)
+
+
+def _baseline_steps(study: Study, steps: str) -> list[list[str]]:
+    ctrls = study.spec["model"]["controls"]
+    if steps == "full" or not ctrls:
+        return [list(ctrls)]
+    if steps == "endpoints":
+        return [[], list(ctrls)]
+    return [list(ctrls[:j]) for j in range(len(ctrls) + 1)]
+
+
+def _run_baseline(study: Study, sub: dict, progress: bool) -> None:
+
+    fits = {}
+    for j, ctrls in enumerate(_baseline_steps(study, sub["steps"])):
+        fits[f"({j + 1})"] = feols(_formula(study.spec, ctrls), study.data, vcov=study.vcov)
+    study.results["baseline"] = fits
+    full = list(fits.values())[-1]
+    study.results["baseline_model"] = full
+    treat = study.spec["treatment"]["name"]
+    study.tables["baseline"] = _etable(
+        study,
+        fits,
+        controls=_controls(study),
+        title="Baseline DID",
+    )
+    frames = [fit.tidy().with_columns(pl.lit(name).alias("model")) for name, fit in fits.items()]
+    study.frames["baseline"] = pl.concat(frames).select("model", pl.exclude("model"))
+    if sub["reps"] > 0:
+        seed = sub["wildboot_seed"]
+        boot = full.wildboottest(treat, reps=sub["reps"], seed=seed)
+        study.seeds["baseline.wildboot"] = seed
+        study.results["baseline_wildboot"] = boot
+        ci = boot.conf_int or (float("nan"), float("nan"))
+        study.frames["baseline_wildboot"] = pl.DataFrame(
+            {
+                "term": [treat],
+                "estimate": [boot.estimate],
+                "t_stat": [boot.t_stat],
+                "p_value": [boot.p_value],
+                "conf_low": [ci[0]],
+                "conf_high": [ci[1]],
+                "reps": [boot.reps],
+                "weights": [boot.weight_type],
+                "seed": [boot.seed],
+            }
+        )
+
+
+def _run_event_study(study: Study, sub: dict, progress: bool) -> None:
+
+    s = study.spec
+    controls = s["model"]["controls"] if sub["controls"] else None
+    res = {}
+    for est in sub["estimators"]:
+        kw: dict[str, Any] = {"controls": controls, "window": sub["window"]}
+        if est in ("twfe", "did2s", "sa"):
+            kw["ref_period"] = sub["ref_period"]
+        if est != "cs":
+            kw["vcov"] = study.vcov
+        res[est] = event_study(
+            study.data,
+            y=s["model"]["y"],
+            time=s["data"]["time"],
+            unit=s["data"]["unit"],
+            cohort=s["treatment"]["cohort_name"],
+            estimator=est,
+            **kw,
+        )
+    study.results["event_study"] = res
+    study.frames["event_study"] = pl.concat(
+        [r.tidy().select(pl.lit(k).alias("method"), *_ES_COLS) for k, r in res.items()]
+    )
+    study.tables["event_study"] = _etable(study, res, title="Event study")
+    from pilotdid.output.figures import event_study_figure
+
+    study.figures["event_study"] = event_study_figure(res, title="Event study")
+
+
+def _run_bacon(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.output.figures import bacon_figure
+
+    s = study.spec
+    res = bacon(
+        study.data,
+        y=s["model"]["y"],
+        time=s["data"]["time"],
+        unit=s["data"]["unit"],
+        treatment=s["treatment"]["name"],
+    )
+    study.results["bacon"] = res
+    study.frames["bacon"] = res.comparisons()
+    study.frames["bacon_summary"] = res.summary_table()
+    study.figures["bacon"] = bacon_figure(res, title="Goodman-Bacon decomposition")
+
+
+def _baseline_model(study: Study) -> Any:
+    """The full baseline model (fitted here if the baseline analysis is off)."""
+    if "baseline_model" not in study.results:
+        study.results["baseline_model"] = feols(study.formula, study.data, vcov=study.vcov)
+    return study.results["baseline_model"]
+
+
+def _run_placebo(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.output.figures import placebo_figure
+
+    s = study.spec
+    res = placebo(
+        _baseline_model(study),
+        data=study.data,
+        reps=sub["reps"],
+        scheme=sub["scheme"],
+        seed=sub["seed"],
+        treatment=s["treatment"]["name"],
+        unit=s["data"]["unit"],
+        time=s["data"]["time"],
+        progress=progress,
+        statistic=None if sub["statistic"] == "twfe" else sub["statistic"],
+    )
+    study.seeds["placebo"] = sub["seed"]
+    study.results["placebo"] = res
+    study.frames["placebo"] = res.placebo_stats()
+    study.frames["placebo_draws"] = pl.DataFrame(
+        {"replicate": np.arange(res.estimates.size), "estimate": res.estimates}
+    )
+    study.figures["placebo"] = placebo_figure(res, title="Placebo test")
+
+
+def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
+
+    res = psm_did(
+        study.data,
+        treatment=EVER_TREATED,
+        controls=sub["controls"],
+        fml=study.formula,
+        method=sub["method"],
+        k=sub["k"],
+        caliper=sub["caliper"],
+        replace=sub["replace"],
+        by=sub["by"],
+        did_sample=sub["did_sample"],
+        vcov=study.vcov,
+    )
+    study.results["psm_did"] = res
+    study.frames["psm_balance"] = res.balance
+    study.frames["psm_did"] = res.did.tidy()
+    base = _baseline_model(study)
+    study.tables["psm_did"] = _etable(
+        study,
+        {"Baseline": base, "PSM-DID": res.did},
+        controls=_controls(study),
+        title="PSM-DID",
+        notes=f"Matching: {res.method}; off support: {res.n_off_support}.",
+    )
+
+
+def _run_robustness(study: Study, sub: dict, progress: bool) -> None:
+
+    s = study.spec
+    res = robustness(
+        _baseline_model(study),
+        checks=[dict(c) for c in sub["checks"]],
+        data=study.data,
+        treatment=s["treatment"]["name"],
+        unit=s["data"]["unit"],
+        time=s["data"]["time"],
+    )
+    study.results["robustness"] = res
+    study.frames["robustness"] = res.table
+    models = {("Baseline" if k == "baseline" else k): v for k, v in res.models.items()}
+    study.tables["robustness"] = _etable(
+        study,
+        models,
+        keep=[f"^{s['treatment']['name']}$"],
+        controls=_controls(study),
+        title="Robustness checks",
+    )
+
+
+def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.output.figures import mechanism_figure
+
+    s = study.spec
+    res = mediation(
+        study.data,
+        y=s["model"]["y"],
+        treatment=s["treatment"]["name"],
+        mediators=sub["mediators"],
+        controls=s["model"]["controls"],
+        fixef=_fe_string(s),
+        vcov=study.vcov,
+        reps=sub["reps"],
+        seed=sub["seed"],
+        ci=sub["ci"],
+        joint=sub["joint"],
+        method=sub["method"],
+        estimator=sub["estimator"],
+    )
+    study.results["mechanisms"] = res
+    if sub["method"] == "three_step" and sub["reps"] > 0:
+        study.seeds["mechanisms.bootstrap"] = sub["seed"]
+    study.frames["mechanisms"] = res.table
+    if sub["method"] == "three_step":
+        cols = {"Total": res.total_fit}
+        for m in res.mediators:
+            cols[m] = res.a_fits[m]
+        for m, fit in res.b_fits.items():
+            cols[f"{s['model']['y']} | {m}"] = fit
+    else:
+        cols = dict(res.fits)
+    study.tables["mechanisms"] = _etable(
+        study,
+        cols,
+        controls=_controls(study),
+        title="Mechanisms",
+        notes=res.caveat,
+    )
+    study.figures["mechanisms"] = mechanism_figure(res, title="Mechanisms")
+
+
+def _unit_median_split(study: Study, col: str) -> str:
+    """A unit-level 0/1 column: the unit's first-period value of ``col`` above the median."""
+    unit, tcol = study.spec["data"]["unit"], study.spec["data"]["time"]
+    first = (
+        study.data.sort([unit, tcol])
+        .group_by(unit, maintain_order=True)
+        .agg(pl.col(col).cast(pl.Float64).drop_nulls().first().alias("_v"))
+    )
+    med = first.get_column("_v").median()
+    name = f"{col}_above_median"
+    flag = dict(zip(first[unit].to_list(), (first["_v"] > med).cast(pl.Int64).to_list()))
+    study.data = study.data.with_columns(
+        pl.col(unit).replace_strict(flag, default=None, return_dtype=pl.Int64).alias(name)
+    )
+    study.notes.setdefault("heterogeneity", []).append(
+        f"'{name}' = 1 if the unit's first-period {col} is above the median of units ({med:.6g})"
+    )
+    return name
+
+
+def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
+
+    s = study.spec
+    out, frames, fits = {}, [], {}
+    for by in sub["by"]:
+        group = _unit_median_split(study, by) if sub["split"] == "median" else by
+        res = heterogeneity(
+            study.data,
+            y=s["model"]["y"],
+            treatment=s["treatment"]["name"],
+            by=group,
+            controls=s["model"]["controls"],
+            fixef=_fe_string(s),
+            vcov=study.vcov,
+            reps=sub["reps"],
+            seed=sub["seed"],
+            unit=s["data"]["unit"],
+        )
+        out[group] = res
+        frames.append(
+            res.table.with_columns(
+                pl.lit(group).alias("by"),
+                pl.lit(res.perm_p).alias("perm_p"),
+                pl.lit(float(res.wald.get("p_F", res.wald.get("p_chi2", float("nan"))))).alias(
+                    "wald_p"
+                ),
+            )
+        )
+        for g, fit in res.fits.items():
+            fits[f"{group}={g}"] = fit
+    if sub["reps"] > 0:
+        study.seeds["heterogeneity.permutation"] = sub["seed"]
+    study.results["heterogeneity"] = out
+    study.frames["heterogeneity"] = pl.concat(frames, how="diagonal_relaxed")
+    study.tables["heterogeneity"] = _etable(
+        study,
+        fits,
+        keep=[f"^{s['treatment']['name']}$"],
+        controls=_controls(study),
+        title="Heterogeneity",
+    )
+
+
+def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.output.figures import mechanism_figure
+
+    s = study.spec
+    res = moderation(
+        study.data,
+        y=s["model"]["y"],
+        treatment=s["treatment"]["name"],
+        moderator=sub["moderator"],
+        controls=s["model"]["controls"],
+        fixef=_fe_string(s),
+        vcov=study.vcov,
+        at=sub["at"],
+        categorical=sub["categorical"],
+    )
+    study.results["moderation"] = res
+    study.frames["moderation"] = res.marginal_effects
+    study.frames["moderation_fit"] = res.fit.tidy()
+    study.tables["moderation"] = _etable(
+        study,
+        {"Moderation": res},
+        controls=_controls(study),
+        title=f"Moderation by {sub['moderator']}",
+    )
+    study.figures["moderation"] = mechanism_figure(res, title=f"Moderation by {sub['moderator']}")
+
+
+def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.output.figures import spatial_effects_figure, weights_figure
+
+    s = study.spec
+    unit, tcol = s["data"]["unit"], s["data"]["time"]
+    # one coordinate pair per unit, in the units' first-appearance order (the data's order)
+    coords = study.data.select(unit, sub["lat"], sub["lon"]).unique(maintain_order=True)
+    if coords.get_column(unit).n_unique() != coords.height:
+        raise PilotdidError(
+            f"[analyses.spatial] lat/lon: columns '{sub['lat']}'/'{sub['lon']}' are not "
+            f"constant within '{unit}'"
+        )
+    lat = coords.get_column(sub["lat"]).cast(pl.Float64).to_numpy()
+    lon = coords.get_column(sub["lon"]).cast(pl.Float64).to_numpy()
+    ids = coords.get_column(unit).to_list()
+    if sub["W"] == "knn":
+        W = weights.knn(lat, lon, k=sub["k"], ids=ids)
+        wdesc = f"k-nearest neighbours (k = {sub['k']}), row-standardised"
+    else:
+        W = weights.inverse_distance(
+            lat, lon, ids=ids, power=sub["power"], cutoff_km=sub["cutoff_km"]
+        )
+        wdesc = f"inverse distance (power {sub['power']:g}), row-standardised"
+    rhs = [s["treatment"]["name"], *sub["controls"]]
+    fml = f"{s['model']['y']} ~ " + " + ".join(rhs)
+    fit_fn = sdm if sub["model"] == "sdm" else sar
+    fit = fit_fn(
+        fml,
+        study.data,
+        W=W,
+        unit=unit,
+        time=tcol,
+        effects=sub["effects"],
+        lee_yu=sub["lee_yu"],
+    )
+    impacts = fit.impacts(reps=sub["reps"], seed=sub["seed"])
+    study.seeds["spatial.impacts"] = sub["seed"]
+    study.results["spatial"] = {"fit": fit, "impacts": impacts, "W": W}
+    study.frames["spatial"] = fit.tidy()
+    study.frames["spatial_impacts"] = impacts.tidy()
+    study.notes.setdefault("spatial", []).append(f"W: {wdesc}; {len(ids)} units")
+    study.tables["spatial"] = _etable(study, {sub["model"].upper(): fit}, title="Spatial model")
+    study.figures["spatial"] = spatial_effects_figure(impacts, title="Spatial effects")
+    study.figures["weights"] = weights_figure(W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}")
+
+
+_RUNNERS = {
+    "descriptives": _run_descriptives,
+    "baseline": _run_baseline,
+    "event_study": _run_event_study,
+    "bacon": _run_bacon,
+    "placebo": _run_placebo,
+    "psm_did": _run_psm_did,
+    "robustness": _run_robustness,
+    "mechanisms": _run_mechanisms,
+    "heterogeneity": _run_heterogeneity,
+    "moderation": _run_moderation,
+    "spatial": _run_spatial,
+}

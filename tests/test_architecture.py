@@ -1,0 +1,173 @@
+"""The house rules of python/pilotdid (issue 14, part 4), checked on the source itself.
+
+- No import cycle between files: every import statement counts, including the ones inside
+  functions (an import that is deferred to break a cycle is still a cycle).
+- Layers (see ARCHITECTURE.md): results never import an estimator family, output or study;
+  output imports results, never a family or study; a family (did, spatial, mechanisms,
+  robust, green) never imports another family: the one way across is pilotdid.registry.
+- No module of pilotdid is named like a function it exports (``pilotdid.did.bacon`` would be
+  the function, not the module, after ``import pilotdid``).
+
+Edges: ``import a.b`` and ``from a.b import c`` give a -> a.b, or a -> a.b.c when c is a
+submodule; the implicit import of parent packages is not an edge (Python runs a package's
+``__init__`` before its submodules; that is not a cycle of ours).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1] / "python"
+PKG = ROOT / "pilotdid"
+FAMILIES = ("did", "spatial", "mechanisms", "robust", "green")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    # Only modules of real packages: a folder without __init__.py (datasets/yrd, which holds
+    # data and the script that regenerates them) is not part of the import graph, and importing
+    # it would bind a namespace package over the function of the same name (datasets.yrd).
+    found = {
+        _module_name(p): p
+        for p in PKG.rglob("*.py")
+        if all((d / "__init__.py").exists() for d in p.parents if d.is_relative_to(PKG))
+    }
+    # the compiled extension: a leaf (it imports no Python module of ours)
+    found["pilotdid._core"] = PKG / "_core.pyi"
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> set[str]:
+    me = _module_name(path)
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.startswith("pilotdid"):
+                    out.add(a.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                pkg = me.split(".")[: -node.level] if path.name != "__init__.py" else me.split(".")
+                base = ".".join(pkg + ([base] if base else []))
+            if not base.startswith("pilotdid"):
+                continue
+            for a in node.names:
+                sub = f"{base}.{a.name}"
+                out.add(sub if sub in MODULES else base)
+    out.discard(me)
+    return {m for m in out if m in MODULES}
+
+
+GRAPH = {m: (_imports(p) if p.suffix == ".py" else set()) for m, p in MODULES.items()}
+
+
+def _family(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in FAMILIES else None
+
+
+def test_the_graph_is_not_empty():
+    assert len(MODULES) > 40
+    assert "pilotdid.did.event_studies" in GRAPH["pilotdid.did"]
+
+
+def test_no_import_cycle():
+    """Tarjan's strongly connected components: every component is a single module."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on: set[str] = set()
+    cycles: list[list[str]] = []
+    counter = [0]
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(GRAPH[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(GRAPH):
+        if v not in index:
+            visit(v)
+    assert not cycles, f"import cycles: {cycles}"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if _family(m)))
+def test_a_family_imports_no_other_family(module):
+    mine = _family(module)
+    foreign = sorted(m for m in GRAPH[module] if _family(m) not in (None, mine))
+    assert not foreign, f"{module} imports {foreign}; go through pilotdid.registry"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("pilotdid.results")))
+def test_results_import_no_family_output_or_study(module):
+    bad = sorted(
+        m
+        for m in GRAPH[module]
+        if _family(m) or m.startswith(("pilotdid.output", "pilotdid.study", "pilotdid.registry"))
+    )
+    assert not bad, f"{module} imports {bad}: results sit below the families and the output"
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m.startswith("pilotdid.output")))
+def test_output_reads_results_only(module):
+    bad = sorted(m for m in GRAPH[module] if _family(m) or m.startswith("pilotdid.study"))
+    assert not bad, f"{module} imports {bad}: tables and figures read results only"
+
+
+def test_only_study_and_the_facade_import_everything():
+    """The registry is the only non-family module below study that reaches into a family."""
+    reach = {
+        m
+        for m, deps in GRAPH.items()
+        if not _family(m)
+        and not m.startswith(("pilotdid.study", "pilotdid.cli"))
+        and m != "pilotdid"
+        and any(_family(d) for d in deps)
+    }
+    assert reach == {"pilotdid.registry"}, reach
+
+
+def test_no_module_is_shadowed_by_a_function():
+    import importlib
+
+    import pilotdid
+
+    shadowed = []
+    for m in MODULES:
+        parent, _, leaf = m.rpartition(".")
+        if not parent:
+            continue
+        obj = getattr(importlib.import_module(parent), leaf, None)
+        if obj is not None and callable(obj) and not isinstance(obj, type(pilotdid)):
+            shadowed.append(m)
+    assert not shadowed, f"modules hidden behind a function of the same name: {shadowed}"
