@@ -176,3 +176,20 @@ def test_bad_levels_are_refused():
             _core.inference_table(np.array([1.0]), np.array([1.0]), level=lv)
     with pytest.raises(TypeError):
         _core.inference_table(np.array([1.0]), np.array([1.0]), 0.95)
+
+
+def test_normal_quantile_and_pvalues_are_the_python_formulas():
+    """normal_quantile(p) == NormalDist().inv_cdf(p) and normal_pvalues(z) ==
+    math.erfc(abs(z) / math.sqrt(2.0)) (NaN for a non-finite z), bit for bit."""
+    rng = np.random.default_rng(5)
+    ps = np.concatenate([rng.uniform(0, 1, 20_000), 10.0 ** rng.uniform(-300, 0, 5_000)])
+    ps = ps[(ps > 0) & (ps < 1)].tolist()
+    dist = NormalDist()
+    assert hexes([_core.normal_quantile(p) for p in ps]) == hexes([dist.inv_cdf(p) for p in ps])
+    z = np.concatenate([rng.standard_normal(50_000) * 10.0 ** rng.uniform(-5, 2, 50_000)])
+    z = np.concatenate([z, [np.inf, -np.inf, np.nan, 0.0, -0.0, 40.0]])
+    want = [math.erfc(abs(v) / math.sqrt(2.0)) if np.isfinite(v) else np.nan for v in z]
+    assert_bitwise(_core.normal_pvalues(z), want, "normal_pvalues")
+    for p in (0.0, 1.0, -0.5, 2.0):
+        with pytest.raises(ValueError):
+            _core.normal_quantile(p)

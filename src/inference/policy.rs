@@ -9,6 +9,7 @@
 //!   has the same order);
 //! - [`erfc`] is the C library's `erfc`, which CPython's `math.erfc` calls (glibc's libm: part
 //!   of the C runtime every Python already loads, so the wheel needs no extra library);
+//! - [`normal_pvalue`] is `math.erfc(abs(z) / math.sqrt(2.0))`, NaN for a non-finite z;
 //! - with degrees of freedom, [`coef_table`] gives what `linear_combinations` returned for
 //!   the estimates, a diagonal covariance diag(se²) and the identity combination matrix, row
 //!   by row in O(1) instead of the O(k³) matrix products (see `coef_table_t`).
@@ -147,6 +148,15 @@ pub fn normal_critical(level: f64) -> Result<f64> {
     })
 }
 
+/// Two-sided normal p-value of the statistic `z`, erfc(|z|/√2); NaN when `z` is not finite.
+pub fn normal_pvalue(z: f64) -> f64 {
+    if z.is_finite() {
+        erfc(z.abs() / 2f64.sqrt())
+    } else {
+        f64::NAN
+    }
+}
+
 /// Statistic, two-sided p-value and interval at `level` for each estimate: Student's t with
 /// `df` degrees of freedom when `df` is given and positive, the normal otherwise. Rows without
 /// a finite estimate and a finite positive standard error get NaN; with no such row at all the
@@ -252,6 +262,8 @@ mod tests {
         assert_eq!(erfc(0.0), 1.0);
         assert_eq!(erfc(f64::INFINITY), 0.0);
         assert!(erfc(f64::NAN).is_nan());
+        assert_eq!(normal_pvalue(0.0), 1.0);
+        assert!(normal_pvalue(f64::INFINITY).is_nan() && normal_pvalue(f64::NAN).is_nan());
     }
 
     /// The per-row Student-t table equals `linear_combinations` on the dense diagonal input,

@@ -1,5 +1,5 @@
 //! PyO3 bindings for the inference policy (`crate::inference::policy`): the statistic /
-//! p-value / interval table every result shows at a level, and the normal critical value.
+//! p-value / interval table every result shows at a level, normal quantiles and p-values.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
@@ -55,9 +55,28 @@ fn normal_critical(level: f64) -> PyResult<f64> {
     guarded(|| policy::normal_critical(level))
 }
 
+/// The standard normal quantile at `p` in (0, 1) (as `statistics.NormalDist().inv_cdf`).
+#[pyfunction]
+fn normal_quantile(p: f64) -> PyResult<f64> {
+    guarded(|| policy::normal_quantile(p))
+}
+
+/// Two-sided normal p-values erfc(|z|/sqrt(2)) of the statistics (NaN where not finite).
+#[pyfunction]
+fn normal_pvalues<'py>(
+    py: Python<'py>,
+    statistic: PyReadonlyArray1<'py, f64>,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let z = statistic.as_array();
+    let p: Vec<f64> = guarded(|| Ok(z.iter().map(|&v| policy::normal_pvalue(v)).collect()))?;
+    Ok(p.into_pyarray(py))
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyInferenceTable>()?;
     m.add_function(wrap_pyfunction!(inference_table, m)?)?;
     m.add_function(wrap_pyfunction!(normal_critical, m)?)?;
+    m.add_function(wrap_pyfunction!(normal_quantile, m)?)?;
+    m.add_function(wrap_pyfunction!(normal_pvalues, m)?)?;
     Ok(())
 }
