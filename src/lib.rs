@@ -6,6 +6,7 @@
 //!   collinearity, normal equations), [`inference`] (variance matrices, wild bootstrap),
 //!   [`linalg`] (thin faer wrappers);
 //! - [`panel`]: unit/time codes, balance, cohorts;
+//! - [`rng`]: random streams (seeded per replicate) and the draws made from them;
 //! - [`error`]: the one error type; [`interrupt`] (cancellation tokens checked by long loops) and
 //!   [`alloc`] (fallible allocation of user-sized buffers).
 //!
@@ -24,6 +25,7 @@ pub mod linear;
 pub mod mediation;
 pub mod ols;
 pub mod panel;
+pub mod rng;
 pub mod robust;
 pub mod spatial;
 

@@ -1154,3 +1154,69 @@ class LpSolution:
 
 def green_lp_solve(a: _F64, b: _F64, c: _F64) -> LpSolution:
     """min c'z s.t. A z = b, z >= 0 with the crate's simplex."""
+
+# ------------------------------------------------------------------------------------------
+# inference policy (inference.rs)
+# ------------------------------------------------------------------------------------------
+class InferenceTable:
+    """Statistic, two-sided p-value and interval per estimate (NaN rows: no finite positive
+    standard error)."""
+
+    @property
+    def statistic(self) -> _F64: ...
+    @property
+    def p_value(self) -> _F64: ...
+    @property
+    def conf_low(self) -> _F64: ...
+    @property
+    def conf_high(self) -> _F64: ...
+
+def inference_table(
+    estimate: _F64, std_error: _F64, *, level: float, df: int | None = None
+) -> InferenceTable:
+    """Student's t with ``df`` degrees of freedom when given and positive, the normal
+    otherwise."""
+
+def normal_critical(level: float) -> float:
+    """The two-sided normal critical value at ``level`` (the quantile at 0.5 + level/2)."""
+
+def normal_quantile(p: float) -> float:
+    """The standard normal quantile at ``p`` in (0, 1) (as ``NormalDist().inv_cdf``)."""
+
+def normal_pvalues(statistic: _F64) -> _F64:
+    """Two-sided normal p-values erfc(|z| / sqrt 2) (NaN where the statistic is not finite)."""
+
+# ------------------------------------------------------------------------------------------
+# heterogeneity permutation test (heterogeneity.rs)
+# ------------------------------------------------------------------------------------------
+class HeterogeneityCore:
+    @property
+    def observed(self) -> float: ...
+    @property
+    def permuted(self) -> _F64:
+        """The statistic per replicate (NaN: the replicate failed)."""
+    @property
+    def n_failed(self) -> int: ...
+    @property
+    def p_value(self) -> float: ...
+
+def heterogeneity_permutation_test(
+    y: _F64,
+    x: list[_F64],
+    fe: list[_I64],
+    unit: _U32,
+    unit_group: _U32,
+    *,
+    x_names: list[str],
+    treatment: str,
+    n_groups: int,
+    reps: int,
+    seed: int,
+    fe_names: list[str] = ...,
+    clusters: list[_I64] = ...,
+    cluster_names: list[str] = ...,
+    valid: _Bool | None = None,
+    vcov: str = "iid",
+    tol: float = 1e-11,
+    max_iter: int = 10000,
+) -> HeterogeneityCore: ...

@@ -10,6 +10,10 @@
 //! ("varying", pre-treatment cells) or the last period before g − anticipation ("universal",
 //! and every post-treatment cell).
 //!
+//! The 2×2 estimators of one cell (doubly robust, IPW, outcome regression) are in
+//! [`super::drdid`]; this module builds the cells, runs them and collects their influence
+//! functions.
+//!
 //! Influence functions are stored per unit (n = all units in the estimation sample), scaled by
 //! n / n₁ as R does (n₁ = units in the cell); analytic SE = sqrt(Σψ²)/n. With clusters the
 //! analytic SEs ignore clustering (as R); use the multiplier bootstrap.
@@ -22,9 +26,11 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use super::drdid::{drdid_panel, ipw_did_panel, reg_did_panel, PanelFailure};
 use crate::error::{Error, Result};
 use crate::inference::multiplier::{multiplier_bootstrap, MultiplierResult, MultiplierSpec};
 use crate::interrupt::Cancel;
+use crate::linalg::logit::weighted_logit;
 use crate::linalg::{spd_inverse, symmetric_eigenvalues};
 
 /// 2×2 estimator (DRDID panel estimators).
@@ -705,7 +711,7 @@ fn compute_cell(
     // R's pre-checks: unweighted logit pscore < 0.999 (dr, ipw); rcond(X_c'X_c) >= eps (dr, reg)
     if matches!(spec.est_method, EstMethod::Dr | EstMethod::Ipw) {
         let ones = vec![1.0; n1];
-        let ok = match logit(&x, &d, &ones, k1) {
+        let ok = match weighted_logit(&x, &d, &ones, k1) {
             Some((_, p, _)) => p.iter().all(|&v| v < 0.999),
             None => false,
         };
@@ -776,311 +782,4 @@ fn compute_cell(
     }
     cell.att = att;
     Ok((cell, Some(full)))
-}
-
-/// Weighted logit by Newton's method. Returns (beta, fitted p, (X'WX)^{-1} where W = w p(1-p)).
-fn logit(x: &[f64], d: &[f64], w: &[f64], k: usize) -> Option<(Vec<f64>, Vec<f64>, Array2<f64>)> {
-    let n = d.len();
-    let mut beta = vec![0.0; k];
-    // start from the intercept-only solution
-    let sw: f64 = w.iter().sum();
-    let sd: f64 = w.iter().zip(d).map(|(a, b)| a * b).sum();
-    let p0 = sd / sw;
-    if !(p0 > 0.0 && p0 < 1.0) {
-        return None;
-    }
-    beta[0] = (p0 / (1.0 - p0)).ln();
-    if k == 1 {
-        // intercept only: the MLE is the weighted share, in closed form
-        let h = sw * p0 * (1.0 - p0);
-        return Some((beta, vec![p0; n], Array2::from_elem((1, 1), 1.0 / h)));
-    }
-    let mut p = vec![0.0; n];
-    for _ in 0..100 {
-        let mut h = Array2::<f64>::zeros((k, k));
-        let mut grad = vec![0.0; k];
-        for i in 0..n {
-            let xi = &x[i * k..(i + 1) * k];
-            let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
-            let pi = 1.0 / (1.0 + (-eta).exp());
-            p[i] = pi;
-            let wi = w[i] * pi * (1.0 - pi);
-            let r = w[i] * (d[i] - pi);
-            for a in 0..k {
-                grad[a] += r * xi[a];
-                for b in 0..=a {
-                    h[[a, b]] += wi * xi[a] * xi[b];
-                }
-            }
-        }
-        for a in 0..k {
-            for b in 0..a {
-                h[[b, a]] = h[[a, b]];
-            }
-        }
-        let hi = spd_inverse(h.view()).ok()?;
-        let step: Vec<f64> = (0..k)
-            .map(|a| (0..k).map(|b| hi[[a, b]] * grad[b]).sum())
-            .collect();
-        let mut big = 0.0f64;
-        for a in 0..k {
-            beta[a] += step[a];
-            big = big.max(step[a].abs() / (1.0 + beta[a].abs()));
-        }
-        if !beta.iter().all(|b| b.is_finite()) {
-            return None;
-        }
-        if big < 1e-12 {
-            // refresh fitted values and the Hessian at the final beta
-            let mut h = Array2::<f64>::zeros((k, k));
-            for i in 0..n {
-                let xi = &x[i * k..(i + 1) * k];
-                let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
-                let pi = 1.0 / (1.0 + (-eta).exp());
-                p[i] = pi;
-                let wi = w[i] * pi * (1.0 - pi);
-                for a in 0..k {
-                    for b in 0..k {
-                        h[[a, b]] += wi * xi[a] * xi[b];
-                    }
-                }
-            }
-            let hi = spd_inverse(h.view()).ok()?;
-            return Some((beta, p, hi));
-        }
-    }
-    None
-}
-
-/// Weighted least squares of dy on x among controls (d = 0). Returns (coef, (X'WX/n)^{-1}).
-fn wols_controls(
-    dy: &[f64],
-    d: &[f64],
-    x: &[f64],
-    w: &[f64],
-    k: usize,
-) -> Option<(Vec<f64>, Array2<f64>)> {
-    let n = d.len();
-    let mut xtx = Array2::<f64>::zeros((k, k));
-    let mut xty = vec![0.0; k];
-    for i in 0..n {
-        if d[i] != 0.0 {
-            continue;
-        }
-        let xi = &x[i * k..(i + 1) * k];
-        for a in 0..k {
-            xty[a] += w[i] * xi[a] * dy[i];
-            for b in 0..k {
-                xtx[[a, b]] += w[i] * xi[a] * xi[b];
-            }
-        }
-    }
-    let inv = spd_inverse(xtx.view()).ok()?;
-    let coef: Vec<f64> = (0..k)
-        .map(|a| (0..k).map(|b| inv[[a, b]] * xty[b]).sum())
-        .collect();
-    let scaled = inv.mapv(|v| v * n as f64); // solve(X'WX / n)
-    Some((coef, scaled))
-}
-
-fn row_dot(x: &[f64], i: usize, k: usize, v: &[f64]) -> f64 {
-    x[i * k..(i + 1) * k]
-        .iter()
-        .zip(v)
-        .map(|(a, b)| a * b)
-        .sum()
-}
-
-fn mat_vec(m: &Array2<f64>, v: &[f64]) -> Vec<f64> {
-    let k = v.len();
-    (0..k)
-        .map(|a| (0..k).map(|b| m[[a, b]] * v[b]).sum())
-        .collect()
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-/// Mean of the (trimmed) comparison weights; an error when trimming left none.
-fn comparison_weight_mean(w_c: &[f64]) -> std::result::Result<f64, PanelFailure> {
-    let m = mean(w_c);
-    if m.is_nan() || m <= 0.0 {
-        // every comparison unit has a propensity score >= 0.995 and was trimmed
-        return Err(PanelFailure::ControlsTrimmed);
-    }
-    Ok(m)
-}
-
-/// `DRDID::drdid_panel` (improved-weights-free "traditional" DR, with its influence function).
-/// Why a 2x2 panel DID of one (g,t) cell could not be estimated.
-enum PanelFailure {
-    /// The propensity-score logit or the outcome regression is singular.
-    Singular,
-    /// DRDID's trimming (propensity score >= 0.995) removed every comparison unit.
-    ControlsTrimmed,
-}
-
-fn drdid_panel(
-    dy: &[f64],
-    d: &[f64],
-    x: &[f64],
-    w: &[f64],
-    k: usize,
-) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
-    let n = d.len();
-    let nf = n as f64;
-    let (_, ps, hinv) = logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
-    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
-    let trim: Vec<f64> = (0..n)
-        .map(|i| {
-            if d[i] == 1.0 || ps[i] < 0.995 {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
-    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
-    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
-    let w_c: Vec<f64> = (0..n)
-        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
-        .collect();
-    let resid: Vec<f64> = (0..n).map(|i| dy[i] - out[i]).collect();
-    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * resid[i]).collect();
-    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * resid[i]).collect();
-    let mwt = mean(&w_t);
-    let mwc = comparison_weight_mean(&w_c)?;
-    let eta_t = mean(&att_t) / mwt;
-    let eta_c = mean(&att_c) / mwc;
-    let att = eta_t - eta_c;
-    // OLS asymptotic linear representation: (w (1-d) resid x) %*% XpX.inv
-    // logit: (w (d - ps) x) %*% Hessian.ps, Hessian.ps = vcov * n
-    let hess = hinv.mapv(|v| v * nf);
-    let mut m1 = vec![0.0; k];
-    let mut m2 = vec![0.0; k];
-    let mut m3 = vec![0.0; k];
-    for i in 0..n {
-        let xi = &x[i * k..(i + 1) * k];
-        for a in 0..k {
-            m1[a] += w_t[i] * xi[a];
-            m2[a] += w_c[i] * (resid[i] - eta_c) * xi[a];
-            m3[a] += w_c[i] * xi[a];
-        }
-    }
-    for a in 0..k {
-        m1[a] /= nf;
-        m2[a] /= nf;
-        m3[a] /= nf;
-    }
-    let a1 = mat_vec(&xpx_inv, &m1); // XpX.inv %*% M1
-    let a3 = mat_vec(&xpx_inv, &m3);
-    let a2 = mat_vec(&hess, &m2);
-    let psi = (0..n)
-        .map(|i| {
-            let ols_w = w[i] * (1.0 - d[i]) * resid[i];
-            let ps_w = w[i] * (d[i] - ps[i]);
-            let inf_t2 = ols_w * row_dot(x, i, k, &a1);
-            let inf_t = (att_t[i] - w_t[i] * eta_t - inf_t2) / mwt;
-            let inf_c1 = att_c[i] - w_c[i] * eta_c;
-            let inf_c2 = ps_w * row_dot(x, i, k, &a2);
-            let inf_c3 = ols_w * row_dot(x, i, k, &a3);
-            let inf_c = (inf_c1 + inf_c2 - inf_c3) / mwc;
-            inf_t - inf_c
-        })
-        .collect();
-    Ok((att, psi))
-}
-
-/// `DRDID::std_ipw_did_panel` (Hajek-normalised IPW).
-fn ipw_did_panel(
-    dy: &[f64],
-    d: &[f64],
-    x: &[f64],
-    w: &[f64],
-    k: usize,
-) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
-    let n = d.len();
-    let nf = n as f64;
-    let (_, ps, hinv) = logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
-    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
-    let trim: Vec<f64> = (0..n)
-        .map(|i| {
-            if d[i] == 1.0 || ps[i] < 0.995 {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
-    let w_c: Vec<f64> = (0..n)
-        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
-        .collect();
-    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
-    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * dy[i]).collect();
-    let mwt = mean(&w_t);
-    let mwc = comparison_weight_mean(&w_c)?;
-    let eta_t = mean(&att_t) / mwt;
-    let eta_c = mean(&att_c) / mwc;
-    let hess = hinv.mapv(|v| v * nf);
-    let mut m2 = vec![0.0; k];
-    for i in 0..n {
-        for a in 0..k {
-            m2[a] += w_c[i] * (dy[i] - eta_c) * x[i * k + a];
-        }
-    }
-    for v in m2.iter_mut() {
-        *v /= nf;
-    }
-    let a2 = mat_vec(&hess, &m2);
-    let psi = (0..n)
-        .map(|i| {
-            let inf_t = (att_t[i] - w_t[i] * eta_t) / mwt;
-            let inf_c1 = att_c[i] - w_c[i] * eta_c;
-            let inf_c2 = w[i] * (d[i] - ps[i]) * row_dot(x, i, k, &a2);
-            inf_t - (inf_c1 + inf_c2) / mwc
-        })
-        .collect();
-    Ok((eta_t - eta_c, psi))
-}
-
-/// `DRDID::reg_did_panel` (outcome regression).
-fn reg_did_panel(
-    dy: &[f64],
-    d: &[f64],
-    x: &[f64],
-    w: &[f64],
-    k: usize,
-) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
-    let n = d.len();
-    let nf = n as f64;
-    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
-    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
-    let w_t: Vec<f64> = (0..n).map(|i| w[i] * d[i]).collect();
-    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
-    let att_c: Vec<f64> = (0..n).map(|i| w_t[i] * out[i]).collect();
-    let mw = mean(&w_t);
-    let eta_t = mean(&att_t) / mw;
-    let eta_c = mean(&att_c) / mw;
-    let mut m1 = vec![0.0; k];
-    for i in 0..n {
-        for a in 0..k {
-            m1[a] += w_t[i] * x[i * k + a];
-        }
-    }
-    for v in m1.iter_mut() {
-        *v /= nf;
-    }
-    let a1 = mat_vec(&xpx_inv, &m1);
-    let psi = (0..n)
-        .map(|i| {
-            let inf_t = (att_t[i] - w_t[i] * eta_t) / mw;
-            let inf_c1 = att_c[i] - w_t[i] * eta_c;
-            let inf_c2 = w[i] * (1.0 - d[i]) * (dy[i] - out[i]) * row_dot(x, i, k, &a1);
-            inf_t - (inf_c1 + inf_c2) / mw
-        })
-        .collect();
-    Ok((eta_t - eta_c, psi))
 }

@@ -3,11 +3,13 @@
 //! wild cluster bootstrap with test-inversion confidence intervals ([`wild_bootstrap`]).
 //!
 //! Both take the *transformed* regression: regressors and outcome with the absorbed fixed effects
-//! partialled out and rows multiplied by sqrt(weight). They depend only on ndarray, rayon, rand,
-//! rand_chacha, statrs and [`crate::error`].
+//! partialled out and rows multiplied by sqrt(weight). They depend only on ndarray, rayon,
+//! statrs, [`crate::rng`] (random streams) and [`crate::error`].
 
 pub mod dist;
+pub mod lincom;
 pub mod multiplier;
+pub mod policy;
 pub mod t_table;
 pub mod vcov;
 pub mod wald;

@@ -2,7 +2,7 @@
 //!
 //! Given an n×m matrix of influence functions ψ (one column per estimate, rows = units), replicate
 //! b draws i.i.d. multipliers v_i (Mammen's two-point weights, as R's `BMisc::multiplier_bootstrap`,
-//! from 16 random bits each, see `MammenTable`; or Rademacher) and forms `bres[b, j] = sqrt(n) · mean_i(v_i ψ_ij)`. With clusters, ψ is first
+//! from 16 random bits each, see [`rng::Mammen`]; or Rademacher) and forms `bres[b, j] = sqrt(n) · mean_i(v_i ψ_ij)`. With clusters, ψ is first
 //! averaged within clusters and the multipliers are drawn per cluster (n → number of clusters),
 //! as R `did` does. From the draws:
 //!
@@ -13,21 +13,20 @@
 //! Columns whose draws are degenerate (Σ_b bres² ≤ 10·sqrt(ε)) get a NaN standard error and are
 //! listed in `degenerate`; they are left out of the critical value.
 //!
-//! Replicate b's multipliers come from `ChaCha8Rng::seed_from_u64(seed)` with `set_stream(b)`,
-//! consumed in row order; replicates are computed in fixed blocks on the rayon pool and stored
+//! Replicate b's multipliers come from `rng::stream(seed, b)`, consumed in row order; replicates are computed in fixed blocks on the rayon pool and stored
 //! by index, so results do not depend on the number of threads.
 
 use faer::linalg::matmul::matmul;
 use faer::{Accum, Mat, MatRef, Par};
 use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::alloc;
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+pub use crate::linalg::quantile_type1;
+use crate::rng::{self, ChaCha8Rng};
 
 /// Multiplier distribution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,8 +154,8 @@ pub fn multiplier_bootstrap(
     };
     let nb = cols[0].len();
     let scale = (nb as f64).sqrt() / nb as f64; // sqrt(n) * mean
-    let base = ChaCha8Rng::seed_from_u64(spec.seed);
-    let mammen = MammenTable::new();
+    let streams = rng::Streams::new(spec.seed);
+    let mammen = rng::Mammen::new();
     let weights = spec.weights;
 
     // ψ as one contiguous column-major nb × m matrix, for GEMM on row chunks.
@@ -180,13 +179,7 @@ pub fn multiplier_bootstrap(
             let b0 = blk * BLOCK_REPS;
             let b1 = (b0 + BLOCK_REPS).min(spec.biters);
             let nrep = b1 - b0;
-            let mut rngs: Vec<ChaCha8Rng> = (b0..b1)
-                .map(|b| {
-                    let mut r = base.clone();
-                    r.set_stream(b as u64);
-                    r
-                })
-                .collect();
+            let mut rngs: Vec<ChaCha8Rng> = (b0..b1).map(|b| streams.stream(b as u64)).collect();
             let mut acc = Mat::<f64>::zeros(nrep, m);
             // draws of the block's replicates for one chunk of rows, row-major nrep × len
             let mut v = vec![0.0; nrep * CHUNK_ROWS];
@@ -289,92 +282,17 @@ pub fn crit_value(draws: &Array2<f64>, sigma: &[f64], cols: &[usize], alpha: f64
     quantile_type1(&bt, 1.0 - alpha)
 }
 
-/// R's `quantile(x, p, type = 1)` of sorted data: x[ceil(n p)] (1-based), at least x[1].
-pub fn quantile_type1(sorted: &[f64], p: f64) -> f64 {
-    let n = sorted.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    let np = n as f64 * p;
-    // Guard against np being an integer up to rounding (R uses a fuzz of 4 eps).
-    let j = (np - 4.0 * f64::EPSILON * np.abs().max(1.0)).ceil() as usize;
-    sorted[j.clamp(1, n) - 1]
-}
-
-/// Mammen's two-point law drawn from 16 random bits: low value w.p. p = 47422/65536 (Mammen's
-/// κ/√5 = 0.7236068 to within 5e-6), values re-solved for the quantised p so that the
-/// multipliers have mean exactly 0 and variance exactly 1 (third moment 1 to within 1e-4).
-struct MammenTable {
-    threshold: u16,
-    low: f64,
-    high: f64,
-}
-
-impl MammenTable {
-    fn new() -> Self {
-        let kappa = 0.5 * (5f64.sqrt() + 1.0);
-        let threshold = (kappa / 5f64.sqrt() * 65536.0).round() as u16;
-        let p = threshold as f64 / 65536.0;
-        Self {
-            threshold,
-            low: -((1.0 - p) / p).sqrt(),
-            high: (p / (1.0 - p)).sqrt(),
-        }
-    }
-}
-
 #[inline]
-fn draw(kind: MultiplierWeights, rng: &mut ChaCha8Rng, v: &mut [f64], mammen: &MammenTable) {
+fn draw(kind: MultiplierWeights, rng: &mut ChaCha8Rng, v: &mut [f64], mammen: &rng::Mammen) {
     match kind {
-        MultiplierWeights::Mammen => {
-            for chunk in v.chunks_mut(4) {
-                let bits = rng.next_u64();
-                for (j, x) in chunk.iter_mut().enumerate() {
-                    let u = (bits >> (16 * j)) as u16;
-                    *x = if u < mammen.threshold {
-                        mammen.low
-                    } else {
-                        mammen.high
-                    };
-                }
-            }
-        }
-        MultiplierWeights::Rademacher => {
-            for chunk in v.chunks_mut(64) {
-                let bits = rng.next_u64();
-                for (j, x) in chunk.iter_mut().enumerate() {
-                    *x = if (bits >> j) & 1 == 1 { 1.0 } else { -1.0 };
-                }
-            }
-        }
+        MultiplierWeights::Mammen => mammen.fill(rng, v),
+        MultiplierWeights::Rademacher => rng::rademacher_bits(rng, v),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quantile_type1_matches_r() {
-        // R: quantile(1:10, c(.25, .75, .95), type = 1) = 3, 8, 10
-        let x: Vec<f64> = (1..=10).map(|v| v as f64).collect();
-        assert_eq!(quantile_type1(&x, 0.25), 3.0);
-        assert_eq!(quantile_type1(&x, 0.75), 8.0);
-        assert_eq!(quantile_type1(&x, 0.95), 10.0);
-        // R: quantile(1:4, .5, type = 1) = 2
-        assert_eq!(quantile_type1(&x[..4], 0.5), 2.0);
-    }
-
-    #[test]
-    fn mammen_moments() {
-        let m = MammenTable::new();
-        let p = m.threshold as f64 / 65536.0;
-        assert!((p - 0.5 * (1.0 + 1.0 / 5f64.sqrt())).abs() < 5e-6);
-        assert!((p * m.low + (1.0 - p) * m.high).abs() < 1e-15);
-        assert!((p * m.low * m.low + (1.0 - p) * m.high * m.high - 1.0).abs() < 1e-14);
-        let third = p * m.low.powi(3) + (1.0 - p) * m.high.powi(3);
-        assert!((third - 1.0).abs() < 1e-4, "{third}");
-    }
 
     #[test]
     fn se_close_to_analytic_and_seeded() {

@@ -41,10 +41,10 @@
 //! Carlo error.
 //!
 //! # Random numbers
-//! Replicate b draws its G weights from `ChaCha8Rng::seed_from_u64(seed)` with
-//! `set_stream(b)`: Rademacher signs are the bits of successive `next_u64()` words (bit j of word
-//! ⌊g/64⌋, least significant first; 1 → +1); Webb weights take successive `next_u32()` values,
-//! reject those ≥ 6·⌊2³²/6⌋ and map `x mod 6` = 0..5 to −√1.5, −1, −√0.5, √0.5, 1, √1.5.
+//! Replicate b draws its G weights from `rng::stream(seed, b)`: Rademacher signs are the bits of
+//! successive `next_u64()` words ([`rng::rademacher_bits`]: bit j of word ⌊g/64⌋, least
+//! significant first; 1 → +1); Webb weights take successive `next_u32()` values, reject those
+//! ≥ 6·⌊2³²/6⌋ and map `x mod 6` = 0..5 to −√1.5, −1, −√0.5, √0.5, 1, √1.5 ([`rng::webb`]).
 //! Replicates run in parallel with rayon and are collected in index order, so a seeded result is
 //! bit-identical for any number of threads.
 //!
@@ -59,8 +59,6 @@
 //! procedure returns one crossing, as boottest's search does.
 
 use ndarray::{ArrayView1, ArrayView2};
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -68,6 +66,8 @@ use super::vcov::densify;
 use crate::alloc::{try_collect, try_vec};
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+use crate::linalg::spd_inverse_rowmajor;
+use crate::rng::{self, ChaCha8Rng};
 
 /// Distribution of the cluster-level bootstrap weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,7 +202,7 @@ pub fn wild_cluster_bootstrap(
     }
     let t_stat = delta_r / se;
 
-    let base = ChaCha8Rng::seed_from_u64(spec.seed);
+    let streams = rng::Streams::new(spec.seed);
     let reps = spec.reps;
     // Replicates stored in place (fallible: reps is the user's), cancellable.
     let cancel = Cancel::current();
@@ -215,8 +215,7 @@ pub fn wild_cluster_bootstrap(
         },
         |scratch, (b, out)| {
             cancel.check()?;
-            let mut rng = base.clone();
-            rng.set_stream(b as u64);
+            let mut rng = streams.stream(b as u64);
             draw_weights(spec.weights, &mut rng, &mut scratch.v);
             *out = pc.replicate(scratch, delta_r, c, t_stat);
             Ok::<(), Error>(())
@@ -402,29 +401,8 @@ impl Precomp {
 
 fn draw_weights(kind: BootWeights, rng: &mut ChaCha8Rng, v: &mut [f64]) {
     match kind {
-        BootWeights::Rademacher => {
-            for chunk in v.chunks_mut(64) {
-                let bits = rng.next_u64();
-                for (j, x) in chunk.iter_mut().enumerate() {
-                    *x = if (bits >> j) & 1 == 1 { 1.0 } else { -1.0 };
-                }
-            }
-        }
-        BootWeights::Webb => {
-            const LIMIT: u32 = 6 * (u32::MAX / 6); // 4_294_967_292: values below are unbiased
-            let h = 0.5f64.sqrt();
-            let t = 1.5f64.sqrt();
-            let table = [-t, -1.0, -h, h, 1.0, t];
-            for x in v.iter_mut() {
-                let u = loop {
-                    let u = rng.next_u32();
-                    if u < LIMIT {
-                        break u;
-                    }
-                };
-                *x = table[(u % 6) as usize];
-            }
-        }
+        BootWeights::Rademacher => rng::rademacher_bits(rng, v),
+        BootWeights::Webb => rng::webb(rng, v),
     }
 }
 
@@ -480,7 +458,7 @@ fn precompute(
         ));
     }
     let xty = &acc[k * k..];
-    let a_inv = spd_inverse(&xtx, k).ok_or_else(|| {
+    let a_inv = spd_inverse_rowmajor(&xtx, k).ok_or_else(|| {
         Error::Numerical(
             "wild bootstrap: X'X is singular (collinear regressors); drop collinear columns first"
                 .into(),
@@ -545,75 +523,16 @@ fn precompute(
     })
 }
 
-/// Inverse of a symmetric positive definite k×k matrix (row-major) by Cholesky; None if a pivot
-/// is not positive relative to the diagonal's scale.
-fn spd_inverse(m: &[f64], k: usize) -> Option<Vec<f64>> {
-    let scale = (0..k).map(|i| m[i * k + i].abs()).fold(0.0, f64::max);
-    if !(scale > 0.0 && scale.is_finite()) {
-        return None;
-    }
-    // L lower triangular, m = L L'.
-    let mut l = vec![0.0; k * k];
-    for i in 0..k {
-        for j in 0..=i {
-            let mut s = m[i * k + j];
-            for t in 0..j {
-                s -= l[i * k + t] * l[j * k + t];
-            }
-            if i == j {
-                // Also rejects NaN.
-                if s.partial_cmp(&(1e-13 * scale)) != Some(std::cmp::Ordering::Greater) {
-                    return None;
-                }
-                l[i * k + i] = s.sqrt();
-            } else {
-                l[i * k + j] = s / l[j * k + j];
-            }
-        }
-    }
-    // Inverse of L (lower triangular), then m^{-1} = L^{-T} L^{-1}.
-    let mut li = vec![0.0; k * k];
-    for i in 0..k {
-        li[i * k + i] = 1.0 / l[i * k + i];
-        for j in 0..i {
-            let mut s = 0.0;
-            for t in j..i {
-                s -= l[i * k + t] * li[t * k + j];
-            }
-            li[i * k + j] = s / l[i * k + i];
-        }
-    }
-    let mut inv = vec![0.0; k * k];
-    for a in 0..k {
-        for b in 0..=a {
-            let mut s = 0.0;
-            for t in a..k {
-                s += li[t * k + a] * li[t * k + b];
-            }
-            inv[a * k + b] = s;
-            inv[b * k + a] = s;
-        }
-    }
-    Some(inv)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::inference::vcov::{vcov, FeInfo, VcovType};
+    use crate::rng::standard_normal as normal;
     use ndarray::{Array1, Array2};
-    use rand::RngExt;
-
-    fn normal(rng: &mut ChaCha8Rng) -> f64 {
-        // Box–Muller.
-        let u1: f64 = 1.0 - rng.random::<f64>();
-        let u2: f64 = rng.random::<f64>();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
 
     /// y = 1 + b1 x1 + 0.5 x2 + cluster shock + noise; regressors have a cluster component.
     fn simulate(seed: u64, g: usize, per: usize, b1: f64) -> (Array2<f64>, Array1<f64>, Vec<u32>) {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let mut rng = rng::stream(seed, 0);
         let n = g * per;
         let mut x = Array2::<f64>::zeros((n, 3));
         let mut y = Array1::<f64>::zeros(n);
@@ -656,8 +575,11 @@ mod tests {
     fn t_stat_equals_cr1_t() {
         let (x, y, cl) = simulate(1, 30, 12, 0.3);
         let xtx = x.t().dot(&x);
-        let a = Array2::from_shape_vec((3, 3), spd_inverse(xtx.as_slice().unwrap(), 3).unwrap())
-            .unwrap();
+        let a = Array2::from_shape_vec(
+            (3, 3),
+            spd_inverse_rowmajor(xtx.as_slice().unwrap(), 3).unwrap(),
+        )
+        .unwrap();
         let beta = a.dot(&x.t().dot(&y));
         let u = &y - &x.dot(&beta);
         let v = vcov(
@@ -812,7 +734,7 @@ mod tests {
     fn nested_fe_may_be_partialled_out() {
         let (g, t) = (12usize, 5usize);
         let n = g * t;
-        let mut rng = ChaCha8Rng::seed_from_u64(99);
+        let mut rng = rng::stream(99, 0);
         let x1: Vec<f64> = (0..n)
             .map(|i| normal(&mut rng) + (i / t) as f64 * 0.1)
             .collect();
@@ -874,7 +796,7 @@ mod tests {
     #[test]
     fn weights_have_unit_variance() {
         for w in [BootWeights::Rademacher, BootWeights::Webb] {
-            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let mut rng = rng::stream(3, 0);
             let mut v = vec![0.0; 100_000];
             draw_weights(w, &mut rng, &mut v);
             let mean = v.iter().sum::<f64>() / v.len() as f64;

@@ -1,4 +1,13 @@
-//! Thin wrappers over faer, so that estimators speak ndarray and never touch the backend.
+//! Thin wrappers over faer, so that estimators speak ndarray and never touch the backend, and
+//! the dense numerics several estimators share: dot products, numpy's summation and a small
+//! row-major SPD inverse ([`dense`]), sample quantiles ([`quantile`]), the two logit fits ([`logit`]).
+
+pub mod dense;
+pub mod logit;
+pub mod quantile;
+
+pub use dense::{dot, dot_sequential, numpy_sum, spd_inverse_rowmajor};
+pub use quantile::{quantile_type1, quantile_type7};
 
 use faer::linalg::solvers::DenseSolveCore;
 use faer::{Mat, Side};

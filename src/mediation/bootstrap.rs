@@ -1,7 +1,7 @@
 //! Cluster (unit-resampling) bootstrap of indirect effects a·b.
 //!
-//! Replicate r draws G clusters with replacement from `ChaCha8Rng::seed_from_u64(seed)` with
-//! `set_stream(r)`, stacks their rows, and refits, for each mediator m_j,
+//! Replicate r draws G clusters with replacement from `rng::stream(seed, r)` (with
+//! [`rng::below`]), stacks their rows, and refits, for each mediator m_j,
 //! the a-path `m_j ~ d + controls | fe` and the b-path `y ~ d + m_j + controls | fe`
 //! (or, with `joint`, one b-path `y ~ d + m_1 + … + m_k + controls | fe`). Fixed effects that are
 //! nested in the cluster (constant within it, e.g. the unit effect when clustering by unit)
@@ -9,8 +9,6 @@
 //! in parallel (rayon) and are collected in index order, so results do not depend on threads.
 
 use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
 
@@ -18,7 +16,9 @@ use crate::alloc::{elements, try_vec};
 use crate::error::{Error, Result};
 use crate::fe::{factorize, DemeanSpec};
 use crate::interrupt::Cancel;
+use crate::linalg::quantile_type7;
 use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
+use crate::rng::{self, below};
 
 /// Complete rows only (the caller drops incomplete rows, as the point fits do).
 #[derive(Debug, Clone)]
@@ -39,16 +39,6 @@ pub struct BootOutput {
     pub b: Array2<f64>,
     /// Replicates in which some regression could not be estimated (collinear draw etc.).
     pub n_failed: usize,
-}
-
-fn below(rng: &mut ChaCha8Rng, n: u64) -> usize {
-    let threshold = n.wrapping_neg() % n;
-    loop {
-        let m = (rng.next_u64() as u128) * (n as u128);
-        if (m as u64) >= threshold {
-            return (m >> 64) as usize;
-        }
-    }
 }
 
 fn coef(fit: &crate::linear::FeolsFit, name: &str) -> f64 {
@@ -130,8 +120,7 @@ pub fn bootstrap_indirect(
     };
     let one = |r: usize| -> Result<(Vec<f64>, Vec<f64>)> {
         cancel.check()?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(r as u64);
+        let mut rng = rng::stream(seed, r as u64);
         let draws: Vec<usize> = (0..g).map(|_| below(&mut rng, g as u64)).collect();
         let mut idx = Vec::with_capacity(n);
         let mut draw_of = Vec::with_capacity(n);
@@ -269,14 +258,6 @@ impl CiMethod {
     }
 }
 
-/// Quantile with linear interpolation (R type 7) of sorted finite values.
-fn quantile(sorted: &[f64], p: f64) -> f64 {
-    let h = (sorted.len() - 1) as f64 * p;
-    let lo = h.floor() as usize;
-    let hi = (lo + 1).min(sorted.len() - 1);
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
 /// Percentile or bias-corrected (Efron 1981) interval of bootstrap draws at `level`.
 /// Non-finite draws are ignored (the caller reports how many failed).
 pub fn bootstrap_ci(
@@ -312,7 +293,7 @@ pub fn bootstrap_ci(
             (nrm.cdf(2.0 * z0 + zl), nrm.cdf(2.0 * z0 - zl))
         }
     };
-    Ok((quantile(&s, plo), quantile(&s, phi)))
+    Ok((quantile_type7(&s, plo), quantile_type7(&s, phi)))
 }
 
 #[cfg(test)]

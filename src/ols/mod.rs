@@ -4,6 +4,7 @@ use ndarray::{Array1, Array2};
 use rayon::prelude::*;
 
 use crate::error::{Error, Result};
+pub use crate::linalg::dot;
 use crate::linalg::spd_inverse;
 
 /// Relative tolerance for declaring a regressor collinear. A column is dropped when the part
@@ -23,22 +24,6 @@ pub fn cross_products(x: &[&[f64]], y: &[f64]) -> (Array2<f64>, Array1<f64>) {
     }
     let xty: Vec<f64> = x.par_iter().map(|c| dot(c, y)).collect();
     (xtx, Array1::from(xty))
-}
-
-pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    // Four accumulators: lets the compiler vectorise without changing results between runs.
-    let mut acc = [0.0f64; 4];
-    let chunks = a.len() / 4;
-    for c in 0..chunks {
-        for l in 0..4 {
-            acc[l] += a[4 * c + l] * b[4 * c + l];
-        }
-    }
-    let mut s = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-    for i in 4 * chunks..a.len() {
-        s += a[i] * b[i];
-    }
-    s
 }
 
 /// Indices of the columns to keep, in order: a sequential (unpivoted) Cholesky pass, so that

@@ -4,6 +4,8 @@
 mod bacon_sunab;
 mod event;
 mod green;
+mod heterogeneity;
+mod inference;
 mod mediation;
 mod robust;
 mod spatial;
@@ -572,5 +574,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     weights::register(m)?;
     spatial::register(m)?;
     green::register(m)?;
+    inference::register(m)?;
+    heterogeneity::register(m)?;
     Ok(())
 }

@@ -17,14 +17,12 @@
 //! - `Both`: as many units as are treated are drawn without replacement and each draws a
 //!   pseudo adoption period as in `Times`.
 //!
-//! Replicate r draws from `ChaCha8Rng::seed_from_u64(seed)` with `set_stream(r)`; replicates
+//! Replicate r draws from `rng::stream(seed, r)` (`below` / `shuffle`, see [`crate::rng`]); replicates
 //! run in parallel and are collected in index order, so the thread count never changes a number.
 //! When the scheme has no more distinct assignments than replicates requested, every distinct
 //! assignment is enumerated once instead (the exact randomization distribution).
 
 use ndarray::Array2;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use crate::alloc::try_zeros;
@@ -34,6 +32,7 @@ use crate::interrupt::Cancel;
 use crate::linalg::spd_inverse;
 use crate::ols::{dot, independent_columns};
 use crate::panel::{Panel, TreatmentInput};
+use crate::rng::{self, below, shuffle, ChaCha8Rng};
 
 /// How placebo treatments are drawn (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -321,8 +320,7 @@ impl Placebo {
 
     /// Adoption period per unit in replicate `r` (`None` = not treated).
     pub fn assignment(&self, scheme: PlaceboScheme, seed: u64, r: u64) -> Vec<Option<i64>> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(r);
+        let mut rng = rng::stream(seed, r);
         let t = self.periods.len();
         let draw_time = |rng: &mut ChaCha8Rng| self.periods[1 + below(rng, (t - 1) as u64)];
         match scheme {
@@ -545,25 +543,6 @@ fn binomial(n: u128, k: u128) -> Option<u128> {
         r = r.checked_mul(n - i)? / (i + 1);
     }
     Some(r)
-}
-
-/// Uniform integer in 0..n (n >= 1), Lemire's multiply-shift with rejection (unbiased).
-fn below(rng: &mut ChaCha8Rng, n: u64) -> usize {
-    let threshold = n.wrapping_neg() % n;
-    loop {
-        let m = (rng.next_u64() as u128) * (n as u128);
-        if (m as u64) >= threshold {
-            return (m >> 64) as usize;
-        }
-    }
-}
-
-/// Fisher–Yates shuffle.
-fn shuffle<T>(v: &mut [T], rng: &mut ChaCha8Rng) {
-    for i in (1..v.len()).rev() {
-        let j = below(rng, (i + 1) as u64);
-        v.swap(i, j);
-    }
 }
 
 /// Next lexicographic permutation of a multiset; false after the last one.

@@ -7,10 +7,11 @@
 
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::models::{demean_panel, panel_layout, spatial_lag_panel, FeKind, SpatialFit};
+use super::panel::{demean_panel, panel_layout, spatial_lag_panel};
+use super::spec::{FeKind, SpatialFit};
 use super::weights::Weights;
 use crate::error::{Error, Result};
-use crate::linalg::spd_inverse;
+use crate::linalg::{dot_sequential, spd_inverse};
 
 #[derive(Debug, Clone)]
 pub struct LmTests {
@@ -27,10 +28,6 @@ pub struct LmTests {
 fn chi2_sf(x: f64, df: f64) -> Result<f64> {
     let c = ChiSquared::new(df).map_err(|e| Error::Numerical(format!("chi-squared: {e}")))?;
     Ok(1.0 - c.cdf(x))
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 /// LM tests on y = Xβ + FE + e (balanced panel; same layout conventions as the models).
@@ -59,7 +56,7 @@ pub fn lm_tests(
     let mut zz = ndarray::Array2::<f64>::zeros((k, k));
     for a in 0..k {
         for b in 0..k {
-            zz[[a, b]] = dot(&z[a], &z[b]);
+            zz[[a, b]] = dot_sequential(&z[a], &z[b]);
         }
     }
     let inv = spd_inverse(zz.view()).map_err(|_| Error::Column {
@@ -68,7 +65,7 @@ pub fn lm_tests(
     })?;
     let proj = |v: &[f64]| -> Vec<f64> {
         // Residual of v on Z.
-        let zy: Vec<f64> = z.iter().map(|c| dot(c, v)).collect();
+        let zy: Vec<f64> = z.iter().map(|c| dot_sequential(c, v)).collect();
         let b: Vec<f64> = (0..k)
             .map(|a| (0..k).map(|c| inv[[a, c]] * zy[c]).sum())
             .collect();
@@ -81,7 +78,7 @@ pub fn lm_tests(
         r
     };
     let e = proj(&yd);
-    let sig2 = dot(&e, &e) / nt;
+    let sig2 = dot_sequential(&e, &e) / nt;
     let mut we = spatial_lag_panel(w, &e, n, t);
     demean_panel(&mut we, n, t, effects);
     let fitted: Vec<f64> = yd.iter().zip(&e).map(|(a, b)| a - b).collect();
@@ -97,9 +94,9 @@ pub fn lm_tests(
         }
     }
     let tt = t as f64 * tw;
-    let j = (dot(&wxb, &mwxb) + tt * sig2) / sig2;
-    let g_lag = dot(&e, &wy) / sig2;
-    let g_err = dot(&e, &we) / sig2;
+    let j = (dot_sequential(&wxb, &mwxb) + tt * sig2) / sig2;
+    let g_lag = dot_sequential(&e, &wy) / sig2;
+    let g_err = dot_sequential(&e, &we) / sig2;
     let lm_lag = g_lag * g_lag / j;
     let lm_error = g_err * g_err / tt;
     let rlm_lag = (g_lag - g_err).powi(2) / (j - tt);

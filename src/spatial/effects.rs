@@ -10,13 +10,13 @@
 #![allow(clippy::needless_range_loop)]
 
 use faer::{Mat, Side};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
-use super::models::{dense_g, SpatialFit};
+use super::likelihood::dense_g;
+use super::spec::{SpatialFit, SpatialKind, MAX_DENSE_UNITS};
 use super::weights::Weights;
 use crate::error::{Error, Result};
+use crate::linalg::quantile_type7;
 
 #[derive(Debug, Clone)]
 pub struct Impacts {
@@ -63,11 +63,7 @@ fn layout(fit: &SpatialFit) -> Layout {
         })
         .collect();
     // [β; θ; ρ; σ²], or [β; ρ; λ; σ²] for SAC.
-    let back = if fit.kind == super::models::SpatialKind::Sac {
-        3
-    } else {
-        2
-    };
+    let back = if fit.kind == SpatialKind::Sac { 3 } else { 2 };
     Layout {
         vars,
         rho_pos: fit.coef.len() - back,
@@ -136,14 +132,6 @@ fn point(fit: &SpatialFit, w: &Weights, lay: &Layout, p: &[f64]) -> Result<Tripl
     Ok((d, ind, tot))
 }
 
-fn quantile(sorted: &[f64], q: f64) -> f64 {
-    // Type-7 (linear interpolation), as R's default and numpy's.
-    let h = (sorted.len() - 1) as f64 * q;
-    let lo = h.floor() as usize;
-    let hi = h.ceil() as usize;
-    sorted[lo] + (h - lo as f64) * (sorted[hi] - sorted[lo])
-}
-
 /// Effects of a fitted SAR / SDM, `draws` simulated parameter vectors (seeded; draw b uses
 /// ChaCha8 stream b, so results do not depend on the thread count). `draws = 0` skips
 /// the simulation.
@@ -209,7 +197,7 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
             }
         };
         let (lo_b, hi_b) = fit.rho_bounds;
-        let base = ChaCha8Rng::seed_from_u64(seed);
+        let streams = crate::rng::Streams::new(seed);
         // Draws of ρ outside (lo, hi) make (I − ρW) singular or non-invertible by a
         // Neumann series, and clamping them to the bound gives effects that explode; as
         // spdep's impacts(), such draws are rejected: draw b keeps drawing from its own
@@ -223,15 +211,10 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
             .into_par_iter()
             .map(|b| {
                 cancel.check()?;
-                let mut rng = base.clone();
-                rng.set_stream(b as u64);
+                let mut rng = streams.stream(b as u64);
                 for tries in 0..MAX_TRIES {
                     let zs: Vec<f64> = (0..m)
-                        .map(|_| {
-                            let u1: f64 = 1.0 - rng.random::<f64>();
-                            let u2: f64 = rng.random::<f64>();
-                            (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-                        })
+                        .map(|_| crate::rng::standard_normal(&mut rng))
                         .collect();
                     let mut pd = fit.coef.clone();
                     for a in 0..m {
@@ -272,8 +255,8 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
                 vals.sort_by(|a, b| a.total_cmp(b));
                 sim_mean[e][k] = mean;
                 sim_sd[e][k] = var.sqrt();
-                sim_lo[e][k] = quantile(&vals, 0.025);
-                sim_hi[e][k] = quantile(&vals, 0.975);
+                sim_lo[e][k] = quantile_type7(&vals, 0.025);
+                sim_hi[e][k] = quantile_type7(&vals, 0.975);
             }
         }
     }
@@ -306,13 +289,13 @@ pub fn unit_impacts(fit: &SpatialFit, w: &Weights) -> Result<UnitImpacts> {
     } else {
         0.0
     };
-    if n > super::models::MAX_DENSE_UNITS {
+    if n > MAX_DENSE_UNITS {
         return Err(Error::Option {
             name: "unit_impacts".into(),
             reason: format!(
                 "per-unit effects need the dense N x N matrix (I - rho W)^-1: {n} units is more \
                  than {} (use the average effects, impacts())",
-                super::models::MAX_DENSE_UNITS
+                MAX_DENSE_UNITS
             ),
         });
     }

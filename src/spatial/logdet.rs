@@ -5,8 +5,6 @@
 #![allow(clippy::needless_range_loop)]
 
 use faer::{Mat, Side};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 
 use super::weights::Weights;
 use crate::error::{Error, Result};
@@ -172,7 +170,6 @@ pub fn logdet_barry_pace(
     draws: usize,
     seed: u64,
 ) -> Result<Vec<f64>> {
-    use rand::RngExt;
     if order < 2 || draws == 0 {
         return Err(Error::Option {
             name: "order/draws".into(),
@@ -202,14 +199,9 @@ pub fn logdet_barry_pace(
     let cancel = crate::interrupt::Cancel::current();
     for d in 0..draws {
         cancel.check()?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        rng.set_stream(d as u64);
+        let mut rng = crate::rng::stream(seed, d as u64);
         let u: Vec<f64> = (0..n)
-            .map(|_| {
-                let u1: f64 = 1.0 - rng.random::<f64>();
-                let u2: f64 = rng.random::<f64>();
-                (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-            })
+            .map(|_| crate::rng::standard_normal(&mut rng))
             .collect();
         let uu: f64 = u.iter().map(|v| v * v).sum();
         let mut v = u.clone();

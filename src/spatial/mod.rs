@@ -1,14 +1,25 @@
 //! Spatial econometrics: weights (CSR), log-determinants, spatial panel models (SAR, SDM) by
 //! maximum likelihood, LeSage–Pace effects with inference, and Moran's I.
+//!
+//! Module dependencies (no cycles): `weights` ← `logdet` ← `sparse` ← `spec` ← `panel` ←
+//! `likelihood` ← {`models` (SAR / SDM, the entry point), `error_models` (SEM / SDEM), `sac`};
+//! `models` dispatches to the other two. `effects` and `diagnostics` read a fitted
+//! `spec::SpatialFit`.
 
 pub mod contiguity;
 pub mod diagnostics;
 pub mod effects;
+pub mod error_models;
+pub mod likelihood;
 pub mod logdet;
 pub mod models;
 pub mod moran;
+pub mod panel;
 pub mod sac;
 pub mod sparse;
+pub mod spec;
+#[cfg(test)]
+mod test_support;
 pub mod weights;
 
 pub use logdet::Spectrum;

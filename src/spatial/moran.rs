@@ -4,14 +4,13 @@
 // Index loops mirror the matrix formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 
 use super::weights::Weights;
 use crate::alloc::try_zeros;
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+use crate::rng::{permute, rand_range, Streams};
 
 #[derive(Debug, Clone)]
 pub struct GlobalMoran {
@@ -56,13 +55,6 @@ fn stat(z: &[f64], w: &Weights, s0: f64) -> f64 {
     n / s0 * num / den
 }
 
-fn permute(rng: &mut ChaCha8Rng, v: &mut [f64]) {
-    for i in (1..v.len()).rev() {
-        let j = rng.random_range(0..=i);
-        v.swap(i, j);
-    }
-}
-
 /// Global Moran's I of `y` under W (W used as given).
 pub fn moran_global(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Result<GlobalMoran> {
     check(y, w)?;
@@ -105,13 +97,12 @@ pub fn moran_global(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> R
     let vi_rand = (a - b) / ((nf - 1.0) * (nf - 2.0) * (nf - 3.0) * s0 * s0) - ei * ei;
     let (mut p_sim, mut ei_sim, mut sd_sim) = (f64::NAN, f64::NAN, f64::NAN);
     if permutations > 0 {
-        let base = ChaCha8Rng::seed_from_u64(seed);
+        let streams = Streams::new(seed);
         let cancel = Cancel::current();
         let mut sims = try_zeros::<f64>(permutations, "Moran permutations")?;
         sims.par_iter_mut().enumerate().try_for_each(|(p, out)| {
             cancel.check()?;
-            let mut rng = base.clone();
-            rng.set_stream(p as u64);
+            let mut rng = streams.stream(p as u64);
             let mut zz = z.clone();
             permute(&mut rng, &mut zz);
             *out = stat(&zz, w, s0);
@@ -171,13 +162,12 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
         .collect();
     let mut p_sim = vec![f64::NAN; n];
     if permutations > 0 {
-        let base = ChaCha8Rng::seed_from_u64(seed);
+        let streams = Streams::new(seed);
         let cancel = Cancel::current();
         p_sim = (0..n)
             .into_par_iter()
             .map(|i| {
-                let mut rng = base.clone();
-                rng.set_stream(i as u64);
+                let mut rng = streams.stream(i as u64);
                 let others: Vec<f64> = (0..n).filter(|&j| j != i).map(|j| z[j]).collect();
                 let nb: Vec<(usize, f64)> = (w.indptr[i]..w.indptr[i + 1])
                     .filter(|&p| w.indices[p] != i)
@@ -190,7 +180,7 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
                     cancel.check()?;
                     // Partial Fisher–Yates: k random values from the other units.
                     for a in 0..k.min(pool.len()) {
-                        let j = rng.random_range(a..pool.len());
+                        let j = rand_range(&mut rng, a, pool.len());
                         pool.swap(a, j);
                     }
                     let lag: f64 = nb

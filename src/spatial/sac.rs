@@ -26,18 +26,15 @@
 
 use faer::Mat;
 
-use super::models::{
-    demean_panel, dense_g, r_brent_fmin, spatial_lag_panel, stack_coef, Engine, ErrorCtx, FeKind,
-    LikelihoodFrame, SpatialFit, SpatialSpec, TraceSource, SPARSE_SEED,
+use super::likelihood::{
+    bound_warning, dense_g, r_brent_fmin, stack_coef, Engine, ErrorCtx, LikelihoodFrame,
 };
+use super::panel::{demean_panel, spatial_lag_panel};
 use super::sparse::{self, SeriesTraces};
+use super::spec::{FeKind, SpatialFit, SpatialSpec, TraceSource, SPARSE_SEED};
 use super::weights::Weights;
 use crate::error::{Error, Result};
-use crate::linalg::spd_inverse;
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
+use crate::linalg::{dot_sequential, spd_inverse};
 
 /// QMQ (row then column demeaning) of a dense row-major n×n matrix.
 fn project(m: &[f64], n: usize) -> Vec<f64> {
@@ -104,7 +101,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let mut gram = vec![0.0; m * m];
     for a in 0..m {
         for b in 0..=a {
-            let v = dot(basis[a], basis[b]);
+            let v = dot_sequential(basis[a], basis[b]);
             gram[a * m + b] = v;
             gram[b * m + a] = v;
         }
@@ -170,7 +167,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     let lam = best_lam(rho);
     crate::interrupt::Cancel::current().check()?;
     for (name, v) in [("rho", rho), ("lambda", lam)] {
-        warnings.extend(super::models::bound_warning(name, v, bounds));
+        warnings.extend(bound_warning(name, v, bounds));
     }
     let (beta, rss, xtx) = solve(rho, lam)?;
     let sige = rss / nt_eff;
@@ -243,11 +240,11 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
         for b in 0..kz {
             info[[a, b]] = xtx[[a, b]] / sige;
         }
-        let v = dot(&xstar[a], &bgxb) / sige;
+        let v = dot_sequential(&xstar[a], &bgxb) / sige;
         info[[a, ir]] = v;
         info[[ir, a]] = v;
     }
-    info[[ir, ir]] = dot(&bgxb, &bgxb) / sige + t_info * (tr_gtgt + tr_gg);
+    info[[ir, ir]] = dot_sequential(&bgxb, &bgxb) / sige + t_info * (tr_gtgt + tr_gg);
     info[[ir, il]] = t_info * (tr_htgt + tr_hg);
     info[[il, ir]] = info[[ir, il]];
     info[[il, il]] = t_info * (tr_hth + tr_hh);
@@ -340,7 +337,7 @@ fn dense_terms(
         }
         s
     };
-    let tr_atb = |a: &[f64], b: &[f64]| dot(a, b);
+    let tr_atb = |a: &[f64], b: &[f64]| dot_sequential(a, b);
     Ok((
         bgxb,
         [

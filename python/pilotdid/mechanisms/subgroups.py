@@ -19,8 +19,11 @@ from pilotdid._args import (
 )
 from pilotdid._core import (
     PilotdidError,
+    factorize_ids,
+    heterogeneity_permutation_test,
     restriction_wald,
 )
+from pilotdid._formula import parse_formula
 from pilotdid.mechanisms._common import (
     _check_groups,
     _cluster_var,
@@ -30,7 +33,7 @@ from pilotdid.mechanisms._common import (
     _roles,
     _with_cluster,
 )
-from pilotdid.regression import feols
+from pilotdid.regression import _design, _parse_vcov, feols
 from pilotdid.results.mechanisms import (
     HeterogeneityResult,
 )
@@ -56,11 +59,12 @@ def heterogeneity(
     """Split-sample DID estimates by the unit-level grouping ``by``, with two tests of equal
     treatment coefficients across groups:
 
-    - a permutation (Fisher) test: group labels are permuted across units (``reps``
-      replicates; replicate r permutes with numpy ``default_rng([seed, r])``), every group
-      refitted; statistic = the
+    - a permutation (Fisher) test, run in the Rust core: group labels are permuted across
+      units (``reps`` replicates; replicate r shuffles with the core's stream for (seed, r),
+      so the thread count never changes a draw), every group refitted; statistic = the
       dispersion sum_g (b_g - mean b)^2 (|b_1 - b_2| ordering for two groups); p =
-      (1 + #{T* >= T}) / (1 + reps);
+      (1 + #{T* >= T}) / (1 + #finite T*), replicates whose refit fails are NaN and counted in
+      ``perm_failed``;
     - a stacked (SUR-style) Wald test: one fully interacted regression (treatment and controls
       times group, fixed effects interacted with group), clustered as ``vcov``; its group
       coefficients equal the split-sample ones; chi2 / F of b_g - b_1 = 0.
@@ -103,8 +107,6 @@ def heterogeneity(
     if len(groups) < 2:
         raise PilotdidError(f"column '{by}': a single group ({groups}); nothing to compare")
     fml = _fml(y, [treatment, *ctrls], fe_terms)
-    units = df.get_column(unit).unique(maintain_order=True)
-    unit_group = df.group_by(unit, maintain_order=True).agg(pl.col(by).first())
 
     def split(frame: pl.DataFrame, label: str) -> list[float]:
         out = []
@@ -129,26 +131,9 @@ def heterogeneity(
 
     fits = split(df, by)
     est = np.array([f.coef()[treatment] for f in fits])
-
-    def stat(b: np.ndarray) -> float:
-        return float(np.sum((b - b.mean()) ** 2))
-
-    t_obs = stat(est)
-    perm = np.full(reps, np.nan)
-    if reps > 0:
-        labels = unit_group.get_column(by).to_numpy()
-        for r in range(reps):
-            # Replicate r draws from a stream derived from (seed, r), as every random
-            # procedure in pilotdid does.
-            rng = np.random.default_rng([seed, r])
-            mapping = pl.DataFrame({unit: units, "__perm": rng.permutation(labels)})
-            pf = df.join(mapping, on=unit, how="left")
-            try:
-                perm[r] = stat(np.array([f.coef()[treatment] for f in split(pf, "__perm")]))
-            except PilotdidError:
-                perm[r] = np.nan
-    ok = perm[np.isfinite(perm)]
-    p_perm = float((1 + np.sum(ok >= t_obs - 1e-12 * abs(t_obs))) / (1 + ok.size))
+    perm = _permutation_test(
+        df, fml, vcov, unit=unit, by=by, groups=groups, treatment=treatment, reps=reps, seed=seed
+    )
 
     # stacked, fully interacted regression
     dummies = {g: f"__g{i}" for i, g in enumerate(groups)}
@@ -184,10 +169,10 @@ def heterogeneity(
         treatment=treatment,
         table=table,
         fits=dict(zip([str(g) for g in groups], fits)),
-        perm_stat=t_obs,
-        perm_p=p_perm,
-        perm_draws=perm,
-        perm_failed=int(reps - ok.size),
+        perm_stat=perm.observed,
+        perm_p=perm.p_value,
+        perm_draws=perm.permuted,
+        perm_failed=int(perm.n_failed),
         wald={
             "chi2": wald.chi2,
             "p_chi2": wald.p_chi2,
@@ -197,4 +182,63 @@ def heterogeneity(
             "p_F": wald.p_f,
         },
         stacked_fit=sfit,
+    )
+
+
+def _permutation_test(
+    df: pl.DataFrame,
+    fml: str,
+    vcov: Any,
+    *,
+    unit: str,
+    by: str,
+    groups: list[Any],
+    treatment: str,
+    reps: int,
+    seed: int,
+) -> Any:
+    """The core's permutation test (``_core.heterogeneity_permutation_test``) on the columns
+    ``feols(fml, df, vcov=vcov)`` hands the core (as ``regression.feols`` builds them):
+    regressors, fixed-effect and cluster ids, the validity mask. Each group's fit in the core
+    takes its rows of these, which is what ``feols`` on the group's rows computes. Units are
+    coded in order of first appearance; ``unit_group`` is each unit's index in ``groups``."""
+    f = parse_formula(fml)
+    kind, clusters, _ = _parse_vcov(vcov, f.fixef_names)
+    x_names, x_cols = _design(f, df)
+    valid = np.ones(df.height, dtype=bool)
+    fe_ids = []
+    for names in f.fixef:
+        parts = []
+        for name in names:
+            v, ok = _frame.ids(df, name)
+            valid &= ok
+            parts.append(v)
+        fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
+    cl_ids = []
+    for name in clusters:
+        v, ok = _frame.ids(df, name)
+        valid &= ok
+        cl_ids.append(v)
+    ranks = df.get_column(unit).rank("dense").cast(pl.Int64).to_numpy()
+    ids = factorize_ids(np.ascontiguousarray(ranks))
+    unit_codes, levels = ids.codes, ids.levels
+    row_group = df.get_column(by).replace_strict(groups, list(range(len(groups))))
+    unit_group = np.zeros(len(levels), dtype=np.uint32)
+    unit_group[unit_codes] = row_group.to_numpy()
+    return heterogeneity_permutation_test(
+        _frame.numeric(df, f.depvar),
+        x_cols,
+        fe_ids,
+        unit_codes,
+        unit_group,
+        x_names=x_names,
+        treatment=treatment,
+        n_groups=len(groups),
+        reps=reps,
+        seed=seed,
+        fe_names=f.fixef_names,
+        clusters=cl_ids,
+        cluster_names=clusters,
+        valid=None if valid.all() else valid,
+        vcov=kind,
     )

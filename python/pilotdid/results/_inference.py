@@ -1,9 +1,10 @@
 """Normal and Student-t inference for result tables: the one Python home of the inference
 policy every result class applies (statistic, two-sided p-value, interval at ``level``).
 
-Each function is a thin call into the Rust core's inference policy (until the core
-bindings land, the bodies below are the Python formulas they must reproduce bit for bit;
-``tests/golden`` pins them).
+Each function is a thin call into the Rust core's inference policy
+(``src/inference/policy.rs``), which reproduces bit for bit the Python formulas these functions
+used to hold (``statistics.NormalDist().inv_cdf``, ``math.erfc``; ``tests/golden`` and
+``tests/test_inference_policy.py`` pin them).
 
 - :func:`coef_table`: rows without a finite positive SE get NaN; with ``df`` the Student t
   quantiles of the core (``linear_combinations`` with a diagonal covariance), else the normal.
@@ -16,10 +17,9 @@ bindings land, the bodies below are the Python formulas they must reproduce bit 
 
 from __future__ import annotations
 
-import math
-from statistics import NormalDist
-
 import numpy as np
+
+from pilotdid import _core
 
 __all__ = [
     "Z975",
@@ -37,52 +37,29 @@ Z975 = 1.959963984540054
 
 def normal_quantile(p: float) -> float:
     """The standard normal quantile at probability ``p``."""
-    return NormalDist().inv_cdf(p)
+    return _core.normal_quantile(float(p))
 
 
 def normal_critical(level: float) -> float:
     """The two-sided normal critical value at ``level`` (quantile at 0.5 + level / 2)."""
-    return normal_quantile(0.5 + level / 2)
+    return _core.normal_critical(float(level))
 
 
 def normal_pvalue(z: float) -> float:
     """Two-sided normal p-value of statistic ``z``; NaN when ``z`` is not finite."""
-    return math.erfc(abs(z) / math.sqrt(2.0)) if np.isfinite(z) else float("nan")
+    return float(_core.normal_pvalues(np.array([z], dtype=float))[0])
 
 
 def coef_table(
     estimate: np.ndarray, std_error: np.ndarray, level: float, df: int | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """statistic, two-sided p-value and the interval at ``level``: Student t with ``df``
-    degrees of freedom when the estimator's own intervals use one (through the core's
-    quantiles), the normal otherwise. Rows without a finite positive SE get NaN."""
-    est = np.asarray(estimate, dtype=float)
-    se = np.asarray(std_error, dtype=float)
-    n = len(est)
-    stat = np.full(n, np.nan)
-    p = np.full(n, np.nan)
-    lo = np.full(n, np.nan)
-    hi = np.full(n, np.nan)
-    ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
-    if not ok.any():
-        return stat, p, lo, hi
-    if df:
-        from pilotdid import _core
-
-        k = int(ok.sum())
-        out = np.asarray(
-            _core.linear_combinations(
-                np.ascontiguousarray(est[ok]), np.diag(se[ok] ** 2), np.eye(k), int(df), level
-            )
-        )
-        stat[ok], p[ok], lo[ok], hi[ok] = out[:, 2], out[:, 3], out[:, 4], out[:, 5]
-        return stat, p, lo, hi
-    z = normal_critical(level)
-    stat[ok] = est[ok] / se[ok]
-    p[ok] = [math.erfc(abs(v) / math.sqrt(2.0)) for v in stat[ok]]
-    lo[ok] = est[ok] - z * se[ok]
-    hi[ok] = est[ok] + z * se[ok]
-    return stat, p, lo, hi
+    degrees of freedom when the estimator's own intervals use one, the normal otherwise.
+    Rows without a finite positive SE get NaN."""
+    est = np.ascontiguousarray(estimate, dtype=float)
+    se = np.ascontiguousarray(std_error, dtype=float)
+    tab = _core.inference_table(est, se, level=float(level), df=int(df) if df else None)
+    return tab.statistic, tab.p_value, tab.conf_low, tab.conf_high
 
 
 def normal_columns(est: np.ndarray, se: np.ndarray, level: float) -> dict[str, np.ndarray]:
@@ -90,10 +67,9 @@ def normal_columns(est: np.ndarray, se: np.ndarray, level: float) -> dict[str, n
     q = normal_critical(level)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = est / se
-    p = np.array([math.erfc(abs(v) / math.sqrt(2)) if np.isfinite(v) else np.nan for v in z])
     return {
         "statistic": z,
-        "p_value": p,
+        "p_value": _core.normal_pvalues(np.ascontiguousarray(z, dtype=float)),
         "conf_low": est - q * se,
         "conf_high": est + q * se,
     }

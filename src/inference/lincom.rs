@@ -4,8 +4,8 @@
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
 
+use super::dist::{students_t, t_cdf, t_quantile};
 use crate::error::{Error, Result};
-use crate::inference::dist::{students_t, t_cdf, t_quantile};
 
 /// Columns: estimate, se, t, p, low, high (one row per row of `l`).
 pub fn linear_combinations(

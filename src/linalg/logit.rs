@@ -1,4 +1,16 @@
-//! Logit by Newton–Raphson (maximum likelihood), the propensity score of PSM-DID.
+//! The two logit fits (maximum likelihood by Newton's method) the estimators use:
+//!
+//! - [`logit`]: the propensity score of PSM-DID (`robust::psm`), unweighted, with separation
+//!   detection and errors that name the covariate;
+//! - [`weighted_logit`]: the DRDID propensity score of `did::att_gt`, weighted, failing
+//!   silently (the caller skips the cell).
+//!
+//! They are not one function with options: they start from different points (zero vs the
+//! intercept-only solution), control the step differently (halving vs full steps), stop on
+//! different rules and evaluate the logistic function in different forms, so merging them
+//! would move the recorded propensity scores.
+//!
+//! ## `logit`
 //!
 //! Starts from zero, takes full Newton steps with step halving when the log-likelihood would
 //! fall, and stops when the largest step is below `tol · (1 + |beta|∞)`. Standard errors from
@@ -12,9 +24,8 @@
 
 use ndarray::{Array1, Array2};
 
+use super::{dot, spd_inverse};
 use crate::error::{Error, Result};
-use crate::linalg::spd_inverse;
-use crate::ols::dot;
 
 #[derive(Debug, Clone)]
 pub struct LogitFit {
@@ -216,6 +227,90 @@ pub fn logit(y: &[f64], x: &[(String, &[f64])], tol: f64, max_iter: usize) -> Re
         iterations,
         fitted,
     })
+}
+
+/// Weighted logit by Newton's method (the DRDID propensity score of `did::att_gt`, as R's
+/// `DRDID`): `x` row-major n×k with the intercept in column 0. Starts from the intercept-only
+/// solution (closed form when k = 1), full Newton steps, stops when every step is below
+/// 1e-12·(1 + |beta_j|) (at most 100 steps). Returns (beta, fitted p, (X'WX)^{-1} where
+/// W = w p(1-p)); None when the fit fails (no variation, singular information, divergence).
+#[allow(clippy::type_complexity)]
+pub fn weighted_logit(
+    x: &[f64],
+    d: &[f64],
+    w: &[f64],
+    k: usize,
+) -> Option<(Vec<f64>, Vec<f64>, Array2<f64>)> {
+    let n = d.len();
+    let mut beta = vec![0.0; k];
+    // start from the intercept-only solution
+    let sw: f64 = w.iter().sum();
+    let sd: f64 = w.iter().zip(d).map(|(a, b)| a * b).sum();
+    let p0 = sd / sw;
+    if !(p0 > 0.0 && p0 < 1.0) {
+        return None;
+    }
+    beta[0] = (p0 / (1.0 - p0)).ln();
+    if k == 1 {
+        // intercept only: the MLE is the weighted share, in closed form
+        let h = sw * p0 * (1.0 - p0);
+        return Some((beta, vec![p0; n], Array2::from_elem((1, 1), 1.0 / h)));
+    }
+    let mut p = vec![0.0; n];
+    for _ in 0..100 {
+        let mut h = Array2::<f64>::zeros((k, k));
+        let mut grad = vec![0.0; k];
+        for i in 0..n {
+            let xi = &x[i * k..(i + 1) * k];
+            let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+            let pi = 1.0 / (1.0 + (-eta).exp());
+            p[i] = pi;
+            let wi = w[i] * pi * (1.0 - pi);
+            let r = w[i] * (d[i] - pi);
+            for a in 0..k {
+                grad[a] += r * xi[a];
+                for b in 0..=a {
+                    h[[a, b]] += wi * xi[a] * xi[b];
+                }
+            }
+        }
+        for a in 0..k {
+            for b in 0..a {
+                h[[b, a]] = h[[a, b]];
+            }
+        }
+        let hi = spd_inverse(h.view()).ok()?;
+        let step: Vec<f64> = (0..k)
+            .map(|a| (0..k).map(|b| hi[[a, b]] * grad[b]).sum())
+            .collect();
+        let mut big = 0.0f64;
+        for a in 0..k {
+            beta[a] += step[a];
+            big = big.max(step[a].abs() / (1.0 + beta[a].abs()));
+        }
+        if !beta.iter().all(|b| b.is_finite()) {
+            return None;
+        }
+        if big < 1e-12 {
+            // refresh fitted values and the Hessian at the final beta
+            let mut h = Array2::<f64>::zeros((k, k));
+            for i in 0..n {
+                let xi = &x[i * k..(i + 1) * k];
+                let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
+                let pi = 1.0 / (1.0 + (-eta).exp());
+                p[i] = pi;
+                let wi = w[i] * pi * (1.0 - pi);
+                for a in 0..k {
+                    for b in 0..k {
+                        h[[a, b]] += wi * xi[a] * xi[b];
+                    }
+                }
+            }
+            let hi = spd_inverse(h.view()).ok()?;
+            return Some((beta, p, hi));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

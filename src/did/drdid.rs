@@ -1,0 +1,246 @@
+//! The panel 2×2 DID estimators of one (g, t) cell of `att_gt`, numerically as R's `DRDID`
+//! (Sant'Anna & Zhao 2020, J. Econometrics 219(1)): doubly robust (`drdid_panel`), Hajek-
+//! normalised IPW (`std_ipw_did_panel`) and outcome regression (`reg_did_panel`), each with
+//! its influence function. Inputs: the outcome change `dy`, treatment `d`, row-major
+//! covariates `x` (n×k, intercept first) and weights `w` normalised to mean one.
+
+// Index loops mirror the matrix formulas they implement.
+#![allow(clippy::needless_range_loop)]
+
+use ndarray::Array2;
+
+use crate::linalg::logit::weighted_logit;
+use crate::linalg::spd_inverse;
+
+/// Weighted least squares of dy on x among controls (d = 0). Returns (coef, (X'WX/n)^{-1}).
+fn wols_controls(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> Option<(Vec<f64>, Array2<f64>)> {
+    let n = d.len();
+    let mut xtx = Array2::<f64>::zeros((k, k));
+    let mut xty = vec![0.0; k];
+    for i in 0..n {
+        if d[i] != 0.0 {
+            continue;
+        }
+        let xi = &x[i * k..(i + 1) * k];
+        for a in 0..k {
+            xty[a] += w[i] * xi[a] * dy[i];
+            for b in 0..k {
+                xtx[[a, b]] += w[i] * xi[a] * xi[b];
+            }
+        }
+    }
+    let inv = spd_inverse(xtx.view()).ok()?;
+    let coef: Vec<f64> = (0..k)
+        .map(|a| (0..k).map(|b| inv[[a, b]] * xty[b]).sum())
+        .collect();
+    let scaled = inv.mapv(|v| v * n as f64); // solve(X'WX / n)
+    Some((coef, scaled))
+}
+
+fn row_dot(x: &[f64], i: usize, k: usize, v: &[f64]) -> f64 {
+    x[i * k..(i + 1) * k]
+        .iter()
+        .zip(v)
+        .map(|(a, b)| a * b)
+        .sum()
+}
+
+fn mat_vec(m: &Array2<f64>, v: &[f64]) -> Vec<f64> {
+    let k = v.len();
+    (0..k)
+        .map(|a| (0..k).map(|b| m[[a, b]] * v[b]).sum())
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len() as f64
+}
+
+/// Mean of the (trimmed) comparison weights; an error when trimming left none.
+fn comparison_weight_mean(w_c: &[f64]) -> std::result::Result<f64, PanelFailure> {
+    let m = mean(w_c);
+    if m.is_nan() || m <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
+    Ok(m)
+}
+
+/// Why a 2x2 panel DID of one (g,t) cell could not be estimated.
+pub(crate) enum PanelFailure {
+    /// The propensity-score logit or the outcome regression is singular.
+    Singular,
+    /// DRDID's trimming (propensity score >= 0.995) removed every comparison unit.
+    ControlsTrimmed,
+}
+
+/// `DRDID::drdid_panel` (improved-weights-free "traditional" DR, with its influence function).
+pub(crate) fn drdid_panel(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
+    let n = d.len();
+    let nf = n as f64;
+    let (_, ps, hinv) = weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
+    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
+    let trim: Vec<f64> = (0..n)
+        .map(|i| {
+            if d[i] == 1.0 || ps[i] < 0.995 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
+    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
+    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
+    let w_c: Vec<f64> = (0..n)
+        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
+        .collect();
+    let resid: Vec<f64> = (0..n).map(|i| dy[i] - out[i]).collect();
+    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * resid[i]).collect();
+    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * resid[i]).collect();
+    let mwt = mean(&w_t);
+    let mwc = comparison_weight_mean(&w_c)?;
+    let eta_t = mean(&att_t) / mwt;
+    let eta_c = mean(&att_c) / mwc;
+    let att = eta_t - eta_c;
+    // OLS asymptotic linear representation: (w (1-d) resid x) %*% XpX.inv
+    // logit: (w (d - ps) x) %*% Hessian.ps, Hessian.ps = vcov * n
+    let hess = hinv.mapv(|v| v * nf);
+    let mut m1 = vec![0.0; k];
+    let mut m2 = vec![0.0; k];
+    let mut m3 = vec![0.0; k];
+    for i in 0..n {
+        let xi = &x[i * k..(i + 1) * k];
+        for a in 0..k {
+            m1[a] += w_t[i] * xi[a];
+            m2[a] += w_c[i] * (resid[i] - eta_c) * xi[a];
+            m3[a] += w_c[i] * xi[a];
+        }
+    }
+    for a in 0..k {
+        m1[a] /= nf;
+        m2[a] /= nf;
+        m3[a] /= nf;
+    }
+    let a1 = mat_vec(&xpx_inv, &m1); // XpX.inv %*% M1
+    let a3 = mat_vec(&xpx_inv, &m3);
+    let a2 = mat_vec(&hess, &m2);
+    let psi = (0..n)
+        .map(|i| {
+            let ols_w = w[i] * (1.0 - d[i]) * resid[i];
+            let ps_w = w[i] * (d[i] - ps[i]);
+            let inf_t2 = ols_w * row_dot(x, i, k, &a1);
+            let inf_t = (att_t[i] - w_t[i] * eta_t - inf_t2) / mwt;
+            let inf_c1 = att_c[i] - w_c[i] * eta_c;
+            let inf_c2 = ps_w * row_dot(x, i, k, &a2);
+            let inf_c3 = ols_w * row_dot(x, i, k, &a3);
+            let inf_c = (inf_c1 + inf_c2 - inf_c3) / mwc;
+            inf_t - inf_c
+        })
+        .collect();
+    Ok((att, psi))
+}
+
+/// `DRDID::std_ipw_did_panel` (Hajek-normalised IPW).
+pub(crate) fn ipw_did_panel(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
+    let n = d.len();
+    let nf = n as f64;
+    let (_, ps, hinv) = weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
+    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
+    let trim: Vec<f64> = (0..n)
+        .map(|i| {
+            if d[i] == 1.0 || ps[i] < 0.995 {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
+    let w_c: Vec<f64> = (0..n)
+        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
+        .collect();
+    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
+    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * dy[i]).collect();
+    let mwt = mean(&w_t);
+    let mwc = comparison_weight_mean(&w_c)?;
+    let eta_t = mean(&att_t) / mwt;
+    let eta_c = mean(&att_c) / mwc;
+    let hess = hinv.mapv(|v| v * nf);
+    let mut m2 = vec![0.0; k];
+    for i in 0..n {
+        for a in 0..k {
+            m2[a] += w_c[i] * (dy[i] - eta_c) * x[i * k + a];
+        }
+    }
+    for v in m2.iter_mut() {
+        *v /= nf;
+    }
+    let a2 = mat_vec(&hess, &m2);
+    let psi = (0..n)
+        .map(|i| {
+            let inf_t = (att_t[i] - w_t[i] * eta_t) / mwt;
+            let inf_c1 = att_c[i] - w_c[i] * eta_c;
+            let inf_c2 = w[i] * (d[i] - ps[i]) * row_dot(x, i, k, &a2);
+            inf_t - (inf_c1 + inf_c2) / mwc
+        })
+        .collect();
+    Ok((eta_t - eta_c, psi))
+}
+
+/// `DRDID::reg_did_panel` (outcome regression).
+pub(crate) fn reg_did_panel(
+    dy: &[f64],
+    d: &[f64],
+    x: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
+    let n = d.len();
+    let nf = n as f64;
+    let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
+    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
+    let w_t: Vec<f64> = (0..n).map(|i| w[i] * d[i]).collect();
+    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
+    let att_c: Vec<f64> = (0..n).map(|i| w_t[i] * out[i]).collect();
+    let mw = mean(&w_t);
+    let eta_t = mean(&att_t) / mw;
+    let eta_c = mean(&att_c) / mw;
+    let mut m1 = vec![0.0; k];
+    for i in 0..n {
+        for a in 0..k {
+            m1[a] += w_t[i] * x[i * k + a];
+        }
+    }
+    for v in m1.iter_mut() {
+        *v /= nf;
+    }
+    let a1 = mat_vec(&xpx_inv, &m1);
+    let psi = (0..n)
+        .map(|i| {
+            let inf_t = (att_t[i] - w_t[i] * eta_t) / mw;
+            let inf_c1 = att_c[i] - w_t[i] * eta_c;
+            let inf_c2 = w[i] * (1.0 - d[i]) * (dy[i] - out[i]) * row_dot(x, i, k, &a1);
+            inf_t - (inf_c1 + inf_c2) / mw
+        })
+        .collect();
+    Ok((eta_t - eta_c, psi))
+}
