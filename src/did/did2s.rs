@@ -53,6 +53,13 @@ pub struct Did2s {
     pub ref_periods: Vec<i64>,
 }
 
+impl Did2s {
+    /// Degrees of freedom of the intervals: Student t(G - 1), as pyfixest.did2s reports.
+    pub fn interval_df(&self) -> Option<usize> {
+        Some(self.n_clusters.saturating_sub(1))
+    }
+}
+
 /// Gardner's two-stage DID (see the module documentation). `data.cluster` is required.
 pub fn did2s(data: &EventStudyData, spec: &Did2sSpec) -> Result<Did2s> {
     let (cl_name, cl_ids) = data.cluster.as_ref().ok_or_else(|| Error::Option {

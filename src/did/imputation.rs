@@ -290,6 +290,14 @@ pub struct Imputation {
     pub leave_out_fallback: Vec<(i64, i64)>,
 }
 
+impl Imputation {
+    /// Degrees of freedom of the event-time and overall intervals: normal (None), as
+    /// didimputation and did_imputation report, or Student t(G - 1) with `small_sample`.
+    pub fn interval_df(&self, small_sample: bool) -> Option<usize> {
+        small_sample.then(|| self.n_clusters.saturating_sub(1))
+    }
+}
+
 /// Per-row role after cleaning.
 pub(crate) struct Roles {
     /// Kept rows (indices into the data).

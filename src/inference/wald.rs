@@ -56,3 +56,21 @@ pub fn wald_test(
         p_f: 1.0 - fd.cdf(f),
     })
 }
+
+/// Wald test of the linear restrictions `R beta = 0`: the test of `R beta` with covariance
+/// `R V R'` (heterogeneity's equal-effects test). Shapes are checked.
+pub fn restriction_wald(
+    beta: ArrayView1<f64>,
+    v: ndarray::ArrayView2<f64>,
+    r: ndarray::ArrayView2<f64>,
+    df2: usize,
+) -> Result<WaldTest> {
+    if r.ncols() != beta.len() || v.dim() != (beta.len(), beta.len()) {
+        return Err(Error::Shape(
+            "restriction matrix, coefficients and vcov disagree".into(),
+        ));
+    }
+    let rb = r.dot(&beta);
+    let rv = r.dot(&v).dot(&r.t());
+    wald_test(vec![], rb.view(), &rv, df2)
+}

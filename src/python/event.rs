@@ -354,8 +354,7 @@ fn imputation_fit<'py>(
         small_sample,
     };
     let r = run(py, || imputation(&data, &spec))?;
-    // Normal intervals, as didimputation and did_imputation; t(G − 1) with small_sample.
-    let ci_df = small_sample.then(|| r.n_clusters.saturating_sub(1));
+    let ci_df = r.interval_df(small_sample);
     let (conf_low, conf_high) = run(py, || conf_bounds(&r.estimate, &r.se, level, ci_df))?;
     let (alo, ahi) = run(py, || conf_bounds(&[r.att], &[r.att_se], level, ci_df))?;
     let (pretrend_conf_low, pretrend_conf_high) = run(py, || {
@@ -488,8 +487,7 @@ fn did2s_fit<'py>(
         anticipation,
     };
     let r = run(py, || did2s(&data, &spec))?;
-    // Student t with G - 1 df, as pyfixest.did2s reports.
-    let df = Some(r.n_clusters.saturating_sub(1));
+    let df = r.interval_df();
     let (conf_low, conf_high) = run(py, || conf_bounds(&r.estimate, &r.se, level, df))?;
     Ok(PyDid2s {
         conf_low,

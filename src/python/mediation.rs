@@ -175,16 +175,7 @@ fn restriction_wald(
     df2: usize,
 ) -> PyResult<PyWaldTest> {
     let (b, v, r) = (beta.as_array(), vcov.as_array(), r.as_array());
-    let w = run(py, || {
-        if r.ncols() != b.len() || v.dim() != (b.len(), b.len()) {
-            return Err(crate::error::Error::Shape(
-                "restriction matrix, coefficients and vcov disagree".into(),
-            ));
-        }
-        let rb = r.dot(&b);
-        let rv = r.dot(&v).dot(&r.t());
-        crate::inference::wald_test(vec![], rb.view(), &rv, df2)
-    })?;
+    let w = run(py, || crate::inference::restriction_wald(b, v, r, df2))?;
     Ok(PyWaldTest::from(w))
 }
 
