@@ -16,6 +16,7 @@ submodule; the implicit import of parent packages is not an edge (Python runs a 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,43 @@ GRAPH = {m: (_imports(p) if p.suffix == ".py" else set()) for m, p in MODULES.it
 def _family(module: str) -> str | None:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 and parts[1] in FAMILIES else None
+
+
+def _strongly_connected(graph: dict) -> list[list]:
+    """Tarjan: the strongly connected components with more than one node (the cycles)."""
+    index: dict = {}
+    low: dict = {}
+    stack: list = []
+    on: set = set()
+    cycles: list[list] = []
+    counter = [0]
+
+    def visit(v) -> None:
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                cycles.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return cycles
 
 
 def test_the_graph_is_not_empty():
@@ -171,3 +209,53 @@ def test_no_module_is_shadowed_by_a_function():
         if obj is not None and callable(obj) and not isinstance(obj, type(pilotdid)):
             shadowed.append(m)
     assert not shadowed, f"modules hidden behind a function of the same name: {shadowed}"
+
+
+# -- the Rust crate ---------------------------------------------------------------------------
+SRC = ROOT.parent / "src"
+
+
+def _rust_graph() -> dict[tuple[str, ...], set[tuple[str, ...]]]:
+    """File -> files it names through `crate::...` and `super::...` paths (comments ignored).
+    A path resolves to its longest prefix that is a file; a file naming its own ancestor module
+    (a `mod.rs` re-export) is not an edge: the parent declares the child, not a cycle of ours."""
+    files: dict[tuple[str, ...], Path] = {}
+    for p in SRC.rglob("*.rs"):
+        parts = list(p.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] in ("mod", "lib"):
+            parts.pop()
+        files[tuple(parts)] = p
+
+    def resolve(path: list[str]) -> tuple[str, ...] | None:
+        for k in range(len(path), 0, -1):
+            if tuple(path[:k]) in files:
+                return tuple(path[:k])
+        return None
+
+    pattern = re.compile(r"crate::([\w:]+)(?:::\{([^}]*)\})?")
+    super_pattern = re.compile(r"super::([\w:]+)(?:::\{([^}]*)\})?")
+    graph: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+    for key, p in files.items():
+        code = "\n".join(line.split("//")[0] for line in p.read_text(encoding="utf-8").splitlines())
+        deps = set()
+        matches = [(m, []) for m in pattern.finditer(code)]
+        matches += [(m, list(key[:-1])) for m in super_pattern.finditer(code)]
+        for m, prefix in matches:
+            base = prefix + m.group(1).split("::")
+            targets = [base]
+            if m.group(2):
+                targets = [base + [x.strip().split("::")[0]] for x in m.group(2).split(",")]
+            for tg in targets:
+                r = resolve(tg)
+                if r and r != key and key[: len(r)] != r:
+                    deps.add(r)
+        graph[key] = deps
+    return graph
+
+
+def test_no_file_cycle_in_the_rust_crate():
+    graph = _rust_graph()
+    assert ("spatial", "models") in graph and ("spatial", "sac") in graph
+    assert ("spatial", "likelihood") in graph[("spatial", "sac")]
+    cycles = _strongly_connected(graph)
+    assert not cycles, f"file cycles in src/: {cycles}"
