@@ -15,7 +15,6 @@ from pilotdid._args import (
 )
 from pilotdid._core import PilotdidError
 from pilotdid._formula import parse_formula
-from pilotdid.results._inference import normal_pvalue
 from pilotdid.spatial.weights import Weights, from_dense
 
 _EFFECTS = ("individual", "time", "twoways", "none")
@@ -82,10 +81,6 @@ def _block_diag(w: Weights, t: int) -> Weights:
     indices = np.concatenate([w.indices + s * n for s in range(t)]).astype(np.int64)
     data = np.tile(w.data, t)
     return Weights(np.arange(n * t), indptr, indices, data, w.transform, w.kind)
-
-
-def _p_two(z: float) -> float:
-    return normal_pvalue(z)
 
 
 def _check_fml(fml: Any) -> str:

@@ -15,12 +15,12 @@ from pilotdid._args import (
     vocabulary,
 )
 from pilotdid._core import PilotdidError
+from pilotdid.results._inference import normal_pvalue
 from pilotdid.spatial._inputs import (
     _MORAN_BYTES_PER_REP,
     _as_weights,
     _block_diag,
     _is_frame,
-    _p_two,
     _refuse_constant,
     _variable,
 )
@@ -127,8 +127,8 @@ def _moran_vec(v: np.ndarray, w: Weights, reps: int, seed: int) -> dict[str, Any
         raise PilotdidError(f"moran: {v.shape[0]} values for a W with {w.n} units")
     m = _core.sp_moran(np.ascontiguousarray(v), w._sparse(), permutations=reps, seed=seed)
     d: dict[str, Any] = {name: getattr(m, attr) for name, attr in _MORAN_FIELDS}
-    d["p_norm"] = _p_two(d["z_norm"])
-    d["p_rand"] = _p_two(d["z_rand"])
+    d["p_norm"] = normal_pvalue(d["z_norm"])
+    d["p_rand"] = normal_pvalue(d["z_rand"])
     return d
 
 
