@@ -691,3 +691,36 @@ def test_event_study_p_values_use_the_intervals_t_distribution_for_sa_and_did2s(
         t0 = r.estimate[list(r.event_time).index(0)] / r.std_error[list(r.event_time).index(0)]
         p0 = 2 * st.t.sf(abs(t0), dft)
         assert f"{p0:.6f}" in md
+
+
+def test_caption_label_depvar_and_se_note(fits, events):
+    """LaTeX float: caption defaults to the title, label to tab:<slug of the caption>;
+    caption=/label= on etable and on to_latex override them. The dependent-variable row
+    reads labels; y= names the outcome of results that do not carry it (event studies).
+    A common vcov is said once in the notes (with the cluster count) instead of per column."""
+    t = pdid.etable([fits["plain"], fits["ctrl"]], title="Main results", labels={"gtfp": "GTFP"})
+    tex = t.to_latex()
+    assert r"\caption{Main results}" in tex and r"\label{tab:main-results}" in tex
+    assert r"\multicolumn{2}{c}{Dependent variable: GTFP}" in tex
+    assert "Std. errors" not in tex and "Clusters" not in tex
+    assert "Standard errors, clustered by city (41 clusters), in parentheses." in tex
+    tex = t.to_latex(caption="Other", label="tab:x")
+    assert r"\caption{Other}" in tex and r"\label{tab:x}" in tex
+    t = pdid.etable([fits["plain"]], caption="Cap", label="tab:y")
+    assert r"\caption{Cap}" in t.to_latex() and r"\label{tab:y}" in t.to_latex()
+    assert r"\caption" not in pdid.etable([fits["plain"]]).to_latex()  # no title, no caption
+    bare = pdid.etable([fits["plain"]], title="T").to_latex(float_env=False)
+    assert r"\begin{table}" not in bare and r"\caption" not in bare
+    assert r"\begin{threeparttable}" in bare
+    rows = md_rows(pdid.etable([events["twfe"], events["bjs"]], y="gtfp").to_markdown())
+    assert rows[0] == ["Dependent variable", "gtfp", "gtfp"]
+    rows = md_rows(pdid.etable([events["twfe"]]).to_markdown())
+    assert rows[0][0] != "Dependent variable"  # unknown outcome: no such row
+    with pytest.raises(pdid.PilotdidError, match="'y'"):
+        pdid.etable([fits["plain"], fits["ctrl"]], y=["a"])
+    with pytest.raises(pdid.PilotdidError, match="'caption'"):
+        pdid.etable([fits["plain"]], caption=3)
+    with pytest.raises(pdid.PilotdidError, match="'size'"):
+        pdid.etable([fits["plain"]]).to_latex(size="huge")
+    with pytest.raises(pdid.PilotdidError, match="'text_width'"):
+        pdid.etable([fits["plain"]]).to_latex(text_width=-1)

@@ -148,3 +148,47 @@ def test_report_tables_are_floats_with_caption_and_label(report_en):
         assert r"\begin{threeparttable}" in tex and r"\end{threeparttable}" in tex, p.name
         if r"\begin{landscape}" in tex:
             assert "pdflscape" in tex.splitlines()[0], p.name
+
+
+def _wide_tables(tmp_path: Path) -> dict[str, Path]:
+    """An etable of 12 columns (too wide for portrait at any size: laid out landscape) and a
+    4-column one with long titles (wrapped headers), written to .tex files."""
+    import pilotdid as pdid
+    from pilotdid import datasets
+
+    df = datasets.yrd()
+    ctrl = ["ln_gdp_pc", "urbanization", "gov_exp_share", "fdi_share", "fin_dev"]
+    fits = [
+        pdid.feols(f"gtfp ~ did + {' + '.join(ctrl[: 1 + j % 5])} | city + year", df)
+        for j in range(12)
+    ]
+    wide = pdid.etable(fits, title="Twelve columns", controls=ctrl)
+    named = pdid.etable(
+        {
+            f"a rather long column title number {j} that must wrap": f
+            for j, f in enumerate(fits[:4])
+        },
+        title="Long titles",
+    )
+    out = {}
+    for name, t in (("wide", wide), ("named", named)):
+        out[name] = tmp_path / f"{name}.tex"
+        out[name].write_text(t.to_latex(), encoding="utf-8")
+    return out
+
+
+def test_wide_tables_turn_landscape_and_long_titles_wrap(tmp_path):
+    """A 12-column table is emitted inside pdflscape's landscape (on purpose: no portrait
+    size fits A4) and compiles without overfull boxes; long column titles wrap onto lines
+    instead of widening the table."""
+    exe = _tex_program("pdflatex")
+    files = _wide_tables(tmp_path)
+    wide = files["wide"].read_text(encoding="utf-8")
+    assert r"\begin{landscape}" in wide and "pdflscape" in wide.splitlines()[0]
+    named = files["named"].read_text(encoding="utf-8")
+    assert r"\begin{landscape}" not in named and r"\begin{tabular}[b]" in named
+    build = tmp_path / "build"
+    build.mkdir()
+    res = compile_tables(exe, list(files.values()), build, lang="en")
+    assert not res["errors"], "\n".join(res["errors"])
+    assert not res["overfull"], res["overfull"]

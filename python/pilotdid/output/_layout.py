@@ -161,15 +161,19 @@ def fit(
     lang: str = "en",
 ) -> Fit:
     """The first layout that fits: normal size, \\small, \\footnotesize in portrait (headers
-    unwrapped, then wrapped to an even share of the free width), then the same in landscape.
-    ``size`` and ``landscape`` fix those choices instead. Body cells never wrap; headers do."""
+    unwrapped, then wrapped to an even share of the free width; header cells of more than
+    :data:`MAX_HEADER_LINES` lines only if nothing else fits), then the same in landscape
+    (down to \\scriptsize). ``size`` and ``landscape`` fix those choices instead. Body cells
+    never wrap; headers do. When nothing fits, the last (smallest) layout."""
     sizes = [size] if size else ["normalsize", "small", "footnotesize"]
     orientations = [landscape] if landscape is not None else [False, True]
     last: Fit | None = None
     for land in orientations:
         avail = (text_height_pt if land else text_width_pt) * SAFETY
-        tries = [(sz, mode) for sz in sizes for mode in (None, "soft")]
-        tries.append((sizes[-1], "all"))  # breaking inside identifiers: the last resort
+        # a landscape page may go one size further down before nothing fits
+        szs = sizes + ["scriptsize"] if land and not size else sizes
+        tries = [(sz, mode) for sz in szs for mode in (None, "soft")]
+        tries.append((szs[-1], "all"))  # breaking inside identifiers: the last resort
         fits = []
         for sz, mode in tries:
             f = _measure(header, body, ncol, sz, land, avail, mode, lang)

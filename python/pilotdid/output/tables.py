@@ -510,8 +510,8 @@ def _se_notes(
         for i, c in enumerate(cols)
         if c.vcov
     ]
-    key = "note_se_cols" if stat == "se" else "note_se_is"
-    return w[key].format(sep.join(parts)), {"vcov", "clusters"}
+    per_column = "note_se_cols" if stat == "se" else "note_se_is"
+    return w[per_column].format(sep.join(parts)), {"vcov", "clusters"}
 
 
 def _stars_note(stars: Sequence[float], lang: str) -> _Rich:
@@ -816,7 +816,7 @@ def etable(
 
     note_lines: list[str] = []
     if stat == "se":
-        note_lines.append(se_note if se_note and stat == "se" else w["note_se"])
+        note_lines.append(se_note or w["note_se"])
     elif stat == "t":
         note_lines.append(w["note_t"])
     elif stat == "p":
