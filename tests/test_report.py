@@ -73,6 +73,8 @@ def test_no_banner_for_own_data(tmp_path):
     run_study(spec, out=tmp_path / "rep", base_dir=tmp_path)
     index = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
     assert "synthetic-banner" not in index and SYNTHETIC_BANNER not in html.unescape(index)
+    for p in (tmp_path / "rep" / "tables").glob("*"):
+        assert "SYNTHETIC" not in p.read_text(encoding="utf-8"), p.name
     prov = json.loads((tmp_path / "rep" / "provenance.json").read_text())
     want = hashlib.sha256((tmp_path / "mine.csv").read_bytes()).hexdigest()
     assert prov["data"]["sha256"] == {"mine.csv": want}
@@ -120,6 +122,8 @@ def test_latex_tables_are_structurally_sound(report):
             assert tex.count(f"\\begin{{{env}}}") == tex.count(f"\\end{{{env}}}") == 1, p.name
         assert tex.count("\\toprule") == tex.count("\\bottomrule") == 1, p.name
         assert "\\caption{" in tex and f"\\label{{tab:{p.stem}}}" in tex, p.name
+        # a table travels without the page's banner: it says SYNTHETIC itself
+        assert "SYNTHETIC Yangtze River Delta panel" in tex, p.name
 
 
 # ------------------------------------------------------------------------------------------

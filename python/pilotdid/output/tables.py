@@ -19,7 +19,7 @@ import html
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,11 @@ class ETable:
     @property
     def title(self) -> str | None:
         return self._grid.title
+
+    def _with_note(self, note: str) -> ETable:
+        """A copy with one more note line (the study report marks synthetic data so)."""
+        grid = replace(self._grid, notes=[*self._grid.notes, note])
+        return ETable(grid, self.frame, self.row_keys)
 
     # --- header rows shared by LaTeX and HTML ---------------------------------------------
     def _header(self) -> tuple[list[list[tuple[str, int]]], dict[int, list[tuple[int, int]]]]:

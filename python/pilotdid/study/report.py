@@ -571,9 +571,23 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
 # ------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------
-def _write_table(root: Path, entry: dict[str, Any], stem: str, tab: Any) -> None:
+#: The last note of every table written from the bundled panel: a table travels without the
+#: page's banner.
+SYNTHETIC_NOTE = {
+    "en": "Data: the bundled SYNTHETIC Yangtze River Delta panel (simulated outcomes and "
+    "covariates); the numbers illustrate the toolkit only.",
+    "zh": "数据：pilotdid 自带的长三角模拟面板（SYNTHETIC，结果与协变量均为模拟数据），"
+    "数值仅用于演示。",
+}
+
+
+def _write_table(root: Path, entry: dict[str, Any], stem: str, tab: Any, study: Any) -> None:
     """tables/<stem>.tex (the title as caption, label tab:<stem>) and .md; the HTML (the
-    title as its <caption>) goes into index.html."""
+    title as its <caption>) goes into index.html. Tables of the bundled SYNTHETIC panel say
+    so in their last note."""
+    if study.synthetic:
+        lang = "zh" if study.spec["report"]["lang"] == "zh" else "en"
+        tab = tab._with_note(SYNTHETIC_NOTE[lang])
     tex = tab.to_latex(label=f"tab:{stem}")
     (root / "tables" / f"{stem}.tex").write_text(tex, encoding="utf-8", newline="\n")
     (root / "tables" / f"{stem}.md").write_text(tab.to_markdown(), encoding="utf-8", newline="\n")
@@ -600,11 +614,11 @@ def _write_contents(study: Any, root: Path) -> None:
         e: dict[str, Any] = {"tables": [], "figures": [], "csv": [], "notes": []}
         tab = study.tables.get(name)
         if tab is not None:
-            _write_table(root, e, name, tab)
+            _write_table(root, e, name, tab, study)
         for stem, caption in SUMMARY_TABLES.get(name, []):
             summary = _summary_table(study, stem, caption)
             if summary is not None:
-                _write_table(root, e, stem, summary)
+                _write_table(root, e, stem, summary, study)
         figs = [name] + (["weights"] if name == "spatial" else [])
         for fname in figs:
             fig = study.figures.get(fname)
