@@ -73,6 +73,8 @@ def test_no_banner_for_own_data(tmp_path):
     run_study(spec, out=tmp_path / "rep", base_dir=tmp_path)
     index = (tmp_path / "rep" / "index.html").read_text(encoding="utf-8")
     assert "synthetic-banner" not in index and SYNTHETIC_BANNER not in html.unescape(index)
+    for p in (tmp_path / "rep" / "tables").glob("*"):
+        assert "SYNTHETIC" not in p.read_text(encoding="utf-8"), p.name
     prov = json.loads((tmp_path / "rep" / "provenance.json").read_text())
     want = hashlib.sha256((tmp_path / "mine.csv").read_bytes()).hexdigest()
     assert prov["data"]["sha256"] == {"mine.csv": want}
@@ -109,13 +111,19 @@ def _keys(obj) -> list[str]:
 
 
 def test_latex_tables_are_structurally_sound(report):
-    """A structural check of every .tex (no TeX installed here): balanced tabular
-    environment, booktabs rules, the same number of cells in each row."""
+    """A structural check of every .tex (tests/test_tables_compile.py compiles them): one
+    table float with one threeparttable, balanced tabular environments (a wrapped header is a
+    nested tabular), booktabs rules, a caption and the label tab:<file stem>."""
     _, out = report
     for p in (out / "tables").glob("*.tex"):
         tex = p.read_text(encoding="utf-8")
-        assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") == 1, p.name
-        assert "\\toprule" in tex and "\\bottomrule" in tex, p.name
+        assert tex.count("\\begin{tabular}") == tex.count("\\end{tabular}") >= 1, p.name
+        for env in ("table", "threeparttable"):
+            assert tex.count(f"\\begin{{{env}}}") == tex.count(f"\\end{{{env}}}") == 1, p.name
+        assert tex.count("\\toprule") == tex.count("\\bottomrule") == 1, p.name
+        assert "\\caption{" in tex and f"\\label{{tab:{p.stem}}}" in tex, p.name
+        # a table travels without the page's banner: it says SYNTHETIC itself
+        assert "SYNTHETIC Yangtze River Delta panel" in tex, p.name
 
 
 # ------------------------------------------------------------------------------------------
@@ -145,7 +153,9 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
         pytest.skip("chromium is not installed")
     study, out = report
     url = (out / "index.html").resolve().as_uri()
-    dom = _run_chromium(exe, "--virtual-time-budget=10000", "--dump-dom", url)
+    dom = _run_chromium(
+        exe, "--virtual-time-budget=10000", "--window-size=1280,4000", "--dump-dom", url
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     text = dom.stdout
     for name in study.tables:
@@ -158,6 +168,11 @@ def test_index_renders_in_headless_chromium(report, tmp_path):
     assert check, "the inline image check did not run"
     total, loaded, broken = int(check[1]), int(check[2]), check[3]
     assert total == len(study.figures) == loaded and broken == ""
+    # at 1280 px no table is wider than the page (none cut off, none scrolling): the balance
+    # table in particular (it was cut off before it took Stata pstest's long layout)
+    wide = re.search(r'data-wide-tables="([^"]*)"', text)
+    assert wide and wide[1] == "", f"tables wider than the page: {wide and wide[1]}"
+    assert 'data-table="psm_balance"' in text
     assert "SYNTHETIC DATA" in text
 
     shot = tmp_path / "shot.png"

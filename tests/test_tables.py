@@ -98,6 +98,13 @@ def number(cell: str) -> float:
     return float(cell.rstrip("*"))
 
 
+def p_cell(p: float, digits: int) -> str:
+    """A p-value as tables print it: fixed with max(3, digits) decimals, "<0.0…1" below the
+    smallest number those decimals show."""
+    d = max(3, digits)
+    return f"<{10.0**-d:.{d}f}" if p < 10.0**-d else f"{p:.{d}f}"
+
+
 # --------------------------------------------------------------------------------------------
 # numbers
 # --------------------------------------------------------------------------------------------
@@ -108,8 +115,8 @@ def test_feols_cells_equal_the_fits_numbers(fits):
     cells parse back to these rounded to 3 digits, with the stars the p-values call for."""
     models = [fits["plain"], fits["ctrl"], fits["ols"]]
     rows = md_rows(pdid.etable(models).to_markdown())
-    assert rows[0] == ["", "(1)", "(2)", "(3)"]
-    assert rows[1] == ["", "gtfp", "gtfp", "gtfp"]
+    assert rows[0] == ["Dependent variable", "gtfp", "gtfp", "gtfp"]
+    assert rows[1] == ["", "(1)", "(2)", "(3)"]
     for term in ["did", *CTRL]:
         top, under = row_of(rows, term)
         for j, fit in enumerate(models):
@@ -135,7 +142,8 @@ def test_feols_cells_equal_the_fits_numbers(fits):
 
 @pytest.mark.parametrize("stat", ["t", "p", "ci"])
 def test_stat_in_parentheses(fits, stat):
-    """Reference: fit.tstat(), fit.pvalue(), fit.confint(0.95) under each coefficient."""
+    """Reference: fit.tstat(), fit.pvalue(), fit.confint(0.95) under each coefficient
+    (p-values below 10^-4 print as <0.0001 with digits=4)."""
     fit = fits["ctrl"]
     rows = md_rows(pdid.etable([fit], stat=stat, digits=4).to_markdown())
     ci = fit.confint(0.95)
@@ -144,7 +152,7 @@ def test_stat_in_parentheses(fits, stat):
         if stat == "t":
             assert under[0] == f"({fit.tstat()[term]:.4f})"
         elif stat == "p":
-            assert under[0] == f"({fit.pvalue()[term]:.4f})"
+            assert under[0] == f"({p_cell(fit.pvalue()[term], 4)})"
         else:
             lo, hi = ci["conf_low"][k], ci["conf_high"][k]
             assert under[0] == f"[{lo:.4f}, {hi:.4f}]"
@@ -225,13 +233,16 @@ def test_fe_rows_controls_and_zh_labels(fits):
 
 
 def test_model_names_and_dict_titles(fits):
-    """Column titles: dict keys, or model_names; equal neighbouring titles share one
-    \\multicolumn header."""
+    """Column titles: dict keys, or model_names, under the dependent-variable row; equal
+    neighbouring titles (and outcomes) share one \\multicolumn header with a rule under it."""
     t = pdid.etable({"Baseline": fits["plain"], "Controls": fits["ctrl"]})
     assert md_rows(t.to_markdown())[1] == ["", "Baseline", "Controls"]
     t = pdid.etable([fits["plain"], fits["ctrl"]], model_names=["A", "B"])
     assert md_rows(t.to_markdown())[1] == ["", "A", "B"]
-    assert r"\multicolumn{2}{c}{gtfp}" in pdid.etable([fits["plain"], fits["ctrl"]]).to_latex()
+    tex = pdid.etable([fits["plain"], fits["ctrl"]], model_names=["A", "A"]).to_latex()
+    assert r"\multicolumn{2}{c}{A} \\" + "\n" + r"\cmidrule(lr){2-3}" in tex
+    tex = pdid.etable([fits["plain"], fits["ctrl"]]).to_latex()
+    assert r"\multicolumn{2}{c}{Dependent variable: gtfp}" in tex
     with pytest.raises(pdid.PilotdidError, match="model_names"):
         pdid.etable([fits["plain"]], model_names=["a", "b"])
 
@@ -257,7 +268,7 @@ def test_event_studies_aggte_and_sunab(df, events):
     )
     res = {**events, "sa": sa, "cs_att": agg}
     rows = md_rows(pdid.etable(res).to_markdown())
-    assert rows[1][1:] == ["twfe", "cs", "bjs", "sa", "cs_att"]
+    assert rows[0][1:] == ["twfe", "cs", "bjs", "sa", "cs_att"]
     labels = [r[0] for r in rows if r[0].startswith("e = ")]
     ks = [int(x[4:]) for x in labels]
     assert ks == sorted(ks)
@@ -295,7 +306,7 @@ def test_event_study_pvalues(events):
             e = int(term.split("::")[1])
             z = abs(b / es.se()[term])
             ref = 2 * scipy_t.sf(z, es.extra["df_t"]) if k == "twfe" else 2 * scipy_t.sf(z, 1e12)
-            assert row_of(rows, f"e = {e}")[1][j] == f"({ref:.6f})"
+            assert row_of(rows, f"e = {e}")[1][j] == f"({p_cell(ref, 6)})"
 
 
 def test_dynamic_aggte_rows(df):
@@ -321,14 +332,16 @@ def test_placebo_and_psm_columns(df, fits):
         vcov={"CR1": "city"},
     )
     rows = md_rows(pdid.etable([fits["ctrl"], plc, psm], keep="did").to_markdown())
-    assert rows[1][1:] == ["gtfp", "Placebo", "PSM-DID"]
+    assert rows[0][1:] == ["gtfp", "", "gtfp"]  # a placebo result does not name its outcome
+    assert rows[1][1:] == ["", "Placebo", "PSM-DID"]
     top, under = row_of(rows, "did")
     assert top[1] == f"{plc.actual:.3f}" + "*" * n_stars(plc.p_value_ri)
     assert under[1] == f"[{plc.p_value_ri:.3f}]"
     assert number(top[2]) == round(psm.did.coef()["did"], 3)
     assert under[2] == f"({psm.did.se()['did']:.3f})"
-    assert row_of(rows, "Placebo p-value")[0][1] == f"{plc.p_value_ri:.3f}"
-    assert row_of(rows, "Placebo replicates")[0][1] == str(int(np.isfinite(plc.estimates).sum()))
+    # the p-value as computed, with R = the number of finite placebo estimates
+    reps = int(np.isfinite(plc.estimates).sum())
+    assert row_of(rows, "Placebo p-value")[0][1] == f"{plc.p_value_ri:.3f} (R = {reps})"
     assert row_of(rows, "Observations")[0][2] == str(psm.did.nobs)
     assert row_of(rows, "Matching")[0][2] == psm.method
 
@@ -348,14 +361,16 @@ def test_mediation_steps_are_columns(df):
         seed=0,
     )  # fmt: skip
     rows = md_rows(pdid.etable(med, controls=CTRL).to_markdown())
-    assert rows[1][1:] == ["gtfp", "ind_upgrade", "energy_intensity", "gtfp", "gtfp"]
+    assert rows[0][1:] == ["gtfp", "ind_upgrade", "energy_intensity", "gtfp", "gtfp"]
+    steps = ["1: total effect", "2: on mediator", "2: on mediator"]
+    assert rows[1][1:] == steps + ["3: with mediator"] * 2
     top, _ = row_of(rows, "did")
     fitted = [med.total_fit, med.a_fits[meds[0]], med.a_fits[meds[1]]]
     fitted += [med.b_fits[meds[0]], med.b_fits[meds[1]]]
     assert [number(c) for c in top] == [round(f.coef()["did"], 3) for f in fitted]
     top, _ = row_of(rows, "ind_upgrade")
     assert number(top[3]) == round(med.b_fits["ind_upgrade"].coef()["ind_upgrade"], 3)
-    assert row_of(rows, "Step")[0][:2] == ["1: total effect", "2: on mediator"]
+    assert r"\multicolumn{2}{c}{2: on mediator}" in pdid.etable(med).to_latex()
     two = pdid.mediation(
         df,
         y="gtfp",
@@ -365,7 +380,8 @@ def test_mediation_steps_are_columns(df):
         method="two_step",
     )
     rows = md_rows(pdid.etable(two).to_markdown())
-    assert rows[1][1:] == meds
+    assert rows[0][1:] == meds  # the outcome of each column is its mediator
+    assert row_of(rows, "Step")[0] == ["2: on mediator"] * 2
     top, _ = row_of(rows, "did")
     assert [number(c) for c in top] == [round(two.fits[m].coef()["did"], 3) for m in meds]
 
@@ -375,7 +391,7 @@ def test_sdm_and_impacts(spatial):
     direct/indirect/total."""
     fit, imp = spatial
     rows = md_rows(pdid.etable([fit, imp]).to_markdown())
-    for term, label in [("did", "did"), ("W*did", "W×did"), ("rho", "rho")]:
+    for term, label in [("did", "did"), ("W*did", "W×did"), ("rho", "ρ")]:
         top, under = row_of(rows, label)
         assert number(top[0]) == round(fit.coef()[term], 3)
         assert under[0] == f"({fit.se()[term]:.3f})"
@@ -415,13 +431,16 @@ def test_robustness_heterogeneity_moderation(df, fits):
         fixef="city + year",
     )
     rows = md_rows(pdid.etable([het, mod], digits=6).to_markdown())
-    assert rows[1][1:] == [*het.fits, "gtfp"]
+    assert rows[0][1:] == ["gtfp"] * (len(het.fits) + 1)
+    # group titles; the moderation column's title is its outcome, shown in the row above
+    assert rows[1][1:] == [*het.fits, ""]
     top, _ = row_of(rows, "did")
     expect = [f.coef()["did"] for f in het.fits.values()] + [mod.fit.coef()["did"]]
     assert [number(c) for c in top] == [round(v, 6) for v in expect]
     top, _ = row_of(rows, "did × human_capital")
     assert number(top[-1]) == round(mod.fit.coef()["__did_x_human_capital"], 6)
-    assert row_of(rows, "Group")[0][:-1] == list(het.fits)
+    # no "Group" row: it would repeat the titles
+    assert not any(r[0] == "Group" for r in rows)
 
 
 def test_unsupported_and_bad_options(fits):
@@ -533,6 +552,9 @@ def test_latex_structure(fits, events, spatial, booktabs):
     (& % _ # $ < >) escaped; booktabs rules or \\hline."""
     t = _big_table(fits, events, spatial)
     tex = t.to_latex(booktabs=booktabs, float_env=True)
+    # the first line is a comment naming the packages the table needs
+    head, tex = tex.split("\n", 1)
+    assert head.startswith("% pilotdid table: \\usepackage{") and "threeparttable" in head
     for env in ("table", "tabular"):
         assert tex.count(rf"\begin{{{env}}}") == tex.count(rf"\end{{{env}}}") == 1
     ncol = 6
@@ -544,7 +566,7 @@ def test_latex_structure(fits, events, spatial, booktabs):
     assert r"100\% of the \_main\_ results \#1 (\$)" in tex
     assert "data/yrd/README.md" in tex and r"README\_" not in tex
     assert "$R^2$" in tex and "R²" not in tex
-    assert r"* p\textless{}0.1" in tex and "p<" not in tex
+    assert r"$^{*}$ p\textless{}0.1" in tex and "p<" not in tex
     if booktabs:
         assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == 1
         assert r"\cmidrule" in tex
@@ -602,14 +624,15 @@ def test_save_by_suffix(tmp_path, fits):
 
 
 def test_latex_compiles_with_pdflatex(tmp_path, fits, events, spatial):
-    """Reference: pdflatex (texlive-latex-base + texlive-latex-recommended for booktabs)
-    compiles the tables (float and bare, booktabs and not) with -halt-on-error. Skipped
-    without pdflatex unless $CI is set."""
+    """Reference: pdflatex (texlive-latex-base, -recommended for booktabs and pdflscape,
+    -extra for threeparttable) compiles the tables (float and bare, booktabs and not,
+    portrait and landscape) with -halt-on-error. Skipped without pdflatex unless $CI is
+    set."""
     exe = shutil.which("pdflatex")
     if exe is None:
         if os.environ.get("CI"):
             pytest.fail("pdflatex is missing (apt-get install texlive-latex-base "
-                        "texlive-latex-recommended)")  # fmt: skip
+                        "texlive-latex-recommended texlive-latex-extra)")  # fmt: skip
         pytest.skip("pdflatex not installed")
     t = _big_table(fits, events, spatial)
     d = pdid.describe(datasets.yrd(), columns=["gtfp", "did"], stats=("N", "mean", "sd", "p50"))
@@ -617,11 +640,16 @@ def test_latex_compiles_with_pdflatex(tmp_path, fits, events, spatial):
         [
             r"\documentclass{article}",
             r"\usepackage{booktabs}",
+            r"\usepackage{threeparttable}",
+            r"\usepackage{pdflscape}",
             r"\usepackage{graphicx}",
             r"\begin{document}",
             t.to_latex(float_env=True),
-            r"\resizebox{\textwidth}{!}{" + t.to_latex(booktabs=False).strip() + "}",
+            r"\resizebox{\textwidth}{!}{"
+            + t.to_latex(booktabs=False, float_env=False).strip()
+            + "}",
             d.to_latex(),
+            t.to_latex(landscape=True, size="small"),
             r"\end{document}",
         ]
     )
@@ -663,3 +691,36 @@ def test_event_study_p_values_use_the_intervals_t_distribution_for_sa_and_did2s(
         t0 = r.estimate[list(r.event_time).index(0)] / r.std_error[list(r.event_time).index(0)]
         p0 = 2 * st.t.sf(abs(t0), dft)
         assert f"{p0:.6f}" in md
+
+
+def test_caption_label_depvar_and_se_note(fits, events):
+    """LaTeX float: caption defaults to the title, label to tab:<slug of the caption>;
+    caption=/label= on etable and on to_latex override them. The dependent-variable row
+    reads labels; y= names the outcome of results that do not carry it (event studies).
+    A common vcov is said once in the notes (with the cluster count) instead of per column."""
+    t = pdid.etable([fits["plain"], fits["ctrl"]], title="Main results", labels={"gtfp": "GTFP"})
+    tex = t.to_latex()
+    assert r"\caption{Main results}" in tex and r"\label{tab:main-results}" in tex
+    assert r"\multicolumn{2}{c}{Dependent variable: GTFP}" in tex
+    assert "Std. errors" not in tex and "Clusters" not in tex
+    assert "Standard errors, clustered by city (41 clusters), in parentheses." in tex
+    tex = t.to_latex(caption="Other", label="tab:x")
+    assert r"\caption{Other}" in tex and r"\label{tab:x}" in tex
+    t = pdid.etable([fits["plain"]], caption="Cap", label="tab:y")
+    assert r"\caption{Cap}" in t.to_latex() and r"\label{tab:y}" in t.to_latex()
+    assert r"\caption" not in pdid.etable([fits["plain"]]).to_latex()  # no title, no caption
+    bare = pdid.etable([fits["plain"]], title="T").to_latex(float_env=False)
+    assert r"\begin{table}" not in bare and r"\caption" not in bare
+    assert r"\begin{threeparttable}" in bare
+    rows = md_rows(pdid.etable([events["twfe"], events["bjs"]], y="gtfp").to_markdown())
+    assert rows[0] == ["Dependent variable", "gtfp", "gtfp"]
+    rows = md_rows(pdid.etable([events["twfe"]]).to_markdown())
+    assert rows[0][0] != "Dependent variable"  # unknown outcome: no such row
+    with pytest.raises(pdid.PilotdidError, match="'y'"):
+        pdid.etable([fits["plain"], fits["ctrl"]], y=["a"])
+    with pytest.raises(pdid.PilotdidError, match="'caption'"):
+        pdid.etable([fits["plain"]], caption=3)
+    with pytest.raises(pdid.PilotdidError, match="'size'"):
+        pdid.etable([fits["plain"]]).to_latex(size="huge")
+    with pytest.raises(pdid.PilotdidError, match="'text_width'"):
+        pdid.etable([fits["plain"]]).to_latex(text_width=-1)

@@ -52,6 +52,7 @@ ALLOWED: dict[str, str] = {
     "mediators": "mediation channels", "moderator": "moderation variable",
     "at": "moderation: values of the moderator", "categorical": "moderation: a factor moderator",
     "by": "heterogeneity / winsorize / PSM: the splitting column", "method": "algorithm choice",
+    "caption": "etable / tables: the LaTeX caption",
     # robustness
     "model": "placebo/robustness: the fitted model re-run", "scheme": "placebo reassignment",
     "progress": "tqdm progress bar", "statistic": "placebo: the statistic recomputed",

@@ -13,6 +13,7 @@ import polars as pl
 
 from pilotdid._core import PilotdidError
 from pilotdid.output._text import _words
+from pilotdid.output.numbers import rand_pvalue
 
 
 @dataclass
@@ -38,6 +39,13 @@ class _Column:
     fe: list[str] = field(default_factory=list)
     level: float = 0.95
     placebo: bool = False
+    #: the outcome column (None: the result does not name it; ``etable(y=...)`` does)
+    depvar: str | None = None
+    #: how the standard errors were computed, as the result says it ("CR1 by city", "HC1",
+    #: "multiplier bootstrap (999 draws), clustered by city"); None when it does not say
+    vcov: str | None = None
+    #: number of clusters ("41", or "41 × 16" for two-way clustering)
+    n_clusters: str | None = None
 
 
 def _coef_of_row(r: dict) -> _Coef:
@@ -102,14 +110,23 @@ def _vcov_label(label: str, lang: str) -> str:
     return label
 
 
+def _clusters_text(n: Any) -> str | None:
+    if not n:
+        return None
+    return " × ".join(str(int(k)) for k in (n if isinstance(n, (list, tuple)) else [n]))
+
+
 def _adapt_feols(res: Any, lang: str) -> list[_Column]:
     stats: dict[str, Any] = {"nobs": res.nobs, "r2": res.r2}
     if res.r2_within is not None:
         stats["r2_within"] = res.r2_within
-    if res.n_clusters:
-        stats["clusters"] = " × ".join(str(n) for n in res.n_clusters)
+    clusters = _clusters_text(res.n_clusters)
+    if clusters:
+        stats["clusters"] = clusters
     stats["vcov"] = _vcov_label(res.vcov_type, lang)
-    return [_Column(res.depvar, _from_tidy(res.tidy(0.95)), stats, list(res.fixef))]
+    col = _Column(res.depvar, _from_tidy(res.tidy(0.95)), stats, list(res.fixef))
+    col.depvar, col.vcov, col.n_clusters = res.depvar, res.vcov_type, clusters
+    return [col]
 
 
 def _event_term(e: int) -> str:
@@ -134,23 +151,31 @@ def _adapt_event_study(res: Any, lang: str) -> list[_Column]:
         stats["units" if res.estimator == "cs" else "nobs"] = int(res.nobs)
     if "r2" in res.extra and res.extra["r2"] is not None:
         stats["r2"] = float(res.extra["r2"])
-    nc = res.extra.get("n_clusters")
-    if nc:
-        stats["clusters"] = " × ".join(str(n) for n in (nc if isinstance(nc, list) else [nc]))
+    clusters = _clusters_text(res.extra.get("n_clusters"))
+    if clusters:
+        stats["clusters"] = clusters
     if res.reference:
         stats["reference"] = ", ".join(str(int(r)) for r in res.reference)
-    return [_Column(display_name(res.estimator), coefs, stats, [], level=_own_level(res))]
+    col = _Column(display_name(res.estimator), coefs, stats, [], level=_own_level(res))
+    # "vcov" (TWFE, BJS, did2s, CS) or "vcov_type" (Sun-Abraham via to_event_study)
+    vcov = res.extra.get("vcov") or res.extra.get("vcov_type")
+    col.vcov = str(vcov) if isinstance(vcov, str) else None
+    col.n_clusters = clusters
+    return [col]
 
 
 def _adapt_sunab(res: Any, lang: str) -> list[_Column]:
     coefs = _event_coefs(res)
     stats: dict[str, Any] = {"estimator": "Sun-Abraham", "nobs": res.nobs}
-    if res.n_clusters:
-        stats["clusters"] = " × ".join(str(n) for n in res.n_clusters)
+    clusters = _clusters_text(res.n_clusters)
+    if clusters:
+        stats["clusters"] = clusters
     stats["vcov"] = _vcov_label(res.vcov_type, lang)
     if res.reference:
         stats["reference"] = ", ".join(str(int(r)) for r in res.reference)
-    return [_Column("Sun-Abraham", coefs, stats, [], level=_own_level(res))]
+    col = _Column("Sun-Abraham", coefs, stats, [], level=_own_level(res))
+    col.vcov, col.n_clusters = res.vcov_type, clusters
+    return [col]
 
 
 _OVERALL_TERMS = ("att", "overall", "overall att", "average", "simple")
@@ -189,8 +214,13 @@ def _adapt_placebo(res: Any, lang: str) -> list[_Column]:
     term, actual, p = str(row["term"]), float(row["estimate"]), float(row["p_value"])
     finite = np.asarray(res.estimates)[np.isfinite(res.estimates)]
     nan = float("nan")
-    coefs = {term: _Coef(actual, nan, nan, p, nan, nan, bracket=f"{p:.3f}")}
-    stats = {"placebo_p": p, "placebo_reps": int(finite.size)}
+    reps = int(finite.size)
+    # the bracket shows the randomization p-value as computed, with the decimals its
+    # resolution 1/(R + 1) needs; R itself is in the "Placebo p-value" row and the note
+    coefs = {
+        term: _Coef(actual, nan, nan, p, nan, nan, bracket=rand_pvalue(p, reps, 3, with_reps=False))
+    }
+    stats = {"placebo_p": p, "placebo_reps": reps}
     return [_Column("Placebo", coefs, stats, [], placebo=True)]
 
 
@@ -204,14 +234,16 @@ def _adapt_psm(res: Any, lang: str) -> list[_Column]:
 
 
 def _adapt_mediation(res: Any, lang: str) -> list[_Column]:
+    # the step is the column title (equal neighbours share one header); the
+    # dependent-variable row above names the outcome or mediator of each column
     w = _words(lang)
     cols = []
     total = _adapt_feols(res.total_fit, lang)[0]
-    total.stats["step"] = w["step1"]
+    total.title = w["step1"]
     cols.append(total)
     for m in res.mediators:
         a = _adapt_feols(res.a_fits[m], lang)[0]
-        a.stats["step"] = w["step2"]
+        a.title = w["step2"]
         cols.append(a)
     seen: set[int] = set()
     for m in res.mediators:
@@ -220,7 +252,7 @@ def _adapt_mediation(res: Any, lang: str) -> list[_Column]:
             continue
         seen.add(id(fit))
         b = _adapt_feols(fit, lang)[0]
-        b.stats["step"] = w["step3"]
+        b.title = w["step3"]
         cols.append(b)
     return cols
 
@@ -250,6 +282,7 @@ def _adapt_mechanism(res: Any, lang: str) -> list[_Column]:
         ]
     for c in cols:
         c.stats["step"] = step
+        c.depvar = c.depvar or c.title
     return cols
 
 
@@ -287,7 +320,11 @@ def _spatial_fe(res: Any) -> list[str]:
 def _adapt_spatial(res: Any, lang: str) -> list[_Column]:
     t = res.tidy(0.95).filter(pl.col("term") != "sigma2")
     stats: dict[str, Any] = {"nobs": res.nobs, "loglik": res.loglik, "sigma2": res.sigma2}
-    return [_Column(res.model.upper(), _from_tidy(t), stats, _spatial_fe(res))]
+    col = _Column(res.model.upper(), _from_tidy(t), stats, _spatial_fe(res))
+    formula = str(getattr(res, "formula", "") or "")
+    if "~" in formula:
+        col.depvar = formula.split("~", 1)[0].strip() or None
+    return [col]
 
 
 def _adapt_impacts(res: Any, lang: str) -> list[_Column]:

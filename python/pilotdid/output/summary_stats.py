@@ -34,11 +34,16 @@ def describe(
     stats: Sequence[str] = ("N", "mean", "sd", "min", "max"),
     title: str | None = None,
     notes: str | None = None,
+    caption: str | None = None,
+    label: str | None = None,
 ) -> ETable:
     """Descriptive statistics, one row per variable: ``N`` (non-missing, finite values), mean,
     ``sd`` (ddof = 1), min, max and optionally ``p25``/``p50``/``p75`` (numpy's linear
     interpolation, R type 7). ``columns`` defaults to every numeric column. Missing and
-    non-finite values are excluded per variable (so N can differ across rows)."""
+    non-finite values are excluded per variable (so N can differ across rows). Numbers have
+    ``digits`` decimals, more where a non-zero value would print as 0.000 (never scientific
+    notation). ``caption``/``label``: the LaTeX ``\\caption`` and ``\\label`` (default: the
+    title)."""
     from pilotdid import _frame
 
     _frame.check_data(data)
@@ -52,6 +57,8 @@ def describe(
     digits = check_int("digits", digits, lo=0, hi=15)
     title = _check_text("title", title)
     notes = _check_text("notes", notes)
+    caption = _check_text("caption", caption)
+    label = _check_text("label", label)
     if columns is None:
         if isinstance(data, pl.DataFrame):
             names = [c for c, t in data.schema.items() if t.is_numeric()]
@@ -92,7 +99,9 @@ def describe(
         rows.append([labels.get(name, name)] + [vals[s] for s in stats])
     header = [[(w["variable"], 1)] + [(w[s], 1) for s in stats]]
     note_lines = [n for n in str(notes).split("\n") if n] if notes else []
-    grid = _Grid(len(stats) + 1, header, [rows], note_lines, title)
+    grid = _Grid(
+        len(stats) + 1, header, [rows], note_lines, title, caption=caption, label=label, lang=lang
+    )
     frame = pl.DataFrame(
         {
             "variable": [r[0] for r in rows],

@@ -38,6 +38,20 @@ def _etable(study: Study, results: Any, **kw: Any) -> Any:
     return etable(results, lang=rep["lang"], digits=rep["digits"], stat=rep["stat"], **kw)
 
 
+def _zh(study: Study) -> bool:
+    return study.spec["report"]["lang"] == "zh"
+
+
+def _title(study: Study, en: str, zh: str) -> str:
+    """A table title (its LaTeX caption) in the report's language."""
+    return zh if _zh(study) else en
+
+
+def _label(study: Study, name: str) -> str:
+    """A column's display label ([report.labels]), else its name."""
+    return _labels(study).get(name, name)
+
+
 def _run_descriptives(study: Study, sub: dict, progress: bool) -> None:
     from pilotdid.output.summary_stats import describe
 
@@ -48,6 +62,7 @@ def _run_descriptives(study: Study, sub: dict, progress: bool) -> None:
         labels=_labels(study) or None,
         lang=rep["lang"],
         digits=rep["digits"],
+        title=_title(study, "Descriptive statistics", "描述性统计"),
     )
     study.tables["descriptives"] = tab
     d = study.data
@@ -89,7 +104,7 @@ def _run_baseline(study: Study, sub: dict, progress: bool) -> None:
         study,
         fits,
         controls=_controls(study),
-        title="Baseline DID",
+        title=_title(study, "Baseline DID", "基准回归"),
     )
     frames = [fit.tidy().with_columns(pl.lit(name).alias("model")) for name, fit in fits.items()]
     study.frames["baseline"] = pl.concat(frames).select("model", pl.exclude("model"))
@@ -138,7 +153,13 @@ def _run_event_study(study: Study, sub: dict, progress: bool) -> None:
     study.frames["event_study"] = pl.concat(
         [r.tidy().select(pl.lit(k).alias("method"), *_ES_COLS) for k, r in res.items()]
     )
-    study.tables["event_study"] = _etable(study, res, title="Event study")
+    # a list: each column is titled by its estimator's name (the codes stay in the frame)
+    study.tables["event_study"] = _etable(
+        study,
+        list(res.values()),
+        y=s["model"]["y"],
+        title=_title(study, "Event study", "事件研究"),
+    )
     from pilotdid.output.figures import event_study_figure
 
     study.figures["event_study"] = event_study_figure(res, title="Event study")
@@ -212,12 +233,17 @@ def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
     study.frames["psm_balance"] = res.balance
     study.frames["psm_did"] = res.did.tidy()
     base = _baseline_model(study)
+    baseline = _title(study, "Baseline", "基准回归")
     study.tables["psm_did"] = _etable(
         study,
-        {"Baseline": base, "PSM-DID": res.did},
+        {baseline: base, "PSM-DID": res.did},
         controls=_controls(study),
         title="PSM-DID",
-        notes=f"Matching: {res.method}; off support: {res.n_off_support}.",
+        notes=_title(
+            study,
+            f"Matching: {res.method}; units off the common support: {res.n_off_support}.",
+            f"匹配方法：{res.method}；共同支撑外：{res.n_off_support}。",
+        ),
     )
 
 
@@ -234,13 +260,14 @@ def _run_robustness(study: Study, sub: dict, progress: bool) -> None:
     )
     study.results["robustness"] = res
     study.frames["robustness"] = res.table
-    models = {("Baseline" if k == "baseline" else k): v for k, v in res.models.items()}
+    baseline = _title(study, "Baseline", "基准回归")
+    models = {(baseline if k == "baseline" else k): v for k, v in res.models.items()}
     study.tables["robustness"] = _etable(
         study,
         models,
         keep=[f"^{s['treatment']['name']}$"],
         controls=_controls(study),
-        title="Robustness checks",
+        title=_title(study, "Robustness checks", "稳健性检验"),
     )
 
 
@@ -267,19 +294,13 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
     if sub["method"] == "three_step" and sub["reps"] > 0:
         study.seeds["mechanisms.bootstrap"] = sub["seed"]
     study.frames["mechanisms"] = res.table
-    if sub["method"] == "three_step":
-        cols = {"Total": res.total_fit}
-        for m in res.mediators:
-            cols[m] = res.a_fits[m]
-        for m, fit in res.b_fits.items():
-            cols[f"{s['model']['y']} | {m}"] = fit
-    else:
-        cols = dict(res.fits)
+    # three steps: the result itself (columns titled by step, the dependent-variable row
+    # names the outcome or mediator); two steps: one column per mediator
     study.tables["mechanisms"] = _etable(
         study,
-        cols,
+        res if sub["method"] == "three_step" else dict(res.fits),
         controls=_controls(study),
-        title="Mechanisms",
+        title=_title(study, "Mechanisms", "机制检验"),
         notes=res.caveat,
     )
     study.figures["mechanisms"] = mechanism_figure(res, title="Mechanisms")
@@ -333,8 +354,9 @@ def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
                 ),
             )
         )
+        titles = {g: _group_title(study, by, group, g, sub["split"]) for g in res.fits}
         for g, fit in res.fits.items():
-            fits[f"{group}={g}"] = fit
+            fits[titles[g]] = fit
     if sub["reps"] > 0:
         study.seeds["heterogeneity.permutation"] = sub["seed"]
     study.results["heterogeneity"] = out
@@ -344,8 +366,18 @@ def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
         fits,
         keep=[f"^{s['treatment']['name']}$"],
         controls=_controls(study),
-        title="Heterogeneity",
+        title=_title(study, "Heterogeneity", "异质性分析"),
     )
+
+
+def _group_title(study: Study, by: str, group: str, g: Any, split: str) -> str:
+    """A heterogeneity column's title (labels applied; never "x_above_median=1")."""
+    from pilotdid.output._text import group_title
+
+    lang = study.spec["report"]["lang"]
+    if split == "median":
+        return group_title(_label(study, by), g, lang, median_split=True)
+    return group_title(_label(study, group), g, lang, median_split=False)
 
 
 def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
@@ -366,11 +398,12 @@ def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
     study.results["moderation"] = res
     study.frames["moderation"] = res.marginal_effects
     study.frames["moderation_fit"] = res.fit.tidy()
+    moderator = _label(study, sub["moderator"])
     study.tables["moderation"] = _etable(
         study,
-        {"Moderation": res},
+        res,
         controls=_controls(study),
-        title=f"Moderation by {sub['moderator']}",
+        title=_title(study, f"Moderation by {moderator}", f"调节效应：{moderator}"),
     )
     study.figures["moderation"] = mechanism_figure(res, title=f"Moderation by {sub['moderator']}")
 
@@ -416,7 +449,11 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     study.frames["spatial"] = fit.tidy()
     study.frames["spatial_impacts"] = impacts.tidy()
     study.notes.setdefault("spatial", []).append(f"W: {wdesc}; {len(ids)} units")
-    study.tables["spatial"] = _etable(study, {sub["model"].upper(): fit}, title="Spatial model")
+    names = {"sdm": ("Spatial Durbin model (SDM)", "空间杜宾模型（SDM）")}
+    en, zh = names.get(sub["model"], (f"Spatial model ({sub['model'].upper()})", "空间模型"))
+    study.tables["spatial"] = _etable(
+        study, {sub["model"].upper(): fit}, title=_title(study, en, zh)
+    )
     study.figures["spatial"] = spatial_effects_figure(impacts, title="Spatial effects")
     study.figures["weights"] = weights_figure(W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}")
 

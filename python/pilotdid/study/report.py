@@ -5,7 +5,9 @@ when everything succeeded; an existing ``OUT`` is replaced only with ``overwrite
 
     index.html        every table (HTML) and figure (<img> of figures/*.png); offline, no
                       network; a SYNTHETIC DATA banner when the bundled panel is used
-    tables/*.tex      LaTeX (booktabs) of each table, and *.md (Markdown)
+    tables/*.tex      LaTeX of each table (a table float with caption and label tab:<file
+                      stem>, booktabs, notes in a threeparttable; fits A4 with 2.5 cm margins
+                      or is laid out landscape on purpose), and *.md (Markdown)
     figures/*.png     each figure, and *.pdf
     results/*.csv     the tidy result frames behind the tables and figures
     provenance.json   sha256 of the data and the spec, the resolved spec, the seed of every
@@ -21,7 +23,6 @@ import contextlib
 import hashlib
 import html
 import json
-import math
 import os
 import platform
 import shutil
@@ -34,7 +35,6 @@ from typing import Any
 
 import polars as pl
 
-from pilotdid.output._text import _tex  # one LaTeX escaping rule for every table
 from pilotdid.study.errors import SpecError
 
 # Internal to the study: users write a report with Study.write_report(out) or
@@ -71,15 +71,27 @@ SECTION_TITLES_ZH = {
     "provenance": "可复现信息",
 }
 
-#: Small summary frames that get a table of their own (HTML + LaTeX + Markdown) in the report.
-SUMMARY_FRAMES = {
-    "baseline": ("baseline_wildboot", "Wild cluster bootstrap (WCR) of the treatment"),
-    "bacon": ("bacon_summary", "Goodman-Bacon decomposition by comparison type"),
-    "placebo": ("placebo", "Placebo distribution"),
-    "psm_did": ("psm_balance", "Covariate balance (standardised bias %)"),
-    "heterogeneity": ("heterogeneity", "Split-sample estimates and equality tests"),
-    "moderation": ("moderation", "Marginal effect of the treatment"),
-    "spatial": ("spatial_impacts", "LeSage-Pace effects"),
+#: Summary tables of each analysis (file stem, caption), built from its frames by
+#: :func:`_summary_table` with the label dictionary and number formatting of every table.
+SUMMARY_TABLES = {
+    "baseline": [("baseline_wildboot", "Wild cluster bootstrap (WCR) of the treatment effect")],
+    "bacon": [("bacon_summary", "Goodman-Bacon decomposition by comparison type")],
+    "placebo": [("placebo_summary", "Placebo distribution of the treatment effect")],
+    "psm_did": [("psm_balance", "Covariate balance before and after matching")],
+    "heterogeneity": [("heterogeneity_summary", "Split-sample estimates and equality tests")],
+    "moderation": [("moderation_summary", "Marginal effect of the treatment")],
+    "spatial": [("spatial_impacts", "LeSage-Pace direct, indirect and total effects")],
+}
+
+#: The same captions under [report] lang = "zh".
+SUMMARY_CAPTIONS_ZH = {
+    "baseline_wildboot": "处理效应的野自助法（WCR）检验",
+    "bacon_summary": "Goodman-Bacon 分解（按比较类型）",
+    "placebo_summary": "处理效应的安慰剂分布",
+    "psm_balance": "匹配前后的协变量平衡性",
+    "heterogeneity_summary": "分样本估计与系数相等检验",
+    "moderation_summary": "处理效应的边际效应",
+    "spatial_impacts": "LeSage-Pace 直接、间接与总效应",
 }
 
 SYNTHETIC_BANNER = (
@@ -268,56 +280,149 @@ def provenance(study: Any, tables_sha256: dict[str, str] | None = None) -> dict[
 
 
 # ------------------------------------------------------------------------------------------
-# small frames -> HTML / LaTeX / Markdown (report summaries only)
+# summary tables: frames -> output.frame_tables (LaTeX / HTML / Markdown)
 # ------------------------------------------------------------------------------------------
-def _fmt(v: Any, digits: int) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return ""
-        return f"{v:.{digits}f}" if abs(v) >= 10 ** (-digits) or v == 0 else f"{v:.2e}"
-    return str(v)
+def _summary_table(study: Any, stem: str, caption: str) -> Any:
+    """The summary table ``stem`` of the study (an ETable), or None when its frame is absent.
+    Which frame columns are shown and how: the numbers themselves are the frame's."""
+    from pilotdid.output import frame_tables as ft
 
+    frames = study.frames
+    rep = study.spec["report"]
+    lang, digits = rep["lang"], rep["digits"]
+    labels = dict(rep["labels"])
+    zh = lang == "zh"
+    if zh:
+        caption = SUMMARY_CAPTIONS_ZH.get(stem, caption)
+    kw: dict[str, Any] = {"labels": labels, "lang": lang, "digits": digits, "title": caption}
+    Col = ft.Col
+    if stem == "baseline_wildboot" and stem in frames:
+        boot = study.results.get("baseline_wildboot")
+        f = frames[stem]
+        r = f.row(0, named=True)
+        cluster = study.spec["model"]["cluster"]
+        cl = labels.get(cluster, cluster)
+        weights = str(r["weights"]).capitalize()
+        note = (
+            f"Restricted wild cluster bootstrap (WCR, Roodman et al. 2019), {weights} weights, "
+            f"clustered by {cl}; R = {r['reps']} replicates, seed {r['seed']}. The p-value is "
+            "the share of bootstrap |t*| at least |t|."
+            if not zh
+            else f"受限野聚类自助法（WCR），{weights}权重，聚类到{cl}层面；R = {r['reps']}，"
+            f"随机种子 {r['seed']}。p值为自助法|t*|不小于|t|的比例。"
+        )
+        return ft.frame_table(
+            f,
+            columns=[
+                Col("term"),
+                Col("estimate"),
+                Col("t_stat", "number"),
+                Col("p_value", "rand_p", header=ft.column_label("boot_p", lang), reps="reps"),
+                Col("conf_low", high="conf_high"),
+            ],
+            level=getattr(boot, "level", 0.95),
+            notes=[note],
+            **kw,
+        )
+    if stem == "bacon_summary" and stem in frames:
+        return ft.frame_table(frames[stem], **kw)
+    if stem == "placebo_summary" and "placebo" in frames:
+        res = study.results.get("placebo")
+        scheme = getattr(res, "scheme", "")
+        note = (
+            f"R placebo assignments of the treatment ({scheme}); the randomization p-value "
+            "is the share of placebo estimates at least as large in absolute value as the "
+            "actual one, as computed by pilotdid.placebo."
+            if not zh
+            else f"R 次安慰剂处理分配（{scheme}）；随机化p值为绝对值不小于实际估计值的安慰剂"
+            "估计值所占比例。"
+        )
+        return ft.frame_table(
+            frames["placebo"],
+            columns=[
+                Col("term"),
+                Col("estimate"),
+                Col("placebo_mean"),
+                Col("placebo_sd"),
+                Col("placebo_q025"),
+                Col("placebo_median"),
+                Col("placebo_q975"),
+                Col("p_value", "rand_p", header=ft.column_label("rand_p", lang), reps="reps"),
+            ],
+            notes=[note],
+            **kw,
+        )
+    if stem == "psm_balance" and stem in frames:
+        note = (
+            "Standardised bias: 100 times the difference in means over the square root of "
+            "the average of the two groups' variances in the unmatched sample (Rosenbaum & "
+            "Rubin 1985, as Stata's pstest); t and p: tests of equal means (after matching, "
+            "weighted by the matching weights)."
+            if not zh
+            else "标准化偏差：两组均值之差除以匹配前两组方差均值的平方根，乘以100（Rosenbaum & "
+            "Rubin 1985，同Stata pstest）；t值与p值：两组均值相等的检验（匹配后按匹配权重加权）。"
+        )
+        return ft.balance_table(frames[stem], notes=[note], **kw)
+    if stem == "heterogeneity_summary" and "heterogeneity" in frames:
+        from pilotdid.output import numbers
+        from pilotdid.output._text import group_title
 
-def _cells(frame: pl.DataFrame, digits: int) -> list[list[str]]:
-    return [[_fmt(v, digits) for v in row] for row in frame.iter_rows()]
-
-
-def _frame_html(frame: pl.DataFrame, digits: int) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-        for row in _cells(frame, digits)
-    )
-    return f'<table class="summary"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def _frame_latex(frame: pl.DataFrame, digits: int, title: str) -> str:
-    cols = "l" + "r" * (len(frame.columns) - 1)
-    lines = [
-        f"% {title}",
-        f"\\begin{{tabular}}{{{cols}}}",
-        "\\toprule",
-        " & ".join(_tex(c) for c in frame.columns) + " \\\\",
-        "\\midrule",
-    ]
-    lines += [" & ".join(_tex(c) for c in row) + " \\\\" for row in _cells(frame, digits)]
-    lines += ["\\bottomrule", "\\end{tabular}", ""]
-    return "\n".join(lines)
-
-
-def _frame_markdown(frame: pl.DataFrame, digits: int) -> str:
-    lines = [
-        "| " + " | ".join(frame.columns) + " |",
-        "|" + "|".join("---" for _ in frame.columns) + "|",
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in _cells(frame, digits)]
-    return "\n".join(lines) + "\n"
+        sub = study.spec["analyses"]["heterogeneity"]
+        reps, median = sub["reps"], sub["split"] == "median"
+        # each split: its variable's label (a median split names the variable it splits)
+        split_label = {
+            group: labels.get(by if median else group, by if median else group)
+            for by, group in zip(sub["by"], study.results.get("heterogeneity", {}))
+        }
+        f = frames["heterogeneity"]
+        titles = [
+            group_title(split_label.get(b, b), g, lang, median_split=median)
+            for b, g in zip(f["by"], f["group"])
+        ]
+        f = f.with_columns(pl.Series("group_title", titles, dtype=pl.String))
+        # the equality tests belong to a split, not to a group: one note per split
+        notes = []
+        for r in f.unique("by", keep="first", maintain_order=True).iter_rows(named=True):
+            wald = numbers.pvalue(r["wald_p"], digits)
+            perm = numbers.rand_pvalue(r["perm_p"], reps, digits) if reps > 0 else None
+            name = split_label.get(r["by"], r["by"])
+            if zh:
+                text = f"{name}各组处理效应相等的检验：Wald检验p值 = {wald}"
+                text += f"；置换检验p值 = {perm}。" if perm else "。"
+            else:
+                text = f"Equal effects across the groups of {name}: Wald p = {wald}"
+                text += f"; permutation p = {perm}." if perm else "."
+            notes.append(text)
+        cols = [Col("group_title", "text", header=ft.column_label("group", lang))]
+        cols += [Col("estimate"), Col("std_error"), Col("nobs", "int")]
+        return ft.frame_table(f, columns=cols, notes=notes, **kw)
+    if stem == "moderation_summary" and "moderation" in frames:
+        sub = study.spec["analyses"]["moderation"]
+        mod = labels.get(sub["moderator"], sub["moderator"])
+        return ft.frame_table(
+            frames["moderation"],
+            columns=[
+                Col("at", "number", header=mod),
+                Col("estimate"),
+                Col("std_error"),
+                Col("statistic", "number"),
+                Col("p_value"),
+                Col("conf_low", high="conf_high"),
+            ],
+            **kw,
+        )
+    if stem == "spatial_impacts" and stem in frames:
+        imp = study.results.get("spatial", {}).get("impacts")
+        draws, seed = getattr(imp, "reps", 0), getattr(imp, "seed", None)
+        note = (
+            "Delta-method standard errors in parentheses; in brackets the 2.5% and 97.5% "
+            f"percentiles of {draws} simulated parameter draws (seed {seed})."
+            if not zh
+            else f"括号内为Delta法标准误；方括号内为{draws}次参数模拟抽样的2.5%与97.5%分位数"
+            f"（随机种子 {seed}）。"
+        )
+        return ft.effects_table(frames[stem], interval=draws > 1, notes=[note], **kw)
+    return None
 
 
 # ------------------------------------------------------------------------------------------
@@ -336,12 +441,13 @@ thead th{border-bottom:2px solid #444}
 img{max-width:100%;height:auto;border:1px solid #ddd}
 .links{font-size:0.85em;color:#555}.notes{font-size:0.85em;color:#444}
 nav ul{columns:3;font-size:0.9em}
-div.table{overflow-x:auto}
+div.table{overflow-x:auto;max-width:100%}
+caption{font-weight:bold;padding:4px 0}
 pre{background:#f6f6f6;padding:8px;overflow-x:auto;font-size:0.8em}
 """
 
 _IMG_CHECK = """
-<div id="img-check" data-total="" data-loaded="" data-broken=""></div>
+<div id="img-check" data-total="" data-loaded="" data-broken="" data-wide-tables=""></div>
 <script>
 window.addEventListener('load', function () {
   var imgs = document.querySelectorAll('img');
@@ -354,6 +460,14 @@ window.addEventListener('load', function () {
   d.setAttribute('data-total', String(imgs.length));
   d.setAttribute('data-loaded', String(ok));
   d.setAttribute('data-broken', broken.join(' '));
+  // tables wider than the page: they scroll inside their box rather than being cut off;
+  // listed here so that a test can see which ones do
+  var wide = [];
+  document.querySelectorAll('div.table').forEach(function (box) {
+    var t = box.querySelector('table');
+    if (t && t.scrollWidth > box.clientWidth + 1) { wide.push(box.getAttribute('data-table')); }
+  });
+  d.setAttribute('data-wide-tables', wide.join(' '));
 });
 </script>
 """
@@ -457,10 +571,39 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
 # ------------------------------------------------------------------------------------------
 # writing
 # ------------------------------------------------------------------------------------------
+#: The last note of every table written from the bundled panel: a table travels without the
+#: page's banner.
+SYNTHETIC_NOTE = {
+    "en": "Data: the bundled SYNTHETIC Yangtze River Delta panel (simulated outcomes and "
+    "covariates); the numbers illustrate the toolkit only.",
+    "zh": "数据：pilotdid 自带的长三角模拟面板（SYNTHETIC，结果与协变量均为模拟数据），"
+    "数值仅用于演示。",
+}
+
+
+def _write_table(root: Path, entry: dict[str, Any], stem: str, tab: Any, study: Any) -> None:
+    """tables/<stem>.tex (the title as caption, label tab:<stem>) and .md; the HTML (the
+    title as its <caption>) goes into index.html. Tables of the bundled SYNTHETIC panel say
+    so in their last note."""
+    if study.synthetic:
+        lang = "zh" if study.spec["report"]["lang"] == "zh" else "en"
+        tab = tab._with_note(SYNTHETIC_NOTE[lang])
+    tex = tab.to_latex(label=f"tab:{stem}")
+    (root / "tables" / f"{stem}.tex").write_text(tex, encoding="utf-8", newline="\n")
+    (root / "tables" / f"{stem}.md").write_text(tab.to_markdown(), encoding="utf-8", newline="\n")
+    entry["tables"].append(
+        {
+            "name": stem,
+            "html": tab.to_html(),
+            "tex": f"tables/{stem}.tex",
+            "md": f"tables/{stem}.md",
+        }
+    )
+
+
 def _write_contents(study: Any, root: Path) -> None:
     from pilotdid.output.figures import save_figure
 
-    digits = study.spec["report"]["digits"]
     for sub in ("tables", "figures", "results"):
         (root / sub).mkdir()
     entries: dict[str, dict[str, Any]] = {}
@@ -471,35 +614,11 @@ def _write_contents(study: Any, root: Path) -> None:
         e: dict[str, Any] = {"tables": [], "figures": [], "csv": [], "notes": []}
         tab = study.tables.get(name)
         if tab is not None:
-            tab.save(root / "tables" / f"{name}.tex")
-            tab.save(root / "tables" / f"{name}.md")
-            e["tables"].append(
-                {
-                    "name": name,
-                    "html": tab.to_html(),
-                    "tex": f"tables/{name}.tex",
-                    "md": f"tables/{name}.md",
-                }
-            )
-        if name in SUMMARY_FRAMES and SUMMARY_FRAMES[name][0] in study.frames:
-            key, caption = SUMMARY_FRAMES[name]
-            frame = study.frames[key]
-            stem = f"{key}_summary" if key == name else key
-            (root / "tables" / f"{stem}.tex").write_text(
-                _frame_latex(frame, digits, caption), encoding="utf-8"
-            )
-            (root / "tables" / f"{stem}.md").write_text(
-                _frame_markdown(frame, digits), encoding="utf-8"
-            )
-            e["tables"].append(
-                {
-                    "name": stem,
-                    "caption": caption,
-                    "html": _frame_html(frame, digits),
-                    "tex": f"tables/{stem}.tex",
-                    "md": f"tables/{stem}.md",
-                }
-            )
+            _write_table(root, e, name, tab, study)
+        for stem, caption in SUMMARY_TABLES.get(name, []):
+            summary = _summary_table(study, stem, caption)
+            if summary is not None:
+                _write_table(root, e, stem, summary, study)
         figs = [name] + (["weights"] if name == "spatial" else [])
         for fname in figs:
             fig = study.figures.get(fname)
