@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-#: Above this many units a spring layout would take too long (O(n^2) per iteration).
-SPRING_MAX_UNITS = 2_000
+#: Above this many units a spring layout takes too long (O(n^2) per iteration: ~10 s at 1,000).
+SPRING_MAX_UNITS = 1_000
 
 #: Above this many units labels are not drawn: at a paper figure's size they cannot be read.
 LABEL_MAX_UNITS = 60
