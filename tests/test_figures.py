@@ -88,13 +88,19 @@ def _xy(container):
 
 
 def test_event_study_figure_one_series_per_estimator(events):
-    """One error-bar series per estimator, legend = dict keys, points = the estimates
-    (shifted within ±0.3), the treatment-start line at -0.5."""
+    """One error-bar series per estimator, legend = the estimators' names (dict keys that
+    are estimator codes are translated), points = the estimates (shifted within ±0.3), the
+    treatment-start line at -0.5."""
     fig = F.event_study_figure(events, title="Dynamic effects")
     ax = fig.axes[0]
     bars = _errorbars(ax)
     assert len(bars) == 4
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(events)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:4] == [
+        "TWFE",
+        "Callaway-Sant'Anna",
+        "BJS imputation",
+        "Sun-Abraham",
+    ]
     for bar, res in zip(bars, events.values()):
         es = res.to_event_study() if hasattr(res, "to_event_study") else res
         x, y = _xy(bar)
@@ -113,7 +119,7 @@ def test_event_study_figure_accepts_dynamic_aggte_and_lists(df, events):
     fig = F.event_study_figure([events["twfe"], dyn])
     ax = fig.axes[0]
     assert len(_errorbars(ax)) == 2
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == [
         "TWFE",
         "Callaway-Sant'Anna",
     ]
@@ -123,14 +129,17 @@ def test_event_study_figure_accepts_dynamic_aggte_and_lists(df, events):
 
 
 def test_placebo_figure_marks_the_actual_estimate(placebo):
-    """The vertical line sits at PlaceboResult.actual; the histogram has `bins` bars."""
+    """The vertical line sits at PlaceboResult.actual; the histogram has `bins` bars; the
+    legend's title gives R and the randomization p (1 + k)/(1 + R)."""
     fig = F.placebo_figure(placebo, bins=30)
     ax = fig.axes[0]
     vlines = [ln for ln in ax.get_lines() if len(set(ln.get_xdata())) == 1]
     assert len(vlines) == 1
     assert vlines[0].get_xdata()[0] == pytest.approx(placebo.actual, abs=0)
     assert len(ax.patches) == 30
-    assert f"p = {placebo.p_value_ri:.3f}" in ax.get_title()
+    title = ax.get_legend().get_title().get_text()
+    assert f"R = {placebo.n_valid}" in title
+    assert f"p = {placebo.pvalue_plus_one:.3f}" in title
 
 
 def test_bacon_figure(df):
@@ -215,30 +224,34 @@ def test_mechanism_figure_heterogeneity_and_moderation(df):
 
 
 def test_spatial_effects_figure(impacts):
-    """Three series (direct, indirect, total) at SpatialImpacts' point effects."""
-    fig = F.spatial_effects_figure(impacts)
-    ax = fig.axes[0]
-    bars = _errorbars(ax)
-    assert len(bars) == 3
-    for bar, eff in zip(bars, (impacts.direct, impacts.indirect, impacts.total)):
-        np.testing.assert_allclose(_xy(bar)[0], list(eff.values()))
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["Direct", "Indirect", "Total"]
+    """One panel per regressor (variables="all"), each with three series (direct,
+    indirect, total) at SpatialImpacts' point effects, the effect types on the y axis."""
+    fig = F.spatial_effects_figure(impacts, variables="all")
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == impacts.names
+    for ax, name in zip(axes, impacts.names):
+        bars = _errorbars(ax)
+        assert len(bars) == 3
+        for bar, eff in zip(bars, (impacts.direct, impacts.indirect, impacts.total)):
+            np.testing.assert_allclose(_xy(bar)[0], [eff[name]])
+    # a shared y axis: the effect types are named once, on the first panel
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["Direct", "Indirect", "Total"]
 
 
 def test_weights_figure_edges(W, cities):
-    """One edge per unordered pair with w_ij + w_ji > 0 (kNN W: its symmetrised pattern);
-    max_edges keeps the strongest; labels annotate the points."""
+    """k=None: one edge per unordered pair with w_ij + w_ji > 0 (kNN W: its symmetrised
+    pattern); max_edges keeps the strongest; labels annotate the points."""
     knn = pdid.weights.knn(cities["lat"], cities["lon"], k=4)
     m = knn.to_dense()
     n_pairs = int(np.count_nonzero(np.triu(m + m.T, k=1)))
     fig = F.weights_figure(
-        knn, lat=cities["lat"], lon=cities["lon"], labels=cities["city_en"].to_list()
+        knn, lat=cities["lat"], lon=cities["lon"], labels=cities["city_en"].to_list(), k=None
     )
     ax = fig.axes[0]
     lc = [c for c in ax.collections if isinstance(c, LineCollection)]
     assert len(lc) == 1 and len(lc[0].get_segments()) == n_pairs
     assert len(ax.texts) == 41
-    fig = F.weights_figure(W, lat=cities["lat"], lon=cities["lon"], max_edges=100)
+    fig = F.weights_figure(W, lat=cities["lat"], lon=cities["lon"], max_edges=100, k=None)
     lc = [c for c in fig.axes[0].collections if isinstance(c, LineCollection)]
     assert len(lc[0].get_segments()) == 100
     with pytest.raises(pdid.PilotdidError, match="lat/lon"):
@@ -255,10 +268,10 @@ def test_chinese_falls_back_to_english_without_cjk_font(monkeypatch, placebo, ci
         )
     ax = fig.axes[0]
     assert ax.get_xlabel() == "Longitude"
-    assert all(t.get_text() == str(i) for i, t in enumerate(ax.texts))
+    assert [t.get_text() for t in ax.texts] == [str(i) for i in range(41)]
     with pytest.warns(UserWarning, match="CJK font"):
         fig = F.placebo_figure(placebo, lang="zh")
-    assert fig.axes[0].get_ylabel() == "density"
+    assert fig.axes[0].get_ylabel() == "Density"
     monkeypatch.setattr(F, "cjk_font", lambda: "DejaVu Sans")
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -53,6 +53,7 @@ ALLOWED: dict[str, str] = {
     "at": "moderation: values of the moderator", "categorical": "moderation: a factor moderator",
     "by": "heterogeneity / winsorize / PSM: the splitting column", "method": "algorithm choice",
     "caption": "etable / tables: the LaTeX caption",
+    "variables": "spatial_effects_figure: the variables drawn, one panel each",
     # robustness
     "model": "placebo/robustness: the fitted model re-run", "scheme": "placebo reassignment",
     "progress": "tqdm progress bar", "statistic": "placebo: the statistic recomputed",

@@ -3,8 +3,9 @@ placebo distribution, the Bacon scatter, mechanism coefficient plots, spatial (L
 effects and a map-free neighbour graph of a spatial weights matrix.
 
 Every function returns a ``matplotlib.figure.Figure`` built without pyplot's global state
-(safe under the Agg backend, never shown). ``save_figure`` writes PNG/PDF whose bytes depend
-only on the figure: no dates, no software versions in the metadata.
+(safe under the Agg backend, never shown), with a caption attached that says what is drawn
+(``figure_caption(fig)``; English or Chinese with ``lang``). ``save_figure`` writes PNG/PDF
+whose bytes depend only on the figure: no dates, no software versions in the metadata.
 
 Chinese labels (``lang="zh"``, or Chinese text in labels you pass) need a CJK font; when none
 is installed the figure falls back to English labels with a warning instead of drawing
@@ -27,6 +28,7 @@ from pilotdid._core import PilotdidError
 __all__ = [
     "bacon_figure",
     "event_study_figure",
+    "figure_caption",
     "mechanism_figure",
     "placebo_figure",
     "save_figure",
@@ -57,23 +59,39 @@ _CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
 _TEXT = {
     "en": {
-        "event_x": "Periods since treatment",
+        "event_x": "Periods since treatment (e)",
         "event_y": "Effect estimate",
+        "event_y_outcome": "Effect on {}",
         "event_title": "Event study",
-        "placebo_x": "Placebo coefficient",
+        "event_ref": "Reference period (set to 0)",
+        "event_start": "Treatment starts",
+        "ci_pointwise": "{}% pointwise CI",
+        "ci_uniform": "{}% uniform band",
+        "event_bars": "Bars: {}",
+        "placebo_x": "Placebo coefficient on {}",
         "placebo_y": "Density",
-        "placebo_hist": "placebo",
-        "placebo_kde": "kernel density",
-        "placebo_actual": "actual {:.4g}",
-        "placebo_title": "Placebo test ({}), p = {:.3f}",
+        "placebo_hist": "Placebo estimates",
+        "placebo_kde": "Kernel density",
+        "placebo_actual": "Actual estimate {}",
+        "placebo_title": "Placebo test",
+        "placebo_reps": "R = {} placebo assignments",
+        "placebo_all": "R = {} (every distinct assignment)",
+        "placebo_p": "Randomization p = {}",
         "bacon_title": "Goodman-Bacon decomposition",
+        "bacon_x": "Weight",
+        "bacon_y": "2×2 DID estimate",
+        "bacon_y_outcome": "2×2 DID estimate ({})",
+        "bacon_twfe": "TWFE without controls = {} (weighted mean)",
         "mech_a": "Effect of the treatment on the mediator",
         "mech_ind": "Indirect effect (a × b)",
         "mech_title": "Mechanisms",
         "mech_x": "Estimate ({}% CI)",
         "het_title": "Heterogeneity",
+        "mod_title": "Moderation",
+        "mod_y": "Marginal effect of {} on {}",
         "spatial_title": "Direct, indirect and total effects",
-        "spatial_x": "Effect ({}% CI)",
+        "spatial_x_delta": "Effect ({}% CI, delta method)",
+        "spatial_x_sim": "Effect ({}% interval, {} simulated draws)",
         "direct": "Direct",
         "indirect": "Indirect",
         "total": "Total",
@@ -82,23 +100,39 @@ _TEXT = {
         "lat": "Latitude",
     },
     "zh": {
-        "event_x": "相对政策实施的期数",
+        "event_x": "相对政策实施的期数（e）",
         "event_y": "估计效应",
+        "event_y_outcome": "对{}的效应",
         "event_title": "事件研究",
-        "placebo_x": "安慰剂系数",
+        "event_ref": "基期（标准化为 0）",
+        "event_start": "政策开始实施",
+        "ci_pointwise": "{}%逐点置信区间",
+        "ci_uniform": "{}%一致置信带",
+        "event_bars": "误差线：{}",
+        "placebo_x": "{}的安慰剂系数",
         "placebo_y": "密度",
-        "placebo_hist": "安慰剂",
+        "placebo_hist": "安慰剂估计",
         "placebo_kde": "核密度",
-        "placebo_actual": "真实估计 {:.4g}",
-        "placebo_title": "安慰剂检验（{}），p = {:.3f}",
+        "placebo_actual": "真实估计 {}",
+        "placebo_title": "安慰剂检验",
+        "placebo_reps": "R = {} 次安慰剂分配",
+        "placebo_all": "R = {}（全部不同分配）",
+        "placebo_p": "随机推断 p = {}",
         "bacon_title": "Goodman-Bacon 分解",
+        "bacon_x": "权重",
+        "bacon_y": "2×2 DID 估计",
+        "bacon_y_outcome": "2×2 DID 估计（{}）",
+        "bacon_twfe": "不含控制变量的 TWFE = {}（加权平均）",
         "mech_a": "政策对中介变量的影响",
         "mech_ind": "间接效应（a × b）",
         "mech_title": "机制分析",
         "mech_x": "估计值（{}%置信区间）",
         "het_title": "异质性分析",
+        "mod_title": "调节效应",
+        "mod_y": "{}对{}的边际效应",
         "spatial_title": "直接效应、间接效应与总效应",
-        "spatial_x": "效应（{}%置信区间）",
+        "spatial_x_delta": "效应（{}%置信区间，Delta 方法）",
+        "spatial_x_sim": "效应（{}%区间，{} 次模拟抽样）",
         "direct": "直接效应",
         "indirect": "间接效应",
         "total": "总效应",
@@ -106,6 +140,17 @@ _TEXT = {
         "lon": "经度",
         "lat": "纬度",
     },
+}
+
+
+#: The Goodman-Bacon comparison types (R bacondecomp's names) in other languages.
+_BACON_TYPES = {
+    "zh": {
+        "Earlier vs Later Treated": "较早处理组 vs 较晚处理组（对照）",
+        "Later vs Earlier Treated": "较晚处理组 vs 较早处理组（对照）",
+        "Treated vs Untreated": "处理组 vs 从未处理组",
+        "Later vs Always Treated": "较晚处理组 vs 始终处理组",
+    }
 }
 
 
@@ -182,6 +227,20 @@ def _check_figsize(figsize: Any) -> tuple[float, float]:
     )
 
 
+def _attach_caption(fig: Any, caption: str) -> Any:
+    """Store what the figure draws on it (read by :func:`figure_caption`)."""
+    fig.pilotdid_caption = caption
+    return fig
+
+
+def figure_caption(fig: Any) -> str:
+    """The caption a pilotdid figure function attached to ``fig``: one paragraph saying what
+    is drawn (estimates, interval type and level, markers and lines, replicates, p-values), in
+    the figure's language. Empty for a figure pilotdid did not make. A report prints it under
+    the image; a LaTeX user pastes it into ``\\caption{...}``."""
+    return str(getattr(fig, "pilotdid_caption", ""))
+
+
 def _placebo_numbers(placebo: Any) -> tuple[float, float]:
     """(actual estimate, randomization p-value) of a placebo result, through the protocol
     (its one term)."""
@@ -202,6 +261,23 @@ def _as_event_study(res: Any) -> Any:
     )
 
 
+def _outcome_name(*results: Any) -> str | None:
+    """The outcome column a result names (``y``, or R did's ``yname``), if it keeps one."""
+    for res in results:
+        for attr in ("y", "yname", "outcome"):
+            value = getattr(res, attr, None)
+            if isinstance(value, str) and value:
+                return value
+        extra = getattr(res, "extra", None)
+        if isinstance(extra, Mapping) and isinstance(extra.get("y"), str):
+            return str(extra["y"])
+    return None
+
+
+def _pct(level: float) -> str:
+    return f"{level * 100:g}"
+
+
 # --------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------
@@ -213,18 +289,32 @@ def event_study_figure(
     *,
     title: str | None = None,
     labels: Sequence[str] | None = None,
+    y: str | None = None,
     lang: str = "en",
-    figsize: tuple[float, float] = (7.0, 4.0),
+    figsize: tuple[float, float] = (8.0, 4.2),
     xlabel: str | None = None,
     ylabel: str | None = None,
 ) -> Any:
     """Several event studies overlaid (one error-bar series per estimator, shifted so the
-    intervals do not overlap), a zero line and the start of treatment. ``results``: a list,
-    or ``{legend label: result}``; each an EventStudyResult, SunAbrahamResult or dynamic
-    AggteResult. Uniform bands are drawn when the estimator provides them."""
+    intervals do not overlap), a zero line, the start of treatment and hollow markers at the
+    reference periods, with a tick at every event time.
+
+    ``results``: a list, or ``{legend label: result}``; each an EventStudyResult,
+    SunAbrahamResult or dynamic AggteResult. Legend entries are the estimators' names
+    ("Callaway-Sant'Anna", not ``cs``): estimator codes used as keys or ``labels`` are
+    translated, other text is kept. ``y``: the outcome's name (or label) shown in the y-axis
+    label ("Effect on Green TFP") and the caption; default the outcome column the results
+    keep, if any. Uniform bands are drawn when the estimator provides them; the legend's
+    title (or each entry, when they differ) says which: pointwise CI or uniform band, and the
+    level. The caption is on ``figure_caption(fig)``."""
+    from matplotlib.lines import Line2D
+
+    from pilotdid.output import figure_captions as cap
     from pilotdid.results.event_study import display_name, plot_event_studies
 
     figsize = _check_figsize(figsize)
+    if y is not None and (not isinstance(y, str) or not y.strip()):
+        raise PilotdidError(f"option 'y': expected the outcome's name (a string), got {y!r}")
 
     if isinstance(results, Mapping):
         names = [str(k) for k in results]
@@ -238,27 +328,74 @@ def event_study_figure(
     legend = list(labels) if labels is not None else names
     if legend is not None and len(legend) != len(es):
         raise PilotdidError(f"option 'labels': {len(legend)} labels for {len(es)} results")
-    lang, font = _resolve_lang(lang, [title, xlabel, ylabel, *(legend or [])])
+    outcome = y if y is not None else _outcome_name(*items, *es)
+    lang, font = _resolve_lang(lang, [title, xlabel, ylabel, outcome, *(legend or [])])
     t = _TEXT[lang]
     if legend is None:
         legend = [display_name(r.estimator) for r in es]
-    legend = [_clean(s, font, display_name(r.estimator)) for s, r in zip(legend, es)]
+    # a key or label that is an estimator code ("twfe", "cs") is shown by its name
+    legend = [
+        _clean(display_name(str(s)), font, display_name(r.estimator)) or display_name(r.estimator)
+        for s, r in zip(legend, es)
+    ]
+    shown_outcome = _clean(outcome, font, None)
+
+    # the interval each estimator draws: its uniform band when it has one, else pointwise
+    short = [
+        t["ci_uniform" if r.band == "uniform" else "ci_pointwise"].format(_pct(r.level)) for r in es
+    ]
+    same_interval = len(set(short)) == 1
+    entries = legend if same_interval else [f"{n} ({s})" for n, s in zip(legend, short)]
+
     fig, ax = _new_figure(figsize, font)
     n = len(es)
-    # estimators side by side within ±0.3 of each event time (never reaching the next one)
-    offsets = [0.0] if n == 1 else [float(v) for v in np.linspace(-0.3, 0.3, n)]
-    plot_event_studies(es, ax=ax, labels=legend, offsets=offsets)
-    from matplotlib.ticker import MaxNLocator
+    # estimators side by side, at most 0.3 apart and within ±0.3 of their event time, so that a
+    # group sits clearly closer to its own tick than to the next one
+    half = min(0.3, 0.15 * (n - 1))
+    offsets = [float(v) for v in np.linspace(-half, half, n)]
+    plot_event_studies(es, ax=ax, labels=entries, offsets=offsets)
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # a tick at every event time, estimated or reference
+    times = sorted(
+        {int(e) for r in es for e in r.event_time} | {int(e) for r in es for e in r.reference}
+    )
+    ax.set_xticks(times)
+    if len(times) > 20:
+        ax.tick_params(axis="x", labelsize=7 if len(times) <= 40 else 5)
     ax.set_xlabel(_clean(xlabel, font, t["event_x"]) or t["event_x"])
-    ax.set_ylabel(_clean(ylabel, font, t["event_y"]) or t["event_y"])
-    if len(es) == 1:
-        ax.legend(frameon=False)
+    default_y = t["event_y_outcome"].format(shown_outcome) if shown_outcome else t["event_y"]
+    ax.set_ylabel(_clean(ylabel, font, default_y) or default_y)
+
+    handles, texts = ax.get_legend_handles_labels()
+    if any(len(r.reference) for r in es):
+        handles.append(
+            Line2D([], [], ls="none", marker="o", mfc="white", color="grey", label=t["event_ref"])
+        )
+        texts.append(t["event_ref"])
+    handles.append(Line2D([], [], color="grey", ls="--", lw=0.8))
+    texts.append(t["event_start"])
+    ax.legend(
+        handles,
+        texts,
+        title=t["event_bars"].format(short[0]) if same_interval else None,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        borderaxespad=0.0,
+        frameon=False,
+        fontsize="small",
+        title_fontsize="small",
+    )
     ttl = _clean(title, font, t["event_title"])
     if ttl:
         ax.set_title(ttl)
-    return _finish(fig)
+    caption = cap.event_study(
+        lang,
+        names=legend,
+        outcome=outcome,
+        intervals=[cap.interval_phrase(r.band, _pct(r.level), lang) for r in es],
+        references=[tuple(int(e) for e in r.reference) for r in es],
+    )
+    return _attach_caption(_finish(fig), caption)
 
 
 @vocabulary()
@@ -268,29 +405,69 @@ def placebo_figure(
     title: str | None = None,
     bins: int = 40,
     lang: str = "en",
-    figsize: tuple[float, float] = (6.0, 4.0),
+    figsize: tuple[float, float] = (7.6, 4.0),
 ) -> Any:
-    """Histogram and kernel density of the placebo coefficients; the actual estimate as a
-    dashed vertical line."""
+    """Histogram and kernel density of the placebo coefficients, the actual estimate as a
+    dashed vertical line, and in the legend (beside the axes) the number of placebo
+    assignments R and the randomization p-value (1 + k)/(1 + R) (k: placebo estimates at
+    least as large in absolute value as the actual one; with every assignment enumerated,
+    the exact share). The caption is on ``figure_caption(fig)``."""
+    from pilotdid.output import figure_captions as cap
+
     bins = check_int("bins", bins, lo=1, hi=100_000)
     figsize = _check_figsize(figsize)
     lang, font = _resolve_lang(lang, [title])
     t = _TEXT[lang]
-    actual, p_value = _placebo_numbers(placebo)
+    actual, p_share = _placebo_numbers(placebo)
+    finite = placebo.estimates[np.isfinite(placebo.estimates)]
+    n_draws = int(finite.size)
+    n_extreme = int(round(p_share * n_draws))
+    if placebo.enumerated:
+        # every distinct assignment, the actual one included: the share is exact
+        p_value = p_share
+        reps_text = t["placebo_all"].format(n_draws)
+    else:
+        p_value = (1 + n_extreme) / (1 + n_draws)
+        reps_text = t["placebo_reps"].format(n_draws)
+    p_text = t["placebo_p"].format(cap.randomization_p(p_value, n_draws))
+    if not placebo.enumerated:
+        p_text += f" (= {1 + n_extreme}/{1 + n_draws})"
+
     fig, ax = _new_figure(figsize, font)
-    default_title = t["placebo_title"].format(placebo.scheme, p_value)
+    default_title = t["placebo_title"]
     placebo.plot(ax=ax, bins=bins, title=_clean(title, font, default_title) or default_title)
-    if lang != "en":
-        ax.set_xlabel(f"{t['placebo_x']} ({placebo.treatment})")
-        ax.set_ylabel(t["placebo_y"])
-        handles, names = ax.get_legend_handles_labels()
-        zh = {"placebo": t["placebo_hist"], "kernel density": t["placebo_kde"]}
-        names = [
-            zh.get(n, t["placebo_actual"].format(actual) if n.startswith("actual") else n)
-            for n in names
-        ]
-        ax.legend(handles, names, frameon=False)
-    return _finish(fig)
+    ax.set_xlabel(t["placebo_x"].format(placebo.treatment))
+    ax.set_ylabel(t["placebo_y"])
+    handles, names = ax.get_legend_handles_labels()
+    words = {"placebo": t["placebo_hist"], "kernel density": t["placebo_kde"]}
+    actual_text = t["placebo_actual"].format(cap.number(actual))
+    names = [words.get(s, actual_text if s.startswith("actual") else s) for s in names]
+    # beside the axes: inside, it would cover the histogram or the actual estimate's line
+    legend_options = {
+        "title": f"{reps_text}\n{p_text}",
+        "loc": "upper left",
+        "bbox_to_anchor": (1.01, 1.0),
+        "borderaxespad": 0.0,
+        "frameon": False,
+        "fontsize": "small",
+        "title_fontsize": "small",
+    }
+    try:  # title lines flush left with the entries (matplotlib >= 3.6)
+        ax.legend(handles, names, alignment="left", **legend_options)
+    except TypeError:
+        ax.legend(handles, names, **legend_options)
+    caption = cap.placebo(
+        lang,
+        treatment=placebo.treatment,
+        scheme=placebo.scheme,
+        actual=actual,
+        n_draws=n_draws,
+        n_extreme=n_extreme,
+        p=p_value,
+        enumerated=bool(placebo.enumerated),
+        n_degenerate=int(placebo.n_degenerate),
+    )
+    return _attach_caption(_finish(fig), caption)
 
 
 @vocabulary()
@@ -302,13 +479,34 @@ def bacon_figure(
     figsize: tuple[float, float] = (7.0, 4.5),
 ) -> Any:
     """2×2 DID estimates against their weights, one marker per comparison type, with the
-    TWFE coefficient as a dashed line."""
+    TWFE coefficient they average to as a dashed line, labelled as what it is: the TWFE
+    *without controls* of ``y ~ treatment | unit + time`` (the decomposition does not take
+    covariates), which differs from a headline TWFE with controls. The caption is on
+    ``figure_caption(fig)``."""
+    from pilotdid.output import figure_captions as cap
+
     figsize = _check_figsize(figsize)
     lang, font = _resolve_lang(lang, [title])
     t = _TEXT[lang]
     fig, ax = _new_figure(figsize, font)
     bacon.plot(ax=ax, title=_clean(title, font, t["bacon_title"]) or t["bacon_title"])
-    return _finish(fig)
+    twfe_label = t["bacon_twfe"].format(cap.number(bacon.twfe))
+    handles, names = ax.get_legend_handles_labels()
+    names = [
+        twfe_label if s.startswith("TWFE") else _BACON_TYPES.get(lang, {}).get(s, s) for s in names
+    ]
+    ax.legend(handles, names, fontsize="small", frameon=False)
+    ax.set_xlabel(t["bacon_x"])
+    ax.set_ylabel(t["bacon_y_outcome"].format(bacon.y) if bacon.y else t["bacon_y"])
+    caption = cap.bacon(
+        lang,
+        y=bacon.y,
+        treatment=bacon.treatment,
+        n_units=int(bacon.n_units),
+        n_periods=int(bacon.n_periods),
+        twfe=float(bacon.twfe),
+    )
+    return _attach_caption(_finish(fig), caption)
 
 
 def _coef_panel(
@@ -321,6 +519,7 @@ def _coef_panel(
     ax.axvline(0.0, color="grey", lw=0.8, ls="--")
     ax.set_yticks(y)
     ax.set_yticklabels(list(names))
+    ax.set_ylim(-0.6, len(names) - 0.4)
 
 
 def _fit_ci(fit: Any, term: str, level: float) -> tuple[float, float, float]:
@@ -345,9 +544,11 @@ def mechanism_figure(
     - MechanismEffects: the policy's effect on each mediator with its CI.
     - HeterogeneityResult: the treatment effect in each group (each split regression's CI).
     - ModerationResult: marginal effect of the treatment at the moderator's values.
-    ``labels`` maps mediator / group names to display names.
+    ``labels`` maps mediator / group names to display names. The caption is on
+    ``figure_caption(fig)``.
     """
     from pilotdid import results as r
+    from pilotdid.output import figure_captions as cap
 
     level = check_level(level)
     if figsize is not None:
@@ -355,7 +556,7 @@ def mechanism_figure(
     labels = dict(labels or {})
     lang, font = _resolve_lang(lang, [title, *labels.values()])
     t = _TEXT[lang]
-    pct = int(round(level * 100))
+    pct = _pct(level)
 
     def name(k: str) -> str:
         return _clean(labels.get(k, k), font, k) or k
@@ -370,9 +571,19 @@ def mechanism_figure(
         ind = [(tab[m]["indirect"], tab[m]["ci_low"], tab[m]["ci_high"]) for m in meds]
         _coef_panel(ax2, [name(m) for m in meds], *zip(*ind))
         ax2.set_title(t["mech_ind"])
-        for ax in (ax1, ax2):
-            ax.set_xlabel(t["mech_x"].format(pct))
+        ax1.set_xlabel(t["mech_x"].format(pct))
+        # the indirect effect's interval is the bootstrap one, at the result's level
+        ax2.set_xlabel(t["mech_x"].format(_pct(results.level)))
         default = t["mech_title"]
+        caption = cap.mediation(
+            lang,
+            treatment=results.treatment,
+            y=results.y,
+            pct=pct,
+            boot_pct=_pct(results.level),
+            ci_method=results.ci_method,
+            reps=int(results.reps),
+        )
     elif isinstance(results, r.MechanismEffects):
         # one term per mediator: the policy's effect on it
         tab = results.tidy(0.95).rename({"term": "mediator"})
@@ -388,6 +599,9 @@ def mechanism_figure(
         ax.set_xlabel(t["mech_x"].format(95))
         ax.set_title(t["mech_a"])
         default = t["mech_title"]
+        caption = cap.mechanism_effects(
+            lang, treatment=results.treatment, estimator=str(results.estimator)
+        )
     elif isinstance(results, r.HeterogeneityResult):
         groups = list(results.fits)
         fig, ax = _new_figure(figsize or (6.0, 0.6 * len(groups) + 1.8), font)
@@ -395,23 +609,41 @@ def mechanism_figure(
         _coef_panel(ax, [name(g) for g in groups], *zip(*vals))
         ax.set_xlabel(t["mech_x"].format(pct))
         default = t["het_title"]
+        wald = results.wald or {}
+        caption = cap.heterogeneity(
+            lang,
+            treatment=results.treatment,
+            by=results.by,
+            pct=pct,
+            perm_p=float(results.perm_p) if results.perm_p is not None else float("nan"),
+            wald_p=float(wald.get("p_F", wald.get("p_chi2", float("nan")))),
+        )
     elif isinstance(results, r.ModerationResult):
         fig, ax = _new_figure(figsize or (6.0, 4.0), font)
         results.plot(ax=ax)
-        default = t["mech_title"]
+        ax.set_ylabel(t["mod_y"].format(results.treatment, results.y))
+        default = t["mod_title"]
+        caption = cap.moderation(
+            lang,
+            treatment=results.treatment,
+            y=results.y,
+            moderator=results.moderator,
+            pct=_pct(results.level),
+        )
     else:
         raise PilotdidError(
             f"mechanism_figure: {type(results).__name__} is not supported (pass a "
             "MediationResult, MechanismEffects, HeterogeneityResult or ModerationResult)"
         )
     fig.suptitle(_clean(title, font, default) or default)
-    return _finish(fig)
+    return _attach_caption(_finish(fig), caption)
 
 
 @vocabulary()
 def spatial_effects_figure(
     impacts: Any,
     *,
+    variables: str | Sequence[str] | None = None,
     title: str | None = None,
     labels: Mapping[str, str] | None = None,
     level: float = 0.95,
@@ -419,106 +651,227 @@ def spatial_effects_figure(
     lang: str = "en",
     figsize: tuple[float, float] | None = None,
 ) -> Any:
-    """LeSage-Pace direct, indirect and total effects of each regressor with their CIs
-    (``impacts.tidy(level, method=method)``): one error-bar series per effect type."""
+    """LeSage-Pace direct, indirect and total effects with their intervals
+    (``impacts.tidy(level, method=method)``): one panel per variable, each with its own x
+    axis, so that a policy effect of 0.05 is not squashed by a control's effect of 5.
+
+    ``variables``: which regressors to draw: a name or a list of names, ``"all"``, or None
+    (default) for the first regressor alone, i.e. the policy variable when the model's
+    formula lists it first (as the study does). ``labels`` maps names to display names. The
+    caption is on ``figure_caption(fig)``."""
+    from matplotlib.ticker import MaxNLocator
+
+    from pilotdid.output import figure_captions as cap
+
     level = check_level(level)
     method = check_choice("method", method, ("delta", "simulation"))
     if figsize is not None:
         figsize = _check_figsize(figsize)
     labels = dict(labels or {})
-    lang, font = _resolve_lang(lang, [title, *labels.values()])
-    t = _TEXT[lang]
     tab = impacts.tidy(level, method=method)
     terms = list(dict.fromkeys(tab["term"].to_list()))
-    fig, ax = _new_figure(figsize or (7.0, 0.8 * len(terms) + 2.0), font)
-    y0 = np.arange(len(terms))[::-1].astype(float)
-    for k, eff in enumerate(("direct", "indirect", "total")):
-        sub = tab.filter(tab["effect"] == eff)
-        pos = {term: i for i, term in enumerate(sub["term"].to_list())}
-        idx = [pos[term] for term in terms]
-        e = sub["estimate"].to_numpy()[idx]
-        lo = sub["conf_low"].to_numpy()[idx]
-        hi = sub["conf_high"].to_numpy()[idx]
-        ax.errorbar(
-            e,
-            y0 + (1 - k) * 0.2,
-            xerr=np.vstack([e - lo, hi - e]),
-            fmt="os^"[k],
-            capsize=3,
-            color=f"C{k}",
-            label=t[eff],
-        )
-    ax.axvline(0.0, color="grey", lw=0.8, ls="--")
-    ax.set_yticks(y0)
-    ax.set_yticklabels([_clean(labels.get(s, s), font, s) or s for s in terms])
-    ax.set_xlabel(t["spatial_x"].format(int(round(level * 100))))
-    ax.legend(frameon=False)
-    ax.set_title(_clean(title, font, t["spatial_title"]) or t["spatial_title"])
-    return _finish(fig)
+    if variables is None:
+        chosen = terms[:1]
+    elif isinstance(variables, str) and variables == "all":
+        chosen = terms
+    else:
+        asked = [variables] if isinstance(variables, str) else list(variables)
+        unknown = [v for v in asked if v not in terms]
+        if not asked or unknown:
+            raise PilotdidError(
+                f"option 'variables': {unknown or asked!r} not among the effects' regressors "
+                f"{terms} (or pass 'all', or None for the first regressor)"
+            )
+        chosen = list(dict.fromkeys(asked))
+    lang, font = _resolve_lang(lang, [title, *(labels.get(v) for v in chosen)])
+    t = _TEXT[lang]
+    ncols = min(len(chosen), 3)
+    nrows = -(-len(chosen) // ncols)
+    width = 4.6 if ncols == 1 else 3.4 * ncols
+    fig = _new_grid(figsize or (width, 1.9 * nrows + 0.9), font, nrows, ncols)
+    axes = fig.axes
+    effects = ("direct", "indirect", "total")
+    rows = np.arange(len(effects))[::-1].astype(float)
+    reps = int(getattr(impacts, "reps", 0))
+    use_sim = method == "simulation" and reps > 1
+    xlabel = (
+        t["spatial_x_sim"].format(_pct(level), reps)
+        if use_sim
+        else t["spatial_x_delta"].format(_pct(level))
+    )
+    for ax, var in zip(axes, chosen):
+        for k, eff in enumerate(effects):
+            row = tab.filter((tab["effect"] == eff) & (tab["term"] == var)).row(0, named=True)
+            e, lo, hi = row["estimate"], row["conf_low"], row["conf_high"]
+            ax.errorbar(
+                [e],
+                [rows[k]],
+                xerr=[[e - lo], [hi - e]],
+                fmt="os^"[k],
+                capsize=3,
+                color=f"C{k}",
+                label=t[eff],
+            )
+        ax.axvline(0.0, color="grey", lw=0.8, ls="--")
+        ax.set_yticks(rows)
+        ax.set_yticklabels([t[eff] for eff in effects])
+        ax.set_ylim(-0.6, len(effects) - 0.4)
+        ax.set_title(_clean(labels.get(var, var), font, var) or var, fontsize="medium")
+        ax.set_xlabel(xlabel, fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=5))
+    for ax in axes[len(chosen) :]:
+        ax.set_visible(False)
+    fig.suptitle(_clean(title, font, t["spatial_title"]) or t["spatial_title"])
+    caption = cap.spatial_effects(
+        lang,
+        variables=[labels.get(v, v) for v in chosen],
+        others=[labels.get(v, v) for v in terms if v not in chosen],
+        pct=_pct(level),
+        method="simulation" if use_sim else "delta",
+        reps=reps,
+        percentiles=use_sim and abs(level - 0.95) < 1e-12,
+    )
+    return _attach_caption(_finish(fig), caption)
+
+
+def _new_grid(figsize: tuple[float, float], font: str | None, nrows: int, ncols: int) -> Any:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, layout="constrained")
+    # one shared y axis (the three effect types), a free x axis per panel
+    fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+    fig._pilotdid_font = font
+    return fig
 
 
 @vocabulary()
 def weights_figure(
     W: Any,
     *,
-    lat: Any,
-    lon: Any,
+    lat: Any = None,
+    lon: Any = None,
+    k: int | None = 3,
     labels: Sequence[str] | None = None,
     title: str | None = None,
     lang: str = "en",
-    figsize: tuple[float, float] = (7.0, 6.0),
+    figsize: tuple[float, float] = (6.0, 6.0),
     max_edges: int | None = None,
 ) -> Any:
-    """A map-free picture of W: units at their coordinates (lon, lat), an edge i–j for every
-    non-zero w_ij + w_ji, darker and thicker for larger weights. ``max_edges`` keeps only the
-    strongest edges (useful for dense inverse-distance W). ``labels`` names the points."""
+    """A map-free picture of W as a graph: units at their coordinates (``lon``, ``lat``)
+    or, without coordinates, placed by a (deterministic) spring layout; a line i–j, darker
+    and thicker for a larger w_ij + w_ji, when j is among the ``k`` strongest neighbours of
+    row i or i among those of row j (default 3; ``k=None`` draws every non-zero pair, a
+    hairball for a dense inverse-distance W). ``max_edges`` then keeps only the strongest
+    lines. ``labels`` names the points when W has at most 60 units, at positions chosen so
+    that no two names overlap (moved aside with a leader line where points crowd). The
+    caption is on ``figure_caption(fig)``."""
     from matplotlib.collections import LineCollection
+
+    from pilotdid.output import figure_captions as cap
+    from pilotdid.output import figure_weights as fw
 
     figsize = _check_figsize(figsize)
     if max_edges is not None:
         max_edges = check_int("max_edges", max_edges, lo=0)
+    if k is not None:
+        k = check_int("k", k, lo=1, hi=1_000_000)
 
     if hasattr(W, "to_dense"):
         m = np.asarray(W.to_dense(), dtype=float)
     else:
         m = np.asarray(W, dtype=float)
-    la = np.asarray(lat, dtype=float)
-    lo = np.asarray(lon, dtype=float)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise PilotdidError(f"weights_figure: W must be square, got shape {m.shape}")
-    if la.shape != (m.shape[0],) or lo.shape != (m.shape[0],):
+    n = m.shape[0]
+    if (lat is None) != (lon is None):
         raise PilotdidError(
-            f"weights_figure: lat/lon need {m.shape[0]} values (one per unit of W), got "
-            f"{la.size} and {lo.size}"
+            "weights_figure: options 'lat' and 'lon': give both coordinates or neither "
+            "(neither: a spring layout)"
         )
-    if labels is not None and len(labels) != m.shape[0]:
-        raise PilotdidError(f"option 'labels': {len(labels)} labels for {m.shape[0]} units")
+    coordinates = lat is not None
+    if coordinates:
+        la = np.asarray(lat, dtype=float)
+        lo = np.asarray(lon, dtype=float)
+        if la.shape != (n,) or lo.shape != (n,):
+            raise PilotdidError(
+                f"weights_figure: lat/lon need {n} values (one per unit of W), got "
+                f"{la.size} and {lo.size}"
+            )
+        if not (np.all(np.isfinite(la)) and np.all(np.isfinite(lo))):
+            raise PilotdidError("weights_figure: lat/lon must be finite numbers")
+        xy = np.column_stack([lo, la])
+    else:
+        if n > fw.SPRING_MAX_UNITS:
+            raise PilotdidError(
+                f"weights_figure: W has {n} units and no coordinates; the spring layout "
+                f"handles at most {fw.SPRING_MAX_UNITS:,} units: pass lat= and lon="
+            )
+        xy = fw.spring_layout(m)
+    if labels is not None:
+        labels = [str(s) for s in labels]  # a list, a polars/pandas Series or an array
+        if len(labels) != n:
+            raise PilotdidError(f"option 'labels': {len(labels)} labels for {n} units")
+    draw_labels = labels is not None and n <= fw.LABEL_MAX_UNITS
     lang, font = _resolve_lang(lang, [title, *(labels or [])])
     t = _TEXT[lang]
-    sym = m + m.T
-    iu, ju = np.nonzero(np.triu(sym, k=1))
-    wts = sym[iu, ju]
-    order = np.lexsort((ju, iu, -wts))  # strongest first, ties by index: deterministic
+    if not np.all(np.isfinite(m)):
+        raise PilotdidError("weights_figure: W has non-finite entries")
+
+    iu, ju, wts = fw.strongest_edges(m, k)
     if max_edges is not None:
-        order = order[:max_edges]
-    order = order[::-1]  # draw the strongest last (on top)
-    iu, ju, wts = iu[order], ju[order], wts[order]
+        iu, ju, wts = iu[:max_edges], ju[:max_edges], wts[:max_edges]
+    # draw the strongest last (on top)
+    iu, ju, wts = iu[::-1], ju[::-1], wts[::-1]
+
     fig, ax = _new_figure(figsize, font)
     if wts.size:
-        rel = wts / wts.max()
-        segs = np.stack([np.column_stack([lo[iu], la[iu]]), np.column_stack([lo[ju], la[ju]])], 1)
-        colors = np.column_stack([np.zeros((rel.size, 3)), 0.15 + 0.75 * rel])
-        ax.add_collection(LineCollection(segs, colors=colors, linewidths=0.4 + 1.6 * rel))
-    ax.scatter(lo, la, s=18, color="C3", zorder=3)
-    if labels is not None:
-        for i, s in enumerate(labels):
-            txt = _clean(str(s), font, str(i))
-            ax.annotate(txt, (lo[i], la[i]), xytext=(3, 3), textcoords="offset points", fontsize=7)
-    ax.set_aspect(1.0 / np.cos(np.deg2rad(float(np.mean(la)))))
-    ax.set_xlabel(t["lon"])
-    ax.set_ylabel(t["lat"])
+        rel = np.abs(wts) / np.abs(wts).max()
+        segs = np.stack([xy[iu], xy[ju]], axis=1)
+        colors = np.column_stack([np.full((rel.size, 3), 0.15), 0.25 + 0.65 * rel])
+        ax.add_collection(LineCollection(segs, colors=colors, linewidths=0.5 + 1.5 * rel))
+    marker = 16.0 if n <= 100 else 6.0
+    ax.scatter(xy[:, 0], xy[:, 1], s=marker, color="C3", zorder=3, linewidths=0)
+    span = np.ptp(xy, axis=0)
+    pad = 0.06 * np.where(span > 0, span, 1.0)
+    ax.set_xlim(xy[:, 0].min() - pad[0], xy[:, 0].max() + pad[0])
+    ax.set_ylim(xy[:, 1].min() - pad[1], xy[:, 1].max() + pad[1])
+    if coordinates:
+        ax.set_aspect(1.0 / np.cos(np.deg2rad(float(np.mean(xy[:, 1])))))
+        ax.set_xlabel(t["lon"])
+        ax.set_ylabel(t["lat"])
+    else:
+        ax.set_aspect("equal")
+        ax.set_axis_off()
     ax.set_title(_clean(title, font, t["w_title"]) or t["w_title"])
-    return _finish(fig)
+    leaders = False
+    if draw_labels:
+        # labels are placed against the final layout: compute it once, then freeze it
+        _finish(fig)
+        fig.draw_without_rendering()
+        if hasattr(fig, "set_layout_engine"):
+            fig.set_layout_engine("none")
+        names = [_clean(str(s), font, str(i)) or str(i) for i, s in enumerate(labels or [])]
+        texts = fw.place_labels(
+            ax,
+            xy,
+            names,
+            fontsize=6.5 if n > 30 else 7.5,
+            marker_points=float(np.sqrt(marker)),
+            font=font,
+        )
+        leaders = any(getattr(a, "arrow_patch", None) is not None for a in texts)
+    caption = cap.weights(
+        lang,
+        n=n,
+        coordinates=coordinates,
+        k=k,
+        shown=int(wts.size),
+        total=fw.n_pairs(m),
+        labelled=draw_labels,
+        labels_given=labels is not None,
+        leaders=leaders,
+    )
+    return _attach_caption(_finish(fig), caption)
 
 
 # --------------------------------------------------------------------------------------------
@@ -543,7 +896,11 @@ def save_figure(
     """Write ``fig`` once per format (``png``, ``pdf``, ``svg``) next to
     ``path_without_suffix`` and return the paths. The bytes depend only on the figure: the
     metadata carry no dates or software versions (SVG ids use a fixed hash salt). The
-    figure's layout is computed once and then frozen (its layout engine is set to "none")."""
+    figure's layout is computed once and then frozen (its layout engine is set to "none").
+
+    The caption of a pilotdid figure is not drawn into the image (a paper sets it in its own
+    font, under the figure): read it with ``figure_caption(fig)`` (``fig.pilotdid_caption``)
+    and print it under the image, or paste it into LaTeX's ``\\caption{...}``."""
     import matplotlib
 
     dpi = check_int("dpi", dpi, lo=1, hi=10_000)

@@ -47,6 +47,10 @@ def _title(study: Study, en: str, zh: str) -> str:
     return zh if _zh(study) else en
 
 
+def _lang(study: Study) -> str:
+    return study.spec["report"]["lang"]
+
+
 def _label(study: Study, name: str) -> str:
     """A column's display label ([report.labels]), else its name."""
     return _labels(study).get(name, name)
@@ -162,7 +166,13 @@ def _run_event_study(study: Study, sub: dict, progress: bool) -> None:
     )
     from pilotdid.output.figures import event_study_figure
 
-    study.figures["event_study"] = event_study_figure(res, title="Event study")
+    # a list, not the {code: result} dict: the legend names each estimator (not its code)
+    study.figures["event_study"] = event_study_figure(
+        list(res.values()),
+        title=_title(study, "Event study", "事件研究"),
+        y=_label(study, s["model"]["y"]),
+        lang=_lang(study),
+    )
 
 
 def _run_bacon(study: Study, sub: dict, progress: bool) -> None:
@@ -179,7 +189,11 @@ def _run_bacon(study: Study, sub: dict, progress: bool) -> None:
     study.results["bacon"] = res
     study.frames["bacon"] = res.comparisons()
     study.frames["bacon_summary"] = res.summary_table()
-    study.figures["bacon"] = bacon_figure(res, title="Goodman-Bacon decomposition")
+    study.figures["bacon"] = bacon_figure(
+        res,
+        title=_title(study, "Goodman-Bacon decomposition", "Goodman-Bacon 分解"),
+        lang=_lang(study),
+    )
 
 
 def _baseline_model(study: Study) -> Any:
@@ -211,7 +225,9 @@ def _run_placebo(study: Study, sub: dict, progress: bool) -> None:
     study.frames["placebo_draws"] = pl.DataFrame(
         {"replicate": np.arange(res.estimates.size), "estimate": res.estimates}
     )
-    study.figures["placebo"] = placebo_figure(res, title="Placebo test")
+    study.figures["placebo"] = placebo_figure(
+        res, title=_title(study, "Placebo test", "安慰剂检验"), lang=_lang(study)
+    )
 
 
 def _run_psm_did(study: Study, sub: dict, progress: bool) -> None:
@@ -303,7 +319,9 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
         title=_title(study, "Mechanisms", "机制检验"),
         notes=res.caveat,
     )
-    study.figures["mechanisms"] = mechanism_figure(res, title="Mechanisms")
+    study.figures["mechanisms"] = mechanism_figure(
+        res, title=_title(study, "Mechanisms", "机制检验"), labels=_labels(study), lang=_lang(study)
+    )
 
 
 def _unit_median_split(study: Study, col: str) -> str:
@@ -405,7 +423,12 @@ def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
         controls=_controls(study),
         title=_title(study, f"Moderation by {moderator}", f"调节效应：{moderator}"),
     )
-    study.figures["moderation"] = mechanism_figure(res, title=f"Moderation by {sub['moderator']}")
+    study.figures["moderation"] = mechanism_figure(
+        res,
+        title=_title(study, f"Moderation by {moderator}", f"调节效应：{moderator}"),
+        labels=_labels(study),
+        lang=_lang(study),
+    )
 
 
 def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
@@ -454,8 +477,15 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     study.tables["spatial"] = _etable(
         study, {sub["model"].upper(): fit}, title=_title(study, en, zh)
     )
-    study.figures["spatial"] = spatial_effects_figure(impacts, title="Spatial effects")
-    study.figures["weights"] = weights_figure(W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}")
+    study.figures["spatial"] = spatial_effects_figure(
+        impacts,
+        title=_title(study, "Spatial effects", "空间效应"),
+        labels=_labels(study),
+        lang=_lang(study),
+    )
+    study.figures["weights"] = weights_figure(
+        W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}", lang=_lang(study)
+    )
 
 
 _RUNNERS = {

@@ -548,7 +548,8 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
         for f in e["figures"]:
             parts.append(
                 f'<figure><img src="{html.escape(f["png"])}" alt="{html.escape(f["name"])}">'
-                f"<figcaption>{_links([('PNG', f['png']), ('PDF', f['pdf'])])}</figcaption>"
+                f"<figcaption>{html.escape(f['caption'])} "
+                f"{_links([('PNG', f['png']), ('PDF', f['pdf'])])}</figcaption>"
                 "</figure>"
             )
         if e["csv"]:
@@ -602,7 +603,7 @@ def _write_table(root: Path, entry: dict[str, Any], stem: str, tab: Any, study: 
 
 
 def _write_contents(study: Any, root: Path) -> None:
-    from pilotdid.output.figures import save_figure
+    from pilotdid.output.figures import figure_caption, save_figure
 
     for sub in ("tables", "figures", "results"):
         (root / sub).mkdir()
@@ -625,8 +626,16 @@ def _write_contents(study: Any, root: Path) -> None:
             if fig is None:
                 continue
             save_figure(fig, root / "figures" / fname, formats=("png", "pdf"))
+            caption = figure_caption(fig)
+            if study.synthetic:
+                caption = f"{caption} {SYNTHETIC_NOTE[study.spec['report']['lang']]}".strip()
             e["figures"].append(
-                {"name": fname, "png": f"figures/{fname}.png", "pdf": f"figures/{fname}.pdf"}
+                {
+                    "name": fname,
+                    "png": f"figures/{fname}.png",
+                    "pdf": f"figures/{fname}.pdf",
+                    "caption": caption,
+                }
             )
         for key in sorted(k for k in study.frames if k == name or k.startswith(name + "_")):
             study.frames[key].write_csv(root / "results" / f"{key}.csv")
