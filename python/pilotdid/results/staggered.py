@@ -35,14 +35,22 @@ class AttGtResult(ResultProtocol):
 
     result_name = "group-time ATTs (Callaway & Sant'Anna 2021)"
 
-    def __init__(self, core: Any, params: dict[str, Any], cohort_derived: int = 0) -> None:
+    def __init__(
+        self,
+        core: Any,
+        params: dict[str, Any],
+        cohort_derived: int = 0,
+        dropped_rows: dict[str, int] | None = None,
+    ) -> None:
         self._core = core
         self.params = params
         self._cells = core.cells
         #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
         self.cohort_derived = int(cohort_derived)
-        #: rows not used, by reason (R did's sample adjustments are in ``notes``)
-        self.dropped_rows: dict[str, int] = {}
+        #: rows not used, by reason: "missing" (outcome, covariate or weight),
+        #: "already_treated" (units treated in the first period), "after_last_cohort" (no
+        #: never-treated units); R did's sample adjustments are also described in ``notes``
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
 
     @property
     def level(self) -> float:
@@ -212,6 +220,7 @@ class AggteResult(ResultProtocol):
         base_period: str,
         params: dict[str, Any],
         cohort_derived: int = 0,
+        dropped_rows: dict[str, int] | None = None,
     ) -> None:
         self.type = type
         self.egt = np.asarray(out.egt, dtype=np.int64)
@@ -231,7 +240,8 @@ class AggteResult(ResultProtocol):
         self.params = params
         #: units whose cohort att_gt derived from a 0/1 ``treatment`` column
         self.cohort_derived = int(cohort_derived)
-        self.dropped_rows: dict[str, int] = {}
+        #: the rows att_gt left out, by reason (an aggregation drops none itself)
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
 
     @property
     def result_name(self) -> str:  # type: ignore[override]
@@ -330,6 +340,7 @@ class AggteResult(ResultProtocol):
                 "overall_se": self.overall_se,
                 "notes": list(self.notes),
             },
+            dropped_rows=self.dropped_rows,
             cohort_derived=self.cohort_derived,
         )
 
