@@ -34,6 +34,7 @@ from pilotdid._args import (
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.panel import cohort_option, cohort_values
+from pilotdid.results.event_study import FewClustersWarning, few_clusters_note
 from pilotdid.results.staggered import AggteResult, AttGtResult
 
 __all__ = ["att_gt", "aggte"]
@@ -282,7 +283,17 @@ def att_gt(
         seed=seed,
     )
     dropped = _dropped_rows(yv, cov_arrays, w, tv, gv, anticipation, control)
-    return AttGtResult(core, params, cohort_derived=n_derived, dropped_rows=dropped)
+    res = AttGtResult(core, params, cohort_derived=n_derived, dropped_rows=dropped)
+    pt = res.pretest
+    if pt is not None:
+        # The pre-test's covariance is the influence functions' over the units, or over the
+        # clusters of a clustered bootstrap: those are its G.
+        g = res.n_boot_units if (bstrap and cvar is not None) else res.n_units
+        note = few_clusters_note("Wald pre-test of parallel trends", pt[2], g)
+        if note is not None:
+            res.cautions.append(note)
+            warnings.warn(note, FewClustersWarning, stacklevel=3)
+    return res
 
 
 def _dropped_rows(
@@ -396,4 +407,5 @@ def aggte(
         params=dict(min_e=lo_e, max_e=hi_e, balance_e=be, reps=bi, seed=s),
         cohort_derived=res.cohort_derived,
         dropped_rows=res.dropped_rows,
+        cautions=res.cautions,
     )
