@@ -176,8 +176,8 @@ def test_placebo_annotation_has_r_actual_and_p(study):
     """R = 1000 placebo replicates, none as extreme as the actual estimate: p = 1/1001
     rendered 0.001 (not 0.000); the actual estimate in the legend and the caption."""
     res = study.results["placebo"]
-    k = int(round(res.p_value_ri * res.n_valid))
-    assert res.n_valid == 1000 and k == 0
+    assert res.n_valid == 1000 and res.n_exceed == 0
+    assert res.p_value_ri == 1 / 1001
     fig = F.placebo_figure(res)
     ax = fig.axes[0]
     title = ax.get_legend().get_title().get_text()

@@ -161,12 +161,15 @@ def test_progress_chunks_give_identical_numbers():
 
 
 def test_pvalue_definition():
-    """p = share of |placebo| >= |actual| over finite replicates (hand count)."""
+    """p = (1 + k) / (1 + R), k = #{|placebo| >= |actual|} over the R finite replicates
+    (hand count; Phipson & Smyth 2010: the actual assignment counts as one draw)."""
     df = staggered(6, effect=0.2)
     fit = pdid.feols(FML, df)
     res = placebo(fit, data=df, reps=400, seed=5)
     est = res.estimates
-    assert res.p_value_ri == pytest.approx(np.mean(np.abs(est) >= abs(res.actual)), abs=1e-15)
+    k = int(np.sum(np.abs(est) >= abs(res.actual)))
+    assert res.p_value_ri == pytest.approx((1 + k) / (1 + est.size), abs=1e-15)
+    assert res.n_exceed == k and res.n_valid == est.size == res.reps
     assert res.pvalue_plus_one == pytest.approx(
         (1 + np.sum(np.abs(est) >= abs(res.actual))) / (1 + est.size)
     )
@@ -178,6 +181,21 @@ def test_large_effect_is_detected():
     fit = pdid.feols(FML, df)
     res = placebo(fit, data=df, reps=1000, seed=1)
     assert res.p_value_ri < 0.01
+
+
+def test_no_extreme_draw_in_1000_gives_1_over_1001():
+    """Issue 15 acceptance: R = 1000 placebo draws, none as extreme as a large actual effect:
+    p = (1 + 0) / (1 + 1000) = 1/1001, shown as 0.0010 with k and R in the summary."""
+    df = staggered(7, n_units=60, effect=2.0)
+    fit = pdid.feols(FML, df)
+    res = placebo(fit, data=df, reps=1000, seed=1)
+    assert int(np.sum(np.abs(res.estimates) >= abs(res.actual))) == 0
+    assert res.n_valid == 1000 and not res.enumerated
+    assert res.p_value_ri == 1 / 1001 == res.pvalue_plus_one
+    assert res.pvalue()["did"] == 1 / 1001
+    text = res.summary()
+    assert "randomization p   0.0010" in text
+    assert "(1+k)/(1+R) = 1/1001; R = 1000 finite of reps = 1000" in text
 
 
 @pytest.mark.slow
@@ -211,6 +229,9 @@ def test_enumerates_when_reps_exceed_distinct_assignments():
     assert len({tuple(sorted(res.assignment(r).items())) for r in range(10)}) == 10
     assert np.min(np.abs(res.estimates - res.actual)) < 1e-10
     assert res.p_value_ri >= 0.1
+    # exact enumeration: the actual assignment is among the 10, so p = k / R (no + 1)
+    k = int(np.sum(np.abs(res.estimates) >= abs(res.actual) * (1 - 1e-10)))
+    assert res.p_value_ri == k / 10 and res.n_exceed == k
     for r in (0, 9):
         b = pdid.feols(FML, res.placebo_data(r)).coef()["did"]
         assert res.estimates[r] == pytest.approx(b, rel=1e-10)

@@ -695,8 +695,9 @@ def placebo_prepare(
     tol: float,
     max_iter: int,
 ) -> PlaceboCore: ...
-def placebo_pvalue(estimates: _F64, actual: float) -> tuple[float, int]:
-    """(p-value, finite replicates): share of |placebo| >= |actual|."""
+def placebo_pvalue(estimates: _F64, actual: float, *, enumerated: bool) -> tuple[float, int]:
+    """(p-value, finite replicates R): (1 + k) / (1 + R), k = #{|placebo| >= |actual|};
+    k / R when enumerated (every assignment, the actual one among them)."""
 
 class LogitCore:
     @property

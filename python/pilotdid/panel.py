@@ -3,6 +3,7 @@ and the one place where a 0/1 treatment column becomes a cohort for the staggere
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -124,12 +125,16 @@ def cohort_values(
     """Per-row cohort (float64; 0 = never treated) and how many units' cohorts were derived.
 
     With ``derived`` the column is a 0/1 treatment: a unit's cohort is its first period with
-    treatment 1 (0 if never), and a treatment that switches off is refused with the unit and
-    period. Rows whose unit or period is missing get NaN (the estimators drop them)."""
-    if not derived:
-        return _frame.numeric(df, column), 0
+    treatment 1 (0 if never), and a treatment that switches off is refused naming the units.
+    Without it the column is the cohort itself and must be constant within units; a column
+    that looks like a 0/1 treatment is refused with a hint to pass ``treatment=``. Rows whose
+    unit or period is missing get NaN (the estimators drop them)."""
     u = df.get_column(unit)
     tv = df.get_column(time)
+    if not derived:
+        g = _frame.numeric(df, column)
+        _check_cohort_constant(u, g, column)
+        return g, 0
     if not (tv.dtype.is_integer() or tv.dtype.is_float()):
         raise PilotdidError(f"column '{time}' must hold integer periods (e.g. years)")
     tnum = tv.cast(pl.Float64).fill_null(np.nan).to_numpy()
@@ -148,15 +153,112 @@ def cohort_values(
     except PilotdidError as err:
         text = str(err)
         if "switches off" in text:
-            text = text.split(":")[0]
+            # the core names the first case ("treatment switches off for unit 'a' at time
+            # t"); the message lists every unit
+            first = text.split(":")[0].replace("treatment switches off for ", "")
+            off = _switch_off_units(codes, tnum[ok], d[ok], labels_series)
             raise PilotdidError(
-                f"option 'treatment': {text}; the staggered estimators need an absorbing "
-                "treatment (once 1, always 1). Give cohort= (the first treated period) to "
-                "define the timing yourself"
+                f"option 'treatment' (column '{column}'): the treatment switches off (1, then "
+                f"0 in a later period) in {_unit_list(off)} (first: {first}); the staggered "
+                "estimators need an "
+                "absorbing treatment (once 1, always 1). For a treatment that turns off, "
+                "estimate a TWFE DID with feols on the 0/1 column, or give cohort= (the first "
+                "treated period) to define the timing yourself"
             ) from None
         text = text.replace("column 'treatment': ", "")
         raise PilotdidError(f"option 'treatment' (column '{column}'): {text}") from None
     by_unit = np.array([0.0 if g is None else float(g) for g in info.cohort])
+    _warn_uncertain_adoption(codes, tnum[ok], by_unit, labels_series, column)
     out = np.full(df.height, np.nan)
     out[ok] = by_unit[codes]
     return np.ascontiguousarray(out), int(info.n_units)
+
+
+def _warn_uncertain_adoption(
+    codes: np.ndarray, t: np.ndarray, cohort_by_unit: np.ndarray, labels: pl.Series, column: str
+) -> None:
+    """Warns when a derived cohort is uncertain: the unit is not observed in the period just
+    before its first observed treated period (a gap in the panel), so adoption may have been
+    earlier. The cohort is still the first observed treated period (the only one the data
+    show); the warning names the units so the user can give ``cohort=``."""
+    periods = np.unique(t)
+    observed = set(zip(codes.tolist(), t.tolist()))
+    uncertain = []
+    for code, g in enumerate(cohort_by_unit):
+        if g <= 0:
+            continue
+        earlier = periods[periods < g]
+        if earlier.size == 0:
+            continue  # treated from the panel's first period: nothing before to miss
+        if (code, float(earlier[-1])) not in observed:
+            uncertain.append(f"{labels[code]} (first observed treated in {int(g)})")
+    if uncertain:
+        warnings.warn(
+            f"option 'treatment' (column '{column}'): the adoption period is uncertain for "
+            f"{_unit_list(uncertain)}: the period before the first observed treated one is "
+            "missing, so adoption may have been earlier; the cohort is taken as the first "
+            "observed treated period. Give cohort= (the first treated period) if you know it",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+#: How many unit ids an error message lists before "...".
+_SHOWN_UNITS = 10
+
+
+def _unit_list(units: list[str]) -> str:
+    """'3 units: a, b, c' (at most _SHOWN_UNITS ids, as plain strings)."""
+    shown = ", ".join(units[:_SHOWN_UNITS])
+    more = f", ... ({len(units) - _SHOWN_UNITS} more)" if len(units) > _SHOWN_UNITS else ""
+    return f"{len(units)} unit{'s' if len(units) != 1 else ''}: {shown}{more}"
+
+
+def _switch_off_units(
+    codes: np.ndarray, t: np.ndarray, d: np.ndarray, labels: pl.Series
+) -> list[str]:
+    """Ids of the units whose 0/1 treatment is 1 in some period and 0 in a later one (order
+    of first appearance)."""
+    order = np.lexsort((t, codes))
+    c, dd = codes[order], d[order]
+    off = set()
+    on_unit, on = -1, False
+    for ci, di in zip(c.tolist(), dd.tolist()):
+        if ci != on_unit:
+            on_unit, on = ci, False
+        if di == 1.0:
+            on = True
+        elif on and di == 0.0:
+            off.add(ci)
+    names = labels.to_list()
+    return [str(names[i]) for i in sorted(off)]
+
+
+def _check_cohort_constant(u: pl.Series, g: np.ndarray, column: str) -> None:
+    """A cohort column must hold one value per unit (0, NaN and inf all mean never treated,
+    as in every estimator). A column that varies within units and holds only 0 and 1 is a
+    0/1 treatment passed as a cohort: say so, since the estimators would read 1 as "first
+    treated in period 1"."""
+    keep = ~u.is_null().to_numpy()
+    never = ~np.isfinite(g) | (g == 0)
+    gn = np.where(never, 0.0, g)[keep]
+    frame = pl.DataFrame({"u": u.filter(pl.Series(keep)), "g": gn})
+    varying = (
+        frame.group_by("u", maintain_order=True)
+        .agg(pl.col("g").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+        .get_column("u")
+    )
+    if varying.len() == 0:
+        return
+    if np.all((gn == 0.0) | (gn == 1.0)):
+        raise PilotdidError(
+            f"column '{column}' looks like a 0/1 treatment, not a first-treated period: "
+            f"pass treatment='{column}'"
+        )
+    ids = [str(v) for v in varying.to_list()]
+    raise PilotdidError(
+        f"option 'cohort' (column '{column}'): the first treated period changes within "
+        f"{_unit_list(ids)}; a cohort must be constant per unit (0 or missing = never "
+        "treated). For a 0/1 treatment column pass treatment= instead"
+    )

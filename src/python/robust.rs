@@ -139,15 +139,18 @@ fn placebo_prepare<'py>(
     Ok(PyPlacebo { inner })
 }
 
-/// (p-value, number of finite replicates): share of |placebo| >= |actual|.
+/// (p-value, number of finite replicates R): (1 + k) / (1 + R) with k the count of
+/// |placebo| >= |actual|; k / R when `enumerated` (every assignment, the actual one included).
 #[pyfunction]
+#[pyo3(signature = (estimates, actual, *, enumerated))]
 fn placebo_pvalue(
     py: Python<'_>,
     estimates: PyReadonlyArray1<'_, f64>,
     actual: f64,
+    enumerated: bool,
 ) -> PyResult<(f64, usize)> {
     let e = slice(&estimates, "estimates")?;
-    run(py, || randomization_pvalue(e, actual))
+    run(py, || randomization_pvalue(e, actual, enumerated))
 }
 
 /// A logit fit: coefficients, standard errors, covariance, log-likelihood, Newton

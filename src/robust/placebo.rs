@@ -507,10 +507,22 @@ impl Placebo {
     }
 }
 
-/// Two-sided randomization p-value: the share of finite placebo estimates with
-/// |placebo| >= |actual| (a relative tolerance of 1e-10 makes assignments equivalent to the
-/// actual one count). Returns (p, number of finite estimates).
-pub fn randomization_pvalue(estimates: &[f64], actual: f64) -> Result<(f64, usize)> {
+/// Two-sided randomization p-value from the R finite placebo estimates, with k the number of
+/// them with |placebo| >= |actual| (a relative tolerance of 1e-10 makes assignments equivalent
+/// to the actual one count). Returns (p, R).
+///
+/// Sampled assignments (`enumerated` false): p = (1 + k) / (1 + R), counting the actual
+/// assignment as one more draw of the null distribution, so that p is a valid p-value and
+/// never 0 (Phipson & Smyth 2010, Stat. Appl. Genet. Mol. Biol. 9(1); Davison & Hinkley
+/// 1997, section 4.2): R = 1000 with no draw as extreme gives 1/1001.
+///
+/// Every distinct assignment evaluated once (`enumerated` true): the actual assignment is one
+/// of the R, so it is already counted in k and k / R is the exact randomization p-value.
+pub fn randomization_pvalue(
+    estimates: &[f64],
+    actual: f64,
+    enumerated: bool,
+) -> Result<(f64, usize)> {
     if !actual.is_finite() {
         return Err(Error::Numerical(format!("actual estimate is {actual}")));
     }
@@ -526,7 +538,12 @@ pub fn randomization_pvalue(estimates: &[f64], actual: f64) -> Result<(f64, usiz
         ));
     }
     let exceed = valid.iter().filter(|v| v.abs() >= thr).count();
-    Ok((exceed as f64 / valid.len() as f64, valid.len()))
+    let p = if enumerated {
+        exceed as f64 / valid.len() as f64
+    } else {
+        (1 + exceed) as f64 / (1 + valid.len()) as f64
+    };
+    Ok((p, valid.len()))
 }
 
 fn wss(x: &[f64], w: Option<&[f64]>) -> f64 {
@@ -679,5 +696,23 @@ mod tests {
         assert_eq!(e, Err(Error::Interrupted));
         // Not cancelled: the same call runs.
         assert_eq!(p.run(PlaceboScheme::Units, 1, 0, 3).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn sampled_pvalue_counts_the_actual_assignment_once() {
+        // R = 1000 finite draws, none as extreme as the actual estimate: (1 + 0) / (1 + 1000)
+        let draws: Vec<f64> = (0..1000).map(|r| (r as f64 - 500.0) * 1e-3).collect();
+        let (p, n) = randomization_pvalue(&draws, 2.0, false).unwrap();
+        assert_eq!((p, n), (1.0 / 1001.0, 1000));
+        // NaN draws (collinear placebo treatment) are not replicates: k = 2 of R = 3
+        let (p, n) = randomization_pvalue(&[f64::NAN, 3.0, -2.0, 0.5], 2.0, false).unwrap();
+        assert_eq!((p, n), (3.0 / 4.0, 3));
+    }
+
+    #[test]
+    fn enumerated_pvalue_is_the_exact_share() {
+        // every assignment once, the actual one (|1.0|) among them: k / R
+        let (p, n) = randomization_pvalue(&[1.0, -0.5, 0.25, -1.5], 1.0, true).unwrap();
+        assert_eq!((p, n), (2.0 / 4.0, 4));
     }
 }

@@ -252,7 +252,7 @@ def twfe_event_study(
         "r2": info.r2,
         "_core": core,
     }
-    return EventStudyResult(
+    res = EventStudyResult(
         estimator="TWFE",
         event_time=np.asarray(info.event_time, dtype=np.int64),
         estimate=np.asarray(info.estimate),
@@ -270,6 +270,10 @@ def twfe_event_study(
         },
         cohort_derived=n_derived,
     )
+    # G of the clustered pre-trend Wald test (no clusters with iid / hetero)
+    g = [int(v) for v in info.n_clusters] if kind == "cluster" else []
+    res._caution_few_clusters(min(g) if g else None)
+    return res
 
 
 def _event_list(
@@ -393,7 +397,7 @@ def imputation(
         "n_clusters": r.n_clusters,
         "collinear": r.collinear,
     }
-    return EventStudyResult(
+    res = EventStudyResult(
         estimator="BJS imputation",
         event_time=event_time,
         estimate=est,
@@ -411,6 +415,8 @@ def imputation(
         },
         cohort_derived=n_derived,
     )
+    res._caution_few_clusters(int(r.n_clusters))
+    return res
 
 
 def _all_leads(cols: dict[str, Any]) -> list[int]:

@@ -34,6 +34,7 @@ from pilotdid._args import (
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.panel import cohort_option, cohort_values
+from pilotdid.results.event_study import FewClustersWarning, few_clusters_note
 from pilotdid.results.staggered import AggteResult, AttGtResult
 
 __all__ = ["att_gt", "aggte"]
@@ -281,7 +282,51 @@ def att_gt(
         alp=alp,
         seed=seed,
     )
-    return AttGtResult(core, params, cohort_derived=n_derived)
+    dropped = _dropped_rows(yv, cov_arrays, w, tv, gv, anticipation, control)
+    res = AttGtResult(core, params, cohort_derived=n_derived, dropped_rows=dropped)
+    pt = res.pretest
+    if pt is not None:
+        # The pre-test's covariance is the influence functions' over the units, or over the
+        # clusters of a clustered bootstrap: those are its G.
+        g = res.n_boot_units if (bstrap and cvar is not None) else res.n_units
+        note = few_clusters_note("Wald pre-test of parallel trends", pt[2], g)
+        if note is not None:
+            res.cautions.append(note)
+            warnings.warn(note, FewClustersWarning, stacklevel=3)
+    return res
+
+
+def _dropped_rows(
+    y: np.ndarray,
+    covs: list[np.ndarray],
+    w: np.ndarray | None,
+    t: np.ndarray,
+    g: np.ndarray,
+    anticipation: int,
+    control: str,
+) -> dict[str, int]:
+    """Rows the core leaves out, by reason, counted as the core (R did) decides them: a
+    missing outcome, covariate or weight; units already treated in the first period (with
+    anticipation); without never-treated units, the periods from the last cohort's treatment
+    on (it becomes the comparison group, control_group="notyet")."""
+    valid = np.isfinite(y)
+    for c in covs:
+        valid &= np.isfinite(c)
+    if w is not None:
+        valid &= np.isfinite(w)
+    out = {"missing": int((~valid).sum())}
+    if not valid.any():
+        return out
+    tv, gv = t[valid], np.where(np.isfinite(g[valid]), g[valid], 0.0)
+    t_first, t_last = int(tv.min()), int(tv.max())
+    already = (gv > 0) & (gv <= t_first + anticipation)
+    out["already_treated"] = int(already.sum())
+    kept_t, kept_g = tv[~already], gv[~already]
+    kept_g = np.where(kept_g > t_last + anticipation, 0.0, kept_g)
+    if control == "notyettreated" and kept_g.size and not np.any(kept_g == 0):
+        g_last = kept_g.max()
+        out["after_last_cohort"] = int((kept_t >= g_last - anticipation).sum())
+    return out
 
 
 def _event_bound(name: str, value: Any) -> float:
@@ -361,4 +406,6 @@ def aggte(
         base_period=p["base_period"],
         params=dict(min_e=lo_e, max_e=hi_e, balance_e=be, reps=bi, seed=s),
         cohort_derived=res.cohort_derived,
+        dropped_rows=res.dropped_rows,
+        cautions=res.cautions,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from pilotdid import _frame
@@ -28,6 +29,7 @@ from pilotdid.mechanisms._common import (
     _roles,
     _with_cluster,
 )
+from pilotdid.panel import cohort_values
 from pilotdid.registry import overall_estimator
 from pilotdid.regression import feols
 from pilotdid.results._inference import z975_row
@@ -111,14 +113,11 @@ def _robust_mechanism_effects(
             )
         unit = unit or fe_terms[0]
         time = time or fe_terms[1]
-    from pilotdid.panel import Panel
-
     g = "_mechanism_cohort"
     df = _frame.to_polars(data, list(dict.fromkeys([unit, time, treatment, *meds, *ctrls])))
-    cohorts = Panel(df, unit=unit, time=time, treatment=treatment).cohorts
-    df = df.join(
-        cohorts.select(pl.col(unit), pl.col("cohort").fill_null(0).alias(g)), on=unit, how="left"
-    )
+    # the one path from a 0/1 treatment to cohorts (absorbing; switch-offs refused by unit)
+    cohort, _ = cohort_values(df, unit=unit, time=time, column=treatment, derived=True)
+    df = df.with_columns(pl.Series(g, np.nan_to_num(cohort, nan=0.0)))
     rows, fits = [], {}
     for m in meds:
         _check_variation(df.select(m).drop_nulls(), [m], "mediator")

@@ -418,16 +418,14 @@ def placebo_figure(
     figsize = _check_figsize(figsize)
     lang, font = _resolve_lang(lang, [title])
     t = _TEXT[lang]
-    actual, p_share = _placebo_numbers(placebo)
-    finite = placebo.estimates[np.isfinite(placebo.estimates)]
-    n_draws = int(finite.size)
-    n_extreme = int(round(p_share * n_draws))
+    # the result's own p-value: (1 + k)/(1 + R) for sampled assignments, the exact share k/R
+    # when every assignment was enumerated (the actual one among them)
+    actual, p_value = _placebo_numbers(placebo)
+    n_draws = int(placebo.n_valid)
+    n_extreme = int(placebo.n_exceed)
     if placebo.enumerated:
-        # every distinct assignment, the actual one included: the share is exact
-        p_value = p_share
         reps_text = t["placebo_all"].format(n_draws)
     else:
-        p_value = (1 + n_extreme) / (1 + n_draws)
         reps_text = t["placebo_reps"].format(n_draws)
     p_text = t["placebo_p"].format(cap.randomization_p(p_value, n_draws))
     if not placebo.enumerated:

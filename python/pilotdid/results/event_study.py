@@ -4,6 +4,7 @@ estimates can be tabulated and overlaid on one plot. It follows the package's re
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,6 +34,35 @@ def display_name(estimator: str) -> str:
 def event_term(e: int) -> str:
     """The term of event time e in every event-study table (fixest's ``rel::e``)."""
     return f"rel::{int(e)}"
+
+
+class FewClustersWarning(UserWarning):
+    """A cluster-robust Wald test of q restrictions with few clusters G relative to q: its
+    chi2 / F reference distribution overstates significance (see ``few_clusters_note``)."""
+
+
+def few_clusters_note(test: str, q: int, n_clusters: int | None) -> str | None:
+    """The warning text when a cluster-robust Wald test of ``q`` restrictions rests on
+    ``n_clusters`` = G clusters with q > G / 3; None otherwise (or without clusters).
+
+    Why q relative to G: the cluster-robust covariance is a sum of G outer products of
+    cluster scores, so its rank is at most G - 1 once the (unit) effects are absorbed; the
+    Wald statistic of q restrictions needs q <= G - 1 and becomes ill-conditioned as q
+    approaches it (Cameron & Miller 2015, J. Human Resources 50(2), sec. VI.A). Well before
+    that, the chi2(q) and F(q, G - 1) references over-reject, and more so as q grows
+    relative to G (Pustejovsky & Tipton 2018, J. Business & Economic Statistics 36(4),
+    whose simulations motivate their small-sample corrected Wald tests). The cut q > G / 3
+    (at least three clusters per tested restriction) is our conservative rule of thumb: it
+    flags the issue's case (15 restrictions, 30 clusters) and stays silent for the usual
+    few leads with dozens of clusters."""
+    if n_clusters is None or q < 1 or 3 * q <= n_clusters:
+        return None
+    return (
+        f"{test}: {q} restrictions tested with {n_clusters} clusters (more than G/3 = "
+        f"{n_clusters / 3:.3g}); the cluster-robust Wald test is oversized with so few "
+        "clusters per restriction (singular as q reaches G - 1), so read its p-value as "
+        "indicative only; test fewer leads (window=) or use more clusters"
+    )
 
 
 def _same_level(a: float, b: float) -> bool:
@@ -89,6 +119,9 @@ class EventStudyResult(ResultProtocol):
         self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
         #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
         self.cohort_derived = int(cohort_derived)
+        #: cautions about the inference (e.g. few clusters for the pre-trend test), shown by
+        #: summary(); the estimator also issued each as a warning
+        self.cautions: list[str] = []
 
     @property
     def result_name(self) -> str:  # type: ignore[override]
@@ -233,7 +266,20 @@ class EventStudyResult(ResultProtocol):
             lines.append(f"cohort derived from the 0/1 treatment for {self.cohort_derived} units")
         for note in self.extra.get("notes", []):
             lines.append(f"note: {note}")
+        for caution in self.cautions:
+            lines.append(f"warning: {caution}")
         return "\n".join(lines)
+
+    def _caution_few_clusters(self, n_clusters: int | None, stacklevel: int = 3) -> None:
+        """Warn (FewClustersWarning) and keep the caution when the pre-trend Wald test has
+        few clusters for its number of restrictions (``few_clusters_note``)."""
+        pt = self.pretrend
+        if not pt:
+            return
+        note = few_clusters_note("pre-trend test", int(pt["df1"]), n_clusters)
+        if note is not None:
+            self.cautions.append(note)
+            warnings.warn(note, FewClustersWarning, stacklevel=stacklevel + 1)
 
     def plot(self, ax=None, offset: float = 0.0, **kwargs):
         """Point estimates with intervals (uniform band if available), a zero line and a

@@ -37,16 +37,17 @@ def _protocol_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
 class PlaceboResult(ResultProtocol):
     """Randomization (placebo) distribution of a DID coefficient.
 
-    ``estimates`` holds one placebo coefficient per replicate (NaN when the placebo treatment
-    was collinear with the fixed effects; counted in ``n_degenerate``). ``p_value_ri`` is the
-    two-sided randomization p-value: the share of finite placebo estimates with
-    |placebo| >= |actual|; ``pvalue()`` returns it under the treatment's term. With
-    ``enumerated`` True every distinct assignment was evaluated once (the actual one
-    included), so the p-value is exact.
+    ``estimates`` holds one placebo coefficient per replicate (``reps`` of them; NaN when the
+    placebo treatment was collinear with the fixed effects, counted in ``n_degenerate``; the
+    ``n_valid`` finite ones are the R of the p-value). ``p_value_ri`` is the two-sided
+    randomization p-value (1 + k) / (1 + R), k = #{|placebo| >= |actual|}; ``pvalue()``
+    returns it under the treatment's term. With ``enumerated`` True every distinct assignment
+    was evaluated once (the actual one included), so the exact share k / R is reported.
 
     Protocol: one term (the treatment): estimate = the actual statistic, p_value = the
     randomization p-value; a randomization test has no standard error, statistic or interval
-    (NaN). ``placebo_stats()`` describes the placebo distribution.
+    (NaN). ``summary()`` shows k, R and ``reps``; ``placebo_stats()`` describes the placebo
+    distribution (its ``reps`` column is R, the finite replicates).
     """
 
     treatment: str
@@ -77,12 +78,20 @@ class PlaceboResult(ResultProtocol):
         return 0 if self._sample is None else int(self._sample.height)
 
     @property
+    def n_exceed(self) -> int:
+        """k: the finite placebo estimates with |placebo| >= |actual|."""
+        if self.enumerated:
+            return int(round(self.p_value_ri * self.n_valid))
+        return int(round(self.p_value_ri * (1 + self.n_valid))) - 1
+
+    @property
     def pvalue_plus_one(self) -> float:
-        """(1 + #{|placebo| >= |actual|}) / (1 + R): the p-value counting the actual
-        assignment as one draw (Phipson & Smyth 2010); never 0."""
-        finite = self.estimates[np.isfinite(self.estimates)]
-        exceed = int(round(self.p_value_ri * finite.size))
-        return (1 + exceed) / (1 + finite.size)
+        """(1 + k) / (1 + R): the p-value counting the actual assignment as one draw
+        (Phipson & Smyth 2010); never 0. It is ``p_value_ri`` unless the assignments were
+        enumerated (then ``p_value_ri`` is the exact k / R)."""
+        if not self.enumerated:
+            return self.p_value_ri
+        return (1 + self.n_exceed) / (1 + self.n_valid)
 
     def assignment(self, r: int) -> dict:
         """Adoption period of each unit in replicate ``r`` (None = not treated)."""
@@ -144,7 +153,7 @@ class PlaceboResult(ResultProtocol):
             f"  actual estimate   {self.actual:.6g}",
             f"  placebo mean / sd {finite.mean():.6g} / "
             f"{(finite.std(ddof=1) if finite.size > 1 else float('nan')):.6g}",
-            f"  randomization p   {self.p_value_ri:.4f}  (share of |placebo| >= |actual|)",
+            f"  randomization p   {self.p_value_ri:.4f}  " + self._p_formula(),
         ]
         if self.n_degenerate:
             lines.append(
@@ -152,6 +161,13 @@ class PlaceboResult(ResultProtocol):
                 "fixed effects (excluded)"
             )
         return "\n".join(lines)
+
+    def _p_formula(self) -> str:
+        """How p was computed, with k and R (summary line)."""
+        k, r = self.n_exceed, self.n_valid
+        if self.enumerated:
+            return f"(k/R = {k}/{r}, every assignment once; the actual one included)"
+        return f"((1+k)/(1+R) = {1 + k}/{1 + r}; R = {r} finite of reps = {self.reps})"
 
     def plot(self, ax: Any = None, bins: int = 40, title: str | None = None) -> Any:
         """Histogram and kernel density of the placebo coefficients, the actual estimate as a

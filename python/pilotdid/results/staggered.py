@@ -35,14 +35,24 @@ class AttGtResult(ResultProtocol):
 
     result_name = "group-time ATTs (Callaway & Sant'Anna 2021)"
 
-    def __init__(self, core: Any, params: dict[str, Any], cohort_derived: int = 0) -> None:
+    def __init__(
+        self,
+        core: Any,
+        params: dict[str, Any],
+        cohort_derived: int = 0,
+        dropped_rows: dict[str, int] | None = None,
+    ) -> None:
         self._core = core
         self.params = params
         self._cells = core.cells
         #: units whose cohort was derived from a 0/1 ``treatment`` column (0: cohort given)
         self.cohort_derived = int(cohort_derived)
-        #: rows not used, by reason (R did's sample adjustments are in ``notes``)
-        self.dropped_rows: dict[str, int] = {}
+        #: rows not used, by reason: "missing" (outcome, covariate or weight),
+        #: "already_treated" (units treated in the first period), "after_last_cohort" (no
+        #: never-treated units); R did's sample adjustments are also described in ``notes``
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
+        #: cautions about the inference (few clusters for the pre-test), shown by summary()
+        self.cautions: list[str] = []
 
     @property
     def level(self) -> float:
@@ -183,6 +193,7 @@ class AttGtResult(ResultProtocol):
             )
         elif self.pretest_note:
             lines.append(f"Pre-test not available: {self.pretest_note}")
+        lines += [f"Warning: {c}" for c in self.cautions]
         for g, t, r in self.skipped:
             lines.append(f"Skipped ({g},{t}): {r}")
         for n in self.notes:
@@ -212,6 +223,8 @@ class AggteResult(ResultProtocol):
         base_period: str,
         params: dict[str, Any],
         cohort_derived: int = 0,
+        dropped_rows: dict[str, int] | None = None,
+        cautions: list[str] | None = None,
     ) -> None:
         self.type = type
         self.egt = np.asarray(out.egt, dtype=np.int64)
@@ -231,7 +244,10 @@ class AggteResult(ResultProtocol):
         self.params = params
         #: units whose cohort att_gt derived from a 0/1 ``treatment`` column
         self.cohort_derived = int(cohort_derived)
-        self.dropped_rows: dict[str, int] = {}
+        #: the rows att_gt left out, by reason (an aggregation drops none itself)
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
+        #: att_gt's cautions (few clusters for its pre-test), repeated by summary()
+        self.cautions: list[str] = list(cautions or [])
 
     @property
     def result_name(self) -> str:  # type: ignore[override]
@@ -312,7 +328,7 @@ class AggteResult(ResultProtocol):
         z = normal_quantile(1 - self.alp / 2)
         e, a, s = self.egt[keep], self.att_egt[keep], self.se_egt[keep]
         band = (a - self.crit_val * s, a + self.crit_val * s) if self.cband else (None, None)
-        return EventStudyResult(
+        out = EventStudyResult(
             estimator="cs",
             event_time=e,
             estimate=a,
@@ -330,8 +346,11 @@ class AggteResult(ResultProtocol):
                 "overall_se": self.overall_se,
                 "notes": list(self.notes),
             },
+            dropped_rows=self.dropped_rows,
             cohort_derived=self.cohort_derived,
         )
+        out.cautions.extend(self.cautions)  # att_gt has warned already
+        return out
 
     def _summary_text(self, level: float) -> str:
         same = abs(level - self.level) < 1e-12
@@ -356,4 +375,5 @@ class AggteResult(ResultProtocol):
         if self.cohort_derived:
             lines.append(f"Cohorts derived from the 0/1 treatment for {self.cohort_derived} units")
         lines += [f"Note: {n}" for n in self.notes]
+        lines += [f"Warning (att_gt): {c}" for c in self.cautions]
         return "\n".join(lines)

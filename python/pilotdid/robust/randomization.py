@@ -24,6 +24,7 @@ from pilotdid._core import (
     placebo_pvalue,
 )
 from pilotdid._formula import parse_formula
+from pilotdid.panel import cohort_values
 from pilotdid.registry import OVERALL_ESTIMATORS, overall_estimator
 from pilotdid.results.robustness import PlaceboResult
 from pilotdid.robust._model import (
@@ -105,9 +106,11 @@ def placebo(
     The statistic is the model's coefficient (TWFE) re-estimated with the placebo treatment:
     outcome and controls are demeaned once and each replicate solves a small FWL system, so
     every replicate equals ``pilotdid.feols`` on the permuted data. The randomization p-value
-    (``p_value_ri``; ``pvalue()`` gives it under the treatment's name) is two-sided: the share
-    of finite placebo estimates with |placebo| >= |actual| (``pvalue_plus_one`` gives
-    (1 + count) / (1 + R)).
+    (``p_value_ri``; ``pvalue()`` gives it under the treatment's name) is two-sided:
+    (1 + k) / (1 + R), k the number of the R finite placebo estimates with
+    |placebo| >= |actual| (the actual assignment counted as one draw: never 0; R = 1000 with
+    no draw as extreme gives 1/1001). When every distinct assignment is enumerated, the actual
+    one is among them and the exact share k / R is reported.
     """
     model = _check_model(model)
     reps, scheme, seed, progress = _placebo_options(reps, scheme, seed, progress, statistic)
@@ -140,6 +143,9 @@ def placebo(
         parts = [_frame.ids(df, c)[0] for c in names]
         fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
     unit_ids, _ = _frame.ids(df, unit)
+    # The shared 0/1 -> cohort path checks the treatment first, so that a treatment that
+    # switches off is refused naming every such unit (the core would name the first only).
+    cohort_values(df, unit=unit, time=time, column=treat, derived=True)
     core = placebo_prepare(
         _frame.numeric(df, f.depvar),
         unit_ids,
@@ -202,7 +208,7 @@ def placebo(
         est = np.array(
             [stat(_with_assignment(df, units, draw(r), unit, time, treat)) for r in loop]
         )
-    p, n_valid = placebo_pvalue(est, actual)
+    p, n_valid = placebo_pvalue(est, actual, enumerated=enumerated)
     return PlaceboResult(
         treatment=treat,
         actual=actual,
