@@ -173,9 +173,16 @@ def feols(
         return _fit_one(fml, data, data, opts)
 
     formulas = formulas if formulas is not None else [fml]
-    parsed = [parse_formula(t) for t in formulas]
+    parsed = []
+    for t in formulas:
+        try:
+            parsed.append(parse_formula(t))
+        except PilotdidError as exc:
+            # name the formula as written, and the model of it that fails
+            reason = str(exc).removeprefix(f"formula '{t}': ")
+            raise PilotdidError(f"formula '{fml}' (model '{t}'): {reason}") from exc
     if split_col is None:
-        return FeolsMulti(fml, {t: _fit_one(t, data, data, opts) for t in formulas})
+        return FeolsMulti(fml, {t: _fit_named(t, t, data, data, opts) for t in formulas})
 
     # Sample splits: one polars frame with every column any model reads, filtered per value.
     cols = [split_col]
@@ -199,13 +206,13 @@ def feols(
     if fsplit is not None:
         full = present.to_numpy()
         for t in formulas:
-            models[f"{t} (Sample: {split_col} = all)"] = _fit_one(
-                t, df, df, opts, sample=None if full.all() else full
-            )
+            name = f"{t} (Sample: {split_col} = all)"
+            models[name] = _fit_named(name, t, df, df, opts, sample=None if full.all() else full)
     for v in values:
         sub = df.filter(present & (by == v))
         for t in formulas:
-            models[f"{t} (Sample: {split_col} = {v})"] = _fit_one(t, sub, sub, opts)
+            name = f"{t} (Sample: {split_col} = {v})"
+            models[name] = _fit_named(name, t, sub, sub, opts)
     return FeolsMulti(fml, models, split=split_col)
 
 
@@ -215,6 +222,14 @@ class _FitOptions:
     def __init__(self, vcov, cluster, weights, fixef_rm, fixef_tol, fixef_maxiter) -> None:
         self.vcov, self.cluster, self.weights = vcov, cluster, weights
         self.fixef_rm, self.fixef_tol, self.fixef_maxiter = fixef_rm, fixef_tol, fixef_maxiter
+
+
+def _fit_named(name: str, fml: str, *args: Any, **kwargs: Any) -> FeolsResult:
+    """One model of several: a failure names the model (formula and sample)."""
+    try:
+        return _fit_one(fml, *args, **kwargs)
+    except PilotdidError as exc:
+        raise PilotdidError(f"model '{name}': {exc}") from exc
 
 
 def _fit_one(
@@ -309,7 +324,7 @@ def _design(
             for c in plain.values():
                 usable &= np.isfinite(c)
             for it in i_terms.values():
-                usable &= _i_present(df, it)
+                usable &= _i_present(f.text, df, it)
             # formulaic (so pyfixest) drops a reference level of i(var) without ref and without
             # treat when the model has an intercept (fixed-effect models have one before the
             # fixed effects absorb it) or when an earlier such i() already spans it.
@@ -343,23 +358,23 @@ def _design(
     return names, cols
 
 
-def _i_present(df: pl.DataFrame, it: ITerm) -> np.ndarray:
+def _i_present(fml: str, df: pl.DataFrame, it: ITerm) -> np.ndarray:
     """Rows where the i() factor (and its numeric ``treat``) is present."""
     s = df.get_column(it.var)
     ok = (~s.is_null()).to_numpy()
     if s.dtype.is_float():
         ok &= ~s.is_nan().fill_null(True).to_numpy()
     if it.treat is not None:
-        ok &= np.isfinite(_i_treat(df, it))
+        ok &= np.isfinite(_i_treat(fml, df, it))
     return ok
 
 
-def _i_treat(df: pl.DataFrame, it: ITerm) -> np.ndarray:
+def _i_treat(fml: str, df: pl.DataFrame, it: ITerm) -> np.ndarray:
     s = df.get_column(it.treat)
     if not s.dtype.is_numeric():
         raise PilotdidError(
-            f"formula: in '{it.text}', '{it.treat}' is {s.dtype}, not numeric: not supported: "
-            "i(var, treat) with a non-numeric treat (a factor x factor interaction); code "
+            f"formula '{fml}': not supported: i(var, treat) with a non-numeric treat "
+            f"('{it.treat}' in '{it.text}' is {s.dtype}; a factor x factor interaction); code "
             "treat as 0/1 numbers"
         )
     return _frame.numeric(df, it.treat)
@@ -388,7 +403,7 @@ def _i_columns(
         levels = levels[1:]
     present = (~s.is_null()).to_numpy()
     base = np.where(present, 0.0, np.nan)
-    treat = _i_treat(df, it) if it.treat is not None else None
+    treat = _i_treat(fml, df, it) if it.treat is not None else None
     names, cols = [], []
     for level in levels:
         col = base.copy()
