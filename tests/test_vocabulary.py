@@ -31,6 +31,8 @@ ALLOWED: dict[str, str] = {
     "fixef": "fixed effects of a mechanism regression, fixest's '|' part as a string",
     "fixef_rm": "fixest: drop singletons", "fixef_tol": "fixest: demeaning tolerance",
     "fixef_maxiter": "fixest: demeaning iterations",
+    "split": "fixest/pyfixest feols: one fit per value of a column",
+    "fsplit": "fixest/pyfixest feols: the full sample, then one fit per value",
     # hypotheses and inference details
     "param": "wildboottest: the coefficient (or combination) tested",
     "r": "wildboottest: the value under H0", "weight_type": "wildboottest: Rademacher/Webb",

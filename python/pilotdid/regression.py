@@ -12,8 +12,9 @@ import polars as pl
 from pilotdid import _frame
 from pilotdid._args import check_choice, check_float, check_int, check_str, vocabulary
 from pilotdid._core import PilotdidError, feols_fit
-from pilotdid._formula import parse_formula, required_columns
+from pilotdid._formula import ITerm, expand_formula, parse_formula, required_columns
 from pilotdid.results.feols import FeolsResult
+from pilotdid.results.multi import FeolsMulti
 
 VcovSpec = Union[str, dict]
 
@@ -109,15 +110,25 @@ def feols(
     vcov: VcovSpec | None = None,
     cluster: str | Sequence[str] | None = None,
     weights: str | None = None,
+    split: str | None = None,
+    fsplit: str | None = None,
     fixef_rm: str = "none",
     fixef_tol: float = 1e-11,
     fixef_maxiter: int = 10_000,
-) -> FeolsResult:
+) -> FeolsResult | FeolsMulti:
     """Fixed-effects OLS, fixest syntax: ``feols("y ~ x1 + x2 | unit + year", df)``.
 
     Parameters
     ----------
     fml : regressors left of ``|``, fixed effects right of it (``a^b`` interacts two ids).
+        ``i(var, ref=v)``: one dummy per value of ``var`` except ``v`` (a value or a list);
+        ``i(var, treat, ref=v)``: those dummies times the numeric column ``treat`` (an event
+        study written the fixest way: ``y ~ i(year, treated, ref=2013) | city + year``).
+        Coefficients are named as in fixest / pyfixest: ``year::2014:treated``.
+        Multiple estimation (fixest / pyfixest): ``sw(a, b)`` one model per element,
+        ``sw0(a, b)`` the same plus one without any, ``csw(a, b)`` cumulative (a; a + b),
+        ``csw0(a, b)`` cumulative from none; at most one on the right-hand side and one in the
+        fixed effects; several outcomes as ``y1 + y2 ~``, ``sw(y1, y2) ~`` or ``c(y1, y2) ~``.
     data : polars or pandas DataFrame, or a dict of numpy arrays. Never modified.
     vcov : "iid", "hetero" (HC1; the string "HC1" is accepted as a synonym), {"CR1": "unit"},
         or two-way {"CR1": "unit+year"} ("CRV1" is an alias of "CR1", as in pyfixest).
@@ -126,18 +137,109 @@ def feols(
     cluster : shortcut for ``vcov={"CR1": cluster}`` ("unit", "unit+year" or a list). With
         ``vcov`` too, the two must agree (``vcov="CR1"`` takes the columns from ``cluster``).
     weights : column of analytic weights (rows with weight 0 are dropped and counted).
+    split : column; one fit per value (sorted) on the rows with that value. Rows where it is
+        missing belong to no sample (as fixest and pyfixest).
+    fsplit : as ``split``, preceded by the full sample; the full sample leaves out the rows
+        where the column is missing, as pyfixest does (counted in ``dropped_rows['missing']``).
     fixef_rm : "none" (default, as fixest) or "singleton" (remove singleton observations, as
         reghdfe does by default). Singletons are counted either way (``n_singletons``).
     fixef_tol, fixef_maxiter : convergence of the iterative fixed-effect projection.
+
+    Returns
+    -------
+    FeolsResult for one formula without ``split``/``fsplit``; otherwise a :class:`FeolsMulti`
+    (one fit per model, named and ordered as pyfixest's ``all_fitted_models``: sample split
+    outermost, then fixed-effect step, outcome, right-hand-side step), which ``etable`` lays out
+    one column per model.
     """
     _frame.check_data(data)
-    f = parse_formula(fml)
     fixef_rm = check_choice("fixef_rm", fixef_rm, ("none", "singleton"))
     fixef_tol = check_float("fixef_tol", fixef_tol, lo=0.0, lo_open=True)
     fixef_maxiter = check_int("fixef_maxiter", fixef_maxiter, lo=1)
     if weights is not None:
         weights = check_str("weights", weights)
-    kind, clusters, vcov_label = _parse_vcov(vcov, f.fixef_names, cluster)
+    if split is not None and fsplit is not None:
+        raise PilotdidError(
+            "options 'split' and 'fsplit' are exclusive: fsplit is split plus the full sample"
+        )
+    split_col = (
+        check_str("split" if split is not None else "fsplit", split or fsplit)
+        if (split is not None or fsplit is not None)
+        else None
+    )
+    opts = _FitOptions(vcov, cluster, weights, fixef_rm, fixef_tol, fixef_maxiter)
+    formulas = expand_formula(fml)
+    if formulas is None and split_col is None:
+        return _fit_one(fml, data, data, opts)
+
+    formulas = formulas if formulas is not None else [fml]
+    parsed = []
+    for t in formulas:
+        try:
+            parsed.append(parse_formula(t))
+        except PilotdidError as exc:
+            # name the formula as written, and the model of it that fails
+            reason = str(exc).removeprefix(f"formula '{t}': ")
+            raise PilotdidError(f"formula '{fml}' (model '{t}'): {reason}") from exc
+    if split_col is None:
+        return FeolsMulti(fml, {t: _fit_named(t, t, data, data, opts) for t in formulas})
+
+    # Sample splits: one polars frame with every column any model reads, filtered per value.
+    cols = [split_col]
+    for f in parsed:
+        _, clusters, _ = _parse_vcov(vcov, f.fixef_names, cluster)
+        cols += required_columns(f) + clusters + ([weights] if weights else [])
+    if _frame.n_rows(data) == 0:
+        raise PilotdidError("no rows: the data frame is empty")
+    df = _frame.to_polars(data, list(dict.fromkeys(cols)))
+    by = df.get_column(split_col)
+    present = ~by.is_null()
+    if by.dtype.is_float():
+        present &= ~by.is_nan().fill_null(True)
+    values = by.filter(present).unique().sort().to_list()
+    if not values:
+        raise PilotdidError(
+            f"option '{'split' if split else 'fsplit'}': column '{split_col}' "
+            "has no non-missing value"
+        )
+    models: dict[str, FeolsResult] = {}
+    if fsplit is not None:
+        full = present.to_numpy()
+        for t in formulas:
+            name = f"{t} (Sample: {split_col} = all)"
+            models[name] = _fit_named(name, t, df, df, opts, sample=None if full.all() else full)
+    for v in values:
+        sub = df.filter(present & (by == v))
+        for t in formulas:
+            name = f"{t} (Sample: {split_col} = {v})"
+            models[name] = _fit_named(name, t, sub, sub, opts)
+    return FeolsMulti(fml, models, split=split_col)
+
+
+class _FitOptions:
+    """feols' options, checked once and shared by every model of a multiple estimation."""
+
+    def __init__(self, vcov, cluster, weights, fixef_rm, fixef_tol, fixef_maxiter) -> None:
+        self.vcov, self.cluster, self.weights = vcov, cluster, weights
+        self.fixef_rm, self.fixef_tol, self.fixef_maxiter = fixef_rm, fixef_tol, fixef_maxiter
+
+
+def _fit_named(name: str, fml: str, *args: Any, **kwargs: Any) -> FeolsResult:
+    """One model of several: a failure names the model (formula and sample)."""
+    try:
+        return _fit_one(fml, *args, **kwargs)
+    except PilotdidError as exc:
+        raise PilotdidError(f"model '{name}': {exc}") from exc
+
+
+def _fit_one(
+    fml: str, data: Any, data_ref: Any, opts: _FitOptions, sample: np.ndarray | None = None
+) -> FeolsResult:
+    """One model. ``sample``: rows outside it count as missing (fsplit's full sample leaves
+    out the rows whose split value is missing)."""
+    f = parse_formula(fml)
+    weights = opts.weights
+    kind, clusters, vcov_label = _parse_vcov(opts.vcov, f.fixef_names, opts.cluster)
     cols = required_columns(f) + clusters + ([weights] if weights else [])
     n_input = _frame.n_rows(data)
     if n_input == 0:
@@ -145,8 +247,7 @@ def feols(
     df = _frame.to_polars(data, cols)
 
     y = _frame.numeric(df, f.depvar)
-    x_names, x_cols = _design(f, df)
-    valid = np.ones(df.height, dtype=bool)
+    valid = np.ones(df.height, dtype=bool) if sample is None else sample.copy()
     fe_ids = []
     for names in f.fixef:
         parts = []
@@ -161,6 +262,7 @@ def feols(
         valid &= ok
         cl_ids.append(v)
     w = _frame.numeric(df, weights) if weights else None
+    x_names, x_cols = _design(f, df, valid, y, w)
 
     core = feols_fit(
         f.depvar,
@@ -176,9 +278,9 @@ def feols(
         valid=None if valid.all() else valid,
         vcov=kind,
         vcov_clusters=list(range(len(clusters))),
-        drop_singletons=fixef_rm == "singleton",
-        tol=fixef_tol,
-        max_iter=fixef_maxiter,
+        drop_singletons=opts.fixef_rm == "singleton",
+        tol=opts.fixef_tol,
+        max_iter=opts.fixef_maxiter,
     )
     return FeolsResult(
         core,
@@ -189,18 +291,56 @@ def feols(
         clusters=clusters,
         weights=weights,
         columns=(y, x_cols),
-        data=data,
+        data=data_ref,
     )
 
 
-def _design(f, df: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
-    """Regressor names and float64 columns. Intercept only without fixed effects."""
-    if f.simple:
-        names = list(f.rhs)
-        cols = [_frame.numeric(df, c) for c in names]
+def _design(
+    f,
+    df: pl.DataFrame,
+    valid: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    w: np.ndarray | None = None,
+) -> tuple[list[str], list[np.ndarray]]:
+    """Regressor names and float64 columns. Intercept only without fixed effects.
+
+    ``valid`` (ids present) with ``y`` and ``w`` tell which rows the fit can use: ``i()``
+    takes its levels from the rows where every column the model reads is present, as
+    pyfixest (formulaic encodes after dropping incomplete rows). Without them (callers that
+    only need the design), ``y`` is read from ``df`` and every id counts as present.
+    """
+    if f.fast:
+        i_terms = f.i_terms()
+        plain = {t: _frame.numeric(df, t) for t in f.rhs if t not in i_terms}
+        names: list[str] = []
+        cols: list[np.ndarray] = []
         if f.intercept and not f.fixef:
-            names = ["Intercept"] + names
-            cols = [np.ones(df.height)] + cols
+            names, cols = ["Intercept"], [np.ones(df.height)]
+        if i_terms:
+            y = _frame.numeric(df, f.depvar) if y is None else y
+            usable = np.isfinite(y) if valid is None else valid & np.isfinite(y)
+            if w is not None:
+                usable &= np.isfinite(w)
+            for c in plain.values():
+                usable &= np.isfinite(c)
+            for it in i_terms.values():
+                usable &= _i_present(f.text, df, it)
+            # formulaic (so pyfixest) drops a reference level of i(var) without ref and without
+            # treat when the model has an intercept (fixed-effect models have one before the
+            # fixed effects absorb it) or when an earlier such i() already spans it.
+            spanned = f.intercept or bool(f.fixef)
+        for t in f.rhs:
+            if t in i_terms:
+                it = i_terms[t]
+                reduce = it.treat is None and it.ref is None and spanned
+                n, c = _i_columns(f.text, df, it, usable, reduce)
+                if it.treat is None and it.ref is None:
+                    spanned = True
+                names += n
+                cols += c
+            else:
+                names.append(t)
+                cols.append(plain[t])
         return names, cols
     import pandas as pd
     from formulaic import Formula
@@ -215,4 +355,61 @@ def _design(f, df: pl.DataFrame) -> tuple[list[str], list[np.ndarray]]:
         raise PilotdidError(f"formula '{f.text}': {exc}") from exc
     names = [str(c) for c in mm.columns]
     cols = [np.ascontiguousarray(mm[c].to_numpy(dtype=np.float64)) for c in mm.columns]
+    return names, cols
+
+
+def _i_present(fml: str, df: pl.DataFrame, it: ITerm) -> np.ndarray:
+    """Rows where the i() factor (and its numeric ``treat``) is present."""
+    s = df.get_column(it.var)
+    ok = (~s.is_null()).to_numpy()
+    if s.dtype.is_float():
+        ok &= ~s.is_nan().fill_null(True).to_numpy()
+    if it.treat is not None:
+        ok &= np.isfinite(_i_treat(fml, df, it))
+    return ok
+
+
+def _i_treat(fml: str, df: pl.DataFrame, it: ITerm) -> np.ndarray:
+    s = df.get_column(it.treat)
+    if not s.dtype.is_numeric():
+        raise PilotdidError(
+            f"formula '{fml}': not supported: i(var, treat) with a non-numeric treat "
+            f"('{it.treat}' in '{it.text}' is {s.dtype}; a factor x factor interaction); code "
+            "treat as 0/1 numbers"
+        )
+    return _frame.numeric(df, it.treat)
+
+
+def _i_columns(
+    fml: str, df: pl.DataFrame, it: ITerm, usable: np.ndarray, reduce: bool
+) -> tuple[list[str], list[np.ndarray]]:
+    """fixest's i(): one 0/1 column per level of ``var`` on the usable rows (sorted), the
+    ``ref`` levels left out (the first too when ``reduce``), times ``treat`` when given. Rows
+    where var (or treat) is missing get NaN, so the core drops and counts them."""
+    s = df.get_column(it.var)
+    if s.dtype.is_float():
+        s = s.fill_nan(None)
+    levels = s.filter(pl.Series(usable)).unique().sort().to_list()
+    if it.ref is not None:
+        missing = [r for r in it.ref if r not in levels]
+        if missing:
+            shown = ", ".join(map(str, levels[:8])) + (", ..." if len(levels) > 8 else "")
+            raise PilotdidError(
+                f"formula '{fml}': in '{it.text}', ref={missing[0]!r} is not a value of "
+                f"'{it.var}' in the estimation sample (values: {shown})"
+            )
+        levels = [v for v in levels if v not in it.ref]
+    elif reduce:
+        levels = levels[1:]
+    present = (~s.is_null()).to_numpy()
+    base = np.where(present, 0.0, np.nan)
+    treat = _i_treat(fml, df, it) if it.treat is not None else None
+    names, cols = [], []
+    for level in levels:
+        col = base.copy()
+        col[(s == level).fill_null(False).to_numpy()] = 1.0
+        if treat is not None:
+            col = col * treat
+        names.append(f"{it.var}::{level}" + (f":{it.treat}" if it.treat else ""))
+        cols.append(np.ascontiguousarray(col, dtype=np.float64))
     return names, cols

@@ -10,6 +10,7 @@ from pilotdid.results.mechanisms import (
     MediationResult,
     ModerationResult,
 )
+from pilotdid.results.multi import FeolsMulti
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
@@ -20,6 +21,7 @@ __all__ = [
     "AttGtResult",
     "BaconResult",
     "EventStudyResult",
+    "FeolsMulti",
     "FeolsResult",
     "HeterogeneityResult",
     "MechanismEffects",
