@@ -219,7 +219,139 @@ def test_gap_before_adoption_warns_and_names_the_unit():
     assert np.array_equal(res.estimate, ref.estimate)
 
 
-# ------------------------------------------------------------------------------------------
-# LEAD: spatial (SDM via the spatial helper) and study (run_study on this panel) parts of the
-# own-data test go here; they use own_panel() above.
-# ------------------------------------------------------------------------------------------
+# --- the study runner on the same panel ---------------------------------------------------
+
+OWN_SPEC = """
+title = "own 30-city panel with gaps"
+seed = 1
+[data]
+path = "panel.csv"
+unit = "city"
+time = "year"
+[treatment]
+column = "treat"
+[model]
+y = "y"
+controls = ["x1"]
+fixed_effects = ["city", "year"]
+vcov = "CR1"
+cluster = "city"
+[analyses.baseline]
+reps = 99
+[analyses.event_study]
+estimators = ["twfe", "cs", "sa", "bjs", "did2s"]
+window = [-3, 3]
+[analyses.placebo]
+reps = 99
+[analyses.mechanisms]
+mediators = ["m"]
+reps = 49
+[analyses.moderation]
+# a moderator with one level passes validation (the column exists and is numeric) and fails
+# while running: the deliberately failing analysis
+moderator = "const"
+[analyses.spatial]
+model = "sdm"
+W = "knn"
+k = 4
+reps = 50
+controls = ["x1"]
+"""
+
+
+def _own_study_folder(tmp_path, spec_text: str = OWN_SPEC):
+    """The 30-city panel as CSV with coordinates, a control and a constant column, and a
+    spec next to it."""
+    df = own_panel()
+    rng = np.random.default_rng(3)
+    cities = sorted(df.get_column("city").unique().to_list())
+    xy = pl.DataFrame(
+        {
+            "city": cities,
+            "lat": 28 + 6 * rng.random(len(cities)),
+            "lon": 116 + 6 * rng.random(len(cities)),
+        }
+    )
+    df = df.join(xy, on="city").with_columns(
+        pl.lit(1.0).alias("const"),
+        (pl.col("m") * 2 + pl.Series(rng.normal(size=df.height))).alias("x1"),
+    )
+    df.write_csv(tmp_path / "panel.csv")
+    (tmp_path / "study.toml").write_text(spec_text, encoding="utf-8")
+    return tmp_path / "study.toml"
+
+
+def test_validate_names_the_incomplete_units_for_the_spatial_model(tmp_path, capsys):
+    """`pilotdid validate` checks what the spatial analysis needs: the panel with gaps is
+    refused (exit 2) with how many units and which, and the option that drops them."""
+    from pilotdid.cli import main
+
+    spec = _own_study_folder(tmp_path)
+    assert main(["validate", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "21 of 30 units are incomplete" in err
+    assert "12 miss periods" in err and "9 have a missing value" in err
+    assert "city_00" in err and 'incomplete = "drop_units"' in err
+    assert not (tmp_path / "pilotdid-report").exists()
+
+
+def test_run_keeps_going_past_a_failed_analysis(tmp_path, capsys):
+    """A failing analysis (moderation by a constant) gets a failed section naming it and its
+    error; every other analysis is in the report; exit status 1. --strict writes nothing."""
+    import json
+
+    from pilotdid.cli import main
+
+    spec = _own_study_folder(
+        tmp_path, OWN_SPEC.replace("[analyses.spatial]", "[analyses.spatial]\nenabled = false")
+    )
+    assert main(["validate", str(spec)]) == 0
+    out = tmp_path / "report"
+    assert main(["run", str(spec), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert "[analyses.moderation] failed: column 'const'" in err
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert 'data-failed="moderation"' in page and "single level" in page
+    assert 'id="failed-analyses"' in page
+    for name, table in (
+        ("baseline", "baseline"),
+        ("event_study", "event_study"),
+        ("placebo", "placebo_summary"),
+        ("mechanisms", "mechanisms"),
+    ):
+        assert f'<section id="{name}">' in page
+        assert (out / "tables" / f"{table}.tex").exists()
+    assert not (out / "tables" / "moderation.tex").exists()
+    assert not (out / "figures" / "moderation.png").exists()
+    prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert list(prov["analyses_failed"]) == ["moderation"]
+    assert "moderation" not in prov["analyses_run"] and "baseline" in prov["analyses_run"]
+
+    strict_out = tmp_path / "strict"
+    assert main(["run", str(spec), "--out", str(strict_out), "--quiet", "--strict"]) == 1
+    assert "--strict: nothing was written" in capsys.readouterr().err
+    assert not strict_out.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["panel.csv", "report", "study.toml"]
+
+
+def test_run_study_warns_and_keeps_the_error():
+    """The Python API: run_study returns the study with .failures and a StudyWarning."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        spec = _own_study_folder(
+            Path(d), OWN_SPEC.replace("[analyses.spatial]", "[analyses.spatial]\nenabled = false")
+        )
+        with pytest.warns(pdid.StudyWarning, match=r"1 analysis failed: \[analyses.moderation\]"):
+            study = pdid.run_study(spec)
+    assert list(study.failures) == ["moderation"]
+    assert "moderation" not in study.results and "moderation" not in study.tables
+    assert "baseline_model" in study.results
+    with pytest.raises(pdid.StudyError, match=r"\[analyses.moderation\] failed"):
+        with tempfile.TemporaryDirectory() as d:
+            spec = _own_study_folder(
+                Path(d),
+                OWN_SPEC.replace("[analyses.spatial]", "[analyses.spatial]\nenabled = false"),
+            )
+            pdid.run_study(spec, strict=True)

@@ -128,8 +128,10 @@ CASES = [
     ),
     # old spellings name the new key (one vocabulary with the Python API)
     ({"model.vcov": "HC1"}, "[model] vcov: 'HC1' is now called 'hetero'"),
-    ({"analyses.mechanisms.boot_reps": 10}, "key 'boot_reps' in [analyses.mechanisms] is now "
-     "called 'reps'"),
+    (
+        {"analyses.mechanisms.boot_reps": 10},
+        "key 'boot_reps' in [analyses.mechanisms] is now called 'reps'",
+    ),
     ({"analyses.spatial.draws": 10}, "key 'draws' in [analyses.spatial] is now called 'reps'"),
     ({"gtfp.kind": "global"}, "key 'kind' in [gtfp] is now called 'frontier'"),
     (
@@ -185,11 +187,15 @@ def test_no_controls_left_is_an_error(tmp_path):
 
 def test_treatment_column_must_be_absorbing(tmp_path):
     """A 0/1 column that switches off names the unit and year."""
-    df = datasets.yrd().drop("cohort").with_columns(
-        pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2020))
-        .then(0)
-        .otherwise(pl.col("did"))
-        .alias("did")
+    df = (
+        datasets.yrd()
+        .drop("cohort")
+        .with_columns(
+            pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2020))
+            .then(0)
+            .otherwise(pl.col("did"))
+            .alias("did")
+        )
     )
     df.write_csv(tmp_path / "panel.csv")
     s = _small(_spec())
@@ -468,8 +474,9 @@ def test_existing_target_needs_overwrite_and_only_a_report_is_replaced(tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
 
 
-def test_a_failing_analysis_writes_nothing(tmp_path, monkeypatch):
-    """An analysis that fails mid-run raises StudyError naming it; no folder, no leftovers."""
+def test_a_failing_analysis_writes_nothing_when_strict(tmp_path, monkeypatch):
+    """strict=True: an analysis that fails mid-run raises StudyError naming it; no folder, no
+    leftovers."""
     from pilotdid.study import analyses as study_mod
 
     def boom(*args, **kwargs):
@@ -478,8 +485,30 @@ def test_a_failing_analysis_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.setitem(study_mod._RUNNERS, "bacon", boom)
     s = _spec(analyses={"baseline": {"steps": "full"}, "bacon": {}})
     with pytest.raises(StudyError, match=r"\[analyses.bacon\] failed: synthetic failure"):
-        run_study(s, out=tmp_path / "report")
+        run_study(s, out=tmp_path / "report", strict=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_analysis_is_reported_and_its_partial_output_discarded(tmp_path, monkeypatch):
+    """Default: the failing analysis's half-made results and figures are dropped, its error
+    (a bug's type included) is kept on study.failures and in the report; the others stay."""
+    from pilotdid.study import analyses as study_mod
+
+    def half_then_boom(study, sub, progress):
+        study.results["bacon"] = "half made"
+        study.figures["bacon"] = object()
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setitem(study_mod._RUNNERS, "bacon", half_then_boom)
+    s = _spec(analyses={"baseline": {"steps": "full"}, "bacon": {}})
+    with pytest.warns(pdid.StudyWarning, match="1 analysis failed"):
+        study = run_study(s, out=tmp_path / "report")
+    assert "bacon" not in study.results and "bacon" not in study.figures
+    assert study.failures["bacon"].startswith("internal error ZeroDivisionError: division by zero")
+    assert "baseline" in study.results
+    page = (tmp_path / "report" / "index.html").read_text(encoding="utf-8")
+    assert 'data-failed="bacon"' in page and "ZeroDivisionError" in page
+    assert "Traceback" in (tmp_path / "report" / "run.log").read_text(encoding="utf-8")
 
 
 def test_disabled_analyses_do_not_run():
@@ -585,11 +614,15 @@ def test_gtfp_spec_errors_stop_before_anything_runs(tmp_path, changes, message):
 def test_gtfp_non_positive_data_is_a_spec_error_naming_the_column(tmp_path):
     """SBM divides by every input and output: a zero SO2 value stops the study (nothing
     written) with the message of pilotdid.green naming the column."""
-    panel = datasets.yrd().drop(BUNDLED_CODING_COLUMNS).with_columns(
-        pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2010))
-        .then(0.0)
-        .otherwise(pl.col("so2"))
-        .alias("so2")
+    panel = (
+        datasets.yrd()
+        .drop(BUNDLED_CODING_COLUMNS)
+        .with_columns(
+            pl.when((pl.col("city") == "Wuxi") & (pl.col("year") == 2010))
+            .then(0.0)
+            .otherwise(pl.col("so2"))
+            .alias("so2")
+        )
     )
     panel.write_csv(tmp_path / "panel.csv")
     spec = _small(SPEC)

@@ -124,13 +124,14 @@ def test_pvalues_below_the_shown_decimals_print_as_less_than(p, digits, text):
 
 def test_randomization_pvalues_print_as_computed_with_R():
     """(1 + k)/(1 + R) with k = 0 and R = 1000 is 1/1001 and prints 0.001 (R = 1000); a p of
-    0 (k/R with k = 0) prints 0.000 (R = 1000), never <0.001: the reader needs R to judge it.
-    R = 9999 shows four decimals, enough for 1/10000."""
+    0 (a bootstrap's k/R with k = 0) prints <1/R with R beside it (never 0.000): the reader
+    needs R to judge it. R = 9999 shows four decimals, enough for 1/10000."""
     assert numbers.rand_pvalue(1 / 1001, 1000) == "0.001 (R = 1000)"
-    assert numbers.rand_pvalue(0.0, 1000) == "0.000 (R = 1000)"
+    assert numbers.rand_pvalue(0.0, 1000) == "<0.001 (R = 1000)"
+    assert numbers.rand_pvalue(0.0, 99) == "<0.010 (R = 99)"
     assert numbers.rand_pvalue(0.572, 200) == "0.572 (R = 200)"
     assert numbers.rand_pvalue(1 / 10000, 9999) == "0.0001 (R = 9999)"
-    assert numbers.rand_pvalue(0.0, 9999) == "0.0000 (R = 9999)"
+    assert numbers.rand_pvalue(0.0, 9999) == "<0.0001 (R = 9999)"
     assert numbers.rand_pvalue(0.25, 99, with_reps=False) == "0.250"
 
 
@@ -221,7 +222,7 @@ def test_frame_table_headers_and_formats():
     assert rows[0] == [
         "Variable", "Estimate", "Std. error", "p-value", "95% CI", "Permutation p (equal effects)"
     ]  # fmt: skip
-    assert rows[1] == ["Pilot", "0.064", "0.009", "<0.001", "[0.046, 0.082]", "0.000 (R = 1000)"]
+    assert rows[1] == ["Pilot", "0.064", "0.009", "<0.001", "[0.046, 0.082]", "<0.001 (R = 1000)"]
     assert rows[2][:3] == ["x", "0.000120", "0.000040"]  # estimate and SE: one decimal count
     zh = md_rows(frame_table(f, columns=cols, lang="zh").to_markdown())
     assert zh[0][:3] == ["变量", "估计值", "标准误"]

@@ -56,6 +56,7 @@ ALLOWED: dict[str, str] = {
     "by": "heterogeneity / winsorize / PSM: the splitting column", "method": "algorithm choice",
     "caption": "etable / tables: the LaTeX caption",
     "variables": "spatial_effects_figure: the variables drawn, one panel each",
+    "strict": "run_study: stop at the first failed analysis, write nothing",
     # robustness
     "model": "placebo/robustness: the fitted model re-run", "scheme": "placebo reassignment",
     "progress": "tqdm progress bar", "statistic": "placebo: the statistic recomputed",

@@ -45,6 +45,7 @@ from pilotdid.results import (
     WildBootResult,
     plot_event_studies,
 )
+from pilotdid.results.event_study import FewClustersWarning
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
 from pilotdid.robust.randomization import placebo
@@ -71,7 +72,7 @@ from pilotdid.spatial import (
 )
 from pilotdid.study._study import Study
 from pilotdid.study.data import resolve_spec
-from pilotdid.study.errors import SpecError, StudyError
+from pilotdid.study.errors import SpecError, StudyError, StudyWarning
 from pilotdid.study.run import run_study
 
 # The documented short paths `import pilotdid.weights` and `import pilotdid.figures` name the
@@ -88,6 +89,7 @@ __all__ = [
     "Check",
     "ETable",
     "EventStudyResult",
+    "FewClustersWarning",
     "FeolsMulti",
     "FeolsResult",
     "HeterogeneityResult",
@@ -104,6 +106,7 @@ __all__ = [
     "SpecError",
     "Study",
     "StudyError",
+    "StudyWarning",
     "SunAbrahamResult",
     "WildBootResult",
     "__version__",

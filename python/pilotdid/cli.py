@@ -1,13 +1,20 @@
 """The `pilotdid` console script.
 
-pilotdid run SPEC [--out DIR] [--overwrite] [--quiet]  run a study spec, write the report
-pilotdid demo [--out DIR] [--overwrite] [--quiet]      the whole study on the bundled SYNTHETIC
+pilotdid run SPEC [--out DIR] [--overwrite] [--quiet] [--strict]
+                                                       run a study spec, write the report
+pilotdid demo [--out DIR] [--overwrite] [--quiet] [--strict]
+                                                       the whole study on the bundled SYNTHETIC
                                                        YRD panel (pilotdid/datasets/yrd/study.toml)
-pilotdid validate SPEC                                 check a spec (keys, columns, coding) only
+pilotdid validate SPEC                                 check a spec and every precondition of
+                                                       its analyses (keys, columns, coding,
+                                                       spatial balance) without running it
 
 Exit codes: 0 ok, 1 an analysis failed while running, 2 spec or usage error (message on
-stderr, no traceback), 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). Nothing is
-written unless the whole study succeeded; an interrupted run leaves no temporary folder.
+stderr, no traceback), 130 interrupted (SIGINT, Ctrl-C), 143 terminated (SIGTERM). An analysis
+that fails does not stop the others: the report is written with a "failed" section naming the
+analysis and its error, and the exit status is 1. --strict stops at the first failure and writes
+nothing. A spec that does not validate writes nothing; an interrupted run leaves no temporary
+folder.
 --overwrite replaces only a previous pilotdid report, never the spec's or the data's folder.
 """
 
@@ -71,29 +78,45 @@ def _summary(study: Any) -> str:
     return "\n".join(lines)
 
 
-def _run(spec: Path, out: Path, overwrite: bool, quiet: bool) -> tuple[int, Any]:
-    from pilotdid.study.errors import SpecError, StudyError
+def _run(spec: Path, out: Path, overwrite: bool, quiet: bool, strict: bool) -> tuple[int, Any]:
+    """(exit code, study): 0 all analyses ran; 1 some failed (the study and its report hold
+    the others; with ``strict`` nothing was written and the study is None); 2 spec error."""
+    import warnings
+
+    from pilotdid.study.errors import SpecError, StudyError, StudyWarning
     from pilotdid.study.run import run_study
 
     try:
-        study = run_study(spec, out=out, overwrite=overwrite, quiet=quiet)
+        with warnings.catch_warnings():
+            # the failures are printed below, one line each, not as a Python warning
+            warnings.simplefilter("ignore", StudyWarning)
+            study = run_study(spec, out=out, overwrite=overwrite, quiet=quiet, strict=strict)
     except SpecError as e:
         _err(str(e))
         return 2, None
     except StudyError as e:
-        _err(str(e))
+        _err(str(e) + " (--strict: nothing was written)")
         return 1, None
-    return 0, study
+    for name, msg in study.failures.items():
+        _err(f"[analyses.{name}] failed: {msg}")
+    return (1 if study.failures else 0), study
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     spec = Path(args.spec)
     out = Path(args.out) if args.out else spec.absolute().parent / DEFAULT_OUT
-    code, study = _run(spec, out, args.overwrite, args.quiet)
-    if code == 0:
-        print(f"report written to {out}/index.html")
+    code, study = _run(spec, out, args.overwrite, args.quiet, args.strict)
+    if study is not None:
+        print(f"report written to {out}/index.html" + _failed_note(study))
         print(_summary(study))
     return code
+
+
+def _failed_note(study: Any) -> str:
+    n = len(study.failures)
+    if not n:
+        return ""
+    return f" ({n} failed analys{'is' if n == 1 else 'es'}: {', '.join(study.failures)})"
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -130,9 +153,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         f"Study spec: {bundled_spec()}\n"
     )
     out = Path(args.out) if args.out else Path.cwd() / DEFAULT_OUT
-    code, study = _run(bundled_spec(), out, args.overwrite, args.quiet)
-    if code != 0:
-        return code
+    code, study = _run(bundled_spec(), out, args.overwrite, args.quiet, args.strict)
+    if study is None or "baseline_model" not in study.results:
+        return code or 1
     panel = study.data
     s = study.spec
     info = pdid.Panel(
@@ -172,8 +195,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("\nStudy summary (SYNTHETIC data):")
     print(_summary(study))
-    print(f"\nreport written to {out}/index.html (open it in a browser; works offline)")
-    return 0
+    print(
+        f"\nreport written to {out}/index.html{_failed_note(study)} (open it in a browser; "
+        "works offline)"
+    )
+    return code
 
 
 class Terminated(BaseException):
@@ -220,6 +246,12 @@ def _main(argv: list[str] | None) -> int:
         )
         p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument(
+            "--strict",
+            action="store_true",
+            help="stop at the first failed analysis and write nothing (default: write the "
+            "report with a failed section and exit 1)",
+        )
     p_val = sub.add_parser("validate", help="check a spec without running it")
     p_val.add_argument("spec", help="the study spec (TOML)")
     args = parser.parse_args(argv)

@@ -117,14 +117,18 @@ def rand_decimals(reps: int, digits: int) -> int:
 def rand_pvalue(p: Any, reps: Any, digits: int = 3, *, with_reps: bool = True) -> str:
     """A randomization (or bootstrap) p-value as computed, with its replicate count:
     ``0.001 (R = 1000)``. Not turned into ``<0.001``: its resolution is ``1/R``, and the
-    reader needs R to judge it."""
+    reader needs R to judge it. A p of exactly 0 (a bootstrap's k/R with k = 0) renders
+    ``<1/R``: ``<0.010 (R = 99)``."""
     v = _finite(p)
     if v is None:
         return ""
     r = _finite(reps)
     if r is None:
         return pvalue(v, digits)
-    text = fixed(v, rand_decimals(int(r), digits))
+    d = rand_decimals(int(r), digits)
+    # A bootstrap p of k/R is 0 when no replicate is as extreme (a randomization p of
+    # (1 + k)/(1 + R) never is): say what R can resolve, never "0.000"
+    text = "<" + fixed(1.0 / max(r, 1.0), d) if v == 0.0 else fixed(v, d)
     return f"{text} (R = {int(r)})" if with_reps else text
 
 

@@ -11,7 +11,7 @@ Python API::
 
 from pilotdid.study._study import Study
 from pilotdid.study.data import prepare_data, resolve_spec
-from pilotdid.study.errors import SpecError, StudyError
+from pilotdid.study.errors import SpecError, StudyError, StudyWarning
 from pilotdid.study.run import run_study
 from pilotdid.study.spec import ANALYSIS_ORDER, SPEC_KEYS, load_spec
 
@@ -21,6 +21,7 @@ __all__ = [
     "SpecError",
     "Study",
     "StudyError",
+    "StudyWarning",
     "load_spec",
     "prepare_data",
     "resolve_spec",

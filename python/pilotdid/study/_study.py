@@ -21,7 +21,9 @@ class Study:
     """The results of a study: ``results[name]`` holds each analysis's result objects,
     ``tables[name]`` the publication tables (``pilotdid.etable`` objects), ``figures[name]``
     matplotlib figures, ``frames[name]`` tidy polars frames (written as CSV), ``seeds`` the
-    seed of each random step, ``log`` the run log (with timings; not in provenance)."""
+    seed of each random step, ``failures[name]`` the error of each analysis that failed (the
+    report shows it in that analysis's section), ``log`` the run log (with timings; not in
+    provenance)."""
 
     spec: dict
     data: pl.DataFrame
@@ -32,6 +34,7 @@ class Study:
     frames: dict[str, pl.DataFrame] = field(default_factory=dict)
     seeds: dict[str, int] = field(default_factory=dict)
     notes: dict[str, list[str]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
     log: list[str] = field(default_factory=list)
     spec_sha256: str | None = None
 

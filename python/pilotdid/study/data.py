@@ -404,6 +404,9 @@ def _finish_checks(df: pl.DataFrame, spec: dict, source: str) -> None:
                     f"[analyses.heterogeneity] by: split = 'median' needs a numeric column; "
                     f"'{by}' in {source} is {df.schema[by]}"
                 )
+    sp = a.get("spatial")
+    if sp and sp["enabled"]:
+        _check_spatial_panel(df, spec, sp, source)
     es = a.get("event_study")
     if es and es["enabled"] and "cs" in es["estimators"]:
         g = df.get_column(spec["treatment"]["cohort_name"])
@@ -412,6 +415,77 @@ def _finish_checks(df: pl.DataFrame, spec: dict, source: str) -> None:
                 "[analyses.event_study] estimators: 'cs' uses never-treated controls, but the "
                 f"treatment coding leaves no never-treated units in {source}"
             )
+
+
+#: How many unit ids a message lists before "...".
+_SHOWN = 10
+
+
+def _ids(values: list) -> str:
+    shown = ", ".join(str(v) for v in values[:_SHOWN])
+    return shown + (f", ... ({len(values) - _SHOWN} more)" if len(values) > _SHOWN else "")
+
+
+def _check_spatial_panel(df: pl.DataFrame, spec: dict, sp: dict, source: str) -> None:
+    """What the spatial analysis needs from the data, checked before anything runs (so that
+    `pilotdid validate` catches it): one finite coordinate pair per unit, and a balanced panel
+    (every unit in every period, with the outcome, treatment and spatial controls present),
+    unless ``incomplete = "drop_units"`` lets the model drop the incomplete units. Every
+    problem is listed, with unit ids as plain strings."""
+    unit, tcol = spec["data"]["unit"], spec["data"]["time"]
+    tab = "[analyses.spatial]"
+    problems: list[str] = []
+    coords = df.select(unit, sp["lat"], sp["lon"]).unique()
+    varying = (
+        coords.group_by(unit, maintain_order=True).len().filter(pl.col("len") > 1).get_column(unit)
+    )
+    if varying.len():
+        problems.append(
+            f"lat/lon: columns '{sp['lat']}'/'{sp['lon']}' are not constant within "
+            f"{varying.len()} units ({_ids(varying.to_list())})"
+        )
+    bad_xy = coords.filter(
+        ~(pl.col(sp["lat"]).cast(pl.Float64).is_finite())
+        | ~(pl.col(sp["lon"]).cast(pl.Float64).is_finite())
+    ).get_column(unit)
+    if bad_xy.len():
+        problems.append(
+            f"lat/lon: {bad_xy.n_unique()} units have a missing coordinate "
+            f"({_ids(bad_xy.unique(maintain_order=True).to_list())})"
+        )
+    if sp.get("incomplete", "error") != "drop_units":
+        cols = [spec["model"]["y"], spec["treatment"]["name"], *sp["controls"]]
+        n_periods = df.get_column(tcol).n_unique()
+        complete = pl.all_horizontal(
+            [pl.col(c).is_not_null() & pl.col(c).cast(pl.Float64).is_not_nan() for c in cols]
+        )
+        per_unit = df.group_by(unit, maintain_order=True).agg(
+            pl.len().alias("rows"), complete.sum().alias("complete")
+        )
+        short = per_unit.filter(pl.col("rows") < n_periods).get_column(unit).to_list()
+        holes = (
+            per_unit.filter((pl.col("rows") == n_periods) & (pl.col("complete") < pl.col("rows")))
+            .get_column(unit)
+            .to_list()
+        )
+        if short or holes:
+            what = []
+            if short:
+                what.append(f"{len(short)} miss periods ({_ids(short)})")
+            if holes:
+                what.append(
+                    f"{len(holes)} have a missing value in {', '.join(repr(c) for c in cols)} "
+                    f"({_ids(holes)})"
+                )
+            problems.append(
+                f"the spatial models need a balanced panel ({n_periods} periods per unit), but "
+                f"{len(short) + len(holes)} of {per_unit.height} units are incomplete: "
+                + "; ".join(what)
+                + '. Set incomplete = "drop_units" to drop them (W is subset and '
+                "re-standardised; the report counts and names them), or complete the data"
+            )
+    if problems:
+        raise SpecError(f"{tab} in {source}: " + " | ".join(problems))
 
 
 def resolve_spec(spec: str | Path | dict, *, base_dir: str | Path | None = None) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pilotdid._core import PilotdidError
 
-__all__ = ["SpecError", "StudyError"]
+__all__ = ["SpecError", "StudyError", "StudyWarning"]
 
 
 class SpecError(PilotdidError):
@@ -14,5 +14,10 @@ class SpecError(PilotdidError):
 
 
 class StudyError(PilotdidError):
-    """An analysis of a valid spec failed while running (the message names the analysis);
-    nothing is written."""
+    """An analysis of a valid spec failed while running with ``strict=True`` (the message
+    names the analysis); nothing is written."""
+
+
+class StudyWarning(UserWarning):
+    """Some analyses of a study failed; the others ran and the report shows which failed and
+    why (``study.failures``)."""

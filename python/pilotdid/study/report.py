@@ -268,7 +268,12 @@ def provenance(study: Any, tables_sha256: dict[str, str] | None = None) -> dict[
         "gtfp": study.info.get("gtfp"),
         "resolved_spec": spec,
         "seeds": dict(sorted(study.seeds.items())),
-        "analyses_run": [n for n in study.spec["analyses"] if study.spec["analyses"][n]["enabled"]],
+        "analyses_run": [
+            n
+            for n in study.spec["analyses"]
+            if study.spec["analyses"][n]["enabled"] and n not in study.failures
+        ],
+        "analyses_failed": dict(study.failures),
         "versions": _versions(),
         "platform": {
             "system": platform.system(),
@@ -440,6 +445,7 @@ th:first-child,td:first-child{text-align:left}
 thead th{border-bottom:2px solid #444}
 img{max-width:100%;height:auto;border:1px solid #ddd}
 .links{font-size:0.85em;color:#555}.notes{font-size:0.85em;color:#444}
+.failed{border-left:4px solid #b00020;background:#fdecee;padding:8px 12px;margin:8px 0}
 nav ul{columns:3;font-size:0.9em}
 div.table{overflow-x:auto;max-width:100%}
 caption{font-weight:bold;padding:4px 0}
@@ -536,8 +542,27 @@ def _index_html(study: Any, entries: dict[str, dict[str, Any]]) -> str:
     for name in entries:
         parts.append(f'<li><a href="#{name}">{html.escape(title(name))}</a></li>')
     parts.append(f'<li><a href="#provenance">{title("provenance")}</a></li></ul></nav>')
+    if study.failures:
+        failed_word = "失败的分析" if zh else "Failed analyses"
+        parts.append(
+            f'<div class="failed" id="failed-analyses"><strong>{failed_word}:</strong> '
+            + ", ".join(f'<a href="#{n}">{html.escape(title(n))}</a>' for n in study.failures)
+            + (
+                "。其余分析正常完成。"
+                if zh
+                else ". The other analyses ran; each failed section says why."
+            )
+            + "</div>"
+        )
     for name, e in entries.items():
         parts.append(f'<section id="{name}"><h2>{html.escape(title(name))}</h2>')
+        if "failed" in e:
+            word = "此分析运行失败" if zh else "This analysis failed"
+            parts.append(
+                f'<p class="failed" data-failed="{name}"><strong>{word}:</strong> '
+                f"{html.escape(e['failed'])}</p></section>"
+            )
+            continue
         for t in e["tables"]:
             parts.append(f'<div class="table" data-table="{html.escape(t["name"])}">')
             if t.get("caption"):
@@ -613,6 +638,10 @@ def _write_contents(study: Any, root: Path) -> None:
         if not study.spec["analyses"][name]["enabled"]:
             continue
         e: dict[str, Any] = {"tables": [], "figures": [], "csv": [], "notes": []}
+        if name in study.failures:
+            e["failed"] = study.failures[name]
+            entries[name] = e
+            continue
         tab = study.tables.get(name)
         if tab is not None:
             _write_table(root, e, name, tab, study)
