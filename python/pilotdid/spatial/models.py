@@ -14,11 +14,12 @@ from pilotdid._args import (
     check_choice,
     check_columns,
     check_float,
+    check_level,
     check_str,
     vocabulary,
 )
 from pilotdid._core import PilotdidError
-from pilotdid.results.spatial import SpatialResult
+from pilotdid.results.spatial import SpatialResult, WeakIdentificationWarning
 from pilotdid.spatial._inputs import _METHODS, _check_effects, _check_fml, _prepare
 
 __all__ = ["lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
@@ -79,6 +80,7 @@ def _fit(
     rho_search: Any = "exact",
     method: Any = "auto",
     fixed_name: str = "fixed_rho",
+    level: Any = 0.95,
 ) -> SpatialResult:
     # Every option is checked before the data are read.
     fml = _check_fml(fml)
@@ -88,6 +90,7 @@ def _fit(
     lee_yu = check_bool("lee_yu", lee_yu)
     method = check_choice("method", method, _METHODS)
     rho_search = check_choice("rho_search", rho_search, ("exact", "sdpdmod"))
+    level = check_level(level)
     if fixed_rho is not None:
         fixed_rho = check_float(fixed_name, fixed_rho)
     if durbin is not None:
@@ -113,6 +116,7 @@ def _fit(
         fixed_rho=fixed_rho,
         grid_incr=0.001 if rho_search == "sdpdmod" else None,
         method=method,
+        level=level,
     )
     res = SpatialResult(
         core,
@@ -129,6 +133,10 @@ def _fit(
     # on res.warnings and in summary()).
     for msg in res.warnings:
         warnings.warn(f"{model.upper()}: {msg}", UserWarning, stacklevel=4)
+    # A flat likelihood in rho / lambda: reported when it happens (and in summary()).
+    for line in res._identification_lines():
+        if "weakly identified" in line:
+            warnings.warn(f"{model.upper()}: {line}", WeakIdentificationWarning, stacklevel=4)
     return res
 
 
@@ -145,6 +153,7 @@ def sar(
     fixed_rho: float | None = None,
     rho_search: str = "exact",
     method: str = "auto",
+    level: float = 0.95,
 ) -> SpatialResult:
     """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
 
@@ -161,10 +170,28 @@ def sar(
     sparse beyond). The path used is ``result.method``; per-unit effects are refused above
     8,000 units.
 
+    ``level``: level of the likelihood-ratio interval of rho (``result.rho_interval``,
+    ``result.spatial_intervals()``); when that interval reaches a bound of the admissible
+    interval or is wider than a quarter of it (capped at [-1, 1]) the fit warns
+    (``WeakIdentificationWarning``) and ``result.weakly_identified`` is True (every spatial
+    model does the same for its rho / lambda).
+
     There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
     return _fit(
-        "sar", fml, data, W, unit, time, effects, lee_yu, None, fixed_rho, rho_search, method
+        "sar",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        None,
+        fixed_rho,
+        rho_search,
+        method,
+        level=level,
     )
 
 
@@ -182,6 +209,7 @@ def sdm(
     fixed_rho: float | None = None,
     rho_search: str = "exact",
     method: str = "auto",
+    level: float = 0.95,
 ) -> SpatialResult:
     """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
 
@@ -190,7 +218,19 @@ def sdm(
     hence no Hausman test (fixed effects only).
     """
     return _fit(
-        "sdm", fml, data, W, unit, time, effects, lee_yu, durbin, fixed_rho, rho_search, method
+        "sdm",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        durbin,
+        fixed_rho,
+        rho_search,
+        method,
+        level=level,
     )
 
 
@@ -206,6 +246,7 @@ def sem(
     lee_yu: bool = False,
     fixed_lambda: float | None = None,
     method: str = "auto",
+    level: float = 0.95,
 ) -> SpatialResult:
     """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
     likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
@@ -224,6 +265,7 @@ def sem(
         "exact",
         method,
         fixed_name="fixed_lambda",
+        level=level,
     )
 
 
@@ -240,6 +282,7 @@ def sdem(
     durbin: list[str] | None = None,
     fixed_lambda: float | None = None,
     method: str = "auto",
+    level: float = 0.95,
 ) -> SpatialResult:
     """Spatial Durbin error panel y = X beta + W X theta + FE + u, u = lambda W u + e."""
     return _fit(
@@ -256,6 +299,7 @@ def sdem(
         "exact",
         method,
         fixed_name="fixed_lambda",
+        level=level,
     )
 
 
@@ -270,6 +314,7 @@ def sac(
     effects: str = "individual",
     lee_yu: bool = False,
     method: str = "auto",
+    level: float = 0.95,
 ) -> SpatialResult:
     """SAC / SARAR panel y = rho W y + X beta + FE + u, u = lambda W u + e, by ML
     (Elhorst 2014; Stata xsmle ``model(sac)``): beta and sigma2 concentrated out, (rho,
@@ -279,4 +324,18 @@ def sac(
     tr(H'H) with control-variate Hutchinson probes, H = W(I - lambda W)^-1). There is no
     random-effects spatial model and hence no Hausman test (fixed effects only).
     """
-    return _fit("sac", fml, data, W, unit, time, effects, lee_yu, None, None, "exact", method)
+    return _fit(
+        "sac",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        None,
+        None,
+        "exact",
+        method,
+        level=level,
+    )
