@@ -208,8 +208,10 @@ class SpatialResult(ResultProtocol):
     Coefficients are ordered regressors, W*regressors (SDM / SDEM), ``rho`` (lag models) and
     / or ``lambda`` (error models; SAC has both, rho first), ``sigma2``; SEs come from the
     inverse of the analytic information matrix (normal inference). ``method`` is the
-    log-determinant path used ("dense" or "sparse"). Spatial panels are balanced: no row is
-    dropped (``dropped_rows`` is empty; a missing value is an error).
+    log-determinant path used ("dense" or "sparse"). Spatial panels are balanced: by default
+    an incomplete unit is an error and nothing is dropped; with ``incomplete="drop_units"``
+    the fit drops such units entirely (``dropped_units``, ``dropped_rows``) and ``w_note``
+    says how W was subset and re-standardised.
 
     Identification of rho / lambda: ``spatial_intervals()`` holds the likelihood-ratio
     (profile-likelihood) interval of each estimated spatial parameter, {r : 2(l(r_hat) -
@@ -235,6 +237,9 @@ class SpatialResult(ResultProtocol):
         periods: np.ndarray,
         unit: str | None = None,
         time: str | None = None,
+        dropped_units: list[Any] | None = None,
+        dropped_rows: dict[str, int] | None = None,
+        w_note: str | None = None,
     ) -> None:
         self._core = core
         #: the panel's unit and period column names (tables name the fixed effects by them)
@@ -252,7 +257,12 @@ class SpatialResult(ResultProtocol):
         self._se = np.asarray(core.se)
         p = len(self._coef)
         self._vcov = np.asarray(core.vcov).reshape(p, p)
-        self.dropped_rows: dict[str, int] = {}
+        #: rows dropped, by reason (incomplete="drop_units"; otherwise empty)
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
+        #: units dropped entirely by incomplete="drop_units" (W's ids)
+        self.dropped_units: list[Any] = list(dropped_units or [])
+        #: what was done to W when units were dropped (subset, re-standardised), else None
+        self.w_note = w_note
         self._intervals = list(core.intervals)
 
     @property
@@ -461,6 +471,15 @@ class SpatialResult(ResultProtocol):
             f"Formula: {self.formula}",
             f"N = {self._core.n_units}, T = {self._core.n_periods}, "
             f"log-likelihood = {self.loglik:.4f}",
+            *(
+                [
+                    f"Dropped {len(self.dropped_units)} incomplete unit(s) "
+                    f"({', '.join(map(str, self.dropped_units[:10]))}"
+                    f"{' ...' if len(self.dropped_units) > 10 else ''}); {self.w_note}"
+                ]
+                if self.dropped_units
+                else []
+            ),
             f"{'term':<24}{'estimate':>12}{'std.err':>12}{'z':>9}{'p':>9}",
         ]
         for r in t.iter_rows(named=True):

@@ -6,8 +6,6 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
-
 from pilotdid import _core
 from pilotdid._args import (
     check_bool,
@@ -20,7 +18,13 @@ from pilotdid._args import (
 )
 from pilotdid._core import PilotdidError
 from pilotdid.results.spatial import SpatialResult, WeakIdentificationWarning
-from pilotdid.spatial._inputs import _METHODS, _check_effects, _check_fml, _prepare
+from pilotdid.spatial._inputs import (
+    _INCOMPLETE,
+    _METHODS,
+    _check_effects,
+    _check_fml,
+    _prepare,
+)
 
 __all__ = ["lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
 
@@ -39,30 +43,30 @@ _LM_TESTS = (
 
 @vocabulary(renamed={"formula": "fml"})
 def lm_tests(
-    fml: str, data: Any, *, W: Any, unit: str, time: str, effects: str = "individual"
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "individual",
+    incomplete: str = "error",
 ) -> dict[str, float]:
     """LM and robust LM tests for a spatial lag and a spatial error on the non-spatial
     fixed-effects model (Anselin 1988; Anselin et al. 1996; panel form as in Elhorst 2014).
 
     Returns a dict of the four statistics (``lm_lag``, ``lm_error``, ``rlm_lag``,
     ``rlm_error``; chi-squared, 1 df) and their p-values (``p_lm_lag``, ...). The panel must
-    be balanced: a missing or infinite outcome or regressor is an error that names the
-    column (the tests would otherwise all be NaN)."""
+    be balanced: a unit with a missing period or a missing or infinite outcome or regressor
+    is an error that names it (the tests would otherwise all be NaN), unless
+    ``incomplete="drop_units"`` (see :func:`sar`)."""
     fml = _check_fml(fml)
     unit = check_str("unit", unit)
     time = check_str("time", time)
     effects = _check_effects(effects)
-    depvar, xnames, w, pos, tcode, _, y, xs = _prepare(fml, data, W, unit, time)
-    for name, v in [(depvar, y), *zip(xnames, xs)]:
-        bad = np.flatnonzero(~np.isfinite(v))
-        if bad.size:
-            kind = "missing" if np.isnan(v[bad[0]]) else "infinite"
-            raise PilotdidError(
-                f"column '{name}': row {int(bad[0])} is {kind} ({bad.size} row(s) not finite); "
-                "lm_tests needs a balanced panel with finite values (drop those units or "
-                "periods first)"
-            )
-    r = _core.sp_lm_tests(y, xs, pos, tcode, w._sparse(), effects=effects)
+    incomplete = check_choice("incomplete", incomplete, _INCOMPLETE)
+    p = _prepare(fml, data, W, unit, time, incomplete)
+    r = _core.sp_lm_tests(p.y, p.xs, p.pos, p.tcode, p.w._sparse(), effects=effects)
     return {k: getattr(r, k) for k in _LM_TESTS}
 
 
@@ -81,6 +85,7 @@ def _fit(
     method: Any = "auto",
     fixed_name: str = "fixed_rho",
     level: Any = 0.95,
+    incomplete: Any = "error",
 ) -> SpatialResult:
     # Every option is checked before the data are read.
     fml = _check_fml(fml)
@@ -91,11 +96,13 @@ def _fit(
     method = check_choice("method", method, _METHODS)
     rho_search = check_choice("rho_search", rho_search, ("exact", "sdpdmod"))
     level = check_level(level)
+    incomplete = check_choice("incomplete", incomplete, _INCOMPLETE)
     if fixed_rho is not None:
         fixed_rho = check_float(fixed_name, fixed_rho)
     if durbin is not None:
         durbin = check_columns("durbin", durbin)
-    _, xnames, w, pos, tcode, periods, y, xs = _prepare(fml, data, W, unit, time)
+    p = _prepare(fml, data, W, unit, time, incomplete)
+    xnames, w, pos, tcode, periods, y, xs = p.xnames, p.w, p.pos, p.tcode, p.periods, p.y, p.xs
     dur_idx = None
     if model in ("sdm", "sdem") and durbin is not None:
         bad = [d for d in durbin if d not in xnames]
@@ -128,6 +135,9 @@ def _fit(
         periods=periods,
         unit=unit,
         time=time,
+        dropped_units=p.dropped_units,
+        dropped_rows=p.dropped_rows,
+        w_note=p.w_note,
     )
     # Islands, a spatial parameter at or near its bound: reported when they happen (and kept
     # on res.warnings and in summary()).
@@ -154,6 +164,7 @@ def sar(
     rho_search: str = "exact",
     method: str = "auto",
     level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
 
@@ -176,6 +187,14 @@ def sar(
     (``WeakIdentificationWarning``) and ``result.weakly_identified`` is True (every spatial
     model does the same for its rho / lambda).
 
+    ``incomplete``: the panel must be balanced. ``"error"`` (default) refuses a panel in
+    which some unit lacks a period or has a missing / infinite outcome or regressor, naming
+    every such unit, its missing periods and columns. ``"drop_units"`` drops those units
+    entirely, subsets W to the remaining units and row-standardises it again if it was
+    row-standardised; ``result.dropped_units`` lists them (W's ids), ``result.dropped_rows``
+    counts the rows and ``result.w_note`` says what was done to W. Units of W with no rows
+    at all count as incomplete too.
+
     There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
     return _fit(
@@ -192,6 +211,7 @@ def sar(
         rho_search,
         method,
         level=level,
+        incomplete=incomplete,
     )
 
 
@@ -210,6 +230,7 @@ def sdm(
     rho_search: str = "exact",
     method: str = "auto",
     level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
 
@@ -231,6 +252,7 @@ def sdm(
         rho_search,
         method,
         level=level,
+        incomplete=incomplete,
     )
 
 
@@ -247,6 +269,7 @@ def sem(
     fixed_lambda: float | None = None,
     method: str = "auto",
     level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
     likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
@@ -266,6 +289,7 @@ def sem(
         method,
         fixed_name="fixed_lambda",
         level=level,
+        incomplete=incomplete,
     )
 
 
@@ -283,6 +307,7 @@ def sdem(
     fixed_lambda: float | None = None,
     method: str = "auto",
     level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial Durbin error panel y = X beta + W X theta + FE + u, u = lambda W u + e."""
     return _fit(
@@ -300,6 +325,7 @@ def sdem(
         method,
         fixed_name="fixed_lambda",
         level=level,
+        incomplete=incomplete,
     )
 
 
@@ -315,6 +341,7 @@ def sac(
     lee_yu: bool = False,
     method: str = "auto",
     level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """SAC / SARAR panel y = rho W y + X beta + FE + u, u = lambda W u + e, by ML
     (Elhorst 2014; Stata xsmle ``model(sac)``): beta and sigma2 concentrated out, (rho,
@@ -338,4 +365,5 @@ def sac(
         "exact",
         method,
         level=level,
+        incomplete=incomplete,
     )
