@@ -303,7 +303,8 @@ def test_run_keeps_going_past_a_failed_analysis(tmp_path, capsys):
     from pilotdid.cli import main
 
     spec = _own_study_folder(
-        tmp_path, OWN_SPEC.replace("[analyses.spatial]", "[analyses.spatial]\nenabled = false")
+        tmp_path,
+        OWN_SPEC.replace("[analyses.spatial]", '[analyses.spatial]\nincomplete = "drop_units"'),
     )
     assert main(["validate", str(spec)]) == 0
     out = tmp_path / "report"
@@ -318,10 +319,14 @@ def test_run_keeps_going_past_a_failed_analysis(tmp_path, capsys):
         ("event_study", "event_study"),
         ("placebo", "placebo_summary"),
         ("mechanisms", "mechanisms"),
+        ("spatial", "spatial"),
     ):
         assert f'<section id="{name}">' in page
         assert (out / "tables" / f"{table}.tex").exists()
     assert not (out / "tables" / "moderation.tex").exists()
+    # the spatial note counts and names the units dropped for the balanced panel
+    assert "incomplete = &quot;drop_units&quot;: 21 units dropped (city_00" in page
+    assert "LR 95% interval for rho" in page
     assert not (out / "figures" / "moderation.png").exists()
     prov = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
     assert list(prov["analyses_failed"]) == ["moderation"]
@@ -341,7 +346,8 @@ def test_run_study_warns_and_keeps_the_error():
 
     with tempfile.TemporaryDirectory() as d:
         spec = _own_study_folder(
-            Path(d), OWN_SPEC.replace("[analyses.spatial]", "[analyses.spatial]\nenabled = false")
+            Path(d),
+            OWN_SPEC.replace("[analyses.spatial]", '[analyses.spatial]\nincomplete = "drop_units"'),
         )
         with pytest.warns(pdid.StudyWarning, match=r"1 analysis failed: \[analyses.moderation\]"):
             study = pdid.run_study(spec)
@@ -352,6 +358,33 @@ def test_run_study_warns_and_keeps_the_error():
         with tempfile.TemporaryDirectory() as d:
             spec = _own_study_folder(
                 Path(d),
-                OWN_SPEC.replace("[analyses.spatial]", "[analyses.spatial]\nenabled = false"),
+                OWN_SPEC.replace(
+                    "[analyses.spatial]", '[analyses.spatial]\nincomplete = "drop_units"'
+                ),
             )
             pdid.run_study(spec, strict=True)
+
+
+def test_sdm_drops_incomplete_units_and_counts_them(panel):
+    """SDM with incomplete="drop_units" on the panel with gaps: exactly the units with a
+    missing year or a missing outcome are dropped (counted here independently), with all
+    their rows; W is subset to the others and row-standardised again."""
+    from pilotdid import weights
+
+    rng = np.random.default_rng(3)
+    cities = sorted(panel.get_column("city").unique().to_list())
+    lat, lon = 28 + 6 * rng.random(len(cities)), 116 + 6 * rng.random(len(cities))
+    W = weights.knn(lat, lon, k=4, ids=cities)
+    counts = panel.group_by("city").agg(
+        pl.len().alias("n"), pl.col("y").is_null().sum().alias("na")
+    )
+    bad = counts.filter((pl.col("n") < len(YEARS)) | (pl.col("na") > 0)).get_column("city")
+    expected_units = sorted(bad.to_list())
+    expected_rows = panel.filter(pl.col("city").is_in(expected_units)).height
+    with pytest.raises(PilotdidError, match=r"incomplete='drop_units'|incomplete=\"drop_units\""):
+        pdid.sdm("y ~ treat", panel, W=W, unit="city", time="year")
+    fit = pdid.sdm("y ~ treat", panel, W=W, unit="city", time="year", incomplete="drop_units")
+    assert sorted(fit.dropped_units) == expected_units
+    assert sum(fit.dropped_rows.values()) == expected_rows
+    assert fit.nobs == (len(cities) - len(expected_units)) * len(YEARS)
+    assert np.isfinite(fit.coef()["treat"]) and fit.effects == "twoways" and fit.lee_yu

@@ -89,7 +89,9 @@ def test_rho_near_its_bound_is_reported_as_a_warning():
         }
     )
     with pytest.warns(UserWarning, match=r"SAR: rho = 0\.99\d+ is within 0\.1% of the bound"):
-        fit = pdid.sar("y ~ x", df, W=W, unit="city", time="year")
+        fit = pdid.sar(
+            "y ~ x", df, W=W, unit="city", time="year", effects="individual", lee_yu=False
+        )
     lo, hi = fit.rho_bounds
     assert 0 < hi - fit.rho < 1e-3 * (hi - lo)
     assert len(fit.warnings) == 1 and "near-singular" in fit.warnings[0]

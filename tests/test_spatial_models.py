@@ -55,14 +55,32 @@ def _check(fit, ref):
 def test_sar_individual_matches_sdpdmod(cigar):
     """SDPDmod SAR, individual FE on Cigar with row-standardised usa46 (rho_search='sdpdmod')."""
     d, W = cigar
-    fit = sar("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
+    fit = sar(
+        "logc ~ logp + logy",
+        d,
+        W=W,
+        unit="state",
+        time="year",
+        rho_search="sdpdmod",
+        effects="individual",
+        lee_yu=False,
+    )
     _check(fit, SAR_REF)
 
 
 def test_sdm_individual_matches_sdpdmod(cigar):
     """SDPDmod SDM, individual FE on Cigar with row-standardised usa46 (rho_search='sdpdmod')."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
+    fit = sdm(
+        "logc ~ logp + logy",
+        d,
+        W=W,
+        unit="state",
+        time="year",
+        rho_search="sdpdmod",
+        effects="individual",
+        lee_yu=False,
+    )
     _check(fit, SDM_REF)
 
 
@@ -70,8 +88,19 @@ def test_exact_search_is_the_likelihood_maximum(cigar):
     """The exact search beats the grid emulation on the exact likelihood (independent numpy
     evaluation of the concentrated log-likelihood at both rho values)."""
     d, W = cigar
-    ex = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
-    gr = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
+    ex = sdm(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
+    gr = sdm(
+        "logc ~ logp + logy",
+        d,
+        W=W,
+        unit="state",
+        time="year",
+        rho_search="sdpdmod",
+        effects="individual",
+        lee_yu=False,
+    )
     # Both within 3e-3 of each other; exact has the higher exact log-likelihood.
     assert abs(ex.rho - gr.rho) < 3e-3
     dd = d.sort(["year", "state"])
@@ -113,7 +142,16 @@ def test_exact_search_is_the_likelihood_maximum(cigar):
 def test_rho_zero_equals_feols(cigar, effects):
     """Identity: SDM with rho fixed at 0 = OLS of y on [X, WX] with the same fixed effects."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", effects=effects, fixed_rho=0)
+    fit = sdm(
+        "logc ~ logp + logy",
+        d,
+        W=W,
+        unit="state",
+        time="year",
+        effects=effects,
+        fixed_rho=0,
+        lee_yu=False,
+    )
     dd = d.sort(["year", "state"])
     Wd = W.to_dense()
     lagged = {}
@@ -135,7 +173,16 @@ def test_impacts_row_standardised_identities(cigar):
     eigenvalues equals mean diag of (I - rho W)^-1 (beta I + theta W) computed densely; the
     simulated means approach the analytic effects as draws grow."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", rho_search="sdpdmod")
+    fit = sdm(
+        "logc ~ logp + logy",
+        d,
+        W=W,
+        unit="state",
+        time="year",
+        rho_search="sdpdmod",
+        effects="individual",
+        lee_yu=False,
+    )
     c = fit.coef()
     im = fit.impacts(reps=0)
     Wd = W.to_dense()
@@ -159,7 +206,9 @@ def test_impacts_row_standardised_identities(cigar):
 def test_impacts_seeded_and_unit_effects(cigar):
     """Same seed, same draws; per-unit effects average to the summary effects (identity)."""
     d, W = cigar
-    fit = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    fit = sdm(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
     a = fit.impacts(reps=300, seed=3).tidy()
     b = fit.impacts(reps=300, seed=3).tidy()
     assert a.equals(b)
@@ -177,7 +226,9 @@ def test_twoways_lee_yu_runs_and_differs(cigar):
     estimate differs from the untransformed one only through the -(T-1) ln(1-rho) term."""
     d, W = cigar
     a = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", effects="twoways", lee_yu=True)
-    b = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year", effects="twoways")
+    b = sdm(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="twoways", lee_yu=False
+    )
     assert 0 < a.rho < 1 and a.rho != b.rho
     assert np.all(np.isfinite(a.tidy()["std_error"].to_numpy()))
 
@@ -228,8 +279,12 @@ def test_lm_tests_match_spreg_cross_section(cigar):
 def test_wald_and_lr_sdm_against_sar(cigar):
     """Wald theta = 0 equals theta' V^-1 theta (numpy); LR = 2 (ll_SDM - ll_SAR) with 2 df."""
     d, W = cigar
-    f_sdm = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
-    f_sar = sar("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    f_sdm = sdm(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
+    f_sar = sar(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
     w = f_sdm.wald_theta()
     V = f_sdm.vcov()[2:4, 2:4]
     th = np.array([f_sdm.coef()["W*logp"], f_sdm.coef()["W*logy"]])
@@ -320,7 +375,9 @@ def test_exact_sar_and_sem_match_spreg(cigar, kind):
 
     d, W = cigar
     ref = _spreg_panel(kind, d, W)
-    fit = (sar if kind == "lag" else sem)("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    fit = (sar if kind == "lag" else sem)(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
     ours = fit._coef[:3]
     se = fit._se[:3]
     assert np.max(np.abs(ours - ref.betas.ravel())) < 1e-6
@@ -335,11 +392,17 @@ def test_lr_sdm_against_sem_and_sdem_effects(cigar):
     from pilotdid.spatial.models import sdem, sem
 
     d, W = cigar
-    f_sdm = sdm("logc ~ logp + logy", d, W=W, unit="state", time="year")
-    f_sem = sem("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    f_sdm = sdm(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
+    f_sem = sem(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
     lr = f_sdm.lr_test(f_sem)
     assert lr["df"] == 2 and abs(lr["statistic"] - 2 * (f_sdm.loglik - f_sem.loglik)) < 1e-9
-    f = sdem("logc ~ logp + logy", d, W=W, unit="state", time="year")
+    f = sdem(
+        "logc ~ logp + logy", d, W=W, unit="state", time="year", effects="individual", lee_yu=False
+    )
     im = f.impacts(reps=0)
     c = f.coef()
     assert abs(im.direct["logp"] - c["logp"]) < 1e-12

@@ -67,7 +67,9 @@ def events(df):
 @pytest.fixture(scope="module")
 def spatial(df):
     W = pdid.weights.from_dense(datasets.yrd_weights(), ids=list(range(1, 42)))
-    fit = pdid.sdm("gtfp ~ did + ln_gdp_pc", df, W=W, unit="city_id", time="year")
+    fit = pdid.sdm(
+        "gtfp ~ did + ln_gdp_pc", df, W=W, unit="city_id", time="year", effects="individual"
+    )
     return fit, fit.impacts(reps=50, seed=0)
 
 

@@ -57,6 +57,7 @@ ALLOWED: dict[str, str] = {
     "caption": "etable / tables: the LaTeX caption",
     "variables": "spatial_effects_figure: the variables drawn, one panel each",
     "strict": "run_study: stop at the first failed analysis, write nothing",
+    "incomplete": "spatial: error or drop_units for units with missing periods or values",
     # robustness
     "model": "placebo/robustness: the fitted model re-run", "scheme": "placebo reassignment",
     "progress": "tqdm progress bar", "statistic": "placebo: the statistic recomputed",

@@ -75,6 +75,13 @@ def _summary(study: Any) -> str:
             f"{imp.direct[treat]:.4f}, indirect {imp.indirect[treat]:.4f}, total "
             f"{imp.total[treat]:.4f}"
         )
+        fit = r["spatial"]["fit"]
+        lines.append(f"  {fit.identification_note}")
+        if fit.weakly_identified:
+            lines.append(
+                "  caveat: the spatial parameter is weakly identified on this W, so the indirect "
+                "and total effects are imprecise whatever their standard errors say"
+            )
     return "\n".join(lines)
 
 

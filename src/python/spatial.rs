@@ -10,6 +10,7 @@ use super::{run, slice, to_py};
 use crate::error::Error;
 use crate::spatial::diagnostics::{lm_tests, lr_test, wald_theta, LmTests};
 use crate::spatial::effects::{impacts, unit_impacts};
+use crate::spatial::identification::{SpatialInterval, WEAK_WIDTH_SHARE};
 use crate::spatial::moran::{moran_global, moran_local};
 use crate::spatial::weights::Weights;
 use crate::spatial::{
@@ -95,6 +96,17 @@ impl PySpatial {
     fn trace_se(&self) -> Option<f64> {
         self.fit.trace_se
     }
+    /// Likelihood-ratio intervals of the estimated spatial parameters (rho and / or lambda);
+    /// empty when the parameter was fixed.
+    #[getter]
+    fn intervals(&self) -> Vec<PySpatialInterval> {
+        self.fit
+            .intervals
+            .iter()
+            .cloned()
+            .map(PySpatialInterval::from)
+            .collect()
+    }
     /// LeSage–Pace effects with delta-method and simulated (`draws` parameter draws) inference.
     #[pyo3(signature = (*, draws=1000, seed=0))]
     fn impacts(&self, py: Python<'_>, draws: usize, seed: u64) -> PyResult<PyImpacts> {
@@ -130,6 +142,58 @@ impl PySpatial {
             indirect: u.indirect,
             total: u.total,
         })
+    }
+}
+
+/// The likelihood-ratio interval of one spatial parameter and the weak-identification flag
+/// read from it (`crate::spatial::identification`).
+#[pyclass(frozen, module = "pilotdid._core", name = "SpatialIntervalCore")]
+struct PySpatialInterval {
+    #[pyo3(get)]
+    name: String,
+    #[pyo3(get)]
+    estimate: f64,
+    #[pyo3(get)]
+    low: f64,
+    #[pyo3(get)]
+    high: f64,
+    #[pyo3(get)]
+    level: f64,
+    #[pyo3(get)]
+    reaches_low: bool,
+    #[pyo3(get)]
+    reaches_high: bool,
+    #[pyo3(get)]
+    bounds: (f64, f64),
+    /// LR statistic of the parameter = 0 (NaN when 0 is not admissible).
+    #[pyo3(get)]
+    lr_zero: f64,
+    /// The admissible range capped at [-1, 1].
+    #[pyo3(get)]
+    capped_range: f64,
+    #[pyo3(get)]
+    weakly_identified: bool,
+    /// Share of `capped_range` beyond which the interval counts as wide.
+    #[pyo3(get)]
+    weak_width_share: f64,
+}
+
+impl From<SpatialInterval> for PySpatialInterval {
+    fn from(iv: SpatialInterval) -> Self {
+        Self {
+            capped_range: iv.capped_range(),
+            weakly_identified: iv.weakly_identified(),
+            weak_width_share: WEAK_WIDTH_SHARE,
+            name: iv.name,
+            estimate: iv.estimate,
+            low: iv.low,
+            high: iv.high,
+            level: iv.level,
+            reaches_low: iv.reaches_low,
+            reaches_high: iv.reaches_high,
+            bounds: iv.bounds,
+            lr_zero: iv.lr_zero,
+        }
     }
 }
 
@@ -201,7 +265,7 @@ struct PyUnitImpacts {
 /// Spatial panel by maximum likelihood: `kind` "sar", "sdm", "sem", "sdem" or "sac";
 /// `unit`/`time` are dense codes, rows sorted by time then unit as W orders the units.
 #[pyfunction]
-#[pyo3(signature = (y, x, names, unit, time, w, *, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto"))]
+#[pyo3(signature = (y, x, names, unit, time, w, *, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto", level=0.95))]
 #[allow(clippy::too_many_arguments)]
 fn sp_fit<'py>(
     py: Python<'py>,
@@ -218,6 +282,7 @@ fn sp_fit<'py>(
     fixed_rho: Option<f64>,
     grid_incr: Option<f64>,
     method: &str,
+    level: f64,
 ) -> PyResult<PySpatial> {
     let w = w.w.clone();
     let yv = slice(&y, "y")?;
@@ -251,6 +316,7 @@ fn sp_fit<'py>(
             Some(incr) => RhoSearch::Grid { incr },
             None => RhoSearch::Exact,
         },
+        interval_level: level,
     };
     let fit = run(py, || {
         let inp = SpatialInput {
@@ -450,6 +516,7 @@ fn sp_lm_tests<'py>(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PySpatial>()?;
     m.add_class::<PyChiSquaredTest>()?;
+    m.add_class::<PySpatialInterval>()?;
     m.add_class::<PyImpacts>()?;
     m.add_class::<PyUnitImpacts>()?;
     m.add_class::<PyMoran>()?;

@@ -5,6 +5,7 @@
 // Index loops mirror the matrix formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
+use super::identification::lr_interval;
 use super::likelihood::{
     bound_warning, r_brent_fmin, stack_coef, Engine, ErrorCtx, LikelihoodFrame,
 };
@@ -110,6 +111,16 @@ pub(crate) fn error_model(
             r
         }
     };
+    let intervals = match inp.fixed_rho {
+        Some(_) => Vec::new(),
+        None => vec![lr_interval(
+            "lambda",
+            lam,
+            bounds,
+            spec.interval_level,
+            negll,
+        )?],
+    };
     let (beta, rss, xtx) = solve(lam)?;
     let sige = rss / nt_eff;
     let loglik =
@@ -187,5 +198,6 @@ pub(crate) fn error_model(
         kind: spec.kind,
         method: frame.method(),
         trace_se,
+        intervals,
     })
 }

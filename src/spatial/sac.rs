@@ -26,6 +26,7 @@
 
 use faer::Mat;
 
+use super::identification::lr_interval;
 use super::likelihood::{
     bound_warning, dense_g, r_brent_fmin, stack_coef, Engine, ErrorCtx, LikelihoodFrame,
 };
@@ -169,6 +170,17 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
     for (name, v) in [("rho", rho), ("lambda", lam)] {
         warnings.extend(bound_warning(name, v, bounds));
     }
+    // Each parameter's LR interval profiles the other one out (inner Brent search, as in
+    // the fit).
+    let best_rho = |l: f64| r_brent_fmin(lo, hi, |r| negll(r, l), 1e-10);
+    let intervals = vec![
+        lr_interval("rho", rho, bounds, spec.interval_level, |r| {
+            negll(r, best_lam(r))
+        })?,
+        lr_interval("lambda", lam, bounds, spec.interval_level, |l| {
+            negll(best_rho(l), l)
+        })?,
+    ];
     let (beta, rss, xtx) = solve(rho, lam)?;
     let sige = rss / nt_eff;
     let loglik = -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln()
@@ -281,6 +293,7 @@ pub(crate) fn sac_model(ctx: ErrorCtx, spec: &SpatialSpec) -> Result<SpatialFit>
         kind: spec.kind,
         method: frame.method(),
         trace_se,
+        intervals,
     })
 }
 

@@ -1,6 +1,7 @@
 //! The vocabulary of the spatial panel models: what is fitted (kind, fixed effects, method,
 //! search), the input, and the fit every model returns. No computation.
 
+use super::identification::SpatialInterval;
 use super::logdet::Spectrum;
 use super::sparse::SeriesTraces;
 use super::weights::Weights;
@@ -97,6 +98,8 @@ pub struct SpatialSpec {
     /// How ρ is found: exact log-determinant with a tight Brent search (default), or the
     /// SDPDmod / Elhorst grid emulation (see [`RhoSearch::Grid`]).
     pub search: RhoSearch,
+    /// Level of the likelihood-ratio interval of ρ / λ (see [`super::identification`]).
+    pub interval_level: f64,
 }
 
 /// The search over ρ.
@@ -141,4 +144,7 @@ pub struct SpatialFit {
     pub method: &'static str,
     /// Sparse path: Monte Carlo standard error of tr(G'G) in the information matrix.
     pub trace_se: Option<f64>,
+    /// LR intervals of the estimated spatial parameters (ρ and / or λ, in `names` order);
+    /// empty when the parameter is fixed.
+    pub intervals: Vec<SpatialInterval>,
 }

@@ -183,13 +183,13 @@ def _impacts(imp: Any, prefix: str = "imp") -> dict[str, Any]:
 
 
 def lm_tests_individual_twoways():
-    out = named(pdid.lm_tests(FML, D.yrd(), W=D.yrd_w(), **KW), "individual")
+    out = named(pdid.lm_tests(FML, D.yrd(), W=D.yrd_w(), effects="individual", **KW), "individual")
     out.update(named(pdid.lm_tests(FML, D.yrd(), W=D.yrd_w(), effects="twoways", **KW), "twoways"))
     return out
 
 
 def sar_individual_impacts():
-    res = pdid.sar(FML, D.yrd(), W=D.yrd_w(), **KW)
+    res = pdid.sar(FML, D.yrd(), W=D.yrd_w(), effects="individual", lee_yu=False, **KW)
     out = _fit(res)
     out.update(_impacts(res.impacts(reps=199, seed=5)))
     out.update(frame(res.unit_impacts(), "unit_impacts"))
@@ -201,15 +201,33 @@ def sar_twoways_lee_yu():
 
 
 def sar_sparse_time_effects():
-    res = pdid.sar(FML, D.yrd(), W=D.yrd_w(), effects="time", method="sparse", **KW)
+    res = pdid.sar(FML, D.yrd(), W=D.yrd_w(), effects="time", method="sparse", lee_yu=False, **KW)
     out = _fit(res)
     out.update(_impacts(res.impacts(reps=99, seed=6)))
     return out
 
 
 def sar_fixed_rho_sdpdmod():
-    out = _fit(pdid.sar(FML, D.yrd(), W=D.yrd_w(), fixed_rho=0.2, **KW), "fixed")
-    out.update(_fit(pdid.sar(FML, D.yrd(), W=D.yrd_w(), rho_search="sdpdmod", **KW), "sdpdmod"))
+    out = _fit(
+        pdid.sar(
+            FML, D.yrd(), W=D.yrd_w(), fixed_rho=0.2, effects="individual", lee_yu=False, **KW
+        ),
+        "fixed",
+    )
+    out.update(
+        _fit(
+            pdid.sar(
+                FML,
+                D.yrd(),
+                W=D.yrd_w(),
+                rho_search="sdpdmod",
+                effects="individual",
+                lee_yu=False,
+                **KW,
+            ),
+            "sdpdmod",
+        )
+    )
     return out
 
 
@@ -224,12 +242,12 @@ def sdm_twoways_wald_lr():
 
 
 def sdm_durbin_subset_none():
-    res = pdid.sdm(FML, D.yrd(), W=D.yrd_w(), effects="none", durbin=["did"], **KW)
+    res = pdid.sdm(FML, D.yrd(), W=D.yrd_w(), effects="none", durbin=["did"], lee_yu=False, **KW)
     return _fit(res)
 
 
 def sem_individual():
-    return _fit(pdid.sem(FML, D.yrd(), W=D.yrd_w(), **KW))
+    return _fit(pdid.sem(FML, D.yrd(), W=D.yrd_w(), effects="individual", lee_yu=False, **KW))
 
 
 def sem_twoways_fixed_lambda_sparse():
@@ -238,6 +256,7 @@ def sem_twoways_fixed_lambda_sparse():
         D.yrd(),
         W=D.yrd_w(),
         effects="twoways",
+        lee_yu=False,
         fixed_lambda=0.3,
         method="sparse",
         **KW,
@@ -251,14 +270,16 @@ def sdem_twoways():
 
 
 def sac_individual_impacts():
-    res = pdid.sac(FML, D.yrd(), W=D.yrd_w(), **KW)
+    res = pdid.sac(FML, D.yrd(), W=D.yrd_w(), effects="individual", lee_yu=False, **KW)
     out = _fit(res)
     out.update(_impacts(res.impacts(reps=99, seed=8)))
     return out
 
 
 def sac_twoways_sparse():
-    return _fit(pdid.sac(FML, D.yrd(), W=D.yrd_w(), effects="twoways", method="sparse", **KW))
+    return _fit(
+        pdid.sac(FML, D.yrd(), W=D.yrd_w(), effects="twoways", method="sparse", lee_yu=False, **KW)
+    )
 
 
 def spatial_did_twoways():

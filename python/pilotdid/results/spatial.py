@@ -14,6 +14,13 @@ from pilotdid.results._protocol import ResultProtocol, to_pandas
 
 __all__ = ["SpatialImpacts", "SpatialResult"]
 
+
+class WeakIdentificationWarning(UserWarning):
+    """A spatial parameter's likelihood-ratio interval reaches a bound of its admissible
+    interval or is wider than a quarter of that interval (capped at [-1, 1]): the data hardly
+    pin the parameter down (see :attr:`SpatialResult.weakly_identified`)."""
+
+
 #: How SpatialImpacts.tidy() takes its standard errors and intervals.
 _IMPACT_METHODS = ("delta", "simulation")
 
@@ -202,8 +209,21 @@ class SpatialResult(ResultProtocol):
     Coefficients are ordered regressors, W*regressors (SDM / SDEM), ``rho`` (lag models) and
     / or ``lambda`` (error models; SAC has both, rho first), ``sigma2``; SEs come from the
     inverse of the analytic information matrix (normal inference). ``method`` is the
-    log-determinant path used ("dense" or "sparse"). Spatial panels are balanced: no row is
-    dropped (``dropped_rows`` is empty; a missing value is an error).
+    log-determinant path used ("dense" or "sparse"). Spatial panels are balanced: by default
+    an incomplete unit is an error and nothing is dropped; with ``incomplete="drop_units"``
+    the fit drops such units entirely (``dropped_units``, ``dropped_rows``) and ``w_note``
+    says how W was subset and re-standardised.
+
+    Identification of rho / lambda: ``spatial_intervals()`` holds the likelihood-ratio
+    (profile-likelihood) interval of each estimated spatial parameter, {r : 2(l(r_hat) -
+    l_c(r)) <= chi2_1(level)} on the concentrated likelihood the estimator maximises (SAC:
+    the other spatial parameter profiled out too); ``rho_interval`` is that of ``rho`` (the
+    first spatial parameter), ``lambda_interval`` that of ``lambda``. ``weakly_identified``
+    is True when an interval reaches a bound of the admissible interval or is wider than a
+    quarter of the admissible range capped at [-1, 1] (rule and its Monte Carlo justification:
+    ``src/spatial/identification.rs``, ``tests/test_spatial_identification.py``); the fit
+    then warns (:class:`WeakIdentificationWarning`) and ``summary()`` says so. Unlike the
+    Wald interval of ``confint()``, the LR interval never leaves the admissible range.
     """
 
     def __init__(
@@ -218,6 +238,9 @@ class SpatialResult(ResultProtocol):
         periods: np.ndarray,
         unit: str | None = None,
         time: str | None = None,
+        dropped_units: list[Any] | None = None,
+        dropped_rows: dict[str, int] | None = None,
+        w_note: str | None = None,
     ) -> None:
         self._core = core
         #: the panel's unit and period column names (tables name the fixed effects by them)
@@ -235,7 +258,13 @@ class SpatialResult(ResultProtocol):
         self._se = np.asarray(core.se)
         p = len(self._coef)
         self._vcov = np.asarray(core.vcov).reshape(p, p)
-        self.dropped_rows: dict[str, int] = {}
+        #: rows dropped, by reason (incomplete="drop_units"; otherwise empty)
+        self.dropped_rows: dict[str, int] = dict(dropped_rows or {})
+        #: units dropped entirely by incomplete="drop_units" (W's ids)
+        self.dropped_units: list[Any] = list(dropped_units or [])
+        #: what was done to W when units were dropped (subset, re-standardised), else None
+        self.w_note = w_note
+        self._intervals = list(core.intervals)
 
     @property
     def result_name(self) -> str:  # type: ignore[override]
@@ -296,6 +325,104 @@ class SpatialResult(ResultProtocol):
         v = self._core.trace_se
         return None if v is None else float(v)
 
+    def spatial_intervals(self) -> pl.DataFrame:
+        """The likelihood-ratio interval of each estimated spatial parameter: term,
+        estimate, conf_low, conf_high, level, reaches_low / reaches_high (the interval runs
+        to that bound of the admissible interval, which is then reported), bound_low /
+        bound_high (the admissible interval), lr_zero (the LR statistic of the parameter = 0,
+        chi-squared with 1 df) and weakly_identified. Empty when the parameter was fixed."""
+        ivs = self._intervals
+        return pl.DataFrame(
+            {
+                "term": [iv.name for iv in ivs],
+                "estimate": [iv.estimate for iv in ivs],
+                "conf_low": [iv.low for iv in ivs],
+                "conf_high": [iv.high for iv in ivs],
+                "level": [iv.level for iv in ivs],
+                "reaches_low": [iv.reaches_low for iv in ivs],
+                "reaches_high": [iv.reaches_high for iv in ivs],
+                "bound_low": [iv.bounds[0] for iv in ivs],
+                "bound_high": [iv.bounds[1] for iv in ivs],
+                "lr_zero": [iv.lr_zero for iv in ivs],
+                "weakly_identified": [iv.weakly_identified for iv in ivs],
+            },
+            schema_overrides={
+                "term": pl.String,
+                "estimate": pl.Float64,
+                "conf_low": pl.Float64,
+                "conf_high": pl.Float64,
+                "level": pl.Float64,
+                "reaches_low": pl.Boolean,
+                "reaches_high": pl.Boolean,
+                "bound_low": pl.Float64,
+                "bound_high": pl.Float64,
+                "lr_zero": pl.Float64,
+                "weakly_identified": pl.Boolean,
+            },
+        )
+
+    def _interval_of(self, name: str) -> tuple[float, float] | None:
+        for iv in self._intervals:
+            if iv.name == name:
+                return (float(iv.low), float(iv.high))
+        return None
+
+    @property
+    def rho_interval(self) -> tuple[float, float] | None:
+        """LR interval (low, high) of the first spatial parameter (``rho``; ``lambda`` for
+        SEM / SDEM, as :attr:`rho`) at ``interval_level``; None when it was fixed."""
+        if not self._intervals:
+            return None
+        iv = self._intervals[0]
+        return (float(iv.low), float(iv.high))
+
+    @property
+    def lambda_interval(self) -> tuple[float, float] | None:
+        """LR interval (low, high) of ``lambda`` (SEM, SDEM, SAC); None otherwise."""
+        return self._interval_of("lambda")
+
+    @property
+    def interval_level(self) -> float | None:
+        """Level of the LR intervals (the fit's ``level``)."""
+        return float(self._intervals[0].level) if self._intervals else None
+
+    @property
+    def weakly_identified(self) -> bool:
+        """True when an LR interval of rho / lambda reaches a bound of the admissible
+        interval or is wider than a quarter of the admissible range capped at [-1, 1]
+        (a 95% interval wider than 0.5 for a row-standardised W)."""
+        return any(iv.weakly_identified for iv in self._intervals)
+
+    @property
+    def identification_note(self) -> str:
+        """The LR interval of each spatial parameter and, where it applies, why it is weakly
+        identified, as one sentence for a table note or a report ("" when none was
+        estimated)."""
+        return "; ".join(self._identification_lines())
+
+    def _identification_lines(self) -> list[str]:
+        """One line per spatial parameter: its LR interval, and why it is weakly identified."""
+        lines = []
+        for iv in self._intervals:
+            pct = f"{100 * iv.level:g}%"
+            lo, hi = iv.bounds
+            line = (
+                f"LR {pct} interval for {iv.name}: [{iv.low:.4f}, {iv.high:.4f}] "
+                f"(admissible ({lo:.4f}, {hi:.4f}))"
+            )
+            if iv.weakly_identified:
+                if iv.reaches_low or iv.reaches_high:
+                    why = "the interval reaches a bound of the admissible interval"
+                else:
+                    why = (
+                        f"the interval is {iv.high - iv.low:.3f} wide, more than "
+                        f"{iv.weak_width_share:g} of the admissible range capped at [-1, 1] "
+                        f"({iv.capped_range:.3f})"
+                    )
+                line += f"; {iv.name} is weakly identified: {why}"
+            lines.append(line)
+        return lines
+
     def _tidy(self, level: float) -> pl.DataFrame:
         tab = normal_columns(self._coef, self._se, level)
         return pl.DataFrame(
@@ -352,6 +479,15 @@ class SpatialResult(ResultProtocol):
             f"Formula: {self.formula}",
             f"N = {self._core.n_units}, T = {self._core.n_periods}, "
             f"log-likelihood = {self.loglik:.4f}",
+            *(
+                [
+                    f"Dropped {len(self.dropped_units)} incomplete unit(s) "
+                    f"({', '.join(map(str, self.dropped_units[:10]))}"
+                    f"{' ...' if len(self.dropped_units) > 10 else ''}); {self.w_note}"
+                ]
+                if self.dropped_units
+                else []
+            ),
             f"{'term':<24}{'estimate':>12}{'std.err':>12}{'z':>9}{'p':>9}",
         ]
         for r in t.iter_rows(named=True):
@@ -359,6 +495,7 @@ class SpatialResult(ResultProtocol):
                 f"{r['term'][:23]:<24}{r['estimate']:>12.6f}{r['std_error']:>12.6f}"
                 f"{r['statistic']:>9.3f}{r['p_value']:>9.4f}"
             )
+        lines.extend(self._identification_lines())
         for w in self.warnings:
             lines.append(f"Warning: {w}")
         return "\n".join(lines)

@@ -4,6 +4,7 @@ or arrays, formula and panel preparation, effect options."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ from pilotdid._args import (
 )
 from pilotdid._core import PilotdidError
 from pilotdid._formula import parse_formula
-from pilotdid.spatial.weights import Weights, from_dense
+from pilotdid.spatial.weights import Weights, _key, from_dense
 
 _EFFECTS = ("individual", "time", "twoways", "none")
 
@@ -89,7 +90,86 @@ def _check_fml(fml: Any) -> str:
     return fml
 
 
-def _prepare(fml: str, data: Any, W: Any, unit: str, time: str):
+#: How a spatial panel treats units with missing periods or missing / infinite values.
+_INCOMPLETE = ("error", "drop_units")
+
+#: Units listed in full in a message before "and k more".
+_LIST_IDS = 10
+
+
+def _python(v: Any) -> Any:
+    """A numpy scalar id as the Python value (``np.str_('Hefei')`` -> ``'Hefei'``)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _plain(v: Any) -> str:
+    """An id as the user wrote it (numpy scalars as Python values, no repr quotes)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def _id_list(ids: list[Any], limit: int | None = _LIST_IDS) -> str:
+    """``Hefei, Wuhu`` / ``3, 17, ... and 12 more``."""
+    shown = ids if limit is None else ids[:limit]
+    text = ", ".join(_plain(v) for v in shown)
+    if len(ids) > len(shown):
+        text += f" and {len(ids) - len(shown)} more"
+    return text
+
+
+@dataclass
+class Prepared:
+    """A spatial panel ready for the core, and what was dropped to make it balanced."""
+
+    depvar: str
+    xnames: list[str]
+    w: Weights
+    pos: np.ndarray
+    tcode: np.ndarray
+    periods: np.ndarray
+    y: np.ndarray
+    xs: list[np.ndarray]
+    #: units dropped by incomplete="drop_units" (W's ids), in W's order
+    dropped_units: list[Any] = field(default_factory=list)
+    #: rows dropped, by reason
+    dropped_rows: dict[str, int] = field(default_factory=dict)
+    #: what was done to W (subset, re-standardised), or None
+    w_note: str | None = None
+
+
+def _incomplete_units(
+    ids: list[Any],
+    unit_pos: np.ndarray,
+    tcode: np.ndarray,
+    periods: np.ndarray,
+    columns: dict[str, np.ndarray],
+) -> dict[int, list[str]]:
+    """W position -> the problems of each unit that is not complete: periods without a row,
+    columns with a missing or infinite value (and in which periods)."""
+    n, t = len(ids), len(periods)
+    have = np.zeros((n, t), bool)
+    have[unit_pos, tcode] = True
+    problems: dict[int, list[str]] = {}
+    for i in np.flatnonzero(~have.all(axis=1)):
+        gone = periods[~have[i]]
+        what = "no rows" if gone.size == t else f"no row in {_id_list(list(gone), None)}"
+        problems.setdefault(int(i), []).append(what)
+    for name, v in columns.items():
+        bad = ~np.isfinite(v)
+        for i in np.unique(unit_pos[bad]):
+            at = np.flatnonzero(bad & (unit_pos == i))
+            kind = "missing" if np.all(np.isnan(v[at])) else "missing or infinite"
+            when = _id_list(list(periods[np.unique(tcode[at])]), None)
+            problems.setdefault(int(i), []).append(f"{name} {kind} in {when}")
+    return problems
+
+
+def _prepare(
+    fml: str, data: Any, W: Any, unit: str, time: str, incomplete: str = "error"
+) -> Prepared:
     f = parse_formula(fml)
     if f.fixef:
         raise PilotdidError(
@@ -103,22 +183,83 @@ def _prepare(fml: str, data: Any, W: Any, unit: str, time: str):
     df = _frame.to_polars(data, [f.depvar, *xnames, unit, time])
     w = _as_weights(W)
     unit_vals = df.get_column(unit).to_list()
-    pos = w.positions(unit_vals)
-    used = np.zeros(w.n, bool)
-    used[pos] = True
-    if not used.all():
-        missing = [w.ids[i] for i in np.flatnonzero(~used)][:5]
+    w_index = {_key(v): i for i, v in enumerate(w.ids)}
+    foreign = list(dict.fromkeys(v for v in unit_vals if _key(v) not in w_index))
+    if foreign:
         raise PilotdidError(
-            f"W has {int((~used).sum())} unit(s) with no rows in the data (e.g. {missing!r}): "
-            "subset W with W.subset(ids) and re-standardise"
+            f"{len(foreign)} unit(s) of the data are not in W's ids: {_id_list(foreign)} "
+            f"(W has {w.n} units, e.g. {_id_list(list(w.ids[:3]), None)}); build W for the "
+            "data's units or drop those units from the data"
         )
+    pos = np.asarray([w_index[_key(v)] for v in unit_vals], dtype=np.int64)
     tcol = df.get_column(time)
     periods = np.asarray(sorted(tcol.unique().to_list()))
     tmap = {v: i for i, v in enumerate(periods.tolist())}
-    tcode = np.asarray([tmap[v] for v in tcol.to_list()], dtype=np.uint32)
+    tcode = np.asarray([tmap[v] for v in tcol.to_list()], dtype=np.int64)
     y = _frame.numeric(df, f.depvar)
     xs = [_frame.numeric(df, c) for c in xnames]
-    return f.depvar, xnames, w, pos.astype(np.uint32), tcode, periods, y, xs
+    columns = {f.depvar: y, **dict(zip(xnames, xs))}
+    problems = _incomplete_units(list(w.ids), pos, tcode, periods, columns)
+    out = Prepared(f.depvar, xnames, w, pos, tcode, periods, y, xs)
+    if not problems:
+        out.pos, out.tcode = pos.astype(np.uint32), tcode.astype(np.uint32)
+        return out
+    bad = sorted(problems)
+    bad_ids = [_python(w.ids[i]) for i in bad]
+    if incomplete == "error":
+        details = "; ".join(
+            f"{_plain(w.ids[i])}: {', '.join(problems[i])}" for i in bad[:_LIST_IDS]
+        )
+        more = f"; and {len(bad) - _LIST_IDS} more unit(s)" if len(bad) > _LIST_IDS else ""
+        first = ""
+        for name, v in columns.items():
+            rows = np.flatnonzero(~np.isfinite(v))
+            if rows.size:
+                kind = "missing" if np.isnan(v[rows[0]]) else "infinite"
+                first = (
+                    f" First non-finite cell: column '{name}': row {int(rows[0])} is {kind} "
+                    "(0-based row of the data)."
+                )
+                break
+        raise PilotdidError(
+            f"spatial panels must be balanced: {len(bad)} of {w.n} units are incomplete "
+            f"({_id_list(bad_ids, None)}). {details}{more}.{first} Complete those units, or "
+            'pass incomplete="drop_units" to drop them (W is subset to the other units and '
+            "row-standardised again if it was)"
+        )
+    keep_unit = np.ones(w.n, bool)
+    keep_unit[bad] = False
+    if keep_unit.sum() < 2:
+        raise PilotdidError(
+            f'incomplete="drop_units": {len(bad)} of {w.n} units are incomplete, fewer than '
+            "two would remain"
+        )
+    keep_row = keep_unit[pos]
+    kept_ids = [v for v, k in zip(w.ids, keep_unit) if k]
+    row_std = w.transform == "row" or w.is_row_standardised()
+    sub = w.subset(kept_ids)
+    note = f"W subset to the {len(kept_ids)} complete units of {w.n}"
+    if row_std:
+        sub = sub.row_standardise(allow_islands=True)
+        note += " and row-standardised again"
+    if sub.islands:
+        note += f" (units left without neighbours: {_id_list(sub.islands)})"
+    new_pos = np.cumsum(keep_unit) - 1
+    tc = tcode[keep_row]
+    # A period in which only dropped units had rows is no longer a period of the panel.
+    used_periods = np.unique(tc)
+    remap = np.full(len(periods), -1)
+    remap[used_periods] = np.arange(used_periods.size)
+    out.w = sub
+    out.pos = new_pos[pos[keep_row]].astype(np.uint32)
+    out.tcode = remap[tc].astype(np.uint32)
+    out.periods = periods[used_periods]
+    out.y = np.ascontiguousarray(y[keep_row])
+    out.xs = [np.ascontiguousarray(x[keep_row]) for x in xs]
+    out.dropped_units = bad_ids
+    out.dropped_rows = {"incomplete units (incomplete='drop_units')": int((~keep_row).sum())}
+    out.w_note = note
+    return out
 
 
 def _check_effects(effects: Any) -> str:

@@ -21,7 +21,7 @@ from pilotdid._args import (
 )
 from pilotdid._core import PilotdidError
 from pilotdid.results.spatial import SpatialResult, impacts_bytes_per_rep
-from pilotdid.spatial._inputs import _METHODS, _check_effects
+from pilotdid.spatial._inputs import _INCOMPLETE, _METHODS, _check_effects
 from pilotdid.spatial.models import sdm
 
 __all__ = ["spatial_did", "spatial_event_study"]
@@ -65,6 +65,7 @@ def spatial_did(
     reps: int = 1000,
     seed: int = 0,
     method: str = "auto",
+    incomplete: str = "error",
 ) -> tuple[SpatialResult, pl.DataFrame]:
     """Spatial DID: an SDM with the treatment D and W*D (and the controls and their lags),
     two-way fixed effects, staggered adoption allowed (D switches on at each unit's date).
@@ -73,7 +74,9 @@ def spatial_did(
     (spillover) and total LeSage-Pace effects (the rows of ``SpatialImpacts.tidy()`` for the
     treatment: ``effect``, ``term``, estimate, delta-method inference and the simulation
     columns from ``reps`` parameter draws; ``reps=0`` skips the simulation).
-    ``method``: see :func:`sar`.
+    ``method``, ``incomplete`` (drop units with missing periods or values, subsetting W):
+    see :func:`sar`. ``effects`` defaults to two-way fixed effects (unit and period) with
+    the Lee-Yu transformation, as DID designs need.
     """
     y, treatment, unit, time, covs, reps, seed = _did_options(
         y, treatment, unit, time, controls, reps, seed, n_terms=1
@@ -81,8 +84,19 @@ def spatial_did(
     _check_effects(effects)
     check_bool("lee_yu", lee_yu)
     check_choice("method", method, _METHODS)
+    check_choice("incomplete", incomplete, _INCOMPLETE)
     fml = f"{y} ~ " + " + ".join([treatment, *covs])
-    fit = sdm(fml, data, W=W, unit=unit, time=time, effects=effects, lee_yu=lee_yu, method=method)
+    fit = sdm(
+        fml,
+        data,
+        W=W,
+        unit=unit,
+        time=time,
+        effects=effects,
+        lee_yu=lee_yu,
+        method=method,
+        incomplete=incomplete,
+    )
     imp = fit.impacts(reps=reps, seed=seed).tidy()
     return fit, imp.filter(pl.col("term") == treatment)
 
@@ -107,6 +121,7 @@ def spatial_event_study(
     reps: int = 1000,
     seed: int = 0,
     method: str = "auto",
+    incomplete: str = "error",
 ) -> tuple[SpatialResult, pl.DataFrame]:
     """Spatial event study: an SDM with event-time dummies (leads and lags of each unit's
     first treated period, reference period -1, endpoints binned) and their spatial lags.
@@ -115,7 +130,8 @@ def spatial_event_study(
     ``treatment`` is 1; never-treated units have all dummies 0. ``window=(lo, hi)`` needs
     lo < -1 and hi >= 0. Returns the fit and a table of direct (own) and indirect (spillover)
     LeSage-Pace effects per event time (``effect``, ``term``, ``event_time``, ...;
-    ``reps`` parameter draws for the simulation columns).
+    ``reps`` parameter draws for the simulation columns). ``incomplete``: see :func:`sar`
+    (the event times are computed before incomplete units are dropped).
     """
     lo, hi = check_window(window)
     if not lo < -1 < hi + 1 or hi < 0:
@@ -133,6 +149,7 @@ def spatial_event_study(
     _check_effects(effects)
     check_bool("lee_yu", lee_yu)
     check_choice("method", method, _METHODS)
+    check_choice("incomplete", incomplete, _INCOMPLETE)
     df = _frame.to_polars(data, [y, treatment, unit, time, *covs])
     periods = sorted(df.get_column(time).unique().to_list())
     tidx = {v: i for i, v in enumerate(periods)}
@@ -160,7 +177,17 @@ def spatial_event_study(
         cols[name] = np.where(np.isnan(ev), 0.0, m.astype(float))
     df = df.with_columns(**{k: pl.Series(k, v) for k, v in cols.items()})
     fml = f"{y} ~ " + " + ".join([*names, *covs])
-    fit = sdm(fml, df, W=W, unit=unit, time=time, effects=effects, lee_yu=lee_yu, method=method)
+    fit = sdm(
+        fml,
+        df,
+        W=W,
+        unit=unit,
+        time=time,
+        effects=effects,
+        lee_yu=lee_yu,
+        method=method,
+        incomplete=incomplete,
+    )
     tab = fit.impacts(reps=reps, seed=seed).tidy().filter(pl.col("term").is_in(names))
     evmap = {_ev_name(e): e for e in range(lo, hi + 1)}
     tab = tab.with_columns(

@@ -6,20 +6,25 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import numpy as np
-
 from pilotdid import _core
 from pilotdid._args import (
     check_bool,
     check_choice,
     check_columns,
     check_float,
+    check_level,
     check_str,
     vocabulary,
 )
 from pilotdid._core import PilotdidError
-from pilotdid.results.spatial import SpatialResult
-from pilotdid.spatial._inputs import _METHODS, _check_effects, _check_fml, _prepare
+from pilotdid.results.spatial import SpatialResult, WeakIdentificationWarning
+from pilotdid.spatial._inputs import (
+    _INCOMPLETE,
+    _METHODS,
+    _check_effects,
+    _check_fml,
+    _prepare,
+)
 
 __all__ = ["lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
 
@@ -38,30 +43,30 @@ _LM_TESTS = (
 
 @vocabulary(renamed={"formula": "fml"})
 def lm_tests(
-    fml: str, data: Any, *, W: Any, unit: str, time: str, effects: str = "individual"
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    effects: str = "twoways",
+    incomplete: str = "error",
 ) -> dict[str, float]:
     """LM and robust LM tests for a spatial lag and a spatial error on the non-spatial
     fixed-effects model (Anselin 1988; Anselin et al. 1996; panel form as in Elhorst 2014).
 
     Returns a dict of the four statistics (``lm_lag``, ``lm_error``, ``rlm_lag``,
     ``rlm_error``; chi-squared, 1 df) and their p-values (``p_lm_lag``, ...). The panel must
-    be balanced: a missing or infinite outcome or regressor is an error that names the
-    column (the tests would otherwise all be NaN)."""
+    be balanced: a unit with a missing period or a missing or infinite outcome or regressor
+    is an error that names it (the tests would otherwise all be NaN), unless
+    ``incomplete="drop_units"`` (see :func:`sar`)."""
     fml = _check_fml(fml)
     unit = check_str("unit", unit)
     time = check_str("time", time)
     effects = _check_effects(effects)
-    depvar, xnames, w, pos, tcode, _, y, xs = _prepare(fml, data, W, unit, time)
-    for name, v in [(depvar, y), *zip(xnames, xs)]:
-        bad = np.flatnonzero(~np.isfinite(v))
-        if bad.size:
-            kind = "missing" if np.isnan(v[bad[0]]) else "infinite"
-            raise PilotdidError(
-                f"column '{name}': row {int(bad[0])} is {kind} ({bad.size} row(s) not finite); "
-                "lm_tests needs a balanced panel with finite values (drop those units or "
-                "periods first)"
-            )
-    r = _core.sp_lm_tests(y, xs, pos, tcode, w._sparse(), effects=effects)
+    incomplete = check_choice("incomplete", incomplete, _INCOMPLETE)
+    p = _prepare(fml, data, W, unit, time, incomplete)
+    r = _core.sp_lm_tests(p.y, p.xs, p.pos, p.tcode, p.w._sparse(), effects=effects)
     return {k: getattr(r, k) for k in _LM_TESTS}
 
 
@@ -79,20 +84,32 @@ def _fit(
     rho_search: Any = "exact",
     method: Any = "auto",
     fixed_name: str = "fixed_rho",
+    level: Any = 0.95,
+    incomplete: Any = "error",
 ) -> SpatialResult:
     # Every option is checked before the data are read.
     fml = _check_fml(fml)
     unit = check_str("unit", unit)
     time = check_str("time", time)
     effects = _check_effects(effects)
-    lee_yu = check_bool("lee_yu", lee_yu)
+    if lee_yu is not None:
+        lee_yu = check_bool("lee_yu", lee_yu)
     method = check_choice("method", method, _METHODS)
     rho_search = check_choice("rho_search", rho_search, ("exact", "sdpdmod"))
+    level = check_level(level)
+    incomplete = check_choice("incomplete", incomplete, _INCOMPLETE)
     if fixed_rho is not None:
         fixed_rho = check_float(fixed_name, fixed_rho)
     if durbin is not None:
         durbin = check_columns("durbin", durbin)
-    _, xnames, w, pos, tcode, periods, y, xs = _prepare(fml, data, W, unit, time)
+    p = _prepare(fml, data, W, unit, time, incomplete)
+    xnames, w, pos, tcode, periods, y, xs = p.xnames, p.w, p.pos, p.tcode, p.periods, p.y, p.xs
+    if lee_yu is None:
+        # With two-way effects the direct likelihood counts the common-shock direction that
+        # the time effects absorb, which biases rho (Lee and Yu 2010; on the 41-city
+        # inverse-distance W the mean rho-hat was -0.25 for a true 0.4): use their
+        # transformation whenever it applies (it needs a row-standardised W).
+        lee_yu = effects == "twoways" and w.is_row_standardised()
     dur_idx = None
     if model in ("sdm", "sdem") and durbin is not None:
         bad = [d for d in durbin if d not in xnames]
@@ -113,6 +130,7 @@ def _fit(
         fixed_rho=fixed_rho,
         grid_incr=0.001 if rho_search == "sdpdmod" else None,
         method=method,
+        level=level,
     )
     res = SpatialResult(
         core,
@@ -124,11 +142,18 @@ def _fit(
         periods=periods,
         unit=unit,
         time=time,
+        dropped_units=p.dropped_units,
+        dropped_rows=p.dropped_rows,
+        w_note=p.w_note,
     )
     # Islands, a spatial parameter at or near its bound: reported when they happen (and kept
     # on res.warnings and in summary()).
     for msg in res.warnings:
         warnings.warn(f"{model.upper()}: {msg}", UserWarning, stacklevel=4)
+    # A flat likelihood in rho / lambda: reported when it happens (and in summary()).
+    for line in res._identification_lines():
+        if "weakly identified" in line:
+            warnings.warn(f"{model.upper()}: {line}", WeakIdentificationWarning, stacklevel=4)
     return res
 
 
@@ -140,17 +165,22 @@ def sar(
     W: Any,
     unit: str,
     time: str,
-    effects: str = "individual",
-    lee_yu: bool = False,
+    effects: str = "twoways",
+    lee_yu: bool | None = None,
     fixed_rho: float | None = None,
     rho_search: str = "exact",
     method: str = "auto",
+    level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
 
-    ``effects``: "individual", "time", "twoways" or "none". ``lee_yu=True`` uses the Lee-Yu
-    (2010) transformation: sigma2 divides by N(T-1) / (N-1)T / (N-1)(T-1) and, with time
-    effects, the likelihood drops the common-shock direction (needs row-standardised W).
+    ``effects``: "twoways" (default: unit and period fixed effects, as in a DID), "individual",
+    "time" or "none". ``lee_yu=True`` uses the Lee-Yu (2010) transformation: sigma2 divides
+    by N(T-1) / (N-1)T / (N-1)(T-1) and, with time effects, the likelihood drops the
+    common-shock direction (needs row-standardised W). ``lee_yu=None`` (default) uses it with
+    two-way effects on a row-standardised W, where the direct likelihood biases rho, and the
+    direct approach otherwise; ``result.lee_yu`` says which ran.
 
     ``method``: "dense" (W's eigenvalues and dense (I - rho W)^-1, exact, N <= 8,000),
     "sparse" (exact log-determinant per rho from a sparse Cholesky factor when W is similar
@@ -161,10 +191,37 @@ def sar(
     sparse beyond). The path used is ``result.method``; per-unit effects are refused above
     8,000 units.
 
+    ``level``: level of the likelihood-ratio interval of rho (``result.rho_interval``,
+    ``result.spatial_intervals()``); when that interval reaches a bound of the admissible
+    interval or is wider than a quarter of it (capped at [-1, 1]) the fit warns
+    (``WeakIdentificationWarning``) and ``result.weakly_identified`` is True (every spatial
+    model does the same for its rho / lambda).
+
+    ``incomplete``: the panel must be balanced. ``"error"`` (default) refuses a panel in
+    which some unit lacks a period or has a missing / infinite outcome or regressor, naming
+    every such unit, its missing periods and columns. ``"drop_units"`` drops those units
+    entirely, subsets W to the remaining units and row-standardises it again if it was
+    row-standardised; ``result.dropped_units`` lists them (W's ids), ``result.dropped_rows``
+    counts the rows and ``result.w_note`` says what was done to W. Units of W with no rows
+    at all count as incomplete too.
+
     There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
     return _fit(
-        "sar", fml, data, W, unit, time, effects, lee_yu, None, fixed_rho, rho_search, method
+        "sar",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        None,
+        fixed_rho,
+        rho_search,
+        method,
+        level=level,
+        incomplete=incomplete,
     )
 
 
@@ -176,12 +233,14 @@ def sdm(
     W: Any,
     unit: str,
     time: str,
-    effects: str = "individual",
-    lee_yu: bool = False,
+    effects: str = "twoways",
+    lee_yu: bool | None = None,
     durbin: list[str] | None = None,
     fixed_rho: float | None = None,
     rho_search: str = "exact",
     method: str = "auto",
+    level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
 
@@ -190,7 +249,20 @@ def sdm(
     hence no Hausman test (fixed effects only).
     """
     return _fit(
-        "sdm", fml, data, W, unit, time, effects, lee_yu, durbin, fixed_rho, rho_search, method
+        "sdm",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        durbin,
+        fixed_rho,
+        rho_search,
+        method,
+        level=level,
+        incomplete=incomplete,
     )
 
 
@@ -202,10 +274,12 @@ def sem(
     W: Any,
     unit: str,
     time: str,
-    effects: str = "individual",
-    lee_yu: bool = False,
+    effects: str = "twoways",
+    lee_yu: bool | None = None,
     fixed_lambda: float | None = None,
     method: str = "auto",
+    level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
     likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
@@ -224,6 +298,8 @@ def sem(
         "exact",
         method,
         fixed_name="fixed_lambda",
+        level=level,
+        incomplete=incomplete,
     )
 
 
@@ -235,11 +311,13 @@ def sdem(
     W: Any,
     unit: str,
     time: str,
-    effects: str = "individual",
-    lee_yu: bool = False,
+    effects: str = "twoways",
+    lee_yu: bool | None = None,
     durbin: list[str] | None = None,
     fixed_lambda: float | None = None,
     method: str = "auto",
+    level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial Durbin error panel y = X beta + W X theta + FE + u, u = lambda W u + e."""
     return _fit(
@@ -256,6 +334,8 @@ def sdem(
         "exact",
         method,
         fixed_name="fixed_lambda",
+        level=level,
+        incomplete=incomplete,
     )
 
 
@@ -267,9 +347,11 @@ def sac(
     W: Any,
     unit: str,
     time: str,
-    effects: str = "individual",
-    lee_yu: bool = False,
+    effects: str = "twoways",
+    lee_yu: bool | None = None,
     method: str = "auto",
+    level: float = 0.95,
+    incomplete: str = "error",
 ) -> SpatialResult:
     """SAC / SARAR panel y = rho W y + X beta + FE + u, u = lambda W u + e, by ML
     (Elhorst 2014; Stata xsmle ``model(sac)``): beta and sigma2 concentrated out, (rho,
@@ -279,4 +361,19 @@ def sac(
     tr(H'H) with control-variate Hutchinson probes, H = W(I - lambda W)^-1). There is no
     random-effects spatial model and hence no Hausman test (fixed effects only).
     """
-    return _fit("sac", fml, data, W, unit, time, effects, lee_yu, None, None, "exact", method)
+    return _fit(
+        "sac",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        None,
+        None,
+        "exact",
+        method,
+        level=level,
+        incomplete=incomplete,
+    )

@@ -143,8 +143,20 @@ class Weights:
     def subset(self, ids: Sequence[Any]) -> Weights:
         """The sub-matrix for ``ids`` (in that order), before any re-standardisation."""
         pos = self.positions(ids)
-        dense = self.to_dense()[np.ix_(pos, pos)]
-        return from_dense(dense, ids=list(ids))
+        # From the CSR arrays (no N x N matrix: the spatial models subset large W when they
+        # drop incomplete units); the same triplets, in the same order, as the dense
+        # sub-matrix's non-zeros, and the same kind ("dense") as before.
+        new_of = np.full(self.n, -1, dtype=np.int64)
+        new_of[pos] = np.arange(pos.size)
+        counts = np.diff(self.indptr)
+        rows_old = np.repeat(np.arange(self.n), counts)
+        cols_new = new_of[self.indices]
+        rows_new = new_of[rows_old]
+        keep = (rows_new >= 0) & (cols_new >= 0) & (self.data != 0)
+        r, c, v = rows_new[keep], cols_new[keep], self.data[keep]
+        order = np.lexsort((c, r))
+        csr = _core.sp_from_triplets(pos.size, r[order], c[order], v[order].astype(float))
+        return _make(_ids(list(ids), pos.size), csr, "dense", None)
 
     def positions(self, ids: Sequence[Any]) -> np.ndarray:
         """Row of each id; a clear error names ids that W does not have."""

@@ -465,17 +465,29 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
         time=tcol,
         effects=sub["effects"],
         lee_yu=sub["lee_yu"],
+        incomplete=sub["incomplete"],
     )
     impacts = fit.impacts(reps=sub["reps"], seed=sub["seed"])
     study.seeds["spatial.impacts"] = sub["seed"]
     study.results["spatial"] = {"fit": fit, "impacts": impacts, "W": W}
     study.frames["spatial"] = fit.tidy()
     study.frames["spatial_impacts"] = impacts.tidy()
-    study.notes.setdefault("spatial", []).append(f"W: {wdesc}; {len(ids)} units")
+    notes = study.notes.setdefault("spatial", [])
+    notes.append(f"W: {wdesc}; {len(ids)} units")
+    if fit.dropped_units:
+        notes.append(
+            f'incomplete = "drop_units": {len(fit.dropped_units)} units dropped '
+            f"({', '.join(str(u) for u in fit.dropped_units)}; "
+            f"{sum(fit.dropped_rows.values())} rows); {fit.w_note}"
+        )
+    notes.append(_spatial_identification_note(fit))
     names = {"sdm": ("Spatial Durbin model (SDM)", "空间杜宾模型（SDM）")}
     en, zh = names.get(sub["model"], (f"Spatial model ({sub['model'].upper()})", "空间模型"))
     study.tables["spatial"] = _etable(
-        study, {sub["model"].upper(): fit}, title=_title(study, en, zh)
+        study,
+        {sub["model"].upper(): fit},
+        title=_title(study, en, zh),
+        notes=_spatial_identification_note(fit),
     )
     study.figures["spatial"] = spatial_effects_figure(
         impacts,
@@ -486,6 +498,18 @@ def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
     study.figures["weights"] = weights_figure(
         W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}", lang=_lang(study)
     )
+
+
+def _spatial_identification_note(fit: Any) -> str:
+    """The likelihood-ratio interval of the spatial parameter and, when it is weakly
+    identified, what that means for the reader of the spillover estimates."""
+    text = fit.identification_note
+    if fit.weakly_identified:
+        text += (
+            ". With a weakly identified spatial parameter the indirect (spillover) and total "
+            "effects are imprecise whatever their standard errors say; compare another W"
+        )
+    return text
 
 
 _RUNNERS = {

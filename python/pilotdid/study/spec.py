@@ -123,6 +123,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "lee_yu",
         "reps",
         "controls",
+        "incomplete",
         "seed",
     ),
 }
@@ -564,6 +565,7 @@ def _r_spatial(sub: dict, tab: str, spec: dict) -> dict:
         "lee_yu": _bool(sub, tab, "lee_yu", True),
         "reps": _int(sub, tab, "reps", 500, minimum=1),
         "controls": _strlist(sub, tab, "controls", spec["model"]["controls"]),
+        "incomplete": _str(sub, tab, "incomplete", "error", ("error", "drop_units")),
         "seed": _seed(sub, tab, spec),
     }
 
