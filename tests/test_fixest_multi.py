@@ -62,6 +62,10 @@ CASES = [
     ("gtfp ~ i(year) + did", {"vcov": "iid"}),
     ("gtfp ~ did + csw(ln_gdp_pc, i(year, treat, ref=2013)) | city", {"vcov": CL}),
     ("gtfp ~ i(year, treat, ref=2013) | city", {"vcov": "hetero", "fsplit": "pilot_batch"}),
+    # the zero step with fixed effects: 'gtfp ~ 1 | city + year', fixed effects only
+    ("gtfp ~ csw0(ln_gdp_pc, fdi_share) | city + year", {"vcov": CL}),
+    ("gtfp ~ sw0(ln_gdp_pc, did) | city", {"vcov": "hetero", "weights": "labour"}),
+    ("gtfp ~ csw0(did, ln_gdp_pc) | csw0(city, year)", {"vcov": "iid"}),
 ]
 
 
@@ -75,6 +79,7 @@ def _pyfixest_models(fml: str, data: pd.DataFrame, opts: dict) -> dict:
     return {fml: fit}
 
 
+@pytest.mark.filterwarnings("ignore:Empty variance-covariance")  # pyfixest, 'y ~ 1 | fe'
 @pytest.mark.parametrize("fml,opts", CASES, ids=[c[0] for c in CASES])
 def test_matches_pyfixest(yrd, fml, opts):
     """pyfixest 0.60: same models (names, order), coefficient names, nobs, coef and SE."""
@@ -207,9 +212,12 @@ def test_container_protocol(yrd_pl):
     assert "<pre" in m._repr_html_()
     table = pdid.etable(m)
     assert table.frame.width == 1 + 3
-    md = table.to_markdown() if hasattr(table, "to_markdown") else str(table)
-    for n in names:
-        assert n in md
+    md = table.to_markdown()
+    # untitled columns as in fixest's etable: the rows tell the models apart
+    assert not any(n in md for n in names) and "| (1) | (2) | (3) |" in md
+    split = pdid.feols("gtfp ~ ln_gdp_pc", yrd_pl, fsplit="province")
+    md = pdid.etable(split).to_markdown()
+    assert "| Full sample | province = " in md and "(Sample:" not in md
 
 
 @pytest.mark.parametrize(
@@ -228,11 +236,6 @@ def test_container_protocol(yrd_pl):
         ("gtfp ~ mvsw(did, ln_gdp_pc)", {}, "not supported: 'mvsw()'"),
         ("csw0(gtfp, ind_upgrade) ~ did", {}, "not supported: 'csw0()' on the left-hand side"),
         ("gtfp ~ log(sw(did, ln_gdp_pc))", {}, "not supported: 'sw()' inside another term"),
-        (
-            "gtfp ~ csw0(ln_gdp_pc, fdi_share) | city",
-            {},
-            "not supported: a model with fixed effects and no regressor",
-        ),
         (
             "gtfp ~ i(year, treat, ref=2013) + I(ln_gdp_pc ** 2) | city",
             {},
@@ -270,3 +273,133 @@ def test_other_functions_say_one_model(yrd_pl):
 
     with pytest.raises(PilotdidError, match="expanded by feols only"):
         parse_formula("gtfp ~ csw0(did, ln_gdp_pc)")
+
+
+# --- fixed effects only: 'y ~ 1 | fe' (the zero step of sw0/csw0 with fixed effects) -------
+
+FE_ONLY = [
+    ("gtfp ~ 1 | city + year", {"vcov": CL}),
+    ("gtfp ~ 1 | city", {"vcov": "hetero", "weights": "labour"}),
+    ("ln_green_patents ~ 1 | province^year", {"vcov": "iid"}),
+    ("gtfp ~ 1 | city + year", {"vcov": {"CRV1": "city+year"}}),
+]
+
+
+def _check_fixef_only(fit, ref) -> None:
+    """pyfixest 0.60 fits a fixed-effects-only model without coefficients and leaves R² and
+    RMSE NaN; they are checked against its residuals: RMSE = sqrt(sum(u_hat^2) / N) (its
+    formula, u_hat the weighted residuals), R² = 1 - sum(u_hat^2) / weighted TSS."""
+    assert fit.coefnames == [] and list(ref._coefnames) == []
+    assert fit.nobs == ref._N
+    u_hat = np.asarray(ref._u_hat, dtype=float).ravel()
+    np.testing.assert_allclose(fit.resid(), np.asarray(ref.resid()), rtol=RTOL, atol=1e-10)
+    rmse = float(np.sqrt(np.sum(u_hat**2) / ref._N))
+    assert fit.rmse == pytest.approx(rmse, rel=RTOL)
+    y = np.asarray(ref._Y_untransformed, dtype=float).ravel()
+    w = np.asarray(ref._weights, dtype=float).ravel()
+    tss = float(np.sum(w * (y - np.average(y, weights=w)) ** 2))
+    assert fit.r2 == pytest.approx(1.0 - np.sum(u_hat**2) / tss, rel=RTOL)
+    assert fit.r2_within is not None and np.isnan(fit.r2_within)  # pyfixest: NaN too
+    assert np.isnan(ref._r2_within)
+
+
+@pytest.mark.parametrize("fml,opts", FE_ONLY, ids=[c[0] + str(c[1]) for c in FE_ONLY])
+def test_fixef_only_matches_pyfixest(yrd, fml, opts):
+    """pyfixest 0.60 'y ~ 1 | fe': no coefficients; nobs, residuals (1e-8), RMSE and R² from
+    its residuals, within R² NaN; the protocol is empty but typed."""
+    fit = pdid.feols(fml, yrd, **opts)
+    assert type(fit) is pdid.FeolsResult and fit.is_fixef_only
+    _check_fixef_only(fit, _pyfixest_models(fml, yrd, opts)[fml])
+    assert fit.coef() == {} and fit.se() == {} and fit.pvalue() == {}
+    assert fit.vcov().shape == (0, 0)
+    t = fit.tidy()
+    assert t.height == 0
+    protocol = "term estimate std_error statistic p_value conf_low conf_high"
+    assert t.columns == protocol.split()
+    assert t.schema["term"] == pl.String and t.schema["estimate"] == pl.Float64
+    assert fit.confint().height == 0
+    assert fit.resid().shape == (fit.nobs,)
+    text = str(fit.summary())
+    assert "No coefficients (fixed effects only)" in text
+    assert f"Observations: {fit.nobs}" in text and "RMSE: " in text and "R2: " in text
+    assert "0 terms" in repr(fit)
+
+
+# sw0/csw0 on the right-hand side of a model with fixed effects
+ZERO_STEP_FE = [c for c in CASES if "|" in c[0] and "0(" in c[0].split("~")[1].split("|")[0]]
+
+
+@pytest.mark.parametrize("fml,opts", ZERO_STEP_FE, ids=[c[0] for c in ZERO_STEP_FE])
+def test_zero_step_with_fixed_effects_matches_pyfixest(yrd, fml, opts):
+    """The zero steps of csw0/sw0 with fixed effects ('gtfp ~ 1 | ...') against pyfixest
+    0.60: nobs, residuals, RMSE, R²; without fixed effects the zero step keeps its intercept.
+    The other models' coef and SE are test_matches_pyfixest's."""
+    ours = pdid.feols(fml, yrd, **opts)
+    theirs = _pyfixest_models(fml, yrd, opts)
+    assert list(ours.models) == list(theirs)
+    zero = [name for name in ours.keys() if name.split("|")[0].strip().endswith("~ 1")]
+    assert any(ours[name].fixef for name in zero)
+    for name in zero:
+        fit = ours[name]
+        if fit.fixef:
+            assert fit.is_fixef_only
+            _check_fixef_only(fit, theirs[name])
+        else:
+            assert fit.coefnames == ["Intercept"] == list(theirs[name]._coefnames)
+
+
+def test_fixef_only_is_the_residual_of_a_one_way_demeaning(yrd_pl):
+    """Identity: 'y ~ 1 | city' residuals are y minus its city mean; R² = 1 - RSS/TSS; the
+    fit equals the zero step of csw0 bit for bit; residuals (unlike coefficients) of a
+    model with regressors are y - X b - fixed effects, checked against pyfixest above."""
+    fit = pdid.feols("gtfp ~ 1 | city", yrd_pl)
+    means = yrd_pl.select(pl.col("gtfp") - pl.col("gtfp").mean().over("city"))["gtfp"]
+    np.testing.assert_allclose(fit.resid(), means.to_numpy(), rtol=0, atol=1e-13)
+    y = yrd_pl["gtfp"].to_numpy()
+    assert fit.r2 == pytest.approx(1 - np.sum(fit.resid() ** 2) / np.sum((y - y.mean()) ** 2))
+    assert fit.fixef_levels == {"city": yrd_pl["city"].n_unique()}
+    assert fit.dropped_rows == {"missing": 0, "singletons": 0}
+    zero = pdid.feols("gtfp ~ csw0(did, ln_gdp_pc) | city", yrd_pl)[0]
+    assert zero.formula == "gtfp ~ 1 | city"
+    assert zero.resid().tobytes() == fit.resid().tobytes() and zero.r2 == fit.r2
+
+
+def test_fixef_only_in_etable(yrd_pl):
+    """etable lays a fixed-effects-only model out as a column with FE and statistic rows
+    only (no coefficient cell, within R² left blank), also when it is the only column."""
+    m = pdid.feols("gtfp ~ csw0(ln_gdp_pc, fdi_share) | city + year", yrd_pl)
+    table = pdid.etable(m)
+    assert table.frame.width == 1 + 3
+    md = table.to_markdown()
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.count("|") > 4}
+    first = [c.strip() for c in rows["ln_gdp_pc"].split("|")[2:5]]
+    assert first[0] == "" and first[1] and first[2]
+    for fe_row in ("city FE", "year FE"):
+        assert [c.strip() for c in rows[fe_row].split("|")[2:5]] == ["Yes"] * 3
+    assert [c.strip() for c in rows["Observations"].split("|")[2:5]] == ["656"] * 3
+    assert [c.strip() for c in rows["Within R²"].split("|")[2:5]][0] == ""
+    alone = pdid.etable(pdid.feols("gtfp ~ 1 | city + year", yrd_pl))
+    md = alone.to_markdown()
+    assert "city FE" in md and "Observations" in md and "656" in md
+    assert "\\begin{tabular}" in alone.to_latex() or "begin{tabular}" in alone.to_latex()
+
+
+@pytest.mark.parametrize(
+    "fml,message",
+    [
+        ("gtfp ~ 0", "no regressors on the right of '~'"),
+        ("gtfp ~ 1 | city^year", "no residual degrees of freedom"),
+    ],
+)
+def test_fixef_only_errors(yrd_pl, fml, message):
+    """No regressor and no fixed effect (and no intercept) stays an error; a fixed effect with
+    one row per level leaves no degrees of freedom."""
+    with pytest.raises(PilotdidError) as err:
+        pdid.feols(fml, yrd_pl)
+    assert message in str(err.value)
+
+
+def test_all_collinear_regressors_stay_an_error_with_fixed_effects(yrd_pl):
+    """A regressor absorbed by the fixed effects is not silently turned into an empty model."""
+    with pytest.raises(PilotdidError, match="all regressors are collinear"):
+        pdid.feols("gtfp ~ treat | city", yrd_pl)

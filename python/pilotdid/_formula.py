@@ -238,13 +238,9 @@ def parse_formula(fml: str) -> FixestFormula:
                     f"formula '{fml}': fixed effect '{t}' must be column names joined by '^'"
                 )
             fixef.append(names)
-    if not rhs and (fixef or not intercept):
-        if fixef:
-            raise _unsupported(
-                fml,
-                "a model with fixed effects and no regressor (as the zero step of sw0()/csw0() "
-                "with fixed effects gives); the core needs at least one regressor",
-            )
+    # 'y ~ 1 | fe' (the zero step of sw0()/csw0() with fixed effects) is the fixed effects
+    # alone, fitted without coefficients; without fixed effects a model needs the intercept.
+    if not rhs and not intercept and not fixef:
         raise PilotdidError(f"formula '{fml}': no regressors on the right of '~'")
     out = FixestFormula(
         text=fml, depvar=lhs, rhs=tuple(rhs), intercept=intercept, fixef=tuple(fixef)

@@ -129,6 +129,8 @@ def feols(
         ``sw0(a, b)`` the same plus one without any, ``csw(a, b)`` cumulative (a; a + b),
         ``csw0(a, b)`` cumulative from none; at most one on the right-hand side and one in the
         fixed effects; several outcomes as ``y1 + y2 ~``, ``sw(y1, y2) ~`` or ``c(y1, y2) ~``.
+        ``y ~ 1 | unit + year`` (also the zero step of ``sw0``/``csw0`` with fixed effects)
+        fits the fixed effects alone: no coefficients; nobs, ``resid()``, R², RMSE.
     data : polars or pandas DataFrame, or a dict of numpy arrays. Never modified.
     vcov : "iid", "hetero" (HC1; the string "HC1" is accepted as a synonym), {"CR1": "unit"},
         or two-way {"CR1": "unit+year"} ("CRV1" is an alias of "CR1", as in pyfixest).

@@ -117,9 +117,8 @@ pub fn vcov(
             k
         )));
     }
-    if k == 0 {
-        return Err(Error::Empty("vcov: no regressors".into()));
-    }
+    // k = 0 (a fixed-effects-only fit) is allowed: a 0 x 0 matrix, with the degrees of
+    // freedom and cluster counts of the fit.
     let fe_levels = fe_level_counts(fe, n)?;
     let n_fe = fe_levels.len();
     let k_fe: usize = fe_levels.iter().sum();
@@ -351,6 +350,9 @@ fn is_nested(fe: &[u32], cluster: &[u32]) -> bool {
 /// Σ_g S_g S_g' with S_g = Σ_{i∈g} xw_i·uw_i (dense codes `0..g`).
 fn cluster_meat(xw: ArrayView2<f64>, uw: ArrayView1<f64>, codes: &[u32], g: usize) -> Array2<f64> {
     let k = xw.ncols();
+    if k == 0 {
+        return Array2::zeros((0, 0)); // chunks_exact(0) below would panic
+    }
     let mut sums = vec![0.0; g * k];
     for ((xi, &ui), &c) in xw.outer_iter().zip(uw.iter()).zip(codes.iter()) {
         let row = &mut sums[c as usize * k..(c as usize + 1) * k];

@@ -13,7 +13,7 @@ use crate::alloc::{
 use crate::error::{Error, Result};
 use crate::fe::{demean_columns, factorize, find_singletons, DemeanInfo, DemeanSpec, FixedEffects};
 use crate::inference::{t_table, vcov, CoefTable, FeInfo, VcovResult, VcovType};
-use crate::ols::{cross_products, dot, independent_columns, solve_normal_equations};
+use crate::ols::{cross_products, dot, independent_columns, solve_normal_equations, LeastSquares};
 
 /// Which variance to report. Cluster variables are given in `FeolsInput::clusters`.
 #[derive(Debug, Clone, PartialEq)]
@@ -127,7 +127,10 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
             });
         }
     }
-    if input.x.is_empty() {
+    // With fixed effects and no regressor the model is the fixed effects alone (fixest's and
+    // pyfixest's `y ~ 1 | fe`, the zero step of csw0() with fixed effects): no coefficient,
+    // residuals = demeaned outcome. Without fixed effects there is nothing to fit.
+    if input.x.is_empty() && input.fe.is_empty() {
         return Err(Error::Empty("no regressors in the formula".into()));
     }
     for (name, c) in std::iter::once(&input.y).chain(&input.x) {
@@ -288,7 +291,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         .filter(|j| !keep.contains(j))
         .map(|j| input.x[j].0.clone())
         .collect();
-    if keep.is_empty() {
+    if keep.is_empty() && k_all > 0 {
         return Err(Error::Empty(format!(
             "all regressors are collinear (with each other or with the fixed effects): {}",
             collinear.join(", ")
@@ -309,13 +312,18 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     };
     let xtx = Array2::from_shape_fn((k, k), |(a, b)| xtx_all[[keep[a], keep[b]]]);
     let xty = Array1::from_iter(keep.iter().map(|&j| xty_all[j]));
-    let ls = solve_normal_equations(&xtx, &xty)?;
+    let ls = if k == 0 {
+        // Fixed effects only: nothing to solve, a 0 x 0 bread.
+        LeastSquares {
+            beta: Array1::zeros(0),
+            xtx_inv: Array2::zeros((0, 0)),
+        }
+    } else {
+        solve_normal_equations(&xtx, &xty)?
+    };
     let xw = design.slice(s![.., 1..]);
     let yw = design.column(0);
-    // uw = yw - xw beta, computed as ndarray's `dot` does (gemv with beta = 0), in place.
-    let mut uw = Array1::from_vec(try_zeros::<f64>(n, "residuals")?);
-    general_mat_vec_mul(1.0, &xw, &ls.beta, 0.0, &mut uw);
-    uw.iter_mut().zip(yw.iter()).for_each(|(u, &y)| *u = y - *u);
+    let uw = weighted_residuals(xw, yw, &ls.beta)?;
     let rss = uw.dot(&uw);
     let ss_within = yw.dot(&yw);
     let has_fe = st.fe.n_dims() > 0;
@@ -365,7 +373,14 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         n_singletons: st.n_singletons,
         singletons_dropped: spec.drop_singletons,
         r2: 1.0 - rss / st.tss,
-        r2_within: has_fe.then(|| 1.0 - rss / ss_within),
+        // Without a regressor nothing is explained within the fixed effects: NaN, as pyfixest.
+        r2_within: has_fe.then(|| {
+            if k == 0 {
+                f64::NAN
+            } else {
+                1.0 - rss / ss_within
+            }
+        }),
         rss,
         df_k,
         df_t,
@@ -379,6 +394,21 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         fe: st.fe,
         weights: st.weights,
     })
+}
+
+/// uw = yw - xw beta on the demeaned, weighted columns: computed as ndarray's `dot` does (gemv
+/// with beta = 0), in place; without a regressor, the demeaned outcome itself.
+fn weighted_residuals(
+    xw: ArrayView2<'_, f64>,
+    yw: ArrayView1<'_, f64>,
+    beta: &Array1<f64>,
+) -> Result<Array1<f64>> {
+    let mut uw = Array1::from_vec(try_zeros::<f64>(yw.len(), "residuals")?);
+    if !beta.is_empty() {
+        general_mat_vec_mul(1.0, &xw, beta, 0.0, &mut uw);
+    }
+    uw.iter_mut().zip(yw.iter()).for_each(|(u, &y)| *u = y - *u);
+    Ok(uw)
 }
 
 /// The values of `v` on the rows where `keep` is true (allocated fallibly).
@@ -423,6 +453,16 @@ impl FeolsFit {
         self.design.column(0)
     }
 
+    /// Residuals y - fitted on the estimation rows, in their order, unweighted (pyfixest's
+    /// `resid()`): the weighted residuals of the demeaned fit divided by sqrt(weight).
+    pub fn residuals(&self) -> Result<Array1<f64>> {
+        let mut u = weighted_residuals(self.xw(), self.yw(), &self.beta)?;
+        if let Some(w) = &self.weights {
+            u.iter_mut().zip(w).for_each(|(u, w)| *u /= w.sqrt());
+        }
+        Ok(u)
+    }
+
     /// t statistics, p-values and confidence bounds with the fit's `df_t` (as fixest).
     pub fn coef_table(&self, level: f64) -> Result<CoefTable> {
         t_table(
@@ -431,5 +471,88 @@ impl FeolsFit {
             self.df_t as f64,
             level,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input<'a>(y: &'a [f64], x: Vec<(String, &'a [f64])>, g: &'a [i64]) -> FeolsInput<'a> {
+        FeolsInput {
+            y: ("y".into(), y),
+            x,
+            fe: vec![("g".into(), g)],
+            clusters: vec![("g".into(), g)],
+            weights: None,
+            valid: None,
+        }
+    }
+
+    /// Identity: with one fixed effect and no regressor the residuals are y minus its group
+    /// mean, R² is 1 - RSS/TSS, the variance is 0 x 0 and within R² is NaN (pyfixest).
+    #[test]
+    fn fixed_effects_only_fit() {
+        let y: Vec<f64> = (0..30)
+            .map(|i| ((i * 7) % 11) as f64 + 0.1 * i as f64)
+            .collect();
+        let g: Vec<i64> = (0..30).map(|i| i % 4).collect();
+        for vcov in [
+            VcovRequest::Iid,
+            VcovRequest::Hetero,
+            VcovRequest::Cluster(vec![0]),
+        ] {
+            let spec = FeolsSpec {
+                vcov,
+                ..FeolsSpec::default()
+            };
+            let fit = feols(&input(&y, Vec::new(), &g), &spec).unwrap();
+            assert!(fit.coefnames.is_empty() && fit.beta.is_empty() && fit.se.is_empty());
+            assert_eq!(fit.vcov.dim(), (0, 0));
+            assert_eq!(fit.nobs, 30);
+            assert!(fit.r2_within.unwrap().is_nan());
+            let u = fit.residuals().unwrap();
+            let mut tss = 0.0;
+            let mean_all = y.iter().sum::<f64>() / 30.0;
+            for (i, (&yi, &gi)) in y.iter().zip(&g).enumerate() {
+                let (s, c) = y
+                    .iter()
+                    .zip(&g)
+                    .filter(|(_, &h)| h == gi)
+                    .fold((0.0, 0.0), |(s, c), (v, _)| (s + v, c + 1.0));
+                assert!((u[i] - (yi - s / c)).abs() < 1e-12);
+                tss += (yi - mean_all).powi(2);
+            }
+            assert!((fit.rss - u.dot(&u)).abs() < 1e-10);
+            assert!((fit.r2 - (1.0 - fit.rss / tss)).abs() < 1e-12);
+            // 4 levels; clustered by the fixed effect itself, nested levels count as one
+            let nested = matches!(spec.vcov, VcovRequest::Cluster(_));
+            assert_eq!(fit.df_k, if nested { 1 } else { 4 });
+            assert!(fit.coef_table(0.95).unwrap().statistic.is_empty());
+        }
+    }
+
+    /// Without fixed effects a model needs a regressor (the caller adds the intercept).
+    #[test]
+    fn no_regressor_without_fixed_effects_is_an_error() {
+        let y = [1.0, 2.0, 3.0];
+        let mut inp = input(&y, Vec::new(), &[0, 0, 1]);
+        inp.fe.clear();
+        inp.clusters.clear();
+        let err = feols(&inp, &FeolsSpec::default()).unwrap_err();
+        assert!(err.to_string().contains("no regressors"));
+    }
+
+    /// Regressors all absorbed by the fixed effects stay an error (not an empty model).
+    #[test]
+    fn all_collinear_regressors_stay_an_error() {
+        let y: Vec<f64> = (0..12).map(|i| (i * i % 7) as f64).collect();
+        let g: Vec<i64> = (0..12).map(|i| i % 3).collect();
+        let x: Vec<f64> = g.iter().map(|&v| v as f64).collect();
+        let err = feols(
+            &input(&y, vec![("x".into(), &x)], &g),
+            &FeolsSpec::default(),
+        );
+        assert!(err.unwrap_err().to_string().contains("collinear"));
     }
 }

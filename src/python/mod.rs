@@ -315,6 +315,11 @@ impl PyFeols {
     fn rss(&self) -> f64 {
         self.fit.rss
     }
+    /// Residuals y - fitted on the estimation rows, unweighted (pyfixest's `resid()`).
+    fn residuals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
+        let u = run(py, || self.fit.residuals())?;
+        Ok(u.to_pyarray(py))
+    }
     #[getter]
     fn df_k(&self) -> usize {
         self.fit.df_k

@@ -15,6 +15,7 @@ empty boxes.
 from __future__ import annotations
 
 import re
+import textwrap
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -542,7 +543,8 @@ def mechanism_figure(
     - MechanismEffects: the policy's effect on each mediator with its CI.
     - HeterogeneityResult: the treatment effect in each group (each split regression's CI).
     - ModerationResult: marginal effect of the treatment at the moderator's values.
-    ``labels`` maps mediator / group names to display names. The caption is on
+    ``labels`` maps mediator / group names (and, for moderation, the treatment, outcome and
+    moderator) to display names. The caption is on
     ``figure_caption(fig)``.
     """
     from pilotdid import results as r
@@ -619,7 +621,13 @@ def mechanism_figure(
     elif isinstance(results, r.ModerationResult):
         fig, ax = _new_figure(figsize or (6.0, 4.0), font)
         results.plot(ax=ax)
-        ax.set_ylabel(t["mod_y"].format(results.treatment, results.y))
+        names = dict(labels or {})
+        ylabel = t["mod_y"].format(
+            names.get(results.treatment, results.treatment), names.get(results.y, results.y)
+        )
+        # a long label would run past the axes: wrap it (CJK text has no spaces to wrap at)
+        ax.set_ylabel("\n".join(textwrap.wrap(ylabel, 40)) if " " in ylabel else ylabel)
+        ax.set_xlabel(names.get(results.moderator, results.moderator))
         default = t["mod_title"]
         caption = cap.moderation(
             lang,

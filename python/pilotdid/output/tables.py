@@ -646,7 +646,9 @@ def etable(
     caption = _check_text("caption", caption)
     label = _check_text("label", label)
 
-    if isinstance(results, Mapping):
+    if hasattr(results, "etable_columns"):  # a multiple estimation (FeolsMulti) titles its own
+        items = list(results.etable_columns())
+    elif isinstance(results, Mapping):
         items = [(str(k), v) for k, v in results.items()]
     elif isinstance(results, (list, tuple)):
         items = [(None, v) for v in results]

@@ -165,7 +165,9 @@ class FeolsResult(ResultProtocol):
         return dict(zip(self.coefnames, self._core.coef_table(0.95).statistic))
 
     def _tidy(self, level: float) -> pl.DataFrame:
-        """Student t with the fit's df (``df_t``), from the core's coefficient table."""
+        """Student t with the fit's df (``df_t``), from the core's coefficient table. A fixed-
+        effects-only fit gives no rows (the schema is explicit so the columns keep their
+        types)."""
         t = self._core.coef_table(level)
         return pl.DataFrame(
             {
@@ -176,8 +178,24 @@ class FeolsResult(ResultProtocol):
                 "p_value": t.p_value,
                 "conf_low": t.conf_low,
                 "conf_high": t.conf_high,
-            }
+            },
+            schema={"term": pl.String, **{c: pl.Float64 for c in _TIDY_NUMBERS}},
         )
+
+    def resid(self) -> np.ndarray:
+        """Residuals y - fitted on the estimation rows, in data order, unweighted (pyfixest's
+        ``resid()``; ``used_rows`` tells which input rows they belong to)."""
+        return np.asarray(self._core.residuals())
+
+    @property
+    def used_rows(self) -> np.ndarray:
+        """Boolean mask over the input rows: True for the rows the fit used."""
+        return np.asarray(self._core.used_rows)
+
+    @property
+    def is_fixef_only(self) -> bool:
+        """True for a model of fixed effects alone (``y ~ 1 | fe``): no coefficients."""
+        return not self.coefnames and bool(self.fixef)
 
     # --- fit statistics -----------------------------------------------------------------
     @property
@@ -190,8 +208,15 @@ class FeolsResult(ResultProtocol):
 
     @property
     def r2_within(self) -> float | None:
+        """R² of the demeaned regression; None without fixed effects, NaN for a fixed-effects-
+        only fit (no regressor explains within variation; pyfixest reports NaN too)."""
         v = self._core.r2_within
         return None if v is None else float(v)
+
+    @property
+    def rmse(self) -> float:
+        """Root mean squared (weighted) residual, sqrt(RSS / nobs) (fixest / pyfixest)."""
+        return math.sqrt(float(self._core.rss) / self.nobs)
 
     @property
     def collinear(self) -> list[str]:
@@ -331,6 +356,10 @@ class FeolsResult(ResultProtocol):
             )
         cl = f" ({', '.join(map(str, self.n_clusters))} clusters)" if self.n_clusters else ""
         lines.append(f"Standard errors: {self.vcov_type}{cl}")
+        if self.is_fixef_only:
+            lines.append("No coefficients (fixed effects only)")
+            lines.append(self._fit_line())
+            return "\n".join(lines)
         header = (
             f"{'':<22}{'Estimate':>12}{'Std. Error':>12}{'t value':>10}{'Pr(>|t|)':>10}"
             f"{f'[{pct}% conf. interval]':>26}"
@@ -346,9 +375,16 @@ class FeolsResult(ResultProtocol):
                 f"{row['conf_low']:>13.6f}{row['conf_high']:>13.6f} {stars}"
             )
         lines.append(rule)
-        r2w = f"   Within R2: {self.r2_within:.4f}" if self.r2_within is not None else ""
-        lines.append(f"R2: {self.r2:.4f}{r2w}")
+        lines.append(self._fit_line())
         if self.collinear:
             lines.append(f"Dropped as collinear: {', '.join(self.collinear)}")
         lines.append("Signif. codes: *** 0.01, ** 0.05, * 0.1")
         return "\n".join(lines)
+
+    def _fit_line(self) -> str:
+        r2w = f"   Within R2: {self.r2_within:.4f}" if self.r2_within is not None else ""
+        return f"R2: {self.r2:.4f}{r2w}   RMSE: {self.rmse:.6g}"
+
+
+#: The numeric columns of the protocol's tidy() frame.
+_TIDY_NUMBERS = ("estimate", "std_error", "statistic", "p_value", "conf_low", "conf_high")

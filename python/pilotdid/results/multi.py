@@ -25,9 +25,10 @@ class FeolsMulti:
     name -> fit), ``keys()``/``values()``/``items()``. ``tidy()`` stacks the models' tables
     under a ``model`` column; ``summary()`` shows them one after the other.
 
-    ``etable(m)`` lays out one column per model titled by its name: etable reads a mapping's
-    ``items()`` for titles, so this class is registered as a ``collections.abc.Mapping``
-    (iteration still yields the fits, as a list would; ``dict(m)`` gives name -> fit).
+    ``etable(m)`` lays out one column per model (``etable_columns()``: titled by the sample
+    of a split, untitled otherwise, as fixest's etable). The class is registered as a
+    ``collections.abc.Mapping`` (name -> fit) for code that expects one; iteration still
+    yields the fits, as a list would, and ``dict(m)`` gives name -> fit.
     """
 
     def __init__(
@@ -56,6 +57,20 @@ class FeolsMulti:
 
     def items(self) -> list[tuple[str, FeolsResult]]:
         return list(self._models.items())
+
+    def etable_columns(self) -> list[tuple[str | None, FeolsResult]]:
+        """(column title, fit) per model for ``etable``, titled as fixest's etable does: by
+        the sample of a split ("Full sample", "province = Anhui") and otherwise not at all
+        (the dependent-variable, coefficient and fixed-effect rows already tell the models
+        apart; the formula would repeat them)."""
+        out: list[tuple[str | None, FeolsResult]] = []
+        for name, fit in self._models.items():
+            title = None
+            if self.split is not None and name.endswith(")") and " (Sample: " in name:
+                sample = name.rsplit(" (Sample: ", 1)[1][:-1]
+                title = "Full sample" if sample == f"{self.split} = all" else sample
+            out.append((title, fit))
+        return out
 
     def to_list(self) -> list[FeolsResult]:
         """The fits, in order (pyfixest's ``to_list``)."""
