@@ -324,3 +324,30 @@ def vocabulary(
         return wrapper  # type: ignore[return-value]
 
     return wrap
+
+
+# ------------------------------------------------------------------------------------------
+# ids in messages
+# ------------------------------------------------------------------------------------------
+#: How many ids a message lists before "and k more".
+LISTED_IDS = 10
+
+
+def plain_id(v: Any) -> str:
+    """An id as the user wrote it: numpy scalars as Python values, whole floats as integers,
+    no repr quotes (``np.str_('Hefei')`` -> ``Hefei``, ``3.0`` -> ``3``)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v)
+
+
+def id_list(ids: Sequence[Any], limit: int | None = LISTED_IDS) -> str:
+    """``Hefei, Wuhu`` / ``3, 17, ... and 12 more``: the ids of a message, as plain strings."""
+    ids = list(ids)
+    shown = ids if limit is None else ids[:limit]
+    text = ", ".join(plain_id(v) for v in shown)
+    if len(ids) > len(shown):
+        text += f" and {len(ids) - len(shown)} more"
+    return text

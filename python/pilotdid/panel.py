@@ -10,7 +10,7 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
-from pilotdid._args import check_bool, check_str
+from pilotdid._args import check_bool, check_str, id_list
 from pilotdid._core import PilotdidError, panel_info
 
 
@@ -203,15 +203,9 @@ def _warn_uncertain_adoption(
         )
 
 
-#: How many unit ids an error message lists before "...".
-_SHOWN_UNITS = 10
-
-
 def _unit_list(units: list[str]) -> str:
-    """'3 units: a, b, c' (at most _SHOWN_UNITS ids, as plain strings)."""
-    shown = ", ".join(units[:_SHOWN_UNITS])
-    more = f", ... ({len(units) - _SHOWN_UNITS} more)" if len(units) > _SHOWN_UNITS else ""
-    return f"{len(units)} unit{'s' if len(units) != 1 else ''}: {shown}{more}"
+    """'3 units: a, b, c' (at most LISTED_IDS ids, as plain strings)."""
+    return f"{len(units)} unit{'s' if len(units) != 1 else ''}: {id_list(units)}"
 
 
 def _switch_off_units(

@@ -205,17 +205,20 @@ def feols(
             "has no non-missing value"
         )
     models: dict[str, FeolsResult] = {}
+    samples: dict[str, str] = {}
     if fsplit is not None:
         full = present.to_numpy()
         for t in formulas:
             name = f"{t} (Sample: {split_col} = all)"
             models[name] = _fit_named(name, t, df, df, opts, sample=None if full.all() else full)
+            samples[name] = "Full sample"
     for v in values:
         sub = df.filter(present & (by == v))
         for t in formulas:
             name = f"{t} (Sample: {split_col} = {v})"
             models[name] = _fit_named(name, t, sub, sub, opts)
-    return FeolsMulti(fml, models, split=split_col)
+            samples[name] = f"{split_col} = {v}"
+    return FeolsMulti(fml, models, split=split_col, samples=samples)
 
 
 class _FitOptions:
@@ -250,19 +253,7 @@ def _fit_one(
 
     y = _frame.numeric(df, f.depvar)
     valid = np.ones(df.height, dtype=bool) if sample is None else sample.copy()
-    fe_ids = []
-    for names in f.fixef:
-        parts = []
-        for name in names:
-            v, ok = _frame.ids(df, name)
-            valid &= ok
-            parts.append(v)
-        fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
-    cl_ids = []
-    for name in clusters:
-        v, ok = _frame.ids(df, name)
-        valid &= ok
-        cl_ids.append(v)
+    fe_ids, cl_ids = _group_ids(df, f.fixef, clusters, valid)
     w = _frame.numeric(df, weights) if weights else None
     x_names, x_cols = _design(f, df, valid, y, w)
 
@@ -295,6 +286,30 @@ def _fit_one(
         columns=(y, x_cols),
         data=data_ref,
     )
+
+
+def _group_ids(
+    df: pl.DataFrame,
+    fixef: Sequence[Sequence[str]],
+    clusters: Sequence[str],
+    valid: np.ndarray,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """The integer ids the core takes for each fixed effect (``a^b`` interacted) and each
+    cluster column; rows with a missing id are switched off in ``valid`` (in place)."""
+    fe_ids = []
+    for names in fixef:
+        parts = []
+        for name in names:
+            v, ok = _frame.ids(df, name)
+            valid &= ok
+            parts.append(v)
+        fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
+    cl_ids = []
+    for name in clusters:
+        v, ok = _frame.ids(df, name)
+        valid &= ok
+        cl_ids.append(v)
+    return fe_ids, cl_ids
 
 
 def _design(

@@ -33,7 +33,7 @@ from pilotdid.mechanisms._common import (
     _roles,
     _with_cluster,
 )
-from pilotdid.regression import _design, _parse_vcov, feols
+from pilotdid.regression import _design, _group_ids, _parse_vcov, feols
 from pilotdid.results.mechanisms import (
     HeterogeneityResult,
 )
@@ -206,19 +206,7 @@ def _permutation_test(
     kind, clusters, _ = _parse_vcov(vcov, f.fixef_names)
     x_names, x_cols = _design(f, df)
     valid = np.ones(df.height, dtype=bool)
-    fe_ids = []
-    for names in f.fixef:
-        parts = []
-        for name in names:
-            v, ok = _frame.ids(df, name)
-            valid &= ok
-            parts.append(v)
-        fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
-    cl_ids = []
-    for name in clusters:
-        v, ok = _frame.ids(df, name)
-        valid &= ok
-        cl_ids.append(v)
+    fe_ids, cl_ids = _group_ids(df, f.fixef, clusters, valid)
     ranks = df.get_column(unit).rank("dense").cast(pl.Int64).to_numpy()
     ids = factorize_ids(np.ascontiguousarray(ranks))
     unit_codes, levels = ids.codes, ids.levels

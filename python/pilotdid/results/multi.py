@@ -32,7 +32,12 @@ class FeolsMulti:
     """
 
     def __init__(
-        self, formula: str, models: Mapping[str, FeolsResult], *, split: str | None = None
+        self,
+        formula: str,
+        models: Mapping[str, FeolsResult],
+        *,
+        split: str | None = None,
+        samples: Mapping[str, str] | None = None,
     ) -> None:
         if not models:
             raise PilotdidError(f"formula '{formula}': multiple estimation gave no model")
@@ -41,6 +46,8 @@ class FeolsMulti:
         #: The split column (split= or fsplit=), None without one.
         self.split = split
         self._models: dict[str, FeolsResult] = dict(models)
+        # model name -> its sample ("Full sample", "province = Anhui") under split/fsplit
+        self._samples: dict[str, str] = dict(samples or {})
         self._names = list(self._models)
 
     # --- list and mapping access ------------------------------------------------------------
@@ -63,14 +70,7 @@ class FeolsMulti:
         the sample of a split ("Full sample", "province = Anhui") and otherwise not at all
         (the dependent-variable, coefficient and fixed-effect rows already tell the models
         apart; the formula would repeat them)."""
-        out: list[tuple[str | None, FeolsResult]] = []
-        for name, fit in self._models.items():
-            title = None
-            if self.split is not None and name.endswith(")") and " (Sample: " in name:
-                sample = name.rsplit(" (Sample: ", 1)[1][:-1]
-                title = "Full sample" if sample == f"{self.split} = all" else sample
-            out.append((title, fit))
-        return out
+        return [(self._samples.get(name), fit) for name, fit in self._models.items()]
 
     def to_list(self) -> list[FeolsResult]:
         """The fits, in order (pyfixest's ``to_list``)."""

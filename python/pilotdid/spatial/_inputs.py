@@ -11,9 +11,7 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
-from pilotdid._args import (
-    check_choice,
-)
+from pilotdid._args import LISTED_IDS, check_choice, id_list, plain_id
 from pilotdid._core import PilotdidError
 from pilotdid._formula import parse_formula
 from pilotdid.spatial.weights import Weights, _key, from_dense
@@ -93,31 +91,10 @@ def _check_fml(fml: Any) -> str:
 #: How a spatial panel treats units with missing periods or missing / infinite values.
 _INCOMPLETE = ("error", "drop_units")
 
-#: Units listed in full in a message before "and k more".
-_LIST_IDS = 10
-
 
 def _python(v: Any) -> Any:
     """A numpy scalar id as the Python value (``np.str_('Hefei')`` -> ``'Hefei'``)."""
     return v.item() if isinstance(v, np.generic) else v
-
-
-def _plain(v: Any) -> str:
-    """An id as the user wrote it (numpy scalars as Python values, no repr quotes)."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v)
-
-
-def _id_list(ids: list[Any], limit: int | None = _LIST_IDS) -> str:
-    """``Hefei, Wuhu`` / ``3, 17, ... and 12 more``."""
-    shown = ids if limit is None else ids[:limit]
-    text = ", ".join(_plain(v) for v in shown)
-    if len(ids) > len(shown):
-        text += f" and {len(ids) - len(shown)} more"
-    return text
 
 
 @dataclass
@@ -155,14 +132,14 @@ def _incomplete_units(
     problems: dict[int, list[str]] = {}
     for i in np.flatnonzero(~have.all(axis=1)):
         gone = periods[~have[i]]
-        what = "no rows" if gone.size == t else f"no row in {_id_list(list(gone), None)}"
+        what = "no rows" if gone.size == t else f"no row in {id_list(list(gone), None)}"
         problems.setdefault(int(i), []).append(what)
     for name, v in columns.items():
         bad = ~np.isfinite(v)
         for i in np.unique(unit_pos[bad]):
             at = np.flatnonzero(bad & (unit_pos == i))
             kind = "missing" if np.all(np.isnan(v[at])) else "missing or infinite"
-            when = _id_list(list(periods[np.unique(tcode[at])]), None)
+            when = id_list(list(periods[np.unique(tcode[at])]), None)
             problems.setdefault(int(i), []).append(f"{name} {kind} in {when}")
     return problems
 
@@ -187,8 +164,8 @@ def _prepare(
     foreign = list(dict.fromkeys(v for v in unit_vals if _key(v) not in w_index))
     if foreign:
         raise PilotdidError(
-            f"{len(foreign)} unit(s) of the data are not in W's ids: {_id_list(foreign)} "
-            f"(W has {w.n} units, e.g. {_id_list(list(w.ids[:3]), None)}); build W for the "
+            f"{len(foreign)} unit(s) of the data are not in W's ids: {id_list(foreign)} "
+            f"(W has {w.n} units, e.g. {id_list(list(w.ids[:3]), None)}); build W for the "
             "data's units or drop those units from the data"
         )
     pos = np.asarray([w_index[_key(v)] for v in unit_vals], dtype=np.int64)
@@ -208,9 +185,9 @@ def _prepare(
     bad_ids = [_python(w.ids[i]) for i in bad]
     if incomplete == "error":
         details = "; ".join(
-            f"{_plain(w.ids[i])}: {', '.join(problems[i])}" for i in bad[:_LIST_IDS]
+            f"{plain_id(w.ids[i])}: {', '.join(problems[i])}" for i in bad[:LISTED_IDS]
         )
-        more = f"; and {len(bad) - _LIST_IDS} more unit(s)" if len(bad) > _LIST_IDS else ""
+        more = f"; and {len(bad) - LISTED_IDS} more unit(s)" if len(bad) > LISTED_IDS else ""
         first = ""
         for name, v in columns.items():
             rows = np.flatnonzero(~np.isfinite(v))
@@ -223,7 +200,7 @@ def _prepare(
                 break
         raise PilotdidError(
             f"spatial panels must be balanced: {len(bad)} of {w.n} units are incomplete "
-            f"({_id_list(bad_ids, None)}). {details}{more}.{first} Complete those units, or "
+            f"({id_list(bad_ids, None)}). {details}{more}.{first} Complete those units, or "
             'pass incomplete="drop_units" to drop them (W is subset to the other units and '
             "row-standardised again if it was)"
         )
@@ -243,7 +220,7 @@ def _prepare(
         sub = sub.row_standardise(allow_islands=True)
         note += " and row-standardised again"
     if sub.islands:
-        note += f" (units left without neighbours: {_id_list(sub.islands)})"
+        note += f" (units left without neighbours: {id_list(sub.islands)})"
     new_pos = np.cumsum(keep_unit) - 1
     tc = tcode[keep_row]
     # A period in which only dropped units had rows is no longer a period of the panel.

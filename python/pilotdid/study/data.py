@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from pilotdid import datasets, green
+from pilotdid._args import id_list
 from pilotdid._core import PilotdidError
 from pilotdid.study.errors import SpecError
 from pilotdid.study.spec import BUNDLED_CODING_COLUMNS, EVER_TREATED, _resolve_structure, load_spec
@@ -417,15 +418,6 @@ def _finish_checks(df: pl.DataFrame, spec: dict, source: str) -> None:
             )
 
 
-#: How many unit ids a message lists before "...".
-_SHOWN = 10
-
-
-def _ids(values: list) -> str:
-    shown = ", ".join(str(v) for v in values[:_SHOWN])
-    return shown + (f", ... ({len(values) - _SHOWN} more)" if len(values) > _SHOWN else "")
-
-
 def _check_spatial_panel(df: pl.DataFrame, spec: dict, sp: dict, source: str) -> None:
     """What the spatial analysis needs from the data, checked before anything runs (so that
     `pilotdid validate` catches it): one finite coordinate pair per unit, and a balanced panel
@@ -442,7 +434,7 @@ def _check_spatial_panel(df: pl.DataFrame, spec: dict, sp: dict, source: str) ->
     if varying.len():
         problems.append(
             f"lat/lon: columns '{sp['lat']}'/'{sp['lon']}' are not constant within "
-            f"{varying.len()} units ({_ids(varying.to_list())})"
+            f"{varying.len()} units ({id_list(varying.to_list())})"
         )
     bad_xy = coords.filter(
         ~(pl.col(sp["lat"]).cast(pl.Float64).is_finite())
@@ -451,7 +443,7 @@ def _check_spatial_panel(df: pl.DataFrame, spec: dict, sp: dict, source: str) ->
     if bad_xy.len():
         problems.append(
             f"lat/lon: {bad_xy.n_unique()} units have a missing coordinate "
-            f"({_ids(bad_xy.unique(maintain_order=True).to_list())})"
+            f"({id_list(bad_xy.unique(maintain_order=True).to_list())})"
         )
     if sp.get("incomplete", "error") != "drop_units":
         cols = [spec["model"]["y"], spec["treatment"]["name"], *sp["controls"]]
@@ -471,11 +463,11 @@ def _check_spatial_panel(df: pl.DataFrame, spec: dict, sp: dict, source: str) ->
         if short or holes:
             what = []
             if short:
-                what.append(f"{len(short)} miss periods ({_ids(short)})")
+                what.append(f"{len(short)} miss periods ({id_list(short)})")
             if holes:
                 what.append(
                     f"{len(holes)} have a missing value in {', '.join(repr(c) for c in cols)} "
-                    f"({_ids(holes)})"
+                    f"({id_list(holes)})"
                 )
             problems.append(
                 f"the spatial models need a balanced panel ({n_periods} periods per unit), but "
