@@ -305,7 +305,7 @@ fn wald(df: usize, level: f64, lambda: f64) -> Result<(f64, f64)> {
 
 /// P(chi2_df(lambda) > x): the Poisson(lambda / 2) mixture of central chi-square upper tails.
 pub fn noncentral_chi2_sf(x: f64, df: f64, lambda: f64) -> Result<f64> {
-    if !(lambda >= 0.0) || !lambda.is_finite() {
+    if lambda.is_nan() || lambda < 0.0 || !lambda.is_finite() {
         return Err(Error::Numerical(format!(
             "noncentrality {lambda} is not a finite value >= 0"
         )));
