@@ -110,6 +110,8 @@ ALLOWED: dict[str, str] = {
     "path": "file path", "as_pandas": "tidy() as pandas", "fe_rows": "etable: FE rows",
     "stats_rows": "etable: which statistic rows", "impacts": "spatial effects figure",
     "placebo": "placebo figure", "bacon": "bacon figure",
+    "slope": "pretrend_power: slope of the hypothesised linear violation (Roth 2022)",
+    "result": "pretrend_power: the event-study result analysed",
 }
 
 #: Functions that take two inputs positionally, and why.
@@ -133,6 +135,7 @@ FIRST_INPUT = {
     "aggte": "res", "placebo": "model", "robustness": "model", "etable": "results",
     "plot_event_studies": "results", "run_study": "spec", "resolve_spec": "spec",
     "prepare_data": "spec", "load_spec": "path", "overall_estimator": "estimator",
+    "pretrend_power": "result",
 }
 
 

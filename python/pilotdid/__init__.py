@@ -15,6 +15,7 @@ from pilotdid.did import (
     did2s,
     event_study,
     imputation,
+    pretrend_power,
     sunab,
     twfe_event_study,
 )
@@ -37,6 +38,7 @@ from pilotdid.results import (
     MediationResult,
     ModerationResult,
     PlaceboResult,
+    PretrendPowerResult,
     PsmDidResult,
     RobustnessResult,
     SpatialImpacts,
@@ -153,4 +155,6 @@ __all__ = [
     "twfe_event_study",
     "weights",
     "winsorize",
+    "pretrend_power",
+    "PretrendPowerResult",
 ]

@@ -1253,3 +1253,61 @@ def heterogeneity_permutation_test(
     tol: float = 1e-11,
     max_iter: int = 10000,
 ) -> HeterogeneityCore: ...
+
+# ------------------------------------------------------------------------------------------
+# pre-trend power, Roth 2022 (pretrend_power.rs)
+# ------------------------------------------------------------------------------------------
+class PretrendPower:
+    """The pre-test's power against a hypothesised delta and its consequences."""
+
+    @property
+    def pre(self) -> list[int]: ...
+    @property
+    def post(self) -> list[int]: ...
+    @property
+    def critical(self) -> float: ...
+    @property
+    def power(self) -> float: ...
+    @property
+    def power_std_error(self) -> float: ...
+    @property
+    def size(self) -> float: ...
+    @property
+    def bayes_factor(self) -> float: ...
+    @property
+    def likelihood_ratio(self) -> float: ...
+    @property
+    def wald_power(self) -> float: ...
+    @property
+    def wald_noncentrality(self) -> float: ...
+    @property
+    def expected_after_pretest(self) -> _F64: ...
+    @property
+    def coverage(self) -> _F64: ...
+    @property
+    def coverage_after_pretest(self) -> _F64: ...
+    @property
+    def slopes(self) -> list[tuple[str, float, float, str, float]]:
+        """(test, target, slope, status, max_power) per test ('any_t', 'wald') and target."""
+
+def pretrend_power_fit(
+    event_time: _I64,
+    estimate: _F64,
+    vcov: _F64,
+    delta: _F64,
+    *,
+    reference: int,
+    level: float,
+    targets: list[float],
+) -> PretrendPower:
+    """Roth (2022) pre-trend power of an event study."""
+
+def mvn_rectangle_probability(
+    mean: _F64, cov: _F64, lower: _F64, upper: _F64
+) -> tuple[float, float]:
+    """P(lower <= X <= upper), X ~ N(mean, cov), and its quasi-Monte Carlo standard error."""
+
+def mvn_truncated_mean(
+    mean: _F64, cov: _F64, lower: _F64, upper: _F64
+) -> tuple[_F64, float]:
+    """Mean of N(mean, cov) truncated to [lower, upper] (Tallis) and the rectangle's probability."""

@@ -14,4 +14,5 @@ pub mod did2s;
 mod drdid;
 pub mod event_study;
 pub mod imputation;
+pub mod pretrend_power;
 pub mod sun_abraham;

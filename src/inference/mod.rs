@@ -19,3 +19,4 @@ pub use t_table::{t_table, CoefTable};
 pub use vcov::{vcov, FeInfo, VcovResult, VcovType};
 pub use wald::{restriction_wald, wald_test, WaldTest};
 pub use wild_bootstrap::{wild_cluster_bootstrap, BootWeights, WildBootResult, WildBootSpec};
+pub mod mvn;

@@ -7,6 +7,7 @@ mod green;
 mod heterogeneity;
 mod inference;
 mod mediation;
+mod pretrend_power;
 mod robust;
 mod spatial;
 mod staggered;
@@ -581,5 +582,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     green::register(m)?;
     inference::register(m)?;
     heterogeneity::register(m)?;
+    pretrend_power::register(m)?;
     Ok(())
 }

@@ -53,6 +53,10 @@ for est in ("twfe", "cs", "sa", "bjs", "did2s"):
     _t(f"event_study[{est}]", lambda: pdid.event_study, lambda: [panel()],
        lambda est=est: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
                         "estimator": est, "window": (-3, 3)})
+_t("pretrend_power", lambda: pdid.pretrend_power,
+   lambda: [pdid.event_study(panel(), y="gtfp", unit="city", time="year", cohort="cohort",
+                             estimator="twfe", window=(-3, 3))],
+   lambda: {"slope": 0.01, "power": (0.5, 0.8), "level": 0.95})
 _t("twfe_event_study", lambda: pdid.twfe_event_study, lambda: [panel()],
    lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
             "ref_period": -1, "window": (-3, 3), "level": 0.95})

@@ -5,6 +5,7 @@ Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposi
 
 from pilotdid.did.decomposition import bacon
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
+from pilotdid.did.pretrends import pretrend_power
 from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
 
@@ -17,4 +18,5 @@ __all__ = [
     "imputation",
     "sunab",
     "twfe_event_study",
+    "pretrend_power",
 ]

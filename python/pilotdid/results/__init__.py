@@ -11,6 +11,7 @@ from pilotdid.results.mechanisms import (
     ModerationResult,
 )
 from pilotdid.results.multi import FeolsMulti
+from pilotdid.results.pretrend_power import PretrendPowerResult
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
@@ -35,4 +36,5 @@ __all__ = [
     "SunAbrahamResult",
     "WildBootResult",
     "plot_event_studies",
+    "PretrendPowerResult",
 ]
