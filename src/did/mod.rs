@@ -13,5 +13,6 @@ pub mod bacon;
 pub mod did2s;
 mod drdid;
 pub mod event_study;
+pub mod honest;
 pub mod imputation;
 pub mod sun_abraham;

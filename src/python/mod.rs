@@ -5,6 +5,7 @@ mod bacon_sunab;
 mod event;
 mod green;
 mod heterogeneity;
+mod honest;
 mod inference;
 mod mediation;
 mod robust;
@@ -576,5 +577,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     green::register(m)?;
     inference::register(m)?;
     heterogeneity::register(m)?;
+    honest::register(m)?;
     Ok(())
 }
