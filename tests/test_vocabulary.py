@@ -110,6 +110,13 @@ ALLOWED: dict[str, str] = {
     "path": "file path", "as_pandas": "tidy() as pandas", "fe_rows": "etable: FE rows",
     "stats_rows": "etable: which statistic rows", "impacts": "spatial effects figure",
     "placebo": "placebo figure", "bacon": "bacon figure",
+    "delta": "honest_did: restriction class (rm, sdrm, sd), HonestDiD's Delta",
+    "m_bar": "honest_did: grid of the relative-magnitudes bound M-bar",
+    "m": "honest_did: grid of the smoothness bound M",
+    "l_vec": "honest_did: target weights on the post periods (HonestDiD's l_vec)",
+    "restriction": "honest_did: added shape or sign restriction",
+    "grid_points": "honest_did: test-inversion grid size (HonestDiD's gridPoints)",
+    "breakdown": "honest_did: compute the breakdown value",
 }
 
 #: Functions that take two inputs positionally, and why.
@@ -133,6 +140,7 @@ FIRST_INPUT = {
     "aggte": "res", "placebo": "model", "robustness": "model", "etable": "results",
     "plot_event_studies": "results", "run_study": "spec", "resolve_spec": "spec",
     "prepare_data": "spec", "load_spec": "path", "overall_estimator": "estimator",
+    "honest_did": "res",
 }
 
 

@@ -7,6 +7,7 @@ from pilotdid.did.decomposition import bacon
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
 from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
+from pilotdid.did.sensitivity import honest_did
 
 __all__ = [
     "aggte",
@@ -17,4 +18,5 @@ __all__ = [
     "imputation",
     "sunab",
     "twfe_event_study",
+    "honest_did",
 ]

@@ -75,8 +75,8 @@ def honest_did(
     times the largest pre-period one), ``"sdrm"`` the same on second differences, ``"sd"``
     smoothness Δ^SD(M) (second differences at most M). ``method``: ``"C-LF"`` (conditional-
     least-favourable hybrid, default for rm/sdrm), ``"Conditional"`` (ARP), ``"FLCI"`` (the
-    only one for sd). ``m_bar``/``m``: the grids (defaults: 0..2 in 10 steps; 0..the largest
-    pre-period second difference's 95% bound... here 0..2 sd of the target). ``l_vec``: the
+    only one for sd). ``m_bar``/``m``: the grids (defaults: M̄ in 0..2 and M in 0..2 sd of the
+    target, 10 values each). ``l_vec``: the
     target's weights on the post periods, or ``"first"``/``"average"``. ``restriction``: an
     added shape (``"increasing"``/``"decreasing"``) or sign (``"positive"``/``"negative"``
     bias) restriction for rm/sdrm. ``grid_points``/``reps``/``seed``: HonestDiD's test
@@ -99,7 +99,9 @@ def honest_did(
     else:
         lv = np.asarray(l_vec, dtype=float).ravel()
         if lv.size != n_post:
-            raise PilotdidError(f"honest_did: l_vec has {lv.size} entries for {n_post} post periods")
+            raise PilotdidError(
+                f"honest_did: l_vec has {lv.size} entries for {n_post} post periods"
+            )
     b, s, lvl = beta.tolist(), sigma.tolist(), lv.tolist()
     orig = _core.honest_original(b, s, n_pre, n_post, lvl, alpha=alpha)
     iters = 10 if breakdown else None
@@ -109,10 +111,8 @@ def honest_did(
             raise PilotdidError("honest_did: delta='sd' supports method='FLCI'")
         if restriction != "none":
             raise PilotdidError("honest_did: restriction applies to delta='rm'/'sdrm'")
-        grid = np.asarray(
-            m if m is not None else np.linspace(0, 2 * float(np.sqrt(lv @ sigma[n_pre:, n_pre:] @ lv)), 10),
-            dtype=float,
-        )
+        sd_target = float(np.sqrt(lv @ sigma[n_pre:, n_pre:] @ lv))
+        grid = np.asarray(m if m is not None else np.linspace(0, 2 * sd_target, 10), dtype=float)
         lbs, ubs, bd = _core.honest_flci(
             b, s, n_pre, n_post, lvl, grid.tolist(), alpha=alpha, num_points=100,
             breakdown_iters=iters,

@@ -15,6 +15,7 @@ from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessR
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
+from pilotdid.results.sensitivity import SensitivityResult
 
 __all__ = [
     "AggteResult",
@@ -35,4 +36,5 @@ __all__ = [
     "SunAbrahamResult",
     "WildBootResult",
     "plot_event_studies",
+    "SensitivityResult",
 ]
