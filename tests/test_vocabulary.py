@@ -110,7 +110,6 @@ ALLOWED: dict[str, str] = {
     "path": "file path", "as_pandas": "tidy() as pandas", "fe_rows": "etable: FE rows",
     "stats_rows": "etable: which statistic rows", "impacts": "spatial effects figure",
     "placebo": "placebo figure", "bacon": "bacon figure",
-    "delta": "honest_did: restriction class (rm, sdrm, sd), HonestDiD's Delta",
     "m_bar": "honest_did: grid of the relative-magnitudes bound M-bar",
     "m": "honest_did: grid of the smoothness bound M",
     "l_vec": "honest_did: target weights on the post periods (HonestDiD's l_vec)",

@@ -5,9 +5,9 @@ Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposi
 
 from pilotdid.did.decomposition import bacon
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
+from pilotdid.did.sensitivity import honest_did
 from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
-from pilotdid.did.sensitivity import honest_did
 
 __all__ = [
     "aggte",

@@ -12,10 +12,10 @@ from pilotdid.results.mechanisms import (
 )
 from pilotdid.results.multi import FeolsMulti
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
+from pilotdid.results.sensitivity import SensitivityResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
-from pilotdid.results.sensitivity import SensitivityResult
 
 __all__ = [
     "AggteResult",
