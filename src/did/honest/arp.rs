@@ -362,7 +362,7 @@ fn invert(a: &Rows) -> Option<Rows> {
         })
         .collect::<Option<_>>()?;
     for i in 0..n {
-        inv.push((0..n).map(|j| cols[j][i]).collect());
+        inv.push(cols.iter().map(|c| c[i]).collect());
     }
     Some(inv)
 }

@@ -251,6 +251,7 @@ fn lowest_h(st: &Setup) -> Option<f64> {
 }
 
 /// The FLCI at smoothness bound `m` (`findOptimalFLCI`), at level 1 - alpha.
+#[allow(clippy::too_many_arguments)]
 pub fn flci(
     betahat: &[f64],
     sigma: &Rows,
@@ -261,7 +262,7 @@ pub fn flci(
     alpha: f64,
     num_points: usize,
 ) -> Result<Flci> {
-    if !(m >= 0.0) || !m.is_finite() {
+    if !m.is_finite() || m < 0.0 {
         return Err(Error::Option {
             name: "m".into(),
             reason: format!("must be finite and >= 0, got {m}"),
@@ -291,7 +292,7 @@ pub fn flci(
                     h_min + (h0 - h_min) * i as f64 / (n - 1) as f64
                 };
                 if let Some(v) = half(h.max(1e-15)) {
-                    if best.1.is_none_or(|b| v < b) {
+                    if best.1.map_or(true, |b| v < b) {
                         best = (h, Some(v));
                     }
                 }
@@ -318,7 +319,7 @@ pub fn flci(
 fn bisection(a0: f64, b0: f64, num_points: usize, f: &dyn Fn(f64) -> Option<f64>) -> Option<f64> {
     let (mut a, mut b) = (a0, b0);
     let dif = (b - a) / num_points as f64;
-    if !(dif > 0.0) {
+    if dif.is_nan() || dif <= 0.0 {
         return Some(a);
     }
     let failtol = f64::EPSILON.sqrt().max(2.0);

@@ -50,8 +50,9 @@ pub(crate) fn solve_square(a: &Rows, b: &[f64]) -> Option<Vec<f64>> {
             if i != col {
                 let f = m[i][col] / m[col][col];
                 if f != 0.0 {
-                    for j in col..=n {
-                        m[i][j] -= f * m[col][j];
+                    let pivot_row = m[col].clone();
+                    for (j, pv) in pivot_row.iter().enumerate().skip(col) {
+                        m[i][j] -= f * pv;
                     }
                 }
             }

@@ -166,7 +166,7 @@ pub fn arp_grid(
     hybrid: bool,
 ) -> Result<(Vec<f64>, Vec<bool>)> {
     inp.validate()?;
-    if !(mbar >= 0.0) || !mbar.is_finite() {
+    if !mbar.is_finite() || mbar < 0.0 {
         return Err(Error::Option {
             name: "m_bar".into(),
             reason: format!("must be finite and >= 0, got {mbar}"),

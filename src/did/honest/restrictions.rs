@@ -149,9 +149,19 @@ mod tests {
     fn rm_rows_match_honestdid_layout() {
         // n_pre = 2, n_post = 1, s = 0, M̄ = 1: first differences d1 = b_-1 - b_-2,
         // d2 = 0 - b_-1, d3 = b_1 - 0; max difference is d2 (the s = 0 one).
+        // Rows as honestdid 0.1.1 `_create_A_RM(2, 1, Mbar=1, s=0)`: 6 rows minus the one zero
+        // row (d2 bounding itself; -d2 <= d2 stays, as 2 b_-1 <= 0).
         let a = a_rm(2, 1, 1.0, 0, true);
-        assert_eq!(a.len(), 4); // 6 rows minus the two zero rows of d2 against itself
-        assert_eq!(a[0], vec![-1.0, 2.0, 0.0]); // (b_-1 - b_-2) - (-b_-1) <= 0
-        assert_eq!(a[1], vec![0.0, 1.0, 1.0]); // b_1 - (-b_-1) <= 0
+        let expected = [
+            [-1.0, 2.0, 0.0],
+            [0.0, 1.0, 1.0],
+            [1.0, 0.0, 0.0],
+            [0.0, 2.0, 0.0],
+            [0.0, 1.0, -1.0],
+        ];
+        assert_eq!(a.len(), expected.len());
+        for (row, want) in a.iter().zip(expected) {
+            assert_eq!(row.as_slice(), want.as_slice());
+        }
     }
 }
