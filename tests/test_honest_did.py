@@ -192,3 +192,30 @@ def test_bad_input_names_the_problem():
         _core.honest_relative([0.1, 0.2], [[1, 0], [0, 1]], 0, 2, [1.0, 0], [1.0], delta="rm",
                               shape="none", hybrid=False, alpha=0.05, grid_points=10, sims=10,
                               seed=0, breakdown_iters=None)
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "cs", "sa", "did2s"])
+def test_every_event_study_gives_its_full_covariance(mpdta, estimator):
+    """Each estimator's event study feeds its joint covariance (non-zero off-diagonal) and the
+    split at its omitted reference period (CS varying base: nothing omitted, e < 0 are pre)."""
+    from pilotdid.did import event_study
+    from pilotdid.did.sensitivity import honest_did
+
+    es = event_study(mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat",
+                     estimator=estimator)
+    v = es.vcov()
+    assert np.abs(v - np.diag(np.diag(v))).max() > 0
+    res = honest_did(es, m_bar=[0, 1], grid_points=50, breakdown=False)
+    assert (res.n_pre, res.n_post) == (3, 4)
+    assert np.all(res.lb <= res.ub)
+
+
+def test_bjs_without_leads_is_a_clear_error(mpdta):
+    """BJS reports post-period effects only (its pre-trend test is a separate regression)."""
+    from pilotdid.did import event_study
+    from pilotdid.did.sensitivity import honest_did
+
+    es = event_study(mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat",
+                     estimator="bjs")
+    with pytest.raises(PilotdidError, match="no lead estimates"):
+        honest_did(es)

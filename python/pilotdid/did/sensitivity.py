@@ -30,28 +30,32 @@ def _split(res) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray]:
     vcov = res.vcov()  # raises, naming the estimator, when there is no full covariance
     ref = sorted(int(r) for r in getattr(res, "reference", ()) or ())
     if not ref:
-        missing = sorted(set(range(int(et.min()), int(et.max()) + 1)) - set(et.tolist()))
-        ref = missing or [-1]
-    if len(ref) > 1:
-        # several normalised leads (e.g. binned endpoints): the reference is the one nearest 0
-        pass
-    r0 = min(ref, key=lambda r: (abs(r + 0.5), r))
+        ref = sorted(set(range(int(et.min()), int(et.max()) + 1)) - set(et.tolist()))
+    if ref:
+        # several normalised event times (e.g. trimmed leads): the split is at the one
+        # nearest the treatment date, -1 before 0
+        r0: float = min(ref, key=lambda r: (abs(r + 0.5), r))
+    else:
+        # nothing omitted (CS with a varying base period: each lead is a short difference):
+        # leads e < 0 are pre, e >= 0 post, as HonestDiD's honest_did() for `did` does
+        r0 = -0.5
     keep = ~np.isin(et, ref)
     et, beta, vcov = et[keep], beta[keep], vcov[np.ix_(keep, keep)]
     order = np.argsort(et)
     et, beta, vcov = et[order], beta[order], vcov[np.ix_(order, order)]
+    where = f"the reference period {r0:g}" if ref else "event time 0"
     n_pre = int(np.sum(et < r0))
     n_post = int(np.sum(et > r0))
     if n_pre == 0:
         raise PilotdidError(
-            f"honest_did: no pre-period estimates before the reference period {r0}; "
+            f"honest_did: the {res.estimator} event study has no lead estimates before {where}; "
             "the sensitivity bounds extrapolate from pre-trends"
         )
     if n_post == 0:
-        raise PilotdidError(f"honest_did: no post-period estimates after the reference {r0}")
+        raise PilotdidError(f"honest_did: no post-period estimates after {where}")
     if not np.all(np.isfinite(vcov)):
         raise PilotdidError("honest_did: the event study's covariance has non-finite entries")
-    return beta, vcov, n_pre, n_post, et - r0
+    return beta, vcov, n_pre, n_post, et
 
 
 def honest_did(
