@@ -1252,3 +1252,44 @@ def heterogeneity_permutation_test(
     tol: float = 1e-11,
     max_iter: int = 10000,
 ) -> HeterogeneityCore: ...
+
+# HonestDiD (Rambachan & Roth 2023), src/python/honest.rs
+def honest_relative(
+    betahat: list[float],
+    sigma: list[list[float]],
+    n_pre: int,
+    n_post: int,
+    l_vec: list[float],
+    m_bars: list[float],
+    *,
+    delta: str,
+    shape: str,
+    hybrid: bool,
+    alpha: float,
+    grid_points: int,
+    sims: int,
+    seed: int,
+    breakdown_iters: int | None,
+) -> tuple[list[float], list[float], float | None]: ...
+def honest_flci(
+    betahat: list[float],
+    sigma: list[list[float]],
+    n_pre: int,
+    n_post: int,
+    l_vec: list[float],
+    ms: list[float],
+    *,
+    alpha: float,
+    num_points: int,
+    breakdown_iters: int | None,
+) -> tuple[list[float], list[float], float | None]: ...
+def honest_original(
+    betahat: list[float],
+    sigma: list[list[float]],
+    n_pre: int,
+    n_post: int,
+    l_vec: list[float],
+    *,
+    alpha: float,
+) -> tuple[float, float]: ...
+def honest_lf_draws(seed: int, sims: int, dim: int) -> list[float]: ...
