@@ -111,7 +111,12 @@ ALLOWED: dict[str, str] = {
     "stats_rows": "etable: which statistic rows", "impacts": "spatial effects figure",
     "placebo": "placebo figure", "bacon": "bacon figure",
     "slope": "pretrend_power: slope of the hypothesised linear violation (Roth 2022)",
-    "result": "pretrend_power: the event-study result analysed",
+    "m_bar": "honest_did: grid of the relative-magnitudes bound M-bar",
+    "m": "honest_did: grid of the smoothness bound M",
+    "l_vec": "honest_did: target weights on the post periods (HonestDiD's l_vec)",
+    "restriction": "honest_did: added shape or sign restriction",
+    "grid_points": "honest_did: test-inversion grid size (HonestDiD's gridPoints)",
+    "breakdown": "honest_did: compute the breakdown value",
 }
 
 #: Functions that take two inputs positionally, and why.
@@ -135,7 +140,8 @@ FIRST_INPUT = {
     "aggte": "res", "placebo": "model", "robustness": "model", "etable": "results",
     "plot_event_studies": "results", "run_study": "spec", "resolve_spec": "spec",
     "prepare_data": "spec", "load_spec": "path", "overall_estimator": "estimator",
-    "pretrend_power": "result",
+    "pretrend_power": "res",
+    "honest_did": "res",
 }
 
 

@@ -1311,3 +1311,43 @@ def mvn_truncated_mean(
     mean: _F64, cov: _F64, lower: _F64, upper: _F64
 ) -> tuple[_F64, float]:
     """Mean of N(mean, cov) truncated to [lower, upper] (Tallis) and the rectangle's probability."""
+# HonestDiD (Rambachan & Roth 2023), src/python/honest.rs
+def honest_relative(
+    betahat: list[float],
+    sigma: list[list[float]],
+    n_pre: int,
+    n_post: int,
+    l_vec: list[float],
+    m_bars: list[float],
+    *,
+    delta: str,
+    shape: str,
+    hybrid: bool,
+    alpha: float,
+    grid_points: int,
+    sims: int,
+    seed: int,
+    breakdown_iters: int | None,
+) -> tuple[list[float], list[float], float | None]: ...
+def honest_flci(
+    betahat: list[float],
+    sigma: list[list[float]],
+    n_pre: int,
+    n_post: int,
+    l_vec: list[float],
+    ms: list[float],
+    *,
+    alpha: float,
+    num_points: int,
+    breakdown_iters: int | None,
+) -> tuple[list[float], list[float], float | None]: ...
+def honest_original(
+    betahat: list[float],
+    sigma: list[list[float]],
+    n_pre: int,
+    n_post: int,
+    l_vec: list[float],
+    *,
+    alpha: float,
+) -> tuple[float, float]: ...
+def honest_lf_draws(seed: int, sims: int, dim: int) -> list[float]: ...

@@ -13,6 +13,7 @@ pub mod bacon;
 pub mod did2s;
 mod drdid;
 pub mod event_study;
+pub mod honest;
 pub mod imputation;
 pub mod pretrend_power;
 pub mod sun_abraham;

@@ -5,6 +5,7 @@ mod bacon_sunab;
 mod event;
 mod green;
 mod heterogeneity;
+mod honest;
 mod inference;
 mod mediation;
 mod pretrend_power;
@@ -583,5 +584,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     inference::register(m)?;
     heterogeneity::register(m)?;
     pretrend_power::register(m)?;
+    honest::register(m)?;
     Ok(())
 }

@@ -6,6 +6,7 @@ Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposi
 from pilotdid.did.decomposition import bacon
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
 from pilotdid.did.pretrends import pretrend_power
+from pilotdid.did.sensitivity import honest_did
 from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
 
@@ -19,4 +20,5 @@ __all__ = [
     "sunab",
     "twfe_event_study",
     "pretrend_power",
+    "honest_did",
 ]

@@ -19,14 +19,14 @@ from pilotdid.results.pretrend_power import PretrendPowerResult
 __all__ = ["pretrend_power"]
 
 
-def _as_event_study(result: Any) -> EventStudyResult:
-    if isinstance(result, EventStudyResult):
-        return result
-    if hasattr(result, "to_event_study"):  # AggteResult (dynamic), SunAbrahamResult
-        return result.to_event_study()
+def _as_event_study(res: Any) -> EventStudyResult:
+    if isinstance(res, EventStudyResult):
+        return res
+    if hasattr(res, "to_event_study"):  # AggteResult (dynamic), SunAbrahamResult
+        return res.to_event_study()
     raise PilotdidError(
         f"pretrend_power: needs an event study (EventStudyResult, a dynamic aggte or a "
-        f"sunab result), got {type(result).__name__}"
+        f"sunab result), got {type(res).__name__}"
     )
 
 
@@ -61,7 +61,7 @@ def _delta_vector(delta: Any, event_time: np.ndarray) -> np.ndarray:
 
 
 def pretrend_power(
-    result: Any,
+    res: Any,
     *,
     slope: float | None = None,
     delta: Sequence[float] | Mapping[int, float] | None = None,
@@ -72,7 +72,7 @@ def pretrend_power(
     """Power of the event study's own pre-test against a hypothesised violation of parallel
     trends, and the bias and coverage of the post-period estimates after passing it (Roth 2022).
 
-    ``result``: any event study with a full covariance (``result.vcov()``): TWFE, CS
+    ``res``: any event study with a full covariance (``res.vcov()``): TWFE, CS
     (``aggte(type='dynamic')``), Sun-Abraham, BJS and did2s results. The hypothesis is either a
     linear trend ``delta_e = slope * (e - ref_period)`` or ``delta`` (one value per estimated
     event time, in ``event_time`` order, or a dict event time -> value). With neither, the
@@ -85,7 +85,7 @@ def pretrend_power(
     1 - level is reported too. ``power``: target powers for the slope search (each in (0, 1));
     a target that cannot be reached is reported as such, never as an error.
     """
-    study = _as_event_study(result)
+    study = _as_event_study(res)
     level = check_level(level)
     targets = _targets(power)
     try:

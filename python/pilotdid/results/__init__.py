@@ -13,6 +13,7 @@ from pilotdid.results.mechanisms import (
 from pilotdid.results.multi import FeolsMulti
 from pilotdid.results.pretrend_power import PretrendPowerResult
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
+from pilotdid.results.sensitivity import SensitivityResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
@@ -37,4 +38,5 @@ __all__ = [
     "WildBootResult",
     "plot_event_studies",
     "PretrendPowerResult",
+    "SensitivityResult",
 ]
