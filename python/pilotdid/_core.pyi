@@ -434,6 +434,18 @@ class SunAbrahamCore:
     def coefnames(self) -> list[str]: ...
     @property
     def vcov(self) -> _F64: ...
+    @property
+    def att_weights(self) -> _F64: ...
+    def wild_bootstrap(
+        self,
+        event_weights: list[float] | None,
+        r: float,
+        *,
+        reps: int,
+        weights: str,
+        seed: int,
+        level: float,
+    ) -> WildBootCore: ...
 
 def sunab_fit(
     unit: _U32,
