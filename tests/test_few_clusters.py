@@ -127,3 +127,36 @@ def test_sa_wcr_seeded_and_via_event_study():
         res.wild_bootstrap(99, reps=99)
     with pytest.raises(PilotdidError, match="param"):
         res.wild_bootstrap([1.0, 2.0], reps=99)
+
+
+def test_cs_multiplier_weight_types():
+    """R did semantics: Mammen stays the default (the same draws as before: bit-identical to
+    an explicit weight_type="mammen"); Rademacher and Webb multipliers give bootstrap SEs
+    close to the analytic influence-function SEs (mpdta-like design, 500 units) and differ
+    from Mammen's draws; aggte inherits att_gt's weight_type."""
+    rng = np.random.default_rng(3)
+    n_units, periods = 300, [1, 2, 3, 4]
+    g = rng.choice([0, 2, 3], size=n_units)
+    rows = []
+    for u in range(n_units):
+        a = rng.normal()
+        for t in periods:
+            eff = 0.5 if (g[u] and t >= g[u]) else 0.0
+            rows.append((u, t, int(g[u]), a + 0.1 * t + eff + rng.normal()))
+    df = pl.DataFrame(rows, schema=["unit", "time", "g", "y"], orient="row")
+    kw = dict(y="y", unit="unit", time="time", cohort="g", bstrap=True, reps=999, seed=2)
+    analytic = pdid.att_gt(df, y="y", unit="unit", time="time", cohort="g")
+    default = pdid.att_gt(df, **kw)
+    mammen = pdid.att_gt(df, **kw, weight_type="mammen")
+    assert np.array_equal(default.tidy()["std_error"], mammen.tidy()["std_error"])
+    se0 = analytic.tidy()["std_error"].to_numpy()
+    for wt in ("rademacher", "webb"):
+        res = pdid.att_gt(df, **kw, weight_type=wt)
+        se = res.tidy()["std_error"].to_numpy()
+        assert not np.array_equal(se, mammen.tidy()["std_error"].to_numpy())
+        assert np.allclose(se, se0, rtol=0.15), (wt, se, se0)
+        agg = pdid.aggte(res, type="dynamic")
+        again = pdid.aggte(res, type="dynamic", weight_type=wt)
+        assert np.array_equal(agg.tidy()["std_error"], again.tidy()["std_error"])
+    with pytest.raises(PilotdidError, match="weight_type"):
+        pdid.att_gt(df, **kw, weight_type="normal")

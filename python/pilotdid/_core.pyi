@@ -284,6 +284,7 @@ class AttGtCore:
         biters: int,
         cband: bool,
         seed: int,
+        weight_type: str = "mammen",
     ) -> AggteCore: ...
 
 def att_gt_fit(
@@ -306,6 +307,7 @@ def att_gt_fit(
     biters: int,
     cband: bool,
     seed: int,
+    weight_type: str = "mammen",
 ) -> AttGtCore: ...
 
 # ------------------------------------------------------------------------------------------

@@ -152,6 +152,7 @@ def att_gt(
     cband: bool = False,
     level: float = 0.95,
     seed: int = 0,
+    weight_type: str = "mammen",
 ) -> AttGtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021) for panel data.
 
@@ -161,7 +162,9 @@ def att_gt(
     time-invariant covariates (``controls=["x1", "x2"]`` or ``"~ x1 + x2"``), sampling
     ``weights``, analytic influence-function standard errors or the multiplier bootstrap
     (``bstrap=True``, ``reps`` draws, Mammen weights; clustered on ``cluster``), uniform bands
-    (``cband``) at ``level`` and the Wald pre-test of parallel trends.
+    (``cband``) at ``level`` and the Wald pre-test of parallel trends. ``weight_type`` picks
+    the multiplier law: "mammen" (R did's, default), "rademacher" or "webb" (six points: the
+    choice with few clusters, where two-point laws give few distinct draws).
 
     ``cohort`` holds the first treated period; 0 (or missing / inf) means never treated.
     Alternatively ``treatment``, a 0/1 column: each unit's cohort is its first period with 1
@@ -195,6 +198,7 @@ def att_gt(
     seed = check_seed(seed)
     weights = None if weights is None else check_str("weights", weights)
     reps = check_int("reps", reps, lo=2, hi=MAX_REPS)
+    weight_type = _weight_type(weight_type)
     if cband and not bstrap:
         raise PilotdidError(
             "option 'cband': a uniform band needs the multiplier bootstrap (bstrap=True)"
@@ -261,6 +265,7 @@ def att_gt(
         biters=reps,
         cband=cband,
         seed=seed,
+        weight_type=weight_type,
     )
     params = dict(
         y=y,
@@ -281,6 +286,7 @@ def att_gt(
         level=float(level),
         alp=alp,
         seed=seed,
+        weight_type=weight_type,
     )
     dropped = _dropped_rows(yv, cov_arrays, w, tv, gv, anticipation, control)
     res = AttGtResult(core, params, cohort_derived=n_derived, dropped_rows=dropped)
@@ -294,6 +300,16 @@ def att_gt(
             res.cautions.append(note)
             warnings.warn(note, FewClustersWarning, stacklevel=3)
     return res
+
+
+def _weight_type(weight_type: Any) -> str:
+    """The multiplier law: "mammen" (R did's, the default), "rademacher" or "webb" (six
+    points; with few clusters it has many more distinct bootstrap draws)."""
+    return check_choice(
+        "weight_type",
+        weight_type.lower() if isinstance(weight_type, str) else weight_type,
+        ("mammen", "rademacher", "webb"),
+    )
 
 
 def _dropped_rows(
@@ -349,12 +365,14 @@ def aggte(
     cband: bool | None = None,
     level: float | None = None,
     seed: int | None = None,
+    weight_type: str | None = None,
 ) -> AggteResult:
     """Aggregate ATT(g,t) as R ``did::aggte``: ``type`` "simple", "group", "dynamic",
     "calendar"; ``min_e``/``max_e`` limit the event times and ``balance_e`` keeps the cohorts
     observed at least that many periods after treatment (dynamic).
 
-    Inference options (``bstrap``, ``reps``, ``cband``, ``level``, ``seed``) default to those
+    Inference options (``bstrap``, ``reps``, ``cband``, ``level``, ``seed``,
+    ``weight_type``) default to those
     of ``res`` (as R); ``seed`` therefore defaults to att_gt's seed, 0 unless given there.
     Analytic SEs include the estimation of the cohort-share weights (R's ``wif``). R did's
     ``biters`` and ``alp`` are accepted as aliases of ``reps`` and ``1 - level``.
@@ -370,6 +388,7 @@ def aggte(
     else:
         a = _alpha(level if isinstance(level, _LevelFromAlp) else check_level(level))
     s = p["seed"] if seed is None else check_seed(seed)
+    wt = p.get("weight_type", "mammen") if weight_type is None else _weight_type(weight_type)
     lo_e = _event_bound("min_e", min_e)
     hi_e = _event_bound("max_e", max_e)
     be = None if balance_e is None else check_int("balance_e", balance_e, lo=0)
@@ -395,6 +414,7 @@ def aggte(
         biters=bi,
         cband=cb,
         seed=s,
+        weight_type=wt,
     )
     return AggteResult(
         type=type,
