@@ -160,3 +160,27 @@ def test_cs_multiplier_weight_types():
         assert np.array_equal(agg.tidy()["std_error"], again.tidy()["std_error"])
     with pytest.raises(PilotdidError, match="weight_type"):
         pdid.att_gt(df, **kw, weight_type="normal")
+
+
+def test_analytic_se_with_few_clusters_warns_once():
+    """MacKinnon & Webb (2017): fewer than 42 clusters -> one FewClustersWarning per fit,
+    naming the bootstrap to use; silent with 42 or more; suppressible by the standard
+    filter."""
+    small = staggered_panel(n_units=14)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pdid.sunab(small, y="y", unit="unit", time="time", cohort="g")
+    few = [w for w in caught if issubclass(w.category, FewClustersWarning)]
+    assert len(few) == 1
+    assert "14 clusters" in str(few[0].message) and "wild_bootstrap" in str(few[0].message)
+    big = staggered_panel(n_units=42)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FewClustersWarning)
+        pdid.sunab(big, y="y", unit="unit", time="time", cohort="g")
+        pdid.att_gt(big, y="y", unit="unit", time="time", cohort="g")
+    with pytest.warns(FewClustersWarning, match="bstrap=True"):
+        pdid.att_gt(small, y="y", unit="unit", time="time", cohort="g")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.simplefilter("ignore", FewClustersWarning)  # the later filter wins
+        pdid.sunab(small, y="y", unit="unit", time="time", cohort="g")

@@ -34,7 +34,11 @@ from pilotdid._args import (
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.panel import cohort_option, cohort_values
-from pilotdid.results.event_study import FewClustersWarning, few_clusters_note
+from pilotdid.results.event_study import (
+    FewClustersWarning,
+    few_clusters_note,
+    warn_analytic_se,
+)
 from pilotdid.results.staggered import AggteResult, AttGtResult
 
 __all__ = ["att_gt", "aggte"]
@@ -290,6 +294,13 @@ def att_gt(
     )
     dropped = _dropped_rows(yv, cov_arrays, w, tv, gv, anticipation, control)
     res = AttGtResult(core, params, cohort_derived=n_derived, dropped_rows=dropped)
+    if not bstrap:
+        # analytic influence-function SEs: the units are the clusters (one warning per fit)
+        warn_analytic_se(
+            "cs",
+            int(res.n_units),
+            "bstrap=True, cluster=..., weight_type='webb' (the cluster multiplier bootstrap)",
+        )
     pt = res.pretest
     if pt is not None:
         # The pre-test's covariance is the influence functions' over the units, or over the
