@@ -285,6 +285,7 @@ class AttGtCore:
         biters: int,
         cband: bool,
         seed: int,
+        weight_type: str = "mammen",
     ) -> AggteCore: ...
 
 def att_gt_fit(
@@ -307,6 +308,7 @@ def att_gt_fit(
     biters: int,
     cband: bool,
     seed: int,
+    weight_type: str = "mammen",
 ) -> AttGtCore: ...
 
 # ------------------------------------------------------------------------------------------
@@ -435,6 +437,18 @@ class SunAbrahamCore:
     def coefnames(self) -> list[str]: ...
     @property
     def vcov(self) -> _F64: ...
+    @property
+    def att_weights(self) -> _F64: ...
+    def wild_bootstrap(
+        self,
+        event_weights: list[float] | None,
+        r: float,
+        *,
+        reps: int,
+        weights: str,
+        seed: int,
+        level: float,
+    ) -> WildBootCore: ...
 
 def sunab_fit(
     unit: _U32,

@@ -18,12 +18,12 @@
 //! treated, no pre-period) are dropped and counted; units whose cohort lies after the last period
 //! are treated as never treated (as R `did` does).
 
-use crate::inference::t_table;
+use crate::inference::{t_table, WildBootSpec};
 use ndarray::{Array1, Array2};
 
 use crate::error::{Error, Result};
 use crate::fe::DemeanSpec;
-use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest};
+use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
 use crate::panel::{Panel, TreatmentInput};
 
 /// Which cohort serves as the comparison.
@@ -114,6 +114,102 @@ pub struct SunAbraham {
     /// All coefficient names of the regression (cells then controls), and the fit's vcov.
     pub coefnames: Vec<String>,
     pub vcov: Array2<f64>,
+    /// The fitted regression and its columns, kept for the wild cluster bootstrap.
+    regression: SaRegression,
+}
+
+/// The interacted regression as fitted: the fit, its columns (owned, so that the wild
+/// bootstrap can rebuild the `FeolsInput`), each kept cell's coefficient index and the cell
+/// weights of the overall ATT.
+#[derive(Debug, Clone)]
+struct SaRegression {
+    fit: FeolsFit,
+    y_name: String,
+    y: Vec<f64>,
+    x_names: Vec<String>,
+    x: Vec<Vec<f64>>,
+    unit: Vec<i64>,
+    period: Vec<i64>,
+    clusters: Vec<(String, Vec<i64>)>,
+    valid: Vec<bool>,
+    cell_coef: Vec<usize>,
+    att_weights: Vec<f64>,
+}
+
+impl SaRegression {
+    fn input(&self) -> FeolsInput<'_> {
+        FeolsInput {
+            y: (self.y_name.clone(), &self.y),
+            x: self
+                .x_names
+                .iter()
+                .cloned()
+                .zip(self.x.iter().map(Vec::as_slice))
+                .collect(),
+            fe: vec![("unit".into(), &self.unit), ("period".into(), &self.period)],
+            clusters: self
+                .clusters
+                .iter()
+                .map(|(n, c)| (n.clone(), c.as_slice()))
+                .collect(),
+            weights: None,
+            valid: Some(&self.valid),
+        }
+    }
+}
+
+impl SunAbraham {
+    /// Restricted wild cluster bootstrap (WCR) of Σ_e a_e β_e = r for event-time weights
+    /// `event_weights` (one per `event_time`). β_e = Σ_g w_{g,e} CATT(g, e) is linear in the
+    /// regression's coefficients, so this is the WCR of the interacted regression itself for
+    /// the restriction (W'a)'CATT = r (weights fixed, as in the analytic variance), clustered
+    /// by the fit's first cluster variable.
+    pub fn wild_bootstrap(
+        &self,
+        event_weights: &[f64],
+        r: f64,
+        spec: &WildBootSpec,
+    ) -> Result<WildBoot> {
+        if event_weights.len() != self.event_time.len() {
+            return Err(Error::Option {
+                name: "param".into(),
+                reason: format!(
+                    "{} weights for {} event times",
+                    event_weights.len(),
+                    self.event_time.len()
+                ),
+            });
+        }
+        let a = Array1::from(event_weights.to_vec());
+        let cell = self.weights.t().dot(&a);
+        self.wild_bootstrap_cells(cell.as_slice().unwrap_or(&[]), r, spec)
+    }
+
+    /// WCR of the overall ATT (the observation-weighted average of the post-treatment cells,
+    /// `att`) = r.
+    pub fn wild_bootstrap_att(&self, r: f64, spec: &WildBootSpec) -> Result<WildBoot> {
+        if self.att_weights().iter().all(|&w| w == 0.0) {
+            return Err(Error::Empty(
+                "no post-treatment cell: the overall ATT is not estimated".into(),
+            ));
+        }
+        self.wild_bootstrap_cells(&self.regression.att_weights, r, spec)
+    }
+
+    /// Cell weights of the overall ATT (`cell_cohort`/`cell_rel` order).
+    pub fn att_weights(&self) -> &[f64] {
+        &self.regression.att_weights
+    }
+
+    fn wild_bootstrap_cells(&self, cell: &[f64], r: f64, spec: &WildBootSpec) -> Result<WildBoot> {
+        let reg = &self.regression;
+        let mut restriction = Array1::<f64>::zeros(reg.fit.coefnames.len());
+        for (&k, &c) in reg.cell_coef.iter().zip(cell) {
+            restriction[k] = c;
+        }
+        reg.fit
+            .wild_bootstrap(&reg.input(), restriction.view(), r, spec, 0)
+    }
 }
 
 /// Build the panel for [`sun_abraham`] from raw columns, naming the caller's columns in errors.
@@ -310,11 +406,31 @@ pub fn sun_abraham(
             demean: spec.demean,
         },
     )?;
-    aggregate(
+    let mut x_names = names.clone();
+    x_names.extend(input.controls.iter().map(|(n, _)| n.clone()));
+    let regression = SaRegression {
         fit,
+        y_name: input.y.0.clone(),
+        y: input.y.1.to_vec(),
+        x_names,
+        x: Vec::new(),
+        unit: unit_ids,
+        period: period_ids,
+        clusters: input
+            .clusters
+            .iter()
+            .map(|(n, c)| (n.clone(), c.to_vec()))
+            .collect(),
+        valid,
+        cell_coef: Vec::new(),
+        att_weights: Vec::new(),
+    };
+    aggregate(
+        regression,
         &cells,
         &names,
-        &dummies,
+        dummies,
+        &input.controls,
         spec,
         (n_always_rows, n_after_rows),
         control_cohort,
@@ -323,14 +439,16 @@ pub fn sun_abraham(
 
 #[allow(clippy::too_many_arguments)]
 fn aggregate(
-    fit: FeolsFit,
+    mut regression: SaRegression,
     cells: &[(i64, i64)],
     names: &[String],
-    dummies: &[Vec<f64>],
+    dummies: Vec<Vec<f64>>,
+    controls: &[(String, &[f64])],
     spec: &SunAbrahamSpec,
     dropped: (usize, usize),
     control_cohort: Option<i64>,
 ) -> Result<SunAbraham> {
+    let fit = &regression.fit;
     // Kept cells: position in the fit's coefficients.
     let mut kept_cells = Vec::new(); // (cell index, coef index)
     let mut kept_controls = Vec::new();
@@ -381,7 +499,7 @@ fn aggregate(
         .filter(|&c| cells[kept_cells[c].0].1 >= 0)
         .map(|c| counts[c])
         .sum();
-    let (att, att_se) = if post_total > 0.0 {
+    let (att, att_se, att_weights) = if post_total > 0.0 {
         let w = Array1::from_iter((0..m).map(|c| {
             if cells[kept_cells[c].0].1 >= 0 {
                 counts[c] / post_total
@@ -389,9 +507,13 @@ fn aggregate(
                 0.0
             }
         }));
-        (w.dot(&cell_beta), w.dot(&cell_vcov.dot(&w)).sqrt())
+        (
+            w.dot(&cell_beta),
+            w.dot(&cell_vcov.dot(&w)).sqrt(),
+            w.to_vec(),
+        )
     } else {
-        (f64::NAN, f64::NAN)
+        (f64::NAN, f64::NAN, vec![0.0; m])
     };
     let df = fit.df_t.max(1) as f64;
     let cell_se: Vec<f64> = cell_vcov.diag().iter().map(|v| v.sqrt()).collect();
@@ -399,6 +521,21 @@ fn aggregate(
     let cells_table = table(cell_beta.to_vec(), cell_se, df, spec.level)?;
     let event_table = table(event_beta.to_vec(), event_se, df, spec.level)?;
     let collinear = fit.collinear.clone();
+    let control_names: Vec<String> = kept_controls
+        .iter()
+        .map(|&k| fit.coefnames[k].clone())
+        .collect();
+    let control_beta: Vec<f64> = kept_controls.iter().map(|&k| fit.beta[k]).collect();
+    let control_se: Vec<f64> = kept_controls.iter().map(|&k| fit.se[k]).collect();
+    let (nobs, n_missing, df_t) = (fit.nobs, fit.n_missing, fit.df_t);
+    let n_clusters = fit.n_clusters.clone();
+    let coefnames = fit.coefnames.clone();
+    let vcov = fit.vcov.clone();
+    let mut x = dummies;
+    x.extend(controls.iter().map(|(_, c)| c.to_vec()));
+    regression.x = x;
+    regression.cell_coef = idx;
+    regression.att_weights = att_weights;
     Ok(SunAbraham {
         cell_cohort: kept_cells.iter().map(|&(j, _)| cells[j].0).collect(),
         cell_rel: kept_cells.iter().map(|&(j, _)| cells[j].1).collect(),
@@ -411,22 +548,20 @@ fn aggregate(
         weights,
         att,
         att_se,
-        control_names: kept_controls
-            .iter()
-            .map(|&k| fit.coefnames[k].clone())
-            .collect(),
-        control_beta: kept_controls.iter().map(|&k| fit.beta[k]).collect(),
-        control_se: kept_controls.iter().map(|&k| fit.se[k]).collect(),
+        control_names,
+        control_beta,
+        control_se,
         collinear,
-        nobs: fit.nobs,
-        n_missing: fit.n_missing,
+        nobs,
+        n_missing,
         n_always_treated_rows: dropped.0,
         n_after_control_treated_rows: dropped.1,
         control_cohort,
-        df_t: fit.df_t,
-        n_clusters: fit.n_clusters.clone(),
-        coefnames: fit.coefnames.clone(),
-        vcov: fit.vcov,
+        df_t,
+        n_clusters,
+        coefnames,
+        vcov,
+        regression,
     })
 }
 

@@ -2,7 +2,8 @@
 //!
 //! Given an n×m matrix of influence functions ψ (one column per estimate, rows = units), replicate
 //! b draws i.i.d. multipliers v_i (Mammen's two-point weights, as R's `BMisc::multiplier_bootstrap`,
-//! from 16 random bits each, see [`rng::Mammen`]; or Rademacher) and forms `bres[b, j] = sqrt(n) · mean_i(v_i ψ_ij)`. With clusters, ψ is first
+//! from 16 random bits each, see [`rng::Mammen`]; or Rademacher; or Webb's six points, as the
+//! wild bootstrap draws them, [`rng::webb`]) and forms `bres[b, j] = sqrt(n) · mean_i(v_i ψ_ij)`. With clusters, ψ is first
 //! averaged within clusters and the multipliers are drawn per cluster (n → number of clusters),
 //! as R `did` does. From the draws:
 //!
@@ -35,6 +36,24 @@ pub enum MultiplierWeights {
     Mammen,
     /// ±1 with probability 1/2.
     Rademacher,
+    /// Webb's six-point distribution ±√(1/2), ±1, ±√(3/2) (Webb 2023, Canadian J. Economics
+    /// 56(3)): with few clusters it has far more distinct draws than the two-point laws.
+    Webb,
+}
+
+impl MultiplierWeights {
+    /// "mammen", "rademacher" or "webb" (any case).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "mammen" => Ok(Self::Mammen),
+            "rademacher" => Ok(Self::Rademacher),
+            "webb" => Ok(Self::Webb),
+            other => Err(Error::Option {
+                name: "weight_type".into(),
+                reason: format!("'{other}' is not one of 'mammen', 'rademacher', 'webb'"),
+            }),
+        }
+    }
 }
 
 /// Options of [`multiplier_bootstrap`].
@@ -287,6 +306,7 @@ fn draw(kind: MultiplierWeights, rng: &mut ChaCha8Rng, v: &mut [f64], mammen: &r
     match kind {
         MultiplierWeights::Mammen => mammen.fill(rng, v),
         MultiplierWeights::Rademacher => rng::rademacher_bits(rng, v),
+        MultiplierWeights::Webb => rng::webb(rng, v),
     }
 }
 
@@ -314,5 +334,42 @@ mod tests {
             a.se[0],
             analytic
         );
+    }
+
+    /// Every weight law has mean 0 and variance 1, and Mammen's two points have R did's
+    /// probabilities: P((1-√5)/2) = (√5+1)/(2√5) (BMisc::multiplier_bootstrap).
+    #[test]
+    fn weight_laws_have_unit_variance_and_mammen_probabilities() {
+        let mammen = rng::Mammen::new();
+        for w in [
+            MultiplierWeights::Mammen,
+            MultiplierWeights::Rademacher,
+            MultiplierWeights::Webb,
+        ] {
+            let mut r = rng::stream(11, 0);
+            let mut v = vec![0.0; 200_000];
+            draw(w, &mut r, &mut v, &mammen);
+            let n = v.len() as f64;
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| x * x).sum::<f64>() / n;
+            assert!(mean.abs() < 0.01, "{w:?} mean {mean}");
+            assert!((var - 1.0).abs() < 0.01, "{w:?} var {var}");
+            if w == MultiplierWeights::Mammen {
+                let s5 = 5f64.sqrt();
+                // the low point, (1-√5)/2 up to the 16-bit quantisation of p (rng::Mammen)
+                let low = v
+                    .iter()
+                    .filter(|&&x| (x - (1.0 - s5) / 2.0).abs() < 1e-4)
+                    .count();
+                let p = (s5 + 1.0) / (2.0 * s5);
+                let sd = (p * (1.0 - p) / n).sqrt();
+                assert!((low as f64 / n - p).abs() < 4.0 * sd, "{}", low as f64 / n);
+            }
+        }
+        assert!(MultiplierWeights::parse("WEBB").is_ok());
+        assert!(matches!(
+            MultiplierWeights::parse("normal"),
+            Err(Error::Option { .. })
+        ));
     }
 }

@@ -4,7 +4,7 @@
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
-use super::{named, run, slice, vcov_request, PilotdidError};
+use super::{named, run, slice, vcov_request, wild_boot_spec, PilotdidError, PyWildBoot};
 use crate::did::bacon::{bacon, bacon_panel, Bacon, BaconNames};
 use crate::did::sun_abraham::{
     sa_panel, sun_abraham, SaControl, SunAbraham, SunAbrahamInput, SunAbrahamSpec, Table,
@@ -287,6 +287,33 @@ impl PySunAbraham {
     #[getter]
     fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         self.res.vcov.to_pyarray(py)
+    }
+    /// Cell weights of the overall ATT (cell order).
+    #[getter]
+    fn att_weights<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
+        self.res.att_weights().to_pyarray(py)
+    }
+
+    /// Restricted wild cluster bootstrap of Σ_e a_e β_e = r (`event_weights` = a, one per
+    /// event time), or of the overall ATT = r when `event_weights` is None.
+    #[pyo3(signature = (event_weights, r, *, reps, weights, seed, level))]
+    #[allow(clippy::too_many_arguments)]
+    fn wild_bootstrap(
+        &self,
+        py: Python<'_>,
+        event_weights: Option<Vec<f64>>,
+        r: f64,
+        reps: usize,
+        weights: &str,
+        seed: u64,
+        level: f64,
+    ) -> PyResult<PyWildBoot> {
+        let spec = wild_boot_spec(reps, weights, seed, level)?;
+        let out = run(py, || match &event_weights {
+            Some(a) => self.res.wild_bootstrap(a, r, &spec),
+            None => self.res.wild_bootstrap_att(r, &spec),
+        })?;
+        Ok(PyWildBoot::from(out))
     }
 }
 

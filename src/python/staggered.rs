@@ -10,13 +10,20 @@ use crate::did::att_gt::{
 };
 use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
-fn boot_spec(bstrap: bool, biters: usize, seed: u64, alpha: f64) -> Option<MultiplierSpec> {
-    bstrap.then_some(MultiplierSpec {
+fn boot_spec(
+    bstrap: bool,
+    biters: usize,
+    seed: u64,
+    alpha: f64,
+    weight_type: &str,
+) -> PyResult<Option<MultiplierSpec>> {
+    let weights = MultiplierWeights::parse(weight_type).map_err(to_py)?;
+    Ok(bstrap.then_some(MultiplierSpec {
         biters,
-        weights: MultiplierWeights::Mammen,
+        weights,
         seed,
         alpha,
-    })
+    }))
 }
 
 /// A fitted set of group-time ATTs (see `pilotdid.att_gt`).
@@ -122,7 +129,7 @@ impl PyAttGt {
     }
 
     /// Aggregate the group-time ATTs ("simple", "group", "dynamic" or "calendar").
-    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed))]
+    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed, weight_type="mammen"))]
     #[allow(clippy::too_many_arguments)]
     fn aggte(
         &self,
@@ -136,6 +143,7 @@ impl PyAttGt {
         biters: usize,
         cband: bool,
         seed: u64,
+        weight_type: &str,
     ) -> PyResult<PyAggte> {
         let spec = AggteSpec {
             kind: AggType::parse(kind).map_err(to_py)?,
@@ -143,7 +151,7 @@ impl PyAttGt {
             max_e,
             balance_e,
             alpha,
-            bootstrap: boot_spec(bstrap, biters, seed, alpha),
+            bootstrap: boot_spec(bstrap, biters, seed, alpha, weight_type)?,
             cband,
         };
         let out = run(py, || aggte(&self.fit, &spec))?;
@@ -233,7 +241,7 @@ impl PyAggte {
 
 /// Callaway & Sant'Anna ATT(g,t) on prepared columns; see `pilotdid.att_gt`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, cohort, *, cov_names, covs, weights=None, cluster=None, names, control_group, anticipation, base_period, est_method, alpha, bstrap, biters, cband, seed))]
+#[pyo3(signature = (y, time, unit, cohort, *, cov_names, covs, weights=None, cluster=None, names, control_group, anticipation, base_period, est_method, alpha, bstrap, biters, cband, seed, weight_type="mammen"))]
 #[allow(clippy::too_many_arguments)]
 fn att_gt_fit<'py>(
     py: Python<'py>,
@@ -255,6 +263,7 @@ fn att_gt_fit<'py>(
     biters: usize,
     cband: bool,
     seed: u64,
+    weight_type: &str,
 ) -> PyResult<PyAttGt> {
     let names: [String; 6] = names
         .try_into()
@@ -265,7 +274,7 @@ fn att_gt_fit<'py>(
         base_period: BasePeriod::parse(base_period).map_err(to_py)?,
         est_method: EstMethod::parse(est_method).map_err(to_py)?,
         alpha,
-        bootstrap: boot_spec(bstrap, biters, seed, alpha),
+        bootstrap: boot_spec(bstrap, biters, seed, alpha, weight_type)?,
         cband,
     };
     let input = AttGtInput {

@@ -34,7 +34,11 @@ from pilotdid._args import (
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.panel import cohort_option, cohort_values
-from pilotdid.results.event_study import FewClustersWarning, few_clusters_note
+from pilotdid.results.event_study import (
+    FewClustersWarning,
+    few_clusters_note,
+    warn_analytic_se,
+)
 from pilotdid.results.staggered import AggteResult, AttGtResult
 
 __all__ = ["att_gt", "aggte"]
@@ -152,6 +156,7 @@ def att_gt(
     cband: bool = False,
     level: float = 0.95,
     seed: int = 0,
+    weight_type: str = "mammen",
 ) -> AttGtResult:
     """Group-time average treatment effects (Callaway & Sant'Anna 2021) for panel data.
 
@@ -161,7 +166,9 @@ def att_gt(
     time-invariant covariates (``controls=["x1", "x2"]`` or ``"~ x1 + x2"``), sampling
     ``weights``, analytic influence-function standard errors or the multiplier bootstrap
     (``bstrap=True``, ``reps`` draws, Mammen weights; clustered on ``cluster``), uniform bands
-    (``cband``) at ``level`` and the Wald pre-test of parallel trends.
+    (``cband``) at ``level`` and the Wald pre-test of parallel trends. ``weight_type`` picks
+    the multiplier law: "mammen" (R did's, default), "rademacher" or "webb" (six points: the
+    choice with few clusters, where two-point laws give few distinct draws).
 
     ``cohort`` holds the first treated period; 0 (or missing / inf) means never treated.
     Alternatively ``treatment``, a 0/1 column: each unit's cohort is its first period with 1
@@ -195,6 +202,7 @@ def att_gt(
     seed = check_seed(seed)
     weights = None if weights is None else check_str("weights", weights)
     reps = check_int("reps", reps, lo=2, hi=MAX_REPS)
+    weight_type = _weight_type(weight_type)
     if cband and not bstrap:
         raise PilotdidError(
             "option 'cband': a uniform band needs the multiplier bootstrap (bstrap=True)"
@@ -261,6 +269,7 @@ def att_gt(
         biters=reps,
         cband=cband,
         seed=seed,
+        weight_type=weight_type,
     )
     params = dict(
         y=y,
@@ -281,9 +290,17 @@ def att_gt(
         level=float(level),
         alp=alp,
         seed=seed,
+        weight_type=weight_type,
     )
     dropped = _dropped_rows(yv, cov_arrays, w, tv, gv, anticipation, control)
     res = AttGtResult(core, params, cohort_derived=n_derived, dropped_rows=dropped)
+    if not bstrap:
+        # analytic influence-function SEs: the units are the clusters (one warning per fit)
+        warn_analytic_se(
+            "cs",
+            int(res.n_units),
+            "bstrap=True, cluster=..., weight_type='webb' (the cluster multiplier bootstrap)",
+        )
     pt = res.pretest
     if pt is not None:
         # The pre-test's covariance is the influence functions' over the units, or over the
@@ -294,6 +311,16 @@ def att_gt(
             res.cautions.append(note)
             warnings.warn(note, FewClustersWarning, stacklevel=3)
     return res
+
+
+def _weight_type(weight_type: Any) -> str:
+    """The multiplier law: "mammen" (R did's, the default), "rademacher" or "webb" (six
+    points; with few clusters it has many more distinct bootstrap draws)."""
+    return check_choice(
+        "weight_type",
+        weight_type.lower() if isinstance(weight_type, str) else weight_type,
+        ("mammen", "rademacher", "webb"),
+    )
 
 
 def _dropped_rows(
@@ -349,12 +376,14 @@ def aggte(
     cband: bool | None = None,
     level: float | None = None,
     seed: int | None = None,
+    weight_type: str | None = None,
 ) -> AggteResult:
     """Aggregate ATT(g,t) as R ``did::aggte``: ``type`` "simple", "group", "dynamic",
     "calendar"; ``min_e``/``max_e`` limit the event times and ``balance_e`` keeps the cohorts
     observed at least that many periods after treatment (dynamic).
 
-    Inference options (``bstrap``, ``reps``, ``cband``, ``level``, ``seed``) default to those
+    Inference options (``bstrap``, ``reps``, ``cband``, ``level``, ``seed``,
+    ``weight_type``) default to those
     of ``res`` (as R); ``seed`` therefore defaults to att_gt's seed, 0 unless given there.
     Analytic SEs include the estimation of the cohort-share weights (R's ``wif``). R did's
     ``biters`` and ``alp`` are accepted as aliases of ``reps`` and ``1 - level``.
@@ -370,6 +399,7 @@ def aggte(
     else:
         a = _alpha(level if isinstance(level, _LevelFromAlp) else check_level(level))
     s = p["seed"] if seed is None else check_seed(seed)
+    wt = p.get("weight_type", "mammen") if weight_type is None else _weight_type(weight_type)
     lo_e = _event_bound("min_e", min_e)
     hi_e = _event_bound("max_e", max_e)
     be = None if balance_e is None else check_int("balance_e", balance_e, lo=0)
@@ -395,6 +425,7 @@ def aggte(
         biters=bi,
         cband=cb,
         seed=s,
+        weight_type=wt,
     )
     return AggteResult(
         type=type,

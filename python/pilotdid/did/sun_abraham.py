@@ -29,6 +29,7 @@ from pilotdid.did._event_time import (
 )
 from pilotdid.panel import cohort_option, cohort_values
 from pilotdid.regression import VcovSpec, _parse_vcov
+from pilotdid.results.event_study import warn_analytic_se
 from pilotdid.results.sun_abraham import SunAbrahamResult
 
 #: An event-time bound beyond any panel: binning on one side only clamps to it (a no-op).
@@ -198,4 +199,12 @@ def sunab(
     )
     if win is not None:
         res.dropped_rows["outside_window"] = n_outside
+    if kind == "cluster" and res.n_clusters:
+        # one warning per fit (the analytic SE rests on the first cluster variable)
+        warn_analytic_se(
+            "sa",
+            int(res.n_clusters[0]),
+            "result.wild_bootstrap(param, weight_type='webb'), the restricted wild cluster "
+            "bootstrap",
+        )
     return res

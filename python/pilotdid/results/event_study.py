@@ -65,6 +65,93 @@ def few_clusters_note(test: str, q: int, n_clusters: int | None) -> str | None:
     )
 
 
+#: Below this many clusters the analytic cluster-robust SE of a robust event-study
+#: estimator is flagged (FewClustersWarning): the threshold of Angrist & Pischke's
+#: "42 clusters" rule of thumb, under which MacKinnon & Webb (2017, J. Applied Econometrics
+#: 32(2)) find cluster-robust t tests over-reject, more so with unbalanced clusters.
+FEW_CLUSTERS = 42
+
+
+def analytic_se_note(estimator: str, n_clusters: int | None, remedy: str) -> str | None:
+    """The FewClustersWarning text when an analytic cluster-robust SE rests on fewer than
+    FEW_CLUSTERS clusters (None otherwise); ``remedy`` names the bootstrap option to use."""
+    if n_clusters is None or n_clusters >= FEW_CLUSTERS:
+        return None
+    return (
+        f"{display_name(estimator)}: analytic cluster-robust standard errors with only "
+        f"{n_clusters} clusters (fewer than {FEW_CLUSTERS}) over-reject; use {remedy}"
+    )
+
+
+def warn_analytic_se(
+    estimator: str, n_clusters: int | None, remedy: str, stacklevel: int = 3
+) -> str | None:
+    """Issue the analytic-SE FewClustersWarning once for this fit (see analytic_se_note);
+    silence it with ``warnings.simplefilter("ignore", FewClustersWarning)``."""
+    note = analytic_se_note(estimator, n_clusters, remedy)
+    if note is not None:
+        warnings.warn(note, FewClustersWarning, stacklevel=stacklevel + 1)
+    return note
+
+
+def event_weights(param: Any, event_time: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """The event-time weights a of the hypothesis sum_e a_e beta_e = r named by ``param``
+    and its label: an event time (int, "e=2" or "rel::2"); "average post" (the equal-weight
+    mean of the e >= 0 coefficients); "att" (the estimator's overall ATT: None weights);
+    a dict {event time: weight}; or a vector with one weight per event time."""
+    times = [int(e) for e in event_time]
+
+    def one(e: int) -> np.ndarray:
+        if e not in times:
+            raise PilotdidError(
+                f"option 'param': no coefficient for event time {e}; event times: {times}"
+            )
+        a = np.zeros(len(times))
+        a[times.index(e)] = 1.0
+        return a
+
+    if isinstance(param, (bool, np.bool_)):
+        raise PilotdidError(f"option 'param': expected an event time, got {param!r}")
+    if isinstance(param, (int, np.integer)):
+        return one(int(param)), f"rel::{int(param)}"
+    if isinstance(param, str):
+        text = param.strip().lower().replace(" ", "")
+        if text in ("averagepost", "average_post", "avgpost"):
+            post = [i for i, e in enumerate(times) if e >= 0]
+            if not post:
+                raise PilotdidError("option 'param': 'average post': no event time e >= 0")
+            a = np.zeros(len(times))
+            a[post] = 1.0 / len(post)
+            return a, "average of rel::e, e >= 0"
+        if text == "att":
+            return None, "ATT"
+        for prefix in ("e=", "rel::"):
+            if text.startswith(prefix):
+                try:
+                    e = int(text[len(prefix) :])
+                except ValueError:
+                    break
+                return one(e), f"rel::{e}"
+        raise PilotdidError(
+            f"option 'param': {param!r} is not 'e=<event time>', 'rel::<event time>', "
+            "'average post' or 'att'"
+        )
+    if isinstance(param, dict):
+        a = np.zeros(len(times))
+        for e, w in param.items():
+            a += check_float(f"param[{e!r}]", w) * one(check_int("param key", e))
+        label = " + ".join(f"{check_float('w', w):g}*rel::{int(e)}" for e, w in param.items())
+        return a, label
+    a = np.asarray(param, dtype=float).ravel()
+    if a.size != len(times) or not np.all(np.isfinite(a)):
+        raise PilotdidError(
+            f"option 'param': a weight vector needs {len(times)} finite weights (one per event "
+            f"time {times}), got {a.size}"
+        )
+    label = " + ".join(f"{w:g}*rel::{e}" for e, w in zip(times, a) if w != 0.0)
+    return a, label or "0"
+
+
 def _same_level(a: float, b: float) -> bool:
     return abs(a - b) < 1e-12
 
@@ -195,13 +282,27 @@ class EventStudyResult(ResultProtocol):
         weights: str = "rademacher",
         seed: int = 0,
         level: float | None = None,
-    ) -> dict[str, Any]:
-        """Restricted wild cluster bootstrap (WCR) of one event-time coefficient = ``r``
-        (TWFE event studies with clustered errors only). Returns t_stat, p_value, conf_int."""
+    ) -> Any:
+        """Restricted wild cluster bootstrap (WCR) of one event-time coefficient = ``r``.
+        TWFE: returns a dict (t_stat, p_value, conf_int, ...). Sun-Abraham and did2s: the
+        estimator's own WCR (``event_time`` may then also be "average post", "att", a dict or
+        a weight vector, see ``event_weights``), returning a ``WildBootResult``."""
         core = self.extra.get("_core")
+        delegate = self.extra.get("_wild_bootstrap")
+        if (core is None or not hasattr(core, "wild_bootstrap")) and delegate is not None:
+            # SA / did2s: the estimator's own WCR, returning a WildBootResult
+            return delegate(
+                event_time,
+                r=r,
+                reps=reps,
+                weight_type=weights,
+                seed=seed,
+                level=self.level if level is None else level,
+            )
         if core is None or not hasattr(core, "wild_bootstrap"):
             raise PilotdidError(
-                f"wild_bootstrap: not available for estimator '{self.estimator}' (TWFE only)"
+                f"wild_bootstrap: not available for estimator '{self.estimator}' "
+                "(TWFE, Sun-Abraham and did2s only)"
             )
         e = check_int("event_time", event_time)
         r = check_float("r", r)

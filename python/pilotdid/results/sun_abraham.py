@@ -9,9 +9,11 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pilotdid._args import check_choice, check_float, check_level, check_reps, check_seed
 from pilotdid.results._inference import coef_table as inference_columns
 from pilotdid.results._protocol import ResultProtocol
-from pilotdid.results.event_study import EventStudyResult, event_term
+from pilotdid.results.event_study import EventStudyResult, event_term, event_weights
+from pilotdid.results.feols import WILD_BOOT_BYTES_PER_REP, WildBootResult
 
 
 class SunAbrahamResult(ResultProtocol):
@@ -128,6 +130,62 @@ class SunAbrahamResult(ResultProtocol):
             }
         )
 
+    # few-cluster inference -----------------------------------------------------------------
+    def wild_bootstrap(
+        self,
+        param: Any = "average post",
+        *,
+        reps: int = 9999,
+        seed: int = 0,
+        weight_type: str = "rademacher",
+        r: float = 0.0,
+        level: float = 0.95,
+    ) -> WildBootResult:
+        """Restricted wild cluster bootstrap (WCR; Roodman et al. 2019) of
+        sum_e a_e beta_e = ``r``, clustered by the fit's first cluster variable.
+
+        The event-time effects are fixed linear combinations of the interacted regression's
+        cohort x period coefficients (the weights held fixed, as in the analytic covariance),
+        so this is the WCR of that regression for the implied restriction: the same test
+        ``wildboottest`` runs on the saturated regression. ``param``: an event time (``2``,
+        ``"e=2"``, ``"rel::2"``), ``"average post"`` (the mean of the e >= 0 effects),
+        ``"att"`` (the overall ATT), a dict ``{e: weight}`` or one weight per event time.
+        ``weight_type``: "rademacher" or "webb" (better with fewer than ~12 clusters). The
+        p-value is the share of |t*| at least |t|; the interval inverts the test."""
+        a, label = event_weights(param, self.event_time)
+        reps = check_reps("reps", reps, bytes_per_rep=WILD_BOOT_BYTES_PER_REP)
+        seed = check_seed(seed)
+        weight_type = check_choice(
+            "weight_type",
+            weight_type.lower() if isinstance(weight_type, str) else weight_type,
+            ("rademacher", "webb"),
+        )
+        r = check_float("r", r)
+        level = check_level(level)
+        out = self._out.wild_bootstrap(
+            None if a is None else [float(v) for v in a],
+            r,
+            reps=reps,
+            weights=weight_type,
+            seed=seed,
+            level=level,
+        )
+        ci = out.conf_int
+        return WildBootResult(
+            hypothesis=f"{label} = {r:g}",
+            estimate=float(out.estimate),
+            t_stat=float(out.t_stat),
+            p_value=float(out.p_value),
+            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
+            level=level,
+            reps=int(out.reps),
+            weight_type=weight_type,
+            seed=seed,
+            t_boot=np.asarray(out.t_boot),
+            fe_as_dummies=list(out.fe_as_dummies),
+            fe_exact=bool(out.fe_exact),
+        )
+
     # shared result -----------------------------------------------------------------------
     def to_event_study(self) -> EventStudyResult:
         ev = self._out.event
@@ -151,6 +209,8 @@ class SunAbrahamResult(ResultProtocol):
                 "n_outside_window": self.dropped_rows.get("outside_window", 0),
                 # Student-t degrees of freedom of the intervals (tables use them for p-values)
                 "df_t": self.df_t,
+                # few-cluster inference: EventStudyResult.wild_bootstrap delegates here
+                "_wild_bootstrap": self.wild_bootstrap,
             },
             dropped_rows=dict(self.dropped_rows),
             cohort_derived=self.cohort_derived,
