@@ -126,6 +126,20 @@ CASES = [
         {"model.vcov": "hetero"},
         "[analyses.baseline] reps: the wild cluster bootstrap needs [model] vcov",
     ),
+    (
+        {"analyses.event_study.enabled": False},
+        "[analyses.sensitivity] enabled: the sensitivity analysis needs [analyses.event_study]",
+    ),
+    (
+        {"analyses.event_study.estimators": ["cs"], "analyses.sensitivity.estimator": "bjs"},
+        "[analyses.sensitivity] estimator: 'bjs' is not among [analyses.event_study] "
+        "estimators (cs)",
+    ),
+    ({"analyses.sensitivity.m_bar": []}, "[analyses.sensitivity] m_bar: expected a non-empty"),
+    ({"analyses.sensitivity.m_bar": [-1, 1]}, "m_bar: expected a non-empty list of numbers >= 0"),
+    ({"analyses.sensitivity.method": "FLCI"}, "[analyses.sensitivity] method: 'FLCI' is not one"),
+    ({"analyses.sensitivity.l_vec": "last"}, "[analyses.sensitivity] l_vec: expected 'first'"),
+    ({"analyses.sensitivity.level": 1.5}, "[analyses.sensitivity] level: must be in (0, 1)"),
     # old spellings name the new key (one vocabulary with the Python API)
     ({"model.vcov": "HC1"}, "[model] vcov: 'HC1' is now called 'hetero'"),
     (
@@ -365,6 +379,14 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
         _close(got["estimate"], r.estimate)
         _close(got["std_error"], r.std_error)
 
+        if est == "cs":
+            # [analyses.sensitivity]: HonestDiD on this event study with the spec's options
+            h = pdid.honest_did(r, delta="rm", m_bar=[0, 0.5, 1, 1.5, 2], seed=20121)
+            sens = pl.read_csv(res / "sensitivity.csv")
+            _close(sens["lb"], h.tidy()["lb"])
+            _close(sens["ub"], h.tidy()["ub"])
+            assert sens["M"].to_list()[:-1] == [0, 0.5, 1, 1.5, 2]
+
     b = pdid.bacon(df, y="gtfp", time="year", unit="city", treatment="did")
     _close(pl.read_csv(res / "bacon.csv")["estimate"], b.tidy()["estimate"])
 
@@ -430,6 +452,7 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
         "heterogeneity.permutation": 20121,
         "mechanisms.bootstrap": 20121,
         "placebo": 20121,
+        "sensitivity": 20121,
         "spatial.impacts": 20121,
     }
 

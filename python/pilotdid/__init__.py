@@ -14,6 +14,7 @@ from pilotdid.did import (
     bacon,
     did2s,
     event_study,
+    honest_did,
     imputation,
     pretrend_power,
     sunab,
@@ -41,6 +42,7 @@ from pilotdid.results import (
     PretrendPowerResult,
     PsmDidResult,
     RobustnessResult,
+    SensitivityResult,
     SpatialImpacts,
     SpatialResult,
     SunAbrahamResult,
@@ -156,5 +158,7 @@ __all__ = [
     "weights",
     "winsorize",
     "pretrend_power",
+    "honest_did",
     "PretrendPowerResult",
+    "SensitivityResult",
 ]

@@ -63,6 +63,17 @@ def _summary(study: Any) -> str:
                 lines.append(
                     f"event study {est:>5}: mean post-period effect {sum(post) / len(post):.4f}"
                 )
+    if "sensitivity" in r:
+        from pilotdid.output._adapters import sensitivity_shown
+
+        h = r["sensitivity"]
+        value, lo, hi = sensitivity_shown(h)
+        par = "M" if h.delta == "sd" else "M-bar"
+        bd = "none" if h.breakdown is None else f"{h.breakdown:.4g}"
+        lines.append(
+            f"sensitivity ({h.estimator}, {h.delta}, {h.method}): robust CI at {par} = "
+            f"{value:g} [{lo:.4f}, {hi:.4f}], breakdown {par} = {bd}"
+        )
     if "placebo" in r:
         p = r["placebo"]
         lines.append(f"placebo ({p.reps} reps): randomization p = {p.p_value_ri:.4f}")

@@ -57,6 +57,11 @@ _t("pretrend_power", lambda: pdid.pretrend_power,
    lambda: [pdid.event_study(panel(), y="gtfp", unit="city", time="year", cohort="cohort",
                              estimator="twfe", window=(-3, 3))],
    lambda: {"slope": 0.01, "power": (0.5, 0.8), "level": 0.95})
+_t("honest_did", lambda: pdid.honest_did,
+   lambda: [pdid.event_study(panel(), y="gtfp", unit="city", time="year", cohort="cohort",
+                             estimator="twfe", window=(-3, 3))],
+   lambda: {"delta": "rm", "m_bar": [0.0, 0.5, 1.0], "l_vec": "first", "level": 0.95,
+            "grid_points": 100, "reps": 100, "seed": 0})
 _t("twfe_event_study", lambda: pdid.twfe_event_study, lambda: [panel()],
    lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
             "ref_period": -1, "window": (-3, 3), "level": 0.95})

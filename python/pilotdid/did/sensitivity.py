@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from pilotdid import _core
-from pilotdid._args import check_level
+from pilotdid._args import check_int, check_level, check_reps
 from pilotdid._core import PilotdidError
 from pilotdid.results.sensitivity import SensitivityResult
 
@@ -93,6 +93,9 @@ def honest_did(
     if restriction not in _SHAPES:
         raise PilotdidError(f"honest_did: restriction must be one of {_SHAPES}")
     beta, sigma, n_pre, n_post, rel = _split(res)
+    # the least-favourable draws are held in memory (one vector per draw and moment)
+    reps = check_reps("reps", reps, bytes_per_rep=16.0 * (beta.size + 1))
+    grid_points = check_int("grid_points", grid_points, lo=2, hi=100_000)
     if isinstance(l_vec, str):
         if l_vec == "first":
             lv = np.eye(n_post)[0]
@@ -131,9 +134,12 @@ def honest_did(
             hybrid=method == "C-LF", alpha=alpha, grid_points=int(grid_points), sims=int(reps),
             seed=int(seed), breakdown_iters=iters,
         )
-    return SensitivityResult(
+    out = SensitivityResult(
         delta=delta, method=method, grid=grid, lb=np.asarray(lbs), ub=np.asarray(ubs),
         original=orig, breakdown=bd, level=level, l_vec=lv, n_pre=n_pre, n_post=n_post,
         event_time=rel, estimator=getattr(res, "estimator", "?"), restriction=restriction,
         computed_breakdown=breakdown,
     )
+    # the event study itself, for tables that show its coefficients beside the robust CI
+    out.study = res if hasattr(res, "event_time") else res.to_event_study()
+    return out

@@ -46,6 +46,9 @@ class _Column:
     vcov: str | None = None
     #: number of clusters ("41", or "41 × 16" for two-way clustering)
     n_clusters: str | None = None
+    #: sentences the table's notes must carry for this column (said once however many
+    #: columns share them): what a robust-CI row means, for instance
+    notes: list[str] = field(default_factory=list)
 
 
 def _coef_of_row(r: dict) -> _Coef:
@@ -347,6 +350,81 @@ def _adapt_protocol(res: Any, lang: str) -> list[_Column]:
     return [_Column(title, _from_tidy(res.tidy(_own_level(res))), stats, level=_own_level(res))]
 
 
+def sensitivity_shown(res: Any) -> tuple[float, float, float]:
+    """The grid value a table shows a sensitivity result at, and its robust CI: M̄ = 1 (a
+    post-period violation as large as the largest pre-period one, Rambachan & Roth's
+    benchmark) or the grid value nearest to it for relative magnitudes; the grid's middle
+    value for smoothness, whose M is in the outcome's units."""
+    grid = np.asarray(res.grid, dtype=float)
+    if res.delta == "sd":
+        j = int(np.argsort(grid)[(grid.size - 1) // 2])
+    else:
+        j = int(np.argmin(np.abs(grid - 1.0)))
+    return float(grid[j]), float(res.lb[j]), float(res.ub[j])
+
+
+def _target_text(res: Any, lang: str) -> str:
+    """The target of a sensitivity result in words: the first / average / a combination."""
+    lv = np.asarray(res.l_vec, dtype=float)
+    post = [int(e) for e in np.asarray(res.event_time)[-lv.size :]]
+    if lv.size >= 1 and lv[0] == 1.0 and np.all(lv[1:] == 0.0):
+        return f"e = {post[0]}" if lang == "en" else f"第{post[0]}期"
+    if lv.size > 1 and np.allclose(lv, 1.0 / lv.size):
+        return (
+            f"average of e = {post[0]}..{post[-1]}"
+            if lang == "en"
+            else f"第{post[0]}至{post[-1]}期的平均"
+        )
+    terms = " + ".join(f"{w:g}·e{e}" for w, e in zip(lv, post) if w != 0.0)
+    return terms if lang == "en" else f"加权组合 {terms}"
+
+
+def _adapt_sensitivity(res: Any, lang: str) -> list[_Column]:
+    """The event study the sensitivity analysis was run on, with two more rows: the robust
+    CI of its target at one grid value, and the breakdown value; the notes say which."""
+    study = getattr(res, "study", None)
+    if study is None:
+        raise PilotdidError(
+            "etable: this SensitivityResult does not carry its event study; pass the result of "
+            "honest_did(event_study_result, ...)"
+        )
+    col = _adapt(study, lang)[0]
+    value, lo, hi = sensitivity_shown(res)
+    par = "M" if res.delta == "sd" else "M̄"
+    col.stats["robust_ci"] = (lo, hi)
+    bd = res.breakdown if getattr(res, "_computed_breakdown", True) else None
+    if bd is None:
+        col.stats["breakdown"] = "—" if lang == "en" else "无"
+    elif np.isinf(bd):
+        col.stats["breakdown"] = f"> {float(np.max(res.grid)):g}"
+    else:
+        col.stats["breakdown"] = float(bd)
+    pct = f"{res.level * 100:g}%"
+    target = _target_text(res, lang)
+    cls = {"rm": "Δ^RM", "sdrm": "Δ^SDRM", "sd": "Δ^SD"}[res.delta]
+    if lang == "zh":
+        note = (
+            f"稳健置信区间：Rambachan & Roth (2023) 的{pct}稳健置信集（{target}），"
+            f"约束 {cls}，{par} = {value:g}，方法 {res.method}；临界值：稳健置信区间仍不含0的"
+            f"最大{par}。"
+        )
+    else:
+        what = (
+            f"post-period violations at most {par} times the largest pre-period one"
+            if res.delta == "rm"
+            else f"changes in slope at most {par} per period"
+            if res.delta == "sd"
+            else f"post-period changes in slope at most {par} times the largest pre-period one"
+        )
+        note = (
+            f"Robust CI: Rambachan & Roth (2023) {pct} confidence set for {target} under "
+            f"{cls} with {par} = {value:g} ({what}), method {res.method}; breakdown value: "
+            f"the largest {par} at which it excludes 0."
+        )
+    col.notes.append(note)
+    return [col]
+
+
 def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
     from pilotdid import results as r
 
@@ -364,6 +442,7 @@ def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
         r.RobustnessResult: _adapt_robustness,
         r.SpatialResult: _adapt_spatial,
         r.SpatialImpacts: _adapt_impacts,
+        r.SensitivityResult: _adapt_sensitivity,
     }
 
 

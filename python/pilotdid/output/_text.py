@@ -25,6 +25,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "placebo_p": "Placebo p-value",
         "placebo_reps": "Placebo replicates",
         "matching": "Matching",
+        "robust_ci": "Robust CI",
+        "breakdown": "Breakdown value",
         "step": "Step",
         "loglik": "Log-likelihood",
         "sigma2": "σ²",
@@ -85,6 +87,8 @@ _WORDS: dict[str, dict[str, str]] = {
         "placebo_p": "安慰剂检验p值",
         "placebo_reps": "安慰剂重复次数",
         "matching": "匹配方法",
+        "robust_ci": "稳健置信区间",
+        "breakdown": "临界值（breakdown）",
         "step": "步骤",
         "loglik": "对数似然值",
         "sigma2": "σ²",
@@ -162,6 +166,8 @@ _STAT_ORDER = (
     "placebo_p",
     "placebo_reps",
     "matching",
+    "robust_ci",
+    "breakdown",
     "loglik",
     "sigma2",
     "draws",
@@ -207,6 +213,14 @@ _TEX_SPECIAL = {
     "ρ": r"$\rho$",
     "λ": r"$\lambda$",
     "β": r"$\beta$",
+    # HonestDiD's restriction classes and parameters (Rambachan & Roth 2023); the longer
+    # names first, since the pattern tries them in this order
+    "Δ^SDRM": r"$\Delta^{SDRM}$",
+    "Δ^RM": r"$\Delta^{RM}$",
+    "Δ^SD": r"$\Delta^{SD}$",
+    "Δ": r"$\Delta$",
+    "∞": r"$\infty$",
+    "M\u0304": r"$\bar{M}$",
 }
 
 _SUPERSCRIPTS = "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"

@@ -33,6 +33,7 @@ __all__ = [
     "mechanism_figure",
     "placebo_figure",
     "save_figure",
+    "sensitivity_figure",
     "spatial_effects_figure",
     "weights_figure",
 ]
@@ -929,3 +930,7 @@ def save_figure(
             fig.savefig(path, format=f, dpi=dpi, metadata=dict(_METADATA[f]))
         out.append(path)
     return out
+
+
+# defined in its own module (it uses the helpers above); re-exported as a figures function
+from pilotdid.output.figure_sensitivity import sensitivity_figure  # noqa: E402

@@ -460,6 +460,11 @@ def _star(p: float, stars: Sequence[float] | None) -> str:
 def _stat_cell(key: str, v: Any, digits: int, stats: Mapping[str, Any] | None = None) -> str:
     if key == "placebo_p" and stats is not None:
         return numbers.rand_pvalue(v, stats.get("placebo_reps"), digits)
+    if isinstance(v, tuple):  # an interval: both ends with the decimals they need
+        dec = numbers.decimals_for([x for x in v if math.isfinite(x)], digits)
+        lo = numbers.fixed(v[0], dec) if math.isfinite(v[0]) else "−∞"
+        hi = numbers.fixed(v[1], dec) if math.isfinite(v[1]) else "∞"
+        return f"[{lo}, {hi}]"
     return numbers.number(v, digits) if not isinstance(v, str) else v
 
 
@@ -839,6 +844,8 @@ def etable(
     if any_placebo:
         note_lines.append(w["note_placebo"])
     note_lines += [_scaled_note(k, lang) for k in sorted(set(scaled))]
+    for c in cols:
+        note_lines += [n for n in c.notes if n not in note_lines]
     if notes:
         note_lines += [n for n in str(notes).split("\n") if n]
 

@@ -29,6 +29,8 @@ class SensitivityResult:
         self.n_pre, self.n_post = n_pre, n_post
         self.event_time, self.estimator, self.restriction = event_time, estimator, restriction
         self._computed_breakdown = computed_breakdown
+        #: the event study analysed (set by honest_did; etable shows its coefficients)
+        self.study: Any = None
         self.nobs = None
         self.dropped_rows: dict[str, int] = {}
 

@@ -175,6 +175,58 @@ def _run_event_study(study: Study, sub: dict, progress: bool) -> None:
     )
 
 
+def _run_sensitivity(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.did.sensitivity import honest_did
+    from pilotdid.output.figures import sensitivity_figure
+    from pilotdid.results.event_study import display_name
+
+    if "event_study" in study.failures or "event_study" not in study.results:
+        raise PilotdidError(
+            "the sensitivity analysis needs the event study, which did not run (see "
+            "[analyses.event_study])"
+        )
+    est = sub["estimator"]
+    es = study.results["event_study"][est]
+    res = honest_did(
+        es,
+        delta=sub["delta"],
+        method=sub["method"],
+        m_bar=sub["m_bar"] if sub["delta"] != "sd" else None,
+        m=sub["m"] if sub["delta"] == "sd" else None,
+        l_vec=sub["l_vec"],
+        restriction=sub["restriction"],
+        level=sub["level"],
+        seed=sub["seed"],
+    )
+    study.seeds["sensitivity"] = sub["seed"]
+    study.results["sensitivity"] = res
+    study.frames["sensitivity"] = res.tidy().with_columns(
+        pl.lit(est).alias("estimator"),
+        pl.lit(res.breakdown if res.breakdown is not None else float("nan"), pl.Float64).alias(
+            "breakdown"
+        ),
+    )
+    y = study.spec["model"]["y"]
+    study.tables["sensitivity"] = _etable(
+        study,
+        {display_name(est): res},
+        y=y,
+        title=_title(
+            study,
+            "Event study with a robust CI for violations of parallel trends",
+            "事件研究与平行趋势偏离的稳健置信区间",
+        ),
+    )
+    study.figures["sensitivity"] = sensitivity_figure(
+        res,
+        title=_title(
+            study, "Sensitivity to violations of parallel trends", "对平行趋势偏离的敏感性分析"
+        ),
+        y=_label(study, y),
+        lang=_lang(study),
+    )
+
+
 def _run_bacon(study: Study, sub: dict, progress: bool) -> None:
     from pilotdid.output.figures import bacon_figure
 
@@ -516,6 +568,7 @@ _RUNNERS = {
     "descriptives": _run_descriptives,
     "baseline": _run_baseline,
     "event_study": _run_event_study,
+    "sensitivity": _run_sensitivity,
     "bacon": _run_bacon,
     "placebo": _run_placebo,
     "psm_did": _run_psm_did,

@@ -45,6 +45,7 @@ SECTION_TITLES = {
     "descriptives": "Descriptive statistics",
     "baseline": "Baseline DID",
     "event_study": "Event study",
+    "sensitivity": "Sensitivity to parallel trends (HonestDiD)",
     "bacon": "Goodman-Bacon decomposition",
     "placebo": "Placebo test",
     "psm_did": "PSM-DID",
@@ -60,6 +61,7 @@ SECTION_TITLES_ZH = {
     "descriptives": "描述性统计",
     "baseline": "基准回归",
     "event_study": "事件研究（平行趋势检验）",
+    "sensitivity": "平行趋势敏感性分析（HonestDiD）",
     "bacon": "Goodman-Bacon 分解",
     "placebo": "安慰剂检验",
     "psm_did": "PSM-DID",
@@ -75,6 +77,7 @@ SECTION_TITLES_ZH = {
 #: :func:`_summary_table` with the label dictionary and number formatting of every table.
 SUMMARY_TABLES = {
     "baseline": [("baseline_wildboot", "Wild cluster bootstrap (WCR) of the treatment effect")],
+    "sensitivity": [("sensitivity_grid", "Robust confidence sets over the sensitivity grid")],
     "bacon": [("bacon_summary", "Goodman-Bacon decomposition by comparison type")],
     "placebo": [("placebo_summary", "Placebo distribution of the treatment effect")],
     "psm_did": [("psm_balance", "Covariate balance before and after matching")],
@@ -86,6 +89,7 @@ SUMMARY_TABLES = {
 #: The same captions under [report] lang = "zh".
 SUMMARY_CAPTIONS_ZH = {
     "baseline_wildboot": "处理效应的野自助法（WCR）检验",
+    "sensitivity_grid": "敏感性参数网格上的稳健置信集",
     "bacon_summary": "Goodman-Bacon 分解（按比较类型）",
     "placebo_summary": "处理效应的安慰剂分布",
     "psm_balance": "匹配前后的协变量平衡性",
@@ -326,6 +330,37 @@ def _summary_table(study: Any, stem: str, caption: str) -> Any:
                 Col("conf_low", high="conf_high"),
             ],
             level=getattr(boot, "level", 0.95),
+            notes=[note],
+            **kw,
+        )
+    if stem == "sensitivity_grid" and "sensitivity" in frames:
+        res = study.results["sensitivity"]
+        par = "M" if res.delta == "sd" else "M̄"
+        cls = {"rm": "Δ^RM", "sdrm": "Δ^SDRM", "sd": "Δ^SD"}[res.delta]
+        f = frames["sensitivity"].with_columns(
+            pl.when(pl.col("M").is_null())
+            .then(pl.lit("原始置信区间" if zh else "Original CI"))
+            .otherwise(pl.col("M").map_elements(lambda v: f"{v:g}", return_dtype=pl.String))
+            .alias("grid_value")
+        )
+        if zh:
+            note = (
+                f"Rambachan & Roth (2023) 的{res.level * 100:g}%稳健置信集，约束 {cls}，"
+                f"方法 {res.method}；最后一行为原始置信区间。"
+            )
+        else:
+            note = (
+                f"Rambachan & Roth (2023) {res.level * 100:g}% robust confidence sets, "
+                f"restriction class {cls}, method {res.method}, at each {par}; the last "
+                "row is the original CI."
+            )
+        return ft.frame_table(
+            f,
+            columns=[
+                Col("grid_value", "text", header=par),
+                Col("lb", "ci", header=("稳健置信区间" if zh else "Robust CI"), high="ub"),
+            ],
+            level=res.level,
             notes=[note],
             **kw,
         )

@@ -27,6 +27,7 @@ ANALYSIS_ORDER = (
     "descriptives",
     "baseline",
     "event_study",
+    "sensitivity",
     "bacon",
     "placebo",
     "psm_did",
@@ -85,6 +86,18 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
     "analyses.descriptives": ("enabled", "columns"),
     "analyses.baseline": ("enabled", "steps", "reps"),
     "analyses.event_study": ("enabled", "estimators", "window", "ref_period", "controls"),
+    "analyses.sensitivity": (
+        "enabled",
+        "estimator",
+        "delta",
+        "method",
+        "m_bar",
+        "m",
+        "l_vec",
+        "restriction",
+        "level",
+        "seed",
+    ),
     "analyses.bacon": ("enabled",),
     "analyses.placebo": ("enabled", "reps", "statistic", "scheme", "seed"),
     "analyses.psm_did": (
@@ -430,6 +443,75 @@ def _r_event_study(sub: dict, tab: str, spec: dict) -> dict:
     }
 
 
+def _grid(sub: dict, tab: str, key: str, default: Any) -> list[float] | None:
+    """A non-empty list of non-negative numbers (a HonestDiD grid of M-bar or M)."""
+    v = sub.get(key, default)
+    if v is None:
+        return None
+    if (
+        not isinstance(v, list)
+        or not v
+        or not all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x >= 0
+            for x in v
+        )
+    ):
+        raise _bad(tab, key, f"expected a non-empty list of numbers >= 0, got {v!r}")
+    return [float(x) for x in v]
+
+
+def _r_sensitivity(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.sensitivity]: HonestDiD (Rambachan & Roth 2023) on one of the event
+    studies [analyses.event_study] estimates; the options are honest_did's."""
+    es = spec["analyses"].get("event_study")
+    if sub.get("enabled", True) and (es is None or not es["enabled"]):
+        raise _bad(
+            tab, "enabled", "the sensitivity analysis needs [analyses.event_study] (enabled)"
+        )
+    ests = es["estimators"] if es is not None else list(ESTIMATORS)
+    est = _str(sub, tab, "estimator", "cs" if "cs" in ests else ests[0], ESTIMATORS)
+    if est not in ests:
+        raise _bad(
+            tab,
+            "estimator",
+            f"'{est}' is not among [analyses.event_study] estimators ({', '.join(ests)})",
+        )
+    delta = _str(sub, tab, "delta", "rm", ("rm", "sdrm", "sd"))
+    methods = ("FLCI",) if delta == "sd" else ("C-LF", "Conditional")
+    l_vec = sub.get("l_vec", "first")
+    if isinstance(l_vec, str):
+        if l_vec not in ("first", "average"):
+            raise _bad(
+                tab, "l_vec", f"expected 'first', 'average' or a list of weights, got {l_vec!r}"
+            )
+    elif not (
+        isinstance(l_vec, list)
+        and l_vec
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in l_vec)
+    ):
+        raise _bad(tab, "l_vec", f"expected 'first', 'average' or a list of weights, got {l_vec!r}")
+    level = _float(sub, tab, "level", 0.95)
+    if not 0 < level < 1:
+        raise _bad(tab, "level", f"must be in (0, 1), got {level}")
+    return {
+        "estimator": est,
+        "delta": delta,
+        "method": _str(sub, tab, "method", methods[0], methods),
+        "m_bar": _grid(sub, tab, "m_bar", [0.0, 0.5, 1.0, 1.5, 2.0]),
+        "m": _grid(sub, tab, "m", None),
+        "l_vec": l_vec if isinstance(l_vec, str) else [float(x) for x in l_vec],
+        "restriction": _str(
+            sub,
+            tab,
+            "restriction",
+            "none",
+            ("none", "increasing", "decreasing", "positive", "negative"),
+        ),
+        "level": level,
+        "seed": _seed(sub, tab, spec),
+    }
+
+
 def _r_bacon(sub: dict, tab: str, spec: dict) -> dict:
     return {}
 
@@ -574,6 +656,7 @@ _ANALYSIS_RESOLVERS = {
     "descriptives": _r_descriptives,
     "baseline": _r_baseline,
     "event_study": _r_event_study,
+    "sensitivity": _r_sensitivity,
     "bacon": _r_bacon,
     "placebo": _r_placebo,
     "psm_did": _r_psm_did,
