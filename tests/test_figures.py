@@ -23,6 +23,7 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 import pilotdid as pdid  # noqa: E402
 from pilotdid import datasets  # noqa: E402
 from pilotdid import figures as F  # noqa: E402
+from pilotdid.output import _figure_base as FIGURE_BASE  # noqa: E402  (where the font is chosen)
 
 CTRL = ["ln_gdp_pc", "urbanization", "gov_exp_share", "fdi_share", "fin_dev"]
 
@@ -261,7 +262,7 @@ def test_weights_figure_edges(W, cities):
 def test_chinese_falls_back_to_english_without_cjk_font(monkeypatch, placebo, cities, W):
     """No CJK font: a warning, English axis labels, Chinese point labels replaced (no tofu).
     With a CJK font available: the Chinese labels are used."""
-    monkeypatch.setattr(F, "cjk_font", lambda: None)
+    monkeypatch.setattr(FIGURE_BASE, "cjk_font", lambda: None)
     with pytest.warns(UserWarning, match="CJK font"):
         fig = F.weights_figure(
             W, lat=cities["lat"], lon=cities["lon"], labels=cities["city_zh"].to_list(), lang="zh"
@@ -272,7 +273,7 @@ def test_chinese_falls_back_to_english_without_cjk_font(monkeypatch, placebo, ci
     with pytest.warns(UserWarning, match="CJK font"):
         fig = F.placebo_figure(placebo, lang="zh")
     assert fig.axes[0].get_ylabel() == "Density"
-    monkeypatch.setattr(F, "cjk_font", lambda: "DejaVu Sans")
+    monkeypatch.setattr(FIGURE_BASE, "cjk_font", lambda: "DejaVu Sans")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fig = F.placebo_figure(placebo, lang="zh")

@@ -26,6 +26,7 @@ from matplotlib.text import Text  # noqa: E402
 import pilotdid as pdid  # noqa: E402
 from pilotdid import datasets  # noqa: E402
 from pilotdid import figures as F  # noqa: E402
+from pilotdid.output import _figure_base as FIGURE_BASE  # noqa: E402  (where the font is chosen)
 from pilotdid.output import figure_captions, figure_weights  # noqa: E402
 from pilotdid.results.event_study import DISPLAY_NAMES  # noqa: E402
 
@@ -299,7 +300,7 @@ def test_weights_figure_bytes_are_reproducible(study, coords, tmp_path):
 def test_every_figure_has_a_caption_in_both_languages(study, coords, monkeypatch):
     """Each figure function attaches a caption (figure_caption); lang="zh" gives a Chinese
     one (a CJK font stand-in so that the test does not depend on installed fonts)."""
-    monkeypatch.setattr(F, "cjk_font", lambda: "DejaVu Sans")
+    monkeypatch.setattr(FIGURE_BASE, "cjk_font", lambda: "DejaVu Sans")
     r = study.results
     builders = {
         "event_study": lambda lang: F.event_study_figure(r["event_study"], lang=lang),

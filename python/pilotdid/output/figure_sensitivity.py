@@ -9,7 +9,7 @@ import numpy as np
 
 from pilotdid._args import vocabulary
 from pilotdid._core import PilotdidError
-from pilotdid.output import figures as _fig
+from pilotdid.output import _figure_base as _fig
 
 _WORDS = {
     "en": {

@@ -14,9 +14,7 @@ empty boxes.
 
 from __future__ import annotations
 
-import re
 import textwrap
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -25,9 +23,22 @@ import numpy as np
 
 from pilotdid._args import check_choice, check_int, check_level, vocabulary
 from pilotdid._core import PilotdidError
+from pilotdid.output._figure_base import (
+    _attach_caption,
+    _check_figsize,
+    _clean,
+    _finish,
+    _new_figure,
+    _pct,
+    _resolve_lang,
+    cjk_font,
+    figure_caption,
+)
+from pilotdid.output.figure_sensitivity import sensitivity_figure
 
 __all__ = [
     "bacon_figure",
+    "cjk_font",
     "event_study_figure",
     "figure_caption",
     "mechanism_figure",
@@ -37,27 +48,6 @@ __all__ = [
     "spatial_effects_figure",
     "weights_figure",
 ]
-
-#: Font families known to cover Chinese, in order of preference.
-_CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Noto Serif CJK SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Zen Hei",
-    "WenQuanYi Micro Hei",
-    "SimHei",
-    "Microsoft YaHei",
-    "PingFang SC",
-    "Heiti SC",
-    "STHeiti",
-    "SimSun",
-    "AR PL UMing CN",
-    "AR PL UKai CN",
-)
-
-_CJK_RE = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 
 _TEXT = {
     "en": {
@@ -161,88 +151,6 @@ _BACON_TYPES = {
 # --------------------------------------------------------------------------------------------
 
 
-def cjk_font() -> str | None:
-    """The name of an installed font family that covers Chinese, or None."""
-    from matplotlib import font_manager
-
-    names = {f.name for f in font_manager.fontManager.ttflist}
-    for fam in _CJK_FAMILIES:
-        if fam in names:
-            return fam
-    return None
-
-
-def _resolve_lang(lang: str, texts: Sequence[str] = ()) -> tuple[str, str | None]:
-    """(language actually used, CJK font family or None). Falls back to English (with a
-    warning) when Chinese is requested or present in ``texts`` but no CJK font exists."""
-    lang = check_choice("lang", lang, tuple(_TEXT))
-    needs = lang == "zh" or any(_CJK_RE.search(str(t)) for t in texts if t is not None)
-    if not needs:
-        return lang, None
-    font = cjk_font()
-    if font is None:
-        warnings.warn(
-            "no CJK font is installed (e.g. Debian's fonts-noto-cjk): Chinese labels fall "
-            "back to English",
-            UserWarning,
-            stacklevel=3,
-        )
-        return "en", None
-    return lang, font
-
-
-def _clean(text: str | None, font: str | None, fallback: str | None = None) -> str | None:
-    """``text`` unless it holds Chinese characters and no CJK font is in use."""
-    if text is None or font is not None or not _CJK_RE.search(str(text)):
-        return text
-    return fallback
-
-
-def _new_figure(figsize: tuple[float, float], font: str | None, ncols: int = 1) -> Any:
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    axes = fig.subplots(1, ncols)
-    # read by _finish: every text is set in the CJK font (DejaVu Sans for missing glyphs)
-    fig._pilotdid_font = font
-    return fig, axes
-
-
-def _finish(fig: Any) -> Any:
-    font = getattr(fig, "_pilotdid_font", None)
-    if font is not None:
-        for text in fig.findobj(lambda a: hasattr(a, "set_fontfamily")):
-            text.set_fontfamily([font, "DejaVu Sans"])
-    return fig
-
-
-def _check_figsize(figsize: Any) -> tuple[float, float]:
-    from pilotdid._args import check_float
-
-    if isinstance(figsize, (str, bytes)) or not isinstance(figsize, Sequence) or len(figsize) != 2:
-        raise PilotdidError(
-            f"option 'figsize': expected (width, height) in inches, got {figsize!r}"
-        )
-    return (
-        check_float("figsize[0]", figsize[0], lo=0.0, lo_open=True, hi=1000.0),
-        check_float("figsize[1]", figsize[1], lo=0.0, lo_open=True, hi=1000.0),
-    )
-
-
-def _attach_caption(fig: Any, caption: str) -> Any:
-    """Store what the figure draws on it (read by :func:`figure_caption`)."""
-    fig.pilotdid_caption = caption
-    return fig
-
-
-def figure_caption(fig: Any) -> str:
-    """The caption a pilotdid figure function attached to ``fig``: one paragraph saying what
-    is drawn (estimates, interval type and level, markers and lines, replicates, p-values), in
-    the figure's language. Empty for a figure pilotdid did not make. A report prints it under
-    the image; a LaTeX user pastes it into ``\\caption{...}``."""
-    return str(getattr(fig, "pilotdid_caption", ""))
-
-
 def _placebo_numbers(placebo: Any) -> tuple[float, float]:
     """(actual estimate, randomization p-value) of a placebo result, through the protocol
     (its one term)."""
@@ -274,10 +182,6 @@ def _outcome_name(*results: Any) -> str | None:
         if isinstance(extra, Mapping) and isinstance(extra.get("y"), str):
             return str(extra["y"])
     return None
-
-
-def _pct(level: float) -> str:
-    return f"{level * 100:g}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -931,6 +835,3 @@ def save_figure(
         out.append(path)
     return out
 
-
-# defined in its own module (it uses the helpers above); re-exported as a figures function
-from pilotdid.output.figure_sensitivity import sensitivity_figure  # noqa: E402
