@@ -120,8 +120,5 @@ def figure_caption(fig: Any) -> str:
     return str(getattr(fig, "pilotdid_caption", ""))
 
 
-
 def _pct(level: float) -> str:
     return f"{level * 100:g}"
-
-

@@ -834,4 +834,3 @@ def save_figure(
             fig.savefig(path, format=f, dpi=dpi, metadata=dict(_METADATA[f]))
         out.append(path)
     return out
-
