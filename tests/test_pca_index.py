@@ -221,6 +221,7 @@ def test_missing_rows_are_counted_not_silently_dropped():
     [
         ("constant", {}, ["'x1'", "constant"]),
         ("inf", {}, ["'x2'", "non-finite"]),
+        ("huge", {}, ["'x0'", "overflow"]),
         ("all_nan", {}, ["no complete rows"]),
         ("short", {}, ["3 complete row", "4 indicators", "more rows"]),
         (None, {"indicators": ["x0"]}, ["indicators", "at least two"]),
@@ -242,6 +243,8 @@ def test_bad_input_is_a_clear_error(change, kwargs, words):
     elif change == "inf":
         df = df.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(float("inf"))
                              .otherwise(pl.col("x2")).alias("x2"))
+    elif change == "huge":
+        df = df.with_columns(pl.col("x0") * 1e306)
     elif change == "all_nan":
         df = df.with_columns(pl.lit(float("nan")).alias("x3"))
     elif change == "short":

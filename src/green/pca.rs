@@ -167,7 +167,15 @@ pub fn pca_index(
         let sd = (d.iter().map(|v| v * v).sum::<f64>() / (nf - 1.0)).sqrt();
         // relative to the column's magnitude: a constant column leaves rounding noise
         let magnitude = c.iter().fold(0.0_f64, |a, v| a.max(v.abs()));
-        if !(sd > 1e-14 * magnitude.max(f64::MIN_POSITIVE)) {
+        if !(mean.is_finite() && sd.is_finite()) {
+            return Err(Error::Column {
+                name: names[j].clone(),
+                reason: format!(
+                    "values up to {magnitude:e} overflow its mean or variance; rescale it"
+                ),
+            });
+        }
+        if sd <= 1e-14 * magnitude.max(f64::MIN_POSITIVE) {
             return Err(Error::Column {
                 name: names[j].clone(),
                 reason: format!(
@@ -298,7 +306,7 @@ fn diagnostics(r: &Array2<f64>, p: usize, n: usize) -> Result<Diagnostics> {
     };
     let ev = symmetric_eigenvalues(r.view())?;
     let (lo, hi) = (ev[0], ev[p - 1]);
-    if !(lo > SINGULAR * hi) {
+    if lo.is_nan() || lo <= SINGULAR * hi {
         return Ok(nan(format!(
             "KMO and Bartlett's test are undefined: the indicators' correlation matrix is \
              singular (smallest eigenvalue {lo:.3e}; some indicators are collinear)"
