@@ -234,6 +234,9 @@ def test_missing_rows_are_counted_not_silently_dropped():
         (None, {"negative": ["zz"]}, ["negative", "'zz'"]),
         (None, {"indicators": ["x0", "x0", "x1"]}, ["indicators", "'x0'", "twice"]),
         (None, {"standardize": 1}, ["standardize"]),
+        (None, {"indicators": 5}, ["indicators"]),
+        (None, {"indicators": []}, ["indicators"]),
+        (None, {"negative": 3}, ["negative"]),
     ],
 )
 def test_bad_input_is_a_clear_error(change, kwargs, words):

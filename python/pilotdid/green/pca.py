@@ -12,7 +12,15 @@ from typing import Any
 import polars as pl
 
 from pilotdid import _frame
-from pilotdid._args import check_bool, check_choice, check_float, check_int, check_str, vocabulary
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_float,
+    check_int,
+    check_str,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError, green_pca
 from pilotdid.green._prepare import _cols, _drop_incomplete, _names
 from pilotdid.results.pca import PcaResult
@@ -84,13 +92,11 @@ def pca_index(
     From index to dose: ``to_dose(result.scores, index=name, unit=..., time=..., cohort=...)``
     (after joining the pilot cohort column); see :func:`to_dose`.
     """
-    inds = _names(
-        list(indicators) if not isinstance(indicators, str) else indicators, "indicators", True
-    )
+    inds = _names(check_columns("indicators", indicators), "indicators", True)
     dup = sorted({c for c in inds if inds.count(c) > 1})
     if dup:
         raise PilotdidError(f"option 'indicators': column '{dup[0]}' is listed twice")
-    neg = _names(list(negative) if not isinstance(negative, str) else negative, "negative", False)
+    neg = check_columns("negative", negative)
     unknown = [c for c in neg if c not in inds]
     if unknown:
         raise PilotdidError(f"option 'negative': '{unknown[0]}' is not among the indicators")
