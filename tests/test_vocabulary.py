@@ -117,6 +117,13 @@ ALLOWED: dict[str, str] = {
     "restriction": "honest_did: added shape or sign restriction",
     "grid_points": "honest_did: test-inversion grid size (HonestDiD's gridPoints)",
     "breakdown": "honest_did: compute the breakdown value",
+    "n_components": "pca_index: number of principal components kept (overrides select)",
+    "select": "pca_index: component choice, Kaiser eigenvalue rule or cumulative share",
+    "share_threshold": "pca_index: cumulative variance share for select='share'",
+    "standardize": "pca_index: correlation (standardised) or covariance PCA",
+    "component_weights": "pca_index: how kept components combine into the index "
+    "(explained-variance shares or equal); not 'weights', which are observation weights",
+    "index": "to_dose: the composite-index column turned into a dose",
 }
 
 #: Functions that take two inputs positionally, and why.

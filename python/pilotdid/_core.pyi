@@ -1365,3 +1365,56 @@ def honest_original(
     alpha: float,
 ) -> tuple[float, float]: ...
 def honest_lf_draws(seed: int, sims: int, dim: int) -> list[float]: ...
+
+# ------------------------------------------------------------------------------------------
+# principal-components index (pca.rs)
+# ------------------------------------------------------------------------------------------
+class PcaCore:
+    @property
+    def n_components(self) -> int: ...
+    @property
+    def kmo(self) -> float: ...
+    @property
+    def bartlett_chi2(self) -> float: ...
+    @property
+    def bartlett_df(self) -> int: ...
+    @property
+    def bartlett_p_value(self) -> float: ...
+    @property
+    def diagnostics_note(self) -> str | None: ...
+    @property
+    def means(self) -> _F64: ...
+    @property
+    def scales(self) -> _F64: ...
+    @property
+    def eigenvalues(self) -> _F64:
+        """All components, descending."""
+    @property
+    def explained(self) -> _F64: ...
+    @property
+    def cumulative(self) -> _F64: ...
+    @property
+    def component_weights(self) -> _F64: ...
+    @property
+    def index(self) -> _F64: ...
+    @property
+    def kmo_per_variable(self) -> _F64: ...
+    @property
+    def eigenvectors(self) -> _F64:
+        """indicators x components, signed (largest-|.| entry positive)."""
+    @property
+    def scores(self) -> _F64:
+        """rows x kept components."""
+    @property
+    def correlation(self) -> _F64: ...
+
+def green_pca(
+    columns: _Cols,
+    positive: list[bool],
+    *,
+    standardize: bool,
+    n_components: int | None,
+    select: str,
+    share_threshold: float,
+    component_weights: str,
+) -> PcaCore: ...

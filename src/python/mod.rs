@@ -8,6 +8,7 @@ mod heterogeneity;
 mod honest;
 mod inference;
 mod mediation;
+mod pca;
 mod pretrend_power;
 mod robust;
 mod spatial;
@@ -585,5 +586,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     heterogeneity::register(m)?;
     pretrend_power::register(m)?;
     honest::register(m)?;
+    pca::register(m)?;
     Ok(())
 }

@@ -170,3 +170,13 @@ _t("etable", lambda: pdid.etable, lambda: [[fit()]],
    lambda: {"digits": 3, "stat": "se", "lang": "en", "keep": None})
 _t("describe", lambda: pdid.describe, lambda: [panel()],
    lambda: {"columns": ["gtfp", "did"], "digits": 3, "lang": "en"})
+
+# --- principal-components index and the index -> dose path ----------------------------------
+_t("green.pca_index", lambda: pdid.green.pca_index, lambda: [panel()],
+   lambda: {"indicators": ["urbanization", "fin_dev", "human_capital", "ln_gdp_pc"], **IDS,
+            "select": "eigenvalue", "share_threshold": 0.85, "standardize": True,
+            "component_weights": "variance", "n_components": None})
+_t("green.to_dose", lambda: pdid.green.to_dose,
+   lambda: [panel().join(pdid.green.pca_index(panel(), indicators=["urbanization", "fin_dev"],
+                                              **IDS).scores, on=["city", "year"])],
+   lambda: {"index": "pca_index", **IDS, "cohort": "cohort", "kind": "path"})

@@ -4,5 +4,6 @@ entropy-weight index (:mod:`~pilotdid.green.indices`). Every program is solved i
 
 from pilotdid.green.frontier import gml, sbm
 from pilotdid.green.indices import capital_stock, entropy_index
+from pilotdid.green.pca import pca_index, to_dose
 
-__all__ = ["capital_stock", "entropy_index", "gml", "sbm"]
+__all__ = ["capital_stock", "entropy_index", "gml", "pca_index", "sbm", "to_dose"]

@@ -11,6 +11,7 @@ from pilotdid.results.mechanisms import (
     ModerationResult,
 )
 from pilotdid.results.multi import FeolsMulti
+from pilotdid.results.pca import PcaResult
 from pilotdid.results.pretrend_power import PretrendPowerResult
 from pilotdid.results.robustness import PlaceboResult, PsmDidResult, RobustnessResult
 from pilotdid.results.sensitivity import SensitivityResult
@@ -39,4 +40,5 @@ __all__ = [
     "plot_event_studies",
     "PretrendPowerResult",
     "SensitivityResult",
+    "PcaResult",
 ]
