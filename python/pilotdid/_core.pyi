@@ -651,6 +651,21 @@ class Did2sCore:
     def collinear(self) -> list[str]: ...
     @property
     def ref_periods(self) -> list[int]: ...
+    @property
+    def cluster_ids(self) -> list[int]: ...
+    def wild_bootstrap(
+        self,
+        event_weights: list[float],
+        r: float,
+        *,
+        reps: int,
+        weights: str,
+        seed: int,
+        level: float,
+    ) -> WildBootCore: ...
+    def wild_bootstrap_draws(
+        self, event_weights: list[float], r: float, draws: _F64
+    ) -> tuple[_F64, _F64]: ...
 
 def did2s_fit(
     y_name: str,

@@ -60,6 +60,7 @@ use crate::ols::independent_columns;
 /// Unit dummies are eliminated exactly (their block of Z₀'Z₀ is diagonal); the remaining
 /// period-dummy + control block is the within-unit cross-product S, solved on its linearly
 /// independent columns (the first period dummy is redundant with the unit dummies).
+#[derive(Debug)]
 pub(crate) struct UntreatedProjector {
     n: usize,
     unit: Vec<u32>,

@@ -40,7 +40,11 @@ from pilotdid.did._event_time import (
     treated_event_times,
 )
 from pilotdid.panel import cohort_option, cohort_values
-from pilotdid.results.event_study import EventStudyResult
+from pilotdid.results.event_study import (
+    EventStudyResult,
+    did2s_wild_bootstrap,
+    warn_analytic_se,
+)
 
 __all__ = ["did2s", "event_study", "imputation", "twfe_event_study"]
 
@@ -497,6 +501,14 @@ def did2s(
     if not event:
         extra["att"] = float(np.asarray(r.estimate)[0])
         extra["att_se"] = float(np.asarray(r.std_error)[0])
+    # few-cluster inference: EventStudyResult.wild_bootstrap delegates here
+    extra["_wild_bootstrap"] = did2s_wild_bootstrap(r, et, r.n_obs_event_time, not event)
+    extra["_did2s_core"] = r
+    warn_analytic_se(
+        "did2s",
+        int(r.n_clusters),
+        "result.wild_bootstrap(param, weight_type='webb'), the restricted wild cluster bootstrap",
+    )
     return EventStudyResult(
         estimator="did2s" if event else "did2s (static)",
         event_time=et,
