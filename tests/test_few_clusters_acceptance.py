@@ -235,14 +235,18 @@ _THREADS_SCRIPT = textwrap.dedent(
         for wt in ("rademacher", "webb"):
             w = res.wild_bootstrap("average post", reps=2999, seed=7, weight_type=wt)
             out.append([w.p_value, *w.conf_int, *w.t_boot.tolist()])
+    for wt in ("mammen", "webb"):
+        b = pdid.imputation(df, **kw, bstrap=True, reps=999, weight_type=wt, seed=7)
+        out.append([*b.std_error, *b.band_low, *b.extra["bootstrap"]["p_value"]])
     print(repr(np.concatenate([np.asarray(o) for o in out]).tobytes().hex()))
     """
 )
 
 
 def test_seeded_wcr_is_thread_invariant():
-    """Seeded SA and did2s WCR results (p-value, interval, every t*) are bit-identical with
-    RAYON_NUM_THREADS=1 and 2 (replicates seeded per (seed, b), collected in order)."""
+    """Seeded SA and did2s WCR results (p-value, interval, every t*) and BJS multiplier
+    bootstrap results (SEs, band, p-values) are bit-identical with RAYON_NUM_THREADS=1 and 2
+    (replicates seeded per (seed, b), collected in order)."""
     outs = []
     for n in ("1", "2"):
         env = dict(os.environ, RAYON_NUM_THREADS=n)
@@ -255,3 +259,237 @@ def test_seeded_wcr_is_thread_invariant():
         )
         outs.append(proc.stdout.strip())
     assert outs[0] == outs[1] and len(outs[0]) > 100
+
+
+# --- BJS: cluster multiplier bootstrap and the joint pre/post covariance ------------------------
+def fit_bjs(df: pl.DataFrame, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        return pdid.imputation(df, y="y", unit="unit", time="time", cohort="g", **kw)
+
+
+def test_bjs_cluster_scores_are_the_analytic_variance():
+    """Identity (BJS Theorem 3 variance = sum_c s_c s_c'): the cluster scores the multiplier
+    bootstrap draws from reproduce the analytic covariance and the ATT's SE (also with
+    small_sample's G/(G-1))."""
+    df = panel(n_units=30, seed=4)
+    for small in (False, True):
+        res = fit_bjs(df, small_sample=small)
+        core_scores = res.extra["_bjs_core"].cluster_scores
+        v = core_scores.T @ core_scores
+        np.testing.assert_allclose(v[1:, 1:], res.extra["horizon_vcov"], rtol=1e-12, atol=1e-15)
+        assert np.sqrt(v[0, 0]) == pytest.approx(res.att_se, rel=1e-12)
+
+
+@pytest.mark.parametrize("weight_type", ["mammen", "rademacher", "webb"])
+def test_bjs_multiplier_bootstrap_se_band_and_pvalues(weight_type):
+    """R did mboot semantics: bootstrap SEs (IQR-based) within Monte Carlo error of the
+    analytic BJS SEs with 80 clusters; the uniform (sup-t) band contains the pointwise
+    intervals; bootstrap p-values near the normal ones; seeded results repeat; the horizon
+    estimates themselves are unchanged."""
+    df = panel(n_units=80, seed=6)
+    analytic = fit_bjs(df)
+    kw = dict(bstrap=True, reps=2999, weight_type=weight_type, seed=3)
+    res = fit_bjs(df, **kw)
+    again = fit_bjs(df, **kw)
+    assert np.array_equal(res.std_error, again.std_error)
+    assert np.array_equal(res.band_low, again.band_low)
+    np.testing.assert_array_equal(res.estimate, analytic.estimate)
+    np.testing.assert_allclose(res.std_error, analytic.std_error, rtol=0.1)
+    assert res.att_se == pytest.approx(analytic.att_se, rel=0.1)
+    boot = res.extra["bootstrap"]
+    assert boot["crit_val"] > 1.959 and boot["crit_val"] < 4.0
+    assert np.all(res.band_low <= res.conf_low + 1e-12)
+    assert np.all(res.band_high >= res.conf_high - 1e-12)
+    z = np.abs(np.asarray(analytic.estimate) / np.asarray(analytic.std_error))
+    from scipy.stats import norm
+
+    p_normal = 2 * norm.sf(z)
+    np.testing.assert_allclose(boot["p_value"], p_normal, atol=0.03)
+    other = fit_bjs(df, **{**kw, "seed": 4})
+    assert not np.array_equal(other.std_error, res.std_error)
+
+
+def test_bjs_bootstrap_options_via_event_study_and_errors():
+    """event_study(estimator="bjs") passes bstrap/reps/weight_type/seed through; bad options
+    name themselves; the analytic fit with few clusters warns once naming the bootstrap."""
+    df = panel(n_units=14, seed=2)
+    direct = fit_bjs(df, bstrap=True, reps=499, weight_type="webb", seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        es = pdid.event_study(
+            df,
+            y="y",
+            unit="unit",
+            time="time",
+            cohort="g",
+            estimator="bjs",
+            bstrap=True,
+            reps=499,
+            weight_type="webb",
+            seed=1,
+        )
+    assert np.array_equal(es.std_error, direct.std_error)
+    with pytest.raises(PilotdidError, match="weight_type"):
+        fit_bjs(df, bstrap=True, weight_type="normal")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        pdid.imputation(df, y="y", unit="unit", time="time", cohort="g")
+    few = [w for w in caught if issubclass(w.category, FewClustersWarning)]
+    assert len(few) == 1 and "bstrap=True" in str(few[0].message)
+
+
+def direct_pretrend_scores(df, leads):
+    """BJS Test 1 by hand: OLS on untreated rows of y on lead dummies + unit and period
+    dummies; per-cluster scores (X'X)^-1 X_c'u_c of the lead coefficients (unscaled)."""
+    y, unit, time, g = (df.get_column(c).to_numpy() for c in ("y", "unit", "time", "g"))
+    keep = (g == 0) | (time < g)
+    y, unit, time, g = y[keep], unit[keep], time[keep], g[keep]
+    e = time - g
+    x = np.column_stack(
+        [((g > 0) & (e == h)).astype(float) for h in leads]
+        + [(unit == v).astype(float) for v in np.unique(unit)]
+        + [(time == v).astype(float) for v in np.unique(time)[1:]]
+    )
+    a = np.linalg.pinv(x.T @ x)
+    beta = a @ x.T @ y
+    u = y - x @ beta
+    ids = np.unique(unit)
+    s = np.array([(a @ (x[unit == c].T @ u[unit == c]))[: len(leads)] for c in ids])
+    return beta[: len(leads)], s, ids
+
+
+def test_bjs_joint_covariance_of_leads_and_horizons():
+    """joint_vcov() with pretrends covers leads AND horizons (HonestDiD needs both): its diagonal is
+    the pre-trend regression's CR1 variance and the BJS horizon variance; the cross block
+    equals the direct formula sum_c s_c^pre s_c^post' (pre scores from an explicit-dummy OLS,
+    CR1-scaled; post scores the BJS cluster scores) to 1e-8."""
+    df = panel(n_units=24, seed=8)
+    res = fit_bjs(df, pretrends=True)
+    with pytest.raises(PilotdidError, match="joint covariance"):
+        res.vcov()  # unchanged (tests/golden records None)
+    v = res.joint_vcov()
+    assert v is not None and v.shape == (len(res.event_time),) * 2
+    np.testing.assert_allclose(np.sqrt(np.diag(v)), res.std_error, rtol=1e-9)
+    pre = np.asarray(res.extra["pretrend_event_time"])
+    n_pre = len(pre)
+    beta, s_pre, ids = direct_pretrend_scores(df, pre)
+    np.testing.assert_allclose(beta, res.estimate[:n_pre], atol=1e-8)
+    se_pre = np.asarray(res.std_error[:n_pre])
+    s_pre = s_pre * (se_pre / np.sqrt(np.sum(s_pre**2, axis=0)))
+    core = res.extra["_bjs_core"]
+    s_post = core.cluster_scores[:, 1:]
+    # cluster order: the core's rows are clusters by first appearance (unit order here)
+    order = [int(u) for u in pl.Series(df.get_column("unit")).unique(maintain_order=True)]
+    s_pre = s_pre[[list(ids).index(u) for u in order]]
+    np.testing.assert_allclose(v[:n_pre, n_pre:], s_pre.T @ s_post, rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(v[:n_pre, :n_pre], s_pre.T @ s_pre, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.slow
+def test_bjs_joint_covariance_cross_term_monte_carlo():
+    """Monte Carlo: over 400 outcome draws on a fixed design (iid N(0,1) errors, unit
+    clusters), the empirical covariance of a lead estimate and a horizon estimate is within
+    Monte Carlo error of the average cross term of joint_vcov()."""
+    base = panel(n_units=40, seed=1)
+    rng = np.random.default_rng(12)
+    mean = base.get_column("y").to_numpy()  # a fixed mean: the first draw's outcome
+    ests, cross = [], []
+    for _ in range(400):
+        df = base.with_columns(pl.Series("y", mean + rng.normal(size=base.height)))
+        res = fit_bjs(df, pretrends=[-2])
+        ests.append([res.estimate[0], res.estimate[1]])
+        cross.append(res.joint_vcov()[0, 1])
+    ests = np.array(ests)
+    emp = np.cov(ests.T)[0, 1]
+    sd = np.sqrt((np.var(ests[:, 0]) * np.var(ests[:, 1]) + emp**2) / len(ests))
+    print(f"cross covariance: empirical {emp:.5f} (MC s.e. {sd:.5f}) | vcov {np.mean(cross):.5f}")
+    assert abs(emp - np.mean(cross)) < 4 * sd
+
+
+# --- size and coverage Monte Carlos ---------------------------------------------------------
+def _size_panel(rng, n_units=20, n_periods=6):
+    """20 clusters (units), cohorts 3 and 5 and never treated; effects 0.3 + 0.1 e, so the
+    e = 0 effect is 0.3 in every cohort (both SA and did2s are unbiased for it)."""
+    cohort = np.array([3, 5, 0, 0, 3, 5, 0, 0, 3, 5, 0, 0, 3, 5, 0, 0, 3, 5, 0, 0])[:n_units]
+    u = np.repeat(np.arange(n_units), n_periods)
+    t = np.tile(np.arange(1, n_periods + 1), n_units)
+    g = cohort[u]
+    eff = np.where((g > 0) & (t >= g), 0.3 + 0.1 * (t - g), 0.0)
+    y = rng.normal(size=n_units)[u] + 0.2 * t + eff + rng.normal(size=u.size)
+    return pl.DataFrame({"unit": u, "time": t, "g": g, "y": y})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["sa", "did2s"])
+def test_wcr_size_with_20_clusters(estimator):
+    """Size of the WCR test of H0: beta_0 = 0.3 (true) at 5% with 20 clusters over 500
+    simulated panels (199 Rademacher draws each): rejection rate in [3%, 7%]."""
+    rng = np.random.default_rng(2026)
+    rejections, n_sims = 0, 500
+    for s in range(n_sims):
+        df = _size_panel(rng)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)
+            kw = dict(y="y", unit="unit", time="time", cohort="g")
+            res = pdid.sunab(df, **kw) if estimator == "sa" else pdid.did2s(df, **kw)
+        wb = res.wild_bootstrap(0, r=0.3, reps=199, seed=s)
+        rejections += wb.p_value <= 0.05
+    rate = rejections / n_sims
+    print(f"{estimator}: WCR rejection rate at 5% = {rate:.3f} ({n_sims} panels, G = 20)")
+    assert 0.03 <= rate <= 0.07
+
+
+@pytest.mark.slow
+def test_wcr_beats_analytic_with_few_treated_clusters():
+    """12 clusters, 3 treated (one cohort), heteroskedastic cluster shocks: the analytic
+    did2s interval (t(G-1), GMM SE) under-covers the true e = 0 effect, the WCR interval
+    (Webb weights, test inversion, i.e. p(true) > 5%) covers at about nominal; 400 panels."""
+    rng = np.random.default_rng(7)
+    n_units, n_periods, n_sims = 12, 6, 400
+    from scipy.stats import t as student
+
+    cover_a = cover_w = 0
+    for s in range(n_sims):
+        u = np.repeat(np.arange(n_units), n_periods)
+        t = np.tile(np.arange(1, n_periods + 1), n_units)
+        g = np.where(u < 3, 4, 0)
+        scale = np.where(u < 3, 2.0, 0.5)[u]  # treated clusters noisier
+        y = rng.normal(size=n_units)[u] + 0.2 * t + np.where((g > 0) & (t >= g), 0.3, 0.0)
+        y = y + scale * (rng.normal(size=n_units)[u] * 0.5 + rng.normal(size=u.size))
+        df = pl.DataFrame({"unit": u, "time": t, "g": g, "y": y})
+        res = fit_did2s(df, event=False)
+        est, se = float(res.estimate[0]), float(res.std_error[0])
+        q = student.ppf(0.975, n_units - 1)
+        cover_a += abs(est - 0.3) <= q * se
+        wb = res.wild_bootstrap("att", r=0.3, reps=399, seed=s, weight_type="webb")
+        cover_w += wb.p_value > 0.05
+    ca, cw = cover_a / n_sims, cover_w / n_sims
+    print(f"coverage of 95% intervals, 12 clusters / 3 treated: analytic {ca:.3f} | WCR {cw:.3f}")
+    assert ca < 0.92 and cw >= 0.92 and cw > ca
+
+
+@pytest.mark.parametrize("estimator", ["sa", "did2s"])
+def test_wild_bootstrap_sup_t_band(estimator):
+    """Sup-t band (Montiel Olea & Plagborg-Moller 2019 style, from the WCR draws): the
+    critical value lies between the pointwise normal quantile and the Bonferroni one for the
+    number of event times, so the band contains the pointwise intervals; the t scale is the
+    fit's SE (t at r = 0 equals estimate / SE); seeded bands repeat."""
+    df = panel(n_units=30, seed=12)
+    kw = dict(y="y", unit="unit", time="time", cohort="g")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FewClustersWarning)
+        res = pdid.sunab(df, **kw) if estimator == "sa" else pdid.did2s(df, **kw)
+    es = res.to_event_study() if estimator == "sa" else res
+    band = res.wild_bootstrap_band(reps=1999, seed=4, weight_type="webb")
+    again = res.wild_bootstrap_band(reps=1999, seed=4, weight_type="webb")
+    assert band.equals(again)
+    from scipy.stats import norm
+
+    k = band.height
+    crit = band["crit_val"][0]
+    assert norm.ppf(0.975) < crit < norm.ppf(1 - 0.025 / k) + 0.5
+    np.testing.assert_allclose(band["estimate"].to_numpy(), es.estimate)
+    e0 = int(es.event_time[0])
+    wb = res.wild_bootstrap(e0, r=0.0, reps=99, seed=1)
+    assert wb.t_stat == pytest.approx(es.estimate[0] / es.std_error[0], rel=1e-9)

@@ -10,8 +10,9 @@ use crate::did::did2s::{did2s, Did2s, Did2sSpec};
 use crate::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
 };
-use crate::did::imputation::{imputation, ImputationSpec};
+use crate::did::imputation::{imputation, Imputation, ImputationSpec};
 use crate::fe::DemeanSpec;
+use crate::inference::multiplier::MultiplierWeights;
 use crate::linear::WildBoot;
 
 /// The common columns of every event-study call.
@@ -284,7 +285,13 @@ struct PyImputation {
     /// (cohort, event time) cells where the leave-out estimate fell back to the plain one.
     #[pyo3(get)]
     leave_out_fallback: Vec<(i64, i64)>,
+    /// The fit itself, for the multiplier bootstrap and the joint covariance.
+    fit: Imputation,
 }
+
+/// Bootstrap numbers of the imputation estimates: (ATT se, ATT p-value, horizon ses,
+/// horizon p-values, uniform critical value).
+type ImputationBootTuple = (f64, f64, Vec<f64>, Vec<f64>, f64);
 
 #[pymethods]
 impl PyImputation {
@@ -308,6 +315,35 @@ impl PyImputation {
     #[getter]
     fn tau<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.tau.to_pyarray(py)
+    }
+
+    /// Cluster scores, G x (1 + horizons): the static ATT, then the horizons.
+    #[getter]
+    fn cluster_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.fit.cluster_scores.to_pyarray(py)
+    }
+
+    /// Joint covariance of the pre-trend coefficients and the horizons (None without them).
+    #[getter]
+    fn joint_vcov<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<f64>>> {
+        self.fit.joint_vcov().map(|v| v.to_pyarray(py))
+    }
+
+    /// Cluster-level multiplier bootstrap of the ATT and the horizons.
+    #[pyo3(signature = (*, reps, weight_type, seed, level))]
+    fn multiplier_bootstrap(
+        &self,
+        py: Python<'_>,
+        reps: usize,
+        weight_type: &str,
+        seed: u64,
+        level: f64,
+    ) -> PyResult<ImputationBootTuple> {
+        let b = run(py, || {
+            let w = MultiplierWeights::parse(weight_type)?;
+            self.fit.multiplier_bootstrap(reps, w, seed, level)
+        })?;
+        Ok((b.att_se, b.att_p_value, b.se, b.p_value, b.crit_val))
     }
 }
 
@@ -355,6 +391,7 @@ fn imputation_fit<'py>(
         small_sample,
     };
     let r = run(py, || imputation(&data, &spec))?;
+    let fit = r.clone();
     let ci_df = r.interval_df(small_sample);
     let (conf_low, conf_high) = run(py, || conf_bounds(&r.estimate, &r.se, level, ci_df))?;
     let (alo, ahi) = run(py, || conf_bounds(&[r.att], &[r.att_se], level, ci_df))?;
@@ -387,6 +424,7 @@ fn imputation_fit<'py>(
         n_clusters: r.n_clusters,
         collinear: r.collinear,
         leave_out_fallback: r.leave_out_fallback,
+        fit,
     })
 }
 

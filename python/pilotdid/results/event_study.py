@@ -327,6 +327,15 @@ class EventStudyResult(ResultProtocol):
             )
         return np.array(self._vcov, copy=True)
 
+    def joint_vcov(self) -> np.ndarray:
+        """Covariance of every event-time estimate, leads included, in ``event_time`` order:
+        ``vcov()`` where the estimator has one; for BJS with ``pretrends`` the joint
+        covariance of the pre-trend regression's leads and the horizons (both linear in Y:
+        sum over clusters of the stacked cluster scores' outer products)."""
+        if self._vcov is None and self.extra.get("_joint_vcov") is not None:
+            return np.array(self.extra["_joint_vcov"], copy=True)
+        return self.vcov()
+
     @property
     def pretrend(self) -> dict[str, Any] | None:
         """Joint Wald test of the leads (e < 0) = 0, when the estimator provides one:
@@ -388,6 +397,60 @@ class EventStudyResult(ResultProtocol):
         out = core.wild_bootstrap(e, r, reps=reps, weights=weights, seed=seed, level=lvl)
         keys = ("t_stat", "p_value", "conf_int", "reps", "estimate", "fe_exact")
         return {k: getattr(out, k) for k in keys}
+
+    def wild_bootstrap_band(
+        self,
+        *,
+        reps: int = 999,
+        seed: int = 0,
+        weight_type: str = "rademacher",
+        level: float | None = None,
+    ) -> pl.DataFrame:
+        """Uniform (sup-t) band across event times from the estimator's wild cluster
+        bootstrap (Sun-Abraham and did2s). Each event time's bootstrap is run at r = its own
+        estimate (+1e-6 SE: the null then imposes nothing, unrestricted residuals), with the same
+        cluster weights for every event time (replicate b draws from stream (seed, b)), so
+        the draws keep the estimates' joint dependence; the critical value is the ``level``
+        quantile over b of max_e |t*_be| and the band estimate +/- crit * SE (the SE on which
+        the bootstrap t is computed). Returns event_time, estimate, std_error, band_low,
+        band_high, crit_val. Costs one bootstrap per event time (with its test-inversion
+        interval, which the band does not use)."""
+        delegate = self.extra.get("_wild_bootstrap")
+        if delegate is None:
+            raise PilotdidError(
+                f"wild_bootstrap_band: not available for estimator '{self.estimator}' "
+                "(Sun-Abraham and did2s only)"
+            )
+        lvl = check_level(self.level if level is None else level)
+        t_boot, se = [], []
+        for e, b, s in zip(self.event_time, self.estimate, self.std_error):
+            # r a millionth of an SE from the estimate: the null imposes nothing (to 1e-6),
+            # and the fit's t scale stays defined (the feols WCR rescales its t* by
+            # t_fit / t_boot-scale, a 0/0 at r = estimate exactly)
+            wb = delegate(
+                int(e),
+                r=float(b) + 1e-6 * float(s),
+                reps=reps,
+                weight_type=weight_type,
+                seed=seed,
+                level=lvl,
+            )
+            t_boot.append(np.asarray(wb.t_boot))
+            se.append(float(s))
+        sup = np.max(np.abs(np.vstack(t_boot)), axis=0)
+        crit = float(np.quantile(sup, lvl, method="inverted_cdf"))
+        est = np.asarray(self.estimate, dtype=float)
+        se_arr = np.asarray(se)
+        return pl.DataFrame(
+            {
+                "event_time": np.asarray(self.event_time, dtype=np.int64),
+                "estimate": est,
+                "std_error": se_arr,
+                "band_low": est - crit * se_arr,
+                "band_high": est + crit * se_arr,
+                "crit_val": np.full(est.size, crit),
+            }
+        )
 
     def _summary_text(self, level: float) -> str:
         pct = f"{level * 100:g}"
