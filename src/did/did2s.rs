@@ -656,5 +656,29 @@ mod tests {
         let b = imputation(&data, &ImputationSpec::default()).unwrap();
         assert!((a.estimate[0] - b.att).abs() < 1e-12);
         assert!(a.se[0] > 0.0);
+        // Identity: the BJS cluster scores reproduce its analytic variance.
+        let s = &b.cluster_scores;
+        assert!((s.column(0).dot(&s.column(0)).sqrt() - b.att_se).abs() < 1e-12);
+
+        // Wild bootstrap: an all-ones draw reproduces the sample (a'b* = a'b, t* = t); a
+        // zero draw leaves the restricted fit (a'b* = r).
+        let draws = ndarray::arr2(&[[1.0; 20], [0.0; 20]]);
+        let r0 = 0.1;
+        let out = a.wild_bootstrap_draws(&[1.0], r0, draws.view()).unwrap();
+        assert!((out.coef_boot[0] - a.estimate[0]).abs() < 1e-12);
+        assert!((out.t_boot[0] - (a.estimate[0] - r0) / a.se[0]).abs() < 1e-12);
+        assert!((out.coef_boot[1] - r0).abs() < 1e-12);
+        let spec = WildBootSpec {
+            reps: 199,
+            weights: crate::inference::wild_bootstrap::BootWeights::Webb,
+            seed: 1,
+            level: 0.95,
+            compute_ci: true,
+        };
+        let wb = a.wild_bootstrap(&[1.0], a.estimate[0], &spec).unwrap();
+        assert_eq!(wb.p_value, 1.0);
+        let (lo, hi) = wb.conf_int.unwrap();
+        assert!(lo < a.estimate[0] && a.estimate[0] < hi);
+        assert!(a.wild_bootstrap(&[0.0], 0.0, &spec).is_err());
     }
 }
