@@ -597,6 +597,13 @@ class ImputationCore:
     def collinear(self) -> list[str]: ...
     @property
     def leave_out_fallback(self) -> list[tuple[int, int]]: ...
+    @property
+    def cluster_scores(self) -> _F64: ...
+    @property
+    def joint_vcov(self) -> _F64 | None: ...
+    def multiplier_bootstrap(
+        self, *, reps: int, weight_type: str, seed: int, level: float
+    ) -> tuple[float, float, list[float], list[float], float]: ...
 
 def imputation_fit(
     y_name: str,
@@ -651,6 +658,21 @@ class Did2sCore:
     def collinear(self) -> list[str]: ...
     @property
     def ref_periods(self) -> list[int]: ...
+    @property
+    def cluster_ids(self) -> list[int]: ...
+    def wild_bootstrap(
+        self,
+        event_weights: list[float],
+        r: float,
+        *,
+        reps: int,
+        weights: str,
+        seed: int,
+        level: float,
+    ) -> WildBootCore: ...
+    def wild_bootstrap_draws(
+        self, event_weights: list[float], r: float, draws: _F64
+    ) -> tuple[_F64, _F64]: ...
 
 def did2s_fit(
     y_name: str,

@@ -18,6 +18,8 @@ registers here and every caller can use it.
 
 from __future__ import annotations
 
+import functools
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +43,22 @@ def _controls(controls: Sequence[str] | None) -> list[str] | None:
     return list(controls) if controls else None
 
 
+def _quiet_few_clusters(fit: Callable[..., Any]) -> Callable[..., Any]:
+    """The fit without its FewClustersWarning: callers refit many times (a placebo loop runs
+    one fit per draw) on samples whose cluster count the user's own fit already warned about."""
+
+    @functools.wraps(fit)
+    def quiet(*args: Any, **kwargs: Any) -> Any:
+        from pilotdid.results.event_study import FewClustersWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FewClustersWarning)
+            return fit(*args, **kwargs)
+
+    return quiet
+
+
+@_quiet_few_clusters
 def _fit_cs(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
     from pilotdid.did.staggered import aggte, att_gt
 
@@ -50,18 +68,21 @@ def _fit_cs(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: A
     return aggte(fit, type="simple")
 
 
+@_quiet_few_clusters
 def _fit_sa(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
     from pilotdid.did.sun_abraham import sunab
 
     return sunab(data, y=y, time=time, unit=unit, cohort=cohort, controls=_controls(controls))
 
 
+@_quiet_few_clusters
 def _fit_bjs(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
     from pilotdid.did.event_studies import imputation
 
     return imputation(data, y=y, time=time, unit=unit, cohort=cohort, controls=_controls(controls))
 
 
+@_quiet_few_clusters
 def _fit_did2s(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
     from pilotdid.did.event_studies import did2s
 

@@ -48,6 +48,9 @@ use ndarray::{Array1, Array2};
 use super::event_study::{wald_test, EventStudyData, WaldTest};
 use crate::error::{Error, Result};
 use crate::fe::{factorize, DemeanSpec};
+use crate::inference::multiplier::{
+    crit_value, multiplier_bootstrap, MultiplierSpec, MultiplierWeights,
+};
 use crate::linalg::spd_inverse;
 use crate::linear::{feols, FeolsInput, FeolsSpec, VcovRequest};
 use crate::ols::independent_columns;
@@ -60,6 +63,7 @@ use crate::ols::independent_columns;
 /// Unit dummies are eliminated exactly (their block of Z₀'Z₀ is diagonal); the remaining
 /// period-dummy + control block is the within-unit cross-product S, solved on its linearly
 /// independent columns (the first period dummy is redundant with the unit dummies).
+#[derive(Debug)]
 pub(crate) struct UntreatedProjector {
     n: usize,
     unit: Vec<u32>,
@@ -288,6 +292,28 @@ pub struct Imputation {
     /// (cohort, event time) cells with a single positive-weight cluster, where the leave-out
     /// τ̃ is undefined and the non-leave-out τ̄ was used (empty unless `leave_out`).
     pub leave_out_fallback: Vec<(i64, i64)>,
+    /// Cluster scores, G × (1 + horizons): column 0 the static ATT, then one per horizon, each
+    /// Σ_{it∈c} v_it ε̃_it (times sqrt(G/(G−1)) with `small_sample`), so that the variance is
+    /// S'S. Every estimate is linear in Y: τ̂ − τ ≈ Σ_c s_c.
+    pub cluster_scores: Array2<f64>,
+    /// Cluster scores of the pre-trend coefficients, G × leads (CR1-scaled, so that S'S is the
+    /// pre-trend regression's covariance); None without `pretrends` or if the scores could not
+    /// reproduce that regression's estimates (then no joint covariance is offered).
+    pub pretrend_scores: Option<Array2<f64>>,
+}
+
+/// Cluster-level multiplier bootstrap of the imputation estimates.
+#[derive(Debug, Clone)]
+pub struct ImputationBoot {
+    /// Bootstrap standard error (IQR-based, as R did) and bootstrap-t p-value of the ATT.
+    pub att_se: f64,
+    pub att_p_value: f64,
+    /// Per horizon.
+    pub se: Vec<f64>,
+    pub p_value: Vec<f64>,
+    /// Uniform (sup-t) critical value over the horizons at the requested level.
+    pub crit_val: f64,
+    pub reps: usize,
 }
 
 impl Imputation {
@@ -295,6 +321,94 @@ impl Imputation {
     /// didimputation and did_imputation report, or Student t(G - 1) with `small_sample`.
     pub fn interval_df(&self, small_sample: bool) -> Option<usize> {
         small_sample.then(|| self.n_clusters.saturating_sub(1))
+    }
+
+    /// Cluster-level multiplier bootstrap: draw b gives τ*_k − τ̂_k = Σ_c ξ_bc s_ck with
+    /// i.i.d. cluster multipliers ξ (Rademacher, Mammen or Webb; stream (seed, b)), s the
+    /// cluster scores of the analytic variance (`cluster_scores`). Standard errors are the
+    /// IQR-based scale of the draws (R did's `mboot`), the uniform band's critical value the
+    /// (level) quantile of max_k |τ*_k − τ̂_k| / se_k over the horizons, and each p-value the
+    /// share of draws with |τ*_k − τ̂_k| / se_k ≥ |τ̂_k| / se_k.
+    pub fn multiplier_bootstrap(
+        &self,
+        reps: usize,
+        weights: MultiplierWeights,
+        seed: u64,
+        level: f64,
+    ) -> Result<ImputationBoot> {
+        if !(level > 0.0 && level < 1.0) {
+            return Err(Error::Option {
+                name: "level".into(),
+                reason: format!("must lie in (0, 1), got {level}"),
+            });
+        }
+        let (g, m) = self.cluster_scores.dim();
+        // multiplier_bootstrap forms sqrt(n)·mean(ξψ); ψ = G·s makes its scale Σ_c ξ_c s_c.
+        let gf = g as f64;
+        let cols: Vec<Vec<f64>> = (0..m)
+            .map(|j| {
+                self.cluster_scores
+                    .column(j)
+                    .iter()
+                    .map(|s| s * gf)
+                    .collect()
+            })
+            .collect();
+        let refs: Vec<&[f64]> = cols.iter().map(Vec::as_slice).collect();
+        let spec = MultiplierSpec {
+            biters: reps,
+            weights,
+            seed,
+            alpha: 1.0 - level,
+        };
+        let out = multiplier_bootstrap(&refs, None, &spec)?;
+        let sqrt_g = gf.sqrt();
+        let sigma: Vec<f64> = out.se.iter().map(|s| s * sqrt_g).collect();
+        let horizons: Vec<usize> = (1..m).collect();
+        let crit_val = crit_value(&out.draws, &sigma, &horizons, 1.0 - level);
+        let mut est = vec![self.att];
+        est.extend_from_slice(&self.estimate);
+        let p_value: Vec<f64> = (0..m)
+            .map(|j| {
+                if !sigma[j].is_finite() {
+                    return f64::NAN;
+                }
+                // draws are sqrt(G)·Σξs; in se units: draw / sigma.
+                let t = (est[j] / out.se[j]).abs();
+                let hit = out
+                    .draws
+                    .column(j)
+                    .iter()
+                    .filter(|d| (*d / sigma[j]).abs() >= t)
+                    .count();
+                hit as f64 / reps as f64
+            })
+            .collect();
+        Ok(ImputationBoot {
+            att_se: out.se[0],
+            att_p_value: p_value[0],
+            se: out.se[1..].to_vec(),
+            p_value: p_value[1..].to_vec(),
+            crit_val,
+            reps,
+        })
+    }
+
+    /// Joint covariance of the pre-trend coefficients and the horizon estimates (leads first,
+    /// then horizons), S'S of the stacked cluster scores: its diagonal blocks are the
+    /// pre-trend regression's CR1 covariance and `vcov`. None without pre-trend scores.
+    pub fn joint_vcov(&self) -> Option<Array2<f64>> {
+        let pre = self.pretrend_scores.as_ref()?;
+        let (g, l) = pre.dim();
+        let k = self.estimate.len();
+        let s = Array2::from_shape_fn((g, l + k), |(c, j)| {
+            if j < l {
+                pre[[c, j]]
+            } else {
+                self.cluster_scores[[c, 1 + j - l]]
+            }
+        });
+        Some(s.t().dot(&s))
     }
 }
 
@@ -573,6 +687,9 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
     if spec.small_sample {
         let g = n_clusters as f64;
         vfull.mapv_inplace(|x| x * g / (g - 1.0));
+        // (the scores' own scaling, kept apart so that vfull is computed as before)
+        let f = (g / (g - 1.0)).sqrt();
+        scores.mapv_inplace(|x| x * f);
     }
     let leave_out_fallback: Vec<(i64, i64)> = cell_keys
         .iter()
@@ -616,9 +733,14 @@ pub fn imputation(data: &EventStudyData, spec: &ImputationSpec) -> Result<Imputa
         n_clusters,
         collinear,
         leave_out_fallback,
+        cluster_scores: scores,
+        pretrend_scores: None,
     };
     if let Some(leads) = &spec.pretrends {
         pretrend_regression(data, &ro, &y, leads, &mut out)?;
+        if !out.pretrend_event_time.is_empty() {
+            out.pretrend_scores = pretrend_scores(&ro, &resid, &clusters.codes, n_clusters, &out)?;
+        }
     }
     Ok(out)
 }
@@ -701,6 +823,79 @@ fn leave_out_tau(
             t
         })
         .collect()
+}
+
+/// Cluster scores of the pre-trend coefficients, G × leads. By Frisch–Waugh–Lovell the lead
+/// coefficients of the pre-trend regression are β = (X̃'X̃)⁻¹X̃'ỹ on the untreated rows, X̃ the
+/// lead dummies and ỹ the outcome net of the untreated-row projection (unit and period
+/// effects, controls: `resid`), so β − E β = Σ_c (X̃'X̃)⁻¹X̃_c'û_c. The scores are scaled by the
+/// regression's CR1 factor (read off its standard errors) so that S'S is its covariance. None
+/// when they do not reproduce the regression's estimates and standard errors (e.g. a lead
+/// dropped as collinear), in which case no joint covariance is offered.
+fn pretrend_scores(
+    ro: &Roles,
+    resid: &[f64],
+    codes: &[u32],
+    g: usize,
+    out: &Imputation,
+) -> Result<Option<Array2<f64>>> {
+    let m = ro.rows.len();
+    let leads = &out.pretrend_event_time;
+    let l = leads.len();
+    let xt: Vec<Vec<f64>> = leads
+        .iter()
+        .map(|&h| {
+            let x: Vec<f64> = (0..m)
+                .map(|r| {
+                    let on = ro.untreated[r] && ro.ge[r].is_some_and(|(_, e)| e == h);
+                    f64::from(u8::from(on))
+                })
+                .collect();
+            let p = ro.projector.apply(&x);
+            (0..m)
+                .map(|r| if ro.untreated[r] { x[r] - p[r] } else { 0.0 })
+                .collect()
+        })
+        .collect();
+    let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
+    let xtx = Array2::from_shape_fn((l, l), |(a, b)| dot(&xt[a], &xt[b]));
+    let Ok(inv) = spd_inverse(xtx.view()) else {
+        return Ok(None);
+    };
+    let xty = Array1::from_iter(xt.iter().map(|x| dot(x, resid)));
+    let beta = inv.dot(&xty);
+    // The regression demeans iteratively (tolerance 1e-8): agreement to 1e-6 identifies it.
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * (1.0 + a.abs().max(b.abs()));
+    if !beta
+        .iter()
+        .zip(&out.pretrend_estimate)
+        .all(|(&a, &b)| close(a, b))
+    {
+        return Ok(None);
+    }
+    let mut raw = Array2::<f64>::zeros((g, l));
+    for r in (0..m).filter(|&r| ro.untreated[r]) {
+        let fit: f64 = (0..l).map(|a| xt[a][r] * beta[a]).sum();
+        let u = resid[r] - fit;
+        for a in 0..l {
+            raw[[codes[r] as usize, a]] += xt[a][r] * u;
+        }
+    }
+    let mut scores = raw.dot(&inv);
+    let ss = scores.t().dot(&scores);
+    let ratios: Vec<f64> = (0..l)
+        .map(|a| out.pretrend_se[a] * out.pretrend_se[a] / ss[[a, a]])
+        .collect();
+    // One CR1 factor up to the regression's demeaning tolerance; each column takes its own,
+    // so that the diagonal is the regression's variance to rounding.
+    if !ratios.iter().all(|&x| x.is_finite() && close(x, ratios[0])) {
+        return Ok(None);
+    }
+    for (a, ratio) in ratios.iter().enumerate() {
+        let f = ratio.sqrt();
+        scores.column_mut(a).mapv_inplace(|x| x * f);
+    }
+    Ok(Some(scores))
 }
 
 /// BJS Test 1: OLS on Ω₀ of y on lead dummies + controls | unit + period, CR1 by the cluster.

@@ -277,7 +277,7 @@ pub fn wild_cluster_bootstrap(
 }
 
 /// One end of the test-inversion interval: r0 = estimate + side·x, δ0 = −side·x.
-fn ci_end(
+pub(crate) fn ci_end(
     accept: &impl Fn(f64) -> bool,
     estimate: f64,
     side: f64,
@@ -399,7 +399,8 @@ impl Precomp {
     }
 }
 
-fn draw_weights(kind: BootWeights, rng: &mut ChaCha8Rng, v: &mut [f64]) {
+/// Fills `v` with one replicate's cluster weights (see the module documentation).
+pub(crate) fn draw_weights(kind: BootWeights, rng: &mut ChaCha8Rng, v: &mut [f64]) {
     match kind {
         BootWeights::Rademacher => rng::rademacher_bits(rng, v),
         BootWeights::Webb => rng::webb(rng, v),

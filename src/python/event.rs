@@ -2,16 +2,18 @@
 //! two-stage DID. Arrays in, results out; no numerics here.
 
 use numpy::ndarray::Array2;
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
+use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, vcov_request, wild_boot_spec, PyWaldTest, PyWildBoot};
-use crate::did::did2s::{did2s, Did2sSpec};
+use crate::did::did2s::{did2s, Did2s, Did2sSpec};
 use crate::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
 };
-use crate::did::imputation::{imputation, ImputationSpec};
+use crate::did::imputation::{imputation, Imputation, ImputationSpec};
 use crate::fe::DemeanSpec;
+use crate::inference::multiplier::MultiplierWeights;
+use crate::linear::WildBoot;
 
 /// The common columns of every event-study call.
 struct Columns<'py> {
@@ -283,7 +285,13 @@ struct PyImputation {
     /// (cohort, event time) cells where the leave-out estimate fell back to the plain one.
     #[pyo3(get)]
     leave_out_fallback: Vec<(i64, i64)>,
+    /// The fit itself, for the multiplier bootstrap and the joint covariance.
+    fit: Imputation,
 }
+
+/// Bootstrap numbers of the imputation estimates: (ATT se, ATT p-value, horizon ses,
+/// horizon p-values, uniform critical value).
+type ImputationBootTuple = (f64, f64, Vec<f64>, Vec<f64>, f64);
 
 #[pymethods]
 impl PyImputation {
@@ -307,6 +315,35 @@ impl PyImputation {
     #[getter]
     fn tau<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.tau.to_pyarray(py)
+    }
+
+    /// Cluster scores, G x (1 + horizons): the static ATT, then the horizons.
+    #[getter]
+    fn cluster_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        self.fit.cluster_scores.to_pyarray(py)
+    }
+
+    /// Joint covariance of the pre-trend coefficients and the horizons (None without them).
+    #[getter]
+    fn joint_vcov<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyArray2<f64>>> {
+        self.fit.joint_vcov().map(|v| v.to_pyarray(py))
+    }
+
+    /// Cluster-level multiplier bootstrap of the ATT and the horizons.
+    #[pyo3(signature = (*, reps, weight_type, seed, level))]
+    fn multiplier_bootstrap(
+        &self,
+        py: Python<'_>,
+        reps: usize,
+        weight_type: &str,
+        seed: u64,
+        level: f64,
+    ) -> PyResult<ImputationBootTuple> {
+        let b = run(py, || {
+            let w = MultiplierWeights::parse(weight_type)?;
+            self.fit.multiplier_bootstrap(reps, w, seed, level)
+        })?;
+        Ok((b.att_se, b.att_p_value, b.se, b.p_value, b.crit_val))
     }
 }
 
@@ -354,6 +391,7 @@ fn imputation_fit<'py>(
         small_sample,
     };
     let r = run(py, || imputation(&data, &spec))?;
+    let fit = r.clone();
     let ci_df = r.interval_df(small_sample);
     let (conf_low, conf_high) = run(py, || conf_bounds(&r.estimate, &r.se, level, ci_df))?;
     let (alo, ahi) = run(py, || conf_bounds(&[r.att], &[r.att_se], level, ci_df))?;
@@ -386,8 +424,12 @@ fn imputation_fit<'py>(
         n_clusters: r.n_clusters,
         collinear: r.collinear,
         leave_out_fallback: r.leave_out_fallback,
+        fit,
     })
 }
+
+/// Two arrays returned together (a'b* and t* per draw).
+type DrawPair<'py> = (Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<f64>>);
 
 /// A Gardner two-stage DID fit: one row per term (static "treat" or event times), with
 /// Student-t(G - 1) intervals as pyfixest.did2s reports, and row counts.
@@ -422,10 +464,56 @@ struct PyDid2s {
     collinear: Vec<String>,
     #[pyo3(get)]
     ref_periods: Vec<i64>,
+    /// The fit itself, for the wild bootstrap.
+    fit: Did2s,
 }
 
 #[pymethods]
 impl PyDid2s {
+    /// Cluster ids in the order of the bootstrap weights' columns.
+    #[getter]
+    fn cluster_ids(&self) -> Vec<i64> {
+        self.fit.cluster_ids().to_vec()
+    }
+
+    /// Restricted wild cluster bootstrap of Σ_j a_j β_j = r, both stages re-run per draw.
+    #[pyo3(signature = (event_weights, r, *, reps, weights, seed, level))]
+    #[allow(clippy::too_many_arguments)]
+    fn wild_bootstrap(
+        &self,
+        py: Python<'_>,
+        event_weights: Vec<f64>,
+        r: f64,
+        reps: usize,
+        weights: &str,
+        seed: u64,
+        level: f64,
+    ) -> PyResult<PyWildBoot> {
+        let spec = wild_boot_spec(reps, weights, seed, level)?;
+        let result = run(py, || self.fit.wild_bootstrap(&event_weights, r, &spec))?;
+        Ok(PyWildBoot::from(WildBoot {
+            result,
+            fe_partialled: Vec::new(),
+            fe_as_dummies: Vec::new(),
+            fe_exact: true,
+        }))
+    }
+
+    /// The same bootstrap at given weights (B x G, `cluster_ids` order): (a'b*, t*) per draw.
+    fn wild_bootstrap_draws<'py>(
+        &self,
+        py: Python<'py>,
+        event_weights: Vec<f64>,
+        r: f64,
+        draws: PyReadonlyArray2<'py, f64>,
+    ) -> PyResult<DrawPair<'py>> {
+        let d = draws.as_array().to_owned();
+        let out = run(py, || {
+            self.fit.wild_bootstrap_draws(&event_weights, r, d.view())
+        })?;
+        Ok((out.coef_boot.to_pyarray(py), out.t_boot.to_pyarray(py)))
+    }
+
     /// Event time per term (empty for the static model).
     #[getter]
     fn event_time<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
@@ -492,20 +580,21 @@ fn did2s_fit<'py>(
     Ok(PyDid2s {
         conf_low,
         conf_high,
-        terms: r.terms,
-        event_time: r.event_time,
-        estimate: r.estimate,
-        std_error: r.se,
-        vcov: r.vcov,
-        n_obs_event_time: r.n_obs_term,
+        terms: r.terms.clone(),
+        event_time: r.event_time.clone(),
+        estimate: r.estimate.clone(),
+        std_error: r.se.clone(),
+        vcov: r.vcov.clone(),
+        n_obs_event_time: r.n_obs_term.clone(),
         nobs: r.nobs,
         n_untreated: r.n_untreated,
         n_missing: r.n_missing,
         n_not_imputable: r.n_not_imputable,
         n_outside_window: r.n_outside_window,
         n_clusters: r.n_clusters,
-        collinear: r.collinear,
-        ref_periods: r.ref_periods,
+        collinear: r.collinear.clone(),
+        ref_periods: r.ref_periods.clone(),
+        fit: r,
     })
 }
 

@@ -26,6 +26,8 @@ from pilotdid._args import (
     check_float,
     check_int,
     check_level,
+    check_reps,
+    check_seed,
     check_str,
     check_window,
     vocabulary,
@@ -40,7 +42,12 @@ from pilotdid.did._event_time import (
     treated_event_times,
 )
 from pilotdid.panel import cohort_option, cohort_values
-from pilotdid.results.event_study import EventStudyResult
+from pilotdid.results._inference import normal_critical
+from pilotdid.results.event_study import (
+    EventStudyResult,
+    did2s_wild_bootstrap,
+    warn_analytic_se,
+)
 
 __all__ = ["did2s", "event_study", "imputation", "twfe_event_study"]
 
@@ -306,6 +313,10 @@ def imputation(
     level: float = 0.95,
     leave_out: bool = False,
     small_sample: bool = False,
+    bstrap: bool = False,
+    reps: int = 999,
+    weight_type: str = "mammen",
+    seed: int = 0,
 ) -> EventStudyResult:
     """Borusyak, Jaravel & Spiess (2024) imputation estimator.
 
@@ -327,6 +338,20 @@ def imputation(
     ``extra["notes"]``. Default False reproduces ``didimputation`` / diff-diff / Stata defaults.
     ``small_sample=True``: variance times G/(G-1) and t(G-1) intervals (G clusters); not in
     the reference implementations.
+
+    ``bstrap=True``: cluster-level multiplier bootstrap for the horizons and the ATT. Every
+    estimate is linear in Y, tau_hat - tau ~ sum_c s_c with s_c the cluster score of the
+    analytic variance (sum over the cluster's rows of v_it * eps_it); draw b uses
+    sum_c xi_bc s_c with i.i.d. cluster multipliers xi (``weight_type`` "mammen" as R did,
+    "rademacher" or "webb", the last for few clusters), seeded per (``seed``, b). Standard
+    errors are the draws' IQR-based scale (R did's mboot), the pointwise intervals normal on
+    them, ``band_low``/``band_high`` the uniform (sup-t) band over the horizons, and
+    ``extra["bootstrap"]["p_value"]`` the bootstrap-t p-values. Pre-trend rows keep their
+    analytic (CR1) numbers.
+
+    With ``pretrends``, ``joint_vcov()`` is the joint covariance of the leads and the
+    horizons (sum_c s_c s_c' of the stacked cluster scores, the leads' scores from the
+    pre-trend regression, CR1-scaled), as HonestDiD needs; ``vcov()`` keeps refusing there.
     """
     timing, derived = cohort_option(cohort, treatment)
     _, cl = _cluster_of(vcov, cluster, unit, allow_iid=False)
@@ -334,6 +359,15 @@ def imputation(
     level = check_level(level)
     leave_out = check_bool("leave_out", leave_out)
     small_sample = check_bool("small_sample", small_sample)
+    bstrap = check_bool("bstrap", bstrap)
+    if bstrap:
+        reps = check_reps("reps", reps, bytes_per_rep=8 * 64)
+        seed = check_seed(seed)
+        weight_type = check_choice(
+            "weight_type",
+            weight_type.lower() if isinstance(weight_type, str) else weight_type,
+            ("mammen", "rademacher", "webb"),
+        )
     if horizons is None or horizons is True:
         hz = None
     elif horizons is False:
@@ -374,6 +408,20 @@ def imputation(
     se = np.concatenate([np.asarray(r.pretrend_std_error), r.std_error])
     lo = np.concatenate([np.asarray(r.pretrend_conf_low), r.conf_low])
     hi = np.concatenate([np.asarray(r.pretrend_conf_high), r.conf_high])
+    band_low = band_high = None
+    if bstrap:
+        att_se, att_p, bse, bp, crit = r.multiplier_bootstrap(
+            reps=reps, weight_type=weight_type, seed=seed, level=level
+        )
+        n_pre = len(pe)
+        bse = np.asarray(bse)
+        q = normal_critical(level)
+        est_h = np.asarray(r.estimate)
+        se = np.concatenate([se[:n_pre], bse])
+        lo = np.concatenate([lo[:n_pre], est_h - q * bse])
+        hi = np.concatenate([hi[:n_pre], est_h + q * bse])
+        band_low = np.concatenate([lo[:n_pre], est_h - crit * bse])
+        band_high = np.concatenate([hi[:n_pre], est_h + crit * bse])
     extra = {
         "vcov": f"BJS (Theorem 3{', leave-out' if leave_out else ''}) clustered by {cl}"
         + (" with G/(G-1) and t(G-1)" if small_sample else ""),
@@ -397,6 +445,24 @@ def imputation(
         "n_clusters": r.n_clusters,
         "collinear": r.collinear,
     }
+    joint = r.joint_vcov if len(pe) else None
+    # the core gives the cluster scores and the joint covariance (tests, HonestDiD)
+    extra["_bjs_core"] = r
+    if joint is not None:
+        extra["_joint_vcov"] = np.asarray(joint)
+    if bstrap:
+        extra["bootstrap"] = {
+            "reps": reps,
+            "weight_type": weight_type,
+            "seed": seed,
+            "crit_val": float(crit),
+            # bootstrap-t p-values per event time (NaN on pre-trend rows), and for the ATT
+            "p_value": np.concatenate([np.full(len(pe), np.nan), np.asarray(bp)]),
+            "att_p_value": float(att_p),
+            "att_se_analytic": r.att_se,
+        }
+        extra["att_se"] = float(att_se)
+        extra["vcov"] += f"; multiplier bootstrap ({weight_type}, {reps} draws) SEs"
     res = EventStudyResult(
         estimator="BJS imputation",
         event_time=event_time,
@@ -405,6 +471,10 @@ def imputation(
         conf_low=lo,
         conf_high=hi,
         level=level,
+        band_low=band_low,
+        band_high=band_high,
+        # with leads, vcov() stays None (as tests/golden recorded it); the joint covariance
+        # of leads and horizons is joint_vcov() (extra["_joint_vcov"])
         vcov=np.asarray(r.vcov) if len(pe) == 0 else None,
         reference=(),
         nobs=r.n_treated + r.n_untreated,
@@ -416,6 +486,13 @@ def imputation(
         cohort_derived=n_derived,
     )
     res._caution_few_clusters(int(r.n_clusters))
+    if not bstrap and not res.cautions:
+        # one FewClustersWarning per fit: the pre-trend caution above already is one
+        warn_analytic_se(
+            "bjs",
+            int(r.n_clusters),
+            "bstrap=True, weight_type='webb' (the cluster multiplier bootstrap)",
+        )
     return res
 
 
@@ -497,6 +574,14 @@ def did2s(
     if not event:
         extra["att"] = float(np.asarray(r.estimate)[0])
         extra["att_se"] = float(np.asarray(r.std_error)[0])
+    # few-cluster inference: EventStudyResult.wild_bootstrap delegates here
+    extra["_wild_bootstrap"] = did2s_wild_bootstrap(r, et, r.n_obs_event_time, not event)
+    extra["_did2s_core"] = r
+    warn_analytic_se(
+        "did2s",
+        int(r.n_clusters),
+        "result.wild_bootstrap(param, weight_type='webb'), the restricted wild cluster bootstrap",
+    )
     return EventStudyResult(
         estimator="did2s" if event else "did2s (static)",
         event_time=et,
@@ -522,7 +607,17 @@ def did2s(
 ESTIMATOR_OPTIONS: dict[str, tuple[str, ...]] = {
     "twfe": ("bin_lo", "bin_hi", "fixef_tol", "fixef_maxiter"),
     "did2s": ("event", "bin_lo", "bin_hi", "anticipation"),
-    "bjs": ("horizons", "pretrends", "anticipation", "leave_out", "small_sample"),
+    "bjs": (
+        "horizons",
+        "pretrends",
+        "anticipation",
+        "leave_out",
+        "small_sample",
+        "bstrap",
+        "reps",
+        "weight_type",
+        "seed",
+    ),
     "cs": (
         "control_group",
         "anticipation",

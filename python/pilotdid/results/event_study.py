@@ -152,6 +152,76 @@ def event_weights(param: Any, event_time: np.ndarray) -> tuple[np.ndarray | None
     return a, label or "0"
 
 
+def did2s_wild_bootstrap(
+    core: Any, event_time: np.ndarray, n_obs: Sequence[int], static: bool
+) -> Any:
+    """The did2s fit's restricted wild cluster bootstrap as a method (``wild_bootstrap`` of an
+    ``EventStudyResult`` with estimator "did2s" delegates to it)."""
+
+    def wild_bootstrap(
+        param: Any = "average post",
+        *,
+        reps: int = 9999,
+        seed: int = 0,
+        weight_type: str = "rademacher",
+        r: float = 0.0,
+        level: float = 0.95,
+    ) -> Any:
+        """Restricted wild cluster bootstrap (WCR) of sum_e a_e beta_e = ``r`` for Gardner's
+        two-stage DID, clustered as the fit, re-running BOTH stages on every draw.
+
+        Scheme: with Y~ the first-stage residuals, the null is imposed on the second stage
+        (restricted least squares of Y~ on the event-time dummies; with leads, on the
+        combination the two-stage estimator actually estimates), giving residuals u~; draw b
+        sets Y* = Y - u~ + v_c u~ (one Rademacher or Webb weight v_c per cluster), re-fits the
+        first stage (unit + period effects on Y*'s untreated rows) and the second stage, and
+        takes t* = (a'b* - r) / se*, se* the Butts-Gardner GMM standard error of Y*'s fit. The
+        p-value is the share of |t*| >= |t| (t on the analytic GMM SE); the interval inverts
+        the test with the same draws. A wild (not pairs) bootstrap: every draw keeps the
+        design, so it works with few (treated) clusters, where R did2s's pairs bootstrap
+        (``bootstrap = TRUE``) can draw samples without treated or untreated clusters.
+        ``param``: an event time (``2``, ``"e=2"``), ``"average post"``, ``"att"`` (the
+        observation-weighted mean of the e >= 0 effects, the static ATT's weights), a dict
+        ``{e: weight}`` or one weight per event time."""
+        from pilotdid.results.feols import WILD_BOOT_BYTES_PER_REP, WildBootResult
+
+        a, label = event_weights(param, event_time)
+        if a is None:
+            post = np.asarray(event_time) >= 0
+            counts = np.asarray(n_obs, dtype=float) * post
+            if counts.sum() <= 0:
+                raise PilotdidError("option 'param': 'att': no event time e >= 0")
+            a = counts / counts.sum()
+            label = "ATT" if static else "ATT (observation-weighted e >= 0)"
+        reps = check_reps("reps", reps, bytes_per_rep=WILD_BOOT_BYTES_PER_REP)
+        seed = check_seed(seed)
+        kind = weight_type.lower() if isinstance(weight_type, str) else weight_type
+        if kind not in ("rademacher", "webb"):
+            raise PilotdidError(
+                f"option 'weight_type': {weight_type!r} is not one of 'rademacher', 'webb'"
+            )
+        r = check_float("r", r)
+        level = check_level(level)
+        out = core.wild_bootstrap(
+            [float(v) for v in a], r, reps=reps, weights=kind, seed=seed, level=level
+        )
+        ci = out.conf_int
+        return WildBootResult(
+            hypothesis=f"{label} = {r:g}",
+            estimate=float(out.estimate),
+            t_stat=float(out.t_stat),
+            p_value=float(out.p_value),
+            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
+            level=level,
+            reps=int(out.reps),
+            weight_type=kind,
+            seed=seed,
+            t_boot=np.asarray(out.t_boot),
+        )
+
+    return wild_bootstrap
+
+
 def _same_level(a: float, b: float) -> bool:
     return abs(a - b) < 1e-12
 
@@ -257,6 +327,15 @@ class EventStudyResult(ResultProtocol):
             )
         return np.array(self._vcov, copy=True)
 
+    def joint_vcov(self) -> np.ndarray:
+        """Covariance of every event-time estimate, leads included, in ``event_time`` order:
+        ``vcov()`` where the estimator has one; for BJS with ``pretrends`` the joint
+        covariance of the pre-trend regression's leads and the horizons (both linear in Y:
+        sum over clusters of the stacked cluster scores' outer products)."""
+        if self._vcov is None and self.extra.get("_joint_vcov") is not None:
+            return np.array(self.extra["_joint_vcov"], copy=True)
+        return self.vcov()
+
     @property
     def pretrend(self) -> dict[str, Any] | None:
         """Joint Wald test of the leads (e < 0) = 0, when the estimator provides one:
@@ -282,11 +361,16 @@ class EventStudyResult(ResultProtocol):
         weights: str = "rademacher",
         seed: int = 0,
         level: float | None = None,
+        *,
+        weight_type: str | None = None,
     ) -> Any:
         """Restricted wild cluster bootstrap (WCR) of one event-time coefficient = ``r``.
         TWFE: returns a dict (t_stat, p_value, conf_int, ...). Sun-Abraham and did2s: the
         estimator's own WCR (``event_time`` may then also be "average post", "att", a dict or
-        a weight vector, see ``event_weights``), returning a ``WildBootResult``."""
+        a weight vector, see ``event_weights``), returning a ``WildBootResult``.
+        ``weight_type`` is the estimators' own spelling of ``weights`` (it wins if given)."""
+        if weight_type is not None:
+            weights = weight_type
         core = self.extra.get("_core")
         delegate = self.extra.get("_wild_bootstrap")
         if (core is None or not hasattr(core, "wild_bootstrap")) and delegate is not None:
@@ -313,6 +397,60 @@ class EventStudyResult(ResultProtocol):
         out = core.wild_bootstrap(e, r, reps=reps, weights=weights, seed=seed, level=lvl)
         keys = ("t_stat", "p_value", "conf_int", "reps", "estimate", "fe_exact")
         return {k: getattr(out, k) for k in keys}
+
+    def wild_bootstrap_band(
+        self,
+        *,
+        reps: int = 999,
+        seed: int = 0,
+        weight_type: str = "rademacher",
+        level: float | None = None,
+    ) -> pl.DataFrame:
+        """Uniform (sup-t) band across event times from the estimator's wild cluster
+        bootstrap (Sun-Abraham and did2s). Each event time's bootstrap is run at r = its own
+        estimate (+1e-6 SE: the null then imposes nothing, unrestricted residuals), with the same
+        cluster weights for every event time (replicate b draws from stream (seed, b)), so
+        the draws keep the estimates' joint dependence; the critical value is the ``level``
+        quantile over b of max_e |t*_be| and the band estimate +/- crit * SE (the SE on which
+        the bootstrap t is computed). Returns event_time, estimate, std_error, band_low,
+        band_high, crit_val. Costs one bootstrap per event time (with its test-inversion
+        interval, which the band does not use)."""
+        delegate = self.extra.get("_wild_bootstrap")
+        if delegate is None:
+            raise PilotdidError(
+                f"wild_bootstrap_band: not available for estimator '{self.estimator}' "
+                "(Sun-Abraham and did2s only)"
+            )
+        lvl = check_level(self.level if level is None else level)
+        t_boot, se = [], []
+        for e, b, s in zip(self.event_time, self.estimate, self.std_error):
+            # r a millionth of an SE from the estimate: the null imposes nothing (to 1e-6),
+            # and the fit's t scale stays defined (the feols WCR rescales its t* by
+            # t_fit / t_boot-scale, a 0/0 at r = estimate exactly)
+            wb = delegate(
+                int(e),
+                r=float(b) + 1e-6 * float(s),
+                reps=reps,
+                weight_type=weight_type,
+                seed=seed,
+                level=lvl,
+            )
+            t_boot.append(np.asarray(wb.t_boot))
+            se.append(float(s))
+        sup = np.max(np.abs(np.vstack(t_boot)), axis=0)
+        crit = float(np.quantile(sup, lvl, method="inverted_cdf"))
+        est = np.asarray(self.estimate, dtype=float)
+        se_arr = np.asarray(se)
+        return pl.DataFrame(
+            {
+                "event_time": np.asarray(self.event_time, dtype=np.int64),
+                "estimate": est,
+                "std_error": se_arr,
+                "band_low": est - crit * se_arr,
+                "band_high": est + crit * se_arr,
+                "crit_val": np.full(est.size, crit),
+            }
+        )
 
     def _summary_text(self, level: float) -> str:
         pct = f"{level * 100:g}"

@@ -186,6 +186,20 @@ class SunAbrahamResult(ResultProtocol):
             fe_exact=bool(out.fe_exact),
         )
 
+    def wild_bootstrap_band(
+        self,
+        *,
+        reps: int = 999,
+        seed: int = 0,
+        weight_type: str = "rademacher",
+        level: float = 0.95,
+    ) -> pl.DataFrame:
+        """Uniform (sup-t) band across event times from this wild cluster bootstrap; see
+        ``EventStudyResult.wild_bootstrap_band``."""
+        return self.to_event_study().wild_bootstrap_band(
+            reps=reps, seed=seed, weight_type=weight_type, level=level
+        )
+
     # shared result -----------------------------------------------------------------------
     def to_event_study(self) -> EventStudyResult:
         ev = self._out.event
