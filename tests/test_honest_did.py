@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import optimize, stats
+from scipy import special
 
 from pilotdid import _core
 from pilotdid._core import PilotdidError
@@ -34,19 +34,26 @@ N_PRE, N_POST = 3, 3
 
 
 def _exact_folded(p, mu=0.0, sd=1.0, numSims=None, seed=0):  # noqa: N803 (oracle's signature)
-    mus = np.atleast_1d(np.asarray(mu, float))
-    out = [
-        optimize.brentq(
-            lambda q, m=m: stats.norm.cdf(q - abs(m)) - stats.norm.cdf(-q - abs(m)) - p,
-            0, abs(m) + 20, xtol=1e-15,
-        )
-        for m in mus
-    ]
-    return out[0] if np.ndim(mu) == 0 else np.array(out)
+    """The p-quantile q of |N(mu, 1)|: Phi(q - |mu|) - Phi(-q - |mu|) = p, by vectorised
+    bisection on [0, |mu| + 20] (the oracle asks for many mu at once)."""
+    m = np.abs(np.atleast_1d(np.asarray(mu, float)))
+    lo, hi = np.zeros_like(m), m + 20.0
+    for _ in range(64):  # width (|mu| + 20) / 2^64: below one ulp of q
+        mid = 0.5 * (lo + hi)
+        below = special.ndtr(mid - m) - special.ndtr(-mid - m) < p
+        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
+    out = 0.5 * (lo + hi)
+    return float(out[0]) if np.ndim(mu) == 0 else out
 
 
 def _lf_with_our_draws(X_T, sigma, hybrid_kappa, sims=1000, rowsForARP=None, seed=0):  # noqa: N803
+    """The oracle's least-favourable critical value (the 1 - kappa quantile of
+    min_{eta, delta} eta s.t. xi_i - X_i delta <= eta sd_i, over simulated xi) on our draws.
+    The per-draw LPs are independent, so they are solved as one block-diagonal HiGHS LP
+    (minimising the sum of the etas minimises each): the same numbers as one linprog per
+    draw, in a fraction of the time."""
     import scipy.optimize as so
+    from scipy import sparse
 
     s = np.asarray(sigma, float)
     x = None if X_T is None else np.asarray(X_T, float)
@@ -64,13 +71,13 @@ def _lf_with_our_draws(X_T, sigma, hybrid_kappa, sims=1000, rowsForARP=None, see
         stat = (xi / sd).max(axis=1)
     else:
         x = x.reshape(m, -1)
-        f = np.zeros(1 + x.shape[1])
-        f[0] = 1.0
-        c = np.column_stack([-sd, -x])
-        stat = np.array([
-            so.linprog(f, A_ub=c, b_ub=-xi[i], bounds=[(None, None)] * len(f), method="highs").x[0]
-            for i in range(sims)
-        ])
+        k = 1 + x.shape[1]
+        f = np.tile(np.eye(k)[0], sims)
+        c = sparse.kron(sparse.eye(sims), sparse.csr_matrix(np.column_stack([-sd, -x])))
+        sol = so.linprog(f, A_ub=c.tocsr(), b_ub=-xi.ravel(), bounds=[(None, None)] * (k * sims),
+                         method="highs")
+        assert sol.status == 0, sol.message
+        stat = sol.x.reshape(sims, k)[:, 0]
     return float(np.quantile(stat, 1 - hybrid_kappa))
 
 
