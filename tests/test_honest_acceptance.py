@@ -269,8 +269,7 @@ def test_rm_hybrid_equals_honestdid(name, monkeypatch):
     _compare_relative(name, "rm", True, 1, monkeypatch, fine=20)
 
 
-@pytest.mark.parametrize("l_index", [0, 1])
-@pytest.mark.parametrize("name", ["ehec_readme:twfe", "mpdta:cs"])
+@pytest.mark.parametrize(("name", "l_index"), [("ehec_readme:twfe", 0), ("mpdta:cs", 1)])
 def test_flci_equals_honestdid_and_diff_diff(name, l_index, monkeypatch):
     _compare_flci(name, l_index, monkeypatch)
 

@@ -226,3 +226,48 @@ def test_bjs_without_leads_is_a_clear_error(mpdta):
                      estimator="bjs")
     with pytest.raises(PilotdidError, match="no lead estimates"):
         honest_did(es)
+
+
+_SHAPE_ORACLE = {
+    ("rm", "increasing"): ("computeConditionalCS_DeltaRMM", {"monotonicityDirection": "increasing"}),
+    ("rm", "decreasing"): ("computeConditionalCS_DeltaRMM", {"monotonicityDirection": "decreasing"}),
+    ("rm", "positive"): ("computeConditionalCS_DeltaRMB", {"biasDirection": "positive"}),
+    ("rm", "negative"): ("computeConditionalCS_DeltaRMB", {"biasDirection": "negative"}),
+    ("sdrm", "increasing"): ("computeConditionalCS_DeltaSDRMM",
+                             {"monotonicityDirection": "increasing"}),
+    ("sdrm", "decreasing"): ("computeConditionalCS_DeltaSDRMM",
+                             {"monotonicityDirection": "decreasing"}),
+    ("sdrm", "positive"): ("computeConditionalCS_DeltaSDRMB", {"biasDirection": "positive"}),
+    ("sdrm", "negative"): ("computeConditionalCS_DeltaSDRMB", {"biasDirection": "negative"}),
+}
+
+
+@pytest.mark.parametrize(("delta", "shape", "hybrid"), [
+    *[(d, s, False) for d, s in _SHAPE_ORACLE], ("rm", "increasing", True),
+    ("sdrm", "positive", True),
+])
+def test_sign_and_monotonicity_restrictions_match_honestdid(delta, shape, hybrid, monkeypatch):
+    """restriction= adds HonestDiD's Δ^RMM / Δ^RMB / Δ^SDRMM / Δ^SDRMB rows (R/deltarmm.R,
+    R/deltarmb.R, ...): honestdid's computeConditionalCS_* on the same 31-point grid, a window
+    of ±9 sd around the estimate that holds every CI here (asserted), at half the default span
+    so that the restricted and unrestricted CIs differ by several grid steps."""
+    monkeypatch.setattr(hd, "_compute_least_favorable_cv", _lf_with_our_draws)
+    fn, kw = _SHAPE_ORACLE[(delta, shape)]
+    # a pre-trend that rises (so that every restriction's set is non-empty at the estimate)
+    beta = np.array([-0.04, -0.02, -0.01, 0.15, 0.2, 0.25])
+    sd = float(np.sqrt(SIGMA[3, 3]))
+    lo, hi = beta[3] - 9 * sd, beta[3] + 9 * sd
+    for mbar in (0.5, 1.5):
+        lb, ub, _ = _core.honest_relative(
+            list(beta), SIGMA.tolist(), N_PRE, N_POST, [1.0, 0, 0], [mbar], delta=delta,
+            shape=shape, hybrid=hybrid, alpha=0.05, grid_points=31, sims=1000, seed=0,
+            breakdown_iters=None, grid_bounds=(lo, hi))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = getattr(hd, fn)(beta, SIGMA, N_PRE, N_POST, l_vec=np.array([1.0, 0, 0]),
+                                 Mbar=mbar, hybrid_flag="LF" if hybrid else "ARP",
+                                 gridPoints=31, grid_lb=lo, grid_ub=hi, **kw)
+        acc = df[df.accept == 1].grid
+        theirs = (acc.min(), acc.max()) if len(acc) else (np.nan, np.nan)
+        np.testing.assert_allclose([lb[0], ub[0]], theirs, atol=1e-10, rtol=0)
+        assert lo < lb[0] and ub[0] < hi
