@@ -15,6 +15,12 @@ Tolerances, and why:
 
 from __future__ import annotations
 
+import builtins
+import functools
+import inspect
+import re
+import os
+import textwrap
 import warnings
 
 import numpy as np
@@ -80,6 +86,34 @@ def _lf_with_our_draws(X_T, sigma, hybrid_kappa, sims=1000, rowsForARP=None, see
         stat = sol.x.reshape(sims, k)[:, 0]
     return float(np.quantile(stat, 1 - hybrid_kappa))
 
+
+def _scalar(x):
+    """float() as numpy < 2 had it: a size-1 array of any shape converts."""
+    return builtins.float(np.asarray(x).reshape(-1)[0]) if np.ndim(x) else builtins.float(x)
+
+
+_FLOAT_ON_ARRAYS = ("_lp_conditional_test_fn", "_test_in_identified_set",
+                    "_test_in_identified_set_LF_hybrid")
+
+
+@functools.lru_cache(maxsize=1)
+def _with_scalar_float() -> dict:
+    """honestdid's functions `_FLOAT_ON_ARRAYS` with each `float(...)` call made `_scalar(...)`,
+    compiled into one namespace so that they call each other's replacements."""
+    scope = {**vars(hd), "_scalar": _scalar}
+    for name in _FLOAT_ON_ARRAYS:
+        src = textwrap.dedent(inspect.getsource(getattr(hd, name)))
+        exec(compile(re.sub(r"\bfloat\(", "_scalar(", src), hd.__file__, "exec"), scope)  # noqa: S102
+    return {name: scope[name] for name in _FLOAT_ON_ARRAYS}
+
+
+def _numpy2_compatible(monkeypatch) -> None:
+    """honestdid 0.1.1 calls float() on (1, 1) arrays in its ARP tests (the primal branch with
+    nuisance parameters, the tests without), a TypeError under numpy 2: run the same code with
+    a `float` that accepts them (no number changes). Callers look the functions up in the
+    module's globals at call time, so the replacements take effect for them."""
+    for name, fn in _with_scalar_float().items():
+        monkeypatch.setattr(hd, name, fn)
 
 def _ours(delta, hybrid, mbars, grid_points=100, beta=BETA, sigma=SIGMA, n_pre=N_PRE,
           n_post=N_POST, l_vec=(1.0, 0.0, 0.0)):
@@ -271,3 +305,121 @@ def test_sign_and_monotonicity_restrictions_match_honestdid(delta, shape, hybrid
         theirs = (acc.min(), acc.max()) if len(acc) else (np.nan, np.nan)
         np.testing.assert_allclose([lb[0], ub[0]], theirs, atol=1e-10, rtol=0)
         assert lo < lb[0] and ub[0] < hi
+
+
+@pytest.fixture(scope="module")
+def twfe_single_post(reference_dir):
+    """TWFE on mpdta inside event times -4..0: three leads and one post period."""
+    import pandas as pd
+
+    from pilotdid.did import event_study
+
+    mp = pd.read_csv(reference_dir / "mpdta.csv")
+    return event_study(mp, y="lemp", time="year", unit="countyreal", cohort="first.treat",
+                       estimator="twfe", window=(-4, 0))
+
+
+def test_bad_input_through_honest_did(mpdta, twfe_single_post):
+    """Each bad input is an error that names the problem (issue 16 acceptance)."""
+    import copy
+
+    from pilotdid.did import event_study
+    from pilotdid.did.sensitivity import honest_did
+
+    k = dict(y="lemp", time="year", unit="countyreal", cohort="first.treat")
+    es = twfe_single_post
+    boot = event_study(mpdta, estimator="cs", bstrap=True, **k)
+    with pytest.raises(PilotdidError, match="needs the full covariance.*no joint covariance"):
+        honest_did(boot)
+    with pytest.raises(PilotdidError, match="no lead estimates before the reference period"):
+        honest_did(event_study(mpdta, estimator="twfe", window=(0, 3), **k))
+    sing = copy.copy(es)
+    v = es.vcov()
+    sing._vcov = np.outer(np.sqrt(np.diag(v)), np.sqrt(np.diag(v)))  # perfectly correlated
+    with pytest.raises(PilotdidError, match="covariance is singular"):
+        honest_did(sing)
+    with pytest.raises(PilotdidError, match="'m_bar': must be finite and >= 0"):
+        honest_did(es, m_bar=[0.5, -1.0])
+    with pytest.raises(PilotdidError, match="'m_bar': empty grid"):
+        honest_did(es, m_bar=[])
+    with pytest.raises(PilotdidError, match="'m': empty grid"):
+        honest_did(es, delta="sd", m=[])
+    with pytest.raises(PilotdidError, match="l_vec has 2 entries for 1 post periods"):
+        honest_did(es, l_vec=[0.5, 0.5])
+    with pytest.raises(PilotdidError, match="expects an event study"):
+        honest_did(object())
+
+
+@pytest.mark.parametrize("hybrid", [False, True])
+def test_single_post_period_matches_honestdid(twfe_single_post, hybrid, monkeypatch):
+    """One post period: the ARP test without nuisance parameters (honestdid's
+    _APR_computeCI_NoNuis), on the same 40-point grid; and the Python API end to end.
+
+    The oracles disagree here, and we follow R: R/deltarm.R's .computeConditionalCS_DeltaRM_fixedS
+    tests all rows of A_RM_s when there is one post period (`rowsForARP` and
+    postPeriodMomentsOnly apply only to the nuisance-parameter case, numPostPeriods > 1), while
+    honestdid 0.1.1 drops the pre-period-only rows there too (its `else` branch on
+    numPostPeriods). Its postPeriodMomentsOnly=False is R's single-post-period test: that is
+    the comparison; with the default the interval differs at M̄ = 0 (asserted, so that a fixed
+    oracle shows up here)."""
+    from pilotdid.did.sensitivity import _split, honest_did
+
+    monkeypatch.setattr(hd, "_compute_least_favorable_cv", _lf_with_our_draws)
+    _numpy2_compatible(monkeypatch)
+    beta, sigma, n_pre, n_post, _ = _split(twfe_single_post)
+    assert (n_pre, n_post) == (3, 1)
+    sd = float(np.sqrt(sigma[-1, -1]))
+    lo, hi = beta[-1] - 8 * sd, beta[-1] + 8 * sd
+    port_differs = []
+    for mbar in (0.0, 1.0):
+        lb, ub, _ = _core.honest_relative(
+            list(beta), sigma.tolist(), n_pre, n_post, [1.0], [mbar], delta="rm",
+            shape="none", hybrid=hybrid, alpha=0.05, grid_points=40, sims=1000, seed=0,
+            breakdown_iters=None, grid_bounds=(lo, hi))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r_like, port = (
+                hd.computeConditionalCS_DeltaRM(
+                    beta, sigma, n_pre, n_post, l_vec=np.ones(1), Mbar=mbar,
+                    hybrid_flag="LF" if hybrid else "ARP", gridPoints=40, grid_lb=lo,
+                    grid_ub=hi, postPeriodMomentsOnly=post_only)
+                for post_only in (False, True)
+            )
+        acc = r_like[r_like.accept == 1].grid
+        np.testing.assert_allclose([lb[0], ub[0]], [acc.min(), acc.max()], atol=1e-10, rtol=0)
+        assert lo < lb[0] and ub[0] < hi
+        acc_port = port[port.accept == 1].grid
+        port_differs.append((acc_port.min(), acc_port.max()) != (acc.min(), acc.max()))
+    assert port_differs == [True, False]  # at M̄ = 0 the pre-period rows matter here
+    res = honest_did(twfe_single_post, m_bar=[0, 1], method="C-LF" if hybrid else "Conditional")
+    assert np.all(np.isfinite(res.lb)) and np.all(res.lb < res.ub)
+    sd_res = honest_did(twfe_single_post, delta="sd", m=[0, 0.01])
+    assert np.all(sd_res.lb < sd_res.ub)
+
+
+def test_plot_shows_robust_cis_beside_the_original(tmp_path, twfe_single_post):
+    """plot(): one error bar per M̄ (robust CIs) and the original CI left of the grid, a zero
+    line, axis labels, a legend; saved as PNG (looked at by eye when written)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pilotdid.did.sensitivity import honest_did
+
+    res = honest_did(twfe_single_post, m_bar=[0, 0.5, 1, 1.5, 2], breakdown=False)
+    ax = res.plot()
+    assert ax.get_xlabel() == "M̄" and ax.get_ylabel() == "95% CI for the target"
+    assert ax.get_xticklabels()[0].get_text() == "original"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["original", "C-LF"]
+    orig, robust = ax.containers  # errorbar containers, in drawing order
+    (orig_seg,) = orig.lines[2][0].get_segments()
+    assert orig_seg[0][0] < 0 == min(res.grid)  # left of the grid
+    assert sorted(orig_seg[:, 1]) == pytest.approx(sorted(res.original))
+    segs = robust.lines[2][0].get_segments()
+    assert [s[0][0] for s in segs] == pytest.approx(list(res.grid))
+    np.testing.assert_allclose([sorted(s[:, 1]) for s in segs], np.c_[res.lb, res.ub])
+    assert any(line.get_ydata()[0] == 0 for line in ax.get_lines())  # the zero line
+    ax.figure.savefig(os.environ.get("PILOTDID_HONEST_PNG", tmp_path / "honest.png"), dpi=80)
+    plt.close(ax.figure)
