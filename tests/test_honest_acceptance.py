@@ -10,41 +10,44 @@ pre/post covariance is being added on another branch; the lead adds that study a
 
 Oracles and tolerances:
 - `honestdid` 0.1.1 (a port of the R package) for Δ^RM and Δ^SDRM, ARP conditional and
-  conditional-LF hybrid, and for the FLCI. The test inversion runs on the same
-  numpy.linspace grid in both (HonestDiD's `grid.lb`/`grid.ub` = our `grid_bounds`), so equal
-  decisions give equal endpoints; asserted to 1e-10, i.e. far inside the issue's 1e-4 (one
-  differing decision would move an endpoint by a grid step, 0.01-0.2 sd here). The grid is a
-  30-point window around the CI (the CI found first on a coarse default-style grid, padded by
-  half an sd, or 2 or 8 sd while the fine CI touches an edge; the CI must be inside) rather than 1000 points on ±20 sd,
-  because the oracle solves ~6 HiGHS LPs per grid point per (s, ±) and the sweep would take
-  hours. The hybrid's least-favourable critical value uses our draws in the oracle's own
+  conditional-LF hybrid, and for the FLCI. The test inversion runs on the same numpy.linspace
+  grid in both (HonestDiD's `grid.lb`/`grid.ub` = our `grid_bounds`), so equal decisions give
+  equal endpoints; asserted to 1e-10, i.e. far inside the issue's 1e-4 (one differing decision
+  would move an endpoint by a grid step, 0.01-0.2 sd here). The grid is a 30-point window
+  around the CI (the CI found first on a coarse default-style grid, padded by half an sd, or 2
+  or 8 sd while the fine CI touches an edge; the CI must be inside) rather than 1000 points on
+  ±20 sd, because the oracle solves ~6 HiGHS LPs per grid point per (s, ±) and the sweep would
+  take hours. The hybrid's least-favourable critical value uses our draws in the oracle's own
   formula (`test_honest_did._lf_with_our_draws`); with its own numpy draws it could differ in
   the third digit, by design.
 - FLCI (Δ^SD): honestdid with its 10^6-draw folded-normal quantile replaced by the exact one
-  (which we compute): endpoints to 1e-4 (asserted; 1e-8 to 2e-5 in practice, the same
-  bisection on h as R/flci.R).
-- diff-diff 3.13's `_compute_optimal_flci` disagrees with honestdid (and us) in the FLCI:
-  it minimises the half-length chi(h) to numerical precision, while R/flci.R (and honestdid)
-  stop the bisection on h at a tolerance, (h0 - hmin)/100 on the bracket. Across the 12
-  studies diff-diff's interval is never longer and is shorter by at most 0.04% of its length,
-  but near the optimum chi is flat in h while the centre a + v'beta still moves, so centres
-  differ by up to 3.3% of the half-length (1.7e-3 on mpdta's log employment). The paper defines
-  the FLCI as the minimiser of chi (section 4.1), so diff-diff is closer to the formula, by
-  that 0.04% of length; we keep R's stopping rule so that our numbers are HonestDiD's, and
-  assert against diff-diff: length never shorter than its, equal to 0.1%, centre within 5% of
-  the half-length.
-- diff-diff's Δ^RM and Δ^SDRM are not the paper's CIs: diff-diff 3.13 reports for Δ^RM the identified set widened by
-  z_{1-alpha/2} sd(l'beta_post) (its code: "ARP ... disabled pending calibration") and for
-  Δ^SDRM the same on the intersection of the two sets. The paper (Rambachan & Roth 2023,
-  section 3.2 and Proposition 4.2, the FLCI is not consistent for Δ^RM-type classes) and the R
-  package (R/deltarm.R: `computeConditionalCS_DeltaRM` inverts the ARP test, union over s and
-  the sign of the max pre-period difference) support honestdid's numbers, and ours equal them.
-  The naive widening ignores that the bound M̄ max|pre-period difference| is itself estimated,
-  so it is not the paper's CI; diff-diff is compared here only for the FLCI.
+  (which we compute): endpoints to 1e-4 (asserted; 1e-8 to 2e-5 in practice, the same bisection
+  on h as R/flci.R).
+- diff-diff 3.13's `_compute_optimal_flci` disagrees with honestdid (and us) in the FLCI: it
+  minimises the half-length chi(h) to numerical precision, while R/flci.R (and honestdid) stop
+  the bisection on h at a tolerance, (h0 - hmin)/100 on the bracket. Across the 12 studies
+  diff-diff's interval is never longer and is shorter by at most 0.04% of its length, but near
+  the optimum chi is flat in h while the centre a + v'beta still moves, so centres differ by up
+  to 3.3% of the half-length (1.7e-3 on mpdta's log employment). The paper defines the FLCI as
+  the minimiser of chi (section 4.1), so diff-diff is closer to the formula, by that 0.04% of
+  length; we keep R's stopping rule so that our numbers are HonestDiD's, and assert against
+  diff-diff: length never shorter than its, equal to 0.1%, centre within 5% of the half-length.
+- diff-diff's Δ^RM and Δ^SDRM are not the paper's CIs: diff-diff 3.13 reports for Δ^RM the
+  identified set widened by z_{1-alpha/2} sd(l'beta_post) (its code: "ARP ... disabled pending
+  calibration") and for Δ^SDRM the same on the intersection of the two sets. The paper
+  (Rambachan & Roth 2023, section 3.2 and Proposition 4.2, the FLCI is not consistent for
+  Δ^RM-type classes) and the R package (R/deltarm.R: `computeConditionalCS_DeltaRM` inverts the ARP
+  test, union over s and the sign of the max pre-period difference) support honestdid's
+  numbers, and ours equal them. The naive widening ignores that the bound M̄ max|pre-period
+  difference| is itself estimated, so it is not the paper's CI; diff-diff is compared here only
+  for the FLCI.
 - The README's own printed numbers (R HonestDiD, its C-LF with R's random draws and its
   simulated folded-normal quantile) are matched to their printed digits: C-LF to one grid step
-  (0.04 sd) where R's least-favourable draws can move a decision, FLCI to 3e-4 (< 1% of the
-  CI length; honestdid 0.1.1 with its own simulated quantile is as far from the print).
+  (0.04 sd) where R's least-favourable draws can move a decision, FLCI to 3e-4 (< 1% of the CI
+  length; honestdid 0.1.1 with its own simulated quantile is as far from the print).
+- honestdid 0.1.1 itself departs from R/deltarm.R with a single post period (it drops the
+  pre-period-only moments there, R keeps them): we follow R, see
+  test_honest_did.test_single_post_period_matches_honestdid.
 
 Default run: the README study and CS on mpdta (< 60 s). The full 12-study sweep is marked
 `slow` (pyproject: `-m slow`): about ten minutes of oracle LPs, it prints each comparison.
@@ -84,7 +87,7 @@ def _ehec_readme() -> pd.DataFrame:
     return df
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _study(name: str):
     """An event study by name: (betahat, sigma, n_pre, n_post) without the reference period."""
     mp = dict(y="lemp", time="year", unit="countyreal", cohort="first.treat")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
-import re
 import os
+import re
 import textwrap
 import warnings
 
@@ -262,17 +262,16 @@ def test_bjs_without_leads_is_a_clear_error(mpdta):
         honest_did(es)
 
 
+_MONOTONE, _SIGN = "monotonicityDirection", "biasDirection"
 _SHAPE_ORACLE = {
-    ("rm", "increasing"): ("computeConditionalCS_DeltaRMM", {"monotonicityDirection": "increasing"}),
-    ("rm", "decreasing"): ("computeConditionalCS_DeltaRMM", {"monotonicityDirection": "decreasing"}),
-    ("rm", "positive"): ("computeConditionalCS_DeltaRMB", {"biasDirection": "positive"}),
-    ("rm", "negative"): ("computeConditionalCS_DeltaRMB", {"biasDirection": "negative"}),
-    ("sdrm", "increasing"): ("computeConditionalCS_DeltaSDRMM",
-                             {"monotonicityDirection": "increasing"}),
-    ("sdrm", "decreasing"): ("computeConditionalCS_DeltaSDRMM",
-                             {"monotonicityDirection": "decreasing"}),
-    ("sdrm", "positive"): ("computeConditionalCS_DeltaSDRMB", {"biasDirection": "positive"}),
-    ("sdrm", "negative"): ("computeConditionalCS_DeltaSDRMB", {"biasDirection": "negative"}),
+    ("rm", "increasing"): ("computeConditionalCS_DeltaRMM", {_MONOTONE: "increasing"}),
+    ("rm", "decreasing"): ("computeConditionalCS_DeltaRMM", {_MONOTONE: "decreasing"}),
+    ("rm", "positive"): ("computeConditionalCS_DeltaRMB", {_SIGN: "positive"}),
+    ("rm", "negative"): ("computeConditionalCS_DeltaRMB", {_SIGN: "negative"}),
+    ("sdrm", "increasing"): ("computeConditionalCS_DeltaSDRMM", {_MONOTONE: "increasing"}),
+    ("sdrm", "decreasing"): ("computeConditionalCS_DeltaSDRMM", {_MONOTONE: "decreasing"}),
+    ("sdrm", "positive"): ("computeConditionalCS_DeltaSDRMB", {_SIGN: "positive"}),
+    ("sdrm", "negative"): ("computeConditionalCS_DeltaSDRMB", {_SIGN: "negative"}),
 }
 
 
