@@ -1364,6 +1364,7 @@ def honest_relative(
     sims: int,
     seed: int,
     breakdown_iters: int | None,
+    grid_bounds: tuple[float, float] | None = None,
 ) -> tuple[list[float], list[float], float | None]: ...
 def honest_flci(
     betahat: list[float],

@@ -26,7 +26,7 @@ fn shape_of(s: &str) -> Result<Shape, Error> {
 /// Robust CIs for Δ^RM / Δ^SDRM at each M̄ (ARP conditional or C-LF hybrid), and the
 /// breakdown M̄ (refined by `breakdown_iters` bisection steps; None: not computed or none).
 #[pyfunction]
-#[pyo3(signature = (betahat, sigma, n_pre, n_post, l_vec, m_bars, *, delta, shape, hybrid, alpha, grid_points, sims, seed, breakdown_iters))]
+#[pyo3(signature = (betahat, sigma, n_pre, n_post, l_vec, m_bars, *, delta, shape, hybrid, alpha, grid_points, sims, seed, breakdown_iters, grid_bounds=None))]
 #[allow(clippy::too_many_arguments)]
 fn honest_relative(
     py: Python<'_>,
@@ -44,6 +44,7 @@ fn honest_relative(
     sims: usize,
     seed: u64,
     breakdown_iters: Option<usize>,
+    grid_bounds: Option<(f64, f64)>,
 ) -> PyResult<Intervals> {
     run(py, move || {
         let inp = HonestInput {
@@ -56,6 +57,7 @@ fn honest_relative(
             grid_points,
             sims,
             seed,
+            grid_bounds,
         };
         inp.validate()?;
         let class = match delta.as_str() {
@@ -122,6 +124,7 @@ fn honest_flci(
             grid_points: 2,
             sims: 0,
             seed: 0,
+            grid_bounds: None,
         };
         inp.validate()?;
         if ms.is_empty() {
@@ -184,6 +187,7 @@ fn honest_original(
             grid_points: 2,
             sims: 0,
             seed: 0,
+            grid_bounds: None,
         };
         inp.validate()?;
         Ok(honest::original_interval(&inp))

@@ -27,7 +27,20 @@ def _split(res) -> tuple[np.ndarray, np.ndarray, int, int, np.ndarray]:
         raise PilotdidError("honest_did: expects an event study result (EventStudyResult)")
     et = np.asarray(res.event_time, dtype=np.int64)
     beta = np.asarray(res.estimate, dtype=float)
-    vcov = res.vcov()  # raises, naming the estimator, when there is no full covariance
+    try:
+        # joint_vcov: also the leads' covariance with the horizons where the estimator keeps
+        # them apart (BJS's pre-trend regression); vcov() otherwise
+        vcov = res.joint_vcov() if hasattr(res, "joint_vcov") else res.vcov()
+    except PilotdidError as err:  # e.g. bootstrap SEs only: no joint covariance to use
+        raise PilotdidError(
+            f"honest_did: needs the full covariance of the event-time estimates; {err}"
+        ) from None
+    if vcov is None or np.shape(vcov) != (et.size, et.size):
+        raise PilotdidError(
+            f"honest_did: needs the full {et.size}x{et.size} covariance of the event-time "
+            f"estimates, the result gives {None if vcov is None else np.shape(vcov)}"
+        )
+    vcov = np.asarray(vcov, dtype=float)
     ref = sorted(int(r) for r in getattr(res, "reference", ()) or ())
     if not ref:
         ref = sorted(set(range(int(et.min()), int(et.max()) + 1)) - set(et.tolist()))

@@ -11,6 +11,8 @@ import polars as pl
 from pilotdid.results._protocol import Summary
 
 _NAMES = {"rm": ("Δ^RM", "M̄"), "sdrm": ("Δ^SDRM", "M̄"), "sd": ("Δ^SD", "M")}
+_MATH = {"rm": r"$\Delta^{RM}(\bar{M})$", "sdrm": r"$\Delta^{SDRM}(\bar{M})$",
+         "sd": r"$\Delta^{SD}(M)$"}
 
 
 class SensitivityResult:
@@ -92,6 +94,7 @@ class SensitivityResult:
         """Robust CIs against M̄ / M, with the original CI at the left."""
         import matplotlib.pyplot as plt
 
+        created = ax is None
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 4))
         g = np.asarray(self.grid, dtype=float)
@@ -104,7 +107,13 @@ class SensitivityResult:
         ax.errorbar(g, c, yerr=[c - self.lb, self.ub - c], fmt="none", capsize=3,
                     color="tab:blue", label=self.method, **kwargs)
         ax.axhline(0, color="grey", lw=0.8, ls="--")
+        # the original CI sits one step left of the grid: label its tick, not a fake M value
+        ticks = [x0, *ax.get_xticks()[(ax.get_xticks() >= g.min()) & (ax.get_xticks() <= g.max())]]
+        ax.set_xticks(ticks, ["original", *(f"{t:g}" for t in ticks[1:])])
         ax.set_xlabel(_NAMES[self.delta][1])
-        ax.set_ylabel("robust CI")
+        ax.set_ylabel(f"{self.level:.0%} CI for the target")
+        ax.set_title(f"{_MATH[self.delta]}, {self.method}", fontsize="medium")
         ax.legend()
+        if created:
+            ax.figure.tight_layout()
         return ax

@@ -45,6 +45,8 @@ pub struct HonestInput {
     /// least-favourable critical-value draws (HonestDiD: 1000)
     pub sims: usize,
     pub seed: u64,
+    /// theta grid of the test inversion (HonestDiD's grid.lb / grid.ub); None: ±20 sd(l'beta_post)
+    pub grid_bounds: Option<(f64, f64)>,
 }
 
 impl HonestInput {
@@ -110,6 +112,14 @@ impl HonestInput {
                 name: "level".into(),
                 reason: "must be in (0, 1)".into(),
             });
+        }
+        if let Some((lo, hi)) = self.grid_bounds {
+            if !(lo.is_finite() && hi.is_finite() && lo < hi) {
+                return Err(Error::Option {
+                    name: "grid_bounds".into(),
+                    reason: format!("need finite lower < upper, got ({lo}, {hi})"),
+                });
+            }
         }
         if self.grid_points < 2 {
             return Err(Error::Option {
@@ -185,7 +195,10 @@ pub fn arp_grid(
         }
     };
     let sd_theta = inp.sd_theta();
-    let grid = linspace(-20.0 * sd_theta, 20.0 * sd_theta, inp.grid_points);
+    let (lo, hi) = inp
+        .grid_bounds
+        .unwrap_or((-20.0 * sd_theta, 20.0 * sd_theta));
+    let grid = linspace(lo, hi, inp.grid_points);
     let mut accept = vec![false; grid.len()];
     for s in min_s..=0 {
         for max_positive in [true, false] {
