@@ -19,6 +19,7 @@ from pilotdid.did import (
     sunab,
     twfe_event_study,
 )
+from pilotdid.did.synthdid import synthdid
 from pilotdid.mechanisms.baron_kenny import mediation
 from pilotdid.mechanisms.interaction import moderation
 from pilotdid.mechanisms.subgroups import heterogeneity
@@ -48,6 +49,7 @@ from pilotdid.results import (
     plot_event_studies,
 )
 from pilotdid.results.event_study import FewClustersWarning
+from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
 from pilotdid.robust.randomization import placebo
@@ -157,4 +159,6 @@ __all__ = [
     "winsorize",
     "pretrend_power",
     "PretrendPowerResult",
+    "synthdid",
+    "SynthDIDResult",
 ]

@@ -12,6 +12,7 @@ mod pretrend_power;
 mod robust;
 mod spatial;
 mod staggered;
+mod synthdid;
 mod weights;
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
@@ -585,5 +586,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     heterogeneity::register(m)?;
     pretrend_power::register(m)?;
     honest::register(m)?;
+    synthdid::register(m)?;
     Ok(())
 }
