@@ -19,7 +19,7 @@ from pilotdid.did import (
     sunab,
     twfe_event_study,
 )
-from pilotdid.did.synthdid import synthdid
+from pilotdid.did.synthetic_did import synthdid
 from pilotdid.mechanisms.baron_kenny import mediation
 from pilotdid.mechanisms.interaction import moderation
 from pilotdid.mechanisms.subgroups import heterogeneity

@@ -1402,4 +1402,5 @@ def synthdid_fit(
     vcov: str,
     reps: int,
     seed: int,
+    period_labels: list[int],
 ) -> SynthDid: ...

@@ -123,7 +123,7 @@ impl PySynthDid {
 /// Synthetic DID on a wide balanced panel: `y` is units x periods, `adoption` the first treated
 /// period index per unit (-1: never treated), `covariates` arrays shaped like `y`.
 #[pyfunction]
-#[pyo3(signature = (y, adoption, covariates, *, method, vcov, reps, seed))]
+#[pyo3(signature = (y, adoption, covariates, *, method, vcov, reps, seed, period_labels))]
 #[allow(clippy::too_many_arguments)]
 fn synthdid_fit(
     py: Python<'_>,
@@ -134,6 +134,7 @@ fn synthdid_fit(
     vcov: &str,
     reps: usize,
     seed: u64,
+    period_labels: Vec<i64>,
 ) -> PyResult<PySynthDid> {
     let method = match method {
         "sdid" => Method::Sdid,
@@ -187,6 +188,7 @@ fn synthdid_fit(
             vcov,
             reps,
             seed,
+            period_labels: &period_labels,
         })
     })?;
     Ok(PySynthDid { out })

@@ -165,3 +165,9 @@ _t("etable", lambda: pdid.etable, lambda: [[fit()]],
    lambda: {"digits": 3, "stat": "se", "lang": "en", "keep": None})
 _t("describe", lambda: pdid.describe, lambda: [panel()],
    lambda: {"columns": ["gtfp", "did"], "digits": 3, "lang": "en"})
+
+# --- synthetic DID --------------------------------------------------------------------------
+_t("synthdid", lambda: pdid.synthdid, lambda: [panel()],
+   lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
+            "method": "sdid", "vcov": "placebo", "reps": 20, "seed": 0, "level": 0.95,
+            "controls": None})

@@ -173,9 +173,9 @@ class SynthDIDResult(ResultProtocol):
     def _summary_text(self, level: float) -> str:
         t = self._tidy(level)
         pct = f"{100 * level:g}%"
+        name = _NAMES[self.method]
         lines = [
-            f"{_NAMES[self.method].capitalize()} (Arkhangelsky et al. 2021; R synthdid) "
-            f"of {self.y}",
+            f"{name[0].upper()}{name[1:]} (Arkhangelsky et al. 2021; R synthdid) of {self.y}",
             f"{self.n_units} units x {self.n_periods} periods; {self.n_treated} treated in "
             f"{len(self._cohorts)} cohort(s), {self.n_controls} never treated",
             f"standard errors: {self.vcov_type}"

@@ -168,13 +168,13 @@ pub(crate) fn replicate(
                 if t.len() < 2 {
                     return Err(Error::Option {
                         name: "vcov".into(),
-                        reason: format!("jackknife standard errors need at least two treated units per cohort (the cohort adopting at period index {a} has one); use vcov='placebo'"),
+                        reason: format!("jackknife standard errors need at least two treated units per cohort (the cohort adopting in {} has one); use vcov='placebo'", design.labels[*a]),
                     });
                 }
                 if f.omega.iter().filter(|&&o| o != 0.0).count() == 1 {
                     return Err(Error::Option {
                         name: "vcov".into(),
-                        reason: format!("jackknife standard errors are undefined when one control carries all the unit weight (cohort adopting at period index {a}); use vcov='placebo'"),
+                        reason: format!("jackknife standard errors are undefined when one control carries all the unit weight (cohort adopting in {}); use vcov='placebo'", design.labels[*a]),
                     });
                 }
             }

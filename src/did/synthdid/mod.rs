@@ -57,6 +57,8 @@ pub struct SynthDidInput<'a> {
     pub vcov: Vcov,
     pub reps: usize,
     pub seed: u64,
+    /// the periods' labels (e.g. years), used in messages; empty: period indices
+    pub period_labels: &'a [i64],
 }
 
 /// One adoption cohort's block estimate.
@@ -111,6 +113,8 @@ pub(crate) struct Design {
     pub noise: Vec<f64>,
     pub method: Method,
     pub n_times: usize,
+    /// names period index `a` in messages
+    pub labels: Vec<String>,
 }
 
 /// Starting weights each method fixes or estimates (R's `weights` argument of each estimator).
@@ -186,6 +190,12 @@ fn validate(input: &SynthDidInput<'_>) -> Result<Design> {
     if adoptions.is_empty() {
         return Err(Error::Empty("synthdid: no treated units".into()));
     }
+    let labels: Vec<String> = (0..t)
+        .map(|a| match input.period_labels.get(a) {
+            Some(l) if input.period_labels.len() == t => format!("period {l}"),
+            _ => format!("period index {a}"),
+        })
+        .collect();
     let need_pre = if input.method == Method::Did { 1 } else { 2 };
     let mut cohorts = Vec::new();
     let (mut opts, mut noise) = (Vec::new(), Vec::new());
@@ -197,8 +207,9 @@ fn validate(input: &SynthDidInput<'_>) -> Result<Design> {
         }
         if a < need_pre {
             return Err(Error::Empty(format!(
-                "synthdid: the cohort adopting in period index {a} has {a} pre-treatment period(s); \
+                "synthdid: the cohort adopting in {} has {a} pre-treatment period(s); \
                  {} needs at least {need_pre} (treated units must be observed untreated first)",
+                labels[a],
                 input.method.name()
             )));
         }
@@ -222,7 +233,8 @@ fn validate(input: &SynthDidInput<'_>) -> Result<Design> {
         if !sigma.is_finite() {
             return Err(Error::Empty(format!(
                 "synthdid: too few control pre-period differences to set the regularisation \
-                 (cohort adopting at period index {a}, {} never-treated unit(s))",
+                 (cohort adopting in {}, {} never-treated unit(s))",
+                labels[a],
                 controls.len()
             )));
         }
@@ -237,6 +249,7 @@ fn validate(input: &SynthDidInput<'_>) -> Result<Design> {
         noise,
         method: input.method,
         n_times: t,
+        labels,
     })
 }
 

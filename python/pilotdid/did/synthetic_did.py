@@ -145,7 +145,10 @@ def synthdid(
             "there is no pre-treatment period to fit their weights on. Drop these units or "
             "add earlier periods"
         )
-    out = synthdid_fit(ym, adoption, xs, method=method, vcov=vcov, reps=reps, seed=seed)
+    out = synthdid_fit(
+        ym, adoption, xs, method=method, vcov=vcov, reps=reps, seed=seed,
+        period_labels=[int(v) for v in times],
+    )
     return SynthDIDResult(
         out,
         units=units.to_list(),
