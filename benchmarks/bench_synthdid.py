@@ -98,13 +98,14 @@ def main() -> None:
         df = make_panel(n, args.periods)
         pdf = _pandas(df)
         post = list(range((2 * args.periods) // 3 + 1, args.periods + 1))
-        rows = [("pilotdid", *timed(lambda: run_pilotdid(df, args.reps), args.repeat, 1e9))]
+        rows = [("pilotdid", *timed(lambda df=df: run_pilotdid(df, args.reps), args.repeat, 1e9))]
         if "diff-diff" not in args.skip:
             rows.append(("diff-diff SyntheticDiD", *timed(
-                lambda: run_diff_diff(pdf, args.reps, post), args.repeat, args.peer_timeout)))
+                lambda pdf=pdf, post=post: run_diff_diff(pdf, args.reps, post),
+                args.repeat, args.peer_timeout)))
         if "synthdid-py" not in args.skip:
             rows.append(("synthdid-py", *timed(
-                lambda: run_synthdid_py(pdf, args.reps), args.repeat, args.peer_timeout)))
+                lambda pdf=pdf: run_synthdid_py(pdf, args.reps), args.repeat, args.peer_timeout)))
         base = rows[0][1]
         print(f"--- {n} units x {args.periods} periods, placebo SE, {args.reps} replicates")
         for name, secs, (est, se) in rows:

@@ -180,6 +180,36 @@ def test_thread_count_and_seed_determinism():
     assert a.std_error != c.std_error
 
 
+_THREADS_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import test_synthdid as t
+import pilotdid as pdid
+df = t._panel(3, cohorts={8: 4, 10: 3})
+for vcov in ("placebo", "bootstrap"):
+    r = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", vcov=vcov, reps=40, seed=3)
+    print(repr(r.std_error), list(map(repr, r.replicates)))
+"""
+
+
+def test_thread_count_never_changes_a_number():
+    """Replicates seeded per (seed, r): RAYON_NUM_THREADS=1 and 2 give bit-identical SEs."""
+    import os
+    import subprocess
+    import sys
+
+    outs = []
+    for th in ("1", "2"):
+        env = dict(os.environ, RAYON_NUM_THREADS=th)
+        p = subprocess.run(
+            [sys.executable, "-c", _THREADS_SCRIPT, str(Path(__file__).parent)], env=env,
+            capture_output=True, text=True,
+        )
+        assert p.returncode == 0, p.stderr
+        outs.append(p.stdout)
+    assert outs[0] == outs[1] and outs[0]
+
+
 def test_staggered_matches_synthdid_py_cohorts():
     """synthdid-py staggered_synthdid_estimate (never-treated pool): cohort estimates and the
     N_tr x T_post-weighted ATT to 1e-6; the fixed-weight jackknife to 1e-8."""

@@ -115,15 +115,18 @@ impl Problem<'_> {
             .zip(col)
             .for_each(|(p, c)| *p = (1.0 - s) * *p + s * c);
     }
-
-    /// |Ax - b|^2
-    pub fn sse(&self, ax: &[f64]) -> f64 {
-        ax.iter().zip(self.b).map(|(p, q)| (p - q) * (p - q)).sum()
-    }
 }
+
+/// Most Gram-column values one solve keeps (8M values, 64 MB).
+const GRAM_CACHE: usize = 8 << 20;
 
 /// R `sc.weight.fw`: Frank–Wolfe from `x` until an iteration lowers the objective by no more
 /// than `min_decrease^2`, or `max_iter` iterations.
+///
+/// Same steps as [`Problem::step`], but the gradient A'(Ax - b) is carried from step to step:
+/// after x <- (1 - s) x + s e_i it is (1 - s) A'Ax + s A'a_i - A'b, with the Gram column A'a_i
+/// computed once per vertex that Frank–Wolfe visits (few: the solutions are sparse). An
+/// iteration then costs O(rows + cols) instead of O(rows * cols).
 pub(crate) fn sc_weight_fw(
     p: &Problem<'_>,
     zeta: f64,
@@ -132,15 +135,69 @@ pub(crate) fn sc_weight_fw(
     max_iter: usize,
 ) -> Vec<f64> {
     let z2 = zeta * zeta;
-    let rows = p.a.rows as f64;
+    let (rows, cols) = (p.a.rows, p.a.cols);
     let mut ax = p.ax(&x);
+    let atb: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), p.b)).collect();
+    let mut atax: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), &ax)).collect();
+    let mut gram: Vec<Option<Vec<f64>>> = vec![None; cols];
+    let mut cached = 0usize;
+    let mut grad = vec![0.0; cols];
     let (mut prev, mut last) = (f64::NAN, f64::NAN);
     let mut t = 0;
     while t < max_iter && (t < 2 || prev - last > min_decrease * min_decrease) {
         t += 1;
-        p.step(&mut x, &mut ax);
+        let mut best = 0;
+        let mut best_g = f64::INFINITY;
+        for j in 0..cols {
+            let g = atax[j] - atb[j] + p.eta * x[j];
+            grad[j] = g;
+            if g < best_g {
+                best_g = g;
+                best = j;
+            }
+        }
+        let mut num = 0.0;
+        let mut dd = 0.0;
+        let mut all_zero = true;
+        for (j, (&xj, g)) in x.iter().zip(&grad).enumerate() {
+            let d = if j == best { 1.0 - xj } else { -xj };
+            all_zero &= d == 0.0;
+            num -= g * d;
+            dd += d * d;
+        }
+        if !all_zero && best_g.is_finite() {
+            let col = p.a.col(best);
+            let derr2: f64 = col.iter().zip(&ax).map(|(c, q)| (c - q) * (c - q)).sum();
+            let step = num / (derr2 + p.eta * dd);
+            let s = step.clamp(0.0, 1.0);
+            if !step.is_nan() && s != 0.0 {
+                for (j, xj) in x.iter_mut().enumerate() {
+                    let d = if j == best { 1.0 - *xj } else { -*xj };
+                    *xj += s * d;
+                }
+                ax.iter_mut()
+                    .zip(col)
+                    .for_each(|(q, c)| *q = (1.0 - s) * *q + s * c);
+                let column = || -> Vec<f64> { (0..cols).map(|j| dot(p.a.col(j), col)).collect() };
+                // the cache holds at most GRAM_CACHE values; past that, columns are recomputed
+                let fresh;
+                let g: &[f64] = if gram[best].is_some() || (cached + 1) * cols <= GRAM_CACHE {
+                    if gram[best].is_none() {
+                        cached += 1;
+                    }
+                    gram[best].get_or_insert_with(column)
+                } else {
+                    fresh = column();
+                    &fresh
+                };
+                atax.iter_mut()
+                    .zip(g.iter())
+                    .for_each(|(v, gj)| *v = (1.0 - s) * *v + s * gj);
+            }
+        }
         prev = last;
-        last = z2 * dot(&x, &x) + p.sse(&ax) / rows;
+        let sse: f64 = ax.iter().zip(p.b).map(|(q, b)| (q - b) * (q - b)).sum();
+        last = z2 * dot(&x, &x) + sse / rows as f64;
     }
     x
 }
