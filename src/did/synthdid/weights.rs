@@ -123,10 +123,11 @@ const GRAM_CACHE: usize = 8 << 20;
 /// R `sc.weight.fw`: Frank–Wolfe from `x` until an iteration lowers the objective by no more
 /// than `min_decrease^2`, or `max_iter` iterations.
 ///
-/// Same steps as [`Problem::step`], but the gradient A'(Ax - b) is carried from step to step:
-/// after x <- (1 - s) x + s e_i it is (1 - s) A'Ax + s A'a_i - A'b, with the Gram column A'a_i
-/// computed once per vertex that Frank–Wolfe visits (few: the solutions are sparse). An
-/// iteration then costs O(rows + cols) instead of O(rows * cols).
+/// The same steps as [`Problem::step`], in Gram form: the gradient A'(Ax - b) + eta x, the
+/// line search's |a_i - Ax|^2 and the objective's |Ax - b|^2 all follow from A'Ax, which
+/// after x <- (1 - s) x + s e_i is (1 - s) A'Ax + s A'a_i. The Gram column A'a_i is computed
+/// once per vertex Frank–Wolfe visits (cached up to [`GRAM_CACHE`] values), so an iteration
+/// costs two passes over the weights instead of one over the whole matrix.
 pub(crate) fn sc_weight_fw(
     p: &Problem<'_>,
     zeta: f64,
@@ -135,69 +136,75 @@ pub(crate) fn sc_weight_fw(
     max_iter: usize,
 ) -> Vec<f64> {
     let z2 = zeta * zeta;
-    let (rows, cols) = (p.a.rows, p.a.cols);
-    let mut ax = p.ax(&x);
+    let (rows, cols) = (p.a.rows as f64, p.a.cols);
+    let ax = p.ax(&x);
     let atb: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), p.b)).collect();
+    let bb = dot(p.b, p.b);
     let mut atax: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), &ax)).collect();
     let mut gram: Vec<Option<Vec<f64>>> = vec![None; cols];
     let mut cached = 0usize;
-    let mut grad = vec![0.0; cols];
+    let mut xx = dot(&x, &x);
+    let mut xatax = dot(&x, &atax);
+    let mut xatb = dot(&x, &atb);
     let (mut prev, mut last) = (f64::NAN, f64::NAN);
     let mut t = 0;
     while t < max_iter && (t < 2 || prev - last > min_decrease * min_decrease) {
         t += 1;
+        // half gradient, its first minimum (R's which.min) and g'x
         let mut best = 0;
         let mut best_g = f64::INFINITY;
+        let mut gx = 0.0;
         for j in 0..cols {
             let g = atax[j] - atb[j] + p.eta * x[j];
-            grad[j] = g;
+            gx += g * x[j];
             if g < best_g {
                 best_g = g;
                 best = j;
             }
         }
-        let mut num = 0.0;
-        let mut dd = 0.0;
-        let mut all_zero = true;
-        for (j, (&xj, g)) in x.iter().zip(&grad).enumerate() {
-            let d = if j == best { 1.0 - xj } else { -xj };
-            all_zero &= d == 0.0;
-            num -= g * d;
-            dd += d * d;
-        }
-        if !all_zero && best_g.is_finite() {
-            let col = p.a.col(best);
-            let derr2: f64 = col.iter().zip(&ax).map(|(c, q)| (c - q) * (c - q)).sum();
+        let xi = x[best];
+        let at_vertex = xi == 1.0 && x.iter().filter(|&&v| v != 0.0).count() == 1;
+        if !at_vertex && best_g.is_finite() {
+            let num = -(best_g - gx); // -g'(e_i - x)
+            let dd = xx - 2.0 * xi + 1.0; // |e_i - x|^2
+            let column = || -> Vec<f64> {
+                let ai = p.a.col(best);
+                (0..cols).map(|j| dot(p.a.col(j), ai)).collect()
+            };
+            let fresh;
+            let g: &[f64] = if gram[best].is_some() || (cached + 1) * cols <= GRAM_CACHE {
+                if gram[best].is_none() {
+                    cached += 1;
+                }
+                gram[best].get_or_insert_with(column)
+            } else {
+                fresh = column();
+                &fresh
+            };
+            // |a_i - Ax|^2 = a_i'a_i - 2 a_i'Ax + x'A'Ax
+            let derr2 = g[best] - 2.0 * atax[best] + xatax;
             let step = num / (derr2 + p.eta * dd);
             let s = step.clamp(0.0, 1.0);
             if !step.is_nan() && s != 0.0 {
-                for (j, xj) in x.iter_mut().enumerate() {
-                    let d = if j == best { 1.0 - *xj } else { -*xj };
-                    *xj += s * d;
+                let (mut nxx, mut nxatax, mut nxatb) = (0.0, 0.0, 0.0);
+                for j in 0..cols {
+                    let xj = (1.0 - s) * x[j] + if j == best { s } else { 0.0 };
+                    let v = (1.0 - s) * atax[j] + s * g[j];
+                    x[j] = xj;
+                    atax[j] = v;
+                    nxx += xj * xj;
+                    nxatax += xj * v;
+                    nxatb += xj * atb[j];
                 }
-                ax.iter_mut()
-                    .zip(col)
-                    .for_each(|(q, c)| *q = (1.0 - s) * *q + s * c);
-                let column = || -> Vec<f64> { (0..cols).map(|j| dot(p.a.col(j), col)).collect() };
-                // the cache holds at most GRAM_CACHE values; past that, columns are recomputed
-                let fresh;
-                let g: &[f64] = if gram[best].is_some() || (cached + 1) * cols <= GRAM_CACHE {
-                    if gram[best].is_none() {
-                        cached += 1;
-                    }
-                    gram[best].get_or_insert_with(column)
-                } else {
-                    fresh = column();
-                    &fresh
-                };
-                atax.iter_mut()
-                    .zip(g.iter())
-                    .for_each(|(v, gj)| *v = (1.0 - s) * *v + s * gj);
+                xx = nxx;
+                xatax = nxatax;
+                xatb = nxatb;
             }
         }
         prev = last;
-        let sse: f64 = ax.iter().zip(p.b).map(|(q, b)| (q - b) * (q - b)).sum();
-        last = z2 * dot(&x, &x) + sse / rows as f64;
+        // |Ax - b|^2 = x'A'Ax - 2 x'A'b + b'b
+        let sse = xatax - 2.0 * xatb + bb;
+        last = z2 * xx + sse / rows;
     }
     x
 }
