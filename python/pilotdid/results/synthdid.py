@@ -164,10 +164,21 @@ class SynthDIDResult(ResultProtocol):
 
     @property
     def beta(self) -> dict[str, float]:
-        """Covariate coefficients (first cohort's; one set per cohort in ``cohort_beta``)."""
+        """Covariate coefficients of the first cohort's fit (each cohort solves its own; see
+        ``cohort_beta()``)."""
         if not self.controls:
             return {}
         return dict(zip(self.controls, np.asarray(self._cohorts[0].beta, dtype=float).tolist()))
+
+    def cohort_beta(self) -> pl.DataFrame:
+        """Covariate coefficients per cohort: cohort, then one column per covariate."""
+        data: dict[str, Any] = {
+            "cohort": pl.Series([int(self.times[c.adoption]) for c in self._cohorts],
+                                dtype=pl.Int64)
+        }
+        for k, name in enumerate(self.controls):
+            data[name] = [float(np.asarray(c.beta)[k]) for c in self._cohorts]
+        return pl.DataFrame(data)
 
     # --- display -------------------------------------------------------------------------
     def _summary_text(self, level: float) -> str:
