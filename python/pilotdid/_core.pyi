@@ -1441,3 +1441,41 @@ def green_pca(
     share_threshold: float,
     component_weights: str,
 ) -> PcaCore: ...
+# Synthetic DID (Arkhangelsky et al. 2021), src/python/synthdid.rs
+class SynthDidCohort:
+    adoption: int
+    treated: list[int]
+    estimate: float
+    std_error: float
+    weight: float
+    omega: np.ndarray
+    lambda_: np.ndarray
+    beta: np.ndarray
+    treated_path: np.ndarray
+    synthetic_path: np.ndarray
+    curve: np.ndarray
+    noise_level: float
+    zeta_omega: float
+    zeta_lambda: float
+
+class SynthDid:
+    estimate: float
+    std_error: float
+    controls: list[int]
+    cohorts: list[SynthDidCohort]
+    event_time: list[int]
+    event_estimate: np.ndarray
+    event_std_error: np.ndarray
+    replicates: np.ndarray
+
+def synthdid_fit(
+    y: np.ndarray,
+    adoption: np.ndarray,
+    covariates: list[np.ndarray],
+    *,
+    method: str,
+    vcov: str,
+    reps: int,
+    seed: int,
+    period_labels: list[int],
+) -> SynthDid: ...

@@ -17,3 +17,4 @@ pub mod honest;
 pub mod imputation;
 pub mod pretrend_power;
 pub mod sun_abraham;
+pub mod synthdid;

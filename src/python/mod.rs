@@ -13,6 +13,7 @@ mod pretrend_power;
 mod robust;
 mod spatial;
 mod staggered;
+mod synthdid;
 mod weights;
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
@@ -587,5 +588,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pretrend_power::register(m)?;
     honest::register(m)?;
     pca::register(m)?;
+    synthdid::register(m)?;
     Ok(())
 }

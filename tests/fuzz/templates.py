@@ -180,3 +180,8 @@ _t("green.to_dose", lambda: pdid.green.to_dose,
    lambda: [panel().join(pdid.green.pca_index(panel(), indicators=["urbanization", "fin_dev"],
                                               **IDS).scores, on=["city", "year"])],
    lambda: {"index": "pca_index", **IDS, "cohort": "cohort", "kind": "path"})
+# --- synthetic DID --------------------------------------------------------------------------
+_t("synthdid", lambda: pdid.synthdid, lambda: [panel()],
+   lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
+            "method": "sdid", "vcov": "placebo", "reps": 20, "seed": 0, "level": 0.95,
+            "controls": None})

@@ -18,6 +18,7 @@ from pilotdid.results.sensitivity import SensitivityResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
+from pilotdid.results.synthdid import SynthDIDResult
 
 __all__ = [
     "AggteResult",
@@ -41,4 +42,5 @@ __all__ = [
     "PretrendPowerResult",
     "SensitivityResult",
     "PcaResult",
+    "SynthDIDResult",
 ]

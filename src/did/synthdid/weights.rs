@@ -1,0 +1,284 @@
+//! Unit (omega) and time (lambda) weights of synthetic DID by Frank–Wolfe with exact line search,
+//! step for step as R `synthdid` 0.0.9 (`R/solver.R`, `R/synthdid.R`) computes them, so that the
+//! weights agree with the reference to rounding.
+//!
+//! Both weight problems are `min_x zeta^2 |x|^2 + |A x - b|^2 / rows` over the unit simplex, on
+//! the collapsed panel (controls' pre periods, the post-period mean, the treated mean):
+//! - lambda: rows = control units, columns = pre periods, b = each control's post mean;
+//! - omega: rows = pre periods, columns = control units, b = the treated units' mean path.
+//!
+//! With an intercept every column (and b) is centred over the rows first. Without covariates
+//! each problem is solved alone: `max_iter_pre_sparsify` iterations from the start value, then
+//! [`sparsify`], then up to `max_iter` more (R's default two rounds). With covariates R's
+//! `sc.weight.fw.covariates` alternates one step of each weight with a 1/t gradient step on beta.
+
+/// A matrix stored column by column (`cols` columns of `rows` values each).
+pub(crate) struct ColMajor {
+    pub rows: usize,
+    pub cols: usize,
+    pub data: Vec<f64>,
+}
+
+impl ColMajor {
+    pub fn col(&self, j: usize) -> &[f64] {
+        &self.data[j * self.rows..(j + 1) * self.rows]
+    }
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Subtracts from each column, and from `b`, its mean over the rows (R: `intercept = TRUE`).
+pub(crate) fn centre(a: &mut ColMajor, b: &mut [f64]) {
+    let rows = a.rows as f64;
+    for j in 0..a.cols {
+        let col = &mut a.data[j * a.rows..(j + 1) * a.rows];
+        let m = col.iter().sum::<f64>() / rows;
+        col.iter_mut().for_each(|v| *v -= m);
+    }
+    let m = b.iter().sum::<f64>() / rows;
+    b.iter_mut().for_each(|v| *v -= m);
+}
+
+/// One weight problem with its running state: `ax` = A x is kept up to date.
+pub(crate) struct Problem<'a> {
+    pub a: &'a ColMajor,
+    pub b: &'a [f64],
+    /// ridge weight in the step: rows * zeta^2
+    pub eta: f64,
+}
+
+impl Problem<'_> {
+    pub fn ax(&self, x: &[f64]) -> Vec<f64> {
+        let mut ax = vec![0.0; self.a.rows];
+        for (j, &xj) in x.iter().enumerate() {
+            if xj != 0.0 {
+                ax.iter_mut()
+                    .zip(self.a.col(j))
+                    .for_each(|(s, v)| *s += xj * v);
+            }
+        }
+        ax
+    }
+
+    /// One Frank–Wolfe step with exact line search (R `fw.step`, alpha = NULL); updates x and A x.
+    pub fn step(&self, x: &mut [f64], ax: &mut [f64]) {
+        let resid: Vec<f64> = ax.iter().zip(self.b).map(|(p, q)| p - q).collect();
+        // half gradient A'(Ax - b) + eta x; the first minimum, as R's which.min
+        let mut best = 0;
+        let mut best_g = f64::INFINITY;
+        let mut grad = Vec::with_capacity(x.len());
+        for (j, &xj) in x.iter().enumerate() {
+            let g = dot(self.a.col(j), &resid) + self.eta * xj;
+            if g < best_g {
+                best_g = g;
+                best = j;
+            }
+            grad.push(g);
+        }
+        // d = e_i - x
+        let all_zero = x.iter().enumerate().all(|(j, &xj)| {
+            if j == best {
+                1.0 - xj == 0.0
+            } else {
+                xj == 0.0
+            }
+        });
+        if all_zero || !best_g.is_finite() {
+            return;
+        }
+        let mut num = 0.0; // -grad'd
+        let mut dd = 0.0; // |d|^2
+        for (j, (&xj, g)) in x.iter().zip(&grad).enumerate() {
+            let d = if j == best { 1.0 - xj } else { -xj };
+            num -= g * d;
+            dd += d * d;
+        }
+        let col = self.a.col(best);
+        let derr2: f64 = col
+            .iter()
+            .zip(ax.iter())
+            .map(|(c, p)| (c - p) * (c - p))
+            .sum();
+        let step = num / (derr2 + self.eta * dd);
+        let s = step.clamp(0.0, 1.0);
+        if step.is_nan() || s == 0.0 {
+            return;
+        }
+        for (j, xj) in x.iter_mut().enumerate() {
+            let d = if j == best { 1.0 - *xj } else { -*xj };
+            *xj += s * d;
+        }
+        // A(x + s(e_i - x)) = (1 - s) Ax + s A e_i
+        ax.iter_mut()
+            .zip(col)
+            .for_each(|(p, c)| *p = (1.0 - s) * *p + s * c);
+    }
+}
+
+/// Most Gram-column values one solve keeps (8M values, 64 MB).
+const GRAM_CACHE: usize = 8 << 20;
+
+/// R `sc.weight.fw`: Frank–Wolfe from `x` until an iteration lowers the objective by no more
+/// than `min_decrease^2`, or `max_iter` iterations.
+///
+/// The same steps as [`Problem::step`], in Gram form: the gradient A'(Ax - b) + eta x, the
+/// line search's |a_i - Ax|^2 and the objective's |Ax - b|^2 all follow from A'Ax, which
+/// after x <- (1 - s) x + s e_i is (1 - s) A'Ax + s A'a_i. The Gram column A'a_i is computed
+/// once per vertex Frank–Wolfe visits (cached up to [`GRAM_CACHE`] values), so an iteration
+/// costs two passes over the weights instead of one over the whole matrix.
+pub(crate) fn sc_weight_fw(
+    p: &Problem<'_>,
+    zeta: f64,
+    mut x: Vec<f64>,
+    min_decrease: f64,
+    max_iter: usize,
+) -> Vec<f64> {
+    let z2 = zeta * zeta;
+    let (rows, cols) = (p.a.rows as f64, p.a.cols);
+    let ax = p.ax(&x);
+    let atb: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), p.b)).collect();
+    let bb = dot(p.b, p.b);
+    let mut atax: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), &ax)).collect();
+    let mut gram: Vec<Option<Vec<f64>>> = vec![None; cols];
+    let mut cached = 0usize;
+    let mut xx = dot(&x, &x);
+    let mut xatax = dot(&x, &atax);
+    let mut xatb = dot(&x, &atb);
+    let (mut prev, mut last) = (f64::NAN, f64::NAN);
+    let mut t = 0;
+    while t < max_iter && (t < 2 || prev - last > min_decrease * min_decrease) {
+        t += 1;
+        // half gradient, its first minimum (R's which.min) and g'x
+        let mut best = 0;
+        let mut best_g = f64::INFINITY;
+        let mut gx = 0.0;
+        for j in 0..cols {
+            let g = atax[j] - atb[j] + p.eta * x[j];
+            gx += g * x[j];
+            if g < best_g {
+                best_g = g;
+                best = j;
+            }
+        }
+        let xi = x[best];
+        let at_vertex = xi == 1.0 && x.iter().filter(|&&v| v != 0.0).count() == 1;
+        if !at_vertex && best_g.is_finite() {
+            let num = -(best_g - gx); // -g'(e_i - x)
+            let dd = xx - 2.0 * xi + 1.0; // |e_i - x|^2
+            let column = || -> Vec<f64> {
+                let ai = p.a.col(best);
+                (0..cols).map(|j| dot(p.a.col(j), ai)).collect()
+            };
+            let fresh;
+            let g: &[f64] = if gram[best].is_some() || (cached + 1) * cols <= GRAM_CACHE {
+                if gram[best].is_none() {
+                    cached += 1;
+                }
+                gram[best].get_or_insert_with(column)
+            } else {
+                fresh = column();
+                &fresh
+            };
+            // |a_i - Ax|^2 = a_i'a_i - 2 a_i'Ax + x'A'Ax
+            let derr2 = g[best] - 2.0 * atax[best] + xatax;
+            let step = num / (derr2 + p.eta * dd);
+            let s = step.clamp(0.0, 1.0);
+            if !step.is_nan() && s != 0.0 {
+                let (mut nxx, mut nxatax, mut nxatb) = (0.0, 0.0, 0.0);
+                for j in 0..cols {
+                    let xj = (1.0 - s) * x[j] + if j == best { s } else { 0.0 };
+                    let v = (1.0 - s) * atax[j] + s * g[j];
+                    x[j] = xj;
+                    atax[j] = v;
+                    nxx += xj * xj;
+                    nxatax += xj * v;
+                    nxatb += xj * atb[j];
+                }
+                xx = nxx;
+                xatax = nxatax;
+                xatb = nxatb;
+            }
+        }
+        prev = last;
+        // |Ax - b|^2 = x'A'Ax - 2 x'A'b + b'b
+        let sse = xatax - 2.0 * xatb + bb;
+        last = z2 * xx + sse / rows;
+    }
+    x
+}
+
+/// R `sparsify_function`: weights at or below a quarter of the largest set to zero, renormalised.
+pub(crate) fn sparsify(v: &[f64]) -> Vec<f64> {
+    let max = v.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let kept: Vec<f64> = v
+        .iter()
+        .map(|&w| if w <= max / 4.0 { 0.0 } else { w })
+        .collect();
+    let s: f64 = kept.iter().sum();
+    kept.iter().map(|w| w / s).collect()
+}
+
+/// R `sum_normalize`: x / sum(x), or uniform weights when x sums to zero.
+pub(crate) fn sum_normalize(x: &[f64]) -> Vec<f64> {
+    let s: f64 = x.iter().sum();
+    if s != 0.0 {
+        x.iter().map(|v| v / s).collect()
+    } else {
+        vec![1.0 / x.len() as f64; x.len()]
+    }
+}
+
+/// Two rounds (`pre_iter` iterations, sparsify, `max_iter`), or one when `sparse` is false.
+pub(crate) fn solve(
+    p: &Problem<'_>,
+    zeta: f64,
+    x: Vec<f64>,
+    min_decrease: f64,
+    max_iter: usize,
+    pre_iter: usize,
+    sparse: bool,
+) -> Vec<f64> {
+    if sparse {
+        let first = sc_weight_fw(p, zeta, x, min_decrease, pre_iter);
+        sc_weight_fw(p, zeta, sparsify(&first), min_decrease, max_iter)
+    } else {
+        sc_weight_fw(p, zeta, x, min_decrease, max_iter)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sparsify_zeroes_small_weights_and_renormalises() {
+        let v = sparsify(&[0.5, 0.1, 0.4]);
+        assert_eq!(v[1], 0.0);
+        assert!((v.iter().sum::<f64>() - 1.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn fw_recovers_an_exact_convex_combination() {
+        // b = 0.3 col0 + 0.7 col1; tiny ridge
+        let a = ColMajor {
+            rows: 3,
+            cols: 3,
+            data: vec![1.0, 0.0, 2.0, 0.0, 1.0, 1.0, 5.0, 5.0, -3.0],
+        };
+        let b: Vec<f64> = (0..3)
+            .map(|i| 0.3 * a.col(0)[i] + 0.7 * a.col(1)[i])
+            .collect();
+        let p = Problem {
+            a: &a,
+            b: &b,
+            eta: 0.0,
+        };
+        let x = sc_weight_fw(&p, 0.0, vec![1.0 / 3.0; 3], 1e-12, 100_000);
+        assert!(
+            (x[0] - 0.3).abs() < 1e-3 && (x[1] - 0.7).abs() < 1e-3,
+            "{x:?}"
+        );
+    }
+}
