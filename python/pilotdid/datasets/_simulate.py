@@ -22,6 +22,15 @@ inverse-distance matrix (great-circle km, zero diagonal). The mediators are
 covariates are pre-determined (never affected by the pilot). The truth dictionary defines
 every reported effect in its ``definitions`` entry.
 
+Construction intensity (own stream, spawn key 1001; see ``_intensity_block``)::
+
+    d_it        = speed_i * (t - g_i + 1) for pilot cities in t >= g_i, else 0
+    indicators  = increasing transforms of d_it plus city, trend and noise terms
+    gtfp_dose   = y0 + dose_theta * ln(1 + d_it)
+
+``y0`` is ``gtfp``'s untreated part (no tau, no theta W D, untreated mediators), so the
+dose-response ATT(d|d) = dose_theta ln(1 + d) is known exactly (truth ``dose_response``).
+
 Every random draw comes from ``numpy.random.default_rng(seed)`` (through fixed child streams),
 so one seed reproduces the panel exactly. Options that change the treatment or the spatial
 process (coding, anticipation, rho, theta) reuse the same shocks (common random numbers);
@@ -140,7 +149,9 @@ class DgpParams:
 
     Effects are in outcome (``gtfp``) units unless stated. ``tau_impact``/``tau_slope`` are by
     pilot batch (1, 2, 3): ``tau(b, e) = tau_impact[b] + tau_slope[b] * min(e, cap)``.
-    ``beta`` maps each covariate to its structural coefficient per raw unit.
+    ``beta`` maps each covariate to its structural coefficient per raw unit. Construction
+    intensity grows by ``speed_i = intensity_speed_median * exp(intensity_speed_sd * N)``
+    a year from adoption; ``gtfp_dose`` gains ``dose_theta * ln(1 + intensity)``.
     """
 
     rho: float = 0.3
