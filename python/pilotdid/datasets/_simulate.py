@@ -1191,19 +1191,23 @@ def _dose_truth(
                     "att": float(att(dose[mask, j]).mean()),
                 }
             )
-    by_city = []
-    for i in np.flatnonzero(keep & (cohort > 0)):
-        on = dose[i] > 0.0
-        by_city.append(
-            {
-                "city": world.city[i],
-                "city_id": int(i + 1),
-                "cohort": int(cohort[i]),
-                "speed": float(speed[i]),
-                "dose_mean": float(dose[i, on].mean()),
-                "att_mean": float(att(dose[i, on]).mean()),
-            }
-        )
+    # Means over each pilot city's pilot years (d > 0 exactly there; f(0) = 0), vectorised
+    # because simulate_cities may have thousands of pilot cities.
+    pilots = np.flatnonzero(keep & (cohort > 0))
+    n_on = np.maximum((dose[pilots] > 0.0).sum(axis=1), 1)
+    dose_mean = dose[pilots].sum(axis=1) / n_on
+    att_mean = att(dose[pilots]).sum(axis=1) / n_on
+    by_city = [
+        {
+            "city": world.city[i],
+            "city_id": int(i + 1),
+            "cohort": int(cohort[i]),
+            "speed": float(speed[i]),
+            "dose_mean": float(dm),
+            "att_mean": float(am),
+        }
+        for i, dm, am in zip(pilots, dose_mean, att_mean)
+    ]
     return {
         "outcome": "gtfp_dose",
         "dose": "intensity_latent",
