@@ -707,10 +707,14 @@ def test_intensity_columns_types_ranges_and_timing(panel):
     a, _ = simulate_yrd(seed=3)
     b, _ = simulate_yrd(seed=3)
     assert_frame_equal(a.select(_INTENSITY_COLUMNS), b.select(_INTENSITY_COLUMNS))
-    # The intensity follows the coding: one year earlier under "announcement".
+    # The intensity follows the coding: one year earlier under "announcement"; the other
+    # shocks are common random numbers, so never-pilot cities' indicators do not move.
     ann, _ = simulate_yrd(coding="announcement")
     post_ann = ann["post"].to_numpy() == 1
     assert np.all(ann["intensity_latent"].to_numpy()[~post_ann] == 0.0)
+    never = panel["cohort"].to_numpy() == 0
+    for c in ("sc_invest_pc", "broadband_per100", "egov_index", "iot_stations_km2"):
+        assert np.array_equal(ann[c].to_numpy()[never], panel[c].to_numpy()[never]), c
 
 
 def test_gtfp_dose_injected_effect_is_the_truth():

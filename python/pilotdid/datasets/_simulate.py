@@ -721,16 +721,21 @@ def _intensity_block(
     exp(intensity_speed_sd * N(0, 1))``, independent of every other draw. Indicators: see
     ``INTENSITY_INDICATORS``. Returns (columns, speed, the stream, for later draws).
     """
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1001,)))
+    spawn_key = INTENSITY_INDICATORS["spawn_key"]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(spawn_key,)))
     n, n_t = post.shape
     speed = p.intensity_speed_median * np.exp(p.intensity_speed_sd * rng.standard_normal(n))
     d = np.where(post, speed[:, None] * (event + 1.0), 0.0)
     out = {"intensity_latent": d}
+    # Draws whose number does not depend on the treatment come first, the treatment-driven
+    # Poisson counts last, so that coding/anticipation/district options keep the same
+    # shocks for every other indicator (common random numbers).
+    later: list[tuple[str, np.ndarray]] = []
     for name, spec in INTENSITY_INDICATORS["indicators"].items():
         city = spec["city_sd"] * rng.standard_normal(n)[:, None]
         if spec["form"] == "count":
-            held = rng.poisson(spec["base"] * np.exp(city), size=(n, 1))
-            out[name] = held + rng.poisson(spec["slope"] * d)
+            out[name] = rng.poisson(spec["base"] * np.exp(city), size=(n, 1))
+            later.append((name, spec["slope"] * d))
             continue
         noise = spec["noise_sd"] * rng.standard_normal((n, n_t))
         if spec["form"] == "level":
@@ -738,6 +743,8 @@ def _intensity_block(
         else:
             logit = spec["logit0"] + city + spec["trend"] * tt + spec["slope"] * d + noise
             out[name] = spec["top"] / (1.0 + np.exp(-logit))
+    for name, lam in later:
+        out[name] = out[name] + rng.poisson(lam)
     return out, speed, rng
 
 
