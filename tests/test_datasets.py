@@ -372,9 +372,17 @@ def test_truth_is_complete_and_says_synthetic(truth):
         "mediation",
         "spatial_effects",
         "weights",
+        "dose_response",
     ):
         assert key in truth
-    for key in ("tau_direct", "att_structural", "att_total", "spillover_never", "aggregations"):
+    for key in (
+        "tau_direct",
+        "att_structural",
+        "att_total",
+        "spillover_never",
+        "aggregations",
+        "dose_response",
+    ):
         assert key in truth["definitions"]
     assert truth["synthetic"] is True and "SYNTHETIC" in truth["note"]
     assert truth["cohort_years"] == {"1": 2013, "2": 2014, "3": 2015}
@@ -539,8 +547,9 @@ def test_simulate_cities_knn_and_no_spatial_paths():
     flat, t0 = simulate_cities(n_cities=300, n_years=6, seed=2, rho=0.0, theta=0.0)
     assert t0["overall_att"]["total"] == t0["overall_att"]["structural"]
     assert t0["spatial_effects"]["indirect"] == 0.0
-    # The spatial process changes only gtfp.
-    assert_frame_equal(df.drop("gtfp"), flat.drop("gtfp"))
+    # The spatial process changes only the outcomes: gtfp and gtfp_dose (its untreated part
+    # goes through the same process).
+    assert_frame_equal(df.drop("gtfp", "gtfp_dose"), flat.drop("gtfp", "gtfp_dose"))
 
 
 @pytest.mark.slow
@@ -588,8 +597,9 @@ def test_green_columns_leave_existing_columns_byte_identical():
 
     path = Path(ds.__file__).resolve().parent / "yrd" / "panel_synthetic.csv"
     lines = path.read_bytes().split(b"\n")
-    assert lines[0].split(b",")[-7:] == [c.encode() for c in _GREEN_COLUMNS]
-    old = b"\n".join(b",".join(ln.split(b",")[:-7]) if ln else ln for ln in lines)
+    # The green columns were appended after the first 26; later columns follow them.
+    assert lines[0].split(b",")[26:33] == [c.encode() for c in _GREEN_COLUMNS]
+    old = b"\n".join(b",".join(ln.split(b",")[:26]) if ln else ln for ln in lines)
     assert hashlib.sha256(old).hexdigest() == _PANEL_SHA256_BEFORE_GREEN
 
 
@@ -637,3 +647,177 @@ def test_yrd_panel_builds_gtfp():
     )
     assert g.height == 656 and (g["status"].is_in(["ok", "base"])).all()
     assert g.filter(pl.col("year") == 2006)["gtfp"].to_list() == [1.0] * 41
+
+
+# ------------------------------------------------------------------ construction intensity
+
+#: sha256 of panel_synthetic.csv as committed before the intensity columns were added.
+_PANEL_SHA256_BEFORE_INTENSITY = "ec063a2940f875ac86ae624a16b9d990983491b408e494758aa79dc0bb7055fd"
+_INDICATORS = [
+    "sc_invest_pc",
+    "broadband_per100",
+    "egov_index",
+    "pilot_programmes",
+    "iot_stations_km2",
+]
+_INTENSITY_COLUMNS = ["intensity_latent", *_INDICATORS, "gtfp_dose"]
+
+
+def _dose_f(truth: dict, d):
+    return truth["dose_response"]["parameters"]["dose_theta"] * np.log1p(d)
+
+
+def test_intensity_columns_leave_existing_columns_byte_identical():
+    """The intensity block has its own stream (spawn key 1001) and its columns come last:
+    removing them from every line of the committed CSV gives back, byte for byte, the file
+    as it was before they were added (its sha256 is pinned here)."""
+    import hashlib
+
+    import pilotdid.datasets as ds
+
+    path = Path(ds.__file__).resolve().parent / "yrd" / "panel_synthetic.csv"
+    lines = path.read_bytes().split(b"\n")
+    k = len(_INTENSITY_COLUMNS)
+    assert lines[0].split(b",")[-k:] == [c.encode() for c in _INTENSITY_COLUMNS]
+    old = b"\n".join(b",".join(ln.split(b",")[:-k]) if ln else ln for ln in lines)
+    assert hashlib.sha256(old).hexdigest() == _PANEL_SHA256_BEFORE_INTENSITY
+
+
+def test_intensity_columns_types_ranges_and_timing(panel):
+    """Dtypes as documented; the latent intensity is 0 exactly where post = 0 and > 0 where
+    post = 1 (never-pilot cities build nothing); indicators positive, shares inside 0-100;
+    deterministic: a second simulation gives the same columns bit for bit."""
+    assert panel.schema["pilot_programmes"] == pl.Int64
+    for c in ("intensity_latent", "sc_invest_pc", "broadband_per100", "egov_index"):
+        assert panel.schema[c] == pl.Float64, c
+    assert panel.schema["iot_stations_km2"] == pl.Float64
+    assert panel.schema["gtfp_dose"] == pl.Float64
+    d = panel["intensity_latent"].to_numpy()
+    post = panel["post"].to_numpy() == 1
+    assert np.all(d[~post] == 0.0) and np.all(d[post] > 0.0)
+    assert panel.select(_INDICATORS).null_count().row(0) == (0,) * 5
+    assert panel["pilot_programmes"].min() >= 0
+    for c in ("sc_invest_pc", "iot_stations_km2", "broadband_per100", "egov_index"):
+        assert panel[c].min() > 0, c
+    for c in ("broadband_per100", "egov_index"):
+        assert panel[c].max() < 100, c
+    # Every indicator is higher, on average, in pilot years than before.
+    for c in _INDICATORS:
+        assert panel.filter(post)[c].mean() > panel.filter(~post)[c].mean(), c
+    a, _ = simulate_yrd(seed=3)
+    b, _ = simulate_yrd(seed=3)
+    assert_frame_equal(a.select(_INTENSITY_COLUMNS), b.select(_INTENSITY_COLUMNS))
+    # The intensity follows the coding: one year earlier under "announcement"; the other
+    # shocks are common random numbers, so never-pilot cities' indicators do not move.
+    ann, _ = simulate_yrd(coding="announcement")
+    post_ann = ann["post"].to_numpy() == 1
+    assert np.all(ann["intensity_latent"].to_numpy()[~post_ann] == 0.0)
+    never = panel["cohort"].to_numpy() == 0
+    for c in ("sc_invest_pc", "broadband_per100", "egov_index", "iot_stations_km2"):
+        assert np.array_equal(ann[c].to_numpy()[never], panel[c].to_numpy()[never]), c
+
+
+def test_gtfp_dose_injected_effect_is_the_truth():
+    """gtfp_dose(theta) - gtfp_dose(theta = 0) = theta ln(1 + d) city-year by city-year, and
+    theta changes no other column: the injected effect at dose d is f(d), so ATT(d|d) =
+    f(d); the averages and ATT(g,t) of the truth are the injected effect's means."""
+    df, truth = simulate_yrd(digits=None)
+    df0, truth0 = simulate_yrd(digits=None, params=replace(DgpParams(), dose_theta=0.0))
+    assert_frame_equal(df.drop("gtfp_dose"), df0.drop("gtfp_dose"))
+    effect = (df["gtfp_dose"] - df0["gtfp_dose"]).to_numpy()
+    d = df["intensity_latent"].to_numpy()
+    assert np.allclose(effect, _dose_f(truth, d), rtol=0, atol=1e-13)
+    dr = truth["dose_response"]
+    treated = d > 0
+    assert dr["average"]["att"] == pytest.approx(effect[treated].mean(), abs=1e-13)
+    assert dr["average"]["n_city_years"] == int(treated.sum()) == 126
+    assert dr["average"]["dose_mean"] == pytest.approx(d[treated].mean(), rel=1e-12)
+    eff = _matrix(df.with_columns(pl.Series("eff", effect)), "eff")
+    cohort = _matrix(df, "cohort")[:, 0]
+    for rec in dr["att_gt"]:
+        j = rec["time"] - 2006
+        assert rec["att"] == pytest.approx(eff[cohort == rec["group"], j].mean(), abs=1e-13)
+    for rec in dr["by_city"]:
+        row = df.filter((pl.col("city_id") == rec["city_id"]) & (pl.col("post") == 1))
+        assert rec["dose_mean"] == pytest.approx(row["intensity_latent"].mean(), rel=1e-12)
+    assert truth0["dose_response"]["average"]["att"] == 0.0
+
+
+def test_dose_response_truth_identities(panel, truth):
+    """ATT(d|d) = theta ln(1+d) and ACRT(d|d) = its derivative (central difference) on the
+    grid and at the quantiles; the averages are the means of f and f' over the treated
+    city-years of the shipped panel (within its 6-decimal rounding)."""
+    dr = truth["dose_response"]
+    theta = dr["parameters"]["dose_theta"]
+    assert theta == DgpParams().dose_theta == 0.02
+    d = panel["intensity_latent"].to_numpy()
+    d_tr = d[d > 0]
+    h = 1e-5
+    points = dr["grid"] + dr["quantiles"]
+    assert dr["grid"][0]["dose"] == 0.0 and dr["grid"][-1]["dose"] >= d_tr.max()
+    for rec in points:
+        x = rec["dose"]
+        assert rec["att"] == pytest.approx(theta * math.log1p(x), rel=1e-14, abs=1e-16)
+        deriv = (theta * math.log1p(x + h) - theta * math.log1p(x - h)) / (2 * h)
+        assert rec["acrt"] == pytest.approx(deriv, rel=1e-8)
+    levels = [q["level"] for q in dr["quantiles"]]
+    assert np.allclose([q["dose"] for q in dr["quantiles"]], np.quantile(d_tr, levels), atol=1e-6)
+    assert dr["average"]["att"] == pytest.approx(_dose_f(truth, d_tr).mean(), abs=1e-7)
+    assert dr["average"]["acrt"] == pytest.approx(np.mean(theta / (1 + d_tr)), abs=1e-7)
+    # In the bundled panel the injected effect is gtfp_dose - y0; y0 = gtfp before any
+    # city is treated (2006-2012, no anticipation): nothing else differs there.
+    pre = panel.filter(pl.col("year") < 2013)
+    assert (pre["gtfp_dose"] - pre["gtfp"]).abs().max() <= 1.01e-6
+
+
+def test_gtfp_dose_has_no_binary_pilot_effect_or_spillover(truth):
+    """rho = theta = sigma = 0 and dose_theta = 0: gtfp - gtfp_dose is exactly 0 outside the
+    pilot years (no spillover onto anyone) and, in them, the binary pilot's own effect:
+    tau + b_ind a_ind + b_en a_en + b_pat (ln(1+P) - ln(1+P0)), with P0 the coupled
+    untreated patent count (a thinning of P, so that last term is >= 0 and averages to
+    the truth's indirect patent effect)."""
+    p0 = replace(DgpParams(), dose_theta=0.0, sigma=0.0, rho=0.0, theta=0.0)
+    df, tr = simulate_yrd(params=p0, digits=None)
+    gap = (df["gtfp"] - df["gtfp_dose"]).to_numpy()
+    post = df["post"].to_numpy() == 1
+    assert np.all(np.abs(gap[~post]) <= 1e-13)
+    tau = np.array(
+        [
+            _tau(tr, b, e)
+            for b, e in zip(df.filter(post)["pilot_batch"], df.filter(post)["event_time"])
+        ]
+    )
+    med = p0.b_ind_upgrade * p0.a_ind_upgrade + p0.b_energy_intensity * p0.a_energy_intensity
+    patents_term = gap[post] - tau - med
+    assert patents_term.min() >= -1e-13
+    assert patents_term.mean() == pytest.approx(
+        tr["mediation"]["indirect"]["ln_green_patents"], abs=1e-3
+    )
+    # The bundled panel (rho = 0.3, theta = 0.01): the controls' gtfp carries spillovers,
+    # their gtfp_dose does not, so the two differ there in the pilot years only.
+    assert truth["parameters"]["theta"] == 0.01
+
+
+def test_pca_index_recovers_the_latent_intensity(panel):
+    """pilotdid.green.pca_index on the five indicators: one component (Kaiser), correlation
+    with the true latent intensity > 0.9; to_dose(kind="path") on it is 0 before adoption and
+    for never-pilot cities and tracks the latent intensity in pilot years."""
+    import pilotdid as pdid
+
+    res = pdid.green.pca_index(panel, indicators=_INDICATORS, unit="city", time="year")
+    assert res.n_components == 1
+    df = panel.join(res.scores, on=["city", "year"])
+    assert np.corrcoef(df["pca_index"], df["intensity_latent"])[0, 1] > 0.9
+    dosed = pdid.green.to_dose(df, index="pca_index", unit="city", time="year", cohort="cohort")
+    before = dosed.filter(pl.col("post") == 0)
+    assert (before["dose"] == 0.0).all()
+    on = dosed.filter(pl.col("post") == 1)
+    assert (on["dose"] > 0.0).all()
+    assert np.corrcoef(on["dose"], on["intensity_latent"])[0, 1] > 0.9
+
+
+def test_intensity_parameters_are_validated():
+    with pytest.raises(ValueError, match="intensity_speed_median"):
+        simulate_yrd(params=replace(DgpParams(), intensity_speed_median=0.0))
+    with pytest.raises(ValueError, match="intensity_speed_sd"):
+        simulate_yrd(params=replace(DgpParams(), intensity_speed_sd=-0.1))

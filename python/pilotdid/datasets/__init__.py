@@ -5,7 +5,8 @@
 * :func:`yrd` - a SYNTHETIC panel, 41 cities x 2006-2021: the pilot list and coordinates are
   real, every covariate, mediator and outcome is SIMULATED from a documented DGP with a
   known truth. It illustrates the toolkit; it says nothing about real cities.
-* :func:`yrd_truth` - the true parameters and effects behind :func:`yrd` (``truth.json``).
+* :func:`yrd_truth` - the true parameters and effects behind :func:`yrd` (``truth.json``),
+  including the known dose-response of ``gtfp_dose`` in the construction intensity.
 * :func:`simulate_yrd`, :func:`simulate_cities` - the generator itself (any seed, coding,
   number of cities) for Monte Carlo work and benchmarks.
 """
@@ -49,6 +50,7 @@ _PANEL_INT_COLUMNS = (
     "did",
     "event_time",
     "green_patents",
+    "pilot_programmes",
 )
 _PANEL_STR_COLUMNS = ("city", "city_zh", "province")
 
@@ -70,7 +72,12 @@ def yrd() -> pl.DataFrame:
 
     SYNTHETIC: the cities, coordinates and pilot batches are real (with the caveats of
     ``data/yrd/README.md``); all covariates, mediators (``ln_green_patents``,
-    ``ind_upgrade``, ``energy_intensity``) and the outcome ``gtfp`` are simulated. It equals
+    ``ind_upgrade``, ``energy_intensity``) and the outcome ``gtfp`` are simulated, and so are
+    the construction-intensity columns: the true latent ``intensity_latent`` (0 before the
+    pilot and for never-pilot cities), five indicators of it (``sc_invest_pc``,
+    ``broadband_per100``, ``egov_index``, ``pilot_programmes`` (Int64),
+    ``iot_stations_km2``) and ``gtfp_dose``, an outcome with a known dose-response
+    (``yrd_truth()["dose_response"]``). It equals
     ``simulate_yrd()`` with its defaults: seed 20121, batch 1/2/3 treated from 2013/2014/2015,
     district-only pilot cities coded untreated, no anticipation. The true effects are in
     :func:`yrd_truth`.
@@ -87,7 +94,9 @@ def yrd_truth() -> dict[str, Any]:
     ``tau_direct``, ``att_structural``, ``att_total``, ``spillover_never`` by group and
     time), ``aggregations`` (simple / group / dynamic / calendar, as R ``did::aggte``),
     ``overall_att``, ``twfe_estimand``, ``mediation`` (a-paths, b-paths, indirect = a*b,
-    direct) and ``spatial_effects`` (LeSage-Pace direct / indirect / total); ``definitions``
+    direct), ``spatial_effects`` (LeSage-Pace direct / indirect / total) and
+    ``dose_response`` (ATT(d|d) and ACRT(d|d) of ``gtfp_dose`` on a dose grid and at
+    quantiles, their averages, by cohort-year and by city); ``definitions``
     states exactly what each one means. ``pl.DataFrame(yrd_truth()["att_gt"])`` gives a
     table.
     """

@@ -22,6 +22,15 @@ inverse-distance matrix (great-circle km, zero diagonal). The mediators are
 covariates are pre-determined (never affected by the pilot). The truth dictionary defines
 every reported effect in its ``definitions`` entry.
 
+Construction intensity (own stream, spawn key 1001; see ``_intensity_block``)::
+
+    d_it        = speed_i * (t - g_i + 1) for pilot cities in t >= g_i, else 0
+    indicators  = increasing transforms of d_it plus city, trend and noise terms
+    gtfp_dose   = y0 + dose_theta * ln(1 + d_it)
+
+``y0`` is ``gtfp``'s untreated part (no tau, no theta W D, untreated mediators), so the
+dose-response ATT(d|d) = dose_theta ln(1 + d) is known exactly (truth ``dose_response``).
+
 Every random draw comes from ``numpy.random.default_rng(seed)`` (through fixed child streams),
 so one seed reproduces the panel exactly. Options that change the treatment or the spatial
 process (coding, anticipation, rho, theta) reuse the same shocks (common random numbers);
@@ -118,6 +127,19 @@ COLUMNS: dict[str, str] = {
     "so2": "industrial SO2 emissions, tonnes (bad output)",
     "wastewater": "industrial wastewater, 10,000 tonnes (bad output)",
     "dust": "industrial soot and dust, tonnes (bad output)",
+    "intensity_latent": (
+        "TRUE latent smart-city construction intensity (index units; 0 before the pilot and"
+        " for never-pilot cities): the dose of gtfp_dose, unobserved in real data"
+    ),
+    "sc_invest_pc": "smart-city investment per capita, yuan per person and year (indicator)",
+    "broadband_per100": "fixed-broadband subscribers per 100 residents (indicator)",
+    "egov_index": "e-government online service index, 0-100 (indicator)",
+    "pilot_programmes": "national/provincial digital pilot programmes in force (count; indicator)",
+    "iot_stations_km2": "IoT / mobile base stations per km^2 (indicator)",
+    "gtfp_dose": (
+        "gtfp's untreated part (no binary pilot effect, no spillover) + dose_theta *"
+        " ln(1 + intensity_latent): the outcome with a known dose-response"
+    ),
 }
 
 
@@ -127,7 +149,9 @@ class DgpParams:
 
     Effects are in outcome (``gtfp``) units unless stated. ``tau_impact``/``tau_slope`` are by
     pilot batch (1, 2, 3): ``tau(b, e) = tau_impact[b] + tau_slope[b] * min(e, cap)``.
-    ``beta`` maps each covariate to its structural coefficient per raw unit.
+    ``beta`` maps each covariate to its structural coefficient per raw unit. Construction
+    intensity grows by ``speed_i = intensity_speed_median * exp(intensity_speed_sd * N)``
+    a year from adoption; ``gtfp_dose`` gains ``dose_theta * ln(1 + intensity)``.
     """
 
     rho: float = 0.3
@@ -162,6 +186,10 @@ class DgpParams:
     city_effect_sd: float = 0.04
     year_effect_sd: float = 0.008
     hub_decay_km: float = 300.0
+    # Construction intensity and the dose-response of gtfp_dose (see _intensity_block).
+    intensity_speed_median: float = 1.0
+    intensity_speed_sd: float = 0.4
+    dose_theta: float = 0.02
 
     def validate(self) -> None:
         """Raise ``ValueError`` naming the offending parameter."""
@@ -177,6 +205,10 @@ class DgpParams:
             raise ValueError("tau_impact and tau_slope need one value per batch (3)")
         if self.tau_growth_cap < 0:
             raise ValueError(f"tau_growth_cap={self.tau_growth_cap}: must be >= 0")
+        if not self.intensity_speed_median > 0:
+            raise ValueError(f"intensity_speed_median={self.intensity_speed_median}: must be > 0")
+        if self.intensity_speed_sd < 0:
+            raise ValueError(f"intensity_speed_sd={self.intensity_speed_sd}: must be >= 0")
         missing = set(_COVARIATE_NAMES) - set(self.beta)
         if missing:
             raise ValueError(f"beta lacks coefficients for {sorted(missing)}")
@@ -265,6 +297,63 @@ GREEN_INPUTS: dict[str, Any] = {
         },
     },
     "intensity_city_sd": 0.4,
+}
+#: DGP of the construction-intensity indicators (their own stream, see _intensity_block).
+#: With ``d`` the latent intensity, ``t`` years since the first year, ``z_i`` a city draw and
+#: ``n_it`` an iid N(0, 1) draw (one set per indicator):
+#: "level": ``base * exp(city_sd z_i + trend t + noise_sd n_it) + slope * d``;
+#: "share": ``top * logistic(logit0 + city_sd z_i + trend t + slope d + noise_sd n_it)``;
+#: "count": ``Poisson(base * exp(city_sd z_i))`` (one draw per city: programmes held anyway)
+#: ``+ Poisson(slope * d)`` (drawn each year). Every indicator increases with ``d``.
+INTENSITY_INDICATORS: dict[str, Any] = {
+    "spawn_key": 1001,
+    "indicators": {
+        "sc_invest_pc": {
+            "form": "level",
+            "units": "yuan per person and year",
+            "base": 60.0,
+            "city_sd": 0.3,
+            "trend": 0.03,
+            "noise_sd": 0.15,
+            "slope": 40.0,
+        },
+        "broadband_per100": {
+            "form": "share",
+            "units": "subscribers per 100 residents",
+            "top": 100.0,
+            "logit0": -1.8,
+            "city_sd": 0.3,
+            "trend": 0.04,
+            "noise_sd": 0.05,
+            "slope": 0.15,
+        },
+        "egov_index": {
+            "form": "share",
+            "units": "index 0-100",
+            "top": 100.0,
+            "logit0": -0.8,
+            "city_sd": 0.3,
+            "trend": 0.03,
+            "noise_sd": 0.10,
+            "slope": 0.25,
+        },
+        "pilot_programmes": {
+            "form": "count",
+            "units": "programmes in force",
+            "base": 1.0,
+            "city_sd": 0.3,
+            "slope": 0.5,
+        },
+        "iot_stations_km2": {
+            "form": "level",
+            "units": "stations per km^2",
+            "base": 0.5,
+            "city_sd": 0.4,
+            "trend": 0.06,
+            "noise_sd": 0.10,
+            "slope": 0.4,
+        },
+    },
 }
 # Named child streams of default_rng(seed); the position of a name fixes its stream.
 _STREAMS = ("geography", "city", "year", "covariates", "mediators", "patents", "counts", "noise")
@@ -619,6 +708,70 @@ def _green_block(
     return out
 
 
+def _intensity_block(
+    seed: int, p: DgpParams, post: np.ndarray, event: np.ndarray, tt: np.ndarray
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.random.Generator]:
+    """Latent construction intensity and its indicators (city x year) from their OWN stream.
+
+    The stream is ``SeedSequence(seed, spawn_key=(1001,))``, disjoint from the child streams
+    (spawn keys 0..7) and from the green block's (1000), so every earlier column stays
+    byte-identical. Intensity: ``d_it = speed_i * (t - g_i + 1)`` in the pilot years
+    (``t >= g_i``) and 0 otherwise -- before the pilot, for never-pilot cities (they build
+    nothing in this DGP) and in anticipation years; ``speed_i = intensity_speed_median *
+    exp(intensity_speed_sd * N(0, 1))``, independent of every other draw. Indicators: see
+    ``INTENSITY_INDICATORS``. Returns (columns, speed, the stream, for later draws).
+    """
+    spawn_key = INTENSITY_INDICATORS["spawn_key"]
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(spawn_key,)))
+    n, n_t = post.shape
+    speed = p.intensity_speed_median * np.exp(p.intensity_speed_sd * rng.standard_normal(n))
+    d = np.where(post, speed[:, None] * (event + 1.0), 0.0)
+    out = {"intensity_latent": d}
+    # Draws whose number does not depend on the treatment come first, the treatment-driven
+    # Poisson counts last, so that coding/anticipation/district options keep the same
+    # shocks for every other indicator (common random numbers).
+    later: list[tuple[str, np.ndarray]] = []
+    for name, spec in INTENSITY_INDICATORS["indicators"].items():
+        city = spec["city_sd"] * rng.standard_normal(n)[:, None]
+        if spec["form"] == "count":
+            out[name] = rng.poisson(spec["base"] * np.exp(city), size=(n, 1))
+            later.append((name, spec["slope"] * d))
+            continue
+        noise = spec["noise_sd"] * rng.standard_normal((n, n_t))
+        if spec["form"] == "level":
+            out[name] = spec["base"] * np.exp(city + spec["trend"] * tt + noise) + spec["slope"] * d
+        else:
+            logit = spec["logit0"] + city + spec["trend"] * tt + spec["slope"] * d + noise
+            out[name] = spec["top"] / (1.0 + np.exp(-logit))
+    for name, lam in later:
+        out[name] = out[name] + rng.poisson(lam)
+    return out, speed, rng
+
+
+def _untreated_patents(
+    rng: np.random.Generator,
+    patents: np.ndarray,
+    mu0_gamma: np.ndarray,
+    post: np.ndarray,
+    a_patents: float,
+) -> np.ndarray:
+    """Green patents had the pilot not happened, coupled with the observed counts.
+
+    Given the gamma mixing draw, observed counts are Poisson(mu0 gamma e^a) in the pilot
+    years; the untreated count is Poisson(mu0 gamma): a binomial thinning of the observed
+    count with probability e^-a when a >= 0, the observed count plus an independent
+    Poisson(mu0 gamma (1 - e^a)) when a < 0. Elsewhere it is the observed count.
+    """
+    out = patents.copy()
+    if not post.any():
+        return out
+    if a_patents >= 0.0:
+        out[post] = rng.binomial(patents[post], math.exp(-a_patents))
+    else:
+        out[post] = patents[post] + rng.poisson(mu0_gamma[post] * -math.expm1(a_patents))
+    return out
+
+
 def _generate(
     world: _World,
     p: DgpParams,
@@ -686,6 +839,23 @@ def _generate(
     )
     truth = _truth(world, p, anticipation, keep, tau, own, post, d_patents, meta)
 
+    # ---- construction intensity and gtfp_dose (own stream; nothing above depends on it)
+    intensity, speed, irng = _intensity_block(int(meta["seed"]), p, post, event, tt)
+    patents0 = _untreated_patents(irng, patents, mu0 * gamma, post, p.a_patents)
+    u0 = alpha[:, None] + lam[None, :] + eps
+    for name in _COVARIATE_NAMES:
+        u0 += p.beta[name] * (x[name] - REFERENCE_VALUES[name])
+    untreated_mediators = {
+        "ln_green_patents": np.log1p(patents0),
+        "ind_upgrade": m["ind_upgrade"],
+        "energy_intensity": m["energy_intensity"],
+    }
+    for name, b in p.b_paths.items():
+        u0 += b * (untreated_mediators[name] - REFERENCE_VALUES[name])
+    dose = intensity["intensity_latent"]
+    gtfp_dose = world.process.solve(u0) + p.dose_theta * np.log1p(dose)
+    truth["dose_response"] = _dose_truth(world, p, keep, dose, speed)
+
     # ---- panel
     def rnd(a: np.ndarray) -> np.ndarray:
         return a if digits is None else np.round(a, digits)
@@ -722,6 +892,12 @@ def _generate(
     green = _green_block(int(meta["seed"]), x["ln_gdp_pc"], energy, dpost, tt)
     for name, arr in green.items():
         data[name] = rnd(arr[rows, cols])
+    for name, arr in intensity.items():
+        if name == "pilot_programmes":
+            data[name] = arr[rows, cols].astype(np.int64)
+        else:
+            data[name] = rnd(arr[rows, cols])
+    data["gtfp_dose"] = rnd(gtfp_dose[rows, cols])
     panel = pl.DataFrame(data).with_columns(
         pl.when(pl.col("pilot_batch") > 0).then(pl.col("pilot_batch")).alias("pilot_batch"),
         pl.when(pl.col("treat") == 1).then(pl.col("event_time")).alias("event_time"),
@@ -794,6 +970,18 @@ DEFINITIONS: dict[str, str] = {
         " direct = mean diag(S); total = mean row sum of S (= (tau_ref + theta)/(1 - rho)"
         " for row-standardised W); indirect = total - direct. mean_diag_S0 and mean_diag_S0W"
         " let you recompute them for any tau: direct = tau*mean_diag_S0 + theta*mean_diag_S0W."
+    ),
+    "dose_response": (
+        "gtfp_dose_it = y0_it + dose_theta * ln(1 + d_it), d = intensity_latent; y0 = (I - rho"
+        " W)^{-1} u0 is gtfp's untreated part: u without tau, without theta W D and with the"
+        " untreated mediators (ind_upgrade, energy_intensity minus their a-paths; green"
+        " patents coupled to the observed counts, see README). The dose effect has no"
+        " spillover and no mediation, so ATT(d|d) = f(d) = dose_theta ln(1 + d) and ACRT(d|d)"
+        " = f'(d) = dose_theta / (1 + d) exactly, for every city-year dose d (the path dose)."
+        " average: means of f and f' over treated city-years (d > 0) of the sample. att_gt:"
+        " mean f(d_it) over cohort-g cities in year t. by_city: a pilot city's mean dose and"
+        " mean effect over its pilot years (the unit dose of to_dose(kind='unit') on the"
+        " latent intensity)."
     ),
 }
 
@@ -969,6 +1157,93 @@ def _truth(
                 " whole frontier."
             ),
         },
+    }
+
+
+#: Quantile levels of the treated dose distribution reported in ``dose_response``.
+DOSE_QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
+
+
+def _dose_truth(
+    world: _World, p: DgpParams, keep: np.ndarray, dose: np.ndarray, speed: np.ndarray
+) -> dict[str, Any]:
+    """The ``dose_response`` section of the truth: f(d) = theta ln(1 + d), f'(d) = theta/(1+d).
+
+    The dose effect is deterministic and homogeneous, so ATT(d|d) = f(d) and ACRT(d|d) =
+    f'(d) at every dose; the averages are over the treated city-years (d > 0) in the sample.
+    """
+    theta = p.dose_theta
+
+    def att(d: np.ndarray) -> np.ndarray:
+        return theta * np.log1p(d)
+
+    def acrt(d: np.ndarray) -> np.ndarray:
+        return theta / (1.0 + d)
+
+    cohort = world.cohort
+    treated = (dose > 0.0) & keep[:, None]
+    d_tr = dose[treated]
+    grid = np.arange(0.0, math.ceil(float(d_tr.max())) + 0.25, 0.5)
+    q = np.quantile(d_tr, DOSE_QUANTILES)
+    att_gt = []
+    for g in np.unique(cohort[keep & (cohort > 0)]):
+        mask = keep & (cohort == g)
+        for j, t in enumerate(world.years):
+            att_gt.append(
+                {
+                    "group": int(g),
+                    "time": int(t),
+                    "event_time": int(t - g),
+                    "dose_mean": float(dose[mask, j].mean()),
+                    "att": float(att(dose[mask, j]).mean()),
+                }
+            )
+    # Means over each pilot city's pilot years (d > 0 exactly there; f(0) = 0), vectorised
+    # because simulate_cities may have thousands of pilot cities.
+    pilots = np.flatnonzero(keep & (cohort > 0))
+    n_on = np.maximum((dose[pilots] > 0.0).sum(axis=1), 1)
+    dose_mean = dose[pilots].sum(axis=1) / n_on
+    att_mean = att(dose[pilots]).sum(axis=1) / n_on
+    by_city = [
+        {
+            "city": world.city[i],
+            "city_id": int(i + 1),
+            "cohort": int(cohort[i]),
+            "speed": float(speed[i]),
+            "dose_mean": float(dm),
+            "att_mean": float(am),
+        }
+        for i, dm, am in zip(pilots, dose_mean, att_mean)
+    ]
+    return {
+        "outcome": "gtfp_dose",
+        "dose": "intensity_latent",
+        "function": "att(d) = dose_theta * ln(1 + d); acrt(d) = dose_theta / (1 + d)",
+        "parameters": {
+            "dose_theta": theta,
+            "intensity_speed_median": p.intensity_speed_median,
+            "intensity_speed_sd": p.intensity_speed_sd,
+        },
+        "intensity": (
+            "d_it = speed_i * (t - g_i + 1) for pilot cities in t >= g_i, else 0 (never-pilot"
+            " cities build nothing); speed_i = intensity_speed_median *"
+            " exp(intensity_speed_sd * N(0,1)), independent of every other draw"
+        ),
+        "grid": [{"dose": float(d), "att": float(att(d)), "acrt": float(acrt(d))} for d in grid],
+        "quantiles": [
+            {"level": lv, "dose": float(d), "att": float(att(d)), "acrt": float(acrt(d))}
+            for lv, d in zip(DOSE_QUANTILES, q)
+        ],
+        "average": {
+            "att": float(att(d_tr).mean()),
+            "acrt": float(acrt(d_tr).mean()),
+            "dose_mean": float(d_tr.mean()),
+            "n_city_years": int(d_tr.size),
+            "n_cities": len(by_city),
+        },
+        "att_gt": att_gt,
+        "by_city": by_city,
+        "indicators": INTENSITY_INDICATORS,
     }
 
 

@@ -5,6 +5,9 @@ Writes ``panel_synthetic.csv`` and ``truth.json`` beside this script from
 untreated, no anticipation). The generator is loaded from
 ``python/pilotdid/datasets/_simulate.py`` by file path, so neither the compiled extension nor
 an installed ``pilotdid`` is needed. The output is deterministic: rerunning reproduces it.
+Columns drawn from later, separate streams (the green inputs, spawn key 1000; the
+construction intensity, its indicators and ``gtfp_dose``, spawn key 1001) are appended
+last, so regenerating never changes an earlier column.
 """
 
 from __future__ import annotations
