@@ -23,9 +23,12 @@ Oracles and tolerances:
   the third digit, by design.
 - FLCI (Δ^SD): honestdid with its 10^6-draw folded-normal quantile replaced by the exact one
   (which we compute): endpoints to 1e-4 (asserted; 1e-8 to 2e-5 on ehec and mpdta, the same
-  bisection on h as R/flci.R). OPEN: on the YRD panel (outcome scale ~10x larger) the slow
-  sweep fails there: up to 3.8e-4 from honestdid and 3e-2 from diff-diff (twfe, sa, cs);
-  the figures below on diff-diff are from ehec and mpdta only.
+  bisection on h as R/flci.R; 1e-5 on the YRD panel). The YRD studies once differed by up to
+  3.8e-4: where the bisection stops at the smallest sd h_min (small M), the bias program's
+  feasible set is a single point that Clarabel only approached to ~sqrt(tolerance); honestdid
+  was right there (it equals the closed-form trend-invariant minimum-variance estimator,
+  test_honest_did.test_flci_at_m_zero_is_the_trend_invariant_minimum_variance_estimator), and
+  the FLCI now takes that point from the minimum-variance QP.
 - diff-diff 3.13's `_compute_optimal_flci` disagrees with honestdid (and us) in the FLCI: it
   minimises the half-length chi(h) to numerical precision, while R/flci.R (and honestdid) stop
   the bisection on h at a tolerance, (h0 - hmin)/100 on the bracket. Across the 12 studies

@@ -446,3 +446,36 @@ def test_bjs_with_leads_uses_the_joint_covariance():
     assert np.abs(sigma[:n_pre, n_pre:]).max() > 0
     res = pilotdid.honest_did(es, m_bar=[0, 1])
     assert res.lb[1] <= res.lb[0] and res.ub[0] <= res.ub[1]  # nested in M-bar
+
+
+@pytest.mark.parametrize("estimator", ["twfe", "sa"])
+def test_flci_at_m_zero_is_the_trend_invariant_minimum_variance_estimator(estimator):
+    """With M = 0, Δ^SD(0) holds exactly the linear violations, so the FLCI is the
+    minimum-variance affine estimator l'b_post + w'b_pre that is unbiased under any linear
+    trend (w't_pre = -l't_post), ± z sd: a closed form (KKT of an equality-constrained QP).
+    The bias program is degenerate there (its feasible set is one point); the FLCI takes that
+    point from the minimum-variance QP, to 1e-8 of the closed form."""
+    import pilotdid
+    from pilotdid import datasets
+    from pilotdid.did.sensitivity import _split
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        es = pilotdid.event_study(datasets.yrd(), y="ln_green_patents", unit="city",
+                                  time="year", cohort="cohort", estimator=estimator,
+                                  window=(-4, 4))
+    beta, sigma, n_pre, n_post, _ = _split(es)
+    lv = np.eye(n_post)[0]
+    s_pp, s_pq = sigma[:n_pre, :n_pre], sigma[:n_pre, n_pre:]
+    t_pre = np.arange(-n_pre, 0, dtype=float)
+    t_post = np.arange(1, n_post + 1, dtype=float)
+    kkt = np.zeros((n_pre + 1, n_pre + 1))
+    kkt[:n_pre, :n_pre] = 2 * s_pp
+    kkt[:n_pre, n_pre] = kkt[n_pre, :n_pre] = t_pre
+    w = np.linalg.solve(kkt, np.r_[-2 * s_pq @ lv, -lv @ t_post])[:n_pre]
+    v = np.r_[w, lv]
+    centre, z = v @ beta, 1.959963984540054
+    half = z * np.sqrt(v @ sigma @ v)
+    lbs, ubs, _ = _core.honest_flci(list(beta), sigma.tolist(), n_pre, n_post, list(lv), [0.0],
+                                    alpha=0.05, num_points=100, breakdown_iters=None)
+    np.testing.assert_allclose([lbs[0], ubs[0]], [centre - half, centre + half], atol=1e-8)

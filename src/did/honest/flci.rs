@@ -192,8 +192,8 @@ fn worst_case_bias(st: &Setup, h: f64) -> Option<(f64, Vec<f64>)> {
     ))
 }
 
-/// Smallest achievable sd (the QP of `.findLowestH`).
-fn lowest_h(st: &Setup) -> Option<f64> {
+/// Smallest achievable sd (the QP of `.findLowestH`) and the pre-period weights attaining it.
+fn lowest_h(st: &Setup) -> Option<(f64, Vec<f64>)> {
     let k = st.k;
     let (rows, b) = linear_rows(st);
     // variance(w) = lp' S lp + 2 lp' c + v with lp = D w; P = 2 D' S D, q = 2 D' c
@@ -246,8 +246,8 @@ fn lowest_h(st: &Setup) -> Option<f64> {
     if !solved(solver.solution.status) {
         return None;
     }
-    let w = &solver.solution.x[k..];
-    Some(variance_of_w(st, w).max(0.0).sqrt())
+    let w = solver.solution.x[k..].to_vec();
+    Some((variance_of_w(st, &w).max(0.0).sqrt(), w))
 }
 
 /// The FLCI at smoothness bound `m` (`findOptimalFLCI`), at level 1 - alpha.
@@ -272,7 +272,7 @@ pub fn flci(
     let mut w0 = vec![0.0; n_pre];
     w0[n_pre - 1] = st.sum_target;
     let h0 = variance_of_w(&st, &w0).max(0.0).sqrt();
-    let h_min = lowest_h(&st)
+    let (h_min, w_min) = lowest_h(&st)
         .ok_or_else(|| Error::Numerical("FLCI: minimum-variance program failed".into()))?;
     let half = |h: f64| -> Option<f64> {
         let (bias, _) = worst_case_bias(&st, h)?;
@@ -301,8 +301,17 @@ pub fn flci(
         }
     };
     let hl = hl.ok_or_else(|| Error::Numerical("FLCI: worst-case bias program failed".into()))?;
-    let (_, w) = worst_case_bias(&st, h)
-        .ok_or_else(|| Error::Numerical("FLCI: worst-case bias program failed".into()))?;
+    // At h = h_min the bias program's feasible set {w : sd(w) <= h_min} is the single
+    // minimum-variance point, which an interior-point solver only reaches to about the square
+    // root of its tolerance (centres off by ~1e-3 sd); the QP that found h_min gives that
+    // point directly (strictly convex, so to full accuracy).
+    let w = if h == h_min {
+        w_min
+    } else {
+        worst_case_bias(&st, h)
+            .ok_or_else(|| Error::Numerical("FLCI: worst-case bias program failed".into()))?
+            .1
+    };
     let mut weights = w_to_l(&w);
     weights.extend_from_slice(l_vec);
     let pe = dot(&weights, betahat);
