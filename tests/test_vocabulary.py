@@ -117,6 +117,7 @@ ALLOWED: dict[str, str] = {
     "restriction": "honest_did: added shape or sign restriction",
     "grid_points": "honest_did: test-inversion grid size (HonestDiD's gridPoints)",
     "breakdown": "honest_did: compute the breakdown value",
+    "partition": "ddd: eligibility partition column (1 eligible, 0 not), moderndid's pname",
 }
 
 #: Functions that take two inputs positionally, and why.

@@ -20,6 +20,7 @@ from pilotdid.did import (
     sunab,
     twfe_event_study,
 )
+from pilotdid.did.triple import ddd
 from pilotdid.mechanisms.baron_kenny import mediation
 from pilotdid.mechanisms.interaction import moderation
 from pilotdid.mechanisms.subgroups import heterogeneity
@@ -50,6 +51,7 @@ from pilotdid.results import (
     plot_event_studies,
 )
 from pilotdid.results.event_study import FewClustersWarning
+from pilotdid.results.triple import DddAggregateResult, DddResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
 from pilotdid.robust.randomization import placebo
@@ -161,4 +163,7 @@ __all__ = [
     "honest_did",
     "PretrendPowerResult",
     "SensitivityResult",
+    "ddd",
+    "DddResult",
+    "DddAggregateResult",
 ]

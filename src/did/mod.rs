@@ -10,6 +10,7 @@
 pub mod aggte;
 pub mod att_gt;
 pub mod bacon;
+pub mod ddd;
 pub mod did2s;
 mod drdid;
 pub mod event_study;

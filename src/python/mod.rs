@@ -2,6 +2,7 @@
 //! No numerics here.
 
 mod bacon_sunab;
+mod ddd;
 mod event;
 mod green;
 mod heterogeneity;
@@ -585,5 +586,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     heterogeneity::register(m)?;
     pretrend_power::register(m)?;
     honest::register(m)?;
+    ddd::register(m)?;
     Ok(())
 }

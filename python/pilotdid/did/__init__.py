@@ -9,6 +9,7 @@ from pilotdid.did.pretrends import pretrend_power
 from pilotdid.did.sensitivity import honest_did
 from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
+from pilotdid.did.triple import ddd
 
 __all__ = [
     "aggte",
@@ -21,4 +22,5 @@ __all__ = [
     "twfe_event_study",
     "pretrend_power",
     "honest_did",
+    "ddd",
 ]

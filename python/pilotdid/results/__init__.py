@@ -17,6 +17,7 @@ from pilotdid.results.sensitivity import SensitivityResult
 from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
+from pilotdid.results.triple import DddAggregateResult, DddResult
 
 __all__ = [
     "AggteResult",
@@ -39,4 +40,6 @@ __all__ = [
     "plot_event_studies",
     "PretrendPowerResult",
     "SensitivityResult",
+    "DddResult",
+    "DddAggregateResult",
 ]
