@@ -65,12 +65,25 @@ def test_two_period_matches_moderndid(dgp, seed, method):
     """moderndid 0.4.1 ddd(..., panel=True) on gen_ddd_2periods(dgp_type, random_state)."""
     df = _two_period(dgp, seed)
     ref = _quiet(
-        md.ddd, df, yname="y", tname="time", idname="id", gname="state", pname="partition",
-        xformla=XF, est_method=method,
+        md.ddd,
+        df,
+        yname="y",
+        tname="time",
+        idname="id",
+        gname="state",
+        pname="partition",
+        xformla=XF,
+        est_method=method,
     )
     res = pdid.ddd(
-        df, y="y", time="time", unit="id", cohort="state", partition="partition",
-        controls=COVS, est_method=method,
+        df,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="state",
+        partition="partition",
+        controls=COVS,
+        est_method=method,
     )
     assert res.two_period
     t = res.tidy()
@@ -84,9 +97,7 @@ def test_two_period_matches_moderndid(dgp, seed, method):
 def test_two_period_without_covariates_matches_moderndid():
     """moderndid ddd without xformla (intercept only)."""
     df = _two_period(1, 5)
-    ref = _quiet(
-        md.ddd, df, yname="y", tname="time", idname="id", gname="state", pname="partition"
-    )
+    ref = _quiet(md.ddd, df, yname="y", tname="time", idname="id", gname="state", pname="partition")
     res = pdid.ddd(df, y="y", time="time", unit="id", cohort="state", partition="partition")
     assert res.coef()["ATT"] == pytest.approx(ref.att, abs=1e-8)
     assert res.se()["ATT"] == pytest.approx(ref.se, abs=1e-6)
@@ -98,21 +109,39 @@ MULTI = [(dgp, seed) for dgp in (1, 2, 3, 4) for seed in (21, 22, 23)]
 
 def _multi_pair(df, control, method="dr", base="universal"):
     ref = _quiet(
-        md.ddd, df, yname="y", tname="time", idname="id", gname="group", pname="partition",
-        xformla=XF, est_method=method, control_group=control + "treated"
-        if control == "never" else "notyettreated", base_period=base,
+        md.ddd,
+        df,
+        yname="y",
+        tname="time",
+        idname="id",
+        gname="group",
+        pname="partition",
+        xformla=XF,
+        est_method=method,
+        control_group=control + "treated" if control == "never" else "notyettreated",
+        base_period=base,
     )
     res = pdid.ddd(
-        df, y="y", time="time", unit="id", cohort="group", partition="partition",
-        controls=COVS, est_method=method, control_group=control, base_period=base,
+        df,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="group",
+        partition="partition",
+        controls=COVS,
+        est_method=method,
+        control_group=control,
+        base_period=base,
     )
     return ref, res
 
 
 def _cells(res):
     t = res.tidy()
-    return {(int(g), int(tt)): (e, s) for g, tt, e, s in
-            zip(t["group"], t["t"], t["estimate"], t["std_error"])}
+    return {
+        (int(g), int(tt)): (e, s)
+        for g, tt, e, s in zip(t["group"], t["t"], t["estimate"], t["std_error"])
+    }
 
 
 @pytest.mark.parametrize("dgp,seed", MULTI)
@@ -180,8 +209,7 @@ def test_event_study_protocol_and_honest_did():
 def test_bootstrap_is_seeded_and_near_analytic():
     """Multiplier bootstrap (seeded per (seed, r)): same seed, same SEs; close to analytic."""
     df = _multi(1, 51, n=800)
-    kw = dict(y="y", time="time", unit="id", cohort="group", partition="partition",
-              controls=COVS)
+    kw = dict(y="y", time="time", unit="id", cohort="group", partition="partition", controls=COVS)
     a = pdid.ddd(df, **kw)
     b1 = pdid.ddd(df, **kw, bstrap=True, reps=499, seed=3)
     b2 = pdid.ddd(df, **kw, bstrap=True, reps=499, seed=3)
@@ -197,28 +225,84 @@ def test_bootstrap_is_seeded_and_near_analytic():
 
 def test_monte_carlo_recovers_known_effect():
     """Monte Carlo: gen_ddd_2periods (true ATT 0) plus a known effect of 2 on the treated
-    eligible units' post-period outcome; 150 draws, n = 500: |bias| < 0.05 sd, 95% coverage
-    in [0.89, 0.99] (Monte Carlo error at 150 draws is about 0.018)."""
+    eligible units' post-period outcome; 1000 draws, n = 500 units: |bias| < 0.05 sd + 2 Monte
+    Carlo SEs of the mean, 95% coverage in [0.93, 0.97] (about 7 s)."""
     t0 = time.time()
     est, cover = [], []
-    for r in range(150):
+    for r in range(1000):
         df = _two_period(1, 1000 + r, n=500)
         df = df.with_columns(
-            (pl.col("y") + 2.0 * ((pl.col("state") == 1) & (pl.col("partition") == 1)
-                                  & (pl.col("time") == 2))).alias("y")
+            (
+                pl.col("y")
+                + 2.0
+                * ((pl.col("state") == 1) & (pl.col("partition") == 1) & (pl.col("time") == 2))
+            ).alias("y")
         )
-        row = pdid.ddd(
-            df, y="y", time="time", unit="id", cohort="state", partition="partition",
-            controls=COVS,
-        ).tidy().row(0, named=True)
+        row = (
+            pdid.ddd(
+                df,
+                y="y",
+                time="time",
+                unit="id",
+                cohort="state",
+                partition="partition",
+                controls=COVS,
+            )
+            .tidy()
+            .row(0, named=True)
+        )
         est.append(row["estimate"])
         cover.append(row["conf_low"] <= 2.0 <= row["conf_high"])
     est = np.asarray(est)
     bias, sd = est.mean() - 2.0, est.std(ddof=1)
-    print(f"MC ddd: bias {bias:.4f}, sd {sd:.4f}, coverage {np.mean(cover):.3f}, "
-          f"{time.time() - t0:.1f} s")
-    assert abs(bias) < 0.05 * sd + 3 * sd / np.sqrt(len(est))
-    assert 0.89 <= np.mean(cover) <= 0.99
+    print(
+        f"MC ddd: bias {bias:.4f}, sd {sd:.4f}, coverage {np.mean(cover):.3f}, "
+        f"{time.time() - t0:.1f} s"
+    )
+    assert abs(bias) < 0.05 * sd + 2 * sd / np.sqrt(len(est))
+    assert 0.93 <= np.mean(cover) <= 0.97
+
+
+def test_monte_carlo_staggered_recovers_known_effects():
+    """Monte Carlo on moderndid's gen_ddd_mult_periods (dgp_type 1), whose effects on eligible
+    units are fixed: ATT(2,2) = 10, ATT(2,3) = 20, ATT(3,3) = 25, and ATT(3,1) = 0 (a
+    pre-period cell, universal base). 500 draws of 2000 units, not-yet-treated comparisons:
+    |bias| < 0.05 sd + 2 Monte Carlo SEs of the mean; 95% coverage in [0.92, 0.98] (Monte Carlo
+    SE of a coverage rate at 500 draws is about 0.01, and four cells are checked). About 10 s.
+    With 500 units ATT(3,3)'s coverage was 0.912 (cells of ~40 units, four covariates): the
+    analytic SE (moderndid's, matched above) is a large-sample one."""
+    t0 = time.time()
+    truth = {(2, 2): 10.0, (2, 3): 20.0, (3, 3): 25.0, (3, 1): 0.0}
+    est = {k: [] for k in truth}
+    cover = {k: [] for k in truth}
+    for r in range(500):
+        df = _multi(1, 5000 + r, n=2000)
+        t = pdid.ddd(
+            df,
+            y="y",
+            time="time",
+            unit="id",
+            cohort="group",
+            partition="partition",
+            controls=COVS,
+            control_group="notyet",
+        ).tidy()
+        for g, tt, e, lo, hi in zip(
+            t["group"], t["t"], t["estimate"], t["conf_low"], t["conf_high"]
+        ):
+            if (g, tt) in truth:
+                est[(g, tt)].append(e)
+                cover[(g, tt)].append(lo <= truth[(g, tt)] <= hi)
+    for k, v in truth.items():
+        e = np.asarray(est[k])
+        bias, sd = e.mean() - v, e.std(ddof=1)
+        print(
+            f"MC staggered ddd ATT{k}: bias {bias:.4f}, sd {sd:.4f}, "
+            f"coverage {np.mean(cover[k]):.3f}"
+        )
+        assert abs(bias) < 0.05 * sd + 2 * sd / np.sqrt(len(e))
+        assert 0.92 <= np.mean(cover[k]) <= 0.98
+    print(f"{time.time() - t0:.1f} s")
 
 
 def _base():
@@ -231,8 +315,15 @@ def test_one_cohort_only_is_refused():
         pdid.ddd(df, y="y", time="time", unit="id", cohort="state", partition="partition")
     m = _multi(1, 3).filter(pl.col("group") != 0).with_columns(pl.lit(2).alias("group"))
     with pytest.raises(PilotdidError, match="group"):
-        pdid.ddd(m, y="y", time="time", unit="id", cohort="group", partition="partition",
-                 control_group="notyet")
+        pdid.ddd(
+            m,
+            y="y",
+            time="time",
+            unit="id",
+            cohort="group",
+            partition="partition",
+            control_group="notyet",
+        )
 
 
 def test_constant_partition_is_refused():
@@ -251,8 +342,15 @@ def test_missing_column_is_named():
     with pytest.raises(Exception, match="elig"):
         pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state", partition="elig")
     with pytest.raises(Exception, match="cov9"):
-        pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state",
-                 partition="partition", controls=["cov9"])
+        pdid.ddd(
+            _base(),
+            y="y",
+            time="time",
+            unit="id",
+            cohort="state",
+            partition="partition",
+            controls=["cov9"],
+        )
 
 
 def test_never_treated_needed_for_never_comparison():
@@ -263,11 +361,25 @@ def test_never_treated_needed_for_never_comparison():
 
 def test_bad_options_are_named():
     with pytest.raises(PilotdidError, match="est_method"):
-        pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state",
-                 partition="partition", est_method="ols")
+        pdid.ddd(
+            _base(),
+            y="y",
+            time="time",
+            unit="id",
+            cohort="state",
+            partition="partition",
+            est_method="ols",
+        )
     with pytest.raises(PilotdidError, match="control_group"):
-        pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state",
-                 partition="partition", control_group="all")
+        pdid.ddd(
+            _base(),
+            y="y",
+            time="time",
+            unit="id",
+            cohort="state",
+            partition="partition",
+            control_group="all",
+        )
     res = pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state", partition="partition")
     with pytest.raises(PilotdidError, match="two-period"):
         res.aggregate("dynamic")

@@ -159,9 +159,7 @@ class DddResult(AttGtResult):
             + (f" (clustered by {p['cluster']})" if p["cluster"] else ""),
         ]
         if not self.two_period:
-            head.append(
-                f"Control group: {p['control_group']}   base period: {p['base_period']}"
-            )
+            head.append(f"Control group: {p['control_group']}   base period: {p['base_period']}")
             body = super()._summary_text(level).split("\n", 3)[3]
             return "\n".join(head + [body])
         r = self._tidy(level).row(0, named=True)
