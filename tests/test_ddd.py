@@ -305,6 +305,181 @@ def test_monte_carlo_staggered_recovers_known_effects():
     print(f"{time.time() - t0:.1f} s")
 
 
+def _with_weights(df: pl.DataFrame, seed: int) -> pl.DataFrame:
+    ids = df["id"].unique().sort()
+    w = np.random.default_rng(seed).uniform(0.5, 2.0, len(ids))
+    return df.join(pl.DataFrame({"id": ids, "w": w}), on="id")
+
+
+@pytest.mark.parametrize("method", ["dr", "reg", "ipw"])
+def test_weights_match_moderndid(method):
+    """moderndid ddd(weightsname=...) on both layouts, unit-constant sampling weights."""
+    df = _with_weights(_two_period(2, 61), 1)
+    ref = _quiet(
+        md.ddd,
+        df,
+        yname="y",
+        tname="time",
+        idname="id",
+        gname="state",
+        pname="partition",
+        xformla=XF,
+        est_method=method,
+        weightsname="w",
+    )
+    res = pdid.ddd(
+        df,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="state",
+        partition="partition",
+        controls=COVS,
+        est_method=method,
+        weights="w",
+    )
+    assert res.coef()["ATT"] == pytest.approx(ref.att, abs=1e-8)
+    assert res.se()["ATT"] == pytest.approx(ref.se, abs=1e-6)
+    m = _with_weights(_multi(2, 62), 2)
+    ref = _quiet(
+        md.ddd,
+        m,
+        yname="y",
+        tname="time",
+        idname="id",
+        gname="group",
+        pname="partition",
+        xformla=XF,
+        est_method=method,
+        weightsname="w",
+        control_group="notyettreated",
+    )
+    res = pdid.ddd(
+        m,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="group",
+        partition="partition",
+        controls=COVS,
+        est_method=method,
+        weights="w",
+        control_group="notyet",
+    )
+    mine = _cells(res)
+    for g, tt, a, s in zip(ref.groups, ref.times, ref.att, ref.se):
+        e, se = mine[(int(g), int(tt))]
+        assert e == pytest.approx(a, abs=1e-8)
+        assert (np.isnan(s) and np.isnan(se)) or se == pytest.approx(s, abs=1e-6)
+    agg = _quiet(md.agg_ddd, ref, type="eventstudy", boot=False, cband=False)
+    mine = res.aggregate("dynamic")
+    np.testing.assert_allclose(mine.att_egt, agg.att_egt, atol=1e-8, rtol=0)
+    assert mine.overall_se == pytest.approx(agg.overall_se, abs=1e-6)
+
+
+def test_unbalanced_units_are_dropped_as_moderndid():
+    """moderndid ddd (allow_unbalanced_panel=False) drops units missing a period."""
+    m = _multi(1, 71)
+    m = m.filter(~((pl.col("id") % 17 == 0) & (pl.col("time") == 2)))
+    ref = _quiet(
+        md.ddd,
+        m,
+        yname="y",
+        tname="time",
+        idname="id",
+        gname="group",
+        pname="partition",
+        xformla=XF,
+    )
+    res = pdid.ddd(
+        m, y="y", time="time", unit="id", cohort="group", partition="partition", controls=COVS
+    )
+    assert res.nobs == ref.n
+    assert res.dropped_rows["unbalanced_units"] == m["id"].n_unique() - ref.n
+    mine = _cells(res)
+    for g, tt, a in zip(ref.groups, ref.times, ref.att):
+        assert mine[(int(g), int(tt))][0] == pytest.approx(a, abs=1e-8)
+
+
+@pytest.mark.parametrize("window", [dict(min_e=-1, max_e=1), dict(balance_e=0), dict(max_e=0)])
+def test_event_window_matches_moderndid(window):
+    """moderndid agg_ddd(type="eventstudy", min_e/max_e/balance_e)."""
+    ref, res = _multi_pair(_multi(1, 81), "notyet")
+    agg = _quiet(md.agg_ddd, ref, type="eventstudy", boot=False, cband=False, **window)
+    mine = res.aggregate("dynamic", **window)
+    assert list(mine.egt) == [int(e) for e in agg.egt]
+    np.testing.assert_allclose(mine.att_egt, agg.att_egt, atol=1e-8, rtol=0)
+    assert mine.overall_att == pytest.approx(agg.overall_att, abs=1e-8)
+    assert mine.overall_se == pytest.approx(agg.overall_se, abs=1e-6)
+
+
+def test_treatment_column_gives_the_cohort():
+    """treatment= (the group's 0/1 enabling status) derives the same cohorts as cohort=."""
+    m = _multi(1, 91)
+    m = m.with_columns(
+        ((pl.col("group") > 0) & (pl.col("time") >= pl.col("group"))).cast(pl.Int64).alias("d")
+    )
+    kw = dict(y="y", time="time", unit="id", partition="partition", controls=COVS)
+    a = pdid.ddd(m, cohort="group", **kw).tidy()
+    b = pdid.ddd(m, treatment="d", **kw).tidy()
+    np.testing.assert_array_equal(a["estimate"].to_numpy(), b["estimate"].to_numpy())
+
+
+def test_vcov_and_honest_did():
+    """vcov() diagonal equals se()^2; the event study feeds honest_did."""
+    _, res = _multi_pair(_multi(1, 95, n=1000), "never")
+    v = res.vcov()
+    se = res.tidy()["std_error"].to_numpy()
+    ok = np.isfinite(se)
+    np.testing.assert_allclose(np.diag(v)[ok], se[ok] ** 2)
+    es = res.to_event_study()
+    out = pdid.honest_did(es, m_bar=[0.0, 0.5])
+    assert out.tidy().height >= 2
+    two = pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state", partition="partition")
+    assert two.vcov().shape == (1, 1)
+
+
+@pytest.mark.parametrize("control", ["never", "notyet"])
+def test_clustered_analytic_ses_match_moderndid(control):
+    """moderndid ddd(cluster=..., boot=False) with more periods: cluster-robust analytic SEs
+    of ATT(g,t) (GMM cells included) and of agg_ddd's aggregations."""
+    m = _multi(3, 97)
+    ref = _quiet(
+        md.ddd,
+        m,
+        yname="y",
+        tname="time",
+        idname="id",
+        gname="group",
+        pname="partition",
+        xformla=XF,
+        cluster="cluster",
+        control_group=control + "treated",
+    )
+    res = pdid.ddd(
+        m,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="group",
+        partition="partition",
+        controls=COVS,
+        cluster="cluster",
+        control_group=control,
+    )
+    mine = _cells(res)
+    for g, tt, a, s in zip(ref.groups, ref.times, ref.att, ref.se):
+        e, se = mine[(int(g), int(tt))]
+        assert e == pytest.approx(a, abs=1e-8)
+        assert (np.isnan(s) and np.isnan(se)) or se == pytest.approx(s, abs=1e-6)
+    for kind in AGG:
+        agg = _quiet(md.agg_ddd, ref, type=AGG[kind], boot=False, cband=False)
+        out = res.aggregate(kind)
+        assert out.overall_se == pytest.approx(agg.overall_se, abs=1e-6)
+        if kind != "simple":
+            np.testing.assert_allclose(out.se_egt, agg.se_egt, atol=1e-6, rtol=0)
+
+
 def _base():
     return _two_period(1, 7, n=200)
 

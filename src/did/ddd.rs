@@ -21,6 +21,10 @@
 //! [`AttGtFit`] so that `aggte` aggregates it; its unit cohorts are those of the eligible
 //! units (ineligible units are never treated), which gives `moderndid`'s cohort shares.
 //!
+//! With a cluster and analytic SEs, staggered cells and their aggregates have cluster-robust
+//! SEs (√(Σ_c (Σ_{i∈c} ψ_i)²) / n, as `moderndid`); two-period fits cluster only through the
+//! multiplier bootstrap (as `moderndid`, which switches the bootstrap on).
+//!
 //! Panels must be balanced: units missing a period that the estimation uses are dropped (with a
 //! note), as `moderndid` does by default.
 
@@ -29,6 +33,7 @@
 
 use ndarray::Array2;
 
+use super::aggte::{aggte, AggteFit, AggteSpec};
 use super::att_gt::{AttGtFit, BasePeriod, Cell, CellStatus, ControlGroup, EstMethod};
 pub use super::ddd_data::DddInput;
 use super::ddd_data::{build_grid, Grid};
@@ -217,6 +222,69 @@ fn two_period_fit(grid: Grid, spec: &DddSpec, glist: Vec<i64>) -> Result<DddFit>
         subgroup_counts: counts,
         n_units_unbalanced: grid.n_unbalanced,
     })
+}
+
+/// Sums of ψ within each cluster.
+fn cluster_sums(psi: &[f64], cluster: &[u32]) -> Vec<f64> {
+    let m = cluster.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
+    let mut sums = vec![0.0; m];
+    for (v, &c) in psi.iter().zip(cluster) {
+        sums[c as usize] += v;
+    }
+    sums
+}
+
+/// Cluster-robust analytic SE of an influence function: √(Σ_c (Σ_{i∈c} ψ_i)²) / n.
+fn clustered_se(psi: &[f64], cluster: &[u32]) -> f64 {
+    let n = psi.len() as f64;
+    cluster_sums(psi, cluster)
+        .iter()
+        .map(|v| v * v)
+        .sum::<f64>()
+        .sqrt()
+        / n
+}
+
+/// `aggte` on a staggered DDD; with clusters and analytic SEs the aggregates' SEs and
+/// covariance are cluster-robust (Σ over clusters of the summed influence functions, as
+/// `moderndid.agg_ddd`), since `aggte` itself follows R `did`, whose analytic SEs ignore
+/// clusters.
+pub fn ddd_aggregate(fit: &DddFit, spec: &AggteSpec) -> Result<AggteFit> {
+    if fit.two_period {
+        return Err(Error::Option {
+            name: "type".into(),
+            reason: "a two-period triple difference has one ATT; nothing to aggregate".into(),
+        });
+    }
+    let mut out = aggte(&fit.fit, spec)?;
+    if let (Some(cl), None) = (fit.fit.unit_cluster.as_deref(), spec.bootstrap) {
+        let tol = f64::EPSILON.sqrt() * 10.0;
+        let kept = |v: f64| if v <= tol { f64::NAN } else { v };
+        let nf = fit.fit.n_units as f64;
+        let sums: Vec<Vec<f64>> = out.inf.iter().map(|c| cluster_sums(c, cl)).collect();
+        for (j, sj) in sums.iter().enumerate() {
+            if out.se[j].is_finite() {
+                out.se[j] = kept(sj.iter().map(|v| v * v).sum::<f64>().sqrt() / nf);
+            }
+        }
+        if out.overall_se.is_finite() {
+            out.overall_se = kept(clustered_se(&out.inf_overall, cl));
+        }
+        let k = sums.len();
+        for a in 0..k {
+            for b in a..k {
+                let v = sums[a]
+                    .iter()
+                    .zip(&sums[b])
+                    .map(|(x, y)| x * y)
+                    .sum::<f64>()
+                    / (nf * nf);
+                out.vcov[a * k + b] = v;
+                out.vcov[b * k + a] = v;
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Row-major design (intercept first) of every unit at period index `ti`.
@@ -419,6 +487,14 @@ fn staggered_fit(grid: Grid, spec: &DddSpec, glist: Vec<i64>) -> Result<DddFit> 
             "no ATT(g,t) could be estimated ({})",
             why.join("; ")
         )));
+    }
+    if let (Some(cl), None) = (grid.cluster.as_deref(), spec.bootstrap) {
+        // moderndid clusters the analytic SEs of staggered cells (GMM cells included)
+        for (j, c) in cells.iter().enumerate() {
+            if c.status == CellStatus::Estimated {
+                se[j] = clustered_se(&inf[j], cl);
+            }
+        }
     }
     let tol = f64::EPSILON.sqrt() * 10.0;
     for s in se.iter_mut() {

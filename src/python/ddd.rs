@@ -4,9 +4,9 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use crate::did::aggte::{aggte, AggType, AggteSpec};
+use crate::did::aggte::{AggType, AggteSpec};
 use crate::did::att_gt::{BasePeriod, CellStatus, ControlGroup, EstMethod};
-use crate::did::ddd::{ddd, DddFit, DddInput, DddSpec};
+use crate::did::ddd::{ddd, ddd_aggregate, DddFit, DddInput, DddSpec};
 use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 fn boot_spec(
@@ -161,7 +161,7 @@ impl PyDdd {
             bootstrap: boot_spec(bstrap, biters, seed, alpha, weight_type)?,
             cband,
         };
-        let out = run(py, || aggte(&self.fit.fit, &spec))?;
+        let out = run(py, || ddd_aggregate(&self.fit, &spec))?;
         let k = out.egt.len();
         let vcov = ndarray::Array2::from_shape_vec((k, k), out.vcov)
             .map_err(|e| PilotdidError::new_err(e.to_string()))?;

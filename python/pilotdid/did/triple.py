@@ -74,7 +74,9 @@ def ddd(
     moderndid) or "varying"; aggregate with ``result.aggregate(type=...)`` ("simple",
     "group", "dynamic", "calendar"), ``result.to_event_study()`` for plots, etable and
     honest_did. SEs are analytic (influence function) or, with ``bstrap=True``, the multiplier
-    bootstrap (``reps`` draws, ``seed``, ``weight_type``; clustered on ``cluster``). Panels
+    bootstrap (``reps`` draws, ``seed``, ``weight_type``; clustered on ``cluster``). With
+    ``cluster`` and more periods the analytic SEs of ATT(g,t) and of the aggregations are
+    cluster-robust too (as moderndid); with two periods only the bootstrap clusters. Panels
     must be balanced: units missing a used period are dropped (``result.notes``).
     """
     y = check_str("y", y)
@@ -93,13 +95,6 @@ def ddd(
     weight_type = _weight_type(weight_type)
     covs = _covariate_names(controls)
     cvar = _cluster_var(cluster, unit)
-    if cvar is not None and not bstrap:
-        warnings.warn(
-            f"clustering on '{cvar}' needs the multiplier bootstrap (bstrap=True); the analytic "
-            "standard errors are not clustered",
-            UserWarning,
-            stacklevel=2,
-        )
     cols = [y, time, unit, timing, partition, *covs]
     if weights is not None:
         cols.append(weights)
@@ -176,6 +171,13 @@ def ddd(
         seed=seed,
         weight_type=weight_type,
     )
+    if cvar is not None and not bstrap and core.two_period:
+        warnings.warn(
+            f"clustering on '{cvar}' with two periods needs the multiplier bootstrap "
+            "(bstrap=True); the analytic standard error is not clustered",
+            UserWarning,
+            stacklevel=2,
+        )
     dropped = {
         "missing": int(core.n_rows_dropped),
         "already_treated_units": int(core.n_units_already_treated),

@@ -76,6 +76,22 @@ class DddResult(AttGtResult):
             }
         )
 
+    def vcov(self) -> np.ndarray:
+        """Covariance of the cells (``tidy()`` order) from the influence functions, Psi'Psi/n^2,
+        with the diagonal set to the squared standard errors (the GMM SE for cells pooling
+        several comparison cohorts, the bootstrap SE with ``bstrap=True``); rows and columns of
+        reference and skipped cells are NaN."""
+        se = np.asarray(self._cells.se, dtype=float)
+        if self.two_period:
+            return np.array([[se[0] ** 2]])
+        psi = np.asarray(self._core.influence, dtype=float)
+        v = psi.T @ psi / float(self.n_units) ** 2
+        np.fill_diagonal(v, se**2)
+        bad = ~np.isfinite(se)
+        v[bad, :] = np.nan
+        v[:, bad] = np.nan
+        return v
+
     def aggregate(
         self,
         type: str = "dynamic",  # noqa: A002 - aggte's name
