@@ -124,6 +124,7 @@ ALLOWED: dict[str, str] = {
     "component_weights": "pca_index: how kept components combine into the index "
     "(explained-variance shares or equal); not 'weights', which are observation weights",
     "index": "to_dose: the composite-index column turned into a dose",
+    "partition": "ddd: eligibility partition column (1 eligible, 0 not), moderndid's pname",
 }
 
 #: Functions that take two inputs positionally, and why.

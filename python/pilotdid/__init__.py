@@ -21,6 +21,7 @@ from pilotdid.did import (
     twfe_event_study,
 )
 from pilotdid.did.synthetic_did import synthdid
+from pilotdid.did.triple import ddd
 from pilotdid.mechanisms.baron_kenny import mediation
 from pilotdid.mechanisms.interaction import moderation
 from pilotdid.mechanisms.subgroups import heterogeneity
@@ -52,6 +53,7 @@ from pilotdid.results import (
 )
 from pilotdid.results.event_study import FewClustersWarning
 from pilotdid.results.synthdid import SynthDIDResult
+from pilotdid.results.triple import DddAggregateResult, DddResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
 from pilotdid.robust.randomization import placebo
@@ -165,4 +167,7 @@ __all__ = [
     "SensitivityResult",
     "synthdid",
     "SynthDIDResult",
+    "ddd",
+    "DddResult",
+    "DddAggregateResult",
 ]

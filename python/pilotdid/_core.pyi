@@ -1479,3 +1479,101 @@ def synthdid_fit(
     seed: int,
     period_labels: list[int],
 ) -> SynthDid: ...
+# Triple differences (ddd.rs)
+# ------------------------------------------------------------------------------------------
+class DddCells:
+    group: list[int]
+    t: list[int]
+    base_t: list[int]
+    post: list[bool]
+    att: list[float]
+    se: list[float]
+    n_treated: list[int]
+    n_control: list[int]
+    status: list[str]
+    reason: list[str]
+
+class DddAggteCore:
+    egt: list[int]
+    att: list[float]
+    se: list[float]
+    overall_att: float
+    overall_se: float
+    crit_val: float
+    notes: list[str]
+    @property
+    def vcov(self) -> _F64: ...
+
+class DddCore:
+    @property
+    def cells(self) -> DddCells: ...
+    @property
+    def n_units(self) -> int: ...
+    @property
+    def crit_val(self) -> float: ...
+    @property
+    def pretest(self) -> None: ...
+    @property
+    def pretest_note(self) -> str | None: ...
+    @property
+    def groups(self) -> list[int]: ...
+    @property
+    def periods(self) -> list[int]: ...
+    @property
+    def n_rows_dropped(self) -> int: ...
+    @property
+    def n_units_already_treated(self) -> int: ...
+    @property
+    def n_units_unbalanced(self) -> int: ...
+    @property
+    def notes(self) -> list[str]: ...
+    @property
+    def bootstrap(self) -> bool: ...
+    @property
+    def n_boot_units(self) -> int | None: ...
+    @property
+    def two_period(self) -> bool: ...
+    @property
+    def components(self) -> list[float]:
+        """Two periods: the DIDs of subgroup 4 against subgroups 3, 2 and 1."""
+    @property
+    def subgroup_counts(self) -> list[int]: ...
+    @property
+    def influence(self) -> _F64:
+        """n_units x cells."""
+    def aggte(
+        self,
+        kind: str,
+        *,
+        min_e: float,
+        max_e: float,
+        balance_e: int | None = None,
+        alpha: float,
+        bstrap: bool,
+        biters: int,
+        cband: bool,
+        seed: int,
+        weight_type: str = "mammen",
+    ) -> DddAggteCore: ...
+
+def ddd_fit(
+    y: _F64,
+    time: _I64,
+    unit: _U32,
+    cohort: _F64,
+    partition: _F64,
+    *,
+    cov_names: list[str],
+    covs: list[_F64],
+    weights: _F64 | None = None,
+    cluster: _U32 | None = None,
+    names: list[str],
+    control_group: str,
+    base_period: str,
+    est_method: str,
+    alpha: float,
+    bstrap: bool,
+    biters: int,
+    seed: int,
+    weight_type: str = "mammen",
+) -> DddCore: ...

@@ -2,6 +2,7 @@
 //! No numerics here.
 
 mod bacon_sunab;
+mod ddd;
 mod event;
 mod green;
 mod heterogeneity;
@@ -589,5 +590,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     honest::register(m)?;
     pca::register(m)?;
     synthdid::register(m)?;
+    ddd::register(m)?;
     Ok(())
 }

@@ -185,3 +185,25 @@ _t("synthdid", lambda: pdid.synthdid, lambda: [panel()],
    lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
             "method": "sdid", "vcov": "placebo", "reps": 20, "seed": 0, "level": 0.95,
             "controls": None})
+
+def _sector_panel() -> pl.DataFrame:
+    """Two sectors per city (a triple difference needs eligible and ineligible units within
+    each enabling group): sector 1 is eligible."""
+    p = panel()
+    return pl.concat(
+        [
+            p.with_columns(
+                (pl.col("city") + f"_{q}").alias("city_sector"),
+                pl.lit(q).alias("eligible"),
+                (pl.col("gtfp") + 0.1 * q * pl.col("ln_gdp_pc")).alias("gtfp"),
+            )
+            for q in (0, 1)
+        ]
+    )
+
+
+_t("ddd", lambda: pdid.ddd, lambda: [_sector_panel()],
+   lambda: {"y": "gtfp", "unit": "city_sector", "time": "year", "cohort": "cohort",
+            "partition": "eligible", "controls": None, "est_method": "reg",
+            "control_group": "notyet", "bstrap": False, "reps": 99, "seed": 0,
+            "level": 0.95})

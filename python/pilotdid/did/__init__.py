@@ -10,6 +10,7 @@ from pilotdid.did.sensitivity import honest_did
 from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
 from pilotdid.did.synthetic_did import synthdid
+from pilotdid.did.triple import ddd
 
 __all__ = [
     "aggte",
@@ -23,4 +24,5 @@ __all__ = [
     "pretrend_power",
     "honest_did",
     "synthdid",
+    "ddd",
 ]

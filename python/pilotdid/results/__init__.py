@@ -19,6 +19,7 @@ from pilotdid.results.spatial import SpatialImpacts, SpatialResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
 from pilotdid.results.synthdid import SynthDIDResult
+from pilotdid.results.triple import DddAggregateResult, DddResult
 
 __all__ = [
     "AggteResult",
@@ -43,4 +44,6 @@ __all__ = [
     "SensitivityResult",
     "PcaResult",
     "SynthDIDResult",
+    "DddResult",
+    "DddAggregateResult",
 ]

@@ -24,6 +24,7 @@ DISPLAY_NAMES = {
     "bjs": "BJS imputation",
     "bjs imputation": "BJS imputation",
     "did2s": "Gardner did2s",
+    "ddd": "Triple differences (DDD)",
 }
 
 
