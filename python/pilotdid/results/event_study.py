@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pilotdid._args import check_float, check_int, check_level, check_reps, check_seed
+from pilotdid._args import (
+    check_choice,
+    check_float,
+    check_int,
+    check_level,
+    check_reps,
+    check_seed,
+)
 from pilotdid._core import PilotdidError
 from pilotdid.results._inference import coef_table as inference_columns
 from pilotdid.results._protocol import ResultProtocol
@@ -196,28 +203,18 @@ def did2s_wild_bootstrap(
             label = "ATT" if static else "ATT (observation-weighted e >= 0)"
         reps = check_reps("reps", reps, bytes_per_rep=WILD_BOOT_BYTES_PER_REP)
         seed = check_seed(seed)
-        kind = weight_type.lower() if isinstance(weight_type, str) else weight_type
-        if kind not in ("rademacher", "webb"):
-            raise PilotdidError(
-                f"option 'weight_type': {weight_type!r} is not one of 'rademacher', 'webb'"
-            )
+        kind = check_choice(
+            "weight_type",
+            weight_type.lower() if isinstance(weight_type, str) else weight_type,
+            ("rademacher", "webb"),
+        )
         r = check_float("r", r)
         level = check_level(level)
         out = core.wild_bootstrap(
             [float(v) for v in a], r, reps=reps, weights=kind, seed=seed, level=level
         )
-        ci = out.conf_int
-        return WildBootResult(
-            hypothesis=f"{label} = {r:g}",
-            estimate=float(out.estimate),
-            t_stat=float(out.t_stat),
-            p_value=float(out.p_value),
-            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
-            level=level,
-            reps=int(out.reps),
-            weight_type=kind,
-            seed=seed,
-            t_boot=np.asarray(out.t_boot),
+        return WildBootResult.from_core(
+            out, hypothesis=f"{label} = {r:g}", level=level, weight_type=kind, seed=seed
         )
 
     return wild_bootstrap

@@ -56,6 +56,29 @@ class WildBootResult(ResultProtocol):
 
     result_name = "wild cluster bootstrap (WCR)"
 
+    @classmethod
+    def from_core(
+        cls, out: Any, *, hypothesis: str, level: float, weight_type: str, seed: int
+    ) -> WildBootResult:
+        """The result of a core wild bootstrap (feols, Sun-Abraham, did2s): its numbers as
+        computed; the fixed-effect handling where the core reports it (did2s re-runs both
+        stages per draw and has none to report)."""
+        ci = out.conf_int
+        return cls(
+            hypothesis=hypothesis,
+            estimate=float(out.estimate),
+            t_stat=float(out.t_stat),
+            p_value=float(out.p_value),
+            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
+            level=level,
+            reps=int(out.reps),
+            weight_type=weight_type,
+            seed=seed,
+            t_boot=np.asarray(out.t_boot),
+            fe_as_dummies=list(getattr(out, "fe_as_dummies", [])),
+            fe_exact=bool(getattr(out, "fe_exact", True)),
+        )
+
     def _interval_level(self, level: float | None) -> float:
         if level is None:
             return self.level
@@ -318,20 +341,8 @@ class FeolsResult(ResultProtocol):
             y, x, rvec, r, reps=reps, weights=weight_type, seed=seed, level=level
         )
         lhs = " + ".join((f"{v:g}*{k}" if v != 1.0 else k) for k, v in combo.items())
-        ci = out.conf_int
-        return WildBootResult(
-            hypothesis=f"{lhs} = {r:g}",
-            estimate=float(out.estimate),
-            t_stat=float(out.t_stat),
-            p_value=float(out.p_value),
-            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
-            level=level,
-            reps=int(out.reps),
-            weight_type=weight_type,
-            seed=seed,
-            t_boot=np.asarray(out.t_boot),
-            fe_as_dummies=list(out.fe_as_dummies),
-            fe_exact=bool(out.fe_exact),
+        return WildBootResult.from_core(
+            out, hypothesis=f"{lhs} = {r:g}", level=level, weight_type=weight_type, seed=seed
         )
 
     # --- display ------------------------------------------------------------------------

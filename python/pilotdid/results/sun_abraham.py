@@ -170,20 +170,8 @@ class SunAbrahamResult(ResultProtocol):
             seed=seed,
             level=level,
         )
-        ci = out.conf_int
-        return WildBootResult(
-            hypothesis=f"{label} = {r:g}",
-            estimate=float(out.estimate),
-            t_stat=float(out.t_stat),
-            p_value=float(out.p_value),
-            conf_int=None if ci is None else (float(ci[0]), float(ci[1])),
-            level=level,
-            reps=int(out.reps),
-            weight_type=weight_type,
-            seed=seed,
-            t_boot=np.asarray(out.t_boot),
-            fe_as_dummies=list(out.fe_as_dummies),
-            fe_exact=bool(out.fe_exact),
+        return WildBootResult.from_core(
+            out, hypothesis=f"{label} = {r:g}", level=level, weight_type=weight_type, seed=seed
         )
 
     def wild_bootstrap_band(
