@@ -140,6 +140,22 @@ CASES = [
     ({"analyses.sensitivity.method": "FLCI"}, "[analyses.sensitivity] method: 'FLCI' is not one"),
     ({"analyses.sensitivity.l_vec": "last"}, "[analyses.sensitivity] l_vec: expected 'first'"),
     ({"analyses.sensitivity.level": 1.5}, "[analyses.sensitivity] level: must be in (0, 1)"),
+    ({"analyses.sdid.methods": ["sdid", "scm"]}, "[analyses.sdid] methods: 'scm' is not one of"),
+    ({"analyses.sdid.methods": []}, "[analyses.sdid] methods: name at least one of sdid, sc"),
+    ({"analyses.sdid.vcov": "cluster"}, "[analyses.sdid] vcov: 'cluster' is not one of placebo"),
+    ({"analyses.sdid.reps": 1}, "[analyses.sdid] reps: must be at least 2, got 1"),
+    ({"analyses.sdid.level": 95}, "[analyses.sdid] level: must be in (0, 1), got 95"),
+    ({"analyses.ddd": {}}, "[analyses.ddd] partition: required: a unit-level 0/1 eligibility"),
+    (
+        {"analyses.ddd.partition": "human_captal"},
+        "[analyses.ddd] partition: column 'human_captal' not found",
+    ),
+    (
+        {"analyses.ddd.partition": "province"},
+        "[analyses.ddd] partition: split = 'median' needs a numeric column; 'province'",
+    ),
+    ({"analyses.ddd.control_group": "nyt"}, "[analyses.ddd] control_group: 'nyt' is not one of"),
+    ({"analyses.ddd.est_method": "ols"}, "[analyses.ddd] est_method: 'ols' is not one of dr"),
     # old spellings name the new key (one vocabulary with the Python API)
     ({"model.vcov": "HC1"}, "[model] vcov: 'HC1' is now called 'hetero'"),
     (
@@ -447,8 +463,32 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
     got = pl.read_csv(res / "spatial_impacts.csv")
     _close(got["estimate"], imp["estimate"])
     _close(got["sim_mean"], imp["sim_mean"])
+
+    # [analyses.sdid]: SDID, SC and DID of each cohort against the never-treated cities
+    got = pl.read_csv(res / "sdid.csv")
+    for method in ("sdid", "sc", "did"):
+        direct = pdid.synthdid(df, y="gtfp", unit="city", time="year", cohort="cohort",
+                               method=method, vcov="placebo", reps=200, seed=20121)
+        part = got.filter(pl.col("method") == method)
+        assert part["term"].to_list() == direct.tidy()["term"].to_list()
+        _close(part["estimate"], direct.tidy()["estimate"])
+        _close(part["std_error"], direct.tidy()["std_error"])
+    # [analyses.ddd]: eligibility = first-year human capital above the median of cities
+    first = df.sort("year").group_by("city", maintain_order=True).agg(
+        pl.col("human_capital").first())
+    med = first["human_capital"].median()
+    elig = dict(zip(first["city"], (first["human_capital"] > med).cast(pl.Int64)))
+    dd = df.with_columns(pl.col("city").replace_strict(elig).alias("eligible"))
+    direct = pdid.ddd(dd, y="gtfp", unit="city", time="year", partition="eligible",
+                      cohort="cohort")
+    dyn = direct.aggregate(type="dynamic", min_e=-5, max_e=5).tidy()
+    got = pl.read_csv(res / "ddd_dynamic.csv")
+    assert got["term"].to_list() == dyn["term"].to_list()
+    _close(got["estimate"], dyn["estimate"])
+    _close(got["std_error"], dyn["std_error"])
     assert study.seeds == {
         "baseline.wildboot": 20121,
+        "sdid": 20121,
         "heterogeneity.permutation": 20121,
         "mechanisms.bootstrap": 20121,
         "placebo": 20121,

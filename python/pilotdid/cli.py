@@ -74,6 +74,12 @@ def _summary(study: Any) -> str:
             f"sensitivity ({h.estimator}, {h.delta}, {h.method}): robust CI at {par} = "
             f"{value:g} [{lo:.4f}, {hi:.4f}], breakdown {par} = {bd}"
         )
+    if "sdid" in r:
+        parts = [f"{m} {x.estimate:.4f} (SE {x.std_error:.4f})" for m, x in r["sdid"].items()]
+        lines.append("synthetic DID family ATT: " + ", ".join(parts))
+    if "ddd" in r:
+        o = r["ddd"]["simple"]
+        lines.append(f"triple differences ATT: {o.overall_att:.4f} (SE {o.overall_se:.4f})")
     if "placebo" in r:
         p = r["placebo"]
         lines.append(f"placebo ({p.reps} reps): randomization p = {p.p_value_ri:.4f}")

@@ -193,6 +193,10 @@ def _aggte_coefs(res: Any) -> dict[str, _Coef]:
         top = res.overall(_own_level(res))
         t = pl.concat([top, t.select(top.columns)])
     prefix = {"dynamic": "e", "group": "g", "calendar": "t"}.get(getattr(res, "type", ""), "")
+    # the reference period of a universal base (estimate 0 by construction, no standard
+    # error) is not an estimate: left out, as fixest's etable leaves out the omitted period
+    ref = (t["estimate"] == 0.0) & ~t["std_error"].is_finite().fill_null(False)
+    t = t.filter(~ref)
     names = []
     for term in t["term"].to_list():
         text = str(term)
@@ -207,9 +211,13 @@ def _aggte_coefs(res: Any) -> dict[str, _Coef]:
 
 
 def _adapt_aggte(res: Any, lang: str) -> list[_Column]:
+    from pilotdid.results.event_study import display_name
+
     coefs = _aggte_coefs(res)
-    stats = {"estimator": "Callaway-Sant'Anna", "units": res.n_units}
-    return [_Column("Callaway-Sant'Anna", coefs, stats, [], level=_own_level(res))]
+    # an aggregation of another family's ATT(g,t) (triple differences) names its estimator
+    name = display_name(getattr(res, "estimator", None) or "cs")
+    stats = {"estimator": name, "units": res.n_units}
+    return [_Column(name, coefs, stats, [], level=_own_level(res))]
 
 
 def _adapt_placebo(res: Any, lang: str) -> list[_Column]:

@@ -35,6 +35,7 @@ from pilotdid.output._figure_base import (
     figure_caption,
 )
 from pilotdid.output.figure_sensitivity import sensitivity_figure
+from pilotdid.output.figure_synthdid import synthdid_figure
 
 __all__ = [
     "bacon_figure",
@@ -46,6 +47,7 @@ __all__ = [
     "save_figure",
     "sensitivity_figure",
     "spatial_effects_figure",
+    "synthdid_figure",
     "weights_figure",
 ]
 

@@ -198,6 +198,9 @@ class DddResult(AttGtResult):
 class DddAggregateResult(AggteResult):
     """An aggregation of triple-difference ATT(g,t); as ``AggteResult``."""
 
+    #: the estimator code tables and legends name this aggregation by (``display_name``)
+    estimator = "ddd"
+
     @property
     def result_name(self) -> str:  # type: ignore[override]
         return f"triple-difference aggregation, type '{self.type}'"

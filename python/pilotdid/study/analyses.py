@@ -16,46 +16,21 @@ from pilotdid.regression import feols
 from pilotdid.robust import placebo, psm_did
 from pilotdid.robust.battery import robustness
 from pilotdid.spatial import sar, sdm, weights
+from pilotdid.study._kit import (
+    _controls,
+    _etable,
+    _label,
+    _labels,
+    _lang,
+    _title,
+    _unit_median_split,
+)
 from pilotdid.study._study import Study, _fe_string, _formula
+from pilotdid.study.designs import _run_ddd, _run_sdid
 from pilotdid.study.spec import _ES_COLS, EVER_TREATED
 
 
 # -- analyses -------------------------------------------------------------------------------
-def _labels(study: Study) -> dict[str, str]:
-    return dict(study.spec["report"]["labels"])
-
-
-def _controls(study: Study) -> list[str] | None:
-    """The spec's controls, for a table's "Controls: Yes" row (None: no such row)."""
-    return study.spec["model"]["controls"] or None
-
-
-def _etable(study: Study, results: Any, **kw: Any) -> Any:
-    from pilotdid.output.tables import etable
-
-    rep = study.spec["report"]
-    kw.setdefault("labels", _labels(study) or None)
-    return etable(results, lang=rep["lang"], digits=rep["digits"], stat=rep["stat"], **kw)
-
-
-def _zh(study: Study) -> bool:
-    return study.spec["report"]["lang"] == "zh"
-
-
-def _title(study: Study, en: str, zh: str) -> str:
-    """A table title (its LaTeX caption) in the report's language."""
-    return zh if _zh(study) else en
-
-
-def _lang(study: Study) -> str:
-    return study.spec["report"]["lang"]
-
-
-def _label(study: Study, name: str) -> str:
-    """A column's display label ([report.labels]), else its name."""
-    return _labels(study).get(name, name)
-
-
 def _run_descriptives(study: Study, sub: dict, progress: bool) -> None:
     from pilotdid.output.summary_stats import describe
 
@@ -376,26 +351,6 @@ def _run_mechanisms(study: Study, sub: dict, progress: bool) -> None:
     )
 
 
-def _unit_median_split(study: Study, col: str) -> str:
-    """A unit-level 0/1 column: the unit's first-period value of ``col`` above the median."""
-    unit, tcol = study.spec["data"]["unit"], study.spec["data"]["time"]
-    first = (
-        study.data.sort([unit, tcol])
-        .group_by(unit, maintain_order=True)
-        .agg(pl.col(col).cast(pl.Float64).drop_nulls().first().alias("_v"))
-    )
-    med = first.get_column("_v").median()
-    name = f"{col}_above_median"
-    flag = dict(zip(first[unit].to_list(), (first["_v"] > med).cast(pl.Int64).to_list()))
-    study.data = study.data.with_columns(
-        pl.col(unit).replace_strict(flag, default=None, return_dtype=pl.Int64).alias(name)
-    )
-    study.notes.setdefault("heterogeneity", []).append(
-        f"'{name}' = 1 if the unit's first-period {col} is above the median of units ({med:.6g})"
-    )
-    return name
-
-
 def _run_heterogeneity(study: Study, sub: dict, progress: bool) -> None:
 
     s = study.spec
@@ -570,6 +525,8 @@ _RUNNERS = {
     "event_study": _run_event_study,
     "sensitivity": _run_sensitivity,
     "bacon": _run_bacon,
+    "sdid": _run_sdid,
+    "ddd": _run_ddd,
     "placebo": _run_placebo,
     "psm_did": _run_psm_did,
     "robustness": _run_robustness,

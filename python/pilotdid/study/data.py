@@ -229,6 +229,9 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
             need.append((tab + " by", sub["by"]))
         elif name == "moderation":
             need.append((tab + " moderator", [sub["moderator"]]))
+        elif name == "ddd":
+            need.append((tab + " partition", [sub["partition"]] if sub["partition"] else []))
+            need.append((tab + " controls", sub["controls"]))
         elif name == "spatial":
             need.append((tab + " lat/lon", [sub["lat"], sub["lon"]]))
             need.append((tab + " controls", sub["controls"]))
@@ -405,6 +408,17 @@ def _finish_checks(df: pl.DataFrame, spec: dict, source: str) -> None:
                     f"[analyses.heterogeneity] by: split = 'median' needs a numeric column; "
                     f"'{by}' in {source} is {df.schema[by]}"
                 )
+    dd = a.get("ddd")
+    if (
+        dd
+        and dd["enabled"]
+        and dd["split"] == "median"
+        and not df.schema[dd["partition"]].is_numeric()
+    ):
+        raise SpecError(
+            f"[analyses.ddd] partition: split = 'median' needs a numeric column; "
+            f"'{dd['partition']}' in {source} is {df.schema[dd['partition']]}"
+        )
     sp = a.get("spatial")
     if sp and sp["enabled"]:
         _check_spatial_panel(df, spec, sp, source)

@@ -47,6 +47,8 @@ SECTION_TITLES = {
     "event_study": "Event study",
     "sensitivity": "Sensitivity to parallel trends (HonestDiD)",
     "bacon": "Goodman-Bacon decomposition",
+    "sdid": "Synthetic DID",
+    "ddd": "Triple differences",
     "placebo": "Placebo test",
     "psm_did": "PSM-DID",
     "robustness": "Robustness checks",
@@ -63,6 +65,8 @@ SECTION_TITLES_ZH = {
     "event_study": "事件研究（平行趋势检验）",
     "sensitivity": "平行趋势敏感性分析（HonestDiD）",
     "bacon": "Goodman-Bacon 分解",
+    "sdid": "合成双重差分",
+    "ddd": "三重差分",
     "placebo": "安慰剂检验",
     "psm_did": "PSM-DID",
     "robustness": "稳健性检验",
@@ -97,6 +101,9 @@ SUMMARY_CAPTIONS_ZH = {
     "moderation_summary": "处理效应的边际效应",
     "spatial_impacts": "LeSage-Pace 直接、间接与总效应",
 }
+
+#: Figures of an analysis beyond the one named after it (file stem = figure key).
+EXTRA_FIGURES = {"spatial": ["weights"], "sdid": ["sdid_weights"]}
 
 SYNTHETIC_BANNER = (
     "SYNTHETIC DATA: the bundled Yangtze River Delta panel is simulated (real cities, "
@@ -684,7 +691,7 @@ def _write_contents(study: Any, root: Path) -> None:
             summary = _summary_table(study, stem, caption)
             if summary is not None:
                 _write_table(root, e, stem, summary, study)
-        figs = [name] + (["weights"] if name == "spatial" else [])
+        figs = [name] + EXTRA_FIGURES.get(name, [])
         for fname in figs:
             fig = study.figures.get(fname)
             if fig is None:

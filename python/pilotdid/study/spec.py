@@ -29,6 +29,8 @@ ANALYSIS_ORDER = (
     "event_study",
     "sensitivity",
     "bacon",
+    "sdid",
+    "ddd",
     "placebo",
     "psm_did",
     "robustness",
@@ -99,6 +101,20 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "seed",
     ),
     "analyses.bacon": ("enabled",),
+    "analyses.sdid": ("enabled", "methods", "vcov", "reps", "controls", "level", "seed"),
+    "analyses.ddd": (
+        "enabled",
+        "partition",
+        "split",
+        "controls",
+        "est_method",
+        "control_group",
+        "base_period",
+        "bstrap",
+        "reps",
+        "level",
+        "seed",
+    ),
     "analyses.placebo": ("enabled", "reps", "statistic", "scheme", "seed"),
     "analyses.psm_did": (
         "enabled",
@@ -460,6 +476,13 @@ def _grid(sub: dict, tab: str, key: str, default: Any) -> list[float] | None:
     return [float(x) for x in v]
 
 
+def _level(sub: dict, tab: str) -> float:
+    level = _float(sub, tab, "level", 0.95)
+    if not 0 < level < 1:
+        raise _bad(tab, "level", f"must be in (0, 1), got {level}")
+    return level
+
+
 def _r_sensitivity(sub: dict, tab: str, spec: dict) -> dict:
     """[analyses.sensitivity]: HonestDiD (Rambachan & Roth 2023) on one of the event
     studies [analyses.event_study] estimates; the options are honest_did's."""
@@ -490,9 +513,7 @@ def _r_sensitivity(sub: dict, tab: str, spec: dict) -> dict:
         and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in l_vec)
     ):
         raise _bad(tab, "l_vec", f"expected 'first', 'average' or a list of weights, got {l_vec!r}")
-    level = _float(sub, tab, "level", 0.95)
-    if not 0 < level < 1:
-        raise _bad(tab, "level", f"must be in (0, 1), got {level}")
+    level = _level(sub, tab)
     return {
         "estimator": est,
         "delta": delta,
@@ -514,6 +535,51 @@ def _r_sensitivity(sub: dict, tab: str, spec: dict) -> dict:
 
 def _r_bacon(sub: dict, tab: str, spec: dict) -> dict:
     return {}
+
+
+SDID_METHODS = ("sdid", "sc", "did")
+
+
+def _r_sdid(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.sdid]: synthetic DID (Arkhangelsky et al. 2021) with synthetic control and
+    DID from the same weights, as in the paper's Table 1; staggered cohorts against the
+    never-treated units. ``controls = true`` enters [model] controls as R synthdid's X."""
+    methods = _strlist(sub, tab, "methods", list(SDID_METHODS))
+    for m in methods:
+        if m not in SDID_METHODS:
+            raise _bad(tab, "methods", f"'{m}' is not one of {', '.join(SDID_METHODS)}")
+    if not methods:
+        raise _bad(tab, "methods", "name at least one of sdid, sc, did")
+    return {
+        "methods": list(dict.fromkeys(methods)),
+        "vcov": _str(sub, tab, "vcov", "placebo", ("placebo", "bootstrap", "jackknife")),
+        "reps": _int(sub, tab, "reps", 200, minimum=2),
+        "controls": _bool(sub, tab, "controls", False),
+        "level": _level(sub, tab),
+        "seed": _seed(sub, tab, spec),
+    }
+
+
+def _r_ddd(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.ddd]: staggered triple differences (Ortiz-Villavicencio & Sant'Anna 2025):
+    the eligible units (``partition`` = 1) of pilot cohorts against the ineligible units of
+    their cohort and both kinds of comparison units. ``split = "median"`` makes a unit-level
+    partition from a numeric column (first-period value above the median of units)."""
+    part = _str(sub, tab, "partition")
+    if part is None and sub.get("enabled", True):
+        raise _bad(tab, "partition", "required: a unit-level 0/1 eligibility column")
+    return {
+        "partition": part,
+        "split": _str(sub, tab, "split", "none", ("none", "median")),
+        "controls": _strlist(sub, tab, "controls", []),
+        "est_method": _str(sub, tab, "est_method", "dr", ("dr", "ipw", "reg")),
+        "control_group": _str(sub, tab, "control_group", "never", ("never", "notyet")),
+        "base_period": _str(sub, tab, "base_period", "universal", ("universal", "varying")),
+        "bstrap": _bool(sub, tab, "bstrap", False),
+        "reps": _int(sub, tab, "reps", 999, minimum=2),
+        "level": _level(sub, tab),
+        "seed": _seed(sub, tab, spec),
+    }
 
 
 def _r_placebo(sub: dict, tab: str, spec: dict) -> dict:
@@ -658,6 +724,8 @@ _ANALYSIS_RESOLVERS = {
     "event_study": _r_event_study,
     "sensitivity": _r_sensitivity,
     "bacon": _r_bacon,
+    "sdid": _r_sdid,
+    "ddd": _r_ddd,
     "placebo": _r_placebo,
     "psm_did": _r_psm_did,
     "robustness": _r_robustness,
