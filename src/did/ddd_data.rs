@@ -182,16 +182,20 @@ pub(crate) fn build_grid(
         ));
     }
     if !has_never && (two_period || control_group == ControlGroup::NeverTreated) {
+        let cohorts = glist
+            .iter()
+            .map(|g| g.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
         return Err(col_err(
             gname,
             format!(
-                "only one cohort ({}) and no never-treated group: a triple difference needs a \
-                 comparison group (cohort 0){}",
-                glist[0],
+                "no never-treated group (cohort 0; the cohorts are {cohorts}): a triple \
+                 difference needs a comparison group{}",
                 if two_period {
                     ""
                 } else {
-                    "; control_group='notyet' compares with later cohorts"
+                    "; control_group='notyet' compares each cohort with later ones"
                 }
             ),
         ));
