@@ -20,3 +20,6 @@ pub mod imputation;
 pub mod pretrend_power;
 pub mod sun_abraham;
 pub mod synthdid;
+pub mod dose;
+mod dose_data;
+mod dose_spline;
