@@ -353,7 +353,7 @@ fn estimate_cells(
             let control: Vec<usize> = (0..n)
                 .filter(|&i| {
                     let gi = panel.g[i];
-                    gi == 0 || (spec.control == DoseControl::NotYet && gi > latest)
+                    gi != g && (gi == 0 || (spec.control == DoseControl::NotYet && gi > latest))
                 })
                 .collect();
             cell.n_treated = treated.len();

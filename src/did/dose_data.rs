@@ -246,10 +246,9 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
         // The dose at the first treated period; it must stay there, and be 0 or the same before.
         let d = inp.dose[cell[u * t_all + gpos[u] - 1]];
         let scale = 1e-8 * (1.0 + d.abs());
-        for p in 0..t_keep {
+        for p in gpos[u] - 1..t_keep {
             let v = inp.dose[cell[u * t_all + p]];
-            let post = p + 1 >= gpos[u];
-            if post && v <= 0.0 {
+            if v <= 0.0 {
                 return Err(Error::Column {
                     name: dname.into(),
                     reason: format!(
@@ -261,6 +260,10 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
                     ),
                 });
             }
+        }
+        for p in 0..t_keep {
+            let v = inp.dose[cell[u * t_all + p]];
+            let post = p + 1 >= gpos[u];
             if (v - d).abs() > scale && !(v == 0.0 && !post) {
                 return Err(Error::Column {
                     name: dname.into(),
