@@ -176,7 +176,13 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     s / n as f64
 }
 
-/// Fits the spline of one cell; Ok(None) (with the reason) if the doses cannot identify it.
+/// A fitted cell curve: the curve, its average ACRT and the treated units' ψ of that average.
+type CurveFit = (Curve, f64, Vec<f64>);
+
+/// Inference of column groups: SEs per group, critical value per group, bootstrap units.
+type GroupInference = (Vec<Vec<f64>>, Vec<f64>, Option<usize>);
+
+/// Fits the spline of one cell; Ok(Err(reason)) if the doses cannot identify it.
 #[allow(clippy::too_many_arguments)]
 fn fit_curve(
     doses: &[f64],
@@ -186,11 +192,15 @@ fn fit_curve(
     dvals: &[f64],
     control_mean: f64,
     n: usize,
-) -> Result<std::result::Result<(Curve, f64, Vec<f64>), String>> {
+) -> Result<std::result::Result<CurveFit, String>> {
     let n_tr = doses.len();
     let lo = doses.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = doses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    let inner: Vec<f64> = knots.iter().copied().filter(|&k| k > lo && k < hi).collect();
+    let inner: Vec<f64> = knots
+        .iter()
+        .copied()
+        .filter(|&k| k > lo && k < hi)
+        .collect();
     // Knots that tie beyond the degree break the curve (its slope is undefined there).
     let mut i = 0;
     while i < inner.len() {
@@ -237,7 +247,9 @@ fn fit_curve(
     let smax = (0..p).fold(0.0_f64, |a, k| a.max(s[k]));
     let tol = smax * (n_tr.max(p) as f64) * f64::EPSILON;
     if (0..p).filter(|&k| s[k] > tol).count() < p {
-        return Ok(Err("the treated doses nearly coincide or do not spread across the knots".into()));
+        return Ok(Err(
+            "the treated doses nearly coincide or do not spread across the knots".into(),
+        ));
     }
     // β = V diag(1/s) U'y; (X'X)⁻¹ = V diag(1/s²) V'.
     let mut uty = vec![0.0; p];
@@ -261,7 +273,10 @@ fn fit_curve(
         spline.row(d, &mut grid_b[k]);
         spline.deriv_row(d, &mut grid_d[k]);
     }
-    let att_d: Vec<f64> = grid_b.iter().map(|b| dot(b, &coef) - control_mean).collect();
+    let att_d: Vec<f64> = grid_b
+        .iter()
+        .map(|b| dot(b, &coef) - control_mean)
+        .collect();
     let acrt_d: Vec<f64> = grid_d.iter().map(|b| dot(b, &coef)).collect();
     let mut dr = vec![0.0; p];
     let mut deriv = vec![0.0; n_tr];
@@ -478,7 +493,13 @@ fn dose_weights(cells: &[DoseCell], pg: &[f64], estimable: &[bool]) -> Vec<f64> 
 
 /// Σ_c ψ_w,c(i) · value_c(·): the term that estimating the cohort shares adds to an aggregate
 /// of cell values (one `values[c]` vector per cell, all the same length).
-fn weight_term(panel: &DosePanel, cells: &[DoseCell], w: &[f64], pg: &[f64], values: &[&[f64]]) -> Vec<Vec<f64>> {
+fn weight_term(
+    panel: &DosePanel,
+    cells: &[DoseCell],
+    w: &[f64],
+    pg: &[f64],
+    values: &[&[f64]],
+) -> Vec<Vec<f64>> {
     let n = panel.n_units();
     let len = values.first().map_or(0, |v| v.len());
     let mut used: Vec<usize> = cells
@@ -545,7 +566,7 @@ fn inference(
     groups: &[&[Vec<f64>]],
     cluster: Option<&[u32]>,
     spec: &DoseSpec,
-) -> Result<(Vec<Vec<f64>>, Vec<f64>, Option<usize>)> {
+) -> Result<GroupInference> {
     let z = crate::inference::dist::normal_quantile(1.0 - spec.alpha / 2.0, "level")?;
     let analytic: Vec<Vec<f64>> = groups
         .iter()
@@ -554,7 +575,10 @@ fn inference(
     let Some(bs) = spec.bootstrap.as_ref() else {
         return Ok((analytic, vec![z; groups.len()], None));
     };
-    let cols: Vec<&[f64]> = groups.iter().flat_map(|g| g.iter().map(|c| c.as_slice())).collect();
+    let cols: Vec<&[f64]> = groups
+        .iter()
+        .flat_map(|g| g.iter().map(|c| c.as_slice()))
+        .collect();
     if cols.is_empty() {
         return Ok((analytic, vec![z; groups.len()], None));
     }
@@ -600,7 +624,11 @@ fn event_study(
             .collect();
         let total: f64 = which.iter().map(|&j| pg[cells[j].gpos]).sum();
         let w: Vec<f64> = which.iter().map(|&j| pg[cells[j].gpos] / total).collect();
-        let att_e: f64 = which.iter().zip(&w).map(|(&j, x)| x * value(&cells[j])).sum();
+        let att_e: f64 = which
+            .iter()
+            .zip(&w)
+            .map(|(&j, x)| x * value(&cells[j]))
+            .sum();
         // Each cohort has one cell per event time, so the cells' share IF is the cohorts'.
         let used: Vec<usize> = which.iter().map(|&j| cells[j].gpos).collect();
         let sif = share_if(panel, &used, pg);
@@ -682,7 +710,10 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
         ));
     }
     let lo = treated_doses.iter().copied().fold(f64::INFINITY, f64::min);
-    let hi = treated_doses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let hi = treated_doses
+        .iter()
+        .copied()
+        .fold(f64::NEG_INFINITY, f64::max);
     let mut distinct = treated_doses.clone();
     distinct.sort_by(f64::total_cmp);
     distinct.dedup();
@@ -702,9 +733,7 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
     let knots = quantile_knots(&treated_doses, spec.num_knots);
     let dvals = match &spec.dvals {
         Some(v) => v.clone(),
-        None => (0..50)
-            .map(|k| lo + (hi - lo) * k as f64 / 49.0)
-            .collect(),
+        None => (0..50).map(|k| lo + (hi - lo) * k as f64 / 49.0).collect(),
     };
     let cells = estimate_cells(&panel, spec, &knots, &dvals)?;
     let mut notes = panel.notes.clone();
@@ -742,7 +771,12 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
     let pg = cohort_probs(&panel);
     let has_att: Vec<bool> = cells
         .iter()
-        .map(|c| matches!(c.status, DoseCellStatus::Estimated | DoseCellStatus::NoCurve(_)))
+        .map(|c| {
+            matches!(
+                c.status,
+                DoseCellStatus::Estimated | DoseCellStatus::NoCurve(_)
+            )
+        })
         .collect();
     let has_curve: Vec<bool> = cells.iter().map(|c| c.curve.is_some()).collect();
     let w_att = dose_weights(&cells, &pg, &has_att);
@@ -790,11 +824,19 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
     let zeros = vec![0.0; m];
     let att_curves: Vec<&[f64]> = cells
         .iter()
-        .map(|c| c.curve.as_ref().map_or(zeros.as_slice(), |cv| cv.att_d.as_slice()))
+        .map(|c| {
+            c.curve
+                .as_ref()
+                .map_or(zeros.as_slice(), |cv| cv.att_d.as_slice())
+        })
         .collect();
     let acrt_curves: Vec<&[f64]> = cells
         .iter()
-        .map(|c| c.curve.as_ref().map_or(zeros.as_slice(), |cv| cv.acrt_d.as_slice()))
+        .map(|c| {
+            c.curve
+                .as_ref()
+                .map_or(zeros.as_slice(), |cv| cv.acrt_d.as_slice())
+        })
         .collect();
     for (c, &x) in cells.iter().zip(&w) {
         let Some(cv) = c.curve.as_ref().filter(|_| x != 0.0) else {

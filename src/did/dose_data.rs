@@ -2,6 +2,9 @@
 //! cohorts as period positions, one dose per unit, the preparation `moderndid`'s
 //! `preprocess_cont_did` performs (0.4.1).
 
+// Index loops run over unit codes shared by several arrays.
+#![allow(clippy::needless_range_loop)]
+
 use crate::error::{Error, Result};
 
 /// Rows of a long panel (already free of missing values).
@@ -62,15 +65,22 @@ const NEVER: f64 = f64::INFINITY;
 pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Result<DosePanel> {
     let [yname, tname, uname, gname, dname] = inp.names;
     let n_rows = inp.unit.len();
-    if [inp.time.len(), inp.y.len(), inp.cohort.len(), inp.dose.len()]
-        .iter()
-        .any(|&l| l != n_rows)
+    if [
+        inp.time.len(),
+        inp.y.len(),
+        inp.cohort.len(),
+        inp.dose.len(),
+    ]
+    .iter()
+    .any(|&l| l != n_rows)
         || inp.cluster.is_some_and(|c| c.len() != n_rows)
     {
         return Err(Error::Shape("columns of different lengths".into()));
     }
     if n_rows == 0 {
-        return Err(Error::Empty("no rows left after dropping missing values".into()));
+        return Err(Error::Empty(
+            "no rows left after dropping missing values".into(),
+        ));
     }
     let mut periods: Vec<i64> = inp.time.to_vec();
     periods.sort_unstable();
@@ -121,7 +131,10 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
         if inp.dose[r] < 0.0 {
             return Err(Error::Column {
                 name: dname.into(),
-                reason: format!("holds the negative dose {}; doses must be >= 0", inp.dose[r]),
+                reason: format!(
+                    "holds the negative dose {}; doses must be >= 0",
+                    inp.dose[r]
+                ),
             });
         }
         if !inp.y[r].is_finite() {
@@ -182,7 +195,9 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
             .max()
             .unwrap_or(0);
         if gmax == 0 {
-            return Err(Error::Empty("no units left after dropping already-treated units".into()));
+            return Err(Error::Empty(
+                "no units left after dropping already-treated units".into(),
+            ));
         }
         if never_only {
             return Err(Error::Empty(format!(
@@ -225,7 +240,9 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
     }
     let units: Vec<usize> = (0..n_codes).filter(|&u| keep_unit[u]).collect();
     if units.is_empty() {
-        return Err(Error::Empty("no units left after balancing the panel".into()));
+        return Err(Error::Empty(
+            "no units left after balancing the panel".into(),
+        ));
     }
     let mut y = Vec::with_capacity(units.len() * t_keep);
     let mut g = Vec::with_capacity(units.len());
@@ -264,7 +281,8 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
         for p in 0..t_keep {
             let v = inp.dose[cell[u * t_all + p]];
             let post = p + 1 >= gpos[u];
-            if (v - d).abs() > scale && !(v == 0.0 && !post) {
+            // Before treatment the dose may be recorded as 0.
+            if (post || v != 0.0) && (v - d).abs() > scale {
                 return Err(Error::Column {
                     name: dname.into(),
                     reason: format!(
@@ -286,11 +304,17 @@ pub fn build_panel(inp: &DoseInput, anticipation: usize, never_only: bool) -> Re
     if n_early > 0 {
         notes.push(format!(
             "{n_early} units treated in the first period{} were dropped (no untreated base period)",
-            if anticipation > 0 { " (plus anticipation)" } else { "" }
+            if anticipation > 0 {
+                " (plus anticipation)"
+            } else {
+                ""
+            }
         ));
     }
     if n_unbalanced > 0 {
-        notes.push(format!("{n_unbalanced} units missing a period were dropped (balanced panel)"));
+        notes.push(format!(
+            "{n_unbalanced} units missing a period were dropped (balanced panel)"
+        ));
     }
     let cluster = match inp.cluster {
         None => None,

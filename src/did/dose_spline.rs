@@ -19,9 +19,9 @@ impl DoseSpline {
     /// `interior` sorted and strictly inside `(lo, hi)`; `lo < hi`; `degree >= 1`.
     pub fn new(lo: f64, hi: f64, interior: &[f64], degree: usize) -> Self {
         let mut knots = Vec::with_capacity(interior.len() + 2 * (degree + 1));
-        knots.extend(std::iter::repeat_n(lo, degree + 1));
+        knots.extend(std::iter::repeat(lo).take(degree + 1));
         knots.extend_from_slice(interior);
-        knots.extend(std::iter::repeat_n(hi, degree + 1));
+        knots.extend(std::iter::repeat(hi).take(degree + 1));
         Self { knots, degree }
     }
 

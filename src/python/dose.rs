@@ -105,14 +105,22 @@ impl PyDose {
     #[getter]
     fn overall(&self) -> (f64, f64, f64, f64) {
         let f = &self.fit;
-        (f.overall_att, f.overall_att_se, f.overall_acrt, f.overall_acrt_se)
+        (
+            f.overall_att,
+            f.overall_att_se,
+            f.overall_acrt,
+            f.overall_acrt_se,
+        )
     }
     /// Influence functions of (ATT^o, ACRT^o), n_units × 2.
     #[getter]
     fn overall_influence<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         columns(
             py,
-            &[self.fit.overall_att_inf.clone(), self.fit.overall_acrt_inf.clone()],
+            &[
+                self.fit.overall_att_inf.clone(),
+                self.fit.overall_acrt_inf.clone(),
+            ],
         )
     }
     #[getter]
@@ -136,7 +144,10 @@ impl PyDose {
         let d = PyDict::new(py);
         d.set_item("group", c.iter().map(|x| x.group).collect::<Vec<_>>())?;
         d.set_item("time", c.iter().map(|x| x.time).collect::<Vec<_>>())?;
-        d.set_item("base_time", c.iter().map(|x| x.base_time).collect::<Vec<_>>())?;
+        d.set_item(
+            "base_time",
+            c.iter().map(|x| x.base_time).collect::<Vec<_>>(),
+        )?;
         d.set_item("event", c.iter().map(|x| x.event).collect::<Vec<_>>())?;
         let (status, reason): (Vec<&str>, Vec<String>) = c
             .iter()
@@ -151,8 +162,14 @@ impl PyDose {
         d.set_item("reason", reason)?;
         d.set_item("att", c.iter().map(|x| x.att).collect::<Vec<_>>())?;
         d.set_item("acrt", c.iter().map(|x| x.acrt).collect::<Vec<_>>())?;
-        d.set_item("n_treated", c.iter().map(|x| x.n_treated).collect::<Vec<_>>())?;
-        d.set_item("n_control", c.iter().map(|x| x.n_control).collect::<Vec<_>>())?;
+        d.set_item(
+            "n_treated",
+            c.iter().map(|x| x.n_treated).collect::<Vec<_>>(),
+        )?;
+        d.set_item(
+            "n_control",
+            c.iter().map(|x| x.n_control).collect::<Vec<_>>(),
+        )?;
         Ok(d.unbind())
     }
     #[getter]

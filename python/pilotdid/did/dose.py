@@ -151,12 +151,12 @@ def cont_did(
     ok = np.isfinite(yv) & np.isfinite(dv_col)
     n_missing = int(n_rows - ok.sum())
     if not ok.any():
-        raise PilotdidError(
-            f"no rows left: every row has a missing value in '{y}' or '{dose}'"
-        )
+        raise PilotdidError(f"no rows left: every row has a missing value in '{y}' or '{dose}'")
     tv = np.ascontiguousarray(tvals[ok].astype(np.int64))
     uid = uid[ok]
-    codes = np.ascontiguousarray(_core.factorize_ids(np.ascontiguousarray(uid)).codes, dtype=np.uint32)
+    codes = np.ascontiguousarray(
+        _core.factorize_ids(np.ascontiguousarray(uid)).codes, dtype=np.uint32
+    )
     if gv is None:
         g = _derive_cohort(tv, codes, dv_col[ok])
     else:
