@@ -157,6 +157,21 @@ pub struct DoseFit {
     pub n_treated_units: usize,
     pub n_boot_units: Option<usize>,
     pub notes: Vec<String>,
+    /// The options of the fit (for event studies with another window).
+    pub spec: DoseSpec,
+}
+
+/// The event study of a fit over a window (level: binary ATT(g,t); slope: average ACRT).
+pub fn dose_event_study(fit: &DoseFit, slope: bool, win: &EsWindow) -> Result<DoseEventStudy> {
+    let pg = cohort_probs(&fit.panel);
+    let (ev, est, inf) = event_study(&fit.panel, &fit.cells, &pg, slope, win);
+    if ev.is_empty() {
+        return Err(Error::Option {
+            name: "window".into(),
+            reason: "no estimated group-time cell has an event time in the window".into(),
+        });
+    }
+    finish_es(ev, est, inf, fit.panel.cluster.as_deref(), &fit.spec)
 }
 
 /// Quantile knots: the interior points of `num_knots + 2` evenly spaced probabilities (type 7).
@@ -601,26 +616,56 @@ fn inference(
     Ok((ses, crits, Some(res.n_boot_units)))
 }
 
+/// Event times an event study reports (as `moderndid`'s dynamic aggregation): those within
+/// `[min_e, max_e]`; with `balance_e`, only cohorts observed through e = balance_e enter, and
+/// event times run from balance_e − (last − first period of the cells) to balance_e.
+#[derive(Debug, Clone, Copy)]
+pub struct EsWindow {
+    pub min_e: f64,
+    pub max_e: f64,
+    pub balance_e: Option<i64>,
+}
+
+impl EsWindow {
+    pub const ALL: EsWindow = EsWindow {
+        min_e: f64::NEG_INFINITY,
+        max_e: f64::INFINITY,
+        balance_e: None,
+    };
+}
+
 /// Event-study aggregation of the cells' binary ATT (`slope = false`) or average ACRT.
 fn event_study(
     panel: &DosePanel,
     cells: &[DoseCell],
     pg: &[f64],
     slope: bool,
+    win: &EsWindow,
 ) -> (Vec<i64>, Vec<f64>, Vec<Vec<f64>>) {
     let value = |c: &DoseCell| if slope { c.acrt } else { c.att };
+    let last = cells.iter().map(|c| c.time).max().unwrap_or(0);
+    let first = cells.iter().map(|c| c.time).min().unwrap_or(0);
+    let balanced = |c: &DoseCell| match win.balance_e {
+        Some(b) => last - c.group >= b,
+        None => true,
+    };
     let mut events: Vec<i64> = cells
         .iter()
-        .filter(|c| value(c).is_finite())
+        .filter(|c| value(c).is_finite() && balanced(c))
         .map(|c| c.event)
         .collect();
     events.sort_unstable();
     events.dedup();
+    if let Some(b) = win.balance_e {
+        let lower = b - (last - first);
+        events.retain(|&e| e <= b && e >= lower);
+    }
+    events.retain(|&e| (e as f64) >= win.min_e && (e as f64) <= win.max_e);
     let mut est = Vec::new();
     let mut inf = Vec::new();
     for &e in &events {
         let which: Vec<usize> = (0..cells.len())
-            .filter(|&j| cells[j].event == e && value(&cells[j]).is_finite())
+            .filter(|&j| cells[j].event == e && value(&cells[j]).is_finite() && balanced(&cells[j]))
             .collect();
         let total: f64 = which.iter().map(|&j| pg[cells[j].gpos]).sum();
         let w: Vec<f64> = which.iter().map(|&j| pg[cells[j].gpos] / total).collect();
@@ -876,9 +921,9 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
     let ov = [overall_att_inf.clone(), overall_acrt_inf.clone()];
     let (ses, crits, n_boot) = inference(&[&att_inf, &acrt_inf, &ov], cl, spec)?;
 
-    let (ev, est, inf) = event_study(&panel, &cells, &pg, false);
+    let (ev, est, inf) = event_study(&panel, &cells, &pg, false, &EsWindow::ALL);
     let es_level = finish_es(ev, est, inf, cl, spec)?;
-    let (ev, est, inf) = event_study(&panel, &cells, &pg, true);
+    let (ev, est, inf) = event_study(&panel, &cells, &pg, true, &EsWindow::ALL);
     let es_slope = if ev.is_empty() {
         None
     } else {
@@ -913,6 +958,7 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
         n_treated_units,
         n_boot_units: n_boot,
         notes,
+        spec: spec.clone(),
     })
 }
 

@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 
 use super::{run, slice, to_py, PilotdidError};
 use crate::did::dose::{
-    build_panel, cont_did, DoseBase, DoseCellStatus, DoseControl, DoseEventStudy, DoseFit,
-    DoseInput, DoseSpec, Series,
+    build_panel, cont_did, dose_event_study, DoseBase, DoseCellStatus, DoseControl, DoseEventStudy,
+    DoseFit, DoseInput, DoseSpec, EsWindow, Series,
 };
 use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
@@ -171,6 +171,34 @@ impl PyDose {
             c.iter().map(|x| x.n_control).collect::<Vec<_>>(),
         )?;
         Ok(d.unbind())
+    }
+    /// Event study over a window: kind "level" or "slope"; `min_e`/`max_e` bound the event
+    /// times, `balance_e` keeps the cohorts observed through that event time.
+    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None))]
+    fn event_study(
+        &self,
+        py: Python<'_>,
+        kind: &str,
+        min_e: f64,
+        max_e: f64,
+        balance_e: Option<i64>,
+    ) -> PyResult<PyEventStudy> {
+        let slope = match kind {
+            "level" => false,
+            "slope" => true,
+            other => {
+                return Err(PilotdidError::new_err(format!(
+                    "option 'kind': '{other}' is not one of 'level', 'slope'"
+                )))
+            }
+        };
+        let win = EsWindow {
+            min_e,
+            max_e,
+            balance_e,
+        };
+        let es = run(py, || dose_event_study(&self.fit, slope, &win))?;
+        event_study(py, &es)
     }
     #[getter]
     fn n_units(&self) -> usize {

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pilotdid._args import check_choice, check_level
+from pilotdid._args import check_choice, check_int, check_level, check_window
 from pilotdid._core import PilotdidError
 from pilotdid.results._inference import coef_table as inference_columns
 from pilotdid.results._inference import normal_critical
@@ -180,12 +180,25 @@ class DoseResult(ResultProtocol):
         return v
 
     # --- event studies ----------------------------------------------------------------------
-    def event_study(self, kind: str = "level") -> EventStudyResult:
+    def event_study(
+        self,
+        kind: str = "level",
+        *,
+        window: tuple[int, int] | None = None,
+        balance_e: int | None = None,
+    ) -> EventStudyResult:
         """Event-study aggregation: the binary ATT(g,t) ("level") or the cells' average ACRT
-        ("slope") averaged over cohorts at each event time with cohort-share weights;
-        ``extra["overall_att"]`` averages the event times >= 0."""
+        ("slope") averaged over cohorts at each event time with cohort-share weights (and the
+        weights' influence-function term); ``extra["overall_att"]`` averages the event times
+        >= 0. ``window=(lo, hi)`` keeps event times lo..hi; ``balance_e`` keeps only cohorts
+        observed through that event time (R did / moderndid's balance_e)."""
         kind = check_choice("kind", kind, _KINDS)
-        es = self._core.es_level if kind == "level" else self._core.es_slope
+        if window is None and balance_e is None:
+            es = self._core.es_level if kind == "level" else self._core.es_slope
+        else:
+            lo, hi = (-np.inf, np.inf) if window is None else check_window(window)
+            be = None if balance_e is None else check_int("balance_e", balance_e, lo=0)
+            es = self._core.event_study(kind, min_e=float(lo), max_e=float(hi), balance_e=be)
         if es is None:
             raise PilotdidError(
                 "event_study('slope'): no cell's doses identify the spline; see result.cells"
