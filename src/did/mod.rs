@@ -14,6 +14,8 @@ pub mod ddd;
 mod ddd_data;
 pub mod did2s;
 pub mod dose;
+mod dose_aggregate;
+mod dose_cells;
 mod dose_data;
 mod dose_spline;
 mod drdid;
