@@ -125,6 +125,10 @@ ALLOWED: dict[str, str] = {
     "(explained-variance shares or equal); not 'weights', which are observation weights",
     "index": "to_dose: the composite-index column turned into a dose",
     "partition": "ddd: eligibility partition column (1 eligible, 0 not), moderndid's pname",
+    "dose": "cont_did: the continuous treatment column (one dose per unit), moderndid's dname",
+    "degree": "cont_did: degree of the B-spline in the dose (moderndid/contdid's degree)",
+    "num_knots": "cont_did: interior knots of the dose spline at dose quantiles (reference name)",
+    "dvals": "cont_did: doses at which the curves are evaluated (reference name)",
 }
 
 #: Functions that take two inputs positionally, and why.

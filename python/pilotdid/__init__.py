@@ -20,6 +20,7 @@ from pilotdid.did import (
     sunab,
     twfe_event_study,
 )
+from pilotdid.did.dose import cont_did
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
 from pilotdid.mechanisms.baron_kenny import mediation
@@ -51,6 +52,7 @@ from pilotdid.results import (
     WildBootResult,
     plot_event_studies,
 )
+from pilotdid.results.dose import DoseResult
 from pilotdid.results.event_study import FewClustersWarning
 from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
@@ -170,4 +172,6 @@ __all__ = [
     "ddd",
     "DddResult",
     "DddAggregateResult",
+    "cont_did",
+    "DoseResult",
 ]

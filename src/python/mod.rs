@@ -3,6 +3,7 @@
 
 mod bacon_sunab;
 mod ddd;
+mod dose;
 mod event;
 mod green;
 mod heterogeneity;
@@ -591,5 +592,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pca::register(m)?;
     synthdid::register(m)?;
     ddd::register(m)?;
+    dose::register(m)?;
     Ok(())
 }

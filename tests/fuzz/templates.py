@@ -207,3 +207,18 @@ _t("ddd", lambda: pdid.ddd, lambda: [_sector_panel()],
             "partition": "eligible", "controls": None, "est_method": "reg",
             "control_group": "notyet", "bstrap": False, "reps": 99, "seed": 0,
             "level": 0.95})
+
+
+# --- continuous-dose DID ----------------------------------------------------------------------
+def _dose_panel() -> pl.DataFrame:
+    """One dose per pilot city: its construction intensity in its first pilot year."""
+    return panel().with_columns(
+        pl.when(pl.col("year") == pl.col("cohort")).then(pl.col("intensity_latent"))
+        .otherwise(None).max().over("city").fill_null(0.0).alias("dose_unit")
+    )
+
+
+_t("cont_did", lambda: pdid.cont_did, lambda: [_dose_panel()],
+   lambda: {"y": "gtfp_dose", "unit": "city", "time": "year", "cohort": "cohort",
+            "dose": "dose_unit", "degree": 1, "num_knots": 0, "control_group": "notyet",
+            "bstrap": True, "reps": 49, "seed": 0, "level": 0.95})

@@ -4,6 +4,7 @@ Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposi
 (:mod:`~pilotdid.did.decomposition`)."""
 
 from pilotdid.did.decomposition import bacon
+from pilotdid.did.dose import cont_did
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
 from pilotdid.did.pretrends import pretrend_power
 from pilotdid.did.sensitivity import honest_did
@@ -25,4 +26,5 @@ __all__ = [
     "honest_did",
     "synthdid",
     "ddd",
+    "cont_did",
 ]

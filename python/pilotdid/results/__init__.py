@@ -2,6 +2,7 @@
 estimator."""
 
 from pilotdid.results.bacon import BaconResult
+from pilotdid.results.dose import DoseResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
 from pilotdid.results.mechanisms import (
@@ -46,4 +47,5 @@ __all__ = [
     "SynthDIDResult",
     "DddResult",
     "DddAggregateResult",
+    "DoseResult",
 ]

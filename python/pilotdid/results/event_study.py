@@ -32,6 +32,7 @@ DISPLAY_NAMES = {
     "bjs imputation": "BJS imputation",
     "did2s": "Gardner did2s",
     "ddd": "Triple differences (DDD)",
+    "cont_did": "Continuous-dose DID (CGBS)",
 }
 
 
