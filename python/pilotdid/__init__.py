@@ -22,6 +22,7 @@ from pilotdid.did import (
 )
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
+from pilotdid.did.dcdh import dcdh
 from pilotdid.mechanisms.baron_kenny import mediation
 from pilotdid.mechanisms.interaction import moderation
 from pilotdid.mechanisms.subgroups import heterogeneity
@@ -54,6 +55,7 @@ from pilotdid.results import (
 from pilotdid.results.event_study import FewClustersWarning
 from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
+from pilotdid.results.dcdh import DcdhResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
 from pilotdid.robust.randomization import placebo
@@ -170,4 +172,6 @@ __all__ = [
     "ddd",
     "DddResult",
     "DddAggregateResult",
+    "dcdh",
+    "DcdhResult",
 ]

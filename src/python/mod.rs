@@ -2,6 +2,7 @@
 //! No numerics here.
 
 mod bacon_sunab;
+mod dcdh;
 mod ddd;
 mod event;
 mod green;
@@ -591,5 +592,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pca::register(m)?;
     synthdid::register(m)?;
     ddd::register(m)?;
+    dcdh::register(m)?;
     Ok(())
 }

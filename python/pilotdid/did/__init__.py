@@ -11,6 +11,7 @@ from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
+from pilotdid.did.dcdh import dcdh
 
 __all__ = [
     "aggte",
@@ -25,4 +26,5 @@ __all__ = [
     "honest_did",
     "synthdid",
     "ddd",
+    "dcdh",
 ]

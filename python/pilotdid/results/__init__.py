@@ -20,6 +20,7 @@ from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
 from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
+from pilotdid.results.dcdh import DcdhResult
 
 __all__ = [
     "AggteResult",
@@ -46,4 +47,5 @@ __all__ = [
     "SynthDIDResult",
     "DddResult",
     "DddAggregateResult",
+    "DcdhResult",
 ]

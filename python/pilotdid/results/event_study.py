@@ -32,6 +32,7 @@ DISPLAY_NAMES = {
     "bjs imputation": "BJS imputation",
     "did2s": "Gardner did2s",
     "ddd": "Triple differences (DDD)",
+    "dcdh": "de Chaisemartin-D'Haultfoeuille DID_l",
 }
 
 

@@ -1,0 +1,169 @@
+"""De Chaisemartin & D'Haultfœuille (2024) DID_l estimators of intertemporal treatment
+effects: ``dcdh`` (Stata/R ``did_multiplegt_dyn``).
+
+The columns are prepared here and every number is computed in Rust (``_core.dcdh_fit``,
+``src/did/dcdh.rs``), numerically as ``moderndid.did_multiplegt`` (0.4.1, a port of
+``did_multiplegt_dyn``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from pilotdid import _core
+from pilotdid._args import check_bool, check_choice, check_level, check_str, check_window
+from pilotdid._core import PilotdidError
+from pilotdid._frame import ids, numeric, to_polars
+from pilotdid.did.staggered import _cluster_var
+from pilotdid.results.dcdh import DcdhResult
+
+__all__ = ["dcdh"]
+
+_SWITCHERS = ("", "in", "out")
+
+
+def _window(window: Any) -> tuple[int, int]:
+    lo, hi = check_window(window)
+    if hi < 1:
+        raise PilotdidError(
+            f"option 'window': the upper end {hi} must be at least 1 (effects 1..hi are "
+            "estimated; effect 1 is the first period after the switch)"
+        )
+    if lo > 0:
+        raise PilotdidError(
+            f"option 'window': the lower end {lo} must be 0 (no placebos) or negative "
+            "(placebos 1..-lo)"
+        )
+    return lo, hi
+
+
+def dcdh(
+    data: Any,
+    *,
+    y: str,
+    unit: str,
+    time: str,
+    treatment: str,
+    window: Sequence[int] = (0, 1),
+    switchers: str = "",
+    normalized: bool = False,
+    only_never_switchers: bool = False,
+    weights: str | None = None,
+    cluster: str | None = None,
+    level: float = 0.95,
+) -> DcdhResult:
+    """Event-study effects of a treatment that may be binary, discrete or continuous and
+    switch on and off (de Chaisemartin & D'Haultfœuille 2024, REStat; ``did_multiplegt_dyn``).
+
+    Each unit whose ``treatment`` first changes in period F_g ("switcher") is compared with
+    the units that had the same first-period (baseline) treatment and have not switched yet.
+    ``window=(lo, hi)`` asks for effects DID_1..DID_hi (DID_l: outcome change from F_g - 1 to
+    F_g - 1 + l, the reference's ``effects=hi``) and placebos 1..-lo (change from F_g - 1 to
+    F_g - 1 - l, the reference's ``placebo=-lo``); ``tidy()`` reports them as event times l
+    and -l (term ``rel::l``), event time 0 (= F_g - 1) being the reference. The default
+    ``(0, 1)`` is the reference's default (one effect, no placebo). ``switchers``: ``""``
+    (both directions, default), ``"in"`` (first changes up) or ``"out"`` (down); falls enter
+    with a minus sign. ``normalized=True`` divides DID_l by the average cumulated treatment
+    change since F_g - 1 (effect per unit of treatment per period of exposure);
+    ``result.average_total_effect`` is the reference's "Av_tot_eff" (average total effect per
+    unit of treatment), ``result.joint_tests`` the Wald tests that all effects / all
+    placebos are zero (with two or more of them). ``only_never_switchers`` compares with
+    never-switchers only. SEs are analytic (influence function, cluster-robust on
+    ``cluster``, default the unit).
+
+    Rows with a missing outcome or treatment are dropped and counted
+    (``dropped_rows["missing"]``); the estimator then drops, as the reference does, rows after a
+    unit's treatment has been both above and below its baseline, baselines whose units all
+    switch at the same date, and (period, baseline) cells without a not-yet-switched unit (each
+    counted in ``dropped_rows``). Asking for more effects or placebos than the switchers
+    reach is an error that says how many are available.
+    """
+    y = check_str("y", y)
+    unit = check_str("unit", unit)
+    time = check_str("time", time)
+    treatment = check_str("treatment", treatment)
+    lo, hi = _window(window)
+    switchers = check_choice("switchers", switchers, _SWITCHERS)
+    normalized = check_bool("normalized", normalized)
+    only_never_switchers = check_bool("only_never_switchers", only_never_switchers)
+    level = check_level(level)
+    weights = None if weights is None else check_str("weights", weights)
+    cvar = _cluster_var(cluster, unit)
+    cols = [y, unit, time, treatment]
+    if weights is not None:
+        cols.append(weights)
+    if cvar is not None:
+        cols.append(cvar)
+    df = to_polars(data, cols)
+    n_input = df.height
+    yv = numeric(df, y)
+    dv = numeric(df, treatment)
+    tvals = numeric(df, time)
+    if np.any(~np.isfinite(tvals)):
+        raise PilotdidError(f"column '{time}' has missing values")
+    if np.any(tvals != np.floor(tvals)):
+        raise PilotdidError(f"column '{time}' must hold whole-number periods")
+    uid, uvalid = ids(df, unit)
+    if not uvalid.all():
+        raise PilotdidError(f"column '{unit}' has missing values")
+    keep = np.isfinite(yv) & np.isfinite(dv)
+    wv = None
+    if weights is not None:
+        wv = numeric(df, weights)
+        keep &= np.isfinite(wv)
+    cl = None
+    if cvar is not None:
+        cid, cvalid = ids(df, cvar)
+        keep &= cvalid
+        cl = _core.factorize_ids(np.ascontiguousarray(cid[keep])).codes
+    n_missing = int((~keep).sum())
+    if not keep.any():
+        raise PilotdidError(
+            f"every row misses the outcome '{y}' or the treatment '{treatment}'"
+            + (f" or the weight '{weights}'" if weights else "")
+            + (f" or the cluster '{cvar}'" if cvar else "")
+        )
+    if np.any(dv[keep] < 0):
+        raise PilotdidError(
+            f"column '{treatment}': the treatment must be non-negative (as did_multiplegt_dyn)"
+        )
+    codes = _core.factorize_ids(np.ascontiguousarray(uid[keep])).codes
+    core = _core.dcdh_fit(
+        np.ascontiguousarray(yv[keep]),
+        np.ascontiguousarray(tvals[keep].astype(np.int64)),
+        np.ascontiguousarray(codes, dtype=np.uint32),
+        np.ascontiguousarray(dv[keep]),
+        weights=None if wv is None else np.ascontiguousarray(wv[keep]),
+        cluster=None if cl is None else np.ascontiguousarray(cl, dtype=np.uint32),
+        names=[y, time, unit, treatment, weights or "", cvar or ""],
+        effects=hi,
+        placebo=-lo,
+        switchers=switchers,
+        normalized=normalized,
+        only_never_switchers=only_never_switchers,
+    )
+    bidir, no_var, no_ctrl = core.dropped
+    dropped = {
+        "missing": n_missing,
+        "bidirectional_switch": int(bidir),
+        "no_switch_date_variation": int(no_var),
+        "no_not_yet_switched": int(no_ctrl),
+    }
+    params = dict(
+        y=y,
+        unit=unit,
+        time=time,
+        treatment=treatment,
+        window=(lo, hi),
+        switchers=switchers,
+        normalized=normalized,
+        only_never_switchers=only_never_switchers,
+        weights=weights,
+        cluster=cvar,
+        level=float(level),
+        n_input_rows=n_input,
+    )
+    return DcdhResult(core, params, dropped_rows=dropped)
