@@ -126,10 +126,6 @@ def dcdh(
             + (f" or the weight '{weights}'" if weights else "")
             + (f" or the cluster '{cvar}'" if cvar else "")
         )
-    if np.any(dv[keep] < 0):
-        raise PilotdidError(
-            f"column '{treatment}': the treatment must be non-negative (as did_multiplegt_dyn)"
-        )
     codes = _core.factorize_ids(np.ascontiguousarray(uid[keep])).codes
     core = _core.dcdh_fit(
         np.ascontiguousarray(yv[keep]),
