@@ -190,3 +190,196 @@ def test_filters_are_exercised_and_counted(kind):
     if kind != "binary":
         assert d["bidirectional_switch"] > 0
     assert d["missing"] == df["y"].null_count() > 0
+
+
+# --- result protocol ----------------------------------------------------------------------
+
+
+def _fit(**kw):
+    df = _design(3, "discrete")
+    return df, pdid.dcdh(df, y="y", unit="id", time="year", treatment="d", **kw)
+
+
+def test_result_protocol_event_time_rows():
+    """tidy(): placebos as negative event times, effects positive, rel::e terms; the protocol's
+    methods agree with it; summary shows the average total effect and the joint tests."""
+    _, res = _fit(window=(-2, 3), cluster="cl")
+    t = res.tidy()
+    assert t.columns == ["term", "estimate", "std_error", "statistic", "p_value",
+                         "conf_low", "conf_high"]
+    assert t["term"].to_list() == ["rel::-2", "rel::-1", "rel::1", "rel::2", "rel::3"]
+    assert t["estimate"].to_list()[2:] == res.effects["estimate"].to_list()
+    assert t["estimate"].to_list()[:2] == res.placebos["estimate"].to_list()[::-1]
+    assert res.coef()["rel::1"] == t["estimate"][2]
+    assert res.se()["rel::-1"] == t["std_error"][1]
+    z = (t["estimate"] / t["std_error"]).to_numpy()
+    np.testing.assert_allclose(t["statistic"].to_numpy(), z, rtol=1e-12)
+    ci90 = res.confint(level=0.9)
+    assert (ci90["conf_high"] - ci90["conf_low"] < t["conf_high"] - t["conf_low"]).all()
+    assert res.vcov().shape == (5, 5)
+    s = str(res.summary())
+    assert "average total effect" in s and "joint test that all effects are 0" in s
+    assert "rel::" not in repr(res) and "DID_l" in repr(res)
+    assert res.nobs > 0 and isinstance(res.dropped_rows, dict)
+    assert res.max_window[1] >= 3 and res.max_window[0] <= -2
+    es = res.to_event_study()
+    assert es.reference == [0] and list(es.event_time) == [-2, -1, 1, 2, 3]
+
+
+def test_plot_returns_axes():
+    """plot(): the shared event-study figure."""
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    _, res = _fit(window=(-2, 3))
+    ax = res.plot()
+    assert ax.__class__.__name__.endswith("Axes")
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_default_window_is_one_effect_no_placebo():
+    """The reference's defaults: effects=1, placebo=0; no joint tests with one effect."""
+    _, res = _fit()
+    assert res.tidy()["term"].to_list() == ["rel::1"]
+    assert res.joint_tests == {"effects": None, "placebos": None}
+
+
+def test_level_changes_intervals_only():
+    _, a = _fit(window=(-1, 2))
+    _, b = _fit(window=(-1, 2), level=0.9)
+    assert a.tidy()["estimate"].to_list() == b.tidy()["estimate"].to_list()
+    assert b.average_total_effect["conf_high"] < a.average_total_effect["conf_high"]
+
+
+def test_deterministic_and_frame_untouched():
+    """Two runs are bit-identical (the core is single-threaded: no rayon, no randomness), and
+    the caller's frame is not modified; pandas input gives the same numbers."""
+    df = _design(5, "continuous")
+    before = df.clone()
+    a = pdid.dcdh(df, y="y", unit="id", time="year", treatment="d", window=(-2, 3))
+    b = pdid.dcdh(df, y="y", unit="id", time="year", treatment="d", window=(-2, 3))
+    assert df.equals(before)
+    assert a.tidy().equals(b.tidy())
+    pd = pytest.importorskip("pandas")
+    c = pdid.dcdh(pd.DataFrame(df.to_dict(as_series=False)), y="y", unit="id", time="year",
+                  treatment="d", window=(-2, 3))
+    assert c.tidy()["estimate"].to_list() == a.tidy()["estimate"].to_list()
+
+
+def test_binary_absorbing_equals_hand_did():
+    """Identity: one cohort switching 0 -> 1 at period 3 and never-switchers: DID_1 is the 2x2
+    DID of periods 2 -> 3 and placebo 1 that of periods 2 -> 1 (sign: Y_1 - Y_2)."""
+    rng = np.random.default_rng(7)
+    n, T = 40, 5
+    treated = np.arange(n) < 15
+    rows = []
+    for i in range(n):
+        for t in range(1, T + 1):
+            d = float(treated[i] and t >= 3)
+            rows.append((i, t, rng.normal() + 0.5 * t + 2.0 * d, d))
+    df = pl.DataFrame(rows, schema=["i", "t", "y", "d"], orient="row")
+    res = pdid.dcdh(df, y="y", unit="i", time="t", treatment="d", window=(-1, 1))
+    y = df.pivot(on="t", index="i", values="y").sort("i").select(["1", "2", "3"]).to_numpy()
+    did1 = (y[treated, 2] - y[treated, 1]).mean() - (y[~treated, 2] - y[~treated, 1]).mean()
+    pl1 = (y[treated, 0] - y[treated, 1]).mean() - (y[~treated, 0] - y[~treated, 1]).mean()
+    assert res.effects["estimate"][0] == pytest.approx(did1, abs=1e-12)
+    assert res.placebos["estimate"][0] == pytest.approx(pl1, abs=1e-12)
+    assert res.average_total_effect["estimate"] == pytest.approx(did1, abs=1e-12)
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def _call(df, **kw):
+    base = dict(y="y", unit="id", time="year", treatment="d", window=(-1, 2))
+    base.update(kw)
+    return pdid.dcdh(df, **base)
+
+
+def test_no_switchers():
+    df = _design(0, "binary").with_columns(pl.lit(1.0).alias("d"))
+    with pytest.raises(PilotdidError, match=r"column 'd'.*no unit's treatment changes"):
+        _call(df)
+
+
+def test_no_not_yet_switcher_with_same_baseline():
+    """Switchers (baseline 1) all switch at once; never-switchers have baseline 0."""
+    rows = []
+    for i in range(20):
+        for t in range(1, 6):
+            d = (2.0 if t >= 3 else 1.0) if i < 10 else 0.0
+            rows.append((i, t, float(i + t), d))
+    df = pl.DataFrame(rows, schema=["id", "year", "y", "d"], orient="row")
+    with pytest.raises(PilotdidError, match="same baseline"):
+        _call(df)
+
+
+def test_effects_or_placebos_beyond_the_panel():
+    df = _design(1, "binary")
+    with pytest.raises(PilotdidError, match=r"option 'window'.*20 effects asked.*at most \d"):
+        _call(df, window=(0, 20))
+    with pytest.raises(PilotdidError, match=r"option 'window'.*15 placebos asked.*at most \d"):
+        _call(df, window=(-15, 3))
+    with pytest.raises(PilotdidError, match=r"option 'window'.*3 placebos asked, at most 2"):
+        _call(df, window=(-3, 2))  # placebos cannot outnumber effects (as the reference)
+
+
+def test_nan_rows_dropped_and_counted():
+    df = _design(2, "discrete")
+    holes = df.with_columns(
+        pl.when(pl.int_range(pl.len()) % 17 == 0).then(None).otherwise(pl.col("d")).alias("d")
+    )
+    res = _call(holes)
+    n_missing = int(holes["d"].is_null().sum() + holes["y"].is_null().sum()
+                    - (holes["d"].is_null() & holes["y"].is_null()).sum())
+    assert res.dropped_rows["missing"] == n_missing > 0
+    ref = _call(holes.drop_nulls(["y", "d"]))
+    assert res.tidy().equals(ref.tidy())
+
+
+def test_non_numeric_and_unknown_columns():
+    df = _design(0, "binary")
+    with pytest.raises(PilotdidError, match="column 'd' is not numeric"):
+        _call(df.with_columns(pl.col("d").cast(pl.Utf8)))
+    with pytest.raises(PilotdidError, match="column 'nope' not found"):
+        _call(df, y="nope")
+    with pytest.raises(PilotdidError, match="column 'zz' not found"):
+        _call(df, cluster="zz")
+
+
+@pytest.mark.parametrize(
+    "kw,msg",
+    [
+        ({"window": (1, 3)}, r"option 'window'.*lower end 1"),
+        ({"window": (-1, 0)}, r"option 'window'.*upper end 0"),
+        ({"window": "3"}, r"option 'window'"),
+        ({"window": (2, 1)}, r"option 'window'"),
+        ({"switchers": "up"}, r"option 'switchers'.*'in'"),
+        ({"normalized": "yes"}, r"option 'normalized'"),
+        ({"only_never_switchers": 1}, r"option 'only_never_switchers'"),
+        ({"level": 1.5}, r"option 'level'"),
+        ({"y": 3}, r"option 'y'"),
+    ],
+)
+def test_bad_options(kw, msg):
+    with pytest.raises(PilotdidError, match=msg):
+        _call(_design(0, "binary"), **kw)
+
+
+def test_bad_panels():
+    df = _design(0, "binary")
+    with pytest.raises(PilotdidError, match=r"column 'id'.*two rows for period"):
+        _call(pl.concat([df, df.head(1)]))
+    with pytest.raises(PilotdidError, match=r"column 'cl'.*one cluster"):
+        _call(df.with_columns(pl.int_range(pl.len()).alias("cl")), cluster="cl")
+    with pytest.raises(PilotdidError, match=r"column 'w'.*non-negative"):
+        _call(df.with_columns(-pl.col("w")), weights="w")
+    with pytest.raises(PilotdidError, match=r"column 'year' has missing values"):
+        _call(df.with_columns(pl.when(pl.col("nid") == 3).then(None).otherwise(pl.col("year"))
+                              .alias("year")))
+    with pytest.raises(PilotdidError, match="every row misses"):
+        _call(df.with_columns(pl.lit(None, dtype=pl.Float64).alias("y")))
+    one_period = df.filter(pl.col("year") == 2002)
+    with pytest.raises(PilotdidError, match="no unit's treatment changes"):
+        _call(one_period)

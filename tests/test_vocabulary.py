@@ -125,6 +125,9 @@ ALLOWED: dict[str, str] = {
     "(explained-variance shares or equal); not 'weights', which are observation weights",
     "index": "to_dose: the composite-index column turned into a dose",
     "partition": "ddd: eligibility partition column (1 eligible, 0 not), moderndid's pname",
+    "switchers": "dcdh: effects of first switches in, out or both (did_multiplegt_dyn's name)",
+    "normalized": "dcdh: effects per unit of cumulated treatment change (did_multiplegt_dyn)",
+    "only_never_switchers": "dcdh: compare with never-switchers only (did_multiplegt_dyn)",
 }
 
 #: Functions that take two inputs positionally, and why.

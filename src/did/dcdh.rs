@@ -677,7 +677,7 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
     }
     let cap = max_p.min(spec.effects);
     if spec.placebo > cap {
-        let why = if max_p < spec.effects || max_p == cap && spec.placebo > max_p {
+        let why = if spec.placebo > max_p {
             format!(
                 "the switchers have at most {max_p} periods before their first switch to compare"
             )

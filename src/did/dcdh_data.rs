@@ -240,6 +240,13 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
         start = end;
     }
 
+    if info.values().all(|g| !g.f_g.is_finite()) {
+        return Err(col_err(
+            dname,
+            "no unit's treatment changes over time: there is no switcher to estimate effects for",
+        ));
+    }
+
     // baseline classes: exact equality of the baseline treatment
     let mut bases: Vec<f64> = info.values().map(|g| g.d_sq).collect();
     bases.sort_by(f64::total_cmp);

@@ -207,3 +207,8 @@ _t("ddd", lambda: pdid.ddd, lambda: [_sector_panel()],
             "partition": "eligible", "controls": None, "est_method": "reg",
             "control_group": "notyet", "bstrap": False, "reps": 99, "seed": 0,
             "level": 0.95})
+
+_t("dcdh", lambda: pdid.dcdh, lambda: [panel()],
+   lambda: {"y": "gtfp", "unit": "city", "time": "year", "treatment": "did",
+            "window": (-2, 3), "switchers": "", "normalized": False,
+            "only_never_switchers": False, "weights": None, "cluster": None, "level": 0.95})
