@@ -20,9 +20,9 @@ from pilotdid.did import (
     sunab,
     twfe_event_study,
 )
+from pilotdid.did.dcdh import dcdh
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
-from pilotdid.did.dcdh import dcdh
 from pilotdid.mechanisms.baron_kenny import mediation
 from pilotdid.mechanisms.interaction import moderation
 from pilotdid.mechanisms.subgroups import heterogeneity
@@ -52,10 +52,10 @@ from pilotdid.results import (
     WildBootResult,
     plot_event_studies,
 )
+from pilotdid.results.dcdh import DcdhResult
 from pilotdid.results.event_study import FewClustersWarning
 from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
-from pilotdid.results.dcdh import DcdhResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
 from pilotdid.robust.randomization import placebo

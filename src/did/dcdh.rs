@@ -418,7 +418,8 @@ fn horizon(
 
         let mut inf_var = vec![0.0; ng];
         for g in 0..ng {
-            if !((grid.t_g[g] - 1.0) >= hf) {
+            // T_g is finite (a period rank), so this is the reference's (T_g - 1) >= l
+            if grid.t_g[g] - 1.0 < hf {
                 continue;
             }
             for j in 0..nt {

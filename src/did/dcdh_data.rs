@@ -171,9 +171,9 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     }
     let mut unit_cluster: HashMap<u32, u32> = HashMap::new();
     if let Some(c) = inp.cluster {
-        for i in 0..n {
-            let prev = unit_cluster.insert(inp.unit[i], c[i]);
-            if prev.is_some_and(|p| p != c[i]) {
+        for (&u, &ci) in inp.unit.iter().zip(c) {
+            let prev = unit_cluster.insert(u, ci);
+            if prev.is_some_and(|p| p != ci) {
                 return Err(col_err(
                     cname,
                     format!("every unit of '{uname}' must belong to one cluster (units are nested in clusters)"),

@@ -3,6 +3,7 @@
 Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposition
 (:mod:`~pilotdid.did.decomposition`)."""
 
+from pilotdid.did.dcdh import dcdh
 from pilotdid.did.decomposition import bacon
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
 from pilotdid.did.pretrends import pretrend_power
@@ -11,7 +12,6 @@ from pilotdid.did.staggered import aggte, att_gt
 from pilotdid.did.sun_abraham import sunab
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
-from pilotdid.did.dcdh import dcdh
 
 __all__ = [
     "aggte",

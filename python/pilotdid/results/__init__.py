@@ -2,6 +2,7 @@
 estimator."""
 
 from pilotdid.results.bacon import BaconResult
+from pilotdid.results.dcdh import DcdhResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
 from pilotdid.results.mechanisms import (
@@ -20,7 +21,6 @@ from pilotdid.results.staggered import AggteResult, AttGtResult
 from pilotdid.results.sun_abraham import SunAbrahamResult
 from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
-from pilotdid.results.dcdh import DcdhResult
 
 __all__ = [
     "AggteResult",

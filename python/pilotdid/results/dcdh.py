@@ -90,12 +90,18 @@ class DcdhResult(ResultProtocol):
         def one(t: Any) -> dict[str, float] | None:
             return None if t is None else {"chi2": t[0], "df": int(t[1]), "p_value": t[2]}
 
-        return {"effects": one(self._core.joint_effects), "placebos": one(self._core.joint_placebos)}
+        return {
+            "effects": one(self._core.joint_effects),
+            "placebos": one(self._core.joint_placebos),
+        }
 
     @property
     def max_window(self) -> tuple[int, int]:
         """The widest ``window`` the data allow: (-placebos, effects)."""
-        return (-int(min(self._core.max_placebo, self._core.max_effects)), int(self._core.max_effects))
+        return (
+            -int(min(self._core.max_placebo, self._core.max_effects)),
+            int(self._core.max_effects),
+        )
 
     def influence(self) -> dict[str, np.ndarray]:
         """Influence functions per unit (units × horizons) of the effects and placebos."""
@@ -105,7 +111,9 @@ class DcdhResult(ResultProtocol):
     def _rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pl_est = np.asarray(self._pl.estimate, dtype=float)[::-1]
         pl_se = np.asarray(self._pl.se, dtype=float)[::-1]
-        e = np.concatenate([-np.arange(len(pl_est), 0, -1), np.arange(1, len(self._eff.estimate) + 1)])
+        e = np.concatenate(
+            [-np.arange(len(pl_est), 0, -1), np.arange(1, len(self._eff.estimate) + 1)]
+        )
         est = np.concatenate([pl_est, np.asarray(self._eff.estimate, dtype=float)])
         se = np.concatenate([pl_se, np.asarray(self._eff.se, dtype=float)])
         return e.astype(np.int64), est, se
