@@ -20,7 +20,7 @@ from pilotdid.did import (
     sunab,
     twfe_event_study,
 )
-from pilotdid.did.dcdh import dcdh
+from pilotdid.did.intertemporal import dcdh
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
 from pilotdid.mechanisms.baron_kenny import mediation

@@ -3,9 +3,9 @@
 Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposition
 (:mod:`~pilotdid.did.decomposition`)."""
 
-from pilotdid.did.dcdh import dcdh
 from pilotdid.did.decomposition import bacon
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
+from pilotdid.did.intertemporal import dcdh
 from pilotdid.did.pretrends import pretrend_power
 from pilotdid.did.sensitivity import honest_did
 from pilotdid.did.staggered import aggte, att_gt
