@@ -3,7 +3,8 @@
 placebos and the average total effect to 1e-8, their SEs to 1e-6, switcher and observation
 counts exactly, on 10 binary, 10 discrete and 10 continuous designs (staggered first switches,
 switches back off, unbalanced baselines, units that go above and below their baseline, rows
-missing, a baseline held by one unit, a baseline whose units all switch early).
+missing, a baseline held by one unit, a baseline whose units all switch early), and with
+time-varying controls on 12 more (plus a collinear set).
 
 Where moderndid and the R reference differ: moderndid has no test that all effects are zero
 (R's ``p_jointeffects``); R computes it, with two or more effects and only when every effect
@@ -198,6 +199,93 @@ def test_filters_are_exercised_and_counted(kind):
     assert d["missing"] == df["y"].null_count() > 0
 
 
+CONTROL_DESIGNS = [
+    (kind, seed) for kind in ("binary", "discrete", "continuous") for seed in range(4)
+]
+
+
+def _with_controls(df: pl.DataFrame, seed: int, collinear: bool = False) -> pl.DataFrame:
+    """Two time-varying controls (one trending and moved by the treatment) in the outcome."""
+    rng = np.random.default_rng(seed)
+    df = df.drop_nulls("y")
+    noise = [pl.Series(rng.normal(size=df.height)) for _ in range(2)]
+    df = df.with_columns(
+        (0.1 * pl.col("year") + noise[0] + 0.3 * pl.col("d")).alias("x1"),
+        (noise[1] * (1 + pl.col("nid") % 3)).alias("x2"),
+    ).with_columns((pl.col("y") + 0.5 * pl.col("x1") - 0.3 * pl.col("x2")).alias("y"))
+    if collinear:
+        df = df.with_columns((2.0 * pl.col("x1") - pl.col("x2")).alias("x3"))
+    return df
+
+
+@pytest.mark.parametrize("kind,seed", CONTROL_DESIGNS)
+def test_controls_match_moderndid(kind, seed):
+    """moderndid 0.4.1 did_multiplegt(xformla="~x1+x2", effects=4, placebo=3) (the reference's
+    controls()): theta_d per baseline, adjusted outcome changes and the variance term of theta."""
+    df = _with_controls(_design(seed, kind), seed)
+    opts = [{}, {"cluster": "cl", "normalized": True}, {"weights": "w"}, {"switchers": "in"}][seed]
+    kw = {k: v for k, v in opts.items() if k != "weights"}
+    if "weights" in opts:
+        kw["weightsname"] = "w"
+    ref = _quiet(
+        md.did_multiplegt,
+        df,
+        yname="y",
+        idname="nid",
+        tname="year",
+        dname="d",
+        effects=4,
+        placebo=3,
+        xformla="~x1+x2",
+        **kw,
+    )
+    ne, npl = len(ref.effects.estimates), len(ref.placebos.estimates)
+    res = pdid.dcdh(
+        df,
+        y="y",
+        unit="id",
+        time="year",
+        treatment="d",
+        controls=["x1", "x2"],
+        window=(-npl, ne),
+        **opts,
+    )
+    np.testing.assert_allclose(res.effects["estimate"], ref.effects.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(res.effects["std_error"], ref.effects.std_errors, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(res.placebos["estimate"], ref.placebos.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        res.placebos["std_error"], ref.placebos.std_errors, rtol=0, atol=1e-6
+    )
+    assert res.average_total_effect["estimate"] == pytest.approx(ref.ate.estimate, abs=1e-8)
+    assert res.average_total_effect["std_error"] == pytest.approx(ref.ate.std_error, abs=1e-6)
+    # the controls matter: without them the estimates differ
+    plain = pdid.dcdh(df, y="y", unit="id", time="year", treatment="d", window=(-npl, ne), **opts)
+    moved = (plain.effects["estimate"] - res.effects["estimate"]).abs().max()
+    assert moved > 1e-3
+
+
+def test_collinear_controls_match_moderndid():
+    """A control that is a combination of the others drops (pivoted Cholesky, as moderndid)."""
+    df = _with_controls(_design(2, "discrete"), 2, collinear=True)
+    ref = _quiet(
+        md.did_multiplegt,
+        df,
+        yname="y",
+        idname="nid",
+        tname="year",
+        dname="d",
+        effects=3,
+        placebo=2,
+        xformla="~x1+x2+x3",
+    )
+    res = pdid.dcdh(
+        df, y="y", unit="id", time="year", treatment="d", controls="~ x1 + x2 + x3", window=(-2, 3)
+    )
+    np.testing.assert_allclose(res.effects["estimate"], ref.effects.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(res.effects["std_error"], ref.effects.std_errors, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(res.placebos["estimate"], ref.placebos.estimates, rtol=0, atol=1e-8)
+
+
 # --- result protocol ----------------------------------------------------------------------
 
 
@@ -368,6 +456,8 @@ def test_non_numeric_and_unknown_columns():
         _call(df, y="nope")
     with pytest.raises(PilotdidError, match="column 'zz' not found"):
         _call(df, cluster="zz")
+    with pytest.raises(PilotdidError, match="column 'cl' is not numeric"):
+        _call(df.with_columns(pl.col("cl").cast(pl.Utf8)), controls=["cl"])
 
 
 @pytest.mark.parametrize(

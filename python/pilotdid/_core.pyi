@@ -1637,6 +1637,8 @@ def dcdh_fit(
     unit: _U32,
     treatment: _F64,
     *,
+    cov_names: list[str],
+    covs: list[_F64],
     weights: _F64 | None = None,
     cluster: _U32 | None = None,
     names: list[str],

@@ -17,7 +17,12 @@
 //! clusters c (groups by default). Normalised effects divide by δ_l, the average cumulated
 //! treatment change Σ_{k≤l} (D_{g,F_g−1+k} − D_{g,1}); the average total effect divides the
 //! N-weighted average of the effects by the same average of the treatment changes at each
-//! horizon. Joint tests are Wald χ² tests on the influence-function covariance.
+//! horizon. Joint tests are Wald χ² tests on the influence-function covariance. Time-varying
+//! controls (`super::dcdh_controls`) purge each outcome change of θ_d'ΔX, θ_d estimated per
+//! baseline d on the not-yet-switched cells, and add θ_d's estimation error to the influence
+//! function. Not implemented: `trends_nonparam`, `trends_lin`, `same_switchers`,
+//! `less_conservative_se`, `continuous` (polynomial in a continuous baseline), `predict_het`,
+//! `effects_equal` and the bootstrap.
 
 // Index loops mirror the cell-by-cell formulas of the reference.
 #![allow(clippy::needless_range_loop)]
@@ -27,6 +32,7 @@ use std::collections::HashMap;
 use ndarray::Array2;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
+use super::dcdh_controls::{control_coefficients, ControlFit};
 use super::dcdh_data::build_grid;
 use super::dcdh_data::Grid;
 pub use super::dcdh_data::{DcdhInput, Dropped};
@@ -209,6 +215,7 @@ fn horizon(
     dirs: &[f64],
     spec: &DcdhSpec,
     cluster: Option<&[u32]>,
+    controls: Option<&ControlFit>,
 ) -> Horizon {
     let (ng, nt) = (grid.n_g, grid.n_t);
     let gf = ng as f64;
@@ -246,6 +253,40 @@ fn horizon(
             let v = never[idx(g, j)] * grid.w[idx(g, j)];
             if !v.is_nan() {
                 n_control[cell(g, j)] += v;
+            }
+        }
+    }
+    // controls: the outcome change loses θ_d'ΔX over the same periods (after the control flags)
+    let mut dx: Vec<Vec<f64>> = Vec::new();
+    if let Some(cf) = controls {
+        for xc in &grid.x {
+            let mut v = vec![f64::NAN; ng * nt];
+            for g in 0..ng {
+                for j in 0..nt {
+                    v[idx(g, j)] = if placebo {
+                        if j >= 2 * h {
+                            xc[idx(g, j - 2 * h)] - xc[idx(g, j - h)]
+                        } else {
+                            f64::NAN
+                        }
+                    } else if j >= h {
+                        xc[idx(g, j)] - xc[idx(g, j - h)]
+                    } else {
+                        f64::NAN
+                    };
+                }
+            }
+            dx.push(v);
+        }
+        for g in 0..ng {
+            let c = grid.class[g];
+            if !cf.useful[c] {
+                continue;
+            }
+            for j in 0..nt {
+                let k = idx(g, j);
+                let fit: f64 = dx.iter().zip(&cf.theta[c]).map(|(v, t)| t * v[k]).sum();
+                diff[k] -= fit;
             }
         }
     }
@@ -478,6 +519,43 @@ fn horizon(
                 inf_var[g] += coef(g, j) * scale * (nz(diff[k]) - e_hat);
             }
         }
+        if let Some(cf) = controls {
+            // the estimation error of θ_d (the reference's "part2"; note its T_g − 2)
+            let k_x = dx.len();
+            let mut m = vec![vec![0.0; k_x]; grid.n_class];
+            for g in 0..ng {
+                if grid.t_g[g] - 2.0 < hf {
+                    continue;
+                }
+                for j in 0..nt {
+                    let k = idx(g, j);
+                    let t = grid.times[j];
+                    if dist[k].is_nan() || !(t >= hf + 1.0 && t <= grid.t_g[g]) {
+                        continue;
+                    }
+                    let comparison = coef(g, j) / gf;
+                    for c in 0..k_x {
+                        let v = comparison * dx[c][k];
+                        if !v.is_nan() {
+                            m[grid.class[g]][c] += v;
+                        }
+                    }
+                }
+            }
+            let shift: f64 = (0..grid.n_class)
+                .filter(|&l| cf.useful[l])
+                .map(|l| (0..k_x).map(|c| m[l][c] * cf.theta[l][c]).sum::<f64>())
+                .sum();
+            for g in 0..ng {
+                let l = grid.class[g];
+                let own: f64 = if cf.useful[l] {
+                    (0..k_x).map(|c| m[l][c] * cf.influence[g][c]).sum()
+                } else {
+                    0.0
+                };
+                inf_var[g] -= own - shift;
+            }
+        }
         passes.push(Pass {
             sign: dir,
             n_switchers: n_sw,
@@ -694,15 +772,17 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
         });
     }
     let cluster = grid.cluster.as_deref();
+    let names: Vec<String> = input.controls.iter().map(|c| c.0.clone()).collect();
+    let ctrl = control_coefficients(&grid, &names)?;
     let mut eff = Vec::with_capacity(spec.effects);
     for h in 1..=spec.effects {
         cancel.check()?;
-        eff.push(horizon(&grid, h, false, dirs, spec, cluster));
+        eff.push(horizon(&grid, h, false, dirs, spec, cluster, ctrl.as_ref()));
     }
     let mut pl = Vec::with_capacity(spec.placebo);
     for h in 1..=spec.placebo {
         cancel.check()?;
-        pl.push(horizon(&grid, h, true, dirs, spec, cluster));
+        pl.push(horizon(&grid, h, true, dirs, spec, cluster, ctrl.as_ref()));
     }
     let gf = grid.n_g as f64;
 

@@ -27,6 +27,8 @@ pub struct DcdhInput<'a> {
     pub weights: Option<&'a [f64]>,
     /// Cluster codes, constant within a unit.
     pub cluster: Option<&'a [u32]>,
+    /// Time-varying controls (name, column).
+    pub controls: Vec<(String, &'a [f64])>,
     /// Column names for messages: y, time, unit, treatment, weights, cluster.
     pub names: [String; 6],
 }
@@ -40,6 +42,8 @@ pub(crate) struct Grid {
     pub y: Vec<f64>,
     pub d: Vec<f64>,
     pub w: Vec<f64>,
+    /// Controls on the grid (NaN in missing cells), one entry per control.
+    pub x: Vec<Vec<f64>>,
     pub f_g: Vec<f64>,
     pub d_sq: Vec<f64>,
     pub class: Vec<usize>,
@@ -71,6 +75,8 @@ struct Row {
     y: f64,
     d: f64,
     w: f64,
+    /// Index of the row in the input (for the controls).
+    src: usize,
 }
 
 fn col_err(name: &str, reason: impl Into<String>) -> Error {
@@ -125,6 +131,17 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     if inp.treatment.iter().any(|v| !v.is_finite()) {
         return Err(col_err(dname, "has missing or non-finite values"));
     }
+    for (name, col) in &inp.controls {
+        if col.len() != n {
+            return Err(Error::Shape(format!(
+                "control '{name}': {} rows, expected {n}",
+                col.len()
+            )));
+        }
+        if col.iter().any(|v| !v.is_finite()) {
+            return Err(col_err(name, "has missing or non-finite values"));
+        }
+    }
 
     // 1. dense period ranks
     let mut periods: Vec<i64> = inp.time.to_vec();
@@ -143,6 +160,7 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
             y: inp.y[i],
             d: inp.treatment[i],
             w: inp.weights.map_or(1.0, |w| w[i]),
+            src: i,
         })
         .collect();
     let mut order: Vec<usize> = (0..n).collect();
@@ -155,6 +173,7 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
             y: rows[i].y,
             d: rows[i].d,
             w: rows[i].w,
+            src: rows[i].src,
         })
         .collect();
     for k in 1..n {
@@ -310,11 +329,15 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     let mut y = vec![f64::NAN; n_g * n_t];
     let mut d = vec![f64::NAN; n_g * n_t];
     let mut w = vec![0.0; n_g * n_t];
+    let mut x = vec![vec![f64::NAN; n_g * n_t]; inp.controls.len()];
     for r in &kept {
         let k = row_of[&r.unit] * n_t + col_of[&r.rank];
         y[k] = r.y;
         d[k] = r.d;
         w[k] = r.w;
+        for (c, (_, col)) in inp.controls.iter().enumerate() {
+            x[c][k] = col[r.src];
+        }
     }
     let gi: Vec<&GroupInfo> = units.iter().map(|u| &info[u]).collect();
     let class: Vec<usize> = gi.iter().map(|g| class_of(g.d_sq)).collect();
@@ -335,6 +358,7 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
         y,
         d,
         w,
+        x,
         f_g: gi.iter().map(|g| g.f_g).collect(),
         d_sq: gi.iter().map(|g| g.d_sq).collect(),
         t_g: class.iter().map(|&c| t_class[c]).collect(),

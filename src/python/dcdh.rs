@@ -3,7 +3,7 @@
 use numpy::{PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
-use super::{run, slice, to_py, PilotdidError};
+use super::{named, run, slice, to_py, PilotdidError};
 use crate::did::dcdh::{dcdh, DcdhFit, DcdhInput, DcdhSpec, Horizons, JointTest, Switchers};
 
 fn square(v: &[f64]) -> ndarray::Array2<f64> {
@@ -149,7 +149,7 @@ impl PyDcdh {
 
 /// DID_l on prepared columns; see `pilotdid.dcdh`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, treatment, *, weights=None, cluster=None, names, effects, placebo, switchers, normalized, only_never_switchers))]
+#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, names, effects, placebo, switchers, normalized, only_never_switchers))]
 #[allow(clippy::too_many_arguments)]
 fn dcdh_fit<'py>(
     py: Python<'py>,
@@ -157,6 +157,8 @@ fn dcdh_fit<'py>(
     time: PyReadonlyArray1<'py, i64>,
     unit: PyReadonlyArray1<'py, u32>,
     treatment: PyReadonlyArray1<'py, f64>,
+    cov_names: Vec<String>,
+    covs: Vec<PyReadonlyArray1<'py, f64>>,
     weights: Option<PyReadonlyArray1<'py, f64>>,
     cluster: Option<PyReadonlyArray1<'py, u32>>,
     names: Vec<String>,
@@ -183,6 +185,7 @@ fn dcdh_fit<'py>(
         treatment: slice(&treatment, "treatment")?,
         weights: weights.as_ref().map(|w| slice(w, "weights")).transpose()?,
         cluster: cluster.as_ref().map(|c| slice(c, "cluster")).transpose()?,
+        controls: named(cov_names, &covs, "control")?,
         names,
     };
     let fit = run(py, || dcdh(&input, &spec))?;

@@ -18,7 +18,7 @@ from pilotdid import _core
 from pilotdid._args import check_bool, check_choice, check_level, check_str, check_window
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
-from pilotdid.did.staggered import _cluster_var
+from pilotdid.did.staggered import _cluster_var, _covariate_names
 from pilotdid.results.dcdh import DcdhResult
 
 __all__ = ["dcdh"]
@@ -48,6 +48,7 @@ def dcdh(
     unit: str,
     time: str,
     treatment: str,
+    controls: str | Sequence[str] | None = None,
     window: Sequence[int] = (0, 1),
     switchers: str = "",
     normalized: bool = False,
@@ -71,11 +72,15 @@ def dcdh(
     change since F_g - 1 (effect per unit of treatment per period of exposure);
     ``result.average_total_effect`` is the reference's "Av_tot_eff" (average total effect per
     unit of treatment), ``result.joint_tests`` the Wald tests that all effects / all
-    placebos are zero (with two or more of them). ``only_never_switchers`` compares with
+    placebos are zero (with two or more of them). ``controls``: time-varying covariates, as the
+    reference's ``controls()``: per baseline treatment, the outcome changes are purged of
+    theta_d' (X_t - X_{t-l}) with theta_d from the not-yet-switched units' first differences
+    (period fixed effects), and the SEs account for estimating theta_d.
+    ``only_never_switchers`` compares with
     never-switchers only. SEs are analytic (influence function, cluster-robust on
     ``cluster``, default the unit).
 
-    Rows with a missing outcome or treatment are dropped and counted
+    Rows with a missing outcome, treatment or control are dropped and counted
     (``dropped_rows["missing"]``); the estimator then drops, as the reference does, rows after a
     unit's treatment has been both above and below its baseline, baselines whose units all
     switch at the same date, and (period, baseline) cells without a not-yet-switched unit (each
@@ -93,7 +98,8 @@ def dcdh(
     level = check_level(level)
     weights = None if weights is None else check_str("weights", weights)
     cvar = _cluster_var(cluster, unit)
-    cols = [y, unit, time, treatment]
+    covs = _covariate_names(controls)
+    cols = [y, unit, time, treatment, *covs]
     if weights is not None:
         cols.append(weights)
     if cvar is not None:
@@ -111,6 +117,9 @@ def dcdh(
     if not uvalid.all():
         raise PilotdidError(f"column '{unit}' has missing values")
     keep = np.isfinite(yv) & np.isfinite(dv)
+    cov_arrays = [numeric(df, c) for c in covs]
+    for a in cov_arrays:
+        keep &= np.isfinite(a)
     wv = None
     if weights is not None:
         wv = numeric(df, weights)
@@ -124,6 +133,7 @@ def dcdh(
     if not keep.any():
         raise PilotdidError(
             f"every row misses the outcome '{y}' or the treatment '{treatment}'"
+            + (f" or a control ({', '.join(covs)})" if covs else "")
             + (f" or the weight '{weights}'" if weights else "")
             + (f" or the cluster '{cvar}'" if cvar else "")
         )
@@ -133,6 +143,8 @@ def dcdh(
         np.ascontiguousarray(tvals[keep].astype(np.int64)),
         np.ascontiguousarray(codes, dtype=np.uint32),
         np.ascontiguousarray(dv[keep]),
+        cov_names=covs,
+        covs=[np.ascontiguousarray(a[keep]) for a in cov_arrays],
         weights=None if wv is None else np.ascontiguousarray(wv[keep]),
         cluster=None if cl is None else np.ascontiguousarray(cl, dtype=np.uint32),
         names=[y, time, unit, treatment, weights or "", cvar or ""],
@@ -154,6 +166,7 @@ def dcdh(
         unit=unit,
         time=time,
         treatment=treatment,
+        controls=covs,
         window=(lo, hi),
         switchers=switchers,
         normalized=normalized,

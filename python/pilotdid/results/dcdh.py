@@ -175,7 +175,12 @@ class DcdhResult(ResultProtocol):
             "de Chaisemartin & D'Haultfoeuille (2024) DID_l  [did_multiplegt_dyn]",
             f"outcome: {self.params['y']}   treatment: {self.params['treatment']}   "
             f"switchers: {self.params['switchers'] or 'in and out'}"
-            + ("   (normalized)" if self.params["normalized"] else ""),
+            + ("   (normalized)" if self.params["normalized"] else "")
+            + (
+                f"   controls: {', '.join(self.params['controls'])}"
+                if self.params["controls"]
+                else ""
+            ),
             f"units: {self.nobs}   switchers: {self.n_switchers}   never-switchers: "
             f"{self.n_never_switchers}   clusters: {self.n_clusters}",
             "",
