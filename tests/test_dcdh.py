@@ -4,7 +4,7 @@ placebos and the average total effect to 1e-8, their SEs to 1e-6, switcher and o
 counts exactly, on 10 binary, 10 discrete and 10 continuous designs (staggered first switches,
 switches back off, unbalanced baselines, units that go above and below their baseline, rows
 missing, a baseline held by one unit, a baseline whose units all switch early), and with
-time-varying controls on 12 more (plus a collinear set).
+time-varying controls on 12 more (plus a collinear set) and with ``trends_nonparam`` on 9.
 
 Where moderndid and the R reference differ: moderndid has no test that all effects are zero
 (R's ``p_jointeffects``); R computes it, with two or more effects and only when every effect
@@ -286,6 +286,62 @@ def test_collinear_controls_match_moderndid():
     np.testing.assert_allclose(res.placebos["estimate"], ref.placebos.estimates, rtol=0, atol=1e-8)
 
 
+TREND_DESIGNS = [(kind, seed) for kind in ("binary", "discrete", "continuous") for seed in range(3)]
+
+
+@pytest.mark.parametrize("kind,seed", TREND_DESIGNS)
+def test_trends_nonparam_match_moderndid(kind, seed):
+    """moderndid 0.4.1 did_multiplegt(trends_nonparam=[...]): control pools, switching-date
+    and control-period filters and variance cohorts within (baseline, cell); with controls on
+    odd seeds (their demeaning cells include the trend cells)."""
+    df = _design(seed, kind).drop_nulls("y")
+    kw, ctrl = {}, None
+    if seed % 2:
+        df, kw, ctrl = _with_controls(df, seed), {"xformla": "~x1+x2"}, ["x1", "x2"]
+    df = df.with_columns(
+        (pl.col("nid") % 2).alias("region"), (pl.col("nid") % 3 == 0).cast(pl.Int64).alias("big")
+    )
+    tn = ["region"] if seed < 2 else ["region", "big"]
+    opts = [{}, {"cluster": "cl", "normalized": True}, {"weights": "w"}][seed]
+    kw.update({k: v for k, v in opts.items() if k != "weights"})
+    if "weights" in opts:
+        kw["weightsname"] = "w"
+    ref = _quiet(
+        md.did_multiplegt,
+        df,
+        yname="y",
+        idname="nid",
+        tname="year",
+        dname="d",
+        effects=4,
+        placebo=3,
+        trends_nonparam=tn,
+        **kw,
+    )
+    ne, npl = len(ref.effects.estimates), len(ref.placebos.estimates)
+    res = pdid.dcdh(
+        df,
+        y="y",
+        unit="id",
+        time="year",
+        treatment="d",
+        trends_nonparam=tn,
+        controls=ctrl,
+        window=(-npl, ne),
+        **opts,
+    )
+    np.testing.assert_allclose(res.effects["estimate"], ref.effects.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(res.effects["std_error"], ref.effects.std_errors, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(res.placebos["estimate"], ref.placebos.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        res.placebos["std_error"], ref.placebos.std_errors, rtol=0, atol=1e-6
+    )
+    assert res.effects["n_obs"].to_list() == [int(v) for v in ref.effects.n_observations]
+    assert res.average_total_effect["estimate"] == pytest.approx(ref.ate.estimate, abs=1e-8)
+    assert res.average_total_effect["std_error"] == pytest.approx(ref.ate.std_error, abs=1e-6)
+    assert res.nobs == ref.n_units
+
+
 # --- result protocol ----------------------------------------------------------------------
 
 
@@ -483,6 +539,10 @@ def test_bad_panels():
     df = _design(0, "binary")
     with pytest.raises(PilotdidError, match=r"column 'id'.*two rows for period"):
         _call(pl.concat([df, df.head(1)]))
+    with pytest.raises(PilotdidError, match=r"option 'trends_nonparam'.*constant within each"):
+        _call(df.with_columns((pl.col("year") // 2 % 2).alias("tv")), trends_nonparam="tv")
+    with pytest.raises(PilotdidError, match=r"option 'trends_nonparam'"):
+        _call(df, trends_nonparam=3)
     with pytest.raises(PilotdidError, match=r"column 'cl'.*one cluster"):
         _call(df.with_columns(pl.int_range(pl.len()).alias("cl")), cluster="cl")
     with pytest.raises(PilotdidError, match=r"column 'w'.*non-negative"):

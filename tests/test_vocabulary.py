@@ -128,6 +128,7 @@ ALLOWED: dict[str, str] = {
     "switchers": "dcdh: effects of first switches in, out or both (did_multiplegt_dyn's name)",
     "normalized": "dcdh: effects per unit of cumulated treatment change (did_multiplegt_dyn)",
     "only_never_switchers": "dcdh: compare with never-switchers only (did_multiplegt_dyn)",
+    "trends_nonparam": "dcdh: cells with their own trends (did_multiplegt_dyn's name)",
 }
 
 #: Functions that take two inputs positionally, and why.

@@ -1641,6 +1641,7 @@ def dcdh_fit(
     covs: list[_F64],
     weights: _F64 | None = None,
     cluster: _U32 | None = None,
+    trend_group: _U32 | None = None,
     names: list[str],
     effects: int,
     placebo: int,

@@ -20,7 +20,8 @@
 //! horizon. Joint tests are Wald χ² tests on the influence-function covariance. Time-varying
 //! controls (`super::dcdh_controls`) purge each outcome change of θ_d'ΔX, θ_d estimated per
 //! baseline d on the not-yet-switched cells, and add θ_d's estimation error to the influence
-//! function. Not implemented: `trends_nonparam`, `trends_lin`, `same_switchers`,
+//! function. `trends_nonparam` cells split the control pools (and the variance cohorts) by
+//! (baseline, cell). Not implemented: `trends_lin`, `same_switchers`,
 //! `less_conservative_se`, `continuous` (polynomial in a continuous baseline), `predict_het`,
 //! `effects_equal` and the bootstrap.
 
@@ -246,8 +247,9 @@ fn horizon(
             }
         }
     }
-    let cell = |g: usize, j: usize| grid.class[g] * nt + j;
-    let mut n_control = vec![0.0; grid.n_class * nt];
+    // control pools: same baseline (and trends_nonparam cell), same period
+    let cell = |g: usize, j: usize| grid.pool[g] * nt + j;
+    let mut n_control = vec![0.0; grid.n_pool * nt];
     for g in 0..ng {
         for j in 0..nt {
             let v = never[idx(g, j)] * grid.w[idx(g, j)];
@@ -304,7 +306,7 @@ fn horizon(
     let present = |s: f64| (0..ng).any(|g| grid.s_g[g] == s);
     for &dir in dirs.iter().filter(|&&s| present(s)) {
         let mut dist = vec![f64::NAN; ng * nt];
-        let mut n_treated = vec![0.0; grid.n_class * nt];
+        let mut n_treated = vec![0.0; grid.n_pool * nt];
         let mut n_weighted = 0.0;
         let mut switchers = vec![false; ng];
         for g in 0..ng {
@@ -404,8 +406,8 @@ fn horizon(
         let clus = |g: usize| cluster.map_or(g as u32, |c| c[g]);
         type Acc = (f64, f64, Vec<u32>);
         let mut cohorts: HashMap<(usize, u64, u64), Acc> = HashMap::new();
-        let mut ctrl: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_class * nt];
-        let mut union: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_class * nt];
+        let mut ctrl: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_pool * nt];
+        let mut union: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_pool * nt];
         let dof = |a: &Acc, unique: bool| -> usize {
             if unique {
                 let mut v = a.2.clone();
@@ -416,7 +418,7 @@ fn horizon(
                 a.2.len()
             }
         };
-        let ckey = |g: usize| (grid.class[g], grid.f_g[g].to_bits(), grid.d_fg[g].to_bits());
+        let ckey = |g: usize| (grid.pool[g], grid.f_g[g].to_bits(), grid.d_fg[g].to_bits());
         for g in 0..ng {
             for j in 0..nt {
                 let k = idx(g, j);

@@ -83,7 +83,9 @@ pub(crate) fn control_coefficients(grid: &Grid, names: &[String]) -> Result<Opti
     }
     let (ng, nt) = (grid.n_g, grid.n_t);
     let idx = |g: usize, j: usize| g * nt + j;
+    // period counts by baseline; demeaning by baseline and trends_nonparam cell (as moderndid)
     let cell = |g: usize, j: usize| grid.class[g] * nt + j;
+    let pcell = |g: usize, j: usize| grid.pool[g] * nt + j;
     let lagdiff = |v: &[f64], g: usize, j: usize| {
         if j == 0 {
             f64::NAN
@@ -111,21 +113,21 @@ pub(crate) fn control_coefficients(grid: &Grid, names: &[String]) -> Result<Opti
         }
     }
     // period-and-baseline demeaned control differences over the sample cells
-    let mut sw = vec![0.0; grid.n_class * nt];
-    let mut sx = vec![vec![0.0; grid.n_class * nt]; k];
+    let mut sw = vec![0.0; grid.n_pool * nt];
+    let mut sx = vec![vec![0.0; grid.n_pool * nt]; k];
     for g in 0..ng {
         for j in 0..nt {
             let kk = idx(g, j);
             if sample[kk] {
-                sw[cell(g, j)] += grid.w[kk];
+                sw[pcell(g, j)] += grid.w[kk];
                 for c in 0..k {
-                    sx[c][cell(g, j)] += grid.w[kk] * fdx[c][kk];
+                    sx[c][pcell(g, j)] += grid.w[kk] * fdx[c][kk];
                 }
             }
         }
     }
     let centered =
-        |c: usize, g: usize, j: usize| fdx[c][idx(g, j)] - sx[c][cell(g, j)] / sw[cell(g, j)];
+        |c: usize, g: usize, j: usize| fdx[c][idx(g, j)] - sx[c][pcell(g, j)] / sw[pcell(g, j)];
 
     let gf = ng as f64;
     let mut theta = vec![vec![0.0; k]; grid.n_class];

@@ -29,6 +29,9 @@ pub struct DcdhInput<'a> {
     pub cluster: Option<&'a [u32]>,
     /// Time-varying controls (name, column).
     pub controls: Vec<(String, &'a [f64])>,
+    /// Codes of the `trends_nonparam` cells (constant within a unit): units are compared only
+    /// within their cell.
+    pub trend_group: Option<&'a [u32]>,
     /// Column names for messages: y, time, unit, treatment, weights, cluster.
     pub names: [String; 6],
 }
@@ -48,6 +51,9 @@ pub(crate) struct Grid {
     pub d_sq: Vec<f64>,
     pub class: Vec<usize>,
     pub n_class: usize,
+    /// Control pool of each group: its baseline class and `trends_nonparam` cell.
+    pub pool: Vec<usize>,
+    pub n_pool: usize,
     pub s_g: Vec<f64>,
     pub l_g: Vec<f64>,
     pub d_fg: Vec<f64>,
@@ -188,6 +194,23 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
             ));
         }
     }
+    let mut unit_trend: HashMap<u32, u32> = HashMap::new();
+    if let Some(tg) = inp.trend_group {
+        if tg.len() != n {
+            return Err(Error::Shape(format!(
+                "trends_nonparam: {} rows, expected {n}",
+                tg.len()
+            )));
+        }
+        for (&u, &c) in inp.unit.iter().zip(tg) {
+            if unit_trend.insert(u, c).is_some_and(|p| p != c) {
+                return Err(Error::Option {
+                    name: "trends_nonparam".into(),
+                    reason: format!("its columns must be constant within each unit of '{uname}'"),
+                });
+            }
+        }
+    }
     let mut unit_cluster: HashMap<u32, u32> = HashMap::new();
     if let Some(c) = inp.cluster {
         for (&u, &ci) in inp.unit.iter().zip(c) {
@@ -272,21 +295,36 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     bases.dedup();
     let class_of = |v: f64| bases.partition_point(|b| b.total_cmp(&v).is_lt());
     let n_class = bases.len();
+    // control pools: (baseline class, trends_nonparam cell)
+    let mut pool_keys: Vec<(usize, u32)> = info
+        .iter()
+        .map(|(u, g)| (class_of(g.d_sq), unit_trend.get(u).copied().unwrap_or(0)))
+        .collect();
+    pool_keys.sort_unstable();
+    pool_keys.dedup();
+    let n_pool = pool_keys.len();
+    let pool_of = |u: u32| {
+        let key = (
+            class_of(info[&u].d_sq),
+            unit_trend.get(&u).copied().unwrap_or(0),
+        );
+        pool_keys.partition_point(|k| *k < key)
+    };
 
     // 3. baselines without variation in F_g (sample sd over rows, rounded to 3 decimals, as
     //    the reference)
-    let mut acc = vec![(0usize, 0.0f64, 0.0f64); n_class];
+    let mut acc = vec![(0usize, 0.0f64, 0.0f64); n_pool];
     for r in &kept {
         let gi = &info[&r.unit];
         let f = if gi.f_g.is_finite() { gi.f_g } else { 0.0 };
-        let a = &mut acc[class_of(gi.d_sq)];
+        let a = &mut acc[pool_of(r.unit)];
         a.0 += 1;
         a.1 += f;
     }
     for r in &kept {
         let gi = &info[&r.unit];
         let f = if gi.f_g.is_finite() { gi.f_g } else { 0.0 };
-        let a = &mut acc[class_of(gi.d_sq)];
+        let a = &mut acc[pool_of(r.unit)];
         let m = a.1 / a.0 as f64;
         a.2 += (f - m) * (f - m);
     }
@@ -295,7 +333,7 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
         .map(|&(c, _, ss)| c > 1 && ((ss / (c as f64 - 1.0)).sqrt() * 1000.0).round() > 0.0)
         .collect();
     let before = kept.len();
-    kept.retain(|r| varies[class_of(info[&r.unit].d_sq)]);
+    kept.retain(|r| varies[pool_of(r.unit)]);
     dropped.no_switch_variation = before - kept.len();
 
     // 4. (period, baseline) cells with a not-yet-switched group
@@ -303,12 +341,12 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     for r in &kept {
         let gi = &info[&r.unit];
         let e = has_control
-            .entry((r.rank, class_of(gi.d_sq)))
+            .entry((r.rank, pool_of(r.unit)))
             .or_insert(false);
         *e |= gi.f_g > r.rank as f64;
     }
     let before = kept.len();
-    kept.retain(|r| has_control[&(r.rank, class_of(info[&r.unit].d_sq))]);
+    kept.retain(|r| has_control[&(r.rank, pool_of(r.unit))]);
     dropped.no_controls = before - kept.len();
     if kept.is_empty() {
         return Err(Error::Empty(format!(
@@ -341,9 +379,10 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     }
     let gi: Vec<&GroupInfo> = units.iter().map(|u| &info[u]).collect();
     let class: Vec<usize> = gi.iter().map(|g| class_of(g.d_sq)).collect();
+    let pool: Vec<usize> = units.iter().map(|&u| pool_of(u)).collect();
     let t_last = *ranks.last().unwrap_or(&0) as f64;
-    let mut t_class = vec![f64::NEG_INFINITY; n_class];
-    for (g, c) in gi.iter().zip(&class) {
+    let mut t_class = vec![f64::NEG_INFINITY; n_pool];
+    for (g, c) in gi.iter().zip(&pool) {
         let f = if g.f_g.is_finite() {
             g.f_g
         } else {
@@ -361,9 +400,11 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
         x,
         f_g: gi.iter().map(|g| g.f_g).collect(),
         d_sq: gi.iter().map(|g| g.d_sq).collect(),
-        t_g: class.iter().map(|&c| t_class[c]).collect(),
+        t_g: pool.iter().map(|&c| t_class[c]).collect(),
         class,
         n_class,
+        pool,
+        n_pool,
         s_g: gi.iter().map(|g| g.s_g).collect(),
         l_g: gi.iter().map(|g| g.l_g).collect(),
         d_fg: gi.iter().map(|g| g.d_fg).collect(),

@@ -149,7 +149,7 @@ impl PyDcdh {
 
 /// DID_l on prepared columns; see `pilotdid.dcdh`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, names, effects, placebo, switchers, normalized, only_never_switchers))]
+#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers))]
 #[allow(clippy::too_many_arguments)]
 fn dcdh_fit<'py>(
     py: Python<'py>,
@@ -161,6 +161,7 @@ fn dcdh_fit<'py>(
     covs: Vec<PyReadonlyArray1<'py, f64>>,
     weights: Option<PyReadonlyArray1<'py, f64>>,
     cluster: Option<PyReadonlyArray1<'py, u32>>,
+    trend_group: Option<PyReadonlyArray1<'py, u32>>,
     names: Vec<String>,
     effects: usize,
     placebo: usize,
@@ -186,6 +187,10 @@ fn dcdh_fit<'py>(
         weights: weights.as_ref().map(|w| slice(w, "weights")).transpose()?,
         cluster: cluster.as_ref().map(|c| slice(c, "cluster")).transpose()?,
         controls: named(cov_names, &covs, "control")?,
+        trend_group: trend_group
+            .as_ref()
+            .map(|c| slice(c, "trend_group"))
+            .transpose()?,
         names,
     };
     let fit = run(py, || dcdh(&input, &spec))?;

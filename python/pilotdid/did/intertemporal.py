@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from pilotdid import _core
-from pilotdid._args import check_bool, check_choice, check_level, check_str, check_window
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_columns,
+    check_level,
+    check_str,
+    check_window,
+)
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.did.staggered import _cluster_var, _covariate_names
@@ -53,6 +60,7 @@ def dcdh(
     switchers: str = "",
     normalized: bool = False,
     only_never_switchers: bool = False,
+    trends_nonparam: str | Sequence[str] | None = None,
     weights: str | None = None,
     cluster: str | None = None,
     level: float = 0.95,
@@ -76,6 +84,8 @@ def dcdh(
     reference's ``controls()``: per baseline treatment, the outcome changes are purged of
     theta_d' (X_t - X_{t-l}) with theta_d from the not-yet-switched units' first differences
     (period fixed effects), and the SEs account for estimating theta_d.
+    ``trends_nonparam``: time-invariant columns whose cells have their own trends; units are
+    compared only within their cell (the reference's ``trends_nonparam``).
     ``only_never_switchers`` compares with
     never-switchers only. SEs are analytic (influence function, cluster-robust on
     ``cluster``, default the unit).
@@ -99,7 +109,8 @@ def dcdh(
     weights = None if weights is None else check_str("weights", weights)
     cvar = _cluster_var(cluster, unit)
     covs = _covariate_names(controls)
-    cols = [y, unit, time, treatment, *covs]
+    trends = [] if trends_nonparam is None else check_columns("trends_nonparam", trends_nonparam)
+    cols = [y, unit, time, treatment, *covs, *trends]
     if weights is not None:
         cols.append(weights)
     if cvar is not None:
@@ -124,6 +135,11 @@ def dcdh(
     if weights is not None:
         wv = numeric(df, weights)
         keep &= np.isfinite(wv)
+    trend_codes = []
+    for c in trends:
+        tid, tvalid = ids(df, c)
+        keep &= tvalid
+        trend_codes.append(tid)
     cl = None
     if cvar is not None:
         cid, cvalid = ids(df, cvar)
@@ -138,6 +154,10 @@ def dcdh(
             + (f" or the cluster '{cvar}'" if cvar else "")
         )
     codes = _core.factorize_ids(np.ascontiguousarray(uid[keep])).codes
+    trend_group = None
+    if trend_codes:
+        stacked = np.column_stack([t[keep] for t in trend_codes])
+        trend_group = np.unique(stacked, axis=0, return_inverse=True)[1].astype(np.uint32)
     core = _core.dcdh_fit(
         np.ascontiguousarray(yv[keep]),
         np.ascontiguousarray(tvals[keep].astype(np.int64)),
@@ -147,6 +167,7 @@ def dcdh(
         covs=[np.ascontiguousarray(a[keep]) for a in cov_arrays],
         weights=None if wv is None else np.ascontiguousarray(wv[keep]),
         cluster=None if cl is None else np.ascontiguousarray(cl, dtype=np.uint32),
+        trend_group=None if trend_group is None else np.ascontiguousarray(trend_group.ravel()),
         names=[y, time, unit, treatment, weights or "", cvar or ""],
         effects=hi,
         placebo=-lo,
@@ -171,6 +192,7 @@ def dcdh(
         switchers=switchers,
         normalized=normalized,
         only_never_switchers=only_never_switchers,
+        trends_nonparam=trends,
         weights=weights,
         cluster=cvar,
         level=float(level),
