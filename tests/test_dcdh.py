@@ -178,6 +178,11 @@ def test_matches_moderndid(kind, seed):
     je = mdvar.compute_joint_test(ref.effects.estimates, v)
     assert res.joint_tests["effects"]["chi2"] == pytest.approx(je["chi2_stat"], rel=1e-6)
     assert res.joint_tests["effects"]["p_value"] == pytest.approx(je["p_value"], abs=1e-6)
+    # all effects equal (moderndid's effects_equal=True, the reference's p_equality_effects)
+    eq = _oracle(df, ne, npl, {**opts, "effects_equal": True}).effects_equal_test
+    assert res.joint_tests["equal_effects"]["df"] == eq["df"]
+    assert res.joint_tests["equal_effects"]["chi2"] == pytest.approx(eq["chi2_stat"], rel=1e-6)
+    assert res.joint_tests["equal_effects"]["p_value"] == pytest.approx(eq["p_value"], abs=1e-6)
     # the covariance blocks of vcov() reproduce the SEs
     np.testing.assert_allclose(
         np.sqrt(np.diag(res.vcov())),
@@ -399,7 +404,7 @@ def test_default_window_is_one_effect_no_placebo():
     """The reference's defaults: effects=1, placebo=0; no joint tests with one effect."""
     _, res = _fit()
     assert res.tidy()["term"].to_list() == ["rel::1"]
-    assert res.joint_tests == {"effects": None, "placebos": None}
+    assert res.joint_tests == {"effects": None, "placebos": None, "equal_effects": None}
 
 
 def test_level_changes_intervals_only():

@@ -110,6 +110,8 @@ pub struct DcdhFit {
     pub ate: Option<(f64, f64, usize, usize)>,
     pub joint_effects: Option<JointTest>,
     pub joint_placebos: Option<JointTest>,
+    /// Wald test that all effects are equal (two or more effects).
+    pub equal_effects: Option<JointTest>,
     pub n_groups: usize,
     pub n_switchers: usize,
     pub n_never_switchers: usize,
@@ -693,6 +695,55 @@ fn joint_test(est: &[f64], vcov: &[f64]) -> Result<Option<JointTest>> {
     }))
 }
 
+/// Wald test that all effects are equal (the reference's `effects_equal`): the deviations from
+/// their mean, D b with D = [I_{k−1} 0] − 1/k, against D V D'.
+fn equality_test(est: &[f64], vcov: &[f64]) -> Result<Option<JointTest>> {
+    let k = est.len();
+    if k < 2 || vcov.len() != k * k || est.iter().any(|v| v.is_nan()) {
+        return Ok(None);
+    }
+    let m = k - 1;
+    let kf = k as f64;
+    let dm = |r: usize, c: usize| f64::from(u8::from(r == c)) - 1.0 / kf;
+    let db: Vec<f64> = (0..m)
+        .map(|r| (0..k).map(|c| dm(r, c) * est[c]).sum())
+        .collect();
+    let mut dvd = Array2::<f64>::zeros((m, m));
+    for r in 0..m {
+        for c in 0..m {
+            let mut v = 0.0;
+            for a in 0..k {
+                for b in 0..k {
+                    v += dm(r, a) * vcov[a * k + b] * dm(c, b);
+                }
+            }
+            dvd[[r, c]] = v;
+        }
+    }
+    let sym = Array2::from_shape_fn((m, m), |(r, c)| 0.5 * (dvd[[r, c]] + dvd[[c, r]]));
+    let ev = symmetric_eigenvalues(sym.view())?;
+    if ev.iter().filter(|&&e| e > 1e-10).count() < m {
+        return Ok(Some(JointTest {
+            stat: f64::NAN,
+            df: m,
+            p_value: f64::NAN,
+        }));
+    }
+    let vi = spd_inverse(sym.view())?;
+    let mut stat = 0.0;
+    for a in 0..m {
+        for c in 0..m {
+            stat += db[a] * vi[[a, c]] * db[c];
+        }
+    }
+    let chi = ChiSquared::new(m as f64).map_err(|e| Error::Numerical(e.to_string()))?;
+    Ok(Some(JointTest {
+        stat,
+        df: m,
+        p_value: 1.0 - chi.cdf(stat),
+    }))
+}
+
 fn collect(hs: &[Horizon], grid: &Grid, cluster: Option<&[u32]>) -> Horizons {
     let ng = grid.n_g;
     let all = hs.iter().all(|h| h.inf.is_some());
@@ -835,6 +886,7 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
     } else {
         None
     };
+    let equal_effects = equality_test(&effects.estimate, &effects.vcov)?;
     let n_switchers = (0..grid.n_g)
         .filter(|&g| grid.f_g[g].is_finite() && dirs.contains(&grid.s_g[g]))
         .count();
@@ -861,6 +913,7 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
         ate,
         joint_effects,
         joint_placebos,
+        equal_effects,
         n_groups: grid.n_g,
         n_switchers,
         n_never_switchers: n_never,

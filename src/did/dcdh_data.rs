@@ -14,6 +14,7 @@
 
 use std::collections::HashMap;
 
+use crate::alloc::{elements, ensure};
 use crate::error::{Error, Result};
 
 /// The columns of `pilotdid.dcdh`, one entry per row (no missing values: Python drops and
@@ -364,6 +365,14 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
     let (n_g, n_t) = (units.len(), ranks.len());
     let col_of: HashMap<i64, usize> = ranks.iter().enumerate().map(|(j, &r)| (r, j)).collect();
     let row_of: HashMap<u32, usize> = units.iter().enumerate().map(|(i, &u)| (u, i)).collect();
+    // the grid and each horizon's working arrays hold about 16 + 2k values per cell: check the
+    // memory before allocating (a failed allocation would abort the process)
+    let cells = elements(n_g, n_t, "dcdh unit x period grid")?;
+    ensure::<f64>(
+        cells,
+        16 + 2 * inp.controls.len(),
+        "dcdh unit x period grid",
+    )?;
     let mut y = vec![f64::NAN; n_g * n_t];
     let mut d = vec![f64::NAN; n_g * n_t];
     let mut w = vec![0.0; n_g * n_t];

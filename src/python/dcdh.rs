@@ -102,6 +102,11 @@ impl PyDcdh {
     fn joint_placebos(&self) -> Option<(f64, usize, f64)> {
         test_tuple(self.fit.joint_placebos)
     }
+    /// (chi2, df, p_value) that all effects are equal (two or more effects), or None.
+    #[getter]
+    fn equal_effects(&self) -> Option<(f64, usize, f64)> {
+        test_tuple(self.fit.equal_effects)
+    }
     #[getter]
     fn n_groups(&self) -> usize {
         self.fit.n_groups

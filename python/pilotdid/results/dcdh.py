@@ -84,7 +84,8 @@ class DcdhResult(ResultProtocol):
 
     @property
     def joint_tests(self) -> dict[str, dict[str, float] | None]:
-        """Wald tests that all effects (``"effects"``) / all placebos (``"placebos"``) are zero:
+        """Wald tests that all effects (``"effects"``) / all placebos (``"placebos"``) are zero
+        and that all effects are equal (``"equal_effects"``, the reference's ``effects_equal``):
         chi2, df, p_value; None with fewer than two of them (as the reference)."""
 
         def one(t: Any) -> dict[str, float] | None:
@@ -93,6 +94,7 @@ class DcdhResult(ResultProtocol):
         return {
             "effects": one(self._core.joint_effects),
             "placebos": one(self._core.joint_placebos),
+            "equal_effects": one(self._core.equal_effects),
         }
 
     @property
@@ -204,10 +206,15 @@ class DcdhResult(ResultProtocol):
                 f"(se {a['std_error']:.4f}; {pct}% [{a['estimate'] - c * a['std_error']:.4f}, "
                 f"{a['estimate'] + c * a['std_error']:.4f}])"
             )
+        what = {
+            "effects": "all effects are 0",
+            "placebos": "all placebos are 0",
+            "equal_effects": "all effects are equal",
+        }
         for name, test in self.joint_tests.items():
             if test is not None:
                 lines.append(
-                    f"joint test that all {name} are 0: chi2({test['df']}) = {test['chi2']:.3f}, "
+                    f"joint test that {what[name]}: chi2({test['df']}) = {test['chi2']:.3f}, "
                     f"p = {test['p_value']:.4f}"
                 )
         dropped = {k: v for k, v in self.dropped_rows.items() if v}
