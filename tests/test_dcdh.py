@@ -4,7 +4,8 @@ placebos and the average total effect to 1e-8, their SEs to 1e-6, switcher and o
 counts exactly, on 10 binary, 10 discrete and 10 continuous designs (staggered first switches,
 switches back off, unbalanced baselines, units that go above and below their baseline, rows
 missing, a baseline held by one unit, a baseline whose units all switch early), and with
-time-varying controls on 12 more (plus a collinear set) and with ``trends_nonparam`` on 9.
+time-varying controls on 12 more (plus a collinear set), with ``trends_nonparam`` on 9 and
+with ``trends_lin`` / ``same_switchers`` / ``same_switchers_pl`` on 12 each.
 
 Where moderndid and the R reference differ: moderndid has no test that all effects are zero
 (R's ``p_jointeffects``); R computes it, with two or more effects and only when every effect
@@ -347,6 +348,74 @@ def test_trends_nonparam_match_moderndid(kind, seed):
     assert res.nobs == ref.n_units
 
 
+OPTION_DESIGNS = [
+    (kind, seed, label)
+    for kind in ("binary", "discrete", "continuous")
+    for seed in range(4)
+    for label in ("trends_lin", "same_switchers", "same_switchers_pl")
+]
+_EXTRA = {
+    "trends_lin": {"trends_lin": True},
+    "same_switchers": {"same_switchers": True},
+    "same_switchers_pl": {"same_switchers": True, "same_switchers_pl": True},
+}
+
+
+@pytest.mark.parametrize("kind,seed,label", OPTION_DESIGNS)
+def test_trends_lin_and_same_switchers_match_moderndid(kind, seed, label):
+    """moderndid 0.4.1 did_multiplegt(trends_lin=True | same_switchers=True [,
+    same_switchers_pl=True]), with controls on seed 3: first-differenced outcome, cumulated
+    horizons on the switchers reaching each horizon, no average total effect (trends_lin);
+    switchers reaching every requested effect / placebo (same_switchers)."""
+    df = _design(seed, kind).drop_nulls("y")
+    kw, ctrl = {}, None
+    if seed == 3:
+        df, kw, ctrl = _with_controls(df, seed), {"xformla": "~x1+x2"}, ["x1", "x2"]
+    opts = [{}, {"cluster": "cl", "normalized": True}, {"weights": "w"}, {"switchers": "in"}][seed]
+    kw.update({k: v for k, v in opts.items() if k != "weights"})
+    if "weights" in opts:
+        kw["weightsname"] = "w"
+    extra = _EXTRA[label]
+    ref = _quiet(
+        md.did_multiplegt,
+        df,
+        yname="y",
+        idname="nid",
+        tname="year",
+        dname="d",
+        effects=4,
+        placebo=3,
+        **extra,
+        **kw,
+    )
+    ne, npl = len(ref.effects.estimates), len(ref.placebos.estimates)
+    res = pdid.dcdh(
+        df,
+        y="y",
+        unit="id",
+        time="year",
+        treatment="d",
+        controls=ctrl,
+        window=(-npl, ne),
+        **extra,
+        **opts,
+    )
+    np.testing.assert_allclose(res.effects["estimate"], ref.effects.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(res.effects["std_error"], ref.effects.std_errors, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(res.placebos["estimate"], ref.placebos.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        res.placebos["std_error"], ref.placebos.std_errors, rtol=0, atol=1e-6
+    )
+    assert res.effects["n_switchers"].to_list() == [int(v) for v in ref.effects.n_switchers]
+    assert res.effects["n_obs"].to_list() == [int(v) for v in ref.effects.n_observations]
+    assert res.nobs == ref.n_units
+    if label == "trends_lin":
+        assert ref.ate is None and res.average_total_effect is None
+    else:
+        assert res.average_total_effect["estimate"] == pytest.approx(ref.ate.estimate, abs=1e-8)
+        assert res.average_total_effect["std_error"] == pytest.approx(ref.ate.std_error, abs=1e-6)
+
+
 # --- result protocol ----------------------------------------------------------------------
 
 
@@ -532,6 +601,8 @@ def test_non_numeric_and_unknown_columns():
         ({"normalized": "yes"}, r"option 'normalized'"),
         ({"only_never_switchers": 1}, r"option 'only_never_switchers'"),
         ({"level": 1.5}, r"option 'level'"),
+        ({"same_switchers_pl": True}, r"option 'same_switchers_pl'.*same_switchers=True"),
+        ({"trends_lin": "yes"}, r"option 'trends_lin'"),
         ({"y": 3}, r"option 'y'"),
     ],
 )

@@ -1626,8 +1626,9 @@ class DcdhCore:
     @property
     def periods(self) -> list[int]: ...
     @property
-    def dropped(self) -> tuple[int, int, int]:
-        """Rows dropped: (bidirectional, no_switch_variation, no_controls)."""
+    def dropped(self) -> tuple[int, int, int, int]:
+        """Rows dropped: (bidirectional, no_switch_variation, no_controls,
+        trends_lin_second_period)."""
     @property
     def group_clusters(self) -> list[int] | None: ...
     @property
@@ -1650,4 +1651,7 @@ def dcdh_fit(
     switchers: str,
     normalized: bool,
     only_never_switchers: bool,
+    same_switchers: bool = False,
+    same_switchers_pl: bool = False,
+    trends_lin: bool = False,
 ) -> DcdhCore: ...

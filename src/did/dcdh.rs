@@ -77,6 +77,12 @@ pub struct DcdhSpec {
     pub switchers: Switchers,
     pub normalized: bool,
     pub only_never_switchers: bool,
+    /// Every effect uses only the switchers that reach all requested effects.
+    pub same_switchers: bool,
+    /// With `same_switchers`: placebos use only the switchers that reach all placebos too.
+    pub same_switchers_pl: bool,
+    /// Unit-specific linear trends: first-differenced outcome, cumulated horizons.
+    pub trends_lin: bool,
 }
 
 /// Estimates at horizons 1..k (effects or placebos).
@@ -126,6 +132,7 @@ pub struct DcdhFit {
 }
 
 /// One direction's pass at one horizon.
+#[derive(Clone)]
 struct Pass {
     sign: f64,
     n_switchers: usize,
@@ -211,19 +218,24 @@ struct Horizon {
     count: Vec<bool>,
 }
 
-fn horizon(
+/// The passes (one per switcher direction with switchers) at horizon h, and the cells used.
+/// `same`: the switchers a horizon may use (`same_switchers`, `trends_lin`), None for all.
+#[allow(clippy::too_many_arguments)]
+fn horizon_passes(
     grid: &Grid,
     h: usize,
     placebo: bool,
     dirs: &[f64],
     spec: &DcdhSpec,
-    cluster: Option<&[u32]>,
     controls: Option<&ControlFit>,
-) -> Horizon {
+    same: Option<&[bool]>,
+) -> (Vec<Pass>, Vec<bool>) {
     let (ng, nt) = (grid.n_g, grid.n_t);
     let gf = ng as f64;
     let hf = h as f64;
     let t_max = grid.times[nt - 1];
+    let allowed = |g: usize| same.map_or(true, |m| m[g]);
+    let cluster = grid.cluster.as_deref();
     let idx = |g: usize, j: usize| g * nt + j;
     let mut diff = vec![f64::NAN; ng * nt];
     let mut never = vec![f64::NAN; ng * nt];
@@ -319,12 +331,13 @@ fn horizon(
                 }
                 let t = grid.times[j];
                 let on = t == grid.f_g[g] - 1.0 + hf
+                    && allowed(g)
                     && grid.l_g[g] >= hf
                     && n_control[cell(g, j)] > 0.0
                     && (!placebo || !grid.y[k].is_nan())
                     && grid.s_g[g] == dir;
                 dist[k] = if on { 1.0 } else { 0.0 };
-                if grid.s_g[g] == dir {
+                if grid.s_g[g] == dir && allowed(g) {
                     let dw = dist[k] * grid.w[k];
                     n_treated[cell(g, j)] += dw;
                     n_weighted += dw;
@@ -571,6 +584,18 @@ fn horizon(
         });
     }
 
+    (passes, count)
+}
+
+/// Combines the directions' passes in proportion to their weighted switchers.
+fn combine(
+    passes: &[Pass],
+    count: Vec<bool>,
+    ng: usize,
+    spec: &DcdhSpec,
+    cluster: Option<&[u32]>,
+) -> Horizon {
+    let gf = ng as f64;
     if passes.is_empty() {
         return Horizon {
             estimate: f64::NAN,
@@ -638,6 +663,77 @@ fn horizon(
         inf_unnorm: inf,
         count,
     }
+}
+
+fn both(a: &[bool], b: Option<&[bool]>) -> Vec<bool> {
+    match b {
+        Some(b) => a.iter().zip(b).map(|(x, y)| *x && *y).collect(),
+        None => a.to_vec(),
+    }
+}
+
+/// Whether each group reaches horizon `lag` (negative: placebo −lag): its outcome change from
+/// F_g − 1 is observed and a not-yet-switched group of its pool has one over the same periods
+/// (the reference's `_reaches_horizon`).
+fn reaches(grid: &Grid, lag: i64, only_never: bool) -> Vec<bool> {
+    let (ng, nt) = (grid.n_g, grid.n_t);
+    let t_max = grid.times[nt - 1];
+    let a = lag.unsigned_abs() as usize;
+    let diff = |g: usize, j: usize| -> f64 {
+        let other = if lag > 0 {
+            j.checked_sub(a)
+        } else {
+            Some(j + a).filter(|&x| x < nt)
+        };
+        other.map_or(f64::NAN, |o| grid.y[g * nt + j] - grid.y[g * nt + o])
+    };
+    let mut flag = vec![0.0; grid.n_pool * nt];
+    for g in 0..ng {
+        for j in 0..nt {
+            if diff(g, j).is_nan() || grid.f_g[g] <= grid.times[j] {
+                continue;
+            }
+            let c = if only_never && grid.f_g[g] < t_max + 1.0 {
+                0.0
+            } else {
+                1.0
+            };
+            flag[grid.pool[g] * nt + j] += c * grid.w[g * nt + j];
+        }
+    }
+    (0..ng)
+        .map(|g| {
+            let target = grid.f_g[g] - 1.0 + lag as f64;
+            (0..nt)
+                .find(|&j| grid.times[j] == target)
+                .is_some_and(|j| flag[grid.pool[g] * nt + j] > 0.0 && !diff(g, j).is_nan())
+        })
+        .collect()
+}
+
+/// The switchers that reach effects 1..n_eff (within T_g) and, if n_pl > 0, placebos 1..n_pl.
+fn same_switcher_mask(
+    grid: &Grid,
+    n_eff: usize,
+    n_pl: usize,
+    only_never: bool,
+) -> (Vec<bool>, Option<Vec<bool>>) {
+    let mut eff: Vec<bool> = (0..grid.n_g)
+        .map(|g| grid.f_g[g] - 1.0 + n_eff as f64 <= grid.t_g[g])
+        .collect();
+    for lag in 1..=n_eff as i64 {
+        let r = reaches(grid, lag, only_never);
+        eff.iter_mut().zip(&r).for_each(|(a, b)| *a &= *b);
+    }
+    let pl = (n_pl > 0).then(|| {
+        let mut m = vec![true; grid.n_g];
+        for lag in 1..=n_pl as i64 {
+            let r = reaches(grid, -lag, only_never);
+            m.iter_mut().zip(&r).for_each(|(a, b)| *a &= *b);
+        }
+        m
+    });
+    (eff, pl)
 }
 
 /// The covariance of estimates from their influence functions (columns), over clusters.
@@ -781,10 +877,16 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
             reason: "at least one effect is needed".into(),
         });
     }
-    let grid = build_grid(input)?;
+    let grid = build_grid(input, spec.trends_lin)?;
     let dname = &input.names[3];
     let dirs = spec.switchers.directions();
     let (max_e, max_p) = estimable(&grid, dirs);
+    // the differenced outcome of trends_lin starts one period later: one placebo fewer fits
+    let max_p = if spec.trends_lin {
+        max_p.saturating_sub(1)
+    } else {
+        max_p
+    };
     if max_e == 0 {
         let kind = match spec.switchers {
             Switchers::In => " whose treatment increases",
@@ -827,15 +929,76 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
     let cluster = grid.cluster.as_deref();
     let names: Vec<String> = input.controls.iter().map(|c| c.0.clone()).collect();
     let ctrl = control_coefficients(&grid, &names)?;
+    let ctrl = ctrl.as_ref();
+    let ng = grid.n_g;
+    // same_switchers (without trends_lin): one mask for all horizons
+    let fixed = (spec.same_switchers && !spec.trends_lin).then(|| {
+        let n_pl = if spec.same_switchers_pl {
+            spec.placebo
+        } else {
+            0
+        };
+        same_switcher_mask(&grid, spec.effects, n_pl, spec.only_never_switchers)
+    });
     let mut eff = Vec::with_capacity(spec.effects);
-    for h in 1..=spec.effects {
-        cancel.check()?;
-        eff.push(horizon(&grid, h, false, dirs, spec, cluster, ctrl.as_ref()));
-    }
     let mut pl = Vec::with_capacity(spec.placebo);
-    for h in 1..=spec.placebo {
-        cancel.check()?;
-        pl.push(horizon(&grid, h, true, dirs, spec, cluster, ctrl.as_ref()));
+    for (placebo, n_h) in [(false, spec.effects), (true, spec.placebo)] {
+        for h in 1..=n_h {
+            cancel.check()?;
+            let out = if spec.trends_lin {
+                // the sum of the horizon-1..h estimates on the switchers that reach h
+                let (e_mask, p_mask) = same_switcher_mask(
+                    &grid,
+                    h,
+                    if placebo { h } else { 0 },
+                    spec.only_never_switchers,
+                );
+                let mask = both(&e_mask, p_mask.as_deref());
+                let mut sums: Vec<(Pass, usize)> = Vec::new();
+                let mut count = Vec::new();
+                for step in 1..=h {
+                    let (passes, c) =
+                        horizon_passes(&grid, step, placebo, dirs, spec, ctrl, Some(&mask));
+                    count = c;
+                    for p in passes {
+                        match sums.iter_mut().find(|(q, _)| q.sign == p.sign) {
+                            Some((q, n)) => {
+                                q.estimate += p.estimate;
+                                for (a, b) in q.influence.iter_mut().zip(&p.influence) {
+                                    *a += b;
+                                }
+                                (q.n_switchers, q.n_weighted, q.delta, q.ate_delta) =
+                                    (p.n_switchers, p.n_weighted, p.delta, p.ate_delta);
+                                *n += 1;
+                            }
+                            None => sums.push((p, 1)),
+                        }
+                    }
+                }
+                let passes: Vec<Pass> = dirs
+                    .iter()
+                    .filter_map(|d| sums.iter().find(|(q, n)| q.sign == *d && *n == h))
+                    .map(|(q, _)| q.clone())
+                    .collect();
+                combine(&passes, count, ng, spec, cluster)
+            } else {
+                let mask = fixed.as_ref().map(|(e, p)| {
+                    if placebo && spec.same_switchers_pl {
+                        both(e, p.as_deref())
+                    } else {
+                        e.clone()
+                    }
+                });
+                let (passes, count) =
+                    horizon_passes(&grid, h, placebo, dirs, spec, ctrl, mask.as_deref());
+                combine(&passes, count, ng, spec, cluster)
+            };
+            if placebo {
+                pl.push(out);
+            } else {
+                eff.push(out);
+            }
+        }
     }
     let gf = grid.n_g as f64;
 
@@ -844,7 +1007,8 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
         .filter(|&i| !eff[i].estimate_unnorm.is_nan() && eff[i].n_weighted > 0.0)
         .collect();
     let mut ate = None;
-    if !valid.is_empty() {
+    // the reference leaves the average total effect out with trends_lin
+    if !valid.is_empty() && !spec.trends_lin {
         let tot: f64 = valid.iter().map(|&i| eff[i].n_weighted).sum();
         let wts: Vec<f64> = valid.iter().map(|&i| eff[i].n_weighted / tot).collect();
         let mean: f64 = valid

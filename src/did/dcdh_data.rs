@@ -74,6 +74,8 @@ pub struct Dropped {
     pub no_switch_variation: usize,
     /// Rows in a (period, baseline) cell without a not-yet-switched group.
     pub no_controls: usize,
+    /// With `trends_lin`: rows of groups that switch in the second period (no pre-trend).
+    pub trends_lin_second_period: usize,
 }
 
 struct Row {
@@ -93,7 +95,7 @@ fn col_err(name: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
+pub(crate) fn build_grid(inp: &DcdhInput, trends_lin: bool) -> Result<Grid> {
     let n = inp.y.len();
     let [yname, tname, uname, dname, wname, cname] = &inp.names;
     for (len, what) in [
@@ -385,6 +387,55 @@ pub(crate) fn build_grid(inp: &DcdhInput) -> Result<Grid> {
         for (c, (_, col)) in inp.controls.iter().enumerate() {
             x[c][k] = col[r.src];
         }
+    }
+    let (mut units, mut ranks, mut y, mut d, mut w, mut x, mut n_g, mut n_t) =
+        (units, ranks, y, d, w, x, n_g, n_t);
+    if trends_lin {
+        // unit-specific linear trends: groups switching in the second period leave, the outcome
+        // (and the controls) are first-differenced and the first period goes (as the reference)
+        if n_t < 3 {
+            return Err(Error::Option {
+                name: "trends_lin".into(),
+                reason: format!("needs at least three periods of '{tname}' with comparisons"),
+            });
+        }
+        let second = (ranks[0] + 1) as f64;
+        let keep: Vec<usize> = (0..n_g)
+            .filter(|&g| info[&units[g]].f_g != second)
+            .collect();
+        dropped.trends_lin_second_period = (0..n_g)
+            .filter(|&g| info[&units[g]].f_g == second)
+            .map(|g| (0..n_t).filter(|&j| !y[g * n_t + j].is_nan()).count())
+            .sum();
+        if keep.is_empty() {
+            return Err(Error::Empty(format!(
+                "trends_lin: every unit switches '{dname}' in the second period; no trend can be estimated"
+            )));
+        }
+        let m = n_t - 1;
+        let fd = |v: &[f64], g: usize, j: usize| v[g * n_t + j + 1] - v[g * n_t + j];
+        let mut y2 = vec![f64::NAN; keep.len() * m];
+        let mut d2 = vec![f64::NAN; keep.len() * m];
+        let mut w2 = vec![0.0; keep.len() * m];
+        let mut x2 = vec![vec![f64::NAN; keep.len() * m]; x.len()];
+        for (i, &g) in keep.iter().enumerate() {
+            for j in 0..m {
+                let k = i * m + j;
+                y2[k] = fd(&y, g, j);
+                d2[k] = d[g * n_t + j + 1];
+                w2[k] = if y2[k].is_nan() || d2[k].is_nan() {
+                    0.0
+                } else {
+                    w[g * n_t + j + 1]
+                };
+                for (c, xc) in x.iter().enumerate() {
+                    x2[c][k] = fd(xc, g, j);
+                }
+            }
+        }
+        units = keep.iter().map(|&g| units[g]).collect();
+        ranks.remove(0);
+        (y, d, w, x, n_g, n_t) = (y2, d2, w2, x2, keep.len(), m);
     }
     let gi: Vec<&GroupInfo> = units.iter().map(|u| &info[u]).collect();
     let class: Vec<usize> = gi.iter().map(|g| class_of(g.d_sq)).collect();

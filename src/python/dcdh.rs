@@ -135,11 +135,17 @@ impl PyDcdh {
     fn periods(&self) -> Vec<i64> {
         self.fit.periods.clone()
     }
-    /// Rows dropped by the sample preparation: (bidirectional, no_switch_variation, no_controls).
+    /// Rows dropped by the sample preparation: (bidirectional, no_switch_variation, no_controls,
+    /// trends_lin_second_period).
     #[getter]
-    fn dropped(&self) -> (usize, usize, usize) {
+    fn dropped(&self) -> (usize, usize, usize, usize) {
         let d = self.fit.dropped;
-        (d.bidirectional, d.no_switch_variation, d.no_controls)
+        (
+            d.bidirectional,
+            d.no_switch_variation,
+            d.no_controls,
+            d.trends_lin_second_period,
+        )
     }
     /// Cluster code of each unit (None: units are the clusters).
     #[getter]
@@ -154,7 +160,7 @@ impl PyDcdh {
 
 /// DID_l on prepared columns; see `pilotdid.dcdh`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers))]
+#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false))]
 #[allow(clippy::too_many_arguments)]
 fn dcdh_fit<'py>(
     py: Python<'py>,
@@ -173,6 +179,9 @@ fn dcdh_fit<'py>(
     switchers: &str,
     normalized: bool,
     only_never_switchers: bool,
+    same_switchers: bool,
+    same_switchers_pl: bool,
+    trends_lin: bool,
 ) -> PyResult<PyDcdh> {
     let names: [String; 6] = names
         .try_into()
@@ -183,6 +192,9 @@ fn dcdh_fit<'py>(
         switchers: Switchers::parse(switchers).map_err(to_py)?,
         normalized,
         only_never_switchers,
+        same_switchers,
+        same_switchers_pl,
+        trends_lin,
     };
     let input = DcdhInput {
         y: slice(&y, "y")?,

@@ -210,6 +210,6 @@ _t("ddd", lambda: pdid.ddd, lambda: [_sector_panel()],
 
 _t("dcdh", lambda: pdid.dcdh, lambda: [panel()],
    lambda: {"y": "gtfp", "unit": "city", "time": "year", "treatment": "did", "controls": None,
-            "trends_nonparam": None,
+            "trends_nonparam": None, "trends_lin": False, "same_switchers": False,
             "window": (-2, 3), "switchers": "", "normalized": False,
             "only_never_switchers": False, "weights": None, "cluster": None, "level": 0.95})

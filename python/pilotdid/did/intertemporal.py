@@ -61,6 +61,9 @@ def dcdh(
     normalized: bool = False,
     only_never_switchers: bool = False,
     trends_nonparam: str | Sequence[str] | None = None,
+    trends_lin: bool = False,
+    same_switchers: bool = False,
+    same_switchers_pl: bool = False,
     weights: str | None = None,
     cluster: str | None = None,
     level: float = 0.95,
@@ -86,6 +89,11 @@ def dcdh(
     (period fixed effects), and the SEs account for estimating theta_d.
     ``trends_nonparam``: time-invariant columns whose cells have their own trends; units are
     compared only within their cell (the reference's ``trends_nonparam``).
+    ``trends_lin=True`` allows unit-specific linear trends (the outcome is first-differenced and
+    DID_l sums the horizon-1..l estimates on the switchers that reach l; units switching in the
+    second period are dropped; no average total effect, one placebo fewer fits).
+    ``same_switchers=True`` estimates every effect on the switchers that reach all requested
+    effects (``same_switchers_pl=True``: the placebos also on those reaching all placebos).
     ``only_never_switchers`` compares with
     never-switchers only. SEs are analytic (influence function, cluster-robust on
     ``cluster``, default the unit).
@@ -105,6 +113,13 @@ def dcdh(
     switchers = check_choice("switchers", switchers, _SWITCHERS)
     normalized = check_bool("normalized", normalized)
     only_never_switchers = check_bool("only_never_switchers", only_never_switchers)
+    trends_lin = check_bool("trends_lin", trends_lin)
+    same_switchers = check_bool("same_switchers", same_switchers)
+    same_switchers_pl = check_bool("same_switchers_pl", same_switchers_pl)
+    if same_switchers_pl and not same_switchers:
+        raise PilotdidError(
+            "option 'same_switchers_pl': True needs same_switchers=True (as did_multiplegt_dyn)"
+        )
     level = check_level(level)
     weights = None if weights is None else check_str("weights", weights)
     cvar = _cluster_var(cluster, unit)
@@ -174,13 +189,17 @@ def dcdh(
         switchers=switchers,
         normalized=normalized,
         only_never_switchers=only_never_switchers,
+        same_switchers=same_switchers,
+        same_switchers_pl=same_switchers_pl,
+        trends_lin=trends_lin,
     )
-    bidir, no_var, no_ctrl = core.dropped
+    bidir, no_var, no_ctrl, second = core.dropped
     dropped = {
         "missing": n_missing,
         "bidirectional_switch": int(bidir),
         "no_switch_date_variation": int(no_var),
         "no_not_yet_switched": int(no_ctrl),
+        "trends_lin_second_period": int(second),
     }
     params = dict(
         y=y,
@@ -193,6 +212,9 @@ def dcdh(
         normalized=normalized,
         only_never_switchers=only_never_switchers,
         trends_nonparam=trends,
+        trends_lin=trends_lin,
+        same_switchers=same_switchers,
+        same_switchers_pl=same_switchers_pl,
         weights=weights,
         cluster=cvar,
         level=float(level),
