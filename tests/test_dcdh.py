@@ -457,6 +457,15 @@ def test_result_protocol_event_time_rows():
     assert es.reference == [0] and list(es.event_time) == [-2, -1, 1, 2, 3]
 
 
+def test_singular_joint_test_is_explained():
+    """Five effects and four clusters: the effects' covariance is singular, so the Wald test is
+    NaN (as the reference, which warns) and the summary says why."""
+    df = _design(4, "binary").with_columns((pl.col("nid") % 4).alias("cl4"))
+    res = _call(df, window=(-1, 5), cluster="cl4")
+    assert np.isnan(res.joint_tests["effects"]["chi2"])
+    assert "covariance of the estimates is singular" in str(res.summary())
+
+
 def test_plot_returns_axes():
     """plot(): the shared event-study figure."""
     matplotlib = pytest.importorskip("matplotlib")

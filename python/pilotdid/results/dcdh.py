@@ -212,7 +212,12 @@ class DcdhResult(ResultProtocol):
             "equal_effects": "all effects are equal",
         }
         for name, test in self.joint_tests.items():
-            if test is not None:
+            if test is not None and not np.isfinite(test["chi2"]):
+                lines.append(
+                    f"joint test that {what[name]}: not computed, the covariance of the "
+                    "estimates is singular (e.g. more estimates than clusters)"
+                )
+            elif test is not None:
                 lines.append(
                     f"joint test that {what[name]}: chi2({test['df']}) = {test['chi2']:.3f}, "
                     f"p = {test['p_value']:.4f}"
