@@ -267,3 +267,34 @@ pub(crate) fn control_coefficients(grid: &Grid, names: &[String]) -> Result<Opti
         influence,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::pivoted_inverse;
+
+    #[test]
+    fn full_rank_is_the_inverse_and_collinear_columns_drop() {
+        let a = [4.0, 2.0, 2.0, 3.0];
+        let inv = pivoted_inverse(&a, 2).unwrap();
+        let expect = [3.0 / 8.0, -2.0 / 8.0, -2.0 / 8.0, 4.0 / 8.0];
+        for (x, y) in inv.iter().zip(expect) {
+            assert!((x - y).abs() < 1e-14, "{inv:?}");
+        }
+        // column 3 = column 1 + column 2: the largest pivots are kept, the third is zeroed
+        let (x1, x2) = ([1.0, 2.0, 0.5, -1.0], [0.3, -1.0, 2.0, 1.0]);
+        let cols: Vec<Vec<f64>> = vec![
+            x1.to_vec(),
+            x2.to_vec(),
+            x1.iter().zip(&x2).map(|(a, b)| a + b).collect(),
+        ];
+        let mut g = [0.0; 9];
+        for r in 0..3 {
+            for c in 0..3 {
+                g[r * 3 + c] = cols[r].iter().zip(&cols[c]).map(|(a, b)| a * b).sum();
+            }
+        }
+        let inv = pivoted_inverse(&g, 3).unwrap();
+        let zero_rows = (0..3).filter(|&r| (0..3).all(|c| inv[r * 3 + c] == 0.0)).count();
+        assert_eq!(zero_rows, 1, "{inv:?}");
+    }
+}
