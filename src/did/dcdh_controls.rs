@@ -294,7 +294,9 @@ mod tests {
             }
         }
         let inv = pivoted_inverse(&g, 3).unwrap();
-        let zero_rows = (0..3).filter(|&r| (0..3).all(|c| inv[r * 3 + c] == 0.0)).count();
+        let zero_rows = (0..3)
+            .filter(|&r| (0..3).all(|c| inv[r * 3 + c] == 0.0))
+            .count();
         assert_eq!(zero_rows, 1, "{inv:?}");
     }
 }
