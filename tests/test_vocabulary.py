@@ -129,6 +129,13 @@ ALLOWED: dict[str, str] = {
     "degree": "cont_did: degree of the B-spline in the dose (moderndid/contdid's degree)",
     "num_knots": "cont_did: interior knots of the dose spline at dose quantiles (reference name)",
     "dvals": "cont_did: doses at which the curves are evaluated (reference name)",
+    "switchers": "dcdh: effects of first switches in, out or both (did_multiplegt_dyn's name)",
+    "normalized": "dcdh: effects per unit of cumulated treatment change (did_multiplegt_dyn)",
+    "only_never_switchers": "dcdh: compare with never-switchers only (did_multiplegt_dyn)",
+    "trends_nonparam": "dcdh: cells with their own trends (did_multiplegt_dyn's name)",
+    "trends_lin": "dcdh: unit-specific linear trends (did_multiplegt_dyn's name)",
+    "same_switchers": "dcdh: all effects on the same switchers (did_multiplegt_dyn's name)",
+    "same_switchers_pl": "dcdh: placebos on the same switchers too (did_multiplegt_dyn's name)",
 }
 
 #: Functions that take two inputs positionally, and why.

@@ -21,6 +21,7 @@ from pilotdid.did import (
     twfe_event_study,
 )
 from pilotdid.did.dose import cont_did
+from pilotdid.did.intertemporal import dcdh
 from pilotdid.did.synthetic_did import synthdid
 from pilotdid.did.triple import ddd
 from pilotdid.mechanisms.baron_kenny import mediation
@@ -52,6 +53,7 @@ from pilotdid.results import (
     WildBootResult,
     plot_event_studies,
 )
+from pilotdid.results.dcdh import DcdhResult
 from pilotdid.results.dose import DoseResult
 from pilotdid.results.event_study import FewClustersWarning
 from pilotdid.results.synthdid import SynthDIDResult
@@ -174,4 +176,6 @@ __all__ = [
     "DddAggregateResult",
     "cont_did",
     "DoseResult",
+    "dcdh",
+    "DcdhResult",
 ]

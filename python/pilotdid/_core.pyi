@@ -1659,3 +1659,80 @@ def dose_fit(
     seed: int,
     weight_type: str = "mammen",
 ) -> DoseCore: ...
+# --- de Chaisemartin-D'Haultfoeuille DID_l (src/python/dcdh.rs) -------------------------------
+class DcdhHorizons:
+    @property
+    def estimate(self) -> list[float]: ...
+    @property
+    def se(self) -> list[float]: ...
+    @property
+    def n_switchers(self) -> list[int]: ...
+    @property
+    def n_obs(self) -> list[int]: ...
+    @property
+    def delta(self) -> list[float]: ...
+    @property
+    def vcov(self) -> _F64:
+        """Horizons x horizons (0 x 0 when a horizon has no switcher)."""
+    @property
+    def influence(self) -> _F64:
+        """n_groups x horizons with switchers."""
+
+class DcdhCore:
+    @property
+    def effects(self) -> DcdhHorizons: ...
+    @property
+    def placebos(self) -> DcdhHorizons: ...
+    @property
+    def ate(self) -> tuple[float, float, int, int] | None:
+        """(estimate, se, n_obs, n_switchers) of the average total effect."""
+    @property
+    def joint_effects(self) -> tuple[float, int, float] | None: ...
+    @property
+    def joint_placebos(self) -> tuple[float, int, float] | None: ...
+    @property
+    def equal_effects(self) -> tuple[float, int, float] | None: ...
+    @property
+    def n_groups(self) -> int: ...
+    @property
+    def n_switchers(self) -> int: ...
+    @property
+    def n_never_switchers(self) -> int: ...
+    @property
+    def n_clusters(self) -> int: ...
+    @property
+    def max_effects(self) -> int: ...
+    @property
+    def max_placebo(self) -> int: ...
+    @property
+    def periods(self) -> list[int]: ...
+    @property
+    def dropped(self) -> tuple[int, int, int, int]:
+        """Rows dropped: (bidirectional, no_switch_variation, no_controls,
+        trends_lin_second_period)."""
+    @property
+    def group_clusters(self) -> list[int] | None: ...
+    @property
+    def notes(self) -> list[str]: ...
+
+def dcdh_fit(
+    y: _F64,
+    time: _I64,
+    unit: _U32,
+    treatment: _F64,
+    *,
+    cov_names: list[str],
+    covs: list[_F64],
+    weights: _F64 | None = None,
+    cluster: _U32 | None = None,
+    trend_group: _U32 | None = None,
+    names: list[str],
+    effects: int,
+    placebo: int,
+    switchers: str,
+    normalized: bool,
+    only_never_switchers: bool,
+    same_switchers: bool = False,
+    same_switchers_pl: bool = False,
+    trends_lin: bool = False,
+) -> DcdhCore: ...

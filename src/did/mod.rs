@@ -10,6 +10,9 @@
 pub mod aggte;
 pub mod att_gt;
 pub mod bacon;
+pub mod dcdh;
+mod dcdh_controls;
+mod dcdh_data;
 pub mod ddd;
 mod ddd_data;
 pub mod did2s;

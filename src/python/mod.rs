@@ -2,6 +2,7 @@
 //! No numerics here.
 
 mod bacon_sunab;
+mod dcdh;
 mod ddd;
 mod dose;
 mod event;
@@ -593,5 +594,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     synthdid::register(m)?;
     ddd::register(m)?;
     dose::register(m)?;
+    dcdh::register(m)?;
     Ok(())
 }

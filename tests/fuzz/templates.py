@@ -222,3 +222,8 @@ _t("cont_did", lambda: pdid.cont_did, lambda: [_dose_panel()],
    lambda: {"y": "gtfp_dose", "unit": "city", "time": "year", "cohort": "cohort",
             "dose": "dose_unit", "degree": 1, "num_knots": 0, "control_group": "notyet",
             "bstrap": True, "reps": 49, "seed": 0, "level": 0.95})
+_t("dcdh", lambda: pdid.dcdh, lambda: [panel()],
+   lambda: {"y": "gtfp", "unit": "city", "time": "year", "treatment": "did", "controls": None,
+            "trends_nonparam": None, "trends_lin": False, "same_switchers": False,
+            "window": (-2, 3), "switchers": "", "normalized": False,
+            "only_never_switchers": False, "weights": None, "cluster": None, "level": 0.95})

@@ -6,6 +6,7 @@ Sun & Abraham (:mod:`~pilotdid.did.sun_abraham`) and the Goodman-Bacon decomposi
 from pilotdid.did.decomposition import bacon
 from pilotdid.did.dose import cont_did
 from pilotdid.did.event_studies import did2s, event_study, imputation, twfe_event_study
+from pilotdid.did.intertemporal import dcdh
 from pilotdid.did.pretrends import pretrend_power
 from pilotdid.did.sensitivity import honest_did
 from pilotdid.did.staggered import aggte, att_gt
@@ -27,4 +28,5 @@ __all__ = [
     "synthdid",
     "ddd",
     "cont_did",
+    "dcdh",
 ]

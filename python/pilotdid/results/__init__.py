@@ -2,6 +2,7 @@
 estimator."""
 
 from pilotdid.results.bacon import BaconResult
+from pilotdid.results.dcdh import DcdhResult
 from pilotdid.results.dose import DoseResult
 from pilotdid.results.event_study import EventStudyResult, plot_event_studies
 from pilotdid.results.feols import FeolsResult, WildBootResult
@@ -48,4 +49,5 @@ __all__ = [
     "DddResult",
     "DddAggregateResult",
     "DoseResult",
+    "DcdhResult",
 ]

@@ -33,6 +33,7 @@ DISPLAY_NAMES = {
     "did2s": "Gardner did2s",
     "ddd": "Triple differences (DDD)",
     "cont_did": "Continuous-dose DID (CGBS)",
+    "dcdh": "de Chaisemartin-D'Haultfoeuille DID_l",
 }
 
 

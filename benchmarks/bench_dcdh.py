@@ -1,0 +1,105 @@
+"""Benchmark: pilotdid.dcdh (de Chaisemartin-D'Haultfoeuille DID_l, did_multiplegt_dyn) vs
+moderndid's did_multiplegt (0.4.1), on the same generated panel in one process.
+
+    python benchmarks/bench_dcdh.py                  # 2,000 and 20,000 units x 12 periods
+    python benchmarks/bench_dcdh.py --sizes 5000 --reps 5
+    python benchmarks/bench_dcdh.py --quick          # 1,000 units smoke run
+
+Data: units with a discrete baseline treatment (0-3), staggered first switches up or down,
+some switching back, an outcome with unit and period effects and dynamic effects (seeded).
+Estimator: 5 effects, 3 placebos, analytic SEs clustered by unit. Each tool is called once as
+warm-up, then --reps timed calls; medians and ratio = moderndid / pilotdid (> 1: pilotdid
+faster) are printed, with the largest |estimate| and |SE| differences as a sanity check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import numpy as np
+import polars as pl
+
+
+def panel(n_units: int, periods: int = 12, seed: int = 7) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 4, n_units).astype(float)
+    first = rng.integers(2, periods + 4, n_units)
+    step = rng.choice([-1.0, 1.0, 2.0], n_units)
+    new = np.maximum(base + step, 0.0)
+    new = np.where(new == base, base + 1.0, new)
+    back = np.where(rng.random(n_units) < 0.3, first + rng.integers(1, 4, n_units), periods + 9)
+    t = np.arange(1, periods + 1)
+    d = np.where(t[None, :] >= first[:, None], new[:, None], base[:, None])
+    d = np.where(t[None, :] >= back[:, None], base[:, None], d)
+    lag = np.concatenate([d[:, :1], d[:, :-1]], axis=1)
+    y = (
+        rng.normal(size=(n_units, 1))
+        + 0.2 * t[None, :]
+        + 0.8 * d
+        + 0.3 * lag
+        + rng.normal(size=(n_units, periods))
+    )
+    return pl.DataFrame(
+        {
+            "id": np.repeat(np.arange(n_units), periods),
+            "year": np.tile(2000 + t, n_units),
+            "y": y.ravel(),
+            "d": d.ravel(),
+        }
+    )
+
+
+def time_it(fn, reps):
+    times, out = [], None
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), out
+
+
+def run_pilotdid(df):
+    import pilotdid as pdid
+
+    r = pdid.dcdh(df, y="y", unit="id", time="year", treatment="d", window=(-3, 5))
+    return r.tidy()["estimate"].to_numpy(), r.tidy()["std_error"].to_numpy()
+
+
+def run_moderndid(df):
+    import moderndid as md
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = md.did_multiplegt(
+            df, yname="y", idname="id", tname="year", dname="d", effects=5, placebo=3
+        )
+    est = np.r_[r.placebos.estimates[::-1], r.effects.estimates]
+    se = np.r_[r.placebos.std_errors[::-1], r.effects.std_errors]
+    return est, se
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", default="2000,20000")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args()
+    sizes = [1000] if a.quick else [int(float(s)) for s in a.sizes.split(",")]
+    for n in sizes:
+        df = panel(n)
+        run_pilotdid(df)
+        run_moderndid(df)
+        tp, (ep, sp) = time_it(lambda df=df: run_pilotdid(df), a.reps)
+        tm, (em, sm) = time_it(lambda df=df: run_moderndid(df), a.reps)
+        print(
+            f"{n:>7} units x 12 periods: pilotdid {tp:.3f} s | moderndid {tm:.3f} s | "
+            f"{tm / tp:.1f}x | max |diff| estimate {np.max(np.abs(ep - em)):.1e}, "
+            f"SE {np.max(np.abs(sp - sm)):.1e}"
+        )
+
+
+if __name__ == "__main__":
+    main()
