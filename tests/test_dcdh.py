@@ -454,7 +454,8 @@ def test_result_protocol_event_time_rows():
     assert res.nobs > 0 and isinstance(res.dropped_rows, dict)
     assert res.max_window[1] >= 3 and res.max_window[0] <= -2
     es = res.to_event_study()
-    assert es.reference == [0] and list(es.event_time) == [-2, -1, 1, 2, 3]
+    # the shared convention: 0 = first period of the switch (effect l at l - 1), reference -1
+    assert es.reference == [-1] and list(es.event_time) == [-3, -2, 0, 1, 2]
 
 
 def test_singular_joint_test_is_explained():

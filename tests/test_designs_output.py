@@ -91,3 +91,49 @@ def test_etable_names_ddd_and_leaves_out_the_reference_period(yrd):
     assert "e = -1" not in md and "()" not in md
     for e in (-3, -2, 0, 1, 2):
         assert f"e = {e}" in md
+
+
+@pytest.fixture(scope="module")
+def dose_result(yrd):
+    dosed = yrd.with_columns(
+        pl.when(pl.col("year") == pl.col("cohort"))
+        .then(pl.col("intensity_latent"))
+        .otherwise(None)
+        .max()
+        .over("city")
+        .fill_null(0.0)
+        .alias("dose")
+    )
+    return pdid.cont_did(dosed, y="gtfp_dose", unit="city", time="year", dose="dose",
+                         cohort="cohort", degree=1, reps=99, seed=3)
+
+
+def test_dose_figure_draws_both_curves_with_their_bands(dose_result):
+    from pilotdid.output.figures import dose_figure
+
+    fig = dose_figure(dose_result, y="Green TFP")
+    left, right = fig.axes
+    for ax, kind in ((left, "level"), (right, "slope")):
+        curve = dose_result.curve(kind)
+        line = next(ln for ln in ax.get_lines() if len(ln.get_xdata()) == curve.height)
+        np.testing.assert_array_equal(line.get_ydata(), curve["estimate"].to_numpy())
+        assert len(ax.collections) == 2  # uniform band and pointwise interval
+    assert left.get_ylabel() == "ATT(d|d): effect on Green TFP"
+    cap = figure_caption(fig)
+    assert "uniform band" in cap and "99 draws" in cap and "strong parallel trends" in cap
+    with pytest.raises(PilotdidError, match="expected the result of pilotdid.cont_did"):
+        dose_figure(object())
+
+
+def test_etable_shows_dose_averages_and_dcdh_event_times(yrd, dose_result):
+    md = pdid.etable({"dose": dose_result}).to_markdown()
+    assert "ATT^o" in md and "ACRT^o" in md and "ATT(d=" not in md  # the curve is a figure
+    assert "Continuous-dose DID (CGBS)" in md
+    r = pdid.dcdh(yrd, y="gtfp", unit="city", time="year", treatment="did", window=(-2, 3))
+    md = pdid.etable([r]).to_markdown()
+    # the shared convention: the reference's effect l at e = l - 1, placebo l at e = -l - 1
+    for e in (-3, -2, 0, 1, 2):
+        assert f"| e = {e} |" in md
+    assert "| e = -1 |" not in md and "rel" not in md
+    ate = r.average_total_effect
+    assert f"| ATE | {ate['estimate']:.3f}" in md

@@ -53,7 +53,7 @@ def test_index_links_every_table_figure_and_csv(report):
     tex = sorted(p.relative_to(out).as_posix() for p in (out / "tables").glob("*.tex"))
     assert tex == sorted(h for h in hrefs if h.endswith(".tex"))
     pngs = sorted(p.relative_to(out).as_posix() for p in (out / "figures").glob("*.png"))
-    assert sorted(srcs) == pngs and len(pngs) == len(study.figures) == 11
+    assert sorted(srcs) == pngs and len(pngs) == len(study.figures) == 13
     for p in pngs:
         assert (out / p).with_suffix(".pdf").is_file()
     csvs = sorted(p.relative_to(out).as_posix() for p in (out / "results").glob("*.csv"))
@@ -92,7 +92,7 @@ def test_provenance_records_inputs_seeds_versions_and_no_time(report):
         raw = (Path(datasets.__file__).parent / "yrd" / name).read_bytes()
         assert prov["data"]["sha256"][name] == hashlib.sha256(raw).hexdigest()
     assert prov["resolved_spec"] == json.loads(json.dumps(study.spec))
-    assert prov["seeds"]["placebo"] == 20121 and len(prov["seeds"]) == 7
+    assert prov["seeds"]["placebo"] == 20121 and len(prov["seeds"]) == 8
     for pkg in ("python", "pilotdid", "numpy", "polars", "matplotlib"):
         assert prov["versions"][pkg]
     for p in (out / "tables").glob("*.tex"):

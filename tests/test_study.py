@@ -156,6 +156,15 @@ CASES = [
     ),
     ({"analyses.ddd.control_group": "nyt"}, "[analyses.ddd] control_group: 'nyt' is not one of"),
     ({"analyses.ddd.est_method": "ols"}, "[analyses.ddd] est_method: 'ols' is not one of dr"),
+    ({"analyses.dcdh.window": [1, 3]}, "[analyses.dcdh] window: expected [lo, hi] integers"),
+    ({"analyses.dcdh.switchers": "up"}, "[analyses.dcdh] switchers: 'up' is not one of both"),
+    (
+        {"analyses.dcdh.treatment": "intensity"},
+        "[analyses.dcdh] y/treatment: column 'intensity' not found",
+    ),
+    ({"analyses.dose": {}}, "[analyses.dose] dose: required: the dose (treatment intensity)"),
+    ({"analyses.dose.dose_at": "first"}, "[analyses.dose] dose_at: 'first' is not one of"),
+    ({"analyses.dose.degree": 0}, "[analyses.dose] degree: must be at least 1, got 0"),
     # old spellings name the new key (one vocabulary with the Python API)
     ({"model.vcov": "HC1"}, "[model] vcov: 'HC1' is now called 'hetero'"),
     (
@@ -467,27 +476,77 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
     # [analyses.sdid]: SDID, SC and DID of each cohort against the never-treated cities
     got = pl.read_csv(res / "sdid.csv")
     for method in ("sdid", "sc", "did"):
-        direct = pdid.synthdid(df, y="gtfp", unit="city", time="year", cohort="cohort",
-                               method=method, vcov="placebo", reps=200, seed=20121)
+        direct = pdid.synthdid(
+            df,
+            y="gtfp",
+            unit="city",
+            time="year",
+            cohort="cohort",
+            method=method,
+            vcov="placebo",
+            reps=200,
+            seed=20121,
+        )
         part = got.filter(pl.col("method") == method)
         assert part["term"].to_list() == direct.tidy()["term"].to_list()
         _close(part["estimate"], direct.tidy()["estimate"])
         _close(part["std_error"], direct.tidy()["std_error"])
     # [analyses.ddd]: eligibility = first-year human capital above the median of cities
-    first = df.sort("year").group_by("city", maintain_order=True).agg(
-        pl.col("human_capital").first())
+    first = (
+        df.sort("year").group_by("city", maintain_order=True).agg(pl.col("human_capital").first())
+    )
     med = first["human_capital"].median()
     elig = dict(zip(first["city"], (first["human_capital"] > med).cast(pl.Int64)))
     dd = df.with_columns(pl.col("city").replace_strict(elig).alias("eligible"))
-    direct = pdid.ddd(dd, y="gtfp", unit="city", time="year", partition="eligible",
-                      cohort="cohort")
+    direct = pdid.ddd(dd, y="gtfp", unit="city", time="year", partition="eligible", cohort="cohort")
     dyn = direct.aggregate(type="dynamic", min_e=-5, max_e=5).tidy()
     got = pl.read_csv(res / "ddd_dynamic.csv")
     assert got["term"].to_list() == dyn["term"].to_list()
     _close(got["estimate"], dyn["estimate"])
     _close(got["std_error"], dyn["std_error"])
+    # [analyses.dcdh]: DID_l of the construction intensity on the dose outcome
+    direct = pdid.dcdh(
+        df,
+        y="gtfp_dose",
+        unit="city",
+        time="year",
+        treatment="intensity_latent",
+        window=(-3, 5),
+        cluster="city",
+    )
+    got = pl.read_csv(res / "dcdh.csv")
+    assert got["term"].to_list() == direct.tidy()["term"].to_list()
+    _close(got["estimate"], direct.tidy()["estimate"])
+    _close(got["std_error"], direct.tidy()["std_error"])
+    # [analyses.dose]: each pilot's intensity in its first pilot year as its dose
+    dosed = df.with_columns(
+        pl.when(pl.col("year") == pl.col("cohort"))
+        .then(pl.col("intensity_latent"))
+        .otherwise(None)
+        .max()
+        .over("city")
+        .fill_null(0.0)
+        .alias("dose")
+    )
+    direct = pdid.cont_did(
+        dosed,
+        y="gtfp_dose",
+        unit="city",
+        time="year",
+        dose="dose",
+        cohort="cohort",
+        degree=1,
+        reps=999,
+        seed=20121,
+        cluster="city",
+    )
+    got = pl.read_csv(res / "dose.csv")
+    assert got["term"].to_list()[:2] == ["ATT^o", "ACRT^o"]
+    _close(got["estimate"], direct.tidy()["estimate"])
+    _close(got["std_error"], direct.tidy()["std_error"])
     assert study.seeds == {
         "baseline.wildboot": 20121,
+        "dose": 20121,
         "sdid": 20121,
         "heterogeneity.permutation": 20121,
         "mechanisms.bootstrap": 20121,

@@ -80,6 +80,18 @@ def _summary(study: Any) -> str:
     if "ddd" in r:
         o = r["ddd"]["simple"]
         lines.append(f"triple differences ATT: {o.overall_att:.4f} (SE {o.overall_se:.4f})")
+    if "dcdh" in r and r["dcdh"].average_total_effect is not None:
+        ate = r["dcdh"].average_total_effect
+        lines.append(
+            f"DID_l average total effect per unit of treatment: {ate['estimate']:.4f} "
+            f"(SE {ate['std_error']:.4f})"
+        )
+    if "dose" in r:
+        d = r["dose"]
+        lines.append(
+            f"continuous dose: ATT^o {d.overall_att:.4f} (SE {d.overall_att_se:.4f}), "
+            f"ACRT^o {d.overall_acrt:.4f} (SE {d.overall_acrt_se:.4f})"
+        )
     if "placebo" in r:
         p = r["placebo"]
         lines.append(f"placebo ({p.reps} reps): randomization p = {p.p_value_ri:.4f}")

@@ -433,6 +433,34 @@ def _adapt_sensitivity(res: Any, lang: str) -> list[_Column]:
     return [col]
 
 
+def _adapt_dcdh(res: Any, lang: str) -> list[_Column]:
+    """DID_l: its effects and placebos as event times (e = l, placebos negative, reference 0),
+    then the average total effect per unit of treatment (row ``ATE``)."""
+    from pilotdid.results._inference import normal_pvalue
+
+    col = _adapt_event_study(res.to_event_study(), lang)[0]
+    col.stats.pop("nobs", None)
+    col.stats["units"] = int(res.nobs)
+    ate = res.average_total_effect
+    if ate is not None:
+        est, se = ate["estimate"], ate["std_error"]
+        stat = est / se if se > 0 else float("nan")
+        p = normal_pvalue(stat)
+        col.coefs["ATE"] = _Coef(est, se, stat, p, ate["conf_low"], ate["conf_high"])
+    return [col]
+
+
+def _adapt_dose(res: Any, lang: str) -> list[_Column]:
+    """Continuous dose: the averages ATT^o and ACRT^o (the dose-response curve is a figure,
+    not a table column: ``res.plot()``, ``res.tidy()``)."""
+    from pilotdid.results.event_study import display_name
+
+    t = res.tidy(_own_level(res))
+    t = t.filter(pl.col("term").is_in(["ATT^o", "ACRT^o"]))
+    stats = {"estimator": display_name("cont_did"), "units": int(res.nobs)}
+    return [_Column(display_name("cont_did"), _from_tidy(t), stats, [], level=_own_level(res))]
+
+
 def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
     from pilotdid import results as r
 
@@ -451,6 +479,8 @@ def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
         r.SpatialResult: _adapt_spatial,
         r.SpatialImpacts: _adapt_impacts,
         r.SensitivityResult: _adapt_sensitivity,
+        r.DcdhResult: _adapt_dcdh,
+        r.DoseResult: _adapt_dose,
     }
 
 

@@ -34,12 +34,14 @@ from pilotdid.output._figure_base import (
     cjk_font,
     figure_caption,
 )
+from pilotdid.output.figure_dose import dose_figure
 from pilotdid.output.figure_sensitivity import sensitivity_figure
 from pilotdid.output.figure_synthdid import synthdid_figure
 
 __all__ = [
     "bacon_figure",
     "cjk_font",
+    "dose_figure",
     "event_study_figure",
     "figure_caption",
     "mechanism_figure",

@@ -147,9 +147,12 @@ class DcdhResult(ResultProtocol):
         return _cluster_cov(psi, self._core.group_clusters, float(self.nobs))
 
     def to_event_study(self) -> EventStudyResult:
-        """Effects and placebos as the shared ``EventStudyResult`` (estimator "dcdh"): event
-        time l, reference 0 (= F_g - 1), for plots and tables next to other event studies."""
+        """Effects and placebos as the shared ``EventStudyResult`` (estimator "dcdh") in the
+        convention of every other event study here: event time 0 = the first period of the
+        switch (the reference's effect l is at l - 1), reference period -1 (= F_g - 1), so the
+        reference's placebo l is at -l - 1. For plots and tables next to other estimators."""
         e, est, se = self._rows()
+        e = e - 1
         c = normal_critical(self.level)
         return EventStudyResult(
             estimator="dcdh",
@@ -160,14 +163,15 @@ class DcdhResult(ResultProtocol):
             conf_high=est + c * se,
             level=self.level,
             vcov=self.vcov(),
-            reference=[0],
+            reference=[-1],
             nobs=self.nobs,
             extra={"average_total_effect": self.average_total_effect, "notes": self.notes},
             dropped_rows=self.dropped_rows,
         )
 
     def plot(self, ax=None, **kwargs):
-        """The event-study figure (effects, placebos, intervals, reference at 0)."""
+        """The event-study figure (effects, placebos, intervals; 0 = first period of the
+        switch, reference -1, as every event study here: see ``to_event_study``)."""
         return self.to_event_study().plot(ax=ax, **kwargs)
 
     def _summary_text(self, level: float) -> str:

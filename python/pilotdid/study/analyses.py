@@ -26,7 +26,7 @@ from pilotdid.study._kit import (
     _unit_median_split,
 )
 from pilotdid.study._study import Study, _fe_string, _formula
-from pilotdid.study.designs import _run_ddd, _run_sdid
+from pilotdid.study.designs import _run_dcdh, _run_ddd, _run_dose, _run_sdid
 from pilotdid.study.spec import _ES_COLS, EVER_TREATED
 
 
@@ -527,6 +527,8 @@ _RUNNERS = {
     "bacon": _run_bacon,
     "sdid": _run_sdid,
     "ddd": _run_ddd,
+    "dcdh": _run_dcdh,
+    "dose": _run_dose,
     "placebo": _run_placebo,
     "psm_did": _run_psm_did,
     "robustness": _run_robustness,

@@ -229,6 +229,10 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
             need.append((tab + " by", sub["by"]))
         elif name == "moderation":
             need.append((tab + " moderator", [sub["moderator"]]))
+        elif name == "dcdh":
+            need.append((tab + " y/treatment", [sub["y"], sub["treatment"]]))
+        elif name == "dose":
+            need.append((tab + " y/dose", [sub["y"]] + ([sub["dose"]] if sub["dose"] else [])))
         elif name == "ddd":
             need.append((tab + " partition", [sub["partition"]] if sub["partition"] else []))
             need.append((tab + " controls", sub["controls"]))

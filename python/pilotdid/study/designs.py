@@ -1,5 +1,6 @@
-"""Runners of the study's alternative designs (issue 17): synthetic DID ([analyses.sdid]) and
-triple differences ([analyses.ddd]). Each reads its resolved spec table, calls the public API
+"""Runners of the study's alternative designs (issue 17): synthetic DID ([analyses.sdid]),
+triple differences ([analyses.ddd]), de Chaisemartin-D'Haultfoeuille DID_l ([analyses.dcdh])
+and continuous-dose DID ([analyses.dose]). Each reads its resolved spec table, calls the public API
 and stores results, tables, frames and figures on the :class:`Study`, as the runners in
 :mod:`pilotdid.study.analyses` do (whose table and label helpers these share)."""
 
@@ -138,3 +139,139 @@ def _run_ddd(study: Study, sub: dict, progress: bool) -> None:
         y=a._label(study, s["model"]["y"]),
         lang=a._lang(study),
     )
+
+
+def _run_dcdh(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.did.intertemporal import dcdh
+    from pilotdid.output.figures import event_study_figure
+
+    s = study.spec
+    res = dcdh(
+        study.data,
+        y=sub["y"],
+        unit=s["data"]["unit"],
+        time=s["data"]["time"],
+        treatment=sub["treatment"],
+        controls=s["model"]["controls"] if sub["controls"] else None,
+        window=tuple(sub["window"]),
+        switchers="" if sub["switchers"] == "both" else sub["switchers"],
+        normalized=sub["normalized"],
+        cluster=s["model"]["cluster"],
+        level=sub["level"],
+    )
+    study.results["dcdh"] = res
+    study.frames["dcdh"] = res.tidy()
+    ate = res.average_total_effect
+    tests = res.joint_tests
+    rows = (
+        [("average total effect", ate["estimate"], ate["std_error"], float("nan"), 0)]
+        if ate
+        else []
+    )
+    for key, name in (
+        ("effects", "all effects = 0"),
+        ("placebos", "all placebos = 0"),
+        ("equal_effects", "all effects equal"),
+    ):
+        t = tests[key]
+        if t is not None:
+            rows.append((name, t["chi2"], float("nan"), t["p_value"], t["df"]))
+    study.frames["dcdh_tests"] = pl.DataFrame(
+        rows, schema=["quantity", "value", "std_error", "p_value", "df"], orient="row"
+    )
+    y, treat = a._label(study, sub["y"]), a._label(study, sub["treatment"])
+    study.tables["dcdh"] = a._etable(
+        study,
+        {a._title(study, "DID_l", "DID_l"): res},
+        y=sub["y"],
+        title=a._title(
+            study,
+            f"Dynamic effects of {treat} (de Chaisemartin & D'Haultfoeuille 2024)",
+            f"{treat}的动态效应（de Chaisemartin & D'Haultfoeuille 2024）",
+        ),
+        notes=a._title(
+            study,
+            "e = k: effect in the k-th period after a unit's first treatment change (e = 0: the "
+            "period of the change; the reference's DID_l is e = l - 1) against units with the "
+            "same baseline treatment that have not switched yet; e < -1: placebos; ATE: "
+            "average total effect per unit of treatment.",
+            "e = k：单位首次改变处理后第 k 期（e = 0 为改变当期；即原文 DID_l 的 e = l - 1）相对于"
+            "基期处理相同、尚未改变处理的单位的效应；e < -1：安慰剂；ATE：每单位处理的平均总效应。",
+        ),
+    )
+    study.figures["dcdh"] = event_study_figure(
+        [res.to_event_study()],
+        title=a._title(study, "DID_l: effects and placebos", "DID_l：动态效应与安慰剂"),
+        y=y,
+        lang=a._lang(study),
+    )
+
+
+def _dose_column(study: Study, sub: dict) -> str:
+    """The dose per unit ``cont_did`` needs: the column itself, or (``dose_at = "adoption"``)
+    its value in each pilot's first treated year, 0 for the never-treated."""
+    if sub["dose_at"] == "constant":
+        return sub["dose"]
+    s = study.spec
+    unit, tcol, g = s["data"]["unit"], s["data"]["time"], s["treatment"]["cohort_name"]
+    name = f"{sub['dose']}_at_adoption"
+    study.data = study.data.with_columns(
+        pl.when(pl.col(tcol) == pl.col(g))
+        .then(pl.col(sub["dose"]).cast(pl.Float64))
+        .otherwise(None)
+        .max()
+        .over(unit)
+        .fill_null(0.0)
+        .alias(name)
+    )
+    study.notes.setdefault("dose", []).append(
+        f"'{name}' = the unit's {sub['dose']} in its first treated year (0 if never treated)"
+    )
+    return name
+
+
+def _run_dose(study: Study, sub: dict, progress: bool) -> None:
+    from pilotdid.did.dose import cont_did
+    from pilotdid.output.figures import dose_figure
+
+    s = study.spec
+    dose = _dose_column(study, sub)
+    res = cont_did(
+        study.data,
+        y=sub["y"],
+        unit=s["data"]["unit"],
+        time=s["data"]["time"],
+        dose=dose,
+        cohort=s["treatment"]["cohort_name"],
+        control_group=sub["control_group"],
+        degree=sub["degree"],
+        num_knots=sub["num_knots"],
+        bstrap=sub["bstrap"],
+        reps=sub["reps"],
+        seed=sub["seed"],
+        level=sub["level"],
+        cluster=s["model"]["cluster"],
+    )
+    if sub["bstrap"]:
+        study.seeds["dose"] = sub["seed"]
+    study.results["dose"] = res
+    study.frames["dose"] = res.tidy()
+    study.tables["dose"] = a._etable(
+        study,
+        {a._title(study, "Continuous dose", "连续处理强度"): res},
+        y=sub["y"],
+        title=a._title(
+            study,
+            "Average effects of the dose (Callaway, Goodman-Bacon & Sant'Anna 2024)",
+            "处理强度的平均效应（Callaway, Goodman-Bacon & Sant'Anna 2024）",
+        ),
+        notes=a._title(
+            study,
+            f"ATT^o: average effect of the received dose of {dose}; ACRT^o: average causal "
+            "response per unit of dose (causal only under strong parallel trends). The curves "
+            "are in the figure and results/dose.csv.",
+            f"ATT^o：{dose} 实际处理强度的平均效应；ACRT^o：每单位强度的平均因果反应（仅在强平行"
+            "趋势下具有因果含义）。完整曲线见图与 results/dose.csv。",
+        ),
+    )
+    study.figures["dose"] = dose_figure(res, y=a._label(study, sub["y"]), lang=a._lang(study))

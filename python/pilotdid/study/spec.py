@@ -31,6 +31,8 @@ ANALYSIS_ORDER = (
     "bacon",
     "sdid",
     "ddd",
+    "dcdh",
+    "dose",
     "placebo",
     "psm_did",
     "robustness",
@@ -102,6 +104,29 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "analyses.bacon": ("enabled",),
     "analyses.sdid": ("enabled", "methods", "vcov", "reps", "controls", "level", "seed"),
+    "analyses.dcdh": (
+        "enabled",
+        "y",
+        "treatment",
+        "window",
+        "controls",
+        "switchers",
+        "normalized",
+        "level",
+    ),
+    "analyses.dose": (
+        "enabled",
+        "y",
+        "dose",
+        "dose_at",
+        "degree",
+        "num_knots",
+        "control_group",
+        "bstrap",
+        "reps",
+        "level",
+        "seed",
+    ),
     "analyses.ddd": (
         "enabled",
         "partition",
@@ -582,6 +607,57 @@ def _r_ddd(sub: dict, tab: str, spec: dict) -> dict:
     }
 
 
+def _window(sub: dict, tab: str, default: list[int]) -> list[int]:
+    window = sub.get("window", default)
+    if (
+        not isinstance(window, list)
+        or len(window) != 2
+        or not all(isinstance(w, int) and not isinstance(w, bool) for w in window)
+        or window[0] > 0
+        or window[1] < 1
+    ):
+        raise _bad(tab, "window", f"expected [lo, hi] integers with lo <= 0 < hi, got {window!r}")
+    return [int(window[0]), int(window[1])]
+
+
+def _r_dcdh(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.dcdh]: de Chaisemartin & D'Haultfoeuille's DID_l (did_multiplegt_dyn) of a
+    binary, discrete or continuous treatment that may switch on and off: effects 1..hi and
+    placebos 1..-lo; ``controls = true`` enters [model] controls (time-varying, as the
+    reference's controls)."""
+    return {
+        "y": _str(sub, tab, "y", spec["model"]["y"]),
+        "treatment": _str(sub, tab, "treatment", spec["treatment"]["name"]),
+        "window": _window(sub, tab, [-3, 5]),
+        "controls": _bool(sub, tab, "controls", False),
+        "switchers": _str(sub, tab, "switchers", "both", ("both", "in", "out")),
+        "normalized": _bool(sub, tab, "normalized", False),
+        "level": _level(sub, tab),
+    }
+
+
+def _r_dose(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.dose]: continuous-dose DID (Callaway, Goodman-Bacon & Sant'Anna 2024) with
+    the spec's cohorts. ``dose_at = "adoption"`` takes each pilot's dose as its value of the
+    ``dose`` column in its first treated year (0 for the never-treated); ``"constant"`` reads
+    a column that already holds one dose per unit."""
+    dose = _str(sub, tab, "dose")
+    if dose is None and sub.get("enabled", True):
+        raise _bad(tab, "dose", "required: the dose (treatment intensity) column")
+    return {
+        "y": _str(sub, tab, "y", spec["model"]["y"]),
+        "dose": dose,
+        "dose_at": _str(sub, tab, "dose_at", "constant", ("constant", "adoption")),
+        "degree": _int(sub, tab, "degree", 3, minimum=1),
+        "num_knots": _int(sub, tab, "num_knots", 0, minimum=0),
+        "control_group": _str(sub, tab, "control_group", "notyet", ("never", "notyet")),
+        "bstrap": _bool(sub, tab, "bstrap", True),
+        "reps": _int(sub, tab, "reps", 999, minimum=2),
+        "level": _level(sub, tab),
+        "seed": _seed(sub, tab, spec),
+    }
+
+
 def _r_placebo(sub: dict, tab: str, spec: dict) -> dict:
     return {
         "reps": _int(sub, tab, "reps", 500, minimum=1),
@@ -726,6 +802,8 @@ _ANALYSIS_RESOLVERS = {
     "bacon": _r_bacon,
     "sdid": _r_sdid,
     "ddd": _r_ddd,
+    "dcdh": _r_dcdh,
+    "dose": _r_dose,
     "placebo": _r_placebo,
     "psm_did": _r_psm_did,
     "robustness": _r_robustness,
