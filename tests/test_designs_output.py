@@ -127,7 +127,8 @@ def test_dose_figure_draws_both_curves_with_their_bands(dose_result):
 
 def test_etable_shows_dose_averages_and_dcdh_event_times(yrd, dose_result):
     md = pdid.etable({"dose": dose_result}).to_markdown()
-    assert "ATT^o" in md and "ACRT^o" in md and "ATT(d=" not in md  # the curve is a figure
+    assert "ATT (overall)" in md and "ACRT (overall)" in md
+    assert "ATT(d=" not in md and "^" not in md  # the curve is a figure; no caret labels
     assert "Continuous-dose DID (CGBS)" in md
     r = pdid.dcdh(yrd, y="gtfp", unit="city", time="year", treatment="did", window=(-2, 3))
     md = pdid.etable([r]).to_markdown()

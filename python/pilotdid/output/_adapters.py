@@ -457,8 +457,11 @@ def _adapt_dose(res: Any, lang: str) -> list[_Column]:
 
     t = res.tidy(_own_level(res))
     t = t.filter(pl.col("term").is_in(["ATT^o", "ACRT^o"]))
+    # the paper's ATT^o / ACRT^o, named in words: a caret is not a table label
+    names = [{"ATT^o": "ATT (overall)", "ACRT^o": "ACRT (overall)"}[x] for x in t["term"]]
     stats = {"estimator": display_name("cont_did"), "units": int(res.nobs)}
-    return [_Column(display_name("cont_did"), _from_tidy(t), stats, [], level=_own_level(res))]
+    coefs = _from_tidy(t, names)
+    return [_Column(display_name("cont_did"), coefs, stats, [], level=_own_level(res))]
 
 
 def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:

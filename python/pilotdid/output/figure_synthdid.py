@@ -188,7 +188,7 @@ def synthdid_figure(
                 "never-treated unit equally)"
             )
         n_units = res.n_controls
-        size = _fig._check_figsize(figsize or (6.5, max(3.0, 0.28 * n_units + 1.2)))
+        size = _fig._check_figsize(figsize or (6.5, max(3.0, 0.22 * n_units + 1.2)))
         fig, ax = _fig._new_figure(size, font)
         _weights(ax, res, w)
         ax.set_title(_fig._clean(title, font) or w["weights_title"].format(name))

@@ -267,11 +267,12 @@ def _run_dose(study: Study, sub: dict, progress: bool) -> None:
         ),
         notes=a._title(
             study,
-            f"ATT^o: average effect of the received dose of {dose}; ACRT^o: average causal "
-            "response per unit of dose (causal only under strong parallel trends). The curves "
-            "are in the figure and results/dose.csv.",
-            f"ATT^o：{dose} 实际处理强度的平均效应；ACRT^o：每单位强度的平均因果反应（仅在强平行"
-            "趋势下具有因果含义）。完整曲线见图与 results/dose.csv。",
+            f"ATT (overall): average effect of the received dose of {dose} (CGBS's ATT^o); "
+            "ACRT (overall): average causal response per unit of dose (ACRT^o; causal only "
+            "under strong parallel trends). The curves are in the figure and results/dose.csv.",
+            f"ATT (overall)：{dose} 实际处理强度的平均效应（即 ATT^o）；ACRT (overall)：每单位强度"
+            "的平均因果反应（ACRT^o，仅在强平行趋势下具有因果含义）。"
+            "完整曲线见图与 results/dose.csv。",
         ),
     )
     study.figures["dose"] = dose_figure(res, y=a._label(study, sub["y"]), lang=a._lang(study))
