@@ -26,6 +26,13 @@ _PACKAGE = str(Path(__file__).resolve().parent.parent / "python")
 PYTHONPATH = os.pathsep.join(p for p in [_PACKAGE, os.environ.get("PYTHONPATH")] if p)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default disposition, so that Python
+    installs its KeyboardInterrupt handler even when the test runner was started with SIGINT
+    ignored (a job started with & by a non-interactive shell inherits SIG_IGN)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _child(code: str) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=PYTHONPATH, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
@@ -34,6 +41,7 @@ def _child(code: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=_default_sigint,
     )
 
 

@@ -218,6 +218,10 @@ def test_a_signal_leaves_no_partial_or_temporary_folder(tmp_path, sig, code, wor
     proc = subprocess.Popen(
         [sys.executable, "-m", "pilotdid.cli", "run", str(spec), "--quiet"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+        # SIGINT at its default disposition in the child even when the test runner inherited
+        # it ignored (a job started with & by a non-interactive shell): the CLI is meant to
+        # stop on it, as under a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     try:

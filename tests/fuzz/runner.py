@@ -71,6 +71,10 @@ def _classify_exception(exc: BaseException, case: dict[str, Any]) -> str:
 
 
 def _worker(conn: Any, case_ids: list[int], seed: int) -> None:
+    # the parent's SIGINT must raise KeyboardInterrupt here even when the test runner was
+    # started with SIGINT ignored (a job started with & by a non-interactive shell), which a
+    # spawned child inherits
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import warnings
 
