@@ -937,8 +937,16 @@ fn estimate_horizons(
                 let mut sums: Vec<(Pass, usize)> = Vec::new();
                 let mut count = Vec::new();
                 for step in 1..=h {
-                    let (passes, c) =
-                        horizon_passes(grid, step, placebo, dirs, spec, ctrl, Some(&mask), point_only);
+                    let (passes, c) = horizon_passes(
+                        grid,
+                        step,
+                        placebo,
+                        dirs,
+                        spec,
+                        ctrl,
+                        Some(&mask),
+                        point_only,
+                    );
                     count = c;
                     for p in passes {
                         match sums.iter_mut().find(|(q, _)| q.sign == p.sign) {
@@ -969,8 +977,16 @@ fn estimate_horizons(
                         e.clone()
                     }
                 });
-                let (passes, count) =
-                    horizon_passes(grid, h, placebo, dirs, spec, ctrl, mask.as_deref(), point_only);
+                let (passes, count) = horizon_passes(
+                    grid,
+                    h,
+                    placebo,
+                    dirs,
+                    spec,
+                    ctrl,
+                    mask.as_deref(),
+                    point_only,
+                );
                 combine(&passes, count, ng, spec, cluster)
             };
             if placebo {

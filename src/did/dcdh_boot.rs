@@ -186,10 +186,8 @@ pub fn dcdh_bootstrap(
             Err(_) => Ok(None),
         }
     };
-    let draws: Vec<Option<DrawEstimates>> = (0..reps)
-        .into_par_iter()
-        .map(one)
-        .collect::<Result<_>>()?;
+    let draws: Vec<Option<DrawEstimates>> =
+        (0..reps).into_par_iter().map(one).collect::<Result<_>>()?;
     let mut effects = try_vec(reps * ke, f64::NAN, "dcdh bootstrap draws")?;
     let mut placebos = try_vec(reps * kp, f64::NAN, "dcdh bootstrap draws")?;
     let mut ate = vec![f64::NAN; reps];
@@ -215,4 +213,167 @@ pub fn dcdh_bootstrap(
         n_failed,
         n_clusters: n_c,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::did::dcdh::{dcdh, Switchers};
+    use rand::RngExt;
+
+    /// 60 units × 8 periods, a discrete treatment with staggered switches up and down.
+    fn panel(
+        seed: u64,
+        n_units: u32,
+    ) -> (Vec<f64>, Vec<i64>, Vec<u32>, Vec<f64>, Vec<f64>, Vec<u32>) {
+        let mut rng = crate::rng::stream(seed, 0);
+        let (mut y, mut t, mut u, mut d, mut x, mut c) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        for i in 0..n_units {
+            let base = below(&mut rng, 3) as f64;
+            let first = 2 + below(&mut rng, 9) as i64;
+            let new = if below(&mut rng, 2) == 0 {
+                base + 1.0
+            } else {
+                (base - 1.0).abs() + 0.5
+            };
+            let a: f64 = rng.random::<f64>();
+            for p in 1..=8i64 {
+                let dv = if p >= first { new } else { base };
+                u.push(i);
+                t.push(2000 + p);
+                d.push(dv);
+                x.push(rng.random::<f64>());
+                y.push(a + 0.2 * p as f64 + dv + rng.random::<f64>());
+                c.push(i % 7);
+            }
+        }
+        (y, t, u, d, x, c)
+    }
+
+    fn spec(effects: usize, placebo: usize) -> DcdhSpec {
+        DcdhSpec {
+            effects,
+            placebo,
+            switchers: Switchers::Both,
+            normalized: false,
+            only_never_switchers: false,
+            same_switchers: false,
+            same_switchers_pl: false,
+            trends_lin: false,
+        }
+    }
+
+    fn names() -> [String; 6] {
+        ["y", "t", "u", "d", "", "c"].map(String::from)
+    }
+
+    /// A draw's estimates are the full estimator's on the drawn rows (point-only passes and
+    /// the horizon clamping change nothing when the draw reaches every horizon).
+    #[test]
+    fn draws_are_the_full_estimator_on_the_drawn_sample() {
+        let (y, t, u, d, x, _) = panel(3, 60);
+        let input = DcdhInput {
+            y: &y,
+            time: &t,
+            unit: &u,
+            treatment: &d,
+            weights: None,
+            cluster: None,
+            controls: vec![("x".into(), x.as_slice())],
+            trend_group: None,
+            names: names(),
+        };
+        let sp = spec(2, 1);
+        let boot = dcdh_bootstrap(&input, &sp, 5, 11).unwrap();
+        let layout = Layout::new(&u, None).unwrap();
+        let n_c = layout.units_of.len();
+        let mut checked = 0;
+        for r in 0..5 {
+            let mut rng = Streams::new(11).stream(r as u64);
+            let clusters: Vec<usize> = (0..n_c).map(|_| below(&mut rng, n_c as u64)).collect();
+            let (idx, codes) = layout.draw(&clusters);
+            let take = |v: &[f64]| -> Vec<f64> { idx.iter().map(|&i| v[i]).collect() };
+            let (yd, dd, xd) = (take(&y), take(&d), take(&x));
+            let td: Vec<i64> = idx.iter().map(|&i| t[i]).collect();
+            let draw = DcdhInput {
+                y: &yd,
+                time: &td,
+                unit: &codes,
+                treatment: &dd,
+                weights: None,
+                cluster: None,
+                controls: vec![("x".into(), xd.as_slice())],
+                trend_group: None,
+                names: names(),
+            };
+            let Ok(full) = dcdh(&draw, &sp) else { continue };
+            for h in 0..2 {
+                let a = boot.effects[r * 2 + h];
+                assert!(
+                    (a - full.effects.estimate[h]).abs() < 1e-12,
+                    "draw {r} effect {h}"
+                );
+            }
+            assert!((boot.placebos[r] - full.placebos.estimate[0]).abs() < 1e-12);
+            assert!((boot.ate[r] - full.ate.unwrap().0).abs() < 1e-12);
+            checked += 1;
+        }
+        assert!(checked >= 3, "only {checked} draws compared");
+    }
+
+    /// Seeded draws do not depend on the number of rayon threads (bit for bit).
+    #[test]
+    fn one_and_two_threads_give_identical_draws() {
+        let (y, t, u, d, _, c) = panel(5, 80);
+        let input = DcdhInput {
+            y: &y,
+            time: &t,
+            unit: &u,
+            treatment: &d,
+            weights: None,
+            cluster: Some(&c),
+            controls: vec![],
+            trend_group: None,
+            names: names(),
+        };
+        let sp = spec(3, 2);
+        let run = |threads: usize| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap()
+                .install(|| dcdh_bootstrap(&input, &sp, 40, 9).unwrap())
+        };
+        let (a, b) = (run(1), run(2));
+        let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&a.effects), bits(&b.effects));
+        assert_eq!(bits(&a.placebos), bits(&b.placebos));
+        assert_eq!(bits(&a.ate), bits(&b.ate));
+        assert_eq!(a.n_clusters, 7);
+        // another seed, other draws
+        let other = dcdh_bootstrap(&input, &sp, 40, 10).unwrap();
+        assert_ne!(bits(&a.effects), bits(&other.effects));
+    }
+
+    #[test]
+    fn too_few_replicates_is_an_option_error() {
+        let (y, t, u, d, _, _) = panel(1, 20);
+        let input = DcdhInput {
+            y: &y,
+            time: &t,
+            unit: &u,
+            treatment: &d,
+            weights: None,
+            cluster: None,
+            controls: vec![],
+            trend_group: None,
+            names: names(),
+        };
+        let e = dcdh_bootstrap(&input, &spec(1, 0), 1, 0).unwrap_err();
+        assert!(
+            matches!(e, Error::Option { ref name, .. } if name == "reps"),
+            "{e}"
+        );
+    }
 }

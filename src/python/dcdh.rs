@@ -4,8 +4,8 @@ use numpy::{PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use crate::did::dcdh_boot::{dcdh_bootstrap, DcdhBoot};
 use crate::did::dcdh::{dcdh, DcdhFit, DcdhInput, DcdhSpec, Horizons, JointTest, Switchers};
+use crate::did::dcdh_boot::{dcdh_bootstrap, DcdhBoot};
 
 fn square(v: &[f64]) -> ndarray::Array2<f64> {
     let k = (v.len() as f64).sqrt().round() as usize;
