@@ -243,7 +243,10 @@ def test_bootstrap_coverage_monte_carlo():
     D_{F-2} = baseline) is 0.8 times the switchers' average signed treatment change, which the
     result reports as delta_1: truth = 0.8 * delta_1 in every sample. The 95% normal-bootstrap
     interval should cover it about 95% of the time, and the mean bootstrap SE should match
-    the sd of the estimates."""
+    the sd of the estimates. Measured (run once): coverage 0.968, bias 0.005 sd (MC s.e. 0.045
+    sd), mean bootstrap SE 0.156 vs sd 0.146 of the errors: slightly conservative because the
+    error is measured around the sample's own 0.8 * delta_1, while resampling units also varies
+    the switchers' treatment changes (the estimand's own sampling variation)."""
     err, se, cover = [], [], []
     for s in range(500):
         r = _fit(_panel(150, seed=10_000 + s), window=(0, 1), bstrap=True, reps=199, seed=s)

@@ -221,11 +221,11 @@ mod tests {
     use crate::did::dcdh::{dcdh, Switchers};
     use rand::RngExt;
 
-    /// 60 units × 8 periods, a discrete treatment with staggered switches up and down.
-    fn panel(
-        seed: u64,
-        n_units: u32,
-    ) -> (Vec<f64>, Vec<i64>, Vec<u32>, Vec<f64>, Vec<f64>, Vec<u32>) {
+    /// y, time, unit, treatment, control, cluster.
+    type Columns = (Vec<f64>, Vec<i64>, Vec<u32>, Vec<f64>, Vec<f64>, Vec<u32>);
+
+    /// `n_units` × 8 periods, a discrete treatment with staggered switches up and down.
+    fn panel(seed: u64, n_units: u32) -> Columns {
         let mut rng = crate::rng::stream(seed, 0);
         let (mut y, mut t, mut u, mut d, mut x, mut c) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);

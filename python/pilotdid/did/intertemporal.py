@@ -10,7 +10,6 @@ function does not shadow it), numerically as ``moderndid.did_multiplegt`` (0.4.1
 from __future__ import annotations
 
 import os
-
 from collections.abc import Sequence
 from typing import Any
 

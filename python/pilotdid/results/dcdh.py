@@ -284,5 +284,7 @@ def _pairwise_cov(draws: np.ndarray) -> np.ndarray:
             m = ok[:, a] & ok[:, b]
             if m.sum() >= 2:
                 x, y = draws[m, a], draws[m, b]
-                out[a, b] = out[b, a] = float(((x - x.mean()) * (y - y.mean())).sum() / (m.sum() - 1))
+                out[a, b] = out[b, a] = float(
+                    ((x - x.mean()) * (y - y.mean())).sum() / (m.sum() - 1)
+                )
     return out
