@@ -8,6 +8,13 @@ draw and estimates the horizons the draw's switchers reach; a draw without an es
 has no estimates and is left out (not redrawn); SE = standard deviation (n - 1) of the draws
 that have the estimate; intervals are normal, estimate +- z * SE (moderndid's
 ``ci_lower = estimate - z_crit * boot se``); the joint tests keep the analytic covariance.
+R's ``did_multiplegt_bootstrap.R`` (chaisemartinPackages/did_multiplegt_dyn) agrees on the
+normal intervals (``Effects[i,1] -+ z_level * sd(bresults, na.rm = TRUE)``), on the SD over the
+draws that have the estimate, and on leaving the joint tests analytic (it only overwrites the
+SE and CI columns). It differs in two places where we follow moderndid: R keeps the original
+group ids in a draw, so two copies of a cluster merge into groups with two rows per period
+(moderndid, and we, give each copy its own units), and a draw that fails stops R's loop
+(moderndid, and we, leave it out).
 
 The two bootstraps use different random numbers, so their SEs agree only within Monte Carlo
 error. For B draws of an approximately normal estimate the sample SD has standard error

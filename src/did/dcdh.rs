@@ -21,9 +21,11 @@
 //! controls (`super::dcdh_controls`) purge each outcome change of θ_d'ΔX, θ_d estimated per
 //! baseline d on the not-yet-switched cells, and add θ_d's estimation error to the influence
 //! function. `trends_nonparam` cells split the control pools (and the variance cohorts) by
-//! (baseline, cell). Not implemented: `trends_lin`, `same_switchers`,
-//! `less_conservative_se`, `continuous` (polynomial in a continuous baseline), `predict_het`,
-//! `effects_equal` and the bootstrap.
+//! (baseline, cell). `trends_lin`, `same_switchers(_pl)` and the `effects_equal` test follow
+//! the reference too; the cluster bootstrap (`bootstrap(reps, seed)`) is `super::dcdh_boot`,
+//! which re-runs the estimator on each draw through `dcdh_points` (point estimates only).
+//! Not implemented: `less_conservative_se`, `continuous` (polynomial in a continuous baseline)
+//! and `predict_het`.
 
 // Index loops mirror the cell-by-cell formulas of the reference.
 #![allow(clippy::needless_range_loop)]
