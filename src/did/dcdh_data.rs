@@ -333,7 +333,13 @@ pub(crate) fn build_grid(inp: &DcdhInput, trends_lin: bool) -> Result<Grid> {
             lookup_pool(u)
         }
     };
-    let f_of = |u: u32| if dense { f_by[u as usize] } else { info[&u].f_g };
+    let f_of = |u: u32| {
+        if dense {
+            f_by[u as usize]
+        } else {
+            info[&u].f_g
+        }
+    };
 
     // 3. baselines without variation in F_g (sample sd over rows, rounded to 3 decimals, as
     //    the reference)
