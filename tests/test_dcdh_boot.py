@@ -134,6 +134,31 @@ def test_clustered_bootstrap_matches_moderndid_within_mc_error():
     assert r.bootstrap.n_clusters == 30
 
 
+def test_bootstrap_with_controls_and_weights_matches_moderndid_within_mc_error():
+    """moderndid 0.4.1 did_multiplegt(xformla="~x", weightsname="w", effects=3, placebo=2,
+    boot=True, biters=300): each draw re-estimates the controls' theta_d on its own units.
+    Tolerance 4 MC s.e. (23%); measured once with 1,200 draws each: largest difference 5.2%
+    (MC s.e. of a difference 2.9%)."""
+    df = _panel(150, seed=21)
+    rng = np.random.default_rng(0)
+    df = df.with_columns(
+        pl.Series("x", rng.normal(size=df.height)),
+        pl.Series("w", np.repeat(rng.uniform(0.5, 2.0, 150), 8)),
+    )
+    reps = 300
+    ours = _fit(df, window=(-2, 3), bstrap=True, reps=reps, seed=3, controls="x", weights="w")
+    ref = _moderndid(df, 3, 2, reps, 3, xformla="~x", weightsname="w")
+    a = np.r_[
+        ours.effects["std_error"].to_numpy(),
+        ours.placebos["std_error"].to_numpy(),
+        ours.average_total_effect["std_error"],
+    ]
+    b = np.r_[ref.effects.std_errors, ref.placebos.std_errors, ref.ate.std_error]
+    np.testing.assert_allclose(ours.effects["estimate"], ref.effects.estimates, atol=1e-8)
+    tol = 4 * (a + b) / 2 / np.sqrt(reps - 1)
+    assert np.all(np.abs(a - b) <= tol), (a, b, tol)
+
+
 @pytest.mark.slow
 def test_bootstrap_se_matches_moderndid_many_draws():
     """moderndid 0.4.1 with biters=1000 on 300 units: tolerance 4 MC s.e. = 12.6% of the SE."""
