@@ -1714,6 +1714,32 @@ class DcdhCore:
     def group_clusters(self) -> list[int] | None: ...
     @property
     def notes(self) -> list[str]: ...
+    @property
+    def boot(self) -> DcdhBoot | None:
+        """The cluster bootstrap (reps > 0), or None."""
+
+class DcdhBoot:
+    @property
+    def effects(self) -> _F64:
+        """Draws x effects (NaN where a draw did not reach the effect or had none)."""
+    @property
+    def placebos(self) -> _F64:
+        """Draws x placebos."""
+    @property
+    def ate(self) -> list[float]: ...
+    @property
+    def effects_se(self) -> list[float]: ...
+    @property
+    def placebos_se(self) -> list[float]: ...
+    @property
+    def ate_se(self) -> float | None: ...
+    @property
+    def reps(self) -> int: ...
+    @property
+    def n_failed(self) -> int:
+        """Draws with no estimable effect (left out of the SEs)."""
+    @property
+    def n_clusters(self) -> int: ...
 
 def dcdh_fit(
     y: _F64,
@@ -1735,4 +1761,6 @@ def dcdh_fit(
     same_switchers: bool = False,
     same_switchers_pl: bool = False,
     trends_lin: bool = False,
+    reps: int = 0,
+    seed: int = 0,
 ) -> DcdhCore: ...

@@ -21,9 +21,11 @@
 //! controls (`super::dcdh_controls`) purge each outcome change of θ_d'ΔX, θ_d estimated per
 //! baseline d on the not-yet-switched cells, and add θ_d's estimation error to the influence
 //! function. `trends_nonparam` cells split the control pools (and the variance cohorts) by
-//! (baseline, cell). Not implemented: `trends_lin`, `same_switchers`,
-//! `less_conservative_se`, `continuous` (polynomial in a continuous baseline), `predict_het`,
-//! `effects_equal` and the bootstrap.
+//! (baseline, cell). `trends_lin`, `same_switchers(_pl)` and the `effects_equal` test follow
+//! the reference too; the cluster bootstrap (`bootstrap(reps, seed)`) is `super::dcdh_boot`,
+//! which re-runs the estimator on each draw through `dcdh_points` (point estimates only).
+//! Not implemented: `less_conservative_se`, `continuous` (polynomial in a continuous baseline)
+//! and `predict_het`.
 
 // Index loops mirror the cell-by-cell formulas of the reference.
 #![allow(clippy::needless_range_loop)]
@@ -229,13 +231,13 @@ fn horizon_passes(
     spec: &DcdhSpec,
     controls: Option<&ControlFit>,
     same: Option<&[bool]>,
+    point_only: bool,
 ) -> (Vec<Pass>, Vec<bool>) {
     let (ng, nt) = (grid.n_g, grid.n_t);
     let gf = ng as f64;
     let hf = h as f64;
     let t_max = grid.times[nt - 1];
     let allowed = |g: usize| same.map_or(true, |m| m[g]);
-    let cluster = grid.cluster.as_deref();
     let idx = |g: usize, j: usize| g * nt + j;
     let mut diff = vec![f64::NAN; ng * nt];
     let mut never = vec![f64::NAN; ng * nt];
@@ -414,165 +416,12 @@ fn horizon_passes(
             }
         }
 
-        // variance: demeaned outcome changes with small-cohort scaling
-        let is_sw = |k: usize| dist[k] == 1.0 && grid.w[k] != 0.0;
-        let is_ctrl = |k: usize| never[k] == 1.0 && grid.w[k] != 0.0;
-        let is_union = |k: usize| (dist[k] == 1.0 || never[k] == 1.0) && grid.w[k] != 0.0;
-        let clus = |g: usize| cluster.map_or(g as u32, |c| c[g]);
-        type Acc = (f64, f64, Vec<u32>);
-        let mut cohorts: HashMap<(usize, u64, u64), Acc> = HashMap::new();
-        let mut ctrl: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_pool * nt];
-        let mut union: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_pool * nt];
-        let dof = |a: &Acc, unique: bool| -> usize {
-            if unique {
-                let mut v = a.2.clone();
-                v.sort_unstable();
-                v.dedup();
-                v.len()
-            } else {
-                a.2.len()
-            }
+        // a bootstrap draw needs only the estimate: no influence function for the variance
+        let inf_var = if point_only {
+            vec![0.0; ng]
+        } else {
+            variance_influence(grid, h, controls, &dx, &diff, &dist, &never, &coef)
         };
-        let ckey = |g: usize| (grid.pool[g], grid.f_g[g].to_bits(), grid.d_fg[g].to_bits());
-        for g in 0..ng {
-            for j in 0..nt {
-                let k = idx(g, j);
-                let wd = nz(diff[k]) * grid.w[k];
-                if is_sw(k) {
-                    let a = cohorts.entry(ckey(g)).or_insert((0.0, 0.0, Vec::new()));
-                    a.0 += grid.w[k];
-                    a.1 += wd;
-                    a.2.push(clus(g));
-                }
-                if is_ctrl(k) {
-                    let a = &mut ctrl[cell(g, j)];
-                    a.0 += grid.w[k];
-                    a.1 += wd;
-                    a.2.push(clus(g));
-                }
-                if is_union(k) {
-                    let a = &mut union[cell(g, j)];
-                    a.0 += grid.w[k];
-                    a.1 += wd;
-                    a.2.push(clus(g));
-                }
-            }
-        }
-        let uniq = cluster.is_some();
-        let cohort_dof: HashMap<(usize, u64, u64), (usize, f64)> = cohorts
-            .iter()
-            .map(|(key, a)| (*key, (dof(a, uniq), a.1 / a.0)))
-            .collect();
-        let cell_stats = |v: &Vec<Acc>| -> Vec<(usize, f64)> {
-            v.iter()
-                .map(|a| {
-                    let m = if a.0 > 0.0 { a.1 / a.0 } else { 0.0 };
-                    (dof(a, uniq), m)
-                })
-                .collect()
-        };
-        let ctrl_s = cell_stats(&ctrl);
-        let union_s = cell_stats(&union);
-
-        let mut inf_var = vec![0.0; ng];
-        for g in 0..ng {
-            // T_g is finite (a period rank), so this is the reference's (T_g - 1) >= l
-            if grid.t_g[g] - 1.0 < hf {
-                continue;
-            }
-            for j in 0..nt {
-                let k = idx(g, j);
-                if dist[k].is_nan() {
-                    continue;
-                }
-                let t = grid.times[j];
-                if !(t >= hf + 1.0 && t <= grid.t_g[g]) {
-                    continue;
-                }
-                let at = grid.f_g[g] - 1.0 + hf == t;
-                let before = t < grid.f_g[g];
-                let (dof_s, mean_s) = if is_sw(k) {
-                    let c = cohort_dof[&ckey(g)];
-                    (Some(c.0), c.1)
-                } else {
-                    (None, 0.0)
-                };
-                let (dof_ns, mean_ns) = if is_ctrl(k) {
-                    let c = ctrl_s[cell(g, j)];
-                    (Some(c.0), c.1)
-                } else {
-                    (None, 0.0)
-                };
-                let (dof_u, mean_u) = if is_union(k) {
-                    let c = union_s[cell(g, j)];
-                    (Some(c.0), c.1)
-                } else {
-                    (None, 0.0)
-                };
-                let s = dof_s.unwrap_or(9999);
-                let ns = dof_ns.unwrap_or(9999);
-                let u = dof_u.unwrap_or(9999);
-                let union_case = u >= 2 && ((at && s == 1) || (before && ns == 1));
-                let scale = if at && s > 1 {
-                    sqrt_ratio(dof_s)
-                } else if before && ns > 1 {
-                    sqrt_ratio(dof_ns)
-                } else if union_case {
-                    sqrt_ratio(dof_u)
-                } else {
-                    1.0
-                };
-                let e_hat = if !(at || before) {
-                    0.0
-                } else if at && s >= 2 {
-                    mean_s
-                } else if before && ns >= 2 {
-                    mean_ns
-                } else if union_case {
-                    mean_u
-                } else {
-                    0.0
-                };
-                inf_var[g] += coef(g, j) * scale * (nz(diff[k]) - e_hat);
-            }
-        }
-        if let Some(cf) = controls {
-            // the estimation error of θ_d (the reference's "part2"; note its T_g − 2)
-            let k_x = dx.len();
-            let mut m = vec![vec![0.0; k_x]; grid.n_class];
-            for g in 0..ng {
-                if grid.t_g[g] - 2.0 < hf {
-                    continue;
-                }
-                for j in 0..nt {
-                    let k = idx(g, j);
-                    let t = grid.times[j];
-                    if dist[k].is_nan() || !(t >= hf + 1.0 && t <= grid.t_g[g]) {
-                        continue;
-                    }
-                    let comparison = coef(g, j) / gf;
-                    for c in 0..k_x {
-                        let v = comparison * dx[c][k];
-                        if !v.is_nan() {
-                            m[grid.class[g]][c] += v;
-                        }
-                    }
-                }
-            }
-            let shift: f64 = (0..grid.n_class)
-                .filter(|&l| cf.useful[l])
-                .map(|l| (0..k_x).map(|c| m[l][c] * cf.theta[l][c]).sum::<f64>())
-                .sum();
-            for g in 0..ng {
-                let l = grid.class[g];
-                let own: f64 = if cf.useful[l] {
-                    (0..k_x).map(|c| m[l][c] * cf.influence[g][c]).sum()
-                } else {
-                    0.0
-                };
-                inf_var[g] -= own - shift;
-            }
-        }
         passes.push(Pass {
             sign: dir,
             n_switchers: n_sw,
@@ -585,6 +434,188 @@ fn horizon_passes(
     }
 
     (passes, count)
+}
+
+/// The influence function of one direction's pass for the variance: the outcome changes
+/// demeaned within switcher cohorts / control cells with the small-cohort scaling, and (with
+/// controls) the estimation error of θ_d.
+#[allow(clippy::too_many_arguments)]
+fn variance_influence(
+    grid: &Grid,
+    h: usize,
+    controls: Option<&ControlFit>,
+    dx: &[Vec<f64>],
+    diff: &[f64],
+    dist: &[f64],
+    never: &[f64],
+    coef: &dyn Fn(usize, usize) -> f64,
+) -> Vec<f64> {
+    let (ng, nt) = (grid.n_g, grid.n_t);
+    let gf = ng as f64;
+    let hf = h as f64;
+    let cluster = grid.cluster.as_deref();
+    let idx = |g: usize, j: usize| g * nt + j;
+    let cell = |g: usize, j: usize| grid.pool[g] * nt + j;
+    // variance: demeaned outcome changes with small-cohort scaling
+    let is_sw = |k: usize| dist[k] == 1.0 && grid.w[k] != 0.0;
+    let is_ctrl = |k: usize| never[k] == 1.0 && grid.w[k] != 0.0;
+    let is_union = |k: usize| (dist[k] == 1.0 || never[k] == 1.0) && grid.w[k] != 0.0;
+    let clus = |g: usize| cluster.map_or(g as u32, |c| c[g]);
+    type Acc = (f64, f64, Vec<u32>);
+    let mut cohorts: HashMap<(usize, u64, u64), Acc> = HashMap::new();
+    let mut ctrl: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_pool * nt];
+    let mut union: Vec<Acc> = vec![(0.0, 0.0, Vec::new()); grid.n_pool * nt];
+    let dof = |a: &Acc, unique: bool| -> usize {
+        if unique {
+            let mut v = a.2.clone();
+            v.sort_unstable();
+            v.dedup();
+            v.len()
+        } else {
+            a.2.len()
+        }
+    };
+    let ckey = |g: usize| (grid.pool[g], grid.f_g[g].to_bits(), grid.d_fg[g].to_bits());
+    for g in 0..ng {
+        for j in 0..nt {
+            let k = idx(g, j);
+            let wd = nz(diff[k]) * grid.w[k];
+            if is_sw(k) {
+                let a = cohorts.entry(ckey(g)).or_insert((0.0, 0.0, Vec::new()));
+                a.0 += grid.w[k];
+                a.1 += wd;
+                a.2.push(clus(g));
+            }
+            if is_ctrl(k) {
+                let a = &mut ctrl[cell(g, j)];
+                a.0 += grid.w[k];
+                a.1 += wd;
+                a.2.push(clus(g));
+            }
+            if is_union(k) {
+                let a = &mut union[cell(g, j)];
+                a.0 += grid.w[k];
+                a.1 += wd;
+                a.2.push(clus(g));
+            }
+        }
+    }
+    let uniq = cluster.is_some();
+    let cohort_dof: HashMap<(usize, u64, u64), (usize, f64)> = cohorts
+        .iter()
+        .map(|(key, a)| (*key, (dof(a, uniq), a.1 / a.0)))
+        .collect();
+    let cell_stats = |v: &Vec<Acc>| -> Vec<(usize, f64)> {
+        v.iter()
+            .map(|a| {
+                let m = if a.0 > 0.0 { a.1 / a.0 } else { 0.0 };
+                (dof(a, uniq), m)
+            })
+            .collect()
+    };
+    let ctrl_s = cell_stats(&ctrl);
+    let union_s = cell_stats(&union);
+
+    let mut inf_var = vec![0.0; ng];
+    for g in 0..ng {
+        // T_g is finite (a period rank), so this is the reference's (T_g - 1) >= l
+        if grid.t_g[g] - 1.0 < hf {
+            continue;
+        }
+        for j in 0..nt {
+            let k = idx(g, j);
+            if dist[k].is_nan() {
+                continue;
+            }
+            let t = grid.times[j];
+            if !(t >= hf + 1.0 && t <= grid.t_g[g]) {
+                continue;
+            }
+            let at = grid.f_g[g] - 1.0 + hf == t;
+            let before = t < grid.f_g[g];
+            let (dof_s, mean_s) = if is_sw(k) {
+                let c = cohort_dof[&ckey(g)];
+                (Some(c.0), c.1)
+            } else {
+                (None, 0.0)
+            };
+            let (dof_ns, mean_ns) = if is_ctrl(k) {
+                let c = ctrl_s[cell(g, j)];
+                (Some(c.0), c.1)
+            } else {
+                (None, 0.0)
+            };
+            let (dof_u, mean_u) = if is_union(k) {
+                let c = union_s[cell(g, j)];
+                (Some(c.0), c.1)
+            } else {
+                (None, 0.0)
+            };
+            let s = dof_s.unwrap_or(9999);
+            let ns = dof_ns.unwrap_or(9999);
+            let u = dof_u.unwrap_or(9999);
+            let union_case = u >= 2 && ((at && s == 1) || (before && ns == 1));
+            let scale = if at && s > 1 {
+                sqrt_ratio(dof_s)
+            } else if before && ns > 1 {
+                sqrt_ratio(dof_ns)
+            } else if union_case {
+                sqrt_ratio(dof_u)
+            } else {
+                1.0
+            };
+            let e_hat = if !(at || before) {
+                0.0
+            } else if at && s >= 2 {
+                mean_s
+            } else if before && ns >= 2 {
+                mean_ns
+            } else if union_case {
+                mean_u
+            } else {
+                0.0
+            };
+            inf_var[g] += coef(g, j) * scale * (nz(diff[k]) - e_hat);
+        }
+    }
+    if let Some(cf) = controls {
+        // the estimation error of θ_d (the reference's "part2"; note its T_g − 2)
+        let k_x = dx.len();
+        let mut m = vec![vec![0.0; k_x]; grid.n_class];
+        for g in 0..ng {
+            if grid.t_g[g] - 2.0 < hf {
+                continue;
+            }
+            for j in 0..nt {
+                let k = idx(g, j);
+                let t = grid.times[j];
+                if dist[k].is_nan() || !(t >= hf + 1.0 && t <= grid.t_g[g]) {
+                    continue;
+                }
+                let comparison = coef(g, j) / gf;
+                for c in 0..k_x {
+                    let v = comparison * dx[c][k];
+                    if !v.is_nan() {
+                        m[grid.class[g]][c] += v;
+                    }
+                }
+            }
+        }
+        let shift: f64 = (0..grid.n_class)
+            .filter(|&l| cf.useful[l])
+            .map(|l| (0..k_x).map(|c| m[l][c] * cf.theta[l][c]).sum::<f64>())
+            .sum();
+        for g in 0..ng {
+            let l = grid.class[g];
+            let own: f64 = if cf.useful[l] {
+                (0..k_x).map(|c| m[l][c] * cf.influence[g][c]).sum()
+            } else {
+                0.0
+            };
+            inf_var[g] -= own - shift;
+        }
+    }
+    inf_var
 }
 
 /// Combines the directions' passes in proportion to their weighted switchers.
@@ -868,6 +899,157 @@ fn collect(hs: &[Horizon], grid: &Grid, cluster: Option<&[u32]>) -> Horizons {
     }
 }
 
+/// Effects 1..spec.effects and placebos 1..spec.placebo on the grid (`point_only`: without
+/// the variance part of the influence functions, for bootstrap draws).
+fn estimate_horizons(
+    grid: &Grid,
+    spec: &DcdhSpec,
+    names: &[String],
+    point_only: bool,
+    cancel: Cancel,
+) -> Result<(Vec<Horizon>, Vec<Horizon>)> {
+    let cluster = grid.cluster.as_deref();
+    let ctrl = control_coefficients(grid, names)?;
+    let ctrl = ctrl.as_ref();
+    let ng = grid.n_g;
+    let dirs = spec.switchers.directions();
+    // same_switchers (without trends_lin): one mask for all horizons
+    let fixed = (spec.same_switchers && !spec.trends_lin).then(|| {
+        let n_pl = if spec.same_switchers_pl {
+            spec.placebo
+        } else {
+            0
+        };
+        same_switcher_mask(grid, spec.effects, n_pl, spec.only_never_switchers)
+    });
+    let mut eff = Vec::with_capacity(spec.effects);
+    let mut pl = Vec::with_capacity(spec.placebo);
+    for (placebo, n_h) in [(false, spec.effects), (true, spec.placebo)] {
+        for h in 1..=n_h {
+            cancel.check()?;
+            let out = if spec.trends_lin {
+                // the sum of the horizon-1..h estimates on the switchers that reach h
+                let (e_mask, p_mask) = same_switcher_mask(
+                    grid,
+                    h,
+                    if placebo { h } else { 0 },
+                    spec.only_never_switchers,
+                );
+                let mask = both(&e_mask, p_mask.as_deref());
+                let mut sums: Vec<(Pass, usize)> = Vec::new();
+                let mut count = Vec::new();
+                for step in 1..=h {
+                    let (passes, c) = horizon_passes(
+                        grid,
+                        step,
+                        placebo,
+                        dirs,
+                        spec,
+                        ctrl,
+                        Some(&mask),
+                        point_only,
+                    );
+                    count = c;
+                    for p in passes {
+                        match sums.iter_mut().find(|(q, _)| q.sign == p.sign) {
+                            Some((q, n)) => {
+                                q.estimate += p.estimate;
+                                for (a, b) in q.influence.iter_mut().zip(&p.influence) {
+                                    *a += b;
+                                }
+                                (q.n_switchers, q.n_weighted, q.delta, q.ate_delta) =
+                                    (p.n_switchers, p.n_weighted, p.delta, p.ate_delta);
+                                *n += 1;
+                            }
+                            None => sums.push((p, 1)),
+                        }
+                    }
+                }
+                let passes: Vec<Pass> = dirs
+                    .iter()
+                    .filter_map(|d| sums.iter().find(|(q, n)| q.sign == *d && *n == h))
+                    .map(|(q, _)| q.clone())
+                    .collect();
+                combine(&passes, count, ng, spec, cluster)
+            } else {
+                let mask = fixed.as_ref().map(|(e, p)| {
+                    if placebo && spec.same_switchers_pl {
+                        both(e, p.as_deref())
+                    } else {
+                        e.clone()
+                    }
+                });
+                let (passes, count) = horizon_passes(
+                    grid,
+                    h,
+                    placebo,
+                    dirs,
+                    spec,
+                    ctrl,
+                    mask.as_deref(),
+                    point_only,
+                );
+                combine(&passes, count, ng, spec, cluster)
+            };
+            if placebo {
+                pl.push(out);
+            } else {
+                eff.push(out);
+            }
+        }
+    }
+    Ok((eff, pl))
+}
+
+/// The average total effect per unit of treatment: the N-weighted effects over the N-weighted
+/// treatment changes (estimate, se, n_obs, n_switchers); None with trends_lin (as the reference)
+/// or when the treatment changes average zero.
+fn average_total_effect(
+    eff: &[Horizon],
+    grid: &Grid,
+    spec: &DcdhSpec,
+) -> Option<(f64, f64, usize, usize)> {
+    let cluster = grid.cluster.as_deref();
+    let gf = grid.n_g as f64;
+
+    // average total effect: N-weighted effects over N-weighted treatment changes
+    let valid: Vec<usize> = (0..eff.len())
+        .filter(|&i| !eff[i].estimate_unnorm.is_nan() && eff[i].n_weighted > 0.0)
+        .collect();
+    // the reference leaves the average total effect out with trends_lin
+    if !valid.is_empty() && !spec.trends_lin {
+        let tot: f64 = valid.iter().map(|&i| eff[i].n_weighted).sum();
+        let wts: Vec<f64> = valid.iter().map(|&i| eff[i].n_weighted / tot).collect();
+        let mean: f64 = valid
+            .iter()
+            .zip(&wts)
+            .map(|(&i, w)| w * eff[i].estimate_unnorm)
+            .sum();
+        let denom: f64 = valid
+            .iter()
+            .zip(&wts)
+            .map(|(&i, w)| w * eff[i].ate_delta)
+            .sum();
+        if denom != 0.0 {
+            let mut inf = vec![0.0; grid.n_g];
+            for (&i, w) in valid.iter().zip(&wts) {
+                for g in 0..grid.n_g {
+                    inf[g] += w * eff[i].inf_unnorm[g];
+                }
+            }
+            let inf: Vec<f64> = inf.iter().map(|v| v / denom).collect();
+            let sums = cluster_sums(&inf, cluster);
+            let se = sums.iter().map(|v| v * v).sum::<f64>().sqrt() / gf;
+            let n_obs = (0..grid.n_g * grid.n_t)
+                .filter(|&k| valid.iter().any(|&i| eff[i].count[k]))
+                .count();
+            let n_sw = valid.iter().map(|&i| eff[i].n_switchers).sum();
+            return Some((mean / denom, se, n_obs, n_sw));
+        }
+    }
+    None
+}
+
 /// DID_l effects, placebos, the average total effect and joint tests (see the module doc).
 pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
     let cancel = Cancel::current();
@@ -926,118 +1108,10 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
             ),
         });
     }
-    let cluster = grid.cluster.as_deref();
     let names: Vec<String> = input.controls.iter().map(|c| c.0.clone()).collect();
-    let ctrl = control_coefficients(&grid, &names)?;
-    let ctrl = ctrl.as_ref();
-    let ng = grid.n_g;
-    // same_switchers (without trends_lin): one mask for all horizons
-    let fixed = (spec.same_switchers && !spec.trends_lin).then(|| {
-        let n_pl = if spec.same_switchers_pl {
-            spec.placebo
-        } else {
-            0
-        };
-        same_switcher_mask(&grid, spec.effects, n_pl, spec.only_never_switchers)
-    });
-    let mut eff = Vec::with_capacity(spec.effects);
-    let mut pl = Vec::with_capacity(spec.placebo);
-    for (placebo, n_h) in [(false, spec.effects), (true, spec.placebo)] {
-        for h in 1..=n_h {
-            cancel.check()?;
-            let out = if spec.trends_lin {
-                // the sum of the horizon-1..h estimates on the switchers that reach h
-                let (e_mask, p_mask) = same_switcher_mask(
-                    &grid,
-                    h,
-                    if placebo { h } else { 0 },
-                    spec.only_never_switchers,
-                );
-                let mask = both(&e_mask, p_mask.as_deref());
-                let mut sums: Vec<(Pass, usize)> = Vec::new();
-                let mut count = Vec::new();
-                for step in 1..=h {
-                    let (passes, c) =
-                        horizon_passes(&grid, step, placebo, dirs, spec, ctrl, Some(&mask));
-                    count = c;
-                    for p in passes {
-                        match sums.iter_mut().find(|(q, _)| q.sign == p.sign) {
-                            Some((q, n)) => {
-                                q.estimate += p.estimate;
-                                for (a, b) in q.influence.iter_mut().zip(&p.influence) {
-                                    *a += b;
-                                }
-                                (q.n_switchers, q.n_weighted, q.delta, q.ate_delta) =
-                                    (p.n_switchers, p.n_weighted, p.delta, p.ate_delta);
-                                *n += 1;
-                            }
-                            None => sums.push((p, 1)),
-                        }
-                    }
-                }
-                let passes: Vec<Pass> = dirs
-                    .iter()
-                    .filter_map(|d| sums.iter().find(|(q, n)| q.sign == *d && *n == h))
-                    .map(|(q, _)| q.clone())
-                    .collect();
-                combine(&passes, count, ng, spec, cluster)
-            } else {
-                let mask = fixed.as_ref().map(|(e, p)| {
-                    if placebo && spec.same_switchers_pl {
-                        both(e, p.as_deref())
-                    } else {
-                        e.clone()
-                    }
-                });
-                let (passes, count) =
-                    horizon_passes(&grid, h, placebo, dirs, spec, ctrl, mask.as_deref());
-                combine(&passes, count, ng, spec, cluster)
-            };
-            if placebo {
-                pl.push(out);
-            } else {
-                eff.push(out);
-            }
-        }
-    }
-    let gf = grid.n_g as f64;
-
-    // average total effect: N-weighted effects over N-weighted treatment changes
-    let valid: Vec<usize> = (0..eff.len())
-        .filter(|&i| !eff[i].estimate_unnorm.is_nan() && eff[i].n_weighted > 0.0)
-        .collect();
-    let mut ate = None;
-    // the reference leaves the average total effect out with trends_lin
-    if !valid.is_empty() && !spec.trends_lin {
-        let tot: f64 = valid.iter().map(|&i| eff[i].n_weighted).sum();
-        let wts: Vec<f64> = valid.iter().map(|&i| eff[i].n_weighted / tot).collect();
-        let mean: f64 = valid
-            .iter()
-            .zip(&wts)
-            .map(|(&i, w)| w * eff[i].estimate_unnorm)
-            .sum();
-        let denom: f64 = valid
-            .iter()
-            .zip(&wts)
-            .map(|(&i, w)| w * eff[i].ate_delta)
-            .sum();
-        if denom != 0.0 {
-            let mut inf = vec![0.0; grid.n_g];
-            for (&i, w) in valid.iter().zip(&wts) {
-                for g in 0..grid.n_g {
-                    inf[g] += w * eff[i].inf_unnorm[g];
-                }
-            }
-            let inf: Vec<f64> = inf.iter().map(|v| v / denom).collect();
-            let sums = cluster_sums(&inf, cluster);
-            let se = sums.iter().map(|v| v * v).sum::<f64>().sqrt() / gf;
-            let n_obs = (0..grid.n_g * grid.n_t)
-                .filter(|&k| valid.iter().any(|&i| eff[i].count[k]))
-                .count();
-            let n_sw = valid.iter().map(|&i| eff[i].n_switchers).sum();
-            ate = Some((mean / denom, se, n_obs, n_sw));
-        }
-    }
+    let (eff, pl) = estimate_horizons(&grid, spec, &names, false, cancel)?;
+    let ate = average_total_effect(&eff, &grid, spec);
+    let cluster = grid.cluster.as_deref();
     let effects = collect(&eff, &grid, cluster);
     let placebos = collect(&pl, &grid, cluster);
     let joint_effects = if effects.estimate.len() > 1 {
@@ -1089,4 +1163,47 @@ pub fn dcdh(input: &DcdhInput, spec: &DcdhSpec) -> Result<DcdhFit> {
         dropped: grid.dropped,
         notes,
     })
+}
+
+/// The point estimates of one bootstrap draw (effects, placebos, average total effect).
+#[derive(Debug, Clone)]
+pub(crate) struct DrawEstimates {
+    pub effects: Vec<f64>,
+    pub placebos: Vec<f64>,
+    pub ate: Option<f64>,
+}
+
+/// Point estimates on a bootstrap draw, as the reference's draws: the draw estimates the
+/// horizons its own switchers reach (min of the asked and the reachable effects and placebos;
+/// the rest are NaN), and a draw in which no effect can be estimated is `None`.
+pub(crate) fn dcdh_points(input: &DcdhInput, spec: &DcdhSpec) -> Result<Option<DrawEstimates>> {
+    let cancel = Cancel::current();
+    let grid = build_grid(input, spec.trends_lin)?;
+    let (max_e, max_p) = estimable(&grid, spec.switchers.directions());
+    let max_p = if spec.trends_lin {
+        max_p.saturating_sub(1)
+    } else {
+        max_p
+    };
+    if max_e == 0 {
+        return Ok(None);
+    }
+    let draw_spec = DcdhSpec {
+        effects: spec.effects.min(max_e),
+        placebo: spec.placebo.min(max_p),
+        ..*spec
+    };
+    let names: Vec<String> = input.controls.iter().map(|c| c.0.clone()).collect();
+    let (eff, pl) = estimate_horizons(&grid, &draw_spec, &names, true, cancel)?;
+    let pad = |h: &[Horizon], n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| h.get(i).map_or(f64::NAN, |x| x.estimate))
+            .collect()
+    };
+    let ate = average_total_effect(&eff, &grid, &draw_spec).map(|a| a.0);
+    Ok(Some(DrawEstimates {
+        effects: pad(&eff, spec.effects),
+        placebos: pad(&pl, spec.placebo),
+        ate,
+    }))
 }

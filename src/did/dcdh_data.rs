@@ -306,27 +306,54 @@ pub(crate) fn build_grid(inp: &DcdhInput, trends_lin: bool) -> Result<Grid> {
     pool_keys.sort_unstable();
     pool_keys.dedup();
     let n_pool = pool_keys.len();
-    let pool_of = |u: u32| {
+    let lookup_pool = |u: u32| {
         let key = (
             class_of(info[&u].d_sq),
             unit_trend.get(&u).copied().unwrap_or(0),
         );
         pool_keys.partition_point(|k| *k < key)
     };
+    // the row loops below look up each row's unit: by code in a table when the codes are dense
+    // (they are from Python and in bootstrap draws), saving hashing and searches per row
+    let max_code = info.keys().copied().max().unwrap_or(0) as usize;
+    let dense = max_code < 4 * n + 64;
+    let (mut pool_by, mut f_by) = (Vec::new(), Vec::new());
+    if dense {
+        pool_by = vec![0usize; max_code + 1];
+        f_by = vec![f64::NAN; max_code + 1];
+        for (&u, g) in &info {
+            pool_by[u as usize] = lookup_pool(u);
+            f_by[u as usize] = g.f_g;
+        }
+    }
+    let pool_of = |u: u32| {
+        if dense {
+            pool_by[u as usize]
+        } else {
+            lookup_pool(u)
+        }
+    };
+    let f_of = |u: u32| {
+        if dense {
+            f_by[u as usize]
+        } else {
+            info[&u].f_g
+        }
+    };
 
     // 3. baselines without variation in F_g (sample sd over rows, rounded to 3 decimals, as
     //    the reference)
     let mut acc = vec![(0usize, 0.0f64, 0.0f64); n_pool];
     for r in &kept {
-        let gi = &info[&r.unit];
-        let f = if gi.f_g.is_finite() { gi.f_g } else { 0.0 };
+        let f_g = f_of(r.unit);
+        let f = if f_g.is_finite() { f_g } else { 0.0 };
         let a = &mut acc[pool_of(r.unit)];
         a.0 += 1;
         a.1 += f;
     }
     for r in &kept {
-        let gi = &info[&r.unit];
-        let f = if gi.f_g.is_finite() { gi.f_g } else { 0.0 };
+        let f_g = f_of(r.unit);
+        let f = if f_g.is_finite() { f_g } else { 0.0 };
         let a = &mut acc[pool_of(r.unit)];
         let m = a.1 / a.0 as f64;
         a.2 += (f - m) * (f - m);
@@ -340,16 +367,14 @@ pub(crate) fn build_grid(inp: &DcdhInput, trends_lin: bool) -> Result<Grid> {
     dropped.no_switch_variation = before - kept.len();
 
     // 4. (period, baseline) cells with a not-yet-switched group
-    let mut has_control: HashMap<(i64, usize), bool> = HashMap::new();
+    // ranks are 1..=periods.len(): one flag per (rank, pool)
+    let cell = |r: &Row| (r.rank as usize - 1) * n_pool + pool_of(r.unit);
+    let mut has_control = vec![false; periods.len() * n_pool];
     for r in &kept {
-        let gi = &info[&r.unit];
-        let e = has_control
-            .entry((r.rank, pool_of(r.unit)))
-            .or_insert(false);
-        *e |= gi.f_g > r.rank as f64;
+        has_control[cell(r)] |= f_of(r.unit) > r.rank as f64;
     }
     let before = kept.len();
-    kept.retain(|r| has_control[&(r.rank, pool_of(r.unit))]);
+    kept.retain(|r| has_control[cell(r)]);
     dropped.no_controls = before - kept.len();
     if kept.is_empty() {
         return Err(Error::Empty(format!(

@@ -11,6 +11,7 @@ pub mod aggte;
 pub mod att_gt;
 pub mod bacon;
 pub mod dcdh;
+pub mod dcdh_boot;
 mod dcdh_controls;
 mod dcdh_data;
 pub mod ddd;

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
 use crate::did::dcdh::{dcdh, DcdhFit, DcdhInput, DcdhSpec, Horizons, JointTest, Switchers};
+use crate::did::dcdh_boot::{dcdh_bootstrap, DcdhBoot};
 
 fn square(v: &[f64]) -> ndarray::Array2<f64> {
     let k = (v.len() as f64).sqrt().round() as usize;
@@ -69,6 +70,7 @@ impl PyHorizons {
 #[pyclass(frozen, module = "pilotdid._core", name = "DcdhCore")]
 struct PyDcdh {
     fit: DcdhFit,
+    boot: Option<DcdhBoot>,
 }
 
 #[pymethods]
@@ -156,11 +158,71 @@ impl PyDcdh {
     fn notes(&self) -> Vec<String> {
         self.fit.notes.clone()
     }
+    /// The cluster bootstrap (`reps` > 0), or None.
+    #[getter]
+    fn boot(&self) -> Option<PyDcdhBoot> {
+        self.boot.clone().map(|b| PyDcdhBoot { b })
+    }
+}
+
+/// Cluster-bootstrap draws and SEs of a `DcdhCore`.
+#[pyclass(frozen, module = "pilotdid._core", name = "DcdhBoot")]
+struct PyDcdhBoot {
+    b: DcdhBoot,
+}
+
+#[pymethods]
+impl PyDcdhBoot {
+    /// Draws × effects (NaN where a draw did not reach the effect or had none).
+    #[getter]
+    fn effects<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        let k = self.b.effects.len().checked_div(self.b.reps).unwrap_or(0);
+        ndarray::Array2::from_shape_vec((self.b.reps, k), self.b.effects.clone())
+            .unwrap_or_else(|_| ndarray::Array2::zeros((0, 0)))
+            .to_pyarray(py)
+    }
+    /// Draws × placebos.
+    #[getter]
+    fn placebos<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
+        let k = self.b.placebos.len().checked_div(self.b.reps).unwrap_or(0);
+        ndarray::Array2::from_shape_vec((self.b.reps, k), self.b.placebos.clone())
+            .unwrap_or_else(|_| ndarray::Array2::zeros((0, 0)))
+            .to_pyarray(py)
+    }
+    #[getter]
+    fn ate(&self) -> Vec<f64> {
+        self.b.ate.clone()
+    }
+    #[getter]
+    fn effects_se(&self) -> Vec<f64> {
+        self.b.effects_se.clone()
+    }
+    #[getter]
+    fn placebos_se(&self) -> Vec<f64> {
+        self.b.placebos_se.clone()
+    }
+    #[getter]
+    fn ate_se(&self) -> Option<f64> {
+        self.b.ate_se
+    }
+    #[getter]
+    fn reps(&self) -> usize {
+        self.b.reps
+    }
+    /// Draws with no estimable effect (left out of the SEs).
+    #[getter]
+    fn n_failed(&self) -> usize {
+        self.b.n_failed
+    }
+    #[getter]
+    fn n_clusters(&self) -> usize {
+        self.b.n_clusters
+    }
 }
 
 /// DID_l on prepared columns; see `pilotdid.dcdh`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false))]
+#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false, reps=0, seed=0))]
 #[allow(clippy::too_many_arguments)]
 fn dcdh_fit<'py>(
     py: Python<'py>,
@@ -182,6 +244,8 @@ fn dcdh_fit<'py>(
     same_switchers: bool,
     same_switchers_pl: bool,
     trends_lin: bool,
+    reps: usize,
+    seed: u64,
 ) -> PyResult<PyDcdh> {
     let names: [String; 6] = names
         .try_into()
@@ -210,13 +274,23 @@ fn dcdh_fit<'py>(
             .transpose()?,
         names,
     };
-    let fit = run(py, || dcdh(&input, &spec))?;
-    Ok(PyDcdh { fit })
+    // the full-sample fit first: it validates the input the bootstrap draws from
+    let (fit, boot) = run(py, || {
+        let fit = dcdh(&input, &spec)?;
+        let boot = if reps > 0 {
+            Some(dcdh_bootstrap(&input, &spec, reps, seed)?)
+        } else {
+            None
+        };
+        Ok((fit, boot))
+    })?;
+    Ok(PyDcdh { fit, boot })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDcdh>()?;
     m.add_class::<PyHorizons>()?;
+    m.add_class::<PyDcdhBoot>()?;
     m.add_function(wrap_pyfunction!(dcdh_fit, m)?)?;
     Ok(())
 }

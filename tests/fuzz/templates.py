@@ -226,4 +226,5 @@ _t("dcdh", lambda: pdid.dcdh, lambda: [panel()],
    lambda: {"y": "gtfp", "unit": "city", "time": "year", "treatment": "did", "controls": None,
             "trends_nonparam": None, "trends_lin": False, "same_switchers": False,
             "window": (-2, 3), "switchers": "", "normalized": False,
+            "bstrap": True, "reps": 19, "seed": 0,
             "only_never_switchers": False, "weights": None, "cluster": None, "level": 0.95})

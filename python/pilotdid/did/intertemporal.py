@@ -9,6 +9,7 @@ function does not shadow it), numerically as ``moderndid.did_multiplegt`` (0.4.1
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,7 +20,10 @@ from pilotdid._args import (
     check_bool,
     check_choice,
     check_columns,
+    check_int,
     check_level,
+    check_reps,
+    check_seed,
     check_str,
     check_window,
 )
@@ -66,6 +70,9 @@ def dcdh(
     same_switchers_pl: bool = False,
     weights: str | None = None,
     cluster: str | None = None,
+    bstrap: bool = False,
+    reps: int = 999,
+    seed: int = 0,
     level: float = 0.95,
 ) -> DcdhResult:
     """Event-study effects of a treatment that may be binary, discrete or continuous and
@@ -96,7 +103,16 @@ def dcdh(
     effects (``same_switchers_pl=True``: the placebos also on those reaching all placebos).
     ``only_never_switchers`` compares with
     never-switchers only. SEs are analytic (influence function, cluster-robust on
-    ``cluster``, default the unit).
+    ``cluster``, default the unit), or with ``bstrap=True`` the reference's cluster bootstrap
+    (``bootstrap(reps, seed)``): ``reps`` draws of the clusters (units without ``cluster``) with
+    replacement, each copy of a drawn cluster entering with its own units, the whole estimator
+    re-run on every draw; the SE of every effect, placebo and the average total effect is the
+    standard deviation of its draws. A draw estimates the horizons its own switchers reach; a
+    draw without an estimable effect is left out, not redrawn (both as the reference;
+    ``result.bootstrap`` holds the draws and ``n_failed``). Confidence intervals stay normal
+    (estimate ± z·SE) with the bootstrap SE, and the joint tests keep the analytic covariance,
+    both as the reference. Replicate r draws from its own seeded stream, so results do not depend
+    on the number of threads.
 
     Rows with a missing outcome, treatment or control are dropped and counted
     (``dropped_rows["missing"]``); the estimator then drops, as the reference does, rows after a
@@ -120,6 +136,8 @@ def dcdh(
         raise PilotdidError(
             "option 'same_switchers_pl': True needs same_switchers=True (as did_multiplegt_dyn)"
         )
+    bstrap = check_bool("bstrap", bstrap)
+    seed = check_seed(seed)
     level = check_level(level)
     weights = None if weights is None else check_str("weights", weights)
     cvar = _cluster_var(cluster, unit)
@@ -169,6 +187,20 @@ def dcdh(
             + (f" or the cluster '{cvar}'" if cvar else "")
         )
     codes = _core.factorize_ids(np.ascontiguousarray(uid[keep])).codes
+    if bstrap:
+        # stored: one value per effect, placebo and the average total effect per draw; while
+        # they run, each thread holds a copy of its draw's columns and unit x period grid
+        n_rows = int(keep.sum())
+        per_thread = 8.0 * n_rows * (24 + 3 * len(covs))
+        reps = check_reps(
+            "reps",
+            reps,
+            bytes_per_rep=8.0 * (hi - lo + 1),
+            lo=2,
+            fixed_bytes=per_thread * (os.cpu_count() or 1),
+        )
+    else:
+        reps = check_int("reps", reps, lo=2)
     trend_group = None
     if trend_codes:
         stacked = np.column_stack([t[keep] for t in trend_codes])
@@ -192,6 +224,8 @@ def dcdh(
         same_switchers=same_switchers,
         same_switchers_pl=same_switchers_pl,
         trends_lin=trends_lin,
+        reps=reps if bstrap else 0,
+        seed=seed,
     )
     bidir, no_var, no_ctrl, second = core.dropped
     dropped = {
@@ -217,6 +251,9 @@ def dcdh(
         same_switchers_pl=same_switchers_pl,
         weights=weights,
         cluster=cvar,
+        bstrap=bstrap,
+        reps=reps,
+        seed=seed,
         level=float(level),
         n_input_rows=n_input,
     )

@@ -24,6 +24,10 @@ class DcdhResult(ResultProtocol):
     std_error, conf_low, conf_high, n_obs, n_switchers); ``joint_tests``: Wald chi2 tests
     that all effects / all placebos are zero. ``nobs`` counts units (groups) in the estimation
     sample; ``n_switchers``, ``n_never_switchers`` and ``dropped_rows`` describe the sample.
+    With ``bstrap=True`` the SEs (and normal intervals) are the cluster bootstrap's and
+    ``bootstrap`` holds the draws (``effects``, ``placebos``: draws x horizons, NaN where a draw
+    did not reach the horizon; ``ate``; ``n_failed`` draws without an estimable effect); the
+    joint tests keep the analytic covariance, as the reference. Without it ``bootstrap`` is None.
     """
 
     result_name = "de Chaisemartin-D'Haultfoeuille DID_l (did_multiplegt_dyn)"
@@ -40,16 +44,24 @@ class DcdhResult(ResultProtocol):
         self.notes = list(core.notes)
         self._eff = core.effects
         self._pl = core.placebos
+        self.bootstrap = core.boot
+        # the reported SEs: the bootstrap's with bstrap=True, else the influence function's
+        if self.bootstrap is None:
+            self._eff_se = np.asarray(self._eff.se, dtype=float)
+            self._pl_se = np.asarray(self._pl.se, dtype=float)
+        else:
+            self._eff_se = np.asarray(self.bootstrap.effects_se, dtype=float)
+            self._pl_se = np.asarray(self.bootstrap.placebos_se, dtype=float)
 
     # --- pieces --------------------------------------------------------------------------
     @staticmethod
-    def _frame(h: Any, sign: int) -> pl.DataFrame:
+    def _frame(h: Any, se: np.ndarray, sign: int) -> pl.DataFrame:
         k = len(h.estimate)
         return pl.DataFrame(
             {
                 "horizon": np.arange(1, k + 1, dtype=np.int64) * sign,
                 "estimate": np.asarray(h.estimate, dtype=float),
-                "std_error": np.asarray(h.se, dtype=float),
+                "std_error": se,
                 "n_switchers": np.asarray(h.n_switchers, dtype=np.int64),
                 "n_obs": np.asarray(h.n_obs, dtype=np.int64),
                 "delta": np.asarray(h.delta, dtype=float),
@@ -58,11 +70,11 @@ class DcdhResult(ResultProtocol):
 
     @property
     def effects(self) -> pl.DataFrame:
-        return self._frame(self._eff, 1)
+        return self._frame(self._eff, self._eff_se, 1)
 
     @property
     def placebos(self) -> pl.DataFrame:
-        return self._frame(self._pl, -1)
+        return self._frame(self._pl, self._pl_se, -1)
 
     @property
     def average_total_effect(self) -> dict[str, float] | None:
@@ -72,6 +84,8 @@ class DcdhResult(ResultProtocol):
         if a is None:
             return None
         est, se, n_obs, n_sw = a
+        if self.bootstrap is not None:
+            se = self.bootstrap.ate_se
         c = normal_critical(self.level)
         return {
             "estimate": float(est),
@@ -112,12 +126,12 @@ class DcdhResult(ResultProtocol):
     # --- the protocol --------------------------------------------------------------------
     def _rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         pl_est = np.asarray(self._pl.estimate, dtype=float)[::-1]
-        pl_se = np.asarray(self._pl.se, dtype=float)[::-1]
+        pl_se = self._pl_se[::-1]
         e = np.concatenate(
             [-np.arange(len(pl_est), 0, -1), np.arange(1, len(self._eff.estimate) + 1)]
         )
         est = np.concatenate([pl_est, np.asarray(self._eff.estimate, dtype=float)])
-        se = np.concatenate([pl_se, np.asarray(self._eff.se, dtype=float)])
+        se = np.concatenate([pl_se, self._eff_se])
         return e.astype(np.int64), est, se
 
     def _tidy(self, level: float) -> pl.DataFrame:
@@ -137,9 +151,16 @@ class DcdhResult(ResultProtocol):
 
     def vcov(self) -> np.ndarray:
         """Covariance of the ``tidy()`` rows from the influence functions (placebos and effects
-        are estimated on the same units, so they covary); NaN if a horizon had no switcher."""
+        are estimated on the same units, so they covary); NaN if a horizon had no switcher.
+        With ``bstrap=True``: the covariance of the bootstrap draws (each pair over the draws
+        that have both, so the diagonal is the squared bootstrap SE)."""
         e, _, _ = self._rows()
         k = len(e)
+        if self.bootstrap is not None:
+            draws = np.concatenate(
+                [self.bootstrap.placebos[:, ::-1], self.bootstrap.effects], axis=1
+            )
+            return _pairwise_cov(draws)
         pe, ee = self._pl.influence, self._eff.influence
         if pe.shape[1] != len(self._pl.estimate) or ee.shape[1] != len(self._eff.estimate):
             return np.full((k, k), np.nan)
@@ -174,6 +195,16 @@ class DcdhResult(ResultProtocol):
         switch, reference -1, as every event study here: see ``to_event_study``)."""
         return self.to_event_study().plot(ax=ax, **kwargs)
 
+    def _se_text(self) -> str:
+        b = self.bootstrap
+        if b is None:
+            return "standard errors: analytic (influence function)"
+        failed = f", {b.n_failed} without an estimable effect left out" if b.n_failed else ""
+        return (
+            f"standard errors: cluster bootstrap, {b.reps} draws of {b.n_clusters} clusters "
+            f"(seed {self.params['seed']}{failed}); joint tests: analytic covariance"
+        )
+
     def _summary_text(self, level: float) -> str:
         t = self._tidy(level)
         pct = f"{level * 100:g}"
@@ -189,6 +220,7 @@ class DcdhResult(ResultProtocol):
             ),
             f"units: {self.nobs}   switchers: {self.n_switchers}   never-switchers: "
             f"{self.n_never_switchers}   clusters: {self.n_clusters}",
+            self._se_text(),
             "",
             f"{'event time':>10} {'estimate':>11} {'std.err':>10} {'p':>7}   [{pct}% conf. int.]"
             f" {'switchers':>9}",
@@ -243,3 +275,20 @@ def _cluster_cov(psi: np.ndarray, clusters: Any, g: float) -> np.ndarray:
         if sums.shape[0] > 1:
             s = sums
     return s.T @ s / g**2
+
+
+def _pairwise_cov(draws: np.ndarray) -> np.ndarray:
+    """Covariance (n - 1) of the columns, each pair over the rows where both are finite; NaN
+    with fewer than two such rows."""
+    k = draws.shape[1]
+    out = np.full((k, k), np.nan)
+    ok = np.isfinite(draws)
+    for a in range(k):
+        for b in range(a, k):
+            m = ok[:, a] & ok[:, b]
+            if m.sum() >= 2:
+                x, y = draws[m, a], draws[m, b]
+                out[a, b] = out[b, a] = float(
+                    ((x - x.mean()) * (y - y.mean())).sum() / (m.sum() - 1)
+                )
+    return out
