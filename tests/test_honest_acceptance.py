@@ -81,7 +81,12 @@ hd = pytest.importorskip("honestdid.core")
 dd = pytest.importorskip("diff_diff.honest_did")
 
 from conftest import REFERENCE_DIR  # noqa: E402
-from test_honest_did import _exact_folded, _lf_with_our_draws, _numpy2_compatible  # noqa: E402
+from test_honest_did import (  # noqa: E402
+    _exact_folded,
+    _lf_with_our_draws,
+    _min_variance_weights,
+    _numpy2_compatible,
+)
 
 EHEC = REFERENCE_DIR.parent / "acceptance-data" / "ehec_data.csv"
 MBARS = [0.0, 0.5, 1.0, 1.5, 2.0]
@@ -192,20 +197,6 @@ def _compare_relative(name, delta, hybrid, l_index, monkeypatch, mbars=MBARS, fi
             assert lo < theirs[0] and theirs[1] < hi
 
 
-def _min_variance_centre(beta, sigma, n_pre, n_post, lv) -> float:
-    """The centre of the FLCI where h = h_min: the minimum-variance affine estimator
-    l'b_post + w'b_pre unbiased under any linear trend (w't_pre = -l't_post), in closed form
-    (the KKT system of an equality-constrained QP; test_honest_did checks ours against it)."""
-    s_pp, s_pq = sigma[:n_pre, :n_pre], sigma[:n_pre, n_pre:]
-    t_pre = np.arange(-n_pre, 0, dtype=float)
-    t_post = np.arange(1, n_post + 1, dtype=float)
-    kkt = np.zeros((n_pre + 1, n_pre + 1))
-    kkt[:n_pre, :n_pre] = 2 * s_pp
-    kkt[:n_pre, n_pre] = kkt[n_pre, :n_pre] = t_pre
-    w = np.linalg.solve(kkt, np.r_[-2 * s_pq @ lv, -lv @ t_post])[:n_pre]
-    return float(np.r_[w, lv] @ beta)
-
-
 def _compare_flci(name, l_index, monkeypatch):
     monkeypatch.setattr(hd, "_qfoldednormal", _exact_folded)
     # which h honestdid's bisection chose, per M (NaN: it fell back to its grid search)
@@ -243,7 +234,7 @@ def _compare_flci(name, l_index, monkeypatch):
     # the exact centre is the reference and honestdid is held to its solver's accuracy; the
     # half-length (insensitive to that point to first order) still to 1e-4.
     corner = np.array([h == a for a, h in chosen])
-    exact = _min_variance_centre(beta, sigma, n_pre, n_post, lv)
+    exact = float(_min_variance_weights(sigma, n_pre, n_post, lv) @ beta)
     centre, half = (lbs + ubs) / 2, (ubs - lbs) / 2
     centre_hd, half_hd = (lb_hd + ub_hd) / 2, (ub_hd - lb_hd) / 2
     print(f"{name} FLCI l{l_index}: honestdid at h_min for M index {np.flatnonzero(corner)}; "

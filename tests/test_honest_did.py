@@ -448,6 +448,20 @@ def test_bjs_with_leads_uses_the_joint_covariance():
     assert res.lb[1] <= res.lb[0] and res.ub[0] <= res.ub[1]  # nested in M-bar
 
 
+def _min_variance_weights(sigma, n_pre, n_post, lv) -> np.ndarray:
+    """(w, l): the minimum-variance affine estimator l'b_post + w'b_pre unbiased under any
+    linear trend (w't_pre = -l't_post), from the KKT system of that equality-constrained QP:
+    the FLCI's estimator where its bisection stops at h_min (Delta^SD(0))."""
+    s_pp, s_pq = sigma[:n_pre, :n_pre], sigma[:n_pre, n_pre:]
+    t_pre = np.arange(-n_pre, 0, dtype=float)
+    t_post = np.arange(1, n_post + 1, dtype=float)
+    kkt = np.zeros((n_pre + 1, n_pre + 1))
+    kkt[:n_pre, :n_pre] = 2 * s_pp
+    kkt[:n_pre, n_pre] = kkt[n_pre, :n_pre] = t_pre
+    w = np.linalg.solve(kkt, np.r_[-2 * s_pq @ lv, -lv @ t_post])[:n_pre]
+    return np.r_[w, lv]
+
+
 @pytest.mark.parametrize("estimator", ["twfe", "sa"])
 def test_flci_at_m_zero_is_the_trend_invariant_minimum_variance_estimator(estimator):
     """With M = 0, Δ^SD(0) holds exactly the linear violations, so the FLCI is the
@@ -466,14 +480,7 @@ def test_flci_at_m_zero_is_the_trend_invariant_minimum_variance_estimator(estima
                                   window=(-4, 4))
     beta, sigma, n_pre, n_post, _ = _split(es)
     lv = np.eye(n_post)[0]
-    s_pp, s_pq = sigma[:n_pre, :n_pre], sigma[:n_pre, n_pre:]
-    t_pre = np.arange(-n_pre, 0, dtype=float)
-    t_post = np.arange(1, n_post + 1, dtype=float)
-    kkt = np.zeros((n_pre + 1, n_pre + 1))
-    kkt[:n_pre, :n_pre] = 2 * s_pp
-    kkt[:n_pre, n_pre] = kkt[n_pre, :n_pre] = t_pre
-    w = np.linalg.solve(kkt, np.r_[-2 * s_pq @ lv, -lv @ t_post])[:n_pre]
-    v = np.r_[w, lv]
+    v = _min_variance_weights(sigma, n_pre, n_post, lv)
     centre, z = v @ beta, 1.959963984540054
     half = z * np.sqrt(v @ sigma @ v)
     lbs, ubs, _ = _core.honest_flci(list(beta), sigma.tolist(), n_pre, n_post, list(lv), [0.0],

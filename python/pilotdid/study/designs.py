@@ -46,9 +46,11 @@ def _run_sdid(study: Study, sub: dict, progress: bool) -> None:
     study.frames["sdid_cohorts"] = pl.concat(
         [r.cohorts().select(pl.lit(m).alias("method"), pl.all()) for m, r in res.items()]
     )
-    first = res.get("sdid") or res.get("sc")
-    if first is not None:
-        study.frames["sdid_weights"] = first.unit_weights()
+    # the unit weights (frame and figure) of the first method that has them (DID weights
+    # every never-treated unit equally)
+    weighted = next((res[m] for m in sub["methods"] if m != "did"), None)
+    if weighted is not None:
+        study.frames["sdid_weights"] = weighted.unit_weights()
     vc = sub["vcov"]
     study.tables["sdid"] = a._etable(
         study,
@@ -69,11 +71,14 @@ def _run_sdid(study: Study, sub: dict, progress: bool) -> None:
             + "；各采纳批次分别以从未处理单位为对照估计，按处理单位数×处理期数加权平均。",
         ),
     )
-    main = res[sub["methods"][0]]
     y = a._label(study, s["model"]["y"])
-    study.figures["sdid"] = synthdid_figure(main, kind="trajectories", y=y, lang=a._lang(study))
-    if main.method != "did":
-        study.figures["sdid_weights"] = synthdid_figure(main, kind="weights", lang=a._lang(study))
+    study.figures["sdid"] = synthdid_figure(
+        res[sub["methods"][0]], kind="trajectories", y=y, lang=a._lang(study)
+    )
+    if weighted is not None:
+        study.figures["sdid_weights"] = synthdid_figure(
+            weighted, kind="weights", lang=a._lang(study)
+        )
 
 
 def _run_ddd(study: Study, sub: dict, progress: bool) -> None:

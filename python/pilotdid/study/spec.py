@@ -465,17 +465,7 @@ def _r_event_study(sub: dict, tab: str, spec: dict) -> dict:
         raise _bad(tab, "estimators", "name at least one estimator")
     window = sub.get("window")
     if window is not None:
-        if (
-            not isinstance(window, list)
-            or len(window) != 2
-            or not all(isinstance(w, int) and not isinstance(w, bool) for w in window)
-            or window[0] >= 0
-            or window[1] < 0
-        ):
-            raise _bad(
-                tab, "window", f"expected [lo, hi] integers with lo < 0 <= hi, got {window!r}"
-            )
-        window = [int(window[0]), int(window[1])]
+        window = _window(sub, tab, window, lo_max=-1, hi_min=0, rule="lo < 0 <= hi")
     return {
         "estimators": list(dict.fromkeys(ests)),
         "window": window,
@@ -607,16 +597,20 @@ def _r_ddd(sub: dict, tab: str, spec: dict) -> dict:
     }
 
 
-def _window(sub: dict, tab: str, default: list[int]) -> list[int]:
+def _window(
+    sub: dict, tab: str, default: list[int], *, lo_max: int, hi_min: int, rule: str
+) -> list[int]:
+    """An event window [lo, hi] of integers with lo <= lo_max and hi >= hi_min (``rule`` says
+    so in the message)."""
     window = sub.get("window", default)
     if (
         not isinstance(window, list)
         or len(window) != 2
         or not all(isinstance(w, int) and not isinstance(w, bool) for w in window)
-        or window[0] > 0
-        or window[1] < 1
+        or window[0] > lo_max
+        or window[1] < hi_min
     ):
-        raise _bad(tab, "window", f"expected [lo, hi] integers with lo <= 0 < hi, got {window!r}")
+        raise _bad(tab, "window", f"expected [lo, hi] integers with {rule}, got {window!r}")
     return [int(window[0]), int(window[1])]
 
 
@@ -628,7 +622,7 @@ def _r_dcdh(sub: dict, tab: str, spec: dict) -> dict:
     return {
         "y": _str(sub, tab, "y", spec["model"]["y"]),
         "treatment": _str(sub, tab, "treatment", spec["treatment"]["name"]),
-        "window": _window(sub, tab, [-3, 5]),
+        "window": _window(sub, tab, [-3, 5], lo_max=0, hi_min=1, rule="lo <= 0 < hi"),
         "controls": _bool(sub, tab, "controls", False),
         "switchers": _str(sub, tab, "switchers", "both", ("both", "in", "out")),
         "normalized": _bool(sub, tab, "normalized", False),
