@@ -162,9 +162,14 @@ def _run_dcdh(study: Study, sub: dict, progress: bool) -> None:
         switchers="" if sub["switchers"] == "both" else sub["switchers"],
         normalized=sub["normalized"],
         cluster=s["model"]["cluster"],
+        bstrap=sub["bstrap"],
+        reps=sub["reps"],
+        seed=sub["seed"],
         level=sub["level"],
     )
     study.results["dcdh"] = res
+    if sub["bstrap"]:
+        study.seeds["dcdh"] = sub["seed"]
     study.frames["dcdh"] = res.tidy()
     ate = res.average_total_effect
     tests = res.joint_tests

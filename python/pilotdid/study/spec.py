@@ -112,7 +112,10 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "controls",
         "switchers",
         "normalized",
+        "bstrap",
+        "reps",
         "level",
+        "seed",
     ),
     "analyses.dose": (
         "enabled",
@@ -618,7 +621,8 @@ def _r_dcdh(sub: dict, tab: str, spec: dict) -> dict:
     """[analyses.dcdh]: de Chaisemartin & D'Haultfoeuille's DID_l (did_multiplegt_dyn) of a
     binary, discrete or continuous treatment that may switch on and off: effects 1..hi and
     placebos 1..-lo; ``controls = true`` enters [model] controls (time-varying, as the
-    reference's controls)."""
+    reference's controls); ``bstrap = true`` replaces the influence-function SEs by the
+    reference's cluster bootstrap with ``reps`` draws seeded by ``seed``."""
     return {
         "y": _str(sub, tab, "y", spec["model"]["y"]),
         "treatment": _str(sub, tab, "treatment", spec["treatment"]["name"]),
@@ -626,7 +630,10 @@ def _r_dcdh(sub: dict, tab: str, spec: dict) -> dict:
         "controls": _bool(sub, tab, "controls", False),
         "switchers": _str(sub, tab, "switchers", "both", ("both", "in", "out")),
         "normalized": _bool(sub, tab, "normalized", False),
+        "bstrap": _bool(sub, tab, "bstrap", False),
+        "reps": _int(sub, tab, "reps", 999, minimum=2),
         "level": _level(sub, tab),
+        "seed": _seed(sub, tab, spec),
     }
 
 
