@@ -714,3 +714,53 @@ def test_monte_carlo_yrd_dose():
     print("bias/sd", np.round(bias_sd, 4), "coverage", np.round(coverage, 4))
     assert np.all(np.abs(bias_sd) < 0.05), bias_sd
     assert np.all((coverage >= 0.93) & (coverage <= 0.97)), coverage
+
+
+LESS_CONSERVATIVE_DESIGNS = [
+    (kind, seed) for kind in ("binary", "discrete", "continuous") for seed in range(4)
+]
+
+
+@pytest.mark.parametrize("kind,seed", LESS_CONSERVATIVE_DESIGNS)
+def test_less_conservative_se_matches_moderndid(kind, seed):
+    """moderndid 0.4.1 did_multiplegt(less_conservative_se=True) (the reference's
+    ``more_granular_demeaning``), with controls on seed 3 and clusters on seed 1: effects'
+    switchers demeaned on their treatment paths (path_h, else path_1, else path_0), placebos on
+    the default cohorts; effects, placebos and the average total effect to 1e-8, SEs to 1e-6.
+    The designs switch back off, cross and move further after F_g, so paths differ from the
+    treatment at F_g and the SEs must differ from the default ones."""
+    df = _design(seed, kind).drop_nulls("y")
+    kw, ctrl = {}, None
+    if seed == 3:
+        df, kw, ctrl = _with_controls(df, seed), {"xformla": "~x1+x2"}, ["x1", "x2"]
+    opts = [{}, {"cluster": "cl", "normalized": True}, {"weights": "w"}, {"switchers": "in"}][seed]
+    kw.update({k: v for k, v in opts.items() if k != "weights"})
+    if "weights" in opts:
+        kw["weightsname"] = "w"
+    ref = _quiet(
+        md.did_multiplegt,
+        df,
+        yname="y",
+        idname="nid",
+        tname="year",
+        dname="d",
+        effects=4,
+        placebo=3,
+        less_conservative_se=True,
+        **kw,
+    )
+    ne, npl = len(ref.effects.estimates), len(ref.placebos.estimates)
+    fit = dict(y="y", unit="id", time="year", treatment="d", controls=ctrl, window=(-npl, ne))
+    res = pdid.dcdh(df, **fit, less_conservative_se=True, **opts)
+    np.testing.assert_allclose(res.effects["estimate"], ref.effects.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(res.effects["std_error"], ref.effects.std_errors, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(res.placebos["estimate"], ref.placebos.estimates, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(
+        res.placebos["std_error"], ref.placebos.std_errors, rtol=0, atol=1e-6
+    )
+    assert res.average_total_effect["estimate"] == pytest.approx(ref.ate.estimate, abs=1e-8)
+    assert res.average_total_effect["std_error"] == pytest.approx(ref.ate.std_error, abs=1e-6)
+    default = pdid.dcdh(df, **fit, **opts)
+    gap = (res.effects["std_error"] - default.effects["std_error"]).abs().max()
+    assert gap > 1e-4
+    np.testing.assert_array_equal(res.placebos["std_error"], default.placebos["std_error"])

@@ -136,6 +136,7 @@ ALLOWED: dict[str, str] = {
     "trends_lin": "dcdh: unit-specific linear trends (did_multiplegt_dyn's name)",
     "same_switchers": "dcdh: all effects on the same switchers (did_multiplegt_dyn's name)",
     "same_switchers_pl": "dcdh: placebos on the same switchers too (did_multiplegt_dyn's name)",
+    "less_conservative_se": "dcdh: effects demeaned on treatment paths (did_multiplegt_dyn's name)",
 }
 
 #: Functions that take two inputs positionally, and why.

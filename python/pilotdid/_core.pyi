@@ -1761,6 +1761,7 @@ def dcdh_fit(
     same_switchers: bool = False,
     same_switchers_pl: bool = False,
     trends_lin: bool = False,
+    less_conservative_se: bool = False,
     reps: int = 0,
     seed: int = 0,
 ) -> DcdhCore: ...

@@ -85,6 +85,10 @@ pub struct DcdhSpec {
     pub same_switchers_pl: bool,
     /// Unit-specific linear trends: first-differenced outcome, cumulated horizons.
     pub trends_lin: bool,
+    /// did_multiplegt_dyn's `less_conservative_se` (alias `more_granular_demeaning`): for the
+    /// effects' variance, a switcher's outcome change is demeaned among the switchers with its
+    /// whole treatment path from F_g to F_g − 1 + l, not only its treatment at F_g.
+    pub less_conservative_se: bool,
 }
 
 /// Estimates at horizons 1..k (effects or placebos).
@@ -172,6 +176,93 @@ fn nz(v: f64) -> f64 {
         0.0
     } else {
         v
+    }
+}
+
+/// The switcher cohort of each group for the effect at horizon h under `less_conservative_se`,
+/// as did_multiplegt_dyn: path_0 = (D_{g,1}, F_g), path_k = (path_{k-1}, D at F_g − 1 + k),
+/// where a period past the panel (or a missing treatment) repeats the previous path value; a
+/// group is demeaned on its full path_h when another group shares it, else on path_1, else (no
+/// other group with its path_1) on path_0. Each level's cohort mean and size are over every
+/// switcher on that path, whichever level those switchers are demeaned on themselves.
+struct PathCohorts {
+    /// Interned ids of each group's path_0, path_1 and path_h (u64::MAX: never switches).
+    levels: Vec<[u64; 3]>,
+    /// The id each group is demeaned on.
+    chosen: Vec<u64>,
+}
+
+fn path_cohorts(grid: &Grid, h: usize) -> PathCohorts {
+    let nt = grid.n_t;
+    let missing = f64::NAN.to_bits();
+    let mut ids: HashMap<Vec<u64>, u64> = HashMap::new();
+    let mut intern = |v: Vec<u64>| -> u64 {
+        let n = ids.len() as u64;
+        *ids.entry(v).or_insert(n)
+    };
+    let mut levels: Vec<Option<[u64; 3]>> = Vec::with_capacity(grid.n_g);
+    for g in 0..grid.n_g {
+        let f = grid.f_g[g];
+        if !f.is_finite() {
+            levels.push(None);
+            continue;
+        }
+        let mut path = vec![grid.d_sq[g].to_bits(), f.to_bits()];
+        let p0 = intern(path.clone());
+        let mut p1 = p0;
+        let mut prev = missing;
+        for k in 1..=h {
+            let t = f - 1.0 + k as f64;
+            let d = grid
+                .times
+                .iter()
+                .position(|&x| x == t)
+                .map(|j| grid.d[g * nt + j])
+                .filter(|d| !d.is_nan());
+            let v = match d {
+                Some(d) => d.to_bits(),
+                None if k > 1 => prev,
+                None => missing,
+            };
+            prev = v;
+            path.push(v);
+            if k == 1 {
+                p1 = intern(path.clone());
+            }
+        }
+        let ph = intern(path);
+        levels.push(Some([p0, p1, ph]));
+    }
+    let mut size: HashMap<u64, usize> = HashMap::new();
+    for l in levels.iter().flatten() {
+        let mut seen = *l;
+        seen.sort_unstable();
+        let mut last = None;
+        for id in seen {
+            if last != Some(id) {
+                *size.entry(id).or_insert(0) += 1;
+            }
+            last = Some(id);
+        }
+    }
+    let chosen = levels
+        .iter()
+        .map(|l| match l {
+            None => u64::MAX,
+            Some([p0, p1, ph]) => {
+                if size[p1] <= 1 {
+                    *p0
+                } else if size[ph] > 1 {
+                    *ph
+                } else {
+                    *p1
+                }
+            }
+        })
+        .collect();
+    PathCohorts {
+        levels: levels.iter().map(|l| l.unwrap_or([u64::MAX; 3])).collect(),
+        chosen,
     }
 }
 
@@ -420,7 +511,19 @@ fn horizon_passes(
         let inf_var = if point_only {
             vec![0.0; ng]
         } else {
-            variance_influence(grid, h, controls, &dx, &diff, &dist, &never, &coef)
+            // placebos keep the default cohorts: the paths follow treatment after the switch
+            let paths = (spec.less_conservative_se && !placebo).then(|| path_cohorts(grid, h));
+            variance_influence(
+                grid,
+                h,
+                controls,
+                paths.as_ref(),
+                &dx,
+                &diff,
+                &dist,
+                &never,
+                &coef,
+            )
         };
         passes.push(Pass {
             sign: dir,
@@ -444,6 +547,7 @@ fn variance_influence(
     grid: &Grid,
     h: usize,
     controls: Option<&ControlFit>,
+    paths: Option<&PathCohorts>,
     dx: &[Vec<f64>],
     diff: &[f64],
     dist: &[f64],
@@ -475,16 +579,35 @@ fn variance_influence(
             a.2.len()
         }
     };
-    let ckey = |g: usize| (grid.pool[g], grid.f_g[g].to_bits(), grid.d_fg[g].to_bits());
+    // a switcher cohort: same control pool (baseline, trends_nonparam cell), switch period and
+    // treatment at the switch; or, with less_conservative_se, the same treatment path
+    let ckey = |g: usize| match paths {
+        Some(p) => (grid.pool[g], p.chosen[g], u64::MAX),
+        None => (grid.pool[g], grid.f_g[g].to_bits(), grid.d_fg[g].to_bits()),
+    };
     for g in 0..ng {
         for j in 0..nt {
             let k = idx(g, j);
             let wd = nz(diff[k]) * grid.w[k];
             if is_sw(k) {
-                let a = cohorts.entry(ckey(g)).or_insert((0.0, 0.0, Vec::new()));
-                a.0 += grid.w[k];
-                a.1 += wd;
-                a.2.push(clus(g));
+                // a switcher enters its cohort, or each distinct level of its path
+                let keys: Vec<(usize, u64, u64)> = match paths {
+                    Some(p) => {
+                        let mut ids = p.levels[g];
+                        ids.sort_unstable();
+                        let mut v: Vec<_> =
+                            ids.iter().map(|&id| (grid.pool[g], id, u64::MAX)).collect();
+                        v.dedup();
+                        v
+                    }
+                    None => vec![ckey(g)],
+                };
+                for key in keys {
+                    let a = cohorts.entry(key).or_insert((0.0, 0.0, Vec::new()));
+                    a.0 += grid.w[k];
+                    a.1 += wd;
+                    a.2.push(clus(g));
+                }
             }
             if is_ctrl(k) {
                 let a = &mut ctrl[cell(g, j)];
@@ -501,9 +624,11 @@ fn variance_influence(
         }
     }
     let uniq = cluster.is_some();
+    // path cohorts count switchers even when clustered (as the reference)
+    let uniq_sw = uniq && paths.is_none();
     let cohort_dof: HashMap<(usize, u64, u64), (usize, f64)> = cohorts
         .iter()
-        .map(|(key, a)| (*key, (dof(a, uniq), a.1 / a.0)))
+        .map(|(key, a)| (*key, (dof(a, uniq_sw), a.1 / a.0)))
         .collect();
     let cell_stats = |v: &Vec<Acc>| -> Vec<(usize, f64)> {
         v.iter()

@@ -261,6 +261,7 @@ mod tests {
             same_switchers: false,
             same_switchers_pl: false,
             trends_lin: false,
+            less_conservative_se: false,
         }
     }
 

@@ -222,7 +222,7 @@ impl PyDcdhBoot {
 
 /// DID_l on prepared columns; see `pilotdid.dcdh`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false, reps=0, seed=0))]
+#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false, less_conservative_se=false, reps=0, seed=0))]
 #[allow(clippy::too_many_arguments)]
 fn dcdh_fit<'py>(
     py: Python<'py>,
@@ -244,6 +244,7 @@ fn dcdh_fit<'py>(
     same_switchers: bool,
     same_switchers_pl: bool,
     trends_lin: bool,
+    less_conservative_se: bool,
     reps: usize,
     seed: u64,
 ) -> PyResult<PyDcdh> {
@@ -259,6 +260,7 @@ fn dcdh_fit<'py>(
         same_switchers,
         same_switchers_pl,
         trends_lin,
+        less_conservative_se,
     };
     let input = DcdhInput {
         y: slice(&y, "y")?,

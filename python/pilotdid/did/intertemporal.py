@@ -68,6 +68,7 @@ def dcdh(
     trends_lin: bool = False,
     same_switchers: bool = False,
     same_switchers_pl: bool = False,
+    less_conservative_se: bool = False,
     weights: str | None = None,
     cluster: str | None = None,
     bstrap: bool = False,
@@ -101,6 +102,12 @@ def dcdh(
     second period are dropped; no average total effect, one placebo fewer fits).
     ``same_switchers=True`` estimates every effect on the switchers that reach all requested
     effects (``same_switchers_pl=True``: the placebos also on those reaching all placebos).
+    ``less_conservative_se=True`` (the reference's option, alias ``more_granular_demeaning``):
+    for the effects' analytic SEs, a switcher's outcome change is demeaned among the switchers
+    sharing its whole treatment path from F_g to F_g - 1 + l (falling back to its treatment at
+    F_g, then to its baseline and F_g, when no other unit shares the finer path), which gives
+    smaller, less conservative SEs when the treatment varies after the switch; placebos keep the
+    default cohorts.
     ``only_never_switchers`` compares with
     never-switchers only. SEs are analytic (influence function, cluster-robust on
     ``cluster``, default the unit), or with ``bstrap=True`` the reference's cluster bootstrap
@@ -132,6 +139,7 @@ def dcdh(
     trends_lin = check_bool("trends_lin", trends_lin)
     same_switchers = check_bool("same_switchers", same_switchers)
     same_switchers_pl = check_bool("same_switchers_pl", same_switchers_pl)
+    less_conservative_se = check_bool("less_conservative_se", less_conservative_se)
     if same_switchers_pl and not same_switchers:
         raise PilotdidError(
             "option 'same_switchers_pl': True needs same_switchers=True (as did_multiplegt_dyn)"
@@ -224,6 +232,7 @@ def dcdh(
         same_switchers=same_switchers,
         same_switchers_pl=same_switchers_pl,
         trends_lin=trends_lin,
+        less_conservative_se=less_conservative_se,
         reps=reps if bstrap else 0,
         seed=seed,
     )
@@ -249,6 +258,7 @@ def dcdh(
         trends_lin=trends_lin,
         same_switchers=same_switchers,
         same_switchers_pl=same_switchers_pl,
+        less_conservative_se=less_conservative_se,
         weights=weights,
         cluster=cvar,
         bstrap=bstrap,
