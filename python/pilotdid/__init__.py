@@ -60,6 +60,7 @@ from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
+from pilotdid.power import monte_carlo, power
 from pilotdid.robust.randomization import placebo
 from pilotdid.robust.sample import (
     add_controls,
@@ -95,6 +96,8 @@ sys.modules[__name__ + ".figures"] = figures
 __version__ = "0.1.0"
 
 __all__ = [
+    "monte_carlo",
+    "power",
     "AggteResult",
     "AttGtResult",
     "BaconResult",
