@@ -151,7 +151,9 @@ def _run_dask(
 ) -> list[np.ndarray]:
     from distributed import as_completed
 
-    shipped = client.scatter(data, broadcast=True)
+    # A list of one: scatter(dict) would scatter each value under its key (keys shared
+    # across calls); hash=False gives this call's data its own key.
+    (shipped,) = client.scatter([data], broadcast=True, hash=False)
     futs = [
         client.submit(_run_shipped, fn, shipped, seed, a, b, retries=retries, pure=False)
         for a, b in ranges
