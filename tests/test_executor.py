@@ -123,7 +123,9 @@ def test_monte_carlo_identical_on_every_executor(client):
     assert np.isfinite(serial.estimates).all()
     with _spawn_pool() as pool:
         for chunks in (1, 3, 7):
-            par = pilotdid.monte_carlo(_dgp, _mean_se, reps=21, seed=9, executor=pool, chunks=chunks)
+            par = pilotdid.monte_carlo(
+                _dgp, _mean_se, reps=21, seed=9, executor=pool, chunks=chunks
+            )
             np.testing.assert_array_equal(par.estimates, serial.estimates)
     for chunks in (1, 3, 7):
         par = pilotdid.monte_carlo(_dgp, _mean_se, reps=21, seed=9, executor=client, chunks=chunks)

@@ -30,6 +30,7 @@ from pilotdid.mechanisms.subgroups import heterogeneity
 from pilotdid.mechanisms.two_step import mechanism_effects
 from pilotdid.output import ETable, describe, etable, figures
 from pilotdid.panel import Panel
+from pilotdid.power import monte_carlo, power
 from pilotdid.regression import feols
 from pilotdid.results import (
     AggteResult,
@@ -60,7 +61,6 @@ from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
 from pilotdid.robust.battery import Check, robustness
 from pilotdid.robust.psm import psm_did
-from pilotdid.power import monte_carlo, power
 from pilotdid.robust.randomization import placebo
 from pilotdid.robust.sample import (
     add_controls,

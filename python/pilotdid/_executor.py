@@ -54,9 +54,7 @@ def _run_stored(fn: Callable[..., Any], seed: int, start: int, stop: int) -> np.
     return np.asarray(fn(_WORKER_DATA, seed, start, stop))
 
 
-def _run_shipped(
-    fn: Callable[..., Any], data: Any, seed: int, start: int, stop: int
-) -> np.ndarray:
+def _run_shipped(fn: Callable[..., Any], data: Any, seed: int, start: int, stop: int) -> np.ndarray:
     return np.asarray(fn(data, seed, start, stop))
 
 

@@ -204,9 +204,13 @@ def power(
         from scipy.stats import norm
 
         z = norm.ppf(1 - level / 2) + norm.ppf(target)
-        resid = y0 - df.with_columns(pl.Series("_y", y0)).select(
-            pl.col("_y").mean().over(unit)
-        ).to_series().to_numpy()
+        resid = (
+            y0
+            - df.with_columns(pl.Series("_y", y0))
+            .select(pl.col("_y").mean().over(unit))
+            .to_series()
+            .to_numpy()
+        )
         scale = float(np.std(resid)) * 2.0 / np.sqrt(max(n_units, 1)) * z
         effects = list(np.linspace(0.0, 2.0 * scale, 8))
     eff = np.unique(np.concatenate([[0.0], np.asarray(effects, dtype=float)]))
@@ -237,8 +241,9 @@ def power(
         chunks=chunks,
         progress=f"power ({estimator})" if progress else False,
     )
-    return _power_result(draws, eff, estimator, n_units, level, target, reps, seed, shape,
-                         sample, df.height, dropped)
+    return _power_result(
+        draws, eff, estimator, n_units, level, target, reps, seed, shape, sample, df.height, dropped
+    )
 
 
 def _power_result(

@@ -230,8 +230,19 @@ def placebo(
                 progress="placebo" if progress else False,
             )
             return _placebo_result(
-                model, treat, actual, est, enumerated, scheme, seed, core, df, units, unit,
-                time, assignments,
+                model,
+                treat,
+                actual,
+                est,
+                enumerated,
+                scheme,
+                seed,
+                core,
+                df,
+                units,
+                unit,
+                time,
+                assignments,
             )
         loop = range(len(assignments) if assignments is not None else reps)
         if progress:
@@ -244,7 +255,18 @@ def placebo(
             [stat(_with_assignment(df, units, draw(r), unit, time, treat)) for r in loop]
         )
     return _placebo_result(
-        model, treat, actual, est, enumerated, scheme, seed, core, df, units, unit, time,
+        model,
+        treat,
+        actual,
+        est,
+        enumerated,
+        scheme,
+        seed,
+        core,
+        df,
+        units,
+        unit,
+        time,
         assignments,
     )
 
