@@ -23,7 +23,7 @@ from pilotdid._core import PilotdidError
 from pilotdid._executor import run_replicates
 from pilotdid.results.power import MonteCarloResult, PowerResult
 
-__all__ = ["power", "monte_carlo", "replicate_rng"]
+__all__ = ["power", "monte_carlo"]
 
 _ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s")
 _SHAPES = ("constant", "dynamic", "cohort")
@@ -32,7 +32,7 @@ _D = "_power_d"
 _G = "_power_cohort"
 
 
-def replicate_rng(seed: int, r: int) -> np.random.Generator:
+def _replicate_rng(seed: int, r: int) -> np.random.Generator:
     """The numpy generator of replicate r: its own stream from SeedSequence([seed, r]), so
     a replicate's draws depend on (seed, r) only (not on chunking or workers)."""
     return np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed), int(r)])))
@@ -93,7 +93,7 @@ def _power_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
     n_units = p["n_units"]
     out = np.full((stop - start, 2 * len(p["effects"]) + 1), np.nan)
     for k, r in enumerate(range(start, stop)):
-        rng = replicate_rng(seed, r)
+        rng = _replicate_rng(seed, r)
         g_unit = rng.choice(schedule, size=n_units, replace=False)
         g = g_unit[uidx]
         treated = (g > 0) & (tval >= g)
@@ -321,7 +321,7 @@ def _mc_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
     """Draws [start, stop) of a Monte Carlo run: (estimate, se, truth) each."""
     out = np.full((stop - start, 3), np.nan)
     for k, r in enumerate(range(start, stop)):
-        made = p["dgp"](replicate_rng(seed, r))
+        made = p["dgp"](_replicate_rng(seed, r))
         data, truth = made if isinstance(made, tuple) else (made, p["truth"])
         out[k, 2] = np.nan if truth is None else float(truth)
         try:
@@ -349,7 +349,7 @@ def monte_carlo(
     progress: bool = False,
 ) -> MonteCarloResult:
     """A Monte Carlo study: draw r calls ``dgp(rng)`` with ``rng`` the generator of stream
-    (seed, r) (:func:`replicate_rng`) and returns the data, or ``(data, truth)``;
+    (seed, r) (:func:`_replicate_rng`) and returns the data, or ``(data, truth)``;
     ``estimator(data)`` returns an estimate or ``(estimate, std_error)``. The result has the
     draws and bias / sd / rmse / mean s.e. / coverage of ``1 - level`` intervals / rejection
     rate, with MC standard errors. ``executor=``: see
