@@ -61,6 +61,11 @@ ALLOWED: dict[str, str] = {
     # robustness
     "model": "placebo/robustness: the fitted model re-run", "scheme": "placebo reassignment",
     "progress": "tqdm progress bar", "statistic": "placebo: the statistic recomputed",
+    # replicates on executors and simulation (issue 19)
+    "executor": "replicates on a concurrent.futures Executor / dask Client / n processes",
+    "chunks": "replicate chunks sent to the executor", "dgp": "monte_carlo: data generator",
+    "truth": "monte_carlo: the true value", "shape": "power: effect shape over event time",
+    "sample": "power: which units' outcomes are the untreated ones",
     "checks": "robustness battery", "kind": "a check's kind", "columns": "columns to transform",
     "lower": "winsorize", "upper": "winsorize", "units": "drop_units: which units",
     "flags": "exclude_units", "table": "exclude_units", "table_unit": "exclude_units",
@@ -141,6 +146,7 @@ ALLOWED: dict[str, str] = {
 
 #: Functions that take two inputs positionally, and why.
 TWO_POSITIONAL = {
+    "monte_carlo": "(dgp, estimator): a simulation is its two functions",
     "add_controls": "formula helper: (fml, controls), like fixest's xpd",
     "swap_outcome": "formula helper: (fml, y)",
     "save_figure": "(fig, path), like matplotlib's savefig",

@@ -30,6 +30,7 @@ from pilotdid.mechanisms.subgroups import heterogeneity
 from pilotdid.mechanisms.two_step import mechanism_effects
 from pilotdid.output import ETable, describe, etable, figures
 from pilotdid.panel import Panel
+from pilotdid.power import monte_carlo, power
 from pilotdid.regression import feols
 from pilotdid.results import (
     AggteResult,
@@ -95,6 +96,8 @@ sys.modules[__name__ + ".figures"] = figures
 __version__ = "0.1.0"
 
 __all__ = [
+    "monte_carlo",
+    "power",
     "AggteResult",
     "AttGtResult",
     "BaconResult",

@@ -75,6 +75,8 @@ def placebo(
     time: str | None = None,
     progress: bool = False,
     statistic: str | Callable[[pl.DataFrame], float] | None = None,
+    executor: Any = None,
+    chunks: int | None = None,
 ) -> PlaceboResult:
     """Placebo test / randomization inference for the DID coefficient of a fitted ``feols``.
 
@@ -102,6 +104,15 @@ def placebo(
         the treatment column and its cohort in ``_placebo_cohort`` (0 = never) and returning a
         float. These run one estimate per replicate (slower); assignments are the same seeded
         draws, so results still do not depend on the number of threads.
+    executor : with a ``statistic``, run its replicates on a ``concurrent.futures.Executor``,
+        a ``dask.distributed.Client``, or a number of worker processes (see
+        :func:`pilotdid._executor.run_replicates` for how data is shipped and dying workers
+        are survived). The assignments are the same seeded (seed, r) draws, made here, and
+        estimates are assembled in r order: identical to ``executor=None`` bit for bit. A
+        callable statistic must then be picklable (a module-level function; a dask client
+        also takes closures). Without a statistic the core's fast path is used and
+        ``executor`` is ignored.
+    chunks : number of replicate chunks sent to the executor (default 4 per worker).
 
     The statistic is the model's coefficient (TWFE) re-estimated with the placebo treatment:
     outcome and controls are demeaned once and each replicate solves a small FWL system, so
@@ -198,6 +209,41 @@ def placebo(
             return assignments[r] if assignments is not None else core.assignment(scheme, seed, r)
 
         actual = stat(_with_assignment(df, units, core.cohorts, unit, time, treat))
+        n_rep = len(assignments) if assignments is not None else reps
+        if executor is not None:
+            from pilotdid._executor import run_replicates
+
+            payload = {
+                "df": df,
+                "units": units,
+                "assignments": [draw(r) for r in range(n_rep)],
+                "statistic": statistic,
+                "names": (f.depvar, treat, controls, unit, time),
+            }
+            est = run_replicates(
+                _placebo_chunk,
+                payload,
+                reps=n_rep,
+                seed=seed,
+                executor=executor,
+                chunks=chunks,
+                progress="placebo" if progress else False,
+            )
+            return _placebo_result(
+                model,
+                treat,
+                actual,
+                est,
+                enumerated,
+                scheme,
+                seed,
+                core,
+                df,
+                units,
+                unit,
+                time,
+                assignments,
+            )
         loop = range(len(assignments) if assignments is not None else reps)
         if progress:
             from tqdm.auto import tqdm
@@ -208,6 +254,38 @@ def placebo(
         est = np.array(
             [stat(_with_assignment(df, units, draw(r), unit, time, treat)) for r in loop]
         )
+    return _placebo_result(
+        model,
+        treat,
+        actual,
+        est,
+        enumerated,
+        scheme,
+        seed,
+        core,
+        df,
+        units,
+        unit,
+        time,
+        assignments,
+    )
+
+
+def _placebo_result(
+    model: Any,
+    treat: str,
+    actual: float,
+    est: np.ndarray,
+    enumerated: bool,
+    scheme: str,
+    seed: int,
+    core: Any,
+    df: pl.DataFrame,
+    units: list,
+    unit: str,
+    time: str,
+    assignments: Any,
+) -> PlaceboResult:
     p, n_valid = placebo_pvalue(est, actual, enumerated=enumerated)
     return PlaceboResult(
         treatment=treat,
@@ -226,6 +304,21 @@ def placebo(
         _unit_col=unit,
         _time_col=time,
         _assignments=assignments,
+    )
+
+
+def _placebo_chunk(payload: dict, seed: int, start: int, stop: int) -> np.ndarray:
+    """Placebo statistics of replicates [start, stop) (run on an executor's worker). The
+    assignments were drawn from their (seed, r) streams by the caller."""
+    y, treat, controls, unit, time = payload["names"]
+    stat = _statistic_fn(payload["statistic"], y, treat, controls, unit, time)
+    df, units = payload["df"], payload["units"]
+    return np.array(
+        [
+            stat(_with_assignment(df, units, payload["assignments"][r], unit, time, treat))
+            for r in range(start, stop)
+        ],
+        dtype=float,
     )
 
 
