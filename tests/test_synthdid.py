@@ -39,22 +39,24 @@ def _pd(df: pl.DataFrame):
 
 
 def _fit(df, **kw):
-    return pdid.synthdid(df, y="PacksPerCapita", unit="State", time="Year",
-                         treatment="treated", **kw)
+    return pdid.synthdid(
+        df, y="PacksPerCapita", unit="State", time="Year", treatment="treated", **kw
+    )
 
 
 @pytest.fixture(scope="module")
 def oracle_prop99(prop99):
     panel = synthdid_oracle.panel_matrices(
-        _pd(prop99), unit="State", time="Year", outcome="PacksPerCapita",
+        _pd(prop99),
+        unit="State",
+        time="Year",
+        outcome="PacksPerCapita",
         treatment="treated",
     )
     return panel
 
 
-@pytest.mark.parametrize(
-    "method, published", [("sdid", -15.6), ("sc", -19.6), ("did", -27.3)]
-)
+@pytest.mark.parametrize("method, published", [("sdid", -15.6), ("sc", -19.6), ("did", -27.3)])
 def test_prop99_matches_published_estimates(prop99, method, published):
     """Arkhangelsky et al. (2021) Table 1 / R synthdid README, California Prop 99."""
     res = _fit(prop99, method=method, vcov="placebo", reps=50)
@@ -65,8 +67,11 @@ def test_prop99_matches_published_estimates(prop99, method, published):
 def test_prop99_matches_synthdid_py(prop99, oracle_prop99, method):
     """synthdid-py 0.1.0 (R synthdid 0.0.9 port): estimate, omega and lambda to 1e-6."""
     p = oracle_prop99
-    fn = {"sdid": synthdid_oracle.synthdid_estimate, "sc": synthdid_oracle.sc_estimate,
-          "did": synthdid_oracle.did_estimate}[method]
+    fn = {
+        "sdid": synthdid_oracle.synthdid_estimate,
+        "sc": synthdid_oracle.sc_estimate,
+        "did": synthdid_oracle.did_estimate,
+    }[method]
     ref = fn(p.Y, p.N0, p.T0)
     res = _fit(prop99, method=method, vcov="placebo", reps=2)
     assert res.estimate == pytest.approx(float(ref), abs=1e-6)
@@ -86,8 +91,16 @@ def test_prop99_jackknife_fails_with_one_treated_unit(prop99, method):
         _fit(prop99, method=method, vcov="jackknife")
 
 
-def _panel(seed: int, n_units=40, n_times=12, n_treated=6, adopt=8, effect=2.0,
-           cohorts: dict[int, int] | None = None, cov=False):
+def _panel(
+    seed: int,
+    n_units=40,
+    n_times=12,
+    n_treated=6,
+    adopt=8,
+    effect=2.0,
+    cohorts: dict[int, int] | None = None,
+    cov=False,
+):
     """Low-rank factor panel: y = unit fe + time fe + loading * factor + noise + effect * D."""
     rng = np.random.default_rng(seed)
     a = rng.normal(size=n_units)
@@ -99,7 +112,7 @@ def _panel(seed: int, n_units=40, n_times=12, n_treated=6, adopt=8, effect=2.0,
         cohorts = {adopt: n_treated}
     start = n_units - sum(cohorts.values())
     for g, k in sorted(cohorts.items()):
-        adoption[start:start + k] = g
+        adoption[start : start + k] = g
         start += k
     rows = []
     x = rng.normal(size=(n_units, n_times))
@@ -114,10 +127,14 @@ def _panel(seed: int, n_units=40, n_times=12, n_treated=6, adopt=8, effect=2.0,
 
 
 def _oracle(df: pl.DataFrame, method="sdid", covariates=None):
-    p = synthdid_oracle.panel_matrices(_pd(df), unit="id", time="t", outcome="y",
-                                       treatment="d", covariates=covariates)
-    fn = {"sdid": synthdid_oracle.synthdid_estimate, "sc": synthdid_oracle.sc_estimate,
-          "did": synthdid_oracle.did_estimate}[method]
+    p = synthdid_oracle.panel_matrices(
+        _pd(df), unit="id", time="t", outcome="y", treatment="d", covariates=covariates
+    )
+    fn = {
+        "sdid": synthdid_oracle.synthdid_estimate,
+        "sc": synthdid_oracle.sc_estimate,
+        "did": synthdid_oracle.did_estimate,
+    }[method]
     kw = {} if covariates is None else {"X": p.X}
     return p, fn(p.Y, p.N0, p.T0, **kw)
 
@@ -128,15 +145,18 @@ def test_generated_panels_match_synthdid_py(seed, method):
     """synthdid-py 0.1.0: estimate, unit and time weights to 1e-6; jackknife SE to 1e-8."""
     df = _panel(seed)
     p, ref = _oracle(df, method)
-    res = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", method=method,
-                        vcov="jackknife")
+    res = pdid.synthdid(
+        df, y="y", unit="id", time="t", treatment="d", method=method, vcov="jackknife"
+    )
     assert res.estimate == pytest.approx(float(ref), abs=1e-6)
     ow = res.unit_weights()
     got = dict(zip(ow["id"].to_list(), ow["weight"].to_list()))
-    np.testing.assert_allclose([got[str(u)] for u in p.units[: p.N0]],
-                               np.asarray(ref.weights.omega), atol=1e-6)
-    np.testing.assert_allclose(res.time_weights()["weight"].to_numpy(),
-                               np.asarray(ref.weights.lambda_), atol=1e-6)
+    np.testing.assert_allclose(
+        [got[str(u)] for u in p.units[: p.N0]], np.asarray(ref.weights.omega), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        res.time_weights()["weight"].to_numpy(), np.asarray(ref.weights.lambda_), atol=1e-6
+    )
     if method != "sc":
         jk = synthdid_oracle.jackknife_se(ref)
         assert res.std_error == pytest.approx(jk, abs=1e-8)
@@ -147,12 +167,14 @@ def test_covariates_match_synthdid_py(seed):
     """synthdid-py 0.1.0 with X (R's sc.weight.fw.covariates): estimate, weights, beta."""
     df = _panel(seed, cov=True)
     p, ref = _oracle(df, "sdid", covariates=["x"])
-    res = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", controls="x",
-                        vcov="jackknife")
+    res = pdid.synthdid(
+        df, y="y", unit="id", time="t", treatment="d", controls="x", vcov="jackknife"
+    )
     assert res.estimate == pytest.approx(float(ref), abs=1e-6)
     np.testing.assert_allclose(res.beta["x"], np.asarray(ref.weights.beta)[0], atol=1e-6)
-    np.testing.assert_allclose(res.time_weights()["weight"].to_numpy(),
-                               np.asarray(ref.weights.lambda_), atol=1e-6)
+    np.testing.assert_allclose(
+        res.time_weights()["weight"].to_numpy(), np.asarray(ref.weights.lambda_), atol=1e-6
+    )
     assert res.std_error == pytest.approx(synthdid_oracle.jackknife_se(ref), abs=1e-8)
 
 
@@ -202,8 +224,10 @@ def test_thread_count_never_changes_a_number():
     for th in ("1", "2"):
         env = dict(os.environ, RAYON_NUM_THREADS=th)
         p = subprocess.run(
-            [sys.executable, "-c", _THREADS_SCRIPT, str(Path(__file__).parent)], env=env,
-            capture_output=True, text=True,
+            [sys.executable, "-c", _THREADS_SCRIPT, str(Path(__file__).parent)],
+            env=env,
+            capture_output=True,
+            text=True,
         )
         assert p.returncode == 0, p.stderr
         outs.append(p.stdout)
@@ -238,8 +262,9 @@ def test_event_effects_average_the_effect_curves():
     p, ref = _oracle(df)
     res = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", vcov="jackknife")
     ev = res.event_effects()
-    np.testing.assert_allclose(ev["estimate"].to_numpy(),
-                               np.ravel(synthdid_oracle.synthdid_effect_curve(ref)), atol=1e-6)
+    np.testing.assert_allclose(
+        ev["estimate"].to_numpy(), np.ravel(synthdid_oracle.synthdid_effect_curve(ref)), atol=1e-6
+    )
     assert ev["estimate"].mean() == pytest.approx(res.estimate, abs=1e-12)
 
 
@@ -250,8 +275,15 @@ def test_result_protocol(tmp_path):
     assert res.se()["ATT"] == res.std_error
     assert res.vcov().shape == (1, 1)
     assert res.confint(level=0.9).columns == ["term", "conf_low", "conf_high"]
-    assert res.tidy().columns[:7] == ["term", "estimate", "std_error", "statistic", "p_value",
-                                      "conf_low", "conf_high"]
+    assert res.tidy().columns[:7] == [
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
     assert "synthetic DID" in repr(res) and "<" in res._repr_html_() or res._repr_html_()
     assert "ATT" in str(res.summary())
     assert res.nobs == 40 * 12 and res.dropped_rows == {}
@@ -323,8 +355,10 @@ def test_monte_carlo_bias_and_placebo_coverage_small():
     """Known effect 1.0 on a factor-model panel (noise sd 1): 100 draws, 50 placebo reps."""
     t0 = time.perf_counter()
     est, cover = _mc(100, 50)
-    print(f"SDID MC (100 draws): bias {est.mean() - 1:.4f}, sd {est.std():.4f}, "
-          f"coverage {cover.mean():.3f}, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"SDID MC (100 draws): bias {est.mean() - 1:.4f}, sd {est.std():.4f}, "
+        f"coverage {cover.mean():.3f}, {time.perf_counter() - t0:.1f} s"
+    )
     assert abs(est.mean() - 1.0) < 4 * est.std() / np.sqrt(len(est)) + 0.05
     assert 0.85 <= cover.mean() <= 1.0
 
@@ -335,8 +369,10 @@ def test_monte_carlo_bias_and_placebo_coverage_500():
     [0.93, 0.97] up to its binomial error (sd 0.01)."""
     t0 = time.perf_counter()
     est, cover = _mc(500, 200)
-    print(f"SDID MC (500 draws): bias {est.mean() - 1:.4f}, sd {est.std():.4f}, "
-          f"coverage {cover.mean():.3f}, {time.perf_counter() - t0:.1f} s")
+    print(
+        f"SDID MC (500 draws): bias {est.mean() - 1:.4f}, sd {est.std():.4f}, "
+        f"coverage {cover.mean():.3f}, {time.perf_counter() - t0:.1f} s"
+    )
     assert abs(est.mean() - 1.0) < 0.05 + 3 * est.std() / np.sqrt(len(est))
     assert 0.92 <= cover.mean() <= 0.98
 
@@ -352,8 +388,34 @@ def test_prop99_matches_diff_diff_synthetic_did(prop99):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ref = dd.SyntheticDiD(variance_method="jackknife", seed=1).fit(
-            pdf, outcome="PacksPerCapita", treatment="treated_unit", unit="State", time="Year",
+            pdf,
+            outcome="PacksPerCapita",
+            treatment="treated_unit",
+            unit="State",
+            time="Year",
             post_periods=list(range(1989, 2001)),
         )
     res = _fit(prop99, vcov="placebo", reps=2)
     assert res.estimate == pytest.approx(float(ref.att), abs=1e-6)
+
+
+def test_jackknife_fixed_design_equals_r_jackknife_with_one_cohort():
+    """Identity: with one cohort the aggregation weight is 1 whatever the leave-one-out
+    cohort size, so the fixed-design jackknife equals R's jackknife_se (and so synthdid-py's,
+    checked above) to 1e-12; with staggered cohorts it holds the N_tr x T_post weights at the
+    full sample's (Arkhangelsky et al. 2021, Appendix A) and so differs from R's, which
+    recomputes them per replicate (coverage of each in tests/test_designs_mc.py)."""
+    df = _panel(2)
+    a = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", vcov="jackknife")
+    b = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", vcov="jackknife_fixed")
+    assert b.estimate == a.estimate
+    assert b.std_error == pytest.approx(a.std_error, abs=1e-12)
+    df = _panel(5, n_units=45, n_times=14, cohorts={8: 4, 11: 3})
+    a = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", vcov="jackknife")
+    b = pdid.synthdid(df, y="y", unit="id", time="t", treatment="d", vcov="jackknife_fixed")
+    assert b.estimate == a.estimate
+    assert np.isfinite(b.std_error) and abs(b.std_error - a.std_error) > 1e-10
+    # per-cohort SEs do not depend on the aggregation weights
+    np.testing.assert_allclose(
+        b.cohorts()["std_error"].to_numpy(), a.cohorts()["std_error"].to_numpy(), atol=1e-12
+    )

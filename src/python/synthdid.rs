@@ -150,10 +150,11 @@ fn synthdid_fit(
         "placebo" => Vcov::Placebo,
         "bootstrap" => Vcov::Bootstrap,
         "jackknife" => Vcov::Jackknife,
+        "jackknife_fixed" => Vcov::JackknifeFixedDesign,
         "none" => Vcov::None,
         other => {
             return Err(PilotdidError::new_err(format!(
-                "option 'vcov': '{other}' is not one of 'placebo', 'bootstrap', 'jackknife', 'none'"
+                "option 'vcov': '{other}' is not one of 'placebo', 'bootstrap', 'jackknife', 'jackknife_fixed', 'none'"
             )))
         }
     };

@@ -28,7 +28,7 @@ from pilotdid.results.synthdid import SynthDIDResult
 __all__ = ["synthdid"]
 
 _METHODS = ("sdid", "sc", "did")
-_VCOVS = ("placebo", "bootstrap", "jackknife")
+_VCOVS = ("placebo", "bootstrap", "jackknife", "jackknife_fixed")
 
 
 @vocabulary()
@@ -60,7 +60,12 @@ def synthdid(
     ``vcov``: ``"placebo"`` (R ``placebo_se``: re-estimates on the never-treated units with
     pseudo-treated ones, needs more never-treated than treated units), ``"bootstrap"``
     (``bootstrap_se``: resamples units, needs two treated units) or ``"jackknife"``
-    (``jackknife_se``: fixed weights; needs two treated units per cohort), with ``reps``
+    (``jackknife_se``: fixed weights; needs two treated units per cohort) or
+    ``"jackknife_fixed"`` (the jackknife with the cohort aggregation weights N_tr x T_post
+    held at the full sample's: the variance conditional on the adoption design, the
+    staggered estimand of Arkhangelsky et al. 2021, Appendix A; R's jackknife recomputes
+    them per replicate and so adds the variance of the cohort mix; identical to
+    ``"jackknife"`` with one cohort), with ``reps``
     replicates seeded by ``seed`` (the thread count never changes a number).
 
     ``controls``: time-varying covariates, entered as R's ``X`` argument (their coefficients
@@ -146,7 +151,13 @@ def synthdid(
             "add earlier periods"
         )
     out = synthdid_fit(
-        ym, adoption, xs, method=method, vcov=vcov, reps=reps, seed=seed,
+        ym,
+        adoption,
+        xs,
+        method=method,
+        vcov=vcov,
+        reps=reps,
+        seed=seed,
         period_labels=[int(v) for v in times],
     )
     return SynthDIDResult(

@@ -84,12 +84,14 @@ class SynthDIDResult(ResultProtocol):
         periods, estimate, std_error, weight in the ATT (N_treated x T_post, normalised)."""
         return pl.DataFrame(
             {
-                "cohort": pl.Series([int(self.times[c.adoption]) for c in self._cohorts],
-                                    dtype=pl.Int64),
+                "cohort": pl.Series(
+                    [int(self.times[c.adoption]) for c in self._cohorts], dtype=pl.Int64
+                ),
                 "n_treated": pl.Series([len(c.treated) for c in self._cohorts], dtype=pl.Int64),
                 "n_pre": pl.Series([int(c.adoption) for c in self._cohorts], dtype=pl.Int64),
-                "n_post": pl.Series([self.n_periods - int(c.adoption) for c in self._cohorts],
-                                    dtype=pl.Int64),
+                "n_post": pl.Series(
+                    [self.n_periods - int(c.adoption) for c in self._cohorts], dtype=pl.Int64
+                ),
                 "estimate": [float(c.estimate) for c in self._cohorts],
                 "std_error": [float(c.std_error) for c in self._cohorts],
                 "weight": [float(c.weight) for c in self._cohorts],
@@ -135,8 +137,7 @@ class SynthDIDResult(ResultProtocol):
         frames = [
             pl.DataFrame(
                 {
-                    "cohort": pl.Series([int(self.times[c.adoption])] * c.adoption,
-                                        dtype=pl.Int64),
+                    "cohort": pl.Series([int(self.times[c.adoption])] * c.adoption, dtype=pl.Int64),
                     self.time: pl.Series(self.times[: c.adoption], dtype=pl.Int64),
                     "weight": np.asarray(c.lambda_, dtype=float),
                 }
@@ -151,8 +152,9 @@ class SynthDIDResult(ResultProtocol):
         frames = [
             pl.DataFrame(
                 {
-                    "cohort": pl.Series([int(self.times[c.adoption])] * self.n_periods,
-                                        dtype=pl.Int64),
+                    "cohort": pl.Series(
+                        [int(self.times[c.adoption])] * self.n_periods, dtype=pl.Int64
+                    ),
                     self.time: pl.Series(self.times, dtype=pl.Int64),
                     "treated": np.asarray(c.treated_path, dtype=float),
                     "synthetic": np.asarray(c.synthetic_path, dtype=float),
@@ -173,8 +175,9 @@ class SynthDIDResult(ResultProtocol):
     def cohort_beta(self) -> pl.DataFrame:
         """Covariate coefficients per cohort: cohort, then one column per covariate."""
         data: dict[str, Any] = {
-            "cohort": pl.Series([int(self.times[c.adoption]) for c in self._cohorts],
-                                dtype=pl.Int64)
+            "cohort": pl.Series(
+                [int(self.times[c.adoption]) for c in self._cohorts], dtype=pl.Int64
+            )
         }
         for k, name in enumerate(self.controls):
             data[name] = [float(np.asarray(c.beta)[k]) for c in self._cohorts]
@@ -190,8 +193,11 @@ class SynthDIDResult(ResultProtocol):
             f"{self.n_units} units x {self.n_periods} periods; {self.n_treated} treated in "
             f"{len(self._cohorts)} cohort(s), {self.n_controls} never treated",
             f"standard errors: {self.vcov_type}"
-            + ("" if self.vcov_type == "jackknife"
-               else f", {self.reps} replicates, seed {self.seed}"),
+            + (
+                ""
+                if self.vcov_type in ("jackknife", "jackknife_fixed")
+                else f", {self.reps} replicates, seed {self.seed}"
+            ),
             "",
             f"{'term':<14}{'estimate':>12}{'std_error':>12}{'p_value':>10}"
             f"{'[' + pct:>12}{'CI]':>10}",
@@ -220,13 +226,23 @@ class SynthDIDResult(ResultProtocol):
                 part = tr.filter(pl.col("cohort") == g)
                 label = f" (cohort {g})" if len(self._cohorts) > 1 else ""
                 ax.plot(part[self.time], part["treated"], label=f"treated{label}", **kwargs)
-                ax.plot(part[self.time], part["synthetic"], linestyle="--",
-                        label=f"synthetic control{label}")
+                ax.plot(
+                    part[self.time],
+                    part["synthetic"],
+                    linestyle="--",
+                    label=f"synthetic control{label}",
+                )
                 ax.axvline(g - 0.5, color="grey", linewidth=0.8)
                 lo, hi = ax.get_ylim()
                 lam = np.asarray(c.lambda_, dtype=float)
-                ax.bar(self.times[: c.adoption], lam * 0.15 * (hi - lo), bottom=lo,
-                       alpha=0.3, width=0.8, color="grey")
+                ax.bar(
+                    self.times[: c.adoption],
+                    lam * 0.15 * (hi - lo),
+                    bottom=lo,
+                    alpha=0.3,
+                    width=0.8,
+                    color="grey",
+                )
             ax.set_xlabel(self.time)
             ax.set_ylabel(self.y)
             ax.legend()

@@ -570,7 +570,9 @@ def _r_sdid(sub: dict, tab: str, spec: dict) -> dict:
         raise _bad(tab, "methods", "name at least one of sdid, sc, did")
     return {
         "methods": list(dict.fromkeys(methods)),
-        "vcov": _str(sub, tab, "vcov", "placebo", ("placebo", "bootstrap", "jackknife")),
+        "vcov": _str(
+            sub, tab, "vcov", "placebo", ("placebo", "bootstrap", "jackknife", "jackknife_fixed")
+        ),
         "reps": _int(sub, tab, "reps", 200, minimum=2),
         "controls": _bool(sub, tab, "controls", False),
         "level": _level(sub, tab),

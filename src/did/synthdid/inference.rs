@@ -25,6 +25,12 @@ pub enum Vcov {
     Placebo,
     Bootstrap,
     Jackknife,
+    /// The jackknife with the cohort aggregation weights held at the full sample's
+    /// (N_tr^a x T_post^a): the variance of the estimate conditional on the adoption design,
+    /// for which Arkhangelsky et al. (2021, Appendix A) define the staggered estimand. R's
+    /// (and synthdid-py's) jackknife recomputes the weights from the leave-one-out cohort
+    /// sizes and so adds the variance of the cohort mix when cohort effects differ.
+    JackknifeFixedDesign,
     /// no standard errors (NaN)
     None,
 }
@@ -163,7 +169,8 @@ pub(crate) fn replicate(
                 })
                 .collect()
         }
-        Vcov::Jackknife => {
+        Vcov::Jackknife | Vcov::JackknifeFixedDesign => {
+            let fixed_design = vcov == Vcov::JackknifeFixedDesign;
             for ((a, t), f) in design.cohorts.iter().zip(fits) {
                 if t.len() < 2 {
                     return Err(Error::Option {
@@ -211,7 +218,15 @@ pub(crate) fn replicate(
                         let f = block::fit(w, &b, &fixed[g], Some(o), Some(fits[g].lambda.clone()));
                         per.push(block::effects(w, &b, &f));
                     }
-                    Ok(summarise(design, &per, |g| sizes[g]))
+                    // A left-out treated unit keeps its cohort's full-sample weight under
+                    // the fixed design (a cohort always keeps at least one unit here).
+                    Ok(summarise(design, &per, |g| {
+                        if fixed_design {
+                            design.cohorts[g].1.len() as f64
+                        } else {
+                            sizes[g]
+                        }
+                    }))
                 })
                 .collect()
         }
@@ -234,7 +249,7 @@ pub(crate) fn std_errors(draws: &[Vec<f64>], vcov: Vcov, width: usize) -> Vec<f6
             let m = v.iter().sum::<f64>() / n;
             let ss: f64 = v.iter().map(|x| (x - m) * (x - m)).sum();
             match vcov {
-                Vcov::Jackknife => ((n - 1.0) / n * ss).sqrt(),
+                Vcov::Jackknife | Vcov::JackknifeFixedDesign => ((n - 1.0) / n * ss).sqrt(),
                 _ => (ss / n).sqrt(),
             }
         })

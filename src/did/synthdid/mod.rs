@@ -313,7 +313,7 @@ pub fn synthdid(input: &SynthDidInput<'_>) -> Result<SynthDid> {
         event_time: (0..n_event as i64).collect(),
         event_estimate: point[1 + n_cohorts..].to_vec(),
         event_std_error: se[1 + n_cohorts..].to_vec(),
-        replicates: if input.vcov == Vcov::Jackknife {
+        replicates: if matches!(input.vcov, Vcov::Jackknife | Vcov::JackknifeFixedDesign) {
             Vec::new()
         } else {
             draws.iter().map(|d| d[0]).collect()
