@@ -262,3 +262,20 @@ def test_bad_coordinates(random_panel):
     two = random_panel.rename({"lat": "latitude"}).with_columns(pl.col("latitude").alias("lat"))
     with pytest.raises(PilotdidError, match="several columns"):
         pilotdid.feols("y ~ x1", two, vcov={"conley": {"cutoff_km": 100}})
+
+
+def test_split_and_etable_label(yrd):
+    """Each sample of ``split`` gets its own Conley variance (equal to fitting that sample
+    alone), and etable shows the label."""
+    spec = {"cutoff_km": 300, "lag": 2}
+    multi = pilotdid.feols(
+        "gtfp ~ ln_gdp_pc | city_id + year", yrd, vcov={"conley": spec}, split="treat"
+    )
+    alone = pilotdid.feols(
+        "gtfp ~ ln_gdp_pc | city_id + year",
+        yrd.filter(pl.col("treat") == 1),
+        vcov={"conley": spec},
+    )
+    fit = [m for name, m in multi.models.items() if name.endswith("treat = 1)")][0]
+    np.testing.assert_allclose(fit.vcov(), alone.vcov(), rtol=1e-12, atol=0)
+    assert "Conley (300 km, lag 2, Bartlett)" in str(pilotdid.etable(alone))

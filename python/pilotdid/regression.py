@@ -300,8 +300,11 @@ def feols(
     # Sample splits: one polars frame with every column any model reads, filtered per value.
     cols = [split_col]
     for f in parsed:
-        _, clusters, _ = _parse_vcov(vcov, f.fixef_names, cluster)
+        kind, clusters, _ = _parse_vcov(vcov, f.fixef_names, cluster)
         cols += required_columns(f) + clusters + ([weights] if weights else [])
+        if kind == "conley":
+            names = sorted(_frame._column_names(data))
+            cols += [c for c in conley_spec(vcov).columns(names, f.fixef_names).values() if c]
     if _frame.n_rows(data) == 0:
         raise PilotdidError("no rows: the data frame is empty")
     df = _frame.to_polars(data, list(dict.fromkeys(cols)))
