@@ -279,3 +279,31 @@ def test_split_and_etable_label(yrd):
     fit = [m for name, m in multi.models.items() if name.endswith("treat = 1)")][0]
     np.testing.assert_allclose(fit.vcov(), alone.vcov(), rtol=1e-12, atol=0)
     assert "Conley (300 km, lag 2, Bartlett)" in str(pilotdid.etable(alone))
+
+
+@pytest.mark.parametrize("fn", ["twfe_event_study", "did2s"])
+def test_event_study_estimators_refuse_conley_and_name_the_feols_route(yrd, fn):
+    """Not built yet for the event-study/did2s cores: a clear error pointing to feols + i()."""
+    with pytest.raises(PilotdidError, match=r"'conley' is not available .*feols"):
+        getattr(pilotdid, fn)(
+            yrd, y="gtfp", unit="city_id", time="year", cohort="cohort",
+            vcov={"conley": {"cutoff_km": 200}},
+        )  # fmt: skip
+
+
+def test_twfe_event_study_via_feols_i_equals_dense_sandwich(yrd):
+    """The feols route for a TWFE event study with Conley SEs: i(year, treat) dummies, dense
+    numpy sandwich to 1e-10."""
+    spec = {"cutoff_km": 200, "lag": 3}
+    r = pilotdid.feols(
+        "gtfp ~ i(year, treat, ref=2013) | city_id + year", yrd, vcov={"conley": spec}
+    )
+    years = sorted(y for y in yrd["year"].unique().to_list() if y != 2013)
+    ev = yrd.with_columns(
+        [((pl.col("year") == y) * pl.col("treat")).cast(pl.Float64).alias(f"e{y}") for y in years]
+    )
+    ref = _dense_conley(
+        ev, "gtfp", [f"e{y}" for y in years], ["city_id", "year"], "lat", "lon",
+        "city_id", "year", 200.0, 3, "bartlett",
+    )  # fmt: skip
+    np.testing.assert_allclose(r.vcov(), ref, rtol=1e-10, atol=0)
