@@ -12,9 +12,17 @@
 //! so the same-unit same-period term `s_it s_it'` is counted once (in the spatial part, where
 //! K(0) = 1), as in Hsiang's `ols_spatial_HAC` and Butts' `conley_ses`. `K` is Bartlett
 //! `1 − d/cutoff` or uniform `1`, both for `d ≤ cutoff` and 0 beyond. `d` is the haversine
-//! great-circle distance on a sphere of radius 6371 km (the mean Earth radius, which fixest's
-//! `great_circle_distance` and conleyreg use). Without a time variable every row is in one
-//! period (a cross-section, or fixest's pooled `vcov_conley` on a panel).
+//! great-circle distance on a sphere of radius 6371 km (the IUGG mean Earth radius, which
+//! fixest's R helper `great_circle_distance` and conleyreg use). Without a time variable every
+//! row is in one period (a cross-section, or a pooled panel).
+//!
+//! fixest (`vcov_conley`, C++ `cpp_vcov_conley`) differs in three ways, so it is not matched
+//! to rounding: its kernel is uniform only; its default `distance = "triangular"` is a flat
+//! approximation with 111 km per degree, and its `"spherical"` haversine uses 12752/2 = 6376 km
+//! with π ≈ 3.14159; and it pools every pair of rows of a panel within the cutoff whatever
+//! their periods (it sums scores by coordinate cell first). Our uniform kernel without unit
+//! and time is that pooled estimator on a 6371 km sphere. fixest's panel version
+//! (`conley_hac`) is not in the sources we could read; the panel formula here is Hsiang's.
 //!
 //! Neighbours are found without an N×N matrix: sites (units) are put in latitude bands of the
 //! cutoff's height, sorted by longitude inside a band; a site looks only at the bands within the
