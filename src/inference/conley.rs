@@ -159,8 +159,7 @@ fn build_sites(d: &ConleyData, n: usize) -> Result<Sites> {
     let mut lat = vec![f64::NAN; n_sites];
     let mut lon = vec![f64::NAN; n_sites];
     let mut count = vec![0usize; n_sites];
-    for r in 0..n {
-        let s = site_of[r];
+    for (r, &s) in site_of.iter().enumerate() {
         if count[s] == 0 {
             lat[s] = d.lat[r];
             lon[s] = d.lon[r];
@@ -182,8 +181,7 @@ fn build_sites(d: &ConleyData, n: usize) -> Result<Sites> {
     }
     let mut fill = start.clone();
     let mut rows = vec![0usize; n];
-    for r in 0..n {
-        let s = site_of[r];
+    for (r, &s) in site_of.iter().enumerate() {
         rows[fill[s]] = r;
         fill[s] += 1;
     }
