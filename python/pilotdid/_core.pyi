@@ -190,6 +190,28 @@ def feols_fit(
     tol: float,
     max_iter: int,
 ) -> FeolsCore: ...
+def feols_conley_fit(
+    y_name: str,
+    y: _F64,
+    x_names: list[str],
+    x: list[_F64],
+    *,
+    fe_names: list[str],
+    fe: list[_I64],
+    weights_name: str | None = None,
+    weights: _F64 | None = None,
+    valid: _Bool | None = None,
+    lat: _F64,
+    lon: _F64,
+    unit: _I64 | None = None,
+    time: _I64 | None = None,
+    cutoff_km: float,
+    lag: int,
+    kernel: str,
+    drop_singletons: bool,
+    tol: float,
+    max_iter: int,
+) -> FeolsCore: ...
 
 # ------------------------------------------------------------------------------------------
 # Callaway & Sant'Anna (staggered.rs)

@@ -11,7 +11,7 @@ import polars as pl
 
 from pilotdid import _frame
 from pilotdid._args import check_choice, check_float, check_int, check_str, vocabulary
-from pilotdid._core import PilotdidError, feols_fit
+from pilotdid._core import PilotdidError, feols_conley_fit, feols_fit
 from pilotdid._formula import ITerm, expand_formula, parse_formula, required_columns
 from pilotdid.results.feols import FeolsResult
 from pilotdid.results.multi import FeolsMulti
@@ -54,6 +54,13 @@ def _parse_vcov(
     bootstrap clusters by the first); "iid" or "hetero" with ``cluster`` is refused.
     """
     clusters = None if cluster is None else _cluster_names("cluster", cluster)
+    if isinstance(vcov, Mapping) and len(vcov) == 1 and _is_conley(vcov):
+        if clusters is not None:
+            raise PilotdidError(
+                "options 'vcov' and 'cluster' disagree: a Conley vcov is not clustered; "
+                "give one of them"
+            )
+        return "conley", [], conley_spec(vcov).label
     if vcov is None:
         if clusters is not None:
             return "cluster", clusters, "CR1 by " + " and ".join(clusters)
@@ -87,7 +94,8 @@ def _parse_vcov(
         ((kind, cl),) = vcov.items()
         if not isinstance(kind, str) or kind.upper() not in ("CR1", "CRV1"):
             raise PilotdidError(
-                f"option 'vcov': {kind!r} is not supported; use 'CR1' (or its alias 'CRV1')"
+                f"option 'vcov': {kind!r} is not supported; use 'CR1' (or its alias 'CRV1') or "
+                "'conley'"
             )
         names = _cluster_names("vcov", cl)
         if clusters is not None and clusters != names:
@@ -100,6 +108,102 @@ def _parse_vcov(
     raise PilotdidError(
         f"option 'vcov': cannot read {vcov!r}; use 'iid', 'hetero' or {{'CR1': 'a+b'}}"
     )
+
+
+def _is_conley(vcov: Mapping) -> bool:
+    ((kind, _),) = vcov.items()
+    return isinstance(kind, str) and kind.lower() == "conley"
+
+
+_CONLEY_KEYS = ("cutoff_km", "lag", "kernel", "lat", "lon", "unit", "time")
+#: Coordinate column names detected when "lat"/"lon" are not given (fixest's guesses, exact).
+_LAT_NAMES = ("lat", "latitude")
+_LON_NAMES = ("lon", "lng", "long", "longitude")
+
+
+class ConleySpec:
+    """A checked ``{"conley": {...}}`` request: settings plus the column names given (or None)."""
+
+    def __init__(self, opts: Mapping) -> None:
+        unknown = [k for k in opts if k not in _CONLEY_KEYS]
+        if unknown:
+            raise PilotdidError(
+                f"option vcov['conley']: unknown key {unknown[0]!r}; allowed: "
+                + ", ".join(_CONLEY_KEYS)
+            )
+        if "cutoff_km" not in opts:
+            raise PilotdidError(
+                "option vcov['conley']: 'cutoff_km' is required (the distance cutoff in km, > 0)"
+            )
+        self.cutoff_km = check_float(
+            "vcov['conley']['cutoff_km']", opts["cutoff_km"], lo=0.0, lo_open=True
+        )
+        if not np.isfinite(self.cutoff_km):
+            raise PilotdidError(
+                f"option vcov['conley']['cutoff_km']: must be a finite positive number of km, "
+                f"got {self.cutoff_km}"
+            )
+        self.lag = check_int("vcov['conley']['lag']", opts.get("lag", 0), lo=0)
+        self.kernel = check_choice(
+            "vcov['conley']['kernel']", opts.get("kernel", "bartlett"), ("bartlett", "uniform")
+        )
+        self.cols = {
+            k: (None if opts.get(k) is None else check_str(f"vcov['conley']['{k}']", opts[k]))
+            for k in ("lat", "lon", "unit", "time")
+        }
+
+    @property
+    def label(self) -> str:
+        km = f"{self.cutoff_km:g}"
+        kern = "Bartlett" if self.kernel == "bartlett" else "uniform"
+        return f"Conley ({km} km, lag {self.lag}, {kern})"
+
+    def columns(self, names: Sequence[str], fixef: Sequence[str]) -> dict[str, str | None]:
+        """Resolve lat/lon (detected as fixest does), unit and time (default: the first and
+        second fixed effects when the model has two plain ones; otherwise none, and a lag > 0
+        then needs explicit 'unit' and 'time')."""
+        out: dict[str, str | None] = dict(self.cols)
+        for key, cands in (("lat", _LAT_NAMES), ("lon", _LON_NAMES)):
+            if out[key] is None:
+                found = [c for c in names if c.lower() in cands]
+                if len(found) != 1:
+                    what = "no column" if not found else f"several columns ({', '.join(found)})"
+                    raise PilotdidError(
+                        f"option vcov['conley']['{key}']: {what} named "
+                        f"{' / '.join(cands)}; name the {key} column explicitly"
+                    )
+                out[key] = found[0]
+        two_plain_fe = len(fixef) == 2 and all("^" not in f for f in fixef)
+        if out["unit"] is None and out["time"] is None and two_plain_fe:
+            out["unit"], out["time"] = fixef[0], fixef[1]
+        if self.lag > 0 and (out["unit"] is None or out["time"] is None):
+            raise PilotdidError(
+                f"option vcov['conley']['lag']: lag = {self.lag} needs the panel's unit and "
+                "time: give 'unit' and 'time' (or fit with two fixed effects 'unit + time')"
+            )
+        return out
+
+
+def conley_spec(vcov: Mapping) -> ConleySpec:
+    ((_, opts),) = vcov.items()
+    if not isinstance(opts, Mapping):
+        raise PilotdidError(
+            "option vcov['conley']: expected a dict like {'cutoff_km': 200, 'lag': 3}, "
+            f"got {opts!r}"
+        )
+    return ConleySpec(opts)
+
+
+def _time_values(df: pl.DataFrame, name: str, valid: np.ndarray) -> np.ndarray:
+    """Integer periods for the serial part (lags are counted in these units)."""
+    t = _frame.numeric(df, name)
+    ok = np.isfinite(t)
+    valid &= ok
+    if np.any(t[ok] != np.round(t[ok])):
+        raise PilotdidError(
+            f"option vcov['conley']['time']: column '{name}' must hold whole-number periods"
+        )
+    return np.where(ok, t, 0).astype(np.int64)
 
 
 @vocabulary()
@@ -133,7 +237,14 @@ def feols(
         fits the fixed effects alone: no coefficients; nobs, ``resid()``, R², RMSE.
     data : polars or pandas DataFrame, or a dict of numpy arrays. Never modified.
     vcov : "iid", "hetero" (HC1; the string "HC1" is accepted as a synonym), {"CR1": "unit"},
-        or two-way {"CR1": "unit+year"} ("CRV1" is an alias of "CR1", as in pyfixest).
+        or two-way {"CR1": "unit+year"} ("CRV1" is an alias of "CR1", as in pyfixest), or
+        Conley (1999) spatial HAC ``{"conley": {"cutoff_km": 200, "lag": 3}}`` with optional
+        ``"kernel"`` ("bartlett", default, or "uniform"), ``"lat"``/``"lon"`` (default: the
+        column named lat/latitude and lon/lng/long/longitude) and ``"unit"``/``"time"``
+        (default: the two fixed effects of ``| unit + time``; without them every row is its
+        own site and all rows one period). Distances are haversine km (Earth radius 6371 km);
+        a panel adds Hsiang's (2010) serial part, weights 1 - l/(lag + 1) for 0 < l <= lag.
+        Small-sample factor (N-1)/(N-K), as fixest's ``ssc(adj=TRUE)``.
         Default: clustered by the first fixed effect (as fixest), iid without fixed effects.
         Small-sample corrections follow fixest / pyfixest defaults (see ARCHITECTURE.md).
     cluster : shortcut for ``vcov={"CR1": cluster}`` ("unit", "unit+year" or a list). With
@@ -189,8 +300,11 @@ def feols(
     # Sample splits: one polars frame with every column any model reads, filtered per value.
     cols = [split_col]
     for f in parsed:
-        _, clusters, _ = _parse_vcov(vcov, f.fixef_names, cluster)
+        kind, clusters, _ = _parse_vcov(vcov, f.fixef_names, cluster)
         cols += required_columns(f) + clusters + ([weights] if weights else [])
+        if kind == "conley":
+            names = sorted(_frame._column_names(data))
+            cols += [c for c in conley_spec(vcov).columns(names, f.fixef_names).values() if c]
     if _frame.n_rows(data) == 0:
         raise PilotdidError("no rows: the data frame is empty")
     df = _frame.to_polars(data, list(dict.fromkeys(cols)))
@@ -249,7 +363,12 @@ def _fit_one(
     n_input = _frame.n_rows(data)
     if n_input == 0:
         raise PilotdidError("no rows: the data frame is empty")
-    df = _frame.to_polars(data, cols)
+    conley = conley_cols = None
+    if kind == "conley":
+        conley = conley_spec(opts.vcov)
+        conley_cols = conley.columns(sorted(_frame._column_names(data)), f.fixef_names)
+        cols += [c for c in conley_cols.values() if c is not None]
+    df = _frame.to_polars(data, list(dict.fromkeys(cols)))
 
     y = _frame.numeric(df, f.depvar)
     valid = np.ones(df.height, dtype=bool) if sample is None else sample.copy()
@@ -257,24 +376,53 @@ def _fit_one(
     w = _frame.numeric(df, weights) if weights else None
     x_names, x_cols = _design(f, df, valid, y, w)
 
-    core = feols_fit(
-        f.depvar,
-        y,
-        x_names,
-        x_cols,
-        fe_names=f.fixef_names,
-        fe=fe_ids,
-        cluster_names=clusters,
-        clusters=cl_ids,
-        weights_name=weights,
-        weights=w,
-        valid=None if valid.all() else valid,
-        vcov=kind,
-        vcov_clusters=list(range(len(clusters))),
-        drop_singletons=opts.fixef_rm == "singleton",
-        tol=opts.fixef_tol,
-        max_iter=opts.fixef_maxiter,
-    )
+    if conley is not None:
+        unit = time = None
+        if conley_cols["unit"] is not None:
+            unit, ok = _frame.ids(df, conley_cols["unit"])
+            valid &= ok
+        if conley_cols["time"] is not None:
+            time = _time_values(df, conley_cols["time"], valid)
+        core = feols_conley_fit(
+            f.depvar,
+            y,
+            x_names,
+            x_cols,
+            fe_names=f.fixef_names,
+            fe=fe_ids,
+            weights_name=weights,
+            weights=w,
+            valid=None if valid.all() else valid,
+            lat=_frame.numeric(df, conley_cols["lat"]),
+            lon=_frame.numeric(df, conley_cols["lon"]),
+            unit=unit,
+            time=time,
+            cutoff_km=conley.cutoff_km,
+            lag=conley.lag,
+            kernel=conley.kernel,
+            drop_singletons=opts.fixef_rm == "singleton",
+            tol=opts.fixef_tol,
+            max_iter=opts.fixef_maxiter,
+        )
+    else:
+        core = feols_fit(
+            f.depvar,
+            y,
+            x_names,
+            x_cols,
+            fe_names=f.fixef_names,
+            fe=fe_ids,
+            cluster_names=clusters,
+            clusters=cl_ids,
+            weights_name=weights,
+            weights=w,
+            valid=None if valid.all() else valid,
+            vcov=kind,
+            vcov_clusters=list(range(len(clusters))),
+            drop_singletons=opts.fixef_rm == "singleton",
+            tol=opts.fixef_tol,
+            max_iter=opts.fixef_maxiter,
+        )
     return FeolsResult(
         core,
         formula=f.text,

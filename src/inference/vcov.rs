@@ -49,6 +49,10 @@ pub enum VcovType {
     /// Cluster-robust CR1 with one or two cluster variables, each a code vector of length n.
     /// Codes are usually 0..G−1; any `u32` values are accepted (G = number of distinct codes).
     Cluster(Vec<Vec<u32>>),
+    /// Conley (1999) spatial HAC, with Hsiang's (2010) serial part in panels
+    /// ([`super::conley`]). Small-sample factor `(N−1)/(N−df_k)` with `df_k = k + k_fe_adj`
+    /// (fixest's `ssc(adj = TRUE)`; its `cluster.adj` does not apply to Conley), `df_t = N − df_k`.
+    Conley(super::conley::ConleyData),
 }
 
 /// The fixed effects absorbed before `xw` was formed (may be empty).
@@ -153,6 +157,20 @@ pub fn vcov(
                 }
                 add_outer(&mut meat, &s);
             }
+            let vcov = sandwich(bread, &meat).mapv(|v| adj * v);
+            Ok(VcovResult {
+                vcov,
+                df_k,
+                df_t: n - df_k,
+                n_clusters: Vec::new(),
+                ssc: vec![adj],
+            })
+        }
+        VcovType::Conley(data) => {
+            let df_k = k + k_fe_adj;
+            check_df(n, df_k)?;
+            let adj = (nf - 1.0) / (nf - df_k as f64);
+            let meat = super::conley::conley_meat(xw, uw, data)?;
             let vcov = sandwich(bread, &meat).mapv(|v| adj * v);
             Ok(VcovResult {
                 vcov,

@@ -12,6 +12,7 @@ use crate::alloc::{
 };
 use crate::error::{Error, Result};
 use crate::fe::{demean_columns, factorize, find_singletons, DemeanInfo, DemeanSpec, FixedEffects};
+use crate::inference::conley::{ConleyData, ConleyKernel};
 use crate::inference::{t_table, vcov, CoefTable, FeInfo, VcovResult, VcovType};
 use crate::ols::{cross_products, dot, independent_columns, solve_normal_equations, LeastSquares};
 
@@ -22,6 +23,22 @@ pub enum VcovRequest {
     Hetero,
     /// Indices into `FeolsInput::clusters` (one or two).
     Cluster(Vec<usize>),
+    /// Conley spatial HAC (`crate::inference::conley`); columns over the input rows (the
+    /// estimation sample is taken from them).
+    Conley(ConleyRequest),
+}
+
+/// Coordinates, optional unit and time columns (one value per input row) and settings of a
+/// Conley variance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConleyRequest {
+    pub lat: Vec<f64>,
+    pub lon: Vec<f64>,
+    pub unit: Option<Vec<i64>>,
+    pub time: Option<Vec<i64>>,
+    pub cutoff_km: f64,
+    pub lag: usize,
+    pub kernel: ConleyKernel,
 }
 
 #[derive(Debug, Clone)]
@@ -347,6 +364,25 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         VcovRequest::Iid => VcovType::Iid,
         VcovRequest::Hetero => VcovType::Hetero,
         VcovRequest::Cluster(_) => VcovType::Cluster(cluster_codes.clone()),
+        VcovRequest::Conley(c) => {
+            let unit = match &c.unit {
+                Some(u) => Some(factorize(&compact(u, &st.used, "conley unit")?)?.codes),
+                None => None,
+            };
+            VcovType::Conley(ConleyData {
+                lat: compact(&c.lat, &st.used, "latitude")?,
+                lon: compact(&c.lon, &st.used, "longitude")?,
+                unit,
+                time: c
+                    .time
+                    .as_ref()
+                    .map(|t| compact(t, &st.used, "conley time"))
+                    .transpose()?,
+                cutoff_km: c.cutoff_km,
+                lag: c.lag,
+                kernel: c.kernel,
+            })
+        }
     };
     let fe_info = FeInfo {
         codes: st.fe.codes.iter().map(Vec::as_slice).collect(),

@@ -2,6 +2,7 @@
 //! No numerics here.
 
 mod bacon_sunab;
+mod conley;
 mod dcdh;
 mod ddd;
 mod dose;
@@ -595,5 +596,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ddd::register(m)?;
     dose::register(m)?;
     dcdh::register(m)?;
+    conley::register(m)?;
     Ok(())
 }

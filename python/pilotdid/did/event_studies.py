@@ -120,6 +120,13 @@ def _cluster_of(
         )
     if isinstance(vcov, dict) and len(vcov) == 1:
         ((kind, cl),) = vcov.items()
+        if str(kind).lower() == "conley":
+            # The event-study and did2s cores take cluster codes only (issue 18 covers feols).
+            raise PilotdidError(
+                "option 'vcov': 'conley' is not available for this estimator yet; the TWFE "
+                'event study with Conley standard errors is feols("y ~ i(event_time, ref=-1) '
+                "| unit + year\", data, vcov={'conley': {'cutoff_km': ..., 'lag': ...}})"
+            )
         if str(kind).upper() not in ("CR1", "CRV1"):
             raise PilotdidError(f"option 'vcov': '{kind}' is not supported; use 'CR1'")
         if not isinstance(cl, str):
