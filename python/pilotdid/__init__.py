@@ -70,6 +70,7 @@ from pilotdid.robust.sample import (
     winsorize,
 )
 from pilotdid.spatial import (
+    exposure_did,
     lm_tests,
     moran,
     moran_local,
@@ -157,6 +158,7 @@ __all__ = [
     "sdem",
     "sdm",
     "sem",
+    "exposure_did",
     "spatial_did",
     "spatial_event_study",
     "study",
