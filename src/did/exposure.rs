@@ -75,7 +75,9 @@ pub fn exposure_att_gt(input: &ExposureInput, spec: &ExposureSpec) -> Result<Att
     let t_n = input.periods.len();
     let n = input.group.len();
     if t_n < 2 {
-        return Err(Error::Empty("exposure DID needs at least two periods".into()));
+        return Err(Error::Empty(
+            "exposure DID needs at least two periods".into(),
+        ));
     }
     if input.periods.windows(2).any(|w| w[0] >= w[1]) {
         return Err(Error::Option {
@@ -93,7 +95,10 @@ pub fn exposure_att_gt(input: &ExposureInput, spec: &ExposureSpec) -> Result<Att
     }
     if let Some(c) = input.cluster {
         if c.len() != n {
-            return Err(Error::Shape(format!("cluster has {} entries, expected {n}", c.len())));
+            return Err(Error::Shape(format!(
+                "cluster has {} entries, expected {n}",
+                c.len()
+            )));
         }
     }
     let periods = input.periods;
@@ -143,8 +148,7 @@ pub fn exposure_att_gt(input: &ExposureInput, spec: &ExposureSpec) -> Result<Att
                 }
                 let c = input.cohort[i];
                 let untreated = c == 0 || (spec.control == ExposureControl::NotYet && c > latest);
-                let clean =
-                    input.exposure[i * t_n + bi] == 0 && input.exposure[i * t_n + ti] == 0;
+                let clean = input.exposure[i * t_n + bi] == 0 && input.exposure[i * t_n + ti] == 0;
                 if untreated && clean {
                     role[i] = 2;
                     n0 += 1;

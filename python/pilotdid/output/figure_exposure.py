@@ -15,11 +15,10 @@ def exposure_figure(
     *,
     path: Any = None,
     level: float | None = None,
-    event_study: bool = True,
     title: str | None = None,
 ) -> Any:
-    """Effects by distance ring (left) and, with ``event_study``, the direct and spillover
-    event studies (right) of an :class:`~pilotdid.results.exposure.ExposureDidResult`.
+    """Effects by distance ring (left) and, with more than two periods, the direct and
+    spillover event studies (right) of an :class:`~pilotdid.results.exposure.ExposureDidResult`.
     Saves to ``path`` when given; returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
@@ -27,8 +26,10 @@ def exposure_figure(
 
     if not isinstance(res, ExposureDidResult):
         raise PilotdidError("exposure_figure: 'res' must be the result of pilotdid.exposure_did")
-    multi = event_study and len(res.grid["periods"]) > 2
-    fig, axes = plt.subplots(1, 2 if multi else 1, figsize=(12 if multi else 7, 4), layout="constrained")
+    multi = len(res.grid["periods"]) > 2
+    fig, axes = plt.subplots(
+        1, 2 if multi else 1, figsize=(12 if multi else 7, 4), layout="constrained"
+    )
     ax0 = axes[0] if multi else axes
     res.plot(ax=ax0, level=level, title=title)
     if multi:

@@ -10,7 +10,6 @@ import numpy as np
 import polars as pl
 
 from pilotdid._args import check_choice, check_level
-from pilotdid._core import PilotdidError
 from pilotdid.results._inference import coef_table as inference_columns
 from pilotdid.results._protocol import ResultProtocol
 from pilotdid.results.event_study import EventStudyResult
@@ -187,7 +186,10 @@ class ExposureDidResult(ResultProtocol):
         ax.errorbar(
             [0.0],
             [direct["estimate"]],
-            yerr=[[direct["estimate"] - direct["conf_low"]], [direct["conf_high"] - direct["estimate"]]],
+            yerr=[
+                [direct["estimate"] - direct["conf_low"]],
+                [direct["conf_high"] - direct["estimate"]],
+            ],
             fmt="s",
             color="C3",
             capsize=4,
@@ -214,7 +216,10 @@ class ExposureDidResult(ResultProtocol):
                 ax.errorbar(
                     [1.0],
                     [row["estimate"]],
-                    yerr=[[row["estimate"] - row["conf_low"]], [row["conf_high"] - row["estimate"]]],
+                    yerr=[
+                        [row["estimate"] - row["conf_low"]],
+                        [row["conf_high"] - row["estimate"]],
+                    ],
                     fmt="o",
                     color="C0",
                     capsize=4,

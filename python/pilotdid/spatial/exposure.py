@@ -20,7 +20,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import polars as pl
 
 from pilotdid import _core
 from pilotdid._args import (
@@ -134,9 +133,7 @@ def _weights_by_period(W: Any, periods: np.ndarray, unit_ids: np.ndarray) -> lis
         Ws = [W[p] for p in periods.tolist()]
     elif isinstance(W, Sequence) and not isinstance(W, str):
         if len(W) != len(periods):
-            raise PilotdidError(
-                f"option 'W': {len(W)} weights matrices for {len(periods)} periods"
-            )
+            raise PilotdidError(f"option 'W': {len(W)} weights matrices for {len(periods)} periods")
         Ws = list(W)
     else:
         raise PilotdidError("option 'W': expected a Weights, a {time: Weights} dict or a list")
