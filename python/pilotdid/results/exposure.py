@@ -3,7 +3,6 @@ exposure-clean comparisons, each a set of ATT(g,t) with the CS aggregations."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import numpy as np
@@ -113,7 +112,9 @@ class ExposureDidResult(ResultProtocol):
         """Spillover by distance ring: lower/upper cutoff (km), estimate, interval."""
         lv = self.level if level is None else check_level(level)
         t = self.tidy(lv).filter(pl.col("term").str.starts_with("spillover["))
-        lo_hi = [re.fullmatch(r"spillover\[(.+),(.+)\)", x).groups() for x in t["term"]]
+        cut = self.params["rings_km"] or []
+        bounds = {n: (cut[k], cut[k + 1]) for k, n in enumerate(self.ring_names)}
+        lo_hi = [bounds[x] for x in t["term"]]
         return t.with_columns(
             pl.Series("ring_low_km", [float(a) for a, _ in lo_hi]),
             pl.Series("ring_high_km", [float(b) for _, b in lo_hi]),
