@@ -124,7 +124,10 @@ ALLOWED: dict[str, str] = {
     "breakdown": "honest_did: compute the breakdown value",
     "n_components": "pca_index: number of principal components kept (overrides select)",
     "select": "pca_index: component choice, Kaiser eigenvalue rule or cumulative share",
-    "share_threshold": "pca_index: cumulative variance share for select='share'",
+    "share_threshold": "pca_index: cumulative variance share for select='share'; "
+    "exposure_did: treated-neighbour share that counts as exposed",
+    "rings_km": "exposure_did: distance-ring cutoffs (km) of the exposure mapping",
+    "coords": "exposure_did: a frame of unit coordinates (unit, lat, lon)",
     "standardize": "pca_index: correlation (standardised) or covariance PCA",
     "component_weights": "pca_index: how kept components combine into the index "
     "(explained-variance shares or equal); not 'weights', which are observation weights",

@@ -71,6 +71,7 @@ from pilotdid.robust.sample import (
     winsorize,
 )
 from pilotdid.spatial import (
+    exposure_did,
     lm_tests,
     moran,
     moran_local,
@@ -160,6 +161,7 @@ __all__ = [
     "sdem",
     "sdm",
     "sem",
+    "exposure_did",
     "spatial_did",
     "spatial_event_study",
     "study",

@@ -332,6 +332,24 @@ def att_gt_fit(
     seed: int,
     weight_type: str = "mammen",
 ) -> AttGtCore: ...
+def exposure_att_gt_fit(
+    periods: _I64,
+    y: _F64,
+    group: _I64,
+    cohort: _I64,
+    exposure: _I64,
+    *,
+    cluster: _U32 | None = None,
+    control_group: str,
+    label: str,
+    z_crit: float,
+    bstrap: bool,
+    biters: int,
+    cband: bool,
+    seed: int,
+    alpha: float,
+    weight_type: str = "mammen",
+) -> AttGtCore: ...
 
 # ------------------------------------------------------------------------------------------
 # Goodman-Bacon, Sun-Abraham (bacon_sunab.rs)

@@ -24,6 +24,7 @@ mod dose_data;
 mod dose_spline;
 mod drdid;
 pub mod event_study;
+pub mod exposure;
 pub mod honest;
 pub mod imputation;
 pub mod pretrend_power;

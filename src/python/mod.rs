@@ -7,6 +7,7 @@ mod dcdh;
 mod ddd;
 mod dose;
 mod event;
+mod exposure;
 mod green;
 mod heterogeneity;
 mod honest;
@@ -580,6 +581,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(factorize_ids, m)?)?;
     m.add_function(wrap_pyfunction!(panel_info, m)?)?;
     staggered::register(m)?;
+    exposure::register(m)?;
     bacon_sunab::register(m)?;
     event::register(m)?;
     mediation::register(m)?;

@@ -28,8 +28,8 @@ fn boot_spec(
 
 /// A fitted set of group-time ATTs (see `pilotdid.att_gt`).
 #[pyclass(frozen, module = "pilotdid._core", name = "AttGtCore")]
-struct PyAttGt {
-    fit: AttGtFit,
+pub(super) struct PyAttGt {
+    pub(super) fit: AttGtFit,
 }
 
 #[pymethods]

@@ -464,8 +464,18 @@ def _adapt_dose(res: Any, lang: str) -> list[_Column]:
     return [_Column(display_name("cont_did"), coefs, stats, [], level=_own_level(res))]
 
 
+def _adapt_exposure(res: Any, lang: str) -> list[_Column]:
+    """Exposure DID (Butts 2023): the direct effect, the pooled spillover and one row per ring
+    (simple aggregates of the exposure-clean ATT(g,t))."""
+    t = res.tidy(_own_level(res))
+    stats = {"estimator": "Exposure DID (Butts 2023)", "units": int(res.nobs)}
+    coefs = _from_tidy(t, list(t["term"]))
+    return [_Column("Exposure DID", coefs, stats, [], level=_own_level(res))]
+
+
 def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
     from pilotdid import results as r
+    from pilotdid.results.exposure import ExposureDidResult
 
     return {
         r.FeolsResult: _adapt_feols,
@@ -484,6 +494,7 @@ def _adapter_table() -> dict[type, Callable[[Any, str], list[_Column]]]:
         r.SensitivityResult: _adapt_sensitivity,
         r.DcdhResult: _adapt_dcdh,
         r.DoseResult: _adapt_dose,
+        ExposureDidResult: _adapt_exposure,
     }
 
 

@@ -35,6 +35,7 @@ from pilotdid.output._figure_base import (
     figure_caption,
 )
 from pilotdid.output.figure_dose import dose_figure
+from pilotdid.output.figure_exposure import exposure_figure
 from pilotdid.output.figure_sensitivity import sensitivity_figure
 from pilotdid.output.figure_synthdid import synthdid_figure
 
@@ -42,6 +43,7 @@ __all__ = [
     "bacon_figure",
     "cjk_font",
     "dose_figure",
+    "exposure_figure",
     "event_study_figure",
     "figure_caption",
     "mechanism_figure",
