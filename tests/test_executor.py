@@ -165,7 +165,7 @@ def test_owned_process_pool_reruns_chunks_of_a_dead_worker(tmp_path, monkeypatch
 
 
 def _mc_rows(data, seed, start, stop):
-    from pilotdid.power import _replicate_rng
+    from pilotdid.simulation import _replicate_rng
 
     return np.array([_replicate_rng(seed, r).normal() for r in range(start, stop)])
 

@@ -30,7 +30,6 @@ from pilotdid.mechanisms.subgroups import heterogeneity
 from pilotdid.mechanisms.two_step import mechanism_effects
 from pilotdid.output import ETable, describe, etable, figures
 from pilotdid.panel import Panel
-from pilotdid.power import monte_carlo, power
 from pilotdid.regression import feols
 from pilotdid.results import (
     AggteResult,
@@ -70,6 +69,7 @@ from pilotdid.robust.sample import (
     swap_outcome,
     winsorize,
 )
+from pilotdid.simulation import monte_carlo, power
 from pilotdid.spatial import (
     exposure_did,
     lm_tests,

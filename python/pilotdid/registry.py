@@ -130,3 +130,11 @@ def overall_estimator(estimator: str) -> OverallEstimator:
     except (KeyError, TypeError):
         codes = ", ".join(f"'{c}'" for c in OVERALL_ESTIMATORS)
         raise PilotdidError(f"option 'estimator': {estimator!r} is not one of {codes}") from None
+
+
+def aggregate_att_gt(att_gt_result: Any, **options: Any) -> Any:
+    """``pilotdid.aggte`` for families outside did/ that build ATT(g,t) cells (the exposure DID
+    of spatial/): the one way they reach the CS aggregations."""
+    from pilotdid.did.staggered import aggte
+
+    return aggte(att_gt_result, **options)

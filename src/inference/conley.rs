@@ -151,7 +151,7 @@ fn build_sites(d: &ConleyData, n: usize) -> Result<Sites> {
                     u.len()
                 )));
             }
-            let (codes, g) = super::vcov::densify(u.iter().map(|&v| u64::from(v)), n);
+            let (codes, g) = super::codes::densify(u.iter().map(|&v| u64::from(v)), n);
             (codes.into_iter().map(|c| c as usize).collect(), g)
         }
         None => ((0..n).collect(), n),

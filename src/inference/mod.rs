@@ -6,6 +6,7 @@
 //! partialled out and rows multiplied by sqrt(weight). They depend only on ndarray, rayon,
 //! statrs, [`crate::rng`] (random streams) and [`crate::error`].
 
+pub(crate) mod codes;
 pub mod conley;
 pub mod dist;
 pub mod lincom;

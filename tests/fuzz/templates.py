@@ -228,3 +228,30 @@ _t("dcdh", lambda: pdid.dcdh, lambda: [panel()],
             "window": (-2, 3), "switchers": "", "normalized": False,
             "bstrap": True, "reps": 19, "seed": 0,
             "only_never_switchers": False, "weights": None, "cluster": None, "level": 0.95})
+
+
+# --- spillovers, power and Monte Carlo ---------------------------------------------------------
+def _exposure_panel() -> pl.DataFrame:
+    """panel() with each city's coordinates (rings in km from the nearest pilot city)."""
+    c = cities().select(pl.col("city_en").alias("city"), "lat", "lon")
+    return panel().join(c, on="city", how="inner")
+
+
+def _mc_dgp(rng):
+    return rng.normal(0.5, 1.0, size=30)
+
+
+def _mc_mean(x):
+    return float(np.mean(x)), float(np.std(x, ddof=1) / np.sqrt(len(x)))
+
+
+_t("exposure_did", lambda: pdid.exposure_did, lambda: [_exposure_panel()],
+   lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort", "lat": "lat",
+            "lon": "lon", "rings_km": (0, 60), "control_group": "notyet",
+            "bstrap": False, "reps": 49, "seed": 0, "level": 0.95})
+_t("power", lambda: pdid.power, lambda: [panel()],
+   lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
+            "estimator": "twfe", "effects": [0.0, 0.05], "shape": "constant",
+            "sample": "all", "reps": 9, "seed": 0, "progress": False})
+_t("monte_carlo", lambda: pdid.monte_carlo, lambda: [_mc_dgp, _mc_mean],
+   lambda: {"reps": 20, "seed": 0, "truth": 0.5, "progress": False})

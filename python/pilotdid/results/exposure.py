@@ -36,8 +36,11 @@ class ExposureDidResult(ResultProtocol):
         grid: dict[str, Any],
         ring_names: list[str],
         data: pl.DataFrame,
+        aggregate: Any,
     ) -> None:
         self._fits = fits
+        # pilotdid.aggte, handed in by the family (results sit below the families)
+        self._aggregate = aggregate
         self.params = params
         #: the balanced grid: units, periods, cohort, exposure (n x T), exposure_cohort/ring
         self.grid = grid
@@ -71,10 +74,8 @@ class ExposureDidResult(ResultProtocol):
     def aggte(self, kind: str = "direct", *, type: str = "simple", **options: Any) -> AggteResult:  # noqa: A002
         """Aggregate one effect with :func:`pilotdid.aggte` ("simple", "dynamic", "group",
         "calendar"; options as there)."""
-        from pilotdid.did.staggered import aggte
-
         type = check_choice("type", type, _TYPES)  # noqa: A001
-        return aggte(self.att_gt(kind), type=type, **options)
+        return self._aggregate(self.att_gt(kind), type=type, **options)
 
     def _overall(self, kind: str) -> AggteResult:
         if kind not in self._simple:

@@ -35,6 +35,7 @@ from pilotdid._args import (
 )
 from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
+from pilotdid.registry import aggregate_att_gt
 from pilotdid.results._inference import normal_quantile
 from pilotdid.results.exposure import ExposureDidResult
 from pilotdid.results.staggered import AttGtResult
@@ -378,4 +379,5 @@ def exposure_did(
         grid=grid,
         ring_names=ring_names,
         data=df,
+        aggregate=aggregate_att_gt,
     )
