@@ -229,31 +229,18 @@ def placebo(
                 chunks=chunks,
                 progress="placebo" if progress else False,
             )
-            return _placebo_result(
-                model,
-                treat,
-                actual,
-                est,
-                enumerated,
-                scheme,
-                seed,
-                core,
-                df,
-                units,
-                unit,
-                time,
-                assignments,
-            )
-        loop = range(len(assignments) if assignments is not None else reps)
-        if progress:
-            from tqdm.auto import tqdm
+        else:
+            loop = range(n_rep)
+            if progress:
+                from tqdm.auto import tqdm
 
-            loop = tqdm(
-                loop, desc=f"placebo ({statistic if isinstance(statistic, str) else 'custom'})"
+                loop = tqdm(
+                    loop,
+                    desc=f"placebo ({statistic if isinstance(statistic, str) else 'custom'})",
+                )
+            est = np.array(
+                [stat(_with_assignment(df, units, draw(r), unit, time, treat)) for r in loop]
             )
-        est = np.array(
-            [stat(_with_assignment(df, units, draw(r), unit, time, treat)) for r in loop]
-        )
     return _placebo_result(
         model,
         treat,
