@@ -88,3 +88,43 @@ def test_size_under_no_effect(yrd, estimator):
     print(estimator, "size", r.size, "MC s.e.", r.rejection_se[0], "valid", r.n_valid[0])
     assert r.n_valid[0] >= 990
     assert 0.03 <= r.size <= 0.07
+
+
+def test_level_is_the_confidence_level_and_alpha_its_synonym(yrd):
+    """The package vocabulary: level=0.95 is a 5% test (STYLE.md). power() and
+    monte_carlo() once took level=0.05 as the significance; a value below 0.5 is refused
+    with the fix, alpha= translates to level = 1 - alpha, and a 10% test rejects at least as
+    often as a 5% test on the same draws (same seed: identical estimates)."""
+    with pytest.raises(pilotdid.PilotdidError, match=r"option 'level'.*level=0.95 or alpha=0.05"):
+        pilotdid.power(yrd, **KW, level=0.05, reps=5)
+    five = pilotdid.power(yrd, **KW, effects=[0.0, 0.02], reps=60, seed=2)
+    alias = pilotdid.power(yrd, **KW, effects=[0.0, 0.02], reps=60, seed=2, alpha=0.05)
+    ten = pilotdid.power(yrd, **KW, effects=[0.0, 0.02], reps=60, seed=2, level=0.9)
+    assert five.level == alias.level == 0.95
+    np.testing.assert_array_equal(five.rejection, alias.rejection)
+    np.testing.assert_array_equal(five.estimates, ten.estimates)
+    assert (ten.rejection >= five.rejection).all() and (ten.rejection > five.rejection).any()
+    # each replicate's decision is the t-test with G - 1 df at 1 - level
+    from scipy.stats import t
+
+    g = 26  # never-treated YRD cities: the placebo sample
+    crit = t.ppf(0.975, g - 1)
+    rej = np.abs(five.estimates[:, 1]) > crit * five.std_errors[:, 1]
+    assert five.rejection[1] == rej.mean()
+    assert "test at 0.05 (level 0.95)" in five.summary()
+
+    def dgp(rng):
+        return rng.normal(size=30), 0.0
+
+    def est(x):
+        return float(x.mean()), float(x.std(ddof=1) / np.sqrt(x.size))
+
+    with pytest.raises(pilotdid.PilotdidError, match="option 'level'"):
+        pilotdid.monte_carlo(dgp, est, reps=10, level=0.1)
+    a = pilotdid.monte_carlo(dgp, est, reps=400, seed=1, level=0.9)
+    b = pilotdid.monte_carlo(dgp, est, reps=400, seed=1, alpha=0.1)
+    s = a.stats()
+    assert a.level == b.level == 0.9 and s == b.stats()
+    z = 1.6448536269514722
+    assert s["coverage"] == np.mean(np.abs(a.estimates) <= z * a.std_errors)
+    assert "coverage of 0.9 intervals" in a.summary()

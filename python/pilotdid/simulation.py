@@ -18,7 +18,15 @@ import numpy as np
 import polars as pl
 
 from pilotdid import _frame
-from pilotdid._args import check_bool, check_choice, check_float, check_reps, check_seed
+from pilotdid._args import (
+    check_bool,
+    check_choice,
+    check_float,
+    check_level,
+    check_reps,
+    check_seed,
+    vocabulary,
+)
 from pilotdid._core import PilotdidError
 from pilotdid._executor import run_replicates
 from pilotdid.results.power import MonteCarloResult, PowerResult
@@ -41,7 +49,8 @@ def _replicate_rng(seed: int, r: int) -> np.random.Generator:
 def _t_crit(level: float, clusters: int) -> float:
     from scipy.stats import t
 
-    return float(t.ppf(1 - level / 2, max(clusters - 1, 1)))
+    # level is the confidence level (0.95): a two-sided test at 1 - level
+    return float(t.ppf(0.5 + level / 2, max(clusters - 1, 1)))
 
 
 def _fit(
@@ -121,6 +130,21 @@ def _power_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
     return out
 
 
+def _check_confidence(level: Any) -> float:
+    """The package's confidence level; a value below 0.5 is almost surely a significance
+    level typed where the confidence level goes (level=0.05 for a 5% test), so it is refused
+    with the fix instead of running a 5%-confidence simulation."""
+    level = check_level(level)
+    if level < 0.5:
+        raise PilotdidError(
+            f"option 'level': {level:g} is a confidence level in the package vocabulary "
+            f"(0.95 = 95% intervals, a test at 5%); use level={1 - level:g} or alpha={level:g}. "
+            "Allowed: (0.5, 1)"
+        )
+    return level
+
+
+@vocabulary(aliases={"alpha": ("level", lambda a: 1 - a)})
 def power(
     data: Any,
     *,
@@ -135,7 +159,7 @@ def power(
     controls: Sequence[str] | None = None,
     reps: int = 500,
     seed: int = 0,
-    level: float = 0.05,
+    level: float = 0.95,
     power: float = 0.8,
     executor: Any = None,
     chunks: int | None = None,
@@ -161,8 +185,11 @@ def power(
         observed units' cohorts; "all" keeps every unit and permutes the observed cohorts
         across them (use when the outcome is untreated everywhere, e.g. a pre-policy panel).
     reps : replicates; replicate r draws from SeedSequence([seed, r]).
-    level, power : the test's level (two-sided, t with G - 1 degrees of freedom, G = units)
-        and the target power of the MDE.
+    level : the confidence level of the package vocabulary (0.95): each replicate rejects
+        H0: effect = 0 when 0 is outside its ``level`` interval, i.e. a two-sided t-test at
+        significance 1 - level with G - 1 degrees of freedom (G = units). Stata/R users'
+        ``alpha=0.05`` is accepted as a synonym (``level = 1 - alpha``).
+    power : the target power of the MDE.
     executor, chunks, progress : see :func:`pilotdid._executor.run_replicates`.
     """
     estimator = check_choice("estimator", estimator, _ESTIMATORS)
@@ -170,7 +197,7 @@ def power(
         shape = check_choice("shape", shape, _SHAPES)
     sample = check_choice("sample", sample, _SAMPLES)
     seed = check_seed(seed)
-    level = check_float("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    level = _check_confidence(level)
     target = check_float("power", power, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     progress = check_bool("progress", progress)
     controls = list(controls or [])
@@ -203,7 +230,7 @@ def power(
     if effects is None:
         from scipy.stats import norm
 
-        z = norm.ppf(1 - level / 2) + norm.ppf(target)
+        z = norm.ppf(0.5 + level / 2) + norm.ppf(target)
         resid = (
             y0
             - df.with_columns(pl.Series("_y", y0))
@@ -336,6 +363,7 @@ def _mc_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
     return out
 
 
+@vocabulary(aliases={"alpha": ("level", lambda a: 1 - a)})
 def monte_carlo(
     dgp: Callable[[np.random.Generator], Any],
     estimator: Callable[[Any], Any],
@@ -343,7 +371,7 @@ def monte_carlo(
     reps: int = 1000,
     seed: int = 0,
     truth: float | None = None,
-    level: float = 0.05,
+    level: float = 0.95,
     executor: Any = None,
     chunks: int | None = None,
     progress: bool = False,
@@ -351,14 +379,15 @@ def monte_carlo(
     """A Monte Carlo study: draw r calls ``dgp(rng)`` with ``rng`` the generator of stream
     (seed, r) (:func:`_replicate_rng`) and returns the data, or ``(data, truth)``;
     ``estimator(data)`` returns an estimate or ``(estimate, std_error)``. The result has the
-    draws and bias / sd / rmse / mean s.e. / coverage of ``1 - level`` intervals / rejection
-    rate, with MC standard errors. ``executor=``: see
+    draws and bias / sd / rmse / mean s.e. / coverage of ``level`` (confidence, 0.95) normal
+    intervals / rejection rate at 1 - level, with MC standard errors (``alpha=`` is accepted
+    as a synonym, ``level = 1 - alpha``). ``executor=``: see
     :func:`pilotdid._executor.run_replicates` (dgp and estimator must then be picklable).
     """
     if not callable(dgp) or not callable(estimator):
         raise PilotdidError("monte_carlo: 'dgp' and 'estimator' must be callables")
     seed = check_seed(seed)
-    level = check_float("level", level, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    level = _check_confidence(level)
     reps = check_reps("reps", reps, bytes_per_rep=24)
     draws = run_replicates(
         _mc_chunk,

@@ -252,6 +252,6 @@ _t("exposure_did", lambda: pdid.exposure_did, lambda: [_exposure_panel()],
 _t("power", lambda: pdid.power, lambda: [panel()],
    lambda: {"y": "gtfp", "unit": "city", "time": "year", "cohort": "cohort",
             "estimator": "twfe", "effects": [0.0, 0.05], "shape": "constant",
-            "sample": "all", "reps": 9, "seed": 0, "progress": False})
+            "sample": "all", "reps": 9, "seed": 0, "level": 0.95, "progress": False})
 _t("monte_carlo", lambda: pdid.monte_carlo, lambda: [_mc_dgp, _mc_mean],
-   lambda: {"reps": 20, "seed": 0, "truth": 0.5, "progress": False})
+   lambda: {"reps": 20, "seed": 0, "truth": 0.5, "level": 0.95, "progress": False})

@@ -20,11 +20,12 @@ class PowerResult(ResultProtocol):
     Hollingsworth, Nunes & Simon 2022, "Simulated power analyses for observational studies").
 
     ``effects``: the injected effect sizes (0 first: the size); ``rejection``: the share of
-    the valid replicates rejecting H0: effect = 0 at ``level``, with ``rejection_se`` its
+    the valid replicates rejecting H0: effect = 0 in a two-sided test at 1 - ``level``
+    (``level`` is the confidence level, 0.95 = a test at 5%), with ``rejection_se`` its
     Monte Carlo standard error sqrt(p(1 - p) / R); ``size`` the rejection rate at effect 0;
     ``mde`` the smallest effect whose rejection rate reaches ``power`` (linear interpolation
     of the curve; NaN if not reached), ``mde_se`` its simulation error (delta method: the
-    curve's MC s.e. at the MDE over its slope); ``analytic_mde`` = (z_{1-a/2} + z_power) *
+    curve's MC s.e. at the MDE over its slope); ``analytic_mde`` = (t_{(1+level)/2} + z_power) *
     se_twfe with se_twfe the root mean square of the clustered TWFE standard errors over the
     replicates at effect 0, and ``analytic_power`` its power at each effect (normal
     approximation averaged over replicates): the closed-form cross-check, valid when the TWFE
@@ -82,7 +83,7 @@ class PowerResult(ResultProtocol):
         lines = [
             f"Simulated power: estimator {self.estimator}, {self.reps} replicates, seed "
             f"{self.seed}, effect shape '{self.shape}', sample '{self.sample}', test at "
-            f"level {self.level:g}",
+            f"{1 - self.level:.3g} (level {self.level:g})",
             f"{'effect':>10} {'power':>8} {'MC s.e.':>8} {'analytic':>9} {'R':>6}",
         ]
         for e, p, s, a, n in zip(
@@ -112,11 +113,11 @@ class PowerResult(ResultProtocol):
         ax.plot(e, p, "o-", color="C0", label=f"simulated ({self.estimator})")
         ax.plot(e, self.analytic_power, "--", color="C1", label="analytic TWFE")
         ax.axhline(self.power, color="grey", lw=0.8)
-        ax.axhline(self.level, color="grey", lw=0.8, ls=":")
+        ax.axhline(1 - self.level, color="grey", lw=0.8, ls=":", label="nominal size")
         if np.isfinite(self.mde):
             ax.axvline(self.mde, color="C2", lw=0.8, label=f"MDE {self.mde:.3g}")
         ax.set_xlabel("injected effect")
-        ax.set_ylabel(f"rejection rate at {self.level:g}")
+        ax.set_ylabel(f"rejection rate, test at {1 - self.level:.3g}")
         ax.set_ylim(0, 1)
         ax.legend(frameon=False)
         if path is not None:
@@ -129,13 +130,14 @@ class MonteCarloResult(ResultProtocol):
     """A Monte Carlo run: ``estimates``/``std_errors``/``truths`` per draw (NaN where the
     estimator failed), and ``bias`` (mean estimate - truth), ``sd`` (of the estimates),
     ``rmse``, ``mean_se`` (mean reported s.e.; compare with ``sd``), ``coverage`` (share of
-    ``1 - level`` normal intervals containing the truth) and ``rejection`` (share rejecting
-    estimate = 0), each with its Monte Carlo standard error (``*_mcse``)."""
+    ``level`` normal intervals containing the truth; ``level`` is the confidence level, 0.95)
+    and ``rejection`` (share rejecting estimate = 0 at 1 - level), each with its Monte Carlo
+    standard error (``*_mcse``)."""
 
     estimates: np.ndarray = field(repr=False)
     std_errors: np.ndarray = field(repr=False)
     truths: np.ndarray = field(repr=False)
-    level: float = 0.05
+    level: float = 0.95
     reps: int = 0
     seed: int = 0
     nobs: int = 0
@@ -158,7 +160,7 @@ class MonteCarloResult(ResultProtocol):
         n = max(est.size, 1)
         err = est - tr
         sd = float(np.std(est, ddof=1)) if est.size > 1 else float("nan")
-        z = float(norm.ppf(1 - self.level / 2))
+        z = float(norm.ppf(0.5 + self.level / 2))
         has_se = np.isfinite(se)
         cover = np.abs(err[has_se]) <= z * se[has_se]
         rej = np.abs(est[has_se]) > z * se[has_se]
@@ -200,6 +202,6 @@ class MonteCarloResult(ResultProtocol):
             f"Monte Carlo: {self.reps} draws ({int(s['n_valid'])} valid), seed {self.seed}\n"
             f"bias {s['bias']:.4g} (MC s.e. {s['bias_mcse']:.2g}); sd {s['sd']:.4g}; "
             f"mean s.e. {s['mean_se']:.4g}; rmse {s['rmse']:.4g}\n"
-            f"coverage of {1 - self.level:g} intervals {s['coverage']:.3f} (MC s.e. "
+            f"coverage of {self.level:g} intervals {s['coverage']:.3f} (MC s.e. "
             f"{s['coverage_mcse']:.3f}); rejection of 0 {s['rejection']:.3f}"
         )
