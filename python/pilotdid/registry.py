@@ -4,7 +4,7 @@ Mechanism effects (:mod:`pilotdid.mechanisms.two_step`) and the placebo statisti
 (:mod:`pilotdid.robust.randomization`) re-estimate the policy effect with the
 heterogeneity-robust DID estimators. Rather than importing the DID family's modules, they look
 an estimator up here by its code (``"cs"``, ``"sa"``, ``"bjs"``, ``"did2s"``: the codes of
-``pilotdid.event_study(estimator=...)``) and get
+``pilotdid.event_study(estimator=...)``; ``"sdid"``: synthetic DID by cohort) and get
 
 - ``fit(data, y=, unit=, time=, cohort=, controls=)``: the estimator's fit for an overall
   effect, with ``cohort`` the first-treated period column (0 = never treated) and
@@ -97,6 +97,23 @@ def _fit_did2s(data: Any, *, y: str, unit: str, time: str, cohort: str, controls
     )
 
 
+def _fit_sdid(data: Any, *, y: str, unit: str, time: str, cohort: str, controls: Any) -> Any:
+    """Synthetic DID by cohort (Arkhangelsky et al. 2021) with the jackknife s.e.: the
+    variance that needs no replicate loop of its own, so a caller's replicates stay one fit
+    each (the placebo s.e. would nest 200 refits in every replicate)."""
+    from pilotdid.did.synthetic_did import synthdid
+
+    return synthdid(
+        data,
+        y=y,
+        unit=unit,
+        time=time,
+        cohort=cohort,
+        vcov="jackknife",
+        controls=_controls(controls),
+    )
+
+
 OVERALL_ESTIMATORS: dict[str, OverallEstimator] = {
     e.code: e
     for e in (
@@ -118,6 +135,12 @@ OVERALL_ESTIMATORS: dict[str, OverallEstimator] = {
             "Gardner two-stage DID",
             _fit_did2s,
             lambda r: (r.estimate[0], r.std_error[0]),
+        ),
+        OverallEstimator(
+            "sdid",
+            "synthetic DID (jackknife s.e.)",
+            _fit_sdid,
+            lambda r: (r.estimate, r.std_error),
         ),
     )
 }

@@ -22,6 +22,7 @@ from pilotdid._args import (
     check_bool,
     check_choice,
     check_float,
+    check_int,
     check_level,
     check_reps,
     check_seed,
@@ -33,9 +34,9 @@ from pilotdid.results.power import MonteCarloResult, PowerResult
 
 __all__ = ["power", "monte_carlo"]
 
-_ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s")
+_ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s", "sdid")
 _SHAPES = ("constant", "dynamic", "cohort")
-_SAMPLES = ("never", "all")
+_SAMPLES = ("never", "all", "earlier")
 _D = "_power_d"
 _G = "_power_cohort"
 
@@ -156,6 +157,7 @@ def power(
     effects: Sequence[float] | None = None,
     shape: str | Callable[[np.ndarray, np.ndarray], np.ndarray] = "constant",
     sample: str = "never",
+    shift: int | None = None,
     controls: Sequence[str] | None = None,
     reps: int = 500,
     seed: int = 0,
@@ -172,7 +174,9 @@ def power(
     data : the panel (polars/pandas/dict); never modified.
     y, unit, time : outcome and panel ids. ``cohort`` : first treated period (0 or null =
         never treated): the observed adoption schedule.
-    estimator : "twfe" (clustered by unit), "cs", "sa", "bjs", "did2s" (via
+    estimator : "twfe" (clustered by unit), "cs", "sa", "bjs", "did2s", "sdid" (synthetic DID
+        by cohort with the jackknife s.e.; needs a balanced panel and two treated units per
+        pseudo-cohort, else the draw is counted out of ``n_valid``) (via
         :mod:`pilotdid.registry`).
     effects : injected effect sizes (default: 8 points from 0 to 4 x the analytic TWFE s.e.
         scale, i.e. 0..4 sd of the outcome's within variation / sqrt(n)); 0 is always added
@@ -183,7 +187,14 @@ def power(
     sample : "never" (default) keeps only units never treated in the data (their outcomes
         are untreated outcomes) and gives them a random draw (without replacement) of the
         observed units' cohorts; "all" keeps every unit and permutes the observed cohorts
-        across them (use when the outcome is untreated everywhere, e.g. a pre-policy panel).
+        across them (use when the outcome is untreated everywhere, e.g. a pre-policy panel);
+        "earlier" keeps every unit but only the periods before the first observed adoption
+        (all outcomes untreated there), moves the observed schedule ``shift`` periods earlier
+        into that window and permutes it across the units: placebo adoption in earlier
+        periods, with the real cohort sizes and spacing.
+    shift : with sample="earlier", how many periods earlier the schedule moves. Default: the
+        shift that centres the schedule in the pre-adoption window (as many periods before the
+        first pseudo-cohort as after the last one, at least one of each).
     reps : replicates; replicate r draws from SeedSequence([seed, r]).
     level : the confidence level of the package vocabulary (0.95): each replicate rejects
         H0: effect = 0 when 0 is outside its ``level`` interval, i.e. a two-sided t-test at
@@ -210,6 +221,10 @@ def power(
     df = df.with_columns(gcol.alias(cohort))
     per_unit = df.group_by(unit, maintain_order=True).agg(pl.col(cohort).first())
     schedule = per_unit.get_column(cohort).to_numpy().astype(np.int64)
+    if sample == "earlier":
+        df, schedule, shift = _earlier_window(df, time, schedule, shift)
+    elif shift is not None:
+        raise PilotdidError("option 'shift' applies to sample='earlier' only")
     if sample == "never":
         keep = per_unit.filter(pl.col(cohort) == 0).get_column(unit)
         df = df.filter(pl.col(unit).is_in(keep.implode()))
@@ -268,9 +283,51 @@ def power(
         chunks=chunks,
         progress=f"power ({estimator})" if progress else False,
     )
-    return _power_result(
+    res = _power_result(
         draws, eff, estimator, n_units, level, target, reps, seed, shape, sample, df.height, dropped
     )
+    res.shift = shift
+    return res
+
+
+def _earlier_window(
+    df: pl.DataFrame, time: str, schedule: np.ndarray, shift: Any
+) -> tuple[pl.DataFrame, np.ndarray, int]:
+    """The pre-adoption rows and the schedule moved ``shift`` periods earlier into them
+    (periods counted on the panel's sorted distinct times, so gaps in years are respected)."""
+    times = np.sort(df.get_column(time).cast(pl.Int64).unique().to_numpy())
+    cohorts = np.unique(schedule[schedule > 0])
+    if cohorts.size == 0:
+        raise PilotdidError("power: sample='earlier' needs at least one treated unit")
+    missing = [int(g) for g in cohorts if g not in set(times.tolist())]
+    if missing:
+        raise PilotdidError(
+            f"power: sample='earlier' needs every cohort to be a period of the panel; "
+            f"cohorts {missing} are not among the periods {times.min()}..{times.max()}"
+        )
+    pos = {int(t): i for i, t in enumerate(times)}
+    first, last = pos[int(cohorts.min())], pos[int(cohorts.max())]
+    spread = last - first
+    # the window is positions 0..first-1; the first pseudo-cohort needs an earlier period
+    # (its base, position >= 1) and the last must fall inside the window (<= first - 1):
+    # `room` is how many positions beyond one the first pseudo-cohort can take
+    room = first - 2 - spread
+    if room < 0:
+        raise PilotdidError(
+            f"power: sample='earlier' needs more periods before the first adoption: "
+            f"{first} periods precede it and the cohorts span {spread + 1}; at least "
+            f"{spread + 2} are needed (one base period plus the cohorts' span)"
+        )
+    if shift is None:
+        shift = first - (1 + room // 2)
+    else:
+        lo, hi = first - 1 - room, first - 1
+        shift = check_int("shift", shift, lo=lo, hi=hi)
+    moved = np.zeros_like(schedule)
+    treated = schedule > 0
+    moved[treated] = times[np.array([pos[int(g)] for g in schedule[treated]]) - shift]
+    window = df.filter(pl.col(time).cast(pl.Int64) < int(times[first]))
+    return window, moved, int(shift)
 
 
 def _power_result(

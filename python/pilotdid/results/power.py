@@ -53,6 +53,7 @@ class PowerResult(ResultProtocol):
     std_errors: np.ndarray = field(repr=False)
     nobs: int = 0
     dropped_rows: int = 0
+    shift: int | None = None
     result_name = "simulated power curve"
 
     @property
@@ -82,7 +83,9 @@ class PowerResult(ResultProtocol):
     def _summary_text(self, level: float) -> str:
         lines = [
             f"Simulated power: estimator {self.estimator}, {self.reps} replicates, seed "
-            f"{self.seed}, effect shape '{self.shape}', sample '{self.sample}', test at "
+            f"{self.seed}, effect shape '{self.shape}', sample '{self.sample}'"
+            + (f" (schedule {self.shift} periods earlier)" if self.shift is not None else "")
+            + ", test at "
             f"{1 - self.level:.3g} (level {self.level:g})",
             f"{'effect':>10} {'power':>8} {'MC s.e.':>8} {'analytic':>9} {'R':>6}",
         ]

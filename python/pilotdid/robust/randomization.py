@@ -41,7 +41,7 @@ __all__ = ["placebo"]
 _SCHEMES = ("units", "times", "both")
 
 
-_STATISTICS = ("cs", "sa", "bjs", "did2s")
+_STATISTICS = ("cs", "sa", "bjs", "did2s", "sdid")
 
 
 # ------------------------------------------------------------------------------------------
