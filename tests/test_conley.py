@@ -281,14 +281,120 @@ def test_split_and_etable_label(yrd):
     assert "Conley (300 km, lag 2, Bartlett)" in str(pilotdid.etable(alone))
 
 
-@pytest.mark.parametrize("fn", ["twfe_event_study", "did2s"])
-def test_event_study_estimators_refuse_conley_and_name_the_feols_route(yrd, fn):
-    """Not built yet for the event-study/did2s cores: a clear error pointing to feols + i()."""
-    with pytest.raises(PilotdidError, match=r"'conley' is not available .*feols"):
-        getattr(pilotdid, fn)(
+def test_other_event_study_estimators_refuse_conley_and_name_those_that_take_it(yrd):
+    """The imputation and CS/SA variances are built from cluster scores: a clear error that
+    names the estimators with a Conley variance."""
+    with pytest.raises(PilotdidError, match=r"'conley' is available for the TWFE event study"):
+        pilotdid.imputation(
             yrd, y="gtfp", unit="city_id", time="year", cohort="cohort",
             vcov={"conley": {"cutoff_km": 200}},
         )  # fmt: skip
+
+
+@pytest.mark.parametrize(("kernel", "lag", "window"), [
+    ("bartlett", 0, None), ("bartlett", 3, (-4, 4)), ("uniform", 2, (-3, 5)),
+])  # fmt: skip
+def test_twfe_event_study_conley_equals_the_feols_i_route(yrd, kernel, lag, window):
+    """twfe_event_study(vcov={"conley": ...}) = feols("y ~ i(rel, ref=[-1, never]) | unit +
+    year") with the same Conley request (itself = the dense sandwich, above) on the same
+    rows (window applied by hand): estimates and vcov to 1e-12."""
+    cv = {"conley": {"cutoff_km": 250, "lag": lag, "kernel": kernel}}
+    es = pilotdid.twfe_event_study(
+        yrd, y="gtfp", unit="city_id", time="year", cohort="cohort", vcov=cv, window=window
+    )
+    d = yrd.with_columns(
+        pl.when(pl.col("cohort") > 0)
+        .then(pl.col("year") - pl.col("cohort"))
+        .otherwise(-1000)
+        .alias("rel")
+    )
+    if window is not None:
+        d = d.filter((pl.col("cohort") == 0) | pl.col("rel").is_between(*window))
+    m = pilotdid.feols("gtfp ~ i(rel, ref=[-1, -1000]) | city_id + year", d, vcov=cv)
+    terms = m.tidy()["term"].to_list()
+    idx = [terms.index(f"rel::{e}") for e in es.event_time]
+    assert len(idx) == len(terms)  # no control, no other regressor
+    np.testing.assert_allclose(es.estimate, m.tidy()["estimate"].to_numpy()[idx], atol=1e-12)
+    np.testing.assert_allclose(es.vcov(), m.vcov()[np.ix_(idx, idx)], rtol=1e-12, atol=0)
+    label = "Bartlett" if kernel == "bartlett" else "uniform"
+    assert es.extra["vcov"] == f"Conley (250 km, lag {lag}, {label})"
+
+
+def _did2s_dense_conley(df, cutoff, lag, kernel, event):
+    """Butts & Gardner's GMM sandwich written densely: first stage unit + year dummies on the
+    untreated rows (never treated, or t < cohort), Ytilde = y - X1 gamma, second stage on
+    event-time dummies (ref -1) or the post indicator; row scores psi_r = x2_r e2_r -
+    [X2'X1 (X10'X10)^+ x10_r] e1_r; meat psi' W psi with the dense Conley kernel W of
+    ``_dense_conley`` (spatial within a period, Bartlett-in-lag within a unit); no factor."""
+    n = df.height
+    g = df["cohort"].to_numpy().astype(float)
+    t = df["year"].to_numpy()
+    u = df["city_id"].to_numpy()
+    y = df["gtfp"].to_numpy().astype(float)
+    treated_unit = g > 0
+    untreated = ~treated_unit | (t < g)
+    X1 = np.column_stack(
+        [(u[:, None] == np.unique(u)[None, :]).astype(float)]
+        + [(t[:, None] == np.unique(t)[None, 1:]).astype(float)]
+    )
+    X10 = X1 * untreated[:, None]
+    gamma = np.linalg.lstsq(X10, y * untreated, rcond=None)[0]
+    ytil = y - X1 @ gamma
+    if event:
+        e = np.where(treated_unit, t - g, np.nan)
+        evs = sorted(int(v) for v in np.unique(e[np.isfinite(e)]) if v != -1)
+        X2 = np.column_stack([(e == v).astype(float) for v in evs])
+    else:
+        X2 = (treated_unit & (t >= g)).astype(float)[:, None]
+    bread = np.linalg.inv(X2.T @ X2)
+    beta = bread @ X2.T @ ytil
+    e2 = ytil - X2 @ beta
+    e1 = np.where(untreated, ytil, 0.0)
+    corr = X2.T @ X1 @ np.linalg.pinv(X10.T @ X10)  # k x p
+    psi = X2 * e2[:, None] - (X10 @ corr.T) * e1[:, None]
+    d = _haversine(df["lat"].to_numpy(), df["lon"].to_numpy())
+    w = np.where(d <= cutoff, 1.0 - d / cutoff if kernel == "bartlett" else 1.0, 0.0)
+    w = np.where(t[:, None] == t[None, :], w, 0.0)
+    if lag > 0:
+        gap = np.abs(t[:, None] - t[None, :])
+        serial = (u[:, None] == u[None, :]) & (gap > 0) & (gap <= lag)
+        w = w + np.where(serial, 1.0 - gap / (lag + 1), 0.0)
+    assert n == w.shape[0]
+    return beta, bread @ (psi.T @ w @ psi) @ bread
+
+
+@pytest.mark.parametrize(("kernel", "lag", "event"), [
+    ("bartlett", 0, False), ("bartlett", 3, True), ("uniform", 2, True),
+])  # fmt: skip
+def test_did2s_conley_equals_dense_gmm_sandwich(yrd, kernel, lag, event):
+    """did2s(vcov={"conley": ...}): the GMM bread with the Conley meat of the row scores,
+    against the dense numpy sandwich above: estimates 1e-10, vcov 1e-10."""
+    cv = {"conley": {"cutoff_km": 300, "lag": lag, "kernel": kernel}}
+    r = pilotdid.did2s(
+        yrd, y="gtfp", unit="city_id", time="year", cohort="cohort", vcov=cv, event=event
+    )
+    beta, v = _did2s_dense_conley(yrd, 300.0, lag, kernel, event)
+    np.testing.assert_allclose(r.estimate, beta, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(r.vcov(), v, rtol=1e-10, atol=1e-18)
+    assert r.extra["df_t"] is None and "Conley (300 km" in r.extra["vcov"]
+    with pytest.raises(PilotdidError, match="needs a clustered did2s fit"):
+        r.wild_bootstrap(int(r.event_time[-1]) if event else 0, reps=99)
+
+
+def test_did2s_conley_identity_with_the_clustered_variance(yrd):
+    """Uniform kernel and a cutoff below every inter-city distance: the spatial part is each
+    row with itself, and the serial part pairs a city's own periods with Bartlett weights
+    1 - gap / (lag + 1). With lag = 1e9 those weights are 1 up to 1.5e-8 (gaps <= 15), so
+    the meat is the clustered GMM meat by city; neither variance has a factor, so they agree
+    to 1e-7 (the Bartlett weights' distance from 1, not a tolerance on the code)."""
+    kw = dict(y="gtfp", unit="city_id", time="year", cohort="cohort")
+    with pytest.warns(pilotdid.FewClustersWarning):
+        cl = pilotdid.did2s(yrd, **kw)
+    cv = pilotdid.did2s(yrd, **kw, vcov={"conley": {"cutoff_km": 1, "lag": 10**9,
+                                                    "kernel": "uniform"}})  # fmt: skip
+    np.testing.assert_allclose(cv.estimate, cl.estimate, rtol=0, atol=0)
+    scale = np.abs(cl.vcov()).max()
+    np.testing.assert_allclose(cv.vcov(), cl.vcov(), rtol=1e-7, atol=1e-7 * scale)
 
 
 def test_twfe_event_study_via_feols_i_equals_dense_sandwich(yrd):

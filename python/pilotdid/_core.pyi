@@ -584,6 +584,7 @@ def twfe_event_study_fit(
     window: tuple[int, int] | None = None,
     tol: float,
     max_iter: int,
+    conley: tuple[_F64, _F64, float, int, str] | None = None,
 ) -> TwfeEventStudyCore: ...
 
 class ImputationCore:
@@ -733,6 +734,7 @@ def did2s_fit(
     window: tuple[int, int] | None = None,
     anticipation: int,
     level: float,
+    conley: tuple[_F64, _F64, float, int, str] | None = None,
 ) -> Did2sCore: ...
 
 # ------------------------------------------------------------------------------------------

@@ -15,6 +15,12 @@
 //! period dummies, controls), X₁₀ its untreated rows (zero elsewhere), ε₁ the first-stage
 //! residual on Ω₀ and ε₂ the second-stage residual. Treated rows whose unit or period has no
 //! untreated observation cannot be residualised and are dropped (counted).
+//!
+//! Conley variance (`Did2sSpec::conley`): the same bread with the spatial-HAC meat of the row
+//! scores ψ_r = x₂_r ε₂_r − (X₂'X₁ (X₁₀'X₁₀)⁻¹ x₁₀_r) ε₁_r (`crate::inference::conley_meat`:
+//! pairs within `cutoff_km` in the same period, and a unit's own periods within `lag`), no
+//! small-sample factor, as the clustered GMM variance (whose meat it is when the kernel is
+//! uniform, the cutoff below every inter-unit distance and the lag at least the panel's span).
 
 use std::sync::Arc;
 
@@ -27,8 +33,10 @@ use super::imputation::{roles, UntreatedProjector};
 use crate::alloc::try_vec;
 use crate::error::{Error, Result};
 use crate::fe::factorize;
+use crate::inference::conley::{conley_meat, ConleyData};
 use crate::inference::wild_bootstrap::{ci_end, draw_weights, WildBootResult, WildBootSpec};
 use crate::interrupt::Cancel;
+use crate::linear::ConleyRequest;
 use crate::rng;
 
 /// Settings of the two-stage DID.
@@ -38,6 +46,9 @@ pub struct Did2sSpec {
     pub event: Option<EventTimeSpec>,
     /// Periods of anticipation: rows with g − anticipation ≤ t < g leave the first stage.
     pub anticipation: i64,
+    /// Conley spatial-HAC variance instead of the clustered one (columns over the data's
+    /// rows; unit and time default to the data's). The cluster is then not needed.
+    pub conley: Option<ConleyRequest>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,7 +67,10 @@ pub struct Did2s {
     pub n_missing: usize,
     pub n_not_imputable: usize,
     pub n_outside_window: usize,
+    /// Clusters of the variance (0 with the Conley variance).
     pub n_clusters: usize,
+    /// The variance is Conley's (no wild cluster bootstrap on such a fit).
+    pub conley: bool,
     pub collinear: Vec<String>,
     pub ref_periods: Vec<i64>,
     /// What the wild bootstrap re-runs both stages on (shared, not copied, by clones).
@@ -76,18 +90,36 @@ struct BootData {
 }
 
 impl Did2s {
-    /// Degrees of freedom of the intervals: Student t(G - 1), as pyfixest.did2s reports.
+    /// Degrees of freedom of the intervals: Student t(G - 1), as pyfixest.did2s reports;
+    /// normal (None) with the Conley variance, which has no cluster count.
     pub fn interval_df(&self) -> Option<usize> {
-        Some(self.n_clusters.saturating_sub(1))
+        (!self.conley).then(|| self.n_clusters.saturating_sub(1))
     }
 }
 
 /// Gardner's two-stage DID (see the module documentation). `data.cluster` is required.
 pub fn did2s(data: &EventStudyData, spec: &Did2sSpec) -> Result<Did2s> {
-    let (cl_name, cl_ids) = data.cluster.as_ref().ok_or_else(|| Error::Option {
-        name: "cluster".into(),
-        reason: "the did2s variance needs a cluster variable (usually the unit)".into(),
-    })?;
+    // With the Conley variance the unit stands in for the cluster of the bootstrap data.
+    let (cl_name, cl_ids) = match (&data.cluster, &spec.conley) {
+        (Some((n, c)), _) => (n.clone(), *c),
+        (None, Some(_)) => ("unit".to_string(), data.unit),
+        (None, None) => {
+            return Err(Error::Option {
+                name: "cluster".into(),
+                reason: "the did2s variance needs a cluster variable (usually the unit)".into(),
+            })
+        }
+    };
+    if let Some(c) = &spec.conley {
+        for (name, len) in [("lat", c.lat.len()), ("lon", c.lon.len())] {
+            if len != data.n_rows() {
+                return Err(Error::Shape(format!(
+                    "Conley {name} has {len} rows for {} data rows",
+                    data.n_rows()
+                )));
+            }
+        }
+    }
     // The window drops treated rows outside it before anything is fitted.
     let cohort = data.cohorts()?;
     let mut valid: Vec<bool> = data
@@ -176,16 +208,17 @@ pub fn did2s(data: &EventStudyData, spec: &Did2sSpec) -> Result<Did2s> {
 
     let clusters = factorize(&ro.rows.iter().map(|&i| cl_ids[i]).collect::<Vec<_>>())?;
     let g = clusters.n_levels();
-    if g < 2 {
+    if g < 2 && spec.conley.is_none() {
         return Err(Error::Option {
             name: "cluster".into(),
             reason: format!("column '{cl_name}' has a single cluster"),
         });
     }
-    let mut w = Array2::<f64>::zeros((g, k));
+    // Row scores ψ (m × k): the second-stage score minus the first-stage correction.
+    let mut psi = Array2::<f64>::zeros((m, k));
     for r in 0..m {
         if let Some(j) = col_of[r] {
-            w[[clusters.codes[r] as usize, j]] += eps2[r];
+            psi[[r, j]] += eps2[r];
         }
     }
     for j in 0..k {
@@ -195,10 +228,35 @@ pub fn did2s(data: &EventStudyData, spec: &Did2sSpec) -> Result<Did2s> {
         let h = ro.projector.apply(&xj);
         for r in (0..m).filter(|&r| ro.untreated[r]) {
             // ε₁ = Ỹ on untreated rows.
-            w[[clusters.codes[r] as usize, j]] -= h[r] * ytil[r];
+            psi[[r, j]] -= h[r] * ytil[r];
         }
     }
-    let meat = w.t().dot(&w);
+    let meat = match &spec.conley {
+        None => {
+            let mut w = Array2::<f64>::zeros((g, k));
+            for r in 0..m {
+                let c = clusters.codes[r] as usize;
+                for j in 0..k {
+                    w[[c, j]] += psi[[r, j]];
+                }
+            }
+            w.t().dot(&w)
+        }
+        Some(c) => {
+            let take_i = |v: &[i64]| -> Vec<i64> { ro.rows.iter().map(|&i| v[i]).collect() };
+            let unit = take_i(c.unit.as_deref().unwrap_or(data.unit));
+            let cd = ConleyData {
+                lat: ro.rows.iter().map(|&i| c.lat[i]).collect(),
+                lon: ro.rows.iter().map(|&i| c.lon[i]).collect(),
+                unit: Some(factorize(&unit)?.codes),
+                time: Some(take_i(c.time.as_deref().unwrap_or(data.time))),
+                cutoff_km: c.cutoff_km,
+                lag: c.lag,
+                kernel: c.kernel,
+            };
+            conley_meat(psi.view(), ndarray::Array1::ones(m).view(), &cd)?
+        }
+    };
     let vcov = Array2::from_shape_fn((k, k), |(a, b)| {
         meat[[a, b]] / (n_obs_term[a] as f64 * n_obs_term[b] as f64)
     });
@@ -221,7 +279,8 @@ pub fn did2s(data: &EventStudyData, spec: &Did2sSpec) -> Result<Did2s> {
         n_missing,
         n_not_imputable: ro.n_not_imputable,
         n_outside_window,
-        n_clusters: g,
+        n_clusters: if spec.conley.is_some() { 0 } else { g },
+        conley: spec.conley.is_some(),
         collinear,
         ref_periods: spec
             .event
@@ -352,6 +411,14 @@ impl Did2s {
         r: f64,
         spec: &WildBootSpec,
     ) -> Result<WildBootResult> {
+        if self.conley {
+            return Err(Error::Option {
+                name: "vcov".into(),
+                reason: "the wild cluster bootstrap needs a clustered did2s fit, not a Conley \
+                         one"
+                .into(),
+            });
+        }
         if spec.reps == 0 {
             return Err(Error::Option {
                 name: "reps".into(),
@@ -648,6 +715,7 @@ mod tests {
         let a = did2s(
             &data,
             &Did2sSpec {
+                conley: None,
                 event: None,
                 anticipation: 0,
             },

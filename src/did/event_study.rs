@@ -23,7 +23,7 @@ use statrs::distribution::ContinuousCDF;
 use crate::error::{Error, Result};
 use crate::fe::DemeanSpec;
 use crate::inference::WildBootSpec;
-use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
+use crate::linear::{feols, ConleyRequest, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
 
 /// Columns of a staggered-adoption panel. Row i of every slice is the same observation.
 #[derive(Debug, Clone)]
@@ -232,7 +232,8 @@ pub(crate) fn event_dummies(
 #[derive(Debug, Clone)]
 pub struct TwfeEventSpec {
     pub event: EventTimeSpec,
-    /// Iid, Hetero, or Cluster(vec![0]) (clustered by `EventStudyData::cluster`).
+    /// Iid, Hetero, Cluster(vec![0]) (clustered by `EventStudyData::cluster`) or Conley (its
+    /// columns over the data's rows; unit and time default to the event study's).
     pub vcov: VcovRequest,
     pub demean: DemeanSpec,
 }
@@ -383,9 +384,30 @@ pub fn twfe_event_study(data: &EventStudyData, spec: &TwfeEventSpec) -> Result<T
             |v| d.rows.iter().map(|&i| v[i]).collect(),
         ),
     };
+    let vcov = match &spec.vcov {
+        // The Conley columns follow the rows kept for the regression.
+        VcovRequest::Conley(c) => {
+            for (name, len) in [("lat", c.lat.len()), ("lon", c.lon.len())] {
+                if len != data.n_rows() {
+                    return Err(Error::Shape(format!(
+                        "Conley {name} has {len} rows for {} data rows",
+                        data.n_rows()
+                    )));
+                }
+            }
+            VcovRequest::Conley(ConleyRequest {
+                lat: take_f(&c.lat),
+                lon: take_f(&c.lon),
+                unit: Some(take_i(c.unit.as_deref().unwrap_or(data.unit))),
+                time: Some(take_i(c.time.as_deref().unwrap_or(data.time))),
+                ..c.clone()
+            })
+        }
+        other => other.clone(),
+    };
     let fspec = FeolsSpec {
         drop_singletons: false,
-        vcov: spec.vcov.clone(),
+        vcov,
         demean: spec.demean,
     };
     let fit = feols(&design.input(), &fspec)?;

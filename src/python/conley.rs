@@ -9,6 +9,40 @@ use crate::fe::DemeanSpec;
 use crate::inference::conley::ConleyKernel;
 use crate::linear::{feols, ConleyRequest, FeolsInput, FeolsSpec, VcovRequest};
 
+fn conley_kernel(kernel: &str) -> PyResult<ConleyKernel> {
+    match kernel {
+        "bartlett" => Ok(ConleyKernel::Bartlett),
+        "uniform" => Ok(ConleyKernel::Uniform),
+        other => Err(PilotdidError::new_err(format!(
+            "option vcov['conley']['kernel']: unknown kernel '{other}'; use 'bartlett' or \
+             'uniform'"
+        ))),
+    }
+}
+
+/// The Conley settings the event-study bindings take: (lat, lon, cutoff_km, lag, kernel),
+/// coordinates one per data row; unit and time are the estimator's own.
+pub(super) type ConleyArgs<'py> = (
+    PyReadonlyArray1<'py, f64>,
+    PyReadonlyArray1<'py, f64>,
+    f64,
+    usize,
+    String,
+);
+
+pub(super) fn conley_request(args: &ConleyArgs<'_>) -> PyResult<ConleyRequest> {
+    let (lat, lon, cutoff_km, lag, kernel) = args;
+    Ok(ConleyRequest {
+        lat: slice(lat, "lat")?.to_vec(),
+        lon: slice(lon, "lon")?.to_vec(),
+        unit: None,
+        time: None,
+        cutoff_km: *cutoff_km,
+        lag: *lag,
+        kernel: conley_kernel(kernel)?,
+    })
+}
+
 /// Fixed-effects OLS with Conley standard errors; see `pilotdid.feols(vcov={"conley": ...})`.
 #[pyfunction]
 #[pyo3(signature = (y_name, y, x_names, x, *, fe_names, fe, weights_name=None, weights=None, valid=None, lat, lon, unit=None, time=None, cutoff_km, lag, kernel, drop_singletons, tol, max_iter))]
@@ -35,16 +69,7 @@ fn feols_conley_fit<'py>(
     tol: f64,
     max_iter: usize,
 ) -> PyResult<PyFeols> {
-    let kernel = match kernel {
-        "bartlett" => ConleyKernel::Bartlett,
-        "uniform" => ConleyKernel::Uniform,
-        other => {
-            return Err(PilotdidError::new_err(format!(
-                "option vcov['conley']['kernel']: unknown kernel '{other}'; use 'bartlett' or \
-                 'uniform'"
-            )))
-        }
-    };
+    let kernel = conley_kernel(kernel)?;
     let request = ConleyRequest {
         lat: slice(&lat, "lat")?.to_vec(),
         lon: slice(&lon, "lon")?.to_vec(),

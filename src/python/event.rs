@@ -5,7 +5,10 @@ use numpy::ndarray::Array2;
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
-use super::{named, run, slice, vcov_request, wild_boot_spec, PyWaldTest, PyWildBoot};
+use super::conley::{conley_request, ConleyArgs};
+use super::{
+    named, run, slice, vcov_request, wild_boot_spec, PilotdidError, PyWaldTest, PyWildBoot,
+};
 use crate::did::did2s::{did2s, Did2s, Did2sSpec};
 use crate::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
@@ -13,7 +16,7 @@ use crate::did::event_study::{
 use crate::did::imputation::{imputation, Imputation, ImputationSpec};
 use crate::fe::DemeanSpec;
 use crate::inference::multiplier::MultiplierWeights;
-use crate::linear::WildBoot;
+use crate::linear::{VcovRequest, WildBoot};
 
 /// The common columns of every event-study call.
 struct Columns<'py> {
@@ -187,9 +190,10 @@ impl PyTwfeEventStudyInfo {
     }
 }
 
-/// TWFE event study on prepared columns; `vcov="cluster"` clusters by `cluster`.
+/// TWFE event study on prepared columns; `vcov="cluster"` clusters by `cluster`,
+/// `vcov="conley"` takes `conley=(lat, lon, cutoff_km, lag, kernel)`.
 #[pyfunction]
-#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, vcov, ref_periods, bin_lo=None, bin_hi=None, window=None, tol, max_iter))]
+#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, vcov, ref_periods, bin_lo=None, bin_hi=None, window=None, tol, max_iter, conley=None))]
 #[allow(clippy::too_many_arguments)]
 fn twfe_event_study_fit<'py>(
     py: Python<'py>,
@@ -210,8 +214,17 @@ fn twfe_event_study_fit<'py>(
     window: Option<(i64, i64)>,
     tol: f64,
     max_iter: usize,
+    conley: Option<ConleyArgs<'py>>,
 ) -> PyResult<PyTwfeEventStudy> {
-    let vcov = vcov_request(vcov, vec![0])?;
+    let vcov = match (vcov, &conley) {
+        ("conley", Some(c)) => VcovRequest::Conley(conley_request(c)?),
+        ("conley", None) => {
+            return Err(PilotdidError::new_err(
+                "option 'vcov': 'conley' needs the coordinates and settings",
+            ))
+        }
+        (other, _) => vcov_request(other, vec![0])?,
+    };
     let cols = Columns {
         y_name,
         y,
@@ -535,7 +548,7 @@ impl PyDid2s {
 
 /// Gardner's two-stage DID on prepared columns (`event=False`: one static term).
 #[pyfunction]
-#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, event, ref_periods, bin_lo=None, bin_hi=None, window=None, anticipation, level))]
+#[pyo3(signature = (y_name, y, unit, time, cohort, *, control_names, controls, cluster_name=None, cluster=None, valid=None, event, ref_periods, bin_lo=None, bin_hi=None, window=None, anticipation, level, conley=None))]
 #[allow(clippy::too_many_arguments)]
 fn did2s_fit<'py>(
     py: Python<'py>,
@@ -556,6 +569,7 @@ fn did2s_fit<'py>(
     window: Option<(i64, i64)>,
     anticipation: i64,
     level: f64,
+    conley: Option<ConleyArgs<'py>>,
 ) -> PyResult<PyDid2s> {
     let cols = Columns {
         y_name,
@@ -573,6 +587,7 @@ fn did2s_fit<'py>(
     let spec = Did2sSpec {
         event: event.then(|| event_spec(ref_periods, bin_lo, bin_hi, window)),
         anticipation,
+        conley: conley.as_ref().map(conley_request).transpose()?,
     };
     let r = run(py, || did2s(&data, &spec))?;
     let df = r.interval_df();

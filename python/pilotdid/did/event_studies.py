@@ -42,6 +42,7 @@ from pilotdid.did._event_time import (
     treated_event_times,
 )
 from pilotdid.panel import cohort_option, cohort_values
+from pilotdid.regression import conley_spec
 from pilotdid.results._inference import normal_critical
 from pilotdid.results.event_study import (
     EventStudyResult,
@@ -92,10 +93,10 @@ def _opt_int(name: str, value: Any) -> int | None:
 
 
 def _cluster_of(
-    vcov: VcovSpec, cluster: str | None, unit: str, allow_iid: bool
+    vcov: VcovSpec, cluster: str | None, unit: str, allow_iid: bool, allow_conley: bool = False
 ) -> tuple[str, str | None]:
     """-> (kind, cluster column). Default: CR1 by the unit; ``cluster="col"`` is the shortcut
-    for ``vcov={"CR1": "col"}``."""
+    for ``vcov={"CR1": "col"}``; ``{"conley": {...}}`` (where allowed) -> ("conley", None)."""
     if cluster is not None:
         cluster = check_str("cluster", cluster)
         if vcov is not None and not (isinstance(vcov, str) and vcov.upper() in ("CR1", "CRV1")):
@@ -121,12 +122,12 @@ def _cluster_of(
     if isinstance(vcov, dict) and len(vcov) == 1:
         ((kind, cl),) = vcov.items()
         if str(kind).lower() == "conley":
-            # The event-study and did2s cores take cluster codes only (issue 18 covers feols).
-            raise PilotdidError(
-                "option 'vcov': 'conley' is not available for this estimator yet; the TWFE "
-                'event study with Conley standard errors is feols("y ~ i(event_time, ref=-1) '
-                "| unit + year\", data, vcov={'conley': {'cutoff_km': ..., 'lag': ...}})"
-            )
+            if not allow_conley:
+                raise PilotdidError(
+                    "option 'vcov': 'conley' is available for the TWFE event study and did2s; "
+                    "this estimator's variance is clustered ({'CR1': column})"
+                )
+            return "conley", None
         if str(kind).upper() not in ("CR1", "CRV1"):
             raise PilotdidError(f"option 'vcov': '{kind}' is not supported; use 'CR1'")
         if not isinstance(cl, str):
@@ -136,6 +137,23 @@ def _cluster_of(
             raise PilotdidError(f"option 'vcov': cluster spec '{cl}' must name one column")
         return "cluster", cl
     raise PilotdidError(f"option 'vcov': cannot read {vcov!r}")
+
+
+def _conley_args(data: Any, vcov: Any, unit: str, time: str) -> tuple:
+    """(lat, lon, cutoff_km, lag, kernel) for the core from ``vcov={"conley": {...}}``:
+    coordinates one per row of ``data`` (found by name as feols does, or given as 'lat' /
+    'lon'); the unit and period are the estimator's own ``unit`` and ``time``."""
+    spec = conley_spec(vcov)
+    cols = spec.columns(sorted(_frame._column_names(data)), [unit, time])
+    for key, own in (("unit", unit), ("time", time)):
+        if cols[key] not in (None, own):
+            raise PilotdidError(
+                f"option vcov['conley']['{key}']: the event study's {key} is '{own}'; got "
+                f"'{cols[key]}' (leave it out)"
+            )
+    df = _frame.to_polars(data, [cols["lat"], cols["lon"]])
+    lat, lon = _frame.numeric(df, cols["lat"]), _frame.numeric(df, cols["lon"])
+    return lat, lon, spec.cutoff_km, spec.lag, spec.kernel
 
 
 def _columns(
@@ -223,12 +241,16 @@ def twfe_event_study(
     column the cohorts are derived from). ``bin_lo``/``bin_hi`` pool e <= bin_lo and
     e >= bin_hi; ``window=(lo, hi)`` drops treated units' rows with e outside it (counted in
     ``dropped_rows["outside_window"]``). ``vcov``: default CR1 by ``unit``; ``{"CR1": col}``
-    (or ``cluster=col``), ``"iid"`` or ``"hetero"``. The joint Wald test of all leads (e < 0)
-    is in ``result.pretrend`` (F with G - 1 denominator df when clustered, and chi2). For a
-    wild cluster bootstrap of one coefficient: ``result.wild_bootstrap(e)``.
+    (or ``cluster=col``), ``"iid"``, ``"hetero"`` or ``{"conley": {"cutoff_km": 200, "lag":
+    3, "kernel": "bartlett"}}`` (Conley spatial HAC as in :func:`pilotdid.feols`; coordinates
+    found by name or given as 'lat' / 'lon'; the unit and period are ``unit`` and ``time``).
+    The joint Wald test of all leads (e < 0) is in ``result.pretrend`` (F with G - 1
+    denominator df when clustered, and chi2). For a wild cluster bootstrap of one
+    coefficient: ``result.wild_bootstrap(e)``.
     """
     timing, derived = cohort_option(cohort, treatment)
-    kind, cl = _cluster_of(vcov, cluster, unit, allow_iid=True)
+    kind, cl = _cluster_of(vcov, cluster, unit, allow_iid=True, allow_conley=True)
+    conley = _conley_args(data, vcov, unit, time) if kind == "conley" else None
     refs = _refs(ref_period)
     win = _window(window)
     bin_lo, bin_hi = _opt_int("bin_lo", bin_lo), _opt_int("bin_hi", bin_hi)
@@ -248,10 +270,12 @@ def twfe_event_study(
         window=win,
         tol=tol,
         max_iter=max_iter,
+        conley=conley,
     )
     info = core.info(level)
+    labels = {"iid": "iid", "hetero": "HC1", "cluster": f"CR1 by {cl}"}
     extra = {
-        "vcov": "iid" if kind == "iid" else ("HC1" if kind == "hetero" else f"CR1 by {cl}"),
+        "vcov": conley_spec(vcov).label if kind == "conley" else labels[kind],
         "pretrend": _wald_dict(info.pretrend),
         "n_missing": info.n_missing,
         "n_outside_window": info.n_outside_window,
@@ -538,10 +562,13 @@ def did2s(
     ``bin_lo``/``bin_hi``, treated rows outside ``window`` dropped) or on the treatment
     indicator (``event=False``, a one-row result with event time 0; its estimate is
     ``result.att``). Clustered by ``unit`` (or ``cluster=col`` / ``vcov={"CR1": col}``); t
-    intervals with G - 1 df, as pyfixest.
+    intervals with G - 1 df, as pyfixest. ``vcov={"conley": {"cutoff_km": ..., "lag": ...}}``:
+    the same GMM bread with a Conley spatial-HAC meat of the row scores (no small-sample
+    factor, as the clustered one; normal intervals; no wild bootstrap on such a fit).
     """
     timing, derived = cohort_option(cohort, treatment)
-    _, cl = _cluster_of(vcov, cluster, unit, allow_iid=False)
+    kind, cl = _cluster_of(vcov, cluster, unit, allow_iid=False, allow_conley=True)
+    conley = _conley_args(data, vcov, unit, time) if kind == "conley" else None
     refs = _refs(ref_period)
     win = _window(window)
     event = check_bool("event", event)
@@ -562,10 +589,12 @@ def did2s(
         window=win,
         anticipation=anticipation,
         level=level,
+        conley=conley,
     )
     et = np.asarray(r.event_time, dtype=np.int64) if event else np.zeros(1, dtype=np.int64)
     extra = {
-        "vcov": f"GMM (Butts & Gardner) clustered by {cl}",
+        "vcov": "GMM (Butts & Gardner) "
+        + (conley_spec(vcov).label if conley else f"clustered by {cl}"),
         "terms": r.terms,
         "static": not event,
         "n_obs_event_time": r.n_obs_event_time,
@@ -575,8 +604,9 @@ def did2s(
         "n_outside_window": r.n_outside_window,
         "n_clusters": r.n_clusters,
         "collinear": r.collinear,
-        # the intervals' Student-t degrees of freedom (G - 1, as pyfixest.did2s)
-        "df_t": int(r.n_clusters) - 1,
+        # the intervals' Student-t degrees of freedom (G - 1, as pyfixest.did2s); normal
+        # intervals with the Conley variance
+        "df_t": None if conley else int(r.n_clusters) - 1,
     }
     if not event:
         extra["att"] = float(np.asarray(r.estimate)[0])
@@ -584,11 +614,13 @@ def did2s(
     # few-cluster inference: EventStudyResult.wild_bootstrap delegates here
     extra["_wild_bootstrap"] = did2s_wild_bootstrap(r, et, r.n_obs_event_time, not event)
     extra["_did2s_core"] = r
-    warn_analytic_se(
-        "did2s",
-        int(r.n_clusters),
-        "result.wild_bootstrap(param, weight_type='webb'), the restricted wild cluster bootstrap",
-    )
+    if conley is None:
+        warn_analytic_se(
+            "did2s",
+            int(r.n_clusters),
+            "result.wild_bootstrap(param, weight_type='webb'), the restricted wild cluster "
+            "bootstrap",
+        )
     return EventStudyResult(
         estimator="did2s" if event else "did2s (static)",
         event_time=et,
