@@ -165,6 +165,13 @@ CASES = [
     ({"analyses.dose": {}}, "[analyses.dose] dose: required: the dose (treatment intensity)"),
     ({"analyses.dose.dose_at": "first"}, "[analyses.dose] dose_at: 'first' is not one of"),
     ({"analyses.dose.degree": 0}, "[analyses.dose] degree: must be at least 1, got 0"),
+    ({"analyses.exposure.rings_km": [100]}, "[analyses.exposure] rings_km: expected at least two"),
+    (
+        {"analyses.exposure.rings_km": [0, 100, 100]},
+        "[analyses.exposure] rings_km: cutoffs must start at 0 or above and increase",
+    ),
+    ({"analyses.exposure.lat": "latitude"}, "[analyses.exposure] lat/lon: column 'latitude'"),
+    ({"analyses.exposure.control_group": "all"}, "[analyses.exposure] control_group: 'all' is"),
     # old spellings name the new key (one vocabulary with the Python API)
     ({"model.vcov": "HC1"}, "[model] vcov: 'HC1' is now called 'hetero'"),
     (
@@ -542,6 +549,22 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
     )
     got = pl.read_csv(res / "dose.csv")
     assert got["term"].to_list()[:2] == ["ATT^o", "ACRT^o"]
+    _close(got["estimate"], direct.tidy()["estimate"])
+    _close(got["std_error"], direct.tidy()["std_error"])
+    # [analyses.exposure]: Butts (2023) exposure DID with rings 0-100-200 km
+    direct = pdid.exposure_did(
+        df,
+        y="gtfp",
+        unit="city",
+        time="year",
+        cohort="cohort",
+        lat="lat",
+        lon="lon",
+        rings_km=(0, 100, 200),
+        control_group="never",
+    )
+    got = pl.read_csv(res / "exposure.csv")
+    assert got["term"].to_list() == direct.tidy()["term"].to_list()
     _close(got["estimate"], direct.tidy()["estimate"])
     _close(got["std_error"], direct.tidy()["std_error"])
     assert study.seeds == {

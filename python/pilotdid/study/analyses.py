@@ -28,6 +28,7 @@ from pilotdid.study._kit import (
 from pilotdid.study._study import Study, _fe_string, _formula
 from pilotdid.study.designs import _run_dcdh, _run_ddd, _run_dose, _run_sdid
 from pilotdid.study.spec import _ES_COLS, EVER_TREATED
+from pilotdid.study.spillovers import _run_exposure
 
 
 # -- analyses -------------------------------------------------------------------------------
@@ -536,4 +537,5 @@ _RUNNERS = {
     "heterogeneity": _run_heterogeneity,
     "moderation": _run_moderation,
     "spatial": _run_spatial,
+    "exposure": _run_exposure,
 }

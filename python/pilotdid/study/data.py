@@ -239,6 +239,8 @@ def _columns_needed(spec: dict) -> list[tuple[str, list[str]]]:
         elif name == "spatial":
             need.append((tab + " lat/lon", [sub["lat"], sub["lon"]]))
             need.append((tab + " controls", sub["controls"]))
+        elif name == "exposure":
+            need.append((tab + " lat/lon", [sub["lat"], sub["lon"]]))
     return need
 
 

@@ -58,6 +58,7 @@ SECTION_TITLES = {
     "heterogeneity": "Heterogeneity",
     "moderation": "Moderation",
     "spatial": "Spatial spillovers",
+    "exposure": "Exposure-based spillovers (Butts 2023)",
 }
 
 #: The same sections under [report] lang = "zh".
@@ -78,6 +79,7 @@ SECTION_TITLES_ZH = {
     "heterogeneity": "异质性分析",
     "moderation": "调节效应",
     "spatial": "空间溢出效应",
+    "exposure": "基于暴露的空间溢出（Butts 2023）",
     "provenance": "可复现信息",
 }
 

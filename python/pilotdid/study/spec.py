@@ -40,6 +40,7 @@ ANALYSIS_ORDER = (
     "heterogeneity",
     "moderation",
     "spatial",
+    "exposure",
 )
 
 
@@ -181,6 +182,17 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "reps",
         "controls",
         "incomplete",
+        "seed",
+    ),
+    "analyses.exposure": (
+        "enabled",
+        "rings_km",
+        "lat",
+        "lon",
+        "control_group",
+        "bstrap",
+        "reps",
+        "level",
         "seed",
     ),
 }
@@ -797,6 +809,35 @@ def _r_spatial(sub: dict, tab: str, spec: dict) -> dict:
     }
 
 
+def _r_exposure(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.exposure]: the exposure DID of Butts (2023): direct effects against
+    never-treated (or not-yet-treated) units unexposed at the base period and t, and
+    spillovers on never-treated units by distance ring to the nearest treated unit
+    (``rings_km``: increasing cutoffs in km; beyond the last is unexposed)."""
+    rings = sub.get("rings_km", [0, 50, 100, 200])
+    if (
+        not isinstance(rings, list)
+        or len(rings) < 2
+        or not all(
+            isinstance(r, (int, float)) and not isinstance(r, bool) and math.isfinite(r)
+            for r in rings
+        )
+    ):
+        raise _bad(tab, "rings_km", f"expected at least two numbers (km), got {rings!r}")
+    if rings[0] < 0 or any(b <= a for a, b in zip(rings, rings[1:])):
+        raise _bad(tab, "rings_km", f"cutoffs must start at 0 or above and increase, got {rings!r}")
+    return {
+        "rings_km": [float(r) for r in rings],
+        "lat": _str(sub, tab, "lat", "lat"),
+        "lon": _str(sub, tab, "lon", "lon"),
+        "control_group": _str(sub, tab, "control_group", "never", ("never", "notyet")),
+        "bstrap": _bool(sub, tab, "bstrap", False),
+        "reps": _int(sub, tab, "reps", 999, minimum=2),
+        "level": _level(sub, tab),
+        "seed": _seed(sub, tab, spec),
+    }
+
+
 _ANALYSIS_RESOLVERS = {
     "descriptives": _r_descriptives,
     "baseline": _r_baseline,
@@ -814,6 +855,7 @@ _ANALYSIS_RESOLVERS = {
     "heterogeneity": _r_heterogeneity,
     "moderation": _r_moderation,
     "spatial": _r_spatial,
+    "exposure": _r_exposure,
 }
 
 
