@@ -53,7 +53,7 @@ def test_index_links_every_table_figure_and_csv(report):
     tex = sorted(p.relative_to(out).as_posix() for p in (out / "tables").glob("*.tex"))
     assert tex == sorted(h for h in hrefs if h.endswith(".tex"))
     pngs = sorted(p.relative_to(out).as_posix() for p in (out / "figures").glob("*.png"))
-    assert sorted(srcs) == pngs and len(pngs) == len(study.figures) == 13
+    assert sorted(srcs) == pngs and len(pngs) == len(study.figures) == 14
     for p in pngs:
         assert (out / p).with_suffix(".pdf").is_file()
     csvs = sorted(p.relative_to(out).as_posix() for p in (out / "results").glob("*.csv"))
