@@ -146,10 +146,14 @@ class ExposureDidResult(ResultProtocol):
             cols[nm] = ((expo == k) & (treated == 0)).astype(float).ravel()
             if cols[nm].any():
                 names.append(nm)
-        ymat = np.empty((n, T))
+        ymat = np.full((n, T), np.nan)  # every cell is filled: the panel is balanced
         d = self._data
-        uid = d[self.params["unit"]].cast(pl.Utf8).to_numpy()
-        ui = np.searchsorted(g["units"], uid)
+        # the grid's units are the id codes of exposure_did's frame (pilotdid._frame.ids) as
+        # sorted strings: encode the stored frame the same way and look each row's code up
+        from pilotdid._frame import ids
+
+        codes = ids(d, self.params["unit"])[0].astype(str)
+        ui = np.searchsorted(g["units"], codes)
         ti = np.searchsorted(per, d[self.params["time"]].to_numpy().astype(np.int64))
         ymat[ui, ti] = d[self.params["y"]].to_numpy()
         cols["y_"] = ymat.ravel()
