@@ -133,6 +133,30 @@ def test_monte_carlo_identical_on_every_executor(client):
         np.testing.assert_array_equal(par.std_errors, serial.std_errors)
 
 
+def test_dcdh_bootstrap_identical_on_every_executor(client, yrd):
+    """dcdh(bstrap=True, executor=...): the cluster bootstrap (a full DID_l re-estimation per
+    replicate) run in chunks on the executor equals the serial core run bit for bit: draws,
+    SEs, failed draws and the result table; an executor without bstrap is refused."""
+    kw = dict(y="gtfp_dose", unit="city", time="year", treatment="intensity_latent",
+              window=(-2, 3), bstrap=True, reps=40, seed=7)  # fmt: skip
+    serial = pilotdid.dcdh(yrd, **kw)
+    assert serial.bootstrap.reps == 40
+    runs = [pilotdid.dcdh(yrd, **kw, executor=client, chunks=c) for c in (1, 3, 7)]
+    with _spawn_pool() as pool:
+        runs.append(pilotdid.dcdh(yrd, **kw, executor=pool, chunks=3))
+    for r in runs:
+        b, s = r.bootstrap, serial.bootstrap
+        np.testing.assert_array_equal(b.effects, s.effects)
+        np.testing.assert_array_equal(b.placebos, s.placebos)
+        np.testing.assert_array_equal(b.ate, s.ate)
+        assert b.effects_se == s.effects_se and b.placebos_se == s.placebos_se
+        assert b.ate_se == s.ate_se and b.n_failed == s.n_failed and b.reps == 40
+        assert b.n_clusters == s.n_clusters
+        assert r.tidy().equals(serial.tidy())
+    with pytest.raises(PilotdidError, match="option 'executor'.*bstrap=True"):
+        pilotdid.dcdh(yrd, **dict(kw, bstrap=False), executor=client)
+
+
 def test_dask_worker_killed_mid_run_is_survived(client):
     """A dask worker killed by PID mid-run (its nanny restarts it; the scheduler reruns the
     lost chunks): the result equals the serial run."""

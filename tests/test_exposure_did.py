@@ -300,6 +300,26 @@ def test_plot_and_figure(tmp_path):
     assert set(tw.coef()) == {"treated_", "ring1_", "ring2_", "ring3_"}
 
 
+def test_small_groups_warning_names_the_effects_and_counts():
+    """The bundled YRD design has 3 exposure-clean comparison cities (never pilots, beyond
+    200 km of every pilot) and late cohorts of 3 cities: a SmallGroupsWarning names each
+    effect with its smallest counts; a 432-unit design does not warn."""
+    df = pilotdid.datasets.yrd()
+    with pytest.warns(pilotdid.SmallGroupsWarning) as rec:
+        exposure_did(
+            df, y="gtfp", unit="city", time="year", cohort="cohort", lat="lat", lon="lon",
+            rings_km=(0, 100, 200),
+        )  # fmt: skip
+    msg = str(rec[0].message)
+    assert "direct: as few as 3 exposure-clean comparison units and 3 units in a group" in msg
+    assert "spillover[100,200): as few as 3 exposure-clean comparison units" in msg
+    big, _ = simulate(3, n_side=12, share=0.3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pilotdid.SmallGroupsWarning)
+        exposure_did(big, y="y", unit="id", time="t", cohort="g", lat="lat", lon="lon",
+                     rings_km=RINGS)  # fmt: skip
+
+
 def test_twfe_rings_equals_pyfixest_on_independently_built_ring_dummies():
     """twfe_rings() against pyfixest (installed for tests only): the ring dummies are rebuilt
     here from a dense numpy haversine (nearest *other* unit treated at t; ring k when

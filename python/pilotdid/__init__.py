@@ -56,6 +56,7 @@ from pilotdid.results import (
 from pilotdid.results.dcdh import DcdhResult
 from pilotdid.results.dose import DoseResult
 from pilotdid.results.event_study import FewClustersWarning
+from pilotdid.results.exposure import SmallGroupsWarning
 from pilotdid.results.synthdid import SynthDIDResult
 from pilotdid.results.triple import DddAggregateResult, DddResult
 from pilotdid.robust.battery import Check, robustness
@@ -106,6 +107,7 @@ __all__ = [
     "ETable",
     "EventStudyResult",
     "FewClustersWarning",
+    "SmallGroupsWarning",
     "FeolsMulti",
     "FeolsResult",
     "HeterogeneityResult",

@@ -1782,6 +1782,8 @@ class DcdhBoot:
         """Draws with no estimable effect (left out of the SEs)."""
     @property
     def n_clusters(self) -> int: ...
+    @property
+    def failed(self) -> list[bool]: ...
 
 def dcdh_fit(
     y: _F64,
@@ -1806,4 +1808,15 @@ def dcdh_fit(
     less_conservative_se: bool = False,
     reps: int = 0,
     seed: int = 0,
+    boot_range: tuple[int, int] | None = None,
 ) -> DcdhCore: ...
+
+def dcdh_boot_join(
+    effects: npt.NDArray[np.float64],
+    placebos: npt.NDArray[np.float64],
+    ate: list[float],
+    failed: list[bool],
+    *,
+    trends_lin: bool,
+    n_clusters: int,
+) -> DcdhBoot: ...

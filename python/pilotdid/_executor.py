@@ -50,12 +50,24 @@ def _store_data(data: Any) -> None:
     _WORKER_DATA = data
 
 
+def _aligned(data: Any) -> Any:
+    """The data with every numpy array C-contiguous and aligned: dask deserialises arrays as
+    views of its transport frames, which can be unaligned, and the Rust core refuses those."""
+    if isinstance(data, np.ndarray):
+        return np.require(data, requirements=["C_CONTIGUOUS", "ALIGNED"])
+    if isinstance(data, dict):
+        return {k: _aligned(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return type(data)(_aligned(v) for v in data)
+    return data
+
+
 def _run_stored(fn: Callable[..., Any], seed: int, start: int, stop: int) -> np.ndarray:
     return np.asarray(fn(_WORKER_DATA, seed, start, stop))
 
 
 def _run_shipped(fn: Callable[..., Any], data: Any, seed: int, start: int, stop: int) -> np.ndarray:
-    return np.asarray(fn(data, seed, start, stop))
+    return np.asarray(fn(_aligned(data), seed, start, stop))
 
 
 def is_dask_client(executor: Any) -> bool:

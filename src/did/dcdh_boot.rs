@@ -40,6 +40,8 @@ pub struct DcdhBoot {
     pub ate_se: Option<f64>,
     /// Draws with no estimable effect (left out of every SE).
     pub n_failed: usize,
+    /// Per draw: it had no estimable effect.
+    pub failed: Vec<bool>,
     pub n_clusters: usize,
 }
 
@@ -129,6 +131,29 @@ pub fn dcdh_bootstrap(
     reps: usize,
     seed: u64,
 ) -> Result<DcdhBoot> {
+    dcdh_bootstrap_range(input, spec, reps, 0..reps, seed)
+}
+
+/// Replicates `range` (a chunk of `0..reps`) of [`dcdh_bootstrap`]: the same draws as the
+/// whole run has in those rows (replicate r uses stream (seed, r) whatever the chunk), with
+/// SEs over the chunk's draws only. Chunks run elsewhere (an executor) are joined by
+/// [`dcdh_boot_from_draws`], which gives the whole run's numbers bit for bit.
+pub fn dcdh_bootstrap_range(
+    input: &DcdhInput,
+    spec: &DcdhSpec,
+    reps: usize,
+    range: std::ops::Range<usize>,
+    seed: u64,
+) -> Result<DcdhBoot> {
+    if range.end > reps || range.start > range.end {
+        return Err(Error::Option {
+            name: "reps".into(),
+            reason: format!(
+                "replicates {}..{} are not a chunk of 0..{reps}",
+                range.start, range.end
+            ),
+        });
+    }
     if reps < 2 {
         return Err(Error::Option {
             name: "reps".into(),
@@ -141,8 +166,9 @@ pub fn dcdh_bootstrap(
         return Err(Error::Empty("the bootstrap has no cluster to draw".into()));
     }
     let (ke, kp) = (spec.effects, spec.placebo);
+    let m = range.len();
     // the stored draws: check the memory before allocating
-    elements(reps, ke + kp + 1, "dcdh bootstrap draws")?;
+    elements(m, ke + kp + 1, "dcdh bootstrap draws")?;
     let cancel = Cancel::current();
     let streams = Streams::new(seed);
     let one = |r: usize| -> Result<Option<DrawEstimates>> {
@@ -187,14 +213,14 @@ pub fn dcdh_bootstrap(
         }
     };
     let draws: Vec<Option<DrawEstimates>> =
-        (0..reps).into_par_iter().map(one).collect::<Result<_>>()?;
-    let mut effects = try_vec(reps * ke, f64::NAN, "dcdh bootstrap draws")?;
-    let mut placebos = try_vec(reps * kp, f64::NAN, "dcdh bootstrap draws")?;
-    let mut ate = vec![f64::NAN; reps];
-    let mut n_failed = 0;
+        range.into_par_iter().map(one).collect::<Result<_>>()?;
+    let mut effects = try_vec(m * ke, f64::NAN, "dcdh bootstrap draws")?;
+    let mut placebos = try_vec(m * kp, f64::NAN, "dcdh bootstrap draws")?;
+    let mut ate = vec![f64::NAN; m];
+    let mut failed = vec![false; m];
     for (r, d) in draws.iter().enumerate() {
         match d {
-            None => n_failed += 1,
+            None => failed[r] = true,
             Some(d) => {
                 effects[r * ke..(r + 1) * ke].copy_from_slice(&d.effects);
                 placebos[r * kp..(r + 1) * kp].copy_from_slice(&d.placebos);
@@ -202,16 +228,69 @@ pub fn dcdh_bootstrap(
             }
         }
     }
+    dcdh_boot_from_draws(
+        BootDraws {
+            effects,
+            placebos,
+            ate,
+            failed,
+        },
+        ke,
+        kp,
+        spec.trends_lin,
+        n_c,
+    )
+}
+
+/// The draws of some replicates, row-major (see [`DcdhBoot`]); `failed[r]`: draw r had no
+/// estimable effect.
+#[derive(Debug, Clone)]
+pub struct BootDraws {
+    pub effects: Vec<f64>,
+    pub placebos: Vec<f64>,
+    pub ate: Vec<f64>,
+    pub failed: Vec<bool>,
+}
+
+/// The bootstrap summary (SDs over the draws that have each estimate) of draws computed in
+/// chunks and stacked in replicate order: the whole run's numbers when the chunks cover it.
+pub fn dcdh_boot_from_draws(
+    draws: BootDraws,
+    ke: usize,
+    kp: usize,
+    trends_lin: bool,
+    n_clusters: usize,
+) -> Result<DcdhBoot> {
+    let reps = draws.failed.len();
+    if draws.effects.len() != reps * ke
+        || draws.placebos.len() != reps * kp
+        || draws.ate.len() != reps
+    {
+        return Err(Error::Shape(format!(
+            "bootstrap draws: {} effects, {} placebos, {} ATEs for {reps} replicates of {ke} \
+             effects and {kp} placebos",
+            draws.effects.len(),
+            draws.placebos.len(),
+            draws.ate.len()
+        )));
+    }
+    let BootDraws {
+        effects,
+        placebos,
+        ate,
+        failed,
+    } = draws;
     Ok(DcdhBoot {
         reps,
         effects_se: column_sd(&effects, reps, ke),
         placebos_se: column_sd(&placebos, reps, kp),
-        ate_se: (!spec.trends_lin).then(|| sd(ate.iter().copied())),
+        ate_se: (!trends_lin).then(|| sd(ate.iter().copied())),
         effects,
         placebos,
         ate,
-        n_failed,
-        n_clusters: n_c,
+        n_failed: failed.iter().filter(|&&f| f).count(),
+        failed,
+        n_clusters,
     })
 }
 

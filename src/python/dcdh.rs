@@ -1,11 +1,13 @@
 //! PyO3 bindings for the de Chaisemartin–D'Haultfœuille DID_l estimator: `dcdh_fit` -> `DcdhCore`.
 
-use numpy::{PyArray2, PyReadonlyArray1, ToPyArray};
+use numpy::{PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
 use crate::did::dcdh::{dcdh, DcdhFit, DcdhInput, DcdhSpec, Horizons, JointTest, Switchers};
-use crate::did::dcdh_boot::{dcdh_bootstrap, DcdhBoot};
+use crate::did::dcdh_boot::{
+    dcdh_boot_from_draws, dcdh_bootstrap, dcdh_bootstrap_range, BootDraws, DcdhBoot,
+};
 
 fn square(v: &[f64]) -> ndarray::Array2<f64> {
     let k = (v.len() as f64).sqrt().round() as usize;
@@ -209,6 +211,11 @@ impl PyDcdhBoot {
     fn reps(&self) -> usize {
         self.b.reps
     }
+    /// Per draw: it had no estimable effect.
+    #[getter]
+    fn failed(&self) -> Vec<bool> {
+        self.b.failed.clone()
+    }
     /// Draws with no estimable effect (left out of the SEs).
     #[getter]
     fn n_failed(&self) -> usize {
@@ -222,7 +229,7 @@ impl PyDcdhBoot {
 
 /// DID_l on prepared columns; see `pilotdid.dcdh`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false, less_conservative_se=false, reps=0, seed=0))]
+#[pyo3(signature = (y, time, unit, treatment, *, cov_names, covs, weights=None, cluster=None, trend_group=None, names, effects, placebo, switchers, normalized, only_never_switchers, same_switchers=false, same_switchers_pl=false, trends_lin=false, less_conservative_se=false, reps=0, seed=0, boot_range=None))]
 #[allow(clippy::too_many_arguments)]
 fn dcdh_fit<'py>(
     py: Python<'py>,
@@ -247,6 +254,7 @@ fn dcdh_fit<'py>(
     less_conservative_se: bool,
     reps: usize,
     seed: u64,
+    boot_range: Option<(usize, usize)>,
 ) -> PyResult<PyDcdh> {
     let names: [String; 6] = names
         .try_into()
@@ -279,14 +287,50 @@ fn dcdh_fit<'py>(
     // the full-sample fit first: it validates the input the bootstrap draws from
     let (fit, boot) = run(py, || {
         let fit = dcdh(&input, &spec)?;
-        let boot = if reps > 0 {
-            Some(dcdh_bootstrap(&input, &spec, reps, seed)?)
-        } else {
-            None
+        // boot_range: one chunk of the replicates (an executor's work item)
+        let boot = match (reps, boot_range) {
+            (0, _) => None,
+            (_, Some((start, stop))) => Some(dcdh_bootstrap_range(
+                &input,
+                &spec,
+                reps,
+                start..stop,
+                seed,
+            )?),
+            (_, None) => Some(dcdh_bootstrap(&input, &spec, reps, seed)?),
         };
         Ok((fit, boot))
     })?;
     Ok(PyDcdh { fit, boot })
+}
+
+/// Bootstrap draws computed in chunks (on an executor), stacked in replicate order, as one
+/// `DcdhBoot` (the SEs of the whole run, bit for bit).
+#[pyfunction]
+#[pyo3(signature = (effects, placebos, ate, failed, *, trends_lin, n_clusters))]
+fn dcdh_boot_join<'py>(
+    effects: PyReadonlyArray2<'py, f64>,
+    placebos: PyReadonlyArray2<'py, f64>,
+    ate: Vec<f64>,
+    failed: Vec<bool>,
+    trends_lin: bool,
+    n_clusters: usize,
+) -> PyResult<PyDcdhBoot> {
+    let (ke, kp) = (effects.as_array().ncols(), placebos.as_array().ncols());
+    let b = dcdh_boot_from_draws(
+        BootDraws {
+            effects: effects.as_array().iter().copied().collect(),
+            placebos: placebos.as_array().iter().copied().collect(),
+            ate,
+            failed,
+        },
+        ke,
+        kp,
+        trends_lin,
+        n_clusters,
+    )
+    .map_err(to_py)?;
+    Ok(PyDcdhBoot { b })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -294,5 +338,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyHorizons>()?;
     m.add_class::<PyDcdhBoot>()?;
     m.add_function(wrap_pyfunction!(dcdh_fit, m)?)?;
+    m.add_function(wrap_pyfunction!(dcdh_boot_join, m)?)?;
     Ok(())
 }

@@ -28,6 +28,7 @@ from pilotdid._args import (
     check_window,
 )
 from pilotdid._core import PilotdidError
+from pilotdid._executor import run_replicates
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.did.staggered import _cluster_var, _covariate_names
 from pilotdid.results.dcdh import DcdhResult
@@ -75,6 +76,9 @@ def dcdh(
     reps: int = 999,
     seed: int = 0,
     level: float = 0.95,
+    executor: Any = None,
+    chunks: int | None = None,
+    progress: bool = False,
 ) -> DcdhResult:
     """Event-study effects of a treatment that may be binary, discrete or continuous and
     switch on and off (de Chaisemartin & D'Haultfœuille 2024, REStat; ``did_multiplegt_dyn``).
@@ -119,7 +123,11 @@ def dcdh(
     ``result.bootstrap`` holds the draws and ``n_failed``). Confidence intervals stay normal
     (estimate ± z·SE) with the bootstrap SE, and the joint tests keep the analytic covariance,
     both as the reference. Replicate r draws from its own seeded stream, so results do not depend
-    on the number of threads.
+    on the number of threads. ``executor=`` (with ``bstrap=True``): run the replicates in
+    ``chunks`` on a ``concurrent.futures`` executor or a ``dask.distributed`` Client
+    (:func:`pilotdid._executor.run_replicates`: the data go once per worker, a chunk whose
+    worker dies is rerun); the result is the serial one bit for bit. ``progress``: a bar as
+    chunks return.
 
     Rows with a missing outcome, treatment or control are dropped and counted
     (``dropped_rows["missing"]``); the estimator then drops, as the reference does, rows after a
@@ -213,11 +221,14 @@ def dcdh(
     if trend_codes:
         stacked = np.column_stack([t[keep] for t in trend_codes])
         trend_group = np.unique(stacked, axis=0, return_inverse=True)[1].astype(np.uint32)
-    core = _core.dcdh_fit(
-        np.ascontiguousarray(yv[keep]),
-        np.ascontiguousarray(tvals[keep].astype(np.int64)),
-        np.ascontiguousarray(codes, dtype=np.uint32),
-        np.ascontiguousarray(dv[keep]),
+    if executor is not None and not bstrap:
+        raise PilotdidError("option 'executor': runs the bootstrap replicates; set bstrap=True")
+    progress = check_bool("progress", progress)
+    call = dict(
+        y=np.ascontiguousarray(yv[keep]),
+        time=np.ascontiguousarray(tvals[keep].astype(np.int64)),
+        unit=np.ascontiguousarray(codes, dtype=np.uint32),
+        treatment=np.ascontiguousarray(dv[keep]),
         cov_names=covs,
         covs=[np.ascontiguousarray(a[keep]) for a in cov_arrays],
         weights=None if wv is None else np.ascontiguousarray(wv[keep]),
@@ -233,9 +244,31 @@ def dcdh(
         same_switchers_pl=same_switchers_pl,
         trends_lin=trends_lin,
         less_conservative_se=less_conservative_se,
-        reps=reps if bstrap else 0,
-        seed=seed,
     )
+    boot = None
+    if bstrap and executor is not None:
+        # the point fit here (it validates the input), the replicates on the executor
+        core = _core.dcdh_fit(**call, reps=0, seed=seed)
+        draws = run_replicates(
+            _dcdh_boot_chunk,
+            dict(call, reps=reps),
+            reps=reps,
+            seed=seed,
+            executor=executor,
+            chunks=chunks,
+            progress="dcdh bootstrap" if progress else False,
+        )
+        ke, kp = hi, -lo
+        boot = _core.dcdh_boot_join(
+            np.ascontiguousarray(draws[:, :ke]),
+            np.ascontiguousarray(draws[:, ke : ke + kp]),
+            draws[:, ke + kp].tolist(),
+            (draws[:, ke + kp + 1] > 0).tolist(),
+            trends_lin=trends_lin,
+            n_clusters=int(draws[0, ke + kp + 2]),
+        )
+    else:
+        core = _core.dcdh_fit(**call, reps=reps if bstrap else 0, seed=seed)
     bidir, no_var, no_ctrl, second = core.dropped
     dropped = {
         "missing": n_missing,
@@ -267,4 +300,22 @@ def dcdh(
         level=float(level),
         n_input_rows=n_input,
     )
-    return DcdhResult(core, params, dropped_rows=dropped)
+    return DcdhResult(core, params, dropped_rows=dropped, bootstrap=boot)
+
+
+def _dcdh_boot_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
+    """Bootstrap replicates [start, stop) of dcdh on a worker: per draw the effects, placebos,
+    average total effect, a failed flag and the cluster count (rows in replicate order)."""
+    args = dict(p)
+    reps = args.pop("reps")
+    b = _core.dcdh_fit(**args, reps=reps, seed=seed, boot_range=(start, stop)).boot
+    m = stop - start
+    return np.column_stack(
+        [
+            np.asarray(b.effects, dtype=float).reshape(m, args["effects"]),
+            np.asarray(b.placebos, dtype=float).reshape(m, args["placebo"]),
+            np.asarray(b.ate, dtype=float),
+            np.asarray(b.failed, dtype=float),
+            np.full(m, float(b.n_clusters)),
+        ]
+    )

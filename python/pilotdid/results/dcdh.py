@@ -32,7 +32,14 @@ class DcdhResult(ResultProtocol):
 
     result_name = "de Chaisemartin-D'Haultfoeuille DID_l (did_multiplegt_dyn)"
 
-    def __init__(self, core: Any, params: dict[str, Any], *, dropped_rows: dict[str, int]):
+    def __init__(
+        self,
+        core: Any,
+        params: dict[str, Any],
+        *,
+        dropped_rows: dict[str, int],
+        bootstrap: Any = None,
+    ):
         self._core = core
         self.params = params
         self.level = params["level"]
@@ -44,7 +51,8 @@ class DcdhResult(ResultProtocol):
         self.notes = list(core.notes)
         self._eff = core.effects
         self._pl = core.placebos
-        self.bootstrap = core.boot
+        # bootstrap: the draws joined from an executor's chunks, else the core's own
+        self.bootstrap = core.boot if bootstrap is None else bootstrap
         # the reported SEs: the bootstrap's with bstrap=True, else the influence function's
         if self.bootstrap is None:
             self._eff_se = np.asarray(self._eff.se, dtype=float)

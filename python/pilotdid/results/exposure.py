@@ -17,6 +17,42 @@ from pilotdid.results.staggered import AggteResult, AttGtResult
 _TYPES = ("simple", "dynamic", "group", "calendar")
 
 
+class SmallGroupsWarning(UserWarning):
+    """An exposure DID whose exposure-clean comparison group (or a treated / exposed group)
+    has few units: its influence-function standard errors, clustered by unit, rest on those
+    few units' changes and are unreliable (a design problem, not a numerical one)."""
+
+
+#: Below these counts of units per post-period cell the fit warns (rules of thumb: the
+#: cluster-robust variance of a mean of changes needs tens of clusters on each side).
+MIN_COMPARISON_UNITS = 10
+MIN_GROUP_UNITS = 5
+
+
+def small_groups_note(cells: dict[str, tuple[int, int, int]]) -> str | None:
+    """The warning text from {effect: (post cells, min treated units, min comparison units)};
+    None when every effect has enough units on both sides."""
+    parts = []
+    for kind, (n_cells, n_tr, n_co) in cells.items():
+        bits = []
+        if n_co < MIN_COMPARISON_UNITS:
+            bits.append(f"{n_co} exposure-clean comparison units")
+        if n_tr < MIN_GROUP_UNITS:
+            bits.append(f"{n_tr} units in a group")
+        if bits:
+            parts.append(f"{kind}: as few as {' and '.join(bits)} ({n_cells} post cells)")
+    if not parts:
+        return None
+    return (
+        "exposure DID with small groups: "
+        + "; ".join(parts)
+        + f". Influence-function SEs need more units (rules of thumb: >= {MIN_COMPARISON_UNITS} "
+        f"comparison units, >= {MIN_GROUP_UNITS} per group); the unexposed comparison units are "
+        "those beyond the outer ring that are not treated: fewer or narrower rings, "
+        "control_group='notyet', or a larger sample of units give more."
+    )
+
+
 class ExposureDidResult(ResultProtocol):
     """Direct and spillover effects (Butts 2023, arXiv 2105.03737).
 

@@ -16,10 +16,12 @@ of :func:`pilotdid.att_gt`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from pilotdid import _core
 from pilotdid._args import (
@@ -37,7 +39,7 @@ from pilotdid._core import PilotdidError
 from pilotdid._frame import ids, numeric, to_polars
 from pilotdid.registry import aggregate_att_gt
 from pilotdid.results._inference import normal_quantile
-from pilotdid.results.exposure import ExposureDidResult
+from pilotdid.results.exposure import ExposureDidResult, SmallGroupsWarning, small_groups_note
 from pilotdid.results.staggered import AttGtResult
 from pilotdid.spatial.weights import Weights
 
@@ -373,7 +375,7 @@ def exposure_did(
         exposure_cohort=e_cohort,
         exposure_ring=e_ring,
     )
-    return ExposureDidResult(
+    res = ExposureDidResult(
         fits=fits,
         params=dict(params, rings_km=None if rings is None else rings.tolist()),
         grid=grid,
@@ -381,3 +383,16 @@ def exposure_did(
         data=df,
         aggregate=aggregate_att_gt,
     )
+    cells = {}
+    for kind in res.kinds:
+        post = res.att_gt(kind).tidy().filter(pl.col("post"))
+        if post.height:
+            cells[kind] = (
+                post.height,
+                int(post.get_column("n_treated").min()),
+                int(post.get_column("n_control").min()),
+            )
+    note = small_groups_note(cells)
+    if note is not None:
+        warnings.warn(note, SmallGroupsWarning, stacklevel=3)
+    return res
