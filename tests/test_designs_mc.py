@@ -25,7 +25,7 @@ Measured (1,000 draws; bias in sd of the estimate, its MC s.e. 0.032):
 - SDID staggered: bias 0.036 sd, placebo coverage 0.981 (mean SE 0.0109 vs sd 0.0087),
   R jackknife 0.970 (0.00943), fixed-design jackknife 0.942 (0.00858);
 - staggered DDD: bias 0.016 sd, coverage 0.984 with the package SE (mean SE 0.0073 vs sd
-  0.0059), 0.932 conditional on the cohort sizes (0.00559).
+  0.0059), 0.932 conditional on the cohort sizes (0.00559; ``cohort_shares="fixed"``).
 The bias criterion (|bias| < 0.05 sd) is about the true bias, estimated here with MC error:
 each test rejects when the estimate exceeds 0.05 sd by more than two MC standard errors. The
 SDID block design's 0.080 at 1,000 draws is noise: 4,000 draws (seeds 1000-4999) give 0.021 sd
@@ -124,37 +124,12 @@ def _ddd_panel(df: pl.DataFrame, truth: dict, rng: np.random.Generator) -> pl.Da
     return pl.concat([eligible, other])
 
 
-def _fixed_share_simple(r, panel: pl.DataFrame) -> tuple[float, float]:
-    """The simple aggregate and its SE conditional on the cohort sizes: the cohort-size
-    weighted mean of the post ATT(g,t) cells (as ``aggte``), whose influence function is
-    sum_k w_k psi_k without R's ``wif`` term for estimated shares (Callaway & Sant'Anna 2021,
-    Sec. 4 and Appendix; moderndid ``agg_ddd``), clustered by city as the fit.
-
-    The influence rows are the units in order of first appearance (checked below against the
-    cells' own clustered SEs)."""
-    tab = r.tidy()
-    att = tab["estimate"].to_numpy()
-    post = (tab["t"].to_numpy() >= tab["group"].to_numpy()) & np.isfinite(att)
-    w = np.where(post, tab["n_treated"].to_numpy().astype(float), 0.0)
-    w /= w.sum()
-    psi = np.asarray(r._core.influence, dtype=float)
-    units = panel["unit"].unique(maintain_order=True).to_list()
-    city = [u.rsplit(":", 1)[0] for u in units]
-
-    def clustered_se(v: np.ndarray) -> float:
-        by = pl.DataFrame({"c": city, "v": v}).group_by("c").agg(pl.col("v").sum())
-        return float(np.sqrt(np.sum(by["v"].to_numpy() ** 2)) / psi.shape[0])
-
-    k = int(np.flatnonzero(post)[0])
-    assert clustered_se(psi[:, k]) == pytest.approx(tab["std_error"][k], rel=1e-10)
-    return float(w @ np.where(post, att, 0.0)), clustered_se(psi @ w)
-
-
 def test_staggered_ddd_bias_and_coverage():
     """The truth is ``structural.simple``: the cohort-size weighted mean of ATT(g,t) over
     post cells with the generator's fixed cohorts (the same 15 pilot cities in every draw),
     i.e. the estimand conditional on the cohort sizes. Its variance has no share term, so
-    coverage is judged with the conditional SE (``_fixed_share_simple``): measured at 1,000
+    coverage is judged with the conditional SE (``aggregate(cohort_shares="fixed")``, the IF
+    without R's ``wif`` term; tests/test_ddd.py checks it against numpy): measured at 1,000
     draws, 0.932 (mean SE 0.00559 vs sd 0.00589; 41 clusters make the cluster-robust SE a
     little small). The package's aggregate SE (as moderndid, for the population-weighted
     ATT with cohort membership sampled) adds the variance of the estimated shares, which
@@ -176,10 +151,10 @@ def test_staggered_ddd_bias_and_coverage():
                 cluster="city",
             )
         agg = r.aggregate(type="simple")
-        est, se_fixed = _fixed_share_simple(r, panel)
-        assert est == pytest.approx(agg.overall_att, abs=1e-12)
+        fixed = r.aggregate(type="simple", cohort_shares="fixed")
+        assert fixed.overall_att == agg.overall_att
         err.append(agg.overall_att - truth["aggregations"]["structural"]["simple"])
-        se.append(se_fixed)
+        se.append(fixed.overall_se)
         se_pkg.append(agg.overall_se)
     err_a = np.array(err)
     bias_sd, cover = _report("staggered DDD (simple, conditional SE)", err_a, np.array(se))

@@ -308,6 +308,7 @@ class AttGtCore:
         cband: bool,
         seed: int,
         weight_type: str = "mammen",
+        cohort_shares: str = "estimated",
     ) -> AggteCore: ...
 
 def att_gt_fit(
@@ -1594,6 +1595,7 @@ class DddCore:
         cband: bool,
         seed: int,
         weight_type: str = "mammen",
+        cohort_shares: str = "estimated",
     ) -> DddAggteCore: ...
 
 def ddd_fit(

@@ -142,6 +142,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "reps",
         "level",
         "seed",
+        "cohort_shares",
     ),
     "analyses.placebo": ("enabled", "reps", "statistic", "scheme", "seed"),
     "analyses.psm_did": (
@@ -599,6 +600,8 @@ def _r_ddd(sub: dict, tab: str, spec: dict) -> dict:
         "reps": _int(sub, tab, "reps", 999, minimum=2),
         "level": _level(sub, tab),
         "seed": _seed(sub, tab, spec),
+        # "fixed": aggregates' SEs conditional on the realized cohort sizes (no share term)
+        "cohort_shares": _str(sub, tab, "cohort_shares", "estimated", ("estimated", "fixed")),
     }
 
 
