@@ -1679,6 +1679,9 @@ class DoseCore:
     def n_boot_units(self) -> int | None: ...
     @property
     def notes(self) -> list[str]: ...
+    @property
+    def saturated_cohorts(self) -> list[tuple[int, int, int]]:
+        """(cohort, treated units, spline coefficients) without residual dof."""
 
 def dose_fit(
     y: _F64,
@@ -1700,6 +1703,7 @@ def dose_fit(
     biters: int,
     seed: int,
     weight_type: str = "mammen",
+    small_sample: str = "none",
 ) -> DoseCore: ...
 # --- de Chaisemartin-D'Haultfoeuille DID_l (src/python/dcdh.rs) -------------------------------
 class DcdhHorizons:

@@ -262,6 +262,7 @@ def _run_dose(study: Study, sub: dict, progress: bool) -> None:
         seed=sub["seed"],
         level=sub["level"],
         cluster=s["model"]["cluster"],
+        small_sample=sub.get("small_sample", "none"),
     )
     if sub["bstrap"]:
         study.seeds["dose"] = sub["seed"]

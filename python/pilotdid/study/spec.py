@@ -129,6 +129,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "reps",
         "level",
         "seed",
+        "small_sample",
     ),
     "analyses.ddd": (
         "enabled",
@@ -661,6 +662,8 @@ def _r_dose(sub: dict, tab: str, spec: dict) -> dict:
         "reps": _int(sub, tab, "reps", 999, minimum=2),
         "level": _level(sub, tab),
         "seed": _seed(sub, tab, spec),
+        # "hc2": leverage-corrected spline residuals (few treated units per cohort)
+        "small_sample": _str(sub, tab, "small_sample", "none", ("none", "hc2", "hc3")),
     }
 
 
