@@ -298,3 +298,5 @@ def test_fixed_cohort_shares_multiplier_bootstrap():
     assert boot["fixed"].overall_se < boot["estimated"].overall_se
     with pytest.raises(PilotdidError, match="cohort_shares"):
         aggte(r, type="simple", cohort_shares="sample")
+    assert "cohort_shares='fixed'" in simple["fixed"].summary()
+    assert "cohort_shares" not in simple["estimated"].summary()

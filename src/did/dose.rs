@@ -24,6 +24,11 @@
 //! clusters by default, and the multiplier bootstrap gives bootstrap SEs and the sup-t critical
 //! value of uniform bands over the dose grid or the event times.
 //!
+//! `SmallSample::Hc2` / `Hc3` rescale the spline residuals in the influence functions by
+//! their leverage (Bell & McCaffrey 2002; MacKinnon & White 1985): cohorts with few treated
+//! units per spline coefficient make the reference's HC0-type variance too small. Cohorts
+//! whose curve interpolates its treated units are listed in `saturated_cohorts`.
+//!
 //! Files: `dose_data.rs` (panel preparation), `dose_spline.rs` (B-spline basis),
 //! `dose_cells.rs` (the (g,t) cells), `dose_aggregate.rs` (weights, aggregations, inference);
 //! this file combines them.
