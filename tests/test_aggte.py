@@ -219,3 +219,84 @@ def test_covariates_weights_match_csdid(est_method, control_group):
             np.testing.assert_array_equal(a.egt, np.asarray(m.atte["egt"], dtype=np.int64))
             np.testing.assert_allclose(a.att_egt, np.asarray(m.atte["att_egt"]), atol=1e-8)
             np.testing.assert_allclose(a.se_egt, np.asarray(m.atte["se_egt"]), atol=1e-8)
+
+
+def _fixed_share_influence(res, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """The influence functions of the ``kind`` aggregates and of the overall one with the
+    cohort shares held fixed: Callaway & Sant'Anna (2021, Sec. 4) weights P(G = g) over the
+    cells of each aggregate, applied to the cells' influence functions, without R did's
+    ``wif`` term (R ``compute.aggte``: ``inf.func = get_agg_inf_func(..., wif = NULL)``)."""
+    c = res._cells
+    g = np.asarray(c.group)
+    t = np.asarray(c.t)
+    kept = np.asarray(c.status) != "skipped"
+    psi = np.asarray(res._core.influence, dtype=float)
+    cohort = _mpdta().filter(pl.col("year") == 2003)["first.treat"].to_numpy()
+    pg = np.array([np.mean(cohort == gi) for gi in g])
+    post = kept & (t >= g)
+
+    def weighted(mask: np.ndarray) -> np.ndarray:
+        w = np.where(mask, pg, 0.0)
+        return psi @ (w / w.sum())
+
+    if kind == "simple":
+        return np.empty((psi.shape[0], 0)), weighted(post)
+    if kind == "group":
+        gs = sorted(set(g[post].tolist()))
+        cols = np.column_stack([weighted(post & (g == gi)) for gi in gs])
+        share = np.array([np.mean(cohort == gi) for gi in gs])
+        return cols, cols @ (share / share.sum())
+    if kind == "dynamic":
+        es = sorted(set((t - g)[kept].tolist()))
+        cols = np.column_stack([weighted(kept & (t - g == e)) for e in es])
+        return cols, cols[:, np.array(es) >= 0].mean(axis=1)
+    ts = sorted(set(t[post].tolist()))
+    cols = np.column_stack([weighted(post & (t == ti)) for ti in ts])
+    return cols, cols.mean(axis=1)
+
+
+@pytest.mark.parametrize("kind", ["simple", "group", "dynamic", "calendar"])
+def test_fixed_cohort_shares_drop_the_share_influence(kind):
+    """cohort_shares="fixed": SEs equal sqrt(sum psi^2)/n of the influence function without
+    the estimated-share term, computed here in numpy from the cells' influence functions
+    (1e-10); the estimates are those of the default, which stays R did's (test above)."""
+    r = _res("mpdta_nev_dr")
+    est = aggte(r, type=kind)
+    fixed = aggte(r, type=kind, cohort_shares="fixed")
+    n = r.n_units
+    cols, overall = _fixed_share_influence(r, kind)
+    assert fixed.overall_att == est.overall_att
+    np.testing.assert_array_equal(fixed.att_egt, est.att_egt)
+    assert fixed.overall_se == pytest.approx(np.sqrt(np.sum(overall**2)) / n, abs=1e-10)
+    if kind != "simple":
+        se = np.sqrt(np.sum(cols**2, axis=0)) / n
+        np.testing.assert_allclose(fixed.se_egt, se, rtol=0, atol=1e-10)
+        np.testing.assert_allclose(fixed._vcov, cols.T @ cols / n**2, rtol=0, atol=1e-12)
+    if kind == "group":  # per-group aggregates have no estimated weights in R either
+        np.testing.assert_array_equal(fixed.se_egt, est.se_egt)
+    # the share term adds variance here, so the conditional SE of the overall ATT is smaller
+    assert fixed.overall_se < est.overall_se
+
+
+def test_fixed_cohort_shares_multiplier_bootstrap():
+    """The multiplier bootstrap draws the same influence function as the analytic SE, so with
+    "fixed" its SEs agree with the fixed analytic ones (within 10%, 999 draws, as the default's
+    bootstrap test above), and the same seed gives the same draws for both choices."""
+    r = _res("mpdta_nev_dr")
+    an = aggte(r, type="dynamic", cohort_shares="fixed")
+    bs = aggte(r, type="dynamic", bstrap=True, reps=999, seed=3, cohort_shares="fixed")
+    assert np.all(np.abs(bs.se_egt / an.se_egt - 1) < 0.10)
+    assert abs(bs.overall_se / an.overall_se - 1) < 0.10
+    # same seed, same multipliers: the share term (2.4% of the analytic SE of the simple
+    # aggregate here) is what separates the two bootstrap SEs
+    simple = {s: aggte(r, type="simple", cohort_shares=s) for s in ("estimated", "fixed")}
+    boot = {
+        s: aggte(r, type="simple", bstrap=True, reps=999, seed=3, cohort_shares=s)
+        for s in ("estimated", "fixed")
+    }
+    assert abs(boot["fixed"].overall_se / simple["fixed"].overall_se - 1) < 0.10
+    assert boot["fixed"].overall_se < boot["estimated"].overall_se
+    with pytest.raises(PilotdidError, match="cohort_shares"):
+        aggte(r, type="simple", cohort_shares="sample")
+    assert "cohort_shares='fixed'" in simple["fixed"].summary()
+    assert "cohort_shares" not in simple["estimated"].summary()

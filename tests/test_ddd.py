@@ -564,3 +564,62 @@ def test_bad_options_are_named():
     res = pdid.ddd(_base(), y="y", time="time", unit="id", cohort="state", partition="partition")
     with pytest.raises(PilotdidError, match="two-period"):
         res.aggregate("dynamic")
+
+
+def _fixed_share_overall(res, df: pl.DataFrame, kind: str, cluster: str | None) -> float:
+    """SE of the overall aggregate with the cohort shares held fixed, in numpy: the cells'
+    influence functions weighted by the eligible units' cohort shares (moderndid agg_ddd /
+    R did compute.aggte weights) without the estimated-share term ``wif``; clustered as
+    moderndid (the sum of psi within a cluster). Influence rows are units in first appearance
+    order."""
+    c = res._cells
+    g, t = np.asarray(c.group), np.asarray(c.t)
+    kept = np.asarray(c.status) != "skipped"
+    psi = np.asarray(res._core.influence, dtype=float)
+    units = df.unique("id", keep="first", maintain_order=True)
+    cohort = np.where(units["partition"].to_numpy() == 1, units["group"].to_numpy(), 0)
+    pg = np.array([np.mean(cohort == gi) for gi in g])
+
+    def weighted(mask: np.ndarray) -> np.ndarray:
+        w = np.where(mask, pg, 0.0)
+        return psi @ (w / w.sum())
+
+    if kind == "simple":
+        inf = weighted(kept & (t >= g))
+    else:  # dynamic: the mean of the post event times' aggregates
+        es = sorted(set((t - g)[kept].tolist()))
+        inf = np.mean([weighted(kept & (t - g == e)) for e in es if e >= 0], axis=0)
+    n = psi.shape[0]
+    if cluster is None:
+        return float(np.sqrt(np.sum(inf**2)) / n)
+    sums = pl.DataFrame({"c": units[cluster], "v": inf}).group_by("c").agg(pl.col("v").sum())
+    return float(np.sqrt(np.sum(sums["v"].to_numpy() ** 2)) / n)
+
+
+@pytest.mark.parametrize("cluster", [None, "cluster"])
+@pytest.mark.parametrize("kind", ["simple", "dynamic"])
+def test_fixed_cohort_shares_drop_the_share_influence(kind, cluster):
+    """aggregate(cohort_shares="fixed"): the overall SE equals the numpy IF without the
+    estimated-share term (1e-10), unclustered and clustered; estimates unchanged; the default
+    stays moderndid's (tests above)."""
+    m = _multi(3, 97)
+    res = pdid.ddd(
+        m,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="group",
+        partition="partition",
+        controls=COVS,
+        cluster=cluster,
+    )
+    est = res.aggregate(kind)
+    fixed = res.aggregate(kind, cohort_shares="fixed")
+    assert fixed.overall_att == est.overall_att
+    se = _fixed_share_overall(res, m, kind, cluster)
+    assert fixed.overall_se == pytest.approx(se, abs=1e-10)
+    assert fixed.overall_se != est.overall_se
+    boot = res.aggregate(kind, bstrap=True, reps=999, seed=1, cohort_shares="fixed")
+    assert abs(boot.overall_se / fixed.overall_se - 1) < 0.10
+    with pytest.raises(PilotdidError, match="cohort_shares"):
+        res.aggregate(kind, cohort_shares="realized")

@@ -636,3 +636,72 @@ def test_monte_carlo_yrd_dose_response():
         assert np.all(np.abs(out[k][0]) < 0.05), (k, out[k][0])
         assert np.all((out[k][1] >= 0.93) & (out[k][1] <= 0.97)), (k, out[k][1])
     assert np.all(np.abs(out["acrt_d"][0]) < 0.05)
+
+
+# ------------------------------------------------------------- small-sample (leverage) option
+def _acrt_influence_numpy(df: pl.DataFrame, degree: int, small_sample: str) -> np.ndarray:
+    """The influence function of ACRT^o in a two-period design with one cohort, in numpy:
+    psi_i = n / n_1 (b'(D_i)'beta - ACRT + n_1 f_i e_i x_i'(X'X)^-1 mean_j b'(D_j)) for the
+    treated (0 for the others; one cohort has no share term), with X a polynomial basis of
+    the spline's degree (no interior knots: the same column space as the B-spline, and the
+    formula is invariant to the basis) and f_i = 1 (moderndid), 1/sqrt(1 - h_i) (HC2, Bell &
+    McCaffrey 2002) or 1/(1 - h_i) (HC3, MacKinnon & White 1985), h_i = x_i'(X'X)^-1 x_i."""
+    w = (
+        df.pivot(index=["id", "g", "d"], on="t", values="y")
+        .sort("id")
+        .with_columns((pl.col("2") - pl.col("1")).alias("dy"))
+    )
+    treated = w["g"].to_numpy() > 0
+    d = w["d"].to_numpy()[treated]
+    dy = w["dy"].to_numpy()[treated]
+    n, n1 = w.height, int(treated.sum())
+    lo, hi = d.min(), d.max()
+    u = (d - lo) / (hi - lo)
+    powers = np.arange(degree + 1)
+    x = u[:, None] ** powers
+    dx = np.where(powers > 0, powers * u[:, None] ** np.maximum(powers - 1, 0), 0.0) / (hi - lo)
+    xtx_inv = np.linalg.inv(x.T @ x)
+    beta = xtx_inv @ x.T @ dy
+    e = dy - x @ beta
+    lev = np.einsum("ij,jk,ik->i", x, xtx_inv, x)
+    f = {"none": np.ones(n1), "hc2": 1 / np.sqrt(1 - lev), "hc3": 1 / (1 - lev)}[small_sample]
+    deriv = dx @ beta
+    psi = np.zeros(n)
+    psi[treated] = n / n1 * (deriv - deriv.mean() + n1 * (f * e) * (x @ xtx_inv @ dx.mean(0)))
+    return psi
+
+
+@pytest.mark.parametrize("small_sample", ["none", "hc2", "hc3"])
+@pytest.mark.parametrize("degree", [1, 3])
+def test_small_sample_rescales_spline_residuals(degree, small_sample):
+    """small_sample="hc2"/"hc3": the influence function of ACRT^o equals the numpy one with
+    leverage-corrected residuals (1e-10); "none" is the reference's (moderndid, tests above);
+    the binary ATT^o is untouched; HC3 >= HC2 >= none in SE."""
+    df = design(seed=31, n=40)
+    res = _fit(df, degree=degree, small_sample=small_sample)
+    psi = res.overall_influence[:, 1]
+    np.testing.assert_allclose(psi, _acrt_influence_numpy(df, degree, small_sample), atol=1e-10)
+    assert res.overall_acrt_se == pytest.approx(_se(psi)[0], rel=1e-12)
+    ref = _fit(df, degree=degree)
+    assert res.overall_att_se == ref.overall_att_se
+    assert res.params["small_sample"] == small_sample
+    ses = [_fit(df, degree=degree, small_sample=s).overall_acrt_se for s in ("none", "hc2", "hc3")]
+    assert ses[0] < ses[1] < ses[2]
+
+
+def test_cohort_whose_curve_interpolates_its_units_is_named():
+    """A cohort with as many treated units as spline coefficients (here 2 for degree 1) has
+    zero residuals, so its curve's variance is missing from the SEs: a warning names the
+    cohort and the counts, and the note stays on the result."""
+    df = design(seed=41, n=200, periods=(1, 2, 3), cohorts=(2, 3))
+    late = df.filter(pl.col("g") == 3)["id"].unique().sort().to_list()
+    df = df.filter(~pl.col("id").is_in(late[2:]))
+    with pytest.warns(UserWarning, match=r"cohort\(s\) 3 \(2 treated units, 2 spline"):
+        res = _fit(df, degree=1)
+    assert any("interpolates" in n for n in res.notes)
+    assert res._core.saturated_cohorts == [(3, 2, 2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning with residual degrees of freedom left
+        _fit(df.filter(pl.col("g") != 3), degree=1)
+    with pytest.raises(PilotdidError, match="small_sample"):
+        _fit(df, small_sample="hc1")

@@ -543,6 +543,7 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
         dose="dose",
         cohort="cohort",
         degree=1,
+        small_sample="hc2",
         reps=999,
         seed=20121,
         cluster="city",

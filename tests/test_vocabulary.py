@@ -50,6 +50,7 @@ ALLOWED: dict[str, str] = {
     "bin_lo": "event study: event times below are binned into the lowest",
     "bin_hi": "event study: event times above are binned into the highest",
     "res": "aggte: the att_gt result it aggregates",
+    "cohort_shares": "aggte/aggregate: cohort-share weights estimated (R wif) or fixed",
     # mechanisms
     "mediators": "mediation channels", "moderator": "moderation variable",
     "at": "moderation: values of the moderator", "categorical": "moderation: a factor moderator",

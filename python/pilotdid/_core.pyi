@@ -308,6 +308,7 @@ class AttGtCore:
         cband: bool,
         seed: int,
         weight_type: str = "mammen",
+        cohort_shares: str = "estimated",
     ) -> AggteCore: ...
 
 def att_gt_fit(
@@ -1596,6 +1597,7 @@ class DddCore:
         cband: bool,
         seed: int,
         weight_type: str = "mammen",
+        cohort_shares: str = "estimated",
     ) -> DddAggteCore: ...
 
 def ddd_fit(
@@ -1679,6 +1681,9 @@ class DoseCore:
     def n_boot_units(self) -> int | None: ...
     @property
     def notes(self) -> list[str]: ...
+    @property
+    def saturated_cohorts(self) -> list[tuple[int, int, int]]:
+        """(cohort, treated units, spline coefficients) without residual dof."""
 
 def dose_fit(
     y: _F64,
@@ -1700,6 +1705,7 @@ def dose_fit(
     biters: int,
     seed: int,
     weight_type: str = "mammen",
+    small_sample: str = "none",
 ) -> DoseCore: ...
 # --- de Chaisemartin-D'Haultfoeuille DID_l (src/python/dcdh.rs) -------------------------------
 class DcdhHorizons:

@@ -7,6 +7,10 @@
 //! group average), R's `wif` term for the estimation of the shares. Analytic SE =
 //! sqrt(Σψ²)/n. Cells skipped in `att_gt` are left out (R drops NA cells); universal-base
 //! reference cells enter with ATT 0 and a zero influence function, as in R.
+//!
+//! [`CohortShares::Fixed`] drops the `wif` term: inference conditional on the realized cohort
+//! sizes, for designs where the adopting units are fixed rather than sampled (the estimand is
+//! then Σ_j w_j ATT(g_j, t_j) with the sample's shares as constants).
 
 use super::att_gt::{AttGtFit, CellStatus};
 use crate::error::{Error, Result};
@@ -36,6 +40,31 @@ impl AggType {
     }
 }
 
+/// How the cohort-share weights of an aggregate enter its influence function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CohortShares {
+    /// R `did::aggte` / moderndid: the shares are estimates of P(G = g) and their influence
+    /// (`wif`) is added, for the population-weighted ATT with cohort membership sampled.
+    #[default]
+    Estimated,
+    /// The shares are the realized cohort sizes, treated as fixed (no `wif` term): inference
+    /// conditional on the cohort sizes, for the sample-weighted ATT of a fixed design.
+    Fixed,
+}
+
+impl CohortShares {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "estimated" => Ok(Self::Estimated),
+            "fixed" => Ok(Self::Fixed),
+            other => Err(Error::Option {
+                name: "cohort_shares".into(),
+                reason: format!("'{other}' is not one of 'estimated', 'fixed'"),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct AggteSpec {
     pub kind: AggType,
@@ -47,6 +76,8 @@ pub struct AggteSpec {
     pub alpha: f64,
     pub bootstrap: Option<MultiplierSpec>,
     pub cband: bool,
+    /// Whether the share weights' estimation enters the influence function (R's `wif`).
+    pub cohort_shares: CohortShares,
 }
 
 #[derive(Debug, Clone)]
@@ -134,6 +165,7 @@ pub fn aggte(fit: &AttGtFit, spec: &AggteSpec) -> Result<AggteFit> {
     let inf = |k: usize| -> &[f64] { fit.inf[kept.cols[k]].as_slice() };
 
     // Σ_k w_k ψ_k + wif · att
+    let shares_estimated = spec.cohort_shares == CohortShares::Estimated;
     let combine = |which: &[usize], with_wif: bool| -> (f64, Vec<f64>) {
         let s: f64 = which.iter().map(|&k| pg[k]).sum();
         let mut out = vec![0.0; n];
@@ -145,7 +177,7 @@ pub fn aggte(fit: &AttGtFit, spec: &AggteSpec) -> Result<AggteFit> {
                 *o += wk * v;
             }
         }
-        if with_wif {
+        if with_wif && shares_estimated {
             let groups: Vec<i64> = which.iter().map(|&k| kept.group[k]).collect();
             let pgs: Vec<f64> = which.iter().map(|&k| pg[k]).collect();
             let atts: Vec<f64> = which.iter().map(|&k| kept.att[k]).collect();
@@ -219,14 +251,16 @@ pub fn aggte(fit: &AttGtFit, spec: &AggteSpec) -> Result<AggteFit> {
                     *o += wk * v;
                 }
             }
-            add_wif(
-                &mut f,
-                &fit.unit_cohort,
-                &fit.unit_weight,
-                &g_used,
-                &pg_used,
-                &att,
-            );
+            if shares_estimated {
+                add_wif(
+                    &mut f,
+                    &fit.unit_cohort,
+                    &fit.unit_weight,
+                    &g_used,
+                    &pg_used,
+                    &att,
+                );
+            }
             overall_att = e;
             inf_overall = f;
         }

@@ -24,6 +24,11 @@
 //! clusters by default, and the multiplier bootstrap gives bootstrap SEs and the sup-t critical
 //! value of uniform bands over the dose grid or the event times.
 //!
+//! `SmallSample::Hc2` / `Hc3` rescale the spline residuals in the influence functions by
+//! their leverage (Bell & McCaffrey 2002; MacKinnon & White 1985): cohorts with few treated
+//! units per spline coefficient make the reference's HC0-type variance too small. Cohorts
+//! whose curve interpolates its treated units are listed in `saturated_cohorts`.
+//!
 //! Files: `dose_data.rs` (panel preparation), `dose_spline.rs` (B-spline basis),
 //! `dose_cells.rs` (the (g,t) cells), `dose_aggregate.rs` (weights, aggregations, inference);
 //! this file combines them.
@@ -36,7 +41,9 @@ use super::dose_aggregate::{
 };
 pub use super::dose_aggregate::{DoseEventStudy, EsWindow, Series};
 use super::dose_cells::{estimate_cells, quantile_knots};
-pub use super::dose_cells::{DoseBase, DoseCell, DoseCellStatus, DoseControl, DoseSpec};
+pub use super::dose_cells::{
+    DoseBase, DoseCell, DoseCellStatus, DoseControl, DoseSpec, SmallSample,
+};
 pub use super::dose_data::{build_panel, DoseInput, DosePanel};
 use crate::error::{Error, Result};
 
@@ -61,6 +68,11 @@ pub struct DoseFit {
     pub n_treated_units: usize,
     pub n_boot_units: Option<usize>,
     pub notes: Vec<String>,
+    /// Cohorts whose dose curve has no residual degrees of freedom (treated units ≤ spline
+    /// coefficients, or a dose with leverage 1): (cohort, treated units, coefficients). Their
+    /// spline residuals are 0, so the curve's and the ACRT's variance is not estimable from
+    /// them and the analytic SEs understate it.
+    pub saturated_cohorts: Vec<(i64, usize, usize)>,
     /// The options of the fit (for event studies with another window).
     pub spec: DoseSpec,
 }
@@ -158,6 +170,24 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
             "the dose curve of cohort(s) {no_curve:?} cannot be estimated (too few distinct doses \
              for the spline); they are left out of the curves and the overall ACRT (not the \
              overall ATT)"
+        ));
+    }
+    let mut saturated_cohorts: Vec<(i64, usize, usize)> = Vec::new();
+    for c in cells.iter().filter(|c| c.event >= 0) {
+        let Some(cv) = c.curve.as_ref() else { continue };
+        let thin = c.n_treated <= cv.n_coef || cv.saturated;
+        if thin && !saturated_cohorts.iter().any(|s| s.0 == c.group) {
+            saturated_cohorts.push((c.group, c.n_treated, cv.n_coef));
+        }
+    }
+    if !saturated_cohorts.is_empty() {
+        let list: Vec<String> = saturated_cohorts
+            .iter()
+            .map(|(g, nt, p)| format!("{g} ({nt} treated, {p} coefficients)"))
+            .collect();
+        notes.push(format!(
+            "the dose curve of cohort(s) {} interpolates its treated units (no residual degrees              of freedom): the SEs of the curves and the overall ACRT omit its spline variance;              lower degree / num_knots or drop the cohort",
+            list.join(", ")
         ));
     }
     let pg = cohort_probs(&panel);
@@ -305,6 +335,7 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
         n_treated_units,
         n_boot_units: n_boot,
         notes,
+        saturated_cohorts,
         spec: spec.clone(),
     })
 }

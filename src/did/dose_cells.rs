@@ -33,6 +33,45 @@ pub enum DoseBase {
     Universal,
 }
 
+/// Residuals of the spline fit in the influence function of the curves and the ACRT.
+///
+/// The reference (`moderndid`, R `contdid`) uses the OLS residuals e_i (HC0-type), whose
+/// variance is σ²(1 − h_ii): with few treated units per cohort relative to the spline's
+/// coefficients (h̄ = p / n_g) the spline part of the variance shrinks by (n_g − p) / n_g.
+/// HC2 rescales e_i by 1/√(1 − h_ii) (unbiased under homoskedasticity; Bell & McCaffrey
+/// 2002), HC3 by 1/(1 − h_ii) (the jackknife approximation; MacKinnon & White 1985).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SmallSample {
+    /// OLS residuals, as the reference.
+    #[default]
+    None,
+    Hc2,
+    Hc3,
+}
+
+impl SmallSample {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "none" => Ok(Self::None),
+            "hc2" => Ok(Self::Hc2),
+            "hc3" => Ok(Self::Hc3),
+            other => Err(Error::Option {
+                name: "small_sample".into(),
+                reason: format!("'{other}' is not one of 'none', 'hc2', 'hc3'"),
+            }),
+        }
+    }
+
+    /// Factor on a residual with leverage `h` < 1.
+    fn factor(self, h: f64) -> f64 {
+        match self {
+            Self::None => 1.0,
+            Self::Hc2 => 1.0 / (1.0 - h).sqrt(),
+            Self::Hc3 => 1.0 / (1.0 - h),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DoseSpec {
     pub control: DoseControl,
@@ -45,6 +84,8 @@ pub struct DoseSpec {
     pub alpha: f64,
     /// Multiplier bootstrap (SEs and uniform bands), or None for analytic SEs only.
     pub bootstrap: Option<MultiplierSpec>,
+    /// Leverage correction of the spline residuals in the influence functions.
+    pub small_sample: SmallSample,
 }
 
 /// Status of one (g,t) cell.
@@ -70,6 +111,10 @@ pub(super) struct Curve {
     /// Grid basis rows and derivative rows (m × p).
     pub(super) grid_b: Vec<Vec<f64>>,
     pub(super) grid_d: Vec<Vec<f64>>,
+    /// Spline coefficients p and residual degrees of freedom n_treated − p.
+    pub(super) n_coef: usize,
+    /// Whether some treated unit has leverage 1 (the curve interpolates it).
+    pub(super) saturated: bool,
 }
 
 /// One (g,t) cell.
@@ -125,6 +170,7 @@ fn fit_curve(
     dvals: &[f64],
     control_mean: f64,
     n: usize,
+    small_sample: SmallSample,
 ) -> Result<std::result::Result<CurveFit, String>> {
     let n_tr = doses.len();
     let lo = doses.iter().copied().fold(f64::INFINITY, f64::min);
@@ -222,10 +268,20 @@ fn fit_curve(
         }
     }
     let acrt = mean(deriv.iter().copied());
+    let mut saturated = false;
     let h: Vec<Vec<f64>> = (0..n_tr)
         .map(|r| {
-            let e = dy[r] - dot(&x[r], &coef);
-            (0..p).map(|a| e * dot(&xtx_inv[a], &x[r])).collect()
+            let xi: Vec<f64> = (0..p).map(|a| dot(&xtx_inv[a], &x[r])).collect();
+            let leverage = dot(&x[r], &xi);
+            // h = 1: the fit passes through this unit, its residual is 0 whatever the factor
+            let factor = if 1.0 - leverage <= 1e-10 {
+                saturated = true;
+                1.0
+            } else {
+                small_sample.factor(leverage)
+            };
+            let e = factor * (dy[r] - dot(&x[r], &coef));
+            xi.iter().map(|v| e * v).collect()
         })
         .collect();
     // ψ_i (treated units, in order) of the cell's average ACRT, on the full-sample scale.
@@ -240,6 +296,8 @@ fn fit_curve(
             h,
             grid_b,
             grid_d,
+            n_coef: p,
+            saturated,
         },
         acrt,
         acrt_if,
@@ -334,7 +392,16 @@ pub(super) fn estimate_cells(
                 cell.att_if[i] = -nf / nc * (dy_c[k] - m_c);
             }
             let doses: Vec<f64> = treated.iter().map(|&i| panel.dose[i]).collect();
-            match fit_curve(&doses, &dy_tr, knots, spec.degree, dvals, m_c, n)? {
+            match fit_curve(
+                &doses,
+                &dy_tr,
+                knots,
+                spec.degree,
+                dvals,
+                m_c,
+                n,
+                spec.small_sample,
+            )? {
                 Ok((curve, acrt, acrt_if)) => {
                     cell.status = DoseCellStatus::Estimated;
                     cell.acrt = acrt;
@@ -364,5 +431,34 @@ mod tests {
     fn knots_are_type7_quantiles() {
         let k = quantile_knots(&[1.0, 2.0, 3.0, 4.0], 1);
         assert_eq!(k, vec![2.5]);
+    }
+
+    /// Linear fit through three doses: HC0 residuals sum to the OLS residual sum of squares
+    /// Σe² = σ̂²(n − p); HC2 rescales each by 1/√(1 − h_i), so Σ(e_i²/(1 − h_i)) over the
+    /// units; the leverages of a linear fit are 1/n + (d − d̄)²/Σ(d − d̄)².
+    #[test]
+    fn hc2_residuals_are_scaled_by_leverage() {
+        let doses = [1.0, 2.0, 4.0];
+        let dy = [0.3, 0.1, 0.9];
+        let fit = |ss| {
+            fit_curve(&doses, &dy, &[], 1, &[2.0], 0.0, 3, ss)
+                .ok()
+                .and_then(|r| r.ok())
+                .map(|(cv, _, _)| cv)
+        };
+        let (Some(hc0), Some(hc2)) = (fit(SmallSample::None), fit(SmallSample::Hc2)) else {
+            panic!("the linear fit of three distinct doses is identified");
+        };
+        let mean = 7.0 / 3.0;
+        let sxx: f64 = doses.iter().map(|d| (d - mean) * (d - mean)).sum();
+        for r in 0..3 {
+            let lev = 1.0 / 3.0 + (doses[r] - mean).powi(2) / sxx;
+            for a in 0..2 {
+                let want = hc0.h[r][a] / (1.0 - lev).sqrt();
+                assert!((hc2.h[r][a] - want).abs() < 1e-12, "unit {r} coef {a}");
+            }
+        }
+        assert!(!hc0.saturated && hc0.n_coef == 2);
+        assert!(SmallSample::parse("hc1").is_err());
     }
 }

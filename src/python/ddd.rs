@@ -4,7 +4,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use crate::did::aggte::{AggType, AggteSpec};
+use crate::did::aggte::{AggType, AggteSpec, CohortShares};
 use crate::did::att_gt::{BasePeriod, CellStatus, ControlGroup, EstMethod};
 use crate::did::ddd::{ddd, ddd_aggregate, DddFit, DddInput, DddSpec};
 use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
@@ -136,7 +136,7 @@ impl PyDdd {
     }
 
     /// Aggregate the group-time ATTs ("simple", "group", "dynamic" or "calendar").
-    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed, weight_type="mammen"))]
+    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed, weight_type="mammen", cohort_shares="estimated"))]
     #[allow(clippy::too_many_arguments)]
     fn aggte(
         &self,
@@ -151,6 +151,7 @@ impl PyDdd {
         cband: bool,
         seed: u64,
         weight_type: &str,
+        cohort_shares: &str,
     ) -> PyResult<PyDddAggte> {
         let spec = AggteSpec {
             kind: AggType::parse(kind).map_err(to_py)?,
@@ -160,6 +161,7 @@ impl PyDdd {
             alpha,
             bootstrap: boot_spec(bstrap, biters, seed, alpha, weight_type)?,
             cband,
+            cohort_shares: CohortShares::parse(cohort_shares).map_err(to_py)?,
         };
         let out = run(py, || ddd_aggregate(&self.fit, &spec))?;
         let k = out.egt.len();

@@ -6,7 +6,7 @@ use pyo3::prelude::*;
 use super::{run, slice, to_py, PilotdidError};
 use crate::did::dose::{
     build_panel, cont_did, dose_event_study, DoseBase, DoseCellStatus, DoseControl, DoseEventStudy,
-    DoseFit, DoseInput, DoseSpec, EsWindow, Series,
+    DoseFit, DoseInput, DoseSpec, EsWindow, Series, SmallSample,
 };
 use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
@@ -228,11 +228,17 @@ impl PyDose {
     fn notes(&self) -> Vec<String> {
         self.fit.notes.clone()
     }
+    /// (cohort, treated units, spline coefficients) of the cohorts whose dose curve has no
+    /// residual degrees of freedom.
+    #[getter]
+    fn saturated_cohorts(&self) -> Vec<(i64, usize, usize)> {
+        self.fit.saturated_cohorts.clone()
+    }
 }
 
 /// Continuous-dose DID on prepared columns; see `pilotdid.cont_did`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, cohort, dose, *, cluster=None, names, control_group, base_period, anticipation, degree, num_knots, dvals=None, alpha, bstrap, biters, seed, weight_type="mammen"))]
+#[pyo3(signature = (y, time, unit, cohort, dose, *, cluster=None, names, control_group, base_period, anticipation, degree, num_knots, dvals=None, alpha, bstrap, biters, seed, weight_type="mammen", small_sample="none"))]
 #[allow(clippy::too_many_arguments)]
 fn dose_fit<'py>(
     py: Python<'py>,
@@ -254,6 +260,7 @@ fn dose_fit<'py>(
     biters: usize,
     seed: u64,
     weight_type: &str,
+    small_sample: &str,
 ) -> PyResult<PyDose> {
     let names: [String; 5] = names
         .try_into()
@@ -291,6 +298,7 @@ fn dose_fit<'py>(
             seed,
             alpha,
         }),
+        small_sample: SmallSample::parse(small_sample).map_err(to_py)?,
     };
     let [n0, n1, n2, n3, n4] = &names;
     let input = DoseInput {

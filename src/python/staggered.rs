@@ -4,7 +4,7 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use crate::did::aggte::{aggte, AggType, AggteSpec};
+use crate::did::aggte::{aggte, AggType, AggteSpec, CohortShares};
 use crate::did::att_gt::{
     att_gt, AttGtFit, AttGtInput, AttGtSpec, BasePeriod, CellStatus, ControlGroup, EstMethod,
 };
@@ -129,7 +129,7 @@ impl PyAttGt {
     }
 
     /// Aggregate the group-time ATTs ("simple", "group", "dynamic" or "calendar").
-    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed, weight_type="mammen"))]
+    #[pyo3(signature = (kind, *, min_e, max_e, balance_e=None, alpha, bstrap, biters, cband, seed, weight_type="mammen", cohort_shares="estimated"))]
     #[allow(clippy::too_many_arguments)]
     fn aggte(
         &self,
@@ -144,6 +144,7 @@ impl PyAttGt {
         cband: bool,
         seed: u64,
         weight_type: &str,
+        cohort_shares: &str,
     ) -> PyResult<PyAggte> {
         let spec = AggteSpec {
             kind: AggType::parse(kind).map_err(to_py)?,
@@ -153,6 +154,7 @@ impl PyAttGt {
             alpha,
             bootstrap: boot_spec(bstrap, biters, seed, alpha, weight_type)?,
             cband,
+            cohort_shares: CohortShares::parse(cohort_shares).map_err(to_py)?,
         };
         let out = run(py, || aggte(&self.fit, &spec))?;
         let k = out.egt.len();

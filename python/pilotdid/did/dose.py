@@ -10,6 +10,7 @@ adds, a dose. The columns are prepared here and every number is computed in Rust
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = ["cont_did"]
 
 _CONTROL = ("notyet", "never")
 _BASE = ("varying", "universal")
+_SMALL_SAMPLE = ("none", "hc2", "hc3")
 #: Largest spline the core fits (degree + knots): far beyond what a dose curve needs.
 _MAX_SPLINE = 50
 
@@ -79,6 +81,7 @@ def cont_did(
     level: float = 0.95,
     cluster: str | None = None,
     weight_type: str = "mammen",
+    small_sample: str = "none",
 ) -> DoseResult:
     """Difference-in-differences with a continuous treatment (Callaway, Goodman-Bacon &
     Sant'Anna 2024, "Difference-in-Differences with a Continuous Treatment", NBER w32117).
@@ -109,6 +112,14 @@ def cont_did(
     A dose built from a composite index: ``pilotdid.pca_index`` or ``pilotdid.entropy_index``
     -> ``pilotdid.to_dose(kind="unit")`` (one dose per unit, the index's mean change since the
     pilot; check its sign, doses must be >= 0) -> ``cont_did(dose=...)``.
+
+    ``small_sample`` corrects the spline residuals in the influence functions of the curves
+    and of ACRT^o for their leverage h_i (the reference, ``"none"``, uses the OLS residuals,
+    an HC0-type variance that is too small by about (n_g - p) / n_g when a cohort has n_g
+    treated units for p spline coefficients): ``"hc2"`` divides them by sqrt(1 - h_i) (Bell &
+    McCaffrey 2002, unbiased under homoskedasticity), ``"hc3"`` by 1 - h_i (MacKinnon & White
+    1985). A cohort whose curve interpolates its treated units (n_g <= p) has no residual
+    variance at all; a warning names it (``result.notes`` too).
     """
     y = check_str("y", y)
     unit = check_str("unit", unit)
@@ -127,6 +138,7 @@ def cont_did(
     alp = _alpha(level)
     seed = check_seed(seed)
     weight_type = _weight_type(weight_type)
+    small_sample = check_choice("small_sample", small_sample, _SMALL_SAMPLE)
     cvar = _cluster_var(cluster, unit)
     cols = [y, time, unit, dose]
     if cohort is not None:
@@ -189,7 +201,21 @@ def cont_did(
         biters=reps,
         seed=seed,
         weight_type=weight_type,
+        small_sample=small_sample,
     )
+    if core.saturated_cohorts:
+        listed = ", ".join(
+            f"{g} ({nt} treated units, {p} spline coefficients)"
+            for g, nt, p in core.saturated_cohorts
+        )
+        warnings.warn(
+            f"cont_did: the dose curve of cohort(s) {listed} interpolates its treated units "
+            "(no residual degrees of freedom), so the SEs of the curves and of the overall ACRT "
+            "omit that cohort's spline variance and are too small; lower degree / num_knots "
+            "or leave the cohort out",
+            UserWarning,
+            stacklevel=2,
+        )
     params = dict(
         y=y,
         unit=unit,
@@ -207,6 +233,7 @@ def cont_did(
         level=float(level),
         cluster=cvar,
         weight_type=weight_type,
+        small_sample=small_sample,
     )
     dropped = {
         "missing": n_missing,

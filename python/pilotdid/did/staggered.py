@@ -48,6 +48,7 @@ _CONTROL = {"never": "nevertreated", "notyet": "notyettreated"}
 _METHODS = ("dr", "ipw", "reg")
 _BASE = ("varying", "universal")
 _TYPES = ("simple", "group", "dynamic", "calendar")
+_COHORT_SHARES = ("estimated", "fixed")
 
 
 class _LevelFromAlp(float):
@@ -377,6 +378,7 @@ def aggte(
     level: float | None = None,
     seed: int | None = None,
     weight_type: str | None = None,
+    cohort_shares: str = "estimated",
 ) -> AggteResult:
     """Aggregate ATT(g,t) as R ``did::aggte``: ``type`` "simple", "group", "dynamic",
     "calendar"; ``min_e``/``max_e`` limit the event times and ``balance_e`` keeps the cohorts
@@ -385,8 +387,16 @@ def aggte(
     Inference options (``bstrap``, ``reps``, ``cband``, ``level``, ``seed``,
     ``weight_type``) default to those
     of ``res`` (as R); ``seed`` therefore defaults to att_gt's seed, 0 unless given there.
-    Analytic SEs include the estimation of the cohort-share weights (R's ``wif``). R did's
-    ``biters`` and ``alp`` are accepted as aliases of ``reps`` and ``1 - level``.
+    R did's ``biters`` and ``alp`` are accepted as aliases of ``reps`` and ``1 - level``.
+
+    ``cohort_shares`` says which estimand the inference is for. ``"estimated"`` (default, as
+    R ``did::aggte`` and moderndid) treats the cohort-share weights P(G = g) as estimates and
+    adds their influence (R's ``wif`` term, Callaway & Sant'Anna 2021, J. Econometrics 225(2),
+    Sec. 4 and Appendix B) to the influence function: the population ATT with cohort
+    membership sampled. ``"fixed"`` drops that term: inference conditional on the realized
+    cohort sizes, for the sample-weighted ATT of a design whose adopting units are fixed
+    (a policy pilot list); its SE is smaller. Both the analytic SEs and the multiplier
+    bootstrap use the chosen influence function; the point estimates are the same.
     """
     if not isinstance(res, AttGtResult):
         raise PilotdidError("aggte: 'res' must be the result of pilotdid.att_gt")
@@ -403,6 +413,7 @@ def aggte(
     lo_e = _event_bound("min_e", min_e)
     hi_e = _event_bound("max_e", max_e)
     be = None if balance_e is None else check_int("balance_e", balance_e, lo=0)
+    shares = check_choice("cohort_shares", cohort_shares, _COHORT_SHARES)
     if reps is None:
         bi = p["reps"]
     elif bs:
@@ -426,6 +437,7 @@ def aggte(
         cband=cb,
         seed=s,
         weight_type=wt,
+        cohort_shares=shares,
     )
     return AggteResult(
         type=type,
@@ -435,7 +447,7 @@ def aggte(
         cband=cb,
         n_units=res.n_units,
         base_period=p["base_period"],
-        params=dict(min_e=lo_e, max_e=hi_e, balance_e=be, reps=bi, seed=s),
+        params=dict(min_e=lo_e, max_e=hi_e, balance_e=be, reps=bi, seed=s, cohort_shares=shares),
         cohort_derived=res.cohort_derived,
         dropped_rows=res.dropped_rows,
         cautions=res.cautions,

@@ -374,6 +374,8 @@ class AggteResult(ResultProtocol):
                 )
         if self.cohort_derived:
             lines.append(f"Cohorts derived from the 0/1 treatment for {self.cohort_derived} units")
+        if (self.params or {}).get("cohort_shares") == "fixed":
+            lines.append("SEs conditional on the realized cohort sizes (cohort_shares='fixed')")
         lines += [f"Note: {n}" for n in self.notes]
         lines += [f"Warning (att_gt): {c}" for c in self.cautions]
         return "\n".join(lines)

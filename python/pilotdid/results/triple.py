@@ -27,6 +27,7 @@ from pilotdid.results.event_study import EventStudyResult
 from pilotdid.results.staggered import AggteResult, AttGtResult
 
 _TYPES = ("simple", "group", "dynamic", "calendar")
+_COHORT_SHARES = ("estimated", "fixed")
 
 
 class DddResult(AttGtResult):
@@ -105,10 +106,17 @@ class DddResult(AttGtResult):
         level: float | None = None,
         seed: int | None = None,
         weight_type: str | None = None,
+        cohort_shares: str = "estimated",
     ) -> DddAggregateResult:
         """Aggregate ATT(g,t) as ``aggte`` ("simple", "group", "dynamic", "calendar"), with
         cohort shares of the eligible units (``moderndid.agg_ddd``). Inference options default
-        to the fit's."""
+        to the fit's.
+
+        ``cohort_shares="estimated"`` (default, as moderndid ``agg_ddd`` and R ``did::aggte``)
+        adds the influence of the estimated cohort shares (R's ``wif``, Callaway & Sant'Anna
+        2021, Sec. 4): inference for the population ATT with cohort membership sampled.
+        ``"fixed"`` drops it: inference conditional on the realized cohort sizes, for a design
+        whose adopting units are fixed (analytic and multiplier-bootstrap SEs alike)."""
         if self.two_period:
             raise PilotdidError(
                 "aggregate: a two-period triple difference has one ATT; nothing to aggregate"
@@ -131,6 +139,7 @@ class DddResult(AttGtResult):
                 "option 'cband': a uniform band needs the multiplier bootstrap (bstrap=True)"
             )
         be = None if balance_e is None else check_int("balance_e", balance_e, lo=0)
+        shares = check_choice("cohort_shares", cohort_shares, _COHORT_SHARES)
         a = 1.0 - lv
         out = self._core.aggte(
             type,
@@ -143,6 +152,7 @@ class DddResult(AttGtResult):
             cband=cb,
             seed=s,
             weight_type=wt,
+            cohort_shares=shares,
         )
         return DddAggregateResult(
             type=type,
@@ -152,7 +162,9 @@ class DddResult(AttGtResult):
             cband=cb,
             n_units=self.n_units,
             base_period=p["base_period"],
-            params=dict(min_e=min_e, max_e=max_e, balance_e=be, reps=bi, seed=s),
+            params=dict(
+                min_e=min_e, max_e=max_e, balance_e=be, reps=bi, seed=s, cohort_shares=shares
+            ),
             cohort_derived=self.cohort_derived,
             dropped_rows=self.dropped_rows,
         )

@@ -105,12 +105,13 @@ def _run_ddd(study: Study, sub: dict, progress: bool) -> None:
         seed=sub["seed"],
         level=sub["level"],
     )
-    overall = res.aggregate(type="simple")
+    shares = sub.get("cohort_shares", "estimated")
+    overall = res.aggregate(type="simple", cohort_shares=shares)
     # the event study's window, when [analyses.event_study] sets one, so the two line up
     es = s["analyses"].get("event_study") or {}
     window = es.get("window") if es.get("enabled") else None
     span = {} if window is None else {"min_e": window[0], "max_e": window[1]}
-    dynamic = res.aggregate(type="dynamic", **span)
+    dynamic = res.aggregate(type="dynamic", cohort_shares=shares, **span)
     if sub["bstrap"]:  # analytic standard errors draw nothing
         study.seeds["ddd"] = sub["seed"]
     study.results["ddd"] = {"att_gt": res, "simple": overall, "dynamic": dynamic}
@@ -261,6 +262,7 @@ def _run_dose(study: Study, sub: dict, progress: bool) -> None:
         seed=sub["seed"],
         level=sub["level"],
         cluster=s["model"]["cluster"],
+        small_sample=sub.get("small_sample", "none"),
     )
     if sub["bstrap"]:
         study.seeds["dose"] = sub["seed"]

@@ -130,6 +130,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "reps",
         "level",
         "seed",
+        "small_sample",
     ),
     "analyses.ddd": (
         "enabled",
@@ -143,6 +144,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "reps",
         "level",
         "seed",
+        "cohort_shares",
     ),
     "analyses.placebo": ("enabled", "reps", "statistic", "scheme", "seed"),
     "analyses.psm_did": (
@@ -611,6 +613,8 @@ def _r_ddd(sub: dict, tab: str, spec: dict) -> dict:
         "reps": _int(sub, tab, "reps", 999, minimum=2),
         "level": _level(sub, tab),
         "seed": _seed(sub, tab, spec),
+        # "fixed": aggregates' SEs conditional on the realized cohort sizes (no share term)
+        "cohort_shares": _str(sub, tab, "cohort_shares", "estimated", ("estimated", "fixed")),
     }
 
 
@@ -670,6 +674,8 @@ def _r_dose(sub: dict, tab: str, spec: dict) -> dict:
         "reps": _int(sub, tab, "reps", 999, minimum=2),
         "level": _level(sub, tab),
         "seed": _seed(sub, tab, spec),
+        # "hc2": leverage-corrected spline residuals (few treated units per cohort)
+        "small_sample": _str(sub, tab, "small_sample", "none", ("none", "hc2", "hc3")),
     }
 
 
