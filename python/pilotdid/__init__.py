@@ -72,6 +72,7 @@ from pilotdid.robust.sample import (
 from pilotdid.simulation import monte_carlo, power
 from pilotdid.spatial import (
     exposure_did,
+    gns,
     lm_tests,
     moran,
     moran_local,
@@ -156,6 +157,7 @@ __all__ = [
     "restrict_window",
     "robustness",
     "run_study",
+    "gns",
     "sac",
     "sar",
     "sdem",
