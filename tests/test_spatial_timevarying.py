@@ -247,6 +247,7 @@ def test_lag_models_match_numpy_likelihood(periods_w, model, effects):
     fn = sar if model == "sar" else sdm
     res = fn("y ~ x1 + x2", d, W=Wt, unit="unit", time="year", effects=effects)
     assert res.lee_yu is False
+    assert res.w_note == "W varies by period (3 distinct W_t over 5 periods)"
     coef, se, ll = oracle_lag(d, ws, effects, durbin=model == "sdm")
     got = np.array(list(res.coef().values()))
     np.testing.assert_allclose(got, coef, atol=1e-6, rtol=0)
@@ -374,3 +375,37 @@ def test_sparse_path_equals_dense_path(periods_w, model):
     for k, v in a.coef().items():
         assert b.coef()[k] == pytest.approx(v, abs=1e-6), k
     assert b.loglik == pytest.approx(a.loglik, abs=1e-8)
+
+
+def test_gns_lambda_zero_is_sdm_with_time_varying_w(periods_w):
+    """GNS (sac.rs's per-period path) with lambda fixed at 0 and a W per period maximises
+    the time-varying SDM likelihood: loglik 1e-9, coef 1e-6."""
+    from pilotdid.spatial.models import gns
+
+    d = _simulate(periods_w)
+    Wt = [pw.from_dense(w) for w in periods_w]
+    kw = {"W": Wt, "unit": "unit", "time": "year", "effects": "individual"}
+    s = sdm("y ~ x1 + x2", d, **kw)
+    # With lambda = 0 the error weights drop out: M = W_t or a separate static M.
+    for extra in ({}, {"M": pw.from_dense(_ring(N, 3))}):
+        g = gns("y ~ x1 + x2", d, fixed_lambda=0.0, **kw, **extra)
+        assert g.loglik == pytest.approx(s.loglik, abs=1e-9)
+        for k, v in s.coef().items():
+            assert g.coef()[k] == pytest.approx(v, abs=1e-6), k
+
+
+def test_drop_units_subsets_every_w_t(periods_w):
+    """incomplete="drop_units" drops the unit from every W_t and row-standardises each
+    again: the fit equals the one on the complete units with those W_t given directly."""
+    d = _simulate(periods_w)
+    gone = 5
+    holed = d.filter(~((pl.col("unit") == gone) & (pl.col("year") == 2003)))
+    Wt = [pw.from_dense(w) for w in periods_w]
+    a = sdm("y ~ x1 + x2", holed, W=Wt, unit="unit", time="year", incomplete="drop_units")
+    keep = [i for i in range(N) if i != gone]
+    sub = [pw.from_dense(w[np.ix_(keep, keep)], ids=keep).row_standardise() for w in periods_w]
+    b = sdm("y ~ x1 + x2", d.filter(pl.col("unit") != gone), W=sub, unit="unit", time="year")
+    assert a.dropped_units == [gone]
+    assert "every W_t subset" in a.w_note
+    for k, v in b.coef().items():
+        assert a.coef()[k] == pytest.approx(v, abs=1e-12), k

@@ -488,6 +488,11 @@ class SpatialResult(ResultProtocol):
                 if self.dropped_units
                 else []
             ),
+            *(
+                [self.w_note]
+                if self.w_note and not self.dropped_units and "varies by period" in self.w_note
+                else []
+            ),
             f"{'term':<24}{'estimate':>12}{'std.err':>12}{'z':>9}{'p':>9}",
         ]
         for r in t.iter_rows(named=True):

@@ -25,6 +25,7 @@ from pilotdid.spatial._inputs import (
     _check_effects,
     _check_fml,
     _prepare,
+    _same_weights,
 )
 from pilotdid.spatial.weights import _key
 
@@ -70,6 +71,18 @@ def lm_tests(
     p = _prepare(fml, data, W, unit, time, incomplete)
     r = _core.sp_lm_tests(p.y, p.xs, p.pos, p.tcode, p.w._sparse(), effects=effects)
     return {k: getattr(r, k) for k in _LM_TESTS}
+
+
+def _w_note(p: Any) -> str | None:
+    """What was done to W, and whether it varies by period (shown in summary())."""
+    if p.w_periods is None:
+        return p.w_note
+    distinct: list[Any] = []
+    for v in p.w_periods:
+        if not any(_same_weights(v, u) for u in distinct):
+            distinct.append(v)
+    note = f"W varies by period ({len(distinct)} distinct W_t over {len(p.w_periods)} periods)"
+    return note if p.w_note is None else f"{p.w_note}; {note}"
 
 
 def _fit(
@@ -170,7 +183,7 @@ def _fit(
         time=time,
         dropped_units=p.dropped_units,
         dropped_rows=p.dropped_rows,
-        w_note=p.w_note,
+        w_note=_w_note(p),
     )
     # Islands, a spatial parameter at or near its bound: reported when they happen (and kept
     # on res.warnings and in summary()).
