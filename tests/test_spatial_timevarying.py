@@ -409,3 +409,21 @@ def test_drop_units_subsets_every_w_t(periods_w):
     assert "every W_t subset" in a.w_note
     for k, v in b.coef().items():
         assert a.coef()[k] == pytest.approx(v, abs=1e-12), k
+
+
+def test_sac_sparse_with_time_varying_w_is_refused(periods_w):
+    """The SAC / GNS sparse traces assume one W: a W per period needs the dense path."""
+    d = _simulate(periods_w)
+    Wt = [pw.from_dense(w) for w in periods_w]
+    with pytest.raises(PilotdidError, match="method='dense'"):
+        sac("y ~ x1 + x2", d, W=Wt, unit="unit", time="year", method="sparse")
+
+
+def test_lm_tests_refuses_a_w_per_period(periods_w):
+    """lm_tests takes one W; a dict of W_t is an error naming the option."""
+    from pilotdid.spatial.models import lm_tests
+
+    d = _simulate(periods_w)
+    Wt = {2001 + t: pw.from_dense(w) for t, w in enumerate(periods_w)}
+    with pytest.raises(PilotdidError, match="option 'W': a W per period"):
+        lm_tests("y ~ x1 + x2", d, W=Wt, unit="unit", time="year")
