@@ -185,7 +185,17 @@ def oracle_error(d, ws, effects, durbin):
     e, b = parts(lam)
     s2 = e @ e / nt
     ll = -0.5 * nt * np.log(2 * np.pi * s2) + _logdet(ws, lam) - 0.5 * nt
-    return np.r_[b, lam, s2], ll
+    # Expected information of (beta, lambda, sigma2), H_t = W_t (I - lambda W_t)^-1.
+    xs = np.column_stack([_demean(c - lam * _lag(ws, c), effects).ravel() for c in zs])
+    hs = [w @ np.linalg.inv(np.eye(N) - lam * w) for w in ws]
+    k = xs.shape[1]
+    info = np.zeros((k + 2, k + 2))
+    info[:k, :k] = xs.T @ xs / s2
+    info[k, k] = sum(np.trace(h @ h) + np.sum(h * h) for h in hs)
+    info[k, k + 1] = info[k + 1, k] = sum(np.trace(h) for h in hs) / s2
+    info[k + 1, k + 1] = nt / (2 * s2**2)
+    se = np.sqrt(np.diag(np.linalg.inv(info)))
+    return np.r_[b, lam, s2], se, ll
 
 
 EFFECTS = ["twoways", "individual"]
@@ -269,15 +279,17 @@ def test_lag_models_match_numpy_likelihood(periods_w, model, effects):
 @pytest.mark.parametrize("effects", EFFECTS)
 @pytest.mark.parametrize("model", ["sem", "sdem"])
 def test_error_models_match_numpy_likelihood(periods_w, model, effects):
-    """SEM / SDEM with a W per period equal the numpy concentrated likelihood (1e-6)."""
+    """SEM / SDEM with a W per period equal the numpy concentrated likelihood (coef and
+    loglik 1e-6) and its expected information matrix (SE 1e-6 rel)."""
     ws = periods_w
     d = _simulate(ws, rho=0.0, lam=0.5)
     Wt = [pw.from_dense(w) for w in ws]
     fn = sem if model == "sem" else sdem
     res = fn("y ~ x1 + x2", d, W=Wt, unit="unit", time="year", effects=effects)
-    coef, ll = oracle_error(d, ws, effects, durbin=model == "sdem")
+    coef, se, ll = oracle_error(d, ws, effects, durbin=model == "sdem")
     got = np.array(list(res.coef().values()))
     np.testing.assert_allclose(got, coef, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(np.array(list(res.se().values())), se, rtol=1e-6)
     assert res.loglik == pytest.approx(ll, abs=1e-6)
 
 
