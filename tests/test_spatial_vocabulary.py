@@ -22,10 +22,10 @@ from pilotdid._core import PilotdidError
 from pilotdid.results._protocol import REPR_LIMIT, TIDY_COLUMNS
 from pilotdid.spatial.autocorrelation import moran, moran_local
 from pilotdid.spatial.did import spatial_did, spatial_event_study
-from pilotdid.spatial.models import lm_tests, sac, sar, sdem, sdm, sem
+from pilotdid.spatial.models import gns, lm_tests, sac, sar, sdem, sdm, sem
 
 N_UNITS, N_PERIODS = 12, 6
-MODELS = {"sar": sar, "sdm": sdm, "sem": sem, "sdem": sdem, "sac": sac}
+MODELS = {"sar": sar, "sdm": sdm, "sem": sem, "sdem": sdem, "sac": sac, "gns": gns}
 
 
 @pytest.fixture(scope="module")

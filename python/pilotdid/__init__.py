@@ -73,6 +73,7 @@ from pilotdid.robust.sample import (
 from pilotdid.simulation import monte_carlo, power
 from pilotdid.spatial import (
     exposure_did,
+    gns,
     lm_tests,
     moran,
     moran_local,
@@ -158,6 +159,7 @@ __all__ = [
     "restrict_window",
     "robustness",
     "run_study",
+    "gns",
     "sac",
     "sar",
     "sdem",

@@ -1033,6 +1033,9 @@ def sp_fit(
     grid_incr: float | None = None,
     method: str = "auto",
     level: float = 0.95,
+    w_periods: list[SparseWeights] | None = None,
+    m: SparseWeights | None = None,
+    fixed_lambda: float | None = None,
 ) -> SpatialCore: ...
 
 class LmTestsCore:

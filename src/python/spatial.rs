@@ -14,7 +14,8 @@ use crate::spatial::identification::{SpatialInterval, WEAK_WIDTH_SHARE};
 use crate::spatial::moran::{moran_global, moran_local};
 use crate::spatial::weights::Weights;
 use crate::spatial::{
-    spatial_panel, FeKind, Method, RhoSearch, SpatialFit, SpatialInput, SpatialKind, SpatialSpec,
+    spatial_panel_ext, FeKind, Method, RhoSearch, SpatialExtra, SpatialFit, SpatialInput,
+    SpatialKind, SpatialSpec,
 };
 
 /// A fitted spatial panel (SAR, SDM, SEM, SDEM or SAC).
@@ -262,10 +263,12 @@ struct PyUnitImpacts {
     total: Vec<Vec<f64>>,
 }
 
-/// Spatial panel by maximum likelihood: `kind` "sar", "sdm", "sem", "sdem" or "sac";
+/// Spatial panel by maximum likelihood: `kind` "sar", "sdm", "sem", "sdem", "sac" or "gns";
 /// `unit`/`time` are dense codes, rows sorted by time then unit as W orders the units.
+/// `w_periods`: one W per period (time-varying W, in period order); `m`: the error weights
+/// of SAC / GNS (default W); `fixed_lambda`: λ fixed (SAC / GNS).
 #[pyfunction]
-#[pyo3(signature = (y, x, names, unit, time, w, *, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto", level=0.95))]
+#[pyo3(signature = (y, x, names, unit, time, w, *, kind, effects, lee_yu, durbin=None, fixed_rho=None, grid_incr=None, method="auto", level=0.95, w_periods=None, m=None, fixed_lambda=None))]
 #[allow(clippy::too_many_arguments)]
 fn sp_fit<'py>(
     py: Python<'py>,
@@ -283,8 +286,14 @@ fn sp_fit<'py>(
     grid_incr: Option<f64>,
     method: &str,
     level: f64,
+    w_periods: Option<Vec<PyRef<'py, PySparseWeights>>>,
+    m: Option<PyRef<'py, PySparseWeights>>,
+    fixed_lambda: Option<f64>,
 ) -> PyResult<PySpatial> {
     let w = w.w.clone();
+    let w_periods: Option<Vec<Weights>> =
+        w_periods.map(|v| v.iter().map(|p| p.w.clone()).collect());
+    let m: Option<Weights> = m.map(|p| p.w.clone());
     let yv = slice(&y, "y")?;
     let xs: Vec<Vec<f64>> = x
         .iter()
@@ -298,6 +307,7 @@ fn sp_fit<'py>(
         "sem" => SpatialKind::Sem,
         "sdem" => SpatialKind::Sdem,
         "sac" => SpatialKind::Sac,
+        "gns" => SpatialKind::Gns,
         other => {
             return Err(to_py(Error::Option {
                 name: "model".into(),
@@ -329,7 +339,12 @@ fn sp_fit<'py>(
             durbin: durbin.as_deref(),
             fixed_rho,
         };
-        spatial_panel(&inp, &spec)
+        let extra = SpatialExtra {
+            w_periods: w_periods.as_deref(),
+            m: m.as_ref(),
+            fixed_lambda,
+        };
+        spatial_panel_ext(&inp, &extra, &spec)
     })?;
     Ok(PySpatial { fit, w })
 }

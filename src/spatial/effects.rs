@@ -13,7 +13,7 @@ use faer::{Mat, Side};
 use rayon::prelude::*;
 
 use super::likelihood::dense_g;
-use super::spec::{SpatialFit, SpatialKind, MAX_DENSE_UNITS};
+use super::spec::{SpatialFit, TraceSource, MAX_DENSE_UNITS};
 use super::weights::Weights;
 use crate::error::{Error, Result};
 use crate::linalg::quantile_type7;
@@ -63,7 +63,7 @@ fn layout(fit: &SpatialFit) -> Layout {
         })
         .collect();
     // [β; θ; ρ; σ²], or [β; ρ; λ; σ²] for SAC.
-    let back = if fit.kind == SpatialKind::Sac { 3 } else { 2 };
+    let back = if fit.kind.is_sac() { 3 } else { 2 };
     Layout {
         vars,
         rho_pos: fit.coef.len() - back,
@@ -116,7 +116,19 @@ fn point(fit: &SpatialFit, w: &Weights, lay: &Layout, p: &[f64]) -> Result<Tripl
     let n = fit.n_units as f64;
     let ta = fit.traces.trace_a(rho) / n;
     let tg = fit.traces.trace_g(rho) / n;
-    let (sa, sg) = total_multipliers(w, fit.w_row_standardised, rho)?;
+    let (sa, sg) = match &fit.traces {
+        // Time-varying W: the period average of the per-period totals.
+        TraceSource::Periods(parts) => {
+            let (mut sa, mut sg) = (0.0, 0.0);
+            for q in parts {
+                let (a, g) = total_multipliers(&q.w, fit.w_row_standardised, rho)?;
+                sa += q.share * a;
+                sg += q.share * g;
+            }
+            (sa, sg)
+        }
+        _ => total_multipliers(w, fit.w_row_standardised, rho)?,
+    };
     let mut d = Vec::new();
     let mut ind = Vec::new();
     let mut tot = Vec::new();
@@ -284,6 +296,14 @@ pub fn impacts(fit: &SpatialFit, w: &Weights, draws: usize, seed: u64) -> Result
 pub fn unit_impacts(fit: &SpatialFit, w: &Weights) -> Result<UnitImpacts> {
     let lay = layout(fit);
     let n = w.n;
+    if matches!(fit.traces, TraceSource::Periods(_)) {
+        return Err(Error::Option {
+            name: "unit_impacts".into(),
+            reason: "per-unit effects with a time-varying W differ by period; use the \
+                     period-averaged effects, impacts()"
+                .into(),
+        });
+    }
     let rho = if fit.kind.is_lag() {
         fit.coef[lay.rho_pos]
     } else {

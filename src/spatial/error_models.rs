@@ -9,7 +9,7 @@ use super::identification::lr_interval;
 use super::likelihood::{
     bound_warning, r_brent_fmin, stack_coef, Engine, ErrorCtx, LikelihoodFrame,
 };
-use super::panel::{demean_panel, spatial_lag_panel};
+use super::panel::demean_panel;
 use super::sparse::{self, SeriesTraces};
 use super::spec::{SpatialFit, SpatialInput, SpatialSpec, TraceSource, SPARSE_SEED};
 use crate::error::{Error, Result};
@@ -27,6 +27,7 @@ pub(crate) fn error_model(
 ) -> Result<SpatialFit> {
     let ErrorCtx {
         w,
+        pw,
         n,
         t,
         y,
@@ -43,11 +44,11 @@ pub(crate) fn error_model(
     for c in z {
         // W applied within each period; the demeaning is re-applied so that the transformed
         // regressors stay in the fixed-effects space.
-        let mut v = spatial_lag_panel(w, c, n, t);
+        let mut v = pw.lag(c, n);
         demean_panel(&mut v, n, t, spec.effects);
         wz.push(v);
     }
-    let mut wyd = spatial_lag_panel(w, y, n, t);
+    let mut wyd = pw.lag(y, n);
     demean_panel(&mut wyd, n, t, spec.effects);
     let _ = wy;
     let wy = wyd;
@@ -92,8 +93,7 @@ pub(crate) fn error_model(
         let ee = ysys - b.iter().zip(&r).map(|(x, v)| x * v).sum::<f64>();
         Ok((b, ee, m))
     };
-    let isl = w.islands();
-    let frame = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let frame = LikelihoodFrame::new_panel(pw, spec, n, t, row_std && !pw.has_islands())?;
     let (bounds, t_eff, nt_eff) = (frame.bounds, frame.t_eff, frame.nt_eff);
     let logdet = |r: f64| frame.logdet(r);
     let negll = |lam: f64| match solve(lam) {
@@ -125,14 +125,23 @@ pub(crate) fn error_model(
     let sige = rss / nt_eff;
     let loglik =
         -0.5 * nt_eff * (2.0 * std::f64::consts::PI * sige).ln() + logdet(lam) - 0.5 * rss / sige;
-    let (_, (tr_g, tr_gg, tr_gtg), trace_se, _) = frame.g_terms(w, lam, None)?;
+    let (_, (tr_g, tr_gg, tr_gtg), trace_se, periods_src) = frame.g_terms_panel(pw, lam, None)?;
     // The effects of error models use ρ = 0: tr(W^k) series without an anchor.
-    let trace_src = match &frame.engine {
+    let rho0_source = |engine: &Engine, wk: &super::weights::Weights| match engine {
         Engine::Dense(spectrum) => TraceSource::Dense(spectrum.clone()),
         Engine::Sparse(_) => {
-            let tw = sparse::power_traces(w, 2, 0, SPARSE_SEED);
+            let tw = sparse::power_traces(wk, 2, 0, SPARSE_SEED);
             TraceSource::Sparse(SeriesTraces::new(tw.clone(), n, 0.0, tw[1], tw[2]))
         }
+    };
+    let trace_src = match periods_src {
+        TraceSource::Periods(mut parts) => {
+            for (k, part) in parts.iter_mut().enumerate() {
+                part.traces = rho0_source(frame.engine_of(k), pw.ws[k]);
+            }
+            TraceSource::Periods(parts)
+        }
+        _ => rho0_source(&frame.engine, w),
     };
     let p = kz + 2;
     let mut info = ndarray::Array2::<f64>::zeros((p, p));

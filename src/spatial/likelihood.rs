@@ -10,10 +10,11 @@
 use faer::Mat;
 
 use super::logdet::Spectrum;
+use super::panel::PanelW;
 use super::sparse::{self, SeriesTraces, SparseLogdet};
 use super::spec::{
-    FeKind, Method, RhoSearch, SpatialSpec, TraceSource, AUTO_DENSE_MAX, MAX_DENSE_UNITS,
-    SPARSE_SEED,
+    FeKind, Method, PeriodTraces, RhoSearch, SpatialSpec, TraceSource, AUTO_DENSE_MAX,
+    MAX_DENSE_UNITS, SPARSE_SEED,
 };
 use super::weights::Weights;
 use crate::error::{Error, Result};
@@ -235,7 +236,12 @@ pub(crate) type GTerms = (Vec<f64>, (f64, f64, f64), Option<f64>, TraceSource);
 /// parameter bounds, and the effective dimensions after the Lee–Yu (2010) transformation
 /// (T−1 periods with unit effects, N−1 units with time effects).
 pub(crate) struct LikelihoodFrame {
+    /// The engine of the first (or only) W.
     pub(crate) engine: Engine,
+    /// Time-varying W: the engines of the other distinct W_t (`PanelW::ws[1..]`) and the
+    /// number of periods of every distinct W (first included); empty for a static W.
+    pub(crate) more: Vec<Engine>,
+    pub(crate) counts: Vec<usize>,
     pub(crate) bounds: (f64, f64),
     pub(crate) ly_n: bool,
     pub(crate) t_eff: f64,
@@ -271,6 +277,8 @@ impl LikelihoodFrame {
         let n_eff = if ly_n { n - 1 } else { n } as f64;
         Ok(Self {
             engine,
+            more: Vec::new(),
+            counts: Vec::new(),
             bounds,
             ly_n,
             t_eff,
@@ -278,13 +286,85 @@ impl LikelihoodFrame {
         })
     }
 
+    /// The frame of a panel whose W may change by period: a static W is [`Self::new`]
+    /// (bit for bit); a time-varying W gets one engine per distinct W_t and the intersection
+    /// of their admissible intervals. The Lee–Yu transformation assumes one W for all
+    /// periods (its orthonormal time transformation mixes periods), so it is refused.
+    pub(crate) fn new_panel(
+        pw: &PanelW,
+        spec: &SpatialSpec,
+        n: usize,
+        t: usize,
+        unit_max: bool,
+    ) -> Result<Self> {
+        if pw.is_static() {
+            return Self::new(pw.ws[0], spec, n, t, unit_max);
+        }
+        if spec.lee_yu {
+            return Err(Error::Option {
+                name: "lee_yu".into(),
+                reason: "the Lee-Yu transformation assumes one W for all periods; with a \
+                         time-varying W use lee_yu=False"
+                    .into(),
+            });
+        }
+        if matches!(spec.search, RhoSearch::Grid { .. }) {
+            return Err(Error::Option {
+                name: "rho_search".into(),
+                reason: "the SDPDmod grid emulation needs one W for all periods".into(),
+            });
+        }
+        let mut frames = Vec::with_capacity(pw.ws.len());
+        for w in &pw.ws {
+            frames.push(Self::new(w, spec, n, t, unit_max)?);
+        }
+        let lo = frames
+            .iter()
+            .map(|f| f.bounds.0)
+            .fold(f64::NEG_INFINITY, f64::max);
+        let hi = frames
+            .iter()
+            .map(|f| f.bounds.1)
+            .fold(f64::INFINITY, f64::min);
+        let counts = (0..pw.ws.len()).map(|k| pw.count(k)).collect();
+        let mut it = frames.into_iter();
+        let Some(first) = it.next() else {
+            return Err(Error::Empty("time-varying W: no weights".into()));
+        };
+        Ok(Self {
+            engine: first.engine,
+            more: it.map(|f| f.engine).collect(),
+            counts,
+            bounds: (lo, hi),
+            ly_n: false,
+            t_eff: t as f64,
+            nt_eff: (n * t) as f64,
+        })
+    }
+
+    /// The engine of `ws[k]`.
+    pub(crate) fn engine_of(&self, k: usize) -> &Engine {
+        if k == 0 {
+            &self.engine
+        } else {
+            &self.more[k - 1]
+        }
+    }
+
     /// T_eff · log|I − rW|, less the eigenvalue 1 removed by the Lee–Yu time transformation
     /// (−∞ outside the admissible interval on the sparse path).
     pub(crate) fn logdet(&self, r: f64) -> f64 {
-        let mut l = match &self.engine {
+        let one = |e: &Engine| match e {
             Engine::Dense(s) => s.logdet(r),
             Engine::Sparse(ld) => ld.logdet(r).unwrap_or(f64::NEG_INFINITY),
         };
+        if !self.more.is_empty() {
+            // Σ_t ln|I − rW_t|, each distinct W_t once times its number of periods.
+            return (0..self.counts.len())
+                .map(|k| self.counts[k] as f64 * one(self.engine_of(k)))
+                .sum();
+        }
+        let mut l = one(&self.engine);
         if self.ly_n {
             l -= (1.0 - r).ln();
         }
@@ -295,8 +375,57 @@ impl LikelihoodFrame {
     /// the Lee–Yu time transformation applies), with the Monte Carlo s.e. of the last on the
     /// sparse path. `v = None` skips G·v.
     pub(crate) fn g_terms(&self, w: &Weights, rho: f64, v: Option<&[f64]>) -> Result<GTerms> {
+        self.g_terms_of(&self.engine, w, rho, v)
+    }
+
+    /// [`Self::g_terms`] for a panel whose W may change by period: G_t·v_t per period, the
+    /// period averages of the traces (callers multiply by T as for a static W), the Monte
+    /// Carlo s.e. of the average, and the period-weighted trace source of the effects.
+    pub(crate) fn g_terms_panel(&self, pw: &PanelW, rho: f64, v: Option<&[f64]>) -> Result<GTerms> {
+        if pw.is_static() {
+            return self.g_terms(pw.ws[0], rho, v);
+        }
+        let n = pw.ws[0].n;
+        let t = pw.of_period.len();
+        let mut gv = match v {
+            Some(zb) => vec![0.0; zb.len()],
+            None => Vec::new(),
+        };
+        let mut tr = (0.0, 0.0, 0.0);
+        let mut var_se: Option<f64> = None;
+        let mut parts = Vec::with_capacity(pw.ws.len());
+        for (k, w) in pw.ws.iter().enumerate() {
+            let share = pw.count(k) as f64 / t as f64;
+            let sub = v.map(|zb| pw.gather(k, zb, n));
+            let (g, (a, b, c), se, src) =
+                self.g_terms_of(self.engine_of(k), w, rho, sub.as_deref())?;
+            if v.is_some() {
+                pw.scatter(k, &g, &mut gv, n);
+            }
+            tr.0 += share * a;
+            tr.1 += share * b;
+            tr.2 += share * c;
+            if let Some(se) = se {
+                *var_se.get_or_insert(0.0) += (share * se).powi(2);
+            }
+            parts.push(PeriodTraces {
+                share,
+                traces: src,
+                w: (*w).clone(),
+            });
+        }
+        Ok((gv, tr, var_se.map(f64::sqrt), TraceSource::Periods(parts)))
+    }
+
+    fn g_terms_of(
+        &self,
+        engine: &Engine,
+        w: &Weights,
+        rho: f64,
+        v: Option<&[f64]>,
+    ) -> Result<GTerms> {
         let n = w.n;
-        match &self.engine {
+        match engine {
             Engine::Dense(spectrum) => {
                 let g = dense_g(w, rho)?;
                 let gv = match v {
@@ -397,6 +526,8 @@ pub(crate) fn stack_coef(
 
 pub(crate) struct ErrorCtx<'a> {
     pub(crate) w: &'a Weights,
+    /// The W of every period (`w` is its first).
+    pub(crate) pw: &'a PanelW<'a>,
     pub(crate) n: usize,
     pub(crate) t: usize,
     pub(crate) y: &'a [f64],

@@ -26,7 +26,7 @@ pub mod weights;
 
 pub use logdet::Spectrum;
 pub use models::{
-    spatial_panel, FeKind, Method, RhoSearch, SpatialFit, SpatialInput, SpatialKind, SpatialSpec,
-    TraceSource,
+    spatial_panel, spatial_panel_ext, FeKind, Method, RhoSearch, SpatialExtra, SpatialFit,
+    SpatialInput, SpatialKind, SpatialSpec, TraceSource,
 };
 pub use weights::Weights;

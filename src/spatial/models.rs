@@ -24,6 +24,11 @@
 //!   log-determinants, traces from their derivatives and seeded Hutchinson probes, G·v by
 //!   sparse solves; nothing N×N is formed. The same formulas, so it equals the dense path to
 //!   the documented tolerances (tests/test_spatial_sparse.py).
+//! - Time-varying W ([`spatial_panel_ext`], `SpatialExtra::w_periods`): W_t within period
+//!   t for every spatial lag, Σ_t ln|I − ρW_t| from one log-determinant engine per distinct
+//!   W_t, the information matrix from the per-period G_t (traces summed over periods), and
+//!   effects averaged over periods (`TraceSource::Periods`). Equal W_t collapse to the
+//!   static model (same path, same numbers). Lee–Yu is refused (it assumes one W).
 //! - No random-effects spatial model, hence no Hausman test.
 
 // Index loops mirror the matrix formulas they implement.
@@ -33,10 +38,10 @@ use super::identification::lr_interval;
 use super::likelihood::{
     bound_warning, r_brent_fmin, stack_coef, Engine, ErrorCtx, LikelihoodFrame,
 };
-use super::panel::{demean_panel, panel_layout, spatial_lag_panel};
+use super::panel::{demean_panel, panel_layout, PanelW};
 pub use super::spec::{
-    FeKind, Method, RhoSearch, SpatialFit, SpatialInput, SpatialKind, SpatialSpec, TraceSource,
-    AUTO_DENSE_MAX, MAX_DENSE_UNITS, SPARSE_SEED,
+    FeKind, Method, RhoSearch, SpatialExtra, SpatialFit, SpatialInput, SpatialKind, SpatialSpec,
+    TraceSource, AUTO_DENSE_MAX, MAX_DENSE_UNITS, SPARSE_SEED,
 };
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
@@ -59,11 +64,71 @@ fn ols(z: &[Vec<f64>], zz: &[f64], zz_inv: &[f64], rhs: &[f64]) -> Vec<f64> {
     b
 }
 
-/// Fits a SAR or SDM panel.
+/// Fits a spatial panel of any kind with one W for every period.
 pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFit> {
-    let w = inp.w;
-    let n = w.n;
+    spatial_panel_ext(inp, &SpatialExtra::default(), spec)
+}
+
+/// Fits a spatial panel of any kind, with a W per period (`extra.w_periods`, time-varying
+/// W: spatial lags W_t·v_t per period, log-determinant Σ_t ln|I − ρW_t|, information
+/// matrix with the per-period G_t; effects are period averages) and, for SAC / GNS, the
+/// error weights M and a fixed λ. When every W_t is equal (bit for bit) the fit is the
+/// static one: the same code path, so the same numbers.
+pub fn spatial_panel_ext(
+    inp: &SpatialInput,
+    extra: &SpatialExtra,
+    spec: &SpatialSpec,
+) -> Result<SpatialFit> {
+    let n = inp.w.n;
     let (t, pos) = panel_layout(inp.unit, inp.time, n)?;
+    let pw = match extra.w_periods {
+        None => PanelW::fixed(inp.w, t),
+        Some(ws) => {
+            if ws.len() != t {
+                return Err(Error::Option {
+                    name: "W".into(),
+                    reason: format!(
+                        "time-varying W: {} period matrices for a panel of {t} periods",
+                        ws.len()
+                    ),
+                });
+            }
+            let pw = PanelW::per_period(ws)?;
+            if pw.ws[0].n != n {
+                return Err(Error::Option {
+                    name: "W".into(),
+                    reason: format!(
+                        "time-varying W: the period matrices have {} units, W has {n}",
+                        pw.ws[0].n
+                    ),
+                });
+            }
+            pw
+        }
+    };
+    if let Some(m) = extra.m {
+        if !spec.kind.is_sac() {
+            return Err(Error::Option {
+                name: "M".into(),
+                reason: "a separate error weights matrix M is for the SAC and GNS models".into(),
+            });
+        }
+        if m.n != n {
+            return Err(Error::Option {
+                name: "M".into(),
+                reason: format!("M has {} units, W has {n}", m.n),
+            });
+        }
+    }
+    if extra.fixed_lambda.is_some() && !spec.kind.is_sac() {
+        return Err(Error::Option {
+            name: "fixed_lambda".into(),
+            reason: "for SEM / SDEM fix lambda with fixed_rho's slot (fixed_lambda in Python); \
+                     here it is for SAC and GNS"
+                .into(),
+        });
+    }
+    let w = pw.ws[0];
     if inp.y.len() != inp.unit.len() {
         return Err(Error::Shape("y and unit differ in length".into()));
     }
@@ -95,15 +160,24 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     for (j, c) in inp.x.iter().enumerate() {
         check(c, &name_of(j))?;
     }
-    let row_std = w.is_row_standardised();
+    let row_std = pw.row_standardised();
     let mut warnings = Vec::new();
-    let isl = w.islands();
-    if !isl.is_empty() {
-        warnings.push(format!(
-            "W has {} island(s) (units with no neighbours)",
-            isl.len()
-        ));
+    for (k, wk) in pw.ws.iter().enumerate() {
+        let isl = wk.islands();
+        if isl.is_empty() {
+            continue;
+        }
+        warnings.push(if pw.is_static() {
+            format!("W has {} island(s) (units with no neighbours)", isl.len())
+        } else {
+            format!(
+                "the W of period(s) {:?} (codes) has {} island(s) (units with no neighbours)",
+                pw.periods_of(k),
+                isl.len()
+            )
+        });
     }
+    let no_islands = !pw.has_islands();
     if spec.lee_yu && matches!(spec.effects, FeKind::Time | FeKind::Twoways) && !row_std {
         return Err(Error::Option {
             name: "lee_yu".into(),
@@ -116,7 +190,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     let k = xs.len();
     let durbin: Vec<usize> = match spec.kind {
         SpatialKind::Sar | SpatialKind::Sem | SpatialKind::Sac => Vec::new(),
-        SpatialKind::Sdm | SpatialKind::Sdem => match inp.durbin {
+        SpatialKind::Sdm | SpatialKind::Sdem | SpatialKind::Gns => match inp.durbin {
             Some(d) => d.to_vec(),
             None => (0..k).collect(),
         },
@@ -130,10 +204,10 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
                 reason: format!("column {j} out of range"),
             });
         }
-        z.push(spatial_lag_panel(w, &xs[j], n, t));
+        z.push(pw.lag(&xs[j], n));
         names.push(format!("W*{}", name_of(j)));
     }
-    let mut wy = spatial_lag_panel(w, &y0, n, t);
+    let mut wy = pw.lag(&y0, n);
     let mut y = y0;
     demean_panel(&mut y, n, t, spec.effects);
     demean_panel(&mut wy, n, t, spec.effects);
@@ -141,15 +215,16 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         demean_panel(c, n, t, spec.effects);
     }
     let kz = z.len();
-    if !spec.kind.is_lag() || spec.kind == SpatialKind::Sac {
-        if spec.kind == SpatialKind::Sac && inp.fixed_rho.is_some() {
+    if !spec.kind.is_lag() || spec.kind.is_sac() {
+        if spec.kind.is_sac() && inp.fixed_rho.is_some() {
             return Err(Error::Option {
                 name: "fixed_rho".into(),
-                reason: "not available for the SAC model".into(),
+                reason: "not available for the SAC and GNS models".into(),
             });
         }
         let ctx = ErrorCtx {
             w,
+            pw: &pw,
             n,
             t,
             y: &y,
@@ -161,8 +236,8 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
             row_std,
             warnings,
         };
-        if spec.kind == SpatialKind::Sac {
-            return super::sac::sac_model(ctx, spec);
+        if spec.kind.is_sac() {
+            return super::sac::sac_model(ctx, extra, spec);
         }
         return super::error_models::error_model(ctx, inp, spec);
     }
@@ -201,7 +276,7 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
         dot_sequential(&eo, &ed),
     );
 
-    let frame = LikelihoodFrame::new(w, spec, n, t, row_std && isl.is_empty())?;
+    let frame = LikelihoodFrame::new_panel(&pw, spec, n, t, row_std && no_islands)?;
     let (bounds, ly_n, t_eff, nt_eff) = (frame.bounds, frame.ly_n, frame.t_eff, frame.nt_eff);
     let logdet = |r: f64| frame.logdet(r);
     let negll = |r: f64| {
@@ -305,10 +380,14 @@ pub fn spatial_panel(inp: &SpatialInput, spec: &SpatialSpec) -> Result<SpatialFi
     let zb: Vec<f64> = (0..n * t)
         .map(|r| (0..kz).map(|a| beta[a] * z[a][r]).sum())
         .collect();
-    let (mut gz, (tr_g, tr_gg, tr_gtg), trace_se, trace_src) = frame.g_terms(w, rho, Some(&zb))?;
+    let (mut gz, (tr_g, tr_gg, tr_gtg), trace_se, trace_src) =
+        frame.g_terms_panel(&pw, rho, Some(&zb))?;
     // Project on the transformed space when the time effects are Lee-Yu transformed
-    // (cross-sectional demeaning); the individual demeaning commutes with G.
-    if ly_n || matches!(spec.effects, FeKind::Time | FeKind::Twoways) {
+    // (cross-sectional demeaning); the individual demeaning commutes with G, but not with
+    // a G_t that changes by period.
+    if !pw.is_static() {
+        demean_panel(&mut gz, n, t, spec.effects);
+    } else if ly_n || matches!(spec.effects, FeKind::Time | FeKind::Twoways) {
         demean_panel(&mut gz, n, t, FeKind::Time);
     }
     // SDPDmod's convention for unit effects: the trace terms use T even when σ² is Lee-Yu

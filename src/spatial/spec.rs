@@ -16,12 +16,23 @@ pub enum SpatialKind {
     Sdem,
     /// SAC / SARAR: y = ρWy + Xβ + u, u = λWu + ε.
     Sac,
+    /// General nesting spatial model (SAC with Durbin terms): y = ρWy + Xβ + WXθ + u,
+    /// u = λMu + ε.
+    Gns,
 }
 
 impl SpatialKind {
     /// Whether the spatial parameter multiplies Wy (lag models) rather than Wu.
     pub fn is_lag(self) -> bool {
-        matches!(self, SpatialKind::Sar | SpatialKind::Sdm | SpatialKind::Sac)
+        matches!(
+            self,
+            SpatialKind::Sar | SpatialKind::Sdm | SpatialKind::Sac | SpatialKind::Gns
+        )
+    }
+
+    /// Whether the model has both ρ (on Wy) and λ (on the error), in that order.
+    pub fn is_sac(self) -> bool {
+        matches!(self, SpatialKind::Sac | SpatialKind::Gns)
     }
 }
 
@@ -48,6 +59,18 @@ pub struct SpatialInput<'a> {
     pub fixed_rho: Option<f64>,
 }
 
+/// What the panels with a W per period or a second weights matrix add to [`SpatialInput`].
+#[derive(Default)]
+pub struct SpatialExtra<'a> {
+    /// One W per period (time-varying W), in period order; `None` = `SpatialInput::w` for
+    /// every period.
+    pub w_periods: Option<&'a [Weights]>,
+    /// GNS / SAC: the weights of the error process (M); `None` = W.
+    pub m: Option<&'a Weights>,
+    /// GNS / SAC: λ fixed at this value instead of estimated (identity tests).
+    pub fixed_lambda: Option<f64>,
+}
+
 /// How ln|I − ρW| and the traces are computed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -70,6 +93,18 @@ pub const SPARSE_SEED: u64 = 20_100_517;
 pub enum TraceSource {
     Dense(Spectrum),
     Sparse(SeriesTraces),
+    /// Time-varying W: the traces of every distinct W_t with its share of the periods; the
+    /// effects are the period averages of the per-period LeSage–Pace summaries.
+    Periods(Vec<PeriodTraces>),
+}
+
+/// One distinct W_t of a time-varying W: its share of the periods, its traces and W itself
+/// (for the total effects of a W that is not row-standardised).
+#[derive(Debug, Clone)]
+pub struct PeriodTraces {
+    pub share: f64,
+    pub traces: TraceSource,
+    pub w: Weights,
 }
 
 impl TraceSource {
@@ -78,6 +113,7 @@ impl TraceSource {
         match self {
             TraceSource::Dense(s) => s.trace_g(rho),
             TraceSource::Sparse(s) => s.trace_g(rho),
+            TraceSource::Periods(p) => p.iter().map(|q| q.share * q.traces.trace_g(rho)).sum(),
         }
     }
     /// tr((I−ρW)⁻¹).
@@ -85,6 +121,7 @@ impl TraceSource {
         match self {
             TraceSource::Dense(s) => s.trace_a(rho),
             TraceSource::Sparse(s) => s.trace_a(rho),
+            TraceSource::Periods(p) => p.iter().map(|q| q.share * q.traces.trace_a(rho)).sum(),
         }
     }
 }

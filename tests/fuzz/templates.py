@@ -112,7 +112,7 @@ _t("heterogeneity", lambda: pdid.heterogeneity, lambda: [panel_groups()],
             "fixef": "city + year", "cluster": "city", "reps": 49, "seed": 1, "unit": "city"})
 
 # --- spatial --------------------------------------------------------------------------------
-for model in ("sar", "sdm", "sem", "sdem", "sac"):
+for model in ("sar", "sdm", "sem", "sdem", "sac", "gns"):
     _t(model, lambda model=model: getattr(pdid, model),
        lambda: ["gtfp ~ did + ln_gdp_pc", spatial_panel()],
        lambda: {"W": W(), **IDS, "effects": "twoways", "lee_yu": True})

@@ -282,14 +282,14 @@ class SpatialResult(ResultProtocol):
 
     @property
     def rho(self) -> float:
-        """The spatial parameter: rho (lag models, SAC) or lambda (SEM / SDEM)."""
-        if self.model == "sac":
+        """The spatial parameter: rho (lag models, SAC, GNS) or lambda (SEM / SDEM)."""
+        if self.model in ("sac", "gns"):
             return float(self._coef[-3])
         return float(self._coef[-2])
 
     @property
     def lambda_(self) -> float | None:
-        """The spatial error parameter (SEM, SDEM, SAC); None for SAR / SDM."""
+        """The spatial error parameter (SEM, SDEM, SAC, GNS); None for SAR / SDM."""
         if "lambda" in self.coefnames:
             return float(self._coef[self.coefnames.index("lambda")])
         return None
@@ -486,6 +486,11 @@ class SpatialResult(ResultProtocol):
                     f"{' ...' if len(self.dropped_units) > 10 else ''}); {self.w_note}"
                 ]
                 if self.dropped_units
+                else []
+            ),
+            *(
+                [self.w_note]
+                if self.w_note and not self.dropped_units and "varies by period" in self.w_note
                 else []
             ),
             f"{'term':<24}{'estimate':>12}{'std.err':>12}{'z':>9}{'p':>9}",

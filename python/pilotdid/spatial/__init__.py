@@ -6,12 +6,13 @@ from pilotdid.spatial import weights
 from pilotdid.spatial.autocorrelation import moran, moran_local
 from pilotdid.spatial.did import spatial_did, spatial_event_study
 from pilotdid.spatial.exposure import exposure_did
-from pilotdid.spatial.models import lm_tests, sac, sar, sdem, sdm, sem
+from pilotdid.spatial.models import gns, lm_tests, sac, sar, sdem, sdm, sem
 from pilotdid.spatial.weights import Weights
 
 __all__ = [
     "Weights",
     "exposure_did",
+    "gns",
     "lm_tests",
     "moran",
     "moran_local",

@@ -37,6 +37,84 @@ def _as_weights(W: Any, ids: np.ndarray | None = None) -> Weights:
     return from_dense(W, ids=ids)
 
 
+def _is_period_weights(W: Any) -> bool:
+    """A W per period: a dict {period: W} or a list / tuple of matrices (Weights, scipy
+    sparse or 2-D arrays). A nested list of numbers stays one dense W."""
+    if isinstance(W, Mapping):
+        return True
+    if isinstance(W, (list, tuple)) and len(W) > 0:
+        return all(
+            isinstance(x, Weights)
+            or hasattr(x, "tocoo")
+            or (isinstance(x, np.ndarray) and x.ndim == 2)
+            for x in W
+        )
+    return False
+
+
+def _same_weights(a: Weights, b: Weights) -> bool:
+    """Bit-for-bit equal matrices on the same units in the same order."""
+    return (
+        a.n == b.n
+        and [_key(v) for v in a.ids] == [_key(v) for v in b.ids]
+        and np.array_equal(a.indptr, b.indptr)
+        and np.array_equal(a.indices, b.indices)
+        and a.data.dtype == b.data.dtype
+        and a.data.tobytes() == b.data.tobytes()
+    )
+
+
+def _period_weights(W: Any, periods: np.ndarray) -> list[Weights]:
+    """One :class:`Weights` per period of the data (in period order), from a dict
+    {period: W} (keys matched to the data's period values; keys for other periods are
+    ignored) or a list ordered like the sorted periods. Every W_t must have the units of the
+    first period's W in the same order."""
+    plist = [_python(v) for v in periods.tolist()]
+    if isinstance(W, Mapping):
+        given = {_key(k): v for k, v in W.items()}
+        missing = [p for p in plist if _key(p) not in given]
+        if missing:
+            raise PilotdidError(
+                f"option 'W': no W for period(s) {id_list(missing)} of the data (the dict has "
+                f"W for {id_list(list(W.keys()))}); give one W per period"
+            )
+        raw = [given[_key(p)] for p in plist]
+    else:
+        if len(W) != len(plist):
+            raise PilotdidError(
+                f"option 'W': {len(W)} period matrices for the {len(plist)} periods of the data "
+                f"({id_list(plist)}); give one W per period in period order, or a dict "
+                "{period: W}"
+            )
+        raw = list(W)
+    ws = [_as_weights(x) for x in raw]
+    first = ws[0]
+    first_keys = [_key(v) for v in first.ids]
+    for p, w in zip(plist[1:], ws[1:]):
+        keys = [_key(v) for v in w.ids]
+        if keys == first_keys:
+            continue
+        extra = [v for v in w.ids if _key(v) not in set(first_keys)]
+        lacking = [v for v in first.ids if _key(v) not in set(keys)]
+        if extra or lacking:
+            parts = []
+            if lacking:
+                parts.append(f"lacks {id_list(lacking)}")
+            if extra:
+                parts.append(f"adds {id_list(extra)}")
+            raise PilotdidError(
+                f"option 'W': the W of period {plain_id(p)} has a different unit set from the "
+                f"W of period {plain_id(plist[0])}: it {' and '.join(parts)}; every W_t must "
+                "have the same units in the same order"
+            )
+        raise PilotdidError(
+            f"option 'W': the W of period {plain_id(p)} has the units of period "
+            f"{plain_id(plist[0])}'s W in a different order; every W_t must have the same "
+            "units in the same order"
+        )
+    return ws
+
+
 def _is_frame(data: Any) -> bool:
     return (
         isinstance(data, (pl.DataFrame, Mapping))
@@ -115,6 +193,9 @@ class Prepared:
     dropped_rows: dict[str, int] = field(default_factory=dict)
     #: what was done to W (subset, re-standardised), or None
     w_note: str | None = None
+    #: time-varying W: one W per period of ``periods`` (``w`` is the first); None when W is
+    #: static or every W_t is equal (then ``w`` is that W and the fit is the static one)
+    w_periods: list[Weights] | None = None
 
 
 def _incomplete_units(
@@ -145,7 +226,13 @@ def _incomplete_units(
 
 
 def _prepare(
-    fml: str, data: Any, W: Any, unit: str, time: str, incomplete: str = "error"
+    fml: str,
+    data: Any,
+    W: Any,
+    unit: str,
+    time: str,
+    incomplete: str = "error",
+    time_varying: bool = False,
 ) -> Prepared:
     f = parse_formula(fml)
     if f.fixef:
@@ -158,7 +245,22 @@ def _prepare(
     if not xnames:
         raise PilotdidError("spatial models need at least one regressor")
     df = _frame.to_polars(data, [f.depvar, *xnames, unit, time])
-    w = _as_weights(W)
+    tcol = df.get_column(time)
+    periods = np.asarray(sorted(tcol.unique().to_list()))
+    w_periods: list[Weights] | None = None
+    if _is_period_weights(W):
+        if not time_varying:
+            raise PilotdidError(
+                "option 'W': a W per period (a dict or a list of matrices) is accepted by "
+                "sar, sdm, sem, sdem, sac and gns; here W must be one matrix"
+            )
+        every = _period_weights(W, periods)
+        w = every[0]
+        # Every W_t equal: the static model, on the same code path (same numbers).
+        if not all(_same_weights(w, v) for v in every[1:]):
+            w_periods = every
+    else:
+        w = _as_weights(W)
     unit_vals = df.get_column(unit).to_list()
     w_index = {_key(v): i for i, v in enumerate(w.ids)}
     foreign = list(dict.fromkeys(v for v in unit_vals if _key(v) not in w_index))
@@ -169,15 +271,13 @@ def _prepare(
             "data's units or drop those units from the data"
         )
     pos = np.asarray([w_index[_key(v)] for v in unit_vals], dtype=np.int64)
-    tcol = df.get_column(time)
-    periods = np.asarray(sorted(tcol.unique().to_list()))
     tmap = {v: i for i, v in enumerate(periods.tolist())}
     tcode = np.asarray([tmap[v] for v in tcol.to_list()], dtype=np.int64)
     y = _frame.numeric(df, f.depvar)
     xs = [_frame.numeric(df, c) for c in xnames]
     columns = {f.depvar: y, **dict(zip(xnames, xs))}
     problems = _incomplete_units(list(w.ids), pos, tcode, periods, columns)
-    out = Prepared(f.depvar, xnames, w, pos, tcode, periods, y, xs)
+    out = Prepared(f.depvar, xnames, w, pos, tcode, periods, y, xs, w_periods=w_periods)
     if not problems:
         out.pos, out.tcode = pos.astype(np.uint32), tcode.astype(np.uint32)
         return out
@@ -213,11 +313,17 @@ def _prepare(
         )
     keep_row = keep_unit[pos]
     kept_ids = [v for v, k in zip(w.ids, keep_unit) if k]
+
+    def cut(wt: Weights) -> Weights:
+        sub = wt.subset(kept_ids)
+        if wt.transform == "row" or wt.is_row_standardised():
+            sub = sub.row_standardise(allow_islands=True)
+        return sub
+
     row_std = w.transform == "row" or w.is_row_standardised()
-    sub = w.subset(kept_ids)
+    sub = cut(w)
     note = f"W subset to the {len(kept_ids)} complete units of {w.n}"
     if row_std:
-        sub = sub.row_standardise(allow_islands=True)
         note += " and row-standardised again"
     if sub.islands:
         note += f" (units left without neighbours: {id_list(sub.islands)})"
@@ -228,6 +334,10 @@ def _prepare(
     remap = np.full(len(periods), -1)
     remap[used_periods] = np.arange(used_periods.size)
     out.w = sub
+    if w_periods is not None:
+        out.w_periods = [cut(w_periods[int(k)]) for k in used_periods]
+        out.w = out.w_periods[0]
+        note = note.replace("W subset", "every W_t subset")
     out.pos = new_pos[pos[keep_row]].astype(np.uint32)
     out.tcode = remap[tc].astype(np.uint32)
     out.periods = periods[used_periods]

@@ -21,12 +21,15 @@ from pilotdid.results.spatial import SpatialResult, WeakIdentificationWarning
 from pilotdid.spatial._inputs import (
     _INCOMPLETE,
     _METHODS,
+    _as_weights,
     _check_effects,
     _check_fml,
     _prepare,
+    _same_weights,
 )
+from pilotdid.spatial.weights import _key
 
-__all__ = ["lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
+__all__ = ["gns", "lm_tests", "sac", "sar", "sdem", "sdm", "sem"]
 
 #: The core's LM test statistics and p-values, in the order of lm_tests()' dict.
 _LM_TESTS = (
@@ -70,6 +73,18 @@ def lm_tests(
     return {k: getattr(r, k) for k in _LM_TESTS}
 
 
+def _w_note(p: Any) -> str | None:
+    """What was done to W, and whether it varies by period (shown in summary())."""
+    if p.w_periods is None:
+        return p.w_note
+    distinct: list[Any] = []
+    for v in p.w_periods:
+        if not any(_same_weights(v, u) for u in distinct):
+            distinct.append(v)
+    note = f"W varies by period ({len(distinct)} distinct W_t over {len(p.w_periods)} periods)"
+    return note if p.w_note is None else f"{p.w_note}; {note}"
+
+
 def _fit(
     model: str,
     fml: Any,
@@ -86,6 +101,8 @@ def _fit(
     fixed_name: str = "fixed_rho",
     level: Any = 0.95,
     incomplete: Any = "error",
+    M: Any = None,
+    fixed_lambda: Any = None,
 ) -> SpatialResult:
     # Every option is checked before the data are read.
     fml = _check_fml(fml)
@@ -100,10 +117,29 @@ def _fit(
     incomplete = check_choice("incomplete", incomplete, _INCOMPLETE)
     if fixed_rho is not None:
         fixed_rho = check_float(fixed_name, fixed_rho)
+    if fixed_lambda is not None:
+        fixed_lambda = check_float("fixed_lambda", fixed_lambda)
     if durbin is not None:
         durbin = check_columns("durbin", durbin)
-    p = _prepare(fml, data, W, unit, time, incomplete)
+    p = _prepare(fml, data, W, unit, time, incomplete, time_varying=True)
     xnames, w, pos, tcode, periods, y, xs = p.xnames, p.w, p.pos, p.tcode, p.periods, p.y, p.xs
+    m_core = None
+    if M is not None:
+        m_w = _as_weights(M)
+        if [_key(v) for v in m_w.ids] != [_key(v) for v in w.ids]:
+            raise PilotdidError(
+                f"option 'M': M must have W's units in W's order (W: {w.n} units, M: {m_w.n} units)"
+            )
+        m_core = m_w._sparse()
+    if p.w_periods is not None:
+        # Lee and Yu's (2010) orthonormal time transformation mixes periods and so assumes
+        # one W for all periods.
+        if lee_yu:
+            raise PilotdidError(
+                "option 'lee_yu': the Lee-Yu transformation assumes one W for all periods; "
+                "with a time-varying W use lee_yu=False (the default then)"
+            )
+        lee_yu = False
     if lee_yu is None:
         # With two-way effects the direct likelihood counts the common-shock direction that
         # the time effects absorb, which biases rho (Lee and Yu 2010; on the 41-city
@@ -111,7 +147,7 @@ def _fit(
         # transformation whenever it applies (it needs a row-standardised W).
         lee_yu = effects == "twoways" and w.is_row_standardised()
     dur_idx = None
-    if model in ("sdm", "sdem") and durbin is not None:
+    if model in ("sdm", "sdem", "gns") and durbin is not None:
         bad = [d for d in durbin if d not in xnames]
         if bad:
             raise PilotdidError(f"option 'durbin': {bad[0]!r} is not a regressor")
@@ -131,6 +167,9 @@ def _fit(
         grid_incr=0.001 if rho_search == "sdpdmod" else None,
         method=method,
         level=level,
+        w_periods=None if p.w_periods is None else [v._sparse() for v in p.w_periods],
+        m=m_core,
+        fixed_lambda=fixed_lambda,
     )
     res = SpatialResult(
         core,
@@ -144,7 +183,7 @@ def _fit(
         time=time,
         dropped_units=p.dropped_units,
         dropped_rows=p.dropped_rows,
-        w_note=p.w_note,
+        w_note=_w_note(p),
     )
     # Islands, a spatial parameter at or near its bound: reported when they happen (and kept
     # on res.warnings and in summary()).
@@ -205,6 +244,16 @@ def sar(
     counts the rows and ``result.w_note`` says what was done to W. Units of W with no rows
     at all count as incomplete too.
 
+    ``W`` may change by period: a dict ``{period: Weights}`` (keys are the values of the
+    ``time`` column) or a list of matrices ordered like the sorted periods. Each W_t must
+    have the same units in the same order. The spatial lags use W_t within period t, the
+    log-determinant is sum_t ln|I - rho W_t| (each distinct W_t's eigenvalues or sparse
+    factor once), and the information matrix uses the per-period G_t = W_t (I - rho W_t)^-1.
+    ``impacts()`` reports the period average of the per-period LeSage-Pace summaries
+    (xsmle has no time-varying W to follow); per-unit effects are refused. The Lee-Yu
+    transformation assumes one W, so ``lee_yu`` is False with a time-varying W. When every
+    W_t is equal the fit is the static one, number for number.
+
     There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
     return _fit(
@@ -245,8 +294,8 @@ def sdm(
     """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
 
     ``durbin`` lists the regressors that get a spatial lag (default: all). See :func:`sar`
-    for ``effects``, ``lee_yu`` and ``method``. There is no random-effects spatial model and
-    hence no Hausman test (fixed effects only).
+    for ``effects``, ``lee_yu``, ``method`` and a time-varying ``W`` (W_t X_t per period).
+    There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
     return _fit(
         "sdm",
@@ -282,8 +331,9 @@ def sem(
     incomplete: str = "error",
 ) -> SpatialResult:
     """Spatial error panel y = X beta + FE + u, u = lambda W u + e, by ML (concentrated
-    likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects`` and
-    ``lee_yu``. The spatial parameter is reported as ``lambda``."""
+    likelihood in lambda; beta by GLS given lambda). See :func:`sar` for ``effects``,
+    ``lee_yu`` and a time-varying ``W`` (u_t = lambda W_t u_t + e_t). The spatial parameter
+    is reported as ``lambda``."""
     return _fit(
         "sem",
         fml,
@@ -376,4 +426,60 @@ def sac(
         method,
         level=level,
         incomplete=incomplete,
+    )
+
+
+@vocabulary(renamed={"formula": "fml"})
+def gns(
+    fml: str,
+    data: Any,
+    *,
+    W: Any,
+    unit: str,
+    time: str,
+    M: Any = None,
+    effects: str = "twoways",
+    lee_yu: bool | None = None,
+    durbin: list[str] | None = None,
+    fixed_lambda: float | None = None,
+    method: str = "auto",
+    level: float = 0.95,
+    incomplete: str = "error",
+) -> SpatialResult:
+    """General nesting spatial panel (Elhorst 2014, ch. 2; Manski 1993)
+    y = rho W y + X beta + W X theta + FE + u, u = lambda M u + e, by ML: the SAC model with
+    Durbin terms. beta and sigma2 are concentrated out, (rho, lambda) found by nested Brent
+    searches, SEs from the analytic information matrix (as :func:`sac`). ``M`` (the error
+    weights) defaults to ``W``; a separate ``M`` needs the dense path. ``durbin`` lists the
+    regressors with a W X term (default: all). Effects (``impacts()``) are those of the SDM
+    part, (I - rho W)^-1 (beta_k I + theta_k W). ``fixed_lambda=0`` gives the SDM
+    likelihood; ``durbin=[]`` gives the SAC model.
+
+    Weak identification: Gibbons and Overman (2012, J. Regional Science 52(2)) show that
+    the GNS parameters are at best weakly identified: rho W y, W X theta and lambda M u can
+    all produce the same spatial covariance, so (rho, theta, lambda) trade off against each
+    other, estimates are unstable and their standard errors large (Elhorst 2014 finds
+    GNS parameters "either inflated or wrongly insignificant"). Read the LR intervals of
+    rho and lambda (``result.spatial_intervals()``; a ``WeakIdentificationWarning`` when
+    they are wide) and prefer the SDM or SDEM unless the application separates the
+    channels. See :func:`sar` for ``effects``, ``lee_yu``, ``method``, ``incomplete`` and
+    a time-varying ``W`` (then M_t = W_t unless ``M`` is given).
+    """
+    return _fit(
+        "gns",
+        fml,
+        data,
+        W,
+        unit,
+        time,
+        effects,
+        lee_yu,
+        durbin,
+        None,
+        "exact",
+        method,
+        level=level,
+        incomplete=incomplete,
+        M=M,
+        fixed_lambda=fixed_lambda,
     )
