@@ -120,8 +120,19 @@ class Weights:
         """Divide by the largest eigenvalue modulus (keeps symmetry of symmetric W)."""
         return self._with(_core.sp_transform(self._sparse(), how="spectral"), "spectral")
 
-    def eigenvalues(self) -> np.ndarray:
-        """All eigenvalues (complex array; real for symmetric or row-standardised symmetric W)."""
+    def eigenvalues(self, *, extremes: bool = False) -> np.ndarray:
+        """All eigenvalues (complex array; real for symmetric or row-standardised symmetric W),
+        from the dense N x N matrix.
+
+        ``extremes=True``: only the smallest and largest, ``array([min, max])``, the bounds of
+        the admissible rho interval (1/min, 1/max), by Lanczos on the symmetrised W without an
+        N x N matrix (converged to 1e-10 relative; seeded, so repeatable). It needs W
+        symmetric or similar to a symmetric matrix (row-standardised contiguity, distance
+        band or symmetrised kNN); any other W is an error that says so."""
+        extremes = check_bool("extremes", extremes)
+        if extremes:
+            lo, hi = _core.sp_extreme_eigenvalues(self._sparse())
+            return np.array([lo, hi])
         ev = _core.sp_eigenvalues(self._sparse())
         re, im = ev.re, ev.im
         return re + 1j * im if np.any(im != 0) else re

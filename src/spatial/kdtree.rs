@@ -1,0 +1,344 @@
+//! A k-d tree on 3-D unit-sphere coordinates for the distance-based weights (k nearest
+//! neighbours, distance bands, inverse distance with a cutoff) in O(N log N).
+//!
+//! Why the unit sphere: the chord length c = 2 sin(θ/2) between two unit vectors is strictly
+//! increasing in the central angle θ ∈ [0, π], so the neighbours by chord are the neighbours by
+//! great-circle (haversine) distance, and a Euclidean k-d tree needs no wrap-around at the
+//! antimeridian or special case at the poles.
+//!
+//! Why a candidate pass: the chord (from rounded unit vectors) and the haversine formula round
+//! differently, so two points at nearly equal distances could be ordered one way by the tree
+//! and the other way by `great_circle_km`. The tree therefore only *collects candidates*:
+//! every point whose chord is within the k-th chord plus a slack far above rounding (relative
+//! 1e-9, absolute 1e-12 on the unit sphere, i.e. 6 µm on Earth). The candidates are then ranked
+//! by `great_circle_km` with ties broken by the lower index, which is exactly the rule of the
+//! brute-force O(N²) search, so the neighbour sets are identical to it (not only "equal up to
+//! ties").
+
+use crate::error::Result;
+use crate::interrupt::Cancel;
+
+/// Points per leaf: small enough to prune well, large enough that leaves are scanned linearly.
+const LEAF_SIZE: usize = 16;
+/// Slack that turns a chord bound into a candidate bound (see the module docs).
+const REL_SLACK: f64 = 1e-9;
+const ABS_SLACK: f64 = 1e-12;
+
+/// Rows per parallel task of the batched queries (one cancellation check each).
+pub const QUERY_CHUNK: usize = 2048;
+
+/// (lat, lon) in degrees to a unit vector.
+pub fn unit_vector(lat: f64, lon: f64) -> [f64; 3] {
+    let (p, l) = (lat.to_radians(), lon.to_radians());
+    [p.cos() * l.cos(), p.cos() * l.sin(), p.sin()]
+}
+
+/// Chord length on the unit sphere for a great-circle distance `km` on a sphere of `radius_km`
+/// (2 when the distance reaches half the circumference: every point qualifies).
+pub fn chord_of_km(km: f64, radius_km: f64) -> f64 {
+    let theta = km / radius_km;
+    if theta >= std::f64::consts::PI {
+        2.0
+    } else {
+        2.0 * (theta / 2.0).sin()
+    }
+}
+
+/// A chord bound widened by the slack that absorbs rounding, squared.
+fn widened_sq(chord: f64) -> f64 {
+    let c = chord * (1.0 + REL_SLACK) + ABS_SLACK;
+    c * c
+}
+
+#[derive(Debug, Clone)]
+struct Node {
+    lo: [f64; 3],
+    hi: [f64; 3],
+    /// Range of `order` held by the node.
+    start: usize,
+    end: usize,
+    /// Children (0 for a leaf: the root is node 0 and never a child).
+    left: usize,
+    right: usize,
+}
+
+/// The tree: `order` permutes the point indices so that each node owns a contiguous range.
+pub struct KdTree {
+    pts: Vec<[f64; 3]>,
+    order: Vec<usize>,
+    nodes: Vec<Node>,
+}
+
+fn dist_sq(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    let (x, y, z) = (a[0] - b[0], a[1] - b[1], a[2] - b[2]);
+    x * x + y * y + z * z
+}
+
+/// Squared distance from `q` to the box [lo, hi] (0 inside).
+fn box_dist_sq(q: &[f64; 3], lo: &[f64; 3], hi: &[f64; 3]) -> f64 {
+    let mut s = 0.0;
+    for d in 0..3 {
+        let e = if q[d] < lo[d] {
+            lo[d] - q[d]
+        } else if q[d] > hi[d] {
+            q[d] - hi[d]
+        } else {
+            0.0
+        };
+        s += e * e;
+    }
+    s
+}
+
+impl KdTree {
+    /// Builds the tree on unit vectors of (lat, lon) (checked by the caller).
+    pub fn new(lat: &[f64], lon: &[f64]) -> Result<Self> {
+        let n = lat.len();
+        let mut pts = crate::alloc::try_with_capacity(n, "k-d tree points")?;
+        pts.extend(lat.iter().zip(lon).map(|(&a, &b)| unit_vector(a, b)));
+        let mut order = crate::alloc::try_with_capacity(n, "k-d tree order")?;
+        order.extend(0..n);
+        let mut tree = KdTree {
+            pts,
+            order,
+            nodes: Vec::with_capacity(2 * n / LEAF_SIZE + 2),
+        };
+        if n > 0 {
+            tree.build(0, n);
+        }
+        Ok(tree)
+    }
+
+    /// Builds the node for `order[start..end]` and returns its id. Splits at the median of the
+    /// widest coordinate; `select_nth_unstable_by` is deterministic for a given input, and the
+    /// comparison breaks equal coordinates by index, so the tree does not depend on anything
+    /// but the points.
+    fn build(&mut self, start: usize, end: usize) -> usize {
+        let mut lo = [f64::INFINITY; 3];
+        let mut hi = [f64::NEG_INFINITY; 3];
+        for &i in &self.order[start..end] {
+            let p = &self.pts[i];
+            for d in 0..3 {
+                lo[d] = lo[d].min(p[d]);
+                hi[d] = hi[d].max(p[d]);
+            }
+        }
+        let id = self.nodes.len();
+        self.nodes.push(Node {
+            lo,
+            hi,
+            start,
+            end,
+            left: 0,
+            right: 0,
+        });
+        if end - start <= LEAF_SIZE {
+            return id;
+        }
+        let dim = (0..3)
+            .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
+            .unwrap_or(0);
+        let mid = start + (end - start) / 2;
+        let pts = &self.pts;
+        self.order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
+            pts[a][dim].total_cmp(&pts[b][dim]).then(a.cmp(&b))
+        });
+        let left = self.build(start, mid);
+        let right = self.build(mid, end);
+        self.nodes[id].left = left;
+        self.nodes[id].right = right;
+        id
+    }
+
+    /// Squared chord of the k-th nearest point to point `i` (other than `i` itself), by a
+    /// depth-first search that visits the nearer child first. `k` ≥ 1 and < n.
+    fn kth_chord_sq(
+        &self,
+        i: usize,
+        k: usize,
+        heap: &mut std::collections::BinaryHeap<u64>,
+    ) -> f64 {
+        heap.clear();
+        let q = self.pts[i];
+        // Non-negative f64 order like their bit patterns, so the heap holds u64 keys.
+        let mut bound = f64::INFINITY;
+        let mut stack = vec![0usize];
+        while let Some(id) = stack.pop() {
+            let node = &self.nodes[id];
+            if box_dist_sq(&q, &node.lo, &node.hi) > bound {
+                continue;
+            }
+            if node.left == 0 {
+                for &j in &self.order[node.start..node.end] {
+                    if j == i {
+                        continue;
+                    }
+                    let d = dist_sq(&q, &self.pts[j]);
+                    if heap.len() < k {
+                        heap.push(d.to_bits());
+                        if heap.len() == k {
+                            bound = f64::from_bits(*heap.peek().unwrap_or(&0));
+                        }
+                    } else if d < bound {
+                        heap.pop();
+                        heap.push(d.to_bits());
+                        bound = f64::from_bits(*heap.peek().unwrap_or(&0));
+                    }
+                }
+            } else {
+                let (l, r) = (&self.nodes[node.left], &self.nodes[node.right]);
+                let dl = box_dist_sq(&q, &l.lo, &l.hi);
+                let dr = box_dist_sq(&q, &r.lo, &r.hi);
+                // Push the farther child first so the nearer one is searched first.
+                if dl <= dr {
+                    stack.push(node.right);
+                    stack.push(node.left);
+                } else {
+                    stack.push(node.left);
+                    stack.push(node.right);
+                }
+            }
+        }
+        bound
+    }
+
+    /// Every point j ≠ i with squared chord to point `i` at most `r2`, appended to `out`
+    /// (unordered).
+    fn within(&self, i: usize, r2: f64, out: &mut Vec<usize>) {
+        let q = self.pts[i];
+        let mut stack = vec![0usize];
+        while let Some(id) = stack.pop() {
+            let node = &self.nodes[id];
+            if box_dist_sq(&q, &node.lo, &node.hi) > r2 {
+                continue;
+            }
+            if node.left == 0 {
+                for &j in &self.order[node.start..node.end] {
+                    if j != i && dist_sq(&q, &self.pts[j]) <= r2 {
+                        out.push(j);
+                    }
+                }
+            } else {
+                stack.push(node.left);
+                stack.push(node.right);
+            }
+        }
+    }
+
+    /// Candidates for the k nearest neighbours of point `i`: a superset of them by any
+    /// monotone distance that rounds within the slack of the chord.
+    pub fn knn_candidates(&self, i: usize, k: usize, out: &mut Vec<usize>) {
+        let mut heap = std::collections::BinaryHeap::with_capacity(k + 1);
+        let kth = self.kth_chord_sq(i, k, &mut heap);
+        out.clear();
+        self.within(i, widened_sq(kth.sqrt()), out);
+    }
+
+    /// Candidates within chord `chord` of point `i` (widened by the slack).
+    pub fn radius_candidates(&self, i: usize, chord: f64, out: &mut Vec<usize>) {
+        out.clear();
+        self.within(i, widened_sq(chord), out);
+    }
+}
+
+/// Runs `row(i, &mut scratch) -> Result<Vec<(col, value)>>` for every row in parallel chunks
+/// (one cancellation check per chunk) and assembles CSR arrays in row order. The first error
+/// in row order is returned, so the message does not depend on the thread count.
+pub fn rows_in_parallel<F>(n: usize, row: F) -> Result<(Vec<usize>, Vec<usize>, Vec<f64>)>
+where
+    F: Fn(usize, &mut Vec<usize>) -> Result<Vec<(usize, f64)>> + Sync,
+{
+    use rayon::prelude::*;
+    let cancel = Cancel::current();
+    let chunks: Vec<Result<(Vec<usize>, Vec<usize>, Vec<f64>)>> = (0..n.div_ceil(QUERY_CHUNK))
+        .into_par_iter()
+        .map(|c| {
+            cancel.check()?;
+            let (a, b) = (c * QUERY_CHUNK, ((c + 1) * QUERY_CHUNK).min(n));
+            let mut counts = Vec::with_capacity(b - a);
+            let mut cols = Vec::new();
+            let mut vals = Vec::new();
+            let mut scratch = Vec::new();
+            for i in a..b {
+                let r = row(i, &mut scratch)?;
+                counts.push(r.len());
+                for (j, v) in r {
+                    cols.push(j);
+                    vals.push(v);
+                }
+            }
+            Ok((counts, cols, vals))
+        })
+        .collect();
+    let mut indptr = crate::alloc::try_with_capacity(n + 1, "W rows")?;
+    indptr.push(0);
+    let mut indices = Vec::new();
+    let mut data = Vec::new();
+    for ch in chunks {
+        let (counts, cols, vals) = ch?;
+        for c in counts {
+            let last = *indptr.last().unwrap_or(&0);
+            indptr.push(last + c);
+        }
+        indices.extend(cols);
+        data.extend(vals);
+    }
+    Ok((indptr, indices, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spatial::weights::{great_circle_km, EARTH_RADIUS_KM};
+
+    fn pseudo_coords(n: usize, seed: u64) -> (Vec<f64>, Vec<f64>) {
+        let mut s = seed;
+        let mut next = || {
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let lat = (0..n).map(|_| -80.0 + 160.0 * next()).collect();
+        let lon = (0..n).map(|_| -180.0 + 360.0 * next()).collect();
+        (lat, lon)
+    }
+
+    #[test]
+    fn candidates_contain_the_brute_force_neighbours() {
+        let (lat, lon) = pseudo_coords(600, 7);
+        let tree = KdTree::new(&lat, &lon).unwrap();
+        let mut cand = Vec::new();
+        for i in (0..600).step_by(13) {
+            let mut d: Vec<(f64, usize)> = (0..600)
+                .filter(|&j| j != i)
+                .map(|j| {
+                    (
+                        great_circle_km(lat[i], lon[i], lat[j], lon[j], EARTH_RADIUS_KM),
+                        j,
+                    )
+                })
+                .collect();
+            d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            tree.knn_candidates(i, 5, &mut cand);
+            for &(_, j) in &d[..5] {
+                assert!(cand.contains(&j), "row {i} misses {j}");
+            }
+            let cut = 900.0;
+            tree.radius_candidates(i, chord_of_km(cut, EARTH_RADIUS_KM), &mut cand);
+            for &(dist, j) in d.iter().filter(|x| x.0 <= cut) {
+                assert!(cand.contains(&j), "row {i} misses {j} at {dist} km");
+            }
+        }
+    }
+
+    #[test]
+    fn chord_matches_great_circle_distance() {
+        // Half the circumference or more: every point is within the chord.
+        assert_eq!(chord_of_km(30_000.0, EARTH_RADIUS_KM), 2.0);
+        let (a, b) = (unit_vector(10.0, 20.0), unit_vector(-35.0, 140.0));
+        let km = great_circle_km(10.0, 20.0, -35.0, 140.0, EARTH_RADIUS_KM);
+        let c = chord_of_km(km, EARTH_RADIUS_KM);
+        assert!((dist_sq(&a, &b).sqrt() - c).abs() < 1e-14);
+    }
+}
