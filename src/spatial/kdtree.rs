@@ -54,7 +54,7 @@ fn widened_sq(chord: f64) -> f64 {
 struct Node {
     lo: [f64; 3],
     hi: [f64; 3],
-    /// Range of `order` held by the node.
+    /// Range of tree positions held by the node.
     start: usize,
     end: usize,
     /// Children (0 for a leaf: the root is node 0 and never a child).
@@ -62,11 +62,23 @@ struct Node {
     right: usize,
 }
 
-/// The tree: `order` permutes the point indices so that each node owns a contiguous range.
+/// The tree. Points are stored in tree order (each node owns a contiguous range of
+/// positions, so a leaf is scanned from contiguous memory); `order[pos]` is the original index
+/// and `pos_of[i]` its inverse.
 pub struct KdTree {
     pts: Vec<[f64; 3]>,
     order: Vec<usize>,
+    pos_of: Vec<usize>,
     nodes: Vec<Node>,
+}
+
+/// Per-thread buffers of the queries (reused across rows).
+#[derive(Default)]
+pub struct Scratch {
+    stack: Vec<usize>,
+    heap: std::collections::BinaryHeap<u64>,
+    /// (squared chord, original index) of the candidates.
+    pub cand: Vec<(f64, usize)>,
 }
 
 fn dist_sq(a: &[f64; 3], b: &[f64; 3]) -> f64 {
@@ -94,95 +106,67 @@ impl KdTree {
     /// Builds the tree on unit vectors of (lat, lon) (checked by the caller).
     pub fn new(lat: &[f64], lon: &[f64]) -> Result<Self> {
         let n = lat.len();
-        let mut pts = crate::alloc::try_with_capacity(n, "k-d tree points")?;
-        pts.extend(lat.iter().zip(lon).map(|(&a, &b)| unit_vector(a, b)));
+        let mut raw = crate::alloc::try_with_capacity(n, "k-d tree points")?;
+        raw.extend(lat.iter().zip(lon).map(|(&a, &b)| unit_vector(a, b)));
         let mut order = crate::alloc::try_with_capacity(n, "k-d tree order")?;
         order.extend(0..n);
-        let mut tree = KdTree {
+        let mut nodes = Vec::with_capacity(2 * n / LEAF_SIZE + 2);
+        if n > 0 {
+            build(&raw, &mut order, &mut nodes, 0, n);
+        }
+        let pts: Vec<[f64; 3]> = order.iter().map(|&i| raw[i]).collect();
+        let mut pos_of = vec![0usize; n];
+        for (p, &i) in order.iter().enumerate() {
+            pos_of[i] = p;
+        }
+        Ok(KdTree {
             pts,
             order,
-            nodes: Vec::with_capacity(2 * n / LEAF_SIZE + 2),
-        };
-        if n > 0 {
-            tree.build(0, n);
-        }
-        Ok(tree)
+            pos_of,
+            nodes,
+        })
     }
 
-    /// Builds the node for `order[start..end]` and returns its id. Splits at the median of the
-    /// widest coordinate; `select_nth_unstable_by` is deterministic for a given input, and the
-    /// comparison breaks equal coordinates by index, so the tree does not depend on anything
-    /// but the points.
-    fn build(&mut self, start: usize, end: usize) -> usize {
-        let mut lo = [f64::INFINITY; 3];
-        let mut hi = [f64::NEG_INFINITY; 3];
-        for &i in &self.order[start..end] {
-            let p = &self.pts[i];
-            for d in 0..3 {
-                lo[d] = lo[d].min(p[d]);
-                hi[d] = hi[d].max(p[d]);
-            }
-        }
-        let id = self.nodes.len();
-        self.nodes.push(Node {
-            lo,
-            hi,
-            start,
-            end,
-            left: 0,
-            right: 0,
-        });
-        if end - start <= LEAF_SIZE {
-            return id;
-        }
-        let dim = (0..3)
-            .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
-            .unwrap_or(0);
-        let mid = start + (end - start) / 2;
-        let pts = &self.pts;
-        self.order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
-            pts[a][dim].total_cmp(&pts[b][dim]).then(a.cmp(&b))
-        });
-        let left = self.build(start, mid);
-        let right = self.build(mid, end);
-        self.nodes[id].left = left;
-        self.nodes[id].right = right;
-        id
-    }
-
-    /// Squared chord of the k-th nearest point to point `i` (other than `i` itself), by a
-    /// depth-first search that visits the nearer child first. `k` ≥ 1 and < n.
-    fn kth_chord_sq(
-        &self,
-        i: usize,
-        k: usize,
-        heap: &mut std::collections::BinaryHeap<u64>,
-    ) -> f64 {
-        heap.clear();
-        let q = self.pts[i];
+    /// Candidates for the k nearest neighbours of the point at tree position `pos` (itself
+    /// excluded), in one depth-first pass that visits the nearer child first: the k-th
+    /// smallest squared chord so far bounds the search after widening by the slack, and every
+    /// point within the widened bound is kept; at the end the candidates are cut to the
+    /// widened final bound. `k` ≥ 1 and < n.
+    fn knn_pos(&self, pos: usize, k: usize, s: &mut Scratch) {
+        s.heap.clear();
+        s.cand.clear();
+        s.stack.clear();
+        let q = self.pts[pos];
         // Non-negative f64 order like their bit patterns, so the heap holds u64 keys.
-        let mut bound = f64::INFINITY;
-        let mut stack = vec![0usize];
-        while let Some(id) = stack.pop() {
+        let mut kth = f64::INFINITY;
+        let mut wide = f64::INFINITY;
+        s.stack.push(0);
+        while let Some(id) = s.stack.pop() {
             let node = &self.nodes[id];
-            if box_dist_sq(&q, &node.lo, &node.hi) > bound {
+            if box_dist_sq(&q, &node.lo, &node.hi) > wide {
                 continue;
             }
             if node.left == 0 {
-                for &j in &self.order[node.start..node.end] {
-                    if j == i {
+                for p in node.start..node.end {
+                    if p == pos {
                         continue;
                     }
-                    let d = dist_sq(&q, &self.pts[j]);
-                    if heap.len() < k {
-                        heap.push(d.to_bits());
-                        if heap.len() == k {
-                            bound = f64::from_bits(*heap.peek().unwrap_or(&0));
-                        }
-                    } else if d < bound {
-                        heap.pop();
-                        heap.push(d.to_bits());
-                        bound = f64::from_bits(*heap.peek().unwrap_or(&0));
+                    let d = dist_sq(&q, &self.pts[p]);
+                    if d > wide {
+                        continue;
+                    }
+                    s.cand.push((d, self.order[p]));
+                    if s.heap.len() < k {
+                        s.heap.push(d.to_bits());
+                    } else if d < kth {
+                        s.heap.pop();
+                        s.heap.push(d.to_bits());
+                    } else {
+                        continue;
+                    }
+                    if s.heap.len() == k {
+                        kth = f64::from_bits(s.heap.peek().copied().unwrap_or(0));
+                        wide = widened_sq(kth.sqrt());
                     }
                 }
             } else {
@@ -191,54 +175,153 @@ impl KdTree {
                 let dr = box_dist_sq(&q, &r.lo, &r.hi);
                 // Push the farther child first so the nearer one is searched first.
                 if dl <= dr {
-                    stack.push(node.right);
-                    stack.push(node.left);
+                    s.stack.push(node.right);
+                    s.stack.push(node.left);
                 } else {
-                    stack.push(node.left);
-                    stack.push(node.right);
+                    s.stack.push(node.left);
+                    s.stack.push(node.right);
                 }
             }
         }
-        bound
+        s.cand.retain(|c| c.0 <= wide);
     }
 
-    /// Every point j ≠ i with squared chord to point `i` at most `r2`, appended to `out`
-    /// (unordered).
-    fn within(&self, i: usize, r2: f64, out: &mut Vec<usize>) {
-        let q = self.pts[i];
-        let mut stack = vec![0usize];
-        while let Some(id) = stack.pop() {
+    /// Every point j ≠ i with squared chord to point `i` (original index) at most `r2`, as
+    /// (squared chord, original index) in `s.cand` (unordered).
+    fn within(&self, i: usize, r2: f64, s: &mut Scratch) {
+        s.cand.clear();
+        s.stack.clear();
+        let pos = self.pos_of[i];
+        let q = self.pts[pos];
+        s.stack.push(0);
+        while let Some(id) = s.stack.pop() {
             let node = &self.nodes[id];
             if box_dist_sq(&q, &node.lo, &node.hi) > r2 {
                 continue;
             }
             if node.left == 0 {
-                for &j in &self.order[node.start..node.end] {
-                    if j != i && dist_sq(&q, &self.pts[j]) <= r2 {
-                        out.push(j);
+                for p in node.start..node.end {
+                    if p != pos {
+                        let d = dist_sq(&q, &self.pts[p]);
+                        if d <= r2 {
+                            s.cand.push((d, self.order[p]));
+                        }
                     }
                 }
             } else {
-                stack.push(node.left);
-                stack.push(node.right);
+                s.stack.push(node.left);
+                s.stack.push(node.right);
             }
         }
     }
 
-    /// Candidates for the k nearest neighbours of point `i`: a superset of them by any
-    /// monotone distance that rounds within the slack of the chord.
-    pub fn knn_candidates(&self, i: usize, k: usize, out: &mut Vec<usize>) {
-        let mut heap = std::collections::BinaryHeap::with_capacity(k + 1);
-        let kth = self.kth_chord_sq(i, k, &mut heap);
-        out.clear();
-        self.within(i, widened_sq(kth.sqrt()), out);
+    /// Candidates for the k nearest neighbours of point `i` (original index): a superset of
+    /// them by any monotone distance that rounds within the slack of the chord.
+    pub fn knn_candidates(&self, i: usize, k: usize, s: &mut Scratch) {
+        self.knn_pos(self.pos_of[i], k, s);
     }
 
     /// Candidates within chord `chord` of point `i` (widened by the slack).
-    pub fn radius_candidates(&self, i: usize, chord: f64, out: &mut Vec<usize>) {
-        out.clear();
-        self.within(i, widened_sq(chord), out);
+    pub fn radius_candidates(&self, i: usize, chord: f64, s: &mut Scratch) {
+        self.within(i, widened_sq(chord), s);
     }
+
+    /// The k nearest neighbours of every point, as an n × k row-major array of original
+    /// indices (each row ascending). Rows are queried in tree order (neighbouring queries
+    /// touch the same leaves) in parallel chunks with one cancellation check each. When the
+    /// candidates of a row are exactly k, they are its neighbours by any distance the slack
+    /// covers; otherwise (near-ties at the k-th distance) `exact(i, j)` ranks them, ties by
+    /// the lower index.
+    pub fn knn_all<D>(&self, k: usize, exact: D) -> Result<Vec<usize>>
+    where
+        D: Fn(usize, usize) -> f64 + Sync,
+    {
+        use rayon::prelude::*;
+        let n = self.pts.len();
+        let cancel = Cancel::current();
+        let chunks: Vec<Result<Vec<usize>>> = (0..n.div_ceil(QUERY_CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                cancel.check()?;
+                let (a, b) = (c * QUERY_CHUNK, ((c + 1) * QUERY_CHUNK).min(n));
+                let mut s = Scratch::default();
+                let mut out = Vec::with_capacity((b - a) * k);
+                let mut ranked: Vec<(f64, usize)> = Vec::new();
+                for pos in a..b {
+                    self.knn_pos(pos, k, &mut s);
+                    let start = out.len();
+                    if s.cand.len() == k {
+                        out.extend(s.cand.iter().map(|c| c.1));
+                    } else {
+                        let i = self.order[pos];
+                        ranked.clear();
+                        ranked.extend(s.cand.iter().map(|&(_, j)| (exact(i, j), j)));
+                        ranked.select_nth_unstable_by(k - 1, |x, y| {
+                            x.0.total_cmp(&y.0).then(x.1.cmp(&y.1))
+                        });
+                        out.extend(ranked[..k].iter().map(|c| c.1));
+                    }
+                    out[start..].sort_unstable();
+                }
+                Ok(out)
+            })
+            .collect();
+        let mut flat = crate::alloc::try_vec(n.saturating_mul(k), 0usize, "k nearest neighbours")?;
+        for (c, ch) in chunks.into_iter().enumerate() {
+            let rows = ch?;
+            for (r, nb) in rows.chunks_exact(k).enumerate() {
+                let i = self.order[c * QUERY_CHUNK + r];
+                flat[i * k..(i + 1) * k].copy_from_slice(nb);
+            }
+        }
+        Ok(flat)
+    }
+}
+
+/// Builds the node for `order[start..end]` and returns its id. Splits at the median of the
+/// widest coordinate; `select_nth_unstable_by` is deterministic for a given input, and the
+/// comparison breaks equal coordinates by index, so the tree depends on nothing but the
+/// points.
+fn build(
+    pts: &[[f64; 3]],
+    order: &mut [usize],
+    nodes: &mut Vec<Node>,
+    start: usize,
+    end: usize,
+) -> usize {
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    for &i in &order[start..end] {
+        let p = &pts[i];
+        for d in 0..3 {
+            lo[d] = lo[d].min(p[d]);
+            hi[d] = hi[d].max(p[d]);
+        }
+    }
+    let id = nodes.len();
+    nodes.push(Node {
+        lo,
+        hi,
+        start,
+        end,
+        left: 0,
+        right: 0,
+    });
+    if end - start <= LEAF_SIZE {
+        return id;
+    }
+    let dim = (0..3)
+        .max_by(|&a, &b| (hi[a] - lo[a]).total_cmp(&(hi[b] - lo[b])))
+        .unwrap_or(0);
+    let mid = start + (end - start) / 2;
+    order[start..end].select_nth_unstable_by(mid - start, |&a, &b| {
+        pts[a][dim].total_cmp(&pts[b][dim]).then(a.cmp(&b))
+    });
+    let left = build(pts, order, nodes, start, mid);
+    let right = build(pts, order, nodes, mid, end);
+    nodes[id].left = left;
+    nodes[id].right = right;
+    id
 }
 
 /// Runs `row(i, &mut scratch) -> Result<Vec<(col, value)>>` for every row in parallel chunks
@@ -246,7 +329,7 @@ impl KdTree {
 /// in row order is returned, so the message does not depend on the thread count.
 pub fn rows_in_parallel<F>(n: usize, row: F) -> Result<(Vec<usize>, Vec<usize>, Vec<f64>)>
 where
-    F: Fn(usize, &mut Vec<usize>) -> Result<Vec<(usize, f64)>> + Sync,
+    F: Fn(usize, &mut Scratch) -> Result<Vec<(usize, f64)>> + Sync,
 {
     use rayon::prelude::*;
     let cancel = Cancel::current();
@@ -258,7 +341,7 @@ where
             let mut counts = Vec::with_capacity(b - a);
             let mut cols = Vec::new();
             let mut vals = Vec::new();
-            let mut scratch = Vec::new();
+            let mut scratch = Scratch::default();
             for i in a..b {
                 let r = row(i, &mut scratch)?;
                 counts.push(r.len());
@@ -308,7 +391,7 @@ mod tests {
     fn candidates_contain_the_brute_force_neighbours() {
         let (lat, lon) = pseudo_coords(600, 7);
         let tree = KdTree::new(&lat, &lon).unwrap();
-        let mut cand = Vec::new();
+        let mut sc = Scratch::default();
         for i in (0..600).step_by(13) {
             let mut d: Vec<(f64, usize)> = (0..600)
                 .filter(|&j| j != i)
@@ -320,12 +403,14 @@ mod tests {
                 })
                 .collect();
             d.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            tree.knn_candidates(i, 5, &mut cand);
+            tree.knn_candidates(i, 5, &mut sc);
+            let cand: Vec<usize> = sc.cand.iter().map(|c| c.1).collect();
             for &(_, j) in &d[..5] {
                 assert!(cand.contains(&j), "row {i} misses {j}");
             }
             let cut = 900.0;
-            tree.radius_candidates(i, chord_of_km(cut, EARTH_RADIUS_KM), &mut cand);
+            tree.radius_candidates(i, chord_of_km(cut, EARTH_RADIUS_KM), &mut sc);
+            let cand: Vec<usize> = sc.cand.iter().map(|c| c.1).collect();
             for &(dist, j) in d.iter().filter(|x| x.0 <= cut) {
                 assert!(cand.contains(&j), "row {i} misses {j} at {dist} km");
             }

@@ -411,11 +411,11 @@ pub fn inverse_distance(
     let n = lat.len();
     let tree = KdTree::new(lat, lon)?;
     let chord = chord_of_km(cutoff_km.unwrap_or(f64::INFINITY), radius_km);
-    let (indptr, indices, data) = rows_in_parallel(n, |i, cand| {
-        tree.radius_candidates(i, chord, cand);
-        cand.sort_unstable();
-        let mut row = Vec::with_capacity(cand.len());
-        for &j in cand.iter() {
+    let (indptr, indices, data) = rows_in_parallel(n, |i, sc| {
+        tree.radius_candidates(i, chord, sc);
+        sc.cand.sort_unstable_by_key(|c| c.1);
+        let mut row = Vec::with_capacity(sc.cand.len());
+        for &(_, j) in sc.cand.iter() {
             let d = great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km);
             if d == 0.0 {
                 let (a, b) = (i.min(j), i.max(j));
@@ -455,15 +455,15 @@ pub fn distance_band(
     let n = lat.len();
     let tree = KdTree::new(lat, lon)?;
     let chord = chord_of_km(threshold_km, radius_km);
-    let (indptr, indices, data) = rows_in_parallel(n, |i, cand| {
-        tree.radius_candidates(i, chord, cand);
-        cand.sort_unstable();
-        Ok(cand
+    let (indptr, indices, data) = rows_in_parallel(n, |i, sc| {
+        tree.radius_candidates(i, chord, sc);
+        sc.cand.sort_unstable_by_key(|c| c.1);
+        Ok(sc
+            .cand
             .iter()
-            .filter(|&&j| {
-                great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km) <= threshold_km
-            })
-            .map(|&j| (j, 1.0))
+            .map(|c| c.1)
+            .filter(|&j| great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km) <= threshold_km)
+            .map(|j| (j, 1.0))
             .collect())
     })?;
     Ok(Weights {
@@ -493,25 +493,11 @@ pub fn knn(lat: &[f64], lon: &[f64], k: usize, radius_km: f64) -> Result<Weights
     }
     crate::alloc::ensure::<usize>(n, k, "k nearest neighbours (n x k)")?;
     let tree = KdTree::new(lat, lon)?;
-    let (indptr, indices, data) = rows_in_parallel(n, |i, cand| {
-        tree.knn_candidates(i, k, cand);
-        let mut d: Vec<(f64, usize)> = cand
-            .iter()
-            .map(|&j| {
-                (
-                    great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km),
-                    j,
-                )
-            })
-            .collect();
-        if d.len() > k {
-            d.select_nth_unstable_by(k - 1, |a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            d.truncate(k);
-        }
-        let mut nb: Vec<usize> = d.iter().map(|x| x.1).collect();
-        nb.sort_unstable();
-        Ok(nb.into_iter().map(|j| (j, 1.0)).collect())
+    let indices = tree.knn_all(k, |i, j| {
+        great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km)
     })?;
+    let indptr = (0..=n).map(|i| i * k).collect();
+    let data = vec![1.0; indices.len()];
     Ok(Weights {
         n,
         indptr,
