@@ -324,16 +324,20 @@ fn build(
     id
 }
 
+/// CSR arrays (indptr, indices, data), or a chunk's (row lengths, indices, data).
+pub type Csr = (Vec<usize>, Vec<usize>, Vec<f64>);
+
 /// Runs `row(i, &mut scratch) -> Result<Vec<(col, value)>>` for every row in parallel chunks
 /// (one cancellation check per chunk) and assembles CSR arrays in row order. The first error
 /// in row order is returned, so the message does not depend on the thread count.
-pub fn rows_in_parallel<F>(n: usize, row: F) -> Result<(Vec<usize>, Vec<usize>, Vec<f64>)>
+pub fn rows_in_parallel<F>(n: usize, row: F) -> Result<Csr>
 where
     F: Fn(usize, &mut Scratch) -> Result<Vec<(usize, f64)>> + Sync,
 {
     use rayon::prelude::*;
     let cancel = Cancel::current();
-    let chunks: Vec<Result<(Vec<usize>, Vec<usize>, Vec<f64>)>> = (0..n.div_ceil(QUERY_CHUNK))
+    // Per chunk: row lengths, column indices, values.
+    let chunks: Vec<Result<Csr>> = (0..n.div_ceil(QUERY_CHUNK))
         .into_par_iter()
         .map(|c| {
             cancel.check()?;

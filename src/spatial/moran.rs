@@ -121,6 +121,28 @@ pub fn moran_global(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> R
     })
 }
 
+/// Pool positions are small integers drawn uniformly: a multiplicative (Fibonacci) hash is
+/// enough and much cheaper than the default SipHash in the permutation loop.
+#[derive(Default)]
+struct PositionHasher(u64);
+
+impl std::hash::Hasher for PositionHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.0 = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+/// Values moved by the partial Fisher–Yates of `moran_local`, by pool position.
+type PoolMap = std::collections::HashMap<usize, f64, std::hash::BuildHasherDefault<PositionHasher>>;
+
 #[derive(Debug, Clone)]
 pub struct LocalMoran {
     /// I_i = (n − 1) z_i (Wz)_i / Σ z² (esda's scaling).
@@ -163,9 +185,8 @@ pub fn moran_local(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
                 // materialised pool, in O(k · permutations) per unit instead of O(n), so the
                 // draws (and p-values) are unchanged and 50,000 units stay linear.
                 let len = n - 1;
-                let mut moved: std::collections::HashMap<usize, f64> =
-                    std::collections::HashMap::new();
-                let at = |moved: &std::collections::HashMap<usize, f64>, a: usize| -> f64 {
+                let mut moved = PoolMap::default();
+                let at = |moved: &PoolMap, a: usize| -> f64 {
                     match moved.get(&a) {
                         Some(&v) => v,
                         None if a < i => z[a],
