@@ -270,6 +270,23 @@ fn sp_eigenvalues(py: Python<'_>, w: &PySparseWeights) -> PyResult<PyEigenvalues
     Ok(PyEigenvalues { re: s.re, im: s.im })
 }
 
+/// The smallest and largest eigenvalues of W by Lanczos on the symmetrised W (no N x N
+/// matrix; W must be similar to a symmetric matrix), see
+/// `crate::spatial::diagnostics::extreme_eigenvalues`.
+#[pyfunction]
+#[pyo3(signature = (w, *, tol=1e-10, max_steps=3000, seed=0))]
+fn sp_extreme_eigenvalues(
+    py: Python<'_>,
+    w: &PySparseWeights,
+    tol: f64,
+    max_steps: usize,
+    seed: u64,
+) -> PyResult<(f64, f64)> {
+    run(py, || {
+        crate::spatial::diagnostics::extreme_eigenvalues(&w.w, tol, max_steps, seed)
+    })
+}
+
 /// log|I - rho W| at each `rhos`: `method` "exact" (eigenvalues) or "barry_pace"
 /// (Monte Carlo series with `order` terms and `draws` probes, seeded).
 #[pyfunction]
@@ -309,5 +326,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sp_transform, m)?)?;
     m.add_function(wrap_pyfunction!(sp_eigenvalues, m)?)?;
     m.add_function(wrap_pyfunction!(sp_logdet, m)?)?;
+    m.add_function(wrap_pyfunction!(sp_extreme_eigenvalues, m)?)?;
     Ok(())
 }

@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod effects;
 pub mod error_models;
 pub mod identification;
+pub mod kdtree;
 pub mod likelihood;
 pub mod logdet;
 pub mod models;

@@ -3,6 +3,7 @@
 // Index loops mirror the matrix formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
+use super::kdtree::{chord_of_km, rows_in_parallel, KdTree};
 use crate::error::{Error, Result};
 
 /// A sparse N×N spatial weights matrix in CSR form (rows = units).
@@ -26,6 +27,8 @@ pub fn great_circle_km(lat1: f64, lon1: f64, lat2: f64, lon2: f64, radius_km: f6
     2.0 * radius_km * a.sqrt().min(1.0).asin()
 }
 
+/// Coordinates in degrees: latitude in [-90, 90], longitude in [-180, 360] (both the
+/// signed and the 0–360 conventions), finite, as many of each.
 fn check_coords(lat: &[f64], lon: &[f64], radius_km: f64) -> Result<()> {
     if !(radius_km > 0.0 && radius_km.is_finite()) {
         return Err(Error::Option {
@@ -41,12 +44,35 @@ fn check_coords(lat: &[f64], lon: &[f64], radius_km: f64) -> Result<()> {
         )));
     }
     for (i, (&a, &b)) in lat.iter().zip(lon).enumerate() {
-        if !a.is_finite() || !(-90.0..=90.0).contains(&a) || !b.is_finite() {
+        if !a.is_finite() || !(-90.0..=90.0).contains(&a) {
             return Err(Error::Column {
-                name: "lat/lon".into(),
-                reason: format!("row {i} has an invalid coordinate ({a}, {b})"),
+                name: "lat".into(),
+                reason: format!(
+                    "row {i} has an invalid coordinate ({a}, {b}): latitude must be a finite \
+                     number of degrees in [-90, 90]"
+                ),
             });
         }
+        if !b.is_finite() || !(-180.0..=360.0).contains(&b) {
+            return Err(Error::Column {
+                name: "lon".into(),
+                reason: format!(
+                    "row {i} has an invalid coordinate ({a}, {b}): longitude must be a finite \
+                     number of degrees in [-180, 360]"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A distance cutoff in km: positive and finite.
+fn check_cutoff(name: &str, km: f64) -> Result<()> {
+    if !(km > 0.0 && km.is_finite()) {
+        return Err(Error::Option {
+            name: name.into(),
+            reason: format!("must be a positive number of km, got {km}"),
+        });
     }
     Ok(())
 }
@@ -237,6 +263,72 @@ impl Weights {
         y
     }
 
+    /// Column sums (W'ι), O(nnz).
+    pub fn col_sums(&self) -> Vec<f64> {
+        let mut c = vec![0.0; self.n];
+        for (&j, &v) in self.indices.iter().zip(&self.data) {
+            c[j] += v;
+        }
+        c
+    }
+
+    /// tr(W'W) = Σ_ij w_ij², from the CSR (duplicate entries are summed first).
+    pub fn trace_wtw(&self) -> f64 {
+        let mut work = vec![0.0; self.n];
+        let mut acc = 0.0;
+        for i in 0..self.n {
+            let row = self.indptr[i]..self.indptr[i + 1];
+            for p in row.clone() {
+                work[self.indices[p]] += self.data[p];
+            }
+            for p in row.clone() {
+                let j = self.indices[p];
+                acc += work[j] * work[j];
+                work[j] = 0.0;
+            }
+        }
+        acc
+    }
+
+    /// tr(WW) = Σ_ij w_ij w_ji, from W and its transpose (O(nnz), no N×N matrix): row i of W
+    /// is scattered into a work vector and met with column i of W.
+    pub fn trace_ww(&self) -> f64 {
+        let n = self.n;
+        // Column i of W as (row k, w_ki), by a counting sort of the entries.
+        let mut cptr = vec![0usize; n + 1];
+        for &j in &self.indices {
+            cptr[j + 1] += 1;
+        }
+        for j in 0..n {
+            cptr[j + 1] += cptr[j];
+        }
+        let mut fill = cptr.clone();
+        let mut crow = vec![0usize; self.nnz()];
+        let mut cval = vec![0.0; self.nnz()];
+        for i in 0..n {
+            for p in self.indptr[i]..self.indptr[i + 1] {
+                let j = self.indices[p];
+                crow[fill[j]] = i;
+                cval[fill[j]] = self.data[p];
+                fill[j] += 1;
+            }
+        }
+        let mut work = vec![0.0; n];
+        let mut acc = 0.0;
+        for i in 0..n {
+            for p in self.indptr[i]..self.indptr[i + 1] {
+                work[self.indices[p]] += self.data[p];
+            }
+            for q in cptr[i]..cptr[i + 1] {
+                acc += cval[q] * work[crow[q]];
+            }
+            for p in self.indptr[i]..self.indptr[i + 1] {
+                work[self.indices[p]] = 0.0;
+            }
+        }
+        acc
+    }
+
     /// Largest absolute eigenvalue (spectral radius), by power iteration on W'W for the
     /// largest singular value when W is not symmetric, or on W itself for symmetric W.
     /// For a non-negative W the spectral radius is estimated by power iteration on W.
@@ -302,7 +394,9 @@ impl Weights {
 }
 
 /// Inverse-distance weights 1/d^power from (lat, lon) in degrees, great-circle distance in km;
-/// pairs farther than `cutoff_km` (if given) get zero.
+/// pairs farther than `cutoff_km` (if given) get zero. With a cutoff the pairs come from a k-d
+/// tree (O(N log N) plus the number of pairs); without one every pair is a neighbour (N²).
+/// Identical coordinates are an error (1/0), reported for the first pair in row order.
 pub fn inverse_distance(
     lat: &[f64],
     lon: &[f64],
@@ -311,32 +405,45 @@ pub fn inverse_distance(
     radius_km: f64,
 ) -> Result<Weights> {
     check_coords(lat, lon, radius_km)?;
+    if let Some(cut) = cutoff_km {
+        check_cutoff("cutoff_km", cut)?;
+    }
     let n = lat.len();
-    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..n {
-        for j in 0..n {
-            if i == j {
-                continue;
-            }
+    let tree = KdTree::new(lat, lon)?;
+    let chord = chord_of_km(cutoff_km.unwrap_or(f64::INFINITY), radius_km);
+    let (indptr, indices, data) = rows_in_parallel(n, |i, sc| {
+        tree.radius_candidates(i, chord, sc);
+        sc.cand.sort_unstable_by_key(|c| c.1);
+        let mut row = Vec::with_capacity(sc.cand.len());
+        for &(_, j) in sc.cand.iter() {
             let d = great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km);
             if d == 0.0 {
+                let (a, b) = (i.min(j), i.max(j));
                 return Err(Error::Column {
                     name: "lat/lon".into(),
-                    reason: format!("units {i} and {j} have identical coordinates"),
+                    reason: format!("units {a} and {b} have identical coordinates"),
                 });
             }
             if cutoff_km.is_some_and(|cut| d > cut) {
                 continue;
             }
-            r.push(i);
-            c.push(j);
-            v.push(d.powf(-power));
+            let v = d.powf(-power);
+            if v != 0.0 {
+                row.push((j, v));
+            }
         }
-    }
-    Weights::from_triplets(n, &r, &c, &v)
+        Ok(row)
+    })?;
+    Ok(Weights {
+        n,
+        indptr,
+        indices,
+        data,
+    })
 }
 
-/// Binary distance band: 1 if 0 < d <= threshold (km).
+/// Binary distance band: 1 if 0 < d <= threshold (km; units at identical coordinates are
+/// neighbours). Pairs from a k-d tree, then the haversine test of the brute-force rule.
 pub fn distance_band(
     lat: &[f64],
     lon: &[f64],
@@ -344,35 +451,66 @@ pub fn distance_band(
     radius_km: f64,
 ) -> Result<Weights> {
     check_coords(lat, lon, radius_km)?;
+    check_cutoff("threshold_km", threshold_km)?;
     let n = lat.len();
-    let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
-    for i in 0..n {
-        for j in 0..n {
-            if i != j && great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km) <= threshold_km
-            {
-                r.push(i);
-                c.push(j);
-                v.push(1.0);
-            }
-        }
-    }
-    Weights::from_triplets(n, &r, &c, &v)
+    let tree = KdTree::new(lat, lon)?;
+    let chord = chord_of_km(threshold_km, radius_km);
+    let (indptr, indices, data) = rows_in_parallel(n, |i, sc| {
+        tree.radius_candidates(i, chord, sc);
+        sc.cand.sort_unstable_by_key(|c| c.1);
+        Ok(sc
+            .cand
+            .iter()
+            .map(|c| c.1)
+            .filter(|&j| great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km) <= threshold_km)
+            .map(|j| (j, 1.0))
+            .collect())
+    })?;
+    Ok(Weights {
+        n,
+        indptr,
+        indices,
+        data,
+    })
 }
 
-/// k nearest neighbours by great-circle distance (binary, not symmetric in general; ties by
-/// the lower index).
+/// k nearest neighbours by great-circle distance (binary, not symmetric in general), in
+/// O(N log N) by a k-d tree on unit-sphere coordinates (`super::kdtree`). The neighbours are
+/// the k smallest haversine distances with ties broken by the lower index, the same sets as a
+/// brute-force search; a unit is never its own neighbour, but other units at the same
+/// coordinates are (distance 0).
 pub fn knn(lat: &[f64], lon: &[f64], k: usize, radius_km: f64) -> Result<Weights> {
     check_coords(lat, lon, radius_km)?;
     let n = lat.len();
     if k == 0 || k >= n {
         return Err(Error::Option {
             name: "k".into(),
-            reason: format!("must be between 1 and n-1 = {}", n.saturating_sub(1)),
+            reason: format!(
+                "must be between 1 and n-1 = {}, got {k}",
+                n.saturating_sub(1)
+            ),
         });
     }
-    use rayon::prelude::*;
-    let rows: Vec<Vec<usize>> = (0..n)
-        .into_par_iter()
+    crate::alloc::ensure::<usize>(n, k, "k nearest neighbours (n x k)")?;
+    let tree = KdTree::new(lat, lon)?;
+    let indices = tree.knn_all(k, |i, j| {
+        great_circle_km(lat[i], lon[i], lat[j], lon[j], radius_km)
+    })?;
+    let indptr = (0..=n).map(|i| i * k).collect();
+    let data = vec![1.0; indices.len()];
+    Ok(Weights {
+        n,
+        indptr,
+        indices,
+        data,
+    })
+}
+
+/// The O(N²) k-nearest-neighbour search the tree replaces (kept as the test oracle).
+#[cfg(test)]
+pub(crate) fn knn_brute(lat: &[f64], lon: &[f64], k: usize, radius_km: f64) -> Vec<Vec<usize>> {
+    let n = lat.len();
+    (0..n)
         .map(|i| {
             let mut d: Vec<(f64, usize)> = (0..n)
                 .filter(|&j| j != i)
@@ -388,20 +526,7 @@ pub fn knn(lat: &[f64], lon: &[f64], k: usize, radius_km: f64) -> Result<Weights
             nb.sort_unstable();
             nb
         })
-        .collect();
-    let mut indptr = vec![0];
-    let mut indices = Vec::with_capacity(n * k);
-    for r in rows {
-        indices.extend(r);
-        indptr.push(indices.len());
-    }
-    let data = vec![1.0; indices.len()];
-    Ok(Weights {
-        n,
-        indptr,
-        indices,
-        data,
-    })
+        .collect()
 }
 
 /// Economic distance weights 1/|z_i − z_j| (z e.g. GDP per capita); equal values get zero.
@@ -475,5 +600,107 @@ mod tests {
         // Shanghai to Nanjing about 270 km.
         let d = great_circle_km(31.23, 121.47, 32.06, 118.80, EARTH_RADIUS_KM);
         assert!((d - 268.0).abs() < 10.0);
+    }
+
+    /// Brute-force haversine (the previous O(N²) rule) as the oracle, on clustered points with
+    /// exact duplicates and a regular grid (exact distance ties, broken by index).
+    #[test]
+    fn knn_tree_equals_brute_force_with_ties_and_duplicates() {
+        let mut lat = Vec::new();
+        let mut lon = Vec::new();
+        for a in 0..15 {
+            for b in 0..15 {
+                lat.push(30.0 + 0.5 * a as f64);
+                lon.push(115.0 + 0.5 * b as f64);
+            }
+        }
+        // Duplicates of the first few grid points, and points across the antimeridian.
+        for i in 0..5 {
+            lat.push(lat[i]);
+            lon.push(lon[i]);
+        }
+        for i in 0..20 {
+            lat.push(-10.0 + i as f64);
+            lon.push(if i % 2 == 0 { 179.9 } else { -179.9 });
+        }
+        for k in [1, 4, 8, 30] {
+            let w = knn(&lat, &lon, k, EARTH_RADIUS_KM).unwrap();
+            let brute = knn_brute(&lat, &lon, k, EARTH_RADIUS_KM);
+            for i in 0..lat.len() {
+                assert_eq!(
+                    &w.indices[w.indptr[i]..w.indptr[i + 1]],
+                    &brute[i][..],
+                    "k {k} row {i}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn distance_band_and_cutoff_equal_all_pairs() {
+        let lat: Vec<f64> = (0..300)
+            .map(|i| 20.0 + ((i * 37) % 101) as f64 * 0.2)
+            .collect();
+        let lon: Vec<f64> = (0..300)
+            .map(|i| 100.0 + ((i * 53) % 97) as f64 * 0.25)
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let keep: Vec<usize> = (0..300)
+            .filter(|&i| seen.insert((lat[i].to_bits(), lon[i].to_bits())))
+            .collect();
+        let la: Vec<f64> = keep.iter().map(|&i| lat[i]).collect();
+        let lo: Vec<f64> = keep.iter().map(|&i| lon[i]).collect();
+        let n = la.len();
+        for cut in [50.0, 300.0, 2000.0] {
+            let band = distance_band(&la, &lo, cut, EARTH_RADIUS_KM).unwrap();
+            let inv = inverse_distance(&la, &lo, 1.5, Some(cut), EARTH_RADIUS_KM).unwrap();
+            let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+            for i in 0..n {
+                for j in 0..n {
+                    let d = great_circle_km(la[i], lo[i], la[j], lo[j], EARTH_RADIUS_KM);
+                    if i != j && d <= cut {
+                        r.push(i);
+                        c.push(j);
+                        v.push(d.powf(-1.5));
+                    }
+                }
+            }
+            let want_inv = Weights::from_triplets(n, &r, &c, &v).unwrap();
+            let want_band = Weights::from_triplets(n, &r, &c, &vec![1.0; r.len()]).unwrap();
+            assert_eq!(band, want_band);
+            assert_eq!(inv, want_inv);
+        }
+        assert!(distance_band(&la, &lo, 0.0, EARTH_RADIUS_KM).is_err());
+        assert!(inverse_distance(&la, &lo, 1.0, Some(0.0), EARTH_RADIUS_KM).is_err());
+        assert!(knn(&[0.0, 1.0], &[400.0, 0.0], 1, EARTH_RADIUS_KM).is_err());
+        assert!(knn(&[91.0, 1.0], &[0.0, 0.0], 1, EARTH_RADIUS_KM).is_err());
+    }
+
+    #[test]
+    fn sparse_traces_equal_dense() {
+        let n = 7;
+        let (mut r, mut c, mut v) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            for j in 0..n {
+                if i != j && (i * 3 + j * 5) % 4 != 0 {
+                    r.push(i);
+                    c.push(j);
+                    v.push(((i * 7 + j * 2) % 5) as f64 + 0.25);
+                }
+            }
+        }
+        let w = Weights::from_triplets(n, &r, &c, &v).unwrap();
+        let d = w.to_dense().unwrap();
+        let (mut wtw, mut ww) = (0.0, 0.0);
+        for i in 0..n {
+            for j in 0..n {
+                wtw += d[i * n + j] * d[i * n + j];
+                ww += d[i * n + j] * d[j * n + i];
+            }
+        }
+        assert!((w.trace_wtw() - wtw).abs() < 1e-12 * wtw);
+        assert!((w.trace_ww() - ww).abs() < 1e-12 * ww);
+        let cs: Vec<f64> = (0..n).map(|j| (0..n).map(|i| d[i * n + j]).sum()).collect();
+        assert_eq!(w.col_sums(), cs);
     }
 }
