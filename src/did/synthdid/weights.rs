@@ -120,14 +120,85 @@ impl Problem<'_> {
 /// Most Gram-column values one solve keeps (8M values, 64 MB).
 const GRAM_CACHE: usize = 8 << 20;
 
+/// `out[j] = sum_r m[r, j] v[r]` for a matrix stored row by row (`m.len() / cols` rows of
+/// `cols` values), accumulated over `r` in increasing order: for every `j` the same additions,
+/// in the same order, as `dot(column j, v)`, so the result is bitwise that of the column-wise
+/// dot products, but the inner loop runs along contiguous memory and vectorises (the dot of a
+/// 20-value column is a chain of dependent additions).
+fn row_major_product(m: &[f64], cols: usize, v: &[f64], out: &mut [f64]) {
+    out.iter_mut().for_each(|o| *o = 0.0);
+    if cols == 0 {
+        return;
+    }
+    for (row, &vr) in m.chunks_exact(cols).zip(v) {
+        out.iter_mut().zip(row).for_each(|(o, &a)| *o += a * vr);
+    }
+}
+
+/// What one Frank–Wolfe update leaves: x'x, x'A'Ax, x'A'b, and the new half gradient's
+/// first minimum, its value and g'x.
+struct Update {
+    xx: f64,
+    xatax: f64,
+    xatb: f64,
+    best: usize,
+    best_g: f64,
+    gx: f64,
+}
+
+/// x <- (1 - s) x + s e_vertex, A'Ax <- (1 - s) A'Ax + s A'a_vertex, and the sums and the
+/// gradient's minimum over the new weights, in one pass. A function of its own so that the
+/// accumulators stay in registers (inlined into the solver they were spilled to the stack).
+#[inline(never)]
+fn fw_update(
+    x: &mut [f64],
+    atax: &mut [f64],
+    atb: &[f64],
+    gram_col: &[f64],
+    vertex: usize,
+    s: f64,
+    eta: f64,
+) -> Update {
+    let (mut xx, mut xatax, mut xatb) = (0.0, 0.0, 0.0);
+    let (mut best, mut best_g, mut gx) = (0, f64::INFINITY, 0.0);
+    let n = x.len();
+    let (atax, atb, gram_col) = (&mut atax[..n], &atb[..n], &gram_col[..n]);
+    for j in 0..n {
+        let xj = (1.0 - s) * x[j] + if j == vertex { s } else { 0.0 };
+        let v = (1.0 - s) * atax[j] + s * gram_col[j];
+        x[j] = xj;
+        atax[j] = v;
+        xx += xj * xj;
+        xatax += xj * v;
+        xatb += xj * atb[j];
+        // the next iteration's half gradient
+        let g = v - atb[j] + eta * xj;
+        gx += g * xj;
+        if g < best_g {
+            best_g = g;
+            best = j;
+        }
+    }
+    Update {
+        xx,
+        xatax,
+        xatb,
+        best,
+        best_g,
+        gx,
+    }
+}
+
 /// R `sc.weight.fw`: Frank–Wolfe from `x` until an iteration lowers the objective by no more
 /// than `min_decrease^2`, or `max_iter` iterations.
 ///
 /// The same steps as [`Problem::step`], in Gram form: the gradient A'(Ax - b) + eta x, the
 /// line search's |a_i - Ax|^2 and the objective's |Ax - b|^2 all follow from A'Ax, which
 /// after x <- (1 - s) x + s e_i is (1 - s) A'Ax + s A'a_i. The Gram column A'a_i is computed
-/// once per vertex Frank–Wolfe visits (cached up to [`GRAM_CACHE`] values), so an iteration
-/// costs two passes over the weights instead of one over the whole matrix.
+/// once per vertex Frank–Wolfe visits (cached up to [`GRAM_CACHE`] values), from a row-major
+/// copy of A (see [`row_major_product`]); one pass over the weights per iteration updates x and
+/// A'Ax and forms the next iteration's gradient. The arithmetic is, operation for operation,
+/// that of the plain column-by-column form, so the weights do not depend on the layout.
 pub(crate) fn sc_weight_fw(
     p: &Problem<'_>,
     zeta: f64,
@@ -137,48 +208,55 @@ pub(crate) fn sc_weight_fw(
 ) -> Vec<f64> {
     let z2 = zeta * zeta;
     let (rows, cols) = (p.a.rows as f64, p.a.cols);
+    // A row by row: the Gram columns, A'b and A'Ax as axpy sweeps over contiguous rows
+    let mut a_rows = vec![0.0; p.a.rows * cols];
+    for j in 0..cols {
+        for (r, &v) in p.a.col(j).iter().enumerate() {
+            a_rows[r * cols + j] = v;
+        }
+    }
     let ax = p.ax(&x);
-    let atb: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), p.b)).collect();
+    let mut atb = vec![0.0; cols];
+    row_major_product(&a_rows, cols, p.b, &mut atb);
     let bb = dot(p.b, p.b);
-    let mut atax: Vec<f64> = (0..cols).map(|j| dot(p.a.col(j), &ax)).collect();
+    let mut atax = vec![0.0; cols];
+    row_major_product(&a_rows, cols, &ax, &mut atax);
     let mut gram: Vec<Option<Vec<f64>>> = vec![None; cols];
     let mut cached = 0usize;
+    let mut fresh = vec![0.0; cols];
     let mut xx = dot(&x, &x);
     let mut xatax = dot(&x, &atax);
     let mut xatb = dot(&x, &atb);
+    // half gradient, its first minimum (R's which.min) and g'x, for the current x
+    let (mut best, mut best_g, mut gx) = (0, f64::INFINITY, 0.0);
+    for j in 0..cols {
+        let g = atax[j] - atb[j] + p.eta * x[j];
+        gx += g * x[j];
+        if g < best_g {
+            best_g = g;
+            best = j;
+        }
+    }
     let (mut prev, mut last) = (f64::NAN, f64::NAN);
     let mut t = 0;
     while t < max_iter && (t < 2 || prev - last > min_decrease * min_decrease) {
         t += 1;
-        // half gradient, its first minimum (R's which.min) and g'x
-        let mut best = 0;
-        let mut best_g = f64::INFINITY;
-        let mut gx = 0.0;
-        for j in 0..cols {
-            let g = atax[j] - atb[j] + p.eta * x[j];
-            gx += g * x[j];
-            if g < best_g {
-                best_g = g;
-                best = j;
-            }
-        }
         let xi = x[best];
         let at_vertex = xi == 1.0 && x.iter().filter(|&&v| v != 0.0).count() == 1;
         if !at_vertex && best_g.is_finite() {
             let num = -(best_g - gx); // -g'(e_i - x)
             let dd = xx - 2.0 * xi + 1.0; // |e_i - x|^2
-            let column = || -> Vec<f64> {
-                let ai = p.a.col(best);
-                (0..cols).map(|j| dot(p.a.col(j), ai)).collect()
-            };
-            let fresh;
             let g: &[f64] = if gram[best].is_some() || (cached + 1) * cols <= GRAM_CACHE {
                 if gram[best].is_none() {
                     cached += 1;
                 }
-                gram[best].get_or_insert_with(column)
+                gram[best].get_or_insert_with(|| {
+                    let mut col = vec![0.0; cols];
+                    row_major_product(&a_rows, cols, p.a.col(best), &mut col);
+                    col
+                })
             } else {
-                fresh = column();
+                row_major_product(&a_rows, cols, p.a.col(best), &mut fresh);
                 &fresh
             };
             // |a_i - Ax|^2 = a_i'a_i - 2 a_i'Ax + x'A'Ax
@@ -186,19 +264,9 @@ pub(crate) fn sc_weight_fw(
             let step = num / (derr2 + p.eta * dd);
             let s = step.clamp(0.0, 1.0);
             if !step.is_nan() && s != 0.0 {
-                let (mut nxx, mut nxatax, mut nxatb) = (0.0, 0.0, 0.0);
-                for j in 0..cols {
-                    let xj = (1.0 - s) * x[j] + if j == best { s } else { 0.0 };
-                    let v = (1.0 - s) * atax[j] + s * g[j];
-                    x[j] = xj;
-                    atax[j] = v;
-                    nxx += xj * xj;
-                    nxatax += xj * v;
-                    nxatb += xj * atb[j];
-                }
-                xx = nxx;
-                xatax = nxatax;
-                xatb = nxatb;
+                let u = fw_update(&mut x, &mut atax, &atb, g, best, s, p.eta);
+                (xx, xatax, xatb) = (u.xx, u.xatax, u.xatb);
+                (best, best_g, gx) = (u.best, u.best_g, u.gx);
             }
         }
         prev = last;
