@@ -43,6 +43,12 @@ impl PyDynamic {
     fn vcov<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
         square(py, &self.fit.vcov, self.fit.coef.len())
     }
+    /// The papers' asymptotic variance at the corrected estimate (without the Jacobian of the
+    /// correction).
+    #[getter]
+    fn vcov_asymptotic<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        square(py, &self.fit.vcov_asymptotic, self.fit.coef.len())
+    }
     #[getter]
     fn coef_qml<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
         self.fit.coef_qml.to_pyarray(py)

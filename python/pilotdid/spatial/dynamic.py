@@ -13,13 +13,13 @@ from pilotdid._core import PilotdidError
 from pilotdid.results.spatial_dynamic import DynamicSpatialResult
 from pilotdid.spatial._inputs import _prepare
 
-__all__ = ["DLAGS", "check_dlag", "fit_dynamic"]
+__all__ = ["DLAGS"]
 
 #: dlag spellings: xsmle's codes and their names.
 DLAGS = {1: 1, 2: 2, 3: 3, "time": 1, "spacetime": 2, "both": 3}
 
 
-def check_dlag(dlag: Any) -> int:
+def _check_dlag(dlag: Any) -> int:
     """xsmle's ``dlag``: 1 or "time" (y_{t-1}), 2 or "spacetime" (W y_{t-1}), 3 or "both"."""
     if isinstance(dlag, bool) or dlag not in DLAGS:
         raise PilotdidError(
@@ -29,7 +29,7 @@ def check_dlag(dlag: Any) -> int:
     return DLAGS[dlag]
 
 
-def fit_dynamic(
+def _fit_dynamic(
     model: str,
     fml: str,
     data: Any,

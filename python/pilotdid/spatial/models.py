@@ -84,9 +84,9 @@ def _dynamic(
     **refused: Any,
 ) -> SpatialResult:
     # The dynamic model lives in spatial/dynamic.py; here only the shared checks.
-    from pilotdid.spatial.dynamic import check_dlag, fit_dynamic
+    from pilotdid.spatial.dynamic import _check_dlag, _fit_dynamic
 
-    res = fit_dynamic(
+    res = _fit_dynamic(
         model,
         _check_fml(fml),
         data,
@@ -94,7 +94,7 @@ def _dynamic(
         check_str("unit", unit),
         check_str("time", time),
         _check_effects(effects),
-        check_dlag(dlag),
+        _check_dlag(dlag),
         None if durbin is None else check_columns("durbin", durbin),
         check_choice("incomplete", incomplete, _INCOMPLETE),
         refused,
