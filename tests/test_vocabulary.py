@@ -81,6 +81,7 @@ ALLOWED: dict[str, str] = {
     "durbin": "SDM/SDEM: which regressors get WX", "fixed_rho": "SAR/SDM at a given rho",
     "fixed_lambda": "SEM/SDEM at a given lambda", "rho_search": "SDPDmod grid search",
     "M": "GNS: weights of the error process (default W)",
+    "dlag": "SAR/SDM: dynamic lags (xsmle dlag)", "horizon": "dynamic effects: short/long",
     "lat": "coordinates", "lon": "coordinates", "ids": "unit ids of W", "transform": "W norm",
     "threshold_km": "distance band", "power": "inverse distance", "cutoff_km": "distance",
     "radius_km": "earth radius", "matrix": "W from a matrix", "rows": "W from triplets",

@@ -17,6 +17,7 @@ mod pca;
 mod pretrend_power;
 mod robust;
 mod spatial;
+mod spatial_dynamic;
 mod staggered;
 mod synthdid;
 mod weights;
@@ -588,6 +589,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     robust::register(m)?;
     weights::register(m)?;
     spatial::register(m)?;
+    spatial_dynamic::register(m)?;
     green::register(m)?;
     inference::register(m)?;
     heterogeneity::register(m)?;

@@ -9,6 +9,7 @@
 
 pub mod contiguity;
 pub mod diagnostics;
+pub mod dynamic;
 pub mod effects;
 pub mod error_models;
 pub mod identification;

@@ -86,6 +86,44 @@ def _w_note(p: Any) -> str | None:
     return note if p.w_note is None else f"{p.w_note}; {note}"
 
 
+def _dynamic(
+    model: str,
+    fml: Any,
+    data: Any,
+    W: Any,
+    unit: Any,
+    time: Any,
+    effects: Any,
+    dlag: Any,
+    durbin: Any,
+    incomplete: Any,
+    **refused: Any,
+) -> SpatialResult:
+    # The dynamic model lives in spatial/dynamic.py; here only the shared checks.
+    from pilotdid.spatial.dynamic import _check_dlag, _fit_dynamic
+
+    if isinstance(W, (dict, list, tuple)):
+        raise PilotdidError(
+            "option 'dlag': the dynamic model takes one W; a W per period (dict or list) is "
+            "available for the static models only"
+        )
+
+    res = _fit_dynamic(
+        model,
+        _check_fml(fml),
+        data,
+        W,
+        check_str("unit", unit),
+        check_str("time", time),
+        _check_effects(effects),
+        _check_dlag(dlag),
+        None if durbin is None else check_columns("durbin", durbin),
+        check_choice("incomplete", incomplete, _INCOMPLETE),
+        refused,
+    )
+    return res
+
+
 def _fit(
     model: str,
     fml: Any,
@@ -212,6 +250,7 @@ def sar(
     method: str = "auto",
     level: float = 0.95,
     incomplete: str = "error",
+    dlag: int | str | None = None,
 ) -> SpatialResult:
     """Spatial lag panel y = rho W y + X beta + FE + e by ML (concentrated likelihood).
 
@@ -256,8 +295,34 @@ def sar(
     transformation assumes one W, so ``lee_yu`` is False with a time-varying W. When every
     W_t is equal the fit is the static one, number for number.
 
+    ``dlag``: the time-space dynamic model (xsmle's ``dlag``): 1 / "time" adds y_{t-1},
+    2 / "spacetime" W y_{t-1}, 3 / "both" both; fitted by QML with the Yu, de Jong & Lee
+    (2008) bias correction (``effects="individual"``) or Lee & Yu (2010) (``"twoways"``,
+    row-standardised W) and returned as a
+    :class:`~pilotdid.results.spatial_dynamic.DynamicSpatialResult` (see
+    :mod:`pilotdid.spatial.dynamic`). Needs at least 3 periods; ``lee_yu``, ``fixed_rho``,
+    ``rho_search`` and ``method`` stay at their defaults. A time-varying W is not available
+    with ``dlag``.
+
     There is no random-effects spatial model and hence no Hausman test (fixed effects only).
     """
+    if dlag is not None:
+        return _dynamic(
+            "sar",
+            fml,
+            data,
+            W,
+            unit,
+            time,
+            effects,
+            dlag,
+            None,
+            incomplete,
+            lee_yu=lee_yu,
+            fixed_rho=fixed_rho,
+            rho_search=None if rho_search == "exact" else rho_search,
+            method=None if method == "auto" else method,
+        )
     return _fit(
         "sar",
         fml,
@@ -292,13 +357,32 @@ def sdm(
     method: str = "auto",
     level: float = 0.95,
     incomplete: str = "error",
+    dlag: int | str | None = None,
 ) -> SpatialResult:
     """Spatial Durbin panel y = rho W y + X beta + W X theta + FE + e by ML.
 
     ``durbin`` lists the regressors that get a spatial lag (default: all). See :func:`sar`
-    for ``effects``, ``lee_yu``, ``method`` and a time-varying ``W`` (W_t X_t per period).
-    There is no random-effects spatial model and hence no Hausman test (fixed effects only).
+    for ``effects``, ``lee_yu``, ``method``, a time-varying ``W`` (W_t X_t per period) and
+    ``dlag`` (the dynamic SDM). There is no random-effects spatial model and hence no
+    Hausman test (fixed effects only).
     """
+    if dlag is not None:
+        return _dynamic(
+            "sdm",
+            fml,
+            data,
+            W,
+            unit,
+            time,
+            effects,
+            dlag,
+            durbin,
+            incomplete,
+            lee_yu=lee_yu,
+            fixed_rho=fixed_rho,
+            rho_search=None if rho_search == "exact" else rho_search,
+            method=None if method == "auto" else method,
+        )
     return _fit(
         "sdm",
         fml,
