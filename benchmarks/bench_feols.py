@@ -17,13 +17,13 @@ timed calls; the median wall time is reported, with ratio = pyfixest / pilotdid 
 pilotdid is faster). Coefficients must agree to 1e-6 relative (printed per case; the process
 exits non-zero if they do not).
 
-Demeaning bandwidth (pilotdid only): bytes of the 4 demeaned columns (y, x1, x2, x3; f64) read
-and written once per sweep, i.e. 4 * N * 8 * 2 bytes per sweep, times the number of sweeps,
-divided by the demeaning time. The sweep count comes from ``fit.fe_iterations`` (or the private
-``fit._info["demean_iterations"]``, per column) and the time from ``fit._timings`` (or
-``fit._info["timings"]``) when the result exposes them; otherwise the total wall time of the call is
-used (a lower bound on the bandwidth; flagged "~ total time"), and without an iteration count
-a single sweep is assumed (flagged "1 sweep assumed", also a lower bound).
+Demeaning bandwidth (pilotdid only): the 4 demeaned columns (y, x1, x2, x3; f64) read and
+written once, 4 * N * 8 * 2 bytes, over the demeaning time the core reports, and as a share of
+this machine's copy bandwidth (measured at the start: numpy copy of 1 GiB, bytes read plus
+written). That byte count is the least any demeaner must move, so the figure is a lower bound
+on the traffic. After each case the script prints the phase table of pilotdid's last run
+(encode ids, singletons, row copy, demeaning, cross products, solve, cluster codes, vcov), as
+the Rust core timed it.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ FML = "y ~ x1 + x2 + x3 | unit + year"
 XNAMES = ["x1", "x2", "x3"]
 BETA = np.array([1.0, -0.5, 0.25])
 COEF_RTOL = 1e-6
+COPY_GBPS: float | None = None  # measured in main()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,52 +98,34 @@ def timed(fn, reps: int):
     return statistics.median(times), times, result
 
 
-def _as_total(value) -> float | None:
-    """fe_iterations may be an int, a per-column list/array, or a dict; return total sweeps
-    over the 4 columns if it is per column, else the count times 4 columns."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        value = list(value.values())
-    if np.ndim(value) == 0:
-        return float(value) * 4.0
-    arr = np.asarray(value, dtype=float).ravel()
-    return float(arr.sum()) if arr.size == 4 else float(arr.max()) * 4.0
+def copy_bandwidth(gib: float = 1.0, reps: int = 5) -> float:
+    """This machine's memory copy bandwidth in GB/s, counting bytes read plus bytes written
+    (best of ``reps`` single-threaded copies of a ``gib`` GiB array)."""
+    a = np.random.default_rng(0).random(int(gib * 2**27))
+    b = np.empty_like(a)
+    np.copyto(b, a)
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        np.copyto(b, a)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * a.nbytes / best / 1e9
 
 
-def demean_bandwidth(fit, n_obs: int, wall_seconds: float) -> tuple[float, str]:
-    """GB/s of demeaning traffic (see module docstring) and a note on how it was obtained."""
-    notes = []
-    info = getattr(fit, "_info", None)
-    info = info if isinstance(info, dict) else {}
-    iters = getattr(fit, "fe_iterations", None)
-    source = "fit.fe_iterations"
-    if iters is None and info.get("demean_iterations") is not None:
-        iters, source = info["demean_iterations"], "fit._info['demean_iterations']"
-    col_sweeps = _as_total(iters)
-    if col_sweeps is None:
-        col_sweeps = 4.0
-        notes.append("1 sweep assumed")
-    elif col_sweeps == 0:
-        col_sweeps = 4.0  # e.g. balanced panel demeaned in closed form: one pass
-        notes.append(f"0 iterations in {source}: 1 pass counted")
-    else:
-        notes.append(f"{col_sweeps / 4.0:g} sweeps/column from {source}")
-    seconds = None
-    timings = getattr(fit, "_timings", None)
-    if timings is None:
-        timings = info.get("timings")
-    if isinstance(timings, dict):
-        for key in ("demean", "demeaning", "fe", "absorb"):
-            if key in timings and timings[key]:
-                seconds = float(timings[key])
-                notes.append(f"time from fit._timings[{key!r}]")
-                break
-    if seconds is None:
-        seconds = wall_seconds
-        notes.append("~ total time")
-    bytes_moved = col_sweeps * n_obs * 8 * 2  # per column-sweep: read + write N f64
-    return bytes_moved / seconds / 1e9, ", ".join(notes)
+def phase_table(fit) -> list[tuple[str, float]]:
+    """(phase, seconds) of pilotdid's last fit, as the Rust core timed them."""
+    return list(fit._core.phases)
+
+
+def demean_bandwidth(fit, n_obs: int) -> tuple[float, str]:
+    """GB/s of demeaning: the 4 demeaned columns (y, x1, x2, x3; f64) read and written once,
+    4 * N * 8 * 2 bytes (the least any demeaner moves), over the core's demeaning time. The
+    exact balanced path makes two passes and the iterative path one per sweep, so this is a
+    lower bound on the traffic actually moved."""
+    seconds = dict(phase_table(fit))["demean"]
+    sweeps = list(fit._core.demean_iterations)
+    note = f"{fit._core.demean_method}, sweeps per column {sweeps}"
+    return 4 * n_obs * 8 * 2 / seconds / 1e9, note
 
 
 def _pdid_coefs(fit) -> np.ndarray:
@@ -181,7 +164,7 @@ def run_case(
     t_pd, times_pd, fit_pd = timed(
         lambda: pdid.feols(FML, data_pdid, vcov={"CR1": "unit"}, fixef_rm="none"), reps
     )
-    gbps, note = demean_bandwidth(fit_pd, fit_pd.nobs, t_pd)
+    gbps, note = demean_bandwidth(fit_pd, fit_pd.nobs)
 
     line = f"pilotdid {t_pd:.3f} s"
     ok = True
@@ -205,7 +188,13 @@ def run_case(
             f"{COEF_RTOL:g}), se max rel diff {rel_se:.1e}, nobs {fit_pd.nobs:,} vs "
             f"{fit_pf._N:,}"
         )
-    print(line + f" | demean {gbps:.2f} GB/s ({note})")
+    share = f" = {gbps / COPY_GBPS:.0%} of copy bandwidth" if COPY_GBPS else ""
+    print(line + f" | demean {gbps:.2f} GB/s{share} ({note})")
+    phases = phase_table(fit_pd)
+    total = sum(sec for _, sec in phases)
+    print(f"    phases of pilotdid's last run (core total {total:.3f} s of {t_pd:.3f} s wall):")
+    for name, sec in phases:
+        print(f"      {name:<28} {sec:7.3f} s  {sec / total:6.1%}")
     fmt = lambda ts: "[" + ", ".join(f"{t:.3f}" for t in ts) + "]"  # noqa: E731
     print(
         f"    runs: pilotdid {fmt(times_pd)}"
@@ -244,6 +233,9 @@ def main(argv=None) -> int:
     )
     args = ap.parse_args(argv)
 
+    global COPY_GBPS
+    COPY_GBPS = copy_bandwidth()
+    print(f"memory copy bandwidth: {COPY_GBPS:.1f} GB/s (read + write, numpy, 1 GiB)")
     sizes = [100_000] if args.quick else [int(float(s)) for s in args.sizes.split(",") if s]
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     for c in cases:

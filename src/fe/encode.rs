@@ -23,12 +23,16 @@ impl Factorized {
 /// Buffers are allocated fallibly (`Error::OutOfMemory`); more than u32::MAX - 1 distinct ids
 /// is an error.
 pub fn factorize(values: &[i64]) -> Result<Factorized> {
-    let (Some(&min), Some(&max)) = (values.iter().min(), values.iter().max()) else {
+    if values.is_empty() {
         return Ok(Factorized {
             codes: Vec::new(),
             levels: Vec::new(),
         });
-    };
+    }
+    // One pass for both bounds.
+    let (min, max) = values
+        .iter()
+        .fold((i64::MAX, i64::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let span = (max as i128 - min as i128) as u128;
     let mut codes = try_with_capacity(values.len(), "id codes")?;
     let mut levels = Vec::new();

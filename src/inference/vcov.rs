@@ -36,6 +36,7 @@
 //! * `df_t`: `N − df_k` for iid and hetero; `G − 1` one-way; `G_min − 1` two-way.
 
 use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 
@@ -339,17 +340,37 @@ fn is_nested(fe: &[u32], cluster: &[u32]) -> bool {
     true
 }
 
-/// Σ_g S_g S_g' with S_g = Σ_{i∈g} xw_i·uw_i (dense codes `0..g`).
+/// Σ_g S_g S_g' with S_g = Σ_{i∈g} xw_i·uw_i (dense codes `0..g`). Columns are summed in
+/// parallel, each in row order: every S_g entry adds its terms in the order a row loop would.
 fn cluster_meat(xw: ArrayView2<f64>, uw: ArrayView1<f64>, codes: &[u32], g: usize) -> Array2<f64> {
     let k = xw.ncols();
     if k == 0 {
         return Array2::zeros((0, 0)); // chunks_exact(0) below would panic
     }
+    let per_column: Vec<Vec<f64>> = (0..k)
+        .into_par_iter()
+        .map(|j| {
+            let mut s = vec![0.0; g];
+            let x = xw.column(j);
+            match (x.as_slice(), uw.as_slice()) {
+                (Some(x), Some(u)) => {
+                    for ((&xi, &ui), &c) in x.iter().zip(u).zip(codes) {
+                        s[c as usize] += xi * ui;
+                    }
+                }
+                _ => {
+                    for ((&xi, &ui), &c) in x.iter().zip(uw.iter()).zip(codes) {
+                        s[c as usize] += xi * ui;
+                    }
+                }
+            }
+            s
+        })
+        .collect();
     let mut sums = vec![0.0; g * k];
-    for ((xi, &ui), &c) in xw.outer_iter().zip(uw.iter()).zip(codes.iter()) {
-        let row = &mut sums[c as usize * k..(c as usize + 1) * k];
-        for (s, &x) in row.iter_mut().zip(xi.iter()) {
-            *s += x * ui;
+    for (j, col) in per_column.iter().enumerate() {
+        for (c, &v) in col.iter().enumerate() {
+            sums[c * k + j] = v;
         }
     }
     let mut meat = Array2::<f64>::zeros((k, k));
@@ -359,7 +380,6 @@ fn cluster_meat(xw: ArrayView2<f64>, uw: ArrayView1<f64>, codes: &[u32], g: usiz
     meat
 }
 
-/// m += s s'.
 fn add_outer(m: &mut Array2<f64>, s: &[f64]) {
     for (a, &sa) in s.iter().enumerate() {
         for (b, &sb) in s.iter().enumerate() {

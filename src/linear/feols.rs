@@ -6,6 +6,7 @@
 
 use ndarray::linalg::general_mat_vec_mul;
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ShapeBuilder};
+use rayon::prelude::*;
 
 use crate::alloc::{
     elements, ensure, try_collect, try_copy, try_vec, try_with_capacity, try_zeros,
@@ -110,6 +111,30 @@ pub struct FeolsFit {
     /// Indices (into the input's regressors) of the kept regressors.
     pub(super) kept: Vec<usize>,
     pub(super) weights: Option<Vec<f64>>,
+    /// Wall seconds of each phase of the call, in order (benchmarks print them as a table).
+    pub phases: Vec<(&'static str, f64)>,
+}
+
+/// Lap timer for the phases of one `feols` call.
+struct PhaseClock {
+    last: std::time::Instant,
+    laps: Vec<(&'static str, f64)>,
+}
+
+impl PhaseClock {
+    fn new() -> Self {
+        Self {
+            last: std::time::Instant::now(),
+            laps: Vec::new(),
+        }
+    }
+
+    /// Closes the phase that ran since the previous lap.
+    fn lap(&mut self, name: &'static str) {
+        let now = std::time::Instant::now();
+        self.laps.push((name, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
 }
 
 fn check_len(name: &str, len: usize, n: usize) -> Result<()> {
@@ -124,6 +149,7 @@ fn check_len(name: &str, len: usize, n: usize) -> Result<()> {
 /// Fixed-effects OLS of `y` on `x`, absorbing `fe`. Without fixed effects, the caller adds an
 /// intercept column if one is wanted.
 pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
+    let mut clock = PhaseClock::new();
     let n_in = input.y.1.len();
     if n_in == 0 {
         return Err(Error::Empty("no rows: the data are empty".into()));
@@ -188,13 +214,28 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
         }
     }
 
+    clock.lap("checks and complete rows");
+
     // 2. Fixed effects on the complete rows, singletons.
     let build_fe = |keep: &[bool]| -> Result<FixedEffects> {
+        let all_kept = keep.iter().all(|&k| k);
+        // Dimensions are encoded in parallel; each one's codes do not depend on the others.
+        let encoded: Vec<Result<crate::fe::Factorized>> = input
+            .fe
+            .par_iter()
+            .map(|(_, ids)| {
+                if all_kept {
+                    factorize(ids)
+                } else {
+                    factorize(&compact(ids, keep, "fixed-effect ids")?)
+                }
+            })
+            .collect();
         let mut names = Vec::new();
         let mut codes = Vec::new();
         let mut levels = Vec::new();
-        for (name, ids) in &input.fe {
-            let f = factorize(&compact(ids, keep, "fixed-effect ids")?)?;
+        for ((name, _), f) in input.fe.iter().zip(encoded) {
+            let f = f?;
             names.push(name.clone());
             levels.push(f.n_levels());
             codes.push(f.codes);
@@ -206,6 +247,7 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
         }
     };
     let mut fe = build_fe(&used)?;
+    clock.lap("encode fixed effects");
     let singleton = find_singletons(&fe.codes, &fe.n_levels)?;
     let n_singletons = singleton.iter().filter(|&&s| s).count();
     if spec.drop_singletons && n_singletons > 0 {
@@ -216,6 +258,7 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
         }
         fe = fe.subset(&keep)?;
     }
+    clock.lap("singletons");
     let n = used.iter().filter(|&&u| u).count();
     if n == 0 {
         return Err(Error::Empty(format!(
@@ -230,15 +273,29 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
         .as_ref()
         .map(|(_, w)| compact(w, &used, "weights"))
         .transpose()?;
-    let mut flat = try_with_capacity(
+    // Zeroed pages come from the allocator untouched; the columns are then filled in
+    // parallel, which also spreads the first-touch page faults over the workers.
+    let mut flat = try_zeros::<f64>(
         elements(n, 1 + k_all, "data matrix (rows x columns)")?,
         "data matrix (rows x columns)",
     )?;
-    for (_, src) in std::iter::once(&input.y).chain(&input.x) {
-        flat.extend(src.iter().zip(&used).filter(|(_, &u)| u).map(|(&v, _)| v));
-    }
+    let sources: Vec<&[f64]> = std::iter::once(&input.y)
+        .chain(&input.x)
+        .map(|(_, c)| *c)
+        .collect();
+    flat.par_chunks_mut(n)
+        .zip(sources.par_iter())
+        .for_each(|(dst, src)| {
+            if n == n_in {
+                dst.copy_from_slice(src);
+            } else {
+                let kept = src.iter().zip(&used).filter(|(_, &u)| u).map(|(&v, _)| v);
+                dst.iter_mut().zip(kept).for_each(|(d, v)| *d = v);
+            }
+        });
     let mut data = Array2::from_shape_vec((n, 1 + k_all).f(), flat)
         .map_err(|e| Error::Shape(format!("data matrix: {e}")))?;
+    clock.lap("copy rows");
     let (scale, tss, demean) = {
         let flat = data
             .as_slice_memory_order_mut()
@@ -250,7 +307,9 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
             .map(|c| weighted_ss(c, weights.as_deref()))
             .collect();
         let tss = centered_ss(chunks[0], weights.as_deref());
+        clock.lap("scales");
         let demean = demean_columns(&mut chunks, weights.as_deref(), &fe, &spec.demean)?;
+        clock.lap("demean");
         (scale, tss, demean)
     };
     finish(
@@ -267,6 +326,7 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
             n_missing,
             n_zero_weight,
             n_singletons,
+            clock,
         },
     )
 }
@@ -282,6 +342,7 @@ struct FitState {
     n_missing: usize,
     n_zero_weight: usize,
     n_singletons: usize,
+    clock: PhaseClock,
 }
 
 fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<FeolsFit> {
@@ -294,6 +355,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         }
     }
     let k_all = st.data.ncols() - 1;
+    st.clock.lap("weights");
     let (xtx_all, xty_all) = {
         let cols: Vec<&[f64]> = st
             .data
@@ -303,6 +365,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
             .collect();
         cross_products(&cols[1..], cols[0])
     };
+    st.clock.lap("cross products");
     let keep = independent_columns(&xtx_all, &st.scale);
     let collinear: Vec<String> = (0..k_all)
         .filter(|j| !keep.contains(j))
@@ -343,6 +406,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     let uw = weighted_residuals(xw, yw, &ls.beta)?;
     let rss = uw.dot(&uw);
     let ss_within = yw.dot(&yw);
+    st.clock.lap("solve and residuals");
     let has_fe = st.fe.n_dims() > 0;
 
     // Cluster codes on the estimation sample.
@@ -354,6 +418,12 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
                     name: "vcov".into(),
                     reason: format!("cluster variable #{c} was not given"),
                 })?;
+                // A cluster variable that is one of the fixed effects (the usual unit
+                // clustering) has that dimension's codes already: the same first-appearance
+                // encoding of the same rows.
+                if let Some(q) = input.fe.iter().position(|(_, f)| f == ids) {
+                    return Ok(st.fe.codes[q].clone());
+                }
                 let sub = compact(ids, &st.used, name)?;
                 Ok(factorize(&sub)?.codes)
             })
@@ -363,7 +433,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
     let kind = match &spec.vcov {
         VcovRequest::Iid => VcovType::Iid,
         VcovRequest::Hetero => VcovType::Hetero,
-        VcovRequest::Cluster(_) => VcovType::Cluster(cluster_codes.clone()),
+        VcovRequest::Cluster(_) => VcovType::Cluster(cluster_codes),
         VcovRequest::Conley(c) => {
             let unit = match &c.unit {
                 Some(u) => Some(factorize(&compact(u, &st.used, "conley unit")?)?.codes),
@@ -384,6 +454,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
             })
         }
     };
+    st.clock.lap("cluster codes");
     let fe_info = FeInfo {
         codes: st.fe.codes.iter().map(Vec::as_slice).collect(),
         n_levels: st.fe.n_levels.clone(),
@@ -395,8 +466,14 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         n_clusters,
         ..
     } = vcov(xw, uw.view(), ls.xtx_inv.view(), &kind, &fe_info)?;
+    // The cluster codes go back to the fit (moved, not copied: 4 bytes a row).
+    let cluster_codes = match kind {
+        VcovType::Cluster(codes) => codes,
+        _ => Vec::new(),
+    };
     // A non-PSD two-way variance gives NaN standard errors, as in fixest and pyfixest.
     let se = v.diag().mapv(f64::sqrt);
+    st.clock.lap("vcov");
     Ok(FeolsFit {
         coefnames: keep.iter().map(|&j| input.x[j].0.clone()).collect(),
         beta: ls.beta,
@@ -429,6 +506,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         kept: keep,
         fe: st.fe,
         weights: st.weights,
+        phases: st.clock.laps,
     })
 }
 

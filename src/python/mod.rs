@@ -359,6 +359,11 @@ impl PyFeols {
     fn demean_seconds(&self) -> f64 {
         self.fit.demean.seconds
     }
+    /// Wall seconds of each phase of the fit, in order: (phase, seconds) pairs.
+    #[getter]
+    fn phases(&self) -> Vec<(&'static str, f64)> {
+        self.fit.phases.clone()
+    }
 
     /// Statistics of every coefficient from Student's t with the fit's df.
     fn coef_table(&self, py: Python<'_>, level: f64) -> PyResult<PyFeolsCoefTable> {
