@@ -293,3 +293,20 @@ def test_dynamic_main_model_equals_direct_call(tmp_path):
     assert "Time-space dynamic spatial model (Dynamic SAR (y(t-1), W y(t-1)))" in md
     assert "Yu, de Jong & Lee 2008" in md
     assert study.figures["spatial"] is not None
+
+
+def test_chinese_report_titles_the_models_and_horizons(tmp_path):
+    """[report] lang = "zh": the compared models' table and the short-/long-run effects table
+    carry Chinese titles and row words; the numbers are those of the English run's frames."""
+    s = _spatial_only(compare=[{"model": "sdm", "dlag": 1}])
+    s["report"] = {**s["report"], "lang": "zh"}
+    out = tmp_path / "report"
+    study = run_study(s, out=out)
+    md = (out / "tables" / "spatial.md").read_text(encoding="utf-8")
+    assert "空间面板模型" in md and "| SDM | 动态SDM |" in md
+    eff = (out / "tables" / "spatial_dynamic_impacts.md").read_text(encoding="utf-8")
+    assert "动态空间模型的短期与长期效应" in eff and "短期" in eff and "长期" in eff
+    dyn = _direct(pdid.sdm, dlag=1)
+    want = dyn.impacts(horizon="long", reps=REPS, seed=SPEC["seed"]).tidy()
+    got = study.frames["spatial_dynamic_impacts"].filter(pl.col("horizon") == "long")
+    _close(got["estimate"], want["estimate"])
