@@ -310,3 +310,20 @@ def test_chinese_report_titles_the_models_and_horizons(tmp_path):
     want = dyn.impacts(horizon="long", reps=REPS, seed=SPEC["seed"]).tidy()
     got = study.frames["spatial_dynamic_impacts"].filter(pl.col("horizon") == "long")
     _close(got["estimate"], want["estimate"])
+
+
+def test_non_stationary_dynamic_fit_reports_no_long_run(monkeypatch):
+    """A dynamic estimate with spectral radius >= 1 has no long-run effects (the long-run
+    multiplier ((1 - tau) I - (rho + eta) W)^-1 does not exist as a limit): the study keeps the
+    short run, leaves out the long run and says why in the notes and the table note."""
+    from pilotdid.results.spatial_dynamic import DynamicSpatialResult
+
+    monkeypatch.setattr(DynamicSpatialResult, "spectral_radius", property(lambda self: 1.25))
+    study = run_study(_spatial_only(compare=[{"model": "sdm", "dlag": 1}]))
+    got = study.frames["spatial_dynamic_impacts"]
+    assert got["horizon"].unique().to_list() == ["short"]
+    assert (
+        "Dynamic SDM: no long-run effects, the estimate is not stationary (spectral radius "
+        "1.2500 >= 1)" in study.notes["spatial"]
+    )
+    assert "NOT stationary (spectral radius 1.250)" in study.tables["spatial"].to_markdown()
