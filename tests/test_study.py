@@ -479,6 +479,20 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
     got = pl.read_csv(res / "spatial_impacts.csv")
     _close(got["estimate"], imp["estimate"])
     _close(got["sim_mean"], imp["sim_mean"])
+    # [analyses.spatial] compare: a GNS and a dynamic SDM (dlag = 1) on the same W
+    sp = {"W": W, "unit": "city", "time": "year", "effects": "twoways"}
+    gns = pdid.gns("gtfp ~ did + ln_gdp_pc + urbanization", df, lee_yu=True, **sp)
+    dyn = pdid.sdm("gtfp ~ did + ln_gdp_pc + urbanization", df, dlag=1, **sp)
+    got = pl.read_csv(res / "spatial_compare.csv")
+    _close(got.filter(pl.col("model") == "GNS")["estimate"], gns.tidy()["estimate"])
+    _close(got.filter(pl.col("model") == "Dynamic SDM")["std_error"], dyn.tidy()["std_error"])
+    got = pl.read_csv(res / "spatial_compare_impacts.csv")
+    _close(got["estimate"], gns.impacts(reps=1000, seed=20121).tidy()["estimate"])
+    got = pl.read_csv(res / "spatial_dynamic_impacts.csv")
+    for h in ("short", "long"):
+        want = dyn.impacts(horizon=h, reps=1000, seed=20121).tidy()
+        _close(got.filter(pl.col("horizon") == h)["estimate"], want["estimate"])
+        _close(got.filter(pl.col("horizon") == h)["sim_high"], want["sim_high"])
 
     # [analyses.sdid]: SDID, SC and DID of each cohort against the never-treated cities
     got = pl.read_csv(res / "sdid.csv")

@@ -1,5 +1,6 @@
 """One runner per analysis of a study (baseline, event study, Bacon, placebo, PSM-DID,
-robustness, mechanisms, heterogeneity, moderation, spatial): each reads its spec table,
+robustness, mechanisms, heterogeneity, moderation; the spatial models in spatial_models.py,
+the designs in designs.py, the exposure DID in spillovers.py): each reads its spec table,
 calls the public API and stores results, tables and figures on the :class:`Study`."""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pilotdid.mechanisms import heterogeneity, mediation, moderation
 from pilotdid.regression import feols
 from pilotdid.robust import placebo, psm_did
 from pilotdid.robust.battery import robustness
-from pilotdid.spatial import sar, sdm, weights
 from pilotdid.study._kit import (
     _controls,
     _etable,
@@ -27,6 +27,7 @@ from pilotdid.study._kit import (
 )
 from pilotdid.study._study import Study, _fe_string, _formula
 from pilotdid.study.designs import _run_dcdh, _run_ddd, _run_dose, _run_sdid
+from pilotdid.study.spatial_models import _run_spatial
 from pilotdid.study.spec import _ES_COLS, EVER_TREATED
 from pilotdid.study.spillovers import _run_exposure
 
@@ -437,87 +438,6 @@ def _run_moderation(study: Study, sub: dict, progress: bool) -> None:
         labels=_labels(study),
         lang=_lang(study),
     )
-
-
-def _run_spatial(study: Study, sub: dict, progress: bool) -> None:
-    from pilotdid.output.figures import spatial_effects_figure, weights_figure
-
-    s = study.spec
-    unit, tcol = s["data"]["unit"], s["data"]["time"]
-    # one coordinate pair per unit, in the units' first-appearance order (the data's order)
-    coords = study.data.select(unit, sub["lat"], sub["lon"]).unique(maintain_order=True)
-    if coords.get_column(unit).n_unique() != coords.height:
-        raise PilotdidError(
-            f"[analyses.spatial] lat/lon: columns '{sub['lat']}'/'{sub['lon']}' are not "
-            f"constant within '{unit}'"
-        )
-    lat = coords.get_column(sub["lat"]).cast(pl.Float64).to_numpy()
-    lon = coords.get_column(sub["lon"]).cast(pl.Float64).to_numpy()
-    ids = coords.get_column(unit).to_list()
-    if sub["W"] == "knn":
-        W = weights.knn(lat, lon, k=sub["k"], ids=ids)
-        wdesc = f"k-nearest neighbours (k = {sub['k']}), row-standardised"
-    else:
-        W = weights.inverse_distance(
-            lat, lon, ids=ids, power=sub["power"], cutoff_km=sub["cutoff_km"]
-        )
-        wdesc = f"inverse distance (power {sub['power']:g}), row-standardised"
-    rhs = [s["treatment"]["name"], *sub["controls"]]
-    fml = f"{s['model']['y']} ~ " + " + ".join(rhs)
-    fit_fn = sdm if sub["model"] == "sdm" else sar
-    fit = fit_fn(
-        fml,
-        study.data,
-        W=W,
-        unit=unit,
-        time=tcol,
-        effects=sub["effects"],
-        lee_yu=sub["lee_yu"],
-        incomplete=sub["incomplete"],
-    )
-    impacts = fit.impacts(reps=sub["reps"], seed=sub["seed"])
-    study.seeds["spatial.impacts"] = sub["seed"]
-    study.results["spatial"] = {"fit": fit, "impacts": impacts, "W": W}
-    study.frames["spatial"] = fit.tidy()
-    study.frames["spatial_impacts"] = impacts.tidy()
-    notes = study.notes.setdefault("spatial", [])
-    notes.append(f"W: {wdesc}; {len(ids)} units")
-    if fit.dropped_units:
-        notes.append(
-            f'incomplete = "drop_units": {len(fit.dropped_units)} units dropped '
-            f"({', '.join(str(u) for u in fit.dropped_units)}; "
-            f"{sum(fit.dropped_rows.values())} rows); {fit.w_note}"
-        )
-    notes.append(_spatial_identification_note(fit))
-    names = {"sdm": ("Spatial Durbin model (SDM)", "空间杜宾模型（SDM）")}
-    en, zh = names.get(sub["model"], (f"Spatial model ({sub['model'].upper()})", "空间模型"))
-    study.tables["spatial"] = _etable(
-        study,
-        {sub["model"].upper(): fit},
-        title=_title(study, en, zh),
-        notes=_spatial_identification_note(fit),
-    )
-    study.figures["spatial"] = spatial_effects_figure(
-        impacts,
-        title=_title(study, "Spatial effects", "空间效应"),
-        labels=_labels(study),
-        lang=_lang(study),
-    )
-    study.figures["weights"] = weights_figure(
-        W, lat=lat, lon=lon, labels=ids, title=f"W: {wdesc}", lang=_lang(study)
-    )
-
-
-def _spatial_identification_note(fit: Any) -> str:
-    """The likelihood-ratio interval of the spatial parameter and, when it is weakly
-    identified, what that means for the reader of the spillover estimates."""
-    text = fit.identification_note
-    if fit.weakly_identified:
-        text += (
-            ". With a weakly identified spatial parameter the indirect (spillover) and total "
-            "effects are imprecise whatever their standard errors say; compare another W"
-        )
-    return text
 
 
 _RUNNERS = {

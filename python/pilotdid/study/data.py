@@ -496,6 +496,14 @@ def _check_spatial_panel(df: pl.DataFrame, spec: dict, sp: dict, source: str) ->
                 + '. Set incomplete = "drop_units" to drop them (W is subset and '
                 "re-standardised; the report counts and names them), or complete the data"
             )
+    dynamic = [m for m in [sp, *sp.get("compare", [])] if m.get("dlag")]
+    n_periods = df.get_column(tcol).n_unique()
+    if dynamic and n_periods < 3:
+        which = "dlag" if sp.get("dlag") else "compare[...] dlag"
+        problems.append(
+            f"{which}: a dynamic spatial model needs at least 3 periods (one is lost to the lag "
+            f"y(t-1), the fixed effects need two more); the data have {n_periods}"
+        )
     if problems:
         raise SpecError(f"{tab} in {source}: " + " | ".join(problems))
 

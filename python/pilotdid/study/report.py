@@ -93,7 +93,10 @@ SUMMARY_TABLES = {
     "psm_did": [("psm_balance", "Covariate balance before and after matching")],
     "heterogeneity": [("heterogeneity_summary", "Split-sample estimates and equality tests")],
     "moderation": [("moderation_summary", "Marginal effect of the treatment")],
-    "spatial": [("spatial_impacts", "LeSage-Pace direct, indirect and total effects")],
+    "spatial": [
+        ("spatial_impacts", "LeSage-Pace direct, indirect and total effects"),
+        ("spatial_dynamic_impacts", "Short- and long-run effects of the dynamic spatial model"),
+    ],
 }
 
 #: The same captions under [report] lang = "zh".
@@ -106,6 +109,7 @@ SUMMARY_CAPTIONS_ZH = {
     "heterogeneity_summary": "分样本估计与系数相等检验",
     "moderation_summary": "处理效应的边际效应",
     "spatial_impacts": "LeSage-Pace 直接、间接与总效应",
+    "spatial_dynamic_impacts": "动态空间模型的短期与长期效应",
 }
 
 #: Figures of an analysis beyond the one named after it (file stem = figure key).
@@ -475,7 +479,48 @@ def _summary_table(study: Any, stem: str, caption: str) -> Any:
             f"（随机种子 {seed}）。"
         )
         return ft.effects_table(frames[stem], interval=draws > 1, notes=[note], **kw)
+    if stem == "spatial_dynamic_impacts" and stem in frames:
+        return _dynamic_effects_table(study, frames[stem], kw)
     return None
+
+
+def _dynamic_effects_table(study: Any, frame: Any, kw: dict[str, Any]) -> Any:
+    """Short- and long-run LeSage-Pace effects of the dynamic spatial model(s) (Elhorst 2014,
+    ch. 4; xsmle's dlag output): one row per model, variable and horizon (short run above
+    long run), columns direct / indirect / total, from the frame's numbers."""
+    from pilotdid.output import frame_tables as ft
+
+    zh = study.spec["report"]["lang"] == "zh"
+    words = {"short": "短期", "long": "长期"} if zh else {"short": "short run", "long": "long run"}
+    labels = dict(kw["labels"])
+    models = list(dict.fromkeys(frame.get_column("model").to_list()))
+    parts, names = [], {}
+    for model in models:
+        mf = frame.filter(pl.col("model") == model)
+        for term in dict.fromkeys(mf.get_column("term").to_list()):
+            for horizon in ("short", "long"):
+                part = mf.filter((pl.col("term") == term) & (pl.col("horizon") == horizon))
+                if part.height == 0:
+                    continue
+                # a row key of its own, shown as "variable, short run" (model first if several)
+                key = f"{model}|{term}|{horizon}"
+                text = f"{labels.get(term, term)}, {words[horizon]}"
+                names[key] = f"{model}: {text}" if len(models) > 1 else text
+                parts.append(part.with_columns(pl.lit(key).alias("term")))
+    imp = study.results.get("spatial", {}).get("impacts")
+    draws, seed = getattr(imp, "reps", 0), getattr(imp, "seed", None)
+    note = (
+        "Short run: (I - rho W)^-1 (beta I + theta W); long run: ((1 - tau) I - (rho + eta) "
+        "W)^-1 (beta I + theta W). Delta-method standard errors in parentheses (long run: "
+        "through tau and eta); in brackets the 2.5% and 97.5% percentiles of "
+        f"{draws} simulated parameter draws (seed {seed})."
+        if not zh
+        else "短期：(I - rho W)^-1 (beta I + theta W)；长期：((1 - tau) I - (rho + eta) W)^-1 "
+        "(beta I + theta W)。括号内为Delta法标准误（长期效应计入 tau 与 eta 的不确定性）；"
+        f"方括号内为{draws}次参数模拟抽样的2.5%与97.5%分位数（随机种子 {seed}）。"
+    )
+    kw = {**kw, "labels": {**labels, **names}}
+    return ft.effects_table(pl.concat(parts), interval=draws > 1, notes=[note], **kw)
 
 
 # ------------------------------------------------------------------------------------------

@@ -185,6 +185,8 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "controls",
         "incomplete",
         "seed",
+        "dlag",
+        "compare",
     ),
     "analyses.exposure": (
         "enabled",
@@ -794,19 +796,121 @@ def _r_moderation(sub: dict, tab: str, spec: dict) -> dict:
     return {"moderator": mod, "at": at, "categorical": _bool(sub, tab, "categorical")}
 
 
+#: Spatial models a study can fit: the spatial lag, spatial Durbin and general nesting models.
+SPATIAL_MODELS = ("sdm", "sar", "gns")
+
+#: The keys of one entry of [analyses.spatial] compare.
+SPATIAL_COMPARE_KEYS = ("model", "dlag", "label")
+
+#: [analyses.spatial] dlag spellings (xsmle's codes and pilotdid's names) -> code; 0 = static.
+SPATIAL_DLAGS: dict[Any, int] = {0: 0, 1: 1, 2: 2, 3: 3, "time": 1, "spacetime": 2, "both": 3}
+
+_DLAG_WORDS = {1: "y(t-1)", 2: "W y(t-1)", 3: "y(t-1), W y(t-1)"}
+
+
+def spatial_label(model: str, dlag: int, lang: str = "en") -> str:
+    """A spatial model's column title: "SDM", "GNS", "Dynamic SDM" (dlag 1) or "Dynamic SDM
+    (W y(t-1))" (dlag 2, 3 names its lags)."""
+    if dlag == 0:
+        return model.upper()
+    head = f"动态{model.upper()}" if lang == "zh" else f"Dynamic {model.upper()}"
+    return head if dlag == 1 else f"{head} ({_DLAG_WORDS[dlag]})"
+
+
+def _spatial_dlag(obj: dict, where: str, model: str, effects: str) -> int:
+    """``dlag`` of a spatial model: 0 (static, the default), 1 / "time" (y(t-1)), 2 /
+    "spacetime" (W y(t-1)) or 3 / "both"; only for the SAR and SDM, with unit effects."""
+    v = obj.get("dlag", 0)
+    if isinstance(v, bool) or not isinstance(v, (int, str)) or v not in SPATIAL_DLAGS:
+        raise _bad(
+            where,
+            "dlag",
+            f"{v!r} is not one of 0 (static), 1 or 'time' (y(t-1)), 2 or 'spacetime' "
+            "(W y(t-1)), 3 or 'both'",
+        )
+    dlag = SPATIAL_DLAGS[v]
+    if dlag and model == "gns":
+        raise _bad(
+            where,
+            "dlag",
+            f"model = 'gns' has no dynamic form (dlag = {v!r}); a dynamic model is a 'sdm' "
+            "or 'sar' (or use dlag = 0)",
+        )
+    if dlag and effects not in ("twoways", "individual"):
+        raise _bad(
+            where,
+            "dlag",
+            f"a dynamic model (dlag = {v!r}) needs unit effects: [analyses.spatial] effects = "
+            f"'twoways' (Lee & Yu 2010) or 'individual' (Yu, de Jong & Lee 2008), not "
+            f"'{effects}'",
+        )
+    return dlag
+
+
+def _spatial_compare(sub: dict, tab: str, spec: dict, main: tuple[str, int], effects: str):
+    """[analyses.spatial] compare: further models fitted on the same W, outcome and controls,
+    each a table {model = "sdm" | "sar" | "gns", dlag = 0..3, label = "..."}."""
+    entries = sub.get("compare", [])
+    if not isinstance(entries, list) or not all(isinstance(c, dict) for c in entries):
+        raise _bad(
+            tab,
+            "compare",
+            'expected a list of tables such as {model = "gns"} or {model = "sdm", dlag = 1}, '
+            f"got {entries!r}",
+        )
+    lang = spec["report"]["lang"]
+    seen = {main: "the main model ([analyses.spatial] model/dlag)"}
+    labels = {spatial_label(*main, lang)}
+    out = []
+    for i, c in enumerate(entries):
+        where = f"{tab}.compare[{i}]"
+        _check_keys(c, where, SPATIAL_COMPARE_KEYS)
+        model = _str(c, where, "model", choices=SPATIAL_MODELS)
+        if model is None:
+            raise _bad(where, "model", f"required: one of {', '.join(SPATIAL_MODELS)}")
+        dlag = _spatial_dlag(c, where, model, effects)
+        if (model, dlag) in seen:
+            raise _bad(
+                where,
+                "model/dlag",
+                f"model = '{model}', dlag = {dlag} is already fitted as {seen[model, dlag]}",
+            )
+        seen[model, dlag] = f"compare[{i}]"
+        label = _str(c, where, "label", spatial_label(model, dlag, lang))
+        if label in labels:
+            raise _bad(where, "label", f"'{label}' is already the title of another model")
+        labels.add(label)
+        out.append({"model": model, "dlag": dlag, "label": label})
+    return out
+
+
 def _r_spatial(sub: dict, tab: str, spec: dict) -> dict:
+    """[analyses.spatial]: a spatial panel with unit and/or period fixed effects and its
+    LeSage-Pace effects. ``model``: "sdm" (default), "sar" or "gns" (general nesting, Elhorst
+    2014; weakly identified as Gibbons & Overman 2012 show). ``dlag`` makes the model a
+    time-space dynamic SDM / SAR (xsmle's codes: 1 / "time" y(t-1), 2 / "spacetime"
+    W y(t-1), 3 / "both"), fitted by QML with the bias correction of Yu, de Jong & Lee (2008)
+    (``effects = "individual"``) or Lee & Yu (2010) (``"twoways"``; ``lee_yu`` is for the
+    static models), with short- and long-run effects. ``compare`` lists further models on the
+    same W, outcome and controls, shown beside the main one; their effects use the same
+    ``reps`` and ``seed``."""
     cutoff = _float(sub, tab, "cutoff_km")
     if cutoff is not None and cutoff <= 0:
         raise _bad(tab, "cutoff_km", f"must be positive, got {cutoff}")
+    model = _str(sub, tab, "model", "sdm", SPATIAL_MODELS)
+    effects = _str(sub, tab, "effects", "twoways", ("twoways", "individual", "time", "none"))
+    dlag = _spatial_dlag(sub, tab, model, effects)
     return {
-        "model": _str(sub, tab, "model", "sdm", ("sdm", "sar")),
+        "model": model,
+        "dlag": dlag,
+        "compare": _spatial_compare(sub, tab, spec, (model, dlag), effects),
         "W": _str(sub, tab, "W", "inverse_distance", ("inverse_distance", "knn")),
         "k": _int(sub, tab, "k", 5, minimum=1),
         "power": _float(sub, tab, "power", 1.0),
         "cutoff_km": cutoff,
         "lat": _str(sub, tab, "lat", "lat"),
         "lon": _str(sub, tab, "lon", "lon"),
-        "effects": _str(sub, tab, "effects", "twoways", ("twoways", "individual", "time", "none")),
+        "effects": effects,
         "lee_yu": _bool(sub, tab, "lee_yu", True),
         "reps": _int(sub, tab, "reps", 500, minimum=1),
         "controls": _strlist(sub, tab, "controls", spec["model"]["controls"]),
