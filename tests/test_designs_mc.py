@@ -26,9 +26,12 @@ Measured (1,000 draws; bias in sd of the estimate, its MC s.e. 0.032):
   R jackknife 0.970 (0.00943), fixed-design jackknife 0.942 (0.00858);
 - staggered DDD: bias 0.016 sd, coverage 0.984 with the package SE (mean SE 0.0073 vs sd
   0.0059), 0.932 conditional on the cohort sizes (0.00559; ``cohort_shares="fixed"``).
-- continuous dose (500 draws, cubic spline): ATT^o bias 0.027 sd, coverage 0.940; ACRT^o
-  0.900 with the reference (HC0-type) influence function, 0.958 with
-  ``small_sample="hc2"`` (linear spline: 0.808 / 0.942); see that test.
+- continuous dose (4,000 draws, MC s.e. 0.016): ATT^o bias 0.027 sd, coverage 0.932; ACRT^o
+  (cubic spline) bias -0.005 sd, coverage 0.898 with the reference (HC0-type) influence
+  function, 0.951 with ``small_sample="hc2"``; linear spline with HC2: bias 0.003 sd (its
+  approximation part -0.022 sd), coverage 0.921 (xfail: 1 residual dof in the 3-city
+  cohorts); the 500-draw ACRT^o bias of -0.074 sd was noise in the untreated part; see
+  those tests.
 The bias criterion (|bias| < 0.05 sd) is about the true bias, estimated here with MC error:
 each test rejects when the estimate exceeds 0.05 sd by more than two MC standard errors. The
 SDID block design's 0.080 at 1,000 draws is noise: 4,000 draws (seeds 1000-4999) give 0.021 sd
@@ -213,57 +216,139 @@ def _dose_truth(res, truth: dict, panel: pl.DataFrame) -> tuple[float, float]:
     return att_o, acrt_o
 
 
-def test_dose_bias_and_coverage_with_leverage_corrected_residuals():
+DOSE_DRAWS = 4000
+#: (quantity, spline degree, small_sample, outcome part) of the dose cell: the observed
+#: outcome, and (HC2 fits) its dose-effect part ``dose_theta ln(1 + intensity)`` and its
+#: untreated part ``y0`` (cont_did is linear in the outcome, so the fit of gtfp_dose is the
+#: sum of the two fits).
+_DOSE_FITS = ((3, "none"), (3, "hc2"), (1, "hc2"))
+
+
+@pytest.fixture(scope="module")
+def dose_mc() -> dict:
+    """Per-draw errors and SEs of the dose cell (seeds 1000-4999), shared by its tests."""
+    err: dict = {}
+    se: dict = {}
+    gap = 0.0
+    for i in range(DOSE_DRAWS):
+        df, truth = _draw(i)
+        theta = truth["dose_response"]["parameters"]["dose_theta"]
+        d = _dose_panel(df).with_columns(signal=theta * pl.col("intensity_latent").log1p())
+        d = d.with_columns(y0=pl.col("gtfp_dose") - pl.col("signal"))
+        for degree, small_sample in _DOSE_FITS:
+            parts = ("gtfp_dose", "signal", "y0") if small_sample == "hc2" else ("gtfp_dose",)
+            fits = {}
+            for part in parts:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the cubic leaves out the 3-city cohorts
+                    fits[part] = pdid.cont_did(
+                        d,
+                        y=part,
+                        unit="city",
+                        time="year",
+                        cohort="cohort",
+                        dose="dose_unit",
+                        degree=degree,
+                        bstrap=False,
+                        small_sample=small_sample,
+                    )
+            r = fits["gtfp_dose"]
+            att_o, acrt_o = _dose_truth(r, truth, d)
+            for q, est, tr, s in (
+                ("att", r.overall_att, att_o, r.overall_att_se),
+                ("acrt", r.overall_acrt, acrt_o, r.overall_acrt_se),
+            ):
+                key = (q, degree, small_sample)
+                err.setdefault(key, []).append(est - tr)
+                se.setdefault(key, []).append(s)
+            if small_sample == "hc2":
+                sig, y0 = fits["signal"], fits["y0"]
+                gap = max(gap, abs(r.overall_acrt - sig.overall_acrt - y0.overall_acrt))
+                for q, est_sig, est_y0, tr in (
+                    ("att", sig.overall_att, y0.overall_att, att_o),
+                    ("acrt", sig.overall_acrt, y0.overall_acrt, acrt_o),
+                ):
+                    err.setdefault((q, degree, "signal"), []).append(est_sig - tr)
+                    err.setdefault((q, degree, "y0"), []).append(est_y0)
+    out = {k: np.array(v) for k, v in err.items()}
+    return {"err": out, "se": {k: np.array(v) for k, v in se.items()}, "gap": gap}
+
+
+def _part_bias(mc: dict, q: str, degree: int, part: str) -> tuple[float, float]:
+    """Bias of one outcome part in sd of the whole estimate, and its MC standard error."""
+    scale = mc["err"][(q, degree, "hc2")].std()
+    e = mc["err"][(q, degree, part)]
+    bias, mc_se = float(e.mean() / scale), float(e.std() / scale / np.sqrt(e.size))
+    print(f"dose {q.upper()}^o (degree {degree}) {part} part: {bias:.4f} sd (MC s.e. {mc_se:.4f})")
+    return bias, mc_se
+
+
+def test_dose_bias_and_coverage_with_leverage_corrected_residuals(dose_mc):
     """Continuous-dose DID (``cont_did``, analytic SEs, not-yet-treated controls) on the YRD
     design: unit dose = the latent construction intensity in the first pilot year, outcome
-    ``gtfp_dose`` (truth ``dose_response``, population estimands in ``_dose_truth``). The
+    ``gtfp_dose`` (truth ``dose_response``, population estimands in ``_dose_truth``:
+    ACRT^o = E[ACRT(D|D) | D > 0] over the speed law, Callaway, Goodman-Bacon & Sant'Anna
+    2024, cells weighted as the estimator, by cohort share split over its post cells). The
     pilot cohorts have 9, 3 and 3 cities: the cubic spline (4 coefficients) is estimable in
     the 2013 cohort only (5 residual dof), the linear one in all three (7, 1 and 1 dof).
 
-    The reference influence function uses the OLS residuals (HC0-type), whose spline part of
-    the variance shrinks by (n_g - p) / n_g: ACRT^o covers 0.900 (cubic) / 0.808 (linear) at
-    500 draws. ``small_sample="hc2"`` (residuals / sqrt(1 - h_ii), Bell & McCaffrey 2002) is
-    nominal: 0.958 (cubic, mean SE 0.0931 vs sd 0.1012) and 0.942 (linear, 0.0417 vs 0.0476);
-    HC3 (/ (1 - h_ii), MacKinnon & White 1985) over-corrects where a 3-city cohort puts a dose
-    at leverage near 1 (cubic 0.994, mean SE 0.49). ATT^o (no spline) covers 0.940 with the
-    default. Asserted: ATT^o (default) and ACRT^o (HC2, cubic and linear) bias and coverage,
-    the reference ACRT^o SE at most HC2's."""
-    draws = 500
-    keys = [("att", 3, "none"), ("acrt", 3, "none"), ("acrt", 3, "hc2"), ("acrt", 1, "hc2")]
-    err = {k: [] for k in keys}
-    se = {k: [] for k in keys}
-    for i in range(draws):
-        df, truth = _draw(i)
-        d = _dose_panel(df)
-        for degree, small_sample in ((3, "none"), (3, "hc2"), (1, "hc2")):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # the cubic leaves out the 3-city cohorts
-                r = pdid.cont_did(
-                    d,
-                    y="gtfp_dose",
-                    unit="city",
-                    time="year",
-                    cohort="cohort",
-                    dose="dose_unit",
-                    degree=degree,
-                    bstrap=False,
-                    small_sample=small_sample,
-                )
-            att_o, acrt_o = _dose_truth(r, truth, d)
-            for k in keys:
-                if k[1:] == (degree, small_sample):
-                    est, tr = (r.overall_att, att_o) if k[0] == "att" else (r.overall_acrt, acrt_o)
-                    err[k].append(est - tr)
-                    se[k].append(r.overall_att_se if k[0] == "att" else r.overall_acrt_se)
-    out = {}
-    for k in keys:
-        out[k] = _report(
+    Where the 500-draw ACRT^o bias of -0.074 sd (MC s.e. 0.045) came from: cont_did is linear
+    in the outcome, so each estimate is the fit of the dose-effect part theta ln(1 + d) (its
+    error: spline approximation + which doses were drawn; sd 0.0017 against 0.095 for the
+    whole) plus the fit of the untreated part y0 (mean zero given the doses: y0 comes from a
+    stream independent of the intensity). Measured at 4,000 draws (seeds 1000-4999): cubic
+    ACRT^o bias -0.005 sd (MC s.e. 0.016), of which the dose-effect part -0.0005 sd (0.0003)
+    and y0 -0.004: the 500-draw figure was Monte Carlo noise in the y0 part (-0.0725 sd of
+    its -0.074). The linear spline has a real approximation bias, -0.022 sd (MC s.e. 0.0004;
+    -0.0014 on a truth of 0.0161, -9%): its slope is the OLS projection of the concave
+    theta ln(1 + d (e + 1)) on the log-normal doses, not their average derivative. The
+    whole linear estimate: +0.003 sd (the y0 part +0.025, noise).
+
+    Coverage (4,000 draws): ATT^o 0.932 (mean SE 0.01051 vs sd 0.01096); ACRT^o cubic 0.898
+    with the reference (HC0-type) residuals, 0.951 with ``small_sample="hc2"`` (mean SE 0.0936
+    vs sd 0.0947). The linear HC2 coverage is tested below (0.921).
+
+    Asserted: the fit of gtfp_dose is the sum of the two parts' fits (1e-12); the file's
+    bias criterion (within 0.05 sd + 2 MC s.e.) for ATT^o and both ACRT^o; the dose-effect
+    part's bias (the systematic part) shown below 0.05 sd (|bias| + 2 MC s.e. < 0.05); the
+    y0 part within 2 MC s.e. of 0; coverage in [0.93, 0.97] for ATT^o and the cubic HC2
+    ACRT^o, the reference ACRT^o at most HC2's."""
+    mc = dose_mc
+    assert mc["gap"] <= 1e-12
+    out = {
+        k: _report(
             f"dose {k[0].upper()}^o (degree {k[1]}, small_sample={k[2]})",
-            np.array(err[k]),
-            np.array(se[k]),
+            mc["err"][k],
+            mc["se"][k],
         )
+        for k in (("att", 3, "none"), ("acrt", 3, "none"), ("acrt", 3, "hc2"), ("acrt", 1, "hc2"))
+    }
+    mc_se = 1 / np.sqrt(DOSE_DRAWS)
     for k in (("att", 3, "none"), ("acrt", 3, "hc2"), ("acrt", 1, "hc2")):
-        bias_sd, cover = out[k]
-        assert abs(bias_sd) < 0.05 + 2 / np.sqrt(draws), k
-        assert 0.93 <= cover <= 0.97, k
+        assert abs(out[k][0]) < 0.05 + 2 * mc_se, k
+    for q, degree in (("att", 3), ("acrt", 3), ("acrt", 1)):
+        bias, part_se = _part_bias(mc, q, degree, "signal")
+        assert abs(bias) + 2 * part_se < 0.05, (q, degree)
+        bias_y0, y0_se = _part_bias(mc, q, degree, "y0")
+        assert abs(bias_y0) < 2 * y0_se, (q, degree)
+    for k in (("att", 3, "none"), ("acrt", 3, "hc2")):
+        assert 0.93 <= out[k][1] <= 0.97, k
     assert out[("acrt", 3, "none")][1] <= out[("acrt", 3, "hc2")][1]
+
+
+@pytest.mark.xfail(
+    reason="measured: ACRT^o coverage 0.921 with the linear spline and HC2 (4,000 draws, MC "
+    "s.e. 0.004; blocks of 1,000: 0.926 / 0.919 / 0.922 / 0.916; mean SE 0.0447 vs sd 0.0633): "
+    "the 3-city cohorts leave 1 residual dof each, so the HC2 variance is unbiased but as "
+    "noisy as a chi-square(1) and normal intervals undercover; needs a small-sample "
+    "(Bell-McCaffrey dof) critical value. An open acceptance gap of issue 17",
+    strict=True,
+)
+def test_dose_linear_spline_hc2_coverage(dose_mc):
+    """ACRT^o with ``degree=1, small_sample="hc2"`` (see the test above): 95% coverage in
+    [0.93, 0.97]. The 500-draw 0.942 was luck; 4,000 draws give 0.921 (reason above)."""
+    k = ("acrt", 1, "hc2")
+    _, cover = _report(
+        "dose ACRT^o (degree 1, small_sample=hc2)", dose_mc["err"][k], dose_mc["se"][k]
+    )
+    assert 0.93 <= cover <= 0.97
