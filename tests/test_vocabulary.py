@@ -67,6 +67,8 @@ ALLOWED: dict[str, str] = {
     "chunks": "replicate chunks sent to the executor", "dgp": "monte_carlo: data generator",
     "truth": "monte_carlo: the true value", "shape": "power: effect shape over event time",
     "sample": "power: which units' outcomes are the untreated ones",
+    "target": "power: the tested parameter of a spatial model (coef/rho/direct/indirect/total)",
+    "spillover": "power: injected W*D coefficient of the SDM per unit of effect",
     "checks": "robustness battery", "kind": "a check's kind", "columns": "columns to transform",
     "lower": "winsorize", "upper": "winsorize", "units": "drop_units: which units",
     "flags": "exclude_units", "table": "exclude_units", "table_unit": "exclude_units",
@@ -172,6 +174,7 @@ FIRST_INPUT = {
     "aggte": "res", "placebo": "model", "robustness": "model", "etable": "results",
     "plot_event_studies": "results", "run_study": "spec", "resolve_spec": "spec",
     "prepare_data": "spec", "load_spec": "path", "overall_estimator": "estimator",
+    "spatial_estimator": "estimator",
     "pretrend_power": "res",
     "honest_did": "res",
 }

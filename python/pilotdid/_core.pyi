@@ -1155,7 +1155,10 @@ def mediation_bootstrap(
     joint: bool,
     tol: float = 1e-11,
     max_iter: int = 10000,
+    boot_range: tuple[int, int] | None = None,
 ) -> MediationBootstrap: ...
+def mediation_boot_join(a: _F64, b: _F64) -> MediationBootstrap:
+    """Chunks of bootstrap draws stacked in replicate order, as one MediationBootstrap."""
 def mediation_ci(draws: _F64, estimate: float, level: float, method: str) -> tuple[float, float]:
     """(low, high) bootstrap interval: method "percentile" or "bc" (bias-corrected)."""
 

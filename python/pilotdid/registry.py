@@ -14,6 +14,11 @@ an estimator up here by its code (``"cs"``, ``"sa"``, ``"bjs"``, ``"did2s"``: th
 The DID modules are imported when an estimator is fitted, not when this module is, so
 importing the registry imports no family. A new estimator family that offers an overall ATT
 registers here and every caller can use it.
+
+Spatial panels (``"sar"``, ``"sdm"``; :func:`spatial_estimator`) are registered for
+:func:`pilotdid.power`: a two-way FE fit ``y ~ regressors`` with ``W``, and the
+``(estimate, std_error)`` of a coefficient, of rho, or of a direct / indirect / total effect;
+:func:`spatial_layout` maps a unit column onto W's ids the way the spatial family does.
 """
 
 from __future__ import annotations
@@ -26,7 +31,15 @@ from typing import Any
 
 from pilotdid._core import PilotdidError
 
-__all__ = ["OverallEstimator", "overall_estimator", "OVERALL_ESTIMATORS"]
+__all__ = [
+    "OverallEstimator",
+    "overall_estimator",
+    "OVERALL_ESTIMATORS",
+    "SpatialEstimator",
+    "spatial_estimator",
+    "SPATIAL_ESTIMATORS",
+    "SPATIAL_TARGETS",
+]
 
 
 @dataclass(frozen=True)
@@ -161,3 +174,93 @@ def aggregate_att_gt(att_gt_result: Any, **options: Any) -> Any:
     from pilotdid.did.staggered import aggte
 
     return aggte(att_gt_result, **options)
+
+
+# --- spatial models, as seen by pilotdid.power (issue 19: power "for their rho and effects") ---
+
+#: What a spatial power run can test: the treatment's coefficient, the spatial lag rho, or the
+#: treatment's LeSage-Pace direct / indirect / total effect.
+SPATIAL_TARGETS = ("coef", "rho", "direct", "indirect", "total")
+
+
+@dataclass(frozen=True)
+class SpatialEstimator:
+    """A spatial panel model as seen by other families: ``fit(data, y=, regressors=, W=,
+    unit=, time=)`` (two-way fixed effects, the DID design) and ``target(result, target,
+    term)``: ``(estimate, std_error)`` of the term's coefficient, of rho, or of the term's
+    direct / indirect / total effect (delta-method s.e., no simulation draws)."""
+
+    code: str
+    name: str
+    fit: Callable[..., Any]
+    durbin: bool
+
+    def target(self, result: Any, target: str, term: str) -> tuple[float, float]:
+        if target == "coef":
+            return float(result.coef()[term]), float(result.se()[term])
+        if target == "rho":
+            return float(result.rho), float(result.se()["rho"])
+        imp = result.impacts(reps=0)
+        key = f"{target}:{term}"
+        return float(imp.coef()[key]), float(imp.se()[key])
+
+
+def _spatial_fit(model: str) -> Callable[..., Any]:
+    def fit(data: Any, *, y: str, regressors: Sequence[str], W: Any, unit: str, time: str) -> Any:
+        from pilotdid.results.spatial import WeakIdentificationWarning
+        from pilotdid.spatial import models
+
+        # replicate loops refit many times: the user's own fit already showed these warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", WeakIdentificationWarning)
+            warnings.simplefilter("ignore", UserWarning)
+            return getattr(models, model)(
+                f"{y} ~ {' + '.join(regressors)}", data, W=W, unit=unit, time=time
+            )
+
+    return fit
+
+
+SPATIAL_ESTIMATORS: dict[str, SpatialEstimator] = {
+    e.code: e
+    for e in (
+        SpatialEstimator("sar", "spatial lag (SAR) panel, two-way FE", _spatial_fit("sar"), False),
+        SpatialEstimator(
+            "sdm", "spatial Durbin (SDM) panel, two-way FE", _spatial_fit("sdm"), True
+        ),
+    )
+}
+
+
+def spatial_estimator(estimator: str) -> SpatialEstimator:
+    """The registered spatial model with this code; a PilotdidError naming the codes otherwise."""
+    try:
+        return SPATIAL_ESTIMATORS[estimator]
+    except (KeyError, TypeError):
+        codes = ", ".join(f"'{c}'" for c in SPATIAL_ESTIMATORS)
+        raise PilotdidError(f"option 'estimator': {estimator!r} is not one of {codes}") from None
+
+
+def spatial_layout(W: Any, unit_values: Sequence[Any]) -> tuple[Any, Any]:
+    """W as a dense array in W's unit order and each row's position in it (the spatial
+    family's own mapping of a unit column onto W's ids); an error names units not in W."""
+    import numpy as np
+
+    from pilotdid.spatial._inputs import _as_weights, _is_period_weights
+    from pilotdid.spatial.weights import _key
+
+    if _is_period_weights(W):
+        raise PilotdidError(
+            "option 'W': power simulates with one W; a W per period (dict or list) is not "
+            "available here"
+        )
+    w = _as_weights(W)
+    index = {_key(v): i for i, v in enumerate(w.ids)}
+    missing = list(dict.fromkeys(v for v in unit_values if _key(v) not in index))
+    if missing:
+        raise PilotdidError(
+            f"option 'W': {len(missing)} unit(s) of the data are not in W's ids, e.g. "
+            f"{missing[:3]}; build W for the data's units"
+        )
+    pos = np.asarray([index[_key(v)] for v in unit_values], dtype=np.int64)
+    return np.ascontiguousarray(w.to_dense()), pos

@@ -7,6 +7,10 @@ studies: an application to the Affordable Care Act Medicaid expansion"): the obs
 of untreated observations are kept, the observed adoption schedule is reassigned to other
 units (placebo adoption), a known effect is added to the pseudo-treated cells, and the
 estimator is refitted; the share of replicates rejecting "no effect" is the power.
+
+Spatial models (SAR and SDM with a W; issue 19 item 1, power "for their rho and effects"):
+the same placebo adoption, with the effect injected through the model's reduced form, and
+for rho a simulation from the fitted reduced form (see :func:`power`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from pilotdid.results.power import MonteCarloResult, PowerResult
 
 __all__ = ["power", "monte_carlo"]
 
-_ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s", "sdid")
+_ESTIMATORS = ("twfe", "cs", "sa", "bjs", "did2s", "sdid", "sar", "sdm")
+_SPATIAL = ("sar", "sdm")
 _SHAPES = ("constant", "dynamic", "cohort")
 _SAMPLES = ("never", "all", "earlier")
 _D = "_power_d"
@@ -109,6 +114,9 @@ def _power_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
         treated = (g > 0) & (tval >= g)
         event = np.where(treated, tval - g, -1)
         mult = _multiplier(p["shape"], event, g, treated)
+        if p["spatial"] is not None:
+            out[k] = _spatial_replicate(p, rng, treated, mult)
+            continue
         y0 = p["y0"]
         for j, delta in enumerate(p["effects"]):
             d = base.with_columns(
@@ -129,6 +137,102 @@ def _power_chunk(p: dict, seed: int, start: int, stop: int) -> np.ndarray:
                     except Exception:
                         pass
     return out
+
+
+def _period_grid(sp: dict, v: np.ndarray) -> np.ndarray:
+    """Rows -> the N x T grid of a balanced panel in W's unit order (column t = period t)."""
+    grid = np.zeros((sp["W"].shape[0], sp["n_periods"]))
+    grid[sp["pos"], sp["tcode"]] = v
+    return grid
+
+
+def _spatial_lag(sp: dict, v: np.ndarray) -> np.ndarray:
+    """W v within each period, per row."""
+    return (sp["W"] @ _period_grid(sp, v))[sp["pos"], sp["tcode"]]
+
+
+def _spatial_solve(sp: dict, rho: float, v: np.ndarray) -> np.ndarray:
+    """(I - rho W)^-1 v within each period, per row: the spatial multiplier of the reduced
+    form y = (I - rho W)^-1 (X beta + W X theta + FE + e)."""
+    a = np.eye(sp["W"].shape[0]) - rho * sp["W"]
+    return np.linalg.solve(a, _period_grid(sp, v))[sp["pos"], sp["tcode"]]
+
+
+def _spatial_replicate(
+    p: dict, rng: np.random.Generator, treated: np.ndarray, mult: np.ndarray
+) -> np.ndarray:
+    """One replicate of a spatial power run: (estimate, s.e.) of the target per effect size,
+    and NaN where the TWFE cross-check s.e. goes (the closed form is not the spatial ML's)."""
+    from pilotdid.registry import spatial_estimator
+
+    sp = p["spatial"]
+    est = spatial_estimator(p["code"])
+    y, unit, time, controls = p["y"], p["unit"], p["time"], p["controls"]
+    regressors = [_D, *controls]
+    d_col = treated.astype(float)
+    base = p["df"].with_columns(pl.Series(_D, d_col))
+    row = np.full(2 * len(p["effects"]) + 1, np.nan)
+
+    def fit(yv: np.ndarray) -> Any:
+        d = base.with_columns(pl.Series(y, yv))
+        return est.fit(d, y=y, regressors=regressors, W=p["W"], unit=unit, time=time)
+
+    def record(j: int, f: Any) -> None:
+        row[2 * j], row[2 * j + 1] = est.target(f, sp["target"], _D)
+
+    y0 = p["y0"]
+    try:
+        f0 = fit(y0)
+    except Exception:  # a degenerate draw: every effect size counts it out of n_valid
+        return row
+    if sp["target"] == "rho":
+        # Simulation from the fitted reduced form: u = (I - rho_hat W) y0 is the outcome
+        # net of its spatial lag; its two-way within residuals on the model's regressors
+        # (D, controls, and their W-lags for the SDM) are e_hat and mu = u - e_hat the fitted
+        # fixed effects and regressors. Replicate r draws e* from the e_hat, rescaled by
+        # sqrt(n / residual df), i.i.d. with replacement, and y(rho) = (I - rho W)^-1
+        # (mu + e*) for each injected rho: the fitted model's errors, rho set by the user.
+        from pilotdid.regression import feols
+
+        u = y0 - f0.rho * _spatial_lag(sp, y0)
+        xcols = {_D: d_col, **{c: p["x"][c] for c in controls}}
+        if est.durbin:
+            xcols.update(
+                {f"_power_w{i}": _spatial_lag(sp, v) for i, v in enumerate(list(xcols.values()))}
+            )
+        aux = base.select(unit, time).with_columns(
+            pl.Series("_power_u", u), *[pl.Series(k, v) for k, v in xcols.items()]
+        )
+        try:
+            m = feols(f"_power_u ~ {' + '.join(xcols)} | {unit} + {time}", aux, vcov="iid")
+            e_hat = m.resid()
+        except Exception:  # collinear regressors in this draw: counted out of n_valid
+            return row
+        n = e_hat.size
+        if n != u.size:  # rows dropped (singletons): the draw cannot be rebuilt row by row
+            return row
+        dof = n - sp["W"].shape[0] - sp["n_periods"] + 1 - len(xcols)
+        e_hat = e_hat * np.sqrt(n / max(dof, 1))
+        mu = u - m.resid()
+        shock = e_hat[rng.integers(0, n, size=n)]
+        for j, rho in enumerate(p["effects"]):
+            try:
+                record(j, fit(_spatial_solve(sp, float(rho), mu + shock)))
+            except Exception:
+                pass
+        return row
+    rho = f0.rho if sp["rho"] is None else sp["rho"]
+    dm = d_col * mult
+    if sp["spillover"]:
+        dm = dm + sp["spillover"] * _spatial_lag(sp, dm)
+    # the treatment's part of the reduced form per unit of effect: (I - rho W)^-1 (D + s W D)
+    lift = _spatial_solve(sp, rho, dm)
+    for j, delta in enumerate(p["effects"]):
+        try:
+            record(j, f0 if delta == 0 else fit(y0 + delta * lift))
+        except Exception:
+            pass
+    return row
 
 
 def _check_confidence(level: Any) -> float:
@@ -156,9 +260,13 @@ def power(
     estimator: str = "twfe",
     effects: Sequence[float] | None = None,
     shape: str | Callable[[np.ndarray, np.ndarray], np.ndarray] = "constant",
-    sample: str = "never",
+    sample: str | None = None,
     shift: int | None = None,
     controls: Sequence[str] | None = None,
+    W: Any = None,
+    target: str | None = None,
+    rho: float | None = None,
+    spillover: float = 0.0,
     reps: int = 500,
     seed: int = 0,
     level: float = 0.95,
@@ -177,7 +285,8 @@ def power(
     estimator : "twfe" (clustered by unit), "cs", "sa", "bjs", "did2s", "sdid" (synthetic DID
         by cohort with the jackknife s.e.; needs a balanced panel and two treated units per
         pseudo-cohort, else the draw is counted out of ``n_valid``) (via
-        :mod:`pilotdid.registry`).
+        :mod:`pilotdid.registry`); or the spatial panels "sar" / "sdm" (``y ~ D + controls``
+        with ``W``, two-way fixed effects, ML; see "Spatial models" below).
     effects : injected effect sizes (default: 8 points from 0 to 4 x the analytic TWFE s.e.
         scale, i.e. 0..4 sd of the outcome's within variation / sqrt(n)); 0 is always added
         (the size).
@@ -202,14 +311,51 @@ def power(
         ``alpha=0.05`` is accepted as a synonym (``level = 1 - alpha``).
     power : the target power of the MDE.
     executor, chunks, progress : see :func:`pilotdid._executor.run_replicates`.
+
+    Spatial models (``estimator="sar"`` or ``"sdm"``, ``W`` the spatial weights of the
+    units, one matrix; the panel must be balanced over W's units):
+
+    - ``sample`` defaults to "earlier" and "never" is refused: in a spatial model a
+      never-treated unit's outcome carries spillovers from treated neighbours, so only
+      pre-adoption periods (or a pre-policy panel with "all") have untreated outcomes, and
+      dropping the treated units would change W.
+    - ``target`` : what the test is about: "coef" (default; the coefficient of the
+      pseudo-treatment D), "direct", "indirect", "total" (D's LeSage-Pace effects, delta-
+      method s.e.), or "rho".
+    - Effects on D (targets coef/direct/indirect/total): ``effects`` are sizes delta of D's
+      coefficient; replicate r adds (I - rho W)^-1 (delta D m + spillover delta W D m)
+      period by period to the observed outcomes (m: the ``shape`` multiplier), which is the
+      model's reduced form with that coefficient (and, for the SDM, W D coefficient
+      ``spillover`` x delta). ``rho`` is the spatial lag of that multiplier: by default the
+      replicate's own fit at effect 0 (the observed outcomes' spatial dependence). Effect 0
+      gives the size of H0: target = 0.
+    - ``target="rho"``: ``effects`` are values of rho (default 0, 0.1, ..., 0.5; each inside
+      W's admissible interval) and the outcome is simulated from the fitted reduced form:
+      with rho_hat the replicate's fit on the observed outcomes y0, u = (I - rho_hat W) y0
+      (period by period); e_hat its two-way within residuals on the model's regressors (D,
+      controls and, for the SDM, their W-lags) rescaled by sqrt(n / residual df); replicate
+      r draws e* from e_hat i.i.d. with replacement and fits y = (I - rho W)^-1 (u - e_hat +
+      e*) for each rho. No treatment effect is injected; rho = 0 gives the size of
+      H0: rho = 0.
+    - Each replicate rejects when |estimate| > z_{(1+level)/2} s.e. (ML inference is
+      asymptotically normal; the s.e. assume i.i.d. errors, so serially correlated outcomes
+      make the placebo size exceed 1 - level: the size row shows it). ``analytic_power`` is
+      NaN (the TWFE closed form is not the spatial ML's).
     """
     estimator = check_choice("estimator", estimator, _ESTIMATORS)
     if not callable(shape):
         shape = check_choice("shape", shape, _SHAPES)
-    sample = check_choice("sample", sample, _SAMPLES)
+    spatial = _spatial_options(estimator, W, target, rho, spillover)
+    sample = check_choice("sample", sample or ("earlier" if spatial else "never"), _SAMPLES)
+    if spatial is not None and sample == "never":
+        raise PilotdidError(
+            "option 'sample': 'never' is not available with a spatial model (never-treated "
+            "units' outcomes carry spillovers from treated neighbours, and dropping units "
+            "changes W); use 'earlier' (pre-adoption periods, the default) or 'all'"
+        )
     seed = check_seed(seed)
     level = _check_confidence(level)
-    target = check_float("power", power, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
+    goal = check_float("power", power, lo=0.0, hi=1.0, lo_open=True, hi_open=True)
     progress = check_bool("progress", progress)
     controls = list(controls or [])
     cols = list(dict.fromkeys([y, unit, time, cohort, *controls]))
@@ -242,10 +388,14 @@ def power(
     )
     tval = df.get_column(time).cast(pl.Int64).to_numpy()
     y0 = _frame.numeric(df, y)
+    if spatial is not None:
+        spatial = _spatial_payload(spatial, W, df, unit, time)
+        if effects is None and spatial["target"] == "rho":
+            effects = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
     if effects is None:
         from scipy.stats import norm
 
-        z = norm.ppf(0.5 + level / 2) + norm.ppf(target)
+        z = norm.ppf(0.5 + level / 2) + norm.ppf(goal)
         resid = (
             y0
             - df.with_columns(pl.Series("_y", y0))
@@ -258,6 +408,8 @@ def power(
     eff = np.unique(np.concatenate([[0.0], np.asarray(effects, dtype=float)]))
     if not np.all(np.isfinite(eff)):
         raise PilotdidError("option 'effects': every effect size must be finite")
+    if spatial is not None:
+        _check_rhos(spatial, eff)
     reps = check_reps("reps", reps, bytes_per_rep=8 * (2 * eff.size + 1))
     payload = {
         "df": df.select(cols),
@@ -273,6 +425,9 @@ def power(
         "shape": shape,
         "y0": y0,
         "code": estimator,
+        "spatial": spatial,
+        "W": W,
+        "x": {c: _frame.numeric(df, c) for c in controls} if spatial is not None else {},
     }
     draws = run_replicates(
         _power_chunk,
@@ -284,10 +439,104 @@ def power(
         progress=f"power ({estimator})" if progress else False,
     )
     res = _power_result(
-        draws, eff, estimator, n_units, level, target, reps, seed, shape, sample, df.height, dropped
+        draws,
+        eff,
+        estimator,
+        n_units,
+        level,
+        goal,
+        reps,
+        seed,
+        shape,
+        sample,
+        df.height,
+        dropped,
+        normal=spatial is not None,
     )
     res.shift = shift
+    if spatial is not None:
+        res.target = spatial["target"]
+        res.spillover = spatial["spillover"]
+        res.rho = spatial["rho"]
     return res
+
+
+def _spatial_options(estimator: str, W: Any, target: Any, rho: Any, spillover: Any) -> dict | None:
+    """The spatial options checked (None for the DID estimators, which refuse them)."""
+    from pilotdid.registry import SPATIAL_TARGETS
+
+    if estimator not in _SPATIAL:
+        for name, unset in (("W", W is None), ("rho", rho is None), ("spillover", spillover == 0)):
+            if not unset:
+                raise PilotdidError(
+                    f"option '{name}': applies to the spatial models (estimator='sar' or "
+                    f"'sdm'), not to estimator='{estimator}'"
+                )
+        if target not in (None, "att"):
+            raise PilotdidError(
+                f"option 'target': {target!r}; a DID estimator's power is for its overall "
+                "ATT ('att'); 'coef', 'rho', 'direct', 'indirect', 'total' need "
+                "estimator='sar' or 'sdm'"
+            )
+        return None
+    if W is None:
+        raise PilotdidError(
+            f"option 'W': estimator='{estimator}' needs the spatial weights of the units"
+        )
+    target = check_choice("target", "coef" if target is None else target, SPATIAL_TARGETS)
+    spillover = check_float("spillover", spillover)
+    if spillover != 0 and estimator != "sdm":
+        raise PilotdidError(
+            "option 'spillover': the SAR has no W*D term; use estimator='sdm' for an injected "
+            "spillover coefficient"
+        )
+    if target == "rho" and (rho is not None or spillover != 0):
+        raise PilotdidError(
+            "option 'rho'/'spillover': with target='rho' the injected values of rho are "
+            "'effects' and no treatment effect is injected"
+        )
+    if rho is not None:
+        rho = check_float("rho", rho)
+    return {"target": target, "rho": rho, "spillover": spillover}
+
+
+def _spatial_payload(spatial: dict, W: Any, df: pl.DataFrame, unit: str, time: str) -> dict:
+    """W dense in its unit order, each row's (unit position, period index), checked to be a
+    balanced panel over W's units (every unit once in every period)."""
+    from pilotdid.registry import spatial_layout
+
+    wd, pos = spatial_layout(W, df.get_column(unit).to_list())
+    tv = df.get_column(time).to_numpy()
+    periods, tcode = np.unique(tv, return_inverse=True)
+    n, t = wd.shape[0], periods.size
+    counts = np.zeros((n, t), dtype=np.int64)
+    np.add.at(counts, (pos, tcode), 1)
+    if not (counts == 1).all():
+        raise PilotdidError(
+            f"power: the spatial models need a balanced panel over W's {n} units: "
+            f"{int((counts == 0).sum())} unit-periods are missing and "
+            f"{int((counts > 1).sum())} repeated in the sample (after dropping rows with "
+            "missing values)"
+        )
+    eig = np.linalg.eigvals(wd).real
+    lo = 1.0 / eig.min() if eig.min() < 0 else -np.inf
+    hi = 1.0 / eig.max() if eig.max() > 0 else np.inf
+    return dict(spatial, W=wd, pos=pos, tcode=tcode, n_periods=t, rho_bounds=(lo, hi))
+
+
+def _check_rhos(sp: dict, eff: np.ndarray) -> None:
+    """Injected spatial lags (target='rho' effects, or rho=) inside W's admissible interval."""
+    lo, hi = sp["rho_bounds"]
+    rhos = list(eff) if sp["target"] == "rho" else []
+    name = "effects" if sp["target"] == "rho" else "rho"
+    if sp["rho"] is not None:
+        rhos.append(sp["rho"])
+    bad = [float(r) for r in rhos if not lo < r < hi]
+    if bad:
+        raise PilotdidError(
+            f"option '{name}': rho {bad[0]:g} is outside W's admissible interval "
+            f"({lo:.4g}, {hi:.4g}) (1 / the extreme eigenvalues of W)"
+        )
 
 
 def _earlier_window(
@@ -343,12 +592,14 @@ def _power_result(
     sample: str,
     nobs: int,
     dropped: int,
+    normal: bool = False,
 ) -> PowerResult:
     from scipy.stats import norm
 
     est = draws[:, 0:-1:2]
     se = draws[:, 1:-1:2]
-    crit = _t_crit(level, n_units)
+    # the DID estimators' cluster-robust t-test with G - 1 df; the spatial ML's normal test
+    crit = float(norm.ppf(0.5 + level / 2)) if normal else _t_crit(level, n_units)
     ok = np.isfinite(est) & np.isfinite(se) & (se > 0)
     rej = np.where(ok, np.abs(est) > crit * np.where(ok, se, 1.0), False)
     n_valid = ok.sum(axis=0)

@@ -56,6 +56,21 @@ pub fn bootstrap_indirect(
     joint: bool,
     demean: &DemeanSpec,
 ) -> Result<BootOutput> {
+    bootstrap_indirect_range(input, reps, 0..reps, seed, joint, demean)
+}
+
+/// Replicates `range` (a chunk of `0..reps`) of [`bootstrap_indirect`]: row i is replicate
+/// `range.start + i`, drawn from stream (seed, r) whatever the chunk, so chunks computed
+/// elsewhere (an executor) and stacked in replicate order by [`boot_from_draws`] equal the
+/// whole run bit for bit.
+pub fn bootstrap_indirect_range(
+    input: &BootInput,
+    reps: usize,
+    range: std::ops::Range<usize>,
+    seed: u64,
+    joint: bool,
+    demean: &DemeanSpec,
+) -> Result<BootOutput> {
     let n = input.y.len();
     let k = input.mediators.len();
     if k == 0 {
@@ -74,8 +89,17 @@ pub fn bootstrap_indirect(
     }
     if reps == 0 {
         return Err(Error::Option {
-            name: "boot_reps".into(),
+            name: "reps".into(),
             reason: "must be at least 1".into(),
+        });
+    }
+    if range.start > range.end || range.end > reps {
+        return Err(Error::Option {
+            name: "reps".into(),
+            reason: format!(
+                "replicates {}..{} are not a chunk of 0..{reps}",
+                range.start, range.end
+            ),
         });
     }
     let cl = factorize(input.cluster)?;
@@ -210,19 +234,35 @@ pub fn bootstrap_indirect(
         }
         Ok((a, b))
     };
-    // Draws stored in place, reps x k row-major (fallible: reps is the user's); k >= 1.
-    let len = elements(reps, k, "mediation bootstrap draws (reps x mediators)")?;
+    // Draws stored in place, m x k row-major (fallible: reps is the user's); k >= 1.
+    let m = range.len();
+    let len = elements(m, k, "mediation bootstrap draws (reps x mediators)")?;
     let mut a = try_vec(len, f64::NAN, "mediation bootstrap draws")?;
     let mut b = try_vec(len, f64::NAN, "mediation bootstrap draws")?;
     a.par_chunks_mut(k)
         .zip(b.par_chunks_mut(k))
         .enumerate()
-        .try_for_each(|(r, (ar, br))| {
-            let (x, y) = one(r)?;
+        .try_for_each(|(i, (ar, br))| {
+            let (x, y) = one(range.start + i)?;
             ar.copy_from_slice(&x);
             br.copy_from_slice(&y);
             Ok::<(), Error>(())
         })?;
+    boot_from_draws(a, b, k)
+}
+
+/// The bootstrap output of stacked draws (replicates x k, row-major, in replicate order):
+/// chunks computed on an executor and concatenated give the whole run's output, the count
+/// of failed replicates included (a replicate fails when any of its paths is not finite).
+pub fn boot_from_draws(a: Vec<f64>, b: Vec<f64>, k: usize) -> Result<BootOutput> {
+    if k == 0 || a.len() != b.len() || a.len() % k != 0 {
+        return Err(Error::Shape(format!(
+            "mediation bootstrap draws: {} a-path and {} b-path values for {k} mediators",
+            a.len(),
+            b.len()
+        )));
+    }
+    let reps = a.len() / k;
     let n_failed = a
         .chunks(k)
         .zip(b.chunks(k))
@@ -299,6 +339,51 @@ pub fn bootstrap_ci(
 #[cfg(test)]
 mod unit {
     use super::*;
+
+    /// Chunks computed separately and stacked in replicate order equal the whole run bit for
+    /// bit (draws and failed count): the contract of the executor path.
+    #[test]
+    fn chunks_stack_to_the_whole_run() {
+        let (g, t) = (12usize, 5usize);
+        let n = g * t;
+        let unit: Vec<i64> = (0..n).map(|i| (i / t) as i64).collect();
+        let year: Vec<i64> = (0..n).map(|i| (i % t) as i64).collect();
+        let d: Vec<f64> = (0..n)
+            .map(|i| f64::from(u8::from(i / t < g / 2 && i % t >= 2)))
+            .collect();
+        // deterministic, irregular values (no RNG needed for the data)
+        let m: Vec<f64> = (0..n)
+            .map(|i| 0.5 * d[i] + ((i * 7919) % 97) as f64 / 97.0)
+            .collect();
+        let y: Vec<f64> = (0..n)
+            .map(|i| 0.4 * m[i] + 0.3 * d[i] + ((i * 104_729) % 89) as f64 / 89.0)
+            .collect();
+        let input = BootInput {
+            y: &y,
+            d: &d,
+            mediators: vec![("m".into(), &m)],
+            controls: vec![],
+            fe: vec![("unit".into(), &unit), ("year".into(), &year)],
+            cluster: &unit,
+        };
+        let spec = DemeanSpec {
+            tol: 1e-11,
+            max_iter: 10_000,
+        };
+        let whole = bootstrap_indirect(&input, 9, 3, false, &spec).unwrap();
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for r in [0..2, 2..7, 7..9] {
+            let part = bootstrap_indirect_range(&input, 9, r, 3, false, &spec).unwrap();
+            a.extend(part.a.iter().copied());
+            b.extend(part.b.iter().copied());
+        }
+        let joined = boot_from_draws(a, b, 1).unwrap();
+        assert_eq!(joined.a, whole.a);
+        assert_eq!(joined.b, whole.b);
+        assert_eq!(joined.n_failed, whole.n_failed);
+        assert!(whole.a.iter().all(|v| v.is_finite()));
+        assert!(bootstrap_indirect_range(&input, 9, 8..10, 3, false, &spec).is_err());
+    }
 
     #[test]
     fn percentile_of_uniform_grid() {

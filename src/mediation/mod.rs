@@ -13,7 +13,10 @@ mod heterogeneity;
 mod indirect_tests;
 
 pub use crate::inference::lincom::linear_combinations;
-pub use bootstrap::{bootstrap_ci, bootstrap_indirect, BootInput, BootOutput, CiMethod};
+pub use bootstrap::{
+    boot_from_draws, bootstrap_ci, bootstrap_indirect, bootstrap_indirect_range, BootInput,
+    BootOutput, CiMethod,
+};
 pub use heterogeneity::{
     dispersion, heterogeneity_permutation, HeterogeneityInput, HeterogeneitySpec, HeterogeneityTest,
 };

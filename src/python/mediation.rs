@@ -5,10 +5,11 @@ use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
-use super::{guarded, run, slice, PyWaldTest};
+use super::{guarded, run, slice, PilotdidError, PyWaldTest};
 use crate::fe::DemeanSpec;
 use crate::mediation::{
-    bootstrap_ci, bootstrap_indirect, indirect_tests, linear_combinations, BootInput, CiMethod,
+    boot_from_draws, bootstrap_ci, bootstrap_indirect_range, indirect_tests, linear_combinations,
+    BootInput, CiMethod,
 };
 
 /// Sobel, Aroian and Goodman tests of an indirect effect a·b: standard error, z and p of each.
@@ -87,9 +88,10 @@ impl PyMediationBootstrap {
 }
 
 /// Cluster bootstrap of the a- and b-paths; `joint` resamples one cluster draw for all
-/// mediators' regressions.
+/// mediators' regressions. `boot_range=(start, stop)`: only replicates [start, stop) of the
+/// `reps` (one chunk of an executor's work; replicate r always draws from stream (seed, r)).
 #[pyfunction]
-#[pyo3(signature = (y, d, mediators, controls, fe, cluster, *, reps, seed, joint, tol=1e-11, max_iter=10_000))]
+#[pyo3(signature = (y, d, mediators, controls, fe, cluster, *, reps, seed, joint, tol=1e-11, max_iter=10_000, boot_range=None))]
 #[allow(clippy::too_many_arguments)]
 fn mediation_bootstrap<'py>(
     py: Python<'py>,
@@ -104,6 +106,7 @@ fn mediation_bootstrap<'py>(
     joint: bool,
     tol: f64,
     max_iter: usize,
+    boot_range: Option<(usize, usize)>,
 ) -> PyResult<PyMediationBootstrap> {
     let mut ms = Vec::new();
     for (n, a) in &mediators {
@@ -126,7 +129,35 @@ fn mediation_bootstrap<'py>(
         cluster: slice(&cluster, "cluster")?,
     };
     let spec = DemeanSpec { tol, max_iter };
-    let out = run(py, || bootstrap_indirect(&input, reps, seed, joint, &spec))?;
+    let (start, stop) = boot_range.unwrap_or((0, reps));
+    let out = run(py, || {
+        bootstrap_indirect_range(&input, reps, start..stop, seed, joint, &spec)
+    })?;
+    Ok(PyMediationBootstrap {
+        a: out.a,
+        b: out.b,
+        n_failed: out.n_failed,
+    })
+}
+
+/// Bootstrap draws computed in chunks (on an executor), stacked in replicate order
+/// (replicates x mediators), as one `MediationBootstrap` (failed count of the whole run).
+#[pyfunction]
+fn mediation_boot_join<'py>(
+    a: PyReadonlyArray2<'py, f64>,
+    b: PyReadonlyArray2<'py, f64>,
+) -> PyResult<PyMediationBootstrap> {
+    let (a, b) = (a.as_array(), b.as_array());
+    if a.dim() != b.dim() {
+        return Err(PilotdidError::new_err(format!(
+            "mediation_boot_join: a is {:?} and b is {:?}; both must be replicates x mediators",
+            a.dim(),
+            b.dim()
+        )));
+    }
+    let k = a.ncols();
+    let out =
+        guarded(|| boot_from_draws(a.iter().copied().collect(), b.iter().copied().collect(), k))?;
     Ok(PyMediationBootstrap {
         a: out.a,
         b: out.b,
@@ -184,6 +215,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMediationBootstrap>()?;
     m.add_function(wrap_pyfunction!(mediation_tests, m)?)?;
     m.add_function(wrap_pyfunction!(mediation_bootstrap, m)?)?;
+    m.add_function(wrap_pyfunction!(mediation_boot_join, m)?)?;
     m.add_function(wrap_pyfunction!(mediation_ci, m)?)?;
     m.add_function(wrap_pyfunction!(linear_combinations_py, m)?)?;
     m.add_function(wrap_pyfunction!(restriction_wald, m)?)?;

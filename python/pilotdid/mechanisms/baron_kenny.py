@@ -22,10 +22,12 @@ from pilotdid._args import (
 )
 from pilotdid._core import (
     PilotdidError,
+    mediation_boot_join,
     mediation_bootstrap,
     mediation_ci,
     mediation_tests,
 )
+from pilotdid._executor import run_replicates
 from pilotdid.mechanisms._common import (
     _ESTIMATORS,
     _check_variation,
@@ -81,6 +83,9 @@ def mediation(
     estimator: str = "twfe",
     fixef_tol: float = 1e-11,
     fixef_maxiter: int = 10_000,
+    executor: Any = None,
+    chunks: int | None = None,
+    progress: bool = False,
 ) -> MediationResult | MechanismEffects:
     """Mediation analysis of ``treatment`` → mediator → ``y``.
 
@@ -96,6 +101,12 @@ def mediation(
 
     The Sobel / Aroian / Goodman z and p do not depend on ``level``; the bootstrap interval
     does (``tidy(level=)`` recomputes it from the stored draws).
+
+    ``executor=`` (with ``reps > 0``): run the bootstrap replicates in ``chunks`` of (seed, r)
+    ranges on a ``concurrent.futures`` executor, a number of worker processes, or a
+    ``dask.distributed`` Client (:func:`pilotdid._executor.run_replicates`: the data go once
+    per worker, a chunk whose worker dies is rerun); draws, failed count and intervals are
+    the serial ones bit for bit. ``progress``: a bar as chunks return.
 
     ``method="two_step"`` (Jiang 2022): the policy's effect on each mediator only (see
     :func:`mechanism_effects`).
@@ -124,6 +135,7 @@ def mediation(
     level = check_level(level)
     seed = check_seed(seed)
     joint = check_bool("joint", joint)
+    progress = check_bool("progress", progress)
     # What each replicate keeps: the a- and b-path of every mediator (2 x 8 bytes) in the
     # collected per-replicate vectors (plus their 48-byte headers and allocator overhead) and
     # again in the two reps x k arrays returned (src/mediation/bootstrap.rs).
@@ -189,25 +201,44 @@ def mediation(
 
     n_failed = 0
     boot_a = boot_b = None
+    if executor is not None and reps == 0:
+        raise PilotdidError(
+            "option 'executor': runs the bootstrap replicates; reps=0 skips the bootstrap"
+        )
     if reps > 0:
         fe_arrays = []
         for term in fe_terms:
             parts = [_frame.ids(df, p.strip())[0] for p in term.split("^")]
             fe_arrays.append((term, parts[0] if len(parts) == 1 else _frame.interacted_ids(parts)))
         clus = _frame.ids(df, cl)[0] if cl else np.arange(df.height, dtype=np.int64)
-        boot = mediation_bootstrap(
-            _frame.numeric(df, y),
-            _frame.numeric(df, treatment),
-            [(m, _frame.numeric(df, m)) for m in meds],
-            [(c, _frame.numeric(df, c)) for c in ctrls],
-            fe_arrays,
-            np.ascontiguousarray(clus, dtype=np.int64),
+        call = dict(
+            y=_frame.numeric(df, y),
+            d=_frame.numeric(df, treatment),
+            mediators=[(m, _frame.numeric(df, m)) for m in meds],
+            controls=[(c, _frame.numeric(df, c)) for c in ctrls],
+            fe=fe_arrays,
+            cluster=np.ascontiguousarray(clus, dtype=np.int64),
             reps=reps,
-            seed=seed,
             joint=joint,
             tol=fixef_tol,
             max_iter=fixef_maxiter,
         )
+        if executor is None:
+            boot = mediation_bootstrap(**call, seed=seed)
+        else:
+            k = len(meds)
+            draws = run_replicates(
+                _mediation_boot_chunk,
+                call,
+                reps=reps,
+                seed=seed,
+                executor=executor,
+                chunks=chunks,
+                progress="mediation bootstrap" if progress else False,
+            )
+            boot = mediation_boot_join(
+                np.ascontiguousarray(draws[:, :k]), np.ascontiguousarray(draws[:, k:])
+            )
         boot_a, boot_b, n_failed = boot.a, boot.b, boot.n_failed
         for j, r in enumerate(rows):
             draws = np.ascontiguousarray(boot_a[:, j] * boot_b[:, j])
@@ -233,3 +264,10 @@ def mediation(
         nobs=df.height,
         n_dropped=n_input - df.height,
     )
+
+
+def _mediation_boot_chunk(call: dict, seed: int, start: int, stop: int) -> np.ndarray:
+    """Bootstrap replicates [start, stop) on a worker: per replicate the a-paths then the
+    b-paths of every mediator (rows in replicate order)."""
+    b = mediation_bootstrap(**call, seed=seed, boot_range=(start, stop))
+    return np.column_stack([b.a, b.b])

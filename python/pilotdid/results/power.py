@@ -31,6 +31,13 @@ class PowerResult(ResultProtocol):
     approximation averaged over replicates): the closed-form cross-check, valid when the TWFE
     t-statistic is normal with a correct s.e. (many clusters, constant effects).
     ``estimates``/``std_errors``: (reps, n_effects) draws; NaN where a fit failed.
+
+    Spatial models (estimator "sar"/"sdm"): ``target`` says what was tested ("coef", "direct",
+    "indirect", "total" of the pseudo-treatment, with ``effects`` its injected coefficient;
+    or "rho", with ``effects`` the injected spatial lags), ``spillover`` the injected W*D
+    coefficient per unit of effect (SDM) and ``rho`` the injected multiplier's spatial lag
+    (None: each replicate's own fit at effect 0); tests are normal (ML) and the analytic
+    TWFE columns are NaN. For the DID estimators ``target`` is "att" (the overall ATT).
     """
 
     estimator: str
@@ -54,6 +61,9 @@ class PowerResult(ResultProtocol):
     nobs: int = 0
     dropped_rows: int = 0
     shift: int | None = None
+    target: str = "att"
+    spillover: float = 0.0
+    rho: float | None = None
     result_name = "simulated power curve"
 
     @property
@@ -81,8 +91,22 @@ class PowerResult(ResultProtocol):
         )
 
     def _summary_text(self, level: float) -> str:
+        spatial = self.target != "att"
+        tested = ""
+        if spatial:
+            inj = "estimated per replicate" if self.rho is None else f"{self.rho:g}"
+            tested = (
+                f", target {self.target}"
+                + (" (injected rho; H0: rho = 0)" if self.target == "rho" else "")
+                + (
+                    f" (injected coefficient of D, spillover {self.spillover:g} x effect, "
+                    f"multiplier rho {inj})"
+                    if self.target != "rho"
+                    else ""
+                )
+            )
         lines = [
-            f"Simulated power: estimator {self.estimator}, {self.reps} replicates, seed "
+            f"Simulated power: estimator {self.estimator}{tested}, {self.reps} replicates, seed "
             f"{self.seed}, effect shape '{self.shape}', sample '{self.sample}'"
             + (f" (schedule {self.shift} periods earlier)" if self.shift is not None else "")
             + ", test at "
@@ -95,7 +119,12 @@ class PowerResult(ResultProtocol):
             lines.append(f"{e:>10.4g} {p:>8.3f} {s:>8.3f} {a:>9.3f} {int(n):>6}")
         lines.append(
             f"size (effect 0): {self.size:.3f};  MDE at power {self.power:g}: {self.mde:.4g} "
-            f"(simulation s.e. {self.mde_se:.2g});  analytic TWFE MDE: {self.analytic_mde:.4g}"
+            f"(simulation s.e. {self.mde_se:.2g});  "
+            + (
+                "no analytic cross-check for the spatial ML"
+                if spatial
+                else f"analytic TWFE MDE: {self.analytic_mde:.4g}"
+            )
         )
         return "\n".join(lines)
 
@@ -114,12 +143,13 @@ class PowerResult(ResultProtocol):
         e, p, s = self.effects, self.rejection, self.rejection_se
         ax.fill_between(e, p - 1.96 * s, p + 1.96 * s, alpha=0.2, color="C0")
         ax.plot(e, p, "o-", color="C0", label=f"simulated ({self.estimator})")
-        ax.plot(e, self.analytic_power, "--", color="C1", label="analytic TWFE")
+        if np.isfinite(self.analytic_power).any():
+            ax.plot(e, self.analytic_power, "--", color="C1", label="analytic TWFE")
         ax.axhline(self.power, color="grey", lw=0.8)
         ax.axhline(1 - self.level, color="grey", lw=0.8, ls=":", label="nominal size")
         if np.isfinite(self.mde):
             ax.axvline(self.mde, color="C2", lw=0.8, label=f"MDE {self.mde:.3g}")
-        ax.set_xlabel("injected effect")
+        ax.set_xlabel("injected rho" if self.target == "rho" else "injected effect")
         ax.set_ylabel(f"rejection rate, test at {1 - self.level:.3g}")
         ax.set_ylim(0, 1)
         ax.legend(frameon=False)
