@@ -4,12 +4,15 @@ Python peers that are installed (diff-diff, csdid, moderndid).
     python benchmarks/bench_att_gt.py                      # 50,000 and 500,000 units
     python benchmarks/bench_att_gt.py --sizes 5e4 --reps 3
     python benchmarks/bench_att_gt.py --quick              # 5,000 units smoke run
+    python benchmarks/bench_att_gt.py --covariate          # ... with lpop as a covariate
 
 Data: mpdta (500 counties x 2003-2007, /work/shared/reference/mpdta.csv) stacked to the
 requested number of units: unit copies get new ids, and N(0, 0.01^2) noise is added to the
-outcome (seeded). Estimator: never-treated controls, doubly robust, no covariates, varying
-base period, multiplier bootstrap with 999 draws (pilotdid: Mammen weights as R did; diff-diff:
-its default Rademacher; csdid: Mammen). All tools run in this one process on the same data; each
+outcome (seeded). Estimator: never-treated controls, doubly robust, no covariates (or, with
+--covariate, mpdta's time-invariant log population lpop in both the outcome regression and the
+propensity score, through each tool's own covariate argument), varying base period,
+multiplier bootstrap with 999 draws (pilotdid: Mammen weights as R did; diff-diff: its
+default Rademacher; csdid: Mammen). All tools run in this one process on the same data; each
 tool is called once as warm-up (skipped at sizes where a single call exceeds --max-seconds),
 then --reps timed calls; medians and ratio = peer / pilotdid (> 1: pilotdid faster) are printed,
 with the largest |ATT(g,t)| difference to pilotdid as a sanity check.
@@ -63,11 +66,15 @@ def time_it(fn, reps):
     return statistics.median(times), out
 
 
+COVARIATES: list[str] = []
+
+
 def run_pilotdid(d):
     from pilotdid.did.staggered import att_gt
 
     r = att_gt(
         d,
+        controls=COVARIATES or None,
         y="lemp",
         time="year",
         unit="countyreal",
@@ -77,7 +84,7 @@ def run_pilotdid(d):
         cband=True,
         seed=1,
     )
-    return r.tidy().sort(["group", "t"])["att"].to_numpy()
+    return r.tidy().sort(["group", "t"])["estimate"].to_numpy()
 
 
 def run_diffdiff(pdf):
@@ -86,7 +93,14 @@ def run_diffdiff(pdf):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cs = CallawaySantAnna(estimation_method="dr", n_bootstrap=999, seed=1, cband=True)
-        res = cs.fit(pdf, outcome="lemp", unit="countyreal", time="year", first_treat="first.treat")
+        res = cs.fit(
+            pdf,
+            outcome="lemp",
+            unit="countyreal",
+            time="year",
+            first_treat="first.treat",
+            covariates=COVARIATES or None,
+        )
     eff = res.group_time_effects
     keys = sorted(eff)
     return np.array([eff[k]["effect"] for k in keys])
@@ -104,6 +118,7 @@ def run_csdid(pdf):
             tname="year",
             data=pdf,
             control_group=["nevertreated"],
+            xformla=("lemp ~ " + " + ".join(COVARIATES)) if COVARIATES else None,
             biters=999,
             cband=True,
         )
@@ -118,14 +133,16 @@ def run_moderndid(pdf):
         warnings.simplefilter("ignore")
         r = moderndid.att_gt(
             data=pdf,
-            y="lemp",
-            time="year",
-            unit="countyreal",
-            cohort="first.treat",
+            yname="lemp",
+            tname="year",
+            idname="countyreal",
+            gname="first.treat",
+            xformla=("~ " + " + ".join(COVARIATES)) if COVARIATES else None,
             est_method="dr",
             boot=True,
-            reps=999,
+            biters=999,
             cband=True,
+            random_state=1,
         )
     return np.asarray(r.att_gt, dtype=float)
 
@@ -154,12 +171,16 @@ def main(argv=None):
         help="skip a peer at larger sizes once one call took longer than this",
     )
     ap.add_argument("--peers", default="diff-diff,csdid,moderndid")
+    ap.add_argument("--covariate", action="store_true", help="lpop in the DR nuisance models")
     a = ap.parse_args(argv)
+    if a.covariate:
+        COVARIATES[:] = ["lpop"]
     sizes = [5000] if a.quick else [int(float(s)) for s in a.sizes.split(",")]
     peers = [p for p in a.peers.split(",") if p and available(p)]
     print(
         f"python {platform.python_version()}, {os.cpu_count()} cpus, "
-        f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}; peers: {peers}"
+        f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}; peers: {peers}; "
+        f"covariates: {COVARIATES or 'none'}; load average {os.getloadavg()[0]:.2f}"
     )
     too_slow: set[str] = set()
     for n in sizes:

@@ -1,9 +1,12 @@
 //! Projecting fixed effects out of columns (the within transformation).
 //!
-//! Three paths, chosen per call:
+//! Four paths, chosen per call:
 //! - one dimension: subtract (weighted) level means, exact;
 //! - two dimensions forming a balanced grid (every level pair exactly once) without weights:
 //!   `x - mean_a - mean_b + mean`, exact, two passes;
+//! - two dimensions, unbalanced, without weights, the smaller with at most 1,000 levels and
+//!   a connected graph: the smaller dimension's reduced normal equations solved exactly
+//!   (Somaini & Wolak 2016; `two_way.rs`), no iteration;
 //! - otherwise: alternating projections in coefficient space (Gauss–Seidel over dimensions,
 //!   the fixed point of Guimarães & Portugal 2010 / Gaure 2013) accelerated with the
 //!   Irons–Tuck (1969) extrapolation that fixest uses (Bergé 2018). The iteration state is
@@ -19,6 +22,7 @@
 
 use rayon::prelude::*;
 
+use super::two_way::TwoWayDirect;
 use super::FixedEffects;
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
@@ -46,6 +50,8 @@ pub enum DemeanMethod {
     NoFixedEffects,
     OneWay,
     BalancedTwoWay,
+    /// Two dimensions, unbalanced: the smaller one's reduced normal equations solved exactly.
+    TwoWayDirect,
     AlternatingProjections,
 }
 
@@ -78,10 +84,18 @@ pub fn demean_columns(
             return Err(Error::Shape(format!("{} weights for {n} rows", w.len())));
         }
     }
+    let unweighted_two_way = fe.n_dims() == 2 && weights.is_none();
+    let balanced = unweighted_two_way && is_balanced_grid(fe);
+    let direct = if unweighted_two_way && !balanced {
+        TwoWayDirect::new(fe)
+    } else {
+        None
+    };
     let method = match fe.n_dims() {
         0 => DemeanMethod::NoFixedEffects,
         1 => DemeanMethod::OneWay,
-        2 if weights.is_none() && is_balanced_grid(fe) => DemeanMethod::BalancedTwoWay,
+        2 if balanced => DemeanMethod::BalancedTwoWay,
+        2 if direct.is_some() => DemeanMethod::TwoWayDirect,
         _ => DemeanMethod::AlternatingProjections,
     };
     let iterations: Vec<usize> = match method {
@@ -102,33 +116,57 @@ pub fn demean_columns(
             }
             vec![0; cols.len()]
         }
-        DemeanMethod::AlternatingProjections => {
-            let problem = Problem::new(fe, weights);
-            // Taken here, on the caller's thread: the groups run on rayon's workers.
-            let cancel = Cancel::current();
-            // Columns are demeaned in groups, one group per worker, so that each sweep reads
-            // the codes once per group rather than once per column. Grouping never changes a
-            // number (see `demean_group`), so the thread count does not either.
-            let per_group = cols
-                .len()
-                .div_ceil(rayon::current_num_threads().max(1))
-                .max(1);
-            let out: Vec<Result<Vec<usize>>> = cols
-                .par_chunks_mut(per_group)
-                .map(|g| problem.demean_group(g, spec, cancel))
-                .collect();
-            let mut iterations = Vec::with_capacity(cols.len());
-            for r in out {
-                iterations.extend(r?);
+        DemeanMethod::TwoWayDirect => {
+            if let Some(d) = &direct {
+                d.demean(cols);
             }
-            iterations
+            vec![0; cols.len()]
         }
+        DemeanMethod::AlternatingProjections => alternating_projections(cols, weights, fe, spec)?,
     };
     Ok(DemeanInfo {
         method,
         iterations,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+/// Alternating projections for any fixed-effect structure; sweeps used per column.
+fn alternating_projections(
+    cols: &mut [&mut [f64]],
+    weights: Option<&[f64]>,
+    fe: &FixedEffects,
+    spec: &DemeanSpec,
+) -> Result<Vec<usize>> {
+    let problem = Problem::new(fe, weights);
+    // Taken here, on the caller's thread: the groups run on rayon's workers.
+    let cancel = Cancel::current();
+    // Columns are demeaned in groups, one group per worker, so that each sweep reads the codes
+    // once per group rather than once per column. Grouping never changes a number (see
+    // `demean_group`), so the thread count does not either.
+    let per_group = cols
+        .len()
+        .div_ceil(rayon::current_num_threads().max(1))
+        .max(1);
+    let out: Vec<Result<Vec<usize>>> = cols
+        .par_chunks_mut(per_group)
+        .map(|g| problem.demean_group(g, spec, cancel))
+        .collect();
+    let mut iterations = Vec::with_capacity(cols.len());
+    for r in out {
+        iterations.extend(r?);
+    }
+    Ok(iterations)
+}
+
+/// Alternating projections whatever the structure (the direct paths' reference in tests).
+#[cfg(test)]
+pub(super) fn demean_iterative(
+    cols: &mut [&mut [f64]],
+    fe: &FixedEffects,
+    spec: &DemeanSpec,
+) -> Result<Vec<usize>> {
+    alternating_projections(cols, None, fe, spec)
 }
 
 /// True when two dimensions form a full grid with every level pair exactly once.

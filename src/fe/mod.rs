@@ -4,6 +4,7 @@
 mod demean;
 mod encode;
 mod singletons;
+mod two_way;
 
 pub use demean::{demean_columns, DemeanInfo, DemeanMethod, DemeanSpec};
 pub use encode::{factorize, Factorized};

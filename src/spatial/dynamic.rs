@@ -41,11 +41,19 @@
 //!
 //! Variance: V = (Σ⁻¹ + Σ⁻¹ΩΣ⁻¹)/(nT') at θ̂¹ (YDJL Theorem 3), Ω the fourth-moment term with
 //! Ω_ρρ = κ Σ_i G_ii²/n, Ω_ρσ² = κ tr(G)/(2σ²n), Ω_σ²σ² = κ/(4σ⁴), κ = (μ₄ − 3σ⁴)/σ⁴ from the
-//! residuals (zero under normality), kept as `vcov_asymptotic`. The reported `vcov` is the
-//! delta method through the correction, J V J' with J = I + ∂c(θ)/∂θ at θ̂ (θ̂¹ = θ̂ + c(θ̂),
-//! central differences): J − I is O(1/T) and vanishes asymptotically, but with N = 100, T = 10
-//! the paper's V understates the sampling sd of τ̂¹ by ~9% (Wald coverage 0.925); J V J' is
-//! the finite-sample refinement the Monte Carlo in tests/test_spatial_dynamic.py checks.
+//! residuals (zero under normality), kept as `vcov_asymptotic` (the papers' T' form, as
+//! `sar_jihai.m` and SDPDmod report it). The reported `vcov` is J V_f J', two finite-sample
+//! refinements that vanish asymptotically:
+//! - J = I + ∂c(θ)/∂θ at θ̂ (θ̂¹ = θ̂ + c(θ̂), central differences), the delta method through
+//!   the correction: J − I is O(1/T), and without it the sampling sd of τ̂¹ at N = 100,
+//!   T' = 10 is understated by ~9% (Wald coverage 0.925);
+//! - V_f is V with the log-determinant and σ² terms of Σ counting T' − 1 periods instead of
+//!   T': the likelihood of the transformation approach (Lee & Yu 2010), whose orthonormal
+//!   transformation leaves T' − 1 periods per unit once the unit means are removed (the
+//!   quadratic terms are unchanged, the transformation being orthonormal). With the T' count
+//!   the sd of ρ̂¹ at T' = 10 with unit effects is understated by ~7% (coverage 0.929).
+//!
+//! Both are checked by the Monte Carlo in tests/test_spatial_dynamic.py.
 //!
 //! Stationarity: the model is stable when every eigenvalue (τ + ηω)/(1 − ρω) of A (ω over W's
 //! eigenvalues) lies inside the unit circle (τ + ρ + η < 1 for row-standardised W); a
@@ -274,19 +282,24 @@ fn design(inp: &SpatialInput, spec: &DynamicSpec) -> Result<Design> {
     })
 }
 
-/// Information matrix Σ (divided by nT') and Ω of (δ, ρ, σ²) at the given parameters; see
-/// the module docs. `g` is W(I − ρW)⁻¹.
+/// Information matrix Σ (divided by n·periods) and Ω of (δ, ρ, σ²) at the given parameters;
+/// see the module docs. `g` is W(I − ρW)⁻¹. `periods` is the number of periods the
+/// log-determinant and σ² terms count: T' in the papers' direct-approach formulas (used by
+/// the bias correction and `vcov_asymptotic`), T' − 1 for the reported `vcov` (the
+/// transformation approach, whose likelihood has T' − 1 periods after the unit means are
+/// removed; see [`Periods`]).
 fn sigma_omega(
     d: &Design,
     g: &[f64],
     delta: &[f64],
     sige: f64,
     mu4: f64,
+    periods: f64,
 ) -> (ndarray::Array2<f64>, ndarray::Array2<f64>) {
     let (n, t) = (d.n, d.t);
     let kz = d.z.len();
     let p = kz + 2;
-    let nt = (n * t) as f64;
+    let nt = n as f64 * periods;
     let zd: Vec<f64> = (0..n * t)
         .map(|r| (0..kz).map(|a| delta[a] * d.z[a][r]).sum())
         .collect();
@@ -310,7 +323,7 @@ fn sigma_omega(
             tr_gtg += g[i * n + j] * g[i * n + j];
         }
     }
-    let tf = t as f64;
+    let tf = periods;
     let mut s = ndarray::Array2::<f64>::zeros((p, p));
     for a in 0..kz {
         for b in 0..=a {
@@ -346,13 +359,43 @@ fn residuals(d: &Design, rho: f64, delta: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-/// (Σ⁻¹ + Σ⁻¹ΩΣ⁻¹)/(nT') at (δ, ρ, σ²), row-major.
-fn variance(d: &Design, w: &Weights, delta: &[f64], rho: f64, sige: f64) -> Result<Vec<f64>> {
+/// How many periods the information matrix counts in its log-determinant and σ² terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Periods {
+    /// T', the direct approach of YDJL (2008) / Lee & Yu (2010) as printed (and as
+    /// `sar_jihai.m` and SDPDmod compute it).
+    Direct,
+    /// T' − 1: the transformation approach (Lee & Yu 2010), whose orthonormal transformation
+    /// leaves T' − 1 periods per unit after the unit means are removed. Asymptotically the
+    /// same; at T' = 10 the direct count understates the sampling sd of ρ̂¹ by ~7% (Wald
+    /// coverage 0.929 in the Monte Carlo), the T' − 1 count does not.
+    Transformed,
+}
+
+impl Periods {
+    fn count(self, t: usize) -> f64 {
+        match self {
+            Periods::Direct => t as f64,
+            Periods::Transformed => (t - 1) as f64,
+        }
+    }
+}
+
+/// (Σ⁻¹ + Σ⁻¹ΩΣ⁻¹)/(n·periods) at (δ, ρ, σ²), row-major.
+fn variance(
+    d: &Design,
+    w: &Weights,
+    delta: &[f64],
+    rho: f64,
+    sige: f64,
+    periods: Periods,
+) -> Result<Vec<f64>> {
     let g = dense_g(w, rho)?;
     let e = residuals(d, rho, delta);
-    let nt = (d.n * d.t) as f64;
-    let mu4 = e.iter().map(|v| v.powi(4)).sum::<f64>() / nt;
-    let (s, o) = sigma_omega(d, &g, delta, sige, mu4);
+    let mu4 = e.iter().map(|v| v.powi(4)).sum::<f64>() / (d.n * d.t) as f64;
+    let pf = periods.count(d.t);
+    let nt = d.n as f64 * pf;
+    let (s, o) = sigma_omega(d, &g, delta, sige, mu4, pf);
     let si = spd_inverse(s.view()).map_err(|_| {
         Error::Numerical(
             "the information matrix of the dynamic model is not positive definite".into(),
@@ -416,7 +459,7 @@ fn correction(
     }
     a[kz] = tau * tr_gb / nf + eta * tr_gwb / nf + tr_g / nf;
     a[kz + 1] = 1.0 / (2.0 * sige);
-    let (s, _) = sigma_omega(d, &g, delta, sige, 3.0 * sige * sige);
+    let (s, _) = sigma_omega(d, &g, delta, sige, 3.0 * sige * sige, t as f64);
     let si = spd_inverse(s.view()).map_err(|_| {
         Error::Numerical(
             "the information matrix of the dynamic model is not positive definite".into(),
@@ -550,7 +593,7 @@ fn fit_with(inp: &SpatialInput, spec: &DynamicSpec, spectrum: &Spectrum) -> Resu
     let c0 = correction(&d, w, spec.lags, twoway, &theta)?;
     let p = kz + 2;
     let coef: Vec<f64> = theta.iter().zip(&c0).map(|(a, b)| a + b).collect();
-    let vcov_qml = variance(&d, w, &delta, rho, sige)?;
+    let vcov_qml = variance(&d, w, &delta, rho, sige, Periods::Direct)?;
     let (d1, rest) = coef.split_at(kz);
     let (rho1, sige1) = (rest[0], rest[1]);
     if !(rho1 > bounds.0 && rho1 < bounds.1) {
@@ -565,7 +608,8 @@ fn fit_with(inp: &SpatialInput, spec: &DynamicSpec, spectrum: &Spectrum) -> Resu
             "the bias-corrected sigma2 = {sige1} is not positive"
         )));
     }
-    let v_asy = variance(&d, w, d1, rho1, sige1)?;
+    let v_asy = variance(&d, w, d1, rho1, sige1, Periods::Direct)?;
+    let v_transformed = variance(&d, w, d1, rho1, sige1, Periods::Transformed)?;
     // θ̂¹ = θ̂ + c(θ̂): the delta method through the correction, J = I + ∂c/∂θ (central
     // differences), V¹ = J V J'. J − I is O(1/T): the paper's asymptotic variance omits it, and
     // at T = 10 it is what brings the Wald coverage of τ from 0.925 to nominal (see the module
@@ -589,7 +633,7 @@ fn fit_with(inp: &SpatialInput, spec: &DynamicSpec, spectrum: &Spectrum) -> Resu
             let mut acc = 0.0;
             for i in 0..p {
                 for k in 0..p {
-                    acc += jac[a * p + i] * v_asy[i * p + k] * jac[b * p + k];
+                    acc += jac[a * p + i] * v_transformed[i * p + k] * jac[b * p + k];
                 }
             }
             vcov[a * p + b] = acc;
