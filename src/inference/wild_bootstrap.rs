@@ -207,17 +207,26 @@ pub fn wild_cluster_bootstrap(
     // Replicates stored in place (fallible: reps is the user's), cancellable.
     let cancel = Cancel::current();
     let mut stats = try_vec(reps, Replicate::default(), "wild bootstrap replicates")?;
-    stats.par_iter_mut().enumerate().try_for_each_init(
-        || Scratch {
-            v: vec![0.0; g],
-            sp: vec![0.0; k],
-            sq: vec![0.0; k],
-        },
-        |scratch, (b, out)| {
+    // Replicates are computed LANES at a time (a fixed block, never set by the thread count):
+    // each replicate's sums run in the same order as one at a time (`Precomp::replicate`,
+    // kept as the tests' reference), so the numbers are bitwise those of the scalar loop; the
+    // lanes only give the processor independent chains to interleave and vectorise.
+    stats.par_chunks_mut(LANES).enumerate().try_for_each_init(
+        || BlockScratch::new(g, k),
+        |scratch, (block, outs)| {
             cancel.check()?;
-            let mut rng = streams.stream(b as u64);
-            draw_weights(spec.weights, &mut rng, &mut scratch.v);
-            *out = pc.replicate(scratch, delta_r, c, t_stat);
+            for lane in 0..LANES {
+                if lane < outs.len() {
+                    let mut rng = streams.stream((block * LANES + lane) as u64);
+                    draw_weights(spec.weights, &mut rng, &mut scratch.draw);
+                } else {
+                    scratch.draw.iter_mut().for_each(|x| *x = 0.0);
+                }
+                for (vg, &w) in scratch.v.iter_mut().zip(&scratch.draw) {
+                    vg[lane] = w;
+                }
+            }
+            pc.replicate_block(scratch, delta_r, c, t_stat, outs);
             Ok::<(), Error>(())
         },
     )?;
@@ -324,10 +333,35 @@ struct Replicate {
     q2: f64,
 }
 
+/// Scratch of the one-replicate reference loop (tests).
+#[cfg(test)]
 struct Scratch {
     v: Vec<f64>,
     sp: Vec<f64>,
     sq: Vec<f64>,
+}
+
+/// Replicates computed together by `Precomp::replicate_block`.
+const LANES: usize = 8;
+
+/// Scratch of a block of LANES replicates: weights per cluster and the two k-vectors of
+/// weighted score sums, each entry holding one number per lane.
+struct BlockScratch {
+    draw: Vec<f64>,
+    v: Vec<[f64; LANES]>,
+    sp: Vec<[f64; LANES]>,
+    sq: Vec<[f64; LANES]>,
+}
+
+impl BlockScratch {
+    fn new(g: usize, k: usize) -> Self {
+        BlockScratch {
+            draw: vec![0.0; g],
+            v: vec![[0.0; LANES]; g],
+            sp: vec![[0.0; LANES]; k],
+            sq: vec![[0.0; LANES]; k],
+        }
+    }
 }
 
 /// Cluster-level quantities, row-major G×k where two-dimensional.
@@ -342,6 +376,89 @@ struct Precomp {
 }
 
 impl Precomp {
+    /// Up to LANES replicates at once (`outs.len()` of them; the weights of lane l are
+    /// `s.v[g][l]`): the same operations in the same order per replicate as [`Self::replicate`].
+    fn replicate_block(
+        &self,
+        s: &mut BlockScratch,
+        delta_r: f64,
+        c: f64,
+        t_stat: f64,
+        outs: &mut [Replicate],
+    ) {
+        let k = self.k;
+        for row in s.sp.iter_mut().chain(s.sq.iter_mut()) {
+            *row = [0.0; LANES];
+        }
+        let (mut n0, mut n1) = ([0.0; LANES], [0.0; LANES]);
+        for (((vg, pg), qg), (&a0, &a1)) in
+            s.v.iter()
+                .zip(self.p.chunks_exact(k))
+                .zip(self.q.chunks_exact(k))
+                .zip(self.a0.iter().zip(self.a1.iter()))
+        {
+            for l in 0..LANES {
+                n0[l] += vg[l] * a0;
+                n1[l] += vg[l] * a1;
+            }
+            for ((sp, sq), (&pj, &qj)) in
+                s.sp.iter_mut()
+                    .zip(s.sq.iter_mut())
+                    .zip(pg.iter().zip(qg.iter()))
+            {
+                for l in 0..LANES {
+                    sp[l] += vg[l] * pj;
+                    sq[l] += vg[l] * qj;
+                }
+            }
+        }
+        let zero = [0.0; LANES];
+        let (mut q0, mut q1, mut q2, mut qr) = (zero, zero, zero, zero);
+        for ((vh, dh), (&a0, &a1)) in
+            s.v.iter()
+                .zip(self.d.chunks_exact(k))
+                .zip(self.a0.iter().zip(self.a1.iter()))
+        {
+            let (mut dp, mut dq) = (zero, zero);
+            for ((&d, sp), sq) in dh.iter().zip(&s.sp).zip(&s.sq) {
+                for l in 0..LANES {
+                    dp[l] += d * sp[l];
+                    dq[l] += d * sq[l];
+                }
+            }
+            for l in 0..LANES {
+                let alpha = vh[l] * a0 - dp[l];
+                let beta = vh[l] * a1 - dq[l];
+                let e = alpha + delta_r * beta;
+                q0[l] += alpha * alpha;
+                q1[l] += alpha * beta;
+                q2[l] += beta * beta;
+                qr[l] += e * e;
+            }
+        }
+        for (l, out) in outs.iter_mut().enumerate() {
+            // All weights equal (v = ±1 for Rademacher): see `replicate`.
+            let first = s.v.first().map_or(0.0, |v| v[l]);
+            let tie = s.v.iter().all(|v| v[l] == first);
+            let t = if tie {
+                first.signum() * t_stat
+            } else {
+                (n0[l] + delta_r * n1[l]) / (c * qr[l]).sqrt()
+            };
+            *out = Replicate {
+                t,
+                tie,
+                n0: n0[l],
+                n1: n1[l],
+                q0: q0[l],
+                q1: q1[l],
+                q2: q2[l],
+            };
+        }
+    }
+
+    /// One replicate (the reference for `replicate_block` in tests).
+    #[cfg(test)]
     fn replicate(&self, s: &mut Scratch, delta_r: f64, c: f64, t_stat: f64) -> Replicate {
         let k = self.k;
         // All weights equal (v = ±1 for Rademacher): the draw reproduces the sample up to sign,
@@ -662,6 +779,56 @@ mod tests {
             let (al, ah) = a.conf_int.unwrap();
             let (bl, bh) = b.conf_int.unwrap();
             assert_eq!((al.to_bits(), ah.to_bits()), (bl.to_bits(), bh.to_bits()));
+        }
+    }
+
+    /// Blocks of LANES replicates give bitwise the numbers of the one-replicate loop, for
+    /// both weight kinds, a partial last block (reps not a multiple of LANES) and a tie draw.
+    #[test]
+    fn replicate_blocks_equal_the_scalar_loop_bitwise() {
+        let (x, y, cl) = simulate(3, 9, 7, 0.4);
+        let codes: Vec<u32> = cl.clone();
+        let pc = precompute(x.view(), y.view(), &codes, 9, unit(3, 1).view()).unwrap();
+        let (delta_r, c, t_stat) = (pc.estimate - 0.1, 1.07, 2.5);
+        let streams = rng::Streams::new(5);
+        let reps = 3 * LANES + 5;
+        for w in [BootWeights::Rademacher, BootWeights::Webb] {
+            let mut scalar = Vec::new();
+            let mut one = Scratch {
+                v: vec![0.0; 9],
+                sp: vec![0.0; 3],
+                sq: vec![0.0; 3],
+            };
+            let mut draws = Vec::new();
+            for b in 0..reps {
+                draw_weights(w, &mut streams.stream(b as u64), &mut one.v);
+                if b == 2 {
+                    one.v.iter_mut().for_each(|v| *v = -1.0); // a tie draw
+                }
+                draws.push(one.v.clone());
+                scalar.push(pc.replicate(&mut one, delta_r, c, t_stat));
+            }
+            let mut block = BlockScratch::new(9, 3);
+            let mut blocked = vec![Replicate::default(); reps];
+            for (bi, outs) in blocked.chunks_mut(LANES).enumerate() {
+                for lane in 0..LANES {
+                    let b = bi * LANES + lane;
+                    for (g, vg) in block.v.iter_mut().enumerate() {
+                        vg[lane] = if b < reps { draws[b][g] } else { 0.0 };
+                    }
+                }
+                pc.replicate_block(&mut block, delta_r, c, t_stat, outs);
+            }
+            let bits = |r: &Replicate| {
+                [r.t, r.n0, r.n1, r.q0, r.q1, r.q2]
+                    .map(f64::to_bits)
+                    .to_vec()
+            };
+            for (a, b) in scalar.iter().zip(&blocked) {
+                assert_eq!(bits(a), bits(b));
+                assert_eq!(a.tie, b.tie);
+            }
+            assert!(blocked[2].tie && blocked[2].t == -t_stat);
         }
     }
 
