@@ -30,10 +30,10 @@ class DynamicSpatialResult(SpatialResult):
     through the correction by the delta method (J = I + dc/dtheta); both refinements vanish
     as T grows and bring the Monte Carlo coverage at T' = 10 to nominal. The papers' form is
     ``_core.vcov_asymptotic`` (as sar_jihai.m and SDPDmod report it). ``coef_qml()`` /
-    ``se_qml()`` the QML estimate before the correction. The lags are named ``tau`` (y_{t-1}) and ``eta``
-    (W y_{t-1}); ``nobs`` counts the N(T-1) observations used (the first period is lost to
-    the lag). ``spectral_radius`` is the largest eigenvalue modulus of
-    (I - rho W)^-1 (tau I + eta W) at the estimate (stationary below 1; the fit warns
+    ``se_qml()`` the QML estimate before the correction. The lags are named ``tau``
+    (y_{t-1}) and ``eta`` (W y_{t-1}); ``nobs`` counts the N(T-1) observations used (the
+    first period is lost to the lag). ``spectral_radius`` is the largest eigenvalue modulus
+    of (I - rho W)^-1 (tau I + eta W) at the estimate (stationary below 1; the fit warns
     otherwise). ``impacts(horizon="short" | "long")`` gives the short-run effects
     (I - rho W)^-1 (beta I + theta W) and the long-run effects
     ((1 - tau) I - (rho + eta) W)^-1 (beta I + theta W).
