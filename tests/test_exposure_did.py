@@ -280,6 +280,41 @@ def test_bad_inputs_are_clear_errors():
         exposure_did(df, **kw, rings_km=(0, 10000))
 
 
+def test_figure_in_chinese_uses_the_cjk_font(tmp_path):
+    """exposure_figure(lang="zh") (as the Chinese study report draws it): Chinese labels, set
+    in the installed CJK font, with no glyph missing; the figure is not left in pyplot."""
+    import warnings
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from pilotdid.output._figure_base import cjk_font
+    from pilotdid.output.figure_exposure import exposure_figure
+
+    if cjk_font() is None:
+        pytest.skip("no CJK font installed (CI installs fonts-noto-cjk)")
+    df, _ = simulate(7, n_side=10)
+    res = exposure_did(
+        df, y="y", unit="id", time="t", cohort="g", lat="lat", lon="lon", rings_km=RINGS
+    )
+    before = plt.get_fignums()
+    out = tmp_path / "exposure_zh.png"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = exposure_figure(res, path=out, lang="zh", title="暴露DID（Butts 2023）")
+    missing = [str(w.message) for w in caught if "missing from font" in str(w.message)]
+    assert not missing, missing
+    assert plt.get_fignums() == before
+    ax = fig.axes[0]
+    assert ax.get_title() == "暴露DID（Butts 2023）"
+    assert "距离" in ax.get_xlabel() and "置信区间" in ax.get_ylabel()
+    assert ax.get_legend().get_texts()[0].get_text() == "直接效应（处理单位）"
+    assert ax.title.get_fontfamily()[0] == cjk_font()
+    assert out.stat().st_size > 5000
+
+
 def test_plot_and_figure(tmp_path):
     """plot() draws the effects by ring; exposure_figure writes a PNG."""
     import matplotlib

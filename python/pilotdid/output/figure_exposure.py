@@ -7,6 +7,22 @@ from typing import Any
 
 from pilotdid._args import vocabulary
 from pilotdid._core import PilotdidError
+from pilotdid.output import _figure_base as _fig
+
+_WORDS = {
+    "en": {
+        "event_x": "periods since treatment (direct) / first exposure (spillover)",
+        "event_title": "Event studies on exposure-clean comparisons",
+        "direct": "direct",
+        "spillover": "spillover",
+    },
+    "zh": {
+        "event_x": "处理后时期（直接效应）/ 首次受暴露后时期（溢出效应）",
+        "event_title": "以未受暴露单位为对照的事件研究",
+        "direct": "直接效应",
+        "spillover": "溢出效应",
+    },
+}
 
 
 @vocabulary()
@@ -16,22 +32,23 @@ def exposure_figure(
     path: Any = None,
     level: float | None = None,
     title: str | None = None,
+    lang: str = "en",
 ) -> Any:
     """Effects by distance ring (left) and, with more than two periods, the direct and
     spillover event studies (right) of an :class:`~pilotdid.results.exposure.ExposureDidResult`.
-    Saves to ``path`` when given; returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt
-
+    ``lang="zh"`` labels in Chinese, set in an installed CJK font (English, with a warning,
+    when none is installed). Saves to ``path`` when given; returns the matplotlib Figure."""
     from pilotdid.results.exposure import ExposureDidResult
 
     if not isinstance(res, ExposureDidResult):
         raise PilotdidError("exposure_figure: 'res' must be the result of pilotdid.exposure_did")
+    lang, font = _fig._resolve_lang(lang, [title])
+    title = _fig._clean(title, font)
+    w = _WORDS[lang]
     multi = len(res.grid["periods"]) > 2
-    fig, axes = plt.subplots(
-        1, 2 if multi else 1, figsize=(12 if multi else 7, 4), layout="constrained"
-    )
+    fig, axes = _fig._new_figure((12, 4) if multi else (7, 4), font, ncols=2 if multi else 1)
     ax0 = axes[0] if multi else axes
-    res.plot(ax=ax0, level=level, title=title)
+    res.plot(ax=ax0, level=level, title=title, lang=lang)
     if multi:
         ax = axes[1]
         for k, (kind, color) in enumerate((("direct", "C3"), ("spillover", "C0"))):
@@ -46,13 +63,14 @@ def exposure_figure(
                 fmt="o",
                 color=color,
                 capsize=3,
-                label=kind,
+                label=w[kind],
             )
         ax.axhline(0.0, color="0.5", lw=0.8)
         ax.axvline(-0.5, color="0.5", lw=0.8, ls=":")
-        ax.set_xlabel("periods since treatment (direct) / first exposure (spillover)")
-        ax.set_title("Event studies on exposure-clean comparisons")
+        ax.set_xlabel(w["event_x"])
+        ax.set_title(w["event_title"])
         ax.legend(frameon=False)
+    _fig._finish(fig)
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

@@ -53,6 +53,30 @@ def small_groups_note(cells: dict[str, tuple[int, int, int]]) -> str | None:
     )
 
 
+_PLOT_WORDS = {
+    "en": {
+        "direct_label": "direct (treated units)",
+        "ring_label": "spillover (untreated units, by ring)",
+        "spill_label": "spillover (exposed untreated units)",
+        "distance": "distance to nearest treated unit (km; ring midpoints)",
+        "direct": "direct",
+        "spillover": "spillover",
+        "ylabel": "effect on {y} ({level}% CI)",
+        "title": "Direct and spillover effects (Butts 2023)",
+    },
+    "zh": {
+        "direct_label": "直接效应（处理单位）",
+        "ring_label": "溢出效应（未处理单位，按距离环）",
+        "spill_label": "溢出效应（受暴露的未处理单位）",
+        "distance": "到最近处理单位的距离（公里，距离环中点）",
+        "direct": "直接效应",
+        "spillover": "溢出效应",
+        "ylabel": "对 {y} 的效应（{level}% 置信区间）",
+        "title": "直接效应与溢出效应（Butts 2023）",
+    },
+}
+
+
 class ExposureDidResult(ResultProtocol):
     """Direct and spillover effects (Butts 2023, arXiv 2105.03737).
 
@@ -215,12 +239,23 @@ class ExposureDidResult(ResultProtocol):
         lines.append("SEs: influence functions clustered by unit (Butts 2023; CS aggregation)")
         return "\n".join(lines)
 
-    def plot(self, *, ax: Any = None, level: float | None = None, title: str | None = None) -> Any:
+    def plot(
+        self,
+        *,
+        ax: Any = None,
+        level: float | None = None,
+        title: str | None = None,
+        lang: str = "en",
+    ) -> Any:
         """Effects by distance ring: the spillover per ring (points with intervals at the ring
-        midpoints) and the direct effect at distance 0. Returns the matplotlib Axes."""
+        midpoints) and the direct effect at distance 0. ``lang="zh"`` labels in Chinese (the
+        caller sets the CJK font; :func:`pilotdid.figures.exposure_figure` does). Returns the
+        matplotlib Axes."""
         import matplotlib.pyplot as plt
 
         lv = self.level if level is None else check_level(level)
+        lang = check_choice("lang", lang, tuple(_PLOT_WORDS))
+        w = _PLOT_WORDS[lang]
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
         t = self.tidy(lv)
@@ -235,7 +270,7 @@ class ExposureDidResult(ResultProtocol):
             fmt="s",
             color="C3",
             capsize=4,
-            label="direct (treated units)",
+            label=w["direct_label"],
         )
         if self.ring_names:
             r = self.rings(lv)
@@ -248,9 +283,9 @@ class ExposureDidResult(ResultProtocol):
                 fmt="o-",
                 color="C0",
                 capsize=4,
-                label="spillover (untreated units, by ring)",
+                label=w["ring_label"],
             )
-            ax.set_xlabel("distance to nearest treated unit (km; ring midpoints)")
+            ax.set_xlabel(w["distance"])
         else:
             s = t.filter(pl.col("term") == "spillover")
             if s.height:
@@ -265,11 +300,11 @@ class ExposureDidResult(ResultProtocol):
                     fmt="o",
                     color="C0",
                     capsize=4,
-                    label="spillover (exposed untreated units)",
+                    label=w["spill_label"],
                 )
-            ax.set_xticks([0.0, 1.0], ["direct", "spillover"])
+            ax.set_xticks([0.0, 1.0], [w["direct"], w["spillover"]])
         ax.axhline(0.0, color="0.5", lw=0.8)
-        ax.set_ylabel(f"effect on {self.params['y']} ({lv * 100:g}% CI)")
-        ax.set_title(title or "Direct and spillover effects (Butts 2023)")
+        ax.set_ylabel(w["ylabel"].format(y=self.params["y"], level=f"{lv * 100:g}"))
+        ax.set_title(title or w["title"])
         ax.legend(frameon=False)
         return ax

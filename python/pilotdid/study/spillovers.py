@@ -61,5 +61,7 @@ def _run_exposure(study: Study, sub: dict, progress: bool) -> None:
         ),
     )
     study.figures["exposure"] = exposure_figure(
-        res, title=a._title(study, "Exposure DID (Butts 2023)", "暴露DID（Butts 2023）")
+        res,
+        title=a._title(study, "Exposure DID (Butts 2023)", "暴露DID（Butts 2023）"),
+        lang=a._lang(study),
     )
