@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
 import time
 import warnings
@@ -32,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import polars as pl
+from _timing import time_it
 
 MPDTA = Path(__file__).resolve().parent.parent / ".." / "shared" / "reference" / "mpdta.csv"
 if not MPDTA.exists():
@@ -56,14 +56,6 @@ def stacked(n_units: int, seed: int = 2021) -> pl.DataFrame:
     return out.filter(pl.col("countyreal") <= n_units)
 
 
-def time_it(fn, reps):
-    times = []
-    out = None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 COVARIATES: list[str] = []

@@ -14,12 +14,11 @@ pilotdid (> 1: pilotdid faster), with the largest |ATT(d|d)| difference as a san
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 import warnings
 
 import numpy as np
 import polars as pl
+from _timing import time_it
 
 
 def panel(n: int, seed: int = 1) -> pl.DataFrame:
@@ -40,13 +39,6 @@ def panel(n: int, seed: int = 1) -> pl.DataFrame:
     return pl.DataFrame({"id": unit, "t": t, "y": y, "g": gg, "d": dd})
 
 
-def time_it(fn, reps):
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -24,12 +24,12 @@ are printed.
 from __future__ import annotations
 
 import argparse
-import statistics
 import time
 import warnings
 
 import numpy as np
 import polars as pl
+from _timing import time_it
 
 
 def panel(n_units: int, periods: int = 12, seed: int = 7) -> pl.DataFrame:
@@ -61,13 +61,6 @@ def panel(n_units: int, periods: int = 12, seed: int = 7) -> pl.DataFrame:
     )
 
 
-def time_it(fn, reps):
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def run_pilotdid(df):

@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 import warnings
 
 import numpy as np
 import pandas as pd
+from _timing import time_it
 
 CLUSTERS = 41
 YEARS = 20
@@ -51,14 +50,6 @@ def design(rows_per_cell: int, seed: int = 41) -> pd.DataFrame:
     return pd.DataFrame({"city": city, "year": year, "d": d, "x": x, "y": y})
 
 
-def time_it(fn, reps: int) -> tuple[float, object]:
-    fn()  # warm-up
-    times, out = [], None
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
                 warnings.simplefilter("ignore")
                 return ref.wildboottest(param="d", reps=DRAWS, seed=1)
 
+        run_ours()  # warm-up
         t_ours, r_ours = time_it(run_ours, a.reps)
+        run_ref()  # warm-up
         t_ref, r_ref = time_it(run_ref, a.reps)
         p_ref = float(r_ref["Pr(>|t|)"])
         print(

@@ -588,13 +588,8 @@ fn pick_mut<'v>(v: &'v mut [Vec<f64>], idx: &[usize]) -> Vec<&'v mut [f64]> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::fe2;
     use super::*;
-
-    fn fe2(a: Vec<u32>, b: Vec<u32>) -> FixedEffects {
-        let la = *a.iter().max().unwrap() as usize + 1;
-        let lb = *b.iter().max().unwrap() as usize + 1;
-        FixedEffects::new(vec!["a".into(), "b".into()], vec![a, b], vec![la, lb]).unwrap()
-    }
 
     /// Residuals of a two-way FE projection are orthogonal to every level indicator.
     fn assert_orthogonal(x: &[f64], fe: &FixedEffects, w: Option<&[f64]>) {

@@ -6,6 +6,19 @@ mod encode;
 mod singletons;
 mod two_way;
 
+/// Test fixtures shared by the demeaning paths' tests.
+#[cfg(test)]
+mod test_support {
+    use super::FixedEffects;
+
+    /// Two fixed effects from their codes (levels = largest code + 1).
+    pub(super) fn fe2(a: Vec<u32>, b: Vec<u32>) -> FixedEffects {
+        let la = *a.iter().max().unwrap() as usize + 1;
+        let lb = *b.iter().max().unwrap() as usize + 1;
+        FixedEffects::new(vec!["a".into(), "b".into()], vec![a, b], vec![la, lb]).unwrap()
+    }
+}
+
 pub use demean::{demean_columns, DemeanInfo, DemeanMethod, DemeanSpec};
 pub use encode::{factorize, Factorized};
 pub use singletons::find_singletons;

@@ -11,7 +11,7 @@
 //! and the unit effects are α_i = x̄_i − c_i'γ / n_i. C is the Laplacian of the unit–period
 //! graph (weighted by 1/n_i); when the graph is connected its null space is the constant
 //! vector, so fixing γ of the last period at 0 leaves a positive definite (T−1)×(T−1) system,
-//! solved by Cholesky. The residual x − α_i − γ_t is the exact projection, with no iteration:
+//! inverted once (`linalg::spd_inverse_rowmajor`). The residual x − α_i − γ_t is the exact projection, with no iteration:
 //! one pass over the rows for the level sums, one over each unit's periods for r and α, one
 //! for the residuals, and C once per call (shared by every column).
 //!
@@ -27,6 +27,7 @@
 use rayon::prelude::*;
 
 use super::FixedEffects;
+use crate::linalg::{dot_sequential, spd_inverse_rowmajor};
 
 /// The largest smaller dimension solved directly: C has T² entries and its Cholesky factor
 /// costs T³/3 operations (1,000 periods: 8 MB, ~3·10⁸ operations).
@@ -47,8 +48,8 @@ pub(super) struct TwoWayDirect<'a> {
     /// Each unit's periods (with repeats), unit by unit: `periods[start[i]..start[i + 1]]`.
     start: Vec<usize>,
     periods: Vec<u32>,
-    /// Lower Cholesky factor of C without its last row and column, row-major (T−1)².
-    chol: Vec<f64>,
+    /// Inverse of C without its last row and column, row-major (T−1)².
+    c_inv: Vec<f64>,
 }
 
 impl<'a> TwoWayDirect<'a> {
@@ -90,8 +91,16 @@ impl<'a> TwoWayDirect<'a> {
         if !connected(&start, &periods, n_periods) {
             return None;
         }
-        let c = laplacian(&start, &periods, &unit_count, n_periods, n);
-        let chol = cholesky_dropping_last(&c, n_periods)?;
+        let c = laplacian(&start, &periods, &unit_count, n_periods);
+        // C's leading (T−1)×(T−1) block: positive definite when the graph is connected (None
+        // from the inverse when a pivot is not clearly positive, i.e. numerically disconnected)
+        let m = n_periods - 1;
+        let block: Vec<f64> = c
+            .chunks_exact(n_periods)
+            .take(m)
+            .flat_map(|row| row[..m].iter().copied())
+            .collect();
+        let c_inv = spd_inverse_rowmajor(&block, m)?;
         Some(Self {
             unit,
             period,
@@ -100,7 +109,7 @@ impl<'a> TwoWayDirect<'a> {
             unit_count,
             start,
             periods,
-            chol,
+            c_inv,
         })
     }
 
@@ -142,25 +151,16 @@ impl<'a> TwoWayDirect<'a> {
         }
     }
 
-    /// γ with γ_{T−1} = 0 from the factor of C's leading (T−1)×(T−1) block.
+    /// γ with γ_{T−1} = 0: the inverse of C's leading (T−1)×(T−1) block times r.
     fn solve(&self, r: &[f64]) -> Vec<f64> {
         let m = self.n_periods - 1;
-        let l = &self.chol;
-        let mut z = r[..m].to_vec();
-        for j in 0..m {
-            let row = &l[j * m..j * m + j];
-            let s: f64 = row.iter().zip(&z[..j]).map(|(a, b)| a * b).sum();
-            z[j] = (z[j] - s) / l[j * m + j];
-        }
-        for j in (0..m).rev() {
-            let mut s = 0.0;
-            for k in j + 1..m {
-                s += l[k * m + j] * z[k];
-            }
-            z[j] = (z[j] - s) / l[j * m + j];
-        }
-        z.push(0.0);
-        z
+        let mut gamma: Vec<f64> = self
+            .c_inv
+            .chunks_exact(m)
+            .map(|row| dot_sequential(row, &r[..m]))
+            .collect();
+        gamma.push(0.0);
+        gamma
     }
 }
 
@@ -192,13 +192,7 @@ fn connected(start: &[usize], periods: &[u32], n_periods: usize) -> bool {
 }
 
 /// C = diag(n_t) − Σ_i c_i c_i' / n_i, row-major T×T.
-fn laplacian(
-    start: &[usize],
-    periods: &[u32],
-    unit_count: &[f64],
-    tn: usize,
-    n_rows: usize,
-) -> Vec<f64> {
+fn laplacian(start: &[usize], periods: &[u32], unit_count: &[f64], tn: usize) -> Vec<f64> {
     let n_units = unit_count.len();
     let blocks = (BLOCK_BUDGET_BYTES / (tn * tn * 8))
         .clamp(1, 64)
@@ -253,7 +247,6 @@ fn laplacian(
     for &t in periods {
         count[t as usize] += 1.0;
     }
-    debug_assert_eq!(periods.len(), n_rows);
     for (mat, a, v) in &partial {
         for p in 0..tn {
             for q in 0..tn {
@@ -267,41 +260,10 @@ fn laplacian(
     c
 }
 
-/// Lower Cholesky factor of the leading (T−1)×(T−1) block of C (row-major), or None when a
-/// pivot is not clearly positive (a graph that is numerically disconnected).
-fn cholesky_dropping_last(c: &[f64], tn: usize) -> Option<Vec<f64>> {
-    let m = tn - 1;
-    let mut l = vec![0.0; m * m];
-    for j in 0..m {
-        for i in j..m {
-            let mut s = c[i * tn + j];
-            for k in 0..j {
-                s -= l[i * m + k] * l[j * m + k];
-            }
-            if i == j {
-                // relative to the period's own row count (the diagonal of C is below it)
-                let scale = c[j * tn + j].abs().max(f64::MIN_POSITIVE);
-                if s.is_nan() || s <= 1e-10 * scale {
-                    return None;
-                }
-                l[j * m + j] = s.sqrt();
-            } else {
-                l[i * m + j] = s / l[j * m + j];
-            }
-        }
-    }
-    Some(l)
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::fe2;
     use super::*;
-
-    fn fe2(a: Vec<u32>, b: Vec<u32>) -> FixedEffects {
-        let la = *a.iter().max().unwrap() as usize + 1;
-        let lb = *b.iter().max().unwrap() as usize + 1;
-        FixedEffects::new(vec!["a".into(), "b".into()], vec![a, b], vec![la, lb]).unwrap()
-    }
 
     /// Deterministic pseudo-random numbers for test data.
     fn lcg(seed: &mut u64) -> f64 {

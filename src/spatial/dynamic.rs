@@ -459,7 +459,14 @@ fn correction(
     }
     a[kz] = tau * tr_gb / nf + eta * tr_gwb / nf + tr_g / nf;
     a[kz + 1] = 1.0 / (2.0 * sige);
-    let (s, _) = sigma_omega(d, &g, delta, sige, 3.0 * sige * sige, t as f64);
+    let (s, _) = sigma_omega(
+        d,
+        &g,
+        delta,
+        sige,
+        3.0 * sige * sige,
+        Periods::Direct.count(t),
+    );
     let si = spd_inverse(s.view()).map_err(|_| {
         Error::Numerical(
             "the information matrix of the dynamic model is not positive definite".into(),

@@ -174,6 +174,28 @@ struct Update {
 /// Lanes of the first-minimum search (independent compare chains).
 const ARGMIN_LANES: usize = 4;
 
+/// Entry j of one Frank–Wolfe step: x_j and (A'Ax)_j after the step towards e_vertex
+/// (r = 1 - s), and the next iteration's half gradient at j.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn gradient_after_step(
+    x: &mut [f64],
+    atax: &mut [f64],
+    atb: &[f64],
+    gram_col: &[f64],
+    j: usize,
+    vertex: usize,
+    r: f64,
+    s: f64,
+    eta: f64,
+) -> f64 {
+    let xj = r * x[j] + if j == vertex { s } else { 0.0 };
+    let v = r * atax[j] + s * gram_col[j];
+    x[j] = xj;
+    atax[j] = v;
+    v - atb[j] + eta * xj
+}
+
 /// x <- (1 - s) x + s e_v, A'Ax <- (1 - s) A'Ax + s A'a_v, and the new half gradient's first
 /// minimum, in one pass over the weights. The sums x'x, x'A'Ax and x'A'b follow in closed
 /// form from their previous values (with r = 1 - s: x'x <- r²x'x + 2rs x_v + s²,
@@ -205,30 +227,20 @@ fn fw_update(
     let mut lane_g = [f64::INFINITY; ARGMIN_LANES];
     let mut lane_j = [usize::MAX; ARGMIN_LANES];
     let body = n - n % ARGMIN_LANES;
-    let mut j0 = 0;
-    while j0 < body {
+    for j0 in (0..body).step_by(ARGMIN_LANES) {
+        // fixed-width lanes: independent compare chains the processor interleaves
         for l in 0..ARGMIN_LANES {
             let j = j0 + l;
-            let xj = r * x[j] + if j == vertex { s } else { 0.0 };
-            let v = r * atax[j] + s * gram_col[j];
-            x[j] = xj;
-            atax[j] = v;
-            // the next iteration's half gradient
-            let g = v - atb[j] + eta * xj;
+            let g = gradient_after_step(x, atax, atb, gram_col, j, vertex, r, s, eta);
             if g < lane_g[l] {
                 lane_g[l] = g;
                 lane_j[l] = j;
             }
         }
-        j0 += ARGMIN_LANES;
     }
     for j in body..n {
-        let xj = r * x[j] + if j == vertex { s } else { 0.0 };
-        let v = r * atax[j] + s * gram_col[j];
-        x[j] = xj;
-        atax[j] = v;
-        let g = v - atb[j] + eta * xj;
         let l = j - body;
+        let g = gradient_after_step(x, atax, atb, gram_col, j, vertex, r, s, eta);
         if g < lane_g[l] {
             lane_g[l] = g;
             lane_j[l] = j;
