@@ -18,6 +18,8 @@ import warnings
 import numpy as np
 import polars as pl
 import pytest
+from scipy.stats import norm as stats_norm
+from scipy.stats import t as stats_t
 
 import pilotdid as pdid
 from pilotdid._core import PilotdidError
@@ -80,9 +82,9 @@ def _oracle(df, **kw):
         return md.cont_did(df, **args)
 
 
-def _fit(df, **kw):
+def _fit(data, **kw):
     kw = dict(kw)
-    return pdid.cont_did(df, y="y", unit="id", time="t", dose="d", cohort="g", bstrap=False, **kw)
+    return pdid.cont_did(data, y="y", unit="id", time="t", dose="d", cohort="g", bstrap=False, **kw)
 
 
 def _se(psi: np.ndarray) -> np.ndarray:
@@ -454,6 +456,8 @@ def _base():
         (lambda d: d, {"level": 1.5}, "level"),
         (lambda d: d, {"reps": 1}, "reps"),
         (lambda d: d, {"dvals": [np.nan]}, "dvals"),
+        (lambda d: d, {"df": "t"}, "option 'df'"),
+        (lambda d: d, {"df": "satterthwaite"}, "needs small_sample='hc2' or 'hc3'"),
         (
             lambda d: d.with_columns(
                 pl.when((pl.col("t") == 2) & (pl.col("g") > 0))
@@ -705,6 +709,182 @@ def test_cohort_whose_curve_interpolates_its_units_is_named():
         _fit(df.filter(pl.col("g") != 3), degree=1)
     with pytest.raises(PilotdidError, match="small_sample"):
         _fit(df, small_sample="hc1")
+
+
+# ------------------------------------------- Welch-Satterthwaite degrees of freedom (issue 17)
+def _satterthwaite_numpy(df, res, cluster, target):
+    """Welch-Satterthwaite df of one aggregate, from scratch (varying base, no anticipation,
+    no interior knots, every cohort's curve estimated): the aggregate's cells and weights
+    (``target`` = ("acrt_o",), ("slope", k), ("level", k) over the post cells with the
+    cohorts' shares split over their post periods, or ("es", e) with the shares of the cohorts
+    at event time e); per cohort the spline part s_i = n f_i (l'Q x_i) (M z)_i of its treated
+    units with z = sum_c x_c (Y_t - Y_{g-1}), polynomial basis on the cohort's dose range
+    (the B-spline's column space), HC2 factors f_i; V_g its clustered sum of squares / n^2
+    and nu_g = (sum lambda)^2 / sum lambda^2 over the eigenvalues of B = P D M D P'
+    (Bell-McCaffrey; dense eigvalsh, not the low-rank traces of the core); the rest, the
+    result's influence function minus the spline parts (the IFs are checked against moderndid
+    and numpy above), with C - 1; nu = (sum V_k)^2 / sum V_k^2 / nu_k."""
+    w = df.pivot(index=["id", "g", "d"], on="t", values="y").sort("id")
+    periods = sorted(df["t"].unique().to_list())
+    y = w.select([str(t) for t in periods]).to_numpy()
+    g_all, d_all = w["g"].to_numpy(), w["d"].to_numpy()
+    n = w.height
+    cl = np.arange(n) if cluster is None else cluster
+    cohorts = sorted(set(g_all[g_all > 0].tolist()))
+    share = {g: float((g_all == g).mean()) for g in cohorts}
+    degree = res.params["degree"]
+    kind = target[0]
+    if kind == "es":
+        e = target[1]
+        cells = {g: [g + e] for g in cohorts if g + e in periods and g + e >= periods[1]}
+        tot = sum(share[g] for g in cells)
+        weights = {g: share[g] / tot for g in cells}
+    else:
+        cells = {g: [t for t in periods if t >= g] for g in cohorts}
+        tot = sum(share.values())
+        weights = {g: share[g] / tot / len(cells[g]) for g in cohorts}
+    if kind == "acrt_o":
+        psi = res.overall_influence[:, 1]
+    elif kind == "es":
+        es = res._core.es_slope
+        psi = es.series.influence[:, list(es.event).index(e)]
+    else:
+        psi = res.influence(kind)[:, target[1]]
+    spline = np.zeros(n)
+    parts = []
+    for g, ts in cells.items():
+        idx = np.flatnonzero(g_all == g)
+        d = d_all[idx]
+        lo, hi = d.min(), d.max()
+        u = (d - lo) / (hi - lo)
+        powers = np.arange(degree + 1)
+        x = u[:, None] ** powers
+        q = np.linalg.inv(x.T @ x)
+        if kind in ("acrt_o", "es"):
+            dx = np.where(powers > 0, powers * u[:, None] ** np.maximum(powers - 1, 0), 0.0)
+            ell = dx.mean(0) / (hi - lo)
+        else:
+            uk = (res.dvals[target[1]] - lo) / (hi - lo)
+            if kind == "level":
+                ell = uk**powers
+            else:
+                ell = np.where(powers > 0, powers * uk ** np.maximum(powers - 1, 0), 0.0) / (
+                    hi - lo
+                )
+        h = x @ q @ x.T
+        f = 1 / np.sqrt(1 - np.diag(h))
+        m = np.eye(len(idx)) - h
+        base = periods.index(g) - 1
+        z = sum(weights[g] * (y[idx, periods.index(t)] - y[idx, base]) for t in ts)
+        a = n * f * (x @ q @ ell)
+        s_part = a * (m @ z)
+        v_g = np.sum(np.bincount(cl[idx], weights=s_part, minlength=cl.max() + 1) ** 2) / n**2
+        pmat = (cl[idx][None, :] == np.unique(cl[idx])[:, None]).astype(float)
+        b = pmat @ np.diag(a) @ m @ np.diag(a) @ pmat.T
+        lam = np.linalg.eigvalsh(b)
+        parts.append((v_g, lam.sum() ** 2 / np.sum(lam**2)))
+        spline[idx] += s_part
+    v_rest = np.sum(np.bincount(cl, weights=psi - spline) ** 2) / n**2
+    parts.append((v_rest, len(np.unique(cl)) - 1))
+    return sum(v for v, _ in parts) ** 2 / sum(v**2 / nu for v, nu in parts)
+
+
+@pytest.mark.parametrize("degree", [1, 2])
+@pytest.mark.parametrize("clustered", [False, True])
+@pytest.mark.parametrize("seed", [51, 52, 53])
+def test_satterthwaite_df_matches_numpy(seed, clustered, degree):
+    """df="satterthwaite" (with small_sample="hc2"): the degrees of freedom of ACRT^o, of
+    ACRT(d|d) and ATT(d|d) at grid points and of the slope event study equal the numpy
+    construction of ``_satterthwaite_numpy`` to 1e-8 (relative), on small staggered designs
+    (30 units, cohorts of a few units), with unit clusters and with clusters shared across
+    cohorts; ATT^o (no spline part) gets C - 1; the intervals are Student t with them; the
+    estimates and SEs equal the normal fit's."""
+    df = design(seed=seed, n=30, periods=(1, 2, 3, 4), cohorts=(2, 3, 4))
+    kw = dict(degree=degree, small_sample="hc2", dvals=[0.6, 1.4, 2.5])
+    cl = None
+    if clustered:
+        df = df.with_columns((pl.col("id") % 10).alias("region"))
+        kw["cluster"] = "region"
+        cl = np.arange(1, 31) % 10
+        cl = np.unique(cl, return_inverse=True)[1]
+    res = _fit(df, df="satterthwaite", **kw)
+    ref = _fit(df, **kw)
+    assert res.overall_acrt == ref.overall_acrt and res.overall_acrt_se == ref.overall_acrt_se
+    np.testing.assert_array_equal(res.std_error("slope"), ref.std_error("slope"))
+    assert np.isinf(ref.overall_acrt_df) and np.isinf(ref.df("slope")).all()
+    want = _satterthwaite_numpy(df, res, cl, ("acrt_o",))
+    assert res.overall_acrt_df == pytest.approx(want, rel=1e-8)
+    for k in range(3):
+        for kind in ("slope", "level"):
+            want = _satterthwaite_numpy(df, res, cl, (kind, k))
+            assert res.df(kind)[k] == pytest.approx(want, rel=1e-8), (kind, k)
+    es = res.event_study("slope")
+    for e in (0, 1):
+        want = _satterthwaite_numpy(df, res, cl, ("es", e))
+        row = list(es.event_time).index(e)
+        assert es.extra["df_rows"][row] == pytest.approx(want, rel=1e-8), e
+    n_c = 10 if clustered else 30
+    assert res.overall_att_df == pytest.approx(n_c - 1, rel=1e-12)
+    t = res.tidy()
+    nu = res.overall_acrt_df
+    crit = stats_t.ppf(0.975, nu)
+    row = t.filter(pl.col("term") == "ACRT^o")
+    assert row["conf_high"][0] == pytest.approx(res.overall_acrt + crit * res.overall_acrt_se)
+    assert row["p_value"][0] == pytest.approx(
+        2 * stats_t.sf(abs(res.overall_acrt / res.overall_acrt_se), nu)
+    )
+    assert row["df"][0] == nu
+    es_t = es.tidy(level=0.9)
+    k = list(es.event_time).index(0)
+    q = stats_t.ppf(0.95, es.extra["df_rows"][k])
+    assert es_t["conf_low"][k] == pytest.approx(es.estimate[k] - q * es.std_error[k])
+
+
+def test_one_residual_degree_of_freedom_gives_t_with_one():
+    """Exact case: one cohort of 3 treated units, two periods, a linear spline. ACRT^o's
+    influence function is then the spline part alone (the slope of a line is the same at
+    every dose; one cohort has no share term), and M = I - H has rank n_g - p = 1, so B has
+    one nonzero eigenvalue and nu = 1 (1e-10). Under df="normal" a note names the cohort and
+    points to df="satterthwaite"; ATT^o, with no spline part, gets C - 1."""
+    df = design(seed=61, n=40)
+    treated = df.filter(pl.col("g") > 0)["id"].unique().sort().to_list()
+    df = df.filter(~pl.col("id").is_in(treated[3:]))
+    n_units = df["id"].n_unique()
+    res = _fit(df, degree=1, small_sample="hc2")
+    assert any("2 (1 residual degrees of freedom)" in n and "satterthwaite" in n for n in res.notes)
+    sat = _fit(df, degree=1, small_sample="hc2", df="satterthwaite")
+    assert sat.overall_acrt_df == pytest.approx(1.0, rel=1e-10)
+    np.testing.assert_allclose(sat.df("slope"), 1.0, rtol=1e-10)
+    assert sat.overall_att_df == pytest.approx(n_units - 1, rel=1e-12)
+    assert not any("residual degrees of freedom:" in n for n in sat.notes)
+    lo = sat.tidy().filter(pl.col("term") == "ACRT^o")["conf_low"][0]
+    assert lo == pytest.approx(sat.overall_acrt - 12.706204736174698 * sat.overall_acrt_se)
+
+
+def test_satterthwaite_bands_are_t_at_the_sup_t_pointwise_level():
+    """With the bootstrap and df="satterthwaite", the uniform band at a grid point is the
+    Student t quantile (the point's df) at the pointwise level 2 Phi(c) - 1 of the bootstrap's
+    sup-t value c: never inside the pointwise t interval; bootstrap, c and the SEs are the
+    normal fit's, whose band is est -+ c se."""
+    df = design(seed=71, n=40, periods=(1, 2, 3), cohorts=(2, 3))
+    kw = dict(degree=1, small_sample="hc2", dvals=[0.6, 1.4, 2.5], bstrap=True, reps=199)
+    args = dict(y="y", unit="id", time="t", dose="d", cohort="g")
+    sat = pdid.cont_did(df, df="satterthwaite", **args, **kw)
+    ref = pdid.cont_did(df, **args, **kw)
+    for kind in ("level", "slope"):
+        c = ref.crit_val(kind)
+        assert sat.crit_val(kind) == c
+        cv, cr = sat.curve(kind), ref.curve(kind)
+        np.testing.assert_array_equal(cv["std_error"], cr["std_error"])
+        est, se = cr["estimate"].to_numpy(), cr["std_error"].to_numpy()
+        np.testing.assert_allclose(cr["band_high"], est + c * se, rtol=1e-14)
+        q = stats_t.ppf(stats_norm.cdf(c), sat.df(kind))
+        np.testing.assert_allclose(cv["band_high"], est + q * se, rtol=1e-10)
+        assert (cv["band_low"] <= cv["conf_low"] + 1e-12).all()
+    es = sat.event_study("slope")
+    es_ref = ref.event_study("slope")
+    assert (es.band_low <= es.conf_low + 1e-12).all()
+    assert (es.band_high - es.estimate >= es_ref.band_high - es_ref.estimate - 1e-12).all()
 
 
 # ------------------------------------------------------- what ACRT^o targets (issue 17)

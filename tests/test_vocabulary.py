@@ -142,6 +142,8 @@ ALLOWED: dict[str, str] = {
     "degree": "cont_did: degree of the B-spline in the dose (moderndid/contdid's degree)",
     "num_knots": "cont_did: interior knots of the dose spline at dose quantiles (reference name)",
     "dvals": "cont_did: doses at which the curves are evaluated (reference name)",
+    "df": "cont_did: reference distribution of the intervals, 'normal' or 'satterthwaite' "
+    "(Student t with Welch-Satterthwaite degrees of freedom; Stata/R call them df)",
     "switchers": "dcdh: effects of first switches in, out or both (did_multiplegt_dyn's name)",
     "normalized": "dcdh: effects per unit of cumulated treatment change (did_multiplegt_dyn)",
     "only_never_switchers": "dcdh: compare with never-switchers only (did_multiplegt_dyn)",

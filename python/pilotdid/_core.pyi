@@ -1300,6 +1300,12 @@ def inference_table(
     """Student's t with ``df`` degrees of freedom when given and positive, the normal
     otherwise."""
 
+def inference_table_row_df(
+    estimate: _F64, std_error: _F64, df: _F64, level: float
+) -> InferenceTable:
+    """``inference_table`` with one (fractional) degrees of freedom per row; inf or NaN rows
+    are the normal's."""
+
 def normal_critical(level: float) -> float:
     """The two-sided normal critical value at ``level`` (the quantile at 0.5 + level/2)."""
 
@@ -1642,6 +1648,9 @@ class DoseSeries:
     @property
     def crit(self) -> float: ...
     @property
+    def df(self) -> list[float]:
+        """Degrees of freedom of the pointwise intervals (inf: normal)."""
+    @property
     def influence(self) -> _F64: ...
 
 class DoseEventStudyCore:
@@ -1651,6 +1660,8 @@ class DoseEventStudyCore:
     def overall(self) -> float: ...
     @property
     def overall_se(self) -> float: ...
+    @property
+    def overall_df(self) -> float: ...
     @property
     def series(self) -> DoseSeries: ...
     @property
@@ -1667,6 +1678,9 @@ class DoseCore:
     def acrt_d(self) -> DoseSeries: ...
     @property
     def overall(self) -> tuple[float, float, float, float]: ...
+    @property
+    def overall_df(self) -> tuple[float, float]:
+        """Degrees of freedom of the (ATT^o, ACRT^o) intervals (inf: normal)."""
     @property
     def overall_influence(self) -> _F64: ...
     @property
@@ -1717,6 +1731,7 @@ def dose_fit(
     seed: int,
     weight_type: str = "mammen",
     small_sample: str = "none",
+    df: str = "normal",
 ) -> DoseCore: ...
 # --- de Chaisemartin-D'Haultfoeuille DID_l (src/python/dcdh.rs) -------------------------------
 class DcdhHorizons:

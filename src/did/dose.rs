@@ -37,14 +37,15 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::dose_aggregate::{
-    cohort_probs, dose_weights, event_study, finish_es, inference, weight_term,
+    aggregate_df, cohort_probs, dose_weights, event_study, finish_es, inference, weight_term,
 };
 pub use super::dose_aggregate::{DoseEventStudy, EsWindow, Series};
 use super::dose_cells::{estimate_cells, quantile_knots};
 pub use super::dose_cells::{
-    DoseBase, DoseCell, DoseCellStatus, DoseControl, DoseSpec, SmallSample,
+    DoseBase, DoseCell, DoseCellStatus, DoseControl, DoseDf, DoseSpec, SmallSample,
 };
 pub use super::dose_data::{build_panel, DoseInput, DosePanel};
+use super::dose_df::Functional;
 use crate::error::{Error, Result};
 
 /// A fitted continuous-dose DID: the cells, the dose-response curves and their averages
@@ -63,6 +64,9 @@ pub struct DoseFit {
     pub overall_acrt: f64,
     pub overall_acrt_se: f64,
     pub overall_acrt_inf: Vec<f64>,
+    /// Degrees of freedom of the ATT^o and ACRT^o intervals (infinite: normal; `DoseDf`).
+    pub overall_att_df: f64,
+    pub overall_acrt_df: f64,
     pub es_level: DoseEventStudy,
     pub es_slope: Option<DoseEventStudy>,
     pub n_treated_units: usize,
@@ -80,14 +84,14 @@ pub struct DoseFit {
 /// The event study of a fit over a window (level: binary ATT(g,t); slope: average ACRT).
 pub fn dose_event_study(fit: &DoseFit, slope: bool, win: &EsWindow) -> Result<DoseEventStudy> {
     let pg = cohort_probs(&fit.panel);
-    let (ev, est, inf) = event_study(&fit.panel, &fit.cells, &pg, slope, win);
-    if ev.is_empty() {
+    let es = event_study(&fit.panel, &fit.cells, &pg, slope, win);
+    if es.events.is_empty() {
         return Err(Error::Option {
             name: "window".into(),
             reason: "no estimated group-time cell has an event time in the window".into(),
         });
     }
-    finish_es(ev, est, inf, fit.panel.cluster.as_deref(), &fit.spec)
+    finish_es(es, &fit.cells, fit.panel.cluster.as_deref(), &fit.spec)
 }
 
 /// Continuous-dose DID on a prepared panel (see the module docs).
@@ -164,6 +168,8 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
         .filter(|c| c.event >= 0 && matches!(c.status, DoseCellStatus::NoCurve(_)))
         .map(|c| c.group)
         .collect();
+    // Cells run by period, then cohort: sort before removing the repeats.
+    no_curve.sort_unstable();
     no_curve.dedup();
     if !no_curve.is_empty() {
         notes.push(format!(
@@ -186,9 +192,34 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
             .map(|(g, nt, p)| format!("{g} ({nt} treated, {p} coefficients)"))
             .collect();
         notes.push(format!(
-            "the dose curve of cohort(s) {} interpolates its treated units (no residual degrees              of freedom): the SEs of the curves and the overall ACRT omit its spline variance;              lower degree / num_knots or drop the cohort",
+            "the dose curve of cohort(s) {} interpolates its treated units (no residual degrees \
+             of freedom): the SEs of the curves and the overall ACRT omit its spline variance; \
+             lower degree / num_knots or drop the cohort",
             list.join(", ")
         ));
+    }
+    if spec.df == DoseDf::Normal {
+        let mut thin: Vec<(i64, usize)> = Vec::new();
+        for c in cells.iter().filter(|c| c.event >= 0) {
+            let Some(cv) = c.curve.as_ref() else { continue };
+            let resid_df = c.n_treated.saturating_sub(cv.n_coef);
+            if (1..=2).contains(&resid_df) && !thin.iter().any(|t| t.0 == c.group) {
+                thin.push((c.group, resid_df));
+            }
+        }
+        if !thin.is_empty() {
+            let list: Vec<String> = thin
+                .iter()
+                .map(|(g, r)| format!("{g} ({r} residual degrees of freedom)"))
+                .collect();
+            notes.push(format!(
+                "the dose curve of cohort(s) {} is fitted with 1 or 2 residual degrees of \
+                 freedom: its part of the variance is as noisy as a chi-square with that many, \
+                 so normal intervals of the curves and of the overall ACRT undercover; \
+                 df='satterthwaite' (with small_sample='hc2') gives Student-t intervals",
+                list.join(", ")
+            ));
+        }
     }
     let pg = cohort_probs(&panel);
     let has_att: Vec<bool> = cells
@@ -298,13 +329,23 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
     let ov = [overall_att_inf.clone(), overall_acrt_inf.clone()];
     let (ses, crits, n_boot) = inference(&[&att_inf, &acrt_inf, &ov], cl, spec)?;
 
-    let (ev, est, inf) = event_study(&panel, &cells, &pg, false, &EsWindow::ALL);
-    let es_level = finish_es(ev, est, inf, cl, spec)?;
-    let (ev, est, inf) = event_study(&panel, &cells, &pg, true, &EsWindow::ALL);
-    let es_slope = if ev.is_empty() {
+    // Degrees of freedom of the pointwise intervals (the ATT^o has no spline part).
+    let overall_att_df = aggregate_df(&cells, &w_att, Functional::None, &ov[0], cl, spec);
+    let overall_acrt_df = aggregate_df(&cells, &w, Functional::AvgSlope, &ov[1], cl, spec);
+    let att_df: Vec<f64> = (0..m)
+        .map(|k| aggregate_df(&cells, &w, Functional::Level(k), &att_inf[k], cl, spec))
+        .collect();
+    let acrt_df: Vec<f64> = (0..m)
+        .map(|k| aggregate_df(&cells, &w, Functional::Slope(k), &acrt_inf[k], cl, spec))
+        .collect();
+
+    let es = event_study(&panel, &cells, &pg, false, &EsWindow::ALL);
+    let es_level = finish_es(es, &cells, cl, spec)?;
+    let es = event_study(&panel, &cells, &pg, true, &EsWindow::ALL);
+    let es_slope = if es.events.is_empty() {
         None
     } else {
-        Some(finish_es(ev, est, inf, cl, spec)?)
+        Some(finish_es(es, &cells, cl, spec)?)
     };
     let n_treated_units = treated_doses.len();
     Ok(DoseFit {
@@ -317,12 +358,14 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
             se: ses[0].clone(),
             inf: att_inf,
             crit: crits[0],
+            df: att_df,
         },
         acrt_d: Series {
             est: acrt_d,
             se: ses[1].clone(),
             inf: acrt_inf,
             crit: crits[1],
+            df: acrt_df,
         },
         overall_att,
         overall_att_se: ses[2][0],
@@ -330,6 +373,8 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
         overall_acrt,
         overall_acrt_se: ses[2][1],
         overall_acrt_inf,
+        overall_att_df,
+        overall_acrt_df,
         es_level,
         es_slope,
         n_treated_units,

@@ -6,8 +6,9 @@
 // Index loops mirror the matrix formulas they implement.
 #![allow(clippy::needless_range_loop)]
 
-use super::dose_cells::{DoseCell, DoseSpec};
+use super::dose_cells::{DoseCell, DoseDf, DoseSpec};
 use super::dose_data::DosePanel;
+use super::dose_df::{if_se, satterthwaite_df, Functional};
 use crate::error::Result;
 use crate::inference::multiplier::{crit_value, multiplier_bootstrap};
 
@@ -20,6 +21,8 @@ pub struct Series {
     pub inf: Vec<Vec<f64>>,
     /// Uniform critical value over the series (pointwise z without the bootstrap).
     pub crit: f64,
+    /// Degrees of freedom of the pointwise intervals (infinite: normal; `DoseDf`).
+    pub df: Vec<f64>,
 }
 
 /// An event-study aggregation.
@@ -31,6 +34,8 @@ pub struct DoseEventStudy {
     pub overall: f64,
     pub overall_se: f64,
     pub overall_inf: Vec<f64>,
+    /// Degrees of freedom of the overall's interval (infinite: normal).
+    pub overall_df: f64,
 }
 
 /// Inference of column groups: SEs per group, critical value per group, bootstrap units.
@@ -157,22 +162,6 @@ pub(super) fn weight_term(
     out
 }
 
-/// Analytic SE from an influence function: √(Σ_c (Σ_{i∈c} ψ_i)²) / n.
-pub(super) fn if_se(psi: &[f64], cluster: Option<&[u32]>) -> f64 {
-    let n = psi.len() as f64;
-    match cluster {
-        None => psi.iter().map(|v| v * v).sum::<f64>().sqrt() / n,
-        Some(cl) => {
-            let g = cl.iter().map(|&c| c as usize + 1).max().unwrap_or(0);
-            let mut sums = vec![0.0; g];
-            for (i, &v) in psi.iter().enumerate() {
-                sums[cl[i] as usize] += v;
-            }
-            sums.iter().map(|v| v * v).sum::<f64>().sqrt() / n
-        }
-    }
-}
-
 /// Inference for groups of columns sharing one bootstrap: SEs (bootstrap or analytic) and one
 /// uniform critical value per group (pointwise z without the bootstrap, and never below it).
 pub(super) fn inference(
@@ -232,6 +221,16 @@ impl EsWindow {
     };
 }
 
+/// An event-study aggregation before inference: event times, estimates, influence functions
+/// and each event time's weights on the cells (for the degrees of freedom).
+pub(super) struct EsPieces {
+    pub(super) events: Vec<i64>,
+    pub(super) est: Vec<f64>,
+    pub(super) inf: Vec<Vec<f64>>,
+    pub(super) weights: Vec<Vec<f64>>,
+    pub(super) slope: bool,
+}
+
 /// Event-study aggregation of the cells' binary ATT (`slope = false`) or average ACRT.
 pub(super) fn event_study(
     panel: &DosePanel,
@@ -239,7 +238,7 @@ pub(super) fn event_study(
     pg: &[f64],
     slope: bool,
     win: &EsWindow,
-) -> (Vec<i64>, Vec<f64>, Vec<Vec<f64>>) {
+) -> EsPieces {
     let value = |c: &DoseCell| if slope { c.acrt } else { c.att };
     let last = cells.iter().map(|c| c.time).max().unwrap_or(0);
     let first = cells.iter().map(|c| c.time).min().unwrap_or(0);
@@ -261,6 +260,7 @@ pub(super) fn event_study(
     events.retain(|&e| (e as f64) >= win.min_e && (e as f64) <= win.max_e);
     let mut est = Vec::new();
     let mut inf = Vec::new();
+    let mut weights = Vec::new();
     for &e in &events {
         let which: Vec<usize> = (0..cells.len())
             .filter(|&j| cells[j].event == e && value(&cells[j]).is_finite() && balanced(&cells[j]))
@@ -288,19 +288,57 @@ pub(super) fn event_study(
                     .sum()
             })
             .collect();
+        let mut cell_w = vec![0.0; cells.len()];
+        for (&j, x) in which.iter().zip(&w) {
+            cell_w[j] = *x;
+        }
         est.push(att_e);
         inf.push(psi);
+        weights.push(cell_w);
     }
-    (events, est, inf)
+    EsPieces {
+        events,
+        est,
+        inf,
+        weights,
+        slope,
+    }
+}
+
+/// Degrees of freedom of an aggregate's interval: Welch–Satterthwaite under
+/// `DoseDf::Satterthwaite` (`super::dose_df`), infinite (normal) otherwise.
+pub(super) fn aggregate_df(
+    cells: &[DoseCell],
+    weights: &[f64],
+    functional: Functional,
+    psi: &[f64],
+    cluster: Option<&[u32]>,
+    spec: &DoseSpec,
+) -> f64 {
+    match spec.df {
+        DoseDf::Normal => f64::INFINITY,
+        DoseDf::Satterthwaite => satterthwaite_df(cells, weights, functional, psi, cluster),
+    }
 }
 
 pub(super) fn finish_es(
-    events: Vec<i64>,
-    est: Vec<f64>,
-    inf: Vec<Vec<f64>>,
+    pieces: EsPieces,
+    cells: &[DoseCell],
     cluster: Option<&[u32]>,
     spec: &DoseSpec,
 ) -> Result<DoseEventStudy> {
+    let EsPieces {
+        events,
+        est,
+        inf,
+        weights,
+        slope,
+    } = pieces;
+    let functional = if slope {
+        Functional::AvgSlope
+    } else {
+        Functional::None
+    };
     let post: Vec<usize> = (0..events.len()).filter(|&k| events[k] >= 0).collect();
     let n = inf.first().map_or(0, |c| c.len());
     let (overall, overall_inf) = if post.is_empty() {
@@ -315,6 +353,18 @@ pub(super) fn finish_es(
     };
     let ov = [overall_inf.clone()];
     let (ses, crits, _) = inference(&[&inf, &ov], cluster, spec)?;
+    let df: Vec<f64> = (0..events.len())
+        .map(|k| aggregate_df(cells, &weights[k], functional, &inf[k], cluster, spec))
+        .collect();
+    let overall_df = if post.is_empty() {
+        f64::NAN
+    } else {
+        let k = post.len() as f64;
+        let w: Vec<f64> = (0..cells.len())
+            .map(|c| post.iter().map(|&j| weights[j][c]).sum::<f64>() / k)
+            .collect();
+        aggregate_df(cells, &w, functional, &overall_inf, cluster, spec)
+    };
     Ok(DoseEventStudy {
         event: events,
         series: Series {
@@ -322,9 +372,11 @@ pub(super) fn finish_es(
             se: ses[0].clone(),
             inf,
             crit: crits[0],
+            df,
         },
         overall,
         overall_se: ses[1][0],
         overall_inf,
+        overall_df,
     })
 }

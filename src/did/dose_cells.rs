@@ -72,6 +72,42 @@ impl SmallSample {
     }
 }
 
+/// Reference distribution of the pointwise intervals and p-values.
+///
+/// Each cohort's spline part of a variance is estimated from its treated units' residuals:
+/// with n_g treated units and p coefficients only n_g − p residual degrees of freedom, so
+/// with 1 or 2 of them the variance is unbiased (HC2) but as noisy as a chi-square with
+/// that many degrees of freedom and normal intervals undercover. `Satterthwaite` uses
+/// Student t with the Welch–Satterthwaite degrees of freedom of the estimated variance
+/// (`super::dose_df`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DoseDf {
+    /// Normal intervals, as the reference.
+    #[default]
+    Normal,
+    Satterthwaite,
+}
+
+impl DoseDf {
+    pub fn parse(s: &str, small_sample: SmallSample) -> Result<Self> {
+        match s {
+            "normal" => Ok(Self::Normal),
+            "satterthwaite" if small_sample == SmallSample::None => Err(Error::Option {
+                name: "df".into(),
+                reason: "'satterthwaite' needs small_sample='hc2' or 'hc3': its degrees of \
+                         freedom describe the leverage-corrected variance, not the reference's \
+                         (downward-biased) one"
+                    .into(),
+            }),
+            "satterthwaite" => Ok(Self::Satterthwaite),
+            other => Err(Error::Option {
+                name: "df".into(),
+                reason: format!("'{other}' is not one of 'normal', 'satterthwaite'"),
+            }),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct DoseSpec {
     pub control: DoseControl,
@@ -86,6 +122,8 @@ pub struct DoseSpec {
     pub bootstrap: Option<MultiplierSpec>,
     /// Leverage correction of the spline residuals in the influence functions.
     pub small_sample: SmallSample,
+    /// Reference distribution of the pointwise intervals.
+    pub df: DoseDf,
 }
 
 /// Status of one (g,t) cell.
@@ -111,7 +149,15 @@ pub(super) struct Curve {
     /// Grid basis rows and derivative rows (m × p).
     pub(super) grid_b: Vec<Vec<f64>>,
     pub(super) grid_d: Vec<Vec<f64>>,
-    /// Spline coefficients p and residual degrees of freedom n_treated − p.
+    /// Basis rows x_i of the treated units (in `treated` order), (X'X)⁻¹, the residual
+    /// factors of `SmallSample` (1 at leverage 1) and the mean basis derivative over the
+    /// treated doses (the functional of the average ACRT): what the degrees of freedom of
+    /// `super::dose_df` need.
+    pub(super) basis: Vec<Vec<f64>>,
+    pub(super) xtx_inv: Vec<Vec<f64>>,
+    pub(super) factor: Vec<f64>,
+    pub(super) avg_deriv: Vec<f64>,
+    /// Spline coefficients p (residual degrees of freedom n_treated − p).
     pub(super) n_coef: usize,
     /// Whether some treated unit has leverage 1 (the curve interpolates it).
     pub(super) saturated: bool,
@@ -269,18 +315,18 @@ fn fit_curve(
     }
     let acrt = mean(deriv.iter().copied());
     let mut saturated = false;
+    let mut factors = vec![1.0; n_tr];
     let h: Vec<Vec<f64>> = (0..n_tr)
         .map(|r| {
             let xi: Vec<f64> = (0..p).map(|a| dot(&xtx_inv[a], &x[r])).collect();
             let leverage = dot(&x[r], &xi);
             // h = 1: the fit passes through this unit, its residual is 0 whatever the factor
-            let factor = if 1.0 - leverage <= 1e-10 {
+            if 1.0 - leverage <= 1e-10 {
                 saturated = true;
-                1.0
             } else {
-                small_sample.factor(leverage)
-            };
-            let e = factor * (dy[r] - dot(&x[r], &coef));
+                factors[r] = small_sample.factor(leverage);
+            }
+            let e = factors[r] * (dy[r] - dot(&x[r], &coef));
             xi.iter().map(|v| e * v).collect()
         })
         .collect();
@@ -296,6 +342,10 @@ fn fit_curve(
             h,
             grid_b,
             grid_d,
+            basis: x,
+            xtx_inv,
+            factor: factors,
+            avg_deriv,
             n_coef: p,
             saturated,
         },

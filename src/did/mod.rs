@@ -21,6 +21,7 @@ pub mod dose;
 mod dose_aggregate;
 mod dose_cells;
 mod dose_data;
+mod dose_df;
 mod dose_spline;
 mod drdid;
 pub mod event_study;

@@ -205,6 +205,37 @@ pub fn coef_table(
     Ok(table)
 }
 
+/// `coef_table` with one degrees-of-freedom value per row (fractional, e.g. Satterthwaite's):
+/// rows with a finite positive `df` get Student's t with it, the others (∞, NaN) the normal
+/// rows of `coef_table(.., None)` bit for bit.
+pub fn coef_table_row_df(
+    estimate: &[f64],
+    std_error: &[f64],
+    level: f64,
+    df: &[f64],
+) -> Result<CoefTable> {
+    if df.len() != estimate.len() {
+        return Err(Error::Shape(format!(
+            "{} estimates and {} degrees of freedom",
+            estimate.len(),
+            df.len()
+        )));
+    }
+    let mut table = coef_table(estimate, std_error, level, None)?;
+    for (i, &nu) in df.iter().enumerate() {
+        if !(nu.is_finite() && nu > 0.0 && table.statistic[i].is_finite()) {
+            continue;
+        }
+        let t = students_t(nu, "degrees of freedom")?;
+        let crit = t_quantile(&t, 1.0 - (1.0 - level) / 2.0, "level")?;
+        let (est, se) = (estimate[i], std_error[i]);
+        table.p_value[i] = 2.0 * t_cdf(&t, -table.statistic[i].abs());
+        table.conf_low[i] = est - crit * se;
+        table.conf_high[i] = est + crit * se;
+    }
+    Ok(table)
+}
+
 /// The Student-t rows: what `linear_combinations(est[ok], diag(se[ok]²), I, df, level)`
 /// returns, computed per row. Its arithmetic on that input, term by term: L·β sums zeros and
 /// one estimate from +0.0, so the estimate comes back with a zero's sign made positive;
@@ -317,6 +348,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Per-row df: an integer df row equals `coef_table(.., Some(df))`'s, an infinite or NaN
+    /// df row the normal table's, bit for bit.
+    #[test]
+    fn row_df_table_equals_the_t_and_normal_tables() {
+        let est = [0.3, -1.2, 2.5, 0.0];
+        let se = [0.1, 0.7, 1.1, 0.4];
+        let df = [3.0, f64::INFINITY, 12.0, f64::NAN];
+        let got = coef_table_row_df(&est, &se, 0.9, &df).unwrap();
+        let normal = coef_table(&est, &se, 0.9, None).unwrap();
+        for (i, &nu) in df.iter().enumerate() {
+            let want = if nu.is_finite() {
+                coef_table(&est, &se, 0.9, Some(nu as usize)).unwrap()
+            } else {
+                normal.clone()
+            };
+            let have = [
+                got.statistic[i],
+                got.p_value[i],
+                got.conf_low[i],
+                got.conf_high[i],
+            ];
+            let want = [
+                want.statistic[i],
+                want.p_value[i],
+                want.conf_low[i],
+                want.conf_high[i],
+            ];
+            for (a, b) in have.iter().zip(&want) {
+                assert_eq!(a.to_bits(), b.to_bits(), "row {i}");
+            }
+        }
+        assert!(coef_table_row_df(&est, &se, 0.9, &df[..2]).is_err());
     }
 
     #[test]

@@ -5,8 +5,8 @@ use pyo3::prelude::*;
 
 use super::{run, slice, to_py, PilotdidError};
 use crate::did::dose::{
-    build_panel, cont_did, dose_event_study, DoseBase, DoseCellStatus, DoseControl, DoseEventStudy,
-    DoseFit, DoseInput, DoseSpec, EsWindow, Series, SmallSample,
+    build_panel, cont_did, dose_event_study, DoseBase, DoseCellStatus, DoseControl, DoseDf,
+    DoseEventStudy, DoseFit, DoseInput, DoseSpec, EsWindow, Series, SmallSample,
 };
 use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
@@ -24,6 +24,9 @@ struct PySeries {
     se: Vec<f64>,
     #[pyo3(get)]
     crit: f64,
+    /// Degrees of freedom of the pointwise intervals (inf: normal).
+    #[pyo3(get)]
+    df: Vec<f64>,
     inf: Vec<Vec<f64>>,
 }
 
@@ -41,6 +44,7 @@ fn series(s: &Series) -> PySeries {
         est: s.est.clone(),
         se: s.se.clone(),
         crit: s.crit,
+        df: s.df.clone(),
         inf: s.inf.clone(),
     }
 }
@@ -54,6 +58,8 @@ struct PyEventStudy {
     overall: f64,
     #[pyo3(get)]
     overall_se: f64,
+    #[pyo3(get)]
+    overall_df: f64,
     #[pyo3(get)]
     series: Py<PySeries>,
     overall_inf: Vec<f64>,
@@ -72,6 +78,7 @@ fn event_study(py: Python<'_>, e: &DoseEventStudy) -> PyResult<PyEventStudy> {
         event: e.event.clone(),
         overall: e.overall,
         overall_se: e.overall_se,
+        overall_df: e.overall_df,
         series: Py::new(py, series(&e.series))?,
         overall_inf: e.overall_inf.clone(),
     })
@@ -111,6 +118,11 @@ impl PyDose {
             f.overall_acrt,
             f.overall_acrt_se,
         )
+    }
+    /// Degrees of freedom of the (ATT^o, ACRT^o) intervals (inf: normal).
+    #[getter]
+    fn overall_df(&self) -> (f64, f64) {
+        (self.fit.overall_att_df, self.fit.overall_acrt_df)
     }
     /// Influence functions of (ATT^o, ACRT^o), n_units × 2.
     #[getter]
@@ -238,7 +250,7 @@ impl PyDose {
 
 /// Continuous-dose DID on prepared columns; see `pilotdid.cont_did`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, cohort, dose, *, cluster=None, names, control_group, base_period, anticipation, degree, num_knots, dvals=None, alpha, bstrap, biters, seed, weight_type="mammen", small_sample="none"))]
+#[pyo3(signature = (y, time, unit, cohort, dose, *, cluster=None, names, control_group, base_period, anticipation, degree, num_knots, dvals=None, alpha, bstrap, biters, seed, weight_type="mammen", small_sample="none", df="normal"))]
 #[allow(clippy::too_many_arguments)]
 fn dose_fit<'py>(
     py: Python<'py>,
@@ -261,6 +273,7 @@ fn dose_fit<'py>(
     seed: u64,
     weight_type: &str,
     small_sample: &str,
+    df: &str,
 ) -> PyResult<PyDose> {
     let names: [String; 5] = names
         .try_into()
@@ -284,6 +297,7 @@ fn dose_fit<'py>(
         }
     };
     let weights = MultiplierWeights::parse(weight_type).map_err(to_py)?;
+    let small_sample = SmallSample::parse(small_sample).map_err(to_py)?;
     let spec = DoseSpec {
         control,
         base,
@@ -298,7 +312,8 @@ fn dose_fit<'py>(
             seed,
             alpha,
         }),
-        small_sample: SmallSample::parse(small_sample).map_err(to_py)?,
+        small_sample,
+        df: DoseDf::parse(df, small_sample).map_err(to_py)?,
     };
     let [n0, n1, n2, n3, n4] = &names;
     let input = DoseInput {

@@ -49,6 +49,21 @@ fn inference_table(
     Ok(PyInferenceTable { table })
 }
 
+/// `inference_table` with one degrees-of-freedom value per row (inf or NaN: normal rows).
+#[pyfunction]
+fn inference_table_row_df(
+    estimate: PyReadonlyArray1<'_, f64>,
+    std_error: PyReadonlyArray1<'_, f64>,
+    df: PyReadonlyArray1<'_, f64>,
+    level: f64,
+) -> PyResult<PyInferenceTable> {
+    let est = estimate.as_array().to_vec();
+    let se = std_error.as_array().to_vec();
+    let df = df.as_array().to_vec();
+    let table = guarded(|| policy::coef_table_row_df(&est, &se, level, &df))?;
+    Ok(PyInferenceTable { table })
+}
+
 /// The two-sided normal critical value at `level` (the quantile at 0.5 + level/2).
 #[pyfunction]
 fn normal_critical(level: f64) -> PyResult<f64> {
@@ -75,6 +90,7 @@ fn normal_pvalues<'py>(
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyInferenceTable>()?;
     m.add_function(wrap_pyfunction!(inference_table, m)?)?;
+    m.add_function(wrap_pyfunction!(inference_table_row_df, m)?)?;
     m.add_function(wrap_pyfunction!(normal_critical, m)?)?;
     m.add_function(wrap_pyfunction!(normal_quantile, m)?)?;
     m.add_function(wrap_pyfunction!(normal_pvalues, m)?)?;

@@ -7,7 +7,8 @@ used to hold (``statistics.NormalDist().inv_cdf``, ``math.erfc``; ``tests/golden
 ``tests/test_inference_policy.py`` pin them).
 
 - :func:`coef_table`: rows without a finite positive SE get NaN; with ``df`` the Student t
-  quantiles of the core (``linear_combinations`` with a diagonal covariance), else the normal.
+  quantiles of the core (``linear_combinations`` with a diagonal covariance), else the normal;
+  a ``df`` array gives each row its own (fractional) degrees of freedom.
 - :func:`normal_columns`: the normal table without masking (spatial models: z = est / se as is).
 - :func:`normal_quantile`, :func:`normal_critical` (= quantile at 0.5 + level / 2),
   :func:`normal_pvalue` (two-sided, NaN for a non-finite statistic).
@@ -51,14 +52,19 @@ def normal_pvalue(z: float) -> float:
 
 
 def coef_table(
-    estimate: np.ndarray, std_error: np.ndarray, level: float, df: int | None
+    estimate: np.ndarray, std_error: np.ndarray, level: float, df: int | np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """statistic, two-sided p-value and the interval at ``level``: Student t with ``df``
     degrees of freedom when the estimator's own intervals use one, the normal otherwise.
-    Rows without a finite positive SE get NaN."""
+    ``df`` may be one value per row (fractional; inf or NaN rows are normal). Rows without a
+    finite positive SE get NaN."""
     est = np.ascontiguousarray(estimate, dtype=float)
     se = np.ascontiguousarray(std_error, dtype=float)
-    tab = _core.inference_table(est, se, level=float(level), df=int(df) if df else None)
+    if isinstance(df, np.ndarray):
+        rows = np.ascontiguousarray(df, dtype=float)
+        tab = _core.inference_table_row_df(est, se, rows, level=float(level))
+    else:
+        tab = _core.inference_table(est, se, level=float(level), df=int(df) if df else None)
     return tab.statistic, tab.p_value, tab.conf_low, tab.conf_high
 
 

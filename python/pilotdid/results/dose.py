@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from pilotdid import _core
 from pilotdid._args import check_choice, check_int, check_level, check_window
 from pilotdid._core import PilotdidError
 from pilotdid.results._inference import coef_table as inference_columns
-from pilotdid.results._inference import normal_critical
 from pilotdid.results._protocol import ResultProtocol
 from pilotdid.results.event_study import EventStudyResult
 
@@ -24,14 +24,29 @@ def _dose_term(prefix: str, d: float) -> str:
     return f"{prefix}(d={d:.6g})"
 
 
+def _band(
+    est: np.ndarray, se: np.ndarray, crit: float, df: np.ndarray, satterthwaite: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """The uniform band est -+ crit * se; under df="satterthwaite" each point's half-width is
+    the Student t quantile (its df) at the pointwise level the bootstrap's sup-t value has
+    under the normal, 2 Phi(crit) - 1: the band keeps its multiplicity allowance and is never
+    narrower than the t intervals at the fit's level."""
+    if not satterthwaite or not np.isfinite(crit):
+        return est - crit * se, est + crit * se
+    pointwise = 1.0 - float(_core.normal_pvalues(np.array([crit], dtype=float))[0])
+    _, _, lo, hi = inference_columns(est, se, pointwise, df)
+    return lo, hi
+
+
 class DoseResult(ResultProtocol):
     """Difference-in-differences with a continuous treatment (Callaway, Goodman-Bacon &
     Sant'Anna 2024).
 
     ``tidy()`` rows: ``ATT^o`` and ``ACRT^o`` (the averages over the treated units), then
-    ``ATT(d=...)`` and ``ACRT(d=...)`` for every dose of the grid; the protocol's columns (normal
-    statistic, p-value and pointwise interval), then ``dose`` (NaN for the averages) and, with
-    the bootstrap at the fit's level, ``band_low``/``band_high``, the uniform band over the
+    ``ATT(d=...)`` and ``ACRT(d=...)`` for every dose of the grid; the protocol's columns
+    (statistic, p-value and pointwise interval: normal, or Student t with the row's ``df`` under
+    ``df="satterthwaite"``), then ``dose`` (NaN for the averages), ``df`` (inf: normal) and,
+    with the bootstrap at the fit's level, ``band_low``/``band_high``, the uniform band over the
     grid (NaN otherwise). ``curve("level" | "slope")`` gives one curve as a frame, ``plot()``
     draws it, ``event_study("level" | "slope")`` the event-time aggregation as an
     ``EventStudyResult``, ``cells`` the group-time cells. ``nobs`` counts units.
@@ -56,8 +71,14 @@ class DoseResult(ResultProtocol):
         o = core.overall
         self.overall_att, self.overall_att_se = float(o[0]), float(o[1])
         self.overall_acrt, self.overall_acrt_se = float(o[2]), float(o[3])
+        #: degrees of freedom of the ATT^o and ACRT^o intervals (inf: normal)
+        self.overall_att_df, self.overall_acrt_df = (float(v) for v in core.overall_df)
 
     # --- accessors ------------------------------------------------------------------------
+    @property
+    def _satterthwaite(self) -> bool:
+        return self.params.get("df") == "satterthwaite"
+
     @property
     def level(self) -> float:
         return float(self.params["level"])
@@ -86,6 +107,11 @@ class DoseResult(ResultProtocol):
     def std_error(self, kind: str = "level") -> np.ndarray:
         return np.asarray(self._series(kind).se, dtype=float)
 
+    def df(self, kind: str = "level") -> np.ndarray:
+        """Degrees of freedom of the curve's pointwise intervals (inf: normal; see
+        ``cont_did(df=...)``)."""
+        return np.asarray(self._series(kind).df, dtype=float)
+
     def crit_val(self, kind: str = "level") -> float:
         """Critical value of the uniform band over the grid (pointwise z without bootstrap)."""
         return float(self._series(kind).crit)
@@ -108,34 +134,37 @@ class DoseResult(ResultProtocol):
 
     # --- curves ---------------------------------------------------------------------------
     def curve(self, kind: str = "level", level: float | None = None) -> pl.DataFrame:
-        """One dose-response curve: dose, estimate, std_error, conf_low/conf_high (pointwise)
-        and band_low/band_high (uniform over the grid; at the fit's level with the bootstrap,
-        else NaN)."""
+        """One dose-response curve: dose, estimate, std_error, conf_low/conf_high (pointwise;
+        Student t with ``df`` under ``df="satterthwaite"``), df and band_low/band_high (uniform
+        over the grid; at the fit's level with the bootstrap, else NaN)."""
         lv = self.level if level is None else check_level(level)
         est = self.estimate(kind)
         se = self.std_error(kind)
-        z = normal_critical(lv)
+        df = self.df(kind)
+        _, _, lo, hi = inference_columns(est, se, lv, df)
         uniform = self.params["bstrap"] and abs(lv - self.level) < 1e-12
         c = self.crit_val(kind) if uniform else np.nan
+        band_low, band_high = _band(est, se, c, df, self._satterthwaite)
         return pl.DataFrame(
             {
                 "dose": self.dvals,
                 "estimate": est,
                 "std_error": se,
-                "conf_low": est - z * se,
-                "conf_high": est + z * se,
-                "band_low": est - c * se,
-                "band_high": est + c * se,
+                "conf_low": lo,
+                "conf_high": hi,
+                "df": df,
+                "band_low": band_low,
+                "band_high": band_high,
             }
         )
 
     def _tidy(self, level: float) -> pl.DataFrame:
         rows = []
-        for name, est, se in (
-            ("ATT^o", self.overall_att, self.overall_att_se),
-            ("ACRT^o", self.overall_acrt, self.overall_acrt_se),
+        for name, est, se, df in (
+            ("ATT^o", self.overall_att, self.overall_att_se, self.overall_att_df),
+            ("ACRT^o", self.overall_acrt, self.overall_acrt_se, self.overall_acrt_df),
         ):
-            rows.append((name, est, se, np.nan, np.nan, np.nan))
+            rows.append((name, est, se, np.nan, np.nan, np.nan, df))
         for kind, prefix in (("level", "ATT"), ("slope", "ACRT")):
             cv = self.curve(kind, level)
             for r in cv.iter_rows(named=True):
@@ -147,11 +176,13 @@ class DoseResult(ResultProtocol):
                         r["dose"],
                         r["band_low"],
                         r["band_high"],
+                        r["df"],
                     )
                 )
         est = np.array([r[1] for r in rows], dtype=float)
         se = np.array([r[2] for r in rows], dtype=float)
-        stat, p, lo, hi = inference_columns(est, se, level, None)
+        df = np.array([r[6] for r in rows], dtype=float)
+        stat, p, lo, hi = inference_columns(est, se, level, df)
         return pl.DataFrame(
             {
                 "term": [r[0] for r in rows],
@@ -162,6 +193,7 @@ class DoseResult(ResultProtocol):
                 "conf_low": lo,
                 "conf_high": hi,
                 "dose": np.array([r[3] for r in rows], dtype=float),
+                "df": df,
                 "band_low": np.array([r[4] for r in rows], dtype=float),
                 "band_high": np.array([r[5] for r in rows], dtype=float),
             }
@@ -207,8 +239,10 @@ class DoseResult(ResultProtocol):
         e = np.asarray(es.event, dtype=np.int64)
         a = np.asarray(s.est, dtype=float)
         se = np.asarray(s.se, dtype=float)
-        z = normal_critical(self.level)
+        df = np.asarray(s.df, dtype=float)
+        _, _, lo, hi = inference_columns(a, se, self.level, df)
         bstrap = self.params["bstrap"]
+        band = _band(a, se, float(s.crit), df, self._satterthwaite)
         psi = np.asarray(s.influence, dtype=float)
         vc = psi.T @ psi / float(psi.shape[0]) ** 2
         out = EventStudyResult(
@@ -216,17 +250,19 @@ class DoseResult(ResultProtocol):
             event_time=e,
             estimate=a,
             std_error=se,
-            conf_low=a - z * se,
-            conf_high=a + z * se,
+            conf_low=lo,
+            conf_high=hi,
             level=self.level,
-            band_low=a - s.crit * se if bstrap else None,
-            band_high=a + s.crit * se if bstrap else None,
+            band_low=band[0] if bstrap else None,
+            band_high=band[1] if bstrap else None,
             vcov=None if bstrap else vc,
             nobs=self.nobs,
             extra={
                 "kind": kind,
                 "overall_att": float(es.overall),
                 "overall_se": float(es.overall_se),
+                "overall_df": float(es.overall_df),
+                "df_rows": df,
                 "notes": list(self.notes),
             },
             dropped_rows=self.dropped_rows,
@@ -236,8 +272,8 @@ class DoseResult(ResultProtocol):
     # --- display ----------------------------------------------------------------------------
     def _summary_text(self, level: float) -> str:
         p = self.params
+        satterthwaite = self._satterthwaite
         pct = f"{level * 100:g}"
-        z = normal_critical(level)
         se_kind = (
             f"multiplier bootstrap ({p['reps']} draws, seed {p['seed']})"
             if p["bstrap"]
@@ -251,16 +287,22 @@ class DoseResult(ResultProtocol):
             f"({len(periods)})",
             f"B-spline degree {p['degree']}, {p['num_knots']} interior knots; control group: "
             f"{p['control_group']}; base period: {p['base_period']}",
-            f"Standard errors: {se_kind}, clustered by {p['cluster'] or p['unit']}",
+            f"Standard errors: {se_kind}, clustered by {p['cluster'] or p['unit']}"
+            + (f"; small_sample={p['small_sample']}" if p["small_sample"] != "none" else ""),
             "",
-            f"{'':10}{'estimate':>11}{'std.err':>11}   [{pct}% CI]",
+            f"{'':10}{'estimate':>11}{'std.err':>11}   [{pct}% CI]"
+            + ("        df" if satterthwaite else ""),
         ]
-        for name, est, se in (
-            ("ATT^o", self.overall_att, self.overall_att_se),
-            ("ACRT^o", self.overall_acrt, self.overall_acrt_se),
-        ):
+        overall = self._tidy(level).head(2)
+        for r in overall.iter_rows(named=True):
             lines.append(
-                f"{name:10}{est:11.4f}{se:11.4f}   [{est - z * se:.4f}, {est + z * se:.4f}]"
+                f"{r['term']:10}{r['estimate']:11.4f}{r['std_error']:11.4f}   "
+                f"[{r['conf_low']:.4f}, {r['conf_high']:.4f}]"
+                + (f"{r['df']:10.2f}" if satterthwaite else "")
+            )
+        if satterthwaite:
+            lines.append(
+                "Intervals: Student t, Welch-Satterthwaite degrees of freedom (df='satterthwaite')"
             )
         d = self.dvals
         if d.size:

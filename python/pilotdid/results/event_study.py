@@ -239,7 +239,8 @@ class EventStudyResult(ResultProtocol):
     ``tidy()`` has one row per event time (term ``rel::e``): the protocol's columns, then
     ``estimator``, ``event_time`` and, with a uniform band, ``band_low``/``band_high``. At the
     fit's ``level`` the intervals are the estimator's own; at another level they are pointwise
-    (Student t with ``extra["df_t"]`` df where the estimator uses t intervals, else normal).
+    (Student t with ``extra["df_t"]`` df where the estimator uses t intervals, or with
+    ``extra["df_rows"]``, one per event time, else normal).
     """
 
     def __init__(
@@ -299,7 +300,11 @@ class EventStudyResult(ResultProtocol):
         )
 
     def _tidy(self, level: float) -> pl.DataFrame:
-        stat, p, lo, hi = inference_columns(self.estimate, self.std_error, level, self.df_t)
+        # Per-row (fractional) degrees of freedom where the estimator gives them
+        # (cont_did's df="satterthwaite"), else the one df_t or the normal.
+        rows = self.extra.get("df_rows")
+        df = np.asarray(rows, dtype=float) if rows is not None else self.df_t
+        stat, p, lo, hi = inference_columns(self.estimate, self.std_error, level, df)
         if _same_level(level, self.level):
             lo, hi = self.conf_low, self.conf_high  # the estimator's own intervals
         out: dict[str, Any] = {

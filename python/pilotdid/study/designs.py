@@ -263,6 +263,7 @@ def _run_dose(study: Study, sub: dict, progress: bool) -> None:
         level=sub["level"],
         cluster=s["model"]["cluster"],
         small_sample=sub.get("small_sample", "none"),
+        df=sub.get("df", "normal"),
     )
     if sub["bstrap"]:
         study.seeds["dose"] = sub["seed"]
@@ -281,10 +282,22 @@ def _run_dose(study: Study, sub: dict, progress: bool) -> None:
             study,
             f"ATT (overall): average effect of the received dose of {dose} (CGBS's ATT^o); "
             "ACRT (overall): average causal response per unit of dose (ACRT^o; causal only "
-            "under strong parallel trends). The curves are in the figure and results/dose.csv.",
+            "under strong parallel trends). The curves are in the figure and results/dose.csv."
+            + (
+                " p-values: Student t with Welch-Satterthwaite degrees of freedom "
+                f"(ATT {res.overall_att_df:.1f}, ACRT {res.overall_acrt_df:.1f})."
+                if sub.get("df") == "satterthwaite"
+                else ""
+            ),
             f"ATT (overall)：{dose} 实际处理强度的平均效应（即 ATT^o）；ACRT (overall)：每单位强度"
             "的平均因果反应（ACRT^o，仅在强平行趋势下具有因果含义）。"
-            "完整曲线见图与 results/dose.csv。",
+            "完整曲线见图与 results/dose.csv。"
+            + (
+                "p 值基于 Welch-Satterthwaite 自由度的 t 分布"
+                f"（ATT {res.overall_att_df:.1f}，ACRT {res.overall_acrt_df:.1f}）。"
+                if sub.get("df") == "satterthwaite"
+                else ""
+            ),
         ),
     )
     study.figures["dose"] = dose_figure(res, y=a._label(study, sub["y"]), lang=a._lang(study))

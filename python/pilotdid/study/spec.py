@@ -131,6 +131,7 @@ SPEC_KEYS: dict[str, tuple[str, ...]] = {
         "level",
         "seed",
         "small_sample",
+        "df",
     ),
     "analyses.ddd": (
         "enabled",
@@ -665,6 +666,10 @@ def _r_dose(sub: dict, tab: str, spec: dict) -> dict:
     dose = _str(sub, tab, "dose")
     if dose is None and sub.get("enabled", True):
         raise _bad(tab, "dose", "required: the dose (treatment intensity) column")
+    small_sample = _str(sub, tab, "small_sample", "none", ("none", "hc2", "hc3"))
+    df = _str(sub, tab, "df", "normal", ("normal", "satterthwaite"))
+    if df == "satterthwaite" and small_sample == "none":
+        raise _bad(tab, "df", "'satterthwaite' needs small_sample = 'hc2' or 'hc3'")
     return {
         "y": _str(sub, tab, "y", spec["model"]["y"]),
         "dose": dose,
@@ -677,7 +682,9 @@ def _r_dose(sub: dict, tab: str, spec: dict) -> dict:
         "level": _level(sub, tab),
         "seed": _seed(sub, tab, spec),
         # "hc2": leverage-corrected spline residuals (few treated units per cohort)
-        "small_sample": _str(sub, tab, "small_sample", "none", ("none", "hc2", "hc3")),
+        "small_sample": small_sample,
+        # "satterthwaite": Student-t intervals (cohorts with 1-2 residual degrees of freedom)
+        "df": df,
     }
 
 
