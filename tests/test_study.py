@@ -165,6 +165,11 @@ CASES = [
     ({"analyses.dose": {}}, "[analyses.dose] dose: required: the dose (treatment intensity)"),
     ({"analyses.dose.dose_at": "first"}, "[analyses.dose] dose_at: 'first' is not one of"),
     ({"analyses.dose.degree": 0}, "[analyses.dose] degree: must be at least 1, got 0"),
+    ({"analyses.dose.df": "t"}, "[analyses.dose] df: 't' is not one of normal, satterthwaite"),
+    (
+        {"analyses.dose.small_sample": "none"},
+        "[analyses.dose] df: 'satterthwaite' needs small_sample = 'hc2' or 'hc3'",
+    ),
     ({"analyses.exposure.rings_km": [100]}, "[analyses.exposure] rings_km: expected at least two"),
     (
         {"analyses.exposure.rings_km": [0, 100, 100]},
@@ -558,14 +563,15 @@ def test_bundled_report_numbers_equal_direct_api_calls(bundled):
         cohort="cohort",
         degree=1,
         small_sample="hc2",
+        df="satterthwaite",
         reps=999,
         seed=20121,
         cluster="city",
     )
     got = pl.read_csv(res / "dose.csv")
     assert got["term"].to_list()[:2] == ["ATT^o", "ACRT^o"]
-    _close(got["estimate"], direct.tidy()["estimate"])
-    _close(got["std_error"], direct.tidy()["std_error"])
+    for col in ("estimate", "std_error", "df", "conf_low", "conf_high", "p_value"):
+        _close(got[col], direct.tidy()[col])
     # [analyses.exposure]: Butts (2023) exposure DID with rings 0-100-200 km
     direct = pdid.exposure_did(
         df,
