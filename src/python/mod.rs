@@ -57,6 +57,20 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
 
 /// `f()`, with a panic turned into an error that says it is a bug.
 fn caught<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    // The unwinding machinery is instantiated once, for the type-erased job below, instead of
+    // once per binding (hundreds of copies of catch_unwind in the extension otherwise).
+    let mut out: Option<T> = None;
+    let mut job = Some(f);
+    caught_erased(&mut || {
+        if let Some(f) = job.take() {
+            out = Some(f()?);
+        }
+        Ok(())
+    })?;
+    out.ok_or_else(|| Error::Internal("the computation returned no result".into()))
+}
+
+fn caught_erased(f: &mut dyn FnMut() -> Result<(), Error>) -> Result<(), Error> {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -86,15 +100,33 @@ where
     T: Send,
     F: FnOnce() -> Result<T, Error> + Send,
 {
+    // The thread, channel and signal loop are compiled once (`run_erased`); each binding only
+    // adds this shell, which moves its result out through `out`. The worker is joined before
+    // `run_erased` returns (a scoped thread), so the borrow of `out` ends there.
+    let mut out: Option<T> = None;
+    let slot = &mut out;
+    let mut job = Some(f);
+    run_erased(py, &mut move || {
+        if let Some(f) = job.take() {
+            *slot = Some(f()?);
+        }
+        Ok(())
+    })?;
+    out.ok_or_else(|| to_py(Error::Internal("the computation returned no result".into())))
+}
+
+/// [`run`] for a type-erased job.
+fn run_erased(py: Python<'_>, f: &mut (dyn FnMut() -> Result<(), Error> + Send)) -> PyResult<()> {
     use std::sync::{mpsc, Mutex};
     use std::time::Duration;
 
     let token = Cancel::at(interrupt::epoch());
-    fn take<F>(job: &Mutex<Option<F>>) -> Option<F> {
+    type Job<'a> = &'a mut (dyn FnMut() -> Result<(), Error> + Send);
+    fn take<'a>(job: &Mutex<Option<Job<'a>>>) -> Option<Job<'a>> {
         job.lock().ok().and_then(|mut j| j.take())
     }
     let job = &Mutex::new(Some(f));
-    let (tx, mut rx) = mpsc::sync_channel::<Result<T, Error>>(1);
+    let (tx, mut rx) = mpsc::sync_channel::<Result<(), Error>>(1);
     std::thread::scope(|s| {
         let spawned = std::thread::Builder::new()
             .name("pilotdid".into())
@@ -102,14 +134,14 @@ where
             .spawn_scoped(s, move || {
                 if let Some(f) = take(job) {
                     // The receiver outlives this scope's threads, so send cannot fail.
-                    let _ = tx.send(token.enter(|| caught(f)));
+                    let _ = tx.send(token.enter(|| caught_erased(f)));
                 }
             });
         if spawned.is_err() {
             // No thread to be had (resource limits): run here, without the GIL and without
             // panics, but not interruptible.
             let f = take(job).ok_or_else(|| to_py(Error::Internal("job lost".into())))?;
-            return py.detach(|| guarded(|| token.enter(f)));
+            return py.detach(|| caught_erased(&mut || token.enter(&mut *f)).map_err(to_py));
         }
         loop {
             // (The receiver is moved in and out: it is Send but not Sync.)
