@@ -834,6 +834,8 @@ def test_satterthwaite_df_matches_numpy(seed, clustered, degree):
         2 * stats_t.sf(abs(res.overall_acrt / res.overall_acrt_se), nu)
     )
     assert row["df"][0] == nu
+    assert "Welch-Satterthwaite df per event time" in es.summary()
+    assert "Welch-Satterthwaite" not in ref.event_study("slope").summary()
     es_t = es.tidy(level=0.9)
     k = list(es.event_time).index(0)
     q = stats_t.ppf(0.95, es.extra["df_rows"][k])

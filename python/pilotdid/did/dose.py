@@ -143,7 +143,8 @@ def cont_did(
     spline part with its Bell & McCaffrey (2002) degrees of freedom and the rest (means over
     many units, cohort shares) with C - 1 for C clusters, and nu = (sum V_k)^2 /
     sum(V_k^2 / nu_k) (Satterthwaite 1946; Welch's unequal-variance t is the two-group case).
-    Estimates and SEs do not change. A uniform band keeps the bootstrap's sup-t value c as a
+    Estimates and SEs do not change (with the bootstrap, the degrees of freedom come from the
+    analytic variance's parts). A uniform band keeps the bootstrap's sup-t value c as a
     pointwise level, 2 Phi(c) - 1, and takes each point's t quantile at that level. Measured
     on the synthetic YRD design (4,000 draws): ACRT^o coverage with the linear spline and
     HC2 0.921 normal, 0.962 with "satterthwaite" (median df 3.9); the cubic with HC2 0.951

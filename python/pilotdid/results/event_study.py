@@ -479,6 +479,13 @@ class EventStudyResult(ResultProtocol):
             lines.append(f"standard errors: {self.extra['vcov_type']}")
         if self.df_t:
             lines.append(f"intervals: Student t with {self.df_t} df")
+        rows = self.extra.get("df_rows")
+        if rows is not None and np.isfinite(np.asarray(rows, dtype=float)).any():
+            finite = np.asarray(rows, dtype=float)[np.isfinite(rows)]
+            lines.append(
+                "intervals: Student t, Welch-Satterthwaite df per event time "
+                f"({finite.min():.2f} to {finite.max():.2f})"
+            )
         if self.att is not None and self.att_se is not None:
             lines.append(f"overall ATT: {self.att:.5f} (se {self.att_se:.5f})")
         pt = self.pretrend
