@@ -178,12 +178,22 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
              overall ATT)"
         ));
     }
+    // One pass over the post-treatment cells with a curve: cohorts without residual degrees
+    // of freedom (saturated) and, for normal intervals, cohorts with only 1 or 2.
     let mut saturated_cohorts: Vec<(i64, usize, usize)> = Vec::new();
+    let mut thin: Vec<(i64, usize)> = Vec::new();
     for c in cells.iter().filter(|c| c.event >= 0) {
         let Some(cv) = c.curve.as_ref() else { continue };
-        let thin = c.n_treated <= cv.n_coef || cv.saturated;
-        if thin && !saturated_cohorts.iter().any(|s| s.0 == c.group) {
+        let saturated = c.n_treated <= cv.n_coef || cv.saturated;
+        if saturated && !saturated_cohorts.iter().any(|s| s.0 == c.group) {
             saturated_cohorts.push((c.group, c.n_treated, cv.n_coef));
+        }
+        let resid_df = c.n_treated.saturating_sub(cv.n_coef);
+        if spec.df == DoseDf::Normal
+            && (1..=2).contains(&resid_df)
+            && !thin.iter().any(|t| t.0 == c.group)
+        {
+            thin.push((c.group, resid_df));
         }
     }
     if !saturated_cohorts.is_empty() {
@@ -198,28 +208,18 @@ pub fn cont_did(panel: DosePanel, spec: &DoseSpec) -> Result<DoseFit> {
             list.join(", ")
         ));
     }
-    if spec.df == DoseDf::Normal {
-        let mut thin: Vec<(i64, usize)> = Vec::new();
-        for c in cells.iter().filter(|c| c.event >= 0) {
-            let Some(cv) = c.curve.as_ref() else { continue };
-            let resid_df = c.n_treated.saturating_sub(cv.n_coef);
-            if (1..=2).contains(&resid_df) && !thin.iter().any(|t| t.0 == c.group) {
-                thin.push((c.group, resid_df));
-            }
-        }
-        if !thin.is_empty() {
-            let list: Vec<String> = thin
-                .iter()
-                .map(|(g, r)| format!("{g} ({r} residual degrees of freedom)"))
-                .collect();
-            notes.push(format!(
-                "the dose curve of cohort(s) {} is fitted with 1 or 2 residual degrees of \
-                 freedom: its part of the variance is as noisy as a chi-square with that many, \
-                 so normal intervals of the curves and of the overall ACRT undercover; \
-                 df='satterthwaite' (with small_sample='hc2') gives Student-t intervals",
-                list.join(", ")
-            ));
-        }
+    if !thin.is_empty() {
+        let list: Vec<String> = thin
+            .iter()
+            .map(|(g, r)| format!("{g} ({r} residual degrees of freedom)"))
+            .collect();
+        notes.push(format!(
+            "the dose curve of cohort(s) {} is fitted with 1 or 2 residual degrees of \
+             freedom: its part of the variance is as noisy as a chi-square with that many, \
+             so normal intervals of the curves and of the overall ACRT undercover; \
+             df='satterthwaite' (with small_sample='hc2') gives Student-t intervals",
+            list.join(", ")
+        ));
     }
     let pg = cohort_probs(&panel);
     let has_att: Vec<bool> = cells

@@ -11,9 +11,10 @@
 //! and the unit effects are α_i = x̄_i − c_i'γ / n_i. C is the Laplacian of the unit–period
 //! graph (weighted by 1/n_i); when the graph is connected its null space is the constant
 //! vector, so fixing γ of the last period at 0 leaves a positive definite (T−1)×(T−1) system,
-//! inverted once (`linalg::spd_inverse_rowmajor`). The residual x − α_i − γ_t is the exact projection, with no iteration:
-//! one pass over the rows for the level sums, one over each unit's periods for r and α, one
-//! for the residuals, and C once per call (shared by every column).
+//! inverted once (`linalg::spd_inverse_rowmajor`). The residual x − α_i − γ_t is the exact
+//! projection, with no iteration: one pass over the rows for the level sums, one over each
+//! unit's periods for r and α, one for the residuals, and C once per call (shared by every
+//! column).
 //!
 //! C is accumulated unit by unit in the cheaper of two forms: Σ_{p,q ∈ periods(i)} 1/n_i
 //! (n_i² terms), or, for a unit observed in most periods, through its missing periods m_i:
@@ -29,8 +30,8 @@ use rayon::prelude::*;
 use super::FixedEffects;
 use crate::linalg::{dot_sequential, spd_inverse_rowmajor};
 
-/// The largest smaller dimension solved directly: C has T² entries and its Cholesky factor
-/// costs T³/3 operations (1,000 periods: 8 MB, ~3·10⁸ operations).
+/// The largest smaller dimension solved directly: C has T² entries and its inverse costs
+/// O(T³) operations once per call (1,000 periods: 8 MB, ~10⁹ operations).
 pub(super) const MAX_SMALL_LEVELS: usize = 1000;
 
 /// Memory for the per-block partial sums of C.

@@ -57,16 +57,30 @@ pub(crate) fn guarded<T>(f: impl FnOnce() -> Result<T, Error>) -> PyResult<T> {
 
 /// `f()`, with a panic turned into an error that says it is a bug.
 fn caught<T>(f: impl FnOnce() -> Result<T, Error>) -> Result<T, Error> {
-    // The unwinding machinery is instantiated once, for the type-erased job below, instead of
-    // once per binding (hundreds of copies of catch_unwind in the extension otherwise).
-    let mut out: Option<T> = None;
+    // The unwinding machinery is instantiated once, for the type-erased job, instead of once
+    // per binding (hundreds of copies of catch_unwind in the extension otherwise).
+    let mut out = None;
+    caught_erased(&mut one_shot(f, &mut out))?;
+    result_of(out)
+}
+
+/// `f` as a job callable through `&mut dyn FnMut` (what the type-erased workers take) that
+/// runs `f` once and moves its value into `out`.
+fn one_shot<'a, T, F>(f: F, out: &'a mut Option<T>) -> impl FnMut() -> Result<(), Error> + 'a
+where
+    F: FnOnce() -> Result<T, Error> + 'a,
+{
     let mut job = Some(f);
-    caught_erased(&mut || {
+    move || {
         if let Some(f) = job.take() {
-            out = Some(f()?);
+            *out = Some(f()?);
         }
         Ok(())
-    })?;
+    }
+}
+
+/// The value a [`one_shot`] job left behind.
+fn result_of<T>(out: Option<T>) -> Result<T, Error> {
     out.ok_or_else(|| Error::Internal("the computation returned no result".into()))
 }
 
@@ -101,18 +115,11 @@ where
     F: FnOnce() -> Result<T, Error> + Send,
 {
     // The thread, channel and signal loop are compiled once (`run_erased`); each binding only
-    // adds this shell, which moves its result out through `out`. The worker is joined before
-    // `run_erased` returns (a scoped thread), so the borrow of `out` ends there.
-    let mut out: Option<T> = None;
-    let slot = &mut out;
-    let mut job = Some(f);
-    run_erased(py, &mut move || {
-        if let Some(f) = job.take() {
-            *slot = Some(f()?);
-        }
-        Ok(())
-    })?;
-    out.ok_or_else(|| to_py(Error::Internal("the computation returned no result".into())))
+    // adds this shell. The worker is joined before `run_erased` returns (a scoped thread), so
+    // the job's borrow of `out` ends there.
+    let mut out = None;
+    run_erased(py, &mut one_shot(f, &mut out))?;
+    result_of(out).map_err(to_py)
 }
 
 /// [`run`] for a type-erased job.

@@ -13,14 +13,10 @@ _WORDS = {
     "en": {
         "event_x": "periods since treatment (direct) / first exposure (spillover)",
         "event_title": "Event studies on exposure-clean comparisons",
-        "direct": "direct",
-        "spillover": "spillover",
     },
     "zh": {
         "event_x": "处理后时期（直接效应）/ 首次受暴露后时期（溢出效应）",
         "event_title": "以未受暴露单位为对照的事件研究",
-        "direct": "直接效应",
-        "spillover": "溢出效应",
     },
 }
 
@@ -38,7 +34,7 @@ def exposure_figure(
     spillover event studies (right) of an :class:`~pilotdid.results.exposure.ExposureDidResult`.
     ``lang="zh"`` labels in Chinese, set in an installed CJK font (English, with a warning,
     when none is installed). Saves to ``path`` when given; returns the matplotlib Figure."""
-    from pilotdid.results.exposure import ExposureDidResult
+    from pilotdid.results.exposure import PLOT_WORDS, ExposureDidResult
 
     if not isinstance(res, ExposureDidResult):
         raise PilotdidError("exposure_figure: 'res' must be the result of pilotdid.exposure_did")
@@ -63,7 +59,7 @@ def exposure_figure(
                 fmt="o",
                 color=color,
                 capsize=3,
-                label=w[kind],
+                label=PLOT_WORDS[lang][kind],
             )
         ax.axhline(0.0, color="0.5", lw=0.8)
         ax.axvline(-0.5, color="0.5", lw=0.8, ls=":")

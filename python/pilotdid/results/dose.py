@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pilotdid import _core
 from pilotdid._args import check_choice, check_int, check_level, check_window
 from pilotdid._core import PilotdidError
 from pilotdid.results._inference import coef_table as inference_columns
+from pilotdid.results._inference import normal_pvalue
 from pilotdid.results._protocol import ResultProtocol
 from pilotdid.results.event_study import EventStudyResult
 
@@ -33,7 +33,7 @@ def _band(
     narrower than the t intervals at the fit's level."""
     if not satterthwaite or not np.isfinite(crit):
         return est - crit * se, est + crit * se
-    pointwise = 1.0 - float(_core.normal_pvalues(np.array([crit], dtype=float))[0])
+    pointwise = 1.0 - normal_pvalue(crit)
     _, _, lo, hi = inference_columns(est, se, pointwise, df)
     return lo, hi
 

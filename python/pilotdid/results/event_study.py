@@ -479,9 +479,9 @@ class EventStudyResult(ResultProtocol):
             lines.append(f"standard errors: {self.extra['vcov_type']}")
         if self.df_t:
             lines.append(f"intervals: Student t with {self.df_t} df")
-        rows = self.extra.get("df_rows")
-        if rows is not None and np.isfinite(np.asarray(rows, dtype=float)).any():
-            finite = np.asarray(rows, dtype=float)[np.isfinite(rows)]
+        rows = np.asarray(self.extra.get("df_rows", []), dtype=float)
+        finite = rows[np.isfinite(rows)]
+        if finite.size:
             lines.append(
                 "intervals: Student t, Welch-Satterthwaite df per event time "
                 f"({finite.min():.2f} to {finite.max():.2f})"

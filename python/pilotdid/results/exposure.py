@@ -53,7 +53,8 @@ def small_groups_note(cells: dict[str, tuple[int, int, int]]) -> str | None:
     )
 
 
-_PLOT_WORDS = {
+#: Labels of the exposure plots by language (also used by ``exposure_figure``).
+PLOT_WORDS = {
     "en": {
         "direct_label": "direct (treated units)",
         "ring_label": "spillover (untreated units, by ring)",
@@ -254,8 +255,8 @@ class ExposureDidResult(ResultProtocol):
         import matplotlib.pyplot as plt
 
         lv = self.level if level is None else check_level(level)
-        lang = check_choice("lang", lang, tuple(_PLOT_WORDS))
-        w = _PLOT_WORDS[lang]
+        lang = check_choice("lang", lang, tuple(PLOT_WORDS))
+        w = PLOT_WORDS[lang]
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 4), layout="constrained")
         t = self.tidy(lv)
