@@ -19,9 +19,9 @@ if ! "$VENV/bin/python" -c "import moderndid" 2>/dev/null; then
 fi
 
 echo "== cargo fmt / clippy / test"
-cargo fmt --check
-cargo clippy --all-targets --features python -- -D warnings
-cargo test
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace
 
 echo "== ruff"
 "$VENV/bin/ruff" check python tests benchmarks scripts

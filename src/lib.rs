@@ -10,8 +10,8 @@
 //! - [`error`]: the one error type; [`interrupt`] (cancellation tokens checked by long loops) and
 //!   [`alloc`] (fallible allocation of user-sized buffers).
 //!
-//! The PyO3 bindings live in `python` behind the `python` feature; the crate is usable from
-//! Rust without Python.
+//! The PyO3 bindings are a separate crate, `bindings/` (pilotdid-python, the extension module
+//! `pilotdid._core`); this crate is usable from Rust without Python.
 
 pub mod alloc;
 pub mod did;
@@ -28,8 +28,5 @@ pub mod panel;
 pub mod rng;
 pub mod robust;
 pub mod spatial;
-
-#[cfg(feature = "python")]
-mod python;
 
 pub use error::{Error, Result};

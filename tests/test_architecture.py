@@ -179,17 +179,18 @@ def test_no_module_is_shadowed_by_a_function():
     assert not shadowed, f"modules hidden behind a function of the same name: {shadowed}"
 
 
-# -- the Rust crate ---------------------------------------------------------------------------
-SRC = ROOT.parent / "src"
+# -- the Rust crates ---------------------------------------------------------------------------
+SRC = ROOT.parent / "src"  # the numerical core, crate pilotdid
+BINDINGS_SRC = ROOT.parent / "bindings" / "src"  # the PyO3 extension, crate pilotdid-python
 
 
-def _rust_graph() -> dict[tuple[str, ...], set[tuple[str, ...]]]:
+def _rust_graph(src: Path = SRC) -> dict[tuple[str, ...], set[tuple[str, ...]]]:
     """File -> files it names through `crate::...` and `super::...` paths (comments ignored).
     A path resolves to its longest prefix that is a file; a file naming its own ancestor module
     (a `mod.rs` re-export) is not an edge: the parent declares the child, not a cycle of ours."""
     files: dict[tuple[str, ...], Path] = {}
-    for p in SRC.rglob("*.rs"):
-        parts = list(p.relative_to(SRC).with_suffix("").parts)
+    for p in src.rglob("*.rs"):
+        parts = list(p.relative_to(src).with_suffix("").parts)
         if parts[-1] in ("mod", "lib"):
             parts.pop()
         files[tuple(parts)] = p
@@ -227,3 +228,20 @@ def test_no_file_cycle_in_the_rust_crate():
     assert ("spatial", "likelihood") in graph[("spatial", "sac")]
     cycles = _strongly_connected(graph)
     assert not cycles, f"file cycles in src/: {cycles}"
+
+
+def test_no_file_cycle_in_the_bindings_crate():
+    graph = _rust_graph(BINDINGS_SRC)
+    assert ("exposure",) in graph and ("staggered",) in graph[("exposure",)]
+    cycles = _strongly_connected(graph)
+    assert not cycles, f"file cycles in bindings/src/: {cycles}"
+
+
+def test_the_core_crate_knows_nothing_of_python():
+    """The layer rule across the crate boundary: the core neither depends on PyO3/numpy nor
+    names them, so it builds and tests without Python; only bindings/ does."""
+    manifest = (ROOT.parent / "Cargo.toml").read_text(encoding="utf-8")
+    deps = manifest.split("[dependencies]")[1].split("\n[")[0]
+    assert "pyo3" not in deps and "numpy" not in deps
+    named = [p.name for p in SRC.rglob("*.rs") if re.search(r"\bpyo3::|\bnumpy::", p.read_text())]
+    assert not named, f"core files naming PyO3/numpy: {named}"

@@ -1,19 +1,19 @@
 //! PyO3 bindings for the spatial family: SAR/SDM/SEM/SDEM/SAC panels, their effects and
 //! tests, Moran's I and the LM tests. Conversion only; every number is computed in
-//! `crate::spatial`. Weights and log-determinants are in `weights.rs`.
+//! `pilotdid::spatial`. Weights and log-determinants are in `weights.rs`.
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::weights::PySparseWeights;
 use super::{run, slice, to_py};
-use crate::error::Error;
-use crate::spatial::diagnostics::{lm_tests, lr_test, wald_theta, LmTests};
-use crate::spatial::effects::{impacts, unit_impacts};
-use crate::spatial::identification::{SpatialInterval, WEAK_WIDTH_SHARE};
-use crate::spatial::moran::{moran_global, moran_local};
-use crate::spatial::weights::Weights;
-use crate::spatial::{
+use pilotdid::error::Error;
+use pilotdid::spatial::diagnostics::{lm_tests, lr_test, wald_theta, LmTests};
+use pilotdid::spatial::effects::{impacts, unit_impacts};
+use pilotdid::spatial::identification::{SpatialInterval, WEAK_WIDTH_SHARE};
+use pilotdid::spatial::moran::{moran_global, moran_local};
+use pilotdid::spatial::weights::Weights;
+use pilotdid::spatial::{
     spatial_panel_ext, FeKind, Method, RhoSearch, SpatialExtra, SpatialFit, SpatialInput,
     SpatialKind, SpatialSpec,
 };
@@ -147,7 +147,7 @@ impl PySpatial {
 }
 
 /// The likelihood-ratio interval of one spatial parameter and the weak-identification flag
-/// read from it (`crate::spatial::identification`).
+/// read from it (`pilotdid::spatial::identification`).
 #[pyclass(frozen, module = "pilotdid._core", name = "SpatialIntervalCore")]
 struct PySpatialInterval {
     #[pyo3(get)]

@@ -4,11 +4,11 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{run, slice, to_py, PilotdidError};
-use crate::did::dose::{
+use pilotdid::did::dose::{
     build_panel, cont_did, dose_event_study, DoseBase, DoseCellStatus, DoseControl, DoseDf,
     DoseEventStudy, DoseFit, DoseInput, DoseSpec, EsWindow, Series, SmallSample,
 };
-use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
+use pilotdid::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 fn columns<'py>(py: Python<'py>, cols: &[Vec<f64>]) -> Bound<'py, PyArray2<f64>> {
     let n = cols.first().map_or(0, |c| c.len());

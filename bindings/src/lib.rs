@@ -27,12 +27,12 @@ use pyo3::create_exception;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::error::Error;
-use crate::fe::{factorize, DemeanSpec};
-use crate::inference::{BootWeights, WaldTest, WildBootSpec};
-use crate::interrupt::{self, Cancel};
-use crate::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
-use crate::panel::{Panel, TreatmentInput};
+use pilotdid::error::Error;
+use pilotdid::fe::{factorize, DemeanSpec};
+use pilotdid::inference::{BootWeights, WaldTest, WildBootSpec};
+use pilotdid::interrupt::{self, Cancel};
+use pilotdid::linear::{feols, FeolsFit, FeolsInput, FeolsSpec, VcovRequest, WildBoot};
+use pilotdid::panel::{Panel, TreatmentInput};
 
 create_exception!(
     _core,

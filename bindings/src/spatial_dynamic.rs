@@ -1,16 +1,16 @@
-//! PyO3 bindings for the dynamic spatial panels (`crate::spatial::dynamic`): conversion only.
+//! PyO3 bindings for the dynamic spatial panels (`pilotdid::spatial::dynamic`): conversion only.
 
 use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::weights::PySparseWeights;
 use super::{run, slice, to_py};
-use crate::error::Error;
-use crate::spatial::dynamic::{
+use pilotdid::error::Error;
+use pilotdid::spatial::dynamic::{
     dynamic_impacts, dynamic_panel, dynamic_panel_many, DynLag, DynamicFit, DynamicSpec,
 };
-use crate::spatial::weights::Weights;
-use crate::spatial::{FeKind, SpatialInput};
+use pilotdid::spatial::weights::Weights;
+use pilotdid::spatial::{FeKind, SpatialInput};
 
 /// A fitted dynamic SAR / SDM panel (bias-corrected QML and the uncorrected QML).
 #[pyclass(frozen, module = "pilotdid._core", name = "DynamicSpatialCore")]

@@ -1,8 +1,8 @@
 //! Bindings of `did::honest` (Rambachan & Roth 2023 sensitivity analysis).
 
 use super::run;
-use crate::did::honest::{self, HonestInput, RelativeClass, Shape};
-use crate::error::Error;
+use pilotdid::did::honest::{self, HonestInput, RelativeClass, Shape};
+use pilotdid::error::Error;
 use pyo3::prelude::*;
 
 type Intervals = (Vec<f64>, Vec<f64>, Option<f64>);

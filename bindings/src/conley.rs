@@ -5,9 +5,9 @@ use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 
 use super::{named, run, slice, PilotdidError, PyFeols};
-use crate::fe::DemeanSpec;
-use crate::inference::conley::ConleyKernel;
-use crate::linear::{feols, ConleyRequest, FeolsInput, FeolsSpec, VcovRequest};
+use pilotdid::fe::DemeanSpec;
+use pilotdid::inference::conley::ConleyKernel;
+use pilotdid::linear::{feols, ConleyRequest, FeolsInput, FeolsSpec, VcovRequest};
 
 fn conley_kernel(kernel: &str) -> PyResult<ConleyKernel> {
     match kernel {

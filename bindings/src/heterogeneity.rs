@@ -1,13 +1,13 @@
-//! PyO3 binding of the heterogeneity permutation test (`crate::mediation::heterogeneity`).
+//! PyO3 binding of the heterogeneity permutation test (`pilotdid::mediation::heterogeneity`).
 //! Arrays in, the observed and permuted statistics out; no numerics here.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::{run, slice, PilotdidError};
-use crate::fe::DemeanSpec;
-use crate::linear::VcovRequest;
-use crate::mediation::{
+use pilotdid::fe::DemeanSpec;
+use pilotdid::linear::VcovRequest;
+use pilotdid::mediation::{
     heterogeneity_permutation, HeterogeneityInput, HeterogeneitySpec, HeterogeneityTest,
 };
 

@@ -1,14 +1,13 @@
-//! PyO3 bindings for Callaway & Sant'Anna: `att_gt_fit` -> `AttGtCore`, `AttGtCore.aggte`.
+//! PyO3 bindings for triple differences: `ddd_fit` -> `DddCore`, `DddCore.aggte`.
 
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use crate::did::aggte::{aggte, AggType, AggteSpec, CohortShares};
-use crate::did::att_gt::{
-    att_gt, AttGtFit, AttGtInput, AttGtSpec, BasePeriod, CellStatus, ControlGroup, EstMethod,
-};
-use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
+use pilotdid::did::aggte::{AggType, AggteSpec, CohortShares};
+use pilotdid::did::att_gt::{BasePeriod, CellStatus, ControlGroup, EstMethod};
+use pilotdid::did::ddd::{ddd, ddd_aggregate, DddFit, DddInput, DddSpec};
+use pilotdid::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 fn boot_spec(
     bstrap: bool,
@@ -26,25 +25,25 @@ fn boot_spec(
     }))
 }
 
-/// A fitted set of group-time ATTs (see `pilotdid.att_gt`).
-#[pyclass(frozen, module = "pilotdid._core", name = "AttGtCore")]
-pub(super) struct PyAttGt {
-    pub(super) fit: AttGtFit,
+/// A fitted triple difference (see `pilotdid.ddd`).
+#[pyclass(frozen, module = "pilotdid._core", name = "DddCore")]
+struct PyDdd {
+    fit: DddFit,
 }
 
 #[pymethods]
-impl PyAttGt {
-    /// One entry per (g,t) cell.
+impl PyDdd {
+    /// One entry per (g,t) cell (one cell with two periods).
     #[getter]
-    fn cells(&self) -> PyAttGtCells {
-        let c = &self.fit.cells;
-        PyAttGtCells {
+    fn cells(&self) -> PyDddCells {
+        let c = &self.fit.fit.cells;
+        PyDddCells {
             group: c.iter().map(|x| x.group).collect(),
             t: c.iter().map(|x| x.time).collect(),
             base_t: c.iter().map(|x| x.base_time).collect(),
             post: c.iter().map(|x| x.post).collect(),
             att: c.iter().map(|x| x.att).collect(),
-            se: self.fit.se.clone(),
+            se: self.fit.fit.se.clone(),
             n_treated: c.iter().map(|x| x.n_treated).collect(),
             n_control: c.iter().map(|x| x.n_control).collect(),
             status: c
@@ -64,67 +63,75 @@ impl PyAttGt {
                 .collect(),
         }
     }
-    /// Units in the estimation sample (the n of the influence functions).
     #[getter]
     fn n_units(&self) -> usize {
-        self.fit.n_units
+        self.fit.fit.n_units
     }
-    /// Critical value of the intervals (the uniform band's with cband).
     #[getter]
     fn crit_val(&self) -> f64 {
-        self.fit.crit_val
+        self.fit.fit.crit_val
     }
-    /// Wald pre-test of parallel trends (None: see `pretest_note`).
+    /// Always None: no Wald pre-test for triple differences (see `pretest_note`).
     #[getter]
-    fn pretest(&self) -> Option<PyAttGtPretest> {
-        self.fit.pretest.map(|p| PyAttGtPretest {
-            w: p.w,
-            p_value: p.p_value,
-            df: p.df,
-        })
+    fn pretest(&self) -> Option<(f64, f64, usize)> {
+        None
     }
     #[getter]
     fn pretest_note(&self) -> Option<String> {
-        self.fit.pretest_note.clone()
+        self.fit.fit.pretest_note.clone()
     }
     #[getter]
     fn groups(&self) -> Vec<i64> {
-        self.fit.groups.clone()
+        self.fit.fit.groups.clone()
     }
     #[getter]
     fn periods(&self) -> Vec<i64> {
-        self.fit.periods.clone()
+        self.fit.fit.periods.clone()
     }
     #[getter]
     fn n_rows_dropped(&self) -> usize {
-        self.fit.n_rows_dropped
+        self.fit.fit.n_rows_dropped
     }
     #[getter]
     fn n_units_already_treated(&self) -> usize {
-        self.fit.n_units_already_treated
+        self.fit.fit.n_units_already_treated
     }
-    /// Sample adjustments (units dropped or recoded), as R did reports them.
+    #[getter]
+    fn n_units_unbalanced(&self) -> usize {
+        self.fit.n_units_unbalanced
+    }
     #[getter]
     fn notes(&self) -> Vec<String> {
-        self.fit.notes.clone()
+        self.fit.fit.notes.clone()
     }
-    /// Whether the multiplier bootstrap ran.
     #[getter]
     fn bootstrap(&self) -> bool {
-        self.fit.bootstrap.is_some()
+        self.fit.fit.bootstrap.is_some()
     }
-    /// Bootstrap units (clusters when clustered); None without bootstrap.
     #[getter]
     fn n_boot_units(&self) -> Option<usize> {
-        self.fit.bootstrap.as_ref().map(|b| b.n_boot_units)
+        self.fit.fit.bootstrap.as_ref().map(|b| b.n_boot_units)
     }
-
+    /// Whether the data had two periods (one ATT) rather than staggered cohorts.
+    #[getter]
+    fn two_period(&self) -> bool {
+        self.fit.two_period
+    }
+    /// Two periods: the DIDs of subgroup 4 against subgroups 3, 2 and 1.
+    #[getter]
+    fn components(&self) -> Vec<f64> {
+        self.fit.components.clone()
+    }
+    /// Two periods: units in subgroups 1..4.
+    #[getter]
+    fn subgroup_counts(&self) -> Vec<usize> {
+        self.fit.subgroup_counts.clone()
+    }
     /// Influence functions, n_units × cells.
     #[getter]
     fn influence<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
-        let n = self.fit.n_units;
-        let m = self.fit.inf.len();
-        let a = ndarray::Array2::from_shape_fn((n, m), |(i, j)| self.fit.inf[j][i]);
+        let f = &self.fit.fit;
+        let a = ndarray::Array2::from_shape_fn((f.n_units, f.inf.len()), |(i, j)| f.inf[j][i]);
         a.into_pyarray(py)
     }
 
@@ -145,7 +152,7 @@ impl PyAttGt {
         seed: u64,
         weight_type: &str,
         cohort_shares: &str,
-    ) -> PyResult<PyAggte> {
+    ) -> PyResult<PyDddAggte> {
         let spec = AggteSpec {
             kind: AggType::parse(kind).map_err(to_py)?,
             min_e,
@@ -156,11 +163,11 @@ impl PyAttGt {
             cband,
             cohort_shares: CohortShares::parse(cohort_shares).map_err(to_py)?,
         };
-        let out = run(py, || aggte(&self.fit, &spec))?;
+        let out = run(py, || ddd_aggregate(&self.fit, &spec))?;
         let k = out.egt.len();
         let vcov = ndarray::Array2::from_shape_vec((k, k), out.vcov)
             .map_err(|e| PilotdidError::new_err(e.to_string()))?;
-        Ok(PyAggte {
+        Ok(PyDddAggte {
             egt: out.egt,
             att: out.att,
             se: out.se,
@@ -173,9 +180,9 @@ impl PyAttGt {
     }
 }
 
-/// The (g,t) cells of an `AttGtCore`, one list entry per cell.
-#[pyclass(frozen, module = "pilotdid._core", name = "AttGtCells")]
-struct PyAttGtCells {
+/// The (g,t) cells of a `DddCore`, one list entry per cell.
+#[pyclass(frozen, module = "pilotdid._core", name = "DddCells")]
+struct PyDddCells {
     #[pyo3(get)]
     group: Vec<i64>,
     #[pyo3(get)]
@@ -192,30 +199,15 @@ struct PyAttGtCells {
     n_treated: Vec<usize>,
     #[pyo3(get)]
     n_control: Vec<usize>,
-    /// "estimated", "reference" or "skipped".
     #[pyo3(get)]
     status: Vec<&'static str>,
-    /// Why a cell was skipped (empty otherwise).
     #[pyo3(get)]
     reason: Vec<String>,
 }
 
-/// Wald pre-test of parallel trends over the pre-treatment cells.
-#[pyclass(frozen, module = "pilotdid._core", name = "AttGtPretest")]
-struct PyAttGtPretest {
-    #[pyo3(get)]
-    w: f64,
-    #[pyo3(get)]
-    p_value: f64,
-    #[pyo3(get)]
-    df: usize,
-}
-
-/// Aggregated ATTs: one entry per group / event time / period, the overall ATT, and the
-/// analytic covariance of the entries.
-#[pyclass(frozen, module = "pilotdid._core", name = "AggteCore")]
-struct PyAggte {
-    /// Group, event time or calendar period of each entry (empty for "simple").
+/// Aggregated triple-difference ATTs (as `AggteCore`).
+#[pyclass(frozen, module = "pilotdid._core", name = "DddAggteCore")]
+struct PyDddAggte {
     #[pyo3(get)]
     egt: Vec<i64>,
     #[pyo3(get)]
@@ -234,70 +226,67 @@ struct PyAggte {
 }
 
 #[pymethods]
-impl PyAggte {
+impl PyDddAggte {
     #[getter]
     fn vcov<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray2<f64>> {
         self.vcov.to_pyarray(py)
     }
 }
 
-/// Callaway & Sant'Anna ATT(g,t) on prepared columns; see `pilotdid.att_gt`.
+/// Triple differences on prepared columns; see `pilotdid.ddd`.
 #[pyfunction]
-#[pyo3(signature = (y, time, unit, cohort, *, cov_names, covs, weights=None, cluster=None, names, control_group, anticipation, base_period, est_method, alpha, bstrap, biters, cband, seed, weight_type="mammen"))]
+#[pyo3(signature = (y, time, unit, cohort, partition, *, cov_names, covs, weights=None, cluster=None, names, control_group, base_period, est_method, alpha, bstrap, biters, seed, weight_type="mammen"))]
 #[allow(clippy::too_many_arguments)]
-fn att_gt_fit<'py>(
+fn ddd_fit<'py>(
     py: Python<'py>,
     y: PyReadonlyArray1<'py, f64>,
     time: PyReadonlyArray1<'py, i64>,
     unit: PyReadonlyArray1<'py, u32>,
     cohort: PyReadonlyArray1<'py, f64>,
+    partition: PyReadonlyArray1<'py, f64>,
     cov_names: Vec<String>,
     covs: Vec<PyReadonlyArray1<'py, f64>>,
     weights: Option<PyReadonlyArray1<'py, f64>>,
     cluster: Option<PyReadonlyArray1<'py, u32>>,
     names: Vec<String>,
     control_group: &str,
-    anticipation: i64,
     base_period: &str,
     est_method: &str,
     alpha: f64,
     bstrap: bool,
     biters: usize,
-    cband: bool,
     seed: u64,
     weight_type: &str,
-) -> PyResult<PyAttGt> {
-    let names: [String; 6] = names
+) -> PyResult<PyDdd> {
+    let names: [String; 7] = names
         .try_into()
-        .map_err(|_| PilotdidError::new_err("att_gt_fit: names must have 6 entries"))?;
-    let spec = AttGtSpec {
+        .map_err(|_| PilotdidError::new_err("ddd_fit: names must have 7 entries"))?;
+    let spec = DddSpec {
         control_group: ControlGroup::parse(control_group).map_err(to_py)?,
-        anticipation,
         base_period: BasePeriod::parse(base_period).map_err(to_py)?,
         est_method: EstMethod::parse(est_method).map_err(to_py)?,
         alpha,
         bootstrap: boot_spec(bstrap, biters, seed, alpha, weight_type)?,
-        cband,
     };
-    let input = AttGtInput {
+    let input = DddInput {
         y: slice(&y, "y")?,
         time: slice(&time, "time")?,
         unit: slice(&unit, "unit")?,
         cohort: slice(&cohort, "cohort")?,
+        partition: slice(&partition, "partition")?,
         covariates: named(cov_names, &covs, "covariate")?,
         weights: weights.as_ref().map(|w| slice(w, "weights")).transpose()?,
         cluster: cluster.as_ref().map(|c| slice(c, "cluster")).transpose()?,
         names,
     };
-    let fit = run(py, || att_gt(&input, &spec))?;
-    Ok(PyAttGt { fit })
+    let fit = run(py, || ddd(&input, &spec))?;
+    Ok(PyDdd { fit })
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add_class::<PyAttGt>()?;
-    m.add_class::<PyAttGtCells>()?;
-    m.add_class::<PyAttGtPretest>()?;
-    m.add_class::<PyAggte>()?;
-    m.add_function(wrap_pyfunction!(att_gt_fit, m)?)?;
+    m.add_class::<PyDdd>()?;
+    m.add_class::<PyDddCells>()?;
+    m.add_class::<PyDddAggte>()?;
+    m.add_function(wrap_pyfunction!(ddd_fit, m)?)?;
     Ok(())
 }

@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 
 use super::staggered::PyAttGt;
 use super::{run, slice, to_py};
-use crate::did::exposure::{exposure_att_gt, ExposureControl, ExposureInput, ExposureSpec};
-use crate::inference::multiplier::{MultiplierSpec, MultiplierWeights};
+use pilotdid::did::exposure::{exposure_att_gt, ExposureControl, ExposureInput, ExposureSpec};
+use pilotdid::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 /// ATT(g,t) against exposure-clean comparison units on a balanced grid; see
 /// `pilotdid.exposure_did`.

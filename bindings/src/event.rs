@@ -9,14 +9,14 @@ use super::conley::{conley_request, ConleyArgs};
 use super::{
     named, run, slice, vcov_request, wild_boot_spec, PilotdidError, PyWaldTest, PyWildBoot,
 };
-use crate::did::did2s::{did2s, Did2s, Did2sSpec};
-use crate::did::event_study::{
+use pilotdid::did::did2s::{did2s, Did2s, Did2sSpec};
+use pilotdid::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
 };
-use crate::did::imputation::{imputation, Imputation, ImputationSpec};
-use crate::fe::DemeanSpec;
-use crate::inference::multiplier::MultiplierWeights;
-use crate::linear::{VcovRequest, WildBoot};
+use pilotdid::did::imputation::{imputation, Imputation, ImputationSpec};
+use pilotdid::fe::DemeanSpec;
+use pilotdid::inference::multiplier::MultiplierWeights;
+use pilotdid::linear::{VcovRequest, WildBoot};
 
 /// The common columns of every event-study call.
 struct Columns<'py> {

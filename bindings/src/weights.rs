@@ -1,14 +1,14 @@
 //! PyO3 bindings for spatial weights: the `SparseWeights` matrix that crosses the boundary in
 //! both directions, its builders and transforms, eigenvalues and log-determinants.
-//! Conversion only; every number is computed in `crate::spatial`.
+//! Conversion only; every number is computed in `pilotdid::spatial`.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{guarded, run, slice, to_py};
-use crate::error::Error;
-use crate::spatial::logdet::{logdet_barry_pace, Spectrum};
-use crate::spatial::weights::{self, Weights};
+use pilotdid::error::Error;
+use pilotdid::spatial::logdet::{logdet_barry_pace, Spectrum};
+use pilotdid::spatial::weights::{self, Weights};
 
 /// An N × N spatial weights matrix in CSR form (int64 indptr/indices, float64 data).
 /// Built by the `sp_*` constructors, or from CSR arrays (checked: shapes, ranges, order).
@@ -157,7 +157,7 @@ fn sp_from_coords<'py>(
     Ok(w.into())
 }
 
-/// Queen / rook contiguity from flat polygon arrays (see `crate::spatial::contiguity`).
+/// Queen / rook contiguity from flat polygon arrays (see `pilotdid::spatial::contiguity`).
 #[pyfunction]
 #[pyo3(signature = (x, y, ring_ptr, unit_ptr, kind, *, tolerance=0.0))]
 fn sp_contiguity<'py>(
@@ -169,7 +169,7 @@ fn sp_contiguity<'py>(
     kind: &str,
     tolerance: f64,
 ) -> PyResult<PySparseWeights> {
-    use crate::spatial::contiguity::{contiguity, ContiguityKind, Polygons};
+    use pilotdid::spatial::contiguity::{contiguity, ContiguityKind, Polygons};
     let xs = slice(&x, "x")?;
     let ys = slice(&y, "y")?;
     let conv = |a: &[i64]| -> PyResult<Vec<usize>> {
@@ -272,7 +272,7 @@ fn sp_eigenvalues(py: Python<'_>, w: &PySparseWeights) -> PyResult<PyEigenvalues
 
 /// The smallest and largest eigenvalues of W by Lanczos on the symmetrised W (no N x N
 /// matrix; W must be similar to a symmetric matrix), see
-/// `crate::spatial::diagnostics::extreme_eigenvalues`.
+/// `pilotdid::spatial::diagnostics::extreme_eigenvalues`.
 #[pyfunction]
 #[pyo3(signature = (w, *, tol=1e-10, max_steps=3000, seed=0))]
 fn sp_extreme_eigenvalues(
@@ -283,7 +283,7 @@ fn sp_extreme_eigenvalues(
     seed: u64,
 ) -> PyResult<(f64, f64)> {
     run(py, || {
-        crate::spatial::diagnostics::extreme_eigenvalues(&w.w, tol, max_steps, seed)
+        pilotdid::spatial::diagnostics::extreme_eigenvalues(&w.w, tol, max_steps, seed)
     })
 }
 

@@ -1,4 +1,4 @@
-//! PyO3 binding of the principal-components index (`crate::green::pca`). Convert, call,
+//! PyO3 binding of the principal-components index (`pilotdid::green::pca`). Convert, call,
 //! convert back: no numerics here.
 
 use numpy::ndarray::Array2;
@@ -6,8 +6,8 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{guarded, run, slice, to_py};
-use crate::error::Error;
-use crate::green::{pca_index, ComponentWeights, PcaFit, PcaSpec, Select};
+use pilotdid::error::Error;
+use pilotdid::green::{pca_index, ComponentWeights, PcaFit, PcaSpec, Select};
 
 /// Components, index and diagnostics of `pilotdid.green.pca_index` (matrices row-major:
 /// `eigenvectors` indicators x components, `scores` rows x kept components).
