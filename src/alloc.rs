@@ -44,8 +44,35 @@ pub fn try_zeros<T: Zeroable>(n: usize, what: &str) -> Result<Vec<T>> {
         if ptr.is_null() {
             return Err(oom(what, layout.size() as u128));
         }
+        advise_huge_pages(ptr as *mut u8, layout.size());
         Ok(Vec::from_raw_parts(ptr, n, n))
     }
+}
+
+/// Buffers from this size up ask the kernel for transparent huge pages.
+const HUGE_PAGE_BYTES: usize = 8 << 20;
+
+/// Asks Linux to back a large fresh buffer with 2 MiB pages (madvise, the mode most
+/// distributions ship): filling an 80 MB column then takes 40 page faults instead of 20,000,
+/// which at 10M rows was ~0.1 s of a `feols` call (the residuals alone). Advice only: errors
+/// are ignored and nothing changes where the kernel says no or on other systems.
+fn advise_huge_pages(ptr: *mut u8, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    if bytes >= HUGE_PAGE_BYTES {
+        // the whole 4 KiB pages inside the block (madvise needs a page-aligned start)
+        const PAGE: usize = 4096;
+        let start = (ptr as usize).div_ceil(PAGE) * PAGE;
+        let end = (ptr as usize + bytes) / PAGE * PAGE;
+        if end > start {
+            // SAFETY: [start, end) lies inside the block just allocated; MADV_HUGEPAGE does not
+            // change its contents or validity, only how the kernel backs it.
+            unsafe {
+                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = (ptr, bytes);
 }
 
 /// An empty vector with room for `n` elements, or `Error::OutOfMemory` naming `what`.
@@ -53,6 +80,10 @@ pub fn try_with_capacity<T>(n: usize, what: &str) -> Result<Vec<T>> {
     let mut v = Vec::new();
     v.try_reserve_exact(n)
         .map_err(|_| oom(what, n as u128 * std::mem::size_of::<T>().max(1) as u128))?;
+    advise_huge_pages(
+        v.as_mut_ptr() as *mut u8,
+        v.capacity() * std::mem::size_of::<T>(),
+    );
     Ok(v)
 }
 

@@ -35,6 +35,8 @@
 //!   as is, and the caller's standard error becomes NaN.
 //! * `df_t`: `N − df_k` for iid and hetero; `G − 1` one-way; `G_min − 1` two-way.
 
+use std::borrow::Cow;
+
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 
@@ -201,7 +203,25 @@ pub fn vcov(
                         n
                     )));
                 }
-                let (codes, g) = densify(c.iter().map(|&v| u64::from(v)), n);
+                // codes that are a fixed effect's (with every level present, as counted above)
+                // or otherwise 0..G already are used as they are
+                let same_fe = fe
+                    .codes
+                    .iter()
+                    .zip(&fe_levels)
+                    .zip(fe.n_levels.iter())
+                    .find(|((f, &present), &nl)| present == nl && **f == c.as_slice());
+                let already = match same_fe {
+                    Some((_, &nl)) => Some(nl),
+                    None => dense_already(c),
+                };
+                let (codes, g) = match already {
+                    Some(g) => (Cow::Borrowed(c.as_slice()), g),
+                    None => {
+                        let (codes, g) = densify(c.iter().map(|&v| u64::from(v)), n);
+                        (Cow::Owned(codes), g)
+                    }
+                };
                 if g < 2 {
                     return Err(Error::Option {
                         name: "vcov".into(),
@@ -245,7 +265,8 @@ pub fn vcov(
                     .iter()
                     .zip(c2.iter())
                     .map(|(&a, &b)| u64::from(a) + (g1 as u64) * u64::from(b));
-                dense.push(densify(keys, n));
+                let (codes, g) = densify(keys, n);
+                dense.push((Cow::Owned(codes), g));
             }
             let signs = [1.0, 1.0, -1.0];
             let mut vcov = Array2::<f64>::zeros((k, k));
@@ -287,46 +308,73 @@ fn fe_level_counts(fe: &FeInfo, n: usize) -> Result<Vec<usize>> {
             fe.n_levels.len()
         )));
     }
-    let mut out = Vec::with_capacity(fe.codes.len());
-    for (j, (codes, &nl)) in fe.codes.iter().zip(fe.n_levels.iter()).enumerate() {
-        if codes.len() != n {
-            return Err(Error::Shape(format!(
-                "vcov: fixed effect {} has {} codes but there are {} observations",
-                j + 1,
-                codes.len(),
-                n
-            )));
-        }
-        let mut seen = vec![false; nl];
-        let mut count = 0usize;
-        for (i, &c) in codes.iter().enumerate() {
-            match seen.get_mut(c as usize) {
-                Some(s) => {
-                    if !*s {
-                        *s = true;
-                        count += 1;
+    // one pass per fixed effect, the fixed effects in parallel
+    fe.codes
+        .par_iter()
+        .zip(fe.n_levels.par_iter())
+        .enumerate()
+        .map(|(j, (codes, &nl))| {
+            if codes.len() != n {
+                return Err(Error::Shape(format!(
+                    "vcov: fixed effect {} has {} codes but there are {} observations",
+                    j + 1,
+                    codes.len(),
+                    n
+                )));
+            }
+            let mut seen = vec![false; nl];
+            let mut count = 0usize;
+            for (i, &c) in codes.iter().enumerate() {
+                match seen.get_mut(c as usize) {
+                    Some(s) => {
+                        if !*s {
+                            *s = true;
+                            count += 1;
+                        }
+                    }
+                    None => {
+                        return Err(Error::Shape(format!(
+                            "vcov: fixed effect {} has code {} at row {} but only {} levels",
+                            j + 1,
+                            c,
+                            i,
+                            nl
+                        )))
                     }
                 }
-                None => {
-                    return Err(Error::Shape(format!(
-                        "vcov: fixed effect {} has code {} at row {} but only {} levels",
-                        j + 1,
-                        c,
-                        i,
-                        nl
-                    )))
-                }
             }
-        }
-        out.push(count);
-    }
-    Ok(out)
+            Ok(count)
+        })
+        .collect()
 }
 
 pub(crate) use super::codes::densify;
 
+/// G when `codes` already are 0..G with every code present (cluster codes taken from a fixed
+/// effect are), so that [`densify`] would map each code to itself.
+fn dense_already(codes: &[u32]) -> Option<usize> {
+    let max = *codes.iter().max()? as usize;
+    if max >= codes.len() {
+        return None;
+    }
+    let mut seen = vec![false; max + 1];
+    let mut g = 0;
+    for &c in codes {
+        let s = &mut seen[c as usize];
+        if !*s {
+            *s = true;
+            g += 1;
+        }
+    }
+    (g == max + 1).then_some(g)
+}
+
 /// Is every level of `fe` observed in exactly one cluster of `cluster` (dense codes `0..g`)?
+/// A cluster variable that is the fixed effect itself (unit FE, clustered by unit) is.
 fn is_nested(fe: &[u32], cluster: &[u32]) -> bool {
+    if fe == cluster {
+        return true;
+    }
     let levels = fe.iter().max().map_or(0, |&m| m as usize + 1);
     let mut owner = vec![u32::MAX; levels];
     for (&f, &c) in fe.iter().zip(cluster.iter()) {
@@ -340,27 +388,41 @@ fn is_nested(fe: &[u32], cluster: &[u32]) -> bool {
     true
 }
 
-/// Σ_g S_g S_g' with S_g = Σ_{i∈g} xw_i·uw_i (dense codes `0..g`). Columns are summed in
-/// parallel, each in row order: every S_g entry adds its terms in the order a row loop would.
+/// Σ_g S_g S_g' with S_g = Σ_{i∈g} xw_i·uw_i (dense codes `0..g`). The columns are split into
+/// one group per thread and each group is summed in one pass over the rows (codes and
+/// residuals read once per group), in row order: every S_g entry adds its terms in the order a
+/// row loop would, so neither the grouping nor the thread count changes a bit.
 fn cluster_meat(xw: ArrayView2<f64>, uw: ArrayView1<f64>, codes: &[u32], g: usize) -> Array2<f64> {
     let k = xw.ncols();
     if k == 0 {
         return Array2::zeros((0, 0)); // chunks_exact(0) below would panic
     }
-    let per_column: Vec<Vec<f64>> = (0..k)
-        .into_par_iter()
-        .map(|j| {
-            let mut s = vec![0.0; g];
-            let x = xw.column(j);
-            match (x.as_slice(), uw.as_slice()) {
-                (Some(x), Some(u)) => {
-                    for ((&xi, &ui), &c) in x.iter().zip(u).zip(codes) {
-                        s[c as usize] += xi * ui;
+    let per_group = k.div_ceil(rayon::current_num_threads().clamp(1, k));
+    let groups: Vec<(usize, usize)> = (0..k)
+        .step_by(per_group)
+        .map(|j0| (j0, (j0 + per_group).min(k)))
+        .collect();
+    // per group: g x w sums, cluster-major
+    let partial: Vec<Vec<f64>> = groups
+        .par_iter()
+        .map(|&(j0, j1)| {
+            let w = j1 - j0;
+            let mut s = vec![0.0; g * w];
+            let cols: Option<Vec<&[f64]>> = (j0..j1).map(|j| xw.column(j).to_slice()).collect();
+            match (cols, uw.as_slice()) {
+                (Some(cols), Some(u)) => {
+                    for (i, (&ui, &c)) in u.iter().zip(codes).enumerate() {
+                        let row = &mut s[c as usize * w..(c as usize + 1) * w];
+                        for (sj, x) in row.iter_mut().zip(&cols) {
+                            *sj += x[i] * ui;
+                        }
                     }
                 }
                 _ => {
-                    for ((&xi, &ui), &c) in x.iter().zip(uw.iter()).zip(codes) {
-                        s[c as usize] += xi * ui;
+                    for (i, (&ui, &c)) in uw.iter().zip(codes).enumerate() {
+                        for jl in 0..w {
+                            s[c as usize * w + jl] += xw[[i, j0 + jl]] * ui;
+                        }
                     }
                 }
             }
@@ -368,9 +430,10 @@ fn cluster_meat(xw: ArrayView2<f64>, uw: ArrayView1<f64>, codes: &[u32], g: usiz
         })
         .collect();
     let mut sums = vec![0.0; g * k];
-    for (j, col) in per_column.iter().enumerate() {
-        for (c, &v) in col.iter().enumerate() {
-            sums[c * k + j] = v;
+    for (&(j0, j1), part) in groups.iter().zip(&partial) {
+        let w = j1 - j0;
+        for (c, row) in part.chunks_exact(w).enumerate() {
+            sums[c * k + j0..c * k + j1].copy_from_slice(row);
         }
     }
     let mut meat = Array2::<f64>::zeros((k, k));

@@ -517,12 +517,36 @@ fn weighted_residuals(
     yw: ArrayView1<'_, f64>,
     beta: &Array1<f64>,
 ) -> Result<Array1<f64>> {
-    let mut uw = Array1::from_vec(try_zeros::<f64>(yw.len(), "residuals")?);
-    if !beta.is_empty() {
-        general_mat_vec_mul(1.0, &xw, beta, 0.0, &mut uw);
+    let mut uw = try_zeros::<f64>(yw.len(), "residuals")?;
+    let columns: Option<Vec<&[f64]>> = xw.columns().into_iter().map(|c| c.to_slice()).collect();
+    match (columns, yw.as_slice()) {
+        // The design is column-major: per block of rows, the fitted value accumulates column
+        // by column (Σ_j β_j x_ij from j = 0, the order a row dot product takes, so the same
+        // bits), on contiguous slices and in parallel; a row's value never depends on the block.
+        (Some(columns), Some(y)) => {
+            const ROWS: usize = 1 << 15;
+            uw.par_chunks_mut(ROWS).enumerate().for_each(|(b, u)| {
+                let rows = b * ROWS..b * ROWS + u.len();
+                for (x, &bj) in columns.iter().zip(beta) {
+                    for (ui, xi) in u.iter_mut().zip(&x[rows.clone()]) {
+                        *ui += xi * bj;
+                    }
+                }
+                for (ui, yi) in u.iter_mut().zip(&y[rows]) {
+                    *ui = yi - *ui;
+                }
+            });
+            Ok(Array1::from_vec(uw))
+        }
+        _ => {
+            let mut uw = Array1::from_vec(uw);
+            if !beta.is_empty() {
+                general_mat_vec_mul(1.0, &xw, beta, 0.0, &mut uw);
+            }
+            uw.iter_mut().zip(yw.iter()).for_each(|(u, &y)| *u = y - *u);
+            Ok(uw)
+        }
     }
-    uw.iter_mut().zip(yw.iter()).for_each(|(u, &y)| *u = y - *u);
-    Ok(uw)
 }
 
 /// The values of `v` on the rows where `keep` is true (allocated fallibly).
