@@ -1,7 +1,8 @@
 //! Fallible allocation for buffers whose size a user controls (rows, replicates, permutations,
 //! draws, n x n weight matrices): memory pressure or an absurd size becomes
 //! `Error::OutOfMemory` (Python `MemoryError`) instead of an abort ("memory allocation of N
-//! bytes failed") or a `capacity overflow` panic.
+//! bytes failed") or a `capacity overflow` panic. Buffers of 8 MiB and up are advised to use
+//! transparent huge pages on Linux ([`advise_huge_pages`]).
 
 use crate::error::{Error, Result};
 
