@@ -2,7 +2,7 @@
 //! draws, n x n weight matrices): memory pressure or an absurd size becomes
 //! `Error::OutOfMemory` (Python `MemoryError`) instead of an abort ("memory allocation of N
 //! bytes failed") or a `capacity overflow` panic. Buffers of 8 MiB and up are advised to use
-//! transparent huge pages on Linux ([`advise_huge_pages`]).
+//! transparent huge pages on Linux (`advise_huge_pages`).
 
 use crate::error::{Error, Result};
 
