@@ -120,6 +120,19 @@ pub fn ensure<T>(n: usize, m: usize, what: &str) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// Buffers large enough for the huge-page advice are still zeroed and writable.
+    #[test]
+    fn large_buffers_are_zeroed_and_writable() {
+        let n = (HUGE_PAGE_BYTES / 8) * 3 + 5;
+        let mut v = try_zeros::<f64>(n, "test").unwrap();
+        assert!(v.iter().all(|&x| x == 0.0));
+        v.iter_mut().enumerate().for_each(|(i, x)| *x = i as f64);
+        assert_eq!(v[n - 1], (n - 1) as f64);
+        let mut w: Vec<u64> = try_with_capacity(n, "test").unwrap();
+        w.extend(0..n as u64);
+        assert_eq!(w.len(), n);
+    }
+
     #[test]
     fn absurd_sizes_are_errors_not_aborts() {
         let e = try_vec(usize::MAX / 2, 0.0f64, "draws").unwrap_err();
