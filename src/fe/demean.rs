@@ -85,7 +85,9 @@ pub fn demean_columns(
         }
     }
     let unweighted_two_way = fe.n_dims() == 2 && weights.is_none();
-    let balanced = unweighted_two_way && is_balanced_grid(fe);
+    // rows in grid order form a balanced grid by construction; otherwise check cell by cell
+    let layout = unweighted_two_way.then(|| grid_layout(fe)).flatten();
+    let balanced = unweighted_two_way && (layout.is_some() || is_balanced_grid(fe));
     let direct = if unweighted_two_way && !balanced {
         TwoWayDirect::new(fe)
     } else {
@@ -108,10 +110,16 @@ pub fn demean_columns(
             vec![0; cols.len()]
         }
         DemeanMethod::BalancedTwoWay => {
-            match grid_layout(fe) {
-                Some(layout) => cols
-                    .par_iter_mut()
-                    .for_each(|c| demean_balanced_sorted(c, fe, layout)),
+            match layout {
+                // one group of columns per worker, as in `alternating_projections`
+                Some(layout) => {
+                    let per_group = cols
+                        .len()
+                        .div_ceil(rayon::current_num_threads().max(1))
+                        .max(1);
+                    cols.par_chunks_mut(per_group)
+                        .for_each(|g| demean_balanced_sorted_group(g, fe, layout))
+                }
                 None => cols.par_iter_mut().for_each(|c| demean_balanced(c, fe)),
             }
             vec![0; cols.len()]
@@ -196,59 +204,98 @@ enum GridLayout {
 }
 
 /// The layout of a balanced grid whose rows are sorted (the usual unit-by-year panel), so
-/// that demeaning can stream the columns without reading the codes.
+/// that demeaning can stream the columns without reading the codes. Rows in either order
+/// hold every level pair exactly once, so a layout implies a balanced grid. Compared block by
+/// block (no division per row: this runs on every two-way fit).
 fn grid_layout(fe: &FixedEffects) -> Option<GridLayout> {
     let (ca, cb) = (&fe.codes[0], &fe.codes[1]);
     let (la, lb) = (fe.n_levels[0], fe.n_levels[1]);
-    let first_major = ca
-        .iter()
-        .zip(cb)
-        .enumerate()
-        .all(|(i, (&a, &b))| a as usize == i / lb && b as usize == i % lb);
-    if first_major {
-        return Some(GridLayout::FirstMajor);
+    if la == 0 || lb == 0 || la.checked_mul(lb) != Some(ca.len()) {
+        return None;
     }
-    let second_major = ca
-        .iter()
-        .zip(cb)
-        .enumerate()
-        .all(|(i, (&a, &b))| a as usize == i % la && b as usize == i / la);
-    second_major.then_some(GridLayout::SecondMajor)
+    // major level constant within each block, minor level 0, 1, ... within it (blocks checked
+    // in parallel: a yes/no answer, whatever the order)
+    let sorted = |major: &[u32], minor: &[u32], block: usize| {
+        major
+            .par_chunks_exact(block)
+            .zip(minor.par_chunks_exact(block))
+            .enumerate()
+            .all(|(m, (ra, rb))| {
+                ra.iter().all(|&x| x as usize == m)
+                    && rb.iter().enumerate().all(|(j, &y)| y as usize == j)
+            })
+    };
+    if sorted(ca, cb, lb) {
+        Some(GridLayout::FirstMajor)
+    } else if sorted(cb, ca, la) {
+        Some(GridLayout::SecondMajor)
+    } else {
+        None
+    }
 }
 
 /// `demean_balanced` for rows in grid order: the same sums in the same row order (so the same
-/// numbers), with the level of each row known from its position.
-fn demean_balanced_sorted(x: &mut [f64], fe: &FixedEffects, layout: GridLayout) {
+/// numbers), with the level of each row known from its position. G columns at once: the first
+/// pass walks the rows once for all of them, so that their running sums (chains of dependent
+/// additions, which bound this pass by latency, not bandwidth) overlap; each column's sums are
+/// still its own additions in row order, so grouping changes no bit.
+fn demean_balanced_sorted<const G: usize>(
+    cols: &mut [&mut [f64]],
+    fe: &FixedEffects,
+    layout: GridLayout,
+) {
+    debug_assert_eq!(cols.len(), G);
     let (la, lb) = (fe.n_levels[0], fe.n_levels[1]);
-    let mut ma = vec![0.0; la];
-    let mut mb = vec![0.0; lb];
-    let mut total = 0.0;
+    let mut ma = vec![[0.0; G]; la];
+    let mut mb = vec![[0.0; G]; lb];
+    let mut total = [0.0; G];
     // Blocks of rows sharing the major level; within a block the minor level runs 0, 1, ...
     let (major, minor, block) = match layout {
         GridLayout::FirstMajor => (&mut ma, &mut mb, lb),
         GridLayout::SecondMajor => (&mut mb, &mut ma, la),
     };
-    for (row_block, m) in x.chunks_exact(block).zip(major.iter_mut()) {
-        for (&xi, mn) in row_block.iter().zip(minor.iter_mut()) {
-            *m += xi;
-            *mn += xi;
-            total += xi;
+    {
+        let xs: [&[f64]; G] = std::array::from_fn(|c| &*cols[c]);
+        for (k, m) in major.iter_mut().enumerate() {
+            let rows = k * block..(k + 1) * block;
+            for (i, mn) in rows.zip(minor.iter_mut()) {
+                for c in 0..G {
+                    let xi = xs[c][i];
+                    m[c] += xi;
+                    mn[c] += xi;
+                    total[c] += xi;
+                }
+            }
         }
     }
-    let grand = total / x.len() as f64;
-    ma.iter_mut().for_each(|m| *m /= lb as f64);
-    mb.iter_mut().for_each(|m| *m = *m / la as f64 - grand);
-    let (major, minor) = match layout {
-        GridLayout::FirstMajor => (&ma, &mb),
-        GridLayout::SecondMajor => (&mb, &ma),
-    };
-    for (row_block, &mj) in x.chunks_exact_mut(block).zip(major.iter()) {
-        for (xi, &mn) in row_block.iter_mut().zip(minor.iter()) {
-            // Same operand order as `demean_balanced`: x - (mean_a + mean_b).
-            *xi -= match layout {
-                GridLayout::FirstMajor => mj + mn,
-                GridLayout::SecondMajor => mn + mj,
-            };
+    for (c, x) in cols.iter_mut().enumerate() {
+        let grand = total[c] / x.len() as f64;
+        let mean_a: Vec<f64> = ma.iter().map(|m| m[c] / lb as f64).collect();
+        let mean_b: Vec<f64> = mb.iter().map(|m| m[c] / la as f64 - grand).collect();
+        let (major, minor) = match layout {
+            GridLayout::FirstMajor => (&mean_a, &mean_b),
+            GridLayout::SecondMajor => (&mean_b, &mean_a),
+        };
+        for (row_block, &mj) in x.chunks_exact_mut(block).zip(major.iter()) {
+            for (xi, &mn) in row_block.iter_mut().zip(minor.iter()) {
+                // Same operand order as `demean_balanced`: x - (mean_a + mean_b).
+                *xi -= match layout {
+                    GridLayout::FirstMajor => mj + mn,
+                    GridLayout::SecondMajor => mn + mj,
+                };
+            }
+        }
+    }
+}
+
+/// [`demean_balanced_sorted`] over a group of up to four columns.
+fn demean_balanced_sorted_group(cols: &mut [&mut [f64]], fe: &FixedEffects, layout: GridLayout) {
+    for group in cols.chunks_mut(4) {
+        match group.len() {
+            1 => demean_balanced_sorted::<1>(group, fe, layout),
+            2 => demean_balanced_sorted::<2>(group, fe, layout),
+            3 => demean_balanced_sorted::<3>(group, fe, layout),
+            _ => demean_balanced_sorted::<4>(group, fe, layout),
         }
     }
 }
@@ -670,10 +717,26 @@ mod tests {
                 GridLayout::SecondMajor
             };
             assert_eq!(grid_layout(&fe), Some(want));
-            let mut fast = x.clone();
-            demean_balanced_sorted(&mut fast, &fe, want);
             let mut slow = x.clone();
             demean_balanced(&mut slow, &fe);
+            // groups of 1 to 5 columns (5: a group of 4 and one of 1), each column bit-equal
+            for g in 1..=5 {
+                let mut fast: Vec<Vec<f64>> = (0..g)
+                    .map(|c| x.iter().map(|v| v * (c + 1) as f64).collect())
+                    .collect();
+                let mut refs: Vec<&mut [f64]> = fast.iter_mut().map(|v| v.as_mut_slice()).collect();
+                demean_balanced_sorted_group(&mut refs, &fe, want);
+                for (c, col) in fast.iter().enumerate() {
+                    let mut one: Vec<f64> = x.iter().map(|v| v * (c + 1) as f64).collect();
+                    demean_balanced(&mut one, &fe);
+                    assert!(col
+                        .iter()
+                        .zip(&one)
+                        .all(|(u, v)| u.to_bits() == v.to_bits()));
+                }
+            }
+            let mut fast = x.clone();
+            demean_balanced_sorted::<1>(&mut [fast.as_mut_slice()], &fe, want);
             assert!(fast
                 .iter()
                 .zip(&slow)
