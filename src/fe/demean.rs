@@ -111,15 +111,9 @@ pub fn demean_columns(
         }
         DemeanMethod::BalancedTwoWay => {
             match layout {
-                // one group of columns per worker, as in `alternating_projections`
-                Some(layout) => {
-                    let per_group = cols
-                        .len()
-                        .div_ceil(rayon::current_num_threads().max(1))
-                        .max(1);
-                    cols.par_chunks_mut(per_group)
-                        .for_each(|g| demean_balanced_sorted_group(g, fe, layout))
-                }
+                Some(layout) => cols
+                    .par_chunks_mut(columns_per_worker(cols.len()))
+                    .for_each(|g| demean_balanced_sorted_group(g, fe, layout)),
                 None => cols.par_iter_mut().for_each(|c| demean_balanced(c, fe)),
             }
             vec![0; cols.len()]
@@ -139,6 +133,12 @@ pub fn demean_columns(
     })
 }
 
+/// Columns per group when the columns are split into one group per rayon worker (the
+/// grouped paths read the codes or rows once per group; grouping never changes a number).
+fn columns_per_worker(n_cols: usize) -> usize {
+    n_cols.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
 /// Alternating projections for any fixed-effect structure; sweeps used per column.
 fn alternating_projections(
     cols: &mut [&mut [f64]],
@@ -152,12 +152,8 @@ fn alternating_projections(
     // Columns are demeaned in groups, one group per worker, so that each sweep reads the codes
     // once per group rather than once per column. Grouping never changes a number (see
     // `demean_group`), so the thread count does not either.
-    let per_group = cols
-        .len()
-        .div_ceil(rayon::current_num_threads().max(1))
-        .max(1);
     let out: Vec<Result<Vec<usize>>> = cols
-        .par_chunks_mut(per_group)
+        .par_chunks_mut(columns_per_worker(cols.len()))
         .map(|g| problem.demean_group(g, spec, cancel))
         .collect();
     let mut iterations = Vec::with_capacity(cols.len());

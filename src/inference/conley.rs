@@ -151,8 +151,8 @@ fn build_sites(d: &ConleyData, n: usize) -> Result<Sites> {
                     u.len()
                 )));
             }
-            let (codes, g) = super::codes::densify(u.iter().map(|&v| u64::from(v)), n);
-            (codes.into_iter().map(|c| c as usize).collect(), g)
+            let (codes, g) = super::codes::dense_codes(u);
+            (codes.iter().map(|&c| c as usize).collect(), g)
         }
         None => ((0..n).collect(), n),
     };

@@ -211,16 +211,9 @@ pub fn vcov(
                     .zip(&fe_levels)
                     .zip(fe.n_levels.iter())
                     .find(|((f, &present), &nl)| present == nl && **f == c.as_slice());
-                let already = match same_fe {
-                    Some((_, &nl)) => Some(nl),
-                    None => dense_already(c),
-                };
-                let (codes, g) = match already {
-                    Some(g) => (Cow::Borrowed(c.as_slice()), g),
-                    None => {
-                        let (codes, g) = densify(c.iter().map(|&v| u64::from(v)), n);
-                        (Cow::Owned(codes), g)
-                    }
+                let (codes, g) = match same_fe {
+                    Some((_, &nl)) => (Cow::Borrowed(c.as_slice()), nl),
+                    None => dense_codes(c),
                 };
                 if g < 2 {
                     return Err(Error::Option {
@@ -348,26 +341,7 @@ fn fe_level_counts(fe: &FeInfo, n: usize) -> Result<Vec<usize>> {
         .collect()
 }
 
-pub(crate) use super::codes::densify;
-
-/// G when `codes` already are 0..G with every code present (cluster codes taken from a fixed
-/// effect are), so that [`densify`] would map each code to itself.
-fn dense_already(codes: &[u32]) -> Option<usize> {
-    let max = *codes.iter().max()? as usize;
-    if max >= codes.len() {
-        return None;
-    }
-    let mut seen = vec![false; max + 1];
-    let mut g = 0;
-    for &c in codes {
-        let s = &mut seen[c as usize];
-        if !*s {
-            *s = true;
-            g += 1;
-        }
-    }
-    (g == max + 1).then_some(g)
-}
+pub(crate) use super::codes::{dense_codes, densify};
 
 /// Is every level of `fe` observed in exactly one cluster of `cluster` (dense codes `0..g`)?
 /// A cluster variable that is the fixed effect itself (unit FE, clustered by unit) is.
@@ -742,11 +716,7 @@ mod tests {
     }
 
     #[test]
-    fn dense_codes_are_recognised() {
-        assert_eq!(dense_already(&[2, 0, 1, 1]), Some(3));
-        assert_eq!(dense_already(&[0, 2, 2]), None); // 1 missing
-        assert_eq!(dense_already(&[5]), None);
-        assert_eq!(dense_already(&[]), None);
+    fn a_cluster_equal_to_the_fixed_effect_is_nested() {
         assert!(is_nested(&[0, 0, 1], &[0, 0, 1]));
     }
 

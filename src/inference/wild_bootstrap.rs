@@ -62,7 +62,7 @@ use ndarray::{ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
-use super::vcov::densify;
+use super::vcov::dense_codes;
 use crate::alloc::{try_collect, try_vec};
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
@@ -179,7 +179,7 @@ pub fn wild_cluster_bootstrap(
              freedom"
         )));
     }
-    let (codes, g) = densify(cluster.iter().map(|&c| u64::from(c)), n);
+    let (codes, g) = dense_codes(cluster);
     if g < 2 {
         return Err(Error::Option {
             name: "cluster".into(),
