@@ -12,18 +12,29 @@
 //! graph (weighted by 1/n_i); when the graph is connected its null space is the constant
 //! vector, so fixing γ of the last period at 0 leaves a positive definite (T−1)×(T−1) system,
 //! inverted once (`linalg::spd_inverse_rowmajor`). The residual x − α_i − γ_t is the exact
-//! projection, with no iteration: one pass over the rows for the level sums, one over each
-//! unit's periods for r and α, one for the residuals, and C once per call (shared by every
-//! column).
+//! projection, with no iteration.
+//!
+//! Each group of up to four columns takes two sweeps over the rows, unit by unit: the first
+//! forms each unit's means and adds the centred values x − x̄_i to r (a unit's rows are read
+//! from memory once and centred while they are in cache); the second forms α_i and writes the
+//! residuals. The units are cut into blocks of a fixed size, never set by the thread count;
+//! each block keeps its own partial r, and the partials are added in block order, so the
+//! numbers do not depend on the number of threads. When the rows are sorted by unit (the
+//! usual panel), a unit's rows are a contiguous range and the period codes are its period list
+//! as they are; otherwise a counting sort lists each unit's rows, and the residuals are
+//! written in row order. Both give the same bits on the same rows.
 //!
 //! C is accumulated unit by unit in the cheaper of two forms: Σ_{p,q ∈ periods(i)} 1/n_i
 //! (n_i² terms), or, for a unit observed in most periods, through its missing periods m_i:
-//! c_i c_i' = 11' − 1m_i' − m_i1' + m_i m_i' ((T − n_i)² terms). Units are split into a fixed
-//! number of blocks (set by T, never by the thread count) whose partial sums are added in
-//! block order, so the result does not depend on the number of threads.
+//! c_i c_i' = 11' − 1m_i' − m_i1' + m_i m_i' ((T − n_i)² terms), in blocks of units added in
+//! block order. The same walk over each unit's periods records which periods the unit links,
+//! for the connectivity check.
 //!
 //! Used for two dimensions without weights when the smaller one has at most
 //! [`MAX_SMALL_LEVELS`] levels and the graph is connected; otherwise the caller iterates.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use rayon::prelude::*;
 
@@ -37,6 +48,24 @@ pub(super) const MAX_SMALL_LEVELS: usize = 1000;
 /// Memory for the per-block partial sums of C.
 const BLOCK_BUDGET_BYTES: usize = 64 << 20;
 
+/// Units per block of the column sweeps. Each block keeps its own partial r; the blocks are
+/// set by the unit count alone, so the thread count never changes a number.
+const UNITS_PER_BLOCK: usize = 1024;
+
+/// Rows per chunk when the residuals are written in row order (rows not sorted by unit).
+const ROWS_PER_CHUNK: usize = 1 << 16;
+
+/// Columns swept together: their running sums overlap, and the codes are read once for all.
+const MAX_GROUP: usize = 4;
+
+/// Where each unit's rows are.
+enum UnitRows {
+    /// Rows sorted by unit: unit i's rows are `start[i]..start[i + 1]`.
+    Contiguous,
+    /// Unit i's rows, in row order, are `rows[start[i]..start[i + 1]]`.
+    Listed(Vec<u32>),
+}
+
 /// The factorised system of one two-dimension fixed-effect structure, shared by all columns.
 pub(super) struct TwoWayDirect<'a> {
     /// Codes of the larger ("unit") and smaller ("period") dimension.
@@ -46,9 +75,12 @@ pub(super) struct TwoWayDirect<'a> {
     n_periods: usize,
     /// Rows per unit, as f64.
     unit_count: Vec<f64>,
-    /// Each unit's periods (with repeats), unit by unit: `periods[start[i]..start[i + 1]]`.
+    /// Unit i's entries of `periods` (and of the row list) are `start[i]..start[i + 1]`.
     start: Vec<usize>,
-    periods: Vec<u32>,
+    rows: UnitRows,
+    /// Each unit's periods (with repeats) in row order, unit by unit: the period codes
+    /// themselves when the rows are sorted by unit.
+    periods: Cow<'a, [u32]>,
     /// Inverse of C without its last row and column, row-major (T−1)².
     c_inv: Vec<f64>,
 }
@@ -58,6 +90,12 @@ impl<'a> TwoWayDirect<'a> {
     /// [`MAX_SMALL_LEVELS`] levels in both dimensions, fewer than two levels in one, a
     /// disconnected unit–period graph, or a factorisation that loses positive definiteness).
     pub fn new(fe: &'a FixedEffects) -> Option<Self> {
+        Self::build(fe, true)
+    }
+
+    /// `new`, listing each unit's rows even when they are sorted by unit when `use_runs` is
+    /// false (the tests compare the two layouts).
+    fn build(fe: &'a FixedEffects, use_runs: bool) -> Option<Self> {
         if fe.n_dims() != 2 {
             return None;
         }
@@ -72,27 +110,26 @@ impl<'a> TwoWayDirect<'a> {
             return None;
         }
         let (unit, period) = (fe.codes[u].as_slice(), fe.codes[p].as_slice());
-        let n = unit.len();
-        // Units' period lists (a counting sort of the rows by unit).
-        let mut start = vec![0usize; n_units + 1];
-        for &i in unit {
-            start[i as usize + 1] += 1;
-        }
-        for i in 0..n_units {
-            start[i + 1] += start[i];
-        }
-        let mut periods = vec![0u32; n];
-        let mut cursor = start[..n_units].to_vec();
-        for (&i, &t) in unit.iter().zip(period) {
-            let c = &mut cursor[i as usize];
-            periods[*c] = t;
-            *c += 1;
-        }
-        let unit_count: Vec<f64> = start.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
-        if !connected(&start, &periods, n_periods) {
+        if unit.is_empty() {
             return None;
         }
-        let c = laplacian(&start, &periods, &unit_count, n_periods);
+        let runs = use_runs
+            .then(|| sorted_unit_starts(unit, n_units))
+            .flatten();
+        let (start, rows, periods) = match runs {
+            Some(start) => (start, UnitRows::Contiguous, Cow::Borrowed(period)),
+            // Row lists are u32: beyond 2³² rows (not sorted by unit) the caller iterates.
+            None if u32::try_from(unit.len()).is_err() => return None,
+            None => {
+                let (start, rows, periods) = list_rows_by_unit(unit, period, n_units);
+                (start, UnitRows::Listed(rows), Cow::Owned(periods))
+            }
+        };
+        let unit_count: Vec<f64> = start.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+        let (c, connected) = laplacian(&start, &periods, &unit_count, n_periods);
+        if !connected {
+            return None;
+        }
         // C's leading (T−1)×(T−1) block: positive definite when the graph is connected (None
         // from the inverse when a pivot is not clearly positive, i.e. numerically disconnected)
         let m = n_periods - 1;
@@ -109,156 +146,451 @@ impl<'a> TwoWayDirect<'a> {
             n_periods,
             unit_count,
             start,
+            rows,
             periods,
             c_inv,
         })
     }
 
     /// Projects both dimensions out of each column, in place. Each column's arithmetic is its
-    /// own (a column's numbers do not depend on the others or on the thread count).
+    /// own: its numbers do not depend on the other columns, on the grouping or on the thread
+    /// count.
     pub fn demean(&self, cols: &mut [&mut [f64]]) {
-        cols.par_iter_mut().for_each(|x| self.demean_one(x));
+        for group in cols.chunks_mut(MAX_GROUP) {
+            match group.len() {
+                1 => self.demean_group::<1>(group),
+                2 => self.demean_group::<2>(group),
+                3 => self.demean_group::<3>(group),
+                _ => self.demean_group::<4>(group),
+            }
+        }
     }
 
-    fn demean_one(&self, x: &mut [f64]) {
-        let (tn, un) = (self.n_periods, self.n_units);
-        let mut unit_mean = vec![0.0; un];
-        let mut r = vec![0.0; tn];
-        for ((&i, &t), &v) in self.unit.iter().zip(self.period).zip(x.iter()) {
-            unit_mean[i as usize] += v;
-            r[t as usize] += v;
-        }
-        unit_mean
-            .iter_mut()
-            .zip(&self.unit_count)
-            .for_each(|(m, &c)| *m /= c);
-        // r_t = Σ_{rows at t} x − Σ_i c_it x̄_i
-        for (i, &m) in unit_mean.iter().enumerate() {
-            for &t in &self.periods[self.start[i]..self.start[i + 1]] {
-                r[t as usize] -= m;
+    fn demean_group<const G: usize>(&self, cols: &mut [&mut [f64]]) {
+        debug_assert_eq!(cols.len(), G);
+        let mut means = vec![[0.0; G]; self.n_units];
+        // First sweep: unit means and each block's partial r.
+        let partial_r: Vec<Vec<[f64; G]>> = {
+            let xs: [&[f64]; G] = std::array::from_fn(|c| &*cols[c]);
+            means
+                .par_chunks_mut(UNITS_PER_BLOCK)
+                .enumerate()
+                .map(|(b, block_means)| {
+                    let units = b * UNITS_PER_BLOCK..b * UNITS_PER_BLOCK + block_means.len();
+                    let mut r = vec![[0.0; G]; self.n_periods];
+                    match &self.rows {
+                        UnitRows::Contiguous => {
+                            self.centre_units(&xs, units, |k| k, block_means, &mut r)
+                        }
+                        UnitRows::Listed(rows) => {
+                            self.centre_units(&xs, units, |k| rows[k] as usize, block_means, &mut r)
+                        }
+                    }
+                    r
+                })
+                .collect()
+        };
+        let mut r = vec![[0.0; G]; self.n_periods];
+        for part in &partial_r {
+            for (acc, p) in r.iter_mut().zip(part) {
+                for c in 0..G {
+                    acc[c] += p[c];
+                }
             }
         }
         let gamma = self.solve(&r);
-        // α_i = x̄_i − c_i'γ / n_i, kept in unit_mean
-        for (i, m) in unit_mean.iter_mut().enumerate() {
-            let s: f64 = self.periods[self.start[i]..self.start[i + 1]]
-                .iter()
-                .map(|&t| gamma[t as usize])
-                .sum();
-            *m -= s / self.unit_count[i];
-        }
-        for ((v, &i), &t) in x.iter_mut().zip(self.unit).zip(self.period) {
-            *v -= unit_mean[i as usize] + gamma[t as usize];
+        // Second sweep: the residuals x − (α_i + γ_t).
+        match &self.rows {
+            UnitRows::Contiguous => {
+                // One piece of rows per block of units: the blocks write disjoint rows.
+                let bounds: Vec<usize> = (0..self.n_units)
+                    .step_by(UNITS_PER_BLOCK)
+                    .map(|i| self.start[i])
+                    .chain(std::iter::once(self.unit.len()))
+                    .collect();
+                let mut pieces = split_rows::<G>(cols, &bounds);
+                pieces
+                    .par_iter_mut()
+                    .zip(means.par_chunks(UNITS_PER_BLOCK))
+                    .enumerate()
+                    .for_each(|(b, (xs, block_means))| {
+                        let first = b * UNITS_PER_BLOCK;
+                        let row0 = bounds[b];
+                        for (i, mean) in (first..first + block_means.len()).zip(block_means) {
+                            let ks = self.start[i]..self.start[i + 1];
+                            let periods = &self.periods[ks.clone()];
+                            let alpha = self.unit_effect(i, mean, periods, &gamma);
+                            for (k, &t) in ks.zip(periods) {
+                                let g = &gamma[t as usize];
+                                for c in 0..G {
+                                    xs[c][k - row0] -= alpha[c] + g[c];
+                                }
+                            }
+                        }
+                    });
+            }
+            UnitRows::Listed(_) => {
+                let mut alpha = vec![[0.0; G]; self.n_units];
+                alpha
+                    .par_chunks_mut(UNITS_PER_BLOCK)
+                    .zip(means.par_chunks(UNITS_PER_BLOCK))
+                    .enumerate()
+                    .for_each(|(b, (block_alpha, block_means))| {
+                        let first = b * UNITS_PER_BLOCK;
+                        for ((i, a), mean) in (first..).zip(block_alpha).zip(block_means) {
+                            let periods = &self.periods[self.start[i]..self.start[i + 1]];
+                            *a = self.unit_effect(i, mean, periods, &gamma);
+                        }
+                    });
+                let n = self.unit.len();
+                let bounds: Vec<usize> = (0..n)
+                    .step_by(ROWS_PER_CHUNK)
+                    .chain(std::iter::once(n))
+                    .collect();
+                let mut pieces = split_rows::<G>(cols, &bounds);
+                pieces.par_iter_mut().enumerate().for_each(|(b, xs)| {
+                    let rows = bounds[b]..bounds[b + 1];
+                    let codes = self.unit[rows.clone()].iter().zip(&self.period[rows]);
+                    for (j, (&u, &t)) in codes.enumerate() {
+                        let (a, g) = (&alpha[u as usize], &gamma[t as usize]);
+                        for c in 0..G {
+                            xs[c][j] -= a[c] + g[c];
+                        }
+                    }
+                });
+            }
         }
     }
 
-    /// γ with γ_{T−1} = 0: the inverse of C's leading (T−1)×(T−1) block times r.
-    fn solve(&self, r: &[f64]) -> Vec<f64> {
+    /// For each unit of `units`: its means (into `means`) and its centred values x − x̄_i
+    /// added to `r` at their periods, rows in row order. `row_at(k)` is the row of entry k.
+    fn centre_units<const G: usize>(
+        &self,
+        xs: &[&[f64]; G],
+        units: Range<usize>,
+        row_at: impl Fn(usize) -> usize,
+        means: &mut [[f64; G]],
+        r: &mut [[f64; G]],
+    ) {
+        for (i, mean) in units.zip(means.iter_mut()) {
+            let ks = self.start[i]..self.start[i + 1];
+            let mut sum = [0.0; G];
+            for k in ks.clone() {
+                let row = row_at(k);
+                for c in 0..G {
+                    sum[c] += xs[c][row];
+                }
+            }
+            let m: [f64; G] = std::array::from_fn(|c| sum[c] / self.unit_count[i]);
+            for k in ks {
+                let row = row_at(k);
+                let rt = &mut r[self.periods[k] as usize];
+                for c in 0..G {
+                    rt[c] += xs[c][row] - m[c];
+                }
+            }
+            *mean = m;
+        }
+    }
+
+    /// α_i = x̄_i − c_i'γ / n_i, the sum over the unit's periods in row order.
+    fn unit_effect<const G: usize>(
+        &self,
+        i: usize,
+        mean: &[f64; G],
+        periods: &[u32],
+        gamma: &[[f64; G]],
+    ) -> [f64; G] {
+        let mut s = [0.0; G];
+        for &t in periods {
+            let g = &gamma[t as usize];
+            for c in 0..G {
+                s[c] += g[c];
+            }
+        }
+        std::array::from_fn(|c| mean[c] - s[c] / self.unit_count[i])
+    }
+
+    /// γ with γ_{T−1} = 0: the inverse of C's leading (T−1)×(T−1) block times r, per column.
+    fn solve<const G: usize>(&self, r: &[[f64; G]]) -> Vec<[f64; G]> {
         let m = self.n_periods - 1;
-        let mut gamma: Vec<f64> = self
-            .c_inv
-            .chunks_exact(m)
-            .map(|row| dot_sequential(row, &r[..m]))
-            .collect();
-        gamma.push(0.0);
+        let mut gamma = vec![[0.0; G]; self.n_periods];
+        for c in 0..G {
+            let rc: Vec<f64> = r[..m].iter().map(|v| v[c]).collect();
+            for (g, row) in gamma.iter_mut().zip(self.c_inv.chunks_exact(m)) {
+                g[c] = dot_sequential(row, &rc);
+            }
+        }
         gamma
     }
 }
 
-/// True when every period is reachable from period 0 through units observed in both.
-fn connected(start: &[usize], periods: &[u32], n_periods: usize) -> bool {
-    let mut parent: Vec<u32> = (0..n_periods as u32).collect();
-    fn find(parent: &mut [u32], mut a: u32) -> u32 {
-        while parent[a as usize] != a {
-            let up = parent[parent[a as usize] as usize];
-            parent[a as usize] = up;
-            a = up;
-        }
-        a
+/// Where each unit's rows start when the rows are sorted by unit (None otherwise): unit i's
+/// rows are `start[i]..start[i + 1]`. One parallel pass finds the rows where the unit changes.
+fn sorted_unit_starts(unit: &[u32], n_units: usize) -> Option<Vec<usize>> {
+    let changes = changed_rows(unit);
+    // sorted when every change is an increase
+    if changes.iter().any(|&k| unit[k - 1] > unit[k]) {
+        return None;
     }
-    for w in start.windows(2) {
-        let list = &periods[w[0]..w[1]];
-        if let Some((&first, rest)) = list.split_first() {
-            let root = find(&mut parent, first);
-            for &t in rest {
-                let other = find(&mut parent, t);
-                if other != root {
-                    parent[other as usize] = root;
-                }
-            }
+    let mut start = vec![unit.len(); n_units + 1];
+    // levels up to a run's code (and not yet placed) start where the run starts
+    let mut next = 0;
+    for k in std::iter::once(0).chain(changes) {
+        let code = unit[k] as usize;
+        while next <= code && next < n_units {
+            start[next] = k;
+            next += 1;
         }
     }
-    let root = find(&mut parent, 0);
-    (0..n_periods as u32).all(|t| find(&mut parent, t) == root)
+    Some(start)
 }
 
-/// C = diag(n_t) − Σ_i c_i c_i' / n_i, row-major T×T.
-fn laplacian(start: &[usize], periods: &[u32], unit_count: &[f64], tn: usize) -> Vec<f64> {
+/// The rows k where the code changes (`codes[k − 1] ≠ codes[k]`), in order. Chunks of rows in
+/// parallel; within a chunk, 64 comparisons at a time form a bit mask (a branch-free loop the
+/// compiler vectorises), whose set bits are the changes.
+fn changed_rows(codes: &[u32]) -> Vec<usize> {
+    let n = codes.len();
+    let parts: Vec<Vec<usize>> = (0..n.div_ceil(ROWS_PER_CHUNK))
+        .into_par_iter()
+        .map(|chunk| {
+            let from = (chunk * ROWS_PER_CHUNK).max(1);
+            let to = ((chunk + 1) * ROWS_PER_CHUNK).min(n);
+            let mut out = Vec::new();
+            if from >= to {
+                return out;
+            }
+            let (prev, cur) = (&codes[from - 1..to - 1], &codes[from..to]);
+            for (j, (p64, c64)) in prev.chunks(64).zip(cur.chunks(64)).enumerate() {
+                let mut mask = 0u64;
+                for (b, (p, c)) in p64.iter().zip(c64).enumerate() {
+                    mask |= u64::from(p != c) << b;
+                }
+                while mask != 0 {
+                    out.push(from + j * 64 + mask.trailing_zeros() as usize);
+                    mask &= mask - 1;
+                }
+            }
+            out
+        })
+        .collect();
+    parts.concat()
+}
+
+/// A counting sort of the rows by unit: where each unit's entries start, its rows and their
+/// periods, both in row order within the unit.
+fn list_rows_by_unit(
+    unit: &[u32],
+    period: &[u32],
+    n_units: usize,
+) -> (Vec<usize>, Vec<u32>, Vec<u32>) {
+    let n = unit.len();
+    let mut start = vec![0usize; n_units + 1];
+    for &i in unit {
+        start[i as usize + 1] += 1;
+    }
+    for i in 0..n_units {
+        start[i + 1] += start[i];
+    }
+    let mut rows = vec![0u32; n];
+    let mut periods = vec![0u32; n];
+    let mut cursor = start[..n_units].to_vec();
+    for (row, (&i, &t)) in unit.iter().zip(period).enumerate() {
+        let c = &mut cursor[i as usize];
+        // n fits in u32 (checked by the caller)
+        rows[*c] = row as u32;
+        periods[*c] = t;
+        *c += 1;
+    }
+    (start, rows, periods)
+}
+
+/// Splits each column at the row bounds (`bounds[0] = 0`, last = the row count): one array of
+/// G disjoint pieces per range.
+fn split_rows<'x, const G: usize>(
+    cols: &'x mut [&mut [f64]],
+    bounds: &[usize],
+) -> Vec<[&'x mut [f64]; G]> {
+    let mut per_column: Vec<std::vec::IntoIter<&'x mut [f64]>> = cols
+        .iter_mut()
+        .map(|x| {
+            let mut rest: &'x mut [f64] = x;
+            let mut pieces = Vec::with_capacity(bounds.len());
+            for w in bounds.windows(2) {
+                let (head, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
+                pieces.push(head);
+                rest = tail;
+            }
+            pieces.into_iter()
+        })
+        .collect();
+    (1..bounds.len())
+        .map(|_| {
+            std::array::from_fn(|c| {
+                per_column[c]
+                    .next()
+                    .expect("every column has one piece per range")
+            })
+        })
+        .collect()
+}
+
+/// One block of units' share of C (S = mat + a 11' − v1' − 1v' for the terms kept in
+/// complement form, `mat` filled on and above its diagonal only), its rows per period, and, per period p, the periods linked to p by a
+/// unit whose first period is p (bit sets of `words` 64-bit words). Rows per period at t:
+/// `count[t]` from the units summed entry by entry, plus `complete − absent[t]` from the
+/// units kept in complement form (observed once in every period but their missing ones).
+struct LaplacianBlock {
+    mat: Vec<f64>,
+    a: f64,
+    v: Vec<f64>,
+    count: Vec<u64>,
+    complete: u64,
+    absent: Vec<u64>,
+    links: Vec<u64>,
+}
+
+/// C = diag(n_t) − Σ_i c_i c_i' / n_i, row-major T×T, and whether the unit–period graph is
+/// connected (every period reachable from every other through units observed in both).
+fn laplacian(start: &[usize], periods: &[u32], unit_count: &[f64], tn: usize) -> (Vec<f64>, bool) {
     let n_units = unit_count.len();
+    let words = tn.div_ceil(64);
     let blocks = (BLOCK_BUDGET_BYTES / (tn * tn * 8))
-        .clamp(1, 64)
+        .clamp(1, 16)
         .min(n_units);
     let per_block = n_units.div_ceil(blocks);
-    // Per block: Σ over its units of c_i c_i'/n_i, with the complement units' terms kept as
-    // (scalar a, vector v, matrix part) so that S = mat + a 11' − v1' − 1v'.
-    let partial: Vec<(Vec<f64>, f64, Vec<f64>)> = (0..blocks)
+    let partial: Vec<LaplacianBlock> = (0..blocks)
         .into_par_iter()
         .map(|b| {
-            let mut mat = vec![0.0; tn * tn];
-            let mut a = 0.0;
-            let mut v = vec![0.0; tn];
-            let mut mark = vec![usize::MAX; tn];
+            let mut blk = LaplacianBlock {
+                mat: vec![0.0; tn * tn],
+                a: 0.0,
+                v: vec![0.0; tn],
+                count: vec![0; tn],
+                complete: 0,
+                absent: vec![0; tn],
+                links: vec![0; tn * words],
+            };
+            // the unit's periods as a bit set; its zero bits are the missing periods
+            let mut seen = vec![0u64; words];
             let mut missing = Vec::with_capacity(tn);
             let units = b * per_block..((b + 1) * per_block).min(n_units);
             for i in units {
                 let list = &periods[start[i]..start[i + 1]];
+                let Some(&first) = list.first() else {
+                    continue;
+                };
                 let inv = 1.0 / unit_count[i];
-                let mut repeats = false;
+                seen.fill(0);
+                // the bits of one 64-period word gather in a register and are stored when the
+                // word changes (an update in memory per row would chain each row's store to
+                // the next row's load)
+                let (mut word, mut bits) = (first as usize / 64, 0u64);
                 for &t in list {
-                    repeats |= mark[t as usize] == i;
-                    mark[t as usize] = i;
+                    let t = t as usize;
+                    if t / 64 != word {
+                        seen[word] |= bits;
+                        (word, bits) = (t / 64, 0);
+                    }
+                    bits |= 1u64 << (t % 64);
                 }
+                seen[word] |= bits;
+                let link = &mut blk.links[first as usize * words..][..words];
+                link.iter_mut().zip(&seen).for_each(|(l, &s)| *l |= s);
+                let distinct: usize = seen.iter().map(|w| w.count_ones() as usize).sum();
+                let repeats = distinct < list.len();
                 let k = list.len();
                 let miss = tn.saturating_sub(k);
                 if repeats || k * k <= miss * miss + tn {
                     for &p in list {
-                        let row = &mut mat[p as usize * tn..(p as usize + 1) * tn];
-                        for &q in list {
+                        blk.count[p as usize] += 1;
+                    }
+                    for &p in list {
+                        let row = &mut blk.mat[p as usize * tn..(p as usize + 1) * tn];
+                        for &q in list.iter().filter(|&&q| q >= p) {
                             row[q as usize] += inv;
                         }
                     }
                 } else {
                     missing.clear();
-                    missing.extend((0..tn).filter(|&t| mark[t] != i));
-                    a += inv;
-                    for &m in &missing {
-                        v[m] += inv;
-                        let row = &mut mat[m * tn..(m + 1) * tn];
-                        for &q in &missing {
+                    for (w, &s) in seen.iter().enumerate() {
+                        let mut absent = !s & valid_bits(w, tn);
+                        while absent != 0 {
+                            missing.push(w * 64 + absent.trailing_zeros() as usize);
+                            absent &= absent - 1;
+                        }
+                    }
+                    blk.a += inv;
+                    blk.complete += 1;
+                    for (j, &m) in missing.iter().enumerate() {
+                        blk.absent[m] += 1;
+                        blk.v[m] += inv;
+                        let row = &mut blk.mat[m * tn..(m + 1) * tn];
+                        for &q in &missing[j..] {
                             row[q] += inv;
                         }
                     }
                 }
             }
-            (mat, a, v)
+            blk
         })
         .collect();
     let mut c = vec![0.0; tn * tn];
-    let mut count = vec![0.0; tn];
-    for &t in periods {
-        count[t as usize] += 1.0;
-    }
-    for (mat, a, v) in &partial {
+    let mut count = vec![0u64; tn];
+    let mut links = vec![0u64; tn * words];
+    for blk in &partial {
         for p in 0..tn {
             for q in 0..tn {
-                c[p * tn + q] -= mat[p * tn + q] + (a - v[p] - v[q]);
+                // `mat` holds the upper triangle (the lower one receives the same additions)
+                let s = blk.mat[p.min(q) * tn + p.max(q)];
+                c[p * tn + q] -= s + (blk.a - blk.v[p] - blk.v[q]);
+            }
+        }
+        for ((s, &k), &m) in count.iter_mut().zip(&blk.count).zip(&blk.absent) {
+            *s += k + blk.complete - m;
+        }
+        links.iter_mut().zip(&blk.links).for_each(|(s, &l)| *s |= l);
+    }
+    for t in 0..tn {
+        c[t * tn + t] += count[t] as f64;
+    }
+    (c, linked(&links, tn, words))
+}
+
+/// The bits of word `w` that stand for one of `tn` periods.
+fn valid_bits(w: usize, tn: usize) -> u64 {
+    match tn.saturating_sub(w * 64) {
+        n if n >= 64 => u64::MAX,
+        n => (1u64 << n) - 1,
+    }
+}
+
+/// True when the links (per period p, the bit set of periods sharing a unit with p) join
+/// every period to period 0.
+fn linked(links: &[u64], tn: usize, words: usize) -> bool {
+    fn find(parent: &mut [usize], mut a: usize) -> usize {
+        while parent[a] != a {
+            parent[a] = parent[parent[a]];
+            a = parent[a];
+        }
+        a
+    }
+    let mut parent: Vec<usize> = (0..tn).collect();
+    for p in 0..tn {
+        for (w, &bits) in links[p * words..(p + 1) * words].iter().enumerate() {
+            let mut bits = bits;
+            while bits != 0 {
+                let q = w * 64 + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let (rp, rq) = (find(&mut parent, p), find(&mut parent, q));
+                if rp != rq {
+                    parent[rq] = rp;
+                }
             }
         }
     }
-    for t in 0..tn {
-        c[t * tn + t] += count[t];
-    }
-    c
+    let root = find(&mut parent, 0);
+    (0..tn).all(|t| find(&mut parent, t) == root)
 }
 
 #[cfg(test)]
@@ -381,6 +713,176 @@ mod tests {
                         .all(|(p, q)| p.to_bits() == q.to_bits()),
                 "{threads} threads changed a residual"
             );
+        }
+    }
+
+    /// An unbalanced panel sorted by unit (repeated cells, a few short units), three columns.
+    fn sorted_panel(seed: u64, units: u32, periods: u32) -> (FixedEffects, Vec<Vec<f64>>) {
+        let mut seed = seed;
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let mut cols = vec![Vec::new(); 3];
+        for i in 0..units {
+            for t in 0..periods {
+                let keep = lcg(&mut seed) > if i % 4 == 0 { 0.6 } else { 0.1 };
+                let copies = if keep && lcg(&mut seed) > 0.97 {
+                    2
+                } else {
+                    usize::from(keep)
+                };
+                for _ in 0..copies {
+                    a.push(i);
+                    b.push(t);
+                    for (c, col) in cols.iter_mut().enumerate() {
+                        col.push(lcg(&mut seed) * 5.0 + f64::from(i % 9) * c as f64 - f64::from(t));
+                    }
+                }
+            }
+        }
+        (fe2(a, b), cols)
+    }
+
+    fn bits(x: &[f64]) -> Vec<u64> {
+        x.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// Rows sorted by unit take the contiguous path; listing the rows instead (the path for
+    /// any row order) gives the same bits, and both are the projection.
+    #[test]
+    fn contiguous_and_listed_rows_agree_bit_for_bit() {
+        let (fe, cols) = sorted_panel(3, 3000, 30);
+        let runs = TwoWayDirect::build(&fe, true).expect("connected panel");
+        let listed = TwoWayDirect::build(&fe, false).expect("connected panel");
+        assert!(matches!(runs.rows, UnitRows::Contiguous));
+        assert!(matches!(listed.rows, UnitRows::Listed(_)));
+        let mut p = cols.clone();
+        let mut q = cols.clone();
+        runs.demean(&mut p.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
+        listed.demean(&mut q.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
+        for (x, y) in p.iter().zip(&q) {
+            assert_eq!(bits(x), bits(y));
+            assert_projected(x, &fe, 1e-9);
+        }
+    }
+
+    /// A column's numbers are its own: demeaned alone or in groups of two to five, the same
+    /// bits, on both row layouts, in pools of one to three threads.
+    #[test]
+    fn grouping_and_threads_do_not_change_a_bit() {
+        let (fe, cols) = sorted_panel(5, 2500, 17);
+        let five: Vec<Vec<f64>> = (0..5)
+            .map(|j| cols[j % 3].iter().map(|v| v * (j + 1) as f64).collect())
+            .collect();
+        for use_runs in [true, false] {
+            let direct = TwoWayDirect::build(&fe, use_runs).expect("connected panel");
+            let alone: Vec<Vec<u64>> = five
+                .iter()
+                .map(|c| {
+                    let mut x = c.clone();
+                    direct.demean(&mut [&mut x[..]]);
+                    bits(&x)
+                })
+                .collect();
+            for threads in 1..=3 {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for g in 2..=5 {
+                    let mut xs: Vec<Vec<f64>> = five[..g].to_vec();
+                    pool.install(|| {
+                        let direct = TwoWayDirect::build(&fe, use_runs).expect("connected panel");
+                        direct.demean(&mut xs.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
+                    });
+                    for (x, want) in xs.iter().zip(&alone) {
+                        assert_eq!(
+                            &bits(x),
+                            want,
+                            "group {g}, {threads} threads, runs {use_runs}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Run starts when rows are sorted by unit: a level with no rows (between runs, before
+    /// the first or after the last) starts where the next level does; unsorted codes: None.
+    #[test]
+    fn run_starts_of_sorted_codes() {
+        assert_eq!(
+            sorted_unit_starts(&[0, 0, 1, 3, 3, 3], 4),
+            Some(vec![0, 2, 3, 3, 6])
+        );
+        assert_eq!(sorted_unit_starts(&[1, 1, 2], 4), Some(vec![0, 0, 2, 3, 3]));
+        assert_eq!(sorted_unit_starts(&[0, 2, 1], 3), None);
+        let (start, rows, periods) = list_rows_by_unit(&[1, 0, 1, 0], &[5, 6, 7, 8], 2);
+        assert_eq!(
+            (start, rows, periods),
+            (vec![0, 2, 4], vec![1, 3, 0, 2], vec![6, 8, 5, 7])
+        );
+    }
+
+    /// Connectivity through the period links: a chain of units joins all periods; removing
+    /// the unit that bridges two halves splits them.
+    #[test]
+    fn connectivity_follows_shared_units() {
+        // units 0..3 observed in periods {0,1}, {1,2}, {2,3}: one chain
+        let chain = fe2(vec![0, 0, 1, 1, 2, 2], vec![0, 1, 1, 2, 2, 3]);
+        assert!(TwoWayDirect::new(&chain).is_some());
+        // {0,1}, {0,1}, {2,3}, {2,3}: two components (the listed path, rows unsorted)
+        let split = fe2(vec![3, 3, 0, 0, 1, 1, 2, 2], vec![2, 3, 0, 1, 0, 1, 2, 3]);
+        assert!(TwoWayDirect::new(&split).is_none());
+    }
+
+    /// C against its definition, diag(n_t) − Σ_i c_i c_i' / n_i, summed unit by unit densely:
+    /// units short and nearly complete (both accumulation forms), repeated cells, and more
+    /// than 64 periods (bit sets of two words); row counts per period exactly.
+    #[test]
+    fn laplacian_is_its_definition() {
+        let mut seed = 13u64;
+        let tn = 70usize;
+        let (mut start, mut periods) = (vec![0usize], Vec::new());
+        for i in 0..400 {
+            let keep = if i % 3 == 0 { 0.2 } else { 0.93 };
+            for t in 0..tn as u32 {
+                if lcg(&mut seed) < keep {
+                    periods.push(t);
+                    if i % 7 == 0 && lcg(&mut seed) < 0.1 {
+                        periods.push(t);
+                    }
+                }
+            }
+            start.push(periods.len());
+        }
+        let unit_count: Vec<f64> = start.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+        let (c, connected) = laplacian(&start, &periods, &unit_count, tn);
+        assert!(connected);
+        let mut want = vec![0.0; tn * tn];
+        for (i, w) in start.windows(2).enumerate() {
+            let mut ci = vec![0.0; tn];
+            for &t in &periods[w[0]..w[1]] {
+                ci[t as usize] += 1.0;
+                want[t as usize * tn + t as usize] += 1.0;
+            }
+            for p in 0..tn {
+                for q in 0..tn {
+                    want[p * tn + q] -= ci[p] * ci[q] / unit_count[i];
+                }
+            }
+        }
+        let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let worst = c
+            .iter()
+            .zip(&want)
+            .fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            worst < 1e-12 * scale,
+            "C differs from its definition by {worst}"
+        );
+        // a Laplacian: every row of C sums to zero (the row counts enter exactly)
+        for t in 0..tn {
+            let row_sum: f64 = c[t * tn..(t + 1) * tn].iter().sum();
+            assert!(row_sum.abs() < 1e-9, "row {t} of C sums to {row_sum}");
         }
     }
 
