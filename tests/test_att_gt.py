@@ -442,3 +442,24 @@ def test_base_period_anticipation_match_csdid(base_period, anticipation, control
     est = (t["status"] == "estimated").to_numpy()
     se_ref = np.asarray(m.results["se"], dtype=float)
     np.testing.assert_allclose(t["std_error"].to_numpy()[est], se_ref[est], atol=1e-10)
+
+
+def test_cohort_varying_within_a_unit_is_refused_naming_the_units():
+    """att_gt hands its unit codes to the cohort check (no second factorisation); a cohort
+    that changes within units is still refused with those units' ids, string or integer."""
+    rows = [(u, t) for u in ["a", "b", "c", "d"] for t in range(2000, 2004)]
+    df = pl.DataFrame({"unit": [u for u, _ in rows], "year": [t for _, t in rows]})
+    df = df.with_columns(
+        y=pl.Series(np.arange(len(rows), dtype=float)),
+        g=pl.when(pl.col("unit") == "a")
+        .then(2002)
+        .when((pl.col("unit") == "c") & (pl.col("year") == 2003))
+        .then(2003)
+        .when(pl.col("unit") == "c")
+        .then(2002)
+        .otherwise(0),
+    )
+    for data in (df, df.with_columns(pl.col("unit").cast(pl.Categorical).to_physical() + 7)):
+        label = "c" if data["unit"].dtype == pl.String else "9"
+        with pytest.raises(PilotdidError, match=rf"changes within 1 unit: {label}\b"):
+            att_gt(data, y="y", time="year", unit="unit", cohort="g")

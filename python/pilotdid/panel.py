@@ -131,7 +131,13 @@ def cohort_option(cohort: Any, treatment: Any) -> tuple[str, bool]:
 
 
 def cohort_values(
-    df: pl.DataFrame, *, unit: str, time: str, column: str, derived: bool
+    df: pl.DataFrame,
+    *,
+    unit: str,
+    time: str,
+    column: str,
+    derived: bool,
+    unit_codes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Per-row cohort (float64; 0 = never treated) and how many units' cohorts were derived.
 
@@ -139,12 +145,14 @@ def cohort_values(
     treatment 1 (0 if never), and a treatment that switches off is refused naming the units.
     Without it the column is the cohort itself and must be constant within units; a column
     that looks like a 0/1 treatment is refused with a hint to pass ``treatment=``. Rows whose
-    unit or period is missing get NaN (the estimators drop them)."""
+    unit or period is missing get NaN (the estimators drop them). ``unit_codes``, when the
+    caller has them (dense codes of the unit column, which then has no missing values), spare
+    the constancy check a second factorisation."""
     u = df.get_column(unit)
     tv = df.get_column(time)
     if not derived:
         g = _frame.numeric(df, column)
-        _check_cohort_constant(u, g, column)
+        _check_cohort_constant(u, g, column, unit_codes)
         return g, 0
     if not (tv.dtype.is_integer() or tv.dtype.is_float()):
         raise PilotdidError(f"column '{time}' must hold integer periods (e.g. years)")
@@ -239,22 +247,33 @@ def _switch_off_units(
     return [str(names[i]) for i in sorted(off)]
 
 
-def _check_cohort_constant(u: pl.Series, g: np.ndarray, column: str) -> None:
+def _check_cohort_constant(
+    u: pl.Series, g: np.ndarray, column: str, unit_codes: np.ndarray | None = None
+) -> None:
     """A cohort column must hold one value per unit (0, NaN and inf all mean never treated,
     as in every estimator). A column that varies within units and holds only 0 and 1 is a
     0/1 treatment passed as a cohort: say so, since the estimators would read 1 as "first
-    treated in period 1"."""
-    keep = ~u.is_null().to_numpy()
+    treated in period 1". ``unit_codes``: the caller's dense codes of ``u`` (no nulls)."""
     never = ~np.isfinite(g) | (g == 0)
-    gn = np.where(never, 0.0, g)[keep]
-    codes, labels = _unit_codes(u.filter(pl.Series(keep)))
-    lowest = np.full(labels.len(), np.inf)
-    highest = np.full(labels.len(), -np.inf)
+    if unit_codes is not None and len(unit_codes) == len(u) and u.null_count() == 0:
+        gn = np.where(never, 0.0, g)
+        codes, labels = unit_codes, None
+        n_levels = int(codes.max()) + 1 if len(codes) else 0
+    else:
+        keep = ~u.is_null().to_numpy()
+        gn = np.where(never, 0.0, g)[keep]
+        codes, labels = _unit_codes(u.filter(pl.Series(keep)))
+        n_levels = labels.len()
+    lowest = np.full(n_levels, np.inf)
+    highest = np.full(n_levels, -np.inf)
     np.minimum.at(lowest, codes, gn)
     np.maximum.at(highest, codes, gn)
-    varying = labels.filter(pl.Series(lowest != highest))
-    if varying.len() == 0:
+    if np.array_equal(lowest, highest):
         return
+    if labels is None:
+        # only on the error path: the ids, for the message
+        codes, labels = _unit_codes(u)
+    varying = labels.filter(pl.Series(lowest != highest))
     if np.all((gn == 0.0) | (gn == 1.0)):
         raise PilotdidError(
             f"column '{column}' looks like a 0/1 treatment, not a first-treated period: "

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import polars as pl
 
 from pilotdid import _core
 from pilotdid._args import (
@@ -235,12 +236,15 @@ def att_gt(
     if not uvalid.all():
         raise PilotdidError(f"column '{unit}' has missing values")
     codes = _core.factorize_ids(np.ascontiguousarray(uid)).codes
-    gv, n_derived = cohort_values(df, unit=unit, time=time, column=timing, derived=derived)
+    gv, n_derived = cohort_values(
+        df, unit=unit, time=time, column=timing, derived=derived, unit_codes=codes
+    )
     if bstrap:
         # The bootstrap keeps reps x (number of ATT(g,t) cells) draws; the cells are at most
         # (treated cohorts) x (periods).
         g = gv[np.isfinite(gv) & (gv != 0)]
-        n_cells = max(1, len(np.unique(g)) * len(np.unique(tv)))
+        n_periods = len(_core.factorize_ids(tv).levels)
+        n_cells = max(1, pl.Series(g).n_unique() * n_periods)
         reps = check_reps("reps", reps, bytes_per_rep=8.0 * n_cells, lo=2)
     cov_arrays = [numeric(df, c) for c in covs]
     w = numeric(df, weights) if weights is not None else None
@@ -342,18 +346,23 @@ def _dropped_rows(
         valid &= np.isfinite(c)
     if w is not None:
         valid &= np.isfinite(w)
-    out = {"missing": int((~valid).sum())}
-    if not valid.any():
+    n_valid = int(np.count_nonzero(valid))
+    out = {"missing": len(valid) - n_valid}
+    if n_valid == 0:
         return out
-    tv, gv = t[valid], np.where(np.isfinite(g[valid]), g[valid], 0.0)
+    # (no copies when every row is complete, the usual case)
+    tv, gv = (t, g) if n_valid == len(valid) else (t[valid], g[valid])
+    gv = np.where(np.isfinite(gv), gv, 0.0)
     t_first, t_last = int(tv.min()), int(tv.max())
     already = (gv > 0) & (gv <= t_first + anticipation)
-    out["already_treated"] = int(already.sum())
-    kept_t, kept_g = tv[~already], gv[~already]
-    kept_g = np.where(kept_g > t_last + anticipation, 0.0, kept_g)
-    if control == "notyettreated" and kept_g.size and not np.any(kept_g == 0):
-        g_last = kept_g.max()
-        out["after_last_cohort"] = int((kept_t >= g_last - anticipation).sum())
+    n_already = int(np.count_nonzero(already))
+    out["already_treated"] = n_already
+    if control == "notyettreated":
+        kept_t, kept_g = (tv, gv) if n_already == 0 else (tv[~already], gv[~already])
+        kept_g = np.where(kept_g > t_last + anticipation, 0.0, kept_g)
+        if kept_g.size and not np.any(kept_g == 0):
+            g_last = kept_g.max()
+            out["after_last_cohort"] = int((kept_t >= g_last - anticipation).sum())
     return out
 
 
