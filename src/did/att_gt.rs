@@ -229,9 +229,7 @@ fn build_grid(inp: &AttGtInput, spec: &AttGtSpec) -> Result<Grid> {
         })
         .collect();
     let n_rows_dropped = valid.iter().filter(|v| !**v).count();
-    let mut periods: Vec<i64> = (0..nr).filter(|&r| valid[r]).map(|r| inp.time[r]).collect();
-    periods.sort_unstable();
-    periods.dedup();
+    let periods = distinct_sorted(inp.time, &valid);
     if periods.len() < 2 {
         return Err(col_err(tname, "need at least two periods with data".into()));
     }
@@ -369,6 +367,39 @@ fn build_grid(inp: &AttGtInput, spec: &AttGtSpec) -> Result<Grid> {
         n_already,
         notes,
     })
+}
+
+/// The distinct values of the rows marked valid, ascending. Periods in a compact range (years,
+/// period numbers: the usual case) are marked in a table in one pass; others are sorted and
+/// deduplicated (a sort of every row was most of the grid's cost at millions of rows).
+fn distinct_sorted(values: &[i64], valid: &[bool]) -> Vec<i64> {
+    let kept = || {
+        values
+            .iter()
+            .zip(valid)
+            .filter(|(_, &ok)| ok)
+            .map(|(&v, _)| v)
+    };
+    let Some((lo, hi)) = kept().fold(None, |acc: Option<(i64, i64)>, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    }) else {
+        return Vec::new();
+    };
+    let span = (hi as i128 - lo as i128) as u128;
+    if span < (4 * values.len() as u128).max(1 << 16) {
+        let mut seen = vec![false; span as usize + 1];
+        kept().for_each(|v| seen[(v - lo) as usize] = true);
+        (0..=span as usize)
+            .filter(|&k| seen[k])
+            .map(|k| lo + k as i64)
+            .collect()
+    } else {
+        let mut out: Vec<i64> = kept().collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 /// ATT(g,t) for every cohort and period, with influence functions, SEs and the pre-test.
@@ -709,9 +740,11 @@ fn compute_cell(
         return Ok((cell, None));
     }
     // R's pre-checks: unweighted logit pscore < 0.999 (dr, ipw); rcond(X_c'X_c) >= eps (dr, reg)
+    let mut unweighted_logit = None;
     if matches!(spec.est_method, EstMethod::Dr | EstMethod::Ipw) {
         let ones = vec![1.0; n1];
-        let ok = match weighted_logit(&x, &d, &ones, k1) {
+        unweighted_logit = weighted_logit(&x, &d, &ones, k1);
+        let ok = match &unweighted_logit {
             Some((_, p, _)) => p.iter().all(|&v| v < 0.999),
             None => false,
         };
@@ -753,9 +786,12 @@ fn compute_cell(
     for v in w.iter_mut() {
         *v /= wm;
     }
+    // Without sampling weights (all exactly 1 after normalising) the estimator's own logit
+    // is the pre-check's, the same call on the same numbers: reuse it.
+    let logit = unweighted_logit.filter(|_| w.iter().all(|&v| v == 1.0));
     let est = match spec.est_method {
-        EstMethod::Dr => drdid_panel(&dy, &d, &x, &w, k1),
-        EstMethod::Ipw => ipw_did_panel(&dy, &d, &x, &w, k1),
+        EstMethod::Dr => drdid_panel(&dy, &d, &x, &w, k1, logit),
+        EstMethod::Ipw => ipw_did_panel(&dy, &d, &x, &w, k1, logit),
         EstMethod::Reg => reg_did_panel(&dy, &d, &x, &w, k1),
     };
     let (att, psi) = match est {
@@ -782,4 +818,24 @@ fn compute_cell(
     }
     cell.att = att;
     Ok((cell, Some(full)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Distinct periods: the table path (compact range, with invalid rows left out) and the
+    /// sort path (a wide range) give the sorted distinct values.
+    #[test]
+    fn distinct_periods_on_both_paths() {
+        let v = [2005, 2003, 2005, 2007, 1990, 2003];
+        let ok = [true, true, true, true, false, true];
+        assert_eq!(distinct_sorted(&v, &ok), vec![2003, 2005, 2007]);
+        let wide = [i64::MAX, -5, i64::MIN, -5];
+        assert_eq!(
+            distinct_sorted(&wide, &[true; 4]),
+            vec![i64::MIN, -5, i64::MAX]
+        );
+        assert!(distinct_sorted(&v, &[false; 6]).is_empty());
+    }
 }

@@ -94,8 +94,8 @@ fn ddd_core(
             sx.extend_from_slice(&x[i * k..(i + 1) * k]);
         }
         let out = match method {
-            EstMethod::Dr => drdid_panel(&sdy, &sd, &sx, &sw, k),
-            EstMethod::Ipw => ipw_did_panel(&sdy, &sd, &sx, &sw, k),
+            EstMethod::Dr => drdid_panel(&sdy, &sd, &sx, &sw, k, None),
+            EstMethod::Ipw => ipw_did_panel(&sdy, &sd, &sx, &sw, k, None),
             EstMethod::Reg => reg_did_panel(&sdy, &sd, &sx, &sw, k),
         };
         let (a, p) = out.map_err(|e| match e {

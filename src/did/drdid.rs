@@ -10,6 +10,9 @@
 use ndarray::Array2;
 
 use crate::linalg::logit::weighted_logit;
+
+/// A fitted propensity score as `weighted_logit` returns it: (β, fitted p, (X'WX)⁻¹).
+pub(crate) type LogitFit = (Vec<f64>, Vec<f64>, Array2<f64>);
 use crate::linalg::spd_inverse;
 
 /// Weighted least squares of dy on x among controls (d = 0). Returns (coef, (X'WX/n)^{-1}).
@@ -87,10 +90,14 @@ pub(crate) fn drdid_panel(
     x: &[f64],
     w: &[f64],
     k: usize,
+    logit: Option<LogitFit>,
 ) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
+    let (_, ps, hinv) = match logit {
+        Some(fit) => fit,
+        None => weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?,
+    };
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {
@@ -160,10 +167,14 @@ pub(crate) fn ipw_did_panel(
     x: &[f64],
     w: &[f64],
     k: usize,
+    logit: Option<LogitFit>,
 ) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?;
+    let (_, ps, hinv) = match logit {
+        Some(fit) => fit,
+        None => weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?,
+    };
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {
