@@ -56,8 +56,6 @@ def stacked(n_units: int, seed: int = 2021) -> pl.DataFrame:
     return out.filter(pl.col("countyreal") <= n_units)
 
 
-
-
 COVARIATES: list[str] = []
 
 

@@ -39,8 +39,6 @@ def panel(n: int, seed: int = 1) -> pl.DataFrame:
     return pl.DataFrame({"id": unit, "t": t, "y": y, "g": gg, "d": dd})
 
 
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[2000, 20000])

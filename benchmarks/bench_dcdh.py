@@ -61,8 +61,6 @@ def panel(n_units: int, periods: int = 12, seed: int = 7) -> pl.DataFrame:
     )
 
 
-
-
 def run_pilotdid(df):
     import pilotdid as pdid
 

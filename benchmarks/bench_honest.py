@@ -42,8 +42,13 @@ def problem(seed: int = 16) -> SimpleNamespace:
     et = np.array([-6, -5, -4, -3, -2, 0, 1, 2, 3, 4])
     mean = np.where(et < 0, 0.01 * (et + 1), 0.1 + 0.02 * et)
     beta = rng.multivariate_normal(mean, sigma)
-    return SimpleNamespace(event_time=et, estimate=beta, vcov=lambda: sigma.copy(),
-                           reference=[-1], estimator="synthetic")
+    return SimpleNamespace(
+        event_time=et,
+        estimate=beta,
+        vcov=lambda: sigma.copy(),
+        reference=[-1],
+        estimator="synthetic",
+    )
 
 
 def main() -> None:
@@ -58,12 +63,15 @@ def main() -> None:
     es = problem()
     beta, sigma = es.estimate, es.vcov()
     mbars = np.linspace(0, 2, args.n_mbar)
-    print(f"python {platform.python_version()}, {os.cpu_count()} cpus; 5 pre / 5 post, "
-          f"{len(mbars)} M̄ values, C-LF, {args.grid_points}-point grid")
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} cpus; 5 pre / 5 post, "
+        f"{len(mbars)} M̄ values, C-LF, {args.grid_points}-point grid"
+    )
 
     def ours():
-        return honest_did(es, m_bar=mbars, method="C-LF", grid_points=args.grid_points,
-                          breakdown=False)
+        return honest_did(
+            es, m_bar=mbars, method="C-LF", grid_points=args.grid_points, breakdown=False
+        )
 
     ours()
     times = []
@@ -88,12 +96,15 @@ def main() -> None:
         _numpy2_compatible(mp)
         t0 = time.perf_counter()
         df = hd.createSensitivityResults_relativeMagnitudes(
-            beta, sigma, 5, 5, method="C-LF", Mbarvec=mbars, gridPoints=args.grid_points)
+            beta, sigma, 5, 5, method="C-LF", Mbarvec=mbars, gridPoints=args.grid_points
+        )
         t_hd = time.perf_counter() - t0
     step = 40 * np.sqrt(sigma[5, 5]) / (args.grid_points - 1)
     gap = np.max(np.abs(np.c_[df.lb, df.ub] - np.c_[res.lb, res.ub])) / step
-    print(f"honestdid 0.1.1            {t_hd:9.3f} s  ratio {t_hd / t_ours:8.1f}x  "
-          f"(endpoints within {gap:.0f} grid steps)")
+    print(
+        f"honestdid 0.1.1            {t_hd:9.3f} s  ratio {t_hd / t_ours:8.1f}x  "
+        f"(endpoints within {gap:.0f} grid steps)"
+    )
 
     try:
         from diff_diff.honest_did import HonestDiD
@@ -102,11 +113,23 @@ def main() -> None:
     hdd = HonestDiD(method="relative_magnitude")
     t0 = time.perf_counter()
     for m in mbars:
-        hdd._compute_rm_bounds(beta[:5], beta[5:], sigma, sigma[5:, 5:], np.eye(5)[0], 5, 5,
-                               float(m), list(es.event_time[:5]), None)
+        hdd._compute_rm_bounds(
+            beta[:5],
+            beta[5:],
+            sigma,
+            sigma[5:, 5:],
+            np.eye(5)[0],
+            5,
+            5,
+            float(m),
+            list(es.event_time[:5]),
+            None,
+        )
     t_dd = time.perf_counter() - t0
-    print(f"diff-diff 3.13 (naive RM)  {t_dd:9.3f} s  ratio {t_dd / t_ours:8.1f}x  "
-          "(identified set ± z sd, not the ARP test)")
+    print(
+        f"diff-diff 3.13 (naive RM)  {t_dd:9.3f} s  ratio {t_dd / t_ours:8.1f}x  "
+        "(identified set ± z sd, not the ARP test)"
+    )
 
 
 if __name__ == "__main__":

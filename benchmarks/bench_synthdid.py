@@ -52,8 +52,9 @@ def _pandas(df: pl.DataFrame) -> pd.DataFrame:
 
 
 def run_pilotdid(df, reps):
-    r = pdid.synthdid(df, y="y", unit="unit", time="time", treatment="d", vcov="placebo",
-                      reps=reps, seed=1)
+    r = pdid.synthdid(
+        df, y="y", unit="unit", time="time", treatment="d", vcov="placebo", reps=reps, seed=1
+    )
     return r.estimate, r.std_error
 
 
@@ -100,17 +101,34 @@ def main() -> None:
         post = list(range((2 * args.periods) // 3 + 1, args.periods + 1))
         rows = [("pilotdid", *timed(lambda df=df: run_pilotdid(df, args.reps), args.repeat, 1e9))]
         if "diff-diff" not in args.skip:
-            rows.append(("diff-diff SyntheticDiD", *timed(
-                lambda pdf=pdf, post=post: run_diff_diff(pdf, args.reps, post),
-                args.repeat, args.peer_timeout)))
+            rows.append(
+                (
+                    "diff-diff SyntheticDiD",
+                    *timed(
+                        lambda pdf=pdf, post=post: run_diff_diff(pdf, args.reps, post),
+                        args.repeat,
+                        args.peer_timeout,
+                    ),
+                )
+            )
         if "synthdid-py" not in args.skip:
-            rows.append(("synthdid-py", *timed(
-                lambda pdf=pdf: run_synthdid_py(pdf, args.reps), args.repeat, args.peer_timeout)))
+            rows.append(
+                (
+                    "synthdid-py",
+                    *timed(
+                        lambda pdf=pdf: run_synthdid_py(pdf, args.reps),
+                        args.repeat,
+                        args.peer_timeout,
+                    ),
+                )
+            )
         base = rows[0][1]
         print(f"--- {n} units x {args.periods} periods, placebo SE, {args.reps} replicates")
         for name, secs, (est, se) in rows:
-            print(f"{name:<24} {secs:9.3f} s  estimate {est:.6f}  se {se:.4f}  "
-                  f"{secs / base:6.1f}x pilotdid's time")
+            print(
+                f"{name:<24} {secs:9.3f} s  estimate {est:.6f}  se {se:.4f}  "
+                f"{secs / base:6.1f}x pilotdid's time"
+            )
         peers = [r[1] for r in rows[1:]]
         if peers:
             print(f"fastest peer / pilotdid: {min(peers) / base:.1f}x")

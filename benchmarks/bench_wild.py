@@ -50,8 +50,6 @@ def design(rows_per_cell: int, seed: int = 41) -> pd.DataFrame:
     return pd.DataFrame({"city": city, "year": year, "d": d, "x": x, "y": y})
 
 
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows-per-cell", default="1,100", help="comma-separated rows per city-year")

@@ -25,6 +25,7 @@ cargo test --workspace
 
 echo "== ruff"
 "$VENV/bin/ruff" check python tests benchmarks scripts
+"$VENV/bin/ruff" format --check python tests benchmarks scripts
 
 echo "== pytest (tests and notebooks)"
 "$VENV/bin/python" -m pytest -q tests

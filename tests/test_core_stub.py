@@ -52,9 +52,7 @@ def _stub_params(node: ast.FunctionDef, *, method: bool) -> list[tuple[str, str,
     pos = list(a.args)
     if method:
         pos = pos[1:]
-    pos_defaults = [inspect.Parameter.empty] * (len(a.args) - len(a.defaults)) + list(
-        a.defaults
-    )
+    pos_defaults = [inspect.Parameter.empty] * (len(a.args) - len(a.defaults)) + list(a.defaults)
     if method:
         pos_defaults = pos_defaults[1:]
     out = [(p.arg, "POSITIONAL_OR_KEYWORD", d) for p, d in zip(pos, pos_defaults)]
@@ -142,9 +140,7 @@ def test_result_classes_live_in_the_core_module_and_only_the_core_builds_them(na
 @pytest.mark.parametrize("name", sorted(FUNCS))
 def test_function_signatures_match_the_stub(name):
     """Names, order, keyword-only marker and defaults of every parameter."""
-    _same_params(
-        _stub_params(FUNCS[name], method=False), _real_params(getattr(_core, name)), name
-    )
+    _same_params(_stub_params(FUNCS[name], method=False), _real_params(getattr(_core, name)), name)
 
 
 def test_no_binding_takes_more_than_six_positional_parameters():

@@ -531,12 +531,22 @@ def test_missing_column_is_named():
 def test_never_treated_needed_for_never_comparison():
     m = _multi(1, 3).filter(pl.col("group") != 0)
     cohorts = ", ".join(str(g) for g in sorted(m["group"].unique().to_list()))
-    with pytest.raises(PilotdidError, match=rf"no never-treated group \(cohort 0; the cohorts "
-                       rf"are {cohorts}\).*control_group='notyet'"):
+    with pytest.raises(
+        PilotdidError,
+        match=rf"no never-treated group \(cohort 0; the cohorts "
+        rf"are {cohorts}\).*control_group='notyet'",
+    ):
         pdid.ddd(m, y="y", time="time", unit="id", cohort="group", partition="partition")
     # the not-yet-treated comparison needs no never-treated group
-    res = pdid.ddd(m, y="y", time="time", unit="id", cohort="group", partition="partition",
-                   control_group="notyet")
+    res = pdid.ddd(
+        m,
+        y="y",
+        time="time",
+        unit="id",
+        cohort="group",
+        partition="partition",
+        control_group="notyet",
+    )
     assert np.isfinite(res.aggregate(type="simple").overall_att)
 
 

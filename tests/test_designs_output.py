@@ -104,8 +104,17 @@ def dose_result(yrd):
         .fill_null(0.0)
         .alias("dose")
     )
-    return pdid.cont_did(dosed, y="gtfp_dose", unit="city", time="year", dose="dose",
-                         cohort="cohort", degree=1, reps=99, seed=3)
+    return pdid.cont_did(
+        dosed,
+        y="gtfp_dose",
+        unit="city",
+        time="year",
+        dose="dose",
+        cohort="cohort",
+        degree=1,
+        reps=99,
+        seed=3,
+    )
 
 
 def test_dose_figure_draws_both_curves_with_their_bands(dose_result):

@@ -38,8 +38,9 @@ def test_fuzz_budget_has_no_crash_hang_panic_or_mutation(records):
     counts = Counter(r["outcome"] for r in records)
     assert len(records) == BUDGET
     bad = [r for r in records if r["outcome"] in BAD]
-    assert not bad, "\n".join(f"#{r['id']} {r['outcome']}: {r['target']} -> {r['message']}"
-                              for r in bad[:20])
+    assert not bad, "\n".join(
+        f"#{r['id']} {r['outcome']}: {r['target']} -> {r['message']}" for r in bad[:20]
+    )
     assert counts["named"] > BUDGET // 2  # the cases do reach the checks
 
 
@@ -53,12 +54,13 @@ def test_fuzz_errors_name_the_option_column_or_value(records):
 def test_every_public_function_has_a_fuzz_template():
     covered = {t.target.split("[")[0].split(".")[-1] for t in cases.TEMPLATES}
     skip = {  # no inputs worth fuzzing beyond their own checks, or plotting only
-        "resolve_spec", "run_study", "plot_event_studies", "add_controls", "swap_outcome",
+        "resolve_spec",
+        "run_study",
+        "plot_event_studies",
+        "add_controls",
+        "swap_outcome",
         "exclude_units",
     }
-    public = [
-        n for n in pdid.__all__
-        if inspect.isfunction(getattr(pdid, n)) and n not in skip
-    ]
+    public = [n for n in pdid.__all__ if inspect.isfunction(getattr(pdid, n)) and n not in skip]
     missing = [n for n in public if n not in covered]
     assert not missing, missing

@@ -66,10 +66,15 @@ def test_spatial_did_reps_1e9_refused(df, W):
 def test_mediation_reps_1e9_refused(df):
     _err(
         lambda: pdid.mediation(
-            df, y="gtfp", treatment="did", mediators=["ind_upgrade"], fixef="city + year",
+            df,
+            y="gtfp",
+            treatment="did",
+            mediators=["ind_upgrade"],
+            fixef="city + year",
             reps=10**9,
         ),
-        "option 'reps'", "GB",
+        "option 'reps'",
+        "GB",
     )
 
 
@@ -120,7 +125,11 @@ def test_heterogeneity_object_column_names_it(df):
 def test_moderation_at_nan_names_at(df):
     _err(
         lambda: pdid.moderation(
-            df, y="gtfp", treatment="did", moderator="human_capital", fixef="city + year",
+            df,
+            y="gtfp",
+            treatment="did",
+            moderator="human_capital",
+            fixef="city + year",
             at=[float("nan")],
         ),
         "'at",
@@ -130,9 +139,12 @@ def test_moderation_at_nan_names_at(df):
 # --- 5. silent wrong answers ----------------------------------------------------------------
 def test_infinite_unit_ids_refused(df):
     d = df.with_columns(
-        pl.when(pl.col("city") == "Shanghai").then(np.inf)
-        .when(pl.col("city") == "Nanjing").then(-np.inf)
-        .otherwise(pl.col("city_id").cast(pl.Float64)).alias("uid")
+        pl.when(pl.col("city") == "Shanghai")
+        .then(np.inf)
+        .when(pl.col("city") == "Nanjing")
+        .then(-np.inf)
+        .otherwise(pl.col("city_id").cast(pl.Float64))
+        .alias("uid")
     )
     _err(lambda: pdid.feols("gtfp ~ did | uid + year", d), "column 'uid'", "infinite")
 
@@ -163,18 +175,25 @@ def test_cs_cells_emptied_by_trimming_are_skipped_with_the_reason():
 
 
 def test_lm_tests_with_inf_in_y_refused(df, W):
-    d = df.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(np.inf)
-                        .otherwise(pl.col("gtfp")).alias("gtfp"))
+    d = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(np.inf).otherwise(pl.col("gtfp")).alias("gtfp")
+    )
     _err(lambda: pdid.lm_tests("gtfp ~ did", d, W=W, unit="city", time="year"), "'gtfp'")
 
 
 def test_sa_ref_period_outside_the_data_refused(df):
     _err(
         lambda: pdid.event_study(
-            df, y="gtfp", unit="city", time="year", cohort="cohort", estimator="sa",
+            df,
+            y="gtfp",
+            unit="city",
+            time="year",
+            cohort="cohort",
+            estimator="sa",
             ref_period=-99,
         ),
-        "option 'ref_period'", "-99",
+        "option 'ref_period'",
+        "-99",
     )
 
 
@@ -188,9 +207,7 @@ def test_fractional_window_refused(df):
 
 
 def test_fractional_sparse_indices_refused():
-    _err(
-        lambda: pdid.weights.from_sparse(rows=[0.5, 1.7, 2.2], cols=[1, 2, 0], n=3), "'rows'"
-    )
+    _err(lambda: pdid.weights.from_sparse(rows=[0.5, 1.7, 2.2], cols=[1, 2, 0], n=3), "'rows'")
 
 
 @pytest.mark.parametrize(
@@ -213,8 +230,9 @@ def test_placebo_reps_none_names_reps(fit):
 
 def test_window_string_names_window(df):
     _err(
-        lambda: pdid.event_study(df, y="gtfp", unit="city", time="year", cohort="cohort",
-                                 window="x"),
+        lambda: pdid.event_study(
+            df, y="gtfp", unit="city", time="year", cohort="cohort", window="x"
+        ),
         "option 'window'",
     )
 

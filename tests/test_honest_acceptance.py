@@ -110,20 +110,21 @@ def _study(name: str):
     yk = dict(y="ln_green_patents", time="year", unit="city_id", cohort="cohort", window=(-4, 4))
     source, est = name.split(":")
     if source == "ehec_readme":
-        es = event_study(_ehec_readme(), y="dins", unit="stfips", time="year", cohort="cohort",
-                         estimator=est)
+        es = event_study(
+            _ehec_readme(), y="dins", unit="stfips", time="year", cohort="cohort", estimator=est
+        )
     elif source == "ehec":
         df = pd.read_csv(EHEC)
         df["cohort"] = df.yexp2.fillna(0).astype(int)
-        es = event_study(df, y="dins", unit="stfips", time="year", cohort="cohort",
-                         estimator=est, window=(-4, 3))
+        es = event_study(
+            df, y="dins", unit="stfips", time="year", cohort="cohort", estimator=est, window=(-4, 3)
+        )
     elif source == "mpdta":
         data = pd.read_csv(REFERENCE_DIR / "mpdta.csv")
         if est == "cs_universal":
             from pilotdid.did.staggered import aggte, att_gt
 
-            es = aggte(att_gt(data, base_period="universal", **mp),
-                       type="dynamic").to_event_study()
+            es = aggte(att_gt(data, base_period="universal", **mp), type="dynamic").to_event_study()
         elif est == "twfe_ref2":
             es = event_study(data, estimator="twfe", ref_period=-2, **mp)
         else:
@@ -131,16 +132,25 @@ def _study(name: str):
     else:
         from pilotdid import datasets
 
-        es = event_study(pd.DataFrame(datasets.yrd().to_dict(as_series=False)), estimator=est,
-                         **yk)
+        es = event_study(pd.DataFrame(datasets.yrd().to_dict(as_series=False)), estimator=est, **yk)
     beta, sigma, n_pre, n_post, _ = _split(es)
     return beta, sigma, n_pre, n_post
 
 
 STUDIES = [
-    "ehec_readme:twfe", "ehec:cs",
-    "mpdta:twfe", "mpdta:sa", "mpdta:did2s", "mpdta:cs", "mpdta:cs_universal", "mpdta:twfe_ref2",
-    "yrd:twfe", "yrd:sa", "yrd:did2s", "yrd:cs", "yrd:bjs",
+    "ehec_readme:twfe",
+    "ehec:cs",
+    "mpdta:twfe",
+    "mpdta:sa",
+    "mpdta:did2s",
+    "mpdta:cs",
+    "mpdta:cs_universal",
+    "mpdta:twfe_ref2",
+    "yrd:twfe",
+    "yrd:sa",
+    "yrd:did2s",
+    "yrd:cs",
+    "yrd:bjs",
 ]
 
 
@@ -156,9 +166,22 @@ def _window(beta, sigma, n_pre, n_post, lv, delta, mbar, hybrid, fine):
 
     def ci(points, bounds):
         lb, ub, _ = _core.honest_relative(
-            list(beta), sigma.tolist(), n_pre, n_post, list(lv), [mbar], delta=delta,
-            shape="none", hybrid=hybrid, alpha=0.05, grid_points=points, sims=1000, seed=0,
-            breakdown_iters=None, grid_bounds=bounds)
+            list(beta),
+            sigma.tolist(),
+            n_pre,
+            n_post,
+            list(lv),
+            [mbar],
+            delta=delta,
+            shape="none",
+            hybrid=hybrid,
+            alpha=0.05,
+            grid_points=points,
+            sims=1000,
+            seed=0,
+            breakdown_iters=None,
+            grid_bounds=bounds,
+        )
         return lb[0], ub[0]
 
     lb, ub = ci(201, (-20 * sd, 20 * sd))
@@ -179,19 +202,31 @@ def _compare_relative(name, delta, hybrid, l_index, monkeypatch, mbars=MBARS, fi
     if delta == "sdrm" and n_pre < 2:
         pytest.skip("Δ^SDRM needs two pre-periods")
     lv = _targets(n_post)[l_index]
-    oracle = {"rm": hd.computeConditionalCS_DeltaRM,
-              "sdrm": hd.computeConditionalCS_DeltaSDRM}[delta]
+    oracle = {"rm": hd.computeConditionalCS_DeltaRM, "sdrm": hd.computeConditionalCS_DeltaSDRM}[
+        delta
+    ]
     for mbar in mbars:
         (lo, hi), ours = _window(beta, sigma, n_pre, n_post, lv, delta, mbar, hybrid, fine)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            df = oracle(beta, sigma, n_pre, n_post, l_vec=lv, Mbar=mbar,
-                        hybrid_flag="LF" if hybrid else "ARP", gridPoints=fine, grid_lb=lo,
-                        grid_ub=hi)
+            df = oracle(
+                beta,
+                sigma,
+                n_pre,
+                n_post,
+                l_vec=lv,
+                Mbar=mbar,
+                hybrid_flag="LF" if hybrid else "ARP",
+                gridPoints=fine,
+                grid_lb=lo,
+                grid_ub=hi,
+            )
         acc = df[df.accept == 1].grid
         theirs = (acc.min(), acc.max()) if len(acc) else (np.nan, np.nan)
-        print(f"{name} {delta} {'C-LF' if hybrid else 'ARP'} l{l_index} M̄={mbar}: "
-              f"ours {ours[0]:.6g} {ours[1]:.6g} honestdid {theirs[0]:.6g} {theirs[1]:.6g}")
+        print(
+            f"{name} {delta} {'C-LF' if hybrid else 'ARP'} l{l_index} M̄={mbar}: "
+            f"ours {ours[0]:.6g} {ours[1]:.6g} honestdid {theirs[0]:.6g} {theirs[1]:.6g}"
+        )
         np.testing.assert_allclose(ours, theirs, atol=1e-10, rtol=0)
         if np.isfinite(theirs[0]):  # the window held the whole CI
             assert lo < theirs[0] and theirs[1] < hi
@@ -215,17 +250,33 @@ def _compare_flci(name, l_index, monkeypatch):
     ms = [k * sd for k in M_SCALES]
 
     def ours(num_points):
-        lbs, ubs, _ = _core.honest_flci(list(beta), sigma.tolist(), n_pre, n_post, list(lv), ms,
-                                        alpha=0.05, num_points=num_points, breakdown_iters=None)
+        lbs, ubs, _ = _core.honest_flci(
+            list(beta),
+            sigma.tolist(),
+            n_pre,
+            n_post,
+            list(lv),
+            ms,
+            alpha=0.05,
+            num_points=num_points,
+            breakdown_iters=None,
+        )
         return np.asarray(lbs), np.asarray(ubs)
 
     lbs, ubs = ours(100)  # R/flci.R's numPoints: the bisection on h stops at (h0 - h_min)/100
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = hd.createSensitivityResults(beta, sigma, n_pre, n_post, method="FLCI", Mvec=ms,
-                                         l_vec=lv)
-        ddiff = np.array([dd._compute_optimal_flci(beta[:n_pre], beta[n_pre:], sigma, lv, n_pre,
-                                                   n_post, m, 0.05) for m in ms])
+        df = hd.createSensitivityResults(
+            beta, sigma, n_pre, n_post, method="FLCI", Mvec=ms, l_vec=lv
+        )
+        ddiff = np.array(
+            [
+                dd._compute_optimal_flci(
+                    beta[:n_pre], beta[n_pre:], sigma, lv, n_pre, n_post, m, 0.05
+                )
+                for m in ms
+            ]
+        )
     assert len(chosen) == len(ms)
     lb_hd, ub_hd = df.lb.to_numpy(), df.ub.to_numpy()
     # Where the bisection stops at h_min (M at or near 0), the bias program's feasible set is
@@ -237,11 +288,13 @@ def _compare_flci(name, l_index, monkeypatch):
     exact = float(_min_variance_weights(sigma, n_pre, n_post, lv) @ beta)
     centre, half = (lbs + ubs) / 2, (ubs - lbs) / 2
     centre_hd, half_hd = (lb_hd + ub_hd) / 2, (ub_hd - lb_hd) / 2
-    print(f"{name} FLCI l{l_index}: honestdid at h_min for M index {np.flatnonzero(corner)}; "
-          f"max |ours - honestdid| elsewhere "
-          f"{np.max(np.abs(np.c_[lbs, ubs] - np.c_[lb_hd, ub_hd])[~corner], initial=0):.2e}; "
-          f"at h_min |ours - exact| {np.max(np.abs(centre - exact)[corner], initial=0):.2e}, "
-          f"|honestdid - exact| {np.max(np.abs(centre_hd - exact)[corner], initial=0):.2e}")
+    print(
+        f"{name} FLCI l{l_index}: honestdid at h_min for M index {np.flatnonzero(corner)}; "
+        f"max |ours - honestdid| elsewhere "
+        f"{np.max(np.abs(np.c_[lbs, ubs] - np.c_[lb_hd, ub_hd])[~corner], initial=0):.2e}; "
+        f"at h_min |ours - exact| {np.max(np.abs(centre - exact)[corner], initial=0):.2e}, "
+        f"|honestdid - exact| {np.max(np.abs(centre_hd - exact)[corner], initial=0):.2e}"
+    )
     np.testing.assert_allclose(lbs[~corner], lb_hd[~corner], atol=1e-4, rtol=0)
     np.testing.assert_allclose(ubs[~corner], ub_hd[~corner], atol=1e-4, rtol=0)
     np.testing.assert_allclose(centre[corner], exact, atol=1e-8, rtol=0)
@@ -257,14 +310,17 @@ def _compare_flci(name, l_index, monkeypatch):
     # with h (an ill-conditioned argmin): asserted within 0.1% of the half-length.
     length, length_dd = ubs - lbs, ddiff[:, 1] - ddiff[:, 0]
     assert np.all(length_dd <= length * (1 + 1e-9))
-    print(f"  R's stopping rule: longest excess over diff-diff "
-          f"{np.max(length / length_dd - 1):.1e}")
+    print(
+        f"  R's stopping rule: longest excess over diff-diff {np.max(length / length_dd - 1):.1e}"
+    )
     lbs_p, ubs_p = ours(10**6)
     np.testing.assert_allclose(length_dd, ubs_p - lbs_p, rtol=1e-6)
     centre_gap = np.abs(lbs_p + ubs_p - ddiff.sum(axis=1)) / 2
-    print(f"  precise bisection: max |length - diff-diff| / length "
-          f"{np.max(np.abs(length_dd / (ubs_p - lbs_p) - 1)):.1e}, centre gap / half-length "
-          f"{np.max(centre_gap / ((ubs_p - lbs_p) / 2)):.1e}")
+    print(
+        f"  precise bisection: max |length - diff-diff| / length "
+        f"{np.max(np.abs(length_dd / (ubs_p - lbs_p) - 1)):.1e}, centre gap / half-length "
+        f"{np.max(centre_gap / ((ubs_p - lbs_p) / 2)):.1e}"
+    )
     assert np.all(centre_gap <= 1e-3 * (ubs_p - lbs_p) / 2)
 
 
@@ -283,16 +339,16 @@ def test_readme_event_study_equals_fixest():
         if yr != 2013:
             df[f"y{yr}"] = ((df.year == yr) & (df.D == 1)).astype(int)
     cols = [f"y{yr}" for yr in range(2008, 2016) if yr != 2013]
-    fit = pf.feols(f"dins ~ {' + '.join(cols)} | stfips + year", data=df,
-                   vcov={"CRV1": "stfips"})
+    fit = pf.feols(f"dins ~ {' + '.join(cols)} | stfips + year", data=df, vcov={"CRV1": "stfips"})
     np.testing.assert_allclose(beta, fit.coef()[cols].to_numpy(), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(sigma, fit._vcov, rtol=1e-7, atol=1e-14)
 
 
 def test_readme_printed_numbers():
     """The R README's printed tables: Δ^RM C-LF at M̄ = 0.5..2 and Δ^SD FLCI at M = 0..0.05."""
-    es = event_study(_ehec_readme(), y="dins", unit="stfips", time="year", cohort="cohort",
-                     estimator="twfe")
+    es = event_study(
+        _ehec_readme(), y="dins", unit="stfips", time="year", cohort="cohort", estimator="twfe"
+    )
     rm = honest_did(es, m_bar=[0.5, 1.0, 1.5, 2.0], breakdown=False)
     readme_rm = [(0.0240, 0.0672), (0.0170, 0.0720), (0.00824, 0.0797), (-0.000916, 0.0881)]
     step = 40 * float(np.sqrt(es.vcov()[5, 5])) / 999
@@ -301,8 +357,14 @@ def test_readme_printed_numbers():
     # R's own least-favourable draws may move an endpoint by one grid step (M̄ = 1.5 here)
     assert np.all(np.abs(np.c_[rm.lb, rm.ub] - printed) <= step + half_digit)
     sd = honest_did(es, delta="sd", m=[0, 0.01, 0.02, 0.03, 0.04, 0.05], breakdown=False)
-    readme_sd = [(0.0259, 0.0607), (0.0132, 0.0787), (0.00286, 0.0907), (-0.00714, 0.101),
-                 (-0.0171, 0.111), (-0.0271, 0.121)]
+    readme_sd = [
+        (0.0259, 0.0607),
+        (0.0132, 0.0787),
+        (0.00286, 0.0907),
+        (-0.00714, 0.101),
+        (-0.0171, 0.111),
+        (-0.0271, 0.121),
+    ]
     # the README's R run drew its folded-normal quantile (10^6 draws) and printed 3 digits;
     # honestdid 0.1.1 with its own draws is off the printed values by as much as we are
     # (2.6e-4 at M = 0.04): the exact comparisons are the oracle tests below

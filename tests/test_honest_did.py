@@ -80,8 +80,9 @@ def _lf_with_our_draws(X_T, sigma, hybrid_kappa, sims=1000, rowsForARP=None, see
         k = 1 + x.shape[1]
         f = np.tile(np.eye(k)[0], sims)
         c = sparse.kron(sparse.eye(sims), sparse.csr_matrix(np.column_stack([-sd, -x])))
-        sol = so.linprog(f, A_ub=c.tocsr(), b_ub=-xi.ravel(), bounds=[(None, None)] * (k * sims),
-                         method="highs")
+        sol = so.linprog(
+            f, A_ub=c.tocsr(), b_ub=-xi.ravel(), bounds=[(None, None)] * (k * sims), method="highs"
+        )
         assert sol.status == 0, sol.message
         stat = sol.x.reshape(sims, k)[:, 0]
     return float(np.quantile(stat, 1 - hybrid_kappa))
@@ -92,8 +93,11 @@ def _scalar(x):
     return builtins.float(np.asarray(x).reshape(-1)[0]) if np.ndim(x) else builtins.float(x)
 
 
-_FLOAT_ON_ARRAYS = ("_lp_conditional_test_fn", "_test_in_identified_set",
-                    "_test_in_identified_set_LF_hybrid")
+_FLOAT_ON_ARRAYS = (
+    "_lp_conditional_test_fn",
+    "_test_in_identified_set",
+    "_test_in_identified_set_LF_hybrid",
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -115,12 +119,33 @@ def _numpy2_compatible(monkeypatch) -> None:
     for name, fn in _with_scalar_float().items():
         monkeypatch.setattr(hd, name, fn)
 
-def _ours(delta, hybrid, mbars, grid_points=100, beta=BETA, sigma=SIGMA, n_pre=N_PRE,
-          n_post=N_POST, l_vec=(1.0, 0.0, 0.0)):
+
+def _ours(
+    delta,
+    hybrid,
+    mbars,
+    grid_points=100,
+    beta=BETA,
+    sigma=SIGMA,
+    n_pre=N_PRE,
+    n_post=N_POST,
+    l_vec=(1.0, 0.0, 0.0),
+):
     return _core.honest_relative(
-        list(beta), np.asarray(sigma).tolist(), n_pre, n_post, list(l_vec), list(mbars),
-        delta=delta, shape="none", hybrid=hybrid, alpha=0.05, grid_points=grid_points,
-        sims=1000, seed=0, breakdown_iters=None,
+        list(beta),
+        np.asarray(sigma).tolist(),
+        n_pre,
+        n_post,
+        list(l_vec),
+        list(mbars),
+        delta=delta,
+        shape="none",
+        hybrid=hybrid,
+        alpha=0.05,
+        grid_points=grid_points,
+        sims=1000,
+        seed=0,
+        breakdown_iters=None,
     )
 
 
@@ -130,8 +155,9 @@ def test_rm_conditional_matches_honestdid(mbar):
     lb, ub, _ = _ours("rm", False, [mbar])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = hd.computeConditionalCS_DeltaRM(BETA, SIGMA, N_PRE, N_POST, Mbar=mbar,
-                                            hybrid_flag="ARP", gridPoints=100)
+        df = hd.computeConditionalCS_DeltaRM(
+            BETA, SIGMA, N_PRE, N_POST, Mbar=mbar, hybrid_flag="ARP", gridPoints=100
+        )
     acc = df[df.accept == 1].grid
     assert lb[0] == pytest.approx(acc.min(), abs=1e-10)
     assert ub[0] == pytest.approx(acc.max(), abs=1e-10)
@@ -146,9 +172,9 @@ def test_rm_hybrid_matches_honestdid_with_the_same_draws(mbar, monkeypatch):
     lb, ub, _ = _ours("rm", True, [mbar], grid_points=60)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = hd.computeConditionalCS_DeltaRM(BETA, SIGMA, N_PRE, N_POST, Mbar=mbar,
-                                            hybrid_flag="LF",
-                                            gridPoints=60)
+        df = hd.computeConditionalCS_DeltaRM(
+            BETA, SIGMA, N_PRE, N_POST, Mbar=mbar, hybrid_flag="LF", gridPoints=60
+        )
     acc = df[df.accept == 1].grid
     assert lb[0] == pytest.approx(acc.min(), abs=1e-10)
     assert ub[0] == pytest.approx(acc.max(), abs=1e-10)
@@ -160,8 +186,9 @@ def test_sdrm_conditional_matches_honestdid(mbar):
     lb, ub, _ = _ours("sdrm", False, [mbar])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = hd.computeConditionalCS_DeltaSDRM(BETA, SIGMA, N_PRE, N_POST, Mbar=mbar,
-                                              hybrid_flag="ARP", gridPoints=100)
+        df = hd.computeConditionalCS_DeltaSDRM(
+            BETA, SIGMA, N_PRE, N_POST, Mbar=mbar, hybrid_flag="ARP", gridPoints=100
+        )
     acc = df[df.accept == 1].grid
     assert lb[0] == pytest.approx(acc.min(), abs=1e-10)
     assert ub[0] == pytest.approx(acc.max(), abs=1e-10)
@@ -172,12 +199,22 @@ def test_flci_matches_honestdid_with_exact_folded_normal(l_vec, monkeypatch):
     """honestdid 0.1.1 createSensitivityResults(method='FLCI'), exact folded-normal quantile."""
     monkeypatch.setattr(hd, "_qfoldednormal", _exact_folded)
     ms = [0.0, 0.005, 0.01, 0.02, 0.05]
-    lbs, ubs, _ = _core.honest_flci(list(BETA), SIGMA.tolist(), N_PRE, N_POST, list(l_vec), ms,
-                                    alpha=0.05, num_points=100, breakdown_iters=None)
+    lbs, ubs, _ = _core.honest_flci(
+        list(BETA),
+        SIGMA.tolist(),
+        N_PRE,
+        N_POST,
+        list(l_vec),
+        ms,
+        alpha=0.05,
+        num_points=100,
+        breakdown_iters=None,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        df = hd.createSensitivityResults(BETA, SIGMA, N_PRE, N_POST, method="FLCI", Mvec=ms,
-                                         l_vec=np.array(l_vec))
+        df = hd.createSensitivityResults(
+            BETA, SIGMA, N_PRE, N_POST, method="FLCI", Mvec=ms, l_vec=np.array(l_vec)
+        )
     np.testing.assert_allclose(np.array(ubs) - np.array(lbs), df.ub - df.lb, atol=1e-5)
     np.testing.assert_allclose(lbs, df.lb, atol=1e-4)
     np.testing.assert_allclose(ubs, df.ub, atol=1e-4)
@@ -185,8 +222,9 @@ def test_flci_matches_honestdid_with_exact_folded_normal(l_vec, monkeypatch):
 
 def test_original_ci_matches_honestdid():
     """honestdid 0.1.1 constructOriginalCS."""
-    lb, ub = _core.honest_original(list(BETA), SIGMA.tolist(), N_PRE, N_POST, [0, 1.0, 0],
-                                   alpha=0.05)
+    lb, ub = _core.honest_original(
+        list(BETA), SIGMA.tolist(), N_PRE, N_POST, [0, 1.0, 0], alpha=0.05
+    )
     df = hd.constructOriginalCS(BETA, SIGMA, N_PRE, N_POST, l_vec=np.array([0, 1.0, 0]))
     assert (lb, ub) == pytest.approx((df.lb[0], df.ub[0]), abs=1e-12)
 
@@ -196,9 +234,22 @@ def test_breakdown_is_where_the_ci_starts_to_cover_zero():
     grid = [0.0, 0.5, 1.0, 1.5, 2.0]
     beta = BETA.copy()
     beta[3:] += 0.2
-    _, _, bd = _core.honest_relative(list(beta), SIGMA.tolist(), N_PRE, N_POST, [1.0, 0, 0],
-                                     grid, delta="rm", shape="none", hybrid=False, alpha=0.05,
-                                     grid_points=100, sims=1000, seed=0, breakdown_iters=10)
+    _, _, bd = _core.honest_relative(
+        list(beta),
+        SIGMA.tolist(),
+        N_PRE,
+        N_POST,
+        [1.0, 0, 0],
+        grid,
+        delta="rm",
+        shape="none",
+        hybrid=False,
+        alpha=0.05,
+        grid_points=100,
+        sims=1000,
+        seed=0,
+        breakdown_iters=10,
+    )
     assert bd is not None and 0 < bd < 2.0
     lo, _, _ = _ours("rm", False, [bd], beta=beta)
     hi, _, _ = _ours("rm", False, [bd + 2.0 / 2**10], beta=beta)
@@ -210,8 +261,9 @@ def test_honest_did_on_a_cs_event_study(mpdta):
     from pilotdid.did import event_study
     from pilotdid.did.sensitivity import honest_did
 
-    es = event_study(mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat",
-                     estimator="cs")
+    es = event_study(
+        mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat", estimator="cs"
+    )
     res = honest_did(es, m_bar=[0, 0.5, 1], grid_points=100)
     t = res.tidy()
     assert t.columns == ["M", "lb", "ub", "method", "delta"]
@@ -230,9 +282,22 @@ def test_bad_input_names_the_problem():
     with pytest.raises(PilotdidError, match="singular"):
         _ours("rm", False, [1.0], sigma=sing + np.eye(6) * 1e-20)
     with pytest.raises(PilotdidError, match="pre-period"):
-        _core.honest_relative([0.1, 0.2], [[1, 0], [0, 1]], 0, 2, [1.0, 0], [1.0], delta="rm",
-                              shape="none", hybrid=False, alpha=0.05, grid_points=10, sims=10,
-                              seed=0, breakdown_iters=None)
+        _core.honest_relative(
+            [0.1, 0.2],
+            [[1, 0], [0, 1]],
+            0,
+            2,
+            [1.0, 0],
+            [1.0],
+            delta="rm",
+            shape="none",
+            hybrid=False,
+            alpha=0.05,
+            grid_points=10,
+            sims=10,
+            seed=0,
+            breakdown_iters=None,
+        )
 
 
 @pytest.mark.parametrize("estimator", ["twfe", "cs", "sa", "did2s"])
@@ -242,8 +307,9 @@ def test_every_event_study_gives_its_full_covariance(mpdta, estimator):
     from pilotdid.did import event_study
     from pilotdid.did.sensitivity import honest_did
 
-    es = event_study(mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat",
-                     estimator=estimator)
+    es = event_study(
+        mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat", estimator=estimator
+    )
     v = es.vcov()
     assert np.abs(v - np.diag(np.diag(v))).max() > 0
     res = honest_did(es, m_bar=[0, 1], grid_points=50, breakdown=False)
@@ -256,8 +322,9 @@ def test_bjs_without_leads_is_a_clear_error(mpdta):
     from pilotdid.did import event_study
     from pilotdid.did.sensitivity import honest_did
 
-    es = event_study(mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat",
-                     estimator="bjs")
+    es = event_study(
+        mpdta, y="lemp", time="year", unit="countyreal", cohort="first.treat", estimator="bjs"
+    )
     with pytest.raises(PilotdidError, match="no lead estimates"):
         honest_did(es)
 
@@ -275,10 +342,14 @@ _SHAPE_ORACLE = {
 }
 
 
-@pytest.mark.parametrize(("delta", "shape", "hybrid"), [
-    *[(d, s, False) for d, s in _SHAPE_ORACLE], ("rm", "increasing", True),
-    ("sdrm", "positive", True),
-])
+@pytest.mark.parametrize(
+    ("delta", "shape", "hybrid"),
+    [
+        *[(d, s, False) for d, s in _SHAPE_ORACLE],
+        ("rm", "increasing", True),
+        ("sdrm", "positive", True),
+    ],
+)
 def test_sign_and_monotonicity_restrictions_match_honestdid(delta, shape, hybrid, monkeypatch):
     """restriction= adds HonestDiD's Δ^RMM / Δ^RMB / Δ^SDRMM / Δ^SDRMB rows (R/deltarmm.R,
     R/deltarmb.R, ...): honestdid's computeConditionalCS_* on the same 31-point grid, a window
@@ -292,14 +363,37 @@ def test_sign_and_monotonicity_restrictions_match_honestdid(delta, shape, hybrid
     lo, hi = beta[3] - 9 * sd, beta[3] + 9 * sd
     for mbar in (0.5, 1.5):
         lb, ub, _ = _core.honest_relative(
-            list(beta), SIGMA.tolist(), N_PRE, N_POST, [1.0, 0, 0], [mbar], delta=delta,
-            shape=shape, hybrid=hybrid, alpha=0.05, grid_points=31, sims=1000, seed=0,
-            breakdown_iters=None, grid_bounds=(lo, hi))
+            list(beta),
+            SIGMA.tolist(),
+            N_PRE,
+            N_POST,
+            [1.0, 0, 0],
+            [mbar],
+            delta=delta,
+            shape=shape,
+            hybrid=hybrid,
+            alpha=0.05,
+            grid_points=31,
+            sims=1000,
+            seed=0,
+            breakdown_iters=None,
+            grid_bounds=(lo, hi),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            df = getattr(hd, fn)(beta, SIGMA, N_PRE, N_POST, l_vec=np.array([1.0, 0, 0]),
-                                 Mbar=mbar, hybrid_flag="LF" if hybrid else "ARP",
-                                 gridPoints=31, grid_lb=lo, grid_ub=hi, **kw)
+            df = getattr(hd, fn)(
+                beta,
+                SIGMA,
+                N_PRE,
+                N_POST,
+                l_vec=np.array([1.0, 0, 0]),
+                Mbar=mbar,
+                hybrid_flag="LF" if hybrid else "ARP",
+                gridPoints=31,
+                grid_lb=lo,
+                grid_ub=hi,
+                **kw,
+            )
         acc = df[df.accept == 1].grid
         theirs = (acc.min(), acc.max()) if len(acc) else (np.nan, np.nan)
         np.testing.assert_allclose([lb[0], ub[0]], theirs, atol=1e-10, rtol=0)
@@ -314,8 +408,15 @@ def twfe_single_post(reference_dir):
     from pilotdid.did import event_study
 
     mp = pd.read_csv(reference_dir / "mpdta.csv")
-    return event_study(mp, y="lemp", time="year", unit="countyreal", cohort="first.treat",
-                       estimator="twfe", window=(-4, 0))
+    return event_study(
+        mp,
+        y="lemp",
+        time="year",
+        unit="countyreal",
+        cohort="first.treat",
+        estimator="twfe",
+        window=(-4, 0),
+    )
 
 
 def test_bad_input_through_honest_did(mpdta, twfe_single_post):
@@ -372,16 +473,38 @@ def test_single_post_period_matches_honestdid(twfe_single_post, hybrid, monkeypa
     port_differs = []
     for mbar in (0.0, 1.0):
         lb, ub, _ = _core.honest_relative(
-            list(beta), sigma.tolist(), n_pre, n_post, [1.0], [mbar], delta="rm",
-            shape="none", hybrid=hybrid, alpha=0.05, grid_points=40, sims=1000, seed=0,
-            breakdown_iters=None, grid_bounds=(lo, hi))
+            list(beta),
+            sigma.tolist(),
+            n_pre,
+            n_post,
+            [1.0],
+            [mbar],
+            delta="rm",
+            shape="none",
+            hybrid=hybrid,
+            alpha=0.05,
+            grid_points=40,
+            sims=1000,
+            seed=0,
+            breakdown_iters=None,
+            grid_bounds=(lo, hi),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             r_like, port = (
                 hd.computeConditionalCS_DeltaRM(
-                    beta, sigma, n_pre, n_post, l_vec=np.ones(1), Mbar=mbar,
-                    hybrid_flag="LF" if hybrid else "ARP", gridPoints=40, grid_lb=lo,
-                    grid_ub=hi, postPeriodMomentsOnly=post_only)
+                    beta,
+                    sigma,
+                    n_pre,
+                    n_post,
+                    l_vec=np.ones(1),
+                    Mbar=mbar,
+                    hybrid_flag="LF" if hybrid else "ARP",
+                    gridPoints=40,
+                    grid_lb=lo,
+                    grid_ub=hi,
+                    postPeriodMomentsOnly=post_only,
+                )
                 for post_only in (False, True)
             )
         acc = r_like[r_like.accept == 1].grid
@@ -436,8 +559,15 @@ def test_bjs_with_leads_uses_the_joint_covariance():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        es = pilotdid.event_study(datasets.yrd(), y="gtfp", unit="city", time="year",
-                              cohort="cohort", estimator="bjs", window=(-4, 3))
+        es = pilotdid.event_study(
+            datasets.yrd(),
+            y="gtfp",
+            unit="city",
+            time="year",
+            cohort="cohort",
+            estimator="bjs",
+            window=(-4, 3),
+        )
     beta, sigma, n_pre, n_post, et = _split(es)
     joint = es.joint_vcov()
     keep = np.isin(es.event_time, et)
@@ -475,14 +605,29 @@ def test_flci_at_m_zero_is_the_trend_invariant_minimum_variance_estimator(estima
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        es = pilotdid.event_study(datasets.yrd(), y="ln_green_patents", unit="city",
-                                  time="year", cohort="cohort", estimator=estimator,
-                                  window=(-4, 4))
+        es = pilotdid.event_study(
+            datasets.yrd(),
+            y="ln_green_patents",
+            unit="city",
+            time="year",
+            cohort="cohort",
+            estimator=estimator,
+            window=(-4, 4),
+        )
     beta, sigma, n_pre, n_post, _ = _split(es)
     lv = np.eye(n_post)[0]
     v = _min_variance_weights(sigma, n_pre, n_post, lv)
     centre, z = v @ beta, 1.959963984540054
     half = z * np.sqrt(v @ sigma @ v)
-    lbs, ubs, _ = _core.honest_flci(list(beta), sigma.tolist(), n_pre, n_post, list(lv), [0.0],
-                                    alpha=0.05, num_points=100, breakdown_iters=None)
+    lbs, ubs, _ = _core.honest_flci(
+        list(beta),
+        sigma.tolist(),
+        n_pre,
+        n_post,
+        list(lv),
+        [0.0],
+        alpha=0.05,
+        num_points=100,
+        breakdown_iters=None,
+    )
     np.testing.assert_allclose([lbs[0], ubs[0]], [centre - half, centre + half], atol=1e-8)

@@ -49,9 +49,22 @@ def test_rm_hybrid_covers_under_parallel_trends():
     for beta in betas:
         # a two-point grid whose first point is tau_0: lb == tau_0 iff the test accepts tau_0
         lb, _, _ = _core.honest_relative(
-            beta.tolist(), SIGMA.tolist(), N_PRE, N_POST, [1.0, 0.0], mbars, delta="rm",
-            shape="none", hybrid=True, alpha=0.05, grid_points=2, sims=1000, seed=0,
-            breakdown_iters=None, grid_bounds=(TAU[0], TAU[0] + 10 * sd))
+            beta.tolist(),
+            SIGMA.tolist(),
+            N_PRE,
+            N_POST,
+            [1.0, 0.0],
+            mbars,
+            delta="rm",
+            shape="none",
+            hybrid=True,
+            alpha=0.05,
+            grid_points=2,
+            sims=1000,
+            seed=0,
+            breakdown_iters=None,
+            grid_bounds=(TAU[0], TAU[0] + 10 * sd),
+        )
         covered += np.asarray(lb) == TAU[0]
     coverage = covered / draws
     print("Δ^RM C-LF coverage by M̄", dict(zip(mbars, coverage)))
@@ -60,9 +73,19 @@ def test_rm_hybrid_covers_under_parallel_trends():
 
 def _flci_affine(m: float) -> tuple[np.ndarray, float]:
     """(v, chi) of the FLCI at M = m, from the Rust FLCI at the unit vectors (it is affine)."""
+
     def ci(beta):
-        lb, ub, _ = _core.honest_flci(list(beta), SIGMA.tolist(), N_PRE, N_POST, [1.0, 0.0],
-                                      [m], alpha=0.05, num_points=100, breakdown_iters=None)
+        lb, ub, _ = _core.honest_flci(
+            list(beta),
+            SIGMA.tolist(),
+            N_PRE,
+            N_POST,
+            [1.0, 0.0],
+            [m],
+            alpha=0.05,
+            num_points=100,
+            breakdown_iters=None,
+        )
         return lb[0], ub[0]
 
     lb0, ub0 = ci(np.zeros(5))
@@ -91,7 +114,9 @@ def test_flci_covers_under_violations_inside_delta_sd(curved):
         assert v[N_PRE:] @ TAU == pytest.approx(TAU[0], abs=1e-9)
         bias, sd = v @ delta, np.sqrt(v @ SIGMA @ v)
         exact = stats.norm.cdf((chi - bias) / sd) - stats.norm.cdf((-chi - bias) / sd)
-        print(f"FLCI M={m} ({'curved' if curved else 'linear'}): coverage {coverage:.4f}, "
-              f"exact {exact:.4f}")
+        print(
+            f"FLCI M={m} ({'curved' if curved else 'linear'}): coverage {coverage:.4f}, "
+            f"exact {exact:.4f}"
+        )
         assert exact >= 0.95 - 1e-6  # v and chi from a conic solver, to ~1e-8
         assert abs(coverage - exact) <= 3 * np.sqrt(exact * (1 - exact) / draws)

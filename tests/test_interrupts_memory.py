@@ -113,11 +113,14 @@ def test_moran_sigint_exits_within_a_second():
 
 def test_moran_local_sigint():
     """Local Moran's conditional permutations (one long sequential loop per unit)."""
-    body = _MORAN + """
+    body = (
+        _MORAN
+        + """
 def call_local():
     pdid.moran_local(y, W=W, reps=10**9)
 report(call_local)
 """
+    )
     _interrupt_after_one_second(body)
 
 

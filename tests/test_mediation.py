@@ -301,12 +301,12 @@ def test_mechanism_effects_robust_estimators_equal_direct_calls(estimator):
     if estimator == "cs":
         direct = pdid.aggte(
             pdid.att_gt(
-            df,
-            y="ind_upgrade",
-            time="year",
-            unit="city",
-            cohort="cohort",
-        ),
+                df,
+                y="ind_upgrade",
+                time="year",
+                unit="city",
+                cohort="cohort",
+            ),
             type="simple",
         )
         est, se = direct.overall_att, direct.overall_se

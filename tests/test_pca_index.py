@@ -88,8 +88,13 @@ def test_matches_numpy_svd(seed, n, p, standardize):
     inds = [f"x{j}" for j in range(p)]
     negative = [inds[-1]] if seed % 2 else []
     res = pca_index(
-        df, indicators=inds, negative=negative, unit="city", time="year",
-        n_components=p, standardize=standardize,
+        df,
+        indicators=inds,
+        negative=negative,
+        unit="city",
+        time="year",
+        n_components=p,
+        standardize=standardize,
     )
     signs = np.array([-1.0 if c in negative else 1.0 for c in inds])
     lam, v, scores = numpy_pca(df.select(inds).to_numpy(), signs, standardize)
@@ -101,7 +106,9 @@ def test_matches_numpy_svd(seed, n, p, standardize):
     # the index: explained-variance weights over the kept (here: all) components
     w = lam / lam.sum()
     np.testing.assert_allclose(
-        res.scores["pca_index"].to_numpy(), scores @ w, rtol=0,
+        res.scores["pca_index"].to_numpy(),
+        scores @ w,
+        rtol=0,
         atol=TOL * max(1.0, np.abs(scores).max()),
     )
     loadings = res.loadings.filter(pl.col("component") == "PC1")["loading"].to_numpy()
@@ -152,16 +159,18 @@ def test_component_choice_rules(standardize):
     w = lam[:m] / lam[:m].sum()
     np.testing.assert_allclose(res.component_weights, w, rtol=0, atol=TOL)
     np.testing.assert_allclose(
-        res.scores["pca_index"].to_numpy(), scores[:, :m] @ w, rtol=0,
+        res.scores["pca_index"].to_numpy(),
+        scores[:, :m] @ w,
+        rtol=0,
         atol=TOL * max(1.0, np.abs(scores).max()),
     )
     cum = np.cumsum(lam) / lam.sum()
     for t in (0.5, 0.85, 0.99, 1.0):
-        res = pca_index(df, indicators=inds, select="share", share_threshold=t,
-                        standardize=standardize)
+        res = pca_index(
+            df, indicators=inds, select="share", share_threshold=t, standardize=standardize
+        )
         assert res.n_components == min(6, int(np.argmax(cum >= t - 1e-15)) + 1)
-    res = pca_index(df, indicators=inds, n_components=2, select="share",
-                    component_weights="equal")
+    res = pca_index(df, indicators=inds, n_components=2, select="share", component_weights="equal")
     assert res.n_components == 2 and list(res.component_weights) == [0.5, 0.5]
     assert res.scores.columns == ["pca_index", "PC1", "PC2"]
 
@@ -189,8 +198,15 @@ def test_result_protocol_and_display():
     res = pca_index(df, indicators=["x0", "x1", "x2", "x3"], unit="city", time="year")
     assert isinstance(res, PcaResult)
     t = res.tidy()
-    assert t.columns[:7] == ["term", "estimate", "std_error", "statistic", "p_value",
-                             "conf_low", "conf_high"]
+    assert t.columns[:7] == [
+        "term",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "conf_low",
+        "conf_high",
+    ]
     assert t["term"].to_list() == ["PC1", "PC2", "PC3", "PC4"]
     assert res.coef()["PC1"] == pytest.approx(res.eigenvalues[0])
     text = str(res.summary())
@@ -204,7 +220,9 @@ def test_result_protocol_and_display():
 def test_missing_rows_are_counted_not_silently_dropped():
     df = _design(2, 50, 3).with_columns(
         pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise(pl.col("x1")).alias("x1"),
-        pl.when(pl.int_range(pl.len()) == 10).then(float("nan")).otherwise(pl.col("x2"))
+        pl.when(pl.int_range(pl.len()) == 10)
+        .then(float("nan"))
+        .otherwise(pl.col("x2"))
         .alias("x2"),
     )
     with pytest.warns(UserWarning, match="dropped 4 row"):
@@ -244,8 +262,12 @@ def test_bad_input_is_a_clear_error(change, kwargs, words):
     if change == "constant":
         df = df.with_columns(pl.lit(3.5).alias("x1"))
     elif change == "inf":
-        df = df.with_columns(pl.when(pl.int_range(pl.len()) == 7).then(float("inf"))
-                             .otherwise(pl.col("x2")).alias("x2"))
+        df = df.with_columns(
+            pl.when(pl.int_range(pl.len()) == 7)
+            .then(float("inf"))
+            .otherwise(pl.col("x2"))
+            .alias("x2")
+        )
     elif change == "huge":
         df = df.with_columns(pl.col("x0") * 1e306)
     elif change == "all_nan":
@@ -320,8 +342,9 @@ def test_to_dose_path_is_the_change_since_the_pre_pilot_year():
 
 
 def test_to_dose_unit_is_the_mean_post_pilot_change_on_every_row():
-    out = to_dose(_dose_panel(), index="idx", unit="city", time="year", cohort="cohort",
-                  kind="unit", name="D")
+    out = to_dose(
+        _dose_panel(), index="idx", unit="city", time="year", cohort="cohort", kind="unit", name="D"
+    )
     assert out["D"].to_list() == [2.5] * 4 + [0.0] * 4 + [7 / 3] * 4
 
 
@@ -353,8 +376,10 @@ def test_to_dose_bad_input(change, words):
         df = df.filter(~((pl.col("city") == "c") & (pl.col("year") == 2010)))
     elif change == "varying":
         df = df.with_columns(
-            pl.when((pl.col("city") == "a") & (pl.col("year") == 2013)).then(2013)
-            .otherwise(pl.col("cohort")).alias("cohort")
+            pl.when((pl.col("city") == "a") & (pl.col("year") == 2013))
+            .then(2013)
+            .otherwise(pl.col("cohort"))
+            .alias("cohort")
         )
     elif change == "dup":
         df = pl.concat([df, df.head(1)])
@@ -373,8 +398,12 @@ def test_pca_index_to_dose_round_trip_on_the_synthetic_panel():
     from pilotdid import datasets
 
     panel = datasets.yrd()
-    res = pca_index(panel, indicators=["urbanization", "fin_dev", "human_capital", "ln_gdp_pc"],
-                    unit="city", time="year")
+    res = pca_index(
+        panel,
+        indicators=["urbanization", "fin_dev", "human_capital", "ln_gdp_pc"],
+        unit="city",
+        time="year",
+    )
     joined = panel.join(res.scores.select("city", "year", "pca_index"), on=["city", "year"])
     out = to_dose(joined, index="pca_index", unit="city", time="year", cohort="cohort")
     pre = out.filter((pl.col("cohort") == 0) | (pl.col("year") < pl.col("cohort")))

@@ -100,8 +100,13 @@ def _cli(*args: str, cwd: Path, env: dict | None = None) -> subprocess.Completed
         ("~", "study", "the home folder"),
     ],
     ids=[
-        "dot-in-spec-folder", "dot-elsewhere", "spec-folder", "dotdot", "ancestor-of-data",
-        "data-folder", "home",
+        "dot-in-spec-folder",
+        "dot-elsewhere",
+        "spec-folder",
+        "dotdot",
+        "ancestor-of-data",
+        "data-folder",
+        "home",
     ],
 )
 def test_protected_folders_are_refused_even_with_overwrite(tmp_path, out, cwd, why):
@@ -113,8 +118,16 @@ def test_protected_folders_are_refused_even_with_overwrite(tmp_path, out, cwd, w
     home = root / "study" if out == "~" else tmp_path / "home"  # never the real home
     before = _snapshot(tmp_path)
     target = out.format(root=root)
-    r = _cli("run", str(spec), "--out", target, "--overwrite", "--quiet", cwd=root / cwd,
-             env={"HOME": str(home)})
+    r = _cli(
+        "run",
+        str(spec),
+        "--out",
+        target,
+        "--overwrite",
+        "--quiet",
+        cwd=root / cwd,
+        env={"HOME": str(home)},
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     assert r.stderr.startswith("pilotdid: error: --out:") and why in r.stderr
@@ -172,13 +185,19 @@ def test_overwrite_replaces_a_previous_report_and_follows_the_umask(tmp_path):
     for extra in ([], ["--overwrite"]):
         r = subprocess.run(
             [sys.executable, "-c", code, "run", str(spec), "--quiet", *extra],
-            capture_output=True, text=True, cwd=root, timeout=300, check=False,
+            capture_output=True,
+            text=True,
+            cwd=root,
+            timeout=300,
+            check=False,
         )
         assert r.returncode == 0, r.stderr
         assert (report.stat().st_mode & 0o777) == 0o750
         assert (report / "provenance.json").is_file()
     assert sorted(p.name for p in report.parent.iterdir()) == [
-        "notes.txt", "pilotdid-report", "study.toml",
+        "notes.txt",
+        "pilotdid-report",
+        "study.toml",
     ]
 
 
@@ -201,10 +220,13 @@ def _wait_until_caught(proc: subprocess.Popen, sig: int, deadline: float) -> Non
         time.sleep(0.01)
 
 
-@pytest.mark.parametrize(("sig", "code", "word"), [
-    (signal.SIGINT, 130, "interrupted (SIGINT)"),
-    (signal.SIGTERM, 143, "terminated (SIGTERM)"),
-])
+@pytest.mark.parametrize(
+    ("sig", "code", "word"),
+    [
+        (signal.SIGINT, 130, "interrupted (SIGINT)"),
+        (signal.SIGTERM, 143, "terminated (SIGTERM)"),
+    ],
+)
 @pytest.mark.parametrize("when", ["writing", "running"])
 def test_a_signal_leaves_no_partial_or_temporary_folder(tmp_path, sig, code, word, when):
     """A signal sent by PID while the analyses run, or while the report is being written
@@ -217,7 +239,10 @@ def test_a_signal_leaves_no_partial_or_temporary_folder(tmp_path, sig, code, wor
     before = _snapshot(folder)
     proc = subprocess.Popen(
         [sys.executable, "-m", "pilotdid.cli", "run", str(spec), "--quiet"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=root,
         # SIGINT at its default disposition in the child even when the test runner inherited
         # it ignored (a job started with & by a non-interactive shell): the CLI is meant to
         # stop on it, as under a terminal
@@ -248,8 +273,9 @@ def test_a_signal_leaves_no_partial_or_temporary_folder(tmp_path, sig, code, wor
         # whole report is in place (never half of it) and the exit is still clean
         pytest.fail("the signal arrived after the run had finished: " + err)
     assert proc.returncode == code, err
-    assert err.strip().splitlines() == [f"pilotdid: error: {word}; no partial report was "
-                                         "left behind"]
+    assert err.strip().splitlines() == [
+        f"pilotdid: error: {word}; no partial report was left behind"
+    ]
     assert _snapshot(folder) == before
 
 
@@ -298,8 +324,10 @@ def test_duplicate_rows_and_unformulable_names_fail_validation(tmp_path):
     pl.concat([df, df.head(1)]).write_csv(tmp_path / "dup.csv")
     s = {
         "data": {"path": "dup.csv", "unit": "city", "time": "year"},
-        "treatment": {"batch_column": "pilot_batch", "batch_years": {"1": 2013, "2": 2014,
-                                                                     "3": 2015}},
+        "treatment": {
+            "batch_column": "pilot_batch",
+            "batch_years": {"1": 2013, "2": 2014, "3": 2015},
+        },
         "model": {"y": "gtfp"},
         "analyses": {"baseline": {}},
     }

@@ -110,9 +110,7 @@ def test_drop_units_keeps_a_raw_w_raw(yrd, cities):
     """A W that was not row-standardised is only subset."""
     raw = pw.inverse_distance(cities["lat"], cities["lon"], ids=list(range(1, 42)), transform=None)
     df = yrd.filter(~((pl.col("city_id") == 7) & (pl.col("year") == 2015)))
-    res = _quiet(
-        pdid.sem, FML, df, W=raw, unit="city_id", time="year", incomplete="drop_units"
-    )
+    res = _quiet(pdid.sem, FML, df, W=raw, unit="city_id", time="year", incomplete="drop_units")
     assert res.dropped_units == [7]
     assert res.w_note == "W subset to the 40 complete units of 41"
     keep = [i for i in range(1, 42) if i != 7]

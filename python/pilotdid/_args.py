@@ -51,9 +51,7 @@ def _kind(value: Any) -> str:
 # ------------------------------------------------------------------------------------------
 # scalars
 # ------------------------------------------------------------------------------------------
-def check_int(
-    name: str, value: Any, *, lo: int | None = None, hi: int | None = None
-) -> int:
+def check_int(name: str, value: Any, *, lo: int | None = None, hi: int | None = None) -> int:
     """A whole number in [lo, hi] (bools, NaN and fractional floats are refused). Without
     bounds it must still fit a signed 64-bit integer, which is what the core takes."""
     rng = _range_text(lo, hi)
@@ -61,8 +59,10 @@ def check_int(
         raise PilotdidError(f"option '{name}': expected a whole number{rng}, got {_show(value)}")
     if isinstance(value, numbers.Integral):
         out = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(float(value)) and float(value) == int(
-        float(value)
+    elif (
+        isinstance(value, numbers.Real)
+        and math.isfinite(float(value))
+        and float(value) == int(float(value))
     ):
         out = int(float(value))
     else:

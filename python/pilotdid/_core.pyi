@@ -239,7 +239,7 @@ class AttGtCells:
     def n_control(self) -> list[int]: ...
     @property
     def status(self) -> list[str]:
-        """"estimated", "reference" or "skipped"."""
+        """ "estimated", "reference" or "skipped"."""
     @property
     def reason(self) -> list[str]: ...
 
@@ -1087,9 +1087,7 @@ class MoranCore:
     @property
     def permutations(self) -> int: ...
 
-def sp_moran(
-    y: _F64, w: SparseWeights, *, permutations: int = 999, seed: int = 0
-) -> MoranCore: ...
+def sp_moran(y: _F64, w: SparseWeights, *, permutations: int = 999, seed: int = 0) -> MoranCore: ...
 
 class LocalMoranCore:
     @property
@@ -1159,6 +1157,7 @@ def mediation_bootstrap(
 ) -> MediationBootstrap: ...
 def mediation_boot_join(a: _F64, b: _F64) -> MediationBootstrap:
     """Chunks of bootstrap draws stacked in replicate order, as one MediationBootstrap."""
+
 def mediation_ci(draws: _F64, estimate: float, level: float, method: str) -> tuple[float, float]:
     """(low, high) bootstrap interval: method "percentile" or "bc" (bias-corrected)."""
 
@@ -1403,10 +1402,9 @@ def mvn_rectangle_probability(
 ) -> tuple[float, float]:
     """P(lower <= X <= upper), X ~ N(mean, cov), and its quasi-Monte Carlo standard error."""
 
-def mvn_truncated_mean(
-    mean: _F64, cov: _F64, lower: _F64, upper: _F64
-) -> tuple[_F64, float]:
+def mvn_truncated_mean(mean: _F64, cov: _F64, lower: _F64, upper: _F64) -> tuple[_F64, float]:
     """Mean of N(mean, cov) truncated to [lower, upper] (Tallis) and the rectangle's probability."""
+
 # HonestDiD (Rambachan & Roth 2023), src/python/honest.rs
 def honest_relative(
     betahat: list[float],
@@ -1501,6 +1499,7 @@ def green_pca(
     share_threshold: float,
     component_weights: str,
 ) -> PcaCore: ...
+
 # Synthetic DID (Arkhangelsky et al. 2021), src/python/synthdid.rs
 class SynthDidCohort:
     adoption: int
@@ -1539,6 +1538,7 @@ def synthdid_fit(
     seed: int,
     period_labels: list[int],
 ) -> SynthDid: ...
+
 # Triple differences (ddd.rs)
 # ------------------------------------------------------------------------------------------
 class DddCells:
@@ -1733,6 +1733,7 @@ def dose_fit(
     small_sample: str = "none",
     df: str = "normal",
 ) -> DoseCore: ...
+
 # --- de Chaisemartin-D'Haultfoeuille DID_l (src/python/dcdh.rs) -------------------------------
 class DcdhHorizons:
     @property
@@ -1842,7 +1843,6 @@ def dcdh_fit(
     seed: int = 0,
     boot_range: tuple[int, int] | None = None,
 ) -> DcdhCore: ...
-
 def dcdh_boot_join(
     effects: npt.NDArray[np.float64],
     placebos: npt.NDArray[np.float64],

@@ -212,8 +212,7 @@ def ids(df: pl.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
             raise PilotdidError(f"column '{name}' is used as an id but has non-integer values")
         if np.any(np.abs(v) >= _INT64_LIMIT):
             raise PilotdidError(
-                f"column '{name}' is used as an id but has values beyond the 64-bit integer "
-                "range"
+                f"column '{name}' is used as an id but has values beyond the 64-bit integer range"
             )
         return v.astype(np.int64), valid
     if s.dtype.is_integer() or s.dtype == pl.Boolean:

@@ -89,17 +89,54 @@ class _Weird:
 
 
 NUMBERS: list[Any] = [
-    None, "x", "", -1, 0, 1.5, -0.5, math.nan, math.inf, -math.inf, 10**9, 2**63, -(2**63),
-    2**64, True, [1], (), 1e308, -1e-308, _Weird(), np.int64(-3), np.float32("nan"),
+    None,
+    "x",
+    "",
+    -1,
+    0,
+    1.5,
+    -0.5,
+    math.nan,
+    math.inf,
+    -math.inf,
+    10**9,
+    2**63,
+    -(2**63),
+    2**64,
+    True,
+    [1],
+    (),
+    1e308,
+    -1e-308,
+    _Weird(),
+    np.int64(-3),
+    np.float32("nan"),
 ]
 STRINGS: list[Any] = [None, "", "no_such_thing", 1, 2.5, ["a"], "  ", "ÄÖ绿色", True, _Weird()]
 BOOLS: list[Any] = [None, "yes", 2, -1, math.nan, [True]]
 WINDOWS: list[Any] = [
-    None, "x", (1.5, 2), (3, -3), (0,), (0, 1, 2), (math.nan, 1), (-(10**12), 10**12),
-    [-99, -98], (True, False),
+    None,
+    "x",
+    (1.5, 2),
+    (3, -3),
+    (0,),
+    (0, 1, 2),
+    (math.nan, 1),
+    (-(10**12), 10**12),
+    [-99, -98],
+    (True, False),
 ]
-COLUMN_LISTS: list[Any] = [None, [], "no_such_col", ["no_such_col"], [1, 2], [""], [None],
-                           ["city"], ["year", "year"]]
+COLUMN_LISTS: list[Any] = [
+    None,
+    [],
+    "no_such_col",
+    ["no_such_col"],
+    [1, 2],
+    [""],
+    [None],
+    ["city"],
+    ["year", "year"],
+]
 DICTS: list[Any] = [None, {}, {"CR1": "no_such"}, {"CR9": "city"}, {"CR1": 3}, "HC9", 5, []]
 
 
@@ -200,9 +237,11 @@ def _shown(bad: Any) -> list[str]:
     if isinstance(bad, (list, tuple)):
         return [v for v in bad if isinstance(v, str) and v.strip()] + [repr(bad)]
     if isinstance(bad, dict):
-        return [repr(bad)] + [f"'{v}'" for v in bad.values() if isinstance(v, str)] + [
-            f"'{k}'" for k in bad
-        ]
+        return (
+            [repr(bad)]
+            + [f"'{v}'" for v in bad.values() if isinstance(v, str)]
+            + [f"'{k}'" for k in bad]
+        )
     if isinstance(bad, (bool, int, float, np.integer, np.floating)):
         return [str(bad), repr(bad)]
     return [repr(bad)]
@@ -229,10 +268,17 @@ def build(case_id: int, seed: int = 0) -> dict[str, Any]:
         shown.append(label)
         # a message about bad data names the data, a row count or a column the call uses
         # (words about the data's shape count: rows, periods, units, cohorts, observations)
-        shown += ["row", "period", "unit", "cohort", "observation", "column '"] + [
-            f"'{v}'" for v in kwargs.values() if isinstance(v, str) and v
-        ] + [f"'{c}'" for v in kwargs.values() if isinstance(v, list) for c in v
-             if isinstance(c, str)]
+        shown += (
+            ["row", "period", "unit", "cohort", "observation", "column '"]
+            + [f"'{v}'" for v in kwargs.values() if isinstance(v, str) and v]
+            + [
+                f"'{c}'"
+                for v in kwargs.values()
+                if isinstance(v, list)
+                for c in v
+                if isinstance(c, str)
+            ]
+        )
         n_perturb -= 1
     for _ in range(max(n_perturb, 0)):
         if not options:

@@ -57,9 +57,14 @@ def _classify_exception(exc: BaseException, case: dict[str, Any]) -> str:
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return "crash"
     ours = "pilotdid" in last or "_args.py" in last
-    if not ours and any(f"/{m}/" in last for m in FOREIGN_MODULES) and name not in (
-        "PilotdidError",
-        "SpecError",
+    if (
+        not ours
+        and any(f"/{m}/" in last for m in FOREIGN_MODULES)
+        and name
+        not in (
+            "PilotdidError",
+            "SpecError",
+        )
     ):
         return "foreign"
     needles = [str(n) for n in case.get("names", [])]
@@ -89,8 +94,19 @@ def _worker(conn: Any, case_ids: list[int], seed: int) -> None:
         try:
             case = case_mod.build(cid, seed)
         except Exception as exc:  # noqa: BLE001 - a broken template is a defect of the suite
-            conn.send(("done", {"id": cid, "target": f"case {cid}", "names": [], "shown": [],
-                                "outcome": "harness", "message": repr(exc)[:300]}))
+            conn.send(
+                (
+                    "done",
+                    {
+                        "id": cid,
+                        "target": f"case {cid}",
+                        "names": [],
+                        "shown": [],
+                        "outcome": "harness",
+                        "message": repr(exc)[:300],
+                    },
+                )
+            )
             continue
         record = {
             "id": cid,
@@ -228,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     records = run(args.cases, args.seed, args.workers, args.timeout, args.start)
     counts = summarize(records)
-    print(f"{len(records)} cases in {time.monotonic() - t0:.1f} s: " + ", ".join(
-        f"{k} {v}" for k, v in sorted(counts.items())))
+    print(
+        f"{len(records)} cases in {time.monotonic() - t0:.1f} s: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    )
     bad = [r for r in records if r["outcome"] not in ("ok", "named")]
     for r in bad[:40]:
         print(f"  #{r['id']} {r['outcome']}: {r['target']} -> {r['message'][:160]}")

@@ -23,15 +23,50 @@ Y, T, ID, G = "gtfp", "year", "city", "cohort"
 # ------------------------------------------------------------------------------------------
 # readers
 # ------------------------------------------------------------------------------------------
-ATTGT_COLS = ("group", "t", "att", "se", "conf_low", "conf_high", "base_t", "post", "status",
-              "n_treated", "n_control")
+ATTGT_COLS = (
+    "group",
+    "t",
+    "att",
+    "se",
+    "conf_low",
+    "conf_high",
+    "base_t",
+    "post",
+    "status",
+    "n_treated",
+    "n_control",
+)
 AGGTE_COLS = ("egt", "att", "se", "conf_low", "conf_high")
-EVENT_COLS = ("estimator", "event_time", "estimate", "std_error", "statistic", "conf_low",
-              "conf_high")
-SA_COLS = ("term", "event_time", "estimate", "std_error", "statistic", "p_value", "conf_low",
-           "conf_high")
-BACON_COLS = ("type", "treated", "control", "estimate", "weight", "n_treated_units",
-              "n_control_units", "window_start", "window_end")
+EVENT_COLS = (
+    "estimator",
+    "event_time",
+    "estimate",
+    "std_error",
+    "statistic",
+    "conf_low",
+    "conf_high",
+)
+SA_COLS = (
+    "term",
+    "event_time",
+    "estimate",
+    "std_error",
+    "statistic",
+    "p_value",
+    "conf_low",
+    "conf_high",
+)
+BACON_COLS = (
+    "type",
+    "treated",
+    "control",
+    "estimate",
+    "weight",
+    "n_treated_units",
+    "n_control_units",
+    "window_start",
+    "window_end",
+)
 
 
 def _cols(df: pl.DataFrame, cols: tuple[str, ...], renamed: dict[str, str]) -> pl.DataFrame:
@@ -293,63 +328,73 @@ def aggte_bootstrap():
 # event studies
 # ------------------------------------------------------------------------------------------
 def event_study_twfe():
-    return _event(pdid.event_study(
-        D.yrd(),
-        y=Y,
-        time=T,
-        unit=ID,
-        cohort=G,
-        estimator="twfe",
-        window=(-4, 4),
-    ))
+    return _event(
+        pdid.event_study(
+            D.yrd(),
+            y=Y,
+            time=T,
+            unit=ID,
+            cohort=G,
+            estimator="twfe",
+            window=(-4, 4),
+        )
+    )
 
 
 def event_study_cs():
-    return _event(pdid.event_study(
-        D.yrd(),
-        y=Y,
-        time=T,
-        unit=ID,
-        cohort=G,
-        estimator="cs",
-        window=(-4, 4),
-    ))
+    return _event(
+        pdid.event_study(
+            D.yrd(),
+            y=Y,
+            time=T,
+            unit=ID,
+            cohort=G,
+            estimator="cs",
+            window=(-4, 4),
+        )
+    )
 
 
 def event_study_sa():
-    return _event(pdid.event_study(
-        D.yrd(),
-        y=Y,
-        time=T,
-        unit=ID,
-        cohort=G,
-        estimator="sa",
-        window=(-4, 4),
-    ))
+    return _event(
+        pdid.event_study(
+            D.yrd(),
+            y=Y,
+            time=T,
+            unit=ID,
+            cohort=G,
+            estimator="sa",
+            window=(-4, 4),
+        )
+    )
 
 
 def event_study_bjs():
-    return _event(pdid.event_study(
-        D.yrd(),
-        y=Y,
-        time=T,
-        unit=ID,
-        cohort=G,
-        estimator="bjs",
-        window=(-4, 4),
-    ))
+    return _event(
+        pdid.event_study(
+            D.yrd(),
+            y=Y,
+            time=T,
+            unit=ID,
+            cohort=G,
+            estimator="bjs",
+            window=(-4, 4),
+        )
+    )
 
 
 def event_study_did2s():
-    return _event(pdid.event_study(
-        D.yrd(),
-        y=Y,
-        time=T,
-        unit=ID,
-        cohort=G,
-        estimator="did2s",
-        window=(-4, 4),
-    ))
+    return _event(
+        pdid.event_study(
+            D.yrd(),
+            y=Y,
+            time=T,
+            unit=ID,
+            cohort=G,
+            estimator="did2s",
+            window=(-4, 4),
+        )
+    )
 
 
 def twfe_event_study_binned_controls():
@@ -389,14 +434,16 @@ def twfe_event_study_wild_bootstrap():
 
 
 def sunab_never():
-    return _sunab(pdid.sunab(
-        D.yrd(),
-        y=Y,
-        time=T,
-        unit=ID,
-        cohort=G,
-        controls=["ln_gdp_pc", "urbanization"],
-    ))
+    return _sunab(
+        pdid.sunab(
+            D.yrd(),
+            y=Y,
+            time=T,
+            unit=ID,
+            cohort=G,
+            controls=["ln_gdp_pc", "urbanization"],
+        )
+    )
 
 
 def sunab_last_binned():

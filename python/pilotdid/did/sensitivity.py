@@ -134,7 +134,14 @@ def honest_did(
         sd_target = float(np.sqrt(lv @ sigma[n_pre:, n_pre:] @ lv))
         grid = np.asarray(m if m is not None else np.linspace(0, 2 * sd_target, 10), dtype=float)
         lbs, ubs, bd = _core.honest_flci(
-            b, s, n_pre, n_post, lvl, grid.tolist(), alpha=alpha, num_points=100,
+            b,
+            s,
+            n_pre,
+            n_post,
+            lvl,
+            grid.tolist(),
+            alpha=alpha,
+            num_points=100,
             breakdown_iters=iters,
         )
     else:
@@ -143,14 +150,36 @@ def honest_did(
             raise PilotdidError("honest_did: method for rm/sdrm is 'C-LF' or 'Conditional'")
         grid = np.asarray(m_bar if m_bar is not None else np.linspace(0, 2, 10), dtype=float)
         lbs, ubs, bd = _core.honest_relative(
-            b, s, n_pre, n_post, lvl, grid.tolist(), delta=delta, shape=restriction,
-            hybrid=method == "C-LF", alpha=alpha, grid_points=int(grid_points), sims=int(reps),
-            seed=int(seed), breakdown_iters=iters,
+            b,
+            s,
+            n_pre,
+            n_post,
+            lvl,
+            grid.tolist(),
+            delta=delta,
+            shape=restriction,
+            hybrid=method == "C-LF",
+            alpha=alpha,
+            grid_points=int(grid_points),
+            sims=int(reps),
+            seed=int(seed),
+            breakdown_iters=iters,
         )
     out = SensitivityResult(
-        delta=delta, method=method, grid=grid, lb=np.asarray(lbs), ub=np.asarray(ubs),
-        original=orig, breakdown=bd, level=level, l_vec=lv, n_pre=n_pre, n_post=n_post,
-        event_time=rel, estimator=getattr(res, "estimator", "?"), restriction=restriction,
+        delta=delta,
+        method=method,
+        grid=grid,
+        lb=np.asarray(lbs),
+        ub=np.asarray(ubs),
+        original=orig,
+        breakdown=bd,
+        level=level,
+        l_vec=lv,
+        n_pre=n_pre,
+        n_post=n_post,
+        event_time=rel,
+        estimator=getattr(res, "estimator", "?"),
+        restriction=restriction,
         computed_breakdown=breakdown,
     )
     # the event study itself, for tables that show its coefficients beside the robust CI

@@ -255,9 +255,7 @@ class FeolsResult(ResultProtocol):
         """Rows of the input not used, by reason."""
         out = {
             "missing": int(self._core.n_missing),
-            "singletons": int(self._core.n_singletons)
-            if self._core.singletons_dropped
-            else 0,
+            "singletons": int(self._core.n_singletons) if self._core.singletons_dropped else 0,
         }
         if self.weights:
             out["zero_weight"] = int(self._core.n_zero_weight)

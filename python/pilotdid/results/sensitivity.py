@@ -11,8 +11,11 @@ import polars as pl
 from pilotdid.results._protocol import Summary
 
 _NAMES = {"rm": ("Δ^RM", "M̄"), "sdrm": ("Δ^SDRM", "M̄"), "sd": ("Δ^SD", "M")}
-_MATH = {"rm": r"$\Delta^{RM}(\bar{M})$", "sdrm": r"$\Delta^{SDRM}(\bar{M})$",
-         "sd": r"$\Delta^{SD}(M)$"}
+_MATH = {
+    "rm": r"$\Delta^{RM}(\bar{M})$",
+    "sdrm": r"$\Delta^{SDRM}(\bar{M})$",
+    "sd": r"$\Delta^{SD}(M)$",
+}
 
 
 class SensitivityResult:
@@ -21,8 +24,25 @@ class SensitivityResult:
     ``breakdown`` value: the largest M̄ / M at which the robust CI still excludes 0 (None: it
     covers 0 already at the smallest value; inf: at every grid value)."""
 
-    def __init__(self, *, delta, method, grid, lb, ub, original, breakdown, level, l_vec,
-                 n_pre, n_post, event_time, estimator, restriction, computed_breakdown):
+    def __init__(
+        self,
+        *,
+        delta,
+        method,
+        grid,
+        lb,
+        ub,
+        original,
+        breakdown,
+        level,
+        l_vec,
+        n_pre,
+        n_post,
+        event_time,
+        estimator,
+        restriction,
+        computed_breakdown,
+    ):
         self.delta, self.method = delta, method
         self.grid, self.lb, self.ub = grid, lb, ub
         self.original = tuple(original)
@@ -39,14 +59,22 @@ class SensitivityResult:
     def tidy(self, *, as_pandas: bool = False) -> Any:
         """One row per grid value (columns M, lb, ub, method, delta), then the original CI."""
         name = _NAMES[self.delta][0]
-        df = pl.DataFrame({
-            "M": [*map(float, self.grid), None],
-            "lb": [*map(float, self.lb), self.original[0]],
-            "ub": [*map(float, self.ub), self.original[1]],
-            "method": [self.method] * len(self.grid) + ["Original"],
-            "delta": [name] * len(self.grid) + [None],
-        }, schema={"M": pl.Float64, "lb": pl.Float64, "ub": pl.Float64, "method": pl.Utf8,
-                   "delta": pl.Utf8})
+        df = pl.DataFrame(
+            {
+                "M": [*map(float, self.grid), None],
+                "lb": [*map(float, self.lb), self.original[0]],
+                "ub": [*map(float, self.ub), self.original[1]],
+                "method": [self.method] * len(self.grid) + ["Original"],
+                "delta": [name] * len(self.grid) + [None],
+            },
+            schema={
+                "M": pl.Float64,
+                "lb": pl.Float64,
+                "ub": pl.Float64,
+                "method": pl.Utf8,
+                "delta": pl.Utf8,
+            },
+        )
         return df.to_pandas() if as_pandas else df
 
     def confint(self) -> pl.DataFrame:
@@ -84,8 +112,10 @@ class SensitivityResult:
 
     def __repr__(self) -> str:
         name, par = _NAMES[self.delta]
-        return (f"SensitivityResult: {name}({par}) {self.method}, {len(self.grid)} values, "
-                f"breakdown {self._breakdown_text()}")
+        return (
+            f"SensitivityResult: {name}({par}) {self.method}, {len(self.grid)} values, "
+            f"breakdown {self._breakdown_text()}"
+        )
 
     def _repr_html_(self) -> str:
         return f"<pre style='font-family: monospace'>{html.escape(self._summary_text())}</pre>"
@@ -101,11 +131,26 @@ class SensitivityResult:
         step = float(np.min(np.diff(g))) if g.size > 1 else 1.0
         x0 = float(g.min()) - step
         mid = 0.5 * (self.original[0] + self.original[1])
-        ax.errorbar([x0], [mid], yerr=[[mid - self.original[0]], [self.original[1] - mid]],
-                    fmt="none", capsize=3, color="tab:red", label="original")
+        ax.errorbar(
+            [x0],
+            [mid],
+            yerr=[[mid - self.original[0]], [self.original[1] - mid]],
+            fmt="none",
+            capsize=3,
+            color="tab:red",
+            label="original",
+        )
         c = 0.5 * (self.lb + self.ub)
-        ax.errorbar(g, c, yerr=[c - self.lb, self.ub - c], fmt="none", capsize=3,
-                    color="tab:blue", label=self.method, **kwargs)
+        ax.errorbar(
+            g,
+            c,
+            yerr=[c - self.lb, self.ub - c],
+            fmt="none",
+            capsize=3,
+            color="tab:blue",
+            label=self.method,
+            **kwargs,
+        )
         ax.axhline(0, color="grey", lw=0.8, ls="--")
         # the original CI sits one step left of the grid: label its tick, not a fake M value
         ticks = [x0, *ax.get_xticks()[(ax.get_xticks() >= g.min()) & (ax.get_xticks() <= g.max())]]

@@ -94,9 +94,7 @@ class AttGtResult(ResultProtocol):
         """(g, t, reason) of cells that could not be estimated."""
         t = self._cells
         return [
-            (g, tt, r)
-            for g, tt, s, r in zip(t.group, t.t, t.status, t.reason)
-            if s == "skipped"
+            (g, tt, r) for g, tt, s, r in zip(t.group, t.t, t.status, t.reason) if s == "skipped"
         ]
 
     @property
