@@ -254,26 +254,27 @@ def _check_cohort_constant(
     as in every estimator). A column that varies within units and holds only 0 and 1 is a
     0/1 treatment passed as a cohort: say so, since the estimators would read 1 as "first
     treated in period 1". ``unit_codes``: the caller's dense codes of ``u`` (no nulls)."""
-    never = ~np.isfinite(g) | (g == 0)
+    gn = np.where(~np.isfinite(g) | (g == 0), 0.0, g)
     if unit_codes is not None and len(unit_codes) == len(u) and u.null_count() == 0:
-        gn = np.where(never, 0.0, g)
         codes, labels = unit_codes, None
         n_levels = int(codes.max()) + 1 if len(codes) else 0
     else:
         keep = ~u.is_null().to_numpy()
-        gn = np.where(never, 0.0, g)[keep]
+        gn = gn[keep]
         codes, labels = _unit_codes(u.filter(pl.Series(keep)))
         n_levels = labels.len()
     lowest = np.full(n_levels, np.inf)
     highest = np.full(n_levels, -np.inf)
     np.minimum.at(lowest, codes, gn)
     np.maximum.at(highest, codes, gn)
-    if np.array_equal(lowest, highest):
+    varies = lowest != highest
+    if not varies.any():
         return
     if labels is None:
-        # only on the error path: the ids, for the message
-        codes, labels = _unit_codes(u)
-    varying = labels.filter(pl.Series(lowest != highest))
+        # only on the error path: the ids, for the message (the caller's codes follow first
+        # appearance, as _unit_codes' do)
+        _, labels = _unit_codes(u)
+    varying = labels.filter(pl.Series(varies))
     if np.all((gn == 0.0) | (gn == 1.0)):
         raise PilotdidError(
             f"column '{column}' looks like a 0/1 treatment, not a first-treated period: "

@@ -28,6 +28,7 @@ use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 use super::drdid::{drdid_panel, ipw_did_panel, reg_did_panel, PanelFailure};
 use crate::error::{Error, Result};
+use crate::fe::lookup_table_fits;
 use crate::inference::multiplier::{multiplier_bootstrap, MultiplierResult, MultiplierSpec};
 use crate::interrupt::Cancel;
 use crate::linalg::logit::weighted_logit;
@@ -387,7 +388,7 @@ fn distinct_sorted(values: &[i64], valid: &[bool]) -> Vec<i64> {
         return Vec::new();
     };
     let span = (hi as i128 - lo as i128) as u128;
-    if span < (4 * values.len() as u128).max(1 << 16) {
+    if lookup_table_fits(span, values.len()) {
         let mut seen = vec![false; span as usize + 1];
         kept().for_each(|v| seen[(v - lo) as usize] = true);
         (0..=span as usize)

@@ -13,6 +13,20 @@ use crate::linalg::logit::weighted_logit;
 
 /// A fitted propensity score as `weighted_logit` returns it: (β, fitted p, (X'WX)⁻¹).
 pub(crate) type LogitFit = (Vec<f64>, Vec<f64>, Array2<f64>);
+
+/// The caller's fit when it has the very same one, else the weighted logit of d on x.
+fn propensity_score(
+    logit: Option<LogitFit>,
+    x: &[f64],
+    d: &[f64],
+    w: &[f64],
+    k: usize,
+) -> std::result::Result<LogitFit, PanelFailure> {
+    match logit {
+        Some(fit) => Ok(fit),
+        None => weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular),
+    }
+}
 use crate::linalg::spd_inverse;
 
 /// Weighted least squares of dy on x among controls (d = 0). Returns (coef, (X'WX/n)^{-1}).
@@ -94,10 +108,7 @@ pub(crate) fn drdid_panel(
 ) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = match logit {
-        Some(fit) => fit,
-        None => weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?,
-    };
+    let (_, ps, hinv) = propensity_score(logit, x, d, w, k)?;
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {
@@ -171,10 +182,7 @@ pub(crate) fn ipw_did_panel(
 ) -> std::result::Result<(f64, Vec<f64>), PanelFailure> {
     let n = d.len();
     let nf = n as f64;
-    let (_, ps, hinv) = match logit {
-        Some(fit) => fit,
-        None => weighted_logit(x, d, w, k).ok_or(PanelFailure::Singular)?,
-    };
+    let (_, ps, hinv) = propensity_score(logit, x, d, w, k)?;
     let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
     let trim: Vec<f64> = (0..n)
         .map(|i| {

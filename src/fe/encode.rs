@@ -53,49 +53,62 @@ pub fn factorize(values: &[i64]) -> Result<Factorized> {
         levels.push(v);
         Ok(next as u32)
     };
-    if span < (4 * values.len() as u128).max(1 << 16) {
-        let mut table = try_vec(span as usize + 1, u32::MAX, "id lookup table")?;
-        let mut previous: Option<(i64, u32)> = None;
-        for &v in values {
-            let code = match previous {
-                Some((p, c)) if p == v => c,
-                _ => {
+    let mut index = if lookup_table_fits(span, values.len()) {
+        Index::Table(try_vec(span as usize + 1, u32::MAX, "id lookup table")?)
+    } else {
+        let mut map = IdMap::default();
+        map.try_reserve(1024).map_err(|_| map_oom(1024))?;
+        Index::Map(map)
+    };
+    let mut previous: Option<(i64, u32)> = None;
+    for &v in values {
+        let code = match previous {
+            Some((p, c)) if p == v => c,
+            _ => match &mut index {
+                Index::Table(table) => {
                     let slot = &mut table[(v - min) as usize];
                     if *slot == u32::MAX {
                         *slot = new_level(&mut levels, v)?;
                     }
                     *slot
                 }
-            };
-            previous = Some((v, code));
-            codes.push(code);
-        }
-    } else {
-        let mut map: HashMap<i64, u32, BuildHasherDefault<IdHasher>> = HashMap::default();
-        let oom = |len: usize| Error::OutOfMemory {
-            what: "id hash map".into(),
-            bytes: (len as u64 + 1) * 16,
-        };
-        map.try_reserve(1024).map_err(|_| oom(1024))?;
-        let mut previous: Option<(i64, u32)> = None;
-        for &v in values {
-            let code = match previous {
-                Some((p, c)) if p == v => c,
-                _ => match map.get(&v) {
+                Index::Map(map) => match map.get(&v) {
                     Some(&c) => c,
                     None => {
-                        map.try_reserve(1).map_err(|_| oom(map.len()))?;
+                        map.try_reserve(1).map_err(|_| map_oom(map.len()))?;
                         let c = new_level(&mut levels, v)?;
                         map.insert(v, c);
                         c
                     }
                 },
-            };
-            previous = Some((v, code));
-            codes.push(code);
-        }
+            },
+        };
+        previous = Some((v, code));
+        codes.push(code);
     }
     Ok(Factorized { codes, levels })
+}
+
+/// Whether values spanning `span` (largest minus smallest) over `n` rows are looked up in a
+/// direct table of span + 1 entries (at most four per row, or 2¹⁶ whatever n) rather than
+/// hashed or sorted. One rule for every table of integer keys in the crate.
+pub(crate) fn lookup_table_fits(span: u128, n: usize) -> bool {
+    span < (4 * n as u128).max(1 << 16)
+}
+
+/// Where a code is looked up: a table indexed by value − min, or a hash map.
+enum Index {
+    Table(Vec<u32>),
+    Map(IdMap),
+}
+
+type IdMap = HashMap<i64, u32, BuildHasherDefault<IdHasher>>;
+
+fn map_oom(len: usize) -> Error {
+    Error::OutOfMemory {
+        what: "id hash map".into(),
+        bytes: (len as u64 + 1) * 16,
+    }
 }
 
 /// The hash of an id: the SplitMix64 finaliser (Steele, Lea & Flood 2014), whose output bits

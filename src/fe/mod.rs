@@ -20,6 +20,7 @@ mod test_support {
 }
 
 pub use demean::{demean_columns, DemeanInfo, DemeanMethod, DemeanSpec};
+pub(crate) use encode::lookup_table_fits;
 pub use encode::{factorize, Factorized};
 pub use singletons::find_singletons;
 

@@ -3,11 +3,12 @@
 
 use std::borrow::Cow;
 
+use crate::fe::lookup_table_fits;
+
 /// Map arbitrary keys to dense codes `0..G` (numbered by increasing key) and return G.
 pub(crate) fn densify(keys: impl Iterator<Item = u64> + Clone, n: usize) -> (Vec<u32>, usize) {
     let max = keys.clone().max().unwrap_or(0);
-    let table_limit = (4 * n as u64).max(1 << 16);
-    if max < table_limit {
+    if lookup_table_fits(u128::from(max), n) {
         let mut table = vec![u32::MAX; max as usize + 1];
         for key in keys.clone() {
             table[key as usize] = 0;

@@ -243,8 +243,7 @@ def att_gt(
         # The bootstrap keeps reps x (number of ATT(g,t) cells) draws; the cells are at most
         # (treated cohorts) x (periods).
         g = gv[np.isfinite(gv) & (gv != 0)]
-        n_periods = len(_core.factorize_ids(tv).levels)
-        n_cells = max(1, pl.Series(g).n_unique() * n_periods)
+        n_cells = max(1, pl.Series(g).n_unique() * pl.Series(tv).n_unique())
         reps = check_reps("reps", reps, bytes_per_rep=8.0 * n_cells, lo=2)
     cov_arrays = [numeric(df, c) for c in covs]
     w = numeric(df, weights) if weights is not None else None
