@@ -40,7 +40,8 @@
 //!   Hutchinson probes and the Lanczos start vector (an older, slower draw kept for its
 //!   recorded traces);
 //! - [`webb`]: Webb's six-point weights from `next_u32` with rejection: wild cluster bootstrap;
-//! - [`Mammen`]: Mammen's two-point weights from 16 bits each: multiplier bootstrap;
+//! - [`Mammen`]: Mammen's two-point weights, a 16-bit threshold read a byte at a time
+//!   (8.03 bits a draw on average): multiplier bootstrap;
 //! - [`standard_normal`]: Box–Muller (cosine branch only; two uniforms per value): Barry–Pace
 //!   probes, simulated spatial effects.
 
@@ -148,9 +149,14 @@ pub fn webb(rng: &mut ChaCha8Rng, v: &mut [f64]) {
     }
 }
 
-/// Mammen's two-point law drawn from 16 random bits: low value w.p. p = 47422/65536 (Mammen's
+/// Mammen's two-point law with the 16-bit threshold: low value w.p. p = 47422/65536 (Mammen's
 /// κ/√5 = 0.7236068 to within 5e-6), values re-solved for the quantised p so that the
 /// multipliers have mean exactly 0 and variance exactly 1 (third moment 1 to within 1e-4).
+///
+/// A draw compares a 16-bit number u with the threshold, but reads its low byte only when the
+/// high byte alone cannot decide, i.e. when it equals the threshold's high byte (1 draw in
+/// 256): the law is exactly that of a full 16-bit u, from about 8.03 random bits a draw
+/// instead of 16. Bytes are read from successive `next_u64` words, least significant first.
 #[derive(Debug, Clone, Copy)]
 pub struct Mammen {
     threshold: u16,
@@ -162,6 +168,15 @@ impl Default for Mammen {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// Whether any byte of `word` equals `byte` (the classic has-zero-byte test on word ^ byte).
+#[inline]
+fn has_byte(word: u64, byte: u8) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let x = word ^ (ONES * byte as u64);
+    x.wrapping_sub(ONES) & !x & HIGHS != 0
 }
 
 impl Mammen {
@@ -176,19 +191,46 @@ impl Mammen {
         }
     }
 
-    /// Fills `v`, four values per `next_u64` word (16 bits each, least significant first).
+    /// Fills `v` in order. A word whose eight bytes all differ from the threshold's high byte
+    /// gives eight draws at once; otherwise its bytes are read one at a time, the undecided
+    /// ones taking the next byte as their low byte. Bytes left in the last word are unused.
     #[inline]
     pub fn fill(&self, rng: &mut ChaCha8Rng, v: &mut [f64]) {
-        for chunk in v.chunks_mut(4) {
-            let bits = rng.next_u64();
-            for (j, x) in chunk.iter_mut().enumerate() {
-                let u = (bits >> (16 * j)) as u16;
-                *x = if u < self.threshold {
-                    self.low
-                } else {
-                    self.high
-                };
+        let hi = (self.threshold >> 8) as u8;
+        let lo = self.threshold as u8;
+        let (mut word, mut left) = (0u64, 0u32);
+        let mut i = 0;
+        while i < v.len() {
+            if left == 0 {
+                word = rng.next_u64();
+                left = 8;
+                if v.len() - i >= 8 && !has_byte(word, hi) {
+                    for (j, x) in v[i..i + 8].iter_mut().enumerate() {
+                        let b = (word >> (8 * j)) as u8;
+                        *x = if b < hi { self.low } else { self.high };
+                    }
+                    i += 8;
+                    left = 0;
+                    continue;
+                }
             }
+            let b = word as u8;
+            word >>= 8;
+            left -= 1;
+            let is_low = if b != hi {
+                b < hi
+            } else {
+                if left == 0 {
+                    word = rng.next_u64();
+                    left = 8;
+                }
+                let l = word as u8;
+                word >>= 8;
+                left -= 1;
+                l < lo
+            };
+            v[i] = if is_low { self.low } else { self.high };
+            i += 1;
         }
     }
 }
@@ -238,6 +280,59 @@ mod tests {
         assert!((p * m.low * m.low + (1.0 - p) * m.high * m.high - 1.0).abs() < 1e-14);
         let third = p * m.low.powi(3) + (1.0 - p) * m.high.powi(3);
         assert!((third - 1.0).abs() < 1e-4, "{third}");
+    }
+
+    /// Mammen draws are the 16-bit comparison u < threshold with u's low byte read only when
+    /// the high byte ties: a byte-at-a-time reference over the same words gives the same
+    /// values for every length (the word-at-a-time path and the tie path both run), and the
+    /// share of low values is p.
+    #[test]
+    fn mammen_reads_the_low_byte_only_on_a_tie() {
+        let m = Mammen::new();
+        let (hi, lo) = ((m.threshold >> 8) as u8, m.threshold as u8);
+        let reference = |rng: &mut ChaCha8Rng, n: usize| -> Vec<f64> {
+            let mut bytes = Vec::new();
+            let mut pos = 0;
+            let mut next = |bytes: &mut Vec<u8>, pos: &mut usize| {
+                if *pos == bytes.len() {
+                    bytes.extend_from_slice(&rng.next_u64().to_le_bytes());
+                }
+                *pos += 1;
+                bytes[*pos - 1]
+            };
+            (0..n)
+                .map(|_| {
+                    let b = next(&mut bytes, &mut pos);
+                    let low = if b == hi {
+                        next(&mut bytes, &mut pos) < lo
+                    } else {
+                        b < hi
+                    };
+                    if low {
+                        m.low
+                    } else {
+                        m.high
+                    }
+                })
+                .collect()
+        };
+        let mut ties = 0;
+        for n in (1..70).chain([2048, 4099]) {
+            let mut v = vec![0.0; n];
+            m.fill(&mut stream(11, n as u64), &mut v);
+            assert_eq!(v, reference(&mut stream(11, n as u64), n), "n = {n}");
+            let mut words = stream(11, n as u64);
+            ties += (0..n.div_ceil(8))
+                .filter(|_| has_byte(words.next_u64(), hi))
+                .count();
+        }
+        assert!(ties > 10, "the tie path ran {ties} times");
+        let mut v = vec![0.0; 2_000_000];
+        m.fill(&mut stream(12, 0), &mut v);
+        let share = v.iter().filter(|&&x| x == m.low).count() as f64 / v.len() as f64;
+        let p = m.threshold as f64 / 65536.0;
+        let se = (p * (1.0 - p) / v.len() as f64).sqrt();
+        assert!((share - p).abs() < 4.0 * se, "share {share}, p {p}");
     }
 
     /// The weight generators have mean 0 and variance 1 (and Webb's six values are all used).

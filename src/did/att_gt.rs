@@ -743,8 +743,15 @@ fn compute_cell(
     // R's pre-checks: unweighted logit pscore < 0.999 (dr, ipw); rcond(X_c'X_c) >= eps (dr, reg)
     let mut unweighted_logit = None;
     if matches!(spec.est_method, EstMethod::Dr | EstMethod::Ipw) {
-        let ones = vec![1.0; n1];
-        unweighted_logit = weighted_logit(&x, &d, &ones, k1);
+        // Without sampling weights the unit weights are already the ones R's pre-check uses.
+        let ones;
+        let unit_weights = if w.iter().all(|&v| v == 1.0) {
+            &w
+        } else {
+            ones = vec![1.0; n1];
+            &ones
+        };
+        unweighted_logit = weighted_logit(&x, &d, unit_weights, k1);
         let ok = match &unweighted_logit {
             Some((_, p, _)) => p.iter().all(|&v| v < 0.999),
             None => false,

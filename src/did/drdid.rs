@@ -98,6 +98,12 @@ pub(crate) enum PanelFailure {
 }
 
 /// `DRDID::drdid_panel` (improved-weights-free "traditional" DR, with its influence function).
+///
+/// The per-unit quantities (trimmed score, fitted outcome, weights, residual) are recomputed
+/// in each of the three passes over the units rather than stored: each value is the same
+/// expression on the same numbers every time, and the sums run in unit order from -0.0, as
+/// `Iterator::sum` does, so the result is bit for bit that of the vector form R's code reads
+/// as, without its eight n-length temporaries.
 pub(crate) fn drdid_panel(
     dy: &[f64],
     d: &[f64],
@@ -109,29 +115,32 @@ pub(crate) fn drdid_panel(
     let n = d.len();
     let nf = n as f64;
     let (_, ps, hinv) = propensity_score(logit, x, d, w, k)?;
-    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
-    let trim: Vec<f64> = (0..n)
-        .map(|i| {
-            if d[i] == 1.0 || ps[i] < 0.995 {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
     let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
-    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
-    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
-    let w_c: Vec<f64> = (0..n)
-        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
-        .collect();
-    let resid: Vec<f64> = (0..n).map(|i| dy[i] - out[i]).collect();
-    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * resid[i]).collect();
-    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * resid[i]).collect();
-    let mwt = mean(&w_t);
-    let mwc = comparison_weight_mean(&w_c)?;
-    let eta_t = mean(&att_t) / mwt;
-    let eta_c = mean(&att_c) / mwc;
+    // Unit i's (w_t, w_c, resid): treated weight, comparison weight (both zero when trimmed)
+    // and outcome residual.
+    let unit = |i: usize| -> (f64, f64, f64) {
+        let ps = ps[i].min(1.0 - 1e-6);
+        let trim = if d[i] == 1.0 || ps < 0.995 { 1.0 } else { 0.0 };
+        let w_t = trim * w[i] * d[i];
+        let w_c = trim * w[i] * ps * (1.0 - d[i]) / (1.0 - ps);
+        (w_t, w_c, dy[i] - row_dot(x, i, k, &coef))
+    };
+    let (mut s_wt, mut s_wc, mut s_att_t, mut s_att_c) = (-0.0, -0.0, -0.0, -0.0);
+    for i in 0..n {
+        let (w_t, w_c, resid) = unit(i);
+        s_wt += w_t;
+        s_wc += w_c;
+        s_att_t += w_t * resid;
+        s_att_c += w_c * resid;
+    }
+    let mwt = s_wt / nf;
+    let mwc = s_wc / nf;
+    if mwc.is_nan() || mwc <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
+    let eta_t = s_att_t / nf / mwt;
+    let eta_c = s_att_c / nf / mwc;
     let att = eta_t - eta_c;
     // OLS asymptotic linear representation: (w (1-d) resid x) %*% XpX.inv
     // logit: (w (d - ps) x) %*% Hessian.ps, Hessian.ps = vcov * n
@@ -140,11 +149,12 @@ pub(crate) fn drdid_panel(
     let mut m2 = vec![0.0; k];
     let mut m3 = vec![0.0; k];
     for i in 0..n {
+        let (w_t, w_c, resid) = unit(i);
         let xi = &x[i * k..(i + 1) * k];
         for a in 0..k {
-            m1[a] += w_t[i] * xi[a];
-            m2[a] += w_c[i] * (resid[i] - eta_c) * xi[a];
-            m3[a] += w_c[i] * xi[a];
+            m1[a] += w_t * xi[a];
+            m2[a] += w_c * (resid - eta_c) * xi[a];
+            m3[a] += w_c * xi[a];
         }
     }
     for a in 0..k {
@@ -157,11 +167,13 @@ pub(crate) fn drdid_panel(
     let a2 = mat_vec(&hess, &m2);
     let psi = (0..n)
         .map(|i| {
-            let ols_w = w[i] * (1.0 - d[i]) * resid[i];
-            let ps_w = w[i] * (d[i] - ps[i]);
+            let (w_t, w_c, resid) = unit(i);
+            let ps = ps[i].min(1.0 - 1e-6);
+            let ols_w = w[i] * (1.0 - d[i]) * resid;
+            let ps_w = w[i] * (d[i] - ps);
             let inf_t2 = ols_w * row_dot(x, i, k, &a1);
-            let inf_t = (att_t[i] - w_t[i] * eta_t - inf_t2) / mwt;
-            let inf_c1 = att_c[i] - w_c[i] * eta_c;
+            let inf_t = (w_t * resid - w_t * eta_t - inf_t2) / mwt;
+            let inf_c1 = w_c * resid - w_c * eta_c;
             let inf_c2 = ps_w * row_dot(x, i, k, &a2);
             let inf_c3 = ols_w * row_dot(x, i, k, &a3);
             let inf_c = (inf_c1 + inf_c2 - inf_c3) / mwc;

@@ -2,7 +2,7 @@
 //!
 //! Given an n×m matrix of influence functions ψ (one column per estimate, rows = units), replicate
 //! b draws i.i.d. multipliers v_i (Mammen's two-point weights, as R's `BMisc::multiplier_bootstrap`,
-//! from 16 random bits each, see [`rng::Mammen`]; or Rademacher; or Webb's six points, as the
+//! with a 16-bit threshold read a byte at a time, see [`rng::Mammen`]; or Rademacher; or Webb's six points, as the
 //! wild bootstrap draws them, [`rng::webb`]) and forms `bres[b, j] = sqrt(n) · mean_i(v_i ψ_ij)`. With clusters, ψ is first
 //! averaged within clusters and the multipliers are drawn per cluster (n → number of clusters),
 //! as R `did` does. From the draws:

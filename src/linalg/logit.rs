@@ -257,29 +257,34 @@ pub fn weighted_logit(
         return Some((beta, vec![p0; n], Array2::from_elem((1, 1), 1.0 / h)));
     }
     let mut p = vec![0.0; n];
+    // The Hessian is accumulated in a flat row-major k x k buffer (each entry summed over the
+    // rows in order, as with an Array2, without its per-access index checks in the row loop).
+    let mut h = vec![0.0; k * k];
     for _ in 0..100 {
-        let mut h = Array2::<f64>::zeros((k, k));
+        h.fill(0.0);
         let mut grad = vec![0.0; k];
-        for i in 0..n {
-            let xi = &x[i * k..(i + 1) * k];
+        for ((xi, pi_out), (&wi0, &di)) in x.chunks_exact(k).zip(p.iter_mut()).zip(w.iter().zip(d))
+        {
             let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
             let pi = 1.0 / (1.0 + (-eta).exp());
-            p[i] = pi;
-            let wi = w[i] * pi * (1.0 - pi);
-            let r = w[i] * (d[i] - pi);
+            *pi_out = pi;
+            let wi = wi0 * pi * (1.0 - pi);
+            let r = wi0 * (di - pi);
             for a in 0..k {
                 grad[a] += r * xi[a];
-                for b in 0..=a {
-                    h[[a, b]] += wi * xi[a] * xi[b];
+                let row = &mut h[a * k..a * k + a + 1];
+                for (hb, &xb) in row.iter_mut().zip(xi) {
+                    *hb += wi * xi[a] * xb;
                 }
             }
         }
         for a in 0..k {
             for b in 0..a {
-                h[[b, a]] = h[[a, b]];
+                h[b * k + a] = h[a * k + b];
             }
         }
-        let hi = spd_inverse(h.view()).ok()?;
+        let hm = ndarray::ArrayView2::from_shape((k, k), &h).ok()?;
+        let hi = spd_inverse(hm).ok()?;
         let step: Vec<f64> = (0..k)
             .map(|a| (0..k).map(|b| hi[[a, b]] * grad[b]).sum())
             .collect();
@@ -293,20 +298,20 @@ pub fn weighted_logit(
         }
         if big < 1e-12 {
             // refresh fitted values and the Hessian at the final beta
-            let mut h = Array2::<f64>::zeros((k, k));
-            for i in 0..n {
-                let xi = &x[i * k..(i + 1) * k];
+            h.fill(0.0);
+            for ((xi, pi_out), &wi0) in x.chunks_exact(k).zip(p.iter_mut()).zip(w) {
                 let eta: f64 = xi.iter().zip(&beta).map(|(a, b)| a * b).sum();
                 let pi = 1.0 / (1.0 + (-eta).exp());
-                p[i] = pi;
-                let wi = w[i] * pi * (1.0 - pi);
-                for a in 0..k {
-                    for b in 0..k {
-                        h[[a, b]] += wi * xi[a] * xi[b];
+                *pi_out = pi;
+                let wi = wi0 * pi * (1.0 - pi);
+                for (a, row) in h.chunks_exact_mut(k).enumerate() {
+                    for (hb, &xb) in row.iter_mut().zip(xi) {
+                        *hb += wi * xi[a] * xb;
                     }
                 }
             }
-            let hi = spd_inverse(h.view()).ok()?;
+            let hm = ndarray::ArrayView2::from_shape((k, k), &h).ok()?;
+            let hi = spd_inverse(hm).ok()?;
             return Some((beta, p, hi));
         }
     }
