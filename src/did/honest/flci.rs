@@ -23,6 +23,7 @@
 
 use super::linalg::{dot, Rows};
 use crate::error::{Error, Result};
+use faer::prelude::Solve;
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// The FLCI at one M: the interval, its estimator's weights and its half-length.
@@ -204,7 +205,6 @@ impl CumsumForm {
         let n = active.len();
         let q = faer::Mat::<f64>::from_fn(n, n, |i, j| self.gram[active[i]][active[j]]);
         let chol = q.llt(faer::Side::Lower).ok()?;
-        use faer::prelude::Solve;
         let x = chol.solve(faer::Mat::<f64>::from_fn(n, 1, |i, _| rhs[i]));
         let x: Vec<f64> = (0..n).map(|i| x[(i, 0)]).collect();
         x.iter().all(|v| v.is_finite()).then_some(x)
@@ -493,7 +493,14 @@ mod tests {
     #[test]
     fn bias_program_meets_its_optimality_conditions() {
         let mut checked = 0;
-        for (seed, n_pre, n_post) in [(1, 2, 1), (2, 4, 3), (3, 6, 2), (4, 8, 4), (5, 5, 5)] {
+        for (seed, n_pre, n_post) in [
+            (1, 2, 1),
+            (2, 4, 3),
+            (3, 6, 2),
+            (4, 8, 4),
+            (5, 5, 5),
+            (6, 1, 2),
+        ] {
             let s = covariance(n_pre + n_post, seed);
             let l: Vec<f64> = (0..n_post).map(|j| 1.0 / (j + 1) as f64).collect();
             let st = setup(&s, n_pre, n_post, &l).unwrap();
@@ -510,6 +517,11 @@ mod tests {
                 .all(|(a, b)| (a - b).abs() <= 1e-12 * b.abs().max(1.0)));
             assert!(form.min_l1_within(h_min * (1.0 - 1e-6)).is_none());
             let h_zero = dot(&form.m0, &form.m0).sqrt();
+            if p == 0 {
+                // one pre-period: w = (target), nothing to choose
+                assert_eq!(form.weights(&at_min), vec![st.sum_target]);
+                continue;
+            }
             for f in [1e-7, 1e-3, 0.05, 0.3, 0.6, 0.9, 0.999] {
                 let h = h_min + f * (h_zero - h_min);
                 let c = form.min_l1_within(h).unwrap();
