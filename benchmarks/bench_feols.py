@@ -24,6 +24,12 @@ copy of 1 GiB, bytes read plus written). That byte count is the least any demean
 move, so the figure is a lower bound on the traffic. After each case the script prints the
 phase table of pilotdid's last run (encode ids, singletons, row copy, demeaning, cross
 products, solve, cluster codes, vcov), as the Rust core timed it.
+
+Peak memory (``--rss 2e7``): each case runs in a fresh Python process that builds the panel,
+keeps only the polars frame (the input arrays: 6 columns, 48 bytes a row), resets the kernel's
+peak-RSS mark (``/proc/self/clear_refs``, Linux) and calls feols once; it prints the input
+size, the process's peak RSS during the call as a multiple of the input, and what the call
+added above the RSS just before it. No pyfixest in that process.
 """
 
 from __future__ import annotations
@@ -211,6 +217,46 @@ def run_case(
     return ok
 
 
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def rss_child(n_rows: int, case: str) -> int:
+    """One feols call in this (fresh) process; prints input size and peak RSS multiples."""
+    import pilotdid as pdid
+
+    plf = pl.DataFrame(build_panel(n_rows, case == "unbalanced"))
+    gc.collect()
+    input_bytes = plf.estimated_size()
+    before = _status_kib("VmRSS") * 1024
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset VmHWM (the peak) to the current RSS
+    fit = pdid.feols(FML, plf, vcov={"CR1": "unit"}, fixef_rm="none")
+    peak = _status_kib("VmHWM") * 1024
+    print(
+        f"  {case}: {fit.nobs:,} rows, input {input_bytes / 1e9:.2f} GB; RSS before the call "
+        f"{before / 1e9:.2f} GB, peak during it {peak / 1e9:.2f} GB = "
+        f"{peak / input_bytes:.2f}x the input (the call added {(peak - before) / input_bytes:.2f}x)"
+    )
+    return 0
+
+
+def rss_report(n_rows: int, cases: list[str]) -> None:
+    import subprocess
+
+    print(f"\npeak RSS, one feols call per fresh process, {n_rows:,} rows:")
+    sys.stdout.flush()
+    for case in cases:
+        subprocess.run(
+            [sys.executable, os.path.abspath(__file__), "--rss-child", str(n_rows), case],
+            check=True,
+        )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
@@ -236,7 +282,16 @@ def main(argv=None) -> int:
         action="store_true",
         help="time pilotdid only (no ratio, no agreement check)",
     )
+    ap.add_argument(
+        "--rss",
+        type=float,
+        default=None,
+        help="only measure peak RSS at this many rows (fresh process per case)",
+    )
+    ap.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.rss_child:
+        return rss_child(int(args.rss_child[0]), args.rss_child[1])
 
     global COPY_GBPS
     COPY_GBPS = copy_bandwidth()
@@ -246,6 +301,10 @@ def main(argv=None) -> int:
     for c in cases:
         if c not in ("balanced", "unbalanced"):
             ap.error(f"unknown case {c!r}")
+
+    if args.rss is not None:
+        rss_report(int(args.rss), cases)
+        return 0
 
     try:
         import pilotdid as pdid
