@@ -75,20 +75,6 @@ fn mat_vec(m: &Array2<f64>, v: &[f64]) -> Vec<f64> {
         .collect()
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len() as f64
-}
-
-/// Mean of the (trimmed) comparison weights; an error when trimming left none.
-fn comparison_weight_mean(w_c: &[f64]) -> std::result::Result<f64, PanelFailure> {
-    let m = mean(w_c);
-    if m.is_nan() || m <= 0.0 {
-        // every comparison unit has a propensity score >= 0.995 and was trimmed
-        return Err(PanelFailure::ControlsTrimmed);
-    }
-    Ok(m)
-}
-
 /// Why a 2x2 panel DID of one (g,t) cell could not be estimated.
 pub(crate) enum PanelFailure {
     /// The propensity-score logit or the outcome regression is singular.
@@ -183,7 +169,8 @@ pub(crate) fn drdid_panel(
     Ok((att, psi))
 }
 
-/// `DRDID::std_ipw_did_panel` (Hajek-normalised IPW).
+/// `DRDID::std_ipw_did_panel` (Hajek-normalised IPW), its per-unit quantities recomputed in
+/// each pass as in [`drdid_panel`] (bit for bit the vector form).
 pub(crate) fn ipw_did_panel(
     dy: &[f64],
     d: &[f64],
@@ -195,31 +182,39 @@ pub(crate) fn ipw_did_panel(
     let n = d.len();
     let nf = n as f64;
     let (_, ps, hinv) = propensity_score(logit, x, d, w, k)?;
-    let ps: Vec<f64> = ps.iter().map(|&p| p.min(1.0 - 1e-6)).collect();
-    let trim: Vec<f64> = (0..n)
-        .map(|i| {
-            if d[i] == 1.0 || ps[i] < 0.995 {
-                1.0
-            } else {
-                0.0
-            }
-        })
-        .collect();
-    let w_t: Vec<f64> = (0..n).map(|i| trim[i] * w[i] * d[i]).collect();
-    let w_c: Vec<f64> = (0..n)
-        .map(|i| trim[i] * w[i] * ps[i] * (1.0 - d[i]) / (1.0 - ps[i]))
-        .collect();
-    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
-    let att_c: Vec<f64> = (0..n).map(|i| w_c[i] * dy[i]).collect();
-    let mwt = mean(&w_t);
-    let mwc = comparison_weight_mean(&w_c)?;
-    let eta_t = mean(&att_t) / mwt;
-    let eta_c = mean(&att_c) / mwc;
+    // Unit i's (clamped score, treated weight, comparison weight), both weights zero when
+    // trimmed.
+    let unit = |i: usize| -> (f64, f64, f64) {
+        let ps = ps[i].min(1.0 - 1e-6);
+        let trim = if d[i] == 1.0 || ps < 0.995 { 1.0 } else { 0.0 };
+        (
+            ps,
+            trim * w[i] * d[i],
+            trim * w[i] * ps * (1.0 - d[i]) / (1.0 - ps),
+        )
+    };
+    let (mut s_wt, mut s_wc, mut s_att_t, mut s_att_c) = (-0.0, -0.0, -0.0, -0.0);
+    for i in 0..n {
+        let (_, w_t, w_c) = unit(i);
+        s_wt += w_t;
+        s_wc += w_c;
+        s_att_t += w_t * dy[i];
+        s_att_c += w_c * dy[i];
+    }
+    let mwt = s_wt / nf;
+    let mwc = s_wc / nf;
+    if mwc.is_nan() || mwc <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
+    let eta_t = s_att_t / nf / mwt;
+    let eta_c = s_att_c / nf / mwc;
     let hess = hinv.mapv(|v| v * nf);
     let mut m2 = vec![0.0; k];
     for i in 0..n {
+        let (_, _, w_c) = unit(i);
         for a in 0..k {
-            m2[a] += w_c[i] * (dy[i] - eta_c) * x[i * k + a];
+            m2[a] += w_c * (dy[i] - eta_c) * x[i * k + a];
         }
     }
     for v in m2.iter_mut() {
@@ -228,16 +223,18 @@ pub(crate) fn ipw_did_panel(
     let a2 = mat_vec(&hess, &m2);
     let psi = (0..n)
         .map(|i| {
-            let inf_t = (att_t[i] - w_t[i] * eta_t) / mwt;
-            let inf_c1 = att_c[i] - w_c[i] * eta_c;
-            let inf_c2 = w[i] * (d[i] - ps[i]) * row_dot(x, i, k, &a2);
+            let (ps, w_t, w_c) = unit(i);
+            let inf_t = (w_t * dy[i] - w_t * eta_t) / mwt;
+            let inf_c1 = w_c * dy[i] - w_c * eta_c;
+            let inf_c2 = w[i] * (d[i] - ps) * row_dot(x, i, k, &a2);
             inf_t - (inf_c1 + inf_c2) / mwc
         })
         .collect();
     Ok((eta_t - eta_c, psi))
 }
 
-/// `DRDID::reg_did_panel` (outcome regression).
+/// `DRDID::reg_did_panel` (outcome regression), its per-unit quantities recomputed in each
+/// pass as in [`drdid_panel`] (bit for bit the vector form).
 pub(crate) fn reg_did_panel(
     dy: &[f64],
     d: &[f64],
@@ -248,17 +245,23 @@ pub(crate) fn reg_did_panel(
     let n = d.len();
     let nf = n as f64;
     let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
-    let out: Vec<f64> = (0..n).map(|i| row_dot(x, i, k, &coef)).collect();
-    let w_t: Vec<f64> = (0..n).map(|i| w[i] * d[i]).collect();
-    let att_t: Vec<f64> = (0..n).map(|i| w_t[i] * dy[i]).collect();
-    let att_c: Vec<f64> = (0..n).map(|i| w_t[i] * out[i]).collect();
-    let mw = mean(&w_t);
-    let eta_t = mean(&att_t) / mw;
-    let eta_c = mean(&att_c) / mw;
+    // Unit i's (treated weight, fitted comparison outcome).
+    let unit = |i: usize| -> (f64, f64) { (w[i] * d[i], row_dot(x, i, k, &coef)) };
+    let (mut s_w, mut s_att_t, mut s_att_c) = (-0.0, -0.0, -0.0);
+    for i in 0..n {
+        let (w_t, out) = unit(i);
+        s_w += w_t;
+        s_att_t += w_t * dy[i];
+        s_att_c += w_t * out;
+    }
+    let mw = s_w / nf;
+    let eta_t = s_att_t / nf / mw;
+    let eta_c = s_att_c / nf / mw;
     let mut m1 = vec![0.0; k];
     for i in 0..n {
+        let (w_t, _) = unit(i);
         for a in 0..k {
-            m1[a] += w_t[i] * x[i * k + a];
+            m1[a] += w_t * x[i * k + a];
         }
     }
     for v in m1.iter_mut() {
@@ -267,9 +270,10 @@ pub(crate) fn reg_did_panel(
     let a1 = mat_vec(&xpx_inv, &m1);
     let psi = (0..n)
         .map(|i| {
-            let inf_t = (att_t[i] - w_t[i] * eta_t) / mw;
-            let inf_c1 = att_c[i] - w_t[i] * eta_c;
-            let inf_c2 = w[i] * (1.0 - d[i]) * (dy[i] - out[i]) * row_dot(x, i, k, &a1);
+            let (w_t, out) = unit(i);
+            let inf_t = (w_t * dy[i] - w_t * eta_t) / mw;
+            let inf_c1 = w_t * out - w_t * eta_c;
+            let inf_c2 = w[i] * (1.0 - d[i]) * (dy[i] - out) * row_dot(x, i, k, &a1);
             inf_t - (inf_c1 + inf_c2) / mw
         })
         .collect();
