@@ -75,6 +75,25 @@ fn mat_vec(m: &Array2<f64>, v: &[f64]) -> Vec<f64> {
         .collect()
 }
 
+/// DRDID's trimmed weights of one unit: (score clamped below 1, treated weight, comparison
+/// weight); both weights are zero for a comparison unit whose score is at least 0.995.
+#[inline]
+fn trimmed_weights(p: f64, d: f64, w: f64) -> (f64, f64, f64) {
+    let ps = p.min(1.0 - 1e-6);
+    let trim = if d == 1.0 || ps < 0.995 { 1.0 } else { 0.0 };
+    (ps, trim * w * d, trim * w * ps * (1.0 - d) / (1.0 - ps))
+}
+
+/// The mean comparison weight from its sum over n units; an error when trimming left none.
+fn comparison_weight_mean(sum: f64, nf: f64) -> std::result::Result<f64, PanelFailure> {
+    let m = sum / nf;
+    if m.is_nan() || m <= 0.0 {
+        // every comparison unit has a propensity score >= 0.995 and was trimmed
+        return Err(PanelFailure::ControlsTrimmed);
+    }
+    Ok(m)
+}
+
 /// Why a 2x2 panel DID of one (g,t) cell could not be estimated.
 pub(crate) enum PanelFailure {
     /// The propensity-score logit or the outcome regression is singular.
@@ -102,29 +121,21 @@ pub(crate) fn drdid_panel(
     let nf = n as f64;
     let (_, ps, hinv) = propensity_score(logit, x, d, w, k)?;
     let (coef, xpx_inv) = wols_controls(dy, d, x, w, k).ok_or(PanelFailure::Singular)?;
-    // Unit i's (w_t, w_c, resid): treated weight, comparison weight (both zero when trimmed)
-    // and outcome residual.
-    let unit = |i: usize| -> (f64, f64, f64) {
-        let ps = ps[i].min(1.0 - 1e-6);
-        let trim = if d[i] == 1.0 || ps < 0.995 { 1.0 } else { 0.0 };
-        let w_t = trim * w[i] * d[i];
-        let w_c = trim * w[i] * ps * (1.0 - d[i]) / (1.0 - ps);
-        (w_t, w_c, dy[i] - row_dot(x, i, k, &coef))
+    // Unit i's (clamped score, treated weight, comparison weight, outcome residual).
+    let unit = |i: usize| -> (f64, f64, f64, f64) {
+        let (ps, w_t, w_c) = trimmed_weights(ps[i], d[i], w[i]);
+        (ps, w_t, w_c, dy[i] - row_dot(x, i, k, &coef))
     };
     let (mut s_wt, mut s_wc, mut s_att_t, mut s_att_c) = (-0.0, -0.0, -0.0, -0.0);
     for i in 0..n {
-        let (w_t, w_c, resid) = unit(i);
+        let (_, w_t, w_c, resid) = unit(i);
         s_wt += w_t;
         s_wc += w_c;
         s_att_t += w_t * resid;
         s_att_c += w_c * resid;
     }
     let mwt = s_wt / nf;
-    let mwc = s_wc / nf;
-    if mwc.is_nan() || mwc <= 0.0 {
-        // every comparison unit has a propensity score >= 0.995 and was trimmed
-        return Err(PanelFailure::ControlsTrimmed);
-    }
+    let mwc = comparison_weight_mean(s_wc, nf)?;
     let eta_t = s_att_t / nf / mwt;
     let eta_c = s_att_c / nf / mwc;
     let att = eta_t - eta_c;
@@ -135,7 +146,7 @@ pub(crate) fn drdid_panel(
     let mut m2 = vec![0.0; k];
     let mut m3 = vec![0.0; k];
     for i in 0..n {
-        let (w_t, w_c, resid) = unit(i);
+        let (_, w_t, w_c, resid) = unit(i);
         let xi = &x[i * k..(i + 1) * k];
         for a in 0..k {
             m1[a] += w_t * xi[a];
@@ -153,8 +164,7 @@ pub(crate) fn drdid_panel(
     let a2 = mat_vec(&hess, &m2);
     let psi = (0..n)
         .map(|i| {
-            let (w_t, w_c, resid) = unit(i);
-            let ps = ps[i].min(1.0 - 1e-6);
+            let (ps, w_t, w_c, resid) = unit(i);
             let ols_w = w[i] * (1.0 - d[i]) * resid;
             let ps_w = w[i] * (d[i] - ps);
             let inf_t2 = ols_w * row_dot(x, i, k, &a1);
@@ -182,17 +192,7 @@ pub(crate) fn ipw_did_panel(
     let n = d.len();
     let nf = n as f64;
     let (_, ps, hinv) = propensity_score(logit, x, d, w, k)?;
-    // Unit i's (clamped score, treated weight, comparison weight), both weights zero when
-    // trimmed.
-    let unit = |i: usize| -> (f64, f64, f64) {
-        let ps = ps[i].min(1.0 - 1e-6);
-        let trim = if d[i] == 1.0 || ps < 0.995 { 1.0 } else { 0.0 };
-        (
-            ps,
-            trim * w[i] * d[i],
-            trim * w[i] * ps * (1.0 - d[i]) / (1.0 - ps),
-        )
-    };
+    let unit = |i: usize| trimmed_weights(ps[i], d[i], w[i]);
     let (mut s_wt, mut s_wc, mut s_att_t, mut s_att_c) = (-0.0, -0.0, -0.0, -0.0);
     for i in 0..n {
         let (_, w_t, w_c) = unit(i);
@@ -202,11 +202,7 @@ pub(crate) fn ipw_did_panel(
         s_att_c += w_c * dy[i];
     }
     let mwt = s_wt / nf;
-    let mwc = s_wc / nf;
-    if mwc.is_nan() || mwc <= 0.0 {
-        // every comparison unit has a propensity score >= 0.995 and was trimmed
-        return Err(PanelFailure::ControlsTrimmed);
-    }
+    let mwc = comparison_weight_mean(s_wc, nf)?;
     let eta_t = s_att_t / nf / mwt;
     let eta_c = s_att_c / nf / mwc;
     let hess = hinv.mapv(|v| v * nf);
