@@ -17,19 +17,26 @@ timed calls; the median wall time is reported, with ratio = pyfixest / pilotdid 
 pilotdid is faster). Coefficients must agree to 1e-6 relative (printed per case; the process
 exits non-zero if they do not).
 
-Demeaning bandwidth (pilotdid only): the 4 demeaned columns (y, x1, x2, x3; f64) read and
-written once, 4 * N * 8 * 2 bytes, over the median of the demeaning times the core reports in
-the timed runs, and as a share of this machine's copy bandwidth (measured at the start: numpy
-copy of 1 GiB, bytes read plus written). That byte count is the least any demeaner must
-move, so the figure is a lower bound on the traffic. After each case the script prints the
-phase table of pilotdid's last run (encode ids, singletons, row copy, demeaning, cross
-products, solve, cluster codes, vcov), as the Rust core timed it.
+From 2**20 rows pilotdid takes its lean path for this model (two fixed effects, no weights,
+no dropped row; src/linear/feols_lean.rs): no demeaned copy of the data is formed. ``--general``
+turns it off, to time and measure the general path at the same sizes.
+
+Demeaning bandwidth (pilotdid only), over the median of the demeaning times the core reports
+in the timed runs, as a share of this machine's copy bandwidth (measured at the start: numpy
+copy of 1 GiB, bytes read plus written). General path: the 4 demeaned columns (y, x1, x2, x3;
+f64) read and written once, 4 * N * 8 * 2 bytes, the least any demeaner that writes them must
+move (a lower bound on the traffic). Lean path: the phase solves each column's fixed effects
+and writes no column, so it counts the 4 columns and the period codes read once,
+(4 * 8 + 4) * N bytes. After each case the script prints the phase table of pilotdid's last
+run (encode ids, singletons, row copy or scales, demeaning, cross products, solve, residuals
+and meat or cluster codes, vcov), as the Rust core timed it.
 
 Peak memory (``--rss 2e7``): each case runs in a fresh Python process that builds the panel,
 keeps only the polars frame (the input arrays: 6 columns, 48 bytes a row), resets the kernel's
 peak-RSS mark (``/proc/self/clear_refs``, Linux) and calls feols once; it prints the input
 size, the process's peak RSS during the call as a multiple of the input, and what the call
-added above the RSS just before it. No pyfixest in that process.
+added above the RSS just before it. That process imports numpy, polars and pilotdid only (no
+pandas, no pyfixest), so its baseline is what a pilotdid user's process holds.
 """
 
 from __future__ import annotations
@@ -42,9 +49,9 @@ import statistics
 import sys
 import time
 import warnings
+from typing import Any
 
 import numpy as np
-import pandas as pd
 import polars as pl
 
 N_PERIODS = 100
@@ -82,7 +89,10 @@ def build_panel(n_rows: int, unbalanced: bool, seed: int = 12345) -> dict[str, n
     return cols
 
 
-def make_frames(cols: dict[str, np.ndarray]) -> tuple[pd.DataFrame, pl.DataFrame]:
+def make_frames(cols: dict[str, np.ndarray]) -> tuple[Any, pl.DataFrame]:
+    # pandas only here: the --rss child never imports it, so its baseline is pilotdid's own
+    import pandas as pd
+
     pdf = pd.DataFrame({k: v for k, v in cols.items()}, copy=False)
     plf = pl.DataFrame({k: v for k, v in cols.items()})
     return pdf, plf
@@ -124,12 +134,22 @@ def phase_table(fit) -> list[tuple[str, float]]:
 
 
 def demean_bandwidth(fit, n_obs: int, seconds: float) -> tuple[float, str]:
-    """GB/s of demeaning: the 4 demeaned columns (y, x1, x2, x3; f64) read and written once,
-    4 * N * 8 * 2 bytes (the least any demeaner moves), over the core's demeaning time
-    ``seconds`` (the median over the timed runs). The exact paths make two passes and the
-    iterative path one per sweep, so this is a lower bound on the traffic actually moved."""
+    """GB/s of demeaning over the core's demeaning time ``seconds`` (the median over the
+    timed runs), counting the least traffic the path must move.
+
+    General path: the 4 demeaned columns (y, x1, x2, x3; f64) read and written once,
+    4 * N * 8 * 2 bytes. The exact paths make two passes and the iterative path one per
+    sweep, so this is a lower bound on the traffic actually moved.
+
+    Lean path (from 2**20 rows; src/linear/feols_lean.rs): no demeaned column is written;
+    the phase solves each column's fixed effects, reading the 4 columns and the period codes
+    (u32) once, 4 * N * 8 + 4 * N bytes. Its later passes (cross products, residuals and
+    meat) read the columns again; they are timed as their own phases.
+    """
     sweeps = list(fit._core.demean_iterations)
     note = f"{fit._core.demean_method}, sweeps per column {sweeps}"
+    if fit._core.lean:
+        return (4 * 8 + 4) * n_obs / seconds / 1e9, "lean path, read only: " + note
     return 4 * n_obs * 8 * 2 / seconds / 1e9, note
 
 
@@ -245,16 +265,15 @@ def rss_child(n_rows: int, case: str) -> int:
     return 0
 
 
-def rss_report(n_rows: int, cases: list[str]) -> None:
+def rss_report(n_rows: int, cases: list[str], general: bool) -> None:
     import subprocess
 
-    print(f"\npeak RSS, one feols call per fresh process, {n_rows:,} rows:")
+    path = "general path" if general else "default path"
+    print(f"\npeak RSS, one feols call per fresh process, {n_rows:,} rows ({path}):")
     sys.stdout.flush()
     for case in cases:
-        subprocess.run(
-            [sys.executable, os.path.abspath(__file__), "--rss-child", str(n_rows), case],
-            check=True,
-        )
+        cmd = [sys.executable, os.path.abspath(__file__), "--rss-child", str(n_rows), case]
+        subprocess.run(cmd + (["--general"] if general else []), check=True)
 
 
 def main(argv=None) -> int:
@@ -288,8 +307,17 @@ def main(argv=None) -> int:
         default=None,
         help="only measure peak RSS at this many rows (fresh process per case)",
     )
+    ap.add_argument(
+        "--general",
+        action="store_true",
+        help="pilotdid on its general path only (the lean path, taken from 2**20 rows, off)",
+    )
     ap.add_argument("--rss-child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.general:
+        from pilotdid import regression
+
+        regression._LEAN_MIN_ROWS = 1 << 62
     if args.rss_child:
         return rss_child(int(args.rss_child[0]), args.rss_child[1])
 
@@ -303,7 +331,7 @@ def main(argv=None) -> int:
             ap.error(f"unknown case {c!r}")
 
     if args.rss is not None:
-        rss_report(int(args.rss), cases)
+        rss_report(int(args.rss), cases, args.general)
         return 0
 
     try:
@@ -318,7 +346,8 @@ def main(argv=None) -> int:
     if not args.skip_pyfixest:
         import pyfixest as pf  # benchmark-only peer
 
-    print(f"bench_feols: {FML}, vcov CR1(unit), fixef_rm='none'")
+    path = "general path only" if args.general else "lean path from 2**20 rows"
+    print(f"bench_feols: {FML}, vcov CR1(unit), fixef_rm='none'; pilotdid {path}")
     print(
         f"python {platform.python_version()} on {platform.machine()}, {os.cpu_count()} CPUs, "
         f"RAYON_NUM_THREADS={os.environ.get('RAYON_NUM_THREADS', 'unset')}; "

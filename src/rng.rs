@@ -243,6 +243,17 @@ pub fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
 }
 
+/// Test data only: the top 53 bits of a 64-bit linear congruential step (Knuth's MMIX
+/// constants) as a uniform in [0, 1). Cheap and fixed, so test panels never move when the
+/// estimators' ChaCha streams change.
+#[cfg(test)]
+pub(crate) fn test_uniform(state: &mut u64) -> f64 {
+    *state = state
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    ((*state >> 11) as f64) / ((1u64 << 53) as f64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

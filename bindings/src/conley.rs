@@ -100,9 +100,10 @@ fn feols_conley_fit<'py>(
         drop_singletons,
         vcov: VcovRequest::Conley(request),
         demean: DemeanSpec { tol, max_iter },
+        ..FeolsSpec::default()
     };
     let fit = run(py, || feols(&input, &spec))?;
-    Ok(PyFeols { fit })
+    Ok(PyFeols { fit, source: None })
 }
 
 pub(super) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

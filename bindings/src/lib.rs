@@ -22,7 +22,7 @@ mod staggered;
 mod synthdid;
 mod weights;
 
-use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, ToPyArray};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyMemoryError, PyValueError};
 use pyo3::prelude::*;
@@ -304,6 +304,99 @@ fn factorize_ids<'py>(
 #[pyclass(frozen, module = "pilotdid._core", name = "FeolsCore")]
 struct PyFeols {
     fit: FeolsFit,
+    /// For a fit from the lean path (no design kept): the caller's arrays it was computed
+    /// from (references, not copies) and its options.
+    source: Option<FeolsSource>,
+}
+
+/// The columns and options of a lean fit: residuals and the wild bootstrap refit from them
+/// on the general path, which keeps the demeaned design they need.
+struct FeolsSource {
+    y: (String, Py<PyArray1<f64>>),
+    x: Vec<(String, Py<PyArray1<f64>>)>,
+    fe: Vec<(String, Py<PyArray1<i64>>)>,
+    clusters: Vec<(String, Py<PyArray1<i64>>)>,
+    spec: FeolsSpec,
+}
+
+/// The arrays behind a `FeolsInput`: outcome, regressors, fixed-effect and cluster ids.
+type InputArrays<'a, 'py> = (
+    &'a PyReadonlyArray1<'py, f64>,
+    &'a [PyReadonlyArray1<'py, f64>],
+    &'a [PyReadonlyArray1<'py, i64>],
+    &'a [PyReadonlyArray1<'py, i64>],
+);
+
+impl FeolsSource {
+    fn new(input: &FeolsInput, arrays: InputArrays<'_, '_>, spec: &FeolsSpec) -> Self {
+        fn keep<T: numpy::Element>(
+            names: impl Iterator<Item = String>,
+            a: &[PyReadonlyArray1<T>],
+        ) -> Vec<(String, Py<PyArray1<T>>)> {
+            names
+                .zip(a)
+                .map(|(n, a)| (n, (**a).clone().unbind()))
+                .collect()
+        }
+        let (y, x, fe, clusters) = arrays;
+        Self {
+            y: (input.y.0.clone(), (**y).clone().unbind()),
+            x: keep(input.x.iter().map(|(n, _)| n.clone()), x),
+            fe: keep(input.fe.iter().map(|(n, _)| n.clone()), fe),
+            clusters: keep(input.clusters.iter().map(|(n, _)| n.clone()), clusters),
+            spec: FeolsSpec {
+                lean_min_rows: usize::MAX,
+                ..spec.clone()
+            },
+        }
+    }
+}
+
+impl PyFeols {
+    /// The fit with its design: this one, or for a lean fit the same model refitted on the
+    /// general path.
+    fn with_design(&self, py: Python<'_>) -> PyResult<std::borrow::Cow<'_, FeolsFit>> {
+        let Some(src) = &self.source else {
+            return Ok(std::borrow::Cow::Borrowed(&self.fit));
+        };
+        fn borrow<'py, T: numpy::Element>(
+            py: Python<'py>,
+            a: &Py<PyArray1<T>>,
+        ) -> PyResult<PyReadonlyArray1<'py, T>> {
+            a.bind(py).try_readonly().map_err(|e| {
+                PilotdidError::new_err(format!("a column of the fitted model is in use: {e}"))
+            })
+        }
+        fn names<T>(v: &[(String, T)]) -> Vec<String> {
+            v.iter().map(|(n, _)| n.clone()).collect()
+        }
+        let y = borrow(py, &src.y.1)?;
+        let x: Vec<_> = src
+            .x
+            .iter()
+            .map(|(_, a)| borrow(py, a))
+            .collect::<PyResult<_>>()?;
+        let fe: Vec<_> = src
+            .fe
+            .iter()
+            .map(|(_, a)| borrow(py, a))
+            .collect::<PyResult<_>>()?;
+        let cl: Vec<_> = src
+            .clusters
+            .iter()
+            .map(|(_, a)| borrow(py, a))
+            .collect::<PyResult<_>>()?;
+        let input = FeolsInput {
+            y: (src.y.0.clone(), slice(&y, "y")?),
+            x: named(names(&src.x), &x, "x")?,
+            fe: named(names(&src.fe), &fe, "fixed effect")?,
+            clusters: named(names(&src.clusters), &cl, "cluster")?,
+            weights: None,
+            valid: None,
+        };
+        let fit = run(py, || feols(&input, &src.spec))?;
+        Ok(std::borrow::Cow::Owned(fit))
+    }
 }
 
 #[pymethods]
@@ -326,7 +419,13 @@ impl PyFeols {
     }
     #[getter]
     fn used_rows<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<bool>> {
-        self.fit.used_rows.to_pyarray(py)
+        self.fit.used_rows().as_ref().to_pyarray(py)
+    }
+    /// Whether the fit took the lean path (no demeaned design kept; residuals and the wild
+    /// bootstrap refit on the general path).
+    #[getter]
+    fn lean(&self) -> bool {
+        self.fit.is_lean()
     }
     #[getter]
     fn collinear(&self) -> Vec<String> {
@@ -366,7 +465,8 @@ impl PyFeols {
     }
     /// Residuals y - fitted on the estimation rows, unweighted (pyfixest's `resid()`).
     fn residuals<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray1<f64>>> {
-        let u = run(py, || self.fit.residuals())?;
+        let fit = self.with_design(py)?;
+        let u = run(py, || fit.residuals())?;
         Ok(u.to_pyarray(py))
     }
     #[getter]
@@ -444,9 +544,9 @@ impl PyFeols {
             weights: None,
             valid: None,
         };
+        let fit = self.with_design(py)?;
         let out = run(py, || {
-            self.fit
-                .wild_bootstrap(&input, rvec.view(), r, &spec, cluster)
+            fit.wild_bootstrap(&input, rvec.view(), r, &spec, cluster)
         })?;
         Ok(PyWildBoot::from(out))
     }
@@ -519,7 +619,7 @@ impl From<WildBoot> for PyWildBoot {
 /// Fixed-effects OLS on prepared columns; see `pilotdid.feols` for the user-facing call.
 /// `fe`, `clusters` and `weights` come with their names (used in messages and results).
 #[pyfunction]
-#[pyo3(signature = (y_name, y, x_names, x, *, fe_names, fe, cluster_names, clusters, weights_name=None, weights=None, valid=None, vcov, vcov_clusters, drop_singletons, tol, max_iter))]
+#[pyo3(signature = (y_name, y, x_names, x, *, fe_names, fe, cluster_names, clusters, weights_name=None, weights=None, valid=None, vcov, vcov_clusters, drop_singletons, tol, max_iter, lean_min_rows=usize::MAX))]
 #[allow(clippy::too_many_arguments)]
 fn feols_fit<'py>(
     py: Python<'py>,
@@ -539,6 +639,7 @@ fn feols_fit<'py>(
     drop_singletons: bool,
     tol: f64,
     max_iter: usize,
+    lean_min_rows: usize,
 ) -> PyResult<PyFeols> {
     let vcov = vcov_request(vcov, vcov_clusters)?;
     let input = FeolsInput {
@@ -556,9 +657,13 @@ fn feols_fit<'py>(
         drop_singletons,
         vcov,
         demean: DemeanSpec { tol, max_iter },
+        lean_min_rows,
     };
     let fit = run(py, || feols(&input, &spec))?;
-    Ok(PyFeols { fit })
+    let source = fit
+        .is_lean()
+        .then(|| FeolsSource::new(&input, (&y, &x, &fe, &clusters), &spec));
+    Ok(PyFeols { fit, source })
 }
 
 /// Panel structure: balance, periods and each unit's first treated period.

@@ -124,6 +124,8 @@ class FeolsCore:
     @property
     def used_rows(self) -> _Bool: ...
     @property
+    def lean(self) -> bool: ...
+    @property
     def collinear(self) -> list[str]: ...
     @property
     def nobs(self) -> int: ...
@@ -191,6 +193,7 @@ def feols_fit(
     drop_singletons: bool,
     tol: float,
     max_iter: int,
+    lean_min_rows: int = ...,
 ) -> FeolsCore: ...
 def feols_conley_fit(
     y_name: str,

@@ -197,10 +197,15 @@ def ids(df: pl.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     numbers (NaN counts as missing; +inf and -inf are refused, since casting them would merge
     them into one id).
     """
+    v, valid = id_values(df, name)
+    return v, (np.ones(len(v), dtype=bool) if valid is None else valid)
+
+
+def id_values(df: pl.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """``ids`` with the mask None when no id is missing: large fits skip a byte a row."""
     s = df.get_column(name)
-    valid = (~s.is_null()).to_numpy()
     if s.dtype.is_float():
-        valid &= ~s.is_nan().fill_null(True).to_numpy()
+        valid = (~s.is_null()).to_numpy() & ~s.is_nan().fill_null(True).to_numpy()
         v = s.fill_null(0).fill_nan(0).to_numpy()
         infinite = ~np.isfinite(v)
         if infinite.any():
@@ -215,6 +220,7 @@ def ids(df: pl.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
                 f"column '{name}' is used as an id but has values beyond the 64-bit integer range"
             )
         return v.astype(np.int64), valid
+    valid = (~s.is_null()).to_numpy() if s.null_count() else None
     if s.dtype.is_integer() or s.dtype == pl.Boolean:
         return s.cast(pl.Int64).fill_null(0).to_numpy().astype(np.int64, copy=False), valid
     if s.dtype in (pl.String, pl.Categorical, pl.Enum) or s.dtype == pl.Object:

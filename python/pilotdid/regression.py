@@ -20,6 +20,11 @@ VcovSpec = Union[str, dict]
 
 #: vcov strings (case-insensitive). "HC1" is an accepted synonym of "hetero" (the TOML study
 #: spec writes "HC1"); the cluster kinds need the columns, from a dict or from ``cluster=``.
+# From this many rows, two-way models without weights or dropped rows take the core's lean
+# path (no demeaned copy of the data is formed or kept; residuals and the wild bootstrap
+# refit on demand). Below it the general path keeps the design for cheap post-estimation.
+_LEAN_MIN_ROWS = 1 << 20
+
 _VCOV_IID = ("iid",)
 _VCOV_HETERO = ("hetero", "hc1")
 _VCOV_CLUSTER = ("cr1", "crv1", "cluster")
@@ -371,12 +376,15 @@ def _fit_one(
     df = _frame.to_polars(data, list(dict.fromkeys(cols)))
 
     y = _frame.numeric(df, f.depvar)
-    valid = np.ones(df.height, dtype=bool) if sample is None else sample.copy()
-    fe_ids, cl_ids = _group_ids(df, f.fixef, clusters, valid)
+    # None: every id present (no mask is allocated; large fits count every byte a row)
+    valid = None if sample is None else sample.copy()
+    fe_ids, cl_ids, valid = _group_ids(df, f.fixef, clusters, valid)
     w = _frame.numeric(df, weights) if weights else None
     x_names, x_cols = _design(f, df, valid, y, w)
 
     if conley is not None:
+        if valid is None:
+            valid = np.ones(df.height, dtype=bool)
         unit = time = None
         if conley_cols["unit"] is not None:
             unit, ok = _frame.ids(df, conley_cols["unit"])
@@ -416,12 +424,13 @@ def _fit_one(
             clusters=cl_ids,
             weights_name=weights,
             weights=w,
-            valid=None if valid.all() else valid,
+            valid=None if valid is None or valid.all() else valid,
             vcov=kind,
             vcov_clusters=list(range(len(clusters))),
             drop_singletons=opts.fixef_rm == "singleton",
             tol=opts.fixef_tol,
             max_iter=opts.fixef_maxiter,
+            lean_min_rows=_LEAN_MIN_ROWS,
         )
     return FeolsResult(
         core,
@@ -440,24 +449,28 @@ def _group_ids(
     df: pl.DataFrame,
     fixef: Sequence[Sequence[str]],
     clusters: Sequence[str],
-    valid: np.ndarray,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    valid: np.ndarray | None,
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray | None]:
     """The integer ids the core takes for each fixed effect (``a^b`` interacted) and each
-    cluster column; rows with a missing id are switched off in ``valid`` (in place)."""
+    cluster column, and ``valid`` with the rows that miss an id switched off (in place when
+    it is an array; None in and no id missing gives None: every row valid)."""
+
+    def ids(name: str) -> np.ndarray:
+        nonlocal valid
+        v, ok = _frame.id_values(df, name)
+        if ok is not None:
+            if valid is None:
+                valid = ok
+            else:
+                valid &= ok
+        return v
+
     fe_ids = []
     for names in fixef:
-        parts = []
-        for name in names:
-            v, ok = _frame.ids(df, name)
-            valid &= ok
-            parts.append(v)
+        parts = [ids(name) for name in names]
         fe_ids.append(parts[0] if len(parts) == 1 else _frame.interacted_ids(parts))
-    cl_ids = []
-    for name in clusters:
-        v, ok = _frame.ids(df, name)
-        valid &= ok
-        cl_ids.append(v)
-    return fe_ids, cl_ids
+    cl_ids = [ids(name) for name in clusters]
+    return fe_ids, cl_ids, valid
 
 
 def _design(

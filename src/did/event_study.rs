@@ -409,6 +409,7 @@ pub fn twfe_event_study(data: &EventStudyData, spec: &TwfeEventSpec) -> Result<T
         drop_singletons: false,
         vcov,
         demean: spec.demean,
+        ..FeolsSpec::default()
     };
     let fit = feols(&design.input(), &fspec)?;
 
@@ -430,8 +431,9 @@ pub fn twfe_event_study(data: &EventStudyData, spec: &TwfeEventSpec) -> Result<T
     let se: Vec<f64> = pos.iter().map(|&p| fit.se[p]).collect();
     let vcov = Array2::from_shape_fn((pos.len(), pos.len()), |(a, b)| fit.vcov[[pos[a], pos[b]]]);
     let mut n_obs_event_time = vec![0usize; event_time.len()];
+    let used_rows = fit.used_rows();
     for (r, l) in d.label.iter().enumerate() {
-        if !fit.used_rows[r] {
+        if !used_rows[r] {
             continue;
         }
         if let Some(j) = l.and_then(|e| event_time.binary_search(&e).ok()) {

@@ -970,6 +970,7 @@ fn pretrend_regression(
             drop_singletons: false,
             vcov: VcovRequest::Cluster(vec![0]),
             demean: DemeanSpec::default(),
+            ..FeolsSpec::default()
         },
     )?;
     let mut pos = Vec::new();

@@ -404,6 +404,7 @@ pub fn sun_abraham(
             drop_singletons: false,
             vcov: spec.vcov.clone(),
             demean: spec.demean,
+            ..FeolsSpec::default()
         },
     )?;
     let mut x_names = names.clone();
@@ -464,12 +465,13 @@ fn aggregate(
         ));
     }
     let m = kept_cells.len();
+    let used_rows = fit.used_rows();
     let counts: Vec<f64> = kept_cells
         .iter()
         .map(|&(j, _)| {
             dummies[j]
                 .iter()
-                .zip(&fit.used_rows)
+                .zip(used_rows.iter())
                 .filter(|(&d, &u)| u && d != 0.0)
                 .count() as f64
         })

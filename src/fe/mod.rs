@@ -23,6 +23,8 @@ pub use demean::{demean_columns, DemeanInfo, DemeanMethod, DemeanSpec};
 pub(crate) use encode::lookup_table_fits;
 pub use encode::{factorize, Factorized};
 pub use singletons::find_singletons;
+pub(crate) use two_way::changed_rows;
+pub use two_way::{TwoWayDirect, TwoWayEffects};
 
 use crate::error::{Error, Result};
 

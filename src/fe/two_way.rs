@@ -67,7 +67,7 @@ enum UnitRows {
 }
 
 /// The factorised system of one two-dimension fixed-effect structure, shared by all columns.
-pub(super) struct TwoWayDirect<'a> {
+pub struct TwoWayDirect<'a> {
     /// Codes of the larger ("unit") and smaller ("period") dimension.
     unit: &'a [u32],
     period: &'a [u32],
@@ -83,6 +83,20 @@ pub(super) struct TwoWayDirect<'a> {
     periods: Cow<'a, [u32]>,
     /// Inverse of C without its last row and column, row-major (T−1)².
     c_inv: Vec<f64>,
+    /// Which fixed-effect dimension is the unit.
+    unit_dim: usize,
+    /// Rows of the fixed effects (`unit` is empty when built from unit runs).
+    n_rows: usize,
+}
+
+/// The fixed effects of several columns: `alpha[i * n_cols + c]` of unit i and
+/// `gamma[t * n_cols + c]` of period t for column c (units and periods as in
+/// [`TwoWayDirect`]: the larger dimension's codes index `alpha`).
+#[derive(Debug, Clone)]
+pub struct TwoWayEffects {
+    pub n_cols: usize,
+    pub alpha: Vec<f64>,
+    pub gamma: Vec<f64>,
 }
 
 impl<'a> TwoWayDirect<'a> {
@@ -125,6 +139,50 @@ impl<'a> TwoWayDirect<'a> {
                 (start, UnitRows::Listed(rows), Cow::Owned(periods))
             }
         };
+        Self::assemble(unit, period, n_periods, start, rows, periods, u)
+    }
+
+    /// The system when the rows are sorted by unit and the unit dimension (`unit_dim`) is
+    /// known only by where each unit's rows start (`start`, n_units + 1 entries, the last the
+    /// row count): the lean regression path finds those runs in the ids themselves and never
+    /// forms the unit codes. Units are numbered in row order, as `factorize` numbers them, so
+    /// the numbers equal `new`'s on the same rows. None under the conditions of `new`.
+    pub fn from_unit_runs(
+        start: Vec<usize>,
+        period: &'a [u32],
+        n_periods: usize,
+        unit_dim: usize,
+    ) -> Option<Self> {
+        let n_units = start.len().checked_sub(1)?;
+        if !(2..=MAX_SMALL_LEVELS).contains(&n_periods)
+            || n_units < 2
+            || start.last() != Some(&period.len())
+        {
+            return None;
+        }
+        let periods = Cow::Borrowed(period);
+        Self::assemble(
+            &[],
+            period,
+            n_periods,
+            start,
+            UnitRows::Contiguous,
+            periods,
+            unit_dim,
+        )
+    }
+
+    /// C, its connectivity and its factorisation, from where each unit's entries are.
+    fn assemble(
+        unit: &'a [u32],
+        period: &'a [u32],
+        n_periods: usize,
+        start: Vec<usize>,
+        rows: UnitRows,
+        periods: Cow<'a, [u32]>,
+        unit_dim: usize,
+    ) -> Option<Self> {
+        let n_units = start.len() - 1;
         let unit_count: Vec<f64> = start.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
         let (c, connected) = laplacian(&start, &periods, &unit_count, n_periods);
         if !connected {
@@ -149,7 +207,14 @@ impl<'a> TwoWayDirect<'a> {
             rows,
             periods,
             c_inv,
+            unit_dim,
+            n_rows: period.len(),
         })
+    }
+
+    /// Rows per unit (f64), units in code order.
+    pub fn unit_counts(&self) -> &[f64] {
+        &self.unit_count
     }
 
     /// Projects both dimensions out of each column, in place. Each column's arithmetic is its
@@ -168,10 +233,109 @@ impl<'a> TwoWayDirect<'a> {
 
     fn demean_group<const G: usize>(&self, cols: &mut [&mut [f64]]) {
         debug_assert_eq!(cols.len(), G);
+        let (means, gamma) = {
+            let xs: [&[f64]; G] = std::array::from_fn(|c| &*cols[c]);
+            self.means_and_period_effects(&xs)
+        };
+        self.subtract_effects(cols, &means, &gamma);
+    }
+
+    /// The fixed effects of each column without touching the columns: α (unit-major,
+    /// `n_units × cols.len()`) and γ (period-major, `n_periods × cols.len()`), so that
+    /// `x − (α_i + γ_t)` is, bit for bit, the residual [`Self::demean`] writes. The lean
+    /// regression path streams its cross products from these instead of demeaned copies.
+    pub fn effects(&self, cols: &[&[f64]]) -> TwoWayEffects {
+        let m = cols.len();
+        let mut alpha = vec![0.0; self.n_units * m];
+        let mut gamma = vec![0.0; self.n_periods * m];
+        for (g, group) in cols.chunks(MAX_GROUP).enumerate() {
+            let c0 = g * MAX_GROUP;
+            match group.len() {
+                1 => self.effects_group::<1>(group, c0, m, &mut alpha, &mut gamma),
+                2 => self.effects_group::<2>(group, c0, m, &mut alpha, &mut gamma),
+                3 => self.effects_group::<3>(group, c0, m, &mut alpha, &mut gamma),
+                _ => self.effects_group::<4>(group, c0, m, &mut alpha, &mut gamma),
+            }
+        }
+        TwoWayEffects {
+            n_cols: m,
+            alpha,
+            gamma,
+        }
+    }
+
+    fn effects_group<const G: usize>(
+        &self,
+        cols: &[&[f64]],
+        c0: usize,
+        m: usize,
+        alpha: &mut [f64],
+        gamma: &mut [f64],
+    ) {
+        let xs: [&[f64]; G] = std::array::from_fn(|c| cols[c]);
+        let (means, g) = self.means_and_period_effects(&xs);
+        alpha
+            .par_chunks_mut(UNITS_PER_BLOCK * m)
+            .zip(means.par_chunks(UNITS_PER_BLOCK))
+            .enumerate()
+            .for_each(|(b, (block_alpha, block_means))| {
+                let first = b * UNITS_PER_BLOCK;
+                for ((i, a), mean) in (first..).zip(block_alpha.chunks_mut(m)).zip(block_means) {
+                    let periods = &self.periods[self.start[i]..self.start[i + 1]];
+                    let ai = self.unit_effect(i, mean, periods, &g);
+                    a[c0..c0 + G].copy_from_slice(&ai);
+                }
+            });
+        for (dst, src) in gamma.chunks_mut(m).zip(&g) {
+            dst[c0..c0 + G].copy_from_slice(src);
+        }
+    }
+
+    /// Which fixed-effect dimension (0 or 1) plays the unit (the larger one).
+    pub fn unit_dim(&self) -> usize {
+        self.unit_dim
+    }
+
+    /// Number of blocks of units that [`Self::visit_block`] walks.
+    pub fn n_blocks(&self) -> usize {
+        self.n_units.div_ceil(UNITS_PER_BLOCK)
+    }
+
+    /// Calls `f(unit, row, period)` for every row of the units of block `b`, unit by unit and
+    /// in row order within a unit. The blocks are set by the unit count alone, so reductions
+    /// that keep one partial per block and add them in block order do not depend on the
+    /// thread count.
+    #[inline]
+    pub fn visit_block(&self, b: usize, mut f: impl FnMut(usize, usize, usize)) {
+        let units = b * UNITS_PER_BLOCK..((b + 1) * UNITS_PER_BLOCK).min(self.n_units);
+        match &self.rows {
+            UnitRows::Contiguous => {
+                for i in units {
+                    for k in self.start[i]..self.start[i + 1] {
+                        f(i, k, self.periods[k] as usize);
+                    }
+                }
+            }
+            UnitRows::Listed(rows) => {
+                for i in units {
+                    let ks = self.start[i]..self.start[i + 1];
+                    for (&row, &t) in rows[ks.clone()].iter().zip(&self.periods[ks]) {
+                        f(i, row as usize, t as usize);
+                    }
+                }
+            }
+        }
+    }
+
+    /// First sweep (unit means and each block's partial r, added in block order) and the
+    /// period effects γ of a group of columns.
+    fn means_and_period_effects<const G: usize>(
+        &self,
+        xs: &[&[f64]; G],
+    ) -> (Vec<[f64; G]>, Vec<[f64; G]>) {
         let mut means = vec![[0.0; G]; self.n_units];
         // First sweep: unit means and each block's partial r.
         let partial_r: Vec<Vec<[f64; G]>> = {
-            let xs: [&[f64]; G] = std::array::from_fn(|c| &*cols[c]);
             means
                 .par_chunks_mut(UNITS_PER_BLOCK)
                 .enumerate()
@@ -180,10 +344,10 @@ impl<'a> TwoWayDirect<'a> {
                     let mut r = vec![[0.0; G]; self.n_periods];
                     match &self.rows {
                         UnitRows::Contiguous => {
-                            self.centre_units(&xs, units, |k| k, block_means, &mut r)
+                            self.centre_units(xs, units, |k| k, block_means, &mut r)
                         }
                         UnitRows::Listed(rows) => {
-                            self.centre_units(&xs, units, |k| rows[k] as usize, block_means, &mut r)
+                            self.centre_units(xs, units, |k| rows[k] as usize, block_means, &mut r)
                         }
                     }
                     r
@@ -199,14 +363,23 @@ impl<'a> TwoWayDirect<'a> {
             }
         }
         let gamma = self.solve(&r);
-        // Second sweep: the residuals x − (α_i + γ_t).
+        (means, gamma)
+    }
+
+    /// Second sweep: the residuals x − (α_i + γ_t), in place.
+    fn subtract_effects<const G: usize>(
+        &self,
+        cols: &mut [&mut [f64]],
+        means: &[[f64; G]],
+        gamma: &[[f64; G]],
+    ) {
         match &self.rows {
             UnitRows::Contiguous => {
                 // One piece of rows per block of units: the blocks write disjoint rows.
                 let bounds: Vec<usize> = (0..self.n_units)
                     .step_by(UNITS_PER_BLOCK)
                     .map(|i| self.start[i])
-                    .chain(std::iter::once(self.unit.len()))
+                    .chain(std::iter::once(self.n_rows))
                     .collect();
                 let mut pieces = split_rows::<G>(cols, &bounds);
                 pieces
@@ -219,7 +392,7 @@ impl<'a> TwoWayDirect<'a> {
                         for (i, mean) in (first..first + block_means.len()).zip(block_means) {
                             let ks = self.start[i]..self.start[i + 1];
                             let periods = &self.periods[ks.clone()];
-                            let alpha = self.unit_effect(i, mean, periods, &gamma);
+                            let alpha = self.unit_effect(i, mean, periods, gamma);
                             for (k, &t) in ks.zip(periods) {
                                 let g = &gamma[t as usize];
                                 for c in 0..G {
@@ -239,7 +412,7 @@ impl<'a> TwoWayDirect<'a> {
                         let first = b * UNITS_PER_BLOCK;
                         for ((i, a), mean) in (first..).zip(block_alpha).zip(block_means) {
                             let periods = &self.periods[self.start[i]..self.start[i + 1]];
-                            *a = self.unit_effect(i, mean, periods, &gamma);
+                            *a = self.unit_effect(i, mean, periods, gamma);
                         }
                     });
                 let n = self.unit.len();
@@ -349,7 +522,7 @@ fn sorted_unit_starts(unit: &[u32], n_units: usize) -> Option<Vec<usize>> {
 /// The rows k where the code changes (`codes[k − 1] ≠ codes[k]`), in order. Chunks of rows in
 /// parallel; within a chunk, 64 comparisons at a time form a bit mask (a branch-free loop the
 /// compiler vectorises), whose set bits are the changes.
-fn changed_rows(codes: &[u32]) -> Vec<usize> {
+pub(crate) fn changed_rows<T: PartialEq + Sync>(codes: &[T]) -> Vec<usize> {
     let n = codes.len();
     let parts: Vec<Vec<usize>> = (0..n.div_ceil(ROWS_PER_CHUNK))
         .into_par_iter()
@@ -598,13 +771,7 @@ mod tests {
     use super::super::test_support::fe2;
     use super::*;
 
-    /// Deterministic pseudo-random numbers for test data.
-    fn lcg(seed: &mut u64) -> f64 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((*seed >> 11) as f64) / ((1u64 << 53) as f64)
-    }
+    use crate::rng::test_uniform as lcg;
 
     /// Residuals sum to zero within every level of both dimensions (the normal equations).
     fn assert_projected(x: &[f64], fe: &FixedEffects, tol: f64) {

@@ -430,12 +430,7 @@ mod tests {
         m
     }
 
-    fn lcg(state: &mut u64) -> f64 {
-        *state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (*state >> 11) as f64 / (1u64 << 53) as f64
-    }
+    use crate::rng::test_uniform as lcg;
 
     #[test]
     fn matches_dense_loop_including_antimeridian_and_poles() {

@@ -18,7 +18,7 @@ pub mod wald;
 pub mod wild_bootstrap;
 
 pub use t_table::{t_table, CoefTable};
-pub use vcov::{vcov, FeInfo, VcovResult, VcovType};
+pub use vcov::{vcov, vcov_from_meat, FeInfo, StreamedMeat, VcovResult, VcovType};
 pub use wald::{restriction_wald, wald_test, WaldTest};
 pub use wild_bootstrap::{wild_cluster_bootstrap, BootWeights, WildBootResult, WildBootSpec};
 pub mod mvn;

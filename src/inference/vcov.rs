@@ -94,6 +94,20 @@ pub struct VcovResult {
     pub ssc: Vec<f64>,
 }
 
+impl VcovResult {
+    /// An unclustered covariance (iid, HC1, Conley): one small-sample factor `adj`, residual
+    /// degrees of freedom n − df_k.
+    fn unclustered(vcov: Array2<f64>, n: usize, df_k: usize, adj: f64) -> Self {
+        VcovResult {
+            vcov,
+            df_k,
+            df_t: n - df_k,
+            n_clusters: Vec::new(),
+            ssc: vec![adj],
+        }
+    }
+}
+
 /// Covariance matrix of the coefficients of a (fixed-effects, weighted) OLS fit, with the
 /// small-sample corrections of pyfixest 0.60 defaults (see the module documentation).
 ///
@@ -127,31 +141,15 @@ pub fn vcov(
     // k = 0 (a fixed-effects-only fit) is allowed: a 0 x 0 matrix, with the degrees of
     // freedom and cluster counts of the fit.
     let fe_levels = fe_level_counts(fe, n)?;
-    let n_fe = fe_levels.len();
-    let k_fe: usize = fe_levels.iter().sum();
-    let k_fe_adj = if n_fe > 1 { k_fe - (n_fe - 1) } else { k_fe };
+    let k_fe_adj = fe_adjusted_levels(&fe_levels);
     let nf = n as f64;
 
     match kind {
         VcovType::Iid => {
-            let df_k = k + k_fe_adj;
-            check_df(n, df_k)?;
             let rss: f64 = uw.iter().map(|u| u * u).sum();
-            let sigma2 = rss / (nf - 1.0);
-            let adj = (nf - 1.0) / (nf - df_k as f64);
-            let vcov = bread.mapv(|b| adj * (b * sigma2));
-            Ok(VcovResult {
-                vcov,
-                df_k,
-                df_t: n - df_k,
-                n_clusters: Vec::new(),
-                ssc: vec![adj],
-            })
+            iid_vcov(n, bread, rss, k + k_fe_adj)
         }
         VcovType::Hetero => {
-            let df_k = k + k_fe_adj;
-            check_df(n, df_k)?;
-            let adj = nf / (nf - df_k as f64);
             let mut meat = Array2::<f64>::zeros((k, k));
             let mut s = vec![0.0; k];
             for (xi, &ui) in xw.outer_iter().zip(uw.iter()) {
@@ -160,14 +158,7 @@ pub fn vcov(
                 }
                 add_outer(&mut meat, &s);
             }
-            let vcov = sandwich(bread, &meat).mapv(|v| adj * v);
-            Ok(VcovResult {
-                vcov,
-                df_k,
-                df_t: n - df_k,
-                n_clusters: Vec::new(),
-                ssc: vec![adj],
-            })
+            hetero_vcov(n, bread, &meat, k + k_fe_adj)
         }
         VcovType::Conley(data) => {
             let df_k = k + k_fe_adj;
@@ -175,13 +166,7 @@ pub fn vcov(
             let adj = (nf - 1.0) / (nf - df_k as f64);
             let meat = super::conley::conley_meat(xw, uw, data)?;
             let vcov = sandwich(bread, &meat).mapv(|v| adj * v);
-            Ok(VcovResult {
-                vcov,
-                df_k,
-                df_t: n - df_k,
-                n_clusters: Vec::new(),
-                ssc: vec![adj],
-            })
+            Ok(VcovResult::unclustered(vcov, n, df_k, adj))
         }
         VcovType::Cluster(clusters) => {
             if clusters.is_empty() || clusters.len() > 2 {
@@ -230,26 +215,15 @@ pub fn vcov(
             let n_clusters: Vec<usize> = dense.iter().map(|(_, g)| *g).collect();
 
             // k_fixef = "nonnested": FEs fully nested in a cluster variable.
-            let mut k_fe_nested = 0usize;
-            let mut n_fe_fully_nested = 0usize;
-            for (f, &levels) in fe.codes.iter().zip(fe_levels.iter()) {
-                if dense.iter().any(|(cl, _)| is_nested(f, cl)) {
-                    k_fe_nested += levels;
-                    n_fe_fully_nested += 1;
-                }
-            }
-            let df_k = if n_fe == 0 {
-                k
-            } else if k_fe_nested == 0 {
-                k + k_fe_adj
-            } else {
-                // Never negative (k_fe_adj counts every nested level); saturating for safety.
-                (k + k_fe_adj + n_fe_fully_nested).saturating_sub(k_fe_nested)
-            };
+            let nested: Vec<bool> = fe
+                .codes
+                .iter()
+                .map(|f| dense.iter().any(|(cl, _)| is_nested(f, cl)))
+                .collect();
+            let df_k = clustered_df_k(k, &fe_levels, &nested);
             check_df(n, df_k)?;
             let g_min = *n_clusters.iter().min().unwrap_or(&2);
-            let gm = g_min as f64;
-            let c = (nf - 1.0) / (nf - df_k as f64) * (gm / (gm - 1.0));
+            let c = cluster_factor(n, df_k, g_min);
 
             if dense.len() == 2 {
                 let (c1, g1) = (&dense[0].0, dense[0].1);
@@ -280,6 +254,135 @@ pub fn vcov(
             })
         }
     }
+}
+
+/// The meat of a variance summed by a caller that streams the rows (the lean regression
+/// path, which never holds the demeaned design): the scaling and degrees of freedom are
+/// those of [`vcov`].
+pub enum StreamedMeat<'a> {
+    /// The residual sum of squares.
+    Iid { rss: f64 },
+    /// Σ_i s_i s_i'.
+    Hetero(Array2<f64>),
+    /// One cluster variable with `n_clusters` clusters, Σ_g S_g S_g', and which fixed
+    /// effects are fully nested in it (every level within one cluster).
+    Cluster {
+        n_clusters: usize,
+        meat: Array2<f64>,
+        nested: &'a [bool],
+    },
+}
+
+/// [`vcov`] from a meat the caller summed: the same small-sample factors and degrees of
+/// freedom. `k` is the bread's order; `fe_levels` the levels present in each absorbed fixed
+/// effect.
+pub fn vcov_from_meat(
+    n: usize,
+    bread: ArrayView2<f64>,
+    meat: StreamedMeat,
+    fe_levels: &[usize],
+) -> Result<VcovResult> {
+    let k = bread.nrows();
+    let k_fe_adj = fe_adjusted_levels(fe_levels);
+    match meat {
+        StreamedMeat::Iid { rss } => iid_vcov(n, bread, rss, k + k_fe_adj),
+        StreamedMeat::Hetero(meat) => hetero_vcov(n, bread, &meat, k + k_fe_adj),
+        StreamedMeat::Cluster {
+            n_clusters,
+            meat,
+            nested,
+        } => {
+            if nested.len() != fe_levels.len() {
+                return Err(Error::Shape(format!(
+                    "vcov: {} nesting flags for {} fixed effects",
+                    nested.len(),
+                    fe_levels.len()
+                )));
+            }
+            if n_clusters < 2 {
+                return Err(Error::Option {
+                    name: "vcov".into(),
+                    reason: "cluster variable 1 has only 1 cluster; cluster-robust standard \
+                             errors need at least 2 clusters"
+                        .into(),
+                });
+            }
+            let df_k = clustered_df_k(k, fe_levels, nested);
+            check_df(n, df_k)?;
+            let c = cluster_factor(n, df_k, n_clusters);
+            let mut vcov = Array2::<f64>::zeros((k, k));
+            let part = sandwich(bread, &meat);
+            vcov.zip_mut_with(&part, |v, p| *v += c * p);
+            Ok(VcovResult {
+                vcov,
+                df_k,
+                df_t: n_clusters - 1,
+                n_clusters: vec![n_clusters],
+                ssc: vec![c],
+            })
+        }
+    }
+}
+
+/// k_fe − (n_fe − 1) with several fixed effects (fixest issue #554), k_fe with one.
+fn fe_adjusted_levels(fe_levels: &[usize]) -> usize {
+    let k_fe: usize = fe_levels.iter().sum();
+    if fe_levels.len() > 1 {
+        k_fe - (fe_levels.len() - 1)
+    } else {
+        k_fe
+    }
+}
+
+/// σ² = RSS/(N − df_k) times the bread.
+fn iid_vcov(n: usize, bread: ArrayView2<f64>, rss: f64, df_k: usize) -> Result<VcovResult> {
+    check_df(n, df_k)?;
+    let nf = n as f64;
+    let sigma2 = rss / (nf - 1.0);
+    let adj = (nf - 1.0) / (nf - df_k as f64);
+    let vcov = bread.mapv(|b| adj * (b * sigma2));
+    Ok(VcovResult::unclustered(vcov, n, df_k, adj))
+}
+
+/// HC1: N/(N − df_k) · bread · meat · bread.
+fn hetero_vcov(
+    n: usize,
+    bread: ArrayView2<f64>,
+    meat: &Array2<f64>,
+    df_k: usize,
+) -> Result<VcovResult> {
+    check_df(n, df_k)?;
+    let nf = n as f64;
+    let adj = nf / (nf - df_k as f64);
+    let vcov = sandwich(bread, meat).mapv(|v| adj * v);
+    Ok(VcovResult::unclustered(vcov, n, df_k, adj))
+}
+
+/// df_k of a clustered variance (k_fixef = "nonnested"): the levels of fixed effects fully
+/// nested in a cluster variable (`nested`, one flag per fixed effect) do not count.
+fn clustered_df_k(k: usize, fe_levels: &[usize], nested: &[bool]) -> usize {
+    let n_fe = fe_levels.len();
+    let k_fe_adj = fe_adjusted_levels(fe_levels);
+    let mut k_fe_nested = 0usize;
+    let mut n_fe_fully_nested = 0usize;
+    for (&levels, _) in fe_levels.iter().zip(nested).filter(|(_, &is)| is) {
+        k_fe_nested += levels;
+        n_fe_fully_nested += 1;
+    }
+    if n_fe == 0 {
+        k
+    } else if k_fe_nested == 0 {
+        k + k_fe_adj
+    } else {
+        // Never negative (k_fe_adj counts every nested level); saturating for safety.
+        (k + k_fe_adj + n_fe_fully_nested).saturating_sub(k_fe_nested)
+    }
+}
+
+/// (N − 1)/(N − df_k) · G/(G − 1).
+fn cluster_factor(n: usize, df_k: usize, g: usize) -> f64 {
+    let (nf, gm) = (n as f64, g as f64);
+    (nf - 1.0) / (nf - df_k as f64) * (gm / (gm - 1.0))
 }
 
 fn check_df(n: usize, df_k: usize) -> Result<()> {

@@ -48,6 +48,9 @@ pub struct FeolsSpec {
     pub drop_singletons: bool,
     pub vcov: VcovRequest,
     pub demean: DemeanSpec,
+    /// From this many input rows, take the lean path when it applies (`feols_lean.rs`: no
+    /// demeaned copy of the data, no design kept on the fit). `usize::MAX`: never.
+    pub lean_min_rows: usize,
 }
 
 impl Default for FeolsSpec {
@@ -56,6 +59,7 @@ impl Default for FeolsSpec {
             drop_singletons: false,
             vcov: VcovRequest::Iid,
             demean: DemeanSpec::default(),
+            lean_min_rows: usize::MAX,
         }
     }
 }
@@ -98,11 +102,12 @@ pub struct FeolsFit {
     pub n_clusters: Vec<usize>,
     pub fe_levels: Vec<usize>,
     pub demean: DemeanInfo,
-    /// Rows of the input used in estimation (length = input rows).
-    pub used_rows: Vec<bool>,
+    /// Rows of the input used in estimation ([`FeolsFit::used_rows`]).
+    pub(super) rows: Rows,
     /// Demeaned outcome (column 0) and kept regressors, times sqrt(weight), column-major:
-    /// kept for post-estimation (wild bootstrap) without redoing the projection.
-    design: Array2<f64>,
+    /// kept for post-estimation (wild bootstrap) without redoing the projection. None on the
+    /// lean path, which never forms it.
+    pub(super) design: Option<Array2<f64>>,
     /// Codes of the cluster variables used for the variance, on the estimation sample.
     pub cluster_codes: Vec<Vec<u32>>,
     /// Fixed effects and weights on the estimation sample: the wild bootstrap rebuilds its
@@ -115,14 +120,23 @@ pub struct FeolsFit {
     pub phases: Vec<(&'static str, f64)>,
 }
 
+/// Which input rows a fit used.
+#[derive(Debug, Clone)]
+pub(super) enum Rows {
+    /// One flag per input row.
+    Used(Vec<bool>),
+    /// Every one of this many input rows (the lean path keeps no mask).
+    All(usize),
+}
+
 /// Lap timer for the phases of one `feols` call.
-struct PhaseClock {
+pub(super) struct PhaseClock {
     last: std::time::Instant,
-    laps: Vec<(&'static str, f64)>,
+    pub(super) laps: Vec<(&'static str, f64)>,
 }
 
 impl PhaseClock {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             last: std::time::Instant::now(),
             laps: Vec::new(),
@@ -130,7 +144,7 @@ impl PhaseClock {
     }
 
     /// Closes the phase that ran since the previous lap.
-    fn lap(&mut self, name: &'static str) {
+    pub(super) fn lap(&mut self, name: &'static str) {
         let now = std::time::Instant::now();
         self.laps.push((name, (now - self.last).as_secs_f64()));
         self.last = now;
@@ -146,10 +160,9 @@ fn check_len(name: &str, len: usize, n: usize) -> Result<()> {
     Ok(())
 }
 
-/// Fixed-effects OLS of `y` on `x`, absorbing `fe`. Without fixed effects, the caller adds an
-/// intercept column if one is wanted.
-pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
-    let mut clock = PhaseClock::new();
+/// The checks every path relies on: column lengths, non-negative weights, something to fit,
+/// no column entirely missing.
+pub(super) fn check_input(input: &FeolsInput) -> Result<()> {
     let n_in = input.y.1.len();
     if n_in == 0 {
         return Err(Error::Empty("no rows: the data are empty".into()));
@@ -184,6 +197,18 @@ pub fn feols(input: &FeolsInput, spec: &FeolsSpec) -> Result<FeolsFit> {
             });
         }
     }
+
+    Ok(())
+}
+
+/// The general path of [`super::feols()`] (after [`check_input`]): demeaned copies of the
+/// outcome and regressors, kept on the fit for post-estimation.
+pub(super) fn fit_general(
+    input: &FeolsInput,
+    spec: &FeolsSpec,
+    mut clock: PhaseClock,
+) -> Result<FeolsFit> {
+    let n_in = input.y.1.len();
 
     // 1. Complete rows.
     // Every buffer that scales with the rows is allocated fallibly (MemoryError, not abort).
@@ -366,20 +391,10 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         cross_products(&cols[1..], cols[0])
     };
     st.clock.lap("cross products");
-    let keep = independent_columns(&xtx_all, &st.scale);
-    let collinear: Vec<String> = (0..k_all)
-        .filter(|j| !keep.contains(j))
-        .map(|j| input.x[j].0.clone())
-        .collect();
-    if keep.is_empty() && k_all > 0 {
-        return Err(Error::Empty(format!(
-            "all regressors are collinear (with each other or with the fixed effects): {}",
-            collinear.join(", ")
-        )));
-    }
+    let (keep, collinear) = kept_regressors(&xtx_all, &st.scale, &input.x)?;
     let k = keep.len();
     // The stored design: the data matrix itself unless a regressor was dropped.
-    let design = if k == k_all {
+    let design: Array2<f64> = if k == k_all {
         std::mem::take(&mut st.data)
     } else {
         ensure::<f64>(n, 1 + k, "design matrix (rows x columns)")?;
@@ -390,17 +405,7 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         }
         d
     };
-    let xtx = Array2::from_shape_fn((k, k), |(a, b)| xtx_all[[keep[a], keep[b]]]);
-    let xty = Array1::from_iter(keep.iter().map(|&j| xty_all[j]));
-    let ls = if k == 0 {
-        // Fixed effects only: nothing to solve, a 0 x 0 bread.
-        LeastSquares {
-            beta: Array1::zeros(0),
-            xtx_inv: Array2::zeros((0, 0)),
-        }
-    } else {
-        solve_normal_equations(&xtx, &xty)?
-    };
+    let ls = solve_kept(&xtx_all, &xty_all, &keep)?;
     let xw = design.slice(s![.., 1..]);
     let yw = design.column(0);
     let uw = weighted_residuals(xw, yw, &ls.beta)?;
@@ -500,9 +505,9 @@ fn finish(input: &FeolsInput, spec: &FeolsSpec, mut st: FitState) -> Result<Feol
         n_clusters,
         fe_levels: st.fe.n_levels.clone(),
         demean: st.demean,
-        used_rows: st.used,
+        rows: Rows::Used(st.used),
         cluster_codes,
-        design,
+        design: Some(design),
         kept: keep,
         fe: st.fe,
         weights: st.weights,
@@ -564,7 +569,7 @@ fn weighted_ss(x: &[f64], w: Option<&[f64]>) -> f64 {
     }
 }
 
-fn centered_ss(x: &[f64], w: Option<&[f64]>) -> f64 {
+pub(super) fn centered_ss(x: &[f64], w: Option<&[f64]>) -> f64 {
     let (sw, swx) = match w {
         Some(w) => (
             w.iter().sum::<f64>(),
@@ -581,20 +586,44 @@ fn centered_ss(x: &[f64], w: Option<&[f64]>) -> f64 {
 
 /// Views of the kept, demeaned and weighted design for post-estimation routines.
 impl FeolsFit {
+    /// Rows of the input used in estimation (length = input rows).
+    pub fn used_rows(&self) -> std::borrow::Cow<'_, [bool]> {
+        match &self.rows {
+            Rows::Used(v) => std::borrow::Cow::Borrowed(v),
+            Rows::All(n) => std::borrow::Cow::Owned(vec![true; *n]),
+        }
+    }
+
+    /// Whether the fit came from the lean path and keeps no design: post-estimation
+    /// (residuals, wild bootstrap) then needs a refit with `lean_min_rows = usize::MAX`.
+    pub fn is_lean(&self) -> bool {
+        self.design.is_none()
+    }
+
+    fn design(&self) -> Result<&Array2<f64>> {
+        self.design.as_ref().ok_or_else(|| {
+            Error::Numerical(
+                "this fit was computed without keeping its demeaned design (the lean path for \
+                 large data); refit it on the general path for residuals or a wild bootstrap"
+                    .into(),
+            )
+        })
+    }
+
     /// Regressors (kept ones), fixed effects projected out, times sqrt(weight).
-    pub fn xw(&self) -> ArrayView2<'_, f64> {
-        self.design.slice(s![.., 1..])
+    pub fn xw(&self) -> Result<ArrayView2<'_, f64>> {
+        Ok(self.design()?.slice(s![.., 1..]))
     }
 
     /// Outcome, fixed effects projected out, times sqrt(weight).
-    pub fn yw(&self) -> ArrayView1<'_, f64> {
-        self.design.column(0)
+    pub fn yw(&self) -> Result<ArrayView1<'_, f64>> {
+        Ok(self.design()?.column(0))
     }
 
     /// Residuals y - fitted on the estimation rows, in their order, unweighted (pyfixest's
     /// `resid()`): the weighted residuals of the demeaned fit divided by sqrt(weight).
     pub fn residuals(&self) -> Result<Array1<f64>> {
-        let mut u = weighted_residuals(self.xw(), self.yw(), &self.beta)?;
+        let mut u = weighted_residuals(self.xw()?, self.yw()?, &self.beta)?;
         if let Some(w) = &self.weights {
             u.iter_mut().zip(w).for_each(|(u, w)| *u /= w.sqrt());
         }
@@ -612,9 +641,51 @@ impl FeolsFit {
     }
 }
 
+/// The least-squares solution on the kept regressors, from all regressors' cross products.
+pub(super) fn solve_kept(
+    xtx_all: &Array2<f64>,
+    xty_all: &Array1<f64>,
+    keep: &[usize],
+) -> Result<LeastSquares> {
+    let k = keep.len();
+    if k == 0 {
+        // Fixed effects only: nothing to solve, a 0 x 0 bread.
+        return Ok(LeastSquares {
+            beta: Array1::zeros(0),
+            xtx_inv: Array2::zeros((0, 0)),
+        });
+    }
+    let xtx = Array2::from_shape_fn((k, k), |(a, b)| xtx_all[[keep[a], keep[b]]]);
+    let xty = Array1::from_iter(keep.iter().map(|&j| xty_all[j]));
+    solve_normal_equations(&xtx, &xty)
+}
+
+/// The regressors kept (indices into `x`, in order) and the names of those dropped as
+/// collinear, from the cross products of the demeaned regressors; an error when every
+/// regressor is collinear. Shared by the general and the lean path.
+pub(super) fn kept_regressors(
+    xtx_all: &Array2<f64>,
+    scale: &[f64],
+    x: &[(String, &[f64])],
+) -> Result<(Vec<usize>, Vec<String>)> {
+    let keep = independent_columns(xtx_all, scale);
+    let collinear: Vec<String> = (0..x.len())
+        .filter(|j| !keep.contains(j))
+        .map(|j| x[j].0.clone())
+        .collect();
+    if keep.is_empty() && !x.is_empty() {
+        return Err(Error::Empty(format!(
+            "all regressors are collinear (with each other or with the fixed effects): {}",
+            collinear.join(", ")
+        )));
+    }
+    Ok((keep, collinear))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::linear::feols;
 
     /// The column-wise residuals equal the row dot product bit for bit (row-major views take
     /// the row path), over several parallel blocks of rows.

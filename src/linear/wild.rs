@@ -92,7 +92,7 @@ impl FeolsFit {
 
         let owned;
         let (x, y) = if !exact || n_dummies == 0 {
-            (self.xw(), self.yw())
+            (self.xw()?, self.yw()?)
         } else {
             owned = self.design_with_dummies(input, &nested, n_dummies)?;
             (owned.0.view(), owned.1.view())
@@ -103,14 +103,14 @@ impl FeolsFit {
 
         // Report t on the fit's scale: the one-way CR1 t of this hypothesis from the fit.
         // The p-value and interval do not depend on this common factor.
-        let uw = &self.yw() - &self.xw().dot(&self.beta);
+        let uw = &self.yw()? - &self.xw()?.dot(&self.beta);
         let fe_info = FeInfo {
             codes: self.fe.codes.iter().map(Vec::as_slice).collect(),
             n_levels: self.fe.n_levels.clone(),
         };
-        let bread = crate::linalg::spd_inverse(self.xw().t().dot(&self.xw()).view())?;
+        let bread = crate::linalg::spd_inverse(self.xw()?.t().dot(&self.xw()?).view())?;
         let v1 = vcov(
-            self.xw(),
+            self.xw()?,
             uw.view(),
             bread.view(),
             &VcovType::Cluster(vec![codes.clone()]),
@@ -150,16 +150,17 @@ impl FeolsFit {
         let width = 1 + k + n_dummies;
         crate::alloc::ensure::<f64>(n, width, "wild bootstrap design with dummies")?;
         let mut m = Array2::<f64>::zeros((n, width).f());
-        if input.y.1.len() != self.used_rows.len() {
+        let used_rows = self.used_rows();
+        if input.y.1.len() != used_rows.len() {
             return Err(Error::Shape(format!(
                 "wild bootstrap: the input has {} rows, the model was fitted on {}",
                 input.y.1.len(),
-                self.used_rows.len()
+                used_rows.len()
             )));
         }
         let sources = std::iter::once(input.y.1).chain(self.kept.iter().map(|&j| input.x[j].1));
         for (j, src) in sources.enumerate() {
-            let used = src.iter().zip(&self.used_rows).filter(|(_, &u)| u);
+            let used = src.iter().zip(used_rows.iter()).filter(|(_, &u)| u);
             m.column_mut(j)
                 .iter_mut()
                 .zip(used)

@@ -131,6 +131,7 @@ pub fn bootstrap_indirect_range(
         drop_singletons: false,
         vcov: VcovRequest::Iid,
         demean: *demean,
+        ..FeolsSpec::default()
     };
 
     let cancel = Cancel::current();

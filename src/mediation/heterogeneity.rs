@@ -125,6 +125,7 @@ pub fn heterogeneity_permutation(
         drop_singletons: false,
         vcov: spec.vcov.clone(),
         demean: spec.demean,
+        ..FeolsSpec::default()
     };
     let observed = statistic(input, &fit_spec, input.unit_group)?.unwrap_or(f64::NAN);
 

@@ -206,7 +206,7 @@ def _permutation_test(
     kind, clusters, _ = _parse_vcov(vcov, f.fixef_names)
     x_names, x_cols = _design(f, df)
     valid = np.ones(df.height, dtype=bool)
-    fe_ids, cl_ids = _group_ids(df, f.fixef, clusters, valid)
+    fe_ids, cl_ids, valid = _group_ids(df, f.fixef, clusters, valid)
     ranks = df.get_column(unit).rank("dense").cast(pl.Int64).to_numpy()
     ids = factorize_ids(np.ascontiguousarray(ranks))
     unit_codes, levels = ids.codes, ids.levels
