@@ -58,6 +58,38 @@ const ROWS_PER_CHUNK: usize = 1 << 16;
 /// Columns swept together: their running sums overlap, and the codes are read once for all.
 const MAX_GROUP: usize = 4;
 
+/// Σ_{t ∈ periods} γ_t per column, added in row order. A unit whose period sequence equals the
+/// previous unit's (every unit of a balanced panel in the same period order) reuses that sum:
+/// the same additions in the same order, so the same bits, for a compare of the codes instead
+/// of G dependent add chains over the unit's rows.
+struct PeriodSums<'g, 'p, const G: usize> {
+    gamma: &'g [[f64; G]],
+    last: Option<(&'p [u32], [f64; G])>,
+}
+
+impl<'g, 'p, const G: usize> PeriodSums<'g, 'p, G> {
+    fn new(gamma: &'g [[f64; G]]) -> Self {
+        PeriodSums { gamma, last: None }
+    }
+
+    fn sum(&mut self, periods: &'p [u32]) -> [f64; G] {
+        if let Some((last, s)) = self.last {
+            if last == periods {
+                return s;
+            }
+        }
+        let mut s = [0.0; G];
+        for &t in periods {
+            let g = &self.gamma[t as usize];
+            for c in 0..G {
+                s[c] += g[c];
+            }
+        }
+        self.last = Some((periods, s));
+        s
+    }
+}
+
 /// Where each unit's rows are.
 enum UnitRows {
     /// Rows sorted by unit: unit i's rows are `start[i]..start[i + 1]`.
@@ -280,9 +312,10 @@ impl<'a> TwoWayDirect<'a> {
             .enumerate()
             .for_each(|(b, (block_alpha, block_means))| {
                 let first = b * UNITS_PER_BLOCK;
+                let mut sums = PeriodSums::new(&g);
                 for ((i, a), mean) in (first..).zip(block_alpha.chunks_mut(m)).zip(block_means) {
                     let periods = &self.periods[self.start[i]..self.start[i + 1]];
-                    let ai = self.unit_effect(i, mean, periods, &g);
+                    let ai = self.unit_effect(i, mean, periods, &mut sums);
                     a[c0..c0 + G].copy_from_slice(&ai);
                 }
             });
@@ -389,10 +422,11 @@ impl<'a> TwoWayDirect<'a> {
                     .for_each(|(b, (xs, block_means))| {
                         let first = b * UNITS_PER_BLOCK;
                         let row0 = bounds[b];
+                        let mut sums = PeriodSums::new(gamma);
                         for (i, mean) in (first..first + block_means.len()).zip(block_means) {
                             let ks = self.start[i]..self.start[i + 1];
                             let periods = &self.periods[ks.clone()];
-                            let alpha = self.unit_effect(i, mean, periods, gamma);
+                            let alpha = self.unit_effect(i, mean, periods, &mut sums);
                             for (k, &t) in ks.zip(periods) {
                                 let g = &gamma[t as usize];
                                 for c in 0..G {
@@ -410,9 +444,10 @@ impl<'a> TwoWayDirect<'a> {
                     .enumerate()
                     .for_each(|(b, (block_alpha, block_means))| {
                         let first = b * UNITS_PER_BLOCK;
+                        let mut sums = PeriodSums::new(gamma);
                         for ((i, a), mean) in (first..).zip(block_alpha).zip(block_means) {
                             let periods = &self.periods[self.start[i]..self.start[i + 1]];
-                            *a = self.unit_effect(i, mean, periods, gamma);
+                            *a = self.unit_effect(i, mean, periods, &mut sums);
                         }
                     });
                 let n = self.unit.len();
@@ -466,21 +501,16 @@ impl<'a> TwoWayDirect<'a> {
         }
     }
 
-    /// α_i = x̄_i − c_i'γ / n_i, the sum over the unit's periods in row order.
-    fn unit_effect<const G: usize>(
+    /// α_i = x̄_i − c_i'γ / n_i, the sum over the unit's periods in row order (`sums` keeps
+    /// the previous unit's).
+    fn unit_effect<'p, const G: usize>(
         &self,
         i: usize,
         mean: &[f64; G],
-        periods: &[u32],
-        gamma: &[[f64; G]],
+        periods: &'p [u32],
+        sums: &mut PeriodSums<'_, 'p, G>,
     ) -> [f64; G] {
-        let mut s = [0.0; G];
-        for &t in periods {
-            let g = &gamma[t as usize];
-            for c in 0..G {
-                s[c] += g[c];
-            }
-        }
+        let s = sums.sum(periods);
         std::array::from_fn(|c| mean[c] - s[c] / self.unit_count[i])
     }
 
@@ -772,6 +802,31 @@ mod tests {
     use super::*;
 
     use crate::rng::test_uniform as lcg;
+
+    /// A reused period sum is the one a fresh sum gives, and a different sequence (same
+    /// periods in another order, a shorter one, an equal one after a different one) is summed.
+    #[test]
+    fn period_sums_reuse_only_equal_sequences() {
+        let gamma: Vec<[f64; 2]> = (0..5)
+            .map(|t| [0.1 * t as f64 + 1e-3, -0.7 / (t + 1) as f64])
+            .collect();
+        let fresh = |periods: &[u32]| {
+            let mut s = [0.0; 2];
+            for &t in periods {
+                s[0] += gamma[t as usize][0];
+                s[1] += gamma[t as usize][1];
+            }
+            s
+        };
+        let (a, b, c): (Vec<u32>, Vec<u32>, Vec<u32>) =
+            (vec![0, 1, 2, 3, 4], vec![4, 3, 2, 1, 0], vec![0, 1, 2]);
+        let sequences = [&a, &a.clone(), &b, &c, &a, &a];
+        let mut sums = PeriodSums::new(&gamma);
+        for p in sequences {
+            let got = sums.sum(p);
+            assert_eq!(got.map(f64::to_bits), fresh(p).map(f64::to_bits));
+        }
+    }
 
     /// Residuals sum to zero within every level of both dimensions (the normal equations).
     fn assert_projected(x: &[f64], fe: &FixedEffects, tol: f64) {
