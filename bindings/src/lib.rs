@@ -370,22 +370,18 @@ impl PyFeols {
         fn names<T>(v: &[(String, T)]) -> Vec<String> {
             v.iter().map(|(n, _)| n.clone()).collect()
         }
+        fn borrow_all<'py, T: numpy::Element>(
+            py: Python<'py>,
+            v: &[(String, Py<PyArray1<T>>)],
+        ) -> PyResult<Vec<PyReadonlyArray1<'py, T>>> {
+            v.iter().map(|(_, a)| borrow(py, a)).collect()
+        }
         let y = borrow(py, &src.y.1)?;
-        let x: Vec<_> = src
-            .x
-            .iter()
-            .map(|(_, a)| borrow(py, a))
-            .collect::<PyResult<_>>()?;
-        let fe: Vec<_> = src
-            .fe
-            .iter()
-            .map(|(_, a)| borrow(py, a))
-            .collect::<PyResult<_>>()?;
-        let cl: Vec<_> = src
-            .clusters
-            .iter()
-            .map(|(_, a)| borrow(py, a))
-            .collect::<PyResult<_>>()?;
+        let (x, fe, cl) = (
+            borrow_all(py, &src.x)?,
+            borrow_all(py, &src.fe)?,
+            borrow_all(py, &src.clusters)?,
+        );
         let input = FeolsInput {
             y: (src.y.0.clone(), slice(&y, "y")?),
             x: named(names(&src.x), &x, "x")?,

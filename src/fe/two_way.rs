@@ -244,9 +244,9 @@ impl<'a> TwoWayDirect<'a> {
         })
     }
 
-    /// Rows per unit (f64), units in code order.
-    pub fn unit_counts(&self) -> &[f64] {
-        &self.unit_count
+    /// Number of units (levels of the larger dimension).
+    pub fn n_units(&self) -> usize {
+        self.n_units
     }
 
     /// Projects both dimensions out of each column, in place. Each column's arithmetic is its

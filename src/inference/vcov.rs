@@ -201,14 +201,7 @@ pub fn vcov(
                     None => dense_codes(c),
                 };
                 if g < 2 {
-                    return Err(Error::Option {
-                        name: "vcov".into(),
-                        reason: format!(
-                            "cluster variable {} has only 1 cluster; cluster-robust standard \
-                             errors need at least 2 clusters",
-                            j + 1
-                        ),
-                    });
+                    return Err(single_cluster(j));
                 }
                 dense.push((codes, g));
             }
@@ -300,12 +293,7 @@ pub fn vcov_from_meat(
                 )));
             }
             if n_clusters < 2 {
-                return Err(Error::Option {
-                    name: "vcov".into(),
-                    reason: "cluster variable 1 has only 1 cluster; cluster-robust standard \
-                             errors need at least 2 clusters"
-                        .into(),
-                });
+                return Err(single_cluster(0));
             }
             let df_k = clustered_df_k(k, fe_levels, nested);
             check_df(n, df_k)?;
@@ -321,6 +309,18 @@ pub fn vcov_from_meat(
                 ssc: vec![c],
             })
         }
+    }
+}
+
+/// The error for cluster variable `j` (0-based) with a single cluster.
+fn single_cluster(j: usize) -> Error {
+    Error::Option {
+        name: "vcov".into(),
+        reason: format!(
+            "cluster variable {} has only 1 cluster; cluster-robust standard errors need at \
+             least 2 clusters",
+            j + 1
+        ),
     }
 }
 

@@ -115,6 +115,8 @@ pub(super) fn fit(
     // many runs as the other has levels, its runs are the units and no unit codes are formed
     // (the usual panel, sorted by unit); otherwise both dimensions are encoded.
     let mut runs = None;
+    // the other dimension's codes when the sorted one does not play the unit (not redone)
+    let mut encoded: [Option<Factorized>; 2] = [None, None];
     if let Some(q) = input.fe.iter().position(|(_, ids)| is_sorted(ids)) {
         let start = unit_runs(input.fe[q].1);
         let other = factorize(input.fe[1 - q].1)?;
@@ -122,6 +124,8 @@ pub(super) fn fit(
         // the larger dimension plays the unit (ties: the first), as in `TwoWayDirect::new`
         if n_units > n_periods || (n_units == n_periods && q == 0) {
             runs = Some((q, start, other));
+        } else {
+            encoded[1 - q] = Some(other);
         }
     }
     let period_codes: Factorized;
@@ -149,8 +153,12 @@ pub(super) fn fit(
             (direct, levels)
         }
         None => {
-            let encoded: Vec<Result<Factorized>> =
-                input.fe.par_iter().map(|(_, ids)| factorize(ids)).collect();
+            let encoded: Vec<Result<Factorized>> = input
+                .fe
+                .par_iter()
+                .zip(encoded)
+                .map(|((_, ids), done)| done.map_or_else(|| factorize(ids), Ok))
+                .collect();
             let mut names = Vec::with_capacity(2);
             let mut codes = Vec::with_capacity(2);
             let mut levels = Vec::with_capacity(2);
@@ -366,7 +374,7 @@ fn unit_runs(ids: &[i64]) -> Vec<usize> {
 /// other is when every period lies in one unit (q = unit) or every unit in one period.
 fn nested_in_fe(direct: &TwoWayDirect, q: usize, n_periods: usize) -> Vec<bool> {
     let unit_dim = direct.unit_dim();
-    let n_units = direct.unit_counts().len();
+    let n_units = direct.n_units();
     // owner[level of the other dimension] = the cluster it was first seen in
     let mut owner = vec![usize::MAX; if q == unit_dim { n_periods } else { n_units }];
     let mut other_nested = true;
@@ -407,26 +415,20 @@ impl Demeaned<'_, '_> {
     }
 
     /// Calls `f(unit, period, d)` for every row of block `b`, `d` = x − (α_i + γ_t) of every
-    /// column: the general path's residual, bit for bit. `M` is the column count when it is a
-    /// compile-time constant (the loops then unroll), 0 for any count.
+    /// column: the general path's residual, bit for bit. For column counts above
+    /// [`MAX_UNROLLED`] ([`Self::visit_fixed`] takes the others).
     #[inline(always)]
-    fn visit<const M: usize>(&self, b: usize, mut f: impl FnMut(usize, usize, &[f64])) {
-        let m = if M == 0 { self.effects.n_cols } else { M };
-        let mut stack = [0.0f64; MAX_UNROLLED];
-        let mut heap = Vec::new();
-        let d: &mut [f64] = if m <= MAX_UNROLLED {
-            &mut stack[..m]
-        } else {
-            heap.resize(m, 0.0);
-            &mut heap
-        };
+    fn visit(&self, b: usize, mut f: impl FnMut(usize, usize, &[f64])) {
+        let m = self.effects.n_cols;
+        debug_assert!(m > MAX_UNROLLED, "{m} columns take the fixed-width loops");
+        let mut d = vec![0.0f64; m];
         let (alpha, gamma) = (&self.effects.alpha, &self.effects.gamma);
         self.direct.visit_block(b, |i, row, t| {
             let (a, g) = (&alpha[i * m..(i + 1) * m], &gamma[t * m..(t + 1) * m]);
             for c in 0..m {
                 d[c] = self.columns[c][row] - (a[c] + g[c]);
             }
-            f(i, t, d);
+            f(i, t, &d);
         });
     }
 }
@@ -451,7 +453,7 @@ fn cross_block<const M: usize>(src: &Demeaned, b: usize, acc: &mut [f64]) {
         return;
     }
     let m = src.effects.n_cols;
-    src.visit::<M>(b, |_, _, d| {
+    src.visit(b, |_, _, d| {
         for a in 0..m {
             let da = d[a];
             for c in a..m {
@@ -516,7 +518,7 @@ fn residual_block<const M: usize>(src: &Demeaned, fit: &FittedColumns, b: usize,
             }
         }
     };
-    src.visit::<M>(b, &mut row);
+    src.visit(b, &mut row);
     if matches!(fit.meat, Meat::ClusterByFe(_)) && !fit.period_scores && current != usize::MAX {
         add_outer(meat_acc, &unit_score);
     }

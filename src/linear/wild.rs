@@ -90,9 +90,10 @@ impl FeolsFit {
                 .collect()
         };
 
+        let (xw, yw) = (self.xw()?, self.yw()?);
         let owned;
         let (x, y) = if !exact || n_dummies == 0 {
-            (self.xw()?, self.yw()?)
+            (xw, yw)
         } else {
             owned = self.design_with_dummies(input, &nested, n_dummies)?;
             (owned.0.view(), owned.1.view())
@@ -103,14 +104,14 @@ impl FeolsFit {
 
         // Report t on the fit's scale: the one-way CR1 t of this hypothesis from the fit.
         // The p-value and interval do not depend on this common factor.
-        let uw = &self.yw()? - &self.xw()?.dot(&self.beta);
+        let uw = &yw - &xw.dot(&self.beta);
         let fe_info = FeInfo {
             codes: self.fe.codes.iter().map(Vec::as_slice).collect(),
             n_levels: self.fe.n_levels.clone(),
         };
-        let bread = crate::linalg::spd_inverse(self.xw()?.t().dot(&self.xw()?).view())?;
+        let bread = crate::linalg::spd_inverse(xw.t().dot(&xw).view())?;
         let v1 = vcov(
-            self.xw()?,
+            xw,
             uw.view(),
             bread.view(),
             &VcovType::Cluster(vec![codes.clone()]),
