@@ -18,8 +18,8 @@ pilotdid is faster). Coefficients must agree to 1e-6 relative (printed per case;
 exits non-zero if they do not).
 
 From 2**20 rows pilotdid takes its lean path for this model (two fixed effects, no weights,
-no dropped row; src/linear/feols_lean.rs): no demeaned copy of the data is formed. ``--general``
-turns it off, to time and measure the general path at the same sizes.
+no dropped row; core/src/linear/feols_lean.rs): no demeaned copy of the data is formed.
+``--general`` turns it off, to time and measure the general path at the same sizes.
 
 Demeaning bandwidth (pilotdid only), over the median of the demeaning times the core reports
 in the timed runs, as a share of this machine's copy bandwidth (measured at the start: numpy
@@ -141,7 +141,7 @@ def demean_bandwidth(fit, n_obs: int, seconds: float) -> tuple[float, str]:
     4 * N * 8 * 2 bytes. The exact paths make two passes and the iterative path one per
     sweep, so this is a lower bound on the traffic actually moved.
 
-    Lean path (from 2**20 rows; src/linear/feols_lean.rs): no demeaned column is written;
+    Lean path (from 2**20 rows; core/src/linear/feols_lean.rs): no demeaned column is written;
     the phase solves each column's fixed effects, reading the 4 columns and the period codes
     (u32) once, 4 * N * 8 + 4 * N bytes. Its later passes (cross products, residuals and
     meat) read the columns again; they are timed as their own phases.

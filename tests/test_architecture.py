@@ -180,8 +180,11 @@ def test_no_module_is_shadowed_by_a_function():
 
 
 # -- the Rust crates ---------------------------------------------------------------------------
-SRC = ROOT.parent / "src"  # the numerical core, crate pilotdid
+SRC = ROOT.parent / "src"  # crate pilotdid: re-exports the core, adds the faer families
+CORE_SRC = ROOT.parent / "core" / "src"  # crate pilotdid-core: no faer dependency
+DENSE_SRC = ROOT.parent / "dense" / "src"  # crate pilotdid-dense: the core's faer kernels
 BINDINGS_SRC = ROOT.parent / "bindings" / "src"  # the PyO3 extension, crate pilotdid-python
+BINDINGS_CORE_SRC = ROOT.parent / "bindings" / "core" / "src"  # crate pilotdid-python-core
 
 
 def _rust_graph(src: Path = SRC) -> dict[tuple[str, ...], set[tuple[str, ...]]]:
@@ -222,26 +225,72 @@ def _rust_graph(src: Path = SRC) -> dict[tuple[str, ...], set[tuple[str, ...]]]:
     return graph
 
 
-def test_no_file_cycle_in_the_rust_crate():
+def test_no_file_cycle_in_the_rust_crates():
     graph = _rust_graph()
     assert ("spatial", "models") in graph and ("spatial", "sac") in graph
     assert ("spatial", "likelihood") in graph[("spatial", "sac")]
     cycles = _strongly_connected(graph)
     assert not cycles, f"file cycles in src/: {cycles}"
+    core = _rust_graph(CORE_SRC)
+    assert ("inference", "multiplier") in core[("did", "att_gt")]
+    cycles = _strongly_connected(core)
+    assert not cycles, f"file cycles in core/src/: {cycles}"
 
 
-def test_no_file_cycle_in_the_bindings_crate():
-    graph = _rust_graph(BINDINGS_SRC)
+def test_no_file_cycle_in_the_bindings_crates():
+    graph = _rust_graph(BINDINGS_CORE_SRC)
     assert ("exposure",) in graph and ("staggered",) in graph[("exposure",)]
+    cycles = _strongly_connected(graph)
+    assert not cycles, f"file cycles in bindings/core/src/: {cycles}"
+    graph = _rust_graph(BINDINGS_SRC)
+    assert ("weights",) in graph[("spatial",)]
     cycles = _strongly_connected(graph)
     assert not cycles, f"file cycles in bindings/src/: {cycles}"
 
 
-def test_the_core_crate_knows_nothing_of_python():
-    """The layer rule across the crate boundary: the core neither depends on PyO3/numpy nor
-    names them, so it builds and tests without Python; only bindings/ does."""
-    manifest = (ROOT.parent / "Cargo.toml").read_text(encoding="utf-8")
-    deps = manifest.split("[dependencies]")[1].split("\n[")[0]
-    assert "pyo3" not in deps and "numpy" not in deps
-    named = [p.name for p in SRC.rglob("*.rs") if re.search(r"\bpyo3::|\bnumpy::", p.read_text())]
-    assert not named, f"core files naming PyO3/numpy: {named}"
+def test_the_core_bindings_do_not_wait_for_faer():
+    """pilotdid-python-core binds pilotdid-core only, so that it compiles beside faer too."""
+    assert _dependencies(ROOT.parent / "bindings" / "core" / "Cargo.toml").split() == [
+        "pilotdid-core",
+        "ndarray",
+        "pyo3",
+        "numpy",
+    ]
+    named = [
+        p.name for p in BINDINGS_CORE_SRC.rglob("*.rs") if re.search(r"\bpilotdid::", p.read_text())
+    ]
+    assert not named, f"core bindings naming the faer-dependent crate: {named}"
+
+
+def _dependencies(manifest: Path) -> str:
+    """The crate names of a manifest's [dependencies] table, one per line (comments dropped)."""
+    table = manifest.read_text(encoding="utf-8").split("[dependencies]")[1].split("\n[")[0]
+    return "\n".join(re.findall(r"^([\w-]+)\s*=", table, flags=re.M))
+
+
+def test_the_library_crates_know_nothing_of_python():
+    """The layer rule across the crate boundary: the library (pilotdid, pilotdid-core,
+    pilotdid-dense) neither depends on PyO3/numpy nor names them, so it builds and tests
+    without Python; only bindings/ does."""
+    for crate_dir in (ROOT.parent, ROOT.parent / "core", ROOT.parent / "dense"):
+        deps = _dependencies(crate_dir / "Cargo.toml")
+        assert "pyo3" not in deps and "numpy" not in deps, crate_dir
+    named = [
+        p.name
+        for src in (SRC, CORE_SRC, DENSE_SRC)
+        for p in src.rglob("*.rs")
+        if re.search(r"\bpyo3::|\bnumpy::", p.read_text())
+    ]
+    assert not named, f"library files naming PyO3/numpy: {named}"
+
+
+def test_the_core_crate_does_not_depend_on_faer():
+    """pilotdid-core compiles beside faer only while it does not depend on it (ARCHITECTURE,
+    "Five Rust crates"): faer reaches it through the kernels that pilotdid-dense defines."""
+    assert "faer" not in _dependencies(ROOT.parent / "core" / "Cargo.toml")
+    named = [p.name for p in CORE_SRC.rglob("*.rs") if re.search(r"\bfaer::", p.read_text())]
+    assert not named, f"core files naming faer: {named}"
+    declared = (CORE_SRC / "linalg" / "mod.rs").read_text(encoding="utf-8")
+    defined = (DENSE_SRC / "lib.rs").read_text(encoding="utf-8")
+    kernels = re.findall(r"fn (pilotdid_dense_\w+)", declared)
+    assert len(kernels) == 3 and all(f"pub fn {k}(" in defined for k in kernels)

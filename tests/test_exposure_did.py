@@ -243,7 +243,7 @@ def test_staggered_cells_equal_att_gt_on_clean_samples(control_group):
 
 
 def test_bootstrap_and_bands_reuse_multiplier():
-    """bstrap=True: multiplier bootstrap (src/inference/multiplier.rs) SEs close to the
+    """bstrap=True: multiplier bootstrap (core/src/inference/multiplier.rs) SEs close to the
     analytic IF SEs (within 15% at 999 draws) and a uniform critical value above 1.96."""
     df, _ = simulate(5, n_side=10, T=4, cohorts=(3,), share=0.3)
     kw = dict(y="y", unit="id", time="t", cohort="g", lat="lat", lon="lon", rings_km=RINGS)

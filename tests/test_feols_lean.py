@@ -1,4 +1,4 @@
-"""feols's lean path (src/linear/feols_lean.rs): two-way fixed effects without weights or
+"""feols's lean path (core/src/linear/feols_lean.rs): two-way fixed effects without weights or
 dropped rows at large row counts, computed without a demeaned copy of the data.
 
 References: the general path of the same core (an exact identity up to rounding: both solve

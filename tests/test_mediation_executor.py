@@ -4,7 +4,7 @@ ProcessPoolExecutor, an owned process pool or a 2-process dask LocalCluster and 
 the core.
 
 Reference: the serial core run itself (``executor=None``, one call of
-``src/mediation/bootstrap.rs``): replicate r draws its clusters from stream (seed, r) whatever
+``core/src/mediation/bootstrap.rs``): replicate r draws its clusters from stream (seed, r) whatever
 the chunk, and the chunks are stacked in r order, so draws, the failed count, the bootstrap
 s.e. and both intervals are equal bit for bit (``==``), for 1, 3 and 7 chunks.
 """

@@ -2,7 +2,7 @@
 effects: ``dcdh`` (Stata/R ``did_multiplegt_dyn``).
 
 The columns are prepared here and every number is computed in Rust (``_core.dcdh_fit``,
-``src/did/dcdh.rs``; the module is not named ``dcdh`` so that the
+``core/src/did/dcdh.rs``; the module is not named ``dcdh`` so that the
 function does not shadow it), numerically as ``moderndid.did_multiplegt`` (0.4.1, a port of
 ``did_multiplegt_dyn``).
 """

@@ -1,7 +1,7 @@
 """Pre-trend power for any event study: Roth (2022), "Pretest with Caution: Event-Study
 Estimates after Testing for Parallel Trends", AER: Insights 4(3). Definitions follow Roth's R
-package ``pretrends``; the numbers are computed in Rust (``src/did/pretrend_power.rs``,
-``src/inference/mvn.rs``)."""
+package ``pretrends``; the numbers are computed in Rust (``core/src/did/pretrend_power.rs``,
+``core/src/inference/mvn.rs``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`synthdid()`: synthetic difference-in-differences, Arkhangelsky, Athey, Hirshberg, Imbens &
 Wager (2021, AER 111(12)), with synthetic control and DID from the same machinery, computed in
-Rust (``src/did/synthdid``) as R ``synthdid`` computes them."""
+Rust (``core/src/did/synthdid``) as R ``synthdid`` computes them."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Triple differences (Ortiz-Villavicencio & Sant'Anna 2025): ``ddd``.
 
 The columns are prepared here and every number is computed in Rust (``_core.ddd_fit``,
-``src/did/ddd.rs``), numerically as ``moderndid``'s ``didtriple`` module (0.4.1) and R
+``core/src/did/ddd.rs``), numerically as ``moderndid``'s ``didtriple`` module (0.4.1) and R
 ``triplediff``.
 """
 

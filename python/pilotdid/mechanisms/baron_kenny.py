@@ -138,7 +138,7 @@ def mediation(
     progress = check_bool("progress", progress)
     # What each replicate keeps: the a- and b-path of every mediator (2 x 8 bytes) in the
     # collected per-replicate vectors (plus their 48-byte headers and allocator overhead) and
-    # again in the two reps x k arrays returned (src/mediation/bootstrap.rs).
+    # again in the two reps x k arrays returned (core/src/mediation/bootstrap.rs).
     reps = check_reps("reps", reps, bytes_per_rep=32 * len(meds) + 80, lo=0)
     fixef_tol, fixef_maxiter = _demean_options(fixef_tol, fixef_maxiter)
     ctrls = check_columns("controls", controls)

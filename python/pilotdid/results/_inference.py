@@ -2,7 +2,7 @@
 policy every result class applies (statistic, two-sided p-value, interval at ``level``).
 
 Each function is a thin call into the Rust core's inference policy
-(``src/inference/policy.rs``), which reproduces bit for bit the Python formulas these functions
+(``core/src/inference/policy.rs``), which reproduces bit for bit the Python formulas these functions
 used to hold (``statistics.NormalDist().inv_cdf``, ``math.erfc``; ``tests/golden`` and
 ``tests/test_inference_policy.py`` pin them).
 

@@ -21,7 +21,7 @@ from pilotdid._core import PilotdidError
 from pilotdid.results._protocol import ResultProtocol, Summary, to_pandas
 
 #: Memory each wild-bootstrap replicate needs until the call returns
-#: (src/inference/wild_bootstrap.rs): its `Replicate` record (t, the tie flag and the five
+#: (core/src/inference/wild_bootstrap.rs): its `Replicate` record (t, the tie flag and the five
 #: coefficients of t*_b(r0) for the interval search: 7 x 8 bytes) plus its entry of t_boot
 #: (8 bytes), which is returned to Python.
 WILD_BOOT_BYTES_PER_REP = 64

@@ -1,6 +1,6 @@
 """Pre-trend power of an event study (Roth 2022): the result of
 :func:`pilotdid.did.pretrend_power`. Numbers come from the Rust core
-(``src/did/pretrend_power.rs``); this class only lays them out."""
+(``core/src/did/pretrend_power.rs``); this class only lays them out."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ neighbours under a weights matrix ``W``, or the distance to the nearest treated 
 rings). The direct effect compares treated units with untreated units that are *unexposed*; the
 spillover effect (per ring) compares untreated exposed units with untreated unexposed units.
 
-The group-time effects are computed in Rust (``src/did/exposure.rs``) as an ``AttGtCore``, so
+The group-time effects are computed in Rust (``core/src/did/exposure.rs``) as an ``AttGtCore``, so
 the aggregations (:func:`pilotdid.aggte`, R ``did``'s weights and ``wif``), the influence-function
 standard errors (clustered by unit) and the multiplier bootstrap with uniform bands are the ones
 of :func:`pilotdid.att_gt`.

@@ -1,11 +1,11 @@
-//! PyO3 bindings for the inference policy (`pilotdid::inference::policy`): the statistic /
+//! PyO3 bindings for the inference policy (`pilotdid_core::inference::policy`): the statistic /
 //! p-value / interval table every result shows at a level, normal quantiles and p-values.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::guarded;
-use pilotdid::inference::policy::{self, CoefTable};
+use pilotdid_core::inference::policy::{self, CoefTable};
 
 /// Statistic, two-sided p-value and interval per estimate (NaN rows: no finite positive SE).
 #[pyclass(name = "InferenceTable", module = "pilotdid._core", frozen)]

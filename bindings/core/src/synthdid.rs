@@ -1,10 +1,10 @@
-//! PyO3 binding of synthetic DID (`pilotdid::did::synthdid`, Arkhangelsky et al. 2021).
+//! PyO3 binding of synthetic DID (`pilotdid_core::did::synthdid`, Arkhangelsky et al. 2021).
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use super::{run, PilotdidError};
-use pilotdid::did::synthdid::{self, CohortFit, Method, SynthDid, SynthDidInput, Vcov};
+use pilotdid_core::did::synthdid::{self, CohortFit, Method, SynthDid, SynthDidInput, Vcov};
 
 /// One adoption cohort's estimate and weights.
 #[pyclass(name = "SynthDidCohort", module = "pilotdid._core", frozen)]

@@ -4,10 +4,10 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use pilotdid::did::aggte::{AggType, AggteSpec, CohortShares};
-use pilotdid::did::att_gt::{BasePeriod, CellStatus, ControlGroup, EstMethod};
-use pilotdid::did::ddd::{ddd, ddd_aggregate, DddFit, DddInput, DddSpec};
-use pilotdid::inference::multiplier::{MultiplierSpec, MultiplierWeights};
+use pilotdid_core::did::aggte::{AggType, AggteSpec, CohortShares};
+use pilotdid_core::did::att_gt::{BasePeriod, CellStatus, ControlGroup, EstMethod};
+use pilotdid_core::did::ddd::{ddd, ddd_aggregate, DddFit, DddInput, DddSpec};
+use pilotdid_core::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 fn boot_spec(
     bstrap: bool,

@@ -17,8 +17,6 @@
 //! Replicate b's multipliers come from `rng::stream(seed, b)`, consumed in row order; replicates are computed in fixed blocks on the rayon pool and stored
 //! by index, so results do not depend on the number of threads.
 
-use faer::linalg::matmul::matmul;
-use faer::{Accum, Mat, MatRef, Par};
 use ndarray::Array2;
 use rayon::prelude::*;
 use statrs::distribution::{ContinuousCDF, Normal};
@@ -26,6 +24,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 use crate::alloc;
 use crate::error::{Error, Result};
 use crate::interrupt::Cancel;
+use crate::linalg::gemm_accumulate;
 pub use crate::linalg::quantile_type1;
 use crate::rng::{self, ChaCha8Rng};
 
@@ -214,7 +213,8 @@ fn bootstrap_in_blocks(
             let b1 = (b0 + block_reps).min(spec.biters);
             let nrep = b1 - b0;
             let mut rngs: Vec<ChaCha8Rng> = (b0..b1).map(|b| streams.stream(b as u64)).collect();
-            let mut acc = Mat::<f64>::zeros(nrep, m);
+            // column-major nrep × m
+            let mut acc = vec![0.0; nrep * m];
             // draws of the block's replicates for one chunk of rows, row-major nrep × len
             let mut v = vec![0.0; nrep * CHUNK_ROWS];
             let mut start = 0;
@@ -225,19 +225,18 @@ fn bootstrap_in_blocks(
                 for (r, rng) in rngs.iter_mut().enumerate() {
                     draw(weights, rng, &mut v[r * len..(r + 1) * len], &mammen);
                 }
-                let lhs = MatRef::from_row_major_slice(&v[..nrep * len], nrep, len);
-                let rhs = MatRef::from_column_major_slice_with_stride(
+                gemm_accumulate(
+                    &mut acc,
+                    (nrep, m, len),
+                    &v[..nrep * len],
                     &psi[start..start + (m - 1) * nb + len],
-                    len,
-                    m,
                     nb,
                 );
-                matmul(acc.as_mut(), Accum::Add, lhs, rhs, 1.0, Par::Seq);
                 start = end;
             }
             for r in 0..nrep {
                 for j in 0..m {
-                    out[r * m + j] = acc[(r, j)] * scale;
+                    out[r * m + j] = acc[j * nrep + r] * scale;
                 }
             }
             Ok::<(), Error>(())

@@ -5,9 +5,9 @@ use numpy::PyReadonlyArray1;
 use pyo3::prelude::*;
 
 use super::{named, run, slice, PilotdidError, PyFeols};
-use pilotdid::fe::DemeanSpec;
-use pilotdid::inference::conley::ConleyKernel;
-use pilotdid::linear::{feols, ConleyRequest, FeolsInput, FeolsSpec, VcovRequest};
+use pilotdid_core::fe::DemeanSpec;
+use pilotdid_core::inference::conley::ConleyKernel;
+use pilotdid_core::linear::{feols, ConleyRequest, FeolsInput, FeolsSpec, VcovRequest};
 
 fn conley_kernel(kernel: &str) -> PyResult<ConleyKernel> {
     match kernel {

@@ -5,11 +5,11 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, vcov_request, wild_boot_spec, PilotdidError, PyWildBoot};
-use pilotdid::did::bacon::{bacon, bacon_panel, Bacon, BaconNames};
-use pilotdid::did::sun_abraham::{
+use pilotdid_core::did::bacon::{bacon, bacon_panel, Bacon, BaconNames};
+use pilotdid_core::did::sun_abraham::{
     sa_panel, sun_abraham, SaControl, SunAbraham, SunAbrahamInput, SunAbrahamSpec, Table,
 };
-use pilotdid::fe::DemeanSpec;
+use pilotdid_core::fe::DemeanSpec;
 
 /// A Goodman-Bacon decomposition: one entry per 2×2 comparison, the summary by comparison
 /// type (bacondecomp's alphabetical order), the TWFE coefficient and panel counts.

@@ -9,14 +9,14 @@ use super::conley::{conley_request, ConleyArgs};
 use super::{
     named, run, slice, vcov_request, wild_boot_spec, PilotdidError, PyWaldTest, PyWildBoot,
 };
-use pilotdid::did::did2s::{did2s, Did2s, Did2sSpec};
-use pilotdid::did::event_study::{
+use pilotdid_core::did::did2s::{did2s, Did2s, Did2sSpec};
+use pilotdid_core::did::event_study::{
     conf_bounds, twfe_event_study, EventStudyData, EventTimeSpec, TwfeEventSpec, TwfeEventStudy,
 };
-use pilotdid::did::imputation::{imputation, Imputation, ImputationSpec};
-use pilotdid::fe::DemeanSpec;
-use pilotdid::inference::multiplier::MultiplierWeights;
-use pilotdid::linear::{VcovRequest, WildBoot};
+use pilotdid_core::did::imputation::{imputation, Imputation, ImputationSpec};
+use pilotdid_core::fe::DemeanSpec;
+use pilotdid_core::inference::multiplier::MultiplierWeights;
+use pilotdid_core::linear::{VcovRequest, WildBoot};
 
 /// The common columns of every event-study call.
 struct Columns<'py> {

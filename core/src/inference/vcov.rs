@@ -940,7 +940,7 @@ mod tests {
 
     // Reference data written by this Python script (pyfixest 0.60.0, numpy, pandas):
     //
-    //     """Generate pyfixest 0.60 reference numbers for src/inference/vcov.rs tests."""
+    //     """Generate pyfixest 0.60 reference numbers for core/src/inference/vcov.rs tests."""
     //     import numpy as np, pandas as pd, pyfixest as pf
     //
     //     rng = np.random.default_rng(20240601)

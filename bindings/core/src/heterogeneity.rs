@@ -1,13 +1,13 @@
-//! PyO3 binding of the heterogeneity permutation test (`pilotdid::mediation::heterogeneity`).
+//! PyO3 binding of the heterogeneity permutation test (`pilotdid_core::mediation::heterogeneity`).
 //! Arrays in, the observed and permuted statistics out; no numerics here.
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
 use pyo3::prelude::*;
 
 use super::{run, slice, PilotdidError};
-use pilotdid::fe::DemeanSpec;
-use pilotdid::linear::VcovRequest;
-use pilotdid::mediation::{
+use pilotdid_core::fe::DemeanSpec;
+use pilotdid_core::linear::VcovRequest;
+use pilotdid_core::mediation::{
     heterogeneity_permutation, HeterogeneityInput, HeterogeneitySpec, HeterogeneityTest,
 };
 

@@ -1,10 +1,10 @@
-//! PyO3 binding of the pre-trend power analysis (`pilotdid::did::pretrend_power`, Roth 2022).
+//! PyO3 binding of the pre-trend power analysis (`pilotdid_core::did::pretrend_power`, Roth 2022).
 
 use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
 use super::run;
-use pilotdid::did::pretrend_power::{self, PretrendPower, PretrendSpec};
+use pilotdid_core::did::pretrend_power::{self, PretrendPower, PretrendSpec};
 
 /// The pre-test's power against the hypothesised violation and its consequences.
 #[pyclass(name = "PretrendPower", module = "pilotdid._core", frozen)]
@@ -130,7 +130,7 @@ fn mvn_rectangle_probability(
     );
     let c: Vec<f64> = cov.as_array().iter().copied().collect();
     let p = run(py, move || {
-        pilotdid::inference::mvn::rectangle_probability(&m, &c, &l, &u)
+        pilotdid_core::inference::mvn::rectangle_probability(&m, &c, &l, &u)
     })?;
     Ok((p.value, p.std_error))
 }
@@ -151,7 +151,7 @@ fn mvn_truncated_mean<'py>(
     );
     let c: Vec<f64> = cov.as_array().iter().copied().collect();
     let (t, p) = run(py, move || {
-        pilotdid::inference::mvn::truncated_mean(&m, &c, &l, &u)
+        pilotdid_core::inference::mvn::truncated_mean(&m, &c, &l, &u)
     })?;
     Ok((t.into_pyarray(py), p.value))
 }

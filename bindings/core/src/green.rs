@@ -6,9 +6,9 @@ use numpy::{PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{guarded, run, slice};
-use pilotdid::error::Error;
-use pilotdid::green::lp::{solve, Lp, Workspace};
-use pilotdid::green::{
+use pilotdid_core::error::Error;
+use pilotdid_core::green::lp::{solve, Lp, Workspace};
+use pilotdid_core::green::{
     capital_stock, entropy_index, malmquist, sbm, DeaData, Frontier, InitialStock, MlFit, MlSpec,
     PimFit, PimSpec, Rts, SbmSpec,
 };

@@ -6,8 +6,8 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray
 use pyo3::prelude::*;
 
 use super::{guarded, run, slice, PilotdidError, PyWaldTest};
-use pilotdid::fe::DemeanSpec;
-use pilotdid::mediation::{
+use pilotdid_core::fe::DemeanSpec;
+use pilotdid_core::mediation::{
     boot_from_draws, bootstrap_ci, bootstrap_indirect_range, indirect_tests, linear_combinations,
     BootInput, CiMethod,
 };
@@ -206,7 +206,9 @@ fn restriction_wald(
     df2: usize,
 ) -> PyResult<PyWaldTest> {
     let (b, v, r) = (beta.as_array(), vcov.as_array(), r.as_array());
-    let w = run(py, || pilotdid::inference::restriction_wald(b, v, r, df2))?;
+    let w = run(py, || {
+        pilotdid_core::inference::restriction_wald(b, v, r, df2)
+    })?;
     Ok(PyWaldTest::from(w))
 }
 

@@ -7,12 +7,10 @@ pub mod capital;
 pub mod entropy;
 pub mod lp;
 pub mod malmquist;
-pub mod pca;
 pub mod sbm;
 
 pub use capital::{capital_stock, InitialStock, PimFit, PimSpec};
 pub use entropy::{entropy_index, EntropyFit};
 pub use lp::{Lp, LpSolution, LpStatus};
 pub use malmquist::{malmquist, MlFit, MlSpec, MlStatus};
-pub use pca::{pca_index, ComponentWeights, PcaFit, PcaSpec, Select};
 pub use sbm::{sbm, DeaData, Eval, Frontier, Model, OutputWeights, RefSet, Rts, SbmFit, SbmSpec};

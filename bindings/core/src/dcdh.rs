@@ -4,8 +4,10 @@ use numpy::{PyArray2, PyReadonlyArray1, PyReadonlyArray2, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use pilotdid::did::dcdh::{dcdh, DcdhFit, DcdhInput, DcdhSpec, Horizons, JointTest, Switchers};
-use pilotdid::did::dcdh_boot::{
+use pilotdid_core::did::dcdh::{
+    dcdh, DcdhFit, DcdhInput, DcdhSpec, Horizons, JointTest, Switchers,
+};
+use pilotdid_core::did::dcdh_boot::{
     dcdh_boot_from_draws, dcdh_bootstrap, dcdh_bootstrap_range, BootDraws, DcdhBoot,
 };
 

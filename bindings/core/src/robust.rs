@@ -5,9 +5,9 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{guarded, named, run, slice, PilotdidError};
-use pilotdid::error::Error;
-use pilotdid::fe::DemeanSpec;
-use pilotdid::robust::{
+use pilotdid_core::error::Error;
+use pilotdid_core::fe::DemeanSpec;
+use pilotdid_core::robust::{
     balance, logit, match_scores, randomization_pvalue, BalanceRow, Kernel, LogitFit, MatchMethod,
     Placebo, PlaceboData, PlaceboScheme,
 };

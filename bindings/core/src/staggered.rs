@@ -4,11 +4,11 @@ use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, ToPyArray};
 use pyo3::prelude::*;
 
 use super::{named, run, slice, to_py, PilotdidError};
-use pilotdid::did::aggte::{aggte, AggType, AggteSpec, CohortShares};
-use pilotdid::did::att_gt::{
+use pilotdid_core::did::aggte::{aggte, AggType, AggteSpec, CohortShares};
+use pilotdid_core::did::att_gt::{
     att_gt, AttGtFit, AttGtInput, AttGtSpec, BasePeriod, CellStatus, ControlGroup, EstMethod,
 };
-use pilotdid::inference::multiplier::{MultiplierSpec, MultiplierWeights};
+use pilotdid_core::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 fn boot_spec(
     bstrap: bool,

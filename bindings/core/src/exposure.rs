@@ -6,8 +6,8 @@ use pyo3::prelude::*;
 
 use super::staggered::PyAttGt;
 use super::{run, slice, to_py};
-use pilotdid::did::exposure::{exposure_att_gt, ExposureControl, ExposureInput, ExposureSpec};
-use pilotdid::inference::multiplier::{MultiplierSpec, MultiplierWeights};
+use pilotdid_core::did::exposure::{exposure_att_gt, ExposureControl, ExposureInput, ExposureSpec};
+use pilotdid_core::inference::multiplier::{MultiplierSpec, MultiplierWeights};
 
 /// ATT(g,t) against exposure-clean comparison units on a balanced grid; see
 /// `pilotdid.exposure_did`.
