@@ -57,6 +57,12 @@ impl Cancel {
         Cancel { start }
     }
 
+    /// A token that is already cancelled, without moving the global epoch (which would cancel
+    /// every other computation in the process): for tests of the cancellation paths.
+    pub fn stale() -> Self {
+        Cancel::at(epoch().wrapping_sub(1))
+    }
+
     /// Whether [`cancel_all`] was called since this token's computation started.
     #[inline]
     pub fn is_cancelled(&self) -> bool {
@@ -88,24 +94,18 @@ impl Cancel {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// A token that is already cancelled, without moving the global epoch (which would cancel
-    /// the other tests running in this process).
-    pub(crate) fn cancelled() -> Cancel {
-        Cancel::at(epoch().wrapping_sub(1))
-    }
 
     #[test]
     fn a_fresh_token_is_not_cancelled_and_a_stale_one_is() {
         assert_eq!(Cancel::current().check(), Ok(()));
-        assert_eq!(cancelled().check(), Err(Error::Interrupted));
+        assert_eq!(Cancel::stale().check(), Err(Error::Interrupted));
     }
 
     #[test]
     fn enter_pins_the_token_on_this_thread_only() {
-        cancelled().enter(|| {
+        Cancel::stale().enter(|| {
             assert_eq!(Cancel::current().check(), Err(Error::Interrupted));
             let other = std::thread::spawn(|| Cancel::current().check()).join();
             assert_eq!(other.ok(), Some(Ok(())));

@@ -10,6 +10,8 @@ pub mod quantile;
 pub use dense::{dot, dot_sequential, numpy_sum, spd_inverse_rowmajor};
 pub use quantile::{quantile_type1, quantile_type7};
 
+use std::borrow::Cow;
+
 use ndarray::{Array2, ArrayView2};
 
 use crate::error::{Error, Result};
@@ -42,8 +44,9 @@ pub(crate) mod kernels {
     }
 }
 
-/// The rows of a square matrix, one after another.
-fn square_row_major(a: ArrayView2<f64>, what: &str) -> Result<Vec<f64>> {
+/// The rows of a square matrix, one after another: borrowed when `a` is already laid out so,
+/// copied otherwise.
+fn square_row_major<'a>(a: ArrayView2<'a, f64>, what: &str) -> Result<Cow<'a, [f64]>> {
     if a.nrows() != a.ncols() {
         return Err(Error::Shape(format!(
             "{what} of a {}x{} matrix",
@@ -51,7 +54,10 @@ fn square_row_major(a: ArrayView2<f64>, what: &str) -> Result<Vec<f64>> {
             a.ncols()
         )));
     }
-    Ok(a.iter().copied().collect())
+    Ok(match a.to_slice() {
+        Some(rows) => Cow::Borrowed(rows),
+        None => Cow::Owned(a.iter().copied().collect()),
+    })
 }
 
 /// Inverse of a symmetric positive definite matrix through its Cholesky factor (faer's).
@@ -112,6 +118,19 @@ mod tests {
         let inv = spd_inverse(a.view()).unwrap();
         let eye = a.dot(&inv);
         assert!((eye[[0, 0]] - 1.0).abs() < 1e-14 && eye[[0, 1]].abs() < 1e-14);
+    }
+
+    #[test]
+    fn a_column_major_view_gives_the_same_bits() {
+        // a.t() of a symmetric matrix is the same matrix in column-major order: copied, not
+        // borrowed, on its way to the kernels
+        let a = array![[4.0, 1.0, 0.5], [1.0, 3.0, 0.2], [0.5, 0.2, 2.0]];
+        assert!(a.t().to_slice().is_none());
+        assert_eq!(spd_inverse(a.view()).unwrap(), spd_inverse(a.t()).unwrap());
+        assert_eq!(
+            symmetric_eigenvalues(a.view()).unwrap(),
+            symmetric_eigenvalues(a.t()).unwrap()
+        );
     }
 
     #[test]

@@ -689,7 +689,7 @@ mod tests {
     fn a_cancelled_token_stops_the_replicates_and_the_enumeration() {
         let (y, x, u, t, d) = toy();
         let p = Placebo::new(&toy_data(&y, &x, &u, &t, &d), DemeanSpec::default()).unwrap();
-        let stop = crate::interrupt::tests::cancelled();
+        let stop = crate::interrupt::Cancel::stale();
         let r = stop.enter(|| p.run(PlaceboScheme::Units, 1, 0, 100_000_000));
         assert_eq!(r, Err(Error::Interrupted));
         let e = stop.enter(|| p.enumerate(PlaceboScheme::Both, 10_000));
