@@ -26,13 +26,90 @@ use ndarray::Array2;
 use rayon::prelude::*;
 use statrs::distribution::{ChiSquared, ContinuousCDF};
 
-use super::drdid::{drdid_panel, ipw_did_panel, reg_did_panel, PanelFailure};
+use super::drdid::{drdid_panel, ipw_did_panel, reg_did_panel, LogitFit, PanelFailure};
 use crate::error::{Error, Result};
 use crate::fe::lookup_table_fits;
 use crate::inference::multiplier::{multiplier_bootstrap, MultiplierResult, MultiplierSpec};
 use crate::interrupt::Cancel;
 use crate::linalg::logit::weighted_logit;
 use crate::linalg::{spd_inverse, symmetric_eigenvalues};
+
+/// The unweighted propensity-score logits the cells have fitted, each with what determines it:
+/// the cohort, the period whose covariates it uses and the rows (units) it was fitted on. Its
+/// inputs are then the same numbers (d is 1 on the cohort's rows, x the covariates of that
+/// period), so a cell that matches all three reuses the fit instead of repeating the same
+/// computation: every post-treatment cell of a cohort has the cohort's last pre-treatment
+/// period as its base period and, with never-treated controls on a balanced panel, the same
+/// rows (mpdta with a varying base period: 12 cells, 8 distinct fits).
+/// Whichever cell fits first, the numbers are the same, so the thread count changes nothing.
+/// Only (cohort, period) pairs that two or more cells use are kept, so that the cache holds
+/// no fit that nothing will ask for again.
+struct PropensityCache {
+    shared: Vec<(i64, usize)>,
+    fits: std::sync::Mutex<Vec<PropensityEntry>>,
+}
+
+struct PropensityEntry {
+    group: i64,
+    covariate_period: usize,
+    rows: Vec<usize>,
+    fit: Option<LogitFit>,
+}
+
+impl PropensityCache {
+    /// A cache for cells that use the covariates of the given (cohort, period) pairs, one pair
+    /// per cell.
+    fn new(pairs: impl IntoIterator<Item = (i64, usize)>) -> Self {
+        let mut seen = Vec::new();
+        let mut shared = Vec::new();
+        for pair in pairs {
+            if seen.contains(&pair) {
+                if !shared.contains(&pair) {
+                    shared.push(pair);
+                }
+            } else {
+                seen.push(pair);
+            }
+        }
+        PropensityCache {
+            shared,
+            fits: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The fit for (`group`, `covariate_period`, `rows`): the stored one, or `fit()` stored.
+    fn get_or_fit(
+        &self,
+        group: i64,
+        covariate_period: usize,
+        rows: &[usize],
+        fit: impl FnOnce() -> Option<LogitFit>,
+    ) -> Option<LogitFit> {
+        if !self.shared.contains(&(group, covariate_period)) {
+            return fit();
+        }
+        let matches = |e: &PropensityEntry| {
+            e.group == group && e.covariate_period == covariate_period && e.rows == rows
+        };
+        // A poisoned lock only means another cell panicked; its entries are complete.
+        let fits = self.fits.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(e) = fits.iter().find(|e| matches(e)) {
+            return e.fit.clone();
+        }
+        drop(fits);
+        let new = fit();
+        let mut fits = self.fits.lock().unwrap_or_else(|e| e.into_inner());
+        if !fits.iter().any(matches) {
+            fits.push(PropensityEntry {
+                group,
+                covariate_period,
+                rows: rows.to_vec(),
+                fit: new.clone(),
+            });
+        }
+        new
+    }
+}
 
 /// 2×2 estimator (DRDID panel estimators).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -519,11 +596,16 @@ pub fn att_gt(inp: &AttGtInput, spec: &AttGtSpec) -> Result<AttGtFit> {
     let n = grid.n;
     // one 2x2 DID per cell: a Ctrl-C stops the remaining cells
     let cancel = Cancel::current();
+    // The covariates of a cell are those of the earlier of its period and its base period.
+    let propensity = PropensityCache::new(
+        defs.iter()
+            .filter_map(|d| d.bi.filter(|&b| b != d.ti).map(|b| (d.g, b.min(d.ti)))),
+    );
     let results: Vec<(Cell, Option<Vec<f64>>)> = defs
         .par_iter()
         .map(|d| {
             cancel.check()?;
-            compute_cell(&grid, spec, d.g, d.ti, d.bi, periods)
+            compute_cell(&grid, spec, d.g, d.ti, d.bi, periods, &propensity)
         })
         .collect::<Result<Vec<_>>>()?;
     let mut cells = Vec::with_capacity(results.len());
@@ -667,6 +749,7 @@ fn compute_cell(
     ti: usize,
     bi: Option<usize>,
     periods: &[i64],
+    propensity: &PropensityCache,
 ) -> Result<(Cell, Option<Vec<f64>>)> {
     let t = periods[ti];
     let post = g <= t;
@@ -751,7 +834,8 @@ fn compute_cell(
             ones = vec![1.0; n1];
             &ones
         };
-        unweighted_logit = weighted_logit(&x, &d, unit_weights, k1);
+        unweighted_logit =
+            propensity.get_or_fit(g, early, &idx, || weighted_logit(&x, &d, unit_weights, k1));
         let ok = match &unweighted_logit {
             Some((_, p, _)) => p.iter().all(|&v| v < 0.999),
             None => false,
@@ -831,6 +915,32 @@ fn compute_cell(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A pair that two cells use is fitted once for the same rows and again for other rows; a
+    /// pair that one cell uses is never stored.
+    #[test]
+    fn propensity_fits_are_shared_only_where_the_inputs_are_the_same() {
+        let cache = PropensityCache::new([(2004, 0), (2004, 0), (2006, 1)]);
+        let calls = std::cell::Cell::new(0);
+        let fit = |beta: f64| {
+            calls.set(calls.get() + 1);
+            Some((vec![beta], vec![0.5], Array2::from_elem((1, 1), 1.0)))
+        };
+        let rows = [0, 1, 2];
+        let first = cache.get_or_fit(2004, 0, &rows, || fit(1.0));
+        let again = cache.get_or_fit(2004, 0, &rows, || fit(2.0));
+        assert_eq!(calls.get(), 1);
+        assert_eq!(first.unwrap().0, again.unwrap().0);
+        let other_rows = cache.get_or_fit(2004, 0, &[0, 1], || fit(3.0));
+        assert_eq!((calls.get(), other_rows.unwrap().0), (2, vec![3.0]));
+        cache.get_or_fit(2006, 1, &rows, || fit(4.0));
+        cache.get_or_fit(2006, 1, &rows, || fit(5.0));
+        assert_eq!(calls.get(), 4);
+        let stored = cache.fits.lock().unwrap();
+        assert!(stored
+            .iter()
+            .all(|e| (e.group, e.covariate_period) == (2004, 0)));
+    }
 
     /// Distinct periods: the table path (compact range, with invalid rows left out) and the
     /// sort path (a wide range) give the sorted distinct values.
