@@ -1060,12 +1060,29 @@ mod tests {
         x.iter().map(|v| v.to_bits()).collect()
     }
 
-    /// Rows sorted by unit take the contiguous path; listing the rows instead (the path for
-    /// any row order) gives the same bits, and both are the projection.
+    /// Demeans `cols` on the contiguous path (rows sorted by unit) and on the listed path (the
+    /// path for any row order): the same bits, and the projection to `tol` (absolute, on each
+    /// level's sum).
+    fn assert_contiguous_equals_listed(fe: &FixedEffects, cols: &[Vec<f64>], tol: f64) {
+        let contiguous = TwoWayDirect::build(fe, true).expect("connected panel");
+        let listed = TwoWayDirect::build(fe, false).expect("connected panel");
+        assert!(matches!(contiguous.rows, UnitRows::Contiguous));
+        assert!(matches!(listed.rows, UnitRows::Listed(_)));
+        let mut p = cols.to_vec();
+        let mut q = cols.to_vec();
+        contiguous.demean(&mut p.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
+        listed.demean(&mut q.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
+        for (x, y) in p.iter().zip(&q) {
+            assert_eq!(bits(x), bits(y));
+            assert_projected(x, fe, tol);
+        }
+    }
+
+    /// Runs of units that share a period sequence (held by position in the first sweep) give
+    /// the bits of the scatter: mostly complete units, in runs across block boundaries, broken
+    /// by units with a missing period and units with a repeated one (never a run).
     #[test]
     fn runs_of_shared_period_sequences_keep_the_bits() {
-        // Mostly complete units (runs of a shared sequence, across block boundaries), broken
-        // by units with a missing period and units with a repeated one (never a run).
         let mut seed = 11;
         let (mut a, mut b) = (Vec::new(), Vec::new());
         let mut cols = vec![Vec::new(); 3];
@@ -1085,36 +1102,16 @@ mod tests {
                 }
             }
         }
-        let fe = fe2(a, b);
-        let runs = TwoWayDirect::build(&fe, true).expect("connected panel");
-        let listed = TwoWayDirect::build(&fe, false).expect("connected panel");
-        assert!(matches!(runs.rows, UnitRows::Contiguous));
-        let mut p = cols.clone();
-        let mut q = cols.clone();
-        runs.demean(&mut p.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
-        listed.demean(&mut q.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
-        // The projection holds to rounding: level sums of ~3,000 values of size ~10 each.
-        for (x, y) in p.iter().zip(&q) {
-            assert_eq!(bits(x), bits(y));
-            assert_projected(x, &fe, 1e-8);
-        }
+        // Level sums of ~3,000 values of size ~10: the projection holds to 1e-8.
+        assert_contiguous_equals_listed(&fe2(a, b), &cols, 1e-8);
     }
 
+    /// Rows sorted by unit take the contiguous path; listing the rows instead (the path for
+    /// any row order) gives the same bits, and both are the projection.
     #[test]
     fn contiguous_and_listed_rows_agree_bit_for_bit() {
         let (fe, cols) = sorted_panel(3, 3000, 30);
-        let runs = TwoWayDirect::build(&fe, true).expect("connected panel");
-        let listed = TwoWayDirect::build(&fe, false).expect("connected panel");
-        assert!(matches!(runs.rows, UnitRows::Contiguous));
-        assert!(matches!(listed.rows, UnitRows::Listed(_)));
-        let mut p = cols.clone();
-        let mut q = cols.clone();
-        runs.demean(&mut p.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
-        listed.demean(&mut q.iter_mut().map(|c| &mut c[..]).collect::<Vec<_>>());
-        for (x, y) in p.iter().zip(&q) {
-            assert_eq!(bits(x), bits(y));
-            assert_projected(x, &fe, 1e-9);
-        }
+        assert_contiguous_equals_listed(&fe, &cols, 1e-9);
     }
 
     /// A column's numbers are its own: demeaned alone or in groups of two to five, the same
