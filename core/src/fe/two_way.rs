@@ -495,14 +495,17 @@ impl<'a> TwoWayDirect<'a> {
         for i in units {
             let ks = self.start[i]..self.start[i + 1];
             let periods = periods_of(i);
-            let x: [&[f64]; G] = std::array::from_fn(|c| &xs[c][ks.clone()]);
+            let mut x: [&[f64]; G] = [&[]; G];
+            for c in 0..G {
+                x[c] = &xs[c][ks.clone()];
+            }
             let mut sum = [0.0; G];
             for j in 0..periods.len() {
                 for c in 0..G {
                     sum[c] += x[c][j];
                 }
             }
-            let m: [f64; G] = std::array::from_fn(|c| sum[c] / self.unit_count[i]);
+            let m = divided(sum, self.unit_count[i]);
             means[i - first] = m;
             if run != Some(periods) {
                 if let Some(seq) = run.take() {
@@ -558,7 +561,7 @@ impl<'a> TwoWayDirect<'a> {
                     sum[c] += xs[c][row];
                 }
             }
-            let m: [f64; G] = std::array::from_fn(|c| sum[c] / self.unit_count[i]);
+            let m = divided(sum, self.unit_count[i]);
             for k in ks {
                 let row = row_at(k);
                 let rt = &mut r[self.periods[k] as usize];
@@ -579,8 +582,11 @@ impl<'a> TwoWayDirect<'a> {
         periods: &'p [u32],
         sums: &mut PeriodSums<'_, 'p, G>,
     ) -> [f64; G] {
-        let s = sums.sum(periods);
-        std::array::from_fn(|c| mean[c] - s[c] / self.unit_count[i])
+        let mut alpha = divided(sums.sum(periods), self.unit_count[i]);
+        for (a, &m) in alpha.iter_mut().zip(mean) {
+            *a = m - *a;
+        }
+        alpha
     }
 
     /// γ with γ_{T−1} = 0: the inverse of C's leading (T−1)×(T−1) block times r, per column.
@@ -595,6 +601,17 @@ impl<'a> TwoWayDirect<'a> {
         }
         gamma
     }
+}
+
+/// Each entry of `v` divided by `n`.
+// A loop, not `std::array::from_fn`: a closure of `from_fn` is not always inlined (whether it
+// is can change with an unrelated edit), and then each entry is a call.
+#[inline(always)]
+fn divided<const G: usize>(mut v: [f64; G], n: f64) -> [f64; G] {
+    for e in &mut v {
+        *e /= n;
+    }
+    v
 }
 
 /// Writes a run's held entries back to r at their periods (see `centre_sorted_units`).
