@@ -233,8 +233,10 @@ def test_a_signal_leaves_no_partial_or_temporary_folder(tmp_path, sig, code, wor
     (the temporary folder exists), ends the run with one line on stderr, its exit code, and
     no report or temporary folder beside the spec."""
     root = tmp_path / "project"
-    # a placebo of 50,000 reassignments keeps the "running" case busy for several seconds
-    spec, _ = _project(root, "\n[analyses.placebo]\nreps = 50000\n" if when == "running" else "")
+    # a placebo of 500,000 reassignments keeps the "running" case busy for ~15 s on two cores
+    # (50,000 took 1.35 s after the feols speed-ups of 2026-12-07, and a starved test process
+    # once sent its signal only after the run had finished)
+    spec, _ = _project(root, "\n[analyses.placebo]\nreps = 500000\n" if when == "running" else "")
     folder = spec.parent
     before = _snapshot(folder)
     proc = subprocess.Popen(
