@@ -596,11 +596,11 @@ pub fn att_gt(inp: &AttGtInput, spec: &AttGtSpec) -> Result<AttGtFit> {
     let n = grid.n;
     // one 2x2 DID per cell: a Ctrl-C stops the remaining cells
     let cancel = Cancel::current();
-    // The covariates of a cell are those of the earlier of its period and its base period.
-    let propensity = PropensityCache::new(
-        defs.iter()
-            .filter_map(|d| d.bi.filter(|&b| b != d.ti).map(|b| (d.g, b.min(d.ti)))),
-    );
+    // Reference cells (base period = period) fit no logit.
+    let propensity = PropensityCache::new(defs.iter().filter_map(|d| {
+        d.bi.filter(|&b| b != d.ti)
+            .map(|b| (d.g, covariate_period(d.ti, b)))
+    }));
     let results: Vec<(Cell, Option<Vec<f64>>)> = defs
         .par_iter()
         .map(|d| {
@@ -741,6 +741,12 @@ fn wald_pretest(
     )
 }
 
+/// The period whose covariates a cell uses: the earlier of its period `ti` and its base
+/// period `bi`.
+fn covariate_period(ti: usize, bi: usize) -> usize {
+    ti.min(bi)
+}
+
 #[allow(clippy::too_many_arguments)]
 fn compute_cell(
     grid: &Grid,
@@ -778,7 +784,7 @@ fn compute_cell(
     let later = periods[ti.max(bi)];
     let k = grid.k;
     let k1 = k + 1;
-    let early = ti.min(bi);
+    let early = covariate_period(ti, bi);
     let mut idx = Vec::new();
     let mut dy = Vec::new();
     let mut d = Vec::new();

@@ -476,9 +476,8 @@ impl<'a> TwoWayDirect<'a> {
     /// are held by position in the sequence, one contiguous vector per column, so that adding
     /// a unit's centred values is a streaming loop instead of a scatter through the period
     /// codes. Each entry still receives the same terms in unit order; it is written back to r
-    /// when the run ends. Units outside a run are added through the codes as before.
-    // The row loops walk G column slices together, row by row, as `centre_units` does.
-    #[allow(clippy::needless_range_loop)]
+    /// when the run ends. Units outside a run are added through the codes, as in
+    /// `centre_units` (the same helpers).
     fn centre_sorted_units<const G: usize>(
         &self,
         xs: &[&[f64]; G],
@@ -493,19 +492,9 @@ impl<'a> TwoWayDirect<'a> {
         let end = units.end;
         let periods_of = |i: usize| &self.periods[self.start[i]..self.start[i + 1]];
         for i in units {
-            let ks = self.start[i]..self.start[i + 1];
             let periods = periods_of(i);
-            let mut x: [&[f64]; G] = [&[]; G];
-            for c in 0..G {
-                x[c] = &xs[c][ks.clone()];
-            }
-            let mut sum = [0.0; G];
-            for j in 0..periods.len() {
-                for c in 0..G {
-                    sum[c] += x[c][j];
-                }
-            }
-            let m = divided(sum, self.unit_count[i]);
+            let x = unit_rows(xs, self.start[i]..self.start[i + 1]);
+            let m = divided(unit_sum(&x, periods.len(), |j| j), self.unit_count[i]);
             means[i - first] = m;
             if run != Some(periods) {
                 if let Some(seq) = run.take() {
@@ -523,18 +512,13 @@ impl<'a> TwoWayDirect<'a> {
             }
             if run.is_some() {
                 for c in 0..G {
-                    let (h, xc, mc) = (&mut held[c][..periods.len()], &x[c][..periods.len()], m[c]);
+                    let (h, xc, mc) = (&mut held[c][..periods.len()], x[c], m[c]);
                     for (hj, &v) in h.iter_mut().zip(xc) {
                         *hj += v - mc;
                     }
                 }
             } else {
-                for (j, &t) in periods.iter().enumerate() {
-                    let rt = &mut r[t as usize];
-                    for c in 0..G {
-                        rt[c] += x[c][j] - m[c];
-                    }
-                }
+                add_centred(&x, periods, |j| j, &m, r);
             }
         }
         if let Some(seq) = run {
@@ -554,21 +538,9 @@ impl<'a> TwoWayDirect<'a> {
     ) {
         for (i, mean) in units.zip(means.iter_mut()) {
             let ks = self.start[i]..self.start[i + 1];
-            let mut sum = [0.0; G];
-            for k in ks.clone() {
-                let row = row_at(k);
-                for c in 0..G {
-                    sum[c] += xs[c][row];
-                }
-            }
-            let m = divided(sum, self.unit_count[i]);
-            for k in ks {
-                let row = row_at(k);
-                let rt = &mut r[self.periods[k] as usize];
-                for c in 0..G {
-                    rt[c] += xs[c][row] - m[c];
-                }
-            }
+            let row_of = |j: usize| row_at(ks.start + j);
+            let m = divided(unit_sum(xs, ks.len(), row_of), self.unit_count[i]);
+            add_centred(xs, &self.periods[ks.clone()], row_of, &m, r);
             *mean = m;
         }
     }
@@ -600,6 +572,51 @@ impl<'a> TwoWayDirect<'a> {
             }
         }
         gamma
+    }
+}
+
+/// The rows `ks` of each column.
+fn unit_rows<'x, const G: usize>(xs: &[&'x [f64]; G], ks: Range<usize>) -> [&'x [f64]; G] {
+    let mut x: [&[f64]; G] = [&[]; G];
+    for c in 0..G {
+        x[c] = &xs[c][ks.clone()];
+    }
+    x
+}
+
+/// Σ_j of `xs[c][row_of(j)]` over a unit's `n` entries, per column, in entry order.
+#[inline(always)]
+fn unit_sum<const G: usize>(
+    xs: &[&[f64]; G],
+    n: usize,
+    row_of: impl Fn(usize) -> usize,
+) -> [f64; G] {
+    let mut sum = [0.0; G];
+    for j in 0..n {
+        let row = row_of(j);
+        for c in 0..G {
+            sum[c] += xs[c][row];
+        }
+    }
+    sum
+}
+
+/// Adds a unit's centred values x − m to r at its entries' `periods`, in entry order
+/// (`row_of(j)` is the row of entry j).
+#[inline(always)]
+fn add_centred<const G: usize>(
+    xs: &[&[f64]; G],
+    periods: &[u32],
+    row_of: impl Fn(usize) -> usize,
+    m: &[f64; G],
+    r: &mut [[f64; G]],
+) {
+    for (j, &t) in periods.iter().enumerate() {
+        let row = row_of(j);
+        let rt = &mut r[t as usize];
+        for c in 0..G {
+            rt[c] += xs[c][row] - m[c];
+        }
     }
 }
 
